@@ -1,0 +1,146 @@
+"""The application factory: `create_app(config)` wires stores, services and routes.
+
+Each shared resource is opened and closed in its own cleanup context, in dependency order;
+long-lived event streams are closed in on_shutdown so a stop does not wait for browsers.
+See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from redis.asyncio import Redis
+
+from hotline.channels import webchat
+from hotline.config import Config
+from hotline.console import api as console_api
+from hotline.console import pages as console_pages
+from hotline.crypto import Keyring, load_master_key
+from hotline.events import Hub
+from hotline.prompts import Prompts
+from hotline.services import livesync, retention
+from hotline.services.deps import Deps
+from hotline.stores.live.embedded import EmbeddedRedis
+from hotline.stores.live.keys import Keys
+from hotline.stores.live.store import LiveStore
+from hotline.stores.sql.engine import migrate, open_engine
+from hotline.web import ops
+from hotline.web.appkeys import CONFIG, DEPS, ENGINE, HUB, KEYRING, PROMPTS, REDIS, REDIS_URL
+from hotline.web.middleware import errors, security_headers
+
+log = logging.getLogger(__name__)
+
+# Requests bigger than this are refused with 413 before a handler reads them.
+MAX_REQUEST_BYTES = 64 * 1024
+_HERE = Path(__file__).resolve().parent
+
+
+async def _keyring_ctx(app: web.Application) -> AsyncIterator[None]:
+    cfg = app[CONFIG]
+    app[KEYRING] = Keyring.from_master(load_master_key(cfg.data_path, os.environ))
+    yield
+
+
+async def _embedded_redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    cfg = app[CONFIG]
+    if cfg.storage.redis_url:
+        app[REDIS_URL] = cfg.storage.redis_url
+        yield
+        return
+    server = EmbeddedRedis(cfg.data_path)
+    # Started from the main thread: PR_SET_PDEATHSIG follows the thread that forks the child.
+    server.start()
+    app[REDIS_URL] = server.url
+    log.info("embedded redis started", extra={"pid": server.proc.pid if server.proc else None})
+    try:
+        yield
+    finally:
+        server.stop()
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    client = Redis.from_url(app[REDIS_URL], decode_responses=True, socket_timeout=10,
+                            socket_connect_timeout=5, health_check_interval=30)
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+async def _sql_ctx(app: web.Application) -> AsyncIterator[None]:
+    engine = open_engine(app[CONFIG].database_url)
+    await migrate(engine)
+    app[ENGINE] = engine
+    yield
+    await engine.dispose()
+
+
+async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
+    cfg = app[CONFIG]
+    keys = Keys(cfg.storage.redis_prefix)
+    redis = app[REDIS]
+    deps = Deps(config=cfg, engine=app[ENGINE], redis=redis, keys=keys,
+                live=LiveStore(redis, keys), keyring=app[KEYRING])
+    app[DEPS] = deps
+    # The live state is rebuilt from SQL on every start: a lost Redis loses nothing.
+    await livesync.rebuild(deps)
+    yield
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    deps = app[DEPS]
+    hub = Hub(deps.redis, deps.keys)
+    await hub.start()
+    app[HUB] = hub
+    yield
+    await hub.stop()
+
+
+async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
+    deps = app[DEPS]
+    tasks = [asyncio.create_task(livesync.run_reconciler(deps), name="reconciler"),
+             asyncio.create_task(retention.run_retention(deps), name="retention")]
+    yield
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+
+
+async def _close_streams(app: web.Application) -> None:
+    # Event streams never end on their own; close them so shutdown is immediate.
+    if HUB in app:
+        await app[HUB].stop()
+
+
+def create_app(config: Config) -> web.Application:
+    """Build the aiohttp application for `config` (nothing is opened until it starts)."""
+    app = web.Application(middlewares=[errors, security_headers],
+                          client_max_size=MAX_REQUEST_BYTES)
+    app[CONFIG] = config
+    app[PROMPTS] = Prompts()
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
+                         undefined=jinja2.StrictUndefined, autoescape=True)
+    app[aiohttp_jinja2.static_root_key] = "/static"
+    app.cleanup_ctx.extend([_keyring_ctx, _embedded_redis_ctx, _redis_ctx, _sql_ctx,
+                            _services_ctx, _hub_ctx, _jobs_ctx])
+    app.on_shutdown.append(_close_streams)
+    app.router.add_routes(ops.routes)
+    app.router.add_routes(webchat.routes)
+    app.router.add_routes(console_pages.routes)
+    app.router.add_routes(console_api.routes)
+    app.router.add_static("/static", _HERE / "static")
+    app.router.add_get("/", _root)
+    return app
+
+
+async def _root(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/chat")

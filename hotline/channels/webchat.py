@@ -1,0 +1,198 @@
+"""The anonymous web chat for victims at /chat: no account, no phone number.
+
+The browser holds one session cookie, `hl_chat` = "<random>.<mac>": it names the chat, not the
+person, and a cookie we did not issue is refused. Messages go in by POST and come back by
+server-sent events (ids only) plus a fetch of the access-checked state. Quick exit ends the
+cookie, so a person who later opens the same browser sees an empty chat. See docs/webchat.md.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from hotline.crypto import tokens_equal
+from hotline.domain.conversation import Channel, Inbound, Status
+from hotline.services import inbox
+from hotline.services.casework import decrypt_lines
+from hotline.services.deps import Deps
+from hotline.stores.sql import conversations as convs
+from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS
+from hotline.web.middleware import json_error
+from hotline.web.sse import stream_events
+
+routes = web.RouteTableDef()
+
+COOKIE = "hl_chat"
+# Every text the chat page shows comes from prompts/<lang>/chat_*.txt.
+PAGE_PROMPTS = [
+    "chat_title", "chat_safety_notice", "chat_quick_exit", "chat_intro", "chat_placeholder",
+    "chat_send", "chat_waiting", "chat_connected", "chat_closed", "chat_error_too_long",
+    "chat_error_send", "chat_reconnecting", "chat_language", "chat_emergency",
+]
+
+
+def _issue_token(deps: Deps) -> str:
+    raw = secrets.token_urlsafe(24)
+    return f"{raw}.{deps.keyring.sign('chat', raw)}"
+
+
+def _chat_id(request: web.Request) -> str | None:
+    """The verified random part of the chat cookie, or None if absent or forged."""
+    cookie = request.cookies.get(COOKIE, "")
+    raw, _, mac = cookie.partition(".")
+    if not raw or len(cookie) > 100:
+        return None
+    if not tokens_equal(mac, request.app[DEPS].keyring.sign("chat", raw)):
+        return None
+    return raw
+
+
+def _csrf(deps: Deps, chat_id: str) -> str:
+    return deps.keyring.sign("chat-csrf", chat_id)
+
+
+def _require_chat(request: web.Request, unsafe: bool = False) -> str:
+    chat_id = _chat_id(request)
+    if chat_id is None:
+        raise json_error(401, "no chat session; reload the page")
+    if unsafe and not tokens_equal(request.headers.get("X-CSRF-Token", ""),
+                                   _csrf(request.app[DEPS], chat_id)):
+        raise json_error(403, "missing or wrong CSRF token")
+    return chat_id
+
+
+def _language(request: web.Request, wanted: str | None) -> str:
+    langs = request.app[CONFIG].languages
+    if wanted in langs.supported:
+        return wanted  # type: ignore[return-value]
+    for part in request.headers.get("Accept-Language", "").split(","):
+        code = part.split(";")[0].strip()[:2].lower()
+        if code in langs.supported:
+            return code
+    return langs.default
+
+
+def _cookie(request: web.Request, resp: web.StreamResponse, token: str) -> None:
+    # A browser-session cookie: it survives a reload and ends when the browser closes.
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/chat",
+                    secure=request.app[CONFIG].secure_cookies)
+
+
+@routes.get("/chat")
+async def page(request: web.Request) -> web.Response:
+    deps = request.app[DEPS]
+    lang = _language(request, request.query.get("lang"))
+    chat_id = _chat_id(request)
+    token = None
+    if chat_id is None:
+        token = _issue_token(deps)
+        chat_id = token.partition(".")[0]
+    prompts = request.app[PROMPTS]
+    texts = prompts.bundle(lang, PAGE_PROMPTS, position="{position}")
+    resp = aiohttp_jinja2.render_template("chat.html", request, {
+        "lang": lang, "t": texts, "texts_json": json.dumps(texts, ensure_ascii=False),
+        "csrf": _csrf(deps, chat_id), "languages": deps.config.languages.supported,
+        "quick_exit_url": deps.config.privacy.quick_exit_url,
+        "max_chars": deps.config.privacy.max_message_chars})
+    if token:
+        _cookie(request, resp, token)
+    return resp
+
+
+async def _current(deps: Deps, chat_id: str) -> convs.ConversationRow | None:
+    pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
+    async with deps.engine.connect() as conn:
+        return await convs.latest_for(conn, Channel.WEBCHAT, pseudonym)
+
+
+@routes.post("/chat/api/messages")
+async def send(request: web.Request) -> web.Response:
+    chat_id = _require_chat(request, unsafe=True)
+    deps = request.app[DEPS]
+    if request.content_type != "application/json":
+        raise json_error(415, "expected application/json")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise json_error(400, "malformed JSON") from None
+    if not isinstance(body, dict):
+        raise json_error(400, "expected a JSON object")
+    text, client_id = body.get("text"), body.get("client_id")
+    if not isinstance(text, str) or not text.strip():
+        raise json_error(400, "text: expected a non-empty string")
+    if len(text) > deps.config.privacy.max_message_chars:
+        raise json_error(413, "text: too long", max_chars=deps.config.privacy.max_message_chars)
+    if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64:
+        raise json_error(400, "client_id: expected a string of 8 to 64 characters")
+    lang = body.get("language")
+    msg = Inbound(channel=Channel.WEBCHAT, address=chat_id, text=text,
+                  provider_id=f"{chat_id}:{client_id}",
+                  language=lang if lang in deps.config.languages.supported
+                  else deps.config.languages.default,
+                  received_at=datetime.now(UTC))
+    stored = await inbox.receive(deps, msg)
+    return web.json_response({"seq": stored.seq, "duplicate": stored.duplicate},
+                             status=200 if stored.duplicate else 201)
+
+
+async def _position(deps: Deps, conversation_id: str) -> int | None:
+    for i, w in enumerate(await deps.live.waiting(), start=1):
+        if w.conversation_id == conversation_id:
+            return i
+    return None
+
+
+@routes.get("/chat/api/state")
+async def state(request: web.Request) -> web.Response:
+    """The victim's current conversation: its state, queue position and messages after N."""
+    chat_id = _require_chat(request)
+    deps = request.app[DEPS]
+    raw = request.query.get("after", "0")
+    if not raw.isdigit() or len(raw) > 9:
+        raise json_error(400, "after: expected a non-negative integer")
+    conv = await _current(deps, chat_id)
+    if conv is None:
+        return web.json_response({"state": "none", "messages": []})
+    async with deps.engine.connect() as conn:
+        rows = await convs.list_messages(conn, conv.id, int(raw))
+    out: dict[str, Any] = {"state": conv.status.value, "messages": [
+        {"seq": ln.seq, "direction": ln.direction.value, "text": ln.text,
+         "at": ln.at.isoformat()} for ln in decrypt_lines(deps, conv.id, rows)]}
+    if conv.status == Status.WAITING:
+        out["position"] = await _position(deps, conv.id)
+    return web.json_response(out)
+
+
+@routes.get("/chat/api/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    chat_id = _require_chat(request)
+    deps = request.app[DEPS]
+    conv = await _current(deps, chat_id)
+    mine = conv.id if conv is not None else None
+
+    def accept(ev: dict[str, Any]) -> bool:
+        # The victim's page hears only about its own conversation, and queue moves (position).
+        return ev.get("conversation") == mine or ev.get("type") in ("queued", "assigned",
+                                                                    "closed", "reset")
+
+    return await stream_events(request, request.app[HUB], accept)
+
+
+@routes.post("/chat/api/exit")
+async def quick_exit(request: web.Request) -> web.Response:
+    """Quick exit: forget this browser's chat cookie (sent by sendBeacon as the page leaves)."""
+    chat_id = _chat_id(request)
+    if chat_id is None:
+        raise json_error(401, "no chat session")
+    form = await request.post()
+    if not tokens_equal(str(form.get("csrf", "")), _csrf(request.app[DEPS], chat_id)):
+        raise json_error(403, "missing or wrong CSRF token")
+    resp = web.json_response({"ok": True})
+    resp.del_cookie(COOKIE, path="/chat")
+    return resp

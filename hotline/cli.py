@@ -1,0 +1,183 @@
+"""The `hotline` command: serve, migrate, check-config, counselor add, queue.
+
+Configuration errors exit with status 2 and a message naming the bad key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from hotline.config import LANG_CODES, Config, ConfigError, load_config
+from hotline.domain.conversation import Status, Urgency, queue_score
+from hotline.domain.staff import Role
+from hotline.stores.sql import conversations as convs
+from hotline.stores.sql import staff as staff_store
+from hotline.stores.sql.engine import current_revision, migrate, open_engine
+
+_MIN_PASSWORD = 12
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hotline",
+        description="24-hour hotline and chat support for victims of digital sex crimes.")
+    p.add_argument("--config", metavar="PATH",
+                   help="config.toml to use (default: HOTLINE_CONFIG, else the bundled one)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    s = sub.add_parser("serve", help="run the server (web chat at /chat, console at /console)")
+    s.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    m = sub.add_parser("migrate", help="bring the database schema up to date")
+    m.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    c = sub.add_parser("check-config", help="validate the configuration and print it "
+                                            "(secrets masked)")
+    c.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    co = sub.add_parser("counselor", help="manage staff accounts")
+    co_sub = co.add_subparsers(dest="counselor_command", required=True, metavar="ACTION")
+    add = co_sub.add_parser("add", help="add a staff account; the password is read from stdin "
+                                        "or prompted for")
+    add.add_argument("name", help="login name (1-64 characters)")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--languages", required=True,
+                     help=f"comma-separated languages spoken ({', '.join(sorted(LANG_CODES))})")
+    add.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    q = sub.add_parser("queue", help="list waiting conversations: id, channel, language, "
+                                     "urgency, seconds waited (never a contact address)")
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `hotline` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        cfg = load_config(getattr(args, "config_sub", None) or args.config)
+        return _dispatch(args, cfg)
+    except ConfigError as e:
+        print(f"hotline: configuration error: {e}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"hotline: {e}", file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    """A command-line value is wrong; the message names it."""
+
+
+def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
+    if args.command == "serve":
+        from hotline.server import serve
+
+        serve(cfg)
+        return 0
+    if args.command == "check-config":
+        from hotline.crypto import load_master_key
+
+        load_master_key(cfg.data_path, os.environ)
+        print(f"configuration OK: {cfg!r}")
+        return 0
+    if args.command == "migrate":
+        rev = asyncio.run(_migrate(cfg))
+        print(f"database at revision {rev}")
+        return 0
+    if args.command == "counselor":
+        return _counselor_add(args, cfg)
+    if args.command == "queue":
+        rows = asyncio.run(_queue(cfg))
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            print(f"{'id':32}  {'channel':8}  {'lang':4}  {'urgency':8}  waited_s")
+            for r in rows:
+                print(f"{r['id']:32}  {r['channel']:8}  {r['language']:4}  "
+                      f"{r['urgency']:8}  {r['waited_seconds']}")
+            print(f"{len(rows)} waiting")
+        return 0
+    raise UsageError(f"unknown command {args.command}")
+
+
+async def _migrate(cfg: Config) -> str | None:
+    engine = open_engine(cfg.database_url)
+    try:
+        await migrate(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != first:
+            raise UsageError("password: the two entries differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
+    from hotline.console.auth import hash_password
+
+    name = args.name.strip()
+    if not 1 <= len(name) <= 64 or any(c.isspace() for c in name):
+        raise UsageError("NAME: expected 1-64 characters without spaces")
+    langs = tuple(x.strip() for x in args.languages.split(",") if x.strip())
+    bad = [x for x in langs if x not in cfg.languages.supported]
+    if not langs or bad:
+        raise UsageError(f"--languages: expected a comma list from "
+                         f"{', '.join(cfg.languages.supported)}, got {args.languages!r}")
+    password = _read_password()
+    if len(password) < _MIN_PASSWORD:
+        raise UsageError(f"password: expected at least {_MIN_PASSWORD} characters")
+    pw_hash = hash_password(password)
+
+    async def _add() -> int:
+        engine = open_engine(cfg.database_url)
+        try:
+            await migrate(engine)
+            async with engine.begin() as conn:
+                return await staff_store.add(conn, name=name, role=Role(args.role),
+                                             languages=langs, password_hash=pw_hash,
+                                             at=datetime.now(UTC))
+        finally:
+            await engine.dispose()
+
+    try:
+        new_id = asyncio.run(_add())
+    except IntegrityError:
+        raise UsageError(f"NAME: {name!r} already exists") from None
+    print(f"added {args.role} {name} (id {new_id})")
+    return 0
+
+
+async def _queue(cfg: Config) -> list[dict[str, Any]]:
+    """Waiting conversations from SQL (the truth; works whether or not the server runs)."""
+    engine = open_engine(cfg.database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as conn:
+            rows = [r for r in await convs.open_conversations(conn)
+                    if r.status == Status.WAITING]
+    finally:
+        await engine.dispose()
+    now = datetime.now(UTC)
+    rows.sort(key=lambda r: queue_score(Urgency(r.urgency),
+                                        int(r.enqueued_at.timestamp() * 1000)))
+    return [{"id": r.id, "channel": r.channel.value, "language": r.language,
+             "urgency": r.urgency.value,
+             "waited_seconds": int((now - r.enqueued_at).total_seconds())} for r in rows]
+
+
+if __name__ == "__main__":
+    logging.basicConfig()
+    sys.exit(main())

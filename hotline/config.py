@@ -1,0 +1,288 @@
+"""Configuration: config.toml for non-secrets, the environment for overrides and secrets.
+
+Loaded once into frozen dataclasses. Any unknown or malformed key stops start-up with a
+`ConfigError` naming the key and the expected form. See docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+LANG_CODES = frozenset({"ko", "en"})
+
+
+class ConfigError(Exception):
+    """A configuration key is missing, unknown or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The URL victims and providers reach us at; Twilio signatures and Secure cookies use it.
+    public_url: str = "http://127.0.0.1:8080"
+    shutdown_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: str = "data"
+    # Empty: an SQLite file in data_dir.
+    database_url: str = ""
+    # Empty: a private redis-server started in data_dir.
+    redis_url: str = ""
+    redis_prefix: str = "hl"
+    # How often the live state is checked against SQL (a lost Redis is rebuilt within this).
+    reconcile_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class LanguageConfig:
+    supported: tuple[str, ...] = ("ko", "en")
+    default: str = "ko"
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    # Contact addresses (phone numbers, chat ids) are kept only this long after a close.
+    contact_days: int = 7
+    # Message text of closed conversations.
+    transcript_days: int = 90
+    # Console sessions idle longer than this are ended.
+    session_hours: int = 12
+    sweep_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    # Where the web chat's quick-exit button sends the victim.
+    quick_exit_url: str = "https://www.google.com/"
+    # The longest single message accepted from any channel (characters).
+    max_message_chars: int = 4000
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    languages: LanguageConfig = LanguageConfig()
+    retention: RetentionConfig = RetentionConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    # The folder config.toml was read from; relative paths resolve against it.
+    base_dir: str = "."
+
+    @property
+    def data_path(self) -> Path:
+        p = Path(self.storage.data_dir)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def database_url(self) -> str:
+        if self.storage.database_url:
+            return self.storage.database_url
+        return f"sqlite+aiosqlite:///{self.data_path / 'hotline.db'}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.server.public_url.startswith("https://")
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerConfig,
+    "storage": StorageConfig,
+    "languages": LanguageConfig,
+    "retention": RetentionConfig,
+    "privacy": PrivacyConfig,
+    "console": ConsoleConfig,
+}
+
+# Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "HOTLINE_HOST": ("server", "host"),
+    "HOTLINE_PORT": ("server", "port"),
+    "HOTLINE_PUBLIC_URL": ("server", "public_url"),
+    "HOTLINE_DATA_DIR": ("storage", "data_dir"),
+    "HOTLINE_DATABASE_URL": ("storage", "database_url"),
+    "HOTLINE_REDIS_URL": ("storage", "redis_url"),
+    "HOTLINE_REDIS_PREFIX": ("storage", "redis_prefix"),
+    "HOTLINE_LOG_LEVEL": ("privacy", "log_level"),
+}
+
+
+def _type_name(tp: Any) -> str:
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "a string"
+    if tp is bool:
+        return "true or false"
+    return "a list of strings"
+
+
+def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        if from_env and isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        return tuple(value)
+    if from_env and isinstance(value, str) and tp is not str:
+        try:
+            value = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}") from None
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if tp is int and isinstance(value, bool):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if not isinstance(value, tp):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _build_section(name: str, cls: type[Any], raw: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"{name}.{key}: unknown key (known keys: {', '.join(sorted(known))})"
+            )
+    values: dict[str, Any] = {}
+    for key in known:
+        if key in raw:
+            values[key] = _coerce(f"{name}.{key}", hints[key], raw[key], from_env=False)
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if section == name and var in env:
+            values[key] = _coerce(f"{var} ({name}.{key})", hints[key], env[var], from_env=True)
+    return cls(**values)
+
+
+def _validate(cfg: Config) -> None:
+    s = cfg.server
+    if not 0 <= s.port <= 65535:
+        raise ConfigError(f"server.port: expected 0..65535, got {s.port}")
+    url = urlsplit(s.public_url)
+    if url.scheme not in ("http", "https") or not url.netloc or url.path not in ("", "/"):
+        raise ConfigError(
+            f"server.public_url: expected http(s)://host[:port] with no path, got {s.public_url!r}"
+        )
+    langs = cfg.languages
+    if not langs.supported:
+        raise ConfigError("languages.supported: expected at least one language")
+    for lang in langs.supported:
+        if lang not in LANG_CODES:
+            raise ConfigError(
+                f"languages.supported: {lang!r} has no prompts (available: "
+                f"{', '.join(sorted(LANG_CODES))})"
+            )
+    if langs.default not in langs.supported:
+        raise ConfigError(f"languages.default: {langs.default!r} is not in languages.supported")
+    db = cfg.storage.database_url
+    if db and not db.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise ConfigError(
+            "storage.database_url: expected sqlite+aiosqlite:///PATH or "
+            "postgresql+asyncpg://USER@HOST/DB"
+        )
+    redis = cfg.storage.redis_url
+    if redis and not redis.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("storage.redis_url: expected redis://HOST:PORT/DB or unix:///PATH")
+    if not cfg.storage.redis_prefix or any(c in cfg.storage.redis_prefix for c in " {}"):
+        raise ConfigError("storage.redis_prefix: expected a non-empty word without spaces or braces")
+    for name, value in (
+        ("retention.contact_days", cfg.retention.contact_days),
+        ("retention.transcript_days", cfg.retention.transcript_days),
+        ("retention.session_hours", cfg.retention.session_hours),
+        ("privacy.max_message_chars", cfg.privacy.max_message_chars),
+        ("console.login_max_failures", cfg.console.login_max_failures),
+        ("console.login_window_seconds", cfg.console.login_window_seconds),
+    ):
+        if value < 1:
+            raise ConfigError(f"{name}: expected a positive integer, got {value}")
+    if cfg.privacy.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("privacy.log_level: expected DEBUG, INFO, WARNING or ERROR")
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Read config.toml (or the packaged default) and the environment; validate everything."""
+    env = os.environ if env is None else env
+    if path is None:
+        path = env.get("HOTLINE_CONFIG") or _default_config_path()
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p}: not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {p}: not valid TOML ({e})") from None
+    # The packaged default lives in site-packages: resolve its data_dir against the cwd.
+    base = Path.cwd() if p.name == "_default_config.toml" else p.resolve().parent
+    return config_from_mapping(raw, env, base_dir=str(base))
+
+
+def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = None,
+                        base_dir: str = ".") -> Config:
+    """Build a Config from an already-parsed TOML mapping (used by tests and load_config)."""
+    env = {} if env is None else env
+    for section, body in raw.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"{section}: unknown section (known: {', '.join(sorted(_SECTIONS))})"
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section}: expected a table [{section}]")
+    parts = {
+        name: _build_section(name, cls, raw.get(name, {}), env) for name, cls in _SECTIONS.items()
+    }
+    cfg = Config(**parts, base_dir=base_dir)
+    _validate(cfg)
+    return cfg
+
+
+def _default_config_path() -> Path:
+    here = Path(__file__).resolve().parent
+    packaged = here / "_default_config.toml"
+    if packaged.exists():
+        return packaged
+    return here.parent / "config.toml"
+
+
+def replace(cfg: Config, **sections: Any) -> Config:
+    """A copy of cfg with whole sections or fields replaced (dataclasses.replace, typed)."""
+    return dataclasses.replace(cfg, **sections)
+
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConsoleConfig",
+    "LanguageConfig",
+    "PrivacyConfig",
+    "RetentionConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "config_from_mapping",
+    "load_config",
+    "replace",
+]

@@ -1,0 +1,176 @@
+"""The console's JSON API under /api/v1 (the pages' scripts use it; so can other tools).
+
+Every case read goes through casework.load_case; bad input answers a JSON 4xx and changes
+nothing. See docs/console.md.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from hotline.domain.intake import IntakeError, parse_intake
+from hotline.services import casework
+from hotline.stores.live.store import now_ms
+from hotline.stores.sql import conversations as convs
+from hotline.console.auth import require_staff
+from hotline.web.appkeys import DEPS, HUB
+from hotline.web.middleware import json_error
+from hotline.web.sse import stream_events
+
+routes = web.RouteTableDef()
+
+_MAX_CLIENT_ID = 64
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise json_error(415, "expected application/json")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise json_error(400, "malformed JSON") from None
+    if not isinstance(body, dict):
+        raise json_error(400, "expected a JSON object")
+    return body
+
+
+def _case_json(conv: convs.ConversationRow) -> dict[str, Any]:
+    return {"id": conv.id, "channel": conv.channel.value, "language": conv.language,
+            "status": conv.status.value, "urgency": conv.urgency.value,
+            "counselor_id": conv.counselor_id, "created_at": conv.created_at.isoformat(),
+            "assigned_at": conv.assigned_at.isoformat() if conv.assigned_at else None}
+
+
+@routes.get("/api/v1/me")
+async def me(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    return web.json_response({"id": staff.id, "name": staff.name, "role": staff.role.value,
+                              "languages": list(staff.languages)})
+
+
+@routes.get("/api/v1/queue")
+async def queue(request: web.Request) -> web.Response:
+    """Waiting conversations: id, channel, language, urgency, seconds waited (no text)."""
+    await require_staff(request)
+    deps = request.app[DEPS]
+    now = now_ms()
+    items = [{"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
+              "urgency": w.urgency.value, "waited_seconds": max(0, (now - w.enqueued_ms) // 1000)}
+             for w in await deps.live.waiting()]
+    return web.json_response({"waiting": items})
+
+
+@routes.get("/api/v1/cases/mine")
+async def my_cases(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    deps = request.app[DEPS]
+    async with deps.engine.connect() as conn:
+        rows = await convs.held_by(conn, staff.id)
+    return web.json_response({"cases": [_case_json(r) for r in rows]})
+
+
+@routes.post("/api/v1/queue/take-next")
+async def take_next(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    cid = await casework.take_next(request.app[DEPS], staff)
+    if cid is None:
+        raise json_error(409, "nothing you can take", reason="empty or at capacity")
+    return web.json_response({"conversation": cid})
+
+
+@routes.post("/api/v1/cases/{id}/take")
+async def take(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    try:
+        await casework.take(request.app[DEPS], staff, request.match_info["id"])
+    except casework.CaseNotFound:
+        raise json_error(404, "no such case") from None
+    except casework.CaseConflict as e:
+        raise json_error(409, e.reason) from None
+    return web.json_response({"conversation": request.match_info["id"]})
+
+
+def _after(request: web.Request) -> int:
+    raw = request.query.get("after", "0")
+    if not raw.isdigit() or len(raw) > 9:
+        raise json_error(400, "after: expected a non-negative integer")
+    return int(raw)
+
+
+@routes.get("/api/v1/cases/{id}")
+async def case(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    try:
+        conv, lines = await casework.transcript(request.app[DEPS], staff,
+                                                request.match_info["id"], _after(request))
+    except casework.CaseNotFound:
+        raise json_error(404, "no such case") from None
+    return web.json_response({**_case_json(conv), "messages": [
+        {"seq": ln.seq, "direction": ln.direction.value, "text": ln.text,
+         "at": ln.at.isoformat(), "delivery": ln.delivery} for ln in lines]})
+
+
+@routes.post("/api/v1/cases/{id}/messages")
+async def reply(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    body = await _json_body(request)
+    text, client_id = body.get("text"), body.get("client_id")
+    deps = request.app[DEPS]
+    if not isinstance(text, str) or not text.strip():
+        raise json_error(400, "text: expected a non-empty string")
+    if len(text) > deps.config.privacy.max_message_chars:
+        raise json_error(413, "text: too long", max_chars=deps.config.privacy.max_message_chars)
+    if not isinstance(client_id, str) or not 8 <= len(client_id) <= _MAX_CLIENT_ID:
+        raise json_error(400, "client_id: expected a string of 8 to 64 characters")
+    try:
+        seq = await casework.reply(deps, staff, request.match_info["id"], text, client_id)
+    except casework.CaseNotFound:
+        raise json_error(404, "no such case") from None
+    except casework.CaseConflict as e:
+        raise json_error(409, e.reason) from None
+    return web.json_response({"seq": seq}, status=201)
+
+
+@routes.post("/api/v1/cases/{id}/close")
+async def close(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    body = await _json_body(request)
+    try:
+        form = parse_intake(body)
+    except IntakeError as e:
+        raise json_error(400, str(e), field=e.field) from None
+    try:
+        await casework.close(request.app[DEPS], staff, request.match_info["id"], form)
+    except casework.CaseNotFound:
+        raise json_error(404, "no such case") from None
+    except casework.CaseConflict as e:
+        raise json_error(409, e.reason) from None
+    return web.json_response({"closed": request.match_info["id"]})
+
+
+@routes.post("/api/v1/presence/heartbeat")
+async def heartbeat(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    await request.app[DEPS].live.heartbeat(staff.id)
+    return web.json_response({"ok": True})
+
+
+def _every_event(_ev: dict[str, Any]) -> bool:
+    # Events carry ids and enumerations only; reading a case still goes through load_case.
+    return True
+
+
+@routes.get("/api/v1/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    """SSE: live queue and case events for this console, with Last-Event-ID replay."""
+    staff = await require_staff(request)
+    deps = request.app[DEPS]
+    await deps.live.heartbeat(staff.id)
+
+    async def beat() -> None:
+        await deps.live.heartbeat(staff.id)
+
+    return await stream_events(request, request.app[HUB], _every_event, on_beat=beat)

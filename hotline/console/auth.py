@@ -1,0 +1,207 @@
+"""Staff authentication: argon2id passwords, server-side sessions, CSRF, login rate limits.
+
+The session cookie is an opaque token; only its keyed digest is stored (SQL, so sessions survive
+a Redis loss and can be revoked). Every unsafe request to /console or /api must carry the
+session's CSRF token (form field `csrf` or header X-CSRF-Token) and, when the browser sends
+one, an Origin equal to ours. See docs/console.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from redis.exceptions import RedisError
+
+from hotline.crypto import new_token, tokens_equal
+from hotline.domain.staff import Staff
+from hotline.stores.sql import staff as staff_store
+from hotline.web.appkeys import CONFIG, DEPS
+
+COOKIE = "hl_staff"
+LOGIN_CSRF_COOKIE = "hl_login"
+_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+# A hash of a random password, verified against when the name is unknown, so timing does not
+# tell which names exist.
+_DUMMY_HASH = _HASHER.hash(new_token())
+# Sessions are touched at most this often (one UPDATE per minute, not per request).
+_TOUCH_EVERY = timedelta(seconds=60)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def hash_password(password: str) -> str:
+    """argon2id hash for storage."""
+    return _HASHER.hash(password)
+
+
+async def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Check a password off the event loop (argon2 is deliberately slow)."""
+    def _check() -> bool:
+        try:
+            return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+    return await asyncio.get_running_loop().run_in_executor(None, _check)
+
+
+def _cookie_args(request: web.Request) -> dict[str, object]:
+    cfg = request.app[CONFIG]
+    return {"httponly": True, "samesite": "Strict", "secure": cfg.secure_cookies, "path": "/"}
+
+
+def origin_ok(request: web.Request) -> bool:
+    """An unsafe request's Origin, when present, must be our public URL or our own host."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    ours = urlsplit(request.app[CONFIG].server.public_url)
+    theirs = urlsplit(origin)
+    if (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc):
+        return True
+    return theirs.netloc == request.host
+
+
+async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
+    """The logged-in staff member and their CSRF token, or None."""
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > 128:
+        return None
+    deps = request.app[DEPS]
+    digest = deps.keyring.digest_token(token)
+    now = datetime.now(UTC)
+    idle = now - timedelta(hours=deps.config.retention.session_hours)
+    async with deps.engine.connect() as conn:
+        found = await staff_store.session(conn, digest, idle)
+    if found is None:
+        return None
+    staff, csrf, last_seen = found
+    if now - last_seen > _TOUCH_EVERY:
+        async with deps.engine.begin() as conn:
+            await staff_store.touch_session(conn, digest, now)
+    return staff, csrf
+
+
+def _csrf_from(request: web.Request, form_value: str | None) -> str:
+    return request.headers.get("X-CSRF-Token") or form_value or ""
+
+
+async def require_staff(request: web.Request, form_csrf: str | None = None) -> Staff:
+    """The logged-in staff member; for unsafe methods also checks Origin and the CSRF token."""
+    return (await require_session(request, form_csrf))[0]
+
+
+async def require_session(request: web.Request, form_csrf: str | None = None
+                          ) -> tuple[Staff, str]:
+    """Like require_staff, also returning the session's CSRF token (for pages to embed)."""
+    found = await current_staff(request)
+    if found is None:
+        if request.path.startswith("/api/"):
+            raise web.HTTPUnauthorized(text='{"error": "login required"}',
+                                       content_type="application/json")
+        raise web.HTTPSeeOther("/console/login")
+    staff, csrf = found
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if not origin_ok(request):
+            raise web.HTTPForbidden(text='{"error": "cross-site request refused"}',
+                                    content_type="application/json")
+        if not tokens_equal(_csrf_from(request, form_csrf), csrf):
+            raise web.HTTPForbidden(text='{"error": "missing or wrong CSRF token"}',
+                                    content_type="application/json")
+    return staff, csrf
+
+
+def login_csrf(request: web.Request) -> tuple[str, bool]:
+    """The pre-login CSRF token (double-submit cookie) and whether it must be set."""
+    existing = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if 20 <= len(existing) <= 64:
+        return existing, False
+    return new_token(), True
+
+
+async def _too_many_failures(request: web.Request, keys: list[str]) -> bool:
+    deps = request.app[DEPS]
+    try:
+        counts = await deps.redis.mget(keys)
+    except (RedisError, OSError):
+        return False  # never lock staff out because Redis is down; argon2 still slows guessing
+    limit = deps.config.console.login_max_failures
+    return any(int(c or 0) >= limit for c in counts)
+
+
+async def _count_failure(request: web.Request, keys: list[str]) -> None:
+    deps = request.app[DEPS]
+    try:
+        async with deps.redis.pipeline(transaction=False) as p:
+            for k in keys:
+                p.incr(k)
+                p.expire(k, deps.config.console.login_window_seconds, nx=True)
+            await p.execute()
+    except (RedisError, OSError):
+        pass
+
+
+def _limit_keys(request: web.Request, name: str) -> list[str]:
+    deps = request.app[DEPS]
+    who = deps.keyring.pseudonymize("login-name", name.casefold())[:32]
+    where = deps.keyring.pseudonymize("login-ip", request.remote or "?")[:32]
+    return [deps.keys.login_failures(f"n:{who}"), deps.keys.login_failures(f"a:{where}")]
+
+
+class LoginRefused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+async def login(request: web.Request, name: str, password: str, csrf: str) -> Staff:
+    """Check the login CSRF, the rate limit and the password; start a session (sets cookie
+    on the response via `start_session`)."""
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not tokens_equal(cookie, csrf) or not origin_ok(request):
+        raise LoginRefused(403, "csrf")
+    if not name or len(name) > 64 or len(password) > 1024:
+        raise LoginRefused(400, "invalid")
+    keys = _limit_keys(request, name)
+    if await _too_many_failures(request, keys):
+        raise LoginRefused(429, "rate_limited")
+    deps = request.app[DEPS]
+    async with deps.engine.connect() as conn:
+        account = await staff_store.by_name(conn, name)
+    ok = await verify_password(account.password_hash if account else None, password)
+    if not ok or account is None or not account.active:
+        await _count_failure(request, keys)
+        raise LoginRefused(401, "wrong")
+    return account.staff
+
+
+async def start_session(request: web.Request, response: web.StreamResponse, staff: Staff) -> None:
+    deps = request.app[DEPS]
+    token = new_token()
+    async with deps.engine.begin() as conn:
+        await staff_store.create_session(conn, token_digest=deps.keyring.digest_token(token),
+                                         counselor_id=staff.id, csrf_token=new_token(),
+                                         at=datetime.now(UTC))
+    max_age = deps.config.retention.session_hours * 3600
+    response.set_cookie(COOKIE, token, max_age=max_age, **_cookie_args(request))  # type: ignore[arg-type]
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+
+
+async def end_session(request: web.Request, response: web.StreamResponse) -> None:
+    token = request.cookies.get(COOKIE)
+    if token:
+        deps = request.app[DEPS]
+        async with deps.engine.begin() as conn:
+            await staff_store.end_session(conn, deps.keyring.digest_token(token))
+    response.del_cookie(COOKIE, path="/")
+
+
+def set_login_csrf_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, **_cookie_args(request))  # type: ignore[arg-type]
+

@@ -1,0 +1,90 @@
+"""The console's HTML pages: login, the floor (queue and my cases), one case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from hotline.console import auth
+from hotline.domain import intake
+from hotline.domain.conversation import Urgency
+from hotline.services import casework
+from hotline.web.appkeys import DEPS
+
+routes = web.RouteTableDef()
+
+_LOGIN_ERRORS = {
+    "wrong": (401, "Wrong name or password."),
+    "rate_limited": (429, "Too many failed attempts. Wait a few minutes and try again."),
+    "csrf": (403, "This form expired. Please try again."),
+    "invalid": (400, "Enter a name and a password."),
+}
+
+
+def _login_page(request: web.Request, error: str | None = None, status: int = 200
+                ) -> web.Response:
+    token, fresh = auth.login_csrf(request)
+    resp = aiohttp_jinja2.render_template("console/login.html", request,
+                                          {"csrf": token, "error": error}, status=status)
+    if fresh:
+        auth.set_login_csrf_cookie(request, resp, token)
+    return resp
+
+
+@routes.get("/console/login")
+async def login_form(request: web.Request) -> web.Response:
+    return _login_page(request)
+
+
+@routes.post("/console/login")
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    name, password, csrf = (str(form.get(k, "")) for k in ("name", "password", "csrf"))
+    try:
+        staff = await auth.login(request, name, password, csrf)
+    except auth.LoginRefused as e:
+        status, message = _LOGIN_ERRORS[e.reason]
+        resp = _login_page(request, message, status)
+        if e.status == 429:
+            resp.headers["Retry-After"] = str(request.app[DEPS].config.console.login_window_seconds)
+        return resp
+    resp = web.HTTPSeeOther("/console")
+    await auth.start_session(request, resp, staff)
+    raise resp
+
+
+@routes.post("/console/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    await auth.require_staff(request, str(form.get("csrf", "")))
+    resp = web.HTTPSeeOther("/console/login")
+    await auth.end_session(request, resp)
+    raise resp
+
+
+async def _page_context(request: web.Request) -> dict[str, Any]:
+    staff, csrf = await auth.require_session(request)
+    return {"staff": staff, "csrf": csrf}
+
+
+@routes.get("/console")
+async def floor(request: web.Request) -> web.Response:
+    ctx = await _page_context(request)
+    return aiohttp_jinja2.render_template("console/floor.html", request, ctx)
+
+
+@routes.get("/console/cases/{id}")
+async def case_page(request: web.Request) -> web.Response:
+    ctx = await _page_context(request)
+    deps = request.app[DEPS]
+    try:
+        async with deps.engine.connect() as conn:
+            conv = await casework.load_case(conn, ctx["staff"], request.match_info["id"])
+    except casework.CaseNotFound:
+        raise web.HTTPNotFound(text="No such case.") from None
+    ctx.update(case=conv, harm_types=intake.HARM_TYPES, platforms=intake.PLATFORMS,
+               age_bands=intake.AGE_BANDS, referrals=intake.REFERRALS,
+               outcomes=intake.OUTCOMES, urgencies=[u.value for u in Urgency])
+    return aiohttp_jinja2.render_template("console/case.html", request, ctx)

@@ -1,0 +1,81 @@
+"""Channel-neutral conversation vocabulary: channels, states, urgency, the inbound message.
+
+Pure values; no I/O. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    WEBCHAT = "webchat"
+    SMS = "sms"
+    VOICE = "voice"
+    TELEGRAM = "telegram"
+
+
+class Status(StrEnum):
+    WAITING = "waiting"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class Urgency(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+
+    @property
+    def rank(self) -> int:
+        """0 is served first."""
+        return _RANK[self]
+
+
+_RANK = {Urgency.CRITICAL: 0, Urgency.HIGH: 1, Urgency.NORMAL: 2}
+
+# Queue scores are rank * this + enqueue time in ms: every critical case sorts before every high
+# one, and within a level the longest wait comes first. 1e13 ms is ~300 years, and scores stay
+# below 2**53, so doubles hold them exactly.
+RANK_SPAN_MS = 10**13
+
+
+def queue_score(urgency: Urgency, enqueued_ms: int) -> int:
+    """The Redis sort key for a waiting conversation."""
+    return urgency.rank * RANK_SPAN_MS + enqueued_ms
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a victim as a channel adapter hands it to the inbox.
+
+    `address` is what the channel needs to reply (a phone number, a chat id); for the web chat,
+    where the reply goes through the chat session itself, it is the chat session's token.
+    """
+
+    channel: Channel
+    address: str
+    text: str
+    provider_id: str
+    language: str
+    received_at: datetime
+    # Whether replies need the address kept (sealed) until retention ends.
+    keep_contact: bool = False
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the inbox did with an Inbound: which conversation, which message, whether new."""
+
+    conversation_id: str
+    seq: int
+    new_conversation: bool
+    duplicate: bool

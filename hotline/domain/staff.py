@@ -1,0 +1,37 @@
+"""Staff roles and what each may do. Pure; the console's access checks call these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    COUNSELOR = "counselor"
+    LEAD = "lead"
+    TAKEDOWN = "takedown"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A logged-in staff member as the console sees them."""
+
+    id: int
+    name: str
+    role: Role
+    languages: tuple[str, ...]
+
+    @property
+    def sees_all_cases(self) -> bool:
+        """Leads and admins supervise the whole floor; others see their own cases only."""
+        return self.role in (Role.LEAD, Role.ADMIN)
+
+
+# Chats a counselor may hold at once (issue 3 makes this a per-counselor setting).
+DEFAULT_CHAT_CAPACITY = 3
+
+
+def may_read_case(viewer: Staff, owner_id: int | None) -> bool:
+    """Whether `viewer` may read a case's transcript: its holder, or a lead/admin."""
+    return viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)

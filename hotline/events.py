@@ -1,0 +1,190 @@
+"""Live events between server instances and out to browsers (Zulip's model).
+
+Every change is appended to one Redis stream; stream ids are event ids. Each process runs one
+reader that follows the stream and fans events out to per-client queues; a client that
+reconnects sends the last id it saw and gets the gap replayed (or a "reset" when the gap has
+been trimmed away, after which it reloads from the JSON API). Events carry ids and enumerations
+only: the text of a message is fetched through the access-checked API, never sent through Redis.
+See docs/events.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hotline.stores.live.keys import EVENT_LOG_MAXLEN, Keys
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+EventFilter = Callable[[Event], bool]
+
+# Per-client buffer: a browser this far behind is cut off and reconnects with replay.
+CLIENT_QUEUE_SIZE = 1000
+_READ_BLOCK_MS = 2000
+
+
+async def publish(redis: Redis, keys: Keys, event: Event) -> str | None:
+    """Append an event; returns its id, or None if Redis is unreachable (logged, not raised).
+
+    Publishing happens after the SQL commit: a lost event delays a screen update, it never
+    loses data, and clients reload state when they reconnect.
+    """
+    try:
+        eid = await redis.xadd(keys.events, {"e": json.dumps(event, separators=(",", ":"))},
+                               maxlen=EVENT_LOG_MAXLEN, approximate=True)
+    except (RedisError, OSError) as e:
+        log.warning("event not published", extra={"event_type": event.get("type"),
+                                                  "error": type(e).__name__})
+        return None
+    return eid if isinstance(eid, str) else eid.decode()
+
+
+def _decode(entry: tuple[Any, dict[Any, Any]]) -> Event:
+    eid, fields = entry
+    raw = fields.get("e") or fields.get(b"e")
+    event: Event = json.loads(raw)
+    event["id"] = eid if isinstance(eid, str) else eid.decode()
+    return event
+
+
+def _id_tuple(eid: str) -> tuple[int, int]:
+    ms, _, seq = eid.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def valid_event_id(eid: str) -> bool:
+    """Whether a client-supplied Last-Event-ID has the stream id form ms-seq."""
+    ms, sep, seq = eid.partition("-")
+    return bool(sep) and ms.isdigit() and seq.isdigit() and len(eid) <= 40
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One connected client: its filter and its queue (None in the queue means: close)."""
+
+    accept: EventFilter
+    queue: asyncio.Queue[Event | None] = field(
+        default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
+
+    def offer(self, event: Event) -> None:
+        if self.accept(event):
+            try:
+                self.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+        if self.queue.full():
+            # Make room for the close marker: the client reconnects and replays anyway.
+            self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+class Hub:
+    """One stream reader per process, fanning out to every connected client in it."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.subs: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._last_id = "$"
+        self.closed = False
+
+    async def start(self) -> None:
+        try:
+            info = await self.redis.xinfo_stream(self.keys.events)
+            last = info.get("last-generated-id") or info.get(b"last-generated-id")
+            self._last_id = last if isinstance(last, str) else last.decode()
+        except RedisError:
+            self._last_id = "0-0"
+        self._task = asyncio.create_task(self._run(), name="event-hub")
+
+    async def stop(self) -> None:
+        """Close every client stream at once (graceful shutdown must not wait for them)."""
+        self.closed = True
+        for sub in list(self.subs):
+            sub.close()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def subscribe(self, accept: EventFilter) -> Subscription:
+        sub = Subscription(accept)
+        if self.closed:
+            sub.close()
+        self.subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self.subs.discard(sub)
+
+    async def replay(self, after: str, accept: EventFilter) -> list[Event] | None:
+        """Events after `after` that pass the filter; None if the gap is no longer in the log."""
+        try:
+            first = await self.redis.xrange(self.keys.events, "-", "+", count=1)
+            entries = await self.redis.xrange(self.keys.events, f"({after}", "+")
+        except RedisError:
+            return None
+        if first and _id_tuple(_decode(first[0])["id"]) > _id_tuple(after):
+            return None  # trimmed: the client missed events we no longer have
+        if not first and after != "0-0":
+            return None  # Redis lost its log: the client must reload
+        out = []
+        for entry in entries:
+            ev = _decode(entry)
+            if accept(ev):
+                out.append(ev)
+        return out
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                resp = await self.redis.xread({self.keys.events: self._last_id},
+                                              block=_READ_BLOCK_MS, count=500)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as e:
+                log.warning("event reader lost redis", extra={"error": type(e).__name__})
+                await asyncio.sleep(0.5)
+                continue
+            for _stream, entries in resp or []:
+                for entry in entries:
+                    event = _decode(entry)
+                    self._last_id = event["id"]
+                    for sub in list(self.subs):
+                        sub.offer(event)
+            if resp is None or not resp:
+                await self._detect_reset()
+
+    async def _detect_reset(self) -> None:
+        # A restarted Redis without our stream starts ids from scratch; follow it from 0.
+        if self._last_id in ("$", "0-0"):
+            return
+        try:
+            info = await self.redis.xinfo_stream(self.keys.events)
+            last = info.get("last-generated-id") or info.get(b"last-generated-id")
+            last = last if isinstance(last, str) else last.decode()
+            if _id_tuple(last) < _id_tuple(self._last_id):
+                self._last_id = "0-0"
+                self._broadcast_reset()
+        except RedisError:
+            self._last_id = "0-0"
+            self._broadcast_reset()
+
+    def _broadcast_reset(self) -> None:
+        for sub in list(self.subs):
+            sub.offer({"type": "reset", "id": "0-0"})

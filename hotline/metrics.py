@@ -1,0 +1,36 @@
+"""Prometheus metrics for /metrics. Counters are per process; gauges are read at scrape time."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from hotline.stores.live.store import Waiting
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+MESSAGES_IN = Counter("hotline_messages_in", "Messages received from victims",
+                      ["channel"], registry=REGISTRY)
+MESSAGES_OUT = Counter("hotline_messages_out", "Messages sent to victims",
+                       ["channel"], registry=REGISTRY)
+WEBHOOK_ERRORS = Counter("hotline_webhook_errors", "Inbound requests rejected or failed",
+                         ["endpoint", "reason"], registry=REGISTRY)
+WAITING = Gauge("hotline_waiting", "Conversations waiting for a counselor",
+                ["language", "urgency"], registry=REGISTRY)
+OLDEST_WAIT = Gauge("hotline_oldest_wait_seconds", "Longest current wait",
+                    registry=REGISTRY)
+PRESENT = Gauge("hotline_counselors_present", "Counselors with a live console",
+                registry=REGISTRY)
+
+
+def render(waiting: list[Waiting], present: int, now_ms: int) -> bytes:
+    """Set the scrape-time gauges and render everything in the text exposition format."""
+    WAITING.clear()
+    counts: dict[tuple[str, str], int] = {}
+    for w in waiting:
+        key = (w.language, w.urgency.value)
+        counts[key] = counts.get(key, 0) + 1
+    for (lang, urg), n in counts.items():
+        WAITING.labels(lang, urg).set(n)
+    OLDEST_WAIT.set(max(((now_ms - w.enqueued_ms) / 1000 for w in waiting), default=0))
+    PRESENT.set(present)
+    return generate_latest(REGISTRY)

@@ -1,0 +1,31 @@
+"""`hotline serve`: run the application until SIGINT/SIGTERM, then stop cleanly."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from hotline.app import create_app
+from hotline.config import Config
+from hotline.logs import setup_logging
+
+log = logging.getLogger("hotline.server")
+
+# No client address in access logs: for a victim, an IP address is identifying.
+ACCESS_LOG_FORMAT = '"%r" %s %b %Tf'
+
+
+def serve(cfg: Config) -> None:
+    """Run the server in the foreground."""
+    setup_logging(cfg.privacy.log_level)
+    app = create_app(cfg)
+
+    async def _announce(_app: web.Application) -> None:
+        log.info("hotline serving", extra={"url": cfg.server.public_url,
+                                           "chat": "/chat", "console": "/console"})
+
+    app.on_startup.append(_announce)
+    web.run_app(app, host=cfg.server.host, port=cfg.server.port,
+                shutdown_timeout=cfg.server.shutdown_timeout,
+                access_log_format=ACCESS_LOG_FORMAT, print=None)

@@ -1,0 +1,27 @@
+"""The stores a service works with, grouped once so services take one argument."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.config import Config
+from hotline.crypto import Keyring
+from hotline.events import Event, publish
+from hotline.stores.live.keys import Keys
+from hotline.stores.live.store import LiveStore
+
+
+@dataclass(frozen=True)
+class Deps:
+    config: Config
+    engine: AsyncEngine
+    redis: Redis
+    keys: Keys
+    live: LiveStore
+    keyring: Keyring
+
+    async def publish(self, event: Event) -> str | None:
+        return await publish(self.redis, self.keys, event)

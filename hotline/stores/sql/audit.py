@@ -1,0 +1,29 @@
+"""The append-only audit log: who did what to which record, with ids only."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.stores.sql.tables import audit_events
+
+
+async def record(conn: AsyncConnection, *, at: datetime, actor_id: int | None, action: str,
+                 target_kind: str, target_id: str, **detail: Any) -> None:
+    """Append one audit event. `detail` must hold ids and enumerations, never personal data."""
+    await conn.execute(insert(audit_events).values(
+        at=at, actor_id=actor_id, action=action, target_kind=target_kind, target_id=target_id,
+        detail=json.dumps(detail, sort_keys=True, separators=(",", ":"))))
+
+
+async def for_target(conn: AsyncConnection, target_kind: str, target_id: str
+                     ) -> list[dict[str, Any]]:
+    rows = await conn.execute(select(audit_events).where(
+        (audit_events.c.target_kind == target_kind) & (audit_events.c.target_id == target_id))
+        .order_by(audit_events.c.id))
+    return [{"at": r.at.isoformat(), "actor_id": r.actor_id, "action": r.action,
+             "detail": json.loads(r.detail)} for r in rows]

@@ -1,0 +1,177 @@
+"""SQL access for conversations and their messages. Callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.domain.conversation import Channel, Direction, Status, Urgency
+from hotline.stores.sql.tables import conversations, messages
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: str
+    channel: Channel
+    pseudonym: str
+    language: str
+    status: Status
+    urgency: Urgency
+    counselor_id: int | None
+    created_at: datetime
+    enqueued_at: datetime
+    assigned_at: datetime | None
+    closed_at: datetime | None
+    has_contact: bool
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    seq: int
+    direction: Direction
+    body_sealed: bytes | None
+    counselor_id: int | None
+    delivery: str
+    created_at: datetime
+
+
+_CONV_COLS = (
+    conversations.c.id, conversations.c.channel, conversations.c.pseudonym,
+    conversations.c.language, conversations.c.status, conversations.c.urgency,
+    conversations.c.counselor_id, conversations.c.created_at, conversations.c.enqueued_at,
+    conversations.c.assigned_at, conversations.c.closed_at,
+    conversations.c.contact_sealed.is_not(None).label("has_contact"),
+)
+
+
+def _conv(row: object) -> ConversationRow:
+    r = row._mapping  # type: ignore[attr-defined]
+    return ConversationRow(
+        id=r["id"], channel=Channel(r["channel"]), pseudonym=r["pseudonym"],
+        language=r["language"], status=Status(r["status"]), urgency=Urgency(r["urgency"]),
+        counselor_id=r["counselor_id"], created_at=r["created_at"],
+        enqueued_at=r["enqueued_at"], assigned_at=r["assigned_at"], closed_at=r["closed_at"],
+        has_contact=bool(r["has_contact"]),
+    )
+
+
+def new_conversation_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def get(conn: AsyncConnection, conversation_id: str) -> ConversationRow | None:
+    row = (await conn.execute(select(*_CONV_COLS).where(conversations.c.id == conversation_id))
+           ).first()
+    return _conv(row) if row else None
+
+
+async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
+                    ) -> ConversationRow | None:
+    row = (await conn.execute(select(*_CONV_COLS).where(and_(
+        conversations.c.channel == channel.value, conversations.c.pseudonym == pseudonym,
+        conversations.c.status != Status.CLOSED.value)))).first()
+    return _conv(row) if row else None
+
+
+async def insert_conversation(conn: AsyncConnection, *, conversation_id: str, channel: Channel,
+                              pseudonym: str, language: str, urgency: Urgency, at: datetime,
+                              contact_sealed: bytes | None = None) -> None:
+    await conn.execute(insert(conversations).values(
+        id=conversation_id, channel=channel.value, pseudonym=pseudonym, language=language,
+        status=Status.WAITING.value, urgency=urgency.value, contact_sealed=contact_sealed, created_at=at, enqueued_at=at, last_activity_at=at,
+    ))
+
+
+async def next_seq(conn: AsyncConnection, conversation_id: str, at: datetime) -> int:
+    """Allocate the next message number (row-locked on PostgreSQL, write-locked on SQLite)."""
+    result = await conn.execute(
+        update(conversations).where(conversations.c.id == conversation_id)
+        .values(next_seq=conversations.c.next_seq + 1, last_activity_at=at)
+        .returning(conversations.c.next_seq))
+    return int(result.scalar_one())
+
+
+async def insert_message(conn: AsyncConnection, *, conversation_id: str, seq: int,
+                         direction: Direction, body_sealed: bytes, at: datetime,
+                         provider_key: str | None = None, counselor_id: int | None = None,
+                         delivery: str = "stored") -> None:
+    await conn.execute(insert(messages).values(
+        conversation_id=conversation_id, seq=seq, direction=direction.value,
+        body_sealed=body_sealed, provider_key=provider_key, counselor_id=counselor_id,
+        delivery=delivery, created_at=at,
+    ))
+
+
+async def find_by_provider_key(conn: AsyncConnection, provider_key: str
+                               ) -> tuple[str, int] | None:
+    row = (await conn.execute(select(messages.c.conversation_id, messages.c.seq)
+                              .where(messages.c.provider_key == provider_key))).first()
+    return (row[0], row[1]) if row else None
+
+
+async def list_messages(conn: AsyncConnection, conversation_id: str, after_seq: int = 0,
+                        limit: int = 500) -> list[MessageRow]:
+    rows = await conn.execute(
+        select(messages.c.seq, messages.c.direction, messages.c.body_sealed,
+               messages.c.counselor_id, messages.c.delivery, messages.c.created_at)
+        .where(and_(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq))
+        .order_by(messages.c.seq).limit(limit))
+    return [MessageRow(r.seq, Direction(r.direction), r.body_sealed, r.counselor_id, r.delivery,
+                       r.created_at) for r in rows]
+
+
+async def assign(conn: AsyncConnection, conversation_id: str, counselor_id: int,
+                 at: datetime) -> bool:
+    """Waiting -> active for this counselor; False if it was no longer waiting."""
+    result = await conn.execute(
+        update(conversations)
+        .where(and_(conversations.c.id == conversation_id,
+                    conversations.c.status == Status.WAITING.value))
+        .values(status=Status.ACTIVE.value, counselor_id=counselor_id, assigned_at=at,
+                last_activity_at=at))
+    return result.rowcount == 1
+
+
+async def close(conn: AsyncConnection, conversation_id: str, at: datetime,
+                purge_contact_at: datetime, purge_transcript_at: datetime) -> bool:
+    result = await conn.execute(
+        update(conversations)
+        .where(and_(conversations.c.id == conversation_id,
+                    conversations.c.status != Status.CLOSED.value))
+        .values(status=Status.CLOSED.value, closed_at=at, last_activity_at=at,
+                purge_contact_at=purge_contact_at, purge_transcript_at=purge_transcript_at))
+    return result.rowcount == 1
+
+
+async def open_conversations(conn: AsyncConnection) -> list[ConversationRow]:
+    """Every waiting or active conversation (the truth the live store is rebuilt from)."""
+    rows = await conn.execute(select(*_CONV_COLS)
+                              .where(conversations.c.status != Status.CLOSED.value)
+                              .order_by(conversations.c.enqueued_at))
+    return [_conv(r) for r in rows]
+
+
+async def held_by(conn: AsyncConnection, counselor_id: int) -> list[ConversationRow]:
+    rows = await conn.execute(select(*_CONV_COLS).where(and_(
+        conversations.c.counselor_id == counselor_id,
+        conversations.c.status == Status.ACTIVE.value)).order_by(conversations.c.assigned_at))
+    return [_conv(r) for r in rows]
+
+
+async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
+    rows = await conn.execute(select(conversations.c.status, func.count())
+                              .group_by(conversations.c.status))
+    return {r[0]: int(r[1]) for r in rows}
+
+
+async def latest_for(conn: AsyncConnection, channel: Channel, pseudonym: str
+                     ) -> ConversationRow | None:
+    """The sender's most recent conversation on a channel, open or closed."""
+    row = (await conn.execute(select(*_CONV_COLS).where(and_(
+        conversations.c.channel == channel.value, conversations.c.pseudonym == pseudonym))
+        .order_by(conversations.c.created_at.desc()).limit(1))).first()
+    return _conv(row) if row else None

@@ -1,0 +1,22 @@
+"""Typed keys for the shared resources the application holds (aiohttp AppKey)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.config import Config
+from hotline.crypto import Keyring
+from hotline.events import Hub
+from hotline.prompts import Prompts
+from hotline.services.deps import Deps
+from aiohttp import web
+
+CONFIG = web.AppKey("config", Config)
+KEYRING = web.AppKey("keyring", Keyring)
+REDIS_URL = web.AppKey("redis_url", str)
+REDIS = web.AppKey("redis", Redis)
+ENGINE = web.AppKey("engine", AsyncEngine)
+DEPS = web.AppKey("deps", Deps)
+HUB = web.AppKey("hub", Hub)
+PROMPTS = web.AppKey("prompts", Prompts)

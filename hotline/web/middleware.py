@@ -1,0 +1,81 @@
+"""Middlewares: security headers on every response, and errors turned into clear answers.
+
+A handler bug answers 500 with an error id that is also logged (never the request body); bad
+input answers the 4xx its handler chose.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# 'self' only: no third-party scripts can read a victim's chat. No inline script either.
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
+
+def _is_api(request: web.Request) -> bool:
+    p = request.path
+    return p.startswith(("/api/", "/chat/api/", "/webhooks/"))
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    resp = await handler(request)
+    h = resp.headers
+    h.setdefault("Content-Security-Policy", _CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    # No referrer: the quick-exit target and any link must not learn the victim came from us.
+    h.setdefault("Referrer-Policy", "no-referrer")
+    if request.path.startswith(("/chat", "/console", "/api/")):
+        # Nothing of a chat or a case may stay in the browser's cache or back-button history.
+        h.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if _is_api(request) and exc.status >= 400 and exc.content_type != "application/json":
+            return web.json_response({"error": exc.reason, "detail": exc.text or exc.reason},
+                                     status=exc.status, headers=_keep(exc))
+        raise
+    except Exception:
+        error_id = secrets.token_hex(6)
+        log.exception("unhandled error", extra={"error_id": error_id, "path": request.path})
+        if _is_api(request):
+            return web.json_response({"error": "internal error", "error_id": error_id},
+                                     status=500)
+        return web.Response(text=f"Internal error ({error_id})", status=500)
+
+
+def _keep(exc: web.HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k.lower() in ("retry-after", "allow")}
+
+
+_BY_STATUS: dict[int, type[web.HTTPException]] = {
+    c.status_code: c for c in (
+        web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden, web.HTTPNotFound,
+        web.HTTPConflict, web.HTTPTooManyRequests, web.HTTPUnsupportedMediaType,
+    )
+}
+
+
+def json_error(status: int, error: str, **extra: object) -> web.HTTPException:
+    """A JSON 4xx to raise from a handler: {"error": ..., **extra}."""
+    body = json.dumps({"error": error, **extra})
+    if status == 413:
+        return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=body,
+                                             content_type="application/json")
+    return _BY_STATUS[status](text=body, content_type="application/json")

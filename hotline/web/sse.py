@@ -1,0 +1,57 @@
+"""Server-sent events out of a Hub subscription, with replay and heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import web
+
+from hotline.events import Event, EventFilter, Hub, valid_event_id
+
+HEARTBEAT_S = 15.0
+
+
+async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
+                        on_beat: object = None) -> web.StreamResponse:
+    """Stream events passing `accept`, replaying those after the client's Last-Event-ID."""
+    last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id", "")
+    if last and not valid_event_id(last):
+        raise web.HTTPBadRequest(text="Last-Event-ID: expected a stream id like 1700000000-0")
+    sub = hub.subscribe(accept)
+    try:
+        resp = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no"})
+        await resp.prepare(request)
+        await resp.write(b"retry: 2000\n\n")
+        if last:
+            missed = await hub.replay(last, accept)
+            for ev in missed if missed is not None else [{"type": "reset"}]:
+                await _send(resp, ev)
+        while True:
+            try:
+                ev = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                await resp.write(b": beat\n\n")
+                if callable(on_beat):
+                    with contextlib.suppress(Exception):
+                        await on_beat()
+                continue
+            if ev is None:
+                break
+            await _send(resp, ev)
+        return resp
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    finally:
+        hub.unsubscribe(sub)
+
+
+async def _send(resp: web.StreamResponse, ev: Event) -> None:
+    eid = ev.get("id", "")
+    # A reset carries no id: the client keeps its cursor until the next real event moves it.
+    head = f"id: {eid}\n" if eid and eid != "0-0" else ""
+    data = json.dumps(ev, separators=(",", ":"))
+    await resp.write(f"{head}event: {ev.get('type', 'message')}\ndata: {data}\n\n".encode())
