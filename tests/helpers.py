@@ -1,0 +1,121 @@
+"""Test helpers that act as a victim's browser or a counselor's browser over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.config import Config
+from hotline.console.auth import hash_password
+from hotline.domain.staff import Role
+from hotline.stores.sql import staff as staff_store
+from hotline.stores.sql.engine import migrate, open_engine
+from hotline.stores.sql.tables import metadata
+
+PASSWORD = "correct horse battery staple"
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+_CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def add_staff(config: Config, name: str, role: Role = Role.COUNSELOR,
+                    languages: tuple[str, ...] = ("ko", "en"), password: str = PASSWORD) -> int:
+    engine = open_engine(config.database_url)
+    try:
+        await migrate(engine)
+        async with engine.begin() as conn:
+            return await staff_store.add(conn, name=name, role=role, languages=languages,
+                                         password_hash=hash_password(password),
+                                         at=datetime.now(UTC))
+    finally:
+        await engine.dispose()
+
+
+async def row_counts(config: Config) -> dict[str, int]:
+    """Rows per table: used to show that a refused request changed nothing."""
+    engine: AsyncEngine = open_engine(config.database_url)
+    try:
+        async with engine.connect() as conn:
+            return {t.name: int((await conn.execute(select(func.count()).select_from(t)))
+                                .scalar_one()) for t in metadata.sorted_tables}
+    finally:
+        await engine.dispose()
+
+
+class Victim:
+    """A victim's browser on /chat."""
+
+    def __init__(self, client: TestClient[Any, Any]) -> None:
+        self.client = client
+        self.csrf = ""
+
+    async def open(self, lang: str = "en") -> str:
+        resp = await self.client.get(f"/chat?lang={lang}")
+        assert resp.status == 200
+        m = _CSRF_META.search(await resp.text())
+        assert m
+        self.csrf = m.group(1)
+        return self.csrf
+
+    async def send(self, text: str, client_id: str | None = None, lang: str = "en") -> Any:
+        return await self.client.post(
+            "/chat/api/messages", headers={"X-CSRF-Token": self.csrf},
+            json={"text": text, "client_id": client_id or secrets.token_hex(8),
+                  "language": lang})
+
+    async def state(self, after: int = 0) -> dict[str, Any]:
+        resp = await self.client.get(f"/chat/api/state?after={after}")
+        assert resp.status == 200, await resp.text()
+        data: dict[str, Any] = await resp.json()
+        return data
+
+
+class Counselor:
+    """A counselor's browser on /console."""
+
+    def __init__(self, client: TestClient[Any, Any]) -> None:
+        self.client = client
+        self.csrf = ""
+
+    async def login(self, name: str, password: str = PASSWORD) -> int:
+        page = await self.client.get("/console/login")
+        m = _CSRF_FIELD.search(await page.text())
+        assert m
+        resp = await self.client.post("/console/login", data={
+            "name": name, "password": password, "csrf": m.group(1)}, allow_redirects=False)
+        if resp.status == 303:
+            floor = await self.client.get("/console")
+            m2 = _CSRF_META.search(await floor.text())
+            assert m2
+            self.csrf = m2.group(1)
+        return resp.status
+
+    async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        return await self.client.post(path, json=body or {}, headers={"X-CSRF-Token": self.csrf})
+
+    async def take_next(self) -> str:
+        resp = await self.post("/api/v1/queue/take-next")
+        assert resp.status == 200, await resp.text()
+        cid: str = (await resp.json())["conversation"]
+        return cid
+
+    async def case(self, cid: str, after: int = 0) -> dict[str, Any]:
+        resp = await self.client.get(f"/api/v1/cases/{cid}?after={after}")
+        assert resp.status == 200, await resp.text()
+        data: dict[str, Any] = await resp.json()
+        return data
+
+    async def reply(self, cid: str, text: str, client_id: str | None = None) -> Any:
+        return await self.post(f"/api/v1/cases/{cid}/messages",
+                               {"text": text, "client_id": client_id or secrets.token_hex(8)})
+
+    async def close(self, cid: str, **fields: Any) -> Any:
+        form = {"harm_type": "synthetic", "platforms": ["telegram"], "age_band": "18_24",
+                "urgency": "high", "referrals": ["takedown"], "outcome": "takedown_requested"}
+        form.update(fields)
+        return await self.post(f"/api/v1/cases/{cid}/close", form)
