@@ -159,7 +159,8 @@ def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
     return value
 
 
-def _build_section(name: str, cls: type[Any], raw: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+def _build_section(name: str, cls: type[Any], raw: Mapping[str, Any],
+                   env: Mapping[str, str]) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
@@ -207,7 +208,8 @@ def _validate(cfg: Config) -> None:
     if redis and not redis.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("storage.redis_url: expected redis://HOST:PORT/DB or unix:///PATH")
     if not cfg.storage.redis_prefix or any(c in cfg.storage.redis_prefix for c in " {}"):
-        raise ConfigError("storage.redis_prefix: expected a non-empty word without spaces or braces")
+        raise ConfigError(
+            "storage.redis_prefix: expected a non-empty word without spaces or braces")
     for name, value in (
         ("retention.contact_days", cfg.retention.contact_days),
         ("retention.transcript_days", cfg.retention.transcript_days),
@@ -256,7 +258,16 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
         name: _build_section(name, cls, raw.get(name, {}), env) for name, cls in _SECTIONS.items()
     }
     cfg = Config(**parts, base_dir=base_dir)
-    _validate(cfg)
+    try:
+        _validate(cfg)
+    except ConfigError as e:
+        # A bad value that came from the environment names the variable, not just the key.
+        msg = str(e)
+        for var, (section, key) in ENV_OVERRIDES.items():
+            dotted = f"{section}.{key}"
+            if var in env and msg.startswith(f"{dotted}:"):
+                raise ConfigError(f"{var} ({dotted}){msg[len(dotted):]}") from None
+        raise
     return cfg
 
 

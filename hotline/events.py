@@ -46,14 +46,14 @@ async def publish(redis: Redis, keys: Keys, event: Event) -> str | None:
         log.warning("event not published", extra={"event_type": event.get("type"),
                                                   "error": type(e).__name__})
         return None
-    return eid if isinstance(eid, str) else eid.decode()
+    return str(eid)
 
 
-def _decode(entry: tuple[Any, dict[Any, Any]]) -> Event:
+def _decode(entry: Any) -> Event:
+    # The client is opened with decode_responses=True: ids and fields are str.
     eid, fields = entry
-    raw = fields.get("e") or fields.get(b"e")
-    event: Event = json.loads(raw)
-    event["id"] = eid if isinstance(eid, str) else eid.decode()
+    event: Event = json.loads(fields["e"])
+    event["id"] = str(eid)
     return event
 
 
@@ -105,9 +105,8 @@ class Hub:
 
     async def start(self) -> None:
         try:
-            info = await self.redis.xinfo_stream(self.keys.events)
-            last = info.get("last-generated-id") or info.get(b"last-generated-id")
-            self._last_id = last if isinstance(last, str) else last.decode()
+            info: Any = await self.redis.xinfo_stream(self.keys.events)
+            self._last_id = str(info["last-generated-id"])
         except RedisError:
             self._last_id = "0-0"
         self._task = asyncio.create_task(self._run(), name="event-hub")
@@ -135,8 +134,8 @@ class Hub:
     async def replay(self, after: str, accept: EventFilter) -> list[Event] | None:
         """Events after `after` that pass the filter; None if the gap is no longer in the log."""
         try:
-            first = await self.redis.xrange(self.keys.events, "-", "+", count=1)
-            entries = await self.redis.xrange(self.keys.events, f"({after}", "+")
+            first: Any = await self.redis.xrange(self.keys.events, "-", "+", count=1)
+            entries: Any = await self.redis.xrange(self.keys.events, f"({after}", "+")
         except RedisError:
             return None
         if first and _id_tuple(_decode(first[0])["id"]) > _id_tuple(after):
@@ -153,8 +152,8 @@ class Hub:
     async def _run(self) -> None:
         while True:
             try:
-                resp = await self.redis.xread({self.keys.events: self._last_id},
-                                              block=_READ_BLOCK_MS, count=500)
+                resp: Any = await self.redis.xread({self.keys.events: self._last_id},
+                                                   block=_READ_BLOCK_MS, count=500)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as e:
@@ -175,10 +174,8 @@ class Hub:
         if self._last_id in ("$", "0-0"):
             return
         try:
-            info = await self.redis.xinfo_stream(self.keys.events)
-            last = info.get("last-generated-id") or info.get(b"last-generated-id")
-            last = last if isinstance(last, str) else last.decode()
-            if _id_tuple(last) < _id_tuple(self._last_id):
+            info: Any = await self.redis.xinfo_stream(self.keys.events)
+            if _id_tuple(str(info["last-generated-id"])) < _id_tuple(self._last_id):
                 self._last_id = "0-0"
                 self._broadcast_reset()
         except RedisError:

@@ -70,7 +70,7 @@ def _require_chat(request: web.Request, unsafe: bool = False) -> str:
 def _language(request: web.Request, wanted: str | None) -> str:
     langs = request.app[CONFIG].languages
     if wanted in langs.supported:
-        return wanted  # type: ignore[return-value]
+        return str(wanted)
     for part in request.headers.get("Accept-Language", "").split(","):
         code = part.split(";")[0].strip()[:2].lower()
         if code in langs.supported:

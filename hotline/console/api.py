@@ -11,11 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
+from hotline.console.auth import require_staff
 from hotline.domain.intake import IntakeError, parse_intake
 from hotline.services import casework
 from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
-from hotline.console.auth import require_staff
 from hotline.web.appkeys import DEPS, HUB
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events

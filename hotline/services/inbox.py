@@ -13,11 +13,11 @@ import logging
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
+from hotline import metrics
 from hotline.domain.conversation import Direction, Inbound, Stored, Urgency
 from hotline.services.deps import Deps
 from hotline.stores.live.store import Waiting
 from hotline.stores.sql import conversations as convs
-from hotline import metrics
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -10,7 +11,6 @@ from hotline.crypto import Keyring
 from hotline.events import Hub
 from hotline.prompts import Prompts
 from hotline.services.deps import Deps
-from aiohttp import web
 
 CONFIG = web.AppKey("config", Config)
 KEYRING = web.AppKey("keyring", Keyring)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from hotline.events import Event, EventFilter, Hub, valid_event_id
 
@@ -14,7 +16,8 @@ HEARTBEAT_S = 15.0
 
 
 async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
-                        on_beat: object = None) -> web.StreamResponse:
+                        on_beat: Callable[[], Awaitable[None]] | None = None
+                        ) -> web.StreamResponse:
     """Stream events passing `accept`, replaying those after the client's Last-Event-ID."""
     last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id", "")
     if last and not valid_event_id(last):
@@ -28,23 +31,22 @@ async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
         await resp.write(b"retry: 2000\n\n")
         if last:
             missed = await hub.replay(last, accept)
-            for ev in missed if missed is not None else [{"type": "reset"}]:
-                await _send(resp, ev)
+            for old in missed if missed is not None else [{"type": "reset"}]:
+                await _send(resp, old)
         while True:
             try:
-                ev = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
+                ev: Event | None = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
             except TimeoutError:
                 await resp.write(b": beat\n\n")
-                if callable(on_beat):
-                    with contextlib.suppress(Exception):
+                if on_beat is not None:
+                    # Presence is best effort: a Redis hiccup must not end the stream.
+                    with contextlib.suppress(RedisError, OSError):
                         await on_beat()
                 continue
             if ev is None:
                 break
             await _send(resp, ev)
         return resp
-    except (ConnectionResetError, asyncio.CancelledError):
-        raise
     finally:
         hub.unsubscribe(sub)
 

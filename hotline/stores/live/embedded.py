@@ -124,7 +124,7 @@ class EmbeddedRedis:
         ]
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, binary found above
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,  # noqa: PLW1509
+            stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
         )
         # redis-server writes its pid file a moment after start; write ours so a crash before
         # that still leaves a trace for _stop_stale.

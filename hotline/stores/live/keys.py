@@ -37,7 +37,7 @@ class Keys:
 
     @property
     def queue_meta(self) -> str:
-        """HASH conversation id -> "channel|language|urgency|enqueued_ms" for listing and matching."""
+        """HASH conversation id -> "channel|language|urgency|enqueued_ms" (listing, matching)."""
         return self._k("queue:meta")
 
     @property

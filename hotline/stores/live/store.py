@@ -8,11 +8,13 @@ this state from it. See docs/stores.md.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from hotline.domain.conversation import Channel, Urgency, queue_score
 from hotline.stores.live.keys import PRESENCE_TTL_S, Keys
@@ -152,9 +154,7 @@ class LiveStore:
     async def rebuild(self, waiting: list[Waiting], owners: dict[str, int]) -> None:
         """Replace queue, ownership and load with the given truth from SQL, atomically."""
         k = self.keys
-        loads: dict[str, int] = {}
-        for cid in owners.values():
-            loads[str(cid)] = loads.get(str(cid), 0) + 1
+        loads: dict[FieldT, EncodableT] = dict(Counter(str(c) for c in owners.values()))
         async with self.redis.pipeline(transaction=True) as p:
             p.delete(k.queue, k.queue_meta, k.owner, k.load)
             if waiting:

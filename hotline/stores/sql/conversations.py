@@ -82,7 +82,8 @@ async def insert_conversation(conn: AsyncConnection, *, conversation_id: str, ch
                               contact_sealed: bytes | None = None) -> None:
     await conn.execute(insert(conversations).values(
         id=conversation_id, channel=channel.value, pseudonym=pseudonym, language=language,
-        status=Status.WAITING.value, urgency=urgency.value, contact_sealed=contact_sealed, created_at=at, enqueued_at=at, last_activity_at=at,
+        status=Status.WAITING.value, urgency=urgency.value,
+        contact_sealed=contact_sealed, created_at=at, enqueued_at=at, last_activity_at=at,
     ))
 
 
