@@ -87,7 +87,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     keys = Keys(cfg.storage.redis_prefix)
     redis = app[REDIS]
     deps = Deps(config=cfg, engine=app[ENGINE], redis=redis, keys=keys,
-                live=LiveStore(redis, keys), keyring=app[KEYRING])
+                live=LiveStore(redis, keys, cfg.routing.rules()), keyring=app[KEYRING])
     app[DEPS] = deps
     # The live state is rebuilt from SQL on every start: a lost Redis loses nothing.
     await livesync.rebuild(deps)

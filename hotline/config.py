@@ -11,16 +11,21 @@ import os
 import tomllib
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from hotline.domain import shifts
+from hotline.domain.routing import RoutingMode, RoutingRules
+from hotline.errors import ConfigError
+
+if typing.TYPE_CHECKING:
+    from hotline.domain.triage import TriageRules
 
 LANG_CODES = frozenset({"ko", "en"})
-
-
-class ConfigError(Exception):
-    """A configuration key is missing, unknown or malformed; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,51 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True)
+class RoutingConfig:
+    # "offer": the router offers each case to the best counselor; "pull": take-next only.
+    mode: str = "offer"
+    offer_timeout_seconds: int = 30
+    no_new_offers_minutes: int = 10
+    presence_timeout_seconds: int = 60
+    miss_alert_after: int = 2
+    scan_limit: int = 200
+
+    def rules(self) -> RoutingRules:
+        return RoutingRules(
+            mode=RoutingMode(self.mode), offer_timeout_s=self.offer_timeout_seconds,
+            no_new_before_end_s=self.no_new_offers_minutes * 60,
+            presence_ttl_s=self.presence_timeout_seconds,
+            miss_alert_after=self.miss_alert_after, scan_limit=self.scan_limit)
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    # An urgent alert not acknowledged within this goes to the next person, then the lead.
+    ack_timeout_seconds: int = 300
+    # Where to look for newly due escalations and lost consoles.
+    check_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class ShiftSeed:
+    """One [[roster.shifts]] entry: a named counselor's weekly shift on some days."""
+
+    counselor: str
+    days: tuple[int, ...]
+    start: time
+    end: time
+    tz: str
+
+
+@dataclass(frozen=True)
+class RosterConfig:
+    # The zone shifts are written in unless an entry names another.
+    timezone: str = "Asia/Seoul"
+    # Seeds the roster table when it is empty; leads edit it at run time after that.
+    shifts: tuple[ShiftSeed, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
@@ -84,6 +134,10 @@ class Config:
     retention: RetentionConfig = RetentionConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     console: ConsoleConfig = ConsoleConfig()
+    routing: RoutingConfig = RoutingConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    roster: RosterConfig = RosterConfig()
+    triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -110,7 +164,11 @@ _SECTIONS: dict[str, type[Any]] = {
     "retention": RetentionConfig,
     "privacy": PrivacyConfig,
     "console": ConsoleConfig,
+    "routing": RoutingConfig,
+    "alerts": AlertsConfig,
 }
+# Sections with nested tables, parsed by their own functions.
+_SPECIAL = ("roster", "triage")
 
 # Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -157,6 +215,68 @@ def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
     if not isinstance(value, tp):
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
     return value
+
+
+def _roster(raw: Any) -> RosterConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("roster: expected a table [roster]")
+    for key in raw:
+        if key not in ("timezone", "shifts"):
+            raise ConfigError(f"roster.{key}: unknown key (known keys: shifts, timezone)")
+    tz = raw.get("timezone", RosterConfig.timezone)
+    if not isinstance(tz, str) or not _zone_ok(tz):
+        raise ConfigError(f"roster.timezone: expected an IANA zone like Asia/Seoul, got {tz!r}")
+    entries = raw.get("shifts", [])
+    if not isinstance(entries, list):
+        raise ConfigError("roster.shifts: expected [[roster.shifts]] tables")
+    seeds = []
+    for i, e in enumerate(entries):
+        where = f"roster.shifts[{i}]"
+        if not isinstance(e, dict):
+            raise ConfigError(f"{where}: expected a table")
+        unknown = set(e) - {"counselor", "days", "start", "end", "tz"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key "
+                              f"(known keys: counselor, days, end, start, tz)")
+        name = e.get("counselor")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}.counselor: expected a counselor's login name")
+        days = e.get("days")
+        if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
+            raise ConfigError(f"{where}.days: expected a list like [\"mon\", \"tue\"]")
+        try:
+            parsed_days = shifts.parse_weekdays(days)
+        except ValueError as err:
+            raise ConfigError(f"{where}.days: {err}") from None
+        times = []
+        for key in ("start", "end"):
+            value = e.get(key)
+            try:
+                times.append(shifts.parse_hhmm(value if isinstance(value, str) else ""))
+            except ValueError:
+                raise ConfigError(f"{where}.{key}: expected HH:MM, got {value!r}") from None
+        zone = e.get("tz", tz)
+        if not isinstance(zone, str) or not _zone_ok(zone):
+            raise ConfigError(f"{where}.tz: expected an IANA zone, got {zone!r}")
+        seeds.append(ShiftSeed(name, parsed_days, times[0], times[1], zone))
+    return RosterConfig(timezone=tz, shifts=tuple(seeds))
+
+
+def _triage_rules(raw: Any) -> TriageRules:
+    # Imported here: triage raises this module's ConfigError.
+    from hotline.domain.triage import rules_from_mapping
+
+    if not isinstance(raw, dict):
+        raise ConfigError("triage: expected a table [triage]")
+    return rules_from_mapping(raw)
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _build_section(name: str, cls: type[Any], raw: Mapping[str, Any],
@@ -220,6 +340,19 @@ def _validate(cfg: Config) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
+    if cfg.routing.mode not in [m.value for m in RoutingMode]:
+        raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
+    for name, value in (
+        ("routing.offer_timeout_seconds", cfg.routing.offer_timeout_seconds),
+        ("routing.presence_timeout_seconds", cfg.routing.presence_timeout_seconds),
+        ("routing.miss_alert_after", cfg.routing.miss_alert_after),
+        ("routing.scan_limit", cfg.routing.scan_limit),
+        ("alerts.ack_timeout_seconds", cfg.alerts.ack_timeout_seconds),
+    ):
+        if value < 1:
+            raise ConfigError(f"{name}: expected a positive integer, got {value}")
+    if cfg.routing.no_new_offers_minutes < 0:
+        raise ConfigError("routing.no_new_offers_minutes: expected 0 or more")
     if cfg.privacy.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("privacy.log_level: expected DEBUG, INFO, WARNING or ERROR")
 
@@ -248,16 +381,18 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
     """Build a Config from an already-parsed TOML mapping (used by tests and load_config)."""
     env = {} if env is None else env
     for section, body in raw.items():
-        if section not in _SECTIONS:
+        if section not in _SECTIONS and section not in _SPECIAL:
             raise ConfigError(
-                f"{section}: unknown section (known: {', '.join(sorted(_SECTIONS))})"
+                f"{section}: unknown section (known: "
+                f"{', '.join(sorted([*_SECTIONS, *_SPECIAL]))})"
             )
         if not isinstance(body, dict):
             raise ConfigError(f"{section}: expected a table [{section}]")
     parts = {
         name: _build_section(name, cls, raw.get(name, {}), env) for name, cls in _SECTIONS.items()
     }
-    cfg = Config(**parts, base_dir=base_dir)
+    cfg = Config(**parts, roster=_roster(raw.get("roster", {})),
+                 triage=_triage_rules(raw.get("triage", {})), base_dir=base_dir)
     try:
         _validate(cfg)
     except ConfigError as e:
@@ -291,6 +426,7 @@ __all__ = [
     "LanguageConfig",
     "PrivacyConfig",
     "RetentionConfig",
+    "RoutingConfig",
     "ServerConfig",
     "StorageConfig",
     "config_from_mapping",

@@ -96,7 +96,7 @@ async def page(request: web.Request) -> web.Response:
     prompts = request.app[PROMPTS]
     texts = prompts.bundle(lang, PAGE_PROMPTS, position="{position}")
     resp = aiohttp_jinja2.render_template("chat.html", request, {
-        "lang": lang, "t": texts, "texts_json": json.dumps(texts, ensure_ascii=False),
+        "lang": lang, "t": texts,
         "csrf": _csrf(deps, chat_id), "languages": deps.config.languages.supported,
         "quick_exit_url": deps.config.privacy.quick_exit_url,
         "max_chars": deps.config.privacy.max_message_chars})

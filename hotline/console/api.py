@@ -13,7 +13,7 @@ from aiohttp import web
 
 from hotline.console.auth import require_staff
 from hotline.domain.intake import IntakeError, parse_intake
-from hotline.services import casework
+from hotline.services import casework, presence
 from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import DEPS, HUB
@@ -75,9 +75,10 @@ async def my_cases(request: web.Request) -> web.Response:
 @routes.post("/api/v1/queue/take-next")
 async def take_next(request: web.Request) -> web.Response:
     staff = await require_staff(request)
-    cid = await casework.take_next(request.app[DEPS], staff)
-    if cid is None:
-        raise json_error(409, "nothing you can take", reason="empty or at capacity")
+    try:
+        cid = await casework.take_next(request.app[DEPS], staff)
+    except casework.CaseConflict as e:
+        raise json_error(409, "nothing you can take", reason=e.reason) from None
     return web.json_response({"conversation": cid})
 
 
@@ -154,7 +155,7 @@ async def close(request: web.Request) -> web.Response:
 @routes.post("/api/v1/presence/heartbeat")
 async def heartbeat(request: web.Request) -> web.Response:
     staff = await require_staff(request)
-    await request.app[DEPS].live.heartbeat(staff.id)
+    await presence.beat(request.app[DEPS], staff.id)
     return web.json_response({"ok": True})
 
 

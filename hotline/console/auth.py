@@ -60,6 +60,10 @@ def origin_ok(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    if origin == "null":
+        # Our pages send Referrer-Policy: no-referrer, under which browsers send "Origin: null"
+        # even on same-origin POSTs; then only an explicit Sec-Fetch-Site: same-origin passes.
+        return request.headers.get("Sec-Fetch-Site") == "same-origin"
     ours = urlsplit(request.app[CONFIG].server.public_url)
     theirs = urlsplit(origin)
     if (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc):

@@ -10,7 +10,7 @@ from aiohttp import web
 from hotline.console import auth
 from hotline.domain import intake
 from hotline.domain.conversation import Urgency
-from hotline.services import casework
+from hotline.services import casework, presence
 from hotline.web.appkeys import DEPS
 
 routes = web.RouteTableDef()
@@ -52,15 +52,17 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return resp
     resp = web.HTTPSeeOther("/console")
     await auth.start_session(request, resp, staff)
+    await presence.sign_in(request.app[DEPS], staff.id)
     raise resp
 
 
 @routes.post("/console/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    await auth.require_staff(request, str(form.get("csrf", "")))
+    staff = await auth.require_staff(request, str(form.get("csrf", "")))
     resp = web.HTTPSeeOther("/console/login")
     await auth.end_session(request, resp)
+    await presence.sign_out(request.app[DEPS], staff.id)
     raise resp
 
 

@@ -28,10 +28,6 @@ class Staff:
         return self.role in (Role.LEAD, Role.ADMIN)
 
 
-# Chats a counselor may hold at once (issue 3 makes this a per-counselor setting).
-DEFAULT_CHAT_CAPACITY = 3
-
-
 def may_read_case(viewer: Staff, owner_id: int | None) -> bool:
     """Whether `viewer` may read a case's transcript: its holder, or a lead/admin."""
     return viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline import metrics
 from hotline.domain.conversation import Direction, Status
 from hotline.domain.intake import IntakeForm
-from hotline.domain.staff import DEFAULT_CHAT_CAPACITY, Staff, may_read_case
+from hotline.domain.staff import Staff, may_read_case
 from hotline.services.deps import Deps
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
@@ -68,43 +68,66 @@ def _valid_id(conversation_id: str) -> bool:
     return len(conversation_id) == 32 and all(c in "0123456789abcdef" for c in conversation_id)
 
 
-async def take_next(deps: Deps, staff: Staff) -> str | None:
-    """Give `staff` the best waiting conversation they can serve; None if none (or full)."""
+async def take_next(deps: Deps, staff: Staff) -> str:
+    """Give `staff` the best waiting case they may take (pull mode).
+
+    Raises CaseConflict with the reason when there is none: "empty", "capacity", "shift",
+    "ending", "status", ... (the routing eligibility codes)."""
+    await deps.live.heartbeat(staff.id)
     for _ in range(5):
-        res = await deps.live.take_next(staff.id, staff.languages, DEFAULT_CHAT_CAPACITY)
-        if res.status != "ok" or res.waiting is None:
-            return None
-        if await _commit_assignment(deps, staff, res.waiting.conversation_id):
+        res = await deps.live.take_next(staff.id)
+        if not res.ok or res.waiting is None:
+            raise CaseConflict(res.reason)
+        if await commit_assignment(deps, staff.id, res.waiting.conversation_id, how="take_next",
+                                   actor_id=staff.id):
             return res.waiting.conversation_id
-    return None
+    raise CaseConflict("empty")
 
 
 async def take(deps: Deps, staff: Staff, conversation_id: str) -> None:
-    """Claim one named waiting conversation; CaseConflict if gone or over capacity."""
+    """Claim one named waiting case; CaseConflict with the reason if it cannot be had."""
     if not _valid_id(conversation_id):
         raise CaseNotFound(conversation_id)
-    res = await deps.live.claim(conversation_id, staff.id, DEFAULT_CHAT_CAPACITY)
-    if res.status == "full":
-        raise CaseConflict("at capacity")
-    if res.status != "ok" or not await _commit_assignment(deps, staff, conversation_id):
+    await deps.live.heartbeat(staff.id)
+    res = await deps.live.claim(conversation_id, staff.id)
+    if not res.ok and res.reason == "gone":
+        # Not in the queue: a case that is missing, or held by someone else, is a 404 like
+        # every other case route (missing and forbidden look the same); only a case the
+        # viewer may see is "no longer waiting".
+        async with deps.engine.connect() as conn:
+            conv = await convs.get(conn, conversation_id)
+        if conv is None or (conv.status != Status.WAITING
+                            and not may_read_case(staff, conv.counselor_id)):
+            raise CaseNotFound(conversation_id)
+        raise CaseConflict("no longer waiting")
+    if not res.ok:
+        raise CaseConflict(res.reason)
+    if not await commit_assignment(deps, staff.id, conversation_id, how="take",
+                                   actor_id=staff.id):
         raise CaseConflict("no longer waiting")
 
 
-async def _commit_assignment(deps: Deps, staff: Staff, conversation_id: str) -> bool:
+async def commit_assignment(deps: Deps, counselor_id: int, conversation_id: str, how: str,
+                            actor_id: int | None) -> bool:
+    """The SQL half of a claim made in Redis: waiting -> active for this counselor.
+
+    If SQL says the case is no longer waiting, the Redis claim is undone and False returned."""
     now = utcnow()
     async with deps.engine.begin() as conn:
-        ok = await convs.assign(conn, conversation_id, staff.id, now)
+        ok = await convs.assign(conn, conversation_id, counselor_id, now)
         if ok:
-            await audit.record(conn, at=now, actor_id=staff.id, action="case.assigned",
+            await audit.record(conn, at=now, actor_id=actor_id, action="case.assigned",
                                target_kind="conversation", target_id=conversation_id,
-                               how="take")
+                               how=how, counselor=counselor_id)
     if not ok:
-        # The queue entry was stale (closed or taken elsewhere while Redis lagged): drop it.
+        # The queue entry was stale (closed or taken while Redis lagged): drop the claim; the
+        # reconciler settles anything else.
         await deps.live.release(conversation_id)
         return False
     await deps.publish({"type": "assigned", "conversation": conversation_id,
-                        "counselor": staff.id})
-    log.info("case assigned", extra={"conversation": conversation_id, "counselor": staff.id})
+                        "counselor": counselor_id})
+    log.info("case assigned", extra={"conversation": conversation_id,
+                                     "counselor": counselor_id, "how": how})
     return True
 
 
@@ -187,10 +210,7 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
                            target_kind="conversation", target_id=conversation_id,
                            outcome=form.outcome)
     try:
-        if conv.status == Status.WAITING:
-            await deps.live.remove(conversation_id)
-        else:
-            await deps.live.release(conversation_id)
+        await deps.live.release(conversation_id)
     except (RedisError, OSError) as e:
         log.warning("live state not updated on close; reconciler will fix it",
                     extra={"conversation": conversation_id, "error": type(e).__name__})

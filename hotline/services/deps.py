@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.config import Config
 from hotline.crypto import Keyring
+from hotline.domain.routing import RoutingRules
 from hotline.events import Event, publish
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
@@ -22,6 +23,10 @@ class Deps:
     keys: Keys
     live: LiveStore
     keyring: Keyring
+
+    @property
+    def rules(self) -> RoutingRules:
+        return self.live.rules
 
     async def publish(self, event: Event) -> str | None:
         return await publish(self.redis, self.keys, event)

@@ -14,9 +14,13 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 
 from hotline import metrics
-from hotline.domain.conversation import Direction, Inbound, Stored, Urgency
+from hotline.domain.conversation import Direction, Inbound, Stored
+from hotline.domain.routing import needs_for
+from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
+from hotline.services import alerts, urgency
 from hotline.services.deps import Deps
 from hotline.stores.live.store import Waiting
+from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 
 log = logging.getLogger(__name__)
@@ -30,16 +34,21 @@ class MessageTooLong(ValueError):
     """The message exceeds privacy.max_message_chars."""
 
 
-async def receive(deps: Deps, msg: Inbound, urgency: Urgency = Urgency.NORMAL) -> Stored:
-    """Store one inbound message durably and announce it; idempotent per provider id."""
+async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None) -> Stored:
+    """Store one inbound message durably and announce it; idempotent per provider id.
+
+    The text (and, for a new conversation, the channel's intake answers) is triaged on the way:
+    a case only ever moves up automatically."""
     if len(msg.text) > deps.config.privacy.max_message_chars:
         raise MessageTooLong(f"message longer than {deps.config.privacy.max_message_chars}")
     pseudonym = deps.keyring.pseudonymize(msg.channel.value, msg.address)
     provider_key = f"{msg.channel.value}:{msg.provider_id}"
+    found = triage(answers or IntakeAnswers(), (msg.text,), deps.config.triage)
     stored: Stored | None = None
+    change: urgency.Change | None = None
     for attempt in range(_ATTEMPTS):
         try:
-            stored = await _store(deps, msg, pseudonym, provider_key, urgency)
+            stored, change = await _store(deps, msg, pseudonym, provider_key, found)
             break
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
@@ -51,16 +60,22 @@ async def receive(deps: Deps, msg: Inbound, urgency: Urgency = Urgency.NORMAL) -
         return stored
     metrics.MESSAGES_IN.labels(msg.channel.value).inc()
     if stored.new_conversation:
+        reasons = tuple(s.value for s in found.reasons)
         try:
-            await deps.live.enqueue(Waiting(stored.conversation_id, msg.channel, msg.language,
-                                            urgency, int(msg.received_at.timestamp() * 1000)))
+            await deps.live.enqueue(Waiting(
+                stored.conversation_id, msg.channel, msg.language, found.urgency,
+                int(msg.received_at.timestamp() * 1000), needs_for(reasons)))
         except (RedisError, OSError) as e:
             log.warning("queue not updated; reconciler will add it",
                         extra={"conversation": stored.conversation_id,
                                "error": type(e).__name__})
         await deps.publish({"type": "queued", "conversation": stored.conversation_id,
                             "language": msg.language, "channel": msg.channel.value,
-                            "urgency": urgency.value})
+                            "urgency": found.urgency.value, "reasons": list(reasons)})
+        if Signal.CONTENT_SPREADING in found.reasons:
+            await alerts.raise_takedown_alert(deps, stored.conversation_id, reasons)
+    elif change is not None:
+        await urgency.announce(deps, change)
     await deps.publish({"type": "message", "conversation": stored.conversation_id,
                         "seq": stored.seq, "direction": Direction.IN.value})
     log.info("inbound stored", extra={"conversation": stored.conversation_id,
@@ -69,11 +84,12 @@ async def receive(deps: Deps, msg: Inbound, urgency: Urgency = Urgency.NORMAL) -
 
 
 async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
-                 urgency: Urgency) -> Stored:
+                 found: Triage) -> tuple[Stored, urgency.Change | None]:
+    change = None
     async with deps.engine.begin() as conn:
         dup = await convs.find_by_provider_key(conn, provider_key)
         if dup is not None:
-            return Stored(dup[0], dup[1], new_conversation=False, duplicate=True)
+            return Stored(dup[0], dup[1], new_conversation=False, duplicate=True), None
         conv = await convs.find_open(conn, msg.channel, pseudonym)
         new = conv is None
         if conv is None:
@@ -82,13 +98,19 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
                        if msg.keep_contact else None)
             await convs.insert_conversation(
                 conn, conversation_id=cid, channel=msg.channel, pseudonym=pseudonym,
-                language=msg.language, urgency=urgency, at=msg.received_at,
-                contact_sealed=contact)
+                language=msg.language, urgency=found.urgency, at=msg.received_at,
+                contact_sealed=contact, reasons=tuple(s.value for s in found.reasons))
+            if found.reasons:
+                await audit.record(conn, at=msg.received_at, actor_id=None,
+                                   action="case.triaged", target_kind="conversation",
+                                   target_id=cid, urgency=found.urgency.value,
+                                   reasons=[s.value for s in found.reasons])
         else:
             cid = conv.id
+            change = await urgency.raise_in_tx(conn, deps, conv, found, msg.received_at)
         seq = await convs.next_seq(conn, cid, msg.received_at)
         await convs.insert_message(
             conn, conversation_id=cid, seq=seq, direction=Direction.IN,
             body_sealed=deps.keyring.seal_text(msg.text, f"msg:{cid}:{seq}"),
             at=msg.received_at, provider_key=provider_key)
-    return Stored(cid, seq, new_conversation=new, duplicate=False)
+    return Stored(cid, seq, new_conversation=new, duplicate=False), change

@@ -1,6 +1,7 @@
 """Keeping Redis in step with SQL: a full rebuild at start or after Redis lost its data, and a
-periodic repair of waiting conversations that never reached the queue (Redis was down when
-they arrived). Losing Redis therefore loses nothing. See docs/stores.md.
+periodic repair of what drifted (a case that never reached the queue because Redis was down
+when it arrived, or a claim whose SQL half never happened). Losing Redis loses nothing.
+See docs/stores.md.
 """
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
 from hotline.domain.conversation import Status
+from hotline.domain.routing import needs_for
+from hotline.services import agents
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import JOB_LOCK_MARGIN_S
 from hotline.stores.live.store import Waiting
@@ -20,55 +23,89 @@ from hotline.stores.sql import conversations as convs
 
 log = logging.getLogger(__name__)
 
-# A waiting conversation younger than this may be in flight between SQL commit and enqueue.
-_REPAIR_GRACE = timedelta(seconds=10)
-
-
-def _waiting(row: convs.ConversationRow) -> Waiting:
+def as_waiting(row: convs.ConversationRow) -> Waiting:
+    """The queue's view of a conversation row."""
     return Waiting(row.id, row.channel, row.language, row.urgency,
-                   int(row.enqueued_at.timestamp() * 1000))
+                   int(row.enqueued_at.timestamp() * 1000), needs_for(row.reasons))
 
 
 async def rebuild(deps: Deps) -> int:
-    """Replace the live queue and ownership with SQL's truth; returns conversations placed."""
+    """Replace queue, offers, ownership, load and counselor windows with SQL's truth."""
+    now = datetime.now(UTC)
     async with deps.engine.connect() as conn:
         rows = await convs.open_conversations(conn)
-    waiting = [_waiting(r) for r in rows if r.status == Status.WAITING]
+        profiles = await agents.profiles(conn, now)
+    waiting = {r.id for r in rows if r.status == Status.WAITING}
     owners = {r.id: r.counselor_id for r in rows
               if r.status == Status.ACTIVE and r.counselor_id is not None}
-    await deps.live.rebuild(waiting, owners)
+    await deps.live.rebuild([as_waiting(r) for r in rows], waiting, owners, profiles)
     log.info("live state rebuilt from sql", extra={"waiting": len(waiting),
                                                   "active": len(owners)})
     await deps.publish({"type": "reset"})
     return len(rows)
 
 
-async def reconcile_once(deps: Deps) -> str:
-    """One check: 'rebuilt' if Redis had lost its state, 'repaired:N', or 'ok'."""
-    lock = deps.keys.job_lock("reconcile")
-    period = max(1, int(deps.config.storage.reconcile_seconds) - JOB_LOCK_MARGIN_S)
-    if not await deps.redis.set(lock, "1", nx=True, ex=period):
+class Reconciler:
+    """Finds where Redis and SQL disagree and makes Redis agree.
+
+    A disagreement is only acted on when two passes in a row see it: a claim or reassignment is
+    written to Redis a moment before SQL, and that moment must not count as drift.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.suspects: set[str] = set()
+
+    async def once(self) -> str:
+        """One check: 'rebuilt' if Redis lost its state or ownership drifted, 'repaired:N',
+        or 'ok'."""
+        deps = self.deps
+        lock = deps.keys.job_lock("reconcile")
+        period = max(1, int(deps.config.storage.reconcile_seconds) - JOB_LOCK_MARGIN_S)
+        if not await deps.redis.set(lock, "1", nx=True, ex=period):
+            return "ok"
+        if not await deps.live.has_epoch():
+            await rebuild(deps)
+            self.suspects.clear()
+            return "rebuilt"
+        async with deps.engine.connect() as conn:
+            rows = await convs.open_conversations(conn)
+        queued = {w.conversation_id for w in await deps.live.waiting()}
+        offered = await deps.live.offers()
+        owners = await deps.live.owners()
+        lost: list[convs.ConversationRow] = []
+        drifted = False
+        seen: set[str] = set()
+        for r in rows:
+            if r.status == Status.WAITING and r.id not in queued and r.id not in offered:
+                seen.add(r.id)
+                if r.id in self.suspects:
+                    lost.append(r)
+            elif r.status == Status.ACTIVE and owners.get(r.id) != r.counselor_id:
+                seen.add(r.id)
+                drifted = drifted or r.id in self.suspects
+        self.suspects = seen
+        if drifted:
+            # SQL says someone holds a case and Redis disagrees: SQL wins, wholesale.
+            await rebuild(deps)
+            self.suspects.clear()
+            return "rebuilt"
+        for r in lost:
+            # Never reached the queue, or a claim whose SQL half failed: queue it again.
+            if r.id in owners:
+                await deps.live.release(r.id, requeue=True)
+            else:
+                await deps.live.enqueue(as_waiting(r))
+        if lost:
+            log.warning("queue repaired from sql", extra={"fixed": len(lost)})
+            return f"repaired:{len(lost)}"
         return "ok"
-    if not await deps.live.has_epoch():
-        await rebuild(deps)
-        return "rebuilt"
-    async with deps.engine.connect() as conn:
-        rows = await convs.open_conversations(conn)
-    cutoff = datetime.now(UTC) - _REPAIR_GRACE
-    queued = {w.conversation_id for w in await deps.live.waiting()}
-    missing = [r for r in rows if r.status == Status.WAITING and r.id not in queued
-               and r.enqueued_at < cutoff]
-    for r in missing:
-        await deps.live.enqueue(_waiting(r))
-    if missing:
-        log.warning("queue repaired from sql", extra={"added": len(missing)})
-        return f"repaired:{len(missing)}"
-    return "ok"
 
 
 async def run_reconciler(deps: Deps) -> None:
     """Forever: reconcile every storage.reconcile_seconds; Redis outages are waited out."""
+    reconciler = Reconciler(deps)
     while True:
         with contextlib.suppress(RedisError, OSError):
-            await reconcile_once(deps)
+            await reconciler.once()
         await asyncio.sleep(deps.config.storage.reconcile_seconds)

@@ -47,6 +47,10 @@ async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
                 break
             await _send(resp, ev)
         return resp
+    except ConnectionResetError:
+        # The browser left (navigated away, closed the tab): the normal end of a stream, not
+        # a handler error to log with a traceback.
+        return resp
     finally:
         hub.unsubscribe(sub)
 

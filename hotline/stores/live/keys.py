@@ -19,6 +19,8 @@ EVENT_LOG_MAXLEN = 10_000
 # rebuilt from SQL.
 # Periodic-job locks live slightly shorter than the job period, so a crashed holder frees it.
 JOB_LOCK_MARGIN_S = 1
+# A case's "declined by" set outlives any sensible offer cycle but does not pile up forever.
+DECLINED_TTL_S = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,49 @@ class Keys:
 
     @property
     def load(self) -> str:
-        """HASH counselor id -> number of active conversations held."""
+        """HASH counselor id -> active conversations plus outstanding offers (capacity in use)."""
         return self._k("load")
+
+    @property
+    def base(self) -> str:
+        """The common key start; Lua scripts build per-agent key names from it."""
+        return self._k("")
+
+    def agent(self, counselor_id: int | str) -> str:
+        """HASH of one counselor's routing state: status, shift window, skills, capacity.
+
+        Rewritten from SQL (roster, account) at start, on every roster edit and at shift edges.
+        """
+        return self._k(f"agent:{counselor_id}")
+
+    @property
+    def agents(self) -> str:
+        """SET of counselor ids that have an agent hash."""
+        return self._k("agents")
+
+    @property
+    def offers(self) -> str:
+        """ZSET conversation id -> offer deadline (ms)."""
+        return self._k("offers")
+
+    @property
+    def offer(self) -> str:
+        """HASH conversation id -> counselor id it is offered to."""
+        return self._k("offer")
+
+    def declined(self, conversation_id: str) -> str:
+        """SET of counselors who declined or missed an offer of this case (not offered again)."""
+        return self._k(f"declined:{conversation_id}")
+
+    @property
+    def misses(self) -> str:
+        """HASH conversation id -> missed or declined offers so far."""
+        return self._k("misses")
+
+    @property
+    def coverage(self) -> str:
+        """HASH "language|channel" -> last coverage state seen, to alert only on changes."""
+        return self._k("coverage")
 
     @property
     def presence(self) -> str:

@@ -1,8 +1,9 @@
-"""The live store: queue order, who holds what, counselor load and presence, in Redis.
+"""The live store: queue order, offers, who holds what, counselor state and load, in Redis.
 
-Atomic steps are Lua scripts (hotline/stores/live/lua), so two server instances sharing one
-Redis never hand one conversation to two counselors. SQL stays the truth; `rebuild` restores
-this state from it. See docs/stores.md.
+Every step that must be atomic across server instances is one Lua script
+(hotline/stores/live/lua; lib.lua is prepended to each), so two instances sharing one Redis
+never hand one case to two counselors, never exceed a capacity and never assign to someone off
+shift. SQL stays the truth; `rebuild` restores this state from it. See docs/stores.md.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from hotline.domain.conversation import Channel, Urgency, queue_score
-from hotline.stores.live.keys import PRESENCE_TTL_S, Keys
+from hotline.domain.routing import AgentState, Presence, RoutingRules, WaitingItem
+from hotline.stores.live.keys import DECLINED_TTL_S, Keys
 
 
 def _lua(name: str) -> str:
@@ -28,145 +30,291 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _bar(values: tuple[str, ...] | frozenset[str]) -> str:
+    return "|" + "|".join(sorted(values)) + "|"
+
+
+def _unbar(text: str | None) -> frozenset[str]:
+    return frozenset(x for x in (text or "").split("|") if x)
+
+
 @dataclass(frozen=True)
 class Waiting:
-    """One waiting conversation as the queue knows it (no text, no address)."""
+    """One open conversation as the queue knows it (no text, no address)."""
 
     conversation_id: str
     channel: Channel
     language: str
     urgency: Urgency
     enqueued_ms: int
+    needs: frozenset[str] = frozenset()
 
     def encode(self) -> str:
-        return f"{self.channel}|{self.language}|{self.urgency}|{self.enqueued_ms}"
+        return (f"{self.channel}|{self.language}|{self.urgency}|{self.enqueued_ms}|"
+                f"{','.join(sorted(self.needs))}")
 
     @classmethod
     def decode(cls, conversation_id: str, meta: str) -> Waiting:
-        channel, language, urgency, enqueued = meta.split("|")
-        return cls(conversation_id, Channel(channel), language, Urgency(urgency), int(enqueued))
+        channel, language, urgency, enqueued, needs = [*meta.split("|"), ""][:5]
+        return cls(conversation_id, Channel(channel), language, Urgency(urgency), int(enqueued),
+                   frozenset(x for x in needs.split(",") if x))
+
+    def item(self) -> WaitingItem:
+        return WaitingItem(self.conversation_id, self.channel, self.language, self.urgency,
+                           self.enqueued_ms, self.needs)
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    status: str  # ok | full | empty | gone
+    ok: bool
+    reason: str = ""
     waiting: Waiting | None = None
 
 
-class LiveStore:
-    """Queue, ownership, load and presence operations over one Redis client."""
+@dataclass(frozen=True)
+class AgentProfile:
+    """The routing-relevant part of a counselor's account and roster, written to Redis."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    id: int
+    shift_start_ms: int
+    shift_end_ms: int
+    max_chats: int
+    languages: tuple[str, ...]
+    channels: tuple[str, ...]
+    skills: tuple[str, ...]
+
+
+class LiveStore:
+    """Queue, offers, ownership, load and presence operations over one Redis client."""
+
+    def __init__(self, redis: Redis, keys: Keys, rules: RoutingRules) -> None:
         self.redis = redis
         self.keys = keys
-        self._take_next = redis.register_script(_lua("take_next.lua"))
-        self._claim = redis.register_script(_lua("claim.lua"))
-        self._release = redis.register_script(_lua("release.lua"))
+        self.rules = rules
+        lib = _lua("lib.lua")
+        self._scripts = {name: redis.register_script(lib + "\n" + _lua(f"{name}.lua"))
+                         for name in ("take_next", "claim", "offer", "accept", "unoffer",
+                                      "release", "reassign")}
+
+    async def _run(self, name: str, *args: EncodableT, at_ms: int | None = None) -> Any:
+        base: list[EncodableT] = [self.keys.base, at_ms if at_ms is not None else now_ms(),
+                self.rules.no_new_before_end_s * 1000, self.rules.presence_ttl_s * 1000]
+        return await self._scripts[name](keys=[self.keys.queue], args=[*base, *args])
+
+    # --- the queue ---
 
     async def enqueue(self, item: Waiting) -> None:
         """Put a conversation in the queue (idempotent: re-adding keeps one entry)."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as p:
-            p.zadd(k.queue, {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)})
             p.hset(k.queue_meta, item.conversation_id, item.encode())
+            p.zadd(k.queue, {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)})
             await p.execute()
 
-    async def remove(self, conversation_id: str) -> None:
-        """Take a conversation out of the queue (closed while waiting)."""
+    async def set_urgency(self, item: Waiting) -> None:
+        """Record a new urgency; a waiting case moves to its new place, keeping its wait."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as p:
-            p.zrem(k.queue, conversation_id)
-            p.hdel(k.queue_meta, conversation_id)
-            await p.execute()
-
-    async def take_next(self, counselor_id: int, languages: tuple[str, ...], capacity: int,
-                        scan_limit: int = 500) -> ClaimResult:
-        """Atomically claim the best waiting conversation in one of `languages`."""
-        k = self.keys
-        langs = "|" + "|".join(languages) + "|"
-        res: list[Any] = await self._take_next(
-            keys=[k.queue, k.queue_meta, k.owner, k.load],
-            args=[counselor_id, capacity, scan_limit, langs],
-        )
-        status = _s(res[0])
-        if status != "ok":
-            return ClaimResult(status)
-        return ClaimResult("ok", Waiting.decode(_s(res[1]), _s(res[2])))
-
-    async def claim(self, conversation_id: str, counselor_id: int, capacity: int) -> ClaimResult:
-        """Atomically claim one named waiting conversation."""
-        k = self.keys
-        res: list[Any] = await self._claim(
-            keys=[k.queue, k.queue_meta, k.owner, k.load],
-            args=[conversation_id, counselor_id, capacity],
-        )
-        status = _s(res[0])
-        if status != "ok":
-            return ClaimResult(status)
-        meta = _s(res[1])
-        return ClaimResult("ok", Waiting.decode(conversation_id, meta) if meta else None)
-
-    async def release(self, conversation_id: str) -> int | None:
-        """Free the holder's capacity for a conversation; returns who held it."""
-        k = self.keys
-        holder = await self._release(keys=[k.owner, k.load], args=[conversation_id])
-        return int(holder) if holder else None
-
-    async def set_owner(self, conversation_id: str, counselor_id: int) -> None:
-        """Record an owner without capacity checks (used to undo a failed release)."""
-        k = self.keys
-        async with self.redis.pipeline(transaction=True) as p:
-            p.hset(k.owner, conversation_id, str(counselor_id))
-            p.hincrby(k.load, str(counselor_id), 1)
+            p.hset(k.queue_meta, item.conversation_id, item.encode())
+            p.zadd(k.queue, {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)},
+                   xx=True)
             await p.execute()
 
     async def waiting(self) -> list[Waiting]:
-        """Every waiting conversation, best first."""
+        """Every waiting (not offered, not held) conversation, best first."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as p:
             p.zrange(k.queue, 0, -1)
             p.hgetall(k.queue_meta)
             ids, meta = await p.execute()
-        out = []
-        for raw in ids:
-            cid = _s(raw)
-            m = meta.get(raw) or meta.get(cid)
-            if m:
-                out.append(Waiting.decode(cid, _s(m)))
-        return out
+        return [Waiting.decode(cid, meta[cid]) for cid in ids if cid in meta]
 
-    async def load_of(self, counselor_id: int) -> int:
-        return int(await self.redis.hget(self.keys.load, str(counselor_id)) or 0)
+    # --- claims, offers, releases (atomic scripts) ---
 
-    async def heartbeat(self, counselor_id: int) -> None:
-        """Mark a counselor present now (the console calls this while a tab is open)."""
-        await self.redis.zadd(self.keys.presence, {str(counselor_id): now_ms()})
+    async def take_next(self, counselor_id: int, at_ms: int | None = None) -> ClaimResult:
+        """Pull mode: atomically claim the best waiting case this counselor may take."""
+        res = await self._run("take_next", counselor_id, self.rules.scan_limit, at_ms=at_ms)
+        if res[0] != "ok":
+            return ClaimResult(False, res[1])
+        return ClaimResult(True, waiting=Waiting.decode(res[1], res[2]))
+
+    async def claim(self, conversation_id: str, counselor_id: int,
+                    at_ms: int | None = None) -> ClaimResult:
+        """Atomically claim one named waiting case."""
+        res = await self._run("claim", conversation_id, counselor_id, at_ms=at_ms)
+        if res[0] != "ok":
+            return ClaimResult(False, res[1])
+        return ClaimResult(True, waiting=Waiting.decode(conversation_id, res[1]))
+
+    async def offer(self, conversation_id: str, counselor_id: int, deadline_ms: int,
+                    at_ms: int | None = None) -> ClaimResult:
+        """Reserve a waiting case for one counselor until the deadline."""
+        res = await self._run("offer", conversation_id, counselor_id, deadline_ms, at_ms=at_ms)
+        return ClaimResult(res[0] == "ok", res[1] if len(res) > 1 else "")
+
+    async def accept(self, conversation_id: str, counselor_id: int) -> ClaimResult:
+        res = await self._run("accept", conversation_id, counselor_id)
+        if res[0] != "ok":
+            return ClaimResult(False, res[1])
+        meta = res[1]
+        return ClaimResult(True, waiting=Waiting.decode(conversation_id, meta) if meta else None)
+
+    async def unoffer(self, conversation_id: str, counselor_id: int | None = None
+                      ) -> tuple[int, int] | None:
+        """End an offer (declined, or timed out when counselor_id is None): back to the queue.
+
+        Returns (counselor, misses so far) or None if there was no such offer."""
+        res = await self._run("unoffer", conversation_id,
+                              "" if counselor_id is None else counselor_id, DECLINED_TTL_S)
+        if res[0] != "ok":
+            return None
+        return int(res[1]), int(res[2])
+
+    async def release(self, conversation_id: str, requeue: bool = False) -> int | None:
+        """The holder lets go: closed, or back to the queue at its old position."""
+        holder = await self._run("release", conversation_id, "requeue" if requeue else "close")
+        return int(holder) if holder else None
+
+    async def reassign(self, conversation_id: str, counselor_id: int,
+                       override_capacity: bool = False) -> ClaimResult:
+        """Give a case to a named counselor (checked as eligible; capacity may be overridden)."""
+        res = await self._run("reassign", conversation_id, counselor_id,
+                              "1" if override_capacity else "0")
+        return ClaimResult(res[0] == "ok", res[1])
+
+    async def expired_offers(self, at_ms: int | None = None) -> list[str]:
+        at = now_ms() if at_ms is None else at_ms
+        ids: Any = await self.redis.zrangebyscore(self.keys.offers, "-inf", at)
+        return [str(i) for i in ids]
+
+    async def offers(self) -> dict[str, int]:
+        """Outstanding offers: conversation id -> counselor id."""
+        raw: Any = await self.redis.hgetall(self.keys.offer)
+        return {c: int(a) for c, a in raw.items()}
+
+    async def owners(self) -> dict[str, int]:
+        raw: Any = await self.redis.hgetall(self.keys.owner)
+        return {c: int(a) for c, a in raw.items()}
+
+    async def loads(self) -> dict[int, int]:
+        raw: Any = await self.redis.hgetall(self.keys.load)
+        return {int(a): int(n) for a, n in raw.items()}
+
+    # --- counselors ---
+
+    async def put_agent(self, profile: AgentProfile) -> None:
+        """Write a counselor's shift window and skills (status and presence are kept)."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as p:
+            p.hset(k.agent(profile.id), mapping={
+                "start": profile.shift_start_ms, "end": profile.shift_end_ms,
+                "max": profile.max_chats, "langs": _bar(profile.languages),
+                "chans": _bar(profile.channels), "skills": _bar(profile.skills)})
+            p.hsetnx(k.agent(profile.id), "status", Presence.OFFLINE.value)
+            p.hsetnx(k.agent(profile.id), "idle", now_ms())
+            p.sadd(k.agents, str(profile.id))
+            await p.execute()
+
+    async def drop_agent(self, counselor_id: int) -> None:
+        async with self.redis.pipeline(transaction=True) as p:
+            p.delete(self.keys.agent(counselor_id))
+            p.srem(self.keys.agents, str(counselor_id))
+            p.zrem(self.keys.presence, str(counselor_id))
+            await p.execute()
+
+    async def set_status(self, counselor_id: int, status: Presence) -> None:
+        await self.redis.hset(self.keys.agent(counselor_id), "status", status.value)
+
+    async def status_of(self, counselor_id: int) -> Presence:
+        raw: Any = await self.redis.hget(self.keys.agent(counselor_id), "status")
+        return Presence(raw) if raw in Presence.__members__.values() else Presence.OFFLINE
+
+    async def heartbeat(self, counselor_id: int, at_ms: int | None = None) -> None:
+        """Mark a counselor's console alive now."""
+        await self.redis.zadd(self.keys.presence,
+                              {str(counselor_id): now_ms() if at_ms is None else at_ms})
 
     async def present(self) -> set[int]:
-        """Counselors whose console sent a heartbeat within PRESENCE_TTL_S."""
-        cutoff = now_ms() - PRESENCE_TTL_S * 1000
-        await self.redis.zremrangebyscore(self.keys.presence, "-inf", cutoff)
-        return {int(_s(m)) for m in await self.redis.zrange(self.keys.presence, 0, -1)}
+        """Counselors whose console sent a heartbeat within the presence TTL."""
+        cutoff = now_ms() - self.rules.presence_ttl_s * 1000
+        members: Any = await self.redis.zrangebyscore(self.keys.presence, cutoff, "+inf")
+        return {int(m) for m in members}
+
+    async def stale_presence(self, at_ms: int | None = None) -> list[int]:
+        """Counselors whose heartbeat stopped (closed laptop, lost network)."""
+        cutoff = (now_ms() if at_ms is None else at_ms) - self.rules.presence_ttl_s * 1000
+        stale: Any = await self.redis.zrangebyscore(self.keys.presence, "-inf", f"({cutoff}")
+        return [int(m) for m in stale]
+
+    async def forget_presence(self, counselor_id: int) -> None:
+        await self.redis.zrem(self.keys.presence, str(counselor_id))
+
+    async def agent_states(self) -> list[AgentState]:
+        """A snapshot of every counselor's routing state."""
+        k = self.keys
+        members: Any = await self.redis.smembers(k.agents)
+        ids: list[str] = sorted(members, key=int)
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=True) as p:
+            for aid in ids:
+                p.hgetall(k.agent(aid))
+            p.zrange(k.presence, 0, -1, withscores=True)
+            p.hgetall(k.load)
+            res: Any = await p.execute()
+        beats = {m: int(s) for m, s in res[-2]}
+        loads = res[-1]
+        out = []
+        for aid, h in zip(ids, res[:-2], strict=True):
+            status = h.get("status", "offline")
+            out.append(AgentState(
+                id=int(aid),
+                status=Presence(status) if status in Presence.__members__.values()
+                else Presence.OFFLINE,
+                shift_start_ms=int(h.get("start", 0)), shift_end_ms=int(h.get("end", 0)),
+                heartbeat_ms=beats.get(aid, 0), max_chats=int(h.get("max", 0)),
+                languages=_unbar(h.get("langs")), channels=_unbar(h.get("chans")),
+                skills=_unbar(h.get("skills")), load=int(loads.get(aid, 0)),
+                on_call=h.get("call") == "1", idle_since_ms=int(h.get("idle", 0))))
+        return out
+
+    # --- rebuild from SQL ---
 
     async def has_epoch(self) -> bool:
         return bool(await self.redis.exists(self.keys.epoch))
 
-    async def rebuild(self, waiting: list[Waiting], owners: dict[str, int]) -> None:
-        """Replace queue, ownership and load with the given truth from SQL, atomically."""
+    async def rebuild(self, open_items: list[Waiting], waiting_ids: set[str],
+                      owners: dict[str, int], agents: list[AgentProfile]) -> None:
+        """Replace queue, offers, ownership and load with SQL's truth, atomically.
+
+        Counselor status and presence are kept: consoles re-announce them within seconds."""
         k = self.keys
         loads: dict[FieldT, EncodableT] = dict(Counter(str(c) for c in owners.values()))
+        on_call = {str(owners[i.conversation_id]) for i in open_items
+                   if i.channel == Channel.VOICE and i.conversation_id in owners}
+        old_agents: Any = await self.redis.smembers(k.agents)
         async with self.redis.pipeline(transaction=True) as p:
-            p.delete(k.queue, k.queue_meta, k.owner, k.load)
-            if waiting:
-                p.zadd(k.queue, {w.conversation_id: queue_score(w.urgency, w.enqueued_ms)
-                                 for w in waiting})
-                p.hset(k.queue_meta, mapping={w.conversation_id: w.encode() for w in waiting})
+            p.delete(k.queue, k.queue_meta, k.owner, k.load, k.offer, k.offers, k.misses,
+                     k.agents)
+            for aid in old_agents:
+                if int(aid) not in {a.id for a in agents}:
+                    p.delete(k.agent(aid))
+            if open_items:
+                p.hset(k.queue_meta, mapping={w.conversation_id: w.encode() for w in open_items})
+            queued = {w.conversation_id: queue_score(w.urgency, w.enqueued_ms)
+                      for w in open_items if w.conversation_id in waiting_ids}
+            if queued:
+                p.zadd(k.queue, queued)
             if owners:
                 p.hset(k.owner, mapping={c: str(o) for c, o in owners.items()})
                 p.hset(k.load, mapping=loads)
+            for a in agents:
+                p.hset(k.agent(a.id), mapping={
+                    "start": a.shift_start_ms, "end": a.shift_end_ms, "max": a.max_chats,
+                    "langs": _bar(a.languages), "chans": _bar(a.channels),
+                    "skills": _bar(a.skills), "call": "1" if str(a.id) in on_call else "0"})
+                p.hsetnx(k.agent(a.id), "status", Presence.OFFLINE.value)
+                p.hsetnx(k.agent(a.id), "idle", now_ms())
+                p.sadd(k.agents, str(a.id))
             p.set(k.epoch, str(now_ms()))
             await p.execute()
-
-
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)

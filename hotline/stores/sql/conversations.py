@@ -27,6 +27,7 @@ class ConversationRow:
     assigned_at: datetime | None
     closed_at: datetime | None
     has_contact: bool
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ _CONV_COLS = (
     conversations.c.counselor_id, conversations.c.created_at, conversations.c.enqueued_at,
     conversations.c.assigned_at, conversations.c.closed_at,
     conversations.c.contact_sealed.is_not(None).label("has_contact"),
+    conversations.c.urgency_reasons,
 )
 
 
@@ -56,6 +58,7 @@ def _conv(row: object) -> ConversationRow:
         counselor_id=r["counselor_id"], created_at=r["created_at"],
         enqueued_at=r["enqueued_at"], assigned_at=r["assigned_at"], closed_at=r["closed_at"],
         has_contact=bool(r["has_contact"]),
+        reasons=tuple(x for x in r["urgency_reasons"].split(",") if x),
     )
 
 
@@ -79,11 +82,13 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
 
 async def insert_conversation(conn: AsyncConnection, *, conversation_id: str, channel: Channel,
                               pseudonym: str, language: str, urgency: Urgency, at: datetime,
-                              contact_sealed: bytes | None = None) -> None:
+                              contact_sealed: bytes | None = None,
+                              reasons: tuple[str, ...] = ()) -> None:
     await conn.execute(insert(conversations).values(
         id=conversation_id, channel=channel.value, pseudonym=pseudonym, language=language,
         status=Status.WAITING.value, urgency=urgency.value,
         contact_sealed=contact_sealed, created_at=at, enqueued_at=at, last_activity_at=at,
+        urgency_reasons=",".join(reasons),
     ))
 
 

@@ -67,6 +67,11 @@ counselors = Table(
     Column("password_hash", String(255), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", UTCDateTime, nullable=False),
+    # Routing skills (migration 0002): chats held at once, channels served, specialisms.
+    Column("max_chats", Integer, nullable=False, server_default=text("3")),
+    Column("channels", String(64), nullable=False,
+           server_default=text("'webchat,sms,telegram,voice'")),
+    Column("specialisms", String(128), nullable=False, server_default=text("''")),
 )
 
 staff_sessions = Table(
@@ -101,6 +106,10 @@ conversations = Table(
     Column("last_activity_at", UTCDateTime, nullable=False),
     Column("purge_contact_at", UTCDateTime, nullable=True, index=True),
     Column("purge_transcript_at", UTCDateTime, nullable=True, index=True),
+    # Why the urgency is what it is (triage signals, "aged", "lead"): comma list of codes.
+    Column("urgency_reasons", String(255), nullable=False, server_default=text("''")),
+    # The intake answers (spreading, age group, safe now, platform) as JSON; no free text.
+    Column("intake_answers", Text, nullable=False, server_default=text("'{}'")),
     Index("ix_conversations_status", "status"),
     # At most one open conversation per sender and channel, even with concurrent first messages.
     Index(
@@ -164,4 +173,70 @@ audit_events = Table(
     # JSON with ids and enumerations only; never message text or addresses.
     Column("detail", Text, nullable=False, server_default=text("'{}'")),
     Index("ix_audit_events_target", "target_kind", "target_id"),
+)
+
+# --- routing, roster and alerts (migration 0002) ---
+
+shifts = Table(
+    "shifts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("counselor_id", Integer, ForeignKey("counselors.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    # 0 = Monday; the local day the shift starts.
+    Column("weekday", Integer, nullable=False),
+    # Minutes after local midnight; end <= start means the shift ends the next day.
+    Column("start_minute", Integer, nullable=False),
+    Column("end_minute", Integer, nullable=False),
+    Column("tz", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+shift_overrides = Table(
+    "shift_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("counselor_id", Integer, ForeignKey("counselors.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False, index=True),
+    Column("on_shift", Boolean, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("created_by", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A counselor's instruction for one conversation at their shift's end (or a lead's return).
+handovers = Table(
+    "handovers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("from_counselor_id", Integer, nullable=True),
+    # NULL: back to the queue at the old position.
+    Column("to_counselor_id", Integer, nullable=True),
+    Column("note_sealed", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Set when carried out (at the shift edge, or at once by a lead).
+    Column("done_at", UTCDateTime, nullable=True),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    # takedown: content spreading now; lead: repeated misses, lost presence, overload.
+    Column("kind", String(24), nullable=False),
+    Column("reasons", String(255), nullable=False, server_default=text("''")),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Escalation step: index into the on-shift target list at the time of escalation.
+    Column("step", Integer, nullable=False, server_default=text("0")),
+    Column("target_id", Integer, nullable=True),
+    Column("escalate_at", UTCDateTime, nullable=True, index=True),
+    Column("acked_at", UTCDateTime, nullable=True),
+    Column("acked_by", Integer, nullable=True),
+    Column("acked_via", String(16), nullable=True),
 )

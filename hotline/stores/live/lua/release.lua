@@ -1,10 +1,26 @@
--- A counselor lets go of a conversation (closed or returned): free one unit of their load.
--- KEYS: owner, load
--- ARGV: conversation_id
--- Returns the counselor id that held it, or false.
-local holder = redis.call('HGET', KEYS[1], ARGV[1])
-if not holder then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local n = redis.call('HINCRBY', KEYS[2], holder, -1)
-if n <= 0 then redis.call('HDEL', KEYS[2], holder) end
-return holder
+-- The holder lets go of case ARGV[5]: closed (ARGV[6] = "close") or back to the queue at its
+-- old position (ARGV[6] = "requeue"). Returns the counselor who held it, or false.
+local id, how = ARGV[5], ARGV[6]
+local aid = redis.call('HGET', k('owner'), id)
+local m, chan = meta_of(id)
+if aid then
+  redis.call('HDEL', k('owner'), id)
+  free(aid, chan)
+end
+if how == 'requeue' and m then
+  requeue(id, m)
+  redis.call('DEL', k('declined:' .. id))
+  redis.call('HDEL', k('misses'), id)
+elseif how == 'close' then
+  redis.call('ZREM', k('queue'), id)
+  local offered = redis.call('HGET', k('offer'), id)
+  if offered then
+    redis.call('HDEL', k('offer'), id)
+    redis.call('ZREM', k('offers'), id)
+    free(offered, chan)
+  end
+  redis.call('HDEL', k('queue:meta'), id)
+  redis.call('HDEL', k('misses'), id)
+  redis.call('DEL', k('declined:' .. id))
+end
+return aid or false

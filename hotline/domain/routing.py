@@ -1,0 +1,162 @@
+"""Routing decisions as pure functions: who may take what, who is best, what to tell a victim.
+
+The Lua scripts in hotline/stores/live/lua enforce the same eligibility rule atomically; a
+parity test keeps the two in step. See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hotline.domain.conversation import Channel, Urgency
+
+
+class Presence(StrEnum):
+    AVAILABLE = "available"
+    BUSY = "busy"
+    BREAK = "break"
+    OFFLINE = "offline"
+
+
+class RoutingMode(StrEnum):
+    # The router offers each waiting case to the best counselor; "take next" also works.
+    OFFER = "offer"
+    # Counselors pull with "take next" only.
+    PULL = "pull"
+
+
+@dataclass(frozen=True)
+class RoutingRules:
+    mode: RoutingMode = RoutingMode.OFFER
+    offer_timeout_s: int = 30
+    # No new cases in the last minutes of a shift, so nobody is handed a crisis at the door.
+    no_new_before_end_s: int = 600
+    # A console silent for this long counts as gone (its heartbeat comes every 15 s).
+    presence_ttl_s: int = 60
+    # This many missed or declined offers for one case alert the lead.
+    miss_alert_after: int = 2
+    # How deep "take next" and the router look into the ranked queue for a match.
+    scan_limit: int = 200
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """One counselor's live routing state (from Redis)."""
+
+    id: int
+    status: Presence
+    shift_start_ms: int
+    shift_end_ms: int
+    heartbeat_ms: int
+    max_chats: int
+    languages: frozenset[str]
+    channels: frozenset[str]
+    skills: frozenset[str]
+    # Active conversations plus outstanding offers.
+    load: int
+    on_call: bool
+    idle_since_ms: int
+
+
+@dataclass(frozen=True)
+class WaitingItem:
+    """One waiting conversation as routing sees it."""
+
+    id: str
+    channel: Channel
+    language: str
+    urgency: Urgency
+    enqueued_ms: int
+    needs: frozenset[str] = frozenset()
+
+
+# Why an agent cannot take an item; None means it can. The Lua `eligible` returns the same codes.
+REASONS = ("status", "shift", "ending", "absent", "language", "channel", "on_call", "capacity")
+
+
+def why_not(agent: AgentState, item: WaitingItem | None, now_ms: int, rules: RoutingRules,
+            skip_capacity: bool = False) -> str | None:
+    """The first reason `agent` may not take `item` now (item None: any item), or None."""
+    if agent.status != Presence.AVAILABLE:
+        return "status"
+    if not agent.shift_start_ms <= now_ms < agent.shift_end_ms:
+        return "shift"
+    if now_ms >= agent.shift_end_ms - rules.no_new_before_end_s * 1000:
+        return "ending"
+    if agent.heartbeat_ms < now_ms - rules.presence_ttl_s * 1000:
+        return "absent"
+    if item is not None and item.language not in agent.languages:
+        return "language"
+    if item is not None and item.channel.value not in agent.channels:
+        return "channel"
+    if agent.on_call:
+        return "on_call"
+    if skip_capacity:
+        return None
+    if item is not None and item.channel == Channel.VOICE:
+        return "capacity" if agent.load > 0 else None
+    return "capacity" if agent.load >= agent.max_chats else None
+
+
+def eligible(agent: AgentState, item: WaitingItem | None, now_ms: int,
+             rules: RoutingRules) -> bool:
+    return why_not(agent, item, now_ms, rules) is None
+
+
+def rank_agents(agents: Iterable[AgentState], item: WaitingItem, now_ms: int,
+                rules: RoutingRules, exclude: frozenset[int] = frozenset()
+                ) -> list[AgentState]:
+    """Eligible agents for `item`, best first: the right specialism, least loaded, longest idle."""
+    ok = [a for a in agents if a.id not in exclude and eligible(a, item, now_ms, rules)]
+    return sorted(ok, key=lambda a: (len(item.needs - a.skills), a.load, a.idle_since_ms, a.id))
+
+
+def pick_item(items: Sequence[WaitingItem], agent: AgentState, now_ms: int,
+              rules: RoutingRules) -> WaitingItem | None:
+    """Pull mode: the first item in queue order that `agent` may take."""
+    for item in items[: rules.scan_limit]:
+        if eligible(agent, item, now_ms, rules):
+            return item
+    return None
+
+
+def needs_for(reasons: Iterable[str]) -> frozenset[str]:
+    """Specialisms a case calls for, from its triage reasons."""
+    out = set()
+    for r in reasons:
+        if r == "minor":
+            out.add("minors")
+        elif r.startswith("sextortion"):
+            out.add("sextortion")
+    return frozenset(out)
+
+
+class Coverage(StrEnum):
+    OK = "ok"
+    # Someone suitable is on shift and present, but all are at capacity.
+    FULL = "full"
+    # Nobody suitable is on shift and present at all.
+    GAP = "gap"
+
+
+def coverage(agents: Iterable[AgentState], language: str, channel: Channel, now_ms: int,
+             rules: RoutingRules) -> Coverage:
+    """Whether a new case in this language and channel can be served now."""
+    probe = WaitingItem("", channel, language, Urgency.NORMAL, now_ms)
+    present = [a for a in agents
+               if why_not(a, probe, now_ms, rules, skip_capacity=True) is None]
+    if not present:
+        return Coverage.GAP
+    if any(eligible(a, probe, now_ms, rules) for a in present):
+        return Coverage.OK
+    return Coverage.FULL
+
+
+def wait_estimate_s(position: int, recent_handling_s: Sequence[int], servers: int) -> int | None:
+    """A rough wait: cases ahead x mean handling time / counselors serving; None if unknown."""
+    if not recent_handling_s or servers <= 0:
+        return None
+    mean = sum(recent_handling_s) / len(recent_handling_s)
+    return int(max(0, position - 1) * mean / servers + mean / (2 * servers))

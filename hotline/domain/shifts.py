@@ -1,0 +1,312 @@
+"""Staff shifts: a weekly pattern in local wall time plus dated overrides, as UTC intervals.
+
+Pure arithmetic over frozen values, no I/O; the scheduler asks `next_edge` when to wake up and
+`on_shift_at` who to route to. All returned datetimes are aware UTC and intervals are half-open.
+
+Local times are resolved the way zoneinfo does with fold=0, then normalised through UTC:
+- an ambiguous time (fall-back) is its first occurrence, so 01:30 on the New York fall-back day
+  is 01:30 EDT;
+- a time that does not exist (spring-forward gap) is read with the offset from before the gap,
+  which moves it forward by the gap: 02:30 on the New York spring-forward day is 03:30 EDT.
+A shift therefore keeps its wall-clock times across DST changes and its real length changes
+instead (22:00-06:00 lasts 7 or 9 hours on the changeover nights). The one oddity is a shift
+lying wholly in a gap: 02:30-03:00 on a spring-forward day resolves to 03:30-03:00 and is
+dropped, since it covers no real time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+OVERRIDE_REASONS = ("cover", "swap", "sick", "holiday", "training", "other")
+
+Interval = tuple[datetime, datetime]
+
+# How far current_window looks either side of `at` for the ends of back-to-back shifts; a window
+# running on past this (a 24/7 pattern) is cut here.
+LOOKAROUND = timedelta(days=8)
+
+# How far ahead next_window and next_edge look by default.
+HORIZON = timedelta(days=8)
+
+# The smallest datetime step: a window [at, at + _TICK) holds only the instant `at`.
+_TICK = timedelta(microseconds=1)
+_DAY = timedelta(days=1)
+
+
+def _aware_utc(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+@dataclass(frozen=True)
+class WeeklyShift:
+    """A shift repeating every week, in local wall time of `tz`.
+
+    `weekday` (0 = Monday) is the local day the shift starts. An `end` at or before `start`
+    means the shift ends on the next day; `end == start` is a 24-hour shift.
+    """
+
+    staff_id: int
+    weekday: int
+    start: time
+    end: time
+    tz: str
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), got {self.weekday}")
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("shift times are local wall-clock times and must be naive")
+        _zone(self.tz)
+
+
+@dataclass(frozen=True)
+class Override:
+    """Dated extra time (`on_shift=True`) or time off (`on_shift=False`) for one staff member."""
+
+    staff_id: int
+    start: datetime
+    end: datetime
+    on_shift: bool
+    reason: str
+
+    def __post_init__(self) -> None:
+        start = _aware_utc(self.start, "override start")
+        end = _aware_utc(self.end, "override end")
+        if end <= start:
+            raise ValueError("override end must be after its start")
+        if self.reason not in OVERRIDE_REASONS:
+            raise ValueError(f"override reason must be one of {', '.join(OVERRIDE_REASONS)}")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One staff member's share of a roster, overrides already in UTC."""
+
+    shifts: tuple[WeeklyShift, ...]
+    on: tuple[Interval, ...]
+    off: tuple[Interval, ...]
+
+
+@dataclass(frozen=True)
+class Roster:
+    shifts: tuple[WeeklyShift, ...] = ()
+    overrides: tuple[Override, ...] = ()
+
+    @cached_property
+    def _plans(self) -> dict[int, _Plan]:
+        # Built once per roster, so asking about every staff member stays linear in roster size.
+        shifts: dict[int, list[WeeklyShift]] = {}
+        on: dict[int, list[Interval]] = {}
+        off: dict[int, list[Interval]] = {}
+        for shift in self.shifts:
+            shifts.setdefault(shift.staff_id, []).append(shift)
+        for o in self.overrides:
+            span = (o.start.astimezone(UTC), o.end.astimezone(UTC))
+            (on if o.on_shift else off).setdefault(o.staff_id, []).append(span)
+        ids = shifts.keys() | on.keys() | off.keys()
+        return {
+            i: _Plan(tuple(shifts.get(i, ())), tuple(on.get(i, ())), tuple(off.get(i, ())))
+            for i in ids
+        }
+
+
+_HHMM = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+
+
+def parse_hhmm(text: str, *, as_end: bool = False) -> time:
+    """Parse "09:00" or "9:30"; "24:00" means midnight and is accepted only with `as_end`."""
+    match = _HHMM.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a time: expected HH:MM, e.g. 09:00")
+    hour, minute = int(match[1]), int(match[2])
+    if (hour, minute) == (24, 0):
+        if not as_end:
+            raise ValueError(f"{text!r}: 24:00 is only allowed as an end time")
+        return time(0, 0)
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{text!r} is not a time: expected 00:00 to 23:59")
+    return time(hour, minute)
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_GROUPS: dict[str, tuple[int, ...]] = {
+    **{name: (i,) for i, name in enumerate(_DAY_NAMES)},
+    "daily": tuple(range(7)),
+    "weekdays": (0, 1, 2, 3, 4),
+    "weekends": (5, 6),
+}
+
+
+def parse_weekdays(items: Sequence[str]) -> tuple[int, ...]:
+    """Parse "mon".."sun", "daily", "weekdays", "weekends" into sorted weekday numbers."""
+    # A bare string is a Sequence[str] too; reading "mon" as "m", "o", "n" would only confuse.
+    if isinstance(items, str):
+        items = (items,)
+    if not items:
+        raise ValueError("no weekdays given")
+    days: set[int] = set()
+    for item in items:
+        group = _DAY_GROUPS.get(item.strip().lower())
+        if group is None:
+            raise ValueError(
+                f"{item!r} is not a weekday: expected mon..sun, daily, weekdays or weekends"
+            )
+        days.update(group)
+    return tuple(sorted(days))
+
+
+def _local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
+    # fold=0 (datetime.combine's default) picks the first occurrence of an ambiguous time and the
+    # pre-gap offset for a missing one; see the module docstring.
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def _shift_spans(shift: WeeklyShift, lo: datetime, hi: datetime) -> Iterator[Interval]:
+    """The occurrences of `shift` overlapping [lo, hi), unclipped."""
+    zone = _zone(shift.tz)
+    # A shift can end up to two local days after it starts, and around odd transitions (midnight
+    # fall-backs, skipped days) local dates and instants disagree by up to a day: pad both ends.
+    first = lo.astimezone(zone).date() - 3 * _DAY
+    last = hi.astimezone(zone).date() + _DAY
+    day = first + ((shift.weekday - first.weekday()) % 7) * _DAY
+    overnight = shift.end <= shift.start
+    while day <= last:
+        start = _local_to_utc(day, shift.start, zone)
+        end = _local_to_utc(day + _DAY if overnight else day, shift.end, zone)
+        if start < end and start < hi and end > lo:
+            yield start, end
+        day += 7 * _DAY
+
+
+def _merge(spans: Iterable[Interval]) -> list[Interval]:
+    merged: list[Interval] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _subtract(spans: list[Interval], holes: list[Interval]) -> list[Interval]:
+    """`spans` minus `holes`, both sorted and merged; the result stays merged."""
+    result: list[Interval] = []
+    first = 0
+    for start, end in spans:
+        while first < len(holes) and holes[first][1] <= start:
+            first += 1
+        cursor = start
+        i = first
+        while i < len(holes) and holes[i][0] < end:
+            if holes[i][0] > cursor:
+                result.append((cursor, holes[i][0]))
+            cursor = max(cursor, holes[i][1])
+            i += 1
+        if cursor < end:
+            result.append((cursor, end))
+    return result
+
+
+def _effective(plan: _Plan, lo: datetime, hi: datetime) -> list[Interval]:
+    """Effective on-shift intervals of one plan, merged, clipped to [lo, hi)."""
+    if hi <= lo:
+        return []
+    on = [span for shift in plan.shifts for span in _shift_spans(shift, lo, hi)]
+    on.extend(s for s in plan.on if s[0] < hi and s[1] > lo)
+    # Off always wins over on: never route to someone who is sick, even if also marked covering.
+    off = _merge(s for s in plan.off if s[0] < hi and s[1] > lo)
+    return [
+        (max(start, lo), min(end, hi))
+        for start, end in _subtract(_merge(on), off)
+        if start < hi and end > lo
+    ]
+
+
+def intervals(roster: Roster, staff_id: int, start: datetime, end: datetime) -> list[Interval]:
+    """One staff member's on-shift intervals within [start, end): sorted, merged, clipped."""
+    lo, hi = _aware_utc(start, "start"), _aware_utc(end, "end")
+    plan = roster._plans.get(staff_id)
+    return [] if plan is None else _effective(plan, lo, hi)
+
+
+def _is_on(plan: _Plan, at: datetime) -> bool:
+    return bool(_effective(plan, at, at + _TICK))
+
+
+def on_shift(roster: Roster, staff_id: int, at: datetime) -> bool:
+    """Whether the staff member is on shift at the instant `at`."""
+    at = _aware_utc(at, "at")
+    plan = roster._plans.get(staff_id)
+    return plan is not None and _is_on(plan, at)
+
+
+def current_window(roster: Roster, staff_id: int, at: datetime) -> Interval | None:
+    """The whole merged on-shift interval containing `at` (cut at LOOKAROUND), else None."""
+    at = _aware_utc(at, "at")
+    plan = roster._plans.get(staff_id)
+    if plan is None:
+        return None
+    for start, end in _effective(plan, at - LOOKAROUND, at + LOOKAROUND):
+        if start <= at < end:
+            return start, end
+    return None
+
+
+def next_window(
+    roster: Roster, staff_id: int, at: datetime, horizon: timedelta = HORIZON
+) -> Interval | None:
+    """The current window if on shift at `at`, else the next one starting within `horizon`."""
+    at = _aware_utc(at, "at")
+    current = current_window(roster, staff_id, at)
+    if current is not None:
+        return current
+    plan = roster._plans.get(staff_id)
+    if plan is None:
+        return None
+    # Not on shift at `at`, so the first interval found starts after it; the extra tick lets a
+    # start exactly at the horizon count.
+    upcoming = _effective(plan, at, at + horizon + _TICK)
+    return current_window(roster, staff_id, upcoming[0][0]) if upcoming else None
+
+
+def on_shift_at(roster: Roster, at: datetime) -> frozenset[int]:
+    """The staff members on shift at the instant `at`."""
+    at = _aware_utc(at, "at")
+    return frozenset(i for i, plan in roster._plans.items() if _is_on(plan, at))
+
+
+def staff_ids(roster: Roster) -> frozenset[int]:
+    """Everyone with a weekly shift or an override in the roster."""
+    return frozenset(roster._plans)
+
+
+def next_edge(roster: Roster, at: datetime, horizon: timedelta = HORIZON) -> datetime | None:
+    """The first instant after `at`, up to `at + horizon`, when anyone goes on or off shift."""
+    at = _aware_utc(at, "at")
+    best: datetime | None = None
+    for plan in roster._plans.values():
+        limit = at + horizon if best is None else best
+        # Clipping at `at` yields starts equal to `at`, never after it, and clipping at the far
+        # end yields an end past `limit`; neither is a real edge, and both are skipped below.
+        for start, end in _effective(plan, at, limit + _TICK):
+            edge = start if start >= at else end
+            if edge <= limit:
+                best = edge
+            break
+    return best

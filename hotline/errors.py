@@ -1,0 +1,5 @@
+"""Exceptions shared across layers."""
+
+
+class ConfigError(Exception):
+    """A configuration key is missing, unknown or malformed; the message names it."""

@@ -1,0 +1,97 @@
+"""Counselors as routing sees them: roster from SQL, shift windows and skills into Redis.
+
+The Lua eligibility check reads each counselor's shift window from Redis; this module writes
+it from the roster at start, on every roster or account change, and at every shift edge, so a
+stale window can only be as old as the last edge. A counselor with no roster entries at all is
+"unscheduled": on shift whenever present (small centres without rotas). See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.domain import shifts
+from hotline.services.deps import Deps
+from hotline.stores.live.store import AgentProfile
+from hotline.stores.sql.tables import counselors, shift_overrides
+from hotline.stores.sql.tables import shifts as shifts_table
+
+# The window of an unscheduled counselor: from the epoch to far in the future.
+ALWAYS = (0, 2**50)
+
+
+async def load_roster(conn: AsyncConnection, since: datetime | None = None) -> shifts.Roster:
+    """Weekly shifts and overrides (those not ended before `since`) from SQL."""
+    weekly = tuple(
+        shifts.WeeklyShift(staff_id=r.counselor_id, weekday=r.weekday,
+                           start=_minute(r.start_minute), end=_minute(r.end_minute), tz=r.tz)
+        for r in await conn.execute(select(shifts_table)))
+    q = select(shift_overrides)
+    if since is not None:
+        q = q.where(shift_overrides.c.ends_at > since)
+    overrides = tuple(
+        shifts.Override(staff_id=r.counselor_id, start=r.starts_at, end=r.ends_at,
+                        on_shift=bool(r.on_shift), reason=r.reason)
+        for r in await conn.execute(q))
+    return shifts.Roster(shifts=weekly, overrides=overrides)
+
+
+def _minute(m: int) -> time:
+    return time((m // 60) % 24, m % 60)
+
+
+def window_ms(roster: shifts.Roster, staff_id: int, at: datetime) -> tuple[int, int]:
+    """The shift window that routing should see for one counselor at `at` (ms since epoch)."""
+    if staff_id not in shifts.staff_ids(roster):
+        return ALWAYS
+    win = shifts.next_window(roster, staff_id, at)
+    if win is None:
+        return (0, 0)
+    return int(win[0].timestamp() * 1000), int(win[1].timestamp() * 1000)
+
+
+def is_on_shift(roster: shifts.Roster, staff_id: int, at: datetime) -> bool:
+    start, end = window_ms(roster, staff_id, at)
+    return start <= at.timestamp() * 1000 < end
+
+
+async def profiles(conn: AsyncConnection, at: datetime) -> list[AgentProfile]:
+    """Routing profiles of every active counselor (all roles can hold cases)."""
+    roster = await load_roster(conn, since=at)
+    rows = await conn.execute(select(counselors).where(counselors.c.active.is_(True)))
+    out = []
+    for r in rows:
+        start, end = window_ms(roster, r.id, at)
+        out.append(AgentProfile(
+            id=r.id, shift_start_ms=start, shift_end_ms=end, max_chats=r.max_chats,
+            languages=_split(r.languages), channels=_split(r.channels),
+            skills=_split(r.specialisms)))
+    return out
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(x for x in text.split(",") if x)
+
+
+async def sync_all(deps: Deps, at: datetime | None = None) -> list[AgentProfile]:
+    """Rewrite every counselor's window and skills in Redis; returns what was written."""
+    at = at or datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        found = await profiles(conn, at)
+    for p in found:
+        await deps.live.put_agent(p)
+    return found
+
+
+async def sync_one(deps: Deps, counselor_id: int, at: datetime | None = None) -> None:
+    """Rewrite one counselor's routing profile (after a login, roster or account change)."""
+    at = at or datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        found = [p for p in await profiles(conn, at) if p.id == counselor_id]
+    if found:
+        await deps.live.put_agent(found[0])
+    else:
+        await deps.live.drop_agent(counselor_id)

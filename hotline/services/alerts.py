@@ -1,0 +1,198 @@
+"""Urgent alerts that a person must acknowledge, with escalation.
+
+Takedown alerts (content spreading now) go to the takedown staff on shift one at a time: an
+alert not acknowledged within alerts.ack_timeout_seconds moves to the next person, and after the
+last one to the leads. Lead alerts (repeated missed offers, a lost console with open cases,
+nobody on shift) go to every lead. Alerts are SQL rows, so an acknowledgement is recorded like
+any other decision; events carry ids, kind and reason codes only. See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.domain.staff import Role, Staff
+from hotline.services import agents
+from hotline.services.deps import Deps
+from hotline.stores.sql import audit
+from hotline.stores.sql.tables import alerts, counselors
+
+log = logging.getLogger(__name__)
+
+TAKEDOWN = "takedown"
+LEAD = "lead"
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    conversation_id: str
+    kind: str
+    reasons: tuple[str, ...]
+    step: int
+    target_id: int | None
+    created_at: datetime
+    acked_at: datetime | None
+    acked_by: int | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "conversation": self.conversation_id, "kind": self.kind,
+                "reasons": list(self.reasons), "step": self.step, "target": self.target_id,
+                "created_at": self.created_at.isoformat(),
+                "acked_at": self.acked_at.isoformat() if self.acked_at else None,
+                "acked_by": self.acked_by}
+
+
+def _alert(r: object) -> Alert:
+    m = r._mapping  # type: ignore[attr-defined]
+    return Alert(m["id"], m["conversation_id"], m["kind"],
+                 tuple(x for x in m["reasons"].split(",") if x), m["step"], m["target_id"],
+                 m["created_at"], m["acked_at"], m["acked_by"])
+
+
+async def on_shift_with_role(conn: AsyncConnection, role: Role, at: datetime,
+                             present: set[int]) -> list[int]:
+    """Staff of a role on shift now: those with a live console first, then by id."""
+    roster = await agents.load_roster(conn, since=at)
+    ids = [r.id for r in await conn.execute(select(counselors.c.id).where(and_(
+        counselors.c.role == role.value, counselors.c.active.is_(True))))]
+    on = [i for i in ids if agents.is_on_shift(roster, i, at)]
+    return sorted(on, key=lambda i: (i not in present, i))
+
+
+async def _open_alert(conn: AsyncConnection, conversation_id: str, kind: str) -> bool:
+    row = (await conn.execute(select(alerts.c.id).where(and_(
+        alerts.c.conversation_id == conversation_id, alerts.c.kind == kind,
+        alerts.c.acked_at.is_(None))))).first()
+    return row is not None
+
+
+async def raise_takedown_alert(deps: Deps, conversation_id: str, reasons: tuple[str, ...],
+                               actor_id: int | None = None) -> int | None:
+    """Alert the takedown staff on shift that content is spreading; None if already alerted."""
+    now = datetime.now(UTC)
+    present = await deps.live.present()
+    async with deps.engine.begin() as conn:
+        if await _open_alert(conn, conversation_id, TAKEDOWN):
+            return None
+        targets = await on_shift_with_role(conn, Role.TAKEDOWN, now, present)
+        target = targets[0] if targets else None
+        escalate = now + timedelta(seconds=deps.config.alerts.ack_timeout_seconds)
+        alert_id = int((await conn.execute(insert(alerts).values(
+            conversation_id=conversation_id, kind=TAKEDOWN, reasons=",".join(reasons),
+            created_at=now, step=0, target_id=target,
+            escalate_at=escalate if target is not None else None,
+        ).returning(alerts.c.id))).scalar_one())
+        await audit.record(conn, at=now, actor_id=actor_id, action="alert.raised",
+                           target_kind="conversation", target_id=conversation_id,
+                           alert=alert_id, kind=TAKEDOWN, to=target, reasons=list(reasons))
+    await _announce(deps, alert_id, conversation_id, TAKEDOWN, reasons, 0,
+                    target, to_leads=target is None)
+    return alert_id
+
+
+async def raise_lead_alert(deps: Deps, conversation_id: str, reason: str) -> int | None:
+    """Alert every lead about a case (repeated misses, lost console, no coverage)."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        if await _open_alert(conn, conversation_id, LEAD):
+            return None
+        alert_id = int((await conn.execute(insert(alerts).values(
+            conversation_id=conversation_id, kind=LEAD, reasons=reason, created_at=now,
+            step=0, target_id=None, escalate_at=None).returning(alerts.c.id))).scalar_one())
+        await audit.record(conn, at=now, actor_id=None, action="alert.raised",
+                           target_kind="conversation", target_id=conversation_id,
+                           alert=alert_id, kind=LEAD, reasons=[reason])
+    await _announce(deps, alert_id, conversation_id, LEAD, (reason,), 0, None, to_leads=True)
+    return alert_id
+
+
+async def _announce(deps: Deps, alert_id: int, conversation_id: str, kind: str,
+                    reasons: tuple[str, ...], step: int, target: int | None,
+                    to_leads: bool) -> None:
+    log.warning("alert", extra={"alert": alert_id, "conversation": conversation_id,
+                                "kind": kind, "step": step, "target": target})
+    await deps.publish({"type": "alert", "alert": alert_id, "conversation": conversation_id,
+                        "kind": kind, "reasons": list(reasons), "step": step,
+                        "target": target, "leads": to_leads})
+
+
+async def ack(deps: Deps, staff: Staff, alert_id: int, via: str = "console") -> bool:
+    """Acknowledge an alert; False if it was already acknowledged or is not for this person."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        row = (await conn.execute(select(alerts).where(alerts.c.id == alert_id))).first()
+        if row is None or not may_ack(staff, _alert(row)):
+            raise LookupError(alert_id)
+        result = await conn.execute(update(alerts).where(and_(
+            alerts.c.id == alert_id, alerts.c.acked_at.is_(None))).values(
+            acked_at=now, acked_by=staff.id, acked_via=via, escalate_at=None))
+        if result.rowcount != 1:
+            return False
+        await audit.record(conn, at=now, actor_id=staff.id, action="alert.acked",
+                           target_kind="conversation", target_id=row.conversation_id,
+                           alert=alert_id, via=via)
+    await deps.publish({"type": "alert.acked", "alert": alert_id,
+                        "conversation": row.conversation_id, "by": staff.id})
+    return True
+
+
+def may_ack(staff: Staff, alert: Alert) -> bool:
+    """Leads and admins may acknowledge anything; takedown staff their kind of alert."""
+    if staff.role in (Role.LEAD, Role.ADMIN):
+        return True
+    return alert.kind == TAKEDOWN and staff.role == Role.TAKEDOWN
+
+
+async def open_alerts(deps: Deps, staff: Staff) -> list[Alert]:
+    """Unacknowledged alerts this person may act on, oldest first."""
+    async with deps.engine.connect() as conn:
+        rows = await conn.execute(select(alerts).where(alerts.c.acked_at.is_(None))
+                                  .order_by(alerts.c.id))
+        found = [_alert(r) for r in rows]
+    return [a for a in found if may_ack(staff, a)]
+
+
+async def escalate_due(deps: Deps, now: datetime | None = None) -> int:
+    """Move every overdue takedown alert to the next person on shift, then to the leads."""
+    now = now or datetime.now(UTC)
+    present = await deps.live.present()
+    moved = []
+    async with deps.engine.begin() as conn:
+        due = [_alert(r) for r in await conn.execute(select(alerts).where(and_(
+            alerts.c.acked_at.is_(None), alerts.c.escalate_at.is_not(None),
+            alerts.c.escalate_at <= now)))]
+        targets = await on_shift_with_role(conn, Role.TAKEDOWN, now, present)
+        for a in due:
+            step = a.step + 1
+            nxt = targets[step] if step < len(targets) else None
+            escalate = (now + timedelta(seconds=deps.config.alerts.ack_timeout_seconds)
+                        if nxt is not None else None)
+            await conn.execute(update(alerts).where(alerts.c.id == a.id).values(
+                step=step, target_id=nxt, escalate_at=escalate))
+            await audit.record(conn, at=now, actor_id=None, action="alert.escalated",
+                               target_kind="conversation", target_id=a.conversation_id,
+                               alert=a.id, step=step, to=nxt)
+            moved.append((a, step, nxt))
+    for a, step, nxt in moved:
+        await _announce(deps, a.id, a.conversation_id, a.kind, a.reasons, step, nxt,
+                        to_leads=nxt is None)
+    return len(moved)
+
+
+async def run_alerts(deps: Deps) -> None:
+    """Forever: escalate overdue alerts every alerts.check_seconds (one instance at a time)."""
+    while True:
+        with contextlib.suppress(RedisError, OSError):
+            if await deps.redis.set(deps.keys.job_lock("alerts"), "1", nx=True,
+                                    px=int(deps.config.alerts.check_seconds * 900)):
+                await escalate_due(deps)
+        await asyncio.sleep(deps.config.alerts.check_seconds)

@@ -1,0 +1,73 @@
+"""Counselor presence: the status they choose, kept alive by their console's heartbeat.
+
+A console that stops beating (a closed laptop, a lost network) turns its counselor offline
+within routing.presence_timeout_seconds, and their open cases are flagged to the lead at once.
+See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from redis.exceptions import RedisError
+
+from hotline.domain.routing import Presence
+from hotline.services import agents, alerts
+from hotline.services.deps import Deps
+from hotline.stores.sql import conversations as convs
+
+log = logging.getLogger(__name__)
+
+
+async def sign_in(deps: Deps, counselor_id: int) -> None:
+    """After a login: fresh routing profile, available, present."""
+    await agents.sync_one(deps, counselor_id)
+    await deps.live.heartbeat(counselor_id)
+    await set_status(deps, counselor_id, Presence.AVAILABLE)
+
+
+async def sign_out(deps: Deps, counselor_id: int) -> None:
+    """After a logout: offline at once (open cases stay theirs; the lead sees them)."""
+    await deps.live.forget_presence(counselor_id)
+    await set_status(deps, counselor_id, Presence.OFFLINE)
+
+
+async def set_status(deps: Deps, counselor_id: int, status: Presence) -> None:
+    await deps.live.set_status(counselor_id, status)
+    await deps.publish({"type": "presence", "counselor": counselor_id, "status": status.value})
+
+
+async def beat(deps: Deps, counselor_id: int) -> None:
+    """A heartbeat from an open console; also revives a counselor marked lost."""
+    await deps.live.heartbeat(counselor_id)
+
+
+async def sweep_lost(deps: Deps) -> list[int]:
+    """Counselors whose console went quiet: offline now; their open cases flagged to the lead."""
+    lost = await deps.live.stale_presence()
+    for cid in lost:
+        await deps.live.forget_presence(cid)
+        was = await deps.live.status_of(cid)
+        await set_status(deps, cid, Presence.OFFLINE)
+        async with deps.engine.connect() as conn:
+            held = [c.id for c in await convs.held_by(conn, cid)]
+        log.warning("counselor console lost", extra={"counselor": cid, "open_cases": len(held),
+                                                      "was": was.value})
+        if held:
+            await deps.publish({"type": "lead.attention", "reason": "presence_lost",
+                                "counselor": cid, "conversations": held})
+            for conv_id in held:
+                await alerts.raise_lead_alert(deps, conv_id, "presence_lost")
+    return lost
+
+
+async def run_presence(deps: Deps) -> None:
+    """Forever: find lost consoles every alerts.check_seconds."""
+    while True:
+        with contextlib.suppress(RedisError, OSError):
+            if await deps.redis.set(deps.keys.job_lock("presence"), "1", nx=True,
+                                    px=int(deps.config.alerts.check_seconds * 900)):
+                await sweep_lost(deps)
+        await asyncio.sleep(deps.config.alerts.check_seconds)

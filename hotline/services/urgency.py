@@ -1,0 +1,182 @@
+"""How a case's urgency changes: triage of its text and intake answers (only ever up), waiting
+too long (up one level per configured age), or a lead's decision with a reason (up or down).
+
+Each change is written to SQL with its reasons, audited, re-ranked in the live queue and
+announced; a case newly found to be spreading alerts the takedown staff. See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.domain.conversation import Status, Urgency
+from hotline.domain.triage import IntakeAnswers, Signal, Triage, aged, escalate, triage
+from hotline.services import alerts
+from hotline.services.deps import Deps
+from hotline.services.livesync import as_waiting
+from hotline.stores.sql import audit
+from hotline.stores.sql import conversations as convs
+from hotline.stores.sql.tables import conversations
+
+log = logging.getLogger(__name__)
+
+_SIGNALS = {s.value: s for s in Signal}
+# Reason codes that are not triage signals.
+AGED = "aged"
+LEAD = "lead"
+
+
+@dataclass(frozen=True)
+class Change:
+    """An urgency change made in a transaction, to announce after the commit."""
+
+    conversation_id: str
+    urgency: Urgency
+    reasons: tuple[str, ...]
+    newly: tuple[str, ...]
+
+
+def current_triage(conv: convs.ConversationRow) -> Triage:
+    return Triage(conv.urgency, tuple(_SIGNALS[r] for r in conv.reasons if r in _SIGNALS))
+
+
+def answers_from_json(text: str) -> IntakeAnswers:
+    try:
+        raw = json.loads(text or "{}")
+        return IntakeAnswers(**{k: raw[k] for k in ("spreading", "age_group", "safe_now",
+                                                     "platform") if k in raw})
+    except (ValueError, TypeError):
+        return IntakeAnswers()
+
+
+async def raise_in_tx(conn: AsyncConnection, deps: Deps, conv: convs.ConversationRow,
+                      found: Triage, at: datetime) -> Change | None:
+    """Within the caller's transaction: raise the case to what triage found, never lower."""
+    before = current_triage(conv)
+    after = escalate(before, found, rules=deps.config.triage)
+    extra = tuple(r for r in conv.reasons if r not in _SIGNALS)
+    reasons = tuple(s.value for s in after.reasons) + extra
+    if after.urgency == conv.urgency and reasons == conv.reasons:
+        return None
+    await conn.execute(update(conversations).where(conversations.c.id == conv.id).values(
+        urgency=after.urgency.value, urgency_reasons=",".join(reasons)))
+    newly = tuple(r for r in reasons if r not in conv.reasons)
+    await audit.record(conn, at=at, actor_id=None, action="case.triaged",
+                       target_kind="conversation", target_id=conv.id,
+                       urgency=after.urgency.value, reasons=list(reasons), new=list(newly))
+    return Change(conv.id, after.urgency, reasons, newly)
+
+
+async def announce(deps: Deps, change: Change) -> None:
+    """After the commit: re-rank in the live queue, tell the consoles, alert if spreading."""
+    async with deps.engine.connect() as conn:
+        conv = await convs.get(conn, change.conversation_id)
+    if conv is None:
+        return
+    try:
+        await deps.live.set_urgency(as_waiting(conv))
+    except (RedisError, OSError) as e:
+        log.warning("urgency not re-ranked live", extra={"conversation": conv.id,
+                                                         "error": type(e).__name__})
+    await deps.publish({"type": "urgency", "conversation": conv.id,
+                        "urgency": change.urgency.value, "reasons": list(change.reasons)})
+    if Signal.CONTENT_SPREADING.value in change.newly and conv.status != Status.CLOSED:
+        await alerts.raise_takedown_alert(deps, conv.id, change.reasons)
+
+
+async def set_answers(deps: Deps, conversation_id: str, answers: IntakeAnswers) -> Change | None:
+    """Record a case's intake answers and re-triage it."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        conv = await convs.get(conn, conversation_id)
+        if conv is None:
+            raise LookupError(conversation_id)
+        await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
+                           .values(intake_answers=json.dumps({
+                               "spreading": answers.spreading, "age_group": answers.age_group,
+                               "safe_now": answers.safe_now, "platform": answers.platform})))
+        change = await raise_in_tx(conn, deps, conv, triage(answers, (), deps.config.triage),
+                                   now)
+    if change:
+        await announce(deps, change)
+    return change
+
+
+async def flag_spreading(deps: Deps, conversation_id: str, actor_id: int) -> Change | None:
+    """A counselor marks a case as content spreading now (same path as triage)."""
+    now = datetime.now(UTC)
+    found = Triage(deps.config.triage.levels[Signal.CONTENT_SPREADING],
+                   (Signal.CONTENT_SPREADING,))
+    async with deps.engine.begin() as conn:
+        conv = await convs.get(conn, conversation_id)
+        if conv is None:
+            raise LookupError(conversation_id)
+        change = await raise_in_tx(conn, deps, conv, found, now)
+        await audit.record(conn, at=now, actor_id=actor_id, action="case.flagged_spreading",
+                           target_kind="conversation", target_id=conversation_id)
+    if change:
+        await announce(deps, change)
+    return change
+
+
+async def lead_set(deps: Deps, conversation_id: str, urgency: Urgency, reason: str,
+                   actor_id: int) -> Change:
+    """A lead sets the urgency (up or down) with a reason code."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        conv = await convs.get(conn, conversation_id)
+        if conv is None or conv.status == Status.CLOSED:
+            raise LookupError(conversation_id)
+        reasons = (*(r for r in conv.reasons if r != LEAD), LEAD)
+        await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
+                           .values(urgency=urgency.value, urgency_reasons=",".join(reasons)))
+        await audit.record(conn, at=now, actor_id=actor_id, action="case.urgency_set",
+                           target_kind="conversation", target_id=conversation_id,
+                           before=conv.urgency.value, after=urgency.value, reason=reason)
+    change = Change(conversation_id, urgency, reasons, ())
+    await announce(deps, change)
+    return change
+
+
+async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
+    """Move up every waiting case that has waited past its level's limit (none starves)."""
+    now = now or datetime.now(UTC)
+    changed = []
+    async with deps.engine.begin() as conn:
+        for conv in await convs.open_conversations(conn):
+            if conv.status != Status.WAITING:
+                continue
+            waited = (now - conv.enqueued_at).total_seconds()
+            target = aged(conv.urgency, waited, deps.config.triage)
+            if target == conv.urgency:
+                continue
+            reasons = (*(r for r in conv.reasons if r != AGED), AGED)
+            await conn.execute(update(conversations).where(conversations.c.id == conv.id)
+                               .values(urgency=target.value, urgency_reasons=",".join(reasons)))
+            await audit.record(conn, at=now, actor_id=None, action="case.aged",
+                               target_kind="conversation", target_id=conv.id,
+                               before=conv.urgency.value, after=target.value,
+                               waited_s=int(waited))
+            changed.append(Change(conv.id, target, reasons, (AGED,)))
+    for c in changed:
+        await announce(deps, c)
+    return len(changed)
+
+
+async def run_aging(deps: Deps, every_s: float = 15.0) -> None:
+    """Forever: age waiting cases (one instance at a time)."""
+    while True:
+        with contextlib.suppress(RedisError, OSError):
+            if await deps.redis.set(deps.keys.job_lock("aging"), "1", nx=True,
+                                    px=int(every_s * 900)):
+                await age_waiting(deps)
+        await asyncio.sleep(every_s)
