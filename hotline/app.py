@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -26,7 +27,15 @@ from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.events import Hub
 from hotline.prompts import Prompts
-from hotline.services import livesync, retention
+from hotline.services import (
+    alerts,
+    livesync,
+    presence,
+    retention,
+    roster,
+    router,
+    urgency,
+)
 from hotline.services.deps import Deps
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
@@ -89,6 +98,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = Deps(config=cfg, engine=app[ENGINE], redis=redis, keys=keys,
                 live=LiveStore(redis, keys, cfg.routing.rules()), keyring=app[KEYRING])
     app[DEPS] = deps
+    async with deps.engine.begin() as conn:
+        await roster.seed(conn, cfg.roster, datetime.now(UTC))
     # The live state is rebuilt from SQL on every start: a lost Redis loses nothing.
     await livesync.rebuild(deps)
     yield
@@ -103,10 +114,37 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
     await hub.stop()
 
 
+# Events after which the router and the shift-edge job should look again at once.
+_ROUTER_WAKERS = frozenset({"queued", "presence", "closed", "offer.declined", "roster",
+                            "reset", "urgency"})
+
+
+async def _wake_on_events(hub: Hub, router_wake: asyncio.Event,
+                          roster_wake: asyncio.Event) -> None:
+    sub = hub.subscribe(lambda ev: ev.get("type") in _ROUTER_WAKERS)
+    try:
+        while (ev := await sub.queue.get()) is not None:
+            router_wake.set()
+            if ev.get("type") == "roster":
+                roster_wake.set()
+    finally:
+        hub.unsubscribe(sub)
+
+
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS]
-    tasks = [asyncio.create_task(livesync.run_reconciler(deps), name="reconciler"),
-             asyncio.create_task(retention.run_retention(deps), name="retention")]
+    router_wake, roster_wake = asyncio.Event(), asyncio.Event()
+    jobs = {
+        "reconciler": livesync.run_reconciler(deps),
+        "retention": retention.run_retention(deps),
+        "router": router.run_router(deps, router_wake),
+        "shift-edges": roster.run_shift_edges(deps, roster_wake),
+        "presence": presence.run_presence(deps),
+        "alerts": alerts.run_alerts(deps),
+        "aging": urgency.run_aging(deps),
+        "wake": _wake_on_events(app[HUB], router_wake, roster_wake),
+    }
+    tasks = [asyncio.create_task(coro, name=name) for name, coro in jobs.items()]
     yield
     for t in tasks:
         t.cancel()

@@ -252,7 +252,8 @@ def _roster(raw: Any) -> RosterConfig:
         for key in ("start", "end"):
             value = e.get(key)
             try:
-                times.append(shifts.parse_hhmm(value if isinstance(value, str) else ""))
+                times.append(shifts.parse_hhmm(value if isinstance(value, str) else "",
+                                               as_end=key == "end"))
             except ValueError:
                 raise ConfigError(f"{where}.{key}: expected HH:MM, got {value!r}") from None
         zone = e.get("tz", tz)

@@ -65,7 +65,9 @@ def _id_tuple(eid: str) -> tuple[int, int]:
 def valid_event_id(eid: str) -> bool:
     """Whether a client-supplied Last-Event-ID has the stream id form ms-seq."""
     ms, sep, seq = eid.partition("-")
-    return bool(sep) and ms.isdigit() and seq.isdigit() and len(eid) <= 40
+    # isascii: str.isdigit() also accepts superscript and full-width digits.
+    return (bool(sep) and eid.isascii() and ms.isdigit() and seq.isdigit()
+            and len(eid) <= 40)
 
 
 @dataclass(eq=False)
@@ -150,7 +152,9 @@ class Hub:
         return out
 
     async def _run(self) -> None:
-        while True:
+        # Not `while True`: on Python 3.11 asyncio.wait_for (used by redis-py for socket writes)
+        # can swallow a cancel that lands as the write completes; `closed` still ends the loop.
+        while not self.closed:
             try:
                 resp: Any = await self.redis.xread({self.keys.events: self._last_id},
                                                    block=_READ_BLOCK_MS, count=500)

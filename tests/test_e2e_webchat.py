@@ -41,7 +41,8 @@ async def test_victim_to_counselor_and_back(app_runner: AppRunner) -> None:
     assert await counselor.login("mina") == 303
     queue = await (await counselor.client.get("/api/v1/queue")).json()
     assert len(queue["waiting"]) == 1
-    assert set(queue["waiting"][0]) == {"id", "channel", "language", "urgency", "waited_seconds"}
+    assert set(queue["waiting"][0]) == {"id", "channel", "language", "urgency", "waited_seconds",
+                                        "offered_to"}
     cid = await counselor.take_next()
     case = await counselor.case(cid)
     assert case["status"] == "active"

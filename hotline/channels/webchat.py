@@ -142,7 +142,8 @@ async def send(request: web.Request) -> web.Response:
 
 
 async def _position(deps: Deps, conversation_id: str) -> int | None:
-    for i, w in enumerate(await deps.live.waiting(), start=1):
+    # An offered case is still waiting as far as the victim can tell: count offers too.
+    for i, (w, _offered_to) in enumerate(await deps.live.unassigned(), start=1):
         if w.conversation_id == conversation_id:
             return i
     return None

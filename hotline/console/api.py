@@ -58,8 +58,9 @@ async def queue(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     now = now_ms()
     items = [{"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
-              "urgency": w.urgency.value, "waited_seconds": max(0, (now - w.enqueued_ms) // 1000)}
-             for w in await deps.live.waiting()]
+              "urgency": w.urgency.value, "waited_seconds": max(0, (now - w.enqueued_ms) // 1000),
+              "offered_to": offered_to}
+             for w, offered_to in await deps.live.unassigned()]
     return web.json_response({"waiting": items})
 
 

@@ -104,12 +104,15 @@ class _Plan:
 
 @dataclass(frozen=True)
 class Roster:
+    """Everyone's weekly shifts and overrides; the functions below read it, never change it."""
+
     shifts: tuple[WeeklyShift, ...] = ()
     overrides: tuple[Override, ...] = ()
 
     @cached_property
     def _plans(self) -> dict[int, _Plan]:
-        # Built once per roster, so asking about every staff member stays linear in roster size.
+        # Built once per roster (frozen, so it cannot go stale): asking about every staff member
+        # then costs each one only their own shifts, not a scan of the whole roster.
         shifts: dict[int, list[WeeklyShift]] = {}
         on: dict[int, list[Interval]] = {}
         off: dict[int, list[Interval]] = {}
@@ -305,7 +308,7 @@ def next_edge(roster: Roster, at: datetime, horizon: timedelta = HORIZON) -> dat
         # Clipping at `at` yields starts equal to `at`, never after it, and clipping at the far
         # end yields an end past `limit`; neither is a real edge, and both are skipped below.
         for start, end in _effective(plan, at, limit + _TICK):
-            edge = start if start >= at else end
+            edge = start if start > at else end
             if edge <= limit:
                 best = edge
             break

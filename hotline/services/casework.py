@@ -74,6 +74,11 @@ async def take_next(deps: Deps, staff: Staff) -> str:
     Raises CaseConflict with the reason when there is none: "empty", "capacity", "shift",
     "ending", "status", ... (the routing eligibility codes)."""
     await deps.live.heartbeat(staff.id)
+    # A case already offered to this counselor is theirs to take first.
+    for cid, holder in (await deps.live.offers()).items():
+        if holder == staff.id and (await deps.live.accept(cid, staff.id)).ok \
+                and await commit_assignment(deps, staff.id, cid, how="offer", actor_id=staff.id):
+            return cid
     for _ in range(5):
         res = await deps.live.take_next(staff.id)
         if not res.ok or res.waiting is None:

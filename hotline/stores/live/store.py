@@ -129,6 +129,19 @@ class LiveStore:
             ids, meta = await p.execute()
         return [Waiting.decode(cid, meta[cid]) for cid in ids if cid in meta]
 
+    async def unassigned(self) -> list[tuple[Waiting, int | None]]:
+        """Waiting and offered cases, best first, with the counselor an offer is out to."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as p:
+            p.zrange(k.queue, 0, -1)
+            p.hgetall(k.offer)
+            p.hgetall(k.queue_meta)
+            ids, offered, meta = await p.execute()
+        items: list[tuple[Waiting, int | None]] = [
+            (Waiting.decode(c, meta[c]), None) for c in ids if c in meta]
+        items += [(Waiting.decode(c, meta[c]), int(a)) for c, a in offered.items() if c in meta]
+        return sorted(items, key=lambda x: queue_score(x[0].urgency, x[0].enqueued_ms))
+
     # --- claims, offers, releases (atomic scripts) ---
 
     async def take_next(self, counselor_id: int, at_ms: int | None = None) -> ClaimResult:

@@ -1,0 +1,153 @@
+"""Moving a case between people: a lead's reassignment or return to the queue, and the
+handover at a counselor's shift edge. Each move is checked in Redis (atomic, eligibility),
+recorded in SQL, audited, and announced to everyone affected. See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, insert, select, update
+
+from hotline.domain.conversation import Status
+from hotline.services import agents
+from hotline.services.casework import CaseConflict, CaseNotFound
+from hotline.services.deps import Deps
+from hotline.stores.sql import audit
+from hotline.stores.sql import conversations as convs
+from hotline.stores.sql.tables import conversations, handovers
+
+log = logging.getLogger(__name__)
+
+# Why a lead moved a case; codes only, so the audit log never holds free text about a victim.
+REASONS = ("workload", "skills", "language", "continuity", "wellbeing", "shift_end",
+           "unresponsive", "other")
+_NOTE_MAX = 2000
+
+
+async def reassign(deps: Deps, conversation_id: str, to_id: int, reason: str,
+                   actor_id: int | None, override_capacity: bool = False) -> int | None:
+    """Give an open case to `to_id` (eligible, capacity may be overridden with a reason).
+
+    Returns the previous holder (None if it was waiting)."""
+    if reason not in REASONS:
+        raise ValueError(f"reason: expected one of {', '.join(REASONS)}")
+    async with deps.engine.connect() as conn:
+        conv = await convs.get(conn, conversation_id)
+    if conv is None or conv.status == Status.CLOSED:
+        raise CaseNotFound(conversation_id)
+    res = await deps.live.reassign(conversation_id, to_id, override_capacity)
+    if not res.ok:
+        raise CaseConflict(res.reason)
+    previous = int(res.reason) if res.reason else None
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
+                           .values(status=Status.ACTIVE.value, counselor_id=to_id,
+                                   assigned_at=conv.assigned_at or now, last_activity_at=now))
+        await audit.record(conn, at=now, actor_id=actor_id, action="case.reassigned",
+                           target_kind="conversation", target_id=conversation_id,
+                           previous=previous, to=to_id, reason=reason,
+                           override_capacity=override_capacity)
+    await deps.publish({"type": "assigned", "conversation": conversation_id, "counselor": to_id,
+                        "previous": previous, "reason": reason})
+    return previous
+
+
+async def requeue(deps: Deps, conversation_id: str, reason: str, actor_id: int | None) -> None:
+    """Put an open case back in the queue at its old position (it keeps its wait)."""
+    if reason not in REASONS:
+        raise ValueError(f"reason: expected one of {', '.join(REASONS)}")
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        conv = await convs.get(conn, conversation_id)
+        if conv is None or conv.status == Status.CLOSED:
+            raise CaseNotFound(conversation_id)
+        if conv.status == Status.WAITING:
+            raise CaseConflict("already waiting")
+        await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
+                           .values(status=Status.WAITING.value, counselor_id=None,
+                                   assigned_at=None, last_activity_at=now))
+        await audit.record(conn, at=now, actor_id=actor_id, action="case.requeued",
+                           target_kind="conversation", target_id=conversation_id,
+                           previous=conv.counselor_id, reason=reason)
+    await deps.live.release(conversation_id, requeue=True)
+    await deps.publish({"type": "queued", "conversation": conversation_id,
+                        "previous": conv.counselor_id, "reason": reason,
+                        "language": conv.language, "channel": conv.channel.value,
+                        "urgency": conv.urgency.value})
+
+
+async def plan(deps: Deps, conversation_id: str, from_id: int, to_id: int | None,
+               note: str) -> None:
+    """The holder's instruction for their shift's end: to a colleague, or back to the queue,
+    with a note for whoever comes next (sealed; shown on the case)."""
+    if len(note) > _NOTE_MAX:
+        raise ValueError(f"note: at most {_NOTE_MAX} characters")
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        conv = await convs.get(conn, conversation_id)
+        if conv is None or conv.status != Status.ACTIVE or conv.counselor_id != from_id:
+            raise CaseNotFound(conversation_id)
+        await conn.execute(update(handovers).where(and_(
+            handovers.c.conversation_id == conversation_id, handovers.c.done_at.is_(None)))
+            .values(done_at=now))
+        sealed = deps.keyring.seal_text(note, f"handover:{conversation_id}") if note else None
+        await conn.execute(insert(handovers).values(
+            conversation_id=conversation_id, from_counselor_id=from_id,
+            to_counselor_id=to_id, note_sealed=sealed, created_at=now))
+        await audit.record(conn, at=now, actor_id=from_id, action="handover.planned",
+                           target_kind="conversation", target_id=conversation_id, to=to_id)
+    await deps.publish({"type": "handover.planned", "conversation": conversation_id,
+                        "counselor": from_id, "to": to_id})
+
+
+async def notes(deps: Deps, conversation_id: str) -> list[dict[str, object]]:
+    """Handover notes of a case, decrypted, oldest first (the caller has checked access)."""
+    async with deps.engine.connect() as conn:
+        rows = await conn.execute(select(handovers).where(
+            handovers.c.conversation_id == conversation_id).order_by(handovers.c.id))
+        return [{"from": r.from_counselor_id, "to": r.to_counselor_id,
+                 "at": r.created_at.isoformat(), "done": r.done_at is not None,
+                 "note": deps.keyring.open_text(r.note_sealed, f"handover:{conversation_id}")
+                 if r.note_sealed else ""} for r in rows]
+
+
+async def at_shift_edge(deps: Deps, now: datetime | None = None) -> list[str]:
+    """Hand over every open case held by someone whose shift has ended.
+
+    A planned handover to an eligible colleague is carried out; anything else goes back to
+    the queue at its old position. Returns the cases moved."""
+    now = now or datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        roster = await agents.load_roster(conn, since=now)
+        active = [c for c in await convs.open_conversations(conn) if c.status == Status.ACTIVE]
+        plans = {r.conversation_id: r for r in await conn.execute(select(handovers).where(
+            handovers.c.done_at.is_(None)))}
+    moved = []
+    for conv in active:
+        if conv.counselor_id is None or agents.is_on_shift(roster, conv.counselor_id, now):
+            continue
+        planned = plans.get(conv.id)
+        done = False
+        if planned is not None and planned.to_counselor_id is not None:
+            try:
+                await reassign(deps, conv.id, planned.to_counselor_id, "shift_end", None)
+                done = True
+            except (CaseConflict, CaseNotFound) as e:
+                log.info("planned handover not possible; returning to queue",
+                         extra={"conversation": conv.id, "why": str(e)})
+        if not done:
+            try:
+                await requeue(deps, conv.id, "shift_end", None)
+            except (CaseConflict, CaseNotFound):
+                continue
+        async with deps.engine.begin() as conn:
+            await conn.execute(update(handovers).where(and_(
+                handovers.c.conversation_id == conv.id, handovers.c.done_at.is_(None)))
+                .values(done_at=now))
+        await deps.publish({"type": "handover", "conversation": conv.id,
+                            "from": conv.counselor_id, "to_queue": not done})
+        moved.append(conv.id)
+    return moved

@@ -1,0 +1,147 @@
+"""The router: offers waiting cases to the best counselor, times offers out, watches coverage.
+
+One instance routes at a time (a short Redis lock); every offer itself is an atomic Lua step
+that re-checks eligibility, so a stale snapshot can never over-assign. Offer mode only; in pull
+mode the router still expires offers and watches coverage. See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
+
+from hotline.domain.routing import AgentState, Coverage, RoutingMode, coverage, rank_agents
+from hotline.domain.staff import Staff
+from hotline.services import alerts, casework
+from hotline.services.deps import Deps
+from hotline.stores.live.store import now_ms
+
+log = logging.getLogger(__name__)
+
+# How often the router looks at the queue when nothing wakes it sooner.
+TICK_S = 1.0
+
+
+@dataclass
+class RouteReport:
+    offered: list[tuple[str, int]] = field(default_factory=list)
+    expired: list[tuple[str, int]] = field(default_factory=list)
+    coverage: dict[str, str] = field(default_factory=dict)
+
+
+async def expire_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
+    for cid in await deps.live.expired_offers(at_ms):
+        res = await deps.live.unoffer(cid)
+        if res is None:
+            continue
+        counselor, misses = res
+        report.expired.append((cid, counselor))
+        await _after_miss(deps, cid, counselor, misses, "offer.expired")
+
+
+async def _after_miss(deps: Deps, cid: str, counselor: int, misses: int, kind: str) -> None:
+    await deps.publish({"type": kind, "conversation": cid, "counselor": counselor,
+                        "misses": misses})
+    log.info(kind, extra={"conversation": cid, "counselor": counselor, "misses": misses})
+    if misses >= deps.rules.miss_alert_after:
+        await alerts.raise_lead_alert(deps, cid, "repeated_misses")
+
+
+async def make_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
+    """Offer each waiting case, best first, to the best eligible counselor not yet tried."""
+    rules = deps.rules
+    waiting = (await deps.live.waiting())[: rules.scan_limit]
+    if not waiting:
+        return
+    agents = {a.id: a for a in await deps.live.agent_states()}
+    if not agents:
+        return
+    deadline = at_ms + rules.offer_timeout_s * 1000
+    for w in waiting:
+        declined: Any = await deps.redis.smembers(deps.keys.declined(w.conversation_id))
+        exclude = frozenset(int(x) for x in declined)
+        for agent in rank_agents(agents.values(), w.item(), at_ms, rules, exclude):
+            res = await deps.live.offer(w.conversation_id, agent.id, deadline, at_ms=at_ms)
+            if res.ok:
+                agents[agent.id] = replace(agent, load=agent.load + 1)
+                report.offered.append((w.conversation_id, agent.id))
+                await deps.publish({"type": "offered", "conversation": w.conversation_id,
+                                    "counselor": agent.id, "deadline_ms": deadline,
+                                    "urgency": w.urgency.value})
+                break
+
+
+async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
+    """Alert the leads when a language/channel with waiting cases loses its cover."""
+    waiting = await deps.live.waiting()
+    agents: list[AgentState] = await deps.live.agent_states()
+    groups = {(w.language, w.channel) for w in waiting}
+    previous: Any = await deps.redis.hgetall(deps.keys.coverage)
+    current: dict[FieldT, EncodableT] = {}
+    for lang, chan in groups:
+        key = f"{lang}|{chan.value}"
+        state = coverage(agents, lang, chan, at_ms, deps.rules)
+        current[key] = state.value
+        if state != Coverage.OK and previous.get(key) != state.value:
+            oldest = next(w for w in waiting if (w.language, w.channel) == (lang, chan))
+            await deps.publish({"type": "coverage", "language": lang, "channel": chan.value,
+                                "state": state.value})
+            log.warning("coverage", extra={"language": lang, "channel": chan.value,
+                                           "state": state.value})
+            await alerts.raise_lead_alert(deps, oldest.conversation_id, f"coverage_{state}")
+    async with deps.redis.pipeline(transaction=True) as p:
+        p.delete(deps.keys.coverage)
+        if current:
+            p.hset(deps.keys.coverage, mapping=current)
+        await p.execute()
+    report.coverage = {str(k): str(v) for k, v in current.items()}
+
+
+async def route_once(deps: Deps, at_ms: int | None = None) -> RouteReport:
+    """One routing pass; the caller holds the router lock."""
+    at = now_ms() if at_ms is None else at_ms
+    report = RouteReport()
+    await expire_offers(deps, at, report)
+    if deps.rules.mode == RoutingMode.OFFER:
+        await make_offers(deps, at, report)
+    await watch_coverage(deps, at, report)
+    return report
+
+
+async def run_router(deps: Deps, wake: asyncio.Event) -> None:
+    """Forever: a routing pass every TICK_S, or sooner when `wake` is set."""
+    while True:
+        with contextlib.suppress(RedisError, OSError):
+            if await deps.redis.set(deps.keys.job_lock("router"), "1", nx=True,
+                                    px=int(TICK_S * 3000)):
+                try:
+                    await route_once(deps)
+                finally:
+                    await deps.redis.delete(deps.keys.job_lock("router"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), TICK_S)
+        wake.clear()
+
+
+async def accept(deps: Deps, staff: Staff, conversation_id: str) -> None:
+    """The counselor accepts an offer made to them; CaseConflict if it is gone."""
+    res = await deps.live.accept(conversation_id, staff.id)
+    if not res.ok:
+        raise casework.CaseConflict("offer no longer open")
+    if not await casework.commit_assignment(deps, staff.id, conversation_id, how="offer",
+                                            actor_id=staff.id):
+        raise casework.CaseConflict("no longer waiting")
+
+
+async def decline(deps: Deps, staff: Staff, conversation_id: str) -> None:
+    """The counselor declines an offer; the case goes to the next counselor."""
+    res = await deps.live.unoffer(conversation_id, staff.id)
+    if res is None:
+        raise casework.CaseConflict("offer no longer open")
+    await _after_miss(deps, conversation_id, staff.id, res[1], "offer.declined")
