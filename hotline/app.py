@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from hotline.channels import webchat
 from hotline.config import Config
 from hotline.console import api as console_api
+from hotline.console import floor_api
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.events import Hub
@@ -146,8 +147,13 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     }
     tasks = [asyncio.create_task(coro, name=name) for name, coro in jobs.items()]
     yield
-    for t in tasks:
-        t.cancel()
+    # A cancel that lands while a job is inside an SQLAlchemy async call can be swallowed
+    # there (the query completes, the job goes back to sleep): cancel until every job ended.
+    pending = set(tasks)
+    while pending:
+        for t in pending:
+            t.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=0.5)
     for t in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await t
@@ -161,7 +167,7 @@ async def _close_streams(app: web.Application) -> None:
 
 def create_app(config: Config) -> web.Application:
     """Build the aiohttp application for `config` (nothing is opened until it starts)."""
-    app = web.Application(middlewares=[errors, security_headers],
+    app = web.Application(middlewares=[security_headers, errors],
                           client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
     app[PROMPTS] = Prompts()
@@ -175,6 +181,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(webchat.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
+    app.router.add_routes(floor_api.routes)
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
     return app

@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
                                      "urgency, seconds waited (never a contact address)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
     q.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    r = sub.add_parser("roster", help="who is on shift at a time (default now) and the next "
+                                      "shift edge")
+    r.add_argument("--at", metavar="ISO-TIME",
+                   help="e.g. 2026-12-24T22:00+09:00 (an offset is required)")
+    r.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    r.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
     return p
 
 
@@ -93,6 +99,8 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     if args.command == "counselor":
         return _counselor_add(args, cfg)
+    if args.command == "roster":
+        return _roster(args, cfg)
     if args.command == "queue":
         rows = asyncio.run(_queue(cfg))
         if args.json:
@@ -157,6 +165,43 @@ def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
     except IntegrityError:
         raise UsageError(f"NAME: {name!r} already exists") from None
     print(f"added {args.role} {name} (id {new_id})")
+    return 0
+
+
+def _roster(args: argparse.Namespace, cfg: Config) -> int:
+    from hotline.services.roster import who_is_on
+
+    at = datetime.now(UTC)
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError:
+            raise UsageError(f"--at: expected an ISO 8601 time, got {args.at!r}") from None
+        if at.tzinfo is None:
+            raise UsageError("--at: add an offset, e.g. 2026-12-24T22:00+09:00")
+
+    async def _run() -> dict[str, Any]:
+        engine = open_engine(cfg.database_url)
+        try:
+            await migrate(engine)
+            async with engine.connect() as conn:
+                on = await who_is_on(conn, at)
+        finally:
+            await engine.dispose()
+        return {"at": at.isoformat(), "on_shift": on.on_shift,
+                "next_edge": on.next_edge.isoformat() if on.next_edge else None}
+
+    data = asyncio.run(_run())
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return 0
+    print(f"on shift at {data['at']}:")
+    for p in data["on_shift"]:
+        until = p["until"] or "(unscheduled: whenever present)"
+        print(f"  {p['name']:20} {p['role']:10} {','.join(p['languages']):8} until {until}")
+    if not data["on_shift"]:
+        print("  nobody")
+    print(f"next shift edge: {data['next_edge'] or 'none within 8 days'}")
     return 0
 
 

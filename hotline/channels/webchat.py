@@ -8,7 +8,6 @@ cookie, so a person who later opens the same browser sees an empty chat. See doc
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -18,11 +17,12 @@ from aiohttp import web
 
 from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel, Inbound, Status
-from hotline.services import inbox
+from hotline.services import inbox, waitinfo
 from hotline.services.casework import decrypt_lines
 from hotline.services.deps import Deps
 from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS
+from hotline.web.inputs import json_body, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events
 
@@ -115,14 +115,7 @@ async def _current(deps: Deps, chat_id: str) -> convs.ConversationRow | None:
 async def send(request: web.Request) -> web.Response:
     chat_id = _require_chat(request, unsafe=True)
     deps = request.app[DEPS]
-    if request.content_type != "application/json":
-        raise json_error(415, "expected application/json")
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise json_error(400, "malformed JSON") from None
-    if not isinstance(body, dict):
-        raise json_error(400, "expected a JSON object")
+    body = await json_body(request)
     text, client_id = body.get("text"), body.get("client_id")
     if not isinstance(text, str) or not text.strip():
         raise json_error(400, "text: expected a non-empty string")
@@ -141,32 +134,27 @@ async def send(request: web.Request) -> web.Response:
                              status=200 if stored.duplicate else 201)
 
 
-async def _position(deps: Deps, conversation_id: str) -> int | None:
-    # An offered case is still waiting as far as the victim can tell: count offers too.
-    for i, (w, _offered_to) in enumerate(await deps.live.unassigned(), start=1):
-        if w.conversation_id == conversation_id:
-            return i
-    return None
-
-
 @routes.get("/chat/api/state")
 async def state(request: web.Request) -> web.Response:
     """The victim's current conversation: its state, queue position and messages after N."""
     chat_id = _require_chat(request)
     deps = request.app[DEPS]
-    raw = request.query.get("after", "0")
-    if not raw.isdigit() or len(raw) > 9:
-        raise json_error(400, "after: expected a non-negative integer")
+    after = query_int(request, "after")
     conv = await _current(deps, chat_id)
     if conv is None:
         return web.json_response({"state": "none", "messages": []})
     async with deps.engine.connect() as conn:
-        rows = await convs.list_messages(conn, conv.id, int(raw))
+        rows = await convs.list_messages(conn, conv.id, after)
     out: dict[str, Any] = {"state": conv.status.value, "messages": [
         {"seq": ln.seq, "direction": ln.direction.value, "text": ln.text,
          "at": ln.at.isoformat()} for ln in decrypt_lines(deps, conv.id, rows)]}
     if conv.status == Status.WAITING:
-        out["position"] = await _position(deps, conv.id)
+        info = await waitinfo.wait_info(deps, conv.id)
+        if info is not None:
+            out["position"] = info.position
+            out["wait"] = info.prompt_values()
+            out["status_text"] = request.app[PROMPTS].render(conv.language, "wait_status",
+                                                             **info.prompt_values())
     return web.json_response(out)
 
 

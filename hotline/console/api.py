@@ -6,17 +6,17 @@ nothing. See docs/console.md.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from hotline.console.auth import require_staff
 from hotline.domain.intake import IntakeError, parse_intake
-from hotline.services import casework, presence
+from hotline.services import casework, handover, presence
 from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import DEPS, HUB
+from hotline.web.inputs import json_body, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events
 
@@ -25,21 +25,10 @@ routes = web.RouteTableDef()
 _MAX_CLIENT_ID = 64
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise json_error(415, "expected application/json")
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise json_error(400, "malformed JSON") from None
-    if not isinstance(body, dict):
-        raise json_error(400, "expected a JSON object")
-    return body
-
-
 def _case_json(conv: convs.ConversationRow) -> dict[str, Any]:
     return {"id": conv.id, "channel": conv.channel.value, "language": conv.language,
             "status": conv.status.value, "urgency": conv.urgency.value,
+            "reasons": list(conv.reasons),
             "counselor_id": conv.counselor_id, "created_at": conv.created_at.isoformat(),
             "assigned_at": conv.assigned_at.isoformat() if conv.assigned_at else None}
 
@@ -95,22 +84,17 @@ async def take(request: web.Request) -> web.Response:
     return web.json_response({"conversation": request.match_info["id"]})
 
 
-def _after(request: web.Request) -> int:
-    raw = request.query.get("after", "0")
-    if not raw.isdigit() or len(raw) > 9:
-        raise json_error(400, "after: expected a non-negative integer")
-    return int(raw)
-
-
 @routes.get("/api/v1/cases/{id}")
 async def case(request: web.Request) -> web.Response:
     staff = await require_staff(request)
+    after = query_int(request, "after")
     try:
         conv, lines = await casework.transcript(request.app[DEPS], staff,
-                                                request.match_info["id"], _after(request))
+                                                request.match_info["id"], after)
     except casework.CaseNotFound:
         raise json_error(404, "no such case") from None
-    return web.json_response({**_case_json(conv), "messages": [
+    notes = await handover.notes(request.app[DEPS], conv.id)
+    return web.json_response({**_case_json(conv), "handovers": notes, "messages": [
         {"seq": ln.seq, "direction": ln.direction.value, "text": ln.text,
          "at": ln.at.isoformat(), "delivery": ln.delivery} for ln in lines]})
 
@@ -118,7 +102,7 @@ async def case(request: web.Request) -> web.Response:
 @routes.post("/api/v1/cases/{id}/messages")
 async def reply(request: web.Request) -> web.Response:
     staff = await require_staff(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     text, client_id = body.get("text"), body.get("client_id")
     deps = request.app[DEPS]
     if not isinstance(text, str) or not text.strip():
@@ -139,7 +123,7 @@ async def reply(request: web.Request) -> web.Response:
 @routes.post("/api/v1/cases/{id}/close")
 async def close(request: web.Request) -> web.Response:
     staff = await require_staff(request)
-    body = await _json_body(request)
+    body = await json_body(request)
     try:
         form = parse_intake(body)
     except IntakeError as e:

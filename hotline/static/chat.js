@@ -39,9 +39,11 @@
     errorBox.hidden = !text;
   }
 
-  function setStatus(s, position) {
+  function setStatus(s, position, text) {
     state = s;
-    if (s === "waiting") {
+    if (s === "waiting" && text) {
+      status.textContent = text;
+    } else if (s === "waiting") {
       status.textContent = T.chat_waiting.replace("{position}", position || "…");
     } else if (s === "active") {
       status.textContent = T.chat_connected;
@@ -73,7 +75,7 @@
         const data = await r.json();
         if (data.state === "none" && lastSeq > 0) { lastSeq = 0; list.innerHTML = ""; }
         data.messages.forEach(addMessage);
-        setStatus(data.state, data.position);
+        setStatus(data.state, data.position, data.status_text);
       } catch (e) {
         status.textContent = T.chat_reconnecting;
       } finally {

@@ -29,7 +29,16 @@ def _is_api(request: web.Request) -> bool:
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    resp = await handler(request)
+    try:
+        resp = await handler(request)
+    except web.HTTPException as exc:
+        # Raised answers (4xx, redirects) are responses too: they get the same headers.
+        _secure(request, exc)
+        raise
+    return _secure(request, resp)
+
+
+def _secure(request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
     h = resp.headers
     h.setdefault("Content-Security-Policy", _CSP)
     h.setdefault("X-Content-Type-Options", "nosniff")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+# aiosqlite logs every statement with its parameters (names, chat ids, hashes) at DEBUG; like
+# SQLAlchemy's own loggers, keep it at WARNING unless an operator set a level explicitly.
+_AIOSQLITE_LOG = logging.getLogger("aiosqlite")
+if _AIOSQLITE_LOG.level == logging.NOTSET:
+    _AIOSQLITE_LOG.setLevel(logging.WARNING)
 
 
 def open_engine(url: str) -> AsyncEngine:

@@ -1,0 +1,69 @@
+"""What a waiting victim is told, the same on every channel: their place in line, a wait
+estimate from recent handling times, whether anyone suitable is on duty at all, and emergency
+numbers when the case is critical. The words are the `wait_status` prompt. See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from hotline.domain.conversation import Urgency
+from hotline.domain.routing import Coverage, coverage, wait_estimate_s, why_not
+from hotline.services.deps import Deps
+from hotline.stores.live.store import Waiting, now_ms
+from hotline.stores.sql.tables import intake_records
+
+# Recent handling times are read from SQL at most this often per process.
+_HANDLING_CACHE_S = 60.0
+_RECENT = 50
+_cache: dict[int, tuple[float, list[int]]] = {}
+
+
+@dataclass(frozen=True)
+class WaitInfo:
+    position: int | None
+    minutes: int | None
+    coverage: Coverage
+    critical: bool
+
+    def prompt_values(self) -> dict[str, object]:
+        return {"position": self.position, "minutes": self.minutes,
+                "coverage": self.coverage.value, "critical": self.critical,
+                "callback": False}
+
+
+async def _recent_handling(deps: Deps) -> list[int]:
+    key = id(deps.engine)
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < _HANDLING_CACHE_S:
+        return hit[1]
+    async with deps.engine.connect() as conn:
+        rows = await conn.execute(select(intake_records.c.handling_seconds)
+                                  .order_by(intake_records.c.id.desc()).limit(_RECENT))
+        found = [int(r[0]) for r in rows if r[0] > 0]
+    _cache[key] = (time.monotonic(), found)
+    return found
+
+
+async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
+    """The wait of one waiting (or offered) case; None if it is not waiting."""
+    items = await deps.live.unassigned()
+    mine: Waiting | None = None
+    position = 0
+    for i, (w, _to) in enumerate(items, start=1):
+        if w.conversation_id == conversation_id:
+            mine, position = w, i
+            break
+    if mine is None:
+        return None
+    now = now_ms()
+    agents = await deps.live.agent_states()
+    cov = coverage(agents, mine.language, mine.channel, now, deps.rules)
+    serving = sum(1 for a in agents
+                  if why_not(a, mine.item(), now, deps.rules, skip_capacity=True) is None)
+    est = wait_estimate_s(position, await _recent_handling(deps), serving)
+    minutes = None if est is None or cov == Coverage.GAP else max(1, round(est / 60))
+    return WaitInfo(position, minutes, cov, mine.urgency == Urgency.CRITICAL)

@@ -1,0 +1,313 @@
+"""A real browser (Debian's chromium driven by Playwright) on the real app over real TCP.
+
+Two browser contexts are two people: a victim in the web chat at /chat and a counselor in the
+console. Everything the pages show must arrive live (server-sent events), without reloads,
+and the pages' own scripts must run under the app's Content-Security-Policy.
+
+The app runs in the test's own asyncio loop, so the test uses Playwright's async API. The
+browser only ever talks to 127.0.0.1: the quick-exit target is a loopback URL that is also
+answered by a route, so nothing leaves the machine. SQLite only: the browser adds nothing
+that depends on the database, and the HTTP end-to-end tests cover PostgreSQL.
+
+Without chromium the test skips, except under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    async_playwright,
+    expect,
+)
+from sqlalchemy import select
+
+from hotline.app import create_app
+from hotline.config import Config
+from hotline.stores.sql.engine import open_engine
+from hotline.stores.sql.tables import intake_records
+from tests.conftest import RedisProcess, free_port, make_config, wait_for
+from tests.helpers import PASSWORD, add_staff
+
+SECRET_TEXT = "my ex posted a deepfake of me on a telegram channel"
+REPLY_TEXT = "I am here with you. Can you tell me the channel name?"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+# Generous: a first chromium start on a loaded CI machine can be slow. Never a sleep.
+WAIT_MS = 15_000
+expect.set_options(timeout=WAIT_MS)
+
+
+def _chromium() -> str:
+    if Path("/usr/bin/chromium").is_file():
+        return "/usr/bin/chromium"
+    found = shutil.which("chromium")
+    if found:
+        return found
+    reason = "no chromium at /usr/bin/chromium or on PATH (apt-get install chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the browser test is required under CI: {reason}")
+    pytest.skip(reason)
+
+
+class Site:
+    """The real app served on a loopback TCP port, as a browser reaches it."""
+
+    def __init__(self, config: Config, port: int) -> None:
+        self.config = config
+        self.port = port
+        self.origin = f"http://127.0.0.1:{port}"
+        self.exit_url = f"{self.origin}/healthz"
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+
+@pytest.fixture
+async def site(tmp_path: Path, redis_server: RedisProcess) -> AsyncIterator[Site]:
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    cfg = make_config(tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
+                      redis_server.url, server={"public_url": origin},
+                      privacy={"quick_exit_url": f"{origin}/healthz"},
+                      # Pull mode: the counselor takes the case with "Take next".
+                      routing={"mode": "pull"})
+    runner = web.AppRunner(create_app(cfg), shutdown_timeout=1.0)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", port)
+    await tcp.start()
+    try:
+        yield Site(cfg, port)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = _chromium()
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=executable, headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+class Problems:
+    """Script errors and CSP violations seen by any page: a page that 'works' with a blocked
+    script or an exception in its console is still broken."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, page: Page, who: str) -> Page:
+        page.on("pageerror", lambda exc: self.seen.append(f"{who}: uncaught {exc}"))
+
+        def on_console(msg: ConsoleMessage) -> None:
+            text = msg.text
+            if msg.location.get("url", "").endswith("/favicon.ico"):
+                return  # the app has no icon; the browser asks anyway
+            if msg.type == "error" or "Content Security Policy" in text:
+                self.seen.append(f"{who}: console {msg.type}: {text}")
+
+        page.on("console", on_console)
+        return page
+
+
+def _screenshot_dir(tmp_path: Path) -> Path:
+    # HOTLINE_SCREENSHOTS=/tmp keeps the screenshots for a human to look at.
+    return Path(os.environ.get("HOTLINE_SCREENSHOTS") or tmp_path)
+
+
+async def _intake_rows(config: Config) -> list[dict[str, Any]]:
+    engine = open_engine(config.database_url)
+    try:
+        async with engine.connect() as conn:
+            return [dict(r._mapping) for r in await conn.execute(select(intake_records))]
+    finally:
+        await engine.dispose()
+
+
+async def _chat_cookie(ctx: BrowserContext) -> bool:
+    return any(c["name"] == "hl_chat" for c in await ctx.cookies())
+
+
+async def _new_context(browser: Browser, site: Site) -> BrowserContext:
+    ctx = await browser.new_context(base_url=site.origin, locale="en-US",
+                                    viewport={"width": 1000, "height": 800})
+
+    # The quick-exit target is answered here: the browser never needs the network.
+    async def exit_page(route: Any) -> None:
+        await route.fulfill(status=200, content_type="text/html",
+                            body="<!doctype html><title>Weather</title><p>Sunny</p>")
+
+    await ctx.route(site.exit_url, exit_page)
+    # Page timers are frozen, so the pages' safety-net polling (every 15 s) never runs: what
+    # shows up live can only have come through the event stream.
+    start = datetime.now(UTC)
+    await ctx.clock.install(time=start)
+    await ctx.clock.pause_at(start + timedelta(seconds=1))
+    return ctx
+
+
+async def _mark(page: Page) -> None:
+    """Mark the loaded document; `_still_marked` proves later that it was never reloaded."""
+    await page.evaluate("window.__noReload = true")
+
+
+async def _still_marked(page: Page) -> None:
+    assert await page.evaluate("window.__noReload === true"), "the page was reloaded"
+
+
+async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browser,
+                                                     tmp_path: Path) -> None:
+    await add_staff(site.config, "mina")
+    problems = Problems()
+    shots = _screenshot_dir(tmp_path)
+
+    # The victim opens the chat: safety notice and quick exit are there before anything else.
+    victim_ctx = await _new_context(browser, site)
+    victim = problems.watch(await victim_ctx.new_page(), "victim")
+    await victim.goto("/chat?lang=en")
+    await expect(victim).to_have_title("Confidential support chat")
+    await expect(victim.locator("#safety-notice")).to_contain_text("This chat is anonymous")
+    await expect(victim.locator("#quick-exit")).to_be_visible()
+    await expect(victim.locator("#quick-exit")).to_have_text("Quick exit")
+    await expect(victim.locator("#status")).to_have_attribute("data-state", "none")
+    await expect(victim.locator("#messages li")).to_have_count(0)
+
+    # The counselor logs in and watches an empty queue.
+    counselor_ctx = await _new_context(browser, site)
+    counselor = problems.watch(await counselor_ctx.new_page(), "counselor")
+    await counselor.goto("/console/login")
+    await counselor.get_by_label("Name").fill("mina")
+    await counselor.get_by_label("Password").fill(PASSWORD)
+    await counselor.get_by_role("button", name="Log in").click()
+    await expect(counselor).to_have_url(site.url("/console"))
+    await expect(counselor.locator("#live")).to_have_text("Live")
+    await expect(counselor.locator("#waiting-count")).to_have_text("0")
+    await expect(counselor.locator("#queue tbody tr")).to_have_count(0)
+    await _mark(counselor)
+    await _mark(victim)
+
+    # The victim writes; the page says they are waiting, first in line.
+    await victim.locator("#text").fill(SECRET_TEXT)
+    await victim.get_by_role("button", name="Send").click()
+    await expect(victim.locator("#messages li.mine")).to_have_text([SECRET_TEXT])
+    await expect(victim.locator("#text")).to_have_value("")
+    await expect(victim.locator("#status")).to_have_attribute("data-state", "waiting")
+    await expect(victim.locator("#status")).to_contain_text("You are number 1 in line")
+    await expect(victim.locator("#error")).to_be_hidden()
+
+    # The waiting case appears in the counselor's queue live, without a reload.
+    row = counselor.locator("#queue tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row.locator("td").nth(1)).to_have_text("webchat")
+    await expect(row.locator("td").nth(2)).to_have_text("en")
+    await expect(counselor.locator("#waiting-count")).to_have_text("1")
+    await expect(counselor.locator("#queue")).not_to_contain_text(SECRET_TEXT)
+    await _still_marked(counselor)
+
+    # Take next: the case page shows the victim's words.
+    await counselor.get_by_role("button", name="Take next").click()
+    await expect(counselor).to_have_url(re.compile(r"/console/cases/[^/]+$"))
+    await expect(counselor.locator("#case-status")).to_have_text("active")
+    await expect(counselor.locator("#transcript li.victim")).to_have_text([SECRET_TEXT])
+    await _mark(counselor)
+
+    # Being taken shows on the victim's page live.
+    await expect(victim.locator("#status")).to_have_attribute("data-state", "active")
+    await expect(victim.locator("#status")).to_have_text("A counselor is with you now.")
+
+    # The counselor replies; the victim sees it live.
+    await counselor.locator("#reply-text").fill(REPLY_TEXT)
+    await counselor.locator("#reply").get_by_role("button", name="Send").click()
+    await expect(counselor.locator("#transcript li.counselor")).to_have_text([REPLY_TEXT])
+    await expect(counselor.locator("#reply-text")).to_have_value("")
+    await expect(victim.locator("#messages li.theirs")).to_have_text([REPLY_TEXT])
+    await expect(victim.locator("#messages li")).to_have_text([SECRET_TEXT, REPLY_TEXT])
+
+    # The victim writes again; the counselor's transcript follows live.
+    await victim.locator("#text").fill("It is called 'leaks 2'.")
+    await victim.locator("#text").press("Enter")
+    await expect(counselor.locator("#transcript li")).to_have_text(
+        [SECRET_TEXT, REPLY_TEXT, "It is called 'leaks 2'."])
+    await _still_marked(victim)
+    await _still_marked(counselor)
+
+    await victim.screenshot(path=str(shots / "browser-victim-chat.png"), full_page=True)
+    await counselor.screenshot(path=str(shots / "browser-console-case.png"), full_page=True)
+
+    # A reload keeps the conversation: the session cookie names the chat.
+    await victim.reload()
+    await expect(victim.locator("#messages li")).to_have_text(
+        [SECRET_TEXT, REPLY_TEXT, "It is called 'leaks 2'."])
+    await expect(victim.locator("#status")).to_have_attribute("data-state", "active")
+    await _mark(victim)
+
+    # The counselor closes with the intake form and is back on the floor.
+    close = counselor.locator("#close")
+    await close.get_by_label("Harm type").select_option("synthetic")
+    await close.get_by_role("checkbox", name="telegram", exact=True).check()
+    await close.get_by_label("Age band").select_option("18_24")
+    await close.get_by_label("Urgency").select_option("high")
+    await close.get_by_role("checkbox", name="takedown", exact=True).check()
+    await close.get_by_label("Outcome").select_option("takedown_requested")
+    await close.get_by_role("button", name="Close case").click()
+    await expect(counselor).to_have_url(site.url("/console"))
+    await expect(counselor.locator("#live")).to_have_text("Live")
+    await expect(counselor.locator("#mine li")).to_have_count(0)
+
+    # The victim sees the conversation has ended, live.
+    await expect(victim.locator("#status")).to_have_attribute("data-state", "closed")
+    await expect(victim.locator("#status")).to_contain_text("This conversation has ended")
+    await _still_marked(victim)
+
+    rows = await _intake_rows(site.config)
+    assert len(rows) == 1
+    assert rows[0]["harm_type"] == "synthetic" and rows[0]["platforms"] == "telegram"
+    assert rows[0]["age_band"] == "18_24" and rows[0]["outcome"] == "takedown_requested"
+
+    # Quick exit: the page leaves for the exit URL and the chat cookie is ended, so the next
+    # person to open /chat in this browser sees an empty chat.
+    assert await _chat_cookie(victim_ctx)
+    await victim.locator("#quick-exit").click()
+    await expect(victim).to_have_url(site.exit_url)
+    await expect(victim).to_have_title("Weather")
+
+    # The page's beacon to /chat/api/exit ends the cookie; it may land just after the page left.
+    async def cookie_gone() -> bool:
+        return not await _chat_cookie(victim_ctx)
+
+    await wait_for(cookie_gone, timeout=WAIT_MS / 1000)
+    await victim.goto("/chat?lang=en")
+    await expect(victim.locator("#status")).to_have_attribute("data-state", "none")
+    await expect(victim.locator("#status")).to_have_text(
+        "Write to us whenever you are ready. A counselor will answer you here.")
+    await expect(victim.locator("#messages li")).to_have_count(0)
+
+    # The Korean page is in Korean.
+    await victim.goto("/chat?lang=ko")
+    await expect(victim.locator("html")).to_have_attribute("lang", "ko")
+    await expect(victim).to_have_title("비밀 상담 채팅")
+    await expect(victim.locator("#quick-exit")).to_have_text("빠른 나가기")
+    await expect(victim.locator("#safety-notice")).to_contain_text("이 채팅은 익명입니다")
+    await expect(victim.get_by_role("button", name="보내기")).to_be_visible()
+
+    await victim_ctx.close()
+    await counselor_ctx.close()
+    assert problems.seen == []
