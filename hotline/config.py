@@ -12,13 +12,11 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotline.domain import shifts
+from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
 
@@ -108,25 +106,6 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
-class ShiftSeed:
-    """One [[roster.shifts]] entry: a named counselor's weekly shift on some days."""
-
-    counselor: str
-    days: tuple[int, ...]
-    start: time
-    end: time
-    tz: str
-
-
-@dataclass(frozen=True)
-class RosterConfig:
-    # The zone shifts are written in unless an entry names another.
-    timezone: str = "Asia/Seoul"
-    # Seeds the roster table when it is empty; leads edit it at run time after that.
-    shifts: tuple[ShiftSeed, ...] = ()
-
-
-@dataclass(frozen=True)
 class Config:
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
@@ -136,7 +115,7 @@ class Config:
     console: ConsoleConfig = ConsoleConfig()
     routing: RoutingConfig = RoutingConfig()
     alerts: AlertsConfig = AlertsConfig()
-    roster: RosterConfig = RosterConfig()
+    roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
@@ -217,52 +196,6 @@ def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
     return value
 
 
-def _roster(raw: Any) -> RosterConfig:
-    if not isinstance(raw, dict):
-        raise ConfigError("roster: expected a table [roster]")
-    for key in raw:
-        if key not in ("timezone", "shifts"):
-            raise ConfigError(f"roster.{key}: unknown key (known keys: shifts, timezone)")
-    tz = raw.get("timezone", RosterConfig.timezone)
-    if not isinstance(tz, str) or not _zone_ok(tz):
-        raise ConfigError(f"roster.timezone: expected an IANA zone like Asia/Seoul, got {tz!r}")
-    entries = raw.get("shifts", [])
-    if not isinstance(entries, list):
-        raise ConfigError("roster.shifts: expected [[roster.shifts]] tables")
-    seeds = []
-    for i, e in enumerate(entries):
-        where = f"roster.shifts[{i}]"
-        if not isinstance(e, dict):
-            raise ConfigError(f"{where}: expected a table")
-        unknown = set(e) - {"counselor", "days", "start", "end", "tz"}
-        if unknown:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key "
-                              f"(known keys: counselor, days, end, start, tz)")
-        name = e.get("counselor")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where}.counselor: expected a counselor's login name")
-        days = e.get("days")
-        if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
-            raise ConfigError(f"{where}.days: expected a list like [\"mon\", \"tue\"]")
-        try:
-            parsed_days = shifts.parse_weekdays(days)
-        except ValueError as err:
-            raise ConfigError(f"{where}.days: {err}") from None
-        times = []
-        for key in ("start", "end"):
-            value = e.get(key)
-            try:
-                times.append(shifts.parse_hhmm(value if isinstance(value, str) else "",
-                                               as_end=key == "end"))
-            except ValueError:
-                raise ConfigError(f"{where}.{key}: expected HH:MM, got {value!r}") from None
-        zone = e.get("tz", tz)
-        if not isinstance(zone, str) or not _zone_ok(zone):
-            raise ConfigError(f"{where}.tz: expected an IANA zone, got {zone!r}")
-        seeds.append(ShiftSeed(name, parsed_days, times[0], times[1], zone))
-    return RosterConfig(timezone=tz, shifts=tuple(seeds))
-
-
 def _triage_rules(raw: Any) -> TriageRules:
     # Imported here: triage raises this module's ConfigError.
     from hotline.domain.triage import rules_from_mapping
@@ -270,14 +203,6 @@ def _triage_rules(raw: Any) -> TriageRules:
     if not isinstance(raw, dict):
         raise ConfigError("triage: expected a table [triage]")
     return rules_from_mapping(raw)
-
-
-def _zone_ok(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def _build_section(name: str, cls: type[Any], raw: Mapping[str, Any],
@@ -392,7 +317,7 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
     parts = {
         name: _build_section(name, cls, raw.get(name, {}), env) for name, cls in _SECTIONS.items()
     }
-    cfg = Config(**parts, roster=_roster(raw.get("roster", {})),
+    cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
                  triage=_triage_rules(raw.get("triage", {})), base_dir=base_dir)
     try:
         _validate(cfg)
@@ -427,8 +352,10 @@ __all__ = [
     "LanguageConfig",
     "PrivacyConfig",
     "RetentionConfig",
+    "RosterConfig",
     "RoutingConfig",
     "ServerConfig",
+    "ShiftSeed",
     "StorageConfig",
     "config_from_mapping",
     "load_config",
