@@ -14,6 +14,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -31,6 +32,7 @@ from hotline.prompts import Prompts
 from hotline.services import (
     alerts,
     livesync,
+    outbox,
     presence,
     retention,
     roster,
@@ -143,13 +145,14 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "presence": presence.run_presence(deps),
         "alerts": alerts.run_alerts(deps),
         "aging": urgency.run_aging(deps),
+        "outbox": outbox.run_outbox(deps),
         "wake": _wake_on_events(app[HUB], router_wake, roster_wake),
     }
     tasks = [asyncio.create_task(coro, name=name) for name, coro in jobs.items()]
     yield
     # A cancel that lands while a job is inside an SQLAlchemy async call can be swallowed
     # there (the query completes, the job goes back to sleep): cancel until every job ended.
-    pending = set(tasks)
+    pending: set[asyncio.Task[Any]] = {*tasks, *deps.outbox.tasks}
     while pending:
         for t in pending:
             t.cancel()
@@ -157,6 +160,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     for t in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await t
+    # Replies whose immediate try was cut short stay "pending"; the next start retries them.
 
 
 async def _close_streams(app: web.Application) -> None:

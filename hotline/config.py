@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
@@ -113,6 +114,8 @@ class Config:
     retention: RetentionConfig = RetentionConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     console: ConsoleConfig = ConsoleConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    twilio: TwilioConfig = TwilioConfig()
     routing: RoutingConfig = RoutingConfig()
     alerts: AlertsConfig = AlertsConfig()
     roster: RosterConfig = field(default_factory=RosterConfig)
@@ -145,6 +148,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "console": ConsoleConfig,
     "routing": RoutingConfig,
     "alerts": AlertsConfig,
+    "telegram": TelegramConfig,
+    "twilio": TwilioConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage")
@@ -159,6 +164,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_REDIS_URL": ("storage", "redis_url"),
     "HOTLINE_REDIS_PREFIX": ("storage", "redis_prefix"),
     "HOTLINE_LOG_LEVEL": ("privacy", "log_level"),
+    "HOTLINE_TELEGRAM_API_BASE_URL": ("telegram", "api_base_url"),
+    "HOTLINE_TWILIO_API_BASE_URL": ("twilio", "api_base_url"),
 }
 
 
@@ -279,6 +286,14 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
     if cfg.routing.no_new_offers_minutes < 0:
         raise ConfigError("routing.no_new_offers_minutes: expected 0 or more")
+    if cfg.telegram.mode not in ("webhook", "polling"):
+        raise ConfigError('telegram.mode: expected "webhook" or "polling"')
+    for name, url in (("telegram.api_base_url", cfg.telegram.api_base_url),
+                      ("twilio.api_base_url", cfg.twilio.api_base_url)):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{name}: expected an http(s) URL, got {url!r}")
+    if not 1 <= cfg.telegram.max_file_mb <= 2000:
+        raise ConfigError("telegram.max_file_mb: expected 1..2000")
     if cfg.privacy.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("privacy.log_level: expected DEBUG, INFO, WARNING or ERROR")
 
@@ -357,6 +372,8 @@ __all__ = [
     "ServerConfig",
     "ShiftSeed",
     "StorageConfig",
+    "TelegramConfig",
+    "TwilioConfig",
     "config_from_mapping",
     "load_config",
     "replace",

@@ -6,11 +6,14 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy import select
 
 from hotline.console import auth
-from hotline.domain import intake
+from hotline.domain import intake, shifts
 from hotline.domain.conversation import Urgency
-from hotline.services import casework, presence
+from hotline.domain.staff import Role
+from hotline.services import casework, handover, presence
+from hotline.stores.sql.tables import counselors
 from hotline.web.appkeys import DEPS
 
 routes = web.RouteTableDef()
@@ -74,7 +77,47 @@ async def _page_context(request: web.Request) -> dict[str, Any]:
 @routes.get("/console")
 async def floor(request: web.Request) -> web.Response:
     ctx = await _page_context(request)
+    status = await request.app[DEPS].live.status_of(ctx["staff"].id)
+    ctx.update(presence=status.value, may_open_cases=ctx["staff"].sees_all_cases)
     return aiohttp_jinja2.render_template("console/floor.html", request, ctx)
+
+
+def _is_lead(ctx: dict[str, Any]) -> bool:
+    return bool(ctx["staff"].role in (Role.LEAD, Role.ADMIN))
+
+
+def _forbidden(request: web.Request, ctx: dict[str, Any]) -> web.Response:
+    return aiohttp_jinja2.render_template("console/forbidden.html", request, ctx, status=403)
+
+
+async def _directory(request: web.Request) -> list[dict[str, Any]]:
+    """Every active staff account (id, name, role) for the lead's pickers."""
+    async with request.app[DEPS].engine.connect() as conn:
+        rows = await conn.execute(select(counselors.c.id, counselors.c.name, counselors.c.role)
+                                  .where(counselors.c.active.is_(True))
+                                  .order_by(counselors.c.name))
+        return [{"id": r.id, "name": r.name, "role": r.role} for r in rows]
+
+
+@routes.get("/console/lead")
+async def lead_page(request: web.Request) -> web.Response:
+    ctx = await _page_context(request)
+    if not _is_lead(ctx):
+        return _forbidden(request, ctx)
+    ctx.update(directory=await _directory(request), reasons=handover.REASONS,
+               urgencies=[u.value for u in Urgency])
+    return aiohttp_jinja2.render_template("console/lead.html", request, ctx)
+
+
+@routes.get("/console/roster")
+async def roster_page(request: web.Request) -> web.Response:
+    ctx = await _page_context(request)
+    if not _is_lead(ctx):
+        return _forbidden(request, ctx)
+    ctx.update(directory=await _directory(request), override_reasons=shifts.OVERRIDE_REASONS,
+               default_tz=request.app[DEPS].config.roster.timezone,
+               weekdays=("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+    return aiohttp_jinja2.render_template("console/roster.html", request, ctx)
 
 
 @routes.get("/console/cases/{id}")

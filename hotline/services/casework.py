@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline import metrics
-from hotline.domain.conversation import Direction, Status
+from hotline.domain.conversation import Channel, Direction, Status
 from hotline.domain.intake import IntakeForm
 from hotline.domain.staff import Staff, may_read_case
+from hotline.services import outbox
 from hotline.services.deps import Deps
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
@@ -170,10 +171,13 @@ async def reply(deps: Deps, staff: Staff, conversation_id: str, text: str, clien
             if conv.status != Status.ACTIVE or conv.counselor_id != staff.id:
                 raise CaseConflict("only the counselor holding an open case can reply")
             seq = await convs.next_seq(conn, conversation_id, now)
+            # The web chat's page fetches replies itself; other channels push them (outbox).
+            pushed = conv.channel != Channel.WEBCHAT
             await convs.insert_message(
                 conn, conversation_id=conversation_id, seq=seq, direction=Direction.OUT,
                 body_sealed=deps.keyring.seal_text(text, f"msg:{conversation_id}:{seq}"),
-                at=now, provider_key=provider_key, counselor_id=staff.id)
+                at=now, provider_key=provider_key, counselor_id=staff.id,
+                delivery="pending" if pushed else "delivered")
     except IntegrityError:
         # The same client id raced itself; the first one won.
         async with deps.engine.connect() as conn:
@@ -184,6 +188,8 @@ async def reply(deps: Deps, staff: Staff, conversation_id: str, text: str, clien
     metrics.MESSAGES_OUT.labels(conv.channel.value).inc()
     await deps.publish({"type": "message", "conversation": conversation_id, "seq": seq,
                         "direction": Direction.OUT.value})
+    if pushed:
+        outbox.submit(deps, conversation_id, seq)
     return seq
 
 

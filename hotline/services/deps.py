@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +11,7 @@ from hotline.config import Config
 from hotline.crypto import Keyring
 from hotline.domain.routing import RoutingRules
 from hotline.events import Event, publish
+from hotline.services.outbox import Outbox
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
 
@@ -23,6 +24,7 @@ class Deps:
     keys: Keys
     live: LiveStore
     keyring: Keyring
+    outbox: Outbox = field(default_factory=Outbox)
 
     @property
     def rules(self) -> RoutingRules:

@@ -112,6 +112,10 @@ class Keys:
         """STRING counter of failed logins for a pseudonymous login name or client address."""
         return self._k(f"login:{who}")
 
+    def send_lock(self, conversation_id: str, seq: int) -> str:
+        """STRING held while one instance sends one reply, so no two send it at once."""
+        return self._k(f"send:{conversation_id}:{seq}")
+
     def job_lock(self, job: str) -> str:
         """STRING lock so one instance runs a periodic job at a time."""
         return self._k(f"lock:{job}")

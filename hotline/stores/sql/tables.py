@@ -135,8 +135,15 @@ messages = Table(
     # "<channel>:<provider message id>": a provider retry hits this unique key and changes nothing.
     Column("provider_key", String(160), nullable=True, unique=True),
     Column("counselor_id", Integer, ForeignKey("counselors.id"), nullable=True),
+    # stored (inbound) | pending | retrying | sent | delivered | failed (outbound).
     Column("delivery", String(16), nullable=False, server_default=text("'stored'")),
     Column("created_at", UTCDateTime, nullable=False),
+    # Outbound delivery (migration 0003): tries so far, when to try next, the provider's id for
+    # the sent message (status callbacks, deletion), and the last error as a code.
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=True, index=True),
+    Column("provider_ref", String(64), nullable=True, index=True),
+    Column("last_error", String(64), nullable=True),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
 )
 

@@ -1,0 +1,223 @@
+"""Outbound delivery: every reply to a victim reaches them, or the counselor sees that it did not.
+
+A reply is stored first (SQL, delivery "pending"), then handed to its channel's `Sender`. A
+failure is retried with backoff (or after the delay the provider asked for) up to
+MAX_ATTEMPTS, and every change of state is an event the console shows. Per conversation, only
+the oldest undelivered reply is attempted, so a victim never receives replies out of order.
+Delivery is at least once: a crash between the provider's acceptance and our update may send a
+reply twice, never zero times. See docs/outbox.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from redis.exceptions import RedisError
+from sqlalchemy import and_, func, or_, select, update
+
+from hotline.domain.conversation import Channel, Direction
+from hotline.stores.sql.tables import conversations, messages
+
+if TYPE_CHECKING:
+    from hotline.services.deps import Deps
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# Backoff between tries: 2 s, 4 s, ... capped at 5 minutes.
+_BACKOFF_BASE_S = 2.0
+_BACKOFF_CAP_S = 300.0
+# A send taking longer than this counts as failed (and is retried).
+SEND_TIMEOUT_S = 15.0
+_LOCK_MS = 30_000
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One reply on its way: everything a channel needs, the address decrypted."""
+
+    conversation_id: str
+    seq: int
+    channel: Channel
+    language: str
+    address: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    provider_ref: str | None = None
+    # The provider asked us to wait this long (e.g. Telegram 429 retry_after).
+    retry_after_s: float | None = None
+    # Retrying cannot help (blocked the bot, invalid number): fail at once.
+    permanent: bool = False
+    # A short code, never message text or an address.
+    error: str = ""
+
+
+class Sender(Protocol):
+    async def send(self, out: Outgoing) -> SendResult: ...
+
+
+@dataclass
+class Outbox:
+    """The senders of the channels that are switched on (set up by each channel at start)."""
+
+    senders: dict[Channel, Sender] = field(default_factory=dict)
+    tasks: set[asyncio.Task[str | None]] = field(default_factory=set)
+
+    def register(self, channel: Channel, sender: Sender) -> None:
+        self.senders[channel] = sender
+
+
+def backoff_s(attempts: int) -> float:
+    """Delay before try number attempts+1."""
+    return float(min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** max(0, attempts - 1)))
+
+
+def submit(deps: Deps, conversation_id: str, seq: int) -> None:
+    """Try to deliver a just-stored reply now, in the background (the worker retries)."""
+    task = asyncio.create_task(attempt(deps, conversation_id, seq))
+    deps.outbox.tasks.add(task)
+    task.add_done_callback(deps.outbox.tasks.discard)
+
+
+async def attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:
+    """One delivery attempt; returns the new delivery state (None if not attempted)."""
+    lock = deps.keys.send_lock(conversation_id, seq)
+    try:
+        if not await deps.redis.set(lock, "1", nx=True, px=_LOCK_MS):
+            return None
+    except (RedisError, OSError):
+        return None  # without the lock two instances could both send; the worker retries
+    try:
+        return await _attempt(deps, conversation_id, seq)
+    finally:
+        with contextlib.suppress(RedisError, OSError):
+            await deps.redis.delete(lock)
+
+
+async def _attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:
+    async with deps.engine.connect() as conn:
+        row = (await conn.execute(
+            select(messages.c.body_sealed, messages.c.delivery, messages.c.attempts,
+                   conversations.c.channel, conversations.c.language,
+                   conversations.c.contact_sealed)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(and_(messages.c.conversation_id == conversation_id,
+                        messages.c.seq == seq)))).first()
+        earlier = (await conn.execute(select(func.count()).select_from(messages).where(and_(
+            messages.c.conversation_id == conversation_id, messages.c.seq < seq,
+            messages.c.direction == Direction.OUT.value,
+            messages.c.delivery.in_(("pending", "retrying")))))).scalar_one()
+    if row is None or row.delivery not in ("pending", "retrying") or earlier:
+        return None
+    channel = Channel(row.channel)
+    sender = deps.outbox.senders.get(channel)
+    if sender is None:
+        return await _record(deps, conversation_id, seq, row.attempts,
+                             SendResult(False, permanent=True, error="channel_off"))
+    if row.contact_sealed is None or row.body_sealed is None:
+        return await _record(deps, conversation_id, seq, row.attempts,
+                             SendResult(False, permanent=True, error="no_contact"))
+    out = Outgoing(conversation_id, seq, channel, row.language,
+                   deps.keyring.open_text(row.contact_sealed, f"contact:{conversation_id}"),
+                   deps.keyring.open_text(row.body_sealed, f"msg:{conversation_id}:{seq}"))
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT_S):
+            result = await sender.send(out)
+    except TimeoutError:
+        result = SendResult(False, error="timeout")
+    except Exception as e:  # a channel bug must not lose the reply: retry and show it
+        log.exception("sender raised", extra={"conversation": conversation_id, "seq": seq})
+        result = SendResult(False, error=type(e).__name__[:64])
+    return await _record(deps, conversation_id, seq, row.attempts, result)
+
+
+async def _record(deps: Deps, conversation_id: str, seq: int, attempts: int,
+                  result: SendResult) -> str:
+    now = datetime.now(UTC)
+    tries = attempts + 1
+    if result.ok:
+        state, next_at, error = "sent", None, None
+    elif result.permanent or tries >= MAX_ATTEMPTS:
+        state, next_at, error = "failed", None, result.error or "failed"
+    else:
+        wait = result.retry_after_s if result.retry_after_s is not None else backoff_s(tries)
+        state, next_at, error = "retrying", now + timedelta(seconds=wait), result.error
+    async with deps.engine.begin() as conn:
+        await conn.execute(update(messages).where(and_(
+            messages.c.conversation_id == conversation_id, messages.c.seq == seq)).values(
+            delivery=state, attempts=tries, next_attempt_at=next_at, last_error=error,
+            provider_ref=result.provider_ref))
+    log.info("delivery", extra={"conversation": conversation_id, "seq": seq, "state": state,
+                                "attempts": tries, "error": error})
+    await deps.publish({"type": "delivery", "conversation": conversation_id, "seq": seq,
+                        "delivery": state, "error": error})
+    if state == "sent":
+        # The next reply of this conversation may have been waiting for this one.
+        nxt = await _next_pending(deps, conversation_id)
+        if nxt is not None:
+            submit(deps, conversation_id, nxt)
+    return state
+
+
+async def _next_pending(deps: Deps, conversation_id: str) -> int | None:
+    async with deps.engine.connect() as conn:
+        seq = (await conn.execute(select(func.min(messages.c.seq)).where(and_(
+            messages.c.conversation_id == conversation_id,
+            messages.c.direction == Direction.OUT.value,
+            messages.c.delivery == "pending")))).scalar_one()
+    return None if seq is None else int(seq)
+
+
+async def mark(deps: Deps, channel: Channel, provider_ref: str, state: str,
+               error: str | None = None) -> bool:
+    """A provider's status callback: sent -> delivered, or -> failed (shown to the counselor)."""
+    async with deps.engine.begin() as conn:
+        row = (await conn.execute(
+            select(messages.c.conversation_id, messages.c.seq)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(and_(messages.c.provider_ref == provider_ref,
+                        conversations.c.channel == channel.value)))).first()
+        if row is None:
+            return False
+        await conn.execute(update(messages).where(and_(
+            messages.c.conversation_id == row.conversation_id, messages.c.seq == row.seq))
+            .values(delivery=state, last_error=error))
+    await deps.publish({"type": "delivery", "conversation": row.conversation_id,
+                        "seq": row.seq, "delivery": state, "error": error})
+    return True
+
+
+async def due(deps: Deps, now: datetime, limit: int = 100) -> list[tuple[str, int]]:
+    """The oldest undelivered reply of each conversation that is due for a try."""
+    heads = (select(messages.c.conversation_id.label("cid"), func.min(messages.c.seq)
+                    .label("seq"))
+             .where(and_(messages.c.direction == Direction.OUT.value,
+                         messages.c.delivery.in_(("pending", "retrying"))))
+             .group_by(messages.c.conversation_id).subquery())
+    async with deps.engine.connect() as conn:
+        rows = await conn.execute(
+            select(heads.c.cid, heads.c.seq)
+            .join(messages, and_(messages.c.conversation_id == heads.c.cid,
+                                 messages.c.seq == heads.c.seq))
+            .where(or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now))
+            .limit(limit))
+        return [(r[0], int(r[1])) for r in rows]
+
+
+async def run_outbox(deps: Deps, every_s: float = 1.0) -> None:
+    """Forever: retry what is due (every instance may run this; a per-message lock decides)."""
+    while True:
+        with contextlib.suppress(RedisError, OSError):
+            for cid, seq in await due(deps, datetime.now(UTC)):
+                await attempt(deps, cid, seq)
+        await asyncio.sleep(every_s)
+

@@ -1,0 +1,157 @@
+// Shared by the console pages: JSON requests with the CSRF token, small DOM helpers, plain
+// words for routing codes, the live event stream and the alerts panel.
+"use strict";
+window.Hotline = (function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  // Why something could not be done, in plain words (routing eligibility and 409 codes).
+  const WHY = {
+    shift: "You are not on shift",
+    ending: "Your shift ends soon: no new cases",
+    capacity: "You are at capacity",
+    status: "Set yourself available first",
+    empty: "Nothing waiting that you can take",
+    absent: "Your console looks disconnected: reload the page",
+    language: "You do not cover this case's language",
+    channel: "You do not cover this case's channel",
+    on_call: "You are on a voice call",
+    gone: "This case is no longer waiting",
+    same: "That counselor already holds this case",
+    "offer no longer open": "This offer has expired or gone to someone else",
+    "no longer waiting": "Someone else has taken this case",
+  };
+
+  function words(code) {
+    return WHY[code] || String(code || "Something went wrong");
+  }
+
+  // "content_spreading" -> "content spreading"
+  function label(code) { return String(code).replace(/_/g, " "); }
+
+  async function parse(r) {
+    let data = {};
+    try { data = await r.json(); } catch (e) { data = {}; }
+    if (r.status === 401) window.location = "/console/login";
+    return {ok: r.ok, status: r.status, data: data, date: r.headers.get("Date")};
+  }
+
+  async function get(url) {
+    return parse(await fetch(url, {credentials: "same-origin"}));
+  }
+
+  async function send(method, url, body) {
+    return parse(await fetch(url, {
+      method: method, credentials: "same-origin",
+      headers: {"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+      body: body === undefined ? undefined : JSON.stringify(body)}));
+  }
+
+  function post(url, body) { return send("POST", url, body || {}); }
+
+  // The error of a failed request, as a sentence: the reason code in words when there is one.
+  function failure(res) {
+    const d = res.data || {};
+    if (d.reason) return words(d.reason);
+    if (d.error) return WHY[d.error] || d.error;
+    return "Request failed (" + res.status + ")";
+  }
+
+  function el(tag, className, text) {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+
+  function button(text, onClick, className) {
+    const b = el("button", className, text);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  // Run `fn` now, or once more right after the run in progress (no timers: page clocks may be
+  // frozen in tests, and a burst of events needs one reload, not one per event).
+  function coalesce(fn) {
+    let running = null;
+    let again = false;
+    return async function run() {
+      if (running) { again = true; return running; }
+      running = (async function () {
+        try {
+          do { again = false; await fn(); } while (again);
+        } finally { running = null; }
+      })();
+      return running;
+    };
+  }
+
+  // The console event stream: `handlers` maps event types to functions of the parsed event.
+  function events(handlers, liveEl, onOpen) {
+    const source = new EventSource("/api/v1/events");
+    Object.keys(handlers).forEach(function (t) {
+      source.addEventListener(t, function (ev) {
+        let data = {};
+        try { data = JSON.parse(ev.data); } catch (e) { data = {}; }
+        handlers[t](data, t);
+      });
+    });
+    source.onopen = function () {
+      if (liveEl) liveEl.textContent = "Live";
+      if (onOpen) onOpen();
+    };
+    source.onerror = function () { if (liveEl) liveEl.textContent = "Reconnecting…"; };
+    return source;
+  }
+
+  function since(iso) {
+    const s = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 1000));
+    return s < 60 ? s + " s ago" : Math.floor(s / 60) + " min ago";
+  }
+
+  // The alerts panel: open alerts this person may acknowledge. Hidden while there are none.
+  // `linkCases`: whether to link the case (only leads and admins may open any case).
+  function alertsPanel(section, linkCases) {
+    const list = section.querySelector("ul");
+    const status = section.querySelector("[role=status]");
+    let known = null;
+    async function refresh() {
+      const res = await get("/api/v1/alerts");
+      if (!res.ok) return 0;
+      const alerts = res.data.alerts;
+      const fresh = known === null ? new Set() : new Set(alerts.map(function (a) { return a.id; })
+        .filter(function (id) { return !known.has(id); }));
+      known = new Set(alerts.map(function (a) { return a.id; }));
+      list.innerHTML = "";
+      alerts.forEach(function (a) {
+        const li = el("li", "alert kind-" + a.kind + (fresh.has(a.id) ? " fresh" : ""));
+        li.dataset.alert = a.id;
+        li.appendChild(el("strong", "", a.kind === "takedown" ? "Takedown" : "Lead"));
+        li.appendChild(el("span", "", a.reasons.map(label).join(", ") || "—"));
+        const cid = a.conversation.slice(0, 8);
+        if (linkCases) {
+          const link = el("a", "", "case " + cid);
+          link.href = "/console/cases/" + a.conversation;
+          li.appendChild(link);
+        } else {
+          li.appendChild(el("span", "case", "case " + cid));
+        }
+        li.appendChild(el("span", "muted", since(a.created_at) +
+                          (a.step ? " · escalated " + a.step + "×" : "")));
+        li.appendChild(button("Acknowledge", async function () {
+          const r = await post("/api/v1/alerts/" + a.id + "/ack");
+          status.textContent = r.ok ? "" : failure(r);
+          refresh();
+        }));
+        list.appendChild(li);
+      });
+      section.hidden = alerts.length === 0;
+      return alerts.length;
+    }
+    return coalesce(refresh);
+  }
+
+  return {csrf: csrf, words: words, label: label, get: get, post: post, send: send,
+          failure: failure, el: el, button: button, coalesce: coalesce, events: events,
+          since: since, alertsPanel: alertsPanel};
+})();

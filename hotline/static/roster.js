@@ -1,0 +1,177 @@
+// The roster: who is on shift at a chosen time (in a chosen time zone), and forms to add a
+// weekly shift or a dated override. Reloads on roster events.
+"use strict";
+(function () {
+  const H = window.Hotline;
+  const root = document.getElementById("roster");
+  const tzInput = document.getElementById("tz");
+  const atInput = document.getElementById("at");
+  const whenError = document.getElementById("when-error");
+  let viewing = null;  // the ISO time looked at, or null for "now"
+
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  function validZone(tz) {
+    try { new Intl.DateTimeFormat("en", {timeZone: tz}); return true; } catch (e) { return false; }
+  }
+
+  function zone() {
+    const tz = tzInput.value.trim();
+    return validZone(tz) ? tz : null;
+  }
+
+  // The wall-clock fields of an instant in a zone.
+  function fields(tz, ms) {
+    const v = {};
+    new Intl.DateTimeFormat("en-US", {timeZone: tz, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"})
+      .formatToParts(new Date(ms)).forEach(function (p) { v[p.type] = p.value; });
+    return v;
+  }
+
+  function offsetMinutes(tz, ms) {
+    const v = fields(tz, ms);
+    const asUtc = Date.UTC(+v.year, +v.month - 1, +v.day, +v.hour % 24, +v.minute, +v.second);
+    return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60000);
+  }
+
+  // "2025-03-01T09:30" read as a wall-clock time in `tz` -> ISO 8601 with its offset.
+  function zonedIso(local, tz) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(local);
+    if (!m) return null;
+    const naive = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+    let off = offsetMinutes(tz, naive);
+    off = offsetMinutes(tz, naive - off * 60000);
+    const a = Math.abs(off);
+    return m[1] + "-" + m[2] + "-" + m[3] + "T" + m[4] + ":" + m[5] + ":00" +
+      (off < 0 ? "-" : "+") + pad(Math.floor(a / 60)) + ":" + pad(a % 60);
+  }
+
+  function localNow(tz) {
+    const v = fields(tz, Date.now());
+    return v.year + "-" + v.month + "-" + v.day + "T" + pad(+v.hour % 24) + ":" + v.minute;
+  }
+
+  function show(iso, tz) {
+    return new Date(iso).toLocaleString([], {timeZone: tz, weekday: "short", month: "short",
+      day: "numeric", hour: "2-digit", minute: "2-digit"});
+  }
+
+  async function load() {
+    const tz = zone();
+    if (!tz) { whenError.textContent = "Unknown time zone: use a name like Asia/Seoul."; return; }
+    whenError.textContent = "";
+    const r = await H.get("/api/v1/roster" + (viewing ? "?at=" + encodeURIComponent(viewing) : ""));
+    if (!r.ok) { whenError.textContent = H.failure(r); return; }
+    document.getElementById("on-at").textContent = viewing ? show(r.data.at, tz) : "now";
+    const tbody = document.querySelector("#on-shift tbody");
+    tbody.innerHTML = "";
+    r.data.on_shift.forEach(function (p) {
+      const tr = document.createElement("tr");
+      tr.dataset.staff = p.id;
+      [p.name + " (#" + p.id + ")", p.role, p.languages.join(", "),
+       p.from ? show(p.from, tz) : "no roster: on shift whenever present",
+       p.until ? show(p.until, tz) : ""].forEach(function (t) {
+        tr.appendChild(H.el("td", "", t));
+      });
+      tbody.appendChild(tr);
+    });
+    document.getElementById("next-edge").textContent = r.data.next_edge
+      ? "Next shift change: " + show(r.data.next_edge, tz) : "No shift change ahead.";
+  }
+  const refresh = H.coalesce(load);
+
+  document.getElementById("when").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    const tz = zone();
+    if (!tz) { whenError.textContent = "Unknown time zone: use a name like Asia/Seoul."; return; }
+    viewing = zonedIso(atInput.value, tz);
+    refresh();
+  });
+
+  document.getElementById("now").addEventListener("click", function () {
+    viewing = null;
+    const tz = zone();
+    if (tz) atInput.value = localNow(tz);
+    refresh();
+  });
+
+  tzInput.addEventListener("change", refresh);
+
+  // A change made from this page, with an undo (DELETE) while the page is open.
+  function remember(text, kind, ids) {
+    const li = H.el("li", "", null);
+    const err = H.el("span", "error", "");
+    li.appendChild(H.el("span", "", text));
+    li.appendChild(H.button("Undo", async function () {
+      for (const id of ids) {
+        const r = await H.send("DELETE", "/api/v1/roster/" + kind + "/" + id);
+        if (!r.ok && r.status !== 404) { err.textContent = H.failure(r); return; }
+      }
+      li.remove();
+    }));
+    li.appendChild(err);
+    document.getElementById("changes").appendChild(li);
+  }
+
+  function submitter(formId, build, send) {
+    const form = document.getElementById(formId);
+    const out = form.querySelector(".result");
+    form.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const tz = zone();
+      if (!tz) { out.textContent = "Choose a valid time zone first."; out.className = "result error"; return; }
+      const body = build(new FormData(form), tz);
+      if (typeof body === "string") { out.textContent = body; out.className = "result error"; return; }
+      const r = await H.post(send, body);
+      out.className = "result " + (r.ok ? "ok" : "error");
+      out.textContent = r.ok ? "Saved." : H.failure(r);
+      if (r.ok) { remember(describe(formId, form, body, tz), formId + "s", ids(r.data)); refresh(); }
+    });
+  }
+
+  function ids(data) { return data.shifts || [data.override]; }
+
+  function who(form) {
+    const s = form.querySelector("select[name=counselor_id]");
+    return s.options[s.selectedIndex].textContent;
+  }
+
+  function describe(kind, form, body, tz) {
+    if (kind === "shift") {
+      return "Shift for " + who(form) + ": " + body.days.join(", ") + " " + body.start + "–" +
+        body.end + " (" + tz + ")";
+    }
+    return "Override for " + who(form) + ": " + (body.on_shift ? "on" : "off") + " shift " +
+      show(body.start, tz) + " – " + show(body.end, tz) + " (" + body.reason + ")";
+  }
+
+  submitter("shift", function (f, tz) {
+    const days = f.getAll("days");
+    if (!days.length) return "Choose at least one day.";
+    return {counselor_id: Number(f.get("counselor_id")), days: days, start: f.get("start"),
+            end: f.get("end"), tz: tz};
+  }, "/api/v1/roster/shifts");
+
+  submitter("override", function (f, tz) {
+    const start = zonedIso(f.get("start"), tz);
+    const end = zonedIso(f.get("end"), tz);
+    if (!start || !end) return "Enter both times.";
+    return {counselor_id: Number(f.get("counselor_id")), start: start, end: end,
+            on_shift: f.get("on_shift") === "true", reason: f.get("reason")};
+  }, "/api/v1/roster/overrides");
+
+  // Time zone suggestions: the browser's list, with the configured zone first.
+  const zones = document.getElementById("zones");
+  const all = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [];
+  [root.dataset.defaultTz, "UTC"].concat(all).forEach(function (z) {
+    const o = document.createElement("option");
+    o.value = z;
+    zones.appendChild(o);
+  });
+
+  atInput.value = localNow(zone() || "UTC");
+  document.getElementById("override-start").value = atInput.value;
+  H.events({roster: refresh, reset: refresh}, document.getElementById("live"), refresh);
+  refresh();
+})();
