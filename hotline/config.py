@@ -114,8 +114,8 @@ class Config:
     retention: RetentionConfig = RetentionConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     console: ConsoleConfig = ConsoleConfig()
-    telegram: TelegramConfig = TelegramConfig()
-    twilio: TwilioConfig = TwilioConfig()
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    twilio: TwilioConfig = field(default_factory=TwilioConfig)
     routing: RoutingConfig = RoutingConfig()
     alerts: AlertsConfig = AlertsConfig()
     roster: RosterConfig = field(default_factory=RosterConfig)
@@ -288,10 +288,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("routing.no_new_offers_minutes: expected 0 or more")
     if cfg.telegram.mode not in ("webhook", "polling"):
         raise ConfigError('telegram.mode: expected "webhook" or "polling"')
-    for name, url in (("telegram.api_base_url", cfg.telegram.api_base_url),
-                      ("twilio.api_base_url", cfg.twilio.api_base_url)):
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{name}: expected an http(s) URL, got {url!r}")
+    for name, base in (("telegram.api_base_url", cfg.telegram.api_base_url),
+                       ("twilio.api_base_url", cfg.twilio.api_base_url)):
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"{name}: expected an http(s) URL, got {base!r}")
     if not 1 <= cfg.telegram.max_file_mb <= 2000:
         raise ConfigError("telegram.max_file_mb: expected 1..2000")
     if cfg.privacy.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
