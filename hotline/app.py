@@ -21,10 +21,10 @@ import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
 
-from hotline.channels import webchat
+from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
-from hotline.console import floor_api
+from hotline.console import evidence_api, floor_api
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.events import Hub
@@ -186,6 +186,10 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
+    sms.setup(app)
+    voice.setup(app)
+    telegram.setup(app)
+    evidence_api.setup(app)
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
     return app

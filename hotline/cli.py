@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from hotline.channels import telegram_cli
 from hotline.config import LANG_CODES, Config, ConfigError, load_config
 from hotline.domain.conversation import Status, Urgency, queue_score
 from hotline.domain.staff import Role
@@ -50,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--languages", required=True,
                      help=f"comma-separated languages spoken ({', '.join(sorted(LANG_CODES))})")
     add.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    ph = co_sub.add_parser("phone", help="set the phone number calls are bridged to, read "
+                                          "from stdin (E.164; an empty line removes it)")
+    ph.add_argument("name", help="login name")
+    ph.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    telegram_cli.add_parsers(sub, co_sub)
     q = sub.add_parser("queue", help="list waiting conversations: id, channel, language, "
                                      "urgency, seconds waited (never a contact address)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -97,7 +103,11 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
         rev = asyncio.run(_migrate(cfg))
         print(f"database at revision {rev}")
         return 0
+    if (tg := telegram_cli.dispatch(args, cfg)) is not None:
+        return tg
     if args.command == "counselor":
+        if args.counselor_command == "phone":
+            return _counselor_phone(args, cfg)
         return _counselor_add(args, cfg)
     if args.command == "roster":
         return _roster(args, cfg)
@@ -165,6 +175,40 @@ def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
     except IntegrityError:
         raise UsageError(f"NAME: {name!r} already exists") from None
     print(f"added {args.role} {name} (id {new_id})")
+    return 0
+
+
+def _counselor_phone(args: argparse.Namespace, cfg: Config) -> int:
+    """Seal and store the number a counselor's calls are bridged to (never printed)."""
+    from hotline.channels.twilio_common import E164
+    from hotline.crypto import Keyring, load_master_key
+    from hotline.stores.sql import twilio as twilio_store
+
+    raw = (getpass.getpass("Phone number (E.164; empty removes it): ") if sys.stdin.isatty()
+           else sys.stdin.readline())
+    number = "".join(raw.split()).replace("-", "")
+    if number and not E164.match(number):
+        raise UsageError("phone number: expected E.164, e.g. +821012345678")
+    keyring = Keyring.from_master(load_master_key(cfg.data_path, os.environ))
+
+    async def _set() -> bool:
+        engine = open_engine(cfg.database_url)
+        try:
+            await migrate(engine)
+            async with engine.begin() as conn:
+                account = await staff_store.by_name(conn, args.name)
+                if account is None:
+                    return False
+                cid = account.staff.id
+                sealed = keyring.seal_text(number, f"counselor_phone:{cid}") if number else None
+                await twilio_store.set_phone(conn, cid, sealed, datetime.now(UTC))
+                return True
+        finally:
+            await engine.dispose()
+
+    if not asyncio.run(_set()):
+        raise UsageError(f"NAME: no staff account {args.name!r}")
+    print(f"phone number {'set' if number else 'removed'} for {args.name}")
     return 0
 
 

@@ -100,6 +100,18 @@ class Keyring:
         except InvalidTag:
             raise ValueError("sealed field failed authentication") from None
 
+    def seal_bytes(self, data: bytes, context: str) -> bytes:
+        """seal_text for binary content (evidence files kept with a victim's consent)."""
+        nonce = secrets.token_bytes(12)
+        return nonce + AESGCM(self.seal).encrypt(nonce, data, context.encode())
+
+    def open_bytes(self, blob: bytes, context: str) -> bytes:
+        """Decrypt what seal_bytes produced for the same context; ValueError if tampered."""
+        try:
+            return AESGCM(self.seal).decrypt(blob[:12], blob[12:], context.encode())
+        except InvalidTag:
+            raise ValueError("sealed field failed authentication") from None
+
     def sign(self, purpose: str, value: str) -> str:
         """A short keyed MAC binding `value` to `purpose` (for self-verifying tokens)."""
         mac = hmac.new(self.token, f"{purpose}\x00{value}".encode(), hashlib.sha256)

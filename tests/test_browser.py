@@ -14,6 +14,7 @@ Without chromium the test skips, except under CI=true, where that is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ from sqlalchemy import select
 
 from hotline.app import create_app
 from hotline.config import Config
+from hotline.domain.staff import Role
 from hotline.stores.sql.engine import open_engine
 from hotline.stores.sql.tables import intake_records
 from tests.conftest import RedisProcess, free_port, make_config, wait_for
@@ -76,15 +78,14 @@ class Site:
         return self.origin + path
 
 
-@pytest.fixture
-async def site(tmp_path: Path, redis_server: RedisProcess) -> AsyncIterator[Site]:
+@contextlib.asynccontextmanager
+async def _serve(tmp_path: Path, redis_server: RedisProcess,
+                 routing: dict[str, Any]) -> AsyncIterator[Site]:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     cfg = make_config(tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
                       redis_server.url, server={"public_url": origin},
-                      privacy={"quick_exit_url": f"{origin}/healthz"},
-                      # Pull mode: the counselor takes the case with "Take next".
-                      routing={"mode": "pull"})
+                      privacy={"quick_exit_url": f"{origin}/healthz"}, routing=routing)
     runner = web.AppRunner(create_app(cfg), shutdown_timeout=1.0)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", port)
@@ -93,6 +94,21 @@ async def site(tmp_path: Path, redis_server: RedisProcess) -> AsyncIterator[Site
         yield Site(cfg, port)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def site(tmp_path: Path, redis_server: RedisProcess) -> AsyncIterator[Site]:
+    # Pull mode: the counselor takes the case with "Take next".
+    async with _serve(tmp_path, redis_server, {"mode": "pull"}) as s:
+        yield s
+
+
+@pytest.fixture
+async def offer_site(tmp_path: Path, redis_server: RedisProcess) -> AsyncIterator[Site]:
+    # Offer mode: the router offers each waiting case to the best counselor.
+    async with _serve(tmp_path, redis_server,
+                      {"mode": "offer", "offer_timeout_seconds": 30}) as s:
+        yield s
 
 
 @pytest.fixture
@@ -310,4 +326,119 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
 
     await victim_ctx.close()
     await counselor_ctx.close()
+    assert problems.seen == []
+
+
+async def _log_in(browser: Browser, site: Site, problems: Problems, name: str
+                  ) -> tuple[BrowserContext, Page]:
+    ctx = await _new_context(browser, site)
+    page = problems.watch(await ctx.new_page(), name)
+    await page.goto("/console/login")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(site.url("/console"))
+    await expect(page.locator("#live")).to_have_text("Live")
+    return ctx, page
+
+
+async def test_offer_flag_alert_and_lead_view_in_real_browsers(
+        offer_site: Site, browser: Browser, tmp_path: Path) -> None:
+    site = offer_site
+    mina_id = await add_staff(site.config, "mina")
+    await add_staff(site.config, "tari", role=Role.TAKEDOWN)
+    await add_staff(site.config, "lee", role=Role.LEAD)
+    problems = Problems()
+    shots = _screenshot_dir(tmp_path)
+
+    # The counselor is on the floor, available, with no offers.
+    counselor_ctx, counselor = await _log_in(browser, site, problems, "mina")
+    await expect(counselor.locator(".presence-bar button.current")).to_have_text("Available")
+    await expect(counselor.locator("#offers-empty")).to_be_visible()
+    await expect(counselor.locator("#offers-list li")).to_have_count(0)
+    # Leads' pages are not for counselors.
+    assert (await counselor.request.get(site.url("/console/lead"))).status == 403
+    await _mark(counselor)
+
+    # A victim writes; the router offers the case to the counselor, live.
+    victim_ctx = await _new_context(browser, site)
+    victim = problems.watch(await victim_ctx.new_page(), "victim")
+    await victim.goto("/chat?lang=en")
+    await victim.locator("#text").fill(SECRET_TEXT)
+    await victim.get_by_role("button", name="Send").click()
+    await expect(victim.locator("#messages li.mine")).to_have_text([SECRET_TEXT])
+
+    offer = counselor.locator("#offers-list li")
+    await expect(offer).to_have_count(1)
+    await expect(offer).to_contain_text("webchat · en")
+    await expect(offer.locator(".countdown")).to_have_text(re.compile(r"^\d+ s left$"))
+    await expect(offer).to_have_class(re.compile(r"\bfresh\b"))
+    await expect(counselor).to_have_title(re.compile(r"^\(1\) New offer"))
+    await expect(counselor.locator("#queue tbody tr")).to_contain_text(
+        f"offered to #{mina_id} (you)")
+    await expect(counselor.locator("#offers")).not_to_contain_text(SECRET_TEXT)
+    await _still_marked(counselor)
+    await counselor.screenshot(path=str(shots / "browser-floor-offer.png"), full_page=True)
+
+    # Accept: the case page, with the victim's words.
+    await offer.get_by_role("button", name="Accept").click()
+    await expect(counselor).to_have_url(re.compile(r"/console/cases/[0-9a-f]{32}$"))
+    case_id = counselor.url.rsplit("/", 1)[1]
+    await expect(counselor.locator("#case-status")).to_have_text("active")
+    await expect(counselor.locator("#transcript li.victim")).to_have_text([SECRET_TEXT])
+    await _mark(counselor)
+
+    # Takedown staff and a lead come on the floor (nothing waits, so nothing is offered).
+    takedown_ctx, takedown = await _log_in(browser, site, problems, "tari")
+    await expect(takedown.locator("#alerts")).to_be_hidden()
+    await _mark(takedown)
+    lead_ctx, lead = await _log_in(browser, site, problems, "lee")
+    await lead.get_by_role("link", name="Lead view").click()
+    await expect(lead).to_have_url(site.url("/console/lead"))
+    await expect(lead.locator("#live")).to_have_text("Live")
+    mina_row = lead.locator(f'#agents tr[data-agent="{mina_id}"]')
+    await expect(mina_row).to_contain_text("mina")
+    await expect(mina_row.locator("td.load")).to_have_text(re.compile(r"^1/\d+$"))
+    await expect(lead.locator(f'#active tr[data-case="{case_id}"]')).to_contain_text("mina")
+    await _mark(lead)
+
+    # The counselor flags the content as spreading now: urgency and reasons show at once.
+    await counselor.get_by_role("button", name="Content is spreading now").click()
+    await expect(counselor.locator("#action-result")).to_contain_text("takedown staff")
+    await expect(counselor.locator("#case-reasons")).to_contain_text("content spreading")
+    await expect(counselor.locator("#flag-spreading")).to_be_disabled()
+    await _still_marked(counselor)
+    await counselor.screenshot(path=str(shots / "browser-case-flagged.png"), full_page=True)
+
+    # The takedown staff member sees the alert live (without the case's words or a link to
+    # a case they may not open), and acknowledges it.
+    alert = takedown.locator("#alerts li")
+    await expect(alert).to_have_count(1)
+    await expect(alert).to_contain_text("Takedown")
+    await expect(alert).to_contain_text("content spreading")
+    await expect(alert).to_contain_text(f"case {case_id[:8]}")
+    await expect(alert.locator("a")).to_have_count(0)
+    await expect(takedown.locator("#alerts")).not_to_contain_text(SECRET_TEXT)
+    await expect(lead.locator("#alerts li")).to_have_count(1)
+    await takedown.screenshot(path=str(shots / "browser-takedown-alert.png"), full_page=True)
+    await alert.get_by_role("button", name="Acknowledge").click()
+    await expect(takedown.locator("#alerts")).to_be_hidden()
+    # The lead's panel follows live, and the case now shows as urgent there.
+    await expect(lead.locator("#alerts")).to_be_hidden()
+    await expect(lead.locator(f'#active tr[data-case="{case_id}"]')).to_have_class(
+        re.compile(r"urgency-(high|critical)"))
+    await _still_marked(takedown)
+    await _still_marked(lead)
+    await lead.locator(f'#active tr[data-case="{case_id}"]').get_by_role(
+        "button", name="Manage").click()
+    await expect(lead.locator("#manage")).to_be_visible()
+    await lead.screenshot(path=str(shots / "browser-lead.png"), full_page=True)
+
+    # The roster page shows who is on shift now (nobody has a roster: all are unscheduled).
+    await lead.get_by_role("link", name="Roster").click()
+    await expect(lead.locator(f'#on-shift tr[data-staff="{mina_id}"]')).to_contain_text("mina")
+    await lead.screenshot(path=str(shots / "browser-roster.png"), full_page=True)
+
+    for ctx in (victim_ctx, counselor_ctx, takedown_ctx, lead_ctx):
+        await ctx.close()
     assert problems.seen == []

@@ -18,6 +18,7 @@ from hotline.domain.staff import Role, Staff
 from hotline.services import alerts, casework, handover, presence, roster, router, urgency
 from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
+from hotline.stores.sql import staff as staff_store
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import field_bool, field_int, field_str, json_body
 from hotline.web.middleware import json_error
@@ -115,6 +116,8 @@ async def requeue(request: web.Request) -> web.Response:
             raise json_error(403, "not allowed for your role")
     try:
         await handover.requeue(request.app[DEPS], cid, reason, staff.id)
+    except casework.CaseNotFound:
+        raise json_error(409, "case is closed") from None
     except casework.CaseConflict as e:
         raise json_error(409, e.reason) from None
     return web.json_response({"conversation": cid, "status": Status.WAITING.value})
@@ -141,7 +144,10 @@ async def set_urgency(request: web.Request) -> web.Response:
 async def flag_spreading(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     cid = await _case_for(request, staff)
-    change = await urgency.flag_spreading(request.app[DEPS], cid, staff.id)
+    try:
+        change = await urgency.flag_spreading(request.app[DEPS], cid, staff.id)
+    except LookupError:
+        raise json_error(409, "case is closed") from None
     return web.json_response({"conversation": cid, "changed": change is not None})
 
 
@@ -213,6 +219,13 @@ async def floor(request: web.Request) -> web.Response:
         "next_shift_edge": on.next_edge.isoformat() if on.next_edge else None})
 
 
+async def _require_staff_member(request: web.Request, counselor_id: int) -> None:
+    """A roster entry must name an active staff account (400, not an SQL error, otherwise)."""
+    async with request.app[DEPS].engine.connect() as conn:
+        if await staff_store.by_id(conn, counselor_id) is None:
+            raise json_error(400, "counselor_id: no such staff member", field="counselor_id")
+
+
 def _parse_at(request: web.Request) -> datetime:
     raw = request.query.get("at")
     if raw is None:
@@ -243,14 +256,24 @@ async def add_shift(request: web.Request) -> web.Response:
     body = await json_body(request)
     cid = field_int(body, "counselor_id")
     days = body.get("days")
+    # Each bad value answers 400 naming its field, like every other input (web/inputs.py).
     try:
         weekdays = shifts.parse_weekdays(days if isinstance(days, list) else [])
-        start = shifts.parse_hhmm(field_str(body, "start", 5))
-        end = shifts.parse_hhmm(field_str(body, "end", 5), as_end=True)
-        tz = field_str(body, "tz", 64, required=False) or request.app[DEPS].config.roster.timezone
+    except ValueError as e:
+        raise json_error(400, f"days: {e}", field="days") from None
+    times = []
+    for name in ("start", "end"):
+        try:
+            times.append(shifts.parse_hhmm(field_str(body, name, 5), as_end=name == "end"))
+        except ValueError as e:
+            raise json_error(400, f"{name}: {e}", field=name) from None
+    start, end = times
+    tz = field_str(body, "tz", 64, required=False) or request.app[DEPS].config.roster.timezone
+    try:
         shifts.WeeklyShift(cid, 0, start, end, tz)
     except ValueError as e:
-        raise json_error(400, f"shift: {e}") from None
+        raise json_error(400, f"tz: {e}", field="tz") from None
+    await _require_staff_member(request, cid)
     ids = [await roster.add_shift(request.app[DEPS], roster.ShiftIn(cid, d, start, end, tz),
                                   staff.id) for d in weekdays]
     return web.json_response({"shifts": ids}, status=201)
@@ -276,14 +299,24 @@ async def add_override(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     _require_role(staff, _LEADS)
     body = await json_body(request)
+    cid = field_int(body, "counselor_id")
+    when = []
+    for name in ("start", "end"):
+        try:
+            value = datetime.fromisoformat(field_str(body, name, 40))
+        except ValueError:
+            value = None
+        if value is None or value.tzinfo is None:
+            raise json_error(400, f"{name}: expected an ISO 8601 time with offset",
+                             field=name)
+        when.append(value)
+    on_shift = field_bool(body, "on_shift")
+    reason = field_str(body, "reason", 16, choices=shifts.OVERRIDE_REASONS)
     try:
-        o = shifts.Override(
-            staff_id=field_int(body, "counselor_id"),
-            start=datetime.fromisoformat(field_str(body, "start", 40)),
-            end=datetime.fromisoformat(field_str(body, "end", 40)),
-            on_shift=field_bool(body, "on_shift"),
-            reason=field_str(body, "reason", 16, choices=shifts.OVERRIDE_REASONS))
+        o = shifts.Override(staff_id=cid, start=when[0], end=when[1], on_shift=on_shift,
+                            reason=reason)
     except ValueError as e:
-        raise json_error(400, f"override: {e}") from None
+        raise json_error(400, f"end: {e}", field="end") from None
+    await _require_staff_member(request, cid)
     oid = await roster.add_override(request.app[DEPS], o, staff.id)
     return web.json_response({"override": oid}, status=201)

@@ -69,6 +69,10 @@ class Inbound:
     received_at: datetime
     # Whether replies need the address kept (sealed) until retention ends.
     keep_contact: bool = False
+    # A note the service writes on the victim's behalf (a phone call's menu choice, a call-back
+    # coming due): stored as direction "system", never as something the victim typed, and not
+    # searched for triage phrases (channels pass what it means as intake answers instead).
+    system: bool = False
 
 
 @dataclass(frozen=True)

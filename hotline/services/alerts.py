@@ -68,10 +68,14 @@ async def on_shift_with_role(conn: AsyncConnection, role: Role, at: datetime,
     return sorted(on, key=lambda i: (i not in present, i))
 
 
-async def _open_alert(conn: AsyncConnection, conversation_id: str, kind: str) -> bool:
-    row = (await conn.execute(select(alerts.c.id).where(and_(
-        alerts.c.conversation_id == conversation_id, alerts.c.kind == kind,
-        alerts.c.acked_at.is_(None))))).first()
+async def _open_alert(conn: AsyncConnection, conversation_id: str, kind: str,
+                      reason: str | None = None) -> bool:
+    """Whether an unacknowledged alert of this kind (and, given one, reason) is open."""
+    where = [alerts.c.conversation_id == conversation_id, alerts.c.kind == kind,
+             alerts.c.acked_at.is_(None)]
+    if reason is not None:
+        where.append(alerts.c.reasons == reason)
+    row = (await conn.execute(select(alerts.c.id).where(and_(*where)))).first()
     return row is not None
 
 
@@ -103,7 +107,9 @@ async def raise_lead_alert(deps: Deps, conversation_id: str, reason: str) -> int
     """Alert every lead about a case (repeated misses, lost console, no coverage)."""
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
-        if await _open_alert(conn, conversation_id, LEAD):
+        # One open alert per case and reason: an older alert about something else (say, no
+        # coverage when it arrived) must not hide a new one (its counselor's console is lost).
+        if await _open_alert(conn, conversation_id, LEAD, reason):
             return None
         alert_id = int((await conn.execute(insert(alerts).values(
             conversation_id=conversation_id, kind=LEAD, reasons=reason, created_at=now,

@@ -43,7 +43,8 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
         raise MessageTooLong(f"message longer than {deps.config.privacy.max_message_chars}")
     pseudonym = deps.keyring.pseudonymize(msg.channel.value, msg.address)
     provider_key = f"{msg.channel.value}:{msg.provider_id}"
-    found = triage(answers or IntakeAnswers(), (msg.text,), deps.config.triage)
+    found = triage(answers or IntakeAnswers(), () if msg.system else (msg.text,),
+                   deps.config.triage)
     stored: Stored | None = None
     change: urgency.Change | None = None
     for attempt in range(_ATTEMPTS):
@@ -76,8 +77,9 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
             await alerts.raise_takedown_alert(deps, stored.conversation_id, reasons)
     elif change is not None:
         await urgency.announce(deps, change)
+    direction = Direction.SYSTEM if msg.system else Direction.IN
     await deps.publish({"type": "message", "conversation": stored.conversation_id,
-                        "seq": stored.seq, "direction": Direction.IN.value})
+                        "seq": stored.seq, "direction": direction.value})
     log.info("inbound stored", extra={"conversation": stored.conversation_id,
                                       "seq": stored.seq, "channel": msg.channel.value})
     return stored
@@ -110,7 +112,8 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
             change = await urgency.raise_in_tx(conn, deps, conv, found, msg.received_at)
         seq = await convs.next_seq(conn, cid, msg.received_at)
         await convs.insert_message(
-            conn, conversation_id=cid, seq=seq, direction=Direction.IN,
+            conn, conversation_id=cid, seq=seq,
+            direction=Direction.SYSTEM if msg.system else Direction.IN,
             body_sealed=deps.keyring.seal_text(msg.text, f"msg:{cid}:{seq}"),
             at=msg.received_at, provider_key=provider_key)
     return Stored(cid, seq, new_conversation=new, duplicate=False), change

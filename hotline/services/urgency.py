@@ -118,7 +118,8 @@ async def flag_spreading(deps: Deps, conversation_id: str, actor_id: int) -> Cha
                    (Signal.CONTENT_SPREADING,))
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
-        if conv is None:
+        # A closed case is not re-triaged (its live queue record is gone for good).
+        if conv is None or conv.status == Status.CLOSED:
             raise LookupError(conversation_id)
         change = await raise_in_tx(conn, deps, conv, found, now)
         await audit.record(conn, at=now, actor_id=actor_id, action="case.flagged_spreading",

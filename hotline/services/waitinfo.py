@@ -29,10 +29,12 @@ class WaitInfo:
     coverage: Coverage
     critical: bool
 
-    def prompt_values(self) -> dict[str, object]:
+    def prompt_values(self, callback: bool = False) -> dict[str, object]:
+        """Values for the wait_status prompt; `callback`: the channel can take a call-back
+        request from here (SMS and phone, when the phone channel is on)."""
         return {"position": self.position, "minutes": self.minutes,
                 "coverage": self.coverage.value, "critical": self.critical,
-                "callback": False}
+                "callback": callback}
 
 
 async def _recent_handling(deps: Deps) -> list[int]:

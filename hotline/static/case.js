@@ -39,6 +39,9 @@
     const spreading = data.reasons.indexOf("content_spreading") >= 0;
     flagButton.disabled = spreading || data.status === "closed";
     flagButton.textContent = spreading ? "Marked as spreading" : "Content is spreading now";
+    // The intake form's urgency follows the case until the counselor picks one.
+    const pick = document.getElementById("close-urgency");
+    if (!pick.dataset.touched) pick.value = data.urgency;
   }
 
   async function load() {
@@ -112,6 +115,10 @@
                            {to_counselor_id: to ? Number(to) : null, note: f.get("note")});
     out.textContent = r.ok ? "Handover saved." : H.failure(r);
     if (r.ok) { ev.target.reset(); refresh(); }
+  });
+
+  document.getElementById("close-urgency").addEventListener("change", function (ev) {
+    ev.target.dataset.touched = "1";
   });
 
   document.getElementById("close").addEventListener("submit", async function (ev) {

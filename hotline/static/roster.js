@@ -119,6 +119,7 @@
     const out = form.querySelector(".result");
     form.addEventListener("submit", async function (ev) {
       ev.preventDefault();
+      out.textContent = "";
       const tz = zone();
       if (!tz) { out.textContent = "Choose a valid time zone first."; out.className = "result error"; return; }
       const body = build(new FormData(form), tz);

@@ -119,3 +119,55 @@ class Keys:
     def job_lock(self, job: str) -> str:
         """STRING lock so one instance runs a periodic job at a time."""
         return self._k(f"lock:{job}")
+
+    # --- telegram (issue 4). `chat_ref` is a keyed MAC of the chat id: no raw Telegram ids in
+    # Redis key names.
+
+    def tg_update(self, update_id: int) -> str:
+        """STRING set (NX) when a Telegram update is first handled.
+
+        Telegram re-sends an update it thinks failed, and a webhook retry may race the first
+        delivery on another instance: the first SET NX wins, so each update is handled once.
+        """
+        return self._k(f"tg:update:{update_id}")
+
+    def tg_intake(self, chat_ref: str) -> str:
+        """STRING (JSON) the victim bot's intake state for one chat: in Redis, not SQL, because
+        an unfinished intake holds nothing worth keeping; if lost, the victim is asked again."""
+        return self._k(f"tg:intake:{chat_ref}")
+
+    def tg_sent(self, chat_ref: str) -> str:
+        """ZSET message id -> unix time of the messages in one chat that /forget may delete
+        (Telegram lets a bot delete messages of a private chat for 48 hours only)."""
+        return self._k(f"tg:sent:{chat_ref}")
+
+    def tg_file(self, evidence_id: int) -> str:
+        """STRING the sealed Telegram file id of a piece of evidence while the victim decides
+        whether we may keep the file: it is fetched again only on their consent."""
+        return self._k(f"tg:file:{evidence_id}")
+
+    def tg_alert(self, alert_id: int, step: int) -> str:
+        """STRING claim: one instance posts an alert step to Telegram, not every instance."""
+        return self._k(f"tg:alert:{alert_id}:{step}")
+
+    def tg_alert_posts(self, alert_id: int) -> str:
+        """SET "chat:message" of an alert's Telegram posts, to mark them acknowledged."""
+        return self._k(f"tg:alertposts:{alert_id}")
+
+    def evidence_reveal(self, token: str) -> str:
+        """STRING one-time token for a counselor's audited reveal of an evidence original."""
+        return self._k(f"evreveal:{token}")
+
+
+# How long an update id is remembered: Telegram gives up re-sending an update within 24 hours.
+TG_UPDATE_TTL_S = 24 * 3600
+# An unfinished intake is forgotten after a day; the victim can /start again.
+TG_INTAKE_TTL_S = 24 * 3600
+# Telegram refuses to delete private-chat messages older than 48 hours.
+TG_DELETE_WINDOW_S = 48 * 3600
+# The victim has this long to say whether we may keep a file; after that it is never fetched.
+TG_FILE_CONSENT_TTL_S = 24 * 3600
+# Alert posts are remembered for marking them acknowledged for a week.
+TG_ALERT_TTL_S = 7 * 24 * 3600
+# A reveal link works once, within a minute.
+EVIDENCE_REVEAL_TTL_S = 60

@@ -73,11 +73,15 @@ async def migrate(engine: AsyncEngine) -> None:
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    """The schema revision the database is at (None before the first migration)."""
+    """The schema revision the database is at (None before the first migration).
+
+    Channel migrations branch, so a database can be at several heads: they are joined by ",".
+    """
     from alembic.runtime.migration import MigrationContext
 
     def _rev(sync_conn: Connection) -> str | None:
-        return MigrationContext.configure(sync_conn).get_current_revision()
+        heads = MigrationContext.configure(sync_conn).get_current_heads()
+        return ",".join(sorted(heads)) or None
 
     async with engine.connect() as conn:
         return await conn.run_sync(_rev)

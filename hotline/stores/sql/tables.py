@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -246,4 +247,161 @@ alerts = Table(
     Column("acked_at", UTCDateTime, nullable=True),
     Column("acked_by", Integer, nullable=True),
     Column("acked_via", String(16), nullable=True),
+)
+
+# --- twilio (migration 0005) ---
+
+# A counselor's own phone, where calls are bridged to; sealed ("counselor_phone:<id>").
+counselor_phones = Table(
+    "counselor_phones",
+    metadata,
+    Column("counselor_id", Integer, ForeignKey("counselors.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("phone_sealed", LargeBinary, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Senders who replied STOP: nothing more is sent to them until START. Keyed by the SMS
+# pseudonym, so the list holds no phone number.
+sms_optouts = Table(
+    "sms_optouts",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Where a waiting SMS conversation is in the numbered intake questions (or a call-back request).
+sms_intake = Table(
+    "sms_intake",
+    metadata,
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("step", String(16), nullable=False),
+    # A chosen call-back window waiting for the voice-message answer.
+    Column("pending", String(16), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per SMS sent for a counselor's reply (long replies are several messages): a retry
+# skips the parts already accepted, and status callbacks find their reply by MessageSid.
+sms_parts = Table(
+    "sms_parts",
+    metadata,
+    Column("message_sid", String(64), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("parts", Integer, nullable=False),
+    # sent | delivered | undelivered | failed (Twilio's MessageStatus).
+    Column("status", String(16), nullable=False),
+    Column("error", String(32), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("conversation_id", "seq", "part", name="uq_sms_parts_message_part"),
+)
+
+# Every phone call we handle: inbound callers (IVR, queue, bridge) and call-backs we place.
+voice_calls = Table(
+    "voice_calls",
+    metadata,
+    Column("call_sid", String(64), primary_key=True),
+    # in: a victim called; callback: the console placed a call-back (counselor leg).
+    Column("direction", String(16), nullable=False),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=True, index=True),
+    Column("language", String(8), nullable=True),
+    # ivr | queued | bridging | bridged | ended | callback (see docs/twilio.md).
+    Column("state", String(16), nullable=False),
+    # What the caller asked for while on hold (leave the queue for a call-back).
+    Column("pending", String(16), nullable=True),
+    Column("counselor_id", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_voice_calls_state", "state"),
+)
+
+# Call-back requests: a safe window and whether a voice message may be left. At the window's
+# start the request becomes a voice conversation in the queue (reason "callback").
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    # Where the request came from ("voice:<CallSid>", "sms:<MessageSid>", "console:<...>"):
+    # a provider retry finds the request it already made.
+    Column("source_key", String(160), nullable=False, unique=True),
+    Column("source_channel", String(16), nullable=False),
+    # The voice pseudonym of the number to call (the conversation it becomes uses it).
+    Column("pseudonym", String(64), nullable=False),
+    # The number, sealed ("callback:<id>"); NULL once the request is finished.
+    Column("contact_sealed", LargeBinary, nullable=True),
+    Column("language", String(8), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("leave_message", Boolean, nullable=False),
+    # scheduled | queued | calling | done | unanswered | expired
+    Column("status", String(16), nullable=False),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="SET NULL"),
+           nullable=True, index=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_callbacks_status_window", "status", "window_start"),
+)
+
+# --- telegram (migration 0004) ---
+
+# A staff member's Telegram user id, which is also their private chat with the bot: where their
+# personal alerts go, and whose "Acknowledge" presses count as theirs. Staff data, not a
+# victim's; set by `hotline counselor telegram NAME ID`.
+counselors.append_column(Column("telegram_chat_id", BigInteger, nullable=True))
+Index("ix_counselors_telegram_chat_id", counselors.c.telegram_chat_id, unique=True)
+
+# Evidence a victim sent: fingerprints always, the file itself only with consent (below).
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    # The inbound message that carried it (its caption or "[photo]").
+    Column("message_seq", Integer, nullable=True),
+    # photo | document
+    Column("kind", String(16), nullable=False),
+    Column("mime", String(64), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    # PDQ perceptual hash (64 hex digits) and its quality 0-100, for images only.
+    Column("pdq", String(64), nullable=True),
+    Column("pdq_quality", Integer, nullable=True),
+    # Where the victim says it appeared (intake platform code), and their note/link, sealed.
+    Column("platform", String(32), nullable=True),
+    Column("location_sealed", LargeBinary, nullable=True),
+    # pending | kept | declined | expired
+    Column("consent", String(16), nullable=False, server_default=text("'pending'")),
+    Column("created_at", UTCDateTime, nullable=False),
+    # When the kept file is deleted (evidence retention).
+    Column("purge_at", UTCDateTime, nullable=True, index=True),
+)
+
+# The file of a piece of evidence, AES-GCM sealed with "evidence:<id>" as associated data.
+evidence_files = Table(
+    "evidence_files",
+    metadata,
+    Column("evidence_id", Integer, ForeignKey("evidence.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("blob_sealed", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A case number and PIN a victim can use later on any channel (the PIN only as an argon2 hash).
+case_codes = Table(
+    "case_codes",
+    metadata,
+    Column("case_number", String(16), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False, unique=True),
+    Column("pin_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("failed_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("locked_until", UTCDateTime, nullable=True),
 )

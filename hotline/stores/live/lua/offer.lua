@@ -11,4 +11,6 @@ redis.call('ZREM', k('queue'), id)
 redis.call('HSET', k('offer'), id, aid)
 redis.call('ZADD', k('offers'), deadline, id)
 redis.call('HINCRBY', k('load'), aid, 1)
+-- A call offered is a call reserved: nothing else may be taken or offered meanwhile.
+if chan == 'voice' then redis.call('HSET', k('agent:' .. aid), 'call', '1') end
 return {'ok'}

@@ -8,6 +8,12 @@ if aid then
   free(aid, chan)
 end
 if how == 'requeue' and m then
+  local offered = redis.call('HGET', k('offer'), id)
+  if offered then
+    redis.call('HDEL', k('offer'), id)
+    redis.call('ZREM', k('offers'), id)
+    free(offered, chan)
+  end
   requeue(id, m)
   redis.call('DEL', k('declined:' .. id))
   redis.call('HDEL', k('misses'), id)

@@ -8,8 +8,9 @@ redis.call('HDEL', k('offer'), id)
 redis.call('ZREM', k('offers'), id)
 local n = redis.call('HINCRBY', k('load'), aid, -1)
 if n <= 0 then redis.call('HDEL', k('load'), aid) end
-local m = meta_of(id)
+local m, chan = meta_of(id)
 if m then requeue(id, m) end
+if chan == 'voice' then redis.call('HSET', k('agent:' .. aid), 'call', '0') end
 redis.call('SADD', k('declined:' .. id), aid)
 redis.call('EXPIRE', k('declined:' .. id), tonumber(ARGV[7]))
 local misses = redis.call('HINCRBY', k('misses'), id, 1)

@@ -1,0 +1,293 @@
+"""Inbound SMS webhooks through the whole path, beside a bare handler and a one-Redis-call one.
+
+    .venv/bin/python bench/sms_bench.py [--messages N] [--senders S]
+                                        [--database sqlite|postgresql] [--profile]
+
+Starts a private redis-server and the real application (Twilio channels on, credentials set in
+this process's environment) on a loopback port, and posts N signed inbound-SMS webhooks
+(signature check, pseudonymize, inbox, durable SQL store, queue, event, TwiML answer) at 1 and
+at 50 connections. In the same run, at the same concurrency, the same signed bodies go to:
+  - bare:  an aiohttp handler that reads the form and answers empty TwiML;
+  - redis: the same plus one Redis INCR (the cheapest handler that touches shared state).
+Bodies and signatures are computed before each timed phase. Then a provider retry storm:
+every body is sent twice at 50 connections, and the rows stored are counted (each once).
+
+Target: hotline at least 0.35x the one-Redis-call handler's rate. With --profile, the hotline
+phase at 50 connections runs under cProfile and the top functions are printed.
+Figures only: nothing here asserts on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import logging
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import (
+    PG_HOST,
+    PG_PORT,
+    RedisProcess,
+    pg_admin,
+    pg_database_name,
+    pg_reachable,
+    pg_url,
+    summarize_ms,
+)
+
+from hotline.app import create_app
+from hotline.config import config_from_mapping
+from hotline.domain.triage import IntakeAnswers, triage
+from hotline.stores.sql.tables import messages
+from hotline.web.appkeys import DEPS, HUB
+
+PATH = "/webhooks/twilio/sms"
+PUBLIC = "https://hotline.example.org"
+ACCOUNT = "AC" + "0" * 32
+TOKEN = "bench-auth-token-" + secrets.token_hex(8)
+OUR_NUMBER = "+15005550006"
+TEXT = ("hello, I found an edited picture of me online and I do not know what to do about it. "
+        "can someone help me understand my options? #{i}")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+@dataclass
+class Phase:
+    label: str
+    concurrency: int
+    wall_s: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.wall_s if self.wall_s else 0.0
+
+    def line(self) -> str:
+        s = summarize_ms(self.latencies)
+        err = f"  errors {len(self.errors)} ({self.errors[0]})" if self.errors else ""
+        return (f"  {self.label:8} c={self.concurrency:<3} {self.rate:8.1f} msg/s   "
+                f"p50 {s['p50']:7.2f} ms   p99 {s['p99']:7.2f} ms   n={len(self.latencies)}"
+                f"{err}")
+
+
+def bodies(n: int, senders: int) -> list[tuple[dict[str, str], str]]:
+    """n signed SMS webhooks: message i from sender i % senders (new random senders each call:
+    every phase starts with new conversations, as many as senders)."""
+    v = RequestValidator(TOKEN)
+    base = 821000000000 + int(secrets.token_hex(3), 16) * 1000
+    out = []
+    for i in range(n):
+        form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": ACCOUNT,
+                "From": f"+{base + i % senders}", "To": OUR_NUMBER, "Body": TEXT.format(i=i),
+                "NumMedia": "0"}
+        out.append((form, str(v.compute_signature(PUBLIC + PATH, form))))
+    return out
+
+
+def bare_app(redis: Redis | None) -> web.Application:
+    app = web.Application()
+
+    async def handler(request: web.Request) -> web.Response:
+        form = await request.post()
+        if redis is not None:
+            await redis.incr("bench:sms:count")
+        return web.Response(text=EMPTY_TWIML if form else "", content_type="application/xml")
+
+    app.router.add_post(PATH, handler)
+    return app
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def drive(base: str, work: list[tuple[dict[str, str], str]], concurrency: int,
+                label: str) -> Phase:
+    phase = Phase(label, concurrency)
+    items = iter(work)
+    conn = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=conn) as session:
+
+        async def worker() -> None:
+            for form, sig in items:
+                t0 = time.perf_counter()
+                try:
+                    async with session.post(base + PATH, data=form,
+                                            headers={"X-Twilio-Signature": sig}) as resp:
+                        await resp.read()
+                        if resp.status != 200:
+                            phase.errors.append(f"HTTP {resp.status}")
+                            continue
+                except aiohttp.ClientError as e:
+                    phase.errors.append(type(e).__name__)
+                    continue
+                phase.latencies.append(time.perf_counter() - t0)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        phase.wall_s = time.perf_counter() - t0
+    return phase
+
+
+async def run(args: argparse.Namespace) -> int:
+    logging.getLogger("hotline").addHandler(logging.NullHandler())
+    logging.getLogger("hotline").propagate = False
+    for t in (TEXT.format(i=0),):
+        assert not triage(IntakeAnswers(), (t,), config_from_mapping({}).triage).reasons
+    os.environ["HOTLINE_TWILIO_ACCOUNT_SID"] = ACCOUNT
+    os.environ["HOTLINE_TWILIO_AUTH_TOKEN"] = TOKEN
+    tmp = tempfile.TemporaryDirectory(prefix="sms-bench-")
+    redis_proc = RedisProcess(Path(tmp.name) / "redis")
+    redis_proc.start()
+    pg_name = None
+    try:
+        if args.database == "postgresql":
+            if not pg_reachable():
+                print(f"no PostgreSQL at {PG_HOST}:{PG_PORT}", file=sys.stderr)
+                return 2
+            pg_name = pg_database_name()
+            await pg_admin(f'CREATE DATABASE "{pg_name}"')
+            db_url = pg_url(pg_name)
+        else:
+            db_url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'hotline.db'}"
+        cfg = config_from_mapping({
+            "server": {"public_url": PUBLIC, "shutdown_timeout": 1.0},
+            "storage": {"data_dir": str(Path(tmp.name) / "data"), "database_url": db_url,
+                        "redis_url": redis_proc.url, "redis_prefix": "sb" + secrets.token_hex(4),
+                        "reconcile_seconds": 5.0},
+            "twilio": {"api_base_url": "http://127.0.0.1:9", "phone_number": OUR_NUMBER}})
+        return await _phases(args, cfg, redis_proc)
+    finally:
+        redis_proc.stop()
+        if pg_name:
+            await pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+        tmp.cleanup()
+
+
+async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) -> int:
+    redis = Redis.from_url(redis_proc.url, decode_responses=True)
+    bare_runner, bare_url = await serve(bare_app(None))
+    redis_runner, redis_url = await serve(bare_app(redis))
+    app = create_app(cfg)
+    app_runner, app_url = await serve(app)
+    deps = app[DEPS]
+    sql_time = _sql_timer(deps.engine) if args.profile else None
+    seen = {"events": 0}
+    sub = app[HUB].subscribe(lambda ev: ev.get("type") == "message")
+
+    async def count_events() -> None:
+        while (await sub.queue.get()) is not None:
+            seen["events"] += 1
+    counter = asyncio.create_task(count_events())
+    print(f"sms bench: {args.database}, N={args.messages}, senders={args.senders}, "
+          f"load {os.getloadavg()[0]:.2f}")
+    ratios = {}
+    try:
+        await drive(app_url, bodies(args.warmup, 20), 5, "warmup")
+        for c in (1, 50):
+            work = {k: bodies(args.messages, args.senders)
+                    for k in ("bare", "redis", "hotline")}
+            results = [await drive(bare_url, work["bare"], c, "bare"),
+                       await drive(redis_url, work["redis"], c, "redis")]
+            prof = cProfile.Profile() if args.profile and c == 50 else None
+            if prof:
+                if sql_time is not None:
+                    sql_time.clear()
+                prof.enable()
+            results.append(await drive(app_url, work["hotline"], c, "hotline"))
+            if prof:
+                prof.disable()
+                out = io.StringIO()
+                # Own time (tottime) is what a coroutine really spends on the CPU; cumulative
+                # times of coroutines also count the time they were suspended.
+                pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(30)
+                print(out.getvalue())
+                if sql_time is not None:
+                    print("  SQL time by statement during hotline c=50 (total ms, count, first "
+                          "60 characters):")
+                    for stmt, (total, count) in sorted(sql_time.items(),
+                                                       key=lambda kv: -kv[1][0])[:15]:
+                        print(f"    {total * 1000:9.1f} ms  {count:6}  {stmt[:60]!r}")
+            for r in results:
+                print(r.line())
+            ratios[c] = results[2].rate / results[1].rate if results[1].rate else 0.0
+            print(f"  hotline / one-Redis-call handler at c={c}: {ratios[c]:.2f}x "
+                  f"(target >= 0.35x: {'met' if ratios[c] >= 0.35 else 'MISSED'})")
+        # Retry storm: every body twice, the copies racing each other.
+        storm = bodies(args.messages // 2, args.senders)
+        doubled = [x for pair in zip(storm, storm, strict=True) for x in pair]
+        events_before = seen["events"]
+        phase = await drive(app_url, doubled, 50, "storm")
+        print(phase.line())
+        sids = [f"sms:{form['MessageSid']}" for form, _sig in storm]
+        async with deps.engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(messages).where(
+                messages.c.provider_key.in_(sids)))).scalar_one()
+        await asyncio.sleep(0.5)
+        print(f"  retry storm: {len(doubled)} posts of {len(storm)} messages -> {stored} rows "
+              f"stored ({'each once' if stored == len(storm) else 'WRONG'}), "
+              f"{seen['events'] - events_before} message events")
+    finally:
+        app[HUB].unsubscribe(sub)
+        counter.cancel()
+        await app_runner.cleanup()
+        await bare_runner.cleanup()
+        await redis_runner.cleanup()
+        await redis.aclose()
+    return 0
+
+
+def _sql_timer(engine: Any) -> dict[str, list[float]]:
+    """Time spent inside the database driver, per statement text (all connections)."""
+    from sqlalchemy import event
+
+    totals: dict[str, list[float]] = {}
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before(conn: Any, _cursor: Any, _stmt: str, *_args: Any) -> None:
+        conn.info["t0"] = time.perf_counter()
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _after(conn: Any, _cursor: Any, stmt: str, *_args: Any) -> None:
+        entry = totals.setdefault(" ".join(stmt.split()), [0.0, 0])
+        entry[0] += time.perf_counter() - conn.info.pop("t0", time.perf_counter())
+        entry[1] += 1
+
+    return totals
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--messages", type=int, default=600)
+    p.add_argument("--senders", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=40)
+    p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    p.add_argument("--profile", action="store_true")
+    return asyncio.run(run(p.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

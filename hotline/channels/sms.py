@@ -1,0 +1,318 @@
+"""SMS through Twilio: POST /webhooks/twilio/sms (inbound) and /webhooks/twilio/sms/status.
+
+Inbound: signature checked (twilio_common), then STOP/START, then the inbox stores the message
+durably (idempotent per MessageSid) before Twilio is answered. A new conversation gets three
+short numbered intake questions, one per reply, each skippable with 0; the answers re-triage the
+case (urgency.set_answers). Free text instead of a number ends the questions: the victim wants
+to talk. "CALL" ("전화") asks for a call-back at a safe time when the phone channel is on.
+
+Outbound: counselor replies go through the outbox to `SmsSender`, which splits long replies
+into messages of at most `twilio.sms_max_segments` segments (Korean is UCS-2: 70 characters in
+one segment, 67 per segment when split), remembers which parts Twilio accepted so a retry
+never repeats them, and sends nothing to a sender who replied STOP. Status callbacks mark the
+reply delivered or failed. Automatic replies go back in the webhook's TwiML. See docs/twilio.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import and_, select
+from twilio.base.exceptions import TwilioException
+from twilio.twiml.messaging_response import MessagingResponse
+
+from hotline.channels import sms_text
+from hotline.channels.twilio_common import (
+    MESSAGE_SID,
+    TWILIO,
+    Runtime,
+    add_runtime_ctx,
+    field_str,
+    rest_error,
+    runtime,
+    verified_form,
+    xml,
+)
+from hotline.domain.conversation import Channel, Inbound, Status, Stored
+from hotline.domain.triage import IntakeAnswers
+from hotline.prompts import Prompts
+from hotline.services import callback, inbox, outbox, urgency, waitinfo
+from hotline.services.deps import Deps
+from hotline.stores.sql import audit
+from hotline.stores.sql import conversations as convs
+from hotline.stores.sql import twilio as store
+from hotline.stores.sql.tables import conversations, messages
+from hotline.web.appkeys import DEPS, PROMPTS
+from hotline.web.middleware import json_error
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+SENDER = re.compile(r"^\+?[0-9]{3,15}$")
+STATUS_PATH = "/webhooks/twilio/sms/status"
+# Intake steps in order, the prompt asking each, and how a digit answers it.
+QUESTIONS = ("spreading", "age", "safe")
+_ASK = {"spreading": "sms_q_spreading", "age": "sms_q_age", "safe": "sms_q_safe",
+        "cb_window": "sms_callback_window", "cb_message": "sms_callback_message"}
+_ANSWERS: dict[str, dict[str, object]] = {
+    "spreading": {"1": True, "2": False},
+    "age": {"1": "under_14", "2": "14_17", "3": "18_plus"},
+    "safe": {"1": True, "2": False},
+}
+_FIELD = {"spreading": "spreading", "age": "age_group", "safe": "safe_now"}
+_STATUSES = frozenset({"accepted", "scheduled", "queued", "sending", "sent", "delivered",
+                       "undelivered", "failed", "read", "canceled", "receiving", "received"})
+# Twilio error codes after which retrying cannot help: unsubscribed, invalid or unreachable
+# numbers, a number that cannot receive SMS.
+_PERMANENT = {21211, 21612, 21614, 21408, 21606, 21610, 30003, 30005, 30006}
+OPTED_OUT = 21610
+
+
+def setup(app: web.Application) -> None:
+    """Add the SMS webhooks and, when Twilio is configured, the SMS sender."""
+    add_runtime_ctx(app)
+    app.router.add_routes(routes)
+    app.cleanup_ctx.append(_sender_ctx)
+
+
+async def _sender_ctx(app: web.Application) -> AsyncIterator[None]:
+    rt = app.get(TWILIO)
+    if rt is not None and rt.config.phone_number:
+        app[DEPS].outbox.register(Channel.SMS, SmsSender(app[DEPS], rt))
+    yield
+
+
+class SmsSender:
+    """Sends counselor replies as SMS (the outbox retries what fails)."""
+
+    def __init__(self, deps: Deps, rt: Runtime) -> None:
+        self.deps = deps
+        self.rt = rt
+
+    async def send(self, out: outbox.Outgoing) -> outbox.SendResult:
+        pseudonym = self.deps.keyring.pseudonymize(Channel.SMS.value, out.address)
+        async with self.deps.engine.connect() as conn:
+            if await store.is_opted_out(conn, pseudonym):
+                return outbox.SendResult(False, permanent=True, error="opted_out")
+            done = await store.sent_parts(conn, out.conversation_id, out.seq)
+        parts = sms_text.split_message(out.text, self.rt.config.sms_max_segments)
+        for i, body in enumerate(parts):
+            if i in done:
+                continue  # accepted by Twilio on an earlier try: never send it twice
+            try:
+                msg = await self.rt.rest(self.rt.client.messages.create_async(
+                    to=out.address, from_=self.rt.config.phone_number, body=body,
+                    status_callback=self.rt.url(STATUS_PATH)))
+            except TimeoutError:
+                return outbox.SendResult(False, error="timeout")
+            except TwilioException as e:
+                return await self._refused(e, pseudonym)
+            except (aiohttp.ClientError, OSError):
+                return outbox.SendResult(False, error="network")
+            sid = str(msg.sid)
+            async with self.deps.engine.begin() as conn:
+                await store.add_part(conn, message_sid=sid, conversation_id=out.conversation_id,
+                                     seq=out.seq, part=i, parts=len(parts),
+                                     at=datetime.now(UTC))
+            done[i] = sid
+        return outbox.SendResult(True, provider_ref=done[0])
+
+    async def _refused(self, e: TwilioException, pseudonym: str) -> outbox.SendResult:
+        status, code = rest_error(e)
+        if code == OPTED_OUT:
+            # The person opted out at the carrier or through Twilio: remember it here too.
+            async with self.deps.engine.begin() as conn:
+                await store.opt_out(conn, pseudonym, datetime.now(UTC))
+            return outbox.SendResult(False, permanent=True, error="opted_out")
+        permanent = code in _PERMANENT or (400 <= status < 500 and status not in
+                                           (401, 403, 408, 429))
+        return outbox.SendResult(False, permanent=permanent,
+                                 error=f"twilio_{code or status}"[:64])
+
+
+@routes.post("/webhooks/twilio/sms")
+async def inbound(request: web.Request) -> web.Response:
+    """One inbound SMS: stored before Twilio is answered; the TwiML reply is the next step."""
+    form = await verified_form(request)
+    rt = runtime(request)
+    sid = field_str(form, "MessageSid", MESSAGE_SID, max_len=34)
+    sender = field_str(form, "From", SENDER, max_len=16)
+    body = field_str(form, "Body", required=False)
+    deps = request.app[DEPS]
+    prompts = request.app[PROMPTS]
+    reply = MessagingResponse()
+    if not body.strip():
+        # A picture with no text: media is never fetched or stored (docs/privacy.md).
+        log.info("sms without text ignored")
+        return xml(reply)
+    now = datetime.now(UTC)
+    pseudonym = deps.keyring.pseudonymize(Channel.SMS.value, sender)
+    langs = deps.config.languages
+    # The inbox uses the language only to open a conversation; replies use the case's own.
+    msg = Inbound(channel=Channel.SMS, address=sender, text=body, provider_id=sid,
+                  language=sms_text.language_of(body, langs.default, langs.supported),
+                  received_at=now, keep_contact=True)
+    # Keywords are rare: only they pay for extra reads before the message is stored.
+    if sms_text.is_stop(body) or (sms_text.is_start(body) and await _opted(deps, pseudonym)):
+        text = await _keyword(deps, prompts, msg, pseudonym)
+    else:
+        try:
+            stored = await inbox.receive(deps, msg)
+        except inbox.MessageTooLong:
+            raise json_error(400, "Body: too long") from None
+        async with deps.engine.connect() as conn:
+            case = await store.sms_case(conn, stored.conversation_id, pseudonym)
+        # After STOP nothing is sent, not even our automatic replies, until START.
+        text = None if case is None or case.opted_out else await _next_step(
+            deps, rt, prompts, stored, msg, case)
+    if text:
+        reply.message(text)
+    return xml(reply)
+
+
+async def _opted(deps: Deps, pseudonym: str) -> bool:
+    async with deps.engine.connect() as conn:
+        return await store.is_opted_out(conn, pseudonym)
+
+
+async def _keyword(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str) -> str | None:
+    """STOP or START: recorded once per sender; the word joins an open conversation's
+    transcript (it is what the victim wrote) but never opens one."""
+    stop = sms_text.is_stop(msg.text)
+    async with deps.engine.begin() as conn:
+        changed = (await store.opt_out(conn, pseudonym, msg.received_at) if stop
+                   else await store.opt_in(conn, pseudonym))
+        if changed:
+            await audit.record(conn, at=msg.received_at, actor_id=None,
+                               action="sms.opted_out" if stop else "sms.opted_in",
+                               target_kind="sender", target_id=pseudonym)
+        has_open = await convs.find_open(conn, Channel.SMS, pseudonym) is not None
+    if has_open:
+        stored = await inbox.receive(deps, msg)
+        if changed:
+            await deps.publish({"type": "sms.optout" if stop else "sms.optin",
+                                "conversation": stored.conversation_id})
+    # Twilio itself confirms its standard English keywords; it does not know the Korean ones.
+    if sms_text.keyword(msg.text).isascii():
+        return None
+    return prompts.render("ko", "sms_stopped" if stop else "sms_started")
+
+
+async def _wait_text(deps: Deps, rt: Runtime, prompts: Prompts, cid: str, lang: str) -> str:
+    info = await waitinfo.wait_info(deps, cid)
+    if info is None:
+        return ""
+    text = prompts.render(lang, "wait_status", **info.prompt_values(callback=rt.voice_on))
+    if rt.voice_on:
+        text += " " + prompts.render(lang, "sms_callback_hint")
+    return text
+
+
+async def _next_step(deps: Deps, rt: Runtime, prompts: Prompts, stored: Stored,
+                     msg: Inbound, case: store.SmsCase) -> str | None:
+    """The automatic reply to one stored message: the next intake question, the wait, the
+    call-back dialogue, or nothing (a counselor answers)."""
+    cid, lang, now = stored.conversation_id, case.language, msg.received_at
+    if stored.new_conversation:
+        async with deps.engine.begin() as conn:
+            await store.set_intake(conn, cid, QUESTIONS[0], None, now)
+        return prompts.render(lang, "sms_welcome") + "\n" + prompts.render(lang, _ASK[
+            QUESTIONS[0]])
+    if case.status != Status.WAITING.value:
+        return None
+    step, pending = case.step or "done", case.pending
+    if stored.duplicate:
+        # A provider retry: the answer was taken the first time; repeat the same question.
+        return prompts.render(lang, _ASK[step]) if step in _ASK else None
+    answer = sms_text.digit_answer(msg.text)
+    if step == "done" or (step in QUESTIONS and answer is None):
+        if rt.voice_on and sms_text.is_callback_request(msg.text):
+            await _set(deps, cid, "cb_window", None, now)
+            return prompts.render(lang, "sms_callback_window")
+        if step == "done":
+            return None
+        await _set(deps, cid, "done", None, now)  # free text: the victim wants to talk
+        return await _wait_text(deps, rt, prompts, cid, lang)
+    if step in QUESTIONS:
+        await _answer(deps, cid, step, answer or "0")
+        nxt = QUESTIONS.index(step) + 1
+        if nxt < len(QUESTIONS):
+            await _set(deps, cid, QUESTIONS[nxt], None, now)
+            return prompts.render(lang, _ASK[QUESTIONS[nxt]])
+        await _set(deps, cid, "done", None, now)
+        return await _wait_text(deps, rt, prompts, cid, lang)
+    if step == "cb_window":
+        if answer in callback.CHOICES:
+            await _set(deps, cid, "cb_message", answer, now)
+            return prompts.render(lang, "sms_callback_message")
+        await _set(deps, cid, "done", None, now)
+        return prompts.render(lang, "sms_callback_cancelled")
+    # cb_message: only an explicit 1 allows a voice message; anything else is the safe "no".
+    tz = ZoneInfo(deps.config.roster.timezone)
+    window = callback.window_for(pending or "1", now, tz) or callback.window_for("1", now, tz)
+    assert window is not None
+    await callback.request(deps, number=msg.address, language=lang, start=window[0],
+                           end=window[1], leave_message=answer == "1",
+                           source_channel=Channel.SMS, source_key=f"sms:{msg.provider_id}")
+    await _set(deps, cid, "done", None, now)
+    local_start = window[0].astimezone(tz)
+    return prompts.render(lang, "sms_callback_confirmed",
+                          start=local_start.strftime("%H:%M"),
+                          end=window[1].astimezone(tz).strftime("%H:%M"),
+                          tomorrow=local_start.date() > now.astimezone(tz).date(),
+                          leave_message=answer == "1")
+
+
+async def _set(deps: Deps, cid: str, step: str, pending: str | None, at: datetime) -> None:
+    async with deps.engine.begin() as conn:
+        await store.set_intake(conn, cid, step, pending, at)
+
+
+async def _answer(deps: Deps, cid: str, step: str, digit: str) -> None:
+    """Record one intake answer (0 or an unknown digit skips) and re-triage the case."""
+    async with deps.engine.connect() as conn:
+        raw = (await conn.execute(select(conversations.c.intake_answers)
+                                  .where(conversations.c.id == cid))).scalar_one()
+    answers: IntakeAnswers = urgency.answers_from_json(raw)
+    values: dict[str, Any] = {_FIELD[step]: _ANSWERS[step].get(digit)}
+    answers = dataclasses.replace(answers, **values)
+    await urgency.set_answers(deps, cid, answers)
+
+
+@routes.post(STATUS_PATH)
+async def status(request: web.Request) -> web.Response:
+    """Twilio's delivery report for one SMS part: the reply is delivered when every part is,
+    failed as soon as one part is (shown to the counselor)."""
+    form = await verified_form(request)
+    sid = field_str(form, "MessageSid", MESSAGE_SID, max_len=34)
+    state = field_str(form, "MessageStatus", max_len=16)
+    code = field_str(form, "ErrorCode", re.compile(r"^[0-9]{1,6}$"), required=False)
+    if state not in _STATUSES:
+        raise json_error(400, "MessageStatus: malformed")
+    deps = request.app[DEPS]
+    async with deps.engine.begin() as conn:
+        parts = await store.set_part_status(conn, sid, state, f"twilio_{code}" if code else None)
+    if not parts:
+        return web.Response(status=204)
+    if any(p.status in ("failed", "undelivered") for p in parts):
+        result, error = "failed", next(p.error or f"sms_{p.status}" for p in parts
+                                        if p.status in ("failed", "undelivered"))
+    elif len(parts) == parts[0].parts and all(p.status in ("delivered", "read") for p in parts):
+        result, error = "delivered", None
+    else:
+        return web.Response(status=204)
+    async with deps.engine.connect() as conn:
+        current = (await conn.execute(select(messages.c.delivery).where(and_(
+            messages.c.conversation_id == parts[0].conversation_id,
+            messages.c.seq == parts[0].seq)))).scalar_one_or_none()
+    if current != result:  # a repeated callback changes nothing and announces nothing
+        await outbox.mark(deps, Channel.SMS, parts[0].message_sid, result, error)
+    return web.Response(status=204)

@@ -1,0 +1,200 @@
+"""Case numbers and PINs: a victim's way back to their case on any channel (StopNCII's model).
+
+A case number is short and unambiguous to read out or type (Crockford base32: no I, L, O or U),
+shown as HL-XXXX-XXXX. The PIN is six digits, shown once and stored only as an argon2id hash,
+so a database leak does not reveal it; five wrong PINs lock the number for fifteen minutes, so
+it cannot be guessed online either. Asking again issues a new PIN for the same number (the old
+one stops working): whoever holds the chat can always get one. See docs/telegram.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.domain.conversation import Status
+from hotline.services.deps import Deps
+from hotline.stores.sql import audit
+from hotline.stores.sql import conversations as convs
+from hotline.stores.sql.tables import case_codes
+
+log = logging.getLogger(__name__)
+
+# Crockford's base32 alphabet: the letters people confuse with digits are left out.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_READS_AS = {"O": "0", "I": "1", "L": "1"}
+NUMBER_LEN = 8
+PIN_LEN = 6
+MAX_FAILURES = 5
+LOCK_FOR = timedelta(minutes=15)
+_HASHER = PasswordHasher()
+# Verified against when a number is unknown, so timing does not tell which numbers exist.
+_DUMMY = _HASHER.hash("0" * PIN_LEN)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What the victim is shown once: the number (formatted) and the PIN."""
+
+    case_number: str
+    pin: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a later channel may tell someone who gave the right number and PIN."""
+
+    conversation_id: str
+    status: Status
+
+
+class Locked(Exception):
+    """Too many wrong PINs for this number: try again later."""
+
+
+def display(number: str) -> str:
+    """HL-XXXX-XXXX for a stored number."""
+    return f"HL-{number[:4]}-{number[4:]}"
+
+
+def normalise(text: str) -> str | None:
+    """A typed case number in stored form, forgiving case, spaces, dashes and O/I/L; or None."""
+    raw = "".join(c for c in text.upper() if c.isalnum())
+    raw = raw.removeprefix("HL")
+    raw = "".join(_READS_AS.get(c, c) for c in raw)
+    if len(raw) != NUMBER_LEN or any(c not in _ALPHABET for c in raw):
+        return None
+    return raw
+
+
+def _new_number() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(NUMBER_LEN))
+
+
+def _new_pin() -> str:
+    return f"{secrets.randbelow(10 ** PIN_LEN):0{PIN_LEN}d}"
+
+
+def _material(number: str, pin: str) -> str:
+    # The number is part of the hashed secret: a PIN hash cannot be moved to another case.
+    return f"{number}:{pin}"
+
+
+async def _hash(number: str, pin: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(
+        None, _HASHER.hash, _material(number, pin))
+
+
+async def _verify(stored: str, number: str, pin: str) -> bool:
+    def check() -> bool:
+        try:
+            return _HASHER.verify(stored, _material(number, pin))
+        except (VerificationError, InvalidHashError):
+            return False
+    return await asyncio.get_running_loop().run_in_executor(None, check)
+
+
+async def issue(deps: Deps, conversation_id: str) -> Issued:
+    """A case number for the conversation (kept if it has one) and a fresh PIN."""
+    pin = _new_pin()
+    now = datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        existing = (await conn.execute(select(case_codes.c.case_number).where(
+            case_codes.c.conversation_id == conversation_id))).scalar_one_or_none()
+    if existing is not None:
+        pin_hash = await _hash(existing, pin)
+        async with deps.engine.begin() as conn:
+            await conn.execute(update(case_codes).where(
+                case_codes.c.case_number == existing).values(
+                pin_hash=pin_hash, failed_attempts=0, locked_until=None))
+            await audit.record(conn, at=now, actor_id=None, action="case_code.pin_renewed",
+                               target_kind="conversation", target_id=conversation_id)
+        return Issued(display(existing), pin)
+    for _ in range(5):
+        number = _new_number()
+        pin_hash = await _hash(number, pin)
+        try:
+            async with deps.engine.begin() as conn:
+                await conn.execute(insert(case_codes).values(
+                    case_number=number, conversation_id=conversation_id, pin_hash=pin_hash,
+                    created_at=now))
+                await audit.record(conn, at=now, actor_id=None, action="case_code.issued",
+                                   target_kind="conversation", target_id=conversation_id)
+        except IntegrityError:
+            # A number collision (1 in 10^12) or a concurrent /case for the same conversation.
+            async with deps.engine.connect() as conn:
+                if (await conn.execute(select(case_codes.c.case_number).where(
+                        case_codes.c.conversation_id == conversation_id))).first():
+                    return await issue(deps, conversation_id)
+            continue
+        return Issued(display(number), pin)
+    raise RuntimeError("could not allocate a case number")
+
+
+async def lookup(deps: Deps, typed_number: str, pin: str) -> CaseView | None:
+    """The case behind a number and PIN, or None if either is wrong; Locked after 5 misses.
+
+    Channels other than Telegram (phone, SMS, web chat) call this to let a victim check on
+    their case without any account."""
+    number = normalise(typed_number)
+    now = datetime.now(UTC)
+    row = None
+    if number is not None:
+        async with deps.engine.connect() as conn:
+            row = (await conn.execute(select(case_codes).where(
+                case_codes.c.case_number == number))).first()
+    if row is not None and row.locked_until is not None \
+            and _aware(row.locked_until) > now:
+        raise Locked(display(row.case_number))
+    ok = await _verify(row.pin_hash if row is not None else _DUMMY, number or "", pin)
+    if row is None or not ok or not pin.isdigit():
+        if row is not None:
+            failures = row.failed_attempts + 1
+            locked = now + LOCK_FOR if failures >= MAX_FAILURES else None
+            async with deps.engine.begin() as conn:
+                await conn.execute(update(case_codes).where(
+                    case_codes.c.case_number == row.case_number).values(
+                    failed_attempts=0 if locked else failures, locked_until=locked))
+                await audit.record(conn, at=now, actor_id=None, action="case_code.failed",
+                                   target_kind="conversation", target_id=row.conversation_id,
+                                   locked=locked is not None)
+        return None
+    async with deps.engine.begin() as conn:
+        await conn.execute(update(case_codes).where(
+            case_codes.c.case_number == row.case_number).values(failed_attempts=0))
+        conv = await convs.get(conn, row.conversation_id)
+        await audit.record(conn, at=now, actor_id=None, action="case_code.used",
+                           target_kind="conversation", target_id=row.conversation_id)
+    if conv is None:
+        return None
+    return CaseView(conv.id, conv.status)
+
+
+async def number_for(deps: Deps, conversation_id: str) -> str | None:
+    """The formatted case number of a conversation, if one was issued."""
+    async with deps.engine.connect() as conn:
+        found = (await conn.execute(select(case_codes.c.case_number).where(
+            case_codes.c.conversation_id == conversation_id))).scalar_one_or_none()
+    return display(found) if found else None
+
+
+async def drop(conn: AsyncConnection, conversation_ids: list[str]) -> int:
+    """Within an erasure's transaction: delete the case codes of these conversations."""
+    if not conversation_ids:
+        return 0
+    result = await conn.execute(delete(case_codes).where(
+        case_codes.c.conversation_id.in_(conversation_ids)))
+    return int(result.rowcount)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,264 @@
+"""Evidence a victim sends: fingerprints always, the file itself only with their consent.
+
+Photos and documents are evidence, not content to keep: each is recorded by its SHA-256 and,
+for images, its PDQ perceptual hash with the hash's quality, plus where the victim says it
+appeared. The file is kept only if the victim says yes, then sealed (AES-GCM, bound to the
+evidence id) and deleted after telegram.evidence_days. PDQ matches across cases use the
+configured distance and quality thresholds, which are logged with every match. Counselors see
+a blurred preview; the original only on an audited reveal (hotline/console/evidence_api.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.services.deps import Deps
+from hotline.stores.sql import audit
+from hotline.stores.sql.tables import conversations, evidence, evidence_files
+
+log = logging.getLogger(__name__)
+
+PENDING, KEPT, DECLINED, EXPIRED = "pending", "kept", "declined", "expired"
+PURGE_EVERY_S = 300.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    id: int
+    conversation_id: str
+    message_seq: int | None
+    kind: str
+    mime: str
+    size_bytes: int
+    sha256: str
+    pdq: str | None
+    pdq_quality: int | None
+    platform: str | None
+    location: str | None
+    consent: str
+    kept: bool
+    created_at: datetime
+    purge_at: datetime | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "message_seq": self.message_seq, "kind": self.kind,
+                "mime": self.mime, "size_bytes": self.size_bytes, "sha256": self.sha256,
+                "pdq": self.pdq, "pdq_quality": self.pdq_quality, "platform": self.platform,
+                "location": self.location, "consent": self.consent, "kept": self.kept,
+                "image": self.kept and self.mime.startswith("image/"),
+                "created_at": self.created_at.isoformat(),
+                "purge_at": self.purge_at.isoformat() if self.purge_at else None}
+
+
+def pdq_distance(a: str, b: str) -> int:
+    """Hamming distance between two 64-hex-digit PDQ hashes."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def _location_context(evidence_id: int) -> str:
+    return f"evidence-location:{evidence_id}"
+
+
+def file_context(evidence_id: int) -> str:
+    """Associated data of a sealed evidence file: the blob cannot be moved to another row."""
+    return f"evidence:{evidence_id}"
+
+
+async def record(deps: Deps, *, conversation_id: str, message_seq: int | None, kind: str,
+                 mime: str, size_bytes: int, sha256: str, pdq: str | None,
+                 pdq_quality: int | None, location: str | None = None) -> int:
+    """Store one piece of evidence's fingerprints (no file); returns its id."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        eid = int((await conn.execute(insert(evidence).values(
+            conversation_id=conversation_id, message_seq=message_seq, kind=kind, mime=mime,
+            size_bytes=size_bytes, sha256=sha256, pdq=pdq, pdq_quality=pdq_quality,
+            consent=PENDING, created_at=now).returning(evidence.c.id))).scalar_one())
+        if location:
+            await conn.execute(update(evidence).where(evidence.c.id == eid).values(
+                location_sealed=deps.keyring.seal_text(location, _location_context(eid))))
+        await audit.record(conn, at=now, actor_id=None, action="evidence.recorded",
+                           target_kind="conversation", target_id=conversation_id,
+                           evidence=eid, kind=kind, pdq=pdq is not None)
+    found = await matches(deps, eid)
+    log.info("evidence recorded", extra={"conversation": conversation_id, "evidence": eid,
+                                         "kind": kind, "pdq_quality": pdq_quality,
+                                         "matches": len(found)})
+    await deps.publish({"type": "evidence", "conversation": conversation_id, "evidence": eid})
+    return eid
+
+
+async def set_platform(deps: Deps, evidence_id: int, platform: str) -> None:
+    async with deps.engine.begin() as conn:
+        await conn.execute(update(evidence).where(evidence.c.id == evidence_id)
+                           .values(platform=platform))
+
+
+async def keep(deps: Deps, evidence_id: int, data: bytes) -> bool:
+    """The victim consented: seal and store the file under retention; False if not pending."""
+    now = datetime.now(UTC)
+    purge_at = now + timedelta(days=deps.config.telegram.evidence_days)
+    blob = deps.keyring.seal_bytes(data, file_context(evidence_id))
+    async with deps.engine.begin() as conn:
+        result = await conn.execute(update(evidence).where(and_(
+            evidence.c.id == evidence_id, evidence.c.consent == PENDING)).values(
+            consent=KEPT, purge_at=purge_at))
+        if result.rowcount != 1:
+            return False
+        await conn.execute(insert(evidence_files).values(
+            evidence_id=evidence_id, blob_sealed=blob, created_at=now))
+        cid = await _conversation(conn, evidence_id)
+        await audit.record(conn, at=now, actor_id=None, action="evidence.kept",
+                           target_kind="conversation", target_id=cid or "",
+                           evidence=evidence_id, purge_at=purge_at.isoformat())
+    return True
+
+
+async def decline(deps: Deps, evidence_id: int) -> bool:
+    """The victim said no (or the window passed): fingerprints only, forever."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        result = await conn.execute(update(evidence).where(and_(
+            evidence.c.id == evidence_id, evidence.c.consent == PENDING)).values(
+            consent=DECLINED))
+        if result.rowcount != 1:
+            return False
+        cid = await _conversation(conn, evidence_id)
+        await audit.record(conn, at=now, actor_id=None, action="evidence.declined",
+                           target_kind="conversation", target_id=cid or "",
+                           evidence=evidence_id)
+    return True
+
+
+async def _conversation(conn: AsyncConnection, evidence_id: int) -> str | None:
+    return (await conn.execute(select(evidence.c.conversation_id).where(
+        evidence.c.id == evidence_id))).scalar_one_or_none()
+
+
+async def conversation_of(deps: Deps, evidence_id: int) -> str | None:
+    async with deps.engine.connect() as conn:
+        return await _conversation(conn, evidence_id)
+
+
+def _row(deps: Deps, r: object, kept: bool) -> Evidence:
+    m = r._mapping  # type: ignore[attr-defined]
+    loc = m["location_sealed"]
+    return Evidence(
+        id=m["id"], conversation_id=m["conversation_id"], message_seq=m["message_seq"],
+        kind=m["kind"], mime=m["mime"], size_bytes=m["size_bytes"], sha256=m["sha256"],
+        pdq=m["pdq"], pdq_quality=m["pdq_quality"], platform=m["platform"],
+        location=deps.keyring.open_text(loc, _location_context(m["id"])) if loc else None,
+        consent=m["consent"], kept=kept, created_at=m["created_at"], purge_at=m["purge_at"])
+
+
+async def get(deps: Deps, evidence_id: int) -> Evidence | None:
+    async with deps.engine.connect() as conn:
+        r = (await conn.execute(select(evidence).where(evidence.c.id == evidence_id))).first()
+        if r is None:
+            return None
+        kept = (await conn.execute(select(evidence_files.c.evidence_id).where(
+            evidence_files.c.evidence_id == evidence_id))).first() is not None
+    return _row(deps, r, kept)
+
+
+async def list_for(deps: Deps, conversation_id: str) -> list[Evidence]:
+    async with deps.engine.connect() as conn:
+        rows = list(await conn.execute(select(evidence).where(
+            evidence.c.conversation_id == conversation_id).order_by(evidence.c.id)))
+        kept = set((await conn.execute(select(evidence_files.c.evidence_id).where(
+            evidence_files.c.evidence_id.in_([r.id for r in rows])))).scalars())
+    return [_row(deps, r, r.id in kept) for r in rows]
+
+
+async def matches(deps: Deps, evidence_id: int) -> list[tuple[int, str, int]]:
+    """Other evidence whose image is the same as this one's by PDQ: (id, conversation, distance).
+
+    Only hashes of at least telegram.pdq_min_quality take part; a distance up to
+    telegram.pdq_match_distance is a match. Every match is logged with both thresholds."""
+    cfg = deps.config.telegram
+    async with deps.engine.connect() as conn:
+        me = (await conn.execute(select(evidence.c.pdq, evidence.c.pdq_quality).where(
+            evidence.c.id == evidence_id))).first()
+        if me is None or me.pdq is None or (me.pdq_quality or 0) < cfg.pdq_min_quality:
+            return []
+        # A linear scan is fine at a helpline's volume; a BK-tree would replace it at scale.
+        others = await conn.execute(select(
+            evidence.c.id, evidence.c.conversation_id, evidence.c.pdq).where(and_(
+                evidence.c.id != evidence_id, evidence.c.pdq.is_not(None),
+                evidence.c.pdq_quality >= cfg.pdq_min_quality)))
+        found = [(o.id, o.conversation_id, pdq_distance(me.pdq, o.pdq)) for o in others]
+    hits = [h for h in found if h[2] <= cfg.pdq_match_distance]
+    for other, _cid, dist in hits:
+        log.info("pdq match", extra={"evidence": evidence_id, "other": other, "distance": dist,
+                                     "max_distance": cfg.pdq_match_distance,
+                                     "min_quality": cfg.pdq_min_quality})
+    return hits
+
+
+async def original(deps: Deps, evidence_id: int) -> bytes | None:
+    """The decrypted file, if it was kept (callers audit the access)."""
+    async with deps.engine.connect() as conn:
+        blob = (await conn.execute(select(evidence_files.c.blob_sealed).where(
+            evidence_files.c.evidence_id == evidence_id))).scalar_one_or_none()
+    if blob is None:
+        return None
+    return deps.keyring.open_bytes(blob, file_context(evidence_id))
+
+
+async def erase(conn: AsyncConnection, conversation_ids: list[str]) -> list[int]:
+    """Within an erasure's transaction: delete the evidence (and kept files) of conversations;
+    returns the erased ids."""
+    if not conversation_ids:
+        return []
+    ids = list((await conn.execute(select(evidence.c.id).where(
+        evidence.c.conversation_id.in_(conversation_ids)))).scalars())
+    if ids:
+        # Explicit, not only ON DELETE CASCADE: SQLite enforces cascades per connection.
+        await conn.execute(delete(evidence_files).where(evidence_files.c.evidence_id.in_(ids)))
+        await conn.execute(delete(evidence).where(evidence.c.id.in_(ids)))
+    return ids
+
+
+async def purge_due(deps: Deps, now: datetime | None = None) -> int:
+    """Delete every kept file whose retention has ended; the fingerprints stay. The victim's
+    location note (their caption) is message text, so it goes with the transcript."""
+    now = now or datetime.now(UTC)
+    transcript_end = now - timedelta(days=deps.config.retention.transcript_days)
+    async with deps.engine.begin() as conn:
+        closed_long_ago = select(conversations.c.id).where(and_(
+            conversations.c.closed_at.is_not(None), conversations.c.closed_at <= transcript_end))
+        await conn.execute(update(evidence).where(and_(
+            evidence.c.location_sealed.is_not(None),
+            evidence.c.conversation_id.in_(closed_long_ago))).values(location_sealed=None))
+        due = list(await conn.execute(select(evidence.c.id, evidence.c.conversation_id).where(
+            and_(evidence.c.purge_at.is_not(None), evidence.c.purge_at <= now))))
+        if not due:
+            return 0
+        ids = [r.id for r in due]
+        await conn.execute(delete(evidence_files).where(evidence_files.c.evidence_id.in_(ids)))
+        await conn.execute(update(evidence).where(evidence.c.id.in_(ids)).values(
+            consent=EXPIRED, purge_at=None))
+        for r in due:
+            await audit.record(conn, at=now, actor_id=None, action="retention.evidence_deleted",
+                               target_kind="conversation", target_id=r.conversation_id,
+                               evidence=r.id)
+    log.info("evidence files deleted under retention", extra={"count": len(due)})
+    return len(due)
+
+
+async def run_purge(deps: Deps, every_s: float = PURGE_EVERY_S) -> None:
+    """Forever: delete expired evidence files (one instance at a time)."""
+    while True:
+        with contextlib.suppress(RedisError, OSError):
+            if await deps.redis.set(deps.keys.job_lock("evidence-purge"), "1", nx=True,
+                                    ex=max(1, int(every_s) - 1)):
+                await purge_due(deps)
+        await asyncio.sleep(every_s)

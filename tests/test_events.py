@@ -1,0 +1,301 @@
+"""hotline/events.py against a real private redis-server: publish, Hub fan-out with filters,
+replay after an id (or None once the gap is trimmed away), stop, and event id validation."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from hotline.events import (
+    CLIENT_QUEUE_SIZE,
+    Event,
+    Hub,
+    Subscription,
+    publish,
+    valid_event_id,
+)
+from hotline.stores.live.keys import Keys
+from tests.conftest import RedisProcess, free_port
+
+GUARD_S = 10.0  # only a guard against hanging, never an assertion about speed
+
+
+@pytest.fixture
+async def redis(redis_server: RedisProcess) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server.url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def keys(redis: Redis) -> AsyncIterator[Keys]:
+    k = Keys(f"t{secrets.token_hex(6)}")
+    yield k
+    await redis.delete(k.events)
+
+
+@pytest.fixture
+async def hub(redis: Redis, keys: Keys) -> AsyncIterator[Hub]:
+    h = Hub(redis, keys)
+    await h.start()
+    yield h
+    await h.stop()
+
+
+async def _get(sub: Subscription) -> Event | None:
+    return await asyncio.wait_for(sub.queue.get(), GUARD_S)
+
+
+def _everything(_e: Event) -> bool:
+    return True
+
+
+# --- publish -----------------------------------------------------------------------------------
+
+
+async def test_publish_appends_to_stream(redis: Redis, keys: Keys) -> None:
+    ev = {"type": "queued", "conversation": "c1", "language": "ko"}
+    eid = await publish(redis, keys, ev)
+    assert eid is not None and valid_event_id(eid)
+    entries = await redis.xrange(keys.events)
+    assert len(entries) == 1
+    assert entries[0][0] == eid
+    eid2 = await publish(redis, keys, {"type": "message", "conversation": "c1", "seq": 1})
+    assert eid2 is not None and tuple(map(int, eid2.split("-"))) > tuple(map(int, eid.split("-")))
+
+
+async def test_publish_without_redis_returns_none(keys: Keys) -> None:
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True,
+                          socket_connect_timeout=1)
+    try:
+        assert await publish(dead, keys, {"type": "queued"}) is None
+    finally:
+        await dead.aclose()
+
+
+# --- Hub fan-out -------------------------------------------------------------------------------
+
+
+async def test_hub_fans_out_with_filters(hub: Hub, redis: Redis, keys: Keys) -> None:
+    only_c1 = hub.subscribe(lambda e: e.get("conversation") == "c1")
+    only_closed = hub.subscribe(lambda e: e["type"] == "closed")
+    everything = hub.subscribe(_everything)
+    e1 = await publish(redis, keys, {"type": "message", "conversation": "c2", "seq": 1})
+    e2 = await publish(redis, keys, {"type": "message", "conversation": "c1", "seq": 1})
+    e3 = await publish(redis, keys, {"type": "closed", "conversation": "c2"})
+
+    got_all = [await _get(everything) for _ in range(3)]
+    assert [e["id"] for e in got_all if e] == [e1, e2, e3]
+    assert got_all[1] == {"type": "message", "conversation": "c1", "seq": 1, "id": e2}
+
+    got_c1 = await _get(only_c1)
+    assert got_c1 is not None and got_c1["id"] == e2
+    got_closed = await _get(only_closed)
+    assert got_closed is not None and got_closed["id"] == e3
+    # The filtered subscriptions received nothing else (everything above was delivered).
+    assert only_c1.queue.empty()
+    assert only_closed.queue.empty()
+
+
+async def test_hub_does_not_replay_history_on_start(redis: Redis, keys: Keys) -> None:
+    await publish(redis, keys, {"type": "queued", "conversation": "old"})
+    h = Hub(redis, keys)
+    await h.start()
+    try:
+        sub = h.subscribe(_everything)
+        new = await publish(redis, keys, {"type": "queued", "conversation": "new"})
+        ev = await _get(sub)
+        assert ev is not None and ev["id"] == new and ev["conversation"] == "new"
+        assert sub.queue.empty()
+    finally:
+        await h.stop()
+
+
+async def test_unsubscribed_client_gets_nothing(hub: Hub, redis: Redis, keys: Keys) -> None:
+    gone = hub.subscribe(_everything)
+    stays = hub.subscribe(_everything)
+    hub.unsubscribe(gone)
+    eid = await publish(redis, keys, {"type": "queued"})
+    ev = await _get(stays)
+    assert ev is not None and ev["id"] == eid
+    assert gone.queue.empty()
+    assert gone not in hub.subs
+
+
+async def test_hub_fans_out_to_many(hub: Hub, redis: Redis, keys: Keys) -> None:
+    subs = [hub.subscribe(_everything) for _ in range(25)]
+    ids = [await publish(redis, keys, {"type": "message", "seq": i}) for i in range(5)]
+    for sub in subs:
+        assert [(await _get(sub) or {}).get("id") for _ in ids] == ids
+
+
+# --- replay ------------------------------------------------------------------------------------
+
+
+async def _publish_n(redis: Redis, keys: Keys, n: int, **extra: Any) -> list[str]:
+    out = []
+    for i in range(n):
+        eid = await publish(redis, keys, {"type": "message", "seq": i, **extra})
+        assert eid is not None
+        out.append(eid)
+    return out
+
+
+async def test_replay_after_id(redis: Redis, keys: Keys) -> None:
+    hub = Hub(redis, keys)
+    ids = await _publish_n(redis, keys, 5)
+    for k in range(5):
+        got = await hub.replay(ids[k], _everything)
+        assert got is not None
+        assert [e["id"] for e in got] == ids[k + 1:]
+        assert [e["seq"] for e in got] == list(range(k + 1, 5))
+
+
+async def test_replay_filters(redis: Redis, keys: Keys) -> None:
+    hub = Hub(redis, keys)
+    first = await publish(redis, keys, {"type": "queued", "conversation": "a"})
+    assert first is not None
+    a = await publish(redis, keys, {"type": "message", "conversation": "a"})
+    await publish(redis, keys, {"type": "message", "conversation": "b"})
+    got = await hub.replay(first, lambda e: e.get("conversation") == "a")
+    assert got is not None and [e["id"] for e in got] == [a]
+
+
+async def test_replay_from_zero_on_empty_log(redis: Redis, keys: Keys) -> None:
+    assert await Hub(redis, keys).replay("0-0", _everything) == []
+
+
+async def test_replay_on_lost_log_is_none(redis: Redis, keys: Keys) -> None:
+    """A client with a cursor but no log at all (Redis lost it) must reload."""
+    assert await Hub(redis, keys).replay("1700000000000-0", _everything) is None
+
+
+@pytest.mark.parametrize("keep", [1, 3, 5])
+async def test_replay_older_than_trimmed_start_is_none(redis: Redis, keys: Keys,
+                                                       keep: int) -> None:
+    hub = Hub(redis, keys)
+    ids = await _publish_n(redis, keys, 8)
+    await redis.xtrim(keys.events, maxlen=keep, approximate=False)
+    kept = ids[-keep:]
+    # Every cursor before the retained start has lost events: None (reset).
+    for old in ids[: 8 - keep - 1]:
+        assert await hub.replay(old, _everything) is None
+    assert await hub.replay("0-1", _everything) is None
+    # A cursor at or after the retained start replays exactly what follows it.
+    for i, eid in enumerate(kept):
+        got = await hub.replay(eid, _everything)
+        assert got is not None and [e["id"] for e in got] == kept[i + 1:]
+
+
+async def test_replay_at_latest_is_empty(redis: Redis, keys: Keys) -> None:
+    ids = await _publish_n(redis, keys, 3)
+    assert await Hub(redis, keys).replay(ids[-1], _everything) == []
+
+
+# --- stop and closing --------------------------------------------------------------------------
+
+
+async def test_stop_closes_every_subscription(redis: Redis, keys: Keys) -> None:
+    hub = Hub(redis, keys)
+    await hub.start()
+    subs = [hub.subscribe(_everything) for _ in range(5)]
+    await publish(redis, keys, {"type": "queued"})
+    first = await _get(subs[0])
+    assert first is not None
+    await hub.stop()
+    assert hub.closed
+    for sub in subs:
+        items = []
+        while not sub.queue.empty():
+            items.append(sub.queue.get_nowait())
+        assert items and items[-1] is None
+        assert all(i is not None for i in items[:-1])
+
+
+async def test_subscribe_after_stop_is_closed(redis: Redis, keys: Keys) -> None:
+    hub = Hub(redis, keys)
+    await hub.start()
+    await hub.stop()
+    sub = hub.subscribe(_everything)
+    assert sub.queue.get_nowait() is None
+
+
+async def test_stop_without_start(redis: Redis, keys: Keys) -> None:
+    hub = Hub(redis, keys)
+    sub = hub.subscribe(_everything)
+    await hub.stop()
+    assert sub.queue.get_nowait() is None
+
+
+def test_full_subscription_gets_close_marker() -> None:
+    sub = Subscription(_everything)
+    for i in range(CLIENT_QUEUE_SIZE):
+        sub.offer({"type": "message", "seq": i})
+    assert sub.queue.full()
+    sub.offer({"type": "message", "seq": CLIENT_QUEUE_SIZE})
+    items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+    assert items[-1] is None
+    assert {"type": "message", "seq": CLIENT_QUEUE_SIZE} not in items
+
+
+def test_full_subscription_close() -> None:
+    sub = Subscription(_everything)
+    for i in range(CLIENT_QUEUE_SIZE):
+        sub.queue.put_nowait({"seq": i})
+    sub.close()
+    items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+    assert items[-1] is None
+
+
+def test_subscription_filter() -> None:
+    sub = Subscription(lambda e: e["type"] == "closed")
+    sub.offer({"type": "queued"})
+    assert sub.queue.empty()
+    sub.offer({"type": "closed"})
+    assert sub.queue.get_nowait() == {"type": "closed"}
+
+
+# --- event ids ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("eid", "ok"), [
+    ("0-0", True),
+    ("1-0", True),
+    ("1700000000000-0", True),
+    ("1700000000000-12", True),
+    ("1" * 20 + "-" + "9" * 19, True),
+    ("1" * 21 + "-" + "9" * 19, False),  # 41 characters
+    ("", False),
+    ("1", False),
+    ("1700000000000", False),
+    ("-1", False),
+    ("1-", False),
+    ("-", False),
+    ("a-0", False),
+    ("1-a", False),
+    ("1-2-3", False),
+    ("1.5-0", False),
+    ("+1-0", False),
+    (" 1-0", False),
+    ("1-0 ", False),
+    ("1-0\n", False),
+    ("$", False),
+    (">", False),
+    ("+", False),
+    ("(1-0", False),
+    ("\uff11-0", False),  # full-width digit: isdigit() but not a stream id
+    ("\u00b2-0", False),  # superscript two: isdigit() but int() refuses it
+    ("1-\u0663", False),  # Arabic-Indic digit
+])
+def test_valid_event_id(eid: str, ok: bool) -> None:
+    assert valid_event_id(eid) is ok
+
+
+async def test_published_ids_are_valid(redis: Redis, keys: Keys) -> None:
+    for eid in await _publish_n(redis, keys, 3):
+        assert valid_event_id(eid)

@@ -1,0 +1,243 @@
+"""hotline/services/inbox.py on SQLite and PostgreSQL with a real Redis: idempotency per
+provider id, one conversation under concurrent first messages, the length limit, and sealed
+contact addresses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from hotline.domain.conversation import Channel, Status
+from hotline.services.deps import Deps
+from hotline.services.inbox import MessageTooLong, receive
+from hotline.stores.sql import conversations as convs
+from hotline.stores.sql.tables import conversations, messages
+from tests.conftest import Database, RedisProcess, make_config
+from tests.service_deps import all_rows, contains, inbound, open_deps
+
+MAX_CHARS = 50
+ADDRESS = "+821055501234"
+
+
+@pytest.fixture
+async def deps(tmp_path: Path, database: Database, redis_server: RedisProcess
+               ) -> AsyncIterator[Deps]:
+    cfg = make_config(tmp_path / "data", database.url, redis_server.url,
+                      privacy={"max_message_chars": MAX_CHARS})
+    async with open_deps(cfg) as d:
+        yield d
+
+
+async def _count(deps: Deps, table: object, *where: object) -> int:
+    async with deps.engine.connect() as conn:
+        q = select(func.count()).select_from(table)  # type: ignore[arg-type]
+        for cond in where:
+            q = q.where(cond)  # type: ignore[arg-type]
+        return int((await conn.execute(q)).scalar_one())
+
+
+async def _message_texts(deps: Deps, cid: str) -> dict[int, str]:
+    async with deps.engine.connect() as conn:
+        rows = await convs.list_messages(conn, cid)
+    return {r.seq: deps.keyring.open_text(r.body_sealed, f"msg:{cid}:{r.seq}")
+            for r in rows if r.body_sealed is not None}
+
+
+async def _redis_dump(deps: Deps) -> str:
+    """Every value under this test's prefix, as one string (to search for plaintext)."""
+    r = deps.redis
+    parts = []
+    async for key in r.scan_iter(match=f"{{{deps.keys.prefix}}}:*"):
+        kind = await r.type(key)
+        if kind == "string":
+            parts.append(str(await r.get(key)))
+        elif kind == "hash":
+            parts.append(str(await r.hgetall(key)))
+        elif kind == "zset":
+            parts.append(str(await r.zrange(key, 0, -1, withscores=True)))
+        elif kind == "set":
+            parts.append(str(await r.smembers(key)))
+        elif kind == "stream":
+            parts.append(str(await r.xrange(key)))
+        elif kind == "list":
+            parts.append(str(await r.lrange(key, 0, -1)))
+    return "\n".join(parts)
+
+
+# --- idempotency -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", [Channel.SMS, Channel.TELEGRAM, Channel.WEBCHAT])
+async def test_same_provider_id_twice_is_one_message(deps: Deps, channel: Channel) -> None:
+    msg = inbound(channel=channel, provider_id="SM0001", text="first words")
+    first = await receive(deps, msg)
+    assert first.new_conversation and not first.duplicate and first.seq == 1
+    again = await receive(deps, msg)
+    assert again.duplicate is True
+    assert again.new_conversation is False
+    assert (again.conversation_id, again.seq) == (first.conversation_id, first.seq)
+    # A retry with different text (a provider re-sending) is still the same message.
+    retry = await receive(deps, inbound(channel=channel, provider_id="SM0001", text="other"))
+    assert retry.duplicate and retry.seq == 1
+    assert await _count(deps, messages) == 1
+    assert await _count(deps, conversations) == 1
+    assert await _message_texts(deps, first.conversation_id) == {1: "first words"}
+    assert [w.conversation_id for w in await deps.live.waiting()] == [first.conversation_id]
+    nxt = await receive(deps, inbound(channel=channel, provider_id="SM0002", text="more"))
+    assert (nxt.conversation_id, nxt.seq, nxt.duplicate) == (first.conversation_id, 2, False)
+    assert await _count(deps, messages) == 2
+
+
+async def test_provider_ids_are_per_channel(deps: Deps) -> None:
+    a = await receive(deps, inbound(channel=Channel.SMS, provider_id="42"))
+    b = await receive(deps, inbound(channel=Channel.TELEGRAM, provider_id="42"))
+    assert not a.duplicate and not b.duplicate
+    assert a.conversation_id != b.conversation_id
+    assert await _count(deps, messages) == 2
+
+
+async def test_concurrent_duplicates_store_once(deps: Deps) -> None:
+    msg = inbound(provider_id="dup-race")
+    results = await asyncio.gather(*(receive(deps, msg) for _ in range(10)))
+    assert len({(r.conversation_id, r.seq) for r in results}) == 1
+    assert sum(not r.duplicate for r in results) == 1
+    assert await _count(deps, messages) == 1
+
+
+# --- one conversation per sender ---------------------------------------------------------------
+
+
+async def test_concurrent_first_messages_make_one_conversation(deps: Deps) -> None:
+    texts = [f"message number {i}" for i in range(20)]
+    results = await asyncio.gather(*(
+        receive(deps, inbound(address=ADDRESS, text=t, provider_id=f"p{i}"))
+        for i, t in enumerate(texts)))
+    cids = {r.conversation_id for r in results}
+    assert len(cids) == 1
+    cid = cids.pop()
+    assert sorted(r.seq for r in results) == list(range(1, 21))
+    assert sum(r.new_conversation for r in results) == 1
+    assert not any(r.duplicate for r in results)
+    assert await _count(deps, conversations) == 1
+    assert await _count(deps, conversations, conversations.c.status != Status.CLOSED.value) == 1
+    assert await _count(deps, messages, messages.c.conversation_id == cid) == 20
+    # Each message is stored under the seq its caller was told, with its own text.
+    stored = await _message_texts(deps, cid)
+    assert stored == {r.seq: t for r, t in zip(results, texts, strict=True)}
+    assert [w.conversation_id for w in await deps.live.waiting()] == [cid]
+
+
+async def test_concurrent_senders_get_their_own_conversations(deps: Deps) -> None:
+    results = await asyncio.gather(*(
+        receive(deps, inbound(address=f"+82105550{i:04d}", provider_id=f"s{i}"))
+        for i in range(20)))
+    assert len({r.conversation_id for r in results}) == 20
+    assert all(r.new_conversation and r.seq == 1 for r in results)
+    assert len(await deps.live.waiting()) == 20
+
+
+async def test_same_address_other_channel_is_another_conversation(deps: Deps) -> None:
+    a = await receive(deps, inbound(address=ADDRESS, channel=Channel.SMS))
+    b = await receive(deps, inbound(address=ADDRESS, channel=Channel.VOICE))
+    assert a.conversation_id != b.conversation_id
+
+
+async def test_message_after_close_opens_a_new_conversation(deps: Deps) -> None:
+    first = await receive(deps, inbound(address=ADDRESS))
+    async with deps.engine.begin() as conn:
+        row = await convs.get(conn, first.conversation_id)
+        assert row is not None
+        await convs.close(conn, first.conversation_id, row.created_at, row.created_at,
+                          row.created_at)
+    again = await receive(deps, inbound(address=ADDRESS))
+    assert again.new_conversation and again.conversation_id != first.conversation_id
+    assert again.seq == 1
+
+
+# --- length limit ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [1, MAX_CHARS - 1, MAX_CHARS])
+async def test_message_up_to_limit_is_stored(deps: Deps, length: int) -> None:
+    text = "가" * length
+    got = await receive(deps, inbound(text=text))
+    assert await _message_texts(deps, got.conversation_id) == {1: text}
+
+
+@pytest.mark.parametrize("length", [MAX_CHARS + 1, MAX_CHARS * 10])
+async def test_over_long_message_stores_nothing(deps: Deps, length: int) -> None:
+    with pytest.raises(MessageTooLong):
+        await receive(deps, inbound(text="x" * length))
+    assert await _count(deps, conversations) == 0
+    assert await _count(deps, messages) == 0
+    assert await deps.live.waiting() == []
+    assert not await deps.redis.exists(deps.keys.events)
+
+
+async def test_over_long_follow_up_changes_nothing(deps: Deps) -> None:
+    first = await receive(deps, inbound(address=ADDRESS, text="short"))
+    before = await all_rows(deps)
+    with pytest.raises(MessageTooLong):
+        await receive(deps, inbound(address=ADDRESS, text="y" * (MAX_CHARS + 1)))
+    assert await all_rows(deps) == before
+    assert await _message_texts(deps, first.conversation_id) == {1: "short"}
+
+
+# --- sealed contact ----------------------------------------------------------------------------
+
+
+async def _contact_blob(deps: Deps, cid: str) -> bytes | None:
+    async with deps.engine.connect() as conn:
+        value = (await conn.execute(select(conversations.c.contact_sealed)
+                                    .where(conversations.c.id == cid))).scalar_one()
+    return bytes(value) if value is not None else None
+
+
+@pytest.mark.parametrize("keep_contact", [True, False])
+async def test_contact_is_sealed_and_only_when_kept(deps: Deps, keep_contact: bool) -> None:
+    text = "someone is sharing my photos"
+    got = await receive(deps, inbound(address=ADDRESS, text=text, keep_contact=keep_contact))
+    blob = await _contact_blob(deps, got.conversation_id)
+    if keep_contact:
+        assert blob is not None
+        assert ADDRESS.encode() not in blob
+        assert deps.keyring.open_text(blob, f"contact:{got.conversation_id}") == ADDRESS
+        with pytest.raises(ValueError):
+            deps.keyring.open_text(blob, "contact:someone-else")
+    else:
+        assert blob is None
+    async with deps.engine.connect() as conn:
+        row = await convs.get(conn, got.conversation_id)
+    assert row is not None and row.has_contact is keep_contact
+    assert row.pseudonym == deps.keyring.pseudonymize("sms", ADDRESS)
+    # Neither the address nor the text is stored in plaintext anywhere, in SQL or in Redis.
+    rows = await all_rows(deps)
+    for needle in (ADDRESS, ADDRESS[1:], text):
+        assert contains(rows, needle) == []
+    dump = await _redis_dump(deps)
+    assert ADDRESS[1:] not in dump and text not in dump
+
+
+async def test_follow_up_does_not_replace_contact(deps: Deps) -> None:
+    first = await receive(deps, inbound(address=ADDRESS, keep_contact=True))
+    blob = await _contact_blob(deps, first.conversation_id)
+    await receive(deps, inbound(address=ADDRESS, keep_contact=False))
+    assert await _contact_blob(deps, first.conversation_id) == blob
+
+
+async def test_sqlite_file_holds_no_plaintext(tmp_path: Path,
+                                              redis_server: RedisProcess) -> None:
+    """On SQLite, not even the database file (and its WAL) holds the address or the text."""
+    db = tmp_path / "plain.db"
+    cfg = make_config(tmp_path / "data", f"sqlite+aiosqlite:///{db}", redis_server.url)
+    text = "a unique sentence nobody else writes 7391"
+    async with open_deps(cfg) as deps:
+        await receive(deps, inbound(address=ADDRESS, text=text, keep_contact=True))
+    blobs = b"".join(p.read_bytes() for p in tmp_path.glob("plain.db*"))
+    assert len(blobs) > 0
+    assert ADDRESS.encode() not in blobs
+    assert text.encode() not in blobs

@@ -1,0 +1,167 @@
+"""prompts/: every language has the same prompts, each renders strictly with the variables it
+needs, and everything the code asks for exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import jinja2.meta
+import pytest
+
+from hotline.channels.webchat import PAGE_PROMPTS
+from hotline.config import LANG_CODES, load_config
+from hotline.prompts import Prompts, prompts_dir
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT / "prompts"
+LANGS = sorted(p.name for p in ROOT.iterdir() if p.is_dir())
+NAMES = sorted({p.stem for lang in LANGS for p in (ROOT / lang).rglob("*.txt")})
+
+# The variables each prompt needs; every other prompt needs none.
+NEEDS: dict[str, dict[str, object]] = {
+    "chat_waiting": {"position": 7},
+    "wait_status": {"position": 7, "minutes": 12, "coverage": "ok", "critical": True,
+                    "callback": True, "spoken": False},
+    # Phone and SMS (docs/twilio.md).
+    "sms_callback_confirmed": {"start": "18:00", "end": "21:00", "tomorrow": False,
+                               "leave_message": False},
+    "voice_callback_confirmed": {"start": "18:00", "end": "21:00", "tomorrow": True,
+                                 "leave_message": True},
+    "voice_language": {"digit": 2},
+    "voice_menu": {"callback": True},
+    "voice_whisper": {"critical": True},
+    "voice_whisper_callback": {"leave_message": False},
+    "marker_call": {"spreading": True},
+    "marker_callback": {"start": "11-28 18:00", "end": "21:00", "leave_message": True},
+    # Telegram (docs/telegram.md).
+    "tg_intake_record": {"shared": "Yes", "age": "18+", "safe": "No", "where": "Telegram"},
+    "tg_case": {"case_number": "HL-7K3M-9QX2", "pin": "482913"},
+    "tg_too_long": {"max_chars": 4000},
+    "tg_media_too_big": {"max_mb": 20},
+    "tg_media_keep": {"days": 30},
+    "tg_staff_whoami": {"telegram_id": "7301234567"},
+    "tg_staff_alert": {"kind": "takedown", "case_number": "3f2a9c1b", "urgency": "critical",
+                       "reasons": "content_spreading", "platform": "telegram",
+                       "link": "https://hotline.example/console/cases/3f2a9c1b"},
+    "tg_staff_acked": {"case_number": "3f2a9c1b", "by": "12"},
+}
+# Variables that choose between wordings rather than being shown (not looked for in the text).
+SELECTORS = {"coverage", "critical", "callback", "spoken", "tomorrow", "leave_message",
+             "spreading"}
+
+
+def _source(lang: str, name: str) -> str:
+    return (ROOT / lang / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def test_prompts_dir_is_repo_folder() -> None:
+    assert prompts_dir().resolve() == ROOT.resolve()
+
+
+def test_languages_found() -> None:
+    assert len(LANGS) >= 2
+    assert Prompts().languages == tuple(LANGS)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_same_prompt_names_in_every_language(lang: str) -> None:
+    names = Prompts().names(lang)
+    reference = Prompts().names(LANGS[0])
+    assert names == reference, (
+        f"{lang}: missing {sorted(reference - names)}, extra {sorted(names - reference)}")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_stray_files(lang: str) -> None:
+    for p in (ROOT / lang).rglob("*"):
+        if p.is_file():
+            assert p.suffix == ".txt", p
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", NAMES)
+def test_prompt_variables_are_the_documented_ones(lang: str, name: str) -> None:
+    env = jinja2.Environment(autoescape=False)
+    used = jinja2.meta.find_undeclared_variables(env.parse(_source(lang, name)))
+    assert used == set(NEEDS.get(name, {})), f"{lang}/{name}.txt uses {sorted(used)}"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", NAMES)
+def test_prompt_renders_strictly(lang: str, name: str) -> None:
+    values = NEEDS.get(name, {})
+    text = Prompts().render(lang, name, **values)
+    assert text.strip() == text
+    assert text
+    assert "{{" not in text and "{%" not in text
+    for k, v in values.items():
+        if k not in SELECTORS:
+            assert str(v) in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", sorted(NEEDS))
+def test_missing_variable_is_an_error(lang: str, name: str) -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        Prompts().render(lang, name)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_chat_waiting_position(lang: str) -> None:
+    p = Prompts()
+    assert "3" in p.render(lang, "chat_waiting", position=3)
+    assert p.render(lang, "chat_waiting", position=3) != p.render(lang, "chat_waiting",
+                                                                  position=4)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("name", PAGE_PROMPTS)
+def test_page_prompts_exist(lang: str, name: str) -> None:
+    assert (ROOT / lang / f"{name}.txt").is_file()
+    assert name in Prompts().names(lang)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_page_bundle_renders(lang: str) -> None:
+    """What the chat page renders: the whole bundle with a placeholder position."""
+    texts = Prompts().bundle(lang, PAGE_PROMPTS, position="{position}")
+    assert set(texts) == set(PAGE_PROMPTS)
+    assert all(texts.values())
+    assert "{position}" in texts["chat_waiting"]
+
+
+def test_page_prompts_have_no_duplicates() -> None:
+    assert len(PAGE_PROMPTS) == len(set(PAGE_PROMPTS))
+
+
+@pytest.mark.parametrize("lang", sorted(LANG_CODES))
+def test_config_lang_codes_have_prompt_folders(lang: str) -> None:
+    assert (ROOT / lang).is_dir()
+    assert lang in Prompts().languages
+
+
+def test_repo_config_languages_have_prompt_folders() -> None:
+    cfg = load_config(REPO_ROOT / "config.toml", env={})
+    for lang in cfg.languages.supported:
+        assert lang in Prompts().languages, lang
+    assert cfg.languages.default in Prompts().languages
+
+
+def test_unknown_language_and_prompt() -> None:
+    p = Prompts()
+    with pytest.raises(KeyError):
+        p.render("fr", "chat_title")
+    with pytest.raises(jinja2.TemplateNotFound):
+        p.render(LANGS[0], "no_such_prompt")
+
+
+def test_custom_root(tmp_path: Path) -> None:
+    (tmp_path / "xx").mkdir()
+    (tmp_path / "xx" / "hello.txt").write_text("Hi {{ who }}!\n")
+    p = Prompts(tmp_path)
+    assert p.languages == ("xx",)
+    assert p.names("xx") == {"hello"}
+    assert p.render("xx", "hello", who="<b>") == "Hi <b>!"  # plain text: no escaping here
+    with pytest.raises(jinja2.UndefinedError):
+        p.render("xx", "hello")
