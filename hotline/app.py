@@ -8,7 +8,6 @@ See docs/architecture.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -50,6 +49,8 @@ from hotline.web.middleware import errors, security_headers
 
 log = logging.getLogger(__name__)
 
+# How long shutdown waits for a periodic job to finish its current pass.
+_JOB_GRACE_S = 10.0
 # Requests bigger than this are refused with 413 before a handler reads them.
 MAX_REQUEST_BYTES = 64 * 1024
 _HERE = Path(__file__).resolve().parent
@@ -136,30 +137,33 @@ async def _wake_on_events(hub: Hub, router_wake: asyncio.Event,
 
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS]
-    router_wake, roster_wake = asyncio.Event(), asyncio.Event()
+    stop, router_wake, roster_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
     jobs = {
-        "reconciler": livesync.run_reconciler(deps),
-        "retention": retention.run_retention(deps),
-        "router": router.run_router(deps, router_wake),
-        "shift-edges": roster.run_shift_edges(deps, roster_wake),
-        "presence": presence.run_presence(deps),
-        "alerts": alerts.run_alerts(deps),
-        "aging": urgency.run_aging(deps),
-        "outbox": outbox.run_outbox(deps),
+        "reconciler": livesync.run_reconciler(deps, stop),
+        "retention": retention.run_retention(deps, stop),
+        "router": router.run_router(deps, stop, router_wake),
+        "shift-edges": roster.run_shift_edges(deps, stop, roster_wake),
+        "presence": presence.run_presence(deps, stop),
+        "alerts": alerts.run_alerts(deps, stop),
+        "aging": urgency.run_aging(deps, stop),
+        "outbox": outbox.run_outbox(deps, stop),
         "wake": _wake_on_events(app[HUB], router_wake, roster_wake),
     }
     tasks = [asyncio.create_task(coro, name=name) for name, coro in jobs.items()]
     yield
-    # A cancel that lands while a job is inside an SQLAlchemy async call can be swallowed
-    # there (the query completes, the job goes back to sleep): cancel until every job ended.
+    # Jobs stop between passes (services/jobs.py): a cancel in the middle of a database call
+    # could leave a connection checked out. Only a job stuck past the grace period is cancelled.
+    stop.set()
     pending: set[asyncio.Task[Any]] = {*tasks, *deps.outbox.tasks}
-    while pending:
-        for t in pending:
-            t.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=0.5)
+    _done, pending = await asyncio.wait(pending, timeout=_JOB_GRACE_S)
+    for t in pending:
+        t.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=_JOB_GRACE_S)
     for t in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await t
+        if t.done() and not t.cancelled() and t.exception() is not None:
+            log.error("job ended with an error", extra={"job": t.get_name(),
+                                                       "error": type(t.exception()).__name__})
     # Replies whose immediate try was cut short stay "pending"; the next start retries them.
 
 

@@ -135,7 +135,7 @@ async def test_conversation_survives_redis_restart(tmp_path: Path, database: obj
             resp = await counselor.client.get("/api/v1/queue")
             return resp.status == 200 and len((await resp.json())["waiting"]) == 1
 
-        await wait_for(queued, timeout=10)
+        await wait_for(queued, timeout=30)
         cid = await counselor.take_next()
         await victim.send("아직 계세요?", lang="ko")
         await counselor.reply(cid, "네, 여기 있어요")

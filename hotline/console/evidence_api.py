@@ -11,7 +11,6 @@ forbidden alike). This module also runs the evidence retention job. See docs/tel
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import secrets
 from collections.abc import AsyncIterator
@@ -136,15 +135,15 @@ async def original(request: web.Request) -> web.Response:
 
 
 async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(evidence.run_purge(app[DEPS]), name="evidence-purge")
+    stop = asyncio.Event()
+    task = asyncio.create_task(evidence.run_purge(app[DEPS], stop), name="evidence-purge")
     yield
-    # A cancel landing inside an SQLAlchemy call can be swallowed there (the job would then
-    # sleep on): cancel until it has really ended, as hotline.app does for its jobs.
-    while not task.done():
+    # Stop between passes (hotline/services/jobs.py); cancel only if stuck.
+    stop.set()
+    await asyncio.wait({task}, timeout=10)
+    if not task.done():
         task.cancel()
-        await asyncio.wait({task}, timeout=0.5)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+        await asyncio.wait({task}, timeout=10)
 
 
 def setup(app: web.Application) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.domain.staff import Role, Staff
 from hotline.services import agents
 from hotline.services.deps import Deps
+from hotline.services.jobs import pause
 from hotline.stores.sql import audit
 from hotline.stores.sql.tables import alerts, counselors
 
@@ -194,11 +195,11 @@ async def escalate_due(deps: Deps, now: datetime | None = None) -> int:
     return len(moved)
 
 
-async def run_alerts(deps: Deps) -> None:
+async def run_alerts(deps: Deps, stop: asyncio.Event) -> None:
     """Forever: escalate overdue alerts every alerts.check_seconds (one instance at a time)."""
-    while True:
+    while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             if await deps.redis.set(deps.keys.job_lock("alerts"), "1", nx=True,
                                     px=int(deps.config.alerts.check_seconds * 900)):
                 await escalate_due(deps)
-        await asyncio.sleep(deps.config.alerts.check_seconds)
+        await pause(stop, deps.config.alerts.check_seconds)

@@ -21,6 +21,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.services.deps import Deps
+from hotline.services.jobs import pause
 from hotline.stores.sql import audit
 from hotline.stores.sql.tables import conversations, evidence, evidence_files
 
@@ -254,11 +255,11 @@ async def purge_due(deps: Deps, now: datetime | None = None) -> int:
     return len(due)
 
 
-async def run_purge(deps: Deps, every_s: float = PURGE_EVERY_S) -> None:
+async def run_purge(deps: Deps, stop: asyncio.Event, every_s: float = PURGE_EVERY_S) -> None:
     """Forever: delete expired evidence files (one instance at a time)."""
-    while True:
+    while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             if await deps.redis.set(deps.keys.job_lock("evidence-purge"), "1", nx=True,
                                     ex=max(1, int(every_s) - 1)):
                 await purge_due(deps)
-        await asyncio.sleep(every_s)
+        await pause(stop, every_s)

@@ -17,6 +17,7 @@ from hotline.domain.conversation import Status
 from hotline.domain.routing import needs_for
 from hotline.services import agents
 from hotline.services.deps import Deps
+from hotline.services.jobs import pause
 from hotline.stores.live.keys import JOB_LOCK_MARGIN_S
 from hotline.stores.live.store import Waiting
 from hotline.stores.sql import conversations as convs
@@ -102,10 +103,10 @@ class Reconciler:
         return "ok"
 
 
-async def run_reconciler(deps: Deps) -> None:
+async def run_reconciler(deps: Deps, stop: asyncio.Event) -> None:
     """Forever: reconcile every storage.reconcile_seconds; Redis outages are waited out."""
     reconciler = Reconciler(deps)
-    while True:
+    while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             await reconciler.once()
-        await asyncio.sleep(deps.config.storage.reconcile_seconds)
+        await pause(stop, deps.config.storage.reconcile_seconds)

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, func, or_, select, update
 
 from hotline.domain.conversation import Channel, Direction
+from hotline.services.jobs import pause
 from hotline.stores.sql.tables import conversations, messages
 
 if TYPE_CHECKING:
@@ -213,11 +214,11 @@ async def due(deps: Deps, now: datetime, limit: int = 100) -> list[tuple[str, in
         return [(r[0], int(r[1])) for r in rows]
 
 
-async def run_outbox(deps: Deps, every_s: float = 1.0) -> None:
+async def run_outbox(deps: Deps, stop: asyncio.Event, every_s: float = 1.0) -> None:
     """Forever: retry what is due (every instance may run this; a per-message lock decides)."""
-    while True:
+    while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             for cid, seq in await due(deps, datetime.now(UTC)):
                 await attempt(deps, cid, seq)
-        await asyncio.sleep(every_s)
+        await pause(stop, every_s)
 

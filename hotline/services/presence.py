@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from hotline.domain.routing import Presence
 from hotline.services import agents, alerts
 from hotline.services.deps import Deps
+from hotline.services.jobs import pause
 from hotline.stores.sql import conversations as convs
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,11 @@ async def sweep_lost(deps: Deps) -> list[int]:
     return lost
 
 
-async def run_presence(deps: Deps) -> None:
+async def run_presence(deps: Deps, stop: asyncio.Event) -> None:
     """Forever: find lost consoles every alerts.check_seconds."""
-    while True:
+    while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             if await deps.redis.set(deps.keys.job_lock("presence"), "1", nx=True,
                                     px=int(deps.config.alerts.check_seconds * 900)):
                 await sweep_lost(deps)
-        await asyncio.sleep(deps.config.alerts.check_seconds)
+        await pause(stop, deps.config.alerts.check_seconds)

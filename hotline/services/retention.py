@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, select, update
 
 from hotline.services.deps import Deps
+from hotline.services.jobs import pause
 from hotline.stores.sql import audit
 from hotline.stores.sql import staff as staff_store
 from hotline.stores.sql.tables import conversations, messages
@@ -60,12 +61,12 @@ async def sweep(deps: Deps, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-async def run_retention(deps: Deps) -> None:
+async def run_retention(deps: Deps, stop: asyncio.Event) -> None:
     """Forever: one sweep per retention.sweep_seconds, by one instance at a time."""
     period = deps.config.retention.sweep_seconds
-    while True:
+    while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             if await deps.redis.set(deps.keys.job_lock("retention"), "1", nx=True,
                                     ex=max(1, int(period) - 1)):
                 await sweep(deps)
-        await asyncio.sleep(period)
+        await pause(stop, period)

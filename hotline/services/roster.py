@@ -19,6 +19,7 @@ from hotline.config import RosterConfig
 from hotline.domain import shifts
 from hotline.services import agents, handover
 from hotline.services.deps import Deps
+from hotline.services.jobs import pause
 from hotline.stores.sql import audit
 from hotline.stores.sql.tables import counselors, shift_overrides
 from hotline.stores.sql.tables import shifts as shifts_table
@@ -154,9 +155,9 @@ async def who_is_on(conn: AsyncConnection, at: datetime) -> OnShift:
     return OnShift(at, out + unscheduled, shifts.next_edge(roster, at))
 
 
-async def run_shift_edges(deps: Deps, wake: asyncio.Event) -> None:
+async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) -> None:
     """Forever: at every shift edge (and every minute), re-sync routing and hand over."""
-    while True:
+    while not stop.is_set():
         delay = _RESYNC_S
         with contextlib.suppress(RedisError, OSError):
             now = datetime.now(UTC)
@@ -167,6 +168,4 @@ async def run_shift_edges(deps: Deps, wake: asyncio.Event) -> None:
                 edge = shifts.next_edge(await agents.load_roster(conn, since=now), now)
             if edge is not None:
                 delay = min(delay, max(0.05, (edge - datetime.now(UTC)).total_seconds()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), delay)
-        wake.clear()
+        await pause(stop, delay, wake)

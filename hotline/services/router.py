@@ -20,6 +20,7 @@ from hotline.domain.routing import AgentState, Coverage, RoutingMode, coverage, 
 from hotline.domain.staff import Staff
 from hotline.services import alerts, casework
 from hotline.services.deps import Deps
+from hotline.services.jobs import pause
 from hotline.stores.live.store import now_ms
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,9 @@ async def route_once(deps: Deps, at_ms: int | None = None) -> RouteReport:
     return report
 
 
-async def run_router(deps: Deps, wake: asyncio.Event) -> None:
+async def run_router(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) -> None:
     """Forever: a routing pass every TICK_S, or sooner when `wake` is set."""
-    while True:
+    while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             if await deps.redis.set(deps.keys.job_lock("router"), "1", nx=True,
                                     px=int(TICK_S * 3000)):
@@ -124,9 +125,7 @@ async def run_router(deps: Deps, wake: asyncio.Event) -> None:
                     await route_once(deps)
                 finally:
                     await deps.redis.delete(deps.keys.job_lock("router"))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), TICK_S)
-        wake.clear()
+        await pause(stop, TICK_S, wake)
 
 
 async def accept(deps: Deps, staff: Staff, conversation_id: str) -> None:

@@ -22,6 +22,7 @@ from hotline.domain.conversation import Status, Urgency
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, aged, escalate, triage
 from hotline.services import alerts
 from hotline.services.deps import Deps
+from hotline.services.jobs import pause
 from hotline.services.livesync import as_waiting
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
@@ -173,11 +174,11 @@ async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
     return len(changed)
 
 
-async def run_aging(deps: Deps, every_s: float = 15.0) -> None:
+async def run_aging(deps: Deps, stop: asyncio.Event, every_s: float = 15.0) -> None:
     """Forever: age waiting cases (one instance at a time)."""
-    while True:
+    while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             if await deps.redis.set(deps.keys.job_lock("aging"), "1", nx=True,
                                     px=int(every_s * 900)):
                 await age_waiting(deps)
-        await asyncio.sleep(every_s)
+        await pause(stop, every_s)

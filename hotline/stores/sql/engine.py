@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -59,11 +62,20 @@ def _alembic_config() -> AlembicConfig:
     return cfg
 
 
+@functools.cache
+def _script_heads() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(_alembic_config()).get_heads())
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (idempotent; safe on every start)."""
     cfg = _alembic_config()
 
     def _upgrade(sync_conn: Connection) -> None:
+        # Already current (every start but the first): skip Alembic's script loading.
+        current = MigrationContext.configure(sync_conn).get_current_heads()
+        if frozenset(current) == _script_heads():
+            return
         cfg.attributes["connection"] = sync_conn
         # "heads": channel migrations may branch from a common parent.
         command.upgrade(cfg, "heads")
@@ -77,8 +89,6 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     Channel migrations branch, so a database can be at several heads: they are joined by ",".
     """
-    from alembic.runtime.migration import MigrationContext
-
     def _rev(sync_conn: Connection) -> str | None:
         heads = MigrationContext.configure(sync_conn).get_current_heads()
         return ",".join(sorted(heads)) or None
