@@ -166,11 +166,18 @@ async def events(request: web.Request) -> web.StreamResponse:
     mine = conv.id if conv is not None else None
 
     def accept(ev: dict[str, Any]) -> bool:
-        # The victim's page hears only about its own conversation, and queue moves (position).
+        # The victim's page hears about its own conversation, and that the queue moved.
         return ev.get("conversation") == mine or ev.get("type") in ("queued", "assigned",
                                                                     "closed", "reset")
 
-    return await stream_events(request, request.app[HUB], accept)
+    def shape(ev: dict[str, Any]) -> dict[str, Any]:
+        # Another conversation's event says only "the queue moved": no ids, no counselor,
+        # no language. The id stays so a reconnect replays from the right place.
+        if ev.get("conversation") == mine or ev.get("type") == "reset":
+            return ev
+        return {"type": "queue", "id": ev.get("id", "")}
+
+    return await stream_events(request, request.app[HUB], accept, shape=shape)
 
 
 @routes.post("/chat/api/exit")

@@ -75,18 +75,23 @@ async def take_next(deps: Deps, staff: Staff) -> str:
     Raises CaseConflict with the reason when there is none: "empty", "capacity", "shift",
     "ending", "status", ... (the routing eligibility codes)."""
     await deps.live.heartbeat(staff.id)
-    # A case already offered to this counselor is theirs to take first.
-    for cid, holder in (await deps.live.offers()).items():
-        if holder == staff.id and (await deps.live.accept(cid, staff.id)).ok \
-                and await commit_assignment(deps, staff.id, cid, how="offer", actor_id=staff.id):
-            return cid
     for _ in range(5):
+        # A case already offered to this counselor is theirs to take first (the router may
+        # make that offer while we look, hence the loop).
+        for cid, holder in (await deps.live.offers()).items():
+            if holder == staff.id and (await deps.live.accept(cid, staff.id)).ok \
+                    and await commit_assignment(deps, staff.id, cid, how="offer",
+                                                actor_id=staff.id):
+                return cid
         res = await deps.live.take_next(staff.id)
-        if not res.ok or res.waiting is None:
-            raise CaseConflict(res.reason)
-        if await commit_assignment(deps, staff.id, res.waiting.conversation_id, how="take_next",
-                                   actor_id=staff.id):
-            return res.waiting.conversation_id
+        if res.ok and res.waiting is not None:
+            if await commit_assignment(deps, staff.id, res.waiting.conversation_id,
+                                       how="take_next", actor_id=staff.id):
+                return res.waiting.conversation_id
+            continue
+        if res.reason == "empty" and staff.id in (await deps.live.offers()).values():
+            continue
+        raise CaseConflict(res.reason)
     raise CaseConflict("empty")
 
 

@@ -89,7 +89,7 @@
     if (source) source.close();
     source = new EventSource("/chat/api/events");
     source.onmessage = refresh;
-    ["message", "queued", "assigned", "closed", "reset"].forEach(function (t) {
+    ["message", "queued", "assigned", "closed", "reset", "queue"].forEach(function (t) {
       source.addEventListener(t, refresh);
     });
     source.onopen = refresh;

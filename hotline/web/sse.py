@@ -16,9 +16,12 @@ HEARTBEAT_S = 15.0
 
 
 async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
-                        on_beat: Callable[[], Awaitable[None]] | None = None
+                        on_beat: Callable[[], Awaitable[None]] | None = None,
+                        shape: Callable[[Event], Event] | None = None
                         ) -> web.StreamResponse:
-    """Stream events passing `accept`, replaying those after the client's Last-Event-ID."""
+    """Stream events passing `accept`, replaying those after the client's Last-Event-ID.
+
+    `shape` rewrites each event before it leaves (e.g. to strip what a client may not see)."""
     last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id", "")
     if last and not valid_event_id(last):
         raise web.HTTPBadRequest(text="Last-Event-ID: expected a stream id like 1700000000-0")
@@ -32,7 +35,7 @@ async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
         if last:
             missed = await hub.replay(last, accept)
             for old in missed if missed is not None else [{"type": "reset"}]:
-                await _send(resp, old)
+                await _send(resp, shape(old) if shape else old)
         while True:
             try:
                 ev: Event | None = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
@@ -45,7 +48,7 @@ async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
                 continue
             if ev is None:
                 break
-            await _send(resp, ev)
+            await _send(resp, shape(ev) if shape else ev)
         return resp
     except ConnectionResetError:
         # The browser left (navigated away, closed the tab): the normal end of a stream, not
