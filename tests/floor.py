@@ -73,7 +73,11 @@ async def stop_task(name: str) -> None:
     Without it, a roster edit reaches routing only through roster._changed (deterministic)."""
     for task in asyncio.all_tasks():
         if task.get_name() == name:
-            task.cancel()
+            # A cancel landing inside an SQLAlchemy call can be swallowed there (the job then
+            # sleeps on): cancel until it has ended, as the app's own shutdown does.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

@@ -229,8 +229,10 @@ async def _telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        # Cancel until each task has ended: a cancel landing inside an SQLAlchemy call can be
-        # swallowed there (see hotline.app._jobs_ctx).
+        # The alert poster ends by itself once the hub closed its stream (on_shutdown): give it
+        # a moment, so it is not cancelled inside a database call (hotline/services/jobs.py).
+        # Then cancel until each task has ended (a cancel can be swallowed inside SQLAlchemy).
+        await asyncio.wait({tasks[0]}, timeout=5)
         pending = {t for t in tasks if not t.done()}
         while pending:
             for t in pending:
