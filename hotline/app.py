@@ -19,6 +19,10 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
@@ -80,8 +84,12 @@ async def _embedded_redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    # A restarted or failed-over Redis leaves stale pooled connections: retry on a fresh one
+    # with a short backoff instead of failing the request that meets them first.
+    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5,
+                  supported_errors=(RedisConnectionError, RedisTimeoutError))
     client = Redis.from_url(app[REDIS_URL], decode_responses=True, socket_timeout=10,
-                            socket_connect_timeout=5, health_check_interval=30)
+                            socket_connect_timeout=5, health_check_interval=30, retry=retry)
     app[REDIS] = client
     yield
     await client.aclose()
