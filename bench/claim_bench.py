@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import sys
@@ -317,6 +318,10 @@ async def main_async(args: argparse.Namespace) -> int:
                 res = await live.take_next(aid)
                 if res.ok and res.waiting is not None:
                     await settle(live, floor, aid, res.waiting.conversation_id, 2 / 3)
+            # As the server does once started (hotline.app._freeze_heap): the floor built
+            # above stays out of the collector's generations during the timed calls.
+            gc.collect()
+            gc.freeze()
             take = await phase_take_next(live, floor, args.claims)
             full = await phase_full(live, floor, min(500, args.claims))
             offers, accepts, pairs = await phase_offer_accept(live, floor, args.offers)

@@ -284,6 +284,11 @@ def _validate(cfg: Config) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
+    if cfg.routing.scan_limit > 5000:
+        # take_next reads the scanned cases in one HMGET (Lua unpack's stack bounds it) and
+        # holds Redis for the scan: keep it short.
+        raise ConfigError("routing.scan_limit: expected at most 5000, "
+                          f"got {cfg.routing.scan_limit}")
     if cfg.routing.no_new_offers_minutes < 0:
         raise ConfigError("routing.no_new_offers_minutes: expected 0 or more")
     if cfg.telegram.mode not in ("webhook", "polling"):

@@ -162,6 +162,7 @@ BAD = [
     ("routing-mode", _with("routing", "mode", "push"), "routing.mode"),
     ("routing-timeout-zero", _with("routing", "offer_timeout_seconds", 0),
      "routing.offer_timeout_seconds"),
+    ("routing-scan-limit-huge", _with("routing", "scan_limit", 5001), "routing.scan_limit"),
     ("routing-no-new-negative", _with("routing", "no_new_offers_minutes", -1),
      "routing.no_new_offers_minutes"),
     ("routing-unknown", _with("routing", "strategy", "x"), "routing.strategy"),

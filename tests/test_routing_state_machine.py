@@ -42,6 +42,7 @@ from hotline.domain.routing import (
     Presence,
     RoutingRules,
     WaitingItem,
+    full,
     rank_agents,
     why_not,
 )
@@ -306,6 +307,8 @@ class RoutingMachine(RuleBasedStateMachine):
         base = why_not(state, None, m.now, RULES, skip_capacity=True)
         if base is not None:
             expected = ClaimResult(False, base)
+        elif m.queue() and full(state):
+            expected = ClaimResult(False, "capacity")
         else:
             expected = ClaimResult(False, "empty")
             for cid in m.queue()[: RULES.scan_limit]:
@@ -745,7 +748,7 @@ def test_lua_eligibility_parity(redis_server: RedisProcess) -> None:
         expected = {
             "claim": rule,
             "offer": rule,
-            "take_next": base if base is not None else rule,
+            "take_next": base if base is not None else "capacity" if full(agent) else rule,
             "reassign": rule,
             "reassign_override": why_not(agent, item, PARITY_NOW, RULES, skip_capacity=True),
         }

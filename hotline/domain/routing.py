@@ -113,9 +113,16 @@ def rank_agents(agents: Iterable[AgentState], item: WaitingItem, now_ms: int,
     return sorted(ok, key=lambda a: (len(item.needs - a.skills), a.load, a.idle_since_ms, a.id))
 
 
+def full(agent: AgentState) -> bool:
+    """No room for any case: a chat needs load < max_chats, a call needs load 0."""
+    return agent.load > 0 and agent.load >= agent.max_chats
+
+
 def pick_item(items: Sequence[WaitingItem], agent: AgentState, now_ms: int,
               rules: RoutingRules) -> WaitingItem | None:
     """Pull mode: the first item in queue order that `agent` may take."""
+    if full(agent):
+        return None
     for item in items[: rules.scan_limit]:
         if eligible(agent, item, now_ms, rules):
             return item

@@ -17,31 +17,44 @@ local function meta_of(id)
   return m, ch or '', lang or ''
 end
 
--- Same rule as hotline.domain.routing.why_not; returns a reason code or nil (eligible).
-local function why_not(aid, chan, lang, skip_capacity)
+-- One read of everything the eligibility rule needs about a counselor (one HMGET, one ZSCORE,
+-- one HGET), so a scan over many cases costs no more Redis calls per case.
+local function agent_of(aid)
   local a = redis.call('HMGET', k('agent:' .. aid), 'status', 'start', 'end', 'max', 'langs',
                        'chans', 'call')
-  if a[1] ~= 'available' then return 'status' end
-  local s, e = tonumber(a[2] or '0'), tonumber(a[3] or '0')
-  if NOW < s or NOW >= e then return 'shift' end
-  if NOW >= e - NO_NEW then return 'ending' end
-  local hb = tonumber(redis.call('ZSCORE', k('presence'), aid) or '0')
-  if hb < NOW - TTL then return 'absent' end
-  if lang ~= '' and not string.find(a[5] or '', '|' .. lang .. '|', 1, true) then
+  return {
+    status = a[1], s = tonumber(a[2] or '0'), e = tonumber(a[3] or '0'),
+    max = tonumber(a[4] or '0'), langs = a[5] or '', chans = a[6] or '', call = a[7],
+    hb = tonumber(redis.call('ZSCORE', k('presence'), aid) or '0'),
+    load = tonumber(redis.call('HGET', k('load'), aid) or '0'),
+  }
+end
+
+-- Same rule as hotline.domain.routing.why_not over a snapshot from agent_of; a reason code or
+-- nil (eligible). Pure: no Redis calls.
+local function why_not_agent(a, chan, lang, skip_capacity)
+  if a.status ~= 'available' then return 'status' end
+  if NOW < a.s or NOW >= a.e then return 'shift' end
+  if NOW >= a.e - NO_NEW then return 'ending' end
+  if a.hb < NOW - TTL then return 'absent' end
+  if lang ~= '' and not string.find(a.langs, '|' .. lang .. '|', 1, true) then
     return 'language'
   end
-  if chan ~= '' and not string.find(a[6] or '', '|' .. chan .. '|', 1, true) then
+  if chan ~= '' and not string.find(a.chans, '|' .. chan .. '|', 1, true) then
     return 'channel'
   end
-  if a[7] == '1' then return 'on_call' end
+  if a.call == '1' then return 'on_call' end
   if skip_capacity then return nil end
-  local load = tonumber(redis.call('HGET', k('load'), aid) or '0')
   if chan == 'voice' then
-    if load > 0 then return 'capacity' end
-  elseif load >= tonumber(a[4] or '0') then
+    if a.load > 0 then return 'capacity' end
+  elseif a.load >= a.max then
     return 'capacity'
   end
   return nil
+end
+
+local function why_not(aid, chan, lang, skip_capacity)
+  return why_not_agent(agent_of(aid), chan, lang, skip_capacity)
 end
 
 local function take_for(id, aid, chan)
