@@ -5,6 +5,7 @@ and atomicity under concurrent take_next."""
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -519,3 +520,33 @@ async def test_concurrent_mixed_take_claim_offer(live: LiveStore) -> None:
     queued = set(await _ids(live))
     assert not queued & (set(owners) | set(offers))
     assert len(owners) + len(offers) + len(queued) == 20
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_place_matches_the_unassigned_order(live: LiveStore, seed: int) -> None:
+    """place() counts waiting and offered cases ahead without reading the whole queue; it must
+    agree with unassigned(), the full listing, for every case (offered ones included)."""
+    rng = random.Random(seed)
+    for aid in (1, 2, 3):
+        await agent(live, aid, max_chats=5)
+    ids = [f"p{i:02d}" for i in range(25)]
+    # Distinct arrival times: with equal scores the order of ties is not defined.
+    times = rng.sample(range(1_000, 1_100), len(ids))
+    for cid, at in zip(ids, times, strict=True):
+        await live.enqueue(w(cid, rng.choice(list(Urgency)), at))
+    for cid in rng.sample(ids, 6):
+        await live.offer(cid, rng.choice((1, 2, 3)), now_ms() + 60_000)
+    taken = rng.sample(ids, 3)
+    for cid in taken:
+        await live.claim(cid, 1)
+    listing = [x.conversation_id for x, _to in await live.unassigned()]
+    for cid in ids:
+        got = await live.place(cid)
+        if cid not in listing:
+            assert got is None
+            continue
+        assert got is not None
+        item, place = got
+        assert item.conversation_id == cid
+        assert listing[place - 1] == cid, (cid, place, listing)
+    assert await live.place("nope") is None

@@ -12,6 +12,7 @@ import logging
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline import metrics
 from hotline.domain.conversation import Direction, Inbound, Stored
@@ -85,35 +86,55 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
     return stored
 
 
+class _Duplicate(Exception):
+    """The provider's message id is already stored: roll the transaction back."""
+
+
 async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
                  found: Triage) -> tuple[Stored, urgency.Change | None]:
-    change = None
-    async with deps.engine.begin() as conn:
+    """One transaction, two statements on the common path: allocate the next number in the
+    open conversation (or open one), insert the message unless its provider key exists."""
+    try:
+        async with deps.engine.begin() as conn:
+            return await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found)
+    except _Duplicate:
+        pass
+    async with deps.engine.connect() as conn:
         dup = await convs.find_by_provider_key(conn, provider_key)
-        if dup is not None:
-            return Stored(dup[0], dup[1], new_conversation=False, duplicate=True), None
-        conv = await convs.find_open(conn, msg.channel, pseudonym)
-        new = conv is None
-        if conv is None:
-            cid = convs.new_conversation_id()
-            contact = (deps.keyring.seal_text(msg.address, f"contact:{cid}")
-                       if msg.keep_contact else None)
-            await convs.insert_conversation(
-                conn, conversation_id=cid, channel=msg.channel, pseudonym=pseudonym,
-                language=msg.language, urgency=found.urgency, at=msg.received_at,
-                contact_sealed=contact, reasons=tuple(s.value for s in found.reasons))
-            if found.reasons:
-                await audit.record(conn, at=msg.received_at, actor_id=None,
-                                   action="case.triaged", target_kind="conversation",
-                                   target_id=cid, urgency=found.urgency.value,
-                                   reasons=[s.value for s in found.reasons])
-        else:
-            cid = conv.id
-            change = await urgency.raise_in_tx(conn, deps, conv, found, msg.received_at)
-        seq = await convs.next_seq(conn, cid, msg.received_at)
-        await convs.insert_message(
-            conn, conversation_id=cid, seq=seq,
-            direction=Direction.SYSTEM if msg.system else Direction.IN,
-            body_sealed=deps.keyring.seal_text(msg.text, f"msg:{cid}:{seq}"),
-            at=msg.received_at, provider_key=provider_key)
-    return Stored(cid, seq, new_conversation=new, duplicate=False), change
+    if dup is None:  # the first copy's row vanished since (retention): nothing to do again
+        raise IntegrityError("provider key conflict without a row", None, Exception())
+    return Stored(dup[0], dup[1], new_conversation=False, duplicate=True), None
+
+
+async def _store_in_tx(conn: AsyncConnection, deps: Deps, msg: Inbound, pseudonym: str,
+                       provider_key: str, found: Triage
+                       ) -> tuple[Stored, urgency.Change | None]:
+    change = None
+    bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at)
+    if bumped is None:
+        cid, seq = convs.new_conversation_id(), 1
+        contact = (deps.keyring.seal_text(msg.address, f"contact:{cid}")
+                   if msg.keep_contact else None)
+        await convs.insert_conversation(
+            conn, conversation_id=cid, channel=msg.channel, pseudonym=pseudonym,
+            language=msg.language, urgency=found.urgency, at=msg.received_at,
+            contact_sealed=contact, reasons=tuple(s.value for s in found.reasons), next_seq=1)
+    else:
+        conv, seq = bumped
+        cid = conv.id
+    inserted = await convs.insert_inbound(
+        conn, conversation_id=cid, seq=seq,
+        direction=Direction.SYSTEM if msg.system else Direction.IN,
+        body_sealed=deps.keyring.seal_text(msg.text, f"msg:{cid}:{seq}"),
+        at=msg.received_at, provider_key=provider_key)
+    if not inserted:
+        raise _Duplicate
+    if bumped is None:
+        if found.reasons:
+            await audit.record(conn, at=msg.received_at, actor_id=None,
+                               action="case.triaged", target_kind="conversation",
+                               target_id=cid, urgency=found.urgency.value,
+                               reasons=[s.value for s in found.reasons])
+    else:
+        change = await urgency.raise_in_tx(conn, deps, bumped[0], found, msg.received_at)
+    return Stored(cid, seq, new_conversation=bumped is None, duplicate=False), change

@@ -16,7 +16,15 @@ from typing import Any
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
-from hotline.domain.routing import AgentState, Coverage, RoutingMode, coverage, rank_agents
+from hotline.domain.routing import (
+    AgentState,
+    Coverage,
+    RoutingMode,
+    coverage,
+    full,
+    rank_agents,
+    why_not,
+)
 from hotline.domain.staff import Staff
 from hotline.services import alerts, casework
 from hotline.services.deps import Deps
@@ -57,15 +65,21 @@ async def _after_miss(deps: Deps, cid: str, counselor: int, misses: int, kind: s
 async def make_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
     """Offer each waiting case, best first, to the best eligible counselor not yet tried."""
     rules = deps.rules
-    waiting = (await deps.live.waiting())[: rules.scan_limit]
-    if not waiting:
-        return
-    agents = {a.id: a for a in await deps.live.agent_states()}
+    # Counselors first: with nobody free (the common state of a busy night) the queue is not
+    # read at all.
+    agents = {a.id: a for a in await deps.live.agent_states()
+              if why_not(a, None, at_ms, rules, skip_capacity=True) is None and not full(a)}
     if not agents:
         return
+    waiting = await deps.live.head(rules.scan_limit)
+    if not waiting:
+        return
+    async with deps.redis.pipeline(transaction=False) as p:
+        for w in waiting:
+            p.smembers(deps.keys.declined(w.conversation_id))
+        declined_sets: list[Any] = await p.execute()
     deadline = at_ms + rules.offer_timeout_s * 1000
-    for w in waiting:
-        declined: Any = await deps.redis.smembers(deps.keys.declined(w.conversation_id))
+    for w, declined in zip(waiting, declined_sets, strict=True):
         exclude = frozenset(int(x) for x in declined)
         for agent in rank_agents(agents.values(), w.item(), at_ms, rules, exclude):
             res = await deps.live.offer(w.conversation_id, agent.id, deadline, at_ms=at_ms)
@@ -104,25 +118,35 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
     report.coverage = {str(k): str(v) for k, v in current.items()}
 
 
-async def route_once(deps: Deps, at_ms: int | None = None) -> RouteReport:
+async def route_once(deps: Deps, at_ms: int | None = None,
+                     with_coverage: bool = True) -> RouteReport:
     """One routing pass; the caller holds the router lock."""
     at = now_ms() if at_ms is None else at_ms
     report = RouteReport()
     await expire_offers(deps, at, report)
     if deps.rules.mode == RoutingMode.OFFER:
         await make_offers(deps, at, report)
-    await watch_coverage(deps, at, report)
+    if with_coverage:
+        await watch_coverage(deps, at, report)
     return report
 
 
 async def run_router(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) -> None:
-    """Forever: a routing pass every TICK_S, or sooner when `wake` is set."""
+    """Forever: a routing pass every TICK_S, or sooner when `wake` is set.
+
+    Coverage reads the whole queue, so it is checked once per TICK_S, not on every wake (a
+    burst of new conversations wakes the router once each)."""
+    last_coverage = 0.0
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             if await deps.redis.set(deps.keys.job_lock("router"), "1", nx=True,
                                     px=int(TICK_S * 3000)):
                 try:
-                    await route_once(deps)
+                    due = loop.time() - last_coverage >= TICK_S
+                    await route_once(deps, with_coverage=due)
+                    if due:
+                        last_coverage = loop.time()
                 finally:
                     await deps.redis.delete(deps.keys.job_lock("router"))
         await pause(stop, TICK_S, wake)

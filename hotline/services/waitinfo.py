@@ -13,7 +13,7 @@ from sqlalchemy import select
 from hotline.domain.conversation import Urgency
 from hotline.domain.routing import Coverage, coverage, wait_estimate_s, why_not
 from hotline.services.deps import Deps
-from hotline.stores.live.store import Waiting, now_ms
+from hotline.stores.live.store import now_ms
 from hotline.stores.sql.tables import intake_records
 
 # Recent handling times are read from SQL at most this often per process.
@@ -52,15 +52,10 @@ async def _recent_handling(deps: Deps) -> list[int]:
 
 async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     """The wait of one waiting (or offered) case; None if it is not waiting."""
-    items = await deps.live.unassigned()
-    mine: Waiting | None = None
-    position = 0
-    for i, (w, _to) in enumerate(items, start=1):
-        if w.conversation_id == conversation_id:
-            mine, position = w, i
-            break
-    if mine is None:
+    found = await deps.live.place(conversation_id)
+    if found is None:
         return None
+    mine, position = found
     now = now_ms()
     agents = await deps.live.agent_states()
     cov = coverage(agents, mine.language, mine.channel, now, deps.rules)

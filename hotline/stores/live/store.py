@@ -129,6 +129,41 @@ class LiveStore:
             ids, meta = await p.execute()
         return [Waiting.decode(cid, meta[cid]) for cid in ids if cid in meta]
 
+    async def head(self, limit: int) -> list[Waiting]:
+        """The first `limit` waiting cases, best first (what a routing pass looks at)."""
+        k = self.keys
+        ids: Any = await self.redis.zrange(k.queue, 0, limit - 1)
+        if not ids:
+            return []
+        metas: Any = await self.redis.hmget(k.queue_meta, ids)
+        return [Waiting.decode(cid, m) for cid, m in zip(ids, metas, strict=True)
+                if m is not None]
+
+    async def place(self, conversation_id: str) -> tuple[Waiting, int] | None:
+        """A waiting or offered case and its 1-based place among all unassigned ones (the
+        order of `unassigned`), without reading the whole queue; None if it is neither."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as p:
+            p.zrank(k.queue, conversation_id)
+            p.hget(k.queue_meta, conversation_id)
+            p.hkeys(k.offer)
+            rank, meta, offered = await p.execute()
+        if meta is None or (rank is None and conversation_id not in offered):
+            return None
+        mine = Waiting.decode(conversation_id, meta)
+        score = queue_score(mine.urgency, mine.enqueued_ms)
+        if rank is None:
+            rank = await self.redis.zcount(k.queue, "-inf", f"({score}")
+        others = [c for c in offered if c != conversation_id]
+        ahead = 0
+        if others:
+            metas: Any = await self.redis.hmget(k.queue_meta, others)
+            for cid, m in zip(others, metas, strict=True):
+                if m is not None:
+                    w = Waiting.decode(cid, m)
+                    ahead += queue_score(w.urgency, w.enqueued_ms) < score
+        return mine, int(rank) + ahead + 1
+
     async def unassigned(self) -> list[tuple[Waiting, int | None]]:
         """Waiting and offered cases, best first, with the counselor an offer is out to."""
         k = self.keys

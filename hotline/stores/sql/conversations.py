@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.domain.conversation import Channel, Direction, Status, Urgency
@@ -80,15 +82,29 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
     return _conv(row) if row else None
 
 
+async def bump_open(conn: AsyncConnection, channel: Channel, pseudonym: str, at: datetime
+                    ) -> tuple[ConversationRow, int] | None:
+    """The sender's open conversation with its next message number allocated, in one
+    statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none."""
+    row = (await conn.execute(
+        update(conversations).where(and_(
+            conversations.c.channel == channel.value, conversations.c.pseudonym == pseudonym,
+            conversations.c.status != Status.CLOSED.value))
+        .values(next_seq=conversations.c.next_seq + 1, last_activity_at=at)
+        .returning(*_CONV_COLS, conversations.c.next_seq))).first()
+    return (_conv(row), int(row.next_seq)) if row else None
+
+
 async def insert_conversation(conn: AsyncConnection, *, conversation_id: str, channel: Channel,
                               pseudonym: str, language: str, urgency: Urgency, at: datetime,
                               contact_sealed: bytes | None = None,
-                              reasons: tuple[str, ...] = ()) -> None:
+                              reasons: tuple[str, ...] = (), next_seq: int = 0) -> None:
+    """A new waiting conversation; `next_seq` 1 when its first message is inserted at once."""
     await conn.execute(insert(conversations).values(
         id=conversation_id, channel=channel.value, pseudonym=pseudonym, language=language,
         status=Status.WAITING.value, urgency=urgency.value,
         contact_sealed=contact_sealed, created_at=at, enqueued_at=at, last_activity_at=at,
-        urgency_reasons=",".join(reasons),
+        urgency_reasons=",".join(reasons), next_seq=next_seq,
     ))
 
 
@@ -110,6 +126,23 @@ async def insert_message(conn: AsyncConnection, *, conversation_id: str, seq: in
         body_sealed=body_sealed, provider_key=provider_key, counselor_id=counselor_id,
         delivery=delivery, created_at=at,
     ))
+
+
+async def insert_inbound(conn: AsyncConnection, *, conversation_id: str, seq: int,
+                         direction: Direction, body_sealed: bytes, at: datetime,
+                         provider_key: str) -> bool:
+    """Insert a provider's message unless its key is already stored (a retry): False then.
+
+    The unique key decides, so two copies racing each other store one row."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    row = (await conn.execute(
+        dialect_insert(messages).values(
+            conversation_id=conversation_id, seq=seq, direction=direction.value,
+            body_sealed=body_sealed, provider_key=provider_key, delivery="stored",
+            created_at=at)
+        .on_conflict_do_nothing(index_elements=[messages.c.provider_key])
+        .returning(messages.c.id))).first()
+    return row is not None
 
 
 async def find_by_provider_key(conn: AsyncConnection, provider_key: str

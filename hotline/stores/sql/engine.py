@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +15,11 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
+
+from hotline.stores.sql import sqlite_inline
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 
@@ -27,18 +33,26 @@ if _AIOSQLITE_LOG.level == logging.NOTSET:
 def open_engine(url: str) -> AsyncEngine:
     """An async engine; on SQLite with WAL, foreign keys and the write lock taken up front."""
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1] if ":///" in url else ""
-        if path and not path.startswith(":memory:") and not path.startswith("file:"):
+        path = make_url(url).database or ":memory:"
+        if path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # One connection: SQLite has one writer anyway, and the pool's queue hands it out in
         # order, where competing connections would each sleep in SQLite's busy handler (seen:
         # p99 1.3 s at 20 concurrent writers). Other processes (the CLI) still get WAL reads.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True,
-                                     pool_size=1, max_overflow=0, pool_timeout=60)
+        # Statements run on the loop's thread (sqlite_inline: aiosqlite's thread hops cost
+        # more than the statements).
+        engine = create_async_engine(
+            url, async_creator=sqlite_inline.creator(path, uri=path.startswith("file:")),
+            hide_parameters=True, pool_size=1, max_overflow=0, pool_timeout=60)
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                                hide_parameters=True)
+
+
+# How long BEGIN IMMEDIATE keeps trying while another process (the CLI) holds the write lock.
+_LOCK_WAIT_S = 30.0
+_LOCK_RETRY_S = 0.01
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -46,13 +60,28 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     def _connect(dbapi: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself; the driver's legacy mode skips it for SELECTs.
         dbapi.isolation_level = None
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000",
+        busy_ms = int(sqlite_inline.BUSY_TIMEOUT_S * 1000)
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={busy_ms}",
                        "synchronous=NORMAL"):
             dbapi.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
-        # Taking the write lock at BEGIN avoids SQLITE_BUSY deadlocks on lock upgrade.
+        # Taking the write lock at BEGIN avoids SQLITE_BUSY deadlocks on lock upgrade. While
+        # another process holds it, wait with asyncio sleeps: the loop keeps serving (the
+        # statement runs on the loop's thread, sqlite_inline).
+        raw = conn.connection.driver_connection
+        sq: sqlite3.Connection | None = getattr(raw, "_connection", None)
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        while sq is not None and time.monotonic() < deadline:
+            try:
+                sq.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    break
+            await_only(asyncio.sleep(_LOCK_RETRY_S))
+        # Out of time (or not our connection): let SQLAlchemy run it and report the error.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
