@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.base.exceptions import TwilioException
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -164,12 +165,20 @@ async def inbound(request: web.Request) -> web.Response:
     if sms_text.is_stop(body) or (sms_text.is_start(body) and await _opted(deps, pseudonym)):
         text = await _keyword(deps, prompts, msg, pseudonym)
     else:
+        case: store.SmsCase | None = None
+
+        async def in_tx(conn: AsyncConnection, stored: Stored) -> None:
+            # In the inbox's transaction: a new conversation starts its intake questions, and
+            # the state the next step depends on is read without a second transaction.
+            nonlocal case
+            if stored.new_conversation:
+                await store.start_intake(conn, stored.conversation_id, QUESTIONS[0], now)
+            case = await store.sms_case(conn, stored.conversation_id, pseudonym)
+
         try:
-            stored = await inbox.receive(deps, msg)
+            stored = await inbox.receive(deps, msg, in_tx=in_tx)
         except inbox.MessageTooLong:
             raise json_error(400, "Body: too long") from None
-        async with deps.engine.connect() as conn:
-            case = await store.sms_case(conn, stored.conversation_id, pseudonym)
         # After STOP nothing is sent, not even our automatic replies, until START.
         text = None if case is None or case.opted_out else await _next_step(
             deps, rt, prompts, stored, msg, case)
@@ -221,9 +230,7 @@ async def _next_step(deps: Deps, rt: Runtime, prompts: Prompts, stored: Stored,
     """The automatic reply to one stored message: the next intake question, the wait, the
     call-back dialogue, or nothing (a counselor answers)."""
     cid, lang, now = stored.conversation_id, case.language, msg.received_at
-    if stored.new_conversation:
-        async with deps.engine.begin() as conn:
-            await store.set_intake(conn, cid, QUESTIONS[0], None, now)
+    if stored.new_conversation:  # its intake began in the inbox's transaction
         return prompts.render(lang, "sms_welcome") + "\n" + prompts.render(lang, _ASK[
             QUESTIONS[0]])
     if case.status != Status.WAITING.value:

@@ -275,11 +275,9 @@ def _is_word(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
 
-def _has_words(text: str, phrase: str) -> bool:
-    """`phrase` in `text` with no ASCII letter or digit glued to a letter or digit at its ends."""
-    # str.find over a few hundred phrases is far faster than one big regex alternation with
-    # lookarounds, which Python's re cannot optimise.
-    check_left, check_right = _is_word(phrase[0]), _is_word(phrase[-1])
+def _has_words(text: str, phrase: str, check_left: bool, check_right: bool) -> bool:
+    """`phrase` in `text` with no ASCII letter or digit glued to a letter or digit at its ends
+    (`check_left`/`check_right`: the phrase starts/ends with one)."""
     start = text.find(phrase)
     while start != -1:
         end = start + len(phrase)
@@ -293,19 +291,30 @@ def _has_words(text: str, phrase: str) -> bool:
 
 @dataclass(frozen=True)
 class _Matcher:
-    words: tuple[str, ...]     # ASCII phrases, whole words in the normalised text
+    # ASCII phrases, whole words in the normalised text, with whether each starts/ends with a
+    # letter or digit (then a glued neighbour means it is part of another word).
+    words: tuple[tuple[str, bool, bool], ...]
     squeezed: tuple[str, ...]  # other phrases, spaces removed, in the text with spaces removed
 
     def search(self, text: str, squeezed: str) -> bool:
-        return (any(p in squeezed for p in self.squeezed)
-                or any(_has_words(text, p) for p in self.words))
+        # Substring tests over a few hundred phrases are far faster than one big regex
+        # alternation with lookarounds, which Python's re cannot optimise; the word-boundary
+        # check runs only for the rare phrase that occurs at all.
+        for p in self.squeezed:
+            if p in squeezed:
+                return True
+        for p, left, right in self.words:
+            if p in text and _has_words(text, p, left, right):
+                return True
+        return False
 
 
 @lru_cache(maxsize=64)
 def _matcher(phrases: tuple[str, ...]) -> _Matcher:
     normalised = [p for p in map(normalise, phrases) if p]
+    words = dict.fromkeys(p for p in normalised if p.isascii())
     return _Matcher(
-        words=tuple(dict.fromkeys(p for p in normalised if p.isascii())),
+        words=tuple((p, _is_word(p[0]), _is_word(p[-1])) for p in words),
         squeezed=tuple(dict.fromkeys(p.replace(" ", "") for p in normalised if not p.isascii())),
     )
 

@@ -9,6 +9,7 @@ safe, and the reconciler queues the conversation once Redis is back. See docs/in
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
@@ -35,11 +36,17 @@ class MessageTooLong(ValueError):
     """The message exceeds privacy.max_message_chars."""
 
 
-async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None) -> Stored:
+# A channel's own step inside the inbox's transaction (e.g. SMS reads its intake state there
+# instead of opening a second transaction). For a duplicate it runs on a read-only connection.
+InTx = Callable[[AsyncConnection, Stored], Awaitable[None]]
+
+
+async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None,
+                  in_tx: InTx | None = None) -> Stored:
     """Store one inbound message durably and announce it; idempotent per provider id.
 
     The text (and, for a new conversation, the channel's intake answers) is triaged on the way:
-    a case only ever moves up automatically."""
+    a case only ever moves up automatically. `in_tx` runs last in the same transaction."""
     if len(msg.text) > deps.config.privacy.max_message_chars:
         raise MessageTooLong(f"message longer than {deps.config.privacy.max_message_chars}")
     pseudonym = deps.keyring.pseudonymize(msg.channel.value, msg.address)
@@ -50,7 +57,7 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
     change: urgency.Change | None = None
     for attempt in range(_ATTEMPTS):
         try:
-            stored, change = await _store(deps, msg, pseudonym, provider_key, found)
+            stored, change = await _store(deps, msg, pseudonym, provider_key, found, in_tx)
             break
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
@@ -91,19 +98,28 @@ class _Duplicate(Exception):
 
 
 async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
-                 found: Triage) -> tuple[Stored, urgency.Change | None]:
+                 found: Triage, in_tx: InTx | None
+                 ) -> tuple[Stored, urgency.Change | None]:
     """One transaction, two statements on the common path: allocate the next number in the
     open conversation (or open one), insert the message unless its provider key exists."""
     try:
         async with deps.engine.begin() as conn:
-            return await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found)
+            stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found)
+            if in_tx is not None:
+                await in_tx(conn, stored)
+            return stored, change
     except _Duplicate:
         pass
     async with deps.engine.connect() as conn:
         dup = await convs.find_by_provider_key(conn, provider_key)
-    if dup is None:  # the first copy's row vanished since (retention): nothing to do again
-        raise IntegrityError("provider key conflict without a row", None, Exception())
-    return Stored(dup[0], dup[1], new_conversation=False, duplicate=True), None
+        if dup is None:
+            # The first copy's row went (the victim's data was forgotten) between the conflict
+            # and this read: the caller's retry stores it afresh.
+            raise IntegrityError("provider key conflict without a row", None, Exception())
+        stored = Stored(dup[0], dup[1], new_conversation=False, duplicate=True)
+        if in_tx is not None:
+            await in_tx(conn, stored)
+    return stored, None
 
 
 async def _store_in_tx(conn: AsyncConnection, deps: Deps, msg: Inbound, pseudonym: str,

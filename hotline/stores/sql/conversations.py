@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -82,16 +82,24 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
     return _conv(row) if row else None
 
 
+# Built once: the inbound path runs these for every message, and building a statement costs
+# more than SQLite running it (SQLAlchemy also memoizes a prebuilt statement's cache key).
+_BUMP_OPEN = (
+    update(conversations)
+    .where(and_(conversations.c.channel == bindparam("b_channel"),
+                conversations.c.pseudonym == bindparam("b_pseudonym"),
+                conversations.c.status != Status.CLOSED.value))
+    .values(next_seq=conversations.c.next_seq + 1,
+            last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type))
+    .returning(*_CONV_COLS, conversations.c.next_seq))
+
+
 async def bump_open(conn: AsyncConnection, channel: Channel, pseudonym: str, at: datetime
                     ) -> tuple[ConversationRow, int] | None:
     """The sender's open conversation with its next message number allocated, in one
     statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none."""
-    row = (await conn.execute(
-        update(conversations).where(and_(
-            conversations.c.channel == channel.value, conversations.c.pseudonym == pseudonym,
-            conversations.c.status != Status.CLOSED.value))
-        .values(next_seq=conversations.c.next_seq + 1, last_activity_at=at)
-        .returning(*_CONV_COLS, conversations.c.next_seq))).first()
+    row = (await conn.execute(_BUMP_OPEN, {"b_channel": channel.value, "b_pseudonym": pseudonym,
+                                           "b_at": at})).first()
     return (_conv(row), int(row.next_seq)) if row else None
 
 
@@ -128,20 +136,24 @@ async def insert_message(conn: AsyncConnection, *, conversation_id: str, seq: in
     ))
 
 
+_INSERT_INBOUND = {
+    name: dialect_insert(messages)
+    .on_conflict_do_nothing(index_elements=[messages.c.provider_key])
+    .returning(messages.c.id)
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 async def insert_inbound(conn: AsyncConnection, *, conversation_id: str, seq: int,
                          direction: Direction, body_sealed: bytes, at: datetime,
                          provider_key: str) -> bool:
     """Insert a provider's message unless its key is already stored (a retry): False then.
 
     The unique key decides, so two copies racing each other store one row."""
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    row = (await conn.execute(
-        dialect_insert(messages).values(
-            conversation_id=conversation_id, seq=seq, direction=direction.value,
-            body_sealed=body_sealed, provider_key=provider_key, delivery="stored",
-            created_at=at)
-        .on_conflict_do_nothing(index_elements=[messages.c.provider_key])
-        .returning(messages.c.id))).first()
+    row = (await conn.execute(_INSERT_INBOUND[conn.dialect.name], {
+        "conversation_id": conversation_id, "seq": seq, "direction": direction.value,
+        "body_sealed": body_sealed, "provider_key": provider_key, "delivery": "stored",
+        "counselor_id": None, "created_at": at})).first()
     return row is not None
 
 

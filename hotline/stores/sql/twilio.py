@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -81,17 +81,21 @@ class SmsCase:
     opted_out: bool
 
 
+_SMS_CASE = (
+    select(conversations.c.status, conversations.c.language, sms_intake.c.step,
+           sms_intake.c.pending, sms_optouts.c.pseudonym)
+    .select_from(conversations
+                 .outerjoin(sms_intake, sms_intake.c.conversation_id == conversations.c.id)
+                 .outerjoin(sms_optouts, sms_optouts.c.pseudonym == bindparam("b_pseudonym")))
+    .where(conversations.c.id == bindparam("b_cid")))
+
+
 async def sms_case(conn: AsyncConnection, conversation_id: str, pseudonym: str
                    ) -> SmsCase | None:
     """A conversation's status and language, its intake step, and whether its sender opted out
-    (one round trip: this runs for every inbound SMS)."""
-    row = (await conn.execute(
-        select(conversations.c.status, conversations.c.language, sms_intake.c.step,
-               sms_intake.c.pending, sms_optouts.c.pseudonym)
-        .select_from(conversations
-                     .outerjoin(sms_intake, sms_intake.c.conversation_id == conversations.c.id)
-                     .outerjoin(sms_optouts, sms_optouts.c.pseudonym == pseudonym))
-        .where(conversations.c.id == conversation_id))).first()
+    (one prebuilt statement: this runs for every inbound SMS)."""
+    row = (await conn.execute(_SMS_CASE, {"b_pseudonym": pseudonym,
+                                          "b_cid": conversation_id})).first()
     if row is None:
         return None
     return SmsCase(row[0], row[1], row[2], row[3], row[4] is not None)
@@ -102,6 +106,13 @@ async def intake_state(conn: AsyncConnection, conversation_id: str
     row = (await conn.execute(select(sms_intake.c.step, sms_intake.c.pending).where(
         sms_intake.c.conversation_id == conversation_id))).first()
     return (str(row[0]), row[1]) if row else None
+
+
+async def start_intake(conn: AsyncConnection, conversation_id: str, step: str,
+                       at: datetime) -> None:
+    """The first intake step of a conversation just opened (it has no intake row yet)."""
+    await conn.execute(insert(sms_intake).values(
+        conversation_id=conversation_id, step=step, pending=None, updated_at=at))
 
 
 async def set_intake(conn: AsyncConnection, conversation_id: str, step: str,
