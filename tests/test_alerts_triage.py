@@ -21,6 +21,7 @@ from hotline.config import Config
 from hotline.domain.conversation import Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
+from hotline.domain.triage import IntakeAnswers
 from hotline.services import alerts, presence, router, urgency
 from hotline.stores.live.store import now_ms
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
@@ -364,3 +365,19 @@ async def test_flagging_a_closed_case_changes_nothing(held: AppRunner) -> None:
     assert await alert_rows(runner) == []
     # Nothing of the closed case is left in the live queue's records.
     assert not await deps.redis.hexists(deps.keys.queue_meta, cid)
+
+
+async def test_intake_answers_after_the_close_change_nothing(held: AppRunner) -> None:
+    """Answers that arrive after a case was closed (a late SMS reply) neither re-triage it nor
+    raise a takedown alert."""
+    runner = held
+    deps = deps_of(runner)
+    mina = await staff(runner, "mina")
+    _v, cid = await victim(runner, "hello, I need advice")
+    assert await mina.take_next() == cid
+    assert (await mina.close(cid)).status == 200
+    with pytest.raises(LookupError):
+        await urgency.set_answers(deps, cid, IntakeAnswers(spreading=True))
+    row = await conv(runner, cid)
+    assert row.urgency.value == "normal" and row.reasons == ()
+    assert await alert_rows(runner) == []

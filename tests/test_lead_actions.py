@@ -289,6 +289,8 @@ async def test_non_leads_may_not_reassign_or_set_urgency(app_runner: AppRunner,
     mina = await staff(app_runner, "mina", role=role)
     jun = await staff(app_runner, "jun")
     _v, cid = await victim(app_runner)
+    if role != Role.COUNSELOR:
+        await presence(mina, "available")  # takedown staff start busy
     assert await mina.take_next() == cid
     status, body = await _reassign(mina, cid, jun.id)
     assert status == 403 and body["error"] == "not allowed for your role"

@@ -47,8 +47,9 @@ async def _counselor(deps: Deps, name: str = "mina") -> Staff:
     async with deps.engine.begin() as conn:
         sid = await staff_store.add(conn, name=name, role=Role.COUNSELOR, languages=("ko", "en"),
                                     password_hash="not-a-real-hash", at=datetime.now(UTC))
-    await presence.sign_in(deps, sid)
-    return Staff(sid, name, Role.COUNSELOR, ("ko", "en"))
+    staff = Staff(sid, name, Role.COUNSELOR, ("ko", "en"))
+    await presence.sign_in(deps, staff)
+    return staff
 
 
 @dataclass(frozen=True)

@@ -279,3 +279,23 @@ async def test_pull_mode_router_offers_nothing_take_next_works(
         assert (await mina.case(older))["counselor_id"] == mina.id
     finally:
         await runner.stop()
+
+
+@pytest.mark.parametrize("role", [Role.LEAD, Role.TAKEDOWN, Role.ADMIN])
+async def test_staff_other_than_counselors_start_busy_and_are_not_offered_chats(
+        app_runner: AppRunner, role: Role) -> None:
+    deps = deps_of(app_runner)
+    await hold_jobs(deps, "router")
+    boss = await staff(app_runner, "boss", role=role)
+    assert await deps.live.status_of(boss.id) == "busy"
+    _v, cid = await victim(app_runner)
+    assert (await router.route_once(deps)).offered == []
+    # Choosing "available" puts them on the floor like anyone else.
+    await presence(boss, "available")
+    assert (await router.route_once(deps)).offered == [(cid, boss.id)]
+
+
+async def test_a_counselor_starts_available(app_runner: AppRunner) -> None:
+    deps = deps_of(app_runner)
+    mina = await staff(app_runner, "mina")
+    assert await deps.live.status_of(mina.id) == "available"

@@ -15,6 +15,7 @@ reply delivered or failed. Automatic replies go back in the webhook's TwiML. See
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -291,7 +292,8 @@ async def _answer(deps: Deps, cid: str, step: str, digit: str) -> None:
     answers: IntakeAnswers = urgency.answers_from_json(raw)
     values: dict[str, Any] = {_FIELD[step]: _ANSWERS[step].get(digit)}
     answers = dataclasses.replace(answers, **values)
-    await urgency.set_answers(deps, cid, answers)
+    with contextlib.suppress(LookupError):  # closed meanwhile: the answer changes nothing
+        await urgency.set_answers(deps, cid, answers)
 
 
 @routes.post(STATUS_PATH)

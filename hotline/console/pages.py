@@ -55,7 +55,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return resp
     resp = web.HTTPSeeOther("/console")
     await auth.start_session(request, resp, staff)
-    await presence.sign_in(request.app[DEPS], staff.id)
+    await presence.sign_in(request.app[DEPS], staff)
     raise resp
 
 

@@ -23,6 +23,12 @@ class Staff:
     languages: tuple[str, ...]
 
     @property
+    def status_at_login(self) -> str:
+        """Counselors come on the floor available; leads, takedown staff and admins start
+        busy (their own work) and choose "available" to take chats."""
+        return "available" if self.role == Role.COUNSELOR else "busy"
+
+    @property
     def sees_all_cases(self) -> bool:
         """Leads and admins supervise the whole floor; others see their own cases only."""
         return self.role in (Role.LEAD, Role.ADMIN)

@@ -14,6 +14,7 @@ import logging
 from redis.exceptions import RedisError
 
 from hotline.domain.routing import Presence
+from hotline.domain.staff import Staff
 from hotline.services import agents, alerts
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
@@ -22,11 +23,11 @@ from hotline.stores.sql import conversations as convs
 log = logging.getLogger(__name__)
 
 
-async def sign_in(deps: Deps, counselor_id: int) -> None:
-    """After a login: fresh routing profile, available, present."""
-    await agents.sync_one(deps, counselor_id)
-    await deps.live.heartbeat(counselor_id)
-    await set_status(deps, counselor_id, Presence.AVAILABLE)
+async def sign_in(deps: Deps, staff: Staff) -> None:
+    """After a login: fresh routing profile, present, and the role's starting status."""
+    await agents.sync_one(deps, staff.id)
+    await deps.live.heartbeat(staff.id)
+    await set_status(deps, staff.id, Presence(staff.status_at_login))
 
 
 async def sign_out(deps: Deps, counselor_id: int) -> None:

@@ -95,11 +95,12 @@ async def announce(deps: Deps, change: Change) -> None:
 
 
 async def set_answers(deps: Deps, conversation_id: str, answers: IntakeAnswers) -> Change | None:
-    """Record a case's intake answers and re-triage it."""
+    """Record a case's intake answers and re-triage it; LookupError if it is missing or
+    closed (answers arriving after the close change nothing)."""
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
-        if conv is None:
+        if conv is None or conv.status == Status.CLOSED:
             raise LookupError(conversation_id)
         await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
                            .values(intake_answers=json.dumps({
