@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from hotline.config import Config
 from hotline.domain.staff import Role
@@ -362,3 +362,32 @@ async def test_override_rows_are_stored_in_utc(app_runner: AppRunner) -> None:
     assert row.starts_at == datetime(2030, 1, 7, 9, tzinfo=UTC)
     assert row.ends_at == datetime(2030, 1, 7, 18, tzinfo=UTC)
     assert row.created_by == lead.id and row.reason == "holiday" and row.on_shift is False
+
+
+async def test_the_seed_waits_for_its_counselors_then_never_refills_an_emptied_roster(
+        tmp_path: Path, database: Database, redis_server: RedisProcess) -> None:
+    cfg = make_config(tmp_path / "data", database.url, redis_server.url,
+                      roster={"timezone": "Asia/Seoul", "shifts": [
+                          {"counselor": "mina", "days": ["mon"], "start": "09:00",
+                           "end": "18:00"}]})
+
+    async def start_and_stop() -> None:
+        runner = AppRunner(cfg)
+        await runner.start()
+        await runner.stop()
+
+    # First start: "mina" does not exist yet, so nothing is seeded and the next start retries.
+    await start_and_stop()
+    assert await _shift_rows(cfg) == []
+    await add_staff(cfg, "mina")
+    await start_and_stop()
+    [row] = await _shift_rows(cfg)
+    # The leads empty the roster on purpose (the team works unscheduled now): it stays empty.
+    engine = open_engine(cfg.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(delete(shifts).where(shifts.c.id == row["id"]))
+    finally:
+        await engine.dispose()
+    await start_and_stop()
+    assert await _shift_rows(cfg) == []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.config import RosterConfig
@@ -21,7 +21,7 @@ from hotline.services import agents, handover
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.sql import audit
-from hotline.stores.sql.tables import counselors, shift_overrides
+from hotline.stores.sql.tables import audit_events, counselors, shift_overrides
 from hotline.stores.sql.tables import shifts as shifts_table
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,17 @@ def _minutes(t: time) -> int:
 
 
 async def seed(conn: AsyncConnection, cfg: RosterConfig, at: datetime) -> int:
-    """Fill an empty shifts table from config.toml; names not yet created are skipped."""
+    """Fill the shifts table from config.toml once; names not yet created are skipped.
+
+    Once a seed added shifts (audited as roster.seeded), later starts never seed again: a
+    roster the leads emptied on purpose stays empty. Until then (the config named nobody who
+    exists yet), every start tries again."""
     if (await conn.execute(select(func.count()).select_from(shifts_table))).scalar_one():
+        return 0
+    seeded = (await conn.execute(select(audit_events.c.id).where(and_(
+        audit_events.c.target_kind == "roster", audit_events.c.target_id == "config"))
+        .limit(1))).first()
+    if seeded is not None:
         return 0
     ids = {r.name: r.id for r in await conn.execute(select(counselors.c.id, counselors.c.name))}
     added = 0
@@ -50,6 +59,9 @@ async def seed(conn: AsyncConnection, cfg: RosterConfig, at: datetime) -> int:
                 counselor_id=cid, weekday=day, start_minute=_minutes(s.start),
                 end_minute=_minutes(s.end), tz=s.tz, created_at=at))
             added += 1
+    if added:
+        await audit.record(conn, at=at, actor_id=None, action="roster.seeded",
+                           target_kind="roster", target_id="config", shifts=added)
     return added
 
 
