@@ -381,3 +381,26 @@ async def test_intake_answers_after_the_close_change_nothing(held: AppRunner) ->
     row = await conv(runner, cid)
     assert row.urgency.value == "normal" and row.reasons == ()
     assert await alert_rows(runner) == []
+
+
+async def test_takedown_staff_read_alerted_cases_but_cannot_act_on_them(held: AppRunner) -> None:
+    """Takedown staff need the links and platforms a victim gave to file deletion requests:
+    once a case raised a takedown alert they may read it; replying, closing and other cases
+    stay out of reach (a case with no alert is 404, like a missing one)."""
+    runner = held
+    tk1, _tk2, _lead = await _takedown_team(runner)
+    mina = await staff(runner, "mina")
+    _v1, hot = await victim(runner, SPREADING[0][1])
+    _v2, calm = await victim(runner, "hello, I need advice")
+    assert await tk1.login("tk1") == 303
+    await tk1.case(hot)
+    assert (await tk1.client.get(f"/api/v1/cases/{calm}")).status == 404
+    assert (await tk1.client.get(f"/api/v1/cases/{hot}/evidence")).status == 200
+    # Reading is not acting: the case is held by its counselor.
+    assert await mina.take_next() == hot
+    assert (await tk1.client.get(f"/api/v1/cases/{hot}")).status == 200
+    resp = await tk1.reply(hot, "hello")
+    assert resp.status == 409
+    resp = await tk1.close(hot)
+    assert resp.status == 409
+    assert (await conv(runner, hot)).status.value == "active"

@@ -44,6 +44,7 @@ from hotline.channels.twilio_common import (
 )
 from hotline.console.auth import require_staff
 from hotline.domain.conversation import Channel, Status, Urgency
+from hotline.domain.staff import may_act_on_case
 from hotline.events import Hub
 from hotline.prompts import Prompts
 from hotline.services import callback, handover
@@ -381,6 +382,8 @@ async def record_callback(request: web.Request) -> web.Response:
             conv = await load_case(conn, staff, cid)
     except CaseNotFound:
         raise json_error(404, "no such case") from None
+    if not may_act_on_case(staff, conv.counselor_id):
+        raise json_error(409, "only the counselor holding the case or a lead can do that")
     now = datetime.now(UTC)
     choice = body.get("window")
     if isinstance(choice, str) and choice in callback.CHOICES:

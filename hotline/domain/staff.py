@@ -34,6 +34,14 @@ class Staff:
         return self.role in (Role.LEAD, Role.ADMIN)
 
 
-def may_read_case(viewer: Staff, owner_id: int | None) -> bool:
-    """Whether `viewer` may read a case's transcript: its holder, or a lead/admin."""
+def may_read_case(viewer: Staff, owner_id: int | None, takedown_alerted: bool = False) -> bool:
+    """Whether `viewer` may read a case's transcript: its holder, a lead/admin, or takedown
+    staff once the case raised a takedown alert (they need the platforms and links to file
+    deletion requests). Reading is not acting: replies and closing stay with the holder."""
+    return (viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)
+            or (viewer.role == Role.TAKEDOWN and takedown_alerted))
+
+
+def may_act_on_case(viewer: Staff, owner_id: int | None) -> bool:
+    """Whether `viewer` may change a case they can read (close it, record a call-back)."""
     return viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)

@@ -11,20 +11,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import insert
+from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline import metrics
 from hotline.domain.conversation import Channel, Direction, Status
 from hotline.domain.intake import IntakeForm
-from hotline.domain.staff import Staff, may_read_case
+from hotline.domain.staff import Role, Staff, may_act_on_case, may_read_case
 from hotline.services import outbox
 from hotline.services.deps import Deps
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.conversations import ConversationRow
-from hotline.stores.sql.tables import intake_records
+from hotline.stores.sql.tables import alerts, intake_records
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,14 @@ async def load_case(conn: AsyncConnection, viewer: Staff, conversation_id: str,
     if not _valid_id(conversation_id):
         raise CaseNotFound(conversation_id)
     conv = await convs.get(conn, conversation_id)
-    if conv is None or not may_read_case(viewer, conv.counselor_id):
+    if conv is None:
+        raise CaseNotFound(conversation_id)
+    alerted = False
+    if viewer.role == Role.TAKEDOWN and conv.counselor_id != viewer.id:
+        alerted = (await conn.execute(select(alerts.c.id).where(and_(
+            alerts.c.conversation_id == conversation_id, alerts.c.kind == "takedown"))
+            .limit(1))).first() is not None
+    if not may_read_case(viewer, conv.counselor_id, alerted):
         raise CaseNotFound(conversation_id)
     return conv
 
@@ -206,9 +213,8 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
         conv = await load_case(conn, staff, conversation_id)
         if conv.status == Status.CLOSED:
             raise CaseConflict("already closed")
-        if conv.status == Status.ACTIVE and conv.counselor_id != staff.id \
-                and not staff.sees_all_cases:
-            raise CaseNotFound(conversation_id)
+        if not may_act_on_case(staff, conv.counselor_id):
+            raise CaseConflict("only the counselor holding the case or a lead can close it")
         await convs.close(conn, conversation_id, now,
                           purge_contact_at=now + timedelta(days=retention.contact_days),
                           purge_transcript_at=now + timedelta(days=retention.transcript_days))
