@@ -142,6 +142,34 @@ async def test_reply_goes_out_and_status_callbacks_update_it(env: Env) -> None:
     assert case["messages"][-1]["delivery"] == "failed"
 
 
+async def test_a_delivery_report_that_beats_the_create_reply_is_not_lost(env: Env) -> None:
+    """Twilio may call the status URL before create() has returned to us (so before the part
+    is stored); that report is kept and applied once the part is stored. An older state
+    arriving later ("sent" after "delivered") never overwrites a newer one."""
+    await env.hooks.sms(VICTIM, "hello")
+    mina, cid = await _counselor_with_case(env)
+
+    async def report_first(sid: str) -> None:
+        r = await env.hooks.post("/webhooks/twilio/sms/status", {
+            "MessageSid": sid, "MessageStatus": "delivered", "To": VICTIM, "From": OUR_NUMBER})
+        assert r.status == 204
+    env.standin.before_reply = report_first
+    seq = (await (await mina.reply(cid, "We are here.")).json())["seq"]
+
+    async def delivered() -> bool:
+        return (await delivery_of(env, cid, seq))[0] == "delivered"
+    await wait_for(delivered)
+    async with env.deps.engine.connect() as conn:
+        [part] = (await conn.execute(select(sms_parts))).all()
+    assert part.status == "delivered"
+    late = {"MessageSid": part.message_sid, "MessageStatus": "sent"}
+    assert (await env.hooks.post("/webhooks/twilio/sms/status", late)).status == 204
+    async with env.deps.engine.connect() as conn:
+        [part] = (await conn.execute(select(sms_parts))).all()
+    assert part.status == "delivered"
+    assert await delivery_of(env, cid, seq) == ("delivered", None)
+
+
 async def test_long_korean_reply_is_split_and_delivered_when_every_part_is(env: Env) -> None:
     await env.hooks.sms(VICTIM, "안녕하세요")
     mina, cid = await _counselor_with_case(env)

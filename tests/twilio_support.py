@@ -14,7 +14,7 @@ import asyncio
 import base64
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,9 @@ class StandIn:
     stall_s: float = 3.0
     bad_auth: int = 0
     server: TestServer | None = None
+    # Runs with a new message's sid before the create() reply is sent: Twilio's own status
+    # callbacks can reach us before create() returns.
+    before_reply: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def url(self) -> str:
@@ -117,6 +120,8 @@ class StandIn:
         form = await self._form(request)
         sid = new_sid("SM")
         self.requests.append(Recorded("message", request.path, form))
+        if self.before_reply is not None:
+            await self.before_reply(sid)
         return web.json_response({
             "sid": sid, "account_sid": self.account_sid, "to": form.get("To"),
             "from": form.get("From"), "body": form.get("Body"), "status": "queued",

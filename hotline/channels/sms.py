@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
+from redis.exceptions import RedisError
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.base.exceptions import TwilioException
@@ -48,6 +49,7 @@ from hotline.domain.triage import IntakeAnswers
 from hotline.prompts import Prompts
 from hotline.services import callback, inbox, outbox, urgency, waitinfo
 from hotline.services.deps import Deps
+from hotline.stores.live.keys import SMS_EARLY_STATUS_TTL_S
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import twilio as store
@@ -125,6 +127,7 @@ class SmsSender:
                                      seq=out.seq, part=i, parts=len(parts),
                                      at=datetime.now(UTC))
             done[i] = sid
+            await _apply_early(self.deps, sid)
         return outbox.SendResult(True, provider_ref=done[0])
 
     async def _refused(self, e: TwilioException, pseudonym: str) -> outbox.SendResult:
@@ -306,22 +309,53 @@ async def status(request: web.Request) -> web.Response:
     code = field_str(form, "ErrorCode", re.compile(r"^[0-9]{1,6}$"), required=False)
     if state not in _STATUSES:
         raise json_error(400, "MessageStatus: malformed")
-    deps = request.app[DEPS]
+    await apply_status(request.app[DEPS], sid, state, f"twilio_{code}" if code else None)
+    return web.Response(status=204)
+
+
+async def apply_status(deps: Deps, sid: str, state: str, error: str | None) -> None:
+    """One delivery report for one part: the reply is delivered when every part is, failed as
+    soon as one part is (shown to the counselor). A report for a part not stored yet is kept
+    in Redis and applied when it is (`_apply_early`)."""
     async with deps.engine.begin() as conn:
-        parts = await store.set_part_status(conn, sid, state, f"twilio_{code}" if code else None)
+        parts = await store.set_part_status(conn, sid, state, error)
+    if parts is None:
+        await _keep_early(deps, sid, state, error)
+        return
     if not parts:
-        return web.Response(status=204)
+        return
     if any(p.status in ("failed", "undelivered") for p in parts):
-        result, error = "failed", next(p.error or f"sms_{p.status}" for p in parts
-                                        if p.status in ("failed", "undelivered"))
+        result, err = "failed", next(p.error or f"sms_{p.status}" for p in parts
+                                     if p.status in ("failed", "undelivered"))
     elif len(parts) == parts[0].parts and all(p.status in ("delivered", "read") for p in parts):
-        result, error = "delivered", None
+        result, err = "delivered", None
     else:
-        return web.Response(status=204)
+        return
     async with deps.engine.connect() as conn:
         current = (await conn.execute(select(messages.c.delivery).where(and_(
             messages.c.conversation_id == parts[0].conversation_id,
             messages.c.seq == parts[0].seq)))).scalar_one_or_none()
     if current != result:  # a repeated callback changes nothing and announces nothing
-        await outbox.mark(deps, Channel.SMS, parts[0].message_sid, result, error)
-    return web.Response(status=204)
+        await outbox.mark_seq(deps, parts[0].conversation_id, parts[0].seq, result, err)
+
+
+async def _keep_early(deps: Deps, sid: str, state: str, error: str | None) -> None:
+    key = deps.keys.sms_early_status(sid)
+    with contextlib.suppress(RedisError, OSError):
+        before = await deps.redis.get(key)
+        if before is not None and store.STATUS_RANK.get(str(before).split("|", 1)[0], 0) \
+                > store.STATUS_RANK.get(state, 0):
+            return
+        await deps.redis.set(key, f"{state}|{error or ''}", ex=SMS_EARLY_STATUS_TTL_S)
+        log.info("sms delivery report before its part was stored; kept")
+
+
+async def _apply_early(deps: Deps, sid: str) -> None:
+    """After a part is stored: the report Twilio may already have sent about it."""
+    try:
+        raw = await deps.redis.getdel(deps.keys.sms_early_status(sid))
+    except (RedisError, OSError):
+        return
+    if raw is not None:
+        state, _, error = str(raw).partition("|")
+        await apply_status(deps, sid, state, error or None)

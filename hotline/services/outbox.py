@@ -15,10 +15,10 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from hotline.domain.conversation import Channel, Direction
 from hotline.services.jobs import pause
@@ -152,16 +152,23 @@ async def _record(deps: Deps, conversation_id: str, seq: int, attempts: int,
     else:
         wait = result.retry_after_s if result.retry_after_s is not None else backoff_s(tries)
         state, next_at, error = "retrying", now + timedelta(seconds=wait), result.error
+    # A provider's report can beat us here (Twilio calls back before create() returns): a
+    # "delivered" or "failed" it already recorded is not overwritten by "sent".
+    delivery: Any = state
+    if result.ok:
+        delivery = case((messages.c.delivery.in_(("delivered", "failed")), messages.c.delivery),
+                        else_=state)
     async with deps.engine.begin() as conn:
-        await conn.execute(update(messages).where(and_(
+        state = (await conn.execute(update(messages).where(and_(
             messages.c.conversation_id == conversation_id, messages.c.seq == seq)).values(
-            delivery=state, attempts=tries, next_attempt_at=next_at, last_error=error,
-            provider_ref=result.provider_ref))
+            delivery=delivery, attempts=tries, next_attempt_at=next_at, last_error=error,
+            provider_ref=result.provider_ref).returning(messages.c.delivery))).scalar_one()
+    state = str(state)
     log.info("delivery", extra={"conversation": conversation_id, "seq": seq, "state": state,
                                 "attempts": tries, "error": error})
     await deps.publish({"type": "delivery", "conversation": conversation_id, "seq": seq,
                         "delivery": state, "error": error})
-    if state == "sent":
+    if result.ok:
         # The next reply of this conversation may have been waiting for this one.
         nxt = await _next_pending(deps, conversation_id)
         if nxt is not None:
@@ -178,23 +185,15 @@ async def _next_pending(deps: Deps, conversation_id: str) -> int | None:
     return None if seq is None else int(seq)
 
 
-async def mark(deps: Deps, channel: Channel, provider_ref: str, state: str,
-               error: str | None = None) -> bool:
-    """A provider's status callback: sent -> delivered, or -> failed (shown to the counselor)."""
+async def mark_seq(deps: Deps, conversation_id: str, seq: int, state: str,
+                   error: str | None = None) -> None:
+    """A provider's status report about one known reply (e.g. every SMS part delivered)."""
     async with deps.engine.begin() as conn:
-        row = (await conn.execute(
-            select(messages.c.conversation_id, messages.c.seq)
-            .join(conversations, conversations.c.id == messages.c.conversation_id)
-            .where(and_(messages.c.provider_ref == provider_ref,
-                        conversations.c.channel == channel.value)))).first()
-        if row is None:
-            return False
         await conn.execute(update(messages).where(and_(
-            messages.c.conversation_id == row.conversation_id, messages.c.seq == row.seq))
+            messages.c.conversation_id == conversation_id, messages.c.seq == seq))
             .values(delivery=state, last_error=error))
-    await deps.publish({"type": "delivery", "conversation": row.conversation_id,
-                        "seq": row.seq, "delivery": state, "error": error})
-    return True
+    await deps.publish({"type": "delivery", "conversation": conversation_id, "seq": seq,
+                        "delivery": state, "error": error})
 
 
 async def due(deps: Deps, now: datetime, limit: int = 100) -> list[tuple[str, int]]:

@@ -154,6 +154,12 @@ class Keys:
         """SET "chat:message" of an alert's Telegram posts, to mark them acknowledged."""
         return self._k(f"tg:alertposts:{alert_id}")
 
+    def sms_early_status(self, message_sid: str) -> str:
+        """STRING "status|error" of a Twilio delivery report that arrived before we stored the
+        part it is about (Twilio can call back before create() has returned to us, and does
+        not retry a report we answered): applied as soon as the part is stored."""
+        return self._k(f"sms:early:{message_sid}")
+
     def evidence_reveal(self, token: str) -> str:
         """STRING one-time token for a counselor's audited reveal of an evidence original."""
         return self._k(f"evreveal:{token}")
@@ -169,5 +175,7 @@ TG_DELETE_WINDOW_S = 48 * 3600
 TG_FILE_CONSENT_TTL_S = 24 * 3600
 # Alert posts are remembered for marking them acknowledged for a week.
 TG_ALERT_TTL_S = 7 * 24 * 3600
+# An early delivery report waits this long for its part to be stored (normally milliseconds).
+SMS_EARLY_STATUS_TTL_S = 600
 # A reveal link works once, within a minute.
 EVIDENCE_REVEAL_TTL_S = 60

@@ -153,15 +153,24 @@ async def add_part(conn: AsyncConnection, *, message_sid: str, conversation_id: 
         parts=parts, status="sent", error=None, created_at=at))
 
 
+# Delivery reports for one part can arrive out of order: a later state is never overwritten
+# by an earlier one ("sent" arriving after "delivered").
+STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
+               "receiving": 3, "received": 3, "delivered": 4, "read": 5, "undelivered": 6,
+               "failed": 6, "canceled": 6}
+
+
 async def set_part_status(conn: AsyncConnection, message_sid: str, status: str,
                           error: str | None) -> list[Part] | None:
     """Record a status callback; returns every part of the same reply (None: unknown sid)."""
-    row = (await conn.execute(select(sms_parts.c.conversation_id, sms_parts.c.seq)
+    row = (await conn.execute(select(sms_parts.c.conversation_id, sms_parts.c.seq,
+                                     sms_parts.c.status)
                               .where(sms_parts.c.message_sid == message_sid))).first()
     if row is None:
         return None
-    await conn.execute(update(sms_parts).where(sms_parts.c.message_sid == message_sid)
-                       .values(status=status, error=error))
+    if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(row[2], 0):
+        await conn.execute(update(sms_parts).where(sms_parts.c.message_sid == message_sid)
+                           .values(status=status, error=error))
     rows = await conn.execute(select(sms_parts).where(and_(
         sms_parts.c.conversation_id == row[0], sms_parts.c.seq == row[1]))
         .order_by(sms_parts.c.part))
