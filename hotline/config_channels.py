@@ -6,12 +6,10 @@ HOTLINE_TWILIO_ACCOUNT_SID, HOTLINE_TWILIO_AUTH_TOKEN); without them a channel i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from hotline.domain.phone import E164
 from hotline.errors import ConfigError
-
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,9 @@ class TwilioConfig:
     api_base_url: str = "https://api.twilio.com"
     # Our number, as Twilio shows it in From/To ("+82...").
     phone_number: str = ""
+    # The country a number typed with its trunk "0" belongs to (web-chat call-back forms):
+    # "010-1234-5678" becomes +82 10 1234 5678.
+    home_country_code: str = "82"
     # Voice messages (voicemail) are off unless a centre chooses them: a victim's safety.
     voicemail: bool = False
     # Voices for <Say> (Amazon Polly through Twilio), one per language in prompts/.
@@ -75,7 +76,7 @@ class TwilioConfig:
     sms_max_segments: int = 10
 
     def __post_init__(self) -> None:
-        if self.phone_number and not _E164.match(self.phone_number):
+        if self.phone_number and not E164.match(self.phone_number):
             raise ConfigError("twilio.phone_number: expected an E.164 number like +8215661366")
         for name, value, low, high in (
                 ("hold_repeat_seconds", self.hold_repeat_seconds, 5, 600),
@@ -85,6 +86,9 @@ class TwilioConfig:
                 raise ConfigError(f"twilio.{name}: expected {low}..{high}, got {value}")
         if not 0.5 <= self.rest_timeout_seconds <= 60:
             raise ConfigError("twilio.rest_timeout_seconds: expected 0.5..60")
+        if not (self.home_country_code.isdigit() and 1 <= len(self.home_country_code) <= 3
+                and not self.home_country_code.startswith("0")):
+            raise ConfigError("twilio.home_country_code: expected 1-3 digits like 82")
         if not self.queue_name or len(self.queue_name) > 64:
             raise ConfigError("twilio.queue_name: expected 1-64 characters")
 

@@ -16,8 +16,9 @@ from hotline.domain.conversation import Channel, Status
 from hotline.services import callback
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import twilio as store
-from hotline.stores.sql.tables import intake_records
+from hotline.stores.sql.tables import callbacks, conversations, intake_records
 from tests.floor import alert_rows, hold_jobs, presence, staff, victim
+from tests.helpers import Victim, row_counts
 from tests.twilio_support import (
     OUR_NUMBER,
     PUBLIC_URL,
@@ -167,3 +168,61 @@ async def test_counselor_records_a_request_for_a_web_chat_victim(env: Env) -> No
     other = await staff(env.runner, "jun")
     assert (await other.post("/api/v1/callbacks", {**body, "client_id": "zzzzzz0000"})
             ).status == 404
+
+
+# --- the web chat's call-back form ---------------------------------------------------------
+
+
+async def _chat_callback(v: Victim, **body: Any) -> tuple[int, dict[str, Any]]:
+    payload = {"number": "010-3333-4444", "window": "2", "leave_message": False,
+               "client_id": "cb-" + secrets.token_hex(6), "language": "en", **body}
+    resp = await v.client.post("/chat/api/callback", headers={"X-CSRF-Token": v.csrf},
+                               json=payload)
+    data: dict[str, Any] = await resp.json()
+    return resp.status, data
+
+
+async def test_a_web_chat_victim_asks_for_a_call_back(env: Env) -> None:
+    v = Victim(await env.runner.client())
+    await v.open("en")
+    page = await (await v.client.get("/chat?lang=en")).text()
+    assert 'id="callback-form"' in page and "Ask us to call you" in page
+    before = await row_counts(env.runner.config)
+    # Bad input: a clear 400 naming the field, nothing stored.
+    for bad, field in ((({"number": "call me"}), "number"), ({"window": "9"}, "window"),
+                       ({"leave_message": "yes"}, "leave_message"), ({"client_id": "x"},
+                                                                     "client_id")):
+        status, data = await _chat_callback(v, **bad)
+        assert status == 400 and data["error"].startswith(field + ":"), (bad, data)
+    resp = await v.client.post("/chat/api/callback", json={"number": "010-3333-4444"})
+    assert resp.status == 403
+    assert await row_counts(env.runner.config) == before
+
+    status, data = await _chat_callback(v, client_id="cb-first-try", leave_message=False)
+    assert status == 201, data
+    assert "We will not leave a message" in data["text"]
+    # A retry of the same request (same client id) records nothing new.
+    status, again = await _chat_callback(v, client_id="cb-first-try", leave_message=False)
+    assert status == 201 and again["window_start"] == data["window_start"]
+    async with env.deps.engine.connect() as conn:
+        [row] = (await conn.execute(select(callbacks))).all()
+        conv_row = (await conn.execute(select(conversations).where(
+            conversations.c.id == row.conversation_id))).first()
+    assert row.source_channel == "webchat" and row.leave_message is False
+    # The local number was read as Korean (+82) and is stored sealed, never in the clear.
+    assert "3333" not in repr(tuple(row))
+    if row.contact_sealed is not None:  # its window has not opened yet
+        opened = env.deps.keyring.open_text(row.contact_sealed, f"callback:{row.id}")
+    else:  # the window is open: it is a voice case now, which keeps its own sealed copy
+        assert row.status == "queued" and conv_row is not None
+        opened = env.deps.keyring.open_text(conv_row.contact_sealed, f"contact:{conv_row.id}")
+    assert opened == "+821033334444"
+
+
+async def test_no_call_back_form_without_the_phone_channel(app_runner: Any) -> None:
+    v = Victim(await app_runner.client())
+    await v.open("en")
+    page = await (await v.client.get("/chat?lang=en")).text()
+    assert "callback-form" not in page
+    status, data = await _chat_callback(v)
+    assert status == 409 and data["error"] == "call-backs are not available"

@@ -38,6 +38,7 @@ from twilio.request_validator import (
 from twilio.rest import Client
 
 from hotline.config_channels import TwilioConfig
+from hotline.domain.phone import E164 as E164  # re-exported: the channels check numbers
 from hotline.web.appkeys import CONFIG
 from hotline.web.middleware import json_error
 
@@ -57,9 +58,6 @@ HTTP_LOG.setLevel(logging.WARNING)
 CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-f]{32}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
-# A number we may call or text back: E.164.
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
 
 @dataclass(frozen=True)
 class Credentials:

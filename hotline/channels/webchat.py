@@ -11,13 +11,16 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from hotline.channels.twilio_common import TWILIO
 from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel, Inbound, Status
-from hotline.services import inbox, waitinfo
+from hotline.domain.phone import to_e164
+from hotline.services import callback, inbox, waitinfo
 from hotline.services.casework import decrypt_lines
 from hotline.services.deps import Deps
 from hotline.stores.sql import conversations as convs
@@ -34,6 +37,14 @@ PAGE_PROMPTS = [
     "chat_title", "chat_safety_notice", "chat_quick_exit", "chat_intro", "chat_placeholder",
     "chat_send", "chat_waiting", "chat_connected", "chat_closed", "chat_error_too_long",
     "chat_error_send", "chat_reconnecting", "chat_language", "chat_emergency",
+]
+# The call-back form, shown when the phone channel is on.
+CALLBACK_PROMPTS = [
+    "chat_callback_title", "chat_callback_intro", "chat_callback_number",
+    "chat_callback_window", "chat_callback_window_1", "chat_callback_window_2",
+    "chat_callback_window_3", "chat_callback_window_4", "chat_callback_message",
+    "chat_callback_message_no", "chat_callback_message_yes", "chat_callback_send",
+    "chat_callback_error_number",
 ]
 
 
@@ -94,9 +105,11 @@ async def page(request: web.Request) -> web.Response:
         token = _issue_token(deps)
         chat_id = token.partition(".")[0]
     prompts = request.app[PROMPTS]
-    texts = prompts.bundle(lang, PAGE_PROMPTS, position="{position}")
+    callback_on = _callbacks_on(request)
+    names = PAGE_PROMPTS + (CALLBACK_PROMPTS if callback_on else [])
+    texts = prompts.bundle(lang, names, position="{position}")
     resp = aiohttp_jinja2.render_template("chat.html", request, {
-        "lang": lang, "t": texts,
+        "lang": lang, "t": texts, "callback_on": callback_on,
         "csrf": _csrf(deps, chat_id), "languages": deps.config.languages.supported,
         "quick_exit_url": deps.config.privacy.quick_exit_url,
         "max_chars": deps.config.privacy.max_message_chars})
@@ -132,6 +145,51 @@ async def send(request: web.Request) -> web.Response:
     stored = await inbox.receive(deps, msg)
     return web.json_response({"seq": stored.seq, "duplicate": stored.duplicate},
                              status=200 if stored.duplicate else 201)
+
+
+def _callbacks_on(request: web.Request) -> bool:
+    rt = request.app.get(TWILIO)
+    return rt is not None and rt.voice_on
+
+
+@routes.post("/chat/api/callback")
+async def request_callback(request: web.Request) -> web.Response:
+    """The victim asks to be called at a safe time: number, window choice 1-4, whether a
+    message may be left. Idempotent per client_id; the number is stored sealed."""
+    chat_id = _require_chat(request, unsafe=True)
+    if not _callbacks_on(request):
+        raise json_error(409, "call-backs are not available")
+    deps = request.app[DEPS]
+    body = await json_body(request)
+    typed, window, leave = body.get("number"), body.get("window"), body.get("leave_message")
+    client_id = body.get("client_id")
+    number = (to_e164(typed, deps.config.twilio.home_country_code)
+              if isinstance(typed, str) else None)
+    if number is None:
+        raise json_error(400, "number: expected a phone number like +82 10 1234 5678")
+    if not isinstance(window, str) or window not in callback.CHOICES:
+        raise json_error(400, "window: expected one of " + ", ".join(callback.CHOICES))
+    if not isinstance(leave, bool):
+        raise json_error(400, "leave_message: expected true or false")
+    if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64:
+        raise json_error(400, "client_id: expected a string of 8 to 64 characters")
+    lang = body.get("language")
+    lang = lang if lang in deps.config.languages.supported else deps.config.languages.default
+    now = datetime.now(UTC)
+    tz = ZoneInfo(deps.config.roster.timezone)
+    span = callback.window_for(window, now, tz)
+    assert span is not None  # every choice in CHOICES has a window
+    made = await callback.request(
+        deps, number=number, language=lang, start=span[0], end=span[1], leave_message=leave,
+        source_channel=Channel.WEBCHAT, source_key=f"webchat:{chat_id}:{client_id}")
+    start, end = made.window_start.astimezone(tz), made.window_end.astimezone(tz)
+    text = request.app[PROMPTS].render(
+        lang, "chat_callback_confirmed", start=start.strftime("%H:%M"),
+        end=end.strftime("%H:%M"), tomorrow=start.date() > now.astimezone(tz).date(),
+        leave_message=made.leave_message)
+    return web.json_response({"window_start": made.window_start.isoformat(),
+                              "window_end": made.window_end.isoformat(),
+                              "leave_message": made.leave_message, "text": text}, status=201)
 
 
 @routes.get("/chat/api/state")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotline.domain.conversation import Channel, Inbound, Status
+from hotline.domain.phone import E164
 from hotline.domain.staff import Staff
 from hotline.prompts import Prompts
 from hotline.services import alerts, inbox
@@ -38,7 +38,6 @@ from hotline.stores.sql.tables import conversations, intake_records
 log = logging.getLogger(__name__)
 
 REASON = "callback"
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # Choices offered by phone and SMS: 1 within the hour; 2 evening, 3 morning, 4 afternoon (the
 # next such window in the centre's time zone, today if it has not ended yet).
 WINDOWS: dict[str, tuple[int, int]] = {"2": (18, 21), "3": (9, 12), "4": (13, 18)}

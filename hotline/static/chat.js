@@ -130,6 +130,39 @@
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
   });
 
+  // Call-back request (present only when the phone channel is on).
+  const cbForm = document.getElementById("callback-form");
+  if (cbForm) {
+    const cbResult = document.getElementById("callback-result");
+    const cbError = document.getElementById("callback-error");
+    let cbId = null;
+    cbForm.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const data = new FormData(cbForm);
+      // The same id on a retry: the server records the request once.
+      cbId = cbId || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+      cbError.hidden = true;
+      try {
+        const r = await fetch("/chat/api/callback", {
+          method: "POST", credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+          body: JSON.stringify({number: data.get("number"), window: data.get("window"),
+                                leave_message: data.get("leave") === "yes",
+                                client_id: cbId, language: lang}),
+        });
+        if (r.status === 400) { cbError.textContent = T.chat_callback_error_number; cbError.hidden = false; return; }
+        if (!r.ok) throw new Error(T.chat_error_send);
+        const body = await r.json();
+        cbForm.hidden = true;
+        cbResult.textContent = body.text;
+        cbResult.hidden = false;
+      } catch (e) {
+        cbError.textContent = e.message || T.chat_error_send;
+        cbError.hidden = false;
+      }
+    });
+  }
+
   listen();
   refresh();
   // A safety net for proxies that drop event streams silently.
