@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -41,6 +41,11 @@ class MessageRow:
     delivery: str
     created_at: datetime
 
+
+# "Not closed" written as the literal the partial index uq_conversations_open_sender is
+# defined with: SQLite re-prepares a statement on every execution when a bound parameter
+# might decide whether a partial index applies (measured: 21 us instead of 7 us an UPDATE).
+_NOT_CLOSED = conversations.c.status != literal_column("'closed'")
 
 _CONV_COLS = (
     conversations.c.id, conversations.c.channel, conversations.c.pseudonym,
@@ -78,7 +83,7 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
                     ) -> ConversationRow | None:
     row = (await conn.execute(select(*_CONV_COLS).where(and_(
         conversations.c.channel == channel.value, conversations.c.pseudonym == pseudonym,
-        conversations.c.status != Status.CLOSED.value)))).first()
+        _NOT_CLOSED)))).first()
     return _conv(row) if row else None
 
 
@@ -87,8 +92,7 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
 _BUMP_OPEN = (
     update(conversations)
     .where(and_(conversations.c.channel == bindparam("b_channel"),
-                conversations.c.pseudonym == bindparam("b_pseudonym"),
-                conversations.c.status != Status.CLOSED.value))
+                conversations.c.pseudonym == bindparam("b_pseudonym"), _NOT_CLOSED))
     .values(next_seq=conversations.c.next_seq + 1,
             last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type))
     .returning(*_CONV_COLS, conversations.c.next_seq))
