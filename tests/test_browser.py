@@ -347,7 +347,7 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     site = offer_site
     mina_id = await add_staff(site.config, "mina")
     await add_staff(site.config, "tari", role=Role.TAKEDOWN)
-    await add_staff(site.config, "lee", role=Role.LEAD)
+    lee_id = await add_staff(site.config, "lee", role=Role.LEAD)
     problems = Problems()
     shots = _screenshot_dir(tmp_path)
 
@@ -437,7 +437,17 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     # The roster page shows who is on shift now (nobody has a roster: all are unscheduled).
     await lead.get_by_role("link", name="Roster").click()
     await expect(lead.locator(f'#on-shift tr[data-staff="{mina_id}"]')).to_contain_text("mina")
+    # A weekly shift added on the page is listed with the roster's entries and removed there.
+    await lead.locator("#shift-who").select_option(str(lee_id))
+    await lead.locator('#shift input[name=days][value="sun"]').check()
+    await lead.get_by_role("button", name="Add shift").click()
+    entries = lead.locator("#shift-entries tbody tr")
+    await expect(entries).to_have_count(1)
+    await expect(entries).to_contain_text("lee")
+    await expect(entries).to_contain_text("sun")
     await lead.screenshot(path=str(shots / "browser-roster.png"), full_page=True)
+    await entries.get_by_role("button", name="Remove").click()
+    await expect(entries).to_have_count(0)
 
     for ctx in (victim_ctx, counselor_ctx, takedown_ctx, lead_ctx):
         await ctx.close()

@@ -391,3 +391,39 @@ async def test_the_seed_waits_for_its_counselors_then_never_refills_an_emptied_r
         await engine.dispose()
     await start_and_stop()
     assert await _shift_rows(cfg) == []
+
+
+async def test_leads_list_the_roster_entries_they_can_remove(app_runner: AppRunner) -> None:
+    lead = await staff(app_runner, "lead", role=Role.LEAD)
+    mina = await staff(app_runner, "mina")
+    resp = await lead.post("/api/v1/roster/shifts", {"counselor_id": mina.id,
+                                                     "days": ["mon", "wed"],
+                                                     "start": "22:00", "end": "06:00"})
+    assert resp.status == 201, await resp.text()
+    now = datetime.now(UTC)
+    over = {"counselor_id": mina.id, "start": (now - timedelta(hours=1)).isoformat(),
+            "end": (now + timedelta(hours=5)).isoformat(), "on_shift": False,
+            "reason": "sick"}
+    resp = await lead.post("/api/v1/roster/overrides", over)
+    assert resp.status == 201, await resp.text()
+    past = {**over, "start": (now - timedelta(days=3)).isoformat(),
+            "end": (now - timedelta(days=2)).isoformat()}
+    assert (await lead.post("/api/v1/roster/overrides", past)).status == 201
+
+    resp = await lead.client.get("/api/v1/roster/entries")
+    assert resp.status == 200
+    data = await resp.json()
+    assert [(e["name"], e["day"], e["start"], e["end"]) for e in data["shifts"]] == [
+        ("mina", "mon", "22:00", "06:00"), ("mina", "wed", "22:00", "06:00")]
+    # Overrides already over are not listed.
+    [o] = data["overrides"]
+    assert (o["name"], o["on_shift"], o["reason"]) == ("mina", False, "sick")
+    # Removal is by the listed id.
+    sid = data["shifts"][0]["id"]
+    resp = await lead.client.delete(f"/api/v1/roster/shifts/{sid}",
+                                    headers={"X-CSRF-Token": lead.csrf})
+    assert resp.status == 200
+    data = await (await lead.client.get("/api/v1/roster/entries")).json()
+    assert [e["day"] for e in data["shifts"]] == ["wed"]
+    # Counselors may not read the roster's entries.
+    assert (await mina.client.get("/api/v1/roster/entries")).status == 403

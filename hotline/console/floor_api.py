@@ -249,6 +249,16 @@ async def get_roster(request: web.Request) -> web.Response:
                               "next_edge": on.next_edge.isoformat() if on.next_edge else None})
 
 
+@routes.get("/api/v1/roster/entries")
+async def roster_entries(request: web.Request) -> web.Response:
+    """Leads: every weekly shift and every override not yet over, with their ids."""
+    staff = await require_staff(request)
+    _require_role(staff, _LEADS)
+    async with request.app[DEPS].engine.connect() as conn:
+        found = await roster.entries(conn, datetime.now(UTC))
+    return web.json_response(found)
+
+
 @routes.post("/api/v1/roster/shifts")
 async def add_shift(request: web.Request) -> web.Response:
     staff = await require_staff(request)

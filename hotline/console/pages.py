@@ -116,7 +116,7 @@ async def roster_page(request: web.Request) -> web.Response:
         return _forbidden(request, ctx)
     ctx.update(directory=await _directory(request), override_reasons=shifts.OVERRIDE_REASONS,
                default_tz=request.app[DEPS].config.roster.timezone,
-               weekdays=("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+               weekdays=shifts.DAY_NAMES)
     return aiohttp_jinja2.render_template("console/roster.html", request, ctx)
 
 

@@ -146,9 +146,9 @@ def parse_hhmm(text: str, *, as_end: bool = False) -> time:
     return time(hour, minute)
 
 
-_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_GROUPS: dict[str, tuple[int, ...]] = {
-    **{name: (i,) for i, name in enumerate(_DAY_NAMES)},
+    **{name: (i,) for i, name in enumerate(DAY_NAMES)},
     "daily": tuple(range(7)),
     "weekdays": (0, 1, 2, 3, 4),
     "weekends": (5, 6),

@@ -145,6 +145,30 @@ class OnShift:
     next_edge: datetime | None
 
 
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+async def entries(conn: AsyncConnection, now: datetime) -> dict[str, list[dict[str, object]]]:
+    """Every weekly shift, and the overrides that have not ended, with the staff member's
+    name: what a lead needs to see to change the roster (removal is by these ids)."""
+    names = {r.id: r.name for r in await conn.execute(select(counselors.c.id,
+                                                             counselors.c.name))}
+    weekly = [{"id": r.id, "counselor_id": r.counselor_id, "name": names.get(r.counselor_id),
+               "day": shifts.DAY_NAMES[r.weekday], "start": _hhmm(r.start_minute),
+               "end": _hhmm(r.end_minute), "tz": r.tz}
+              for r in await conn.execute(select(shifts_table).order_by(
+                  shifts_table.c.counselor_id, shifts_table.c.weekday,
+                  shifts_table.c.start_minute))]
+    dated = [{"id": r.id, "counselor_id": r.counselor_id, "name": names.get(r.counselor_id),
+              "start": r.starts_at.isoformat(), "end": r.ends_at.isoformat(),
+              "on_shift": r.on_shift, "reason": r.reason}
+             for r in await conn.execute(select(shift_overrides)
+                                         .where(shift_overrides.c.ends_at > now)
+                                         .order_by(shift_overrides.c.starts_at))]
+    return {"shifts": weekly, "overrides": dated}
+
+
 async def who_is_on(conn: AsyncConnection, at: datetime) -> OnShift:
     """Who is on shift at `at` (with their window) and the next shift edge."""
     roster = await agents.load_roster(conn, since=at - timedelta(days=1))

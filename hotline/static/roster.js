@@ -79,7 +79,39 @@
     document.getElementById("next-edge").textContent = r.data.next_edge
       ? "Next shift change: " + show(r.data.next_edge, tz) : "No shift change ahead.";
   }
-  const refresh = H.coalesce(load);
+  // Every weekly shift and current override, each removable (the list is the roster itself).
+  async function loadEntries() {
+    const tz = zone() || "UTC";
+    const err = document.getElementById("entries-error");
+    const r = await H.get("/api/v1/roster/entries");
+    if (!r.ok) { err.textContent = H.failure(r); return; }
+    err.textContent = "";
+    function fill(tableId, rows, cells, kind) {
+      const tbody = document.querySelector("#" + tableId + " tbody");
+      tbody.innerHTML = "";
+      rows.forEach(function (e) {
+        const tr = document.createElement("tr");
+        tr.dataset.entry = e.id;
+        cells(e).forEach(function (t) { tr.appendChild(H.el("td", "", t)); });
+        const td = H.el("td", "", null);
+        td.appendChild(H.button("Remove", async function () {
+          const d = await H.send("DELETE", "/api/v1/roster/" + kind + "/" + e.id);
+          if (!d.ok && d.status !== 404) { err.textContent = H.failure(d); return; }
+          refresh();
+        }));
+        tr.appendChild(td);
+        tbody.appendChild(tr);
+      });
+    }
+    fill("shift-entries", r.data.shifts, function (e) {
+      return [e.name + " (#" + e.counselor_id + ")", e.day, e.start, e.end, e.tz];
+    }, "shifts");
+    fill("override-entries", r.data.overrides, function (e) {
+      return [e.name + " (#" + e.counselor_id + ")", show(e.start, tz), show(e.end, tz),
+              e.on_shift ? "on shift" : "off shift", e.reason];
+    }, "overrides");
+  }
+  const refresh = H.coalesce(async function () { await load(); await loadEntries(); });
 
   document.getElementById("when").addEventListener("submit", function (ev) {
     ev.preventDefault();
