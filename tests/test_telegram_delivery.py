@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from hotline.prompts import Prompts
 from tests import telegram_standin
 from tests.conftest import wait_for
 from tests.helpers import Counselor, add_staff
@@ -64,3 +65,16 @@ async def test_blocked_bot_fails_visibly_without_retries(tg: TgEnv) -> None:
               if e["conversation"] == cid]
     assert states == [("failed", "blocked")]
     assert len([p for p in tg.api.of("sendMessage") if p["text"] == REPLY]) == 1
+
+
+async def test_the_victim_is_told_on_telegram_when_the_case_is_closed(tg: TgEnv) -> None:
+    counselor, cid = await _active_case(tg)
+    lang = str((await counselor.case(cid))["language"])
+    assert (await counselor.close(cid)).status == 200
+    expected = Prompts().render(lang, "case_closed")
+
+    async def told() -> bool:
+        return any(p["text"] == expected for p in tg.api.of("sendMessage"))
+
+    await wait_for(told, timeout=20, interval=0.2)
+    assert tg.api.texts_to(tg.victim.chat).count(expected) == 1

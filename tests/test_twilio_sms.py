@@ -298,3 +298,27 @@ async def test_callback_requested_by_sms(env: Env) -> None:
         [row] = (await conn.execute(select(callbacks))).all()
     assert row.status == "scheduled" and row.leave_message is False
     assert row.source_channel == "sms" and VICTIM.encode() not in bytes(row.contact_sealed)
+
+
+async def test_the_victim_is_told_by_sms_when_the_case_is_closed(env: Env) -> None:
+    await env.hooks.sms(VICTIM, "hello")
+    mina, cid = await _counselor_with_case(env)
+    assert (await mina.close(cid)).status == 200
+
+    async def notified() -> bool:
+        return len(env.standin.of("message")) == 1
+    await wait_for(notified)
+    [out] = env.standin.of("message")
+    assert out.form["To"] == VICTIM and out.form["Body"] == P.render("en", "case_closed")
+    async with env.deps.engine.connect() as conn:
+        rows = (await conn.execute(select(messages.c.direction, messages.c.delivery)
+                                   .where(messages.c.conversation_id == cid)
+                                   .order_by(messages.c.seq))).all()
+    assert rows[-1].direction == "system"
+
+    async def sent() -> bool:
+        async with env.deps.engine.connect() as conn:
+            d = (await conn.execute(select(messages.c.delivery).where(
+                messages.c.conversation_id == cid).order_by(messages.c.seq.desc()))).first()
+        return d is not None and d[0] == "sent"
+    await wait_for(sent)

@@ -15,7 +15,7 @@ from hotline.domain.intake import IntakeError, parse_intake
 from hotline.services import casework, handover, presence
 from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
-from hotline.web.appkeys import DEPS, HUB
+from hotline.web.appkeys import DEPS, HUB, PROMPTS
 from hotline.web.inputs import json_body, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events
@@ -129,7 +129,9 @@ async def close(request: web.Request) -> web.Response:
     except IntakeError as e:
         raise json_error(400, str(e), field=e.field) from None
     try:
-        await casework.close(request.app[DEPS], staff, request.match_info["id"], form)
+        prompts = request.app[PROMPTS]
+        await casework.close(request.app[DEPS], staff, request.match_info["id"], form,
+                             notice=lambda lang: prompts.render(lang, "case_closed"))
     except casework.CaseNotFound:
         raise json_error(404, "no such case") from None
     except casework.CaseConflict as e:

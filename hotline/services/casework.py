@@ -7,6 +7,7 @@ a case the viewer may not see look the same (CaseNotFound). See docs/console.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -205,9 +206,18 @@ async def reply(deps: Deps, staff: Staff, conversation_id: str, text: str, clien
     return seq
 
 
-async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm) -> None:
-    """Close a case and write its anonymized intake record (pseudonym and form fields only)."""
+# Channels where the victim is not looking at our page: they are told the case ended.
+_TOLD_ON_CLOSE = (Channel.SMS, Channel.TELEGRAM)
+
+
+async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm,
+                notice: Callable[[str], str] | None = None) -> None:
+    """Close a case and write its anonymized intake record (pseudonym and form fields only).
+
+    On SMS and Telegram the victim is told, in the case's language, with `notice(language)`
+    (the web chat page shows it by itself; a call has ended already)."""
     now = utcnow()
+    notice_seq: int | None = None
     retention = deps.config.retention
     async with deps.engine.begin() as conn:
         conv = await load_case(conn, staff, conversation_id)
@@ -215,6 +225,14 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
             raise CaseConflict("already closed")
         if not may_act_on_case(staff, conv.counselor_id):
             raise CaseConflict("only the counselor holding the case or a lead can close it")
+        if notice is not None and conv.channel in _TOLD_ON_CLOSE and conv.has_contact:
+            notice_seq = await convs.next_seq(conn, conversation_id, now)
+            await convs.insert_message(
+                conn, conversation_id=conversation_id, seq=notice_seq,
+                direction=Direction.SYSTEM,
+                body_sealed=deps.keyring.seal_text(notice(conv.language),
+                                                   f"msg:{conversation_id}:{notice_seq}"),
+                at=now, delivery="pending")
         await convs.close(conn, conversation_id, now,
                           purge_contact_at=now + timedelta(days=retention.contact_days),
                           purge_transcript_at=now + timedelta(days=retention.transcript_days))
@@ -238,3 +256,5 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
                     extra={"conversation": conversation_id, "error": type(e).__name__})
     await deps.publish({"type": "closed", "conversation": conversation_id,
                         "counselor": conv.counselor_id})
+    if notice_seq is not None:
+        outbox.submit(deps, conversation_id, notice_seq)

@@ -82,6 +82,11 @@ def backoff_s(attempts: int) -> float:
     return float(min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** max(0, attempts - 1)))
 
 
+# What the outbox pushes: counselors' replies, and the service's own words that are queued
+# for delivery (the close notice; inbound system notes are never "pending").
+_PUSHED = (Direction.OUT.value, Direction.SYSTEM.value)
+
+
 def submit(deps: Deps, conversation_id: str, seq: int) -> None:
     """Try to deliver a just-stored reply now, in the background (the worker retries)."""
     task = asyncio.create_task(attempt(deps, conversation_id, seq))
@@ -115,7 +120,7 @@ async def _attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:
                         messages.c.seq == seq)))).first()
         earlier = (await conn.execute(select(func.count()).select_from(messages).where(and_(
             messages.c.conversation_id == conversation_id, messages.c.seq < seq,
-            messages.c.direction == Direction.OUT.value,
+            messages.c.direction.in_(_PUSHED),
             messages.c.delivery.in_(("pending", "retrying")))))).scalar_one()
     if row is None or row.delivery not in ("pending", "retrying") or earlier:
         return None
@@ -180,7 +185,7 @@ async def _next_pending(deps: Deps, conversation_id: str) -> int | None:
     async with deps.engine.connect() as conn:
         seq = (await conn.execute(select(func.min(messages.c.seq)).where(and_(
             messages.c.conversation_id == conversation_id,
-            messages.c.direction == Direction.OUT.value,
+            messages.c.direction.in_(_PUSHED),
             messages.c.delivery == "pending")))).scalar_one()
     return None if seq is None else int(seq)
 
@@ -200,7 +205,7 @@ async def due(deps: Deps, now: datetime, limit: int = 100) -> list[tuple[str, in
     """The oldest undelivered reply of each conversation that is due for a try."""
     heads = (select(messages.c.conversation_id.label("cid"), func.min(messages.c.seq)
                     .label("seq"))
-             .where(and_(messages.c.direction == Direction.OUT.value,
+             .where(and_(messages.c.direction.in_(_PUSHED),
                          messages.c.delivery.in_(("pending", "retrying"))))
              .group_by(messages.c.conversation_id).subquery())
     async with deps.engine.connect() as conn:
