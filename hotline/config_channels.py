@@ -58,8 +58,6 @@ class TwilioConfig:
     # The country a number typed with its trunk "0" belongs to (web-chat call-back forms):
     # "010-1234-5678" becomes +82 10 1234 5678.
     home_country_code: str = "82"
-    # Voice messages (voicemail) are off unless a centre chooses them: a victim's safety.
-    voicemail: bool = False
     # Voices for <Say> (Amazon Polly through Twilio), one per language in prompts/.
     voice_ko: str = "Polly.Seoyeon"
     voice_en: str = "Polly.Joanna"

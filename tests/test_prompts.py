@@ -26,6 +26,7 @@ NEEDS: dict[str, dict[str, object]] = {
     # Phone and SMS (docs/twilio.md).
     "sms_callback_confirmed": {"start": "18:00", "end": "21:00", "tomorrow": False,
                                "leave_message": False},
+    "voice_callback_unanswered": {"machine": True},
     "chat_callback_confirmed": {"start": "18:00", "end": "21:00", "tomorrow": False,
                                 "leave_message": True},
     "voice_callback_confirmed": {"start": "18:00", "end": "21:00", "tomorrow": True,

@@ -10,9 +10,11 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from hotline.domain.conversation import Channel, Status
+from hotline.prompts import Prompts
 from hotline.services import callback
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import twilio as store
@@ -226,3 +228,48 @@ async def test_no_call_back_form_without_the_phone_channel(app_runner: Any) -> N
     assert "callback-form" not in page
     status, data = await _chat_callback(v)
     assert status == 409 and data["error"] == "call-backs are not available"
+
+
+@pytest.mark.parametrize(("leave", "answered_by", "hung_up"), [
+    (False, "machine_start", True),
+    (False, "fax", True),
+    (False, "human", False),
+    (False, "unknown", False),
+    (True, "machine_end_beep", False),
+])
+async def test_a_voicemail_box_is_hung_up_on_unless_the_victim_allowed_a_message(
+        env: Env, leave: bool, answered_by: str, hung_up: bool) -> None:
+    """Answering-machine detection screens the victim's leg before it is connected: no
+    voicemail unless chosen. A machine we hung up on counts as not reached."""
+    now = datetime.now(UTC)
+    await _request(env, now - timedelta(minutes=1), now + timedelta(hours=1), leave=leave)
+    mina = await staff(env.runner, "mina")
+    await set_counselor_phone(env.deps, mina.id, COUNSELOR_PHONE)
+    await presence(mina, "available")
+    cid = await mina.take_next()
+    assert (await mina.post(f"/api/v1/cases/{cid}/callback/call")).status == 201
+    [create] = env.standin.of("call_create")
+    number = ET.fromstring(create.form["Twiml"]).find("Dial/Number")
+    assert number is not None and number.text == VICTIM
+    assert number.get("machineDetection") == "Enable"
+    assert number.get("url") == PUBLIC_URL + "/webhooks/twilio/voice/callback/screen"
+
+    screen = await env.hooks.twiml("/webhooks/twilio/voice/callback/screen", call_params(
+        "CA" + secrets.token_hex(16), VICTIM, ParentCallSid=create.call_sid,
+        AnsweredBy=answered_by))
+    assert [el.tag for el in screen] == (["Hangup"] if hung_up else [])
+    dial = await env.hooks.twiml("/webhooks/twilio/voice/callback/dial", call_params(
+        create.call_sid, COUNSELOR_PHONE, DialCallStatus="completed"))
+    final = await (await mina.client.get(f"/api/v1/cases/{cid}/callback")).json()
+    assert final["status"] == ("unanswered" if hung_up else "done")
+    said = [el.text for el in dial.iter("Say")]
+    lang = env.deps.config.languages.default
+    assert said == ([Prompts().render(lang, "voice_callback_unanswered", machine=True)]
+                    if hung_up else [])
+
+
+async def test_a_forged_screen_request_is_refused(env: Env) -> None:
+    r = await env.hooks.post("/webhooks/twilio/voice/callback/screen", call_params(
+        "CA" + secrets.token_hex(16), VICTIM, ParentCallSid="CA" + "0" * 32,
+        AnsweredBy="machine_start"), signature="forged")
+    assert r.status == 403

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from hotline.channels import voice_bridge
+from hotline.channels import voice_bridge, voice_callback
 from hotline.channels.twilio_common import (
     CALL_SID,
     E164,
@@ -68,6 +68,7 @@ def setup(app: web.Application) -> None:
     add_runtime_ctx(app)
     app.router.add_routes(routes)
     app.router.add_routes(voice_bridge.routes)
+    app.router.add_routes(voice_callback.routes)
     app.cleanup_ctx.append(_voice_ctx)
 
 

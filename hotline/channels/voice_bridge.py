@@ -13,8 +13,7 @@ Why REST-update the waiting call rather than <Dial><Queue> on a counselor leg: D
 whoever is at the front of Twilio's queue, but the order is ours (urgency, skills, language),
 so the counselor must get exactly the caller they accepted.
 
-Call-backs: the console asks `callback.place_call`, which rings the counselor's phone first and,
-once they answer, dials the victim (a victim only ever hears a person). See docs/twilio.md.
+Call-backs are placed by hotline.channels.voice_callback. See docs/twilio.md.
 """
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -34,7 +32,6 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.channels.twilio_common import (
     CALL_SID,
-    E164,
     TWILIO,
     Runtime,
     field_str,
@@ -42,21 +39,17 @@ from hotline.channels.twilio_common import (
     verified_form,
     xml,
 )
-from hotline.console.auth import require_staff
-from hotline.domain.conversation import Channel, Status, Urgency
-from hotline.domain.staff import may_act_on_case
+from hotline.domain.conversation import Status, Urgency
 from hotline.events import Hub
 from hotline.prompts import Prompts
 from hotline.services import callback, handover
-from hotline.services.casework import CaseConflict, CaseNotFound, load_case
+from hotline.services.casework import CaseConflict, CaseNotFound
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import DECLINED_TTL_S
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import twilio as store
 from hotline.web.appkeys import DEPS, PROMPTS
-from hotline.web.inputs import field_bool, json_body
-from hotline.web.inputs import field_str as body_str
 from hotline.web.middleware import json_error
 
 log = logging.getLogger(__name__)
@@ -68,7 +61,6 @@ DEQUEUED_PATH = f"{BASE}/dequeued"
 STATUS_PATH = f"{BASE}/status"
 DIAL_PATH = f"{BASE}/dial"
 WHISPER_PATH = f"{BASE}/whisper"
-CB_DIAL_PATH = f"{BASE}/callback/dial"
 LOCALES = {"ko": "ko-KR", "en": "en-US"}
 SWEEP_S = 2.0
 # Twilio's answers for a call that has already ended.
@@ -214,7 +206,8 @@ async def run_sweep(deps: Deps, rt: Runtime, prompts: Prompts, stop: asyncio.Eve
             await asyncio.wait_for(stop.wait(), every_s)
 
 
-def _runtime(request: web.Request) -> Runtime:
+def runtime_on(request: web.Request) -> Runtime:
+    """The Twilio runtime when the phone channel is on; 503 otherwise."""
     rt = request.app.get(TWILIO)
     if rt is None or not rt.voice_on:
         raise json_error(503, "the phone channel is off")
@@ -226,7 +219,7 @@ async def dial_done(request: web.Request) -> web.Response:
     """The bridge's Dial ended: a talk that happened, or a counselor who did not answer (the
     caller goes back in line at the old place)."""
     form = await verified_form(request)
-    rt = _runtime(request)
+    rt = runtime_on(request)
     sid = field_str(form, "CallSid", CALL_SID, max_len=34)
     status = field_str(form, "DialCallStatus", max_len=16)
     deps, prompts = request.app[DEPS], request.app[PROMPTS]
@@ -267,7 +260,7 @@ async def dial_done(request: web.Request) -> web.Response:
 async def whisper(request: web.Request) -> web.Response:
     """Said to the counselor when they pick up, before the caller is connected."""
     form = await verified_form(request)
-    rt = _runtime(request)
+    rt = runtime_on(request)
     parent = field_str(form, "ParentCallSid", CALL_SID, required=False, max_len=34)
     deps, prompts = request.app[DEPS], request.app[PROMPTS]
     lang, critical = deps.config.languages.default, False
@@ -283,131 +276,3 @@ async def whisper(request: web.Request) -> web.Response:
     vr = VoiceResponse()
     say(rt, vr, lang, prompts.render(lang, "voice_whisper", critical=critical))
     return xml(vr)
-
-
-async def dial_callback(rt: Runtime, prompts: Prompts, counselor_phone: str, victim: str,
-                        cb: store.Callback) -> str:
-    """Ring the counselor; when they answer, tell them the victim's voicemail rule and dial
-    the victim from our number. Returns the new call's sid."""
-    vr = VoiceResponse()
-    say(rt, vr, cb.language, prompts.render(cb.language, "voice_whisper_callback",
-                                            leave_message=cb.leave_message))
-    d = Dial(caller_id=rt.config.phone_number, timeout=30, action=rt.url(CB_DIAL_PATH))
-    d.number(victim)
-    vr.append(d)
-    call = await rt.rest(rt.client.calls.create_async(
-        to=counselor_phone, from_=rt.config.phone_number, twiml=str(vr),
-        status_callback=rt.url(STATUS_PATH), status_callback_method="POST",
-        status_callback_event=["initiated", "ringing", "answered", "completed"]))
-    return str(call.sid)
-
-
-@routes.post(CB_DIAL_PATH)
-async def callback_dialled(request: web.Request) -> web.Response:
-    form = await verified_form(request)
-    rt = _runtime(request)
-    sid = field_str(form, "CallSid", CALL_SID, max_len=34)
-    status = field_str(form, "DialCallStatus", max_len=16)
-    deps, prompts = request.app[DEPS], request.app[PROMPTS]
-    answered = status in ("completed", "answered")
-    await callback.call_result(deps, sid, answered=answered)
-    vr = VoiceResponse()
-    if not answered:
-        lang = deps.config.languages.default
-        say(rt, vr, lang, prompts.render(lang, "voice_callback_unanswered"))
-    vr.hangup()
-    return xml(vr)
-
-
-# --- console: call-back requests and the call button ---
-
-
-def _cb_json(cb: store.Callback) -> dict[str, object]:
-    return {"id": cb.id, "status": cb.status, "window_start": cb.window_start.isoformat(),
-            "window_end": cb.window_end.isoformat(), "leave_message": cb.leave_message,
-            "attempts": cb.attempts, "conversation": cb.conversation_id}
-
-
-@routes.get("/api/v1/cases/{id}/callback")
-async def case_callback(request: web.Request) -> web.Response:
-    staff = await require_staff(request)
-    try:
-        cb = await callback.for_case(request.app[DEPS], staff, request.match_info["id"])
-    except CaseNotFound:
-        raise json_error(404, "no such case") from None
-    if cb is None:
-        raise json_error(404, "no call-back request for this case")
-    return web.json_response(_cb_json(cb))
-
-
-@routes.post("/api/v1/cases/{id}/callback/call")
-async def place_call(request: web.Request) -> web.Response:
-    """The counselor holding a call-back case places the call (inside the window only)."""
-    staff = await require_staff(request)
-    rt = _runtime(request)
-    deps, prompts = request.app[DEPS], request.app[PROMPTS]
-
-    async def dial(phone: str, victim: str, cb: store.Callback) -> str:
-        return await dial_callback(rt, prompts, phone, victim, cb)
-
-    try:
-        sid = await callback.place_call(deps, staff, request.match_info["id"], dial)
-    except CaseNotFound:
-        raise json_error(404, "no such case") from None
-    except CaseConflict as e:
-        raise json_error(409, e.reason) from None
-    except (TimeoutError, TwilioException, aiohttp.ClientError, OSError) as e:
-        log.warning("call-back not placed", extra={"error": type(e).__name__})
-        return web.json_response({"error": "the call could not be placed; try again"},
-                                 status=502)
-    return web.json_response({"call": sid, "state": "calling"}, status=201)
-
-
-@routes.post("/api/v1/callbacks")
-async def record_callback(request: web.Request) -> web.Response:
-    """A counselor records a call-back request a victim made on any channel (web chat,
-    Telegram, SMS): the number, a window choice 1-4 or an explicit window, voicemail yes/no."""
-    staff = await require_staff(request)
-    _runtime(request)
-    deps = request.app[DEPS]
-    body = await json_body(request)
-    cid = body_str(body, "conversation_id", 32)
-    number = body_str(body, "number", 16)
-    client_id = body_str(body, "client_id", 64)
-    leave = field_bool(body, "leave_message", False)
-    if not E164.match(number):
-        raise json_error(400, "number: expected an E.164 number like +821012345678")
-    try:
-        async with deps.engine.connect() as conn:
-            conv = await load_case(conn, staff, cid)
-    except CaseNotFound:
-        raise json_error(404, "no such case") from None
-    if not may_act_on_case(staff, conv.counselor_id):
-        raise json_error(409, "only the counselor holding the case or a lead can do that")
-    now = datetime.now(UTC)
-    choice = body.get("window")
-    if isinstance(choice, str) and choice in callback.CHOICES:
-        window = callback.window_for(choice, now, ZoneInfo(deps.config.roster.timezone))
-    else:
-        window = _explicit_window(body)
-    if window is None:
-        raise json_error(400, "window: expected 1-4, or window_start and window_end")
-    try:
-        cb = await callback.request(deps, number=number, language=conv.language,
-                                    start=window[0], end=window[1], leave_message=leave,
-                                    source_channel=Channel(conv.channel),
-                                    source_key=f"console:{cid}:{client_id}", actor_id=staff.id)
-    except ValueError as e:
-        raise json_error(400, str(e)) from None
-    return web.json_response(_cb_json(cb), status=201)
-
-
-def _explicit_window(body: dict[str, Any]) -> tuple[datetime, datetime] | None:
-    try:
-        start = datetime.fromisoformat(str(body.get("window_start")))
-        end = datetime.fromisoformat(str(body.get("window_end")))
-    except ValueError:
-        return None
-    if start.tzinfo is None or end.tzinfo is None or end - start > timedelta(hours=24):
-        return None
-    return start.astimezone(UTC), end.astimezone(UTC)

@@ -262,6 +262,17 @@ async def place_call(deps: Deps, staff: Staff, conversation_id: str, dial: Diale
     return sid
 
 
+async def may_leave_message(deps: Deps, call_sid: str) -> bool:
+    """Whether the victim of the call-back placed as `call_sid` allowed a voice message
+    (False when unknown: no voicemail unless chosen)."""
+    async with deps.engine.connect() as conn:
+        call = await store.get_call(conn, call_sid)
+        if call is None or call.direction != "callback" or call.conversation_id is None:
+            return False
+        cb = await store.callback_for_conversation(conn, call.conversation_id)
+    return cb is not None and cb.leave_message
+
+
 async def call_result(deps: Deps, call_sid: str, answered: bool) -> None:
     """The outcome of a placed call-back (from the dial action or the call's status)."""
     now = datetime.now(UTC)

@@ -160,6 +160,11 @@ class Keys:
         not retry a report we answered): applied as soon as the part is stored."""
         return self._k(f"sms:early:{message_sid}")
 
+    def callback_machine(self, call_sid: str) -> str:
+        """STRING set when a call-back reached a voicemail box and we hung up (the victim
+        allowed no message): the dial's end then counts as not reached, not as done."""
+        return self._k(f"cb:machine:{call_sid}")
+
     def evidence_reveal(self, token: str) -> str:
         """STRING one-time token for a counselor's audited reveal of an evidence original."""
         return self._k(f"evreveal:{token}")
@@ -177,5 +182,7 @@ TG_FILE_CONSENT_TTL_S = 24 * 3600
 TG_ALERT_TTL_S = 7 * 24 * 3600
 # An early delivery report waits this long for its part to be stored (normally milliseconds).
 SMS_EARLY_STATUS_TTL_S = 600
+# The dial of a call-back ends seconds after its screen hung up on a machine.
+CALLBACK_MACHINE_TTL_S = 3600
 # A reveal link works once, within a minute.
 EVIDENCE_REVEAL_TTL_S = 60
