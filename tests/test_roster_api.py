@@ -427,3 +427,27 @@ async def test_leads_list_the_roster_entries_they_can_remove(app_runner: AppRunn
     assert [e["day"] for e in data["shifts"]] == ["wed"]
     # Counselors may not read the roster's entries.
     assert (await mina.client.get("/api/v1/roster/entries")).status == 403
+
+
+async def test_one_profile_is_the_same_as_in_the_full_list(app_runner: AppRunner) -> None:
+    """A login refreshes one counselor's routing profile from that person's roster rows only;
+    it must be what the full resync computes for them."""
+    from hotline.services import agents
+
+    lead = await staff(app_runner, "lead", role=Role.LEAD)
+    people = [await staff(app_runner, n, login=False) for n in ("mina", "jun", "ara")]
+    for who, days, start, end in ((people[0], ["daily"], "09:00", "18:00"),
+                                  (people[1], ["sat", "sun"], "22:00", "06:00")):
+        resp = await lead.post("/api/v1/roster/shifts", {"counselor_id": who.id, "days": days,
+                                                         "start": start, "end": end})
+        assert resp.status == 201
+    now = datetime.now(UTC)
+    over = {"counselor_id": people[0].id, "start": now.isoformat(),
+            "end": (now + timedelta(hours=30)).isoformat(), "on_shift": False,
+            "reason": "holiday"}
+    assert (await lead.post("/api/v1/roster/overrides", over)).status == 201
+    deps = deps_of(app_runner)
+    async with deps.engine.connect() as conn:
+        every = {p.id: p for p in await agents.profiles(conn, now)}
+        for who in (*people, lead):
+            assert await agents.profiles(conn, now, only=who.id) == [every[who.id]]

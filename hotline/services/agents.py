@@ -23,13 +23,19 @@ from hotline.stores.sql.tables import shifts as shifts_table
 ALWAYS = (0, 2**50)
 
 
-async def load_roster(conn: AsyncConnection, since: datetime | None = None) -> shifts.Roster:
-    """Weekly shifts and overrides (those not ended before `since`) from SQL."""
+async def load_roster(conn: AsyncConnection, since: datetime | None = None,
+                      staff_id: int | None = None) -> shifts.Roster:
+    """Weekly shifts and overrides (those not ended before `since`) from SQL; only one staff
+    member's when `staff_id` is given (a window depends on that person's entries alone)."""
+    wq = select(shifts_table)
+    q = select(shift_overrides)
+    if staff_id is not None:
+        wq = wq.where(shifts_table.c.counselor_id == staff_id)
+        q = q.where(shift_overrides.c.counselor_id == staff_id)
     weekly = tuple(
         shifts.WeeklyShift(staff_id=r.counselor_id, weekday=r.weekday,
                            start=_minute(r.start_minute), end=_minute(r.end_minute), tz=r.tz)
-        for r in await conn.execute(select(shifts_table)))
-    q = select(shift_overrides)
+        for r in await conn.execute(wq))
     if since is not None:
         q = q.where(shift_overrides.c.ends_at > since)
     overrides = tuple(
@@ -58,10 +64,14 @@ def is_on_shift(roster: shifts.Roster, staff_id: int, at: datetime) -> bool:
     return start <= at.timestamp() * 1000 < end
 
 
-async def profiles(conn: AsyncConnection, at: datetime) -> list[AgentProfile]:
-    """Routing profiles of every active counselor (all roles can hold cases)."""
-    roster = await load_roster(conn, since=at)
-    rows = await conn.execute(select(counselors).where(counselors.c.active.is_(True)))
+async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None
+                   ) -> list[AgentProfile]:
+    """Routing profiles of every active counselor (all roles can hold cases), or of `only`."""
+    roster = await load_roster(conn, since=at, staff_id=only)
+    q = select(counselors).where(counselors.c.active.is_(True))
+    if only is not None:
+        q = q.where(counselors.c.id == only)
+    rows = await conn.execute(q)
     out = []
     for r in rows:
         start, end = window_ms(roster, r.id, at)
@@ -90,7 +100,7 @@ async def sync_one(deps: Deps, counselor_id: int, at: datetime | None = None) ->
     """Rewrite one counselor's routing profile (after a login, roster or account change)."""
     at = at or datetime.now(UTC)
     async with deps.engine.connect() as conn:
-        found = [p for p in await profiles(conn, at) if p.id == counselor_id]
+        found = await profiles(conn, at, only=counselor_id)
     if found:
         await deps.live.put_agent(found[0])
     else:
