@@ -232,7 +232,11 @@ class VictimBot:
         question = self.rt.text(new.language, intake.QUESTION[step])
         await self.rt.edit(q.message, f"{question}\n\n✓ {label}")
         conv = await self._open_conversation(chat.id)
-        if conv is not None and step != Step.LANGUAGE:
+        if conv is not None and step == Step.LANGUAGE:
+            # They wrote before choosing: the case moves to the language they chose.
+            await selfservice.set_language(self.deps, Channel.TELEGRAM, str(chat.id),
+                                           new.language)
+        elif conv is not None:
             await urgency.set_answers(self.deps, conv.id, new.answers())
         if new.step != Step.DONE:
             await self.rt.save_intake(chat.id, new)

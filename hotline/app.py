@@ -129,7 +129,7 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
 
 # Events after which the router and the shift-edge job should look again at once.
 _ROUTER_WAKERS = frozenset({"queued", "presence", "closed", "offer.declined", "roster",
-                            "reset", "urgency"})
+                            "reset", "urgency", "language"})
 
 
 async def _wake_on_events(hub: Hub, router_wake: asyncio.Event,

@@ -231,3 +231,21 @@ async def test_no_chat_id_name_or_text_stored_in_the_clear(tg: TgEnv,
     for needle in (str(CHAT), "Haneul-Quokka", "quokka_7731", "Wombat-5512"):
         assert needle not in flat
         assert await stored_anywhere(tg.config, needle) == [], needle
+
+
+async def test_a_language_chosen_after_writing_moves_the_waiting_case(
+        tg: TgEnv, log_guard: dict[str, str]) -> None:
+    """/start asks the language first; a victim who writes before choosing opened their case
+    in their Telegram app's language. Choosing another one moves the case (routing follows)."""
+    log_guard.update(text=VICTIM_TEXT, part="Wombat-5512")
+    await tg.send(tg.victim.text("/start"))
+    await tg.send(tg.victim.text(VICTIM_TEXT))
+    before = await _one_conversation(tg)
+    await _press(tg, "Which language", "i:language:ko")
+    after = await _one_conversation(tg)
+    assert before["language"] != "ko" and after["language"] == "ko"
+    async with open_deps(tg.config) as deps:
+        [waiting] = [w for w in await deps.live.waiting() if w.conversation_id == after["id"]]
+    assert waiting.language == "ko"
+    assert "case.language_changed" in [a["action"] for a in await table(tg.config,
+                                                                         "audit_events")]

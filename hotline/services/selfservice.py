@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, insert, select, update
 
 from hotline.domain.conversation import Channel, Direction, Status
 from hotline.domain.intake import PLATFORMS
-from hotline.services import waitinfo
+from hotline.services import livesync, waitinfo
 from hotline.services.deps import Deps
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
@@ -99,6 +99,31 @@ async def stop(deps: Deps, channel: Channel, address: str) -> str | None:
     log.info("conversation ended by victim", extra={"conversation": conv.id,
                                                     "channel": channel.value})
     return conv.id
+
+
+async def set_language(deps: Deps, channel: Channel, address: str, language: str) -> bool:
+    """The victim chose another language for their open conversation: it is routed (and
+    answered) in that one from now on. False if nothing open or nothing changed."""
+    if language not in deps.config.languages.supported:
+        raise ValueError(f"language: {language!r} is not offered")
+    pseudonym = deps.keyring.pseudonymize(channel.value, address)
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        conv = await convs.find_open(conn, channel, pseudonym)
+        if conv is None or conv.language == language:
+            return False
+        await conn.execute(update(conversations).where(conversations.c.id == conv.id)
+                           .values(language=language))
+        await audit.record(conn, at=now, actor_id=None, action="case.language_changed",
+                           target_kind="conversation", target_id=conv.id, language=language)
+    try:
+        # The queue's copy of the case (its routing metadata) follows; its place is kept.
+        await deps.live.set_urgency(livesync.as_waiting(replace(conv, language=language)))
+    except (RedisError, OSError) as e:
+        log.warning("live language not updated; reconciler will fix it",
+                    extra={"conversation": conv.id, "error": type(e).__name__})
+    await deps.publish({"type": "language", "conversation": conv.id, "language": language})
+    return True
 
 
 def _answers(raw: str) -> dict[str, object]:
