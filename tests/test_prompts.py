@@ -51,7 +51,7 @@ NEEDS: dict[str, dict[str, object]] = {
 }
 # Variables that choose between wordings rather than being shown (not looked for in the text).
 SELECTORS = {"coverage", "critical", "callback", "spoken", "tomorrow", "leave_message",
-             "spreading"}
+             "spreading", "machine"}
 
 
 def _source(lang: str, name: str) -> str:
