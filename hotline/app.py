@@ -113,8 +113,9 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DEPS] = deps
     async with deps.engine.begin() as conn:
         await roster.seed(conn, cfg.roster, datetime.now(UTC))
-    # The live state is rebuilt from SQL on every start: a lost Redis loses nothing.
-    await livesync.rebuild(deps)
+    # A Redis that lost its state is rebuilt from SQL (a lost Redis loses nothing); one that
+    # kept it is left to the reconciler, so a rolling restart never undoes a running claim.
+    await livesync.at_start(deps)
     yield
 
 

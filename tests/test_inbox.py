@@ -241,3 +241,36 @@ async def test_sqlite_file_holds_no_plaintext(tmp_path: Path,
     assert len(blobs) > 0
     assert ADDRESS.encode() not in blobs
     assert text.encode() not in blobs
+
+
+# --- start-up and the live state ---------------------------------------------------------------
+
+
+async def test_start_keeps_a_live_state_that_another_instance_is_using(deps: Deps) -> None:
+    """A starting instance must not rebuild a Redis that kept its state: a claim another
+    instance made a moment ago (Redis first, SQL just after) would be undone."""
+    from hotline.domain.routing import Presence
+    from hotline.services import livesync
+    from hotline.stores.live.store import AgentProfile
+
+    await livesync.rebuild(deps)  # the running instance's start
+    stored = await receive(deps, inbound(ADDRESS, "help me", "p-1"))
+    await deps.live.put_agent(AgentProfile(7, 0, 2**50, 3, ("ko", "en"),
+                                           tuple(c.value for c in Channel), ()))
+    await deps.live.set_status(7, Presence.AVAILABLE)
+    await deps.live.heartbeat(7)
+    assert (await deps.live.claim(stored.conversation_id, 7)).ok  # SQL not updated yet
+    assert await livesync.at_start(deps) == "kept"
+    assert await deps.live.owners() == {stored.conversation_id: 7}
+
+
+async def test_start_rebuilds_a_redis_that_lost_its_state_once(deps: Deps) -> None:
+    from hotline.services import livesync
+
+    stored = await receive(deps, inbound(ADDRESS, "help me", "p-1"))
+    found = [k async for k in deps.redis.scan_iter(match=f"{{{deps.keys.prefix}}}:*")]
+    await deps.redis.delete(*found)  # as after a Redis restart without persistence
+    assert not await deps.live.has_epoch()
+    results = await asyncio.gather(*(livesync.at_start(deps) for _ in range(3)))
+    assert sorted(results) == ["kept", "kept", "rebuilt"]
+    assert [w.conversation_id for w in await deps.live.waiting()] == [stored.conversation_id]

@@ -46,6 +46,38 @@ async def rebuild(deps: Deps) -> int:
     return len(rows)
 
 
+# How long a starting instance waits for another one's rebuild before doing its own.
+_REBUILD_WAIT_S = 30.0
+
+
+async def at_start(deps: Deps) -> str:
+    """At start-up: rebuild from SQL only when Redis lost its state (no epoch marker), once
+    across instances; otherwise refresh the counselors' routing profiles and keep the rest.
+
+    A full rebuild while another instance serves (a rolling restart) could undo a claim it
+    made between our SQL read and our Redis write; drift is the reconciler's job, which acts
+    only on what two passes in a row see. Returns "rebuilt" or "kept"."""
+    lock = deps.keys.job_lock("rebuild")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _REBUILD_WAIT_S
+    while not await deps.live.has_epoch():
+        if await deps.redis.set(lock, "1", nx=True, ex=int(_REBUILD_WAIT_S)):
+            try:
+                if not await deps.live.has_epoch():
+                    await rebuild(deps)
+                    return "rebuilt"
+            finally:
+                await deps.redis.delete(lock)
+        elif loop.time() > deadline:
+            # The instance holding the lock died mid-rebuild: do it ourselves.
+            await rebuild(deps)
+            return "rebuilt"
+        else:
+            await asyncio.sleep(0.1)
+    await agents.sync_all(deps)
+    return "kept"
+
+
 class Reconciler:
     """Finds where Redis and SQL disagree and makes Redis agree.
 
