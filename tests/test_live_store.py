@@ -550,3 +550,21 @@ async def test_place_matches_the_unassigned_order(live: LiveStore, seed: int) ->
         assert item.conversation_id == cid
         assert listing[place - 1] == cid, (cid, place, listing)
     assert await live.place("nope") is None
+
+
+async def test_a_full_resync_never_overwrites_a_newer_roster_edit(live: LiveStore) -> None:
+    """agents.sync_all reads SQL, then writes every window; a roster edit in between bumps
+    the version first and writes its own window, and the stale bulk write is refused."""
+    old = AgentProfile(5, 0, 1_000, 3, ("ko",), ALL_CHANNELS, ())
+    edited = AgentProfile(5, 0, 2_000, 3, ("ko",), ALL_CHANNELS, ())
+    version = await live.roster_version()
+    assert await live.put_agents_if([old], version)  # nothing changed since: written
+    version = await live.roster_version()
+    # The edit: bump, then write its window.
+    await live.bump_roster_version()
+    await live.put_agent(edited)
+    assert not await live.put_agents_if([old], version)
+    [state] = [a for a in await live.agent_states() if a.id == 5]
+    assert state.shift_end_ms == 2_000
+    # A re-sync that reads again after the edit is written.
+    assert await live.put_agents_if([edited], await live.roster_version())

@@ -8,6 +8,7 @@ stale window can only be as old as the last edge. A counselor with no roster ent
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, time
 
 from sqlalchemy import select
@@ -18,6 +19,8 @@ from hotline.services.deps import Deps
 from hotline.stores.live.store import AgentProfile
 from hotline.stores.sql.tables import counselors, shift_overrides
 from hotline.stores.sql.tables import shifts as shifts_table
+
+log = logging.getLogger(__name__)
 
 # The window of an unscheduled counselor: from the epoch to far in the future.
 ALWAYS = (0, 2**50)
@@ -87,13 +90,23 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 async def sync_all(deps: Deps, at: datetime | None = None) -> list[AgentProfile]:
-    """Rewrite every counselor's window and skills in Redis; returns what was written."""
+    """Rewrite every counselor's window and skills in Redis; returns what was written.
+
+    A roster edit landing between our SQL read and our write bumps the roster version, and
+    the write is refused (the edit's own window stays): read again, a few times at most."""
     at = at or datetime.now(UTC)
-    async with deps.engine.connect() as conn:
-        found = await profiles(conn, at)
-    for p in found:
-        await deps.live.put_agent(p)
+    found: list[AgentProfile] = []
+    for _ in range(_SYNC_ATTEMPTS):
+        version = await deps.live.roster_version()
+        async with deps.engine.connect() as conn:
+            found = await profiles(conn, at)
+        if await deps.live.put_agents_if(found, version):
+            return found
+    log.warning("routing profiles not re-synced: the roster kept changing; next pass will")
     return found
+
+
+_SYNC_ATTEMPTS = 3
 
 
 async def sync_one(deps: Deps, counselor_id: int, at: datetime | None = None) -> None:

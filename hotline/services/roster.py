@@ -134,6 +134,9 @@ async def remove_override(deps: Deps, override_id: int, actor_id: int) -> None:
 
 
 async def _changed(deps: Deps, counselor_id: int) -> None:
+    # Before the write: a full re-sync that read the roster before this edit must not land
+    # after it (agents.sync_all).
+    await deps.live.bump_roster_version()
     await agents.sync_one(deps, counselor_id)
     await deps.publish({"type": "roster", "counselor": counselor_id})
 

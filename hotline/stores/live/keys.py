@@ -160,6 +160,13 @@ class Keys:
         not retry a report we answered): applied as soon as the part is stored."""
         return self._k(f"sms:early:{message_sid}")
 
+    @property
+    def roster_version(self) -> str:
+        """STRING counter bumped by every roster edit before it writes the edited window: a
+        full re-sync that read SQL before the edit must not overwrite that window after it
+        (the re-sync writes only if the counter is what it was when it read)."""
+        return self._k("roster:version")
+
     def callback_machine(self, call_sid: str) -> str:
         """STRING set when a call-back reached a voicemail box and we hung up (the victim
         allowed no message): the dial's end then counts as not reached, not as done."""

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
 from hotline.domain.conversation import Channel, Urgency, queue_score
@@ -252,16 +253,43 @@ class LiveStore:
 
     async def put_agent(self, profile: AgentProfile) -> None:
         """Write a counselor's shift window and skills (status and presence are kept)."""
+        async with self.redis.pipeline(transaction=True) as p:
+            self._queue_agent(p, profile)
+            await p.execute()
+
+    def _queue_agent(self, p: Any, profile: AgentProfile) -> None:
+        k = self.keys
+        p.hset(k.agent(profile.id), mapping={
+            "start": profile.shift_start_ms, "end": profile.shift_end_ms,
+            "max": profile.max_chats, "langs": _bar(profile.languages),
+            "chans": _bar(profile.channels), "skills": _bar(profile.skills)})
+        p.hsetnx(k.agent(profile.id), "status", Presence.OFFLINE.value)
+        p.hsetnx(k.agent(profile.id), "idle", now_ms())
+        p.sadd(k.agents, str(profile.id))
+
+    async def roster_version(self) -> str:
+        """The roster edit counter (see Keys.roster_version)."""
+        return str(await self.redis.get(self.keys.roster_version) or "0")
+
+    async def bump_roster_version(self) -> None:
+        await self.redis.incr(self.keys.roster_version)
+
+    async def put_agents_if(self, profiles: list[AgentProfile], version: str) -> bool:
+        """Write many profiles at once, only if no roster edit came since `version` was read
+        (False then: the caller reads SQL again)."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as p:
-            p.hset(k.agent(profile.id), mapping={
-                "start": profile.shift_start_ms, "end": profile.shift_end_ms,
-                "max": profile.max_chats, "langs": _bar(profile.languages),
-                "chans": _bar(profile.channels), "skills": _bar(profile.skills)})
-            p.hsetnx(k.agent(profile.id), "status", Presence.OFFLINE.value)
-            p.hsetnx(k.agent(profile.id), "idle", now_ms())
-            p.sadd(k.agents, str(profile.id))
-            await p.execute()
+            await p.watch(k.roster_version)
+            if str(await p.get(k.roster_version) or "0") != version:
+                return False
+            p.multi()  # type: ignore[no-untyped-call]
+            for profile in profiles:
+                self._queue_agent(p, profile)
+            try:
+                await p.execute()
+            except WatchError:
+                return False
+        return True
 
     async def drop_agent(self, counselor_id: int) -> None:
         async with self.redis.pipeline(transaction=True) as p:
