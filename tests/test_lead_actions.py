@@ -324,3 +324,18 @@ async def test_a_counselor_may_requeue_their_own_case_only(app_runner: AppRunner
     assert await queue_ids(lead) == [(minas, None), (waiting, None)]
     [entry] = await audit(app_runner, "case.requeued")
     assert entry["actor_id"] == mina.id and entry["target_id"] == minas
+
+
+async def test_who_read_a_case_is_audited_once_per_reader(app_runner: AppRunner) -> None:
+    """"Who saw a record" is answerable from the audit log: each reader's first read of a
+    transcript (the holder's, a lead's) is one case.viewed row; refreshes add none."""
+    lead = await staff(app_runner, "lead", role=Role.LEAD)
+    mina = await staff(app_runner, "mina")
+    _v, cid = await victim(app_runner)
+    assert await mina.take_next() == cid
+    for _ in range(3):
+        await mina.case(cid)
+        await lead.case(cid)
+    rows = await audit(app_runner, "case.viewed", cid)
+    assert sorted((r["actor_id"], r["detail"]["role"], r["detail"]["holder"]) for r in rows) == \
+        sorted([(mina.id, "counselor", True), (lead.id, "lead", False)])

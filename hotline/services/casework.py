@@ -22,6 +22,7 @@ from hotline.domain.intake import IntakeForm
 from hotline.domain.staff import Role, Staff, may_act_on_case, may_read_case
 from hotline.services import outbox
 from hotline.services.deps import Deps
+from hotline.stores.live.keys import CASE_VIEW_AUDIT_TTL_S
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.conversations import ConversationRow
@@ -156,7 +157,24 @@ async def transcript(deps: Deps, viewer: Staff, conversation_id: str, after_seq:
     async with deps.engine.connect() as conn:
         conv = await load_case(conn, viewer, conversation_id)
         rows = await convs.list_messages(conn, conversation_id, after_seq)
+    await _note_view(deps, viewer, conv)
     return conv, decrypt_lines(deps, conversation_id, rows)
+
+
+async def _note_view(deps: Deps, viewer: Staff, conv: ConversationRow) -> None:
+    """Audit who read a case's transcript (once per reader, case and shift): "who saw a
+    record" must be answerable after the fact."""
+    try:
+        first = bool(await deps.redis.set(deps.keys.case_viewed(conv.id, viewer.id), "1",
+                                          nx=True, ex=CASE_VIEW_AUDIT_TTL_S))
+    except (RedisError, OSError):
+        first = True  # unsure: an extra audit row beats a missing one
+    if not first:
+        return
+    async with deps.engine.begin() as conn:
+        await audit.record(conn, at=utcnow(), actor_id=viewer.id, action="case.viewed",
+                           target_kind="conversation", target_id=conv.id,
+                           role=viewer.role.value, holder=conv.counselor_id == viewer.id)
 
 
 def decrypt_lines(deps: Deps, conversation_id: str, rows: list[convs.MessageRow]

@@ -167,6 +167,11 @@ class Keys:
         (the re-sync writes only if the counter is what it was when it read)."""
         return self._k("roster:version")
 
+    def case_viewed(self, conversation_id: str, staff_id: int) -> str:
+        """STRING set (NX) when a staff member first reads a case's transcript: the read is
+        audited once per shift, not on every refresh of an open console."""
+        return self._k(f"viewed:{conversation_id}:{staff_id}")
+
     def callback_machine(self, call_sid: str) -> str:
         """STRING set when a call-back reached a voicemail box and we hung up (the victim
         allowed no message): the dial's end then counts as not reached, not as done."""
@@ -189,6 +194,8 @@ TG_FILE_CONSENT_TTL_S = 24 * 3600
 TG_ALERT_TTL_S = 7 * 24 * 3600
 # An early delivery report waits this long for its part to be stored (normally milliseconds).
 SMS_EARLY_STATUS_TTL_S = 600
+# "Who saw a record" is audited once per reader and case within this time (about a shift).
+CASE_VIEW_AUDIT_TTL_S = 12 * 3600
 # The dial of a call-back ends seconds after its screen hung up on a machine.
 CALLBACK_MACHINE_TTL_S = 3600
 # A reveal link works once, within a minute.
