@@ -33,17 +33,16 @@ from hotline.domain.conversation import Status
 from hotline.stores.live.keys import Keys
 from hotline.stores.sql.engine import open_engine
 from hotline.stores.sql.tables import audit_events, conversations
-from tests.conftest import (
+from tests.conftest import RedisProcess, free_port, make_config
+from tests.helpers import Counselor, Victim, add_staff
+from tests.local_servers import (
     PG_HOST,
     PG_PORT,
-    PG_USER,
-    RedisProcess,
-    _pg_admin,
-    _pg_reachable,
-    free_port,
-    make_config,
+    pg_admin,
+    pg_database_name,
+    pg_reachable,
+    pg_url,
 )
-from tests.helpers import Counselor, Victim, add_staff
 
 _VENV_SCRIPT = Path(sys.executable).with_name("hotline")
 COMMAND = [str(_VENV_SCRIPT)] if _VENV_SCRIPT.exists() else [sys.executable, "-m", "hotline.cli"]
@@ -152,16 +151,16 @@ async def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asy
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'shared' / 'hotline.db'}"
         return
-    if not _pg_reachable():
+    if not pg_reachable():
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required under CI but {PG_HOST}:{PG_PORT} does not answer")
         pytest.skip(f"no PostgreSQL at {PG_HOST}:{PG_PORT}")
-    name = f"hotline_test_{secrets.token_hex(6)}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    name = pg_database_name("hotline_test")
+    await pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+        yield pg_url(name)
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
