@@ -15,6 +15,7 @@ Without chromium the test skips, except under CI=true, where that is a failure.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from PIL import Image, ImageDraw
 from playwright.async_api import (
     Browser,
     BrowserContext,
@@ -35,11 +37,15 @@ from playwright.async_api import (
 )
 from sqlalchemy import select
 
+from bots.media import fingerprint
 from hotline.app import create_app
 from hotline.config import Config
 from hotline.domain.staff import Role
+from hotline.services import evidence
+from hotline.services.deps import Deps
 from hotline.stores.sql.engine import open_engine
 from hotline.stores.sql.tables import intake_records
+from hotline.web.appkeys import DEPS
 from tests.conftest import RedisProcess, free_port, make_config, wait_for
 from tests.helpers import PASSWORD, add_staff
 
@@ -68,14 +74,27 @@ def _chromium() -> str:
 class Site:
     """The real app served on a loopback TCP port, as a browser reaches it."""
 
-    def __init__(self, config: Config, port: int) -> None:
+    def __init__(self, config: Config, port: int, deps: Deps) -> None:
         self.config = config
+        self.deps = deps  # the app's own services, for what a channel would do (evidence)
         self.port = port
         self.origin = f"http://127.0.0.1:{port}"
         self.exit_url = f"{self.origin}/healthz"
 
     def url(self, path: str) -> str:
         return self.origin + path
+
+
+def _evidence_png() -> bytes:
+    """A 200x200 picture with structure (PDQ needs some), as a victim's screenshot."""
+    im = Image.new("RGB", (200, 200), (240, 240, 240))
+    draw = ImageDraw.Draw(im)
+    for i in range(0, 200, 20):
+        draw.line((0, i, 200, 200 - i), fill=(i, 40, 200 - i), width=3)
+    draw.ellipse((50, 50, 150, 150), outline=(10, 10, 10), width=5)
+    out = io.BytesIO()
+    im.save(out, "PNG")
+    return out.getvalue()
 
 
 @contextlib.asynccontextmanager
@@ -91,7 +110,7 @@ async def _serve(tmp_path: Path, redis_server: RedisProcess,
     tcp = web.TCPSite(runner, "127.0.0.1", port)
     await tcp.start()
     try:
-        yield Site(cfg, port)
+        yield Site(cfg, port, runner.app[DEPS])
     finally:
         await runner.cleanup()
 
@@ -244,6 +263,34 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     await expect(counselor.locator("#case-status")).to_have_text("active")
     await expect(counselor.locator("#transcript li.victim")).to_have_text([SECRET_TEXT])
     await _mark(counselor)
+
+    # Evidence arrives as the Telegram bot records it (fingerprints first, the file once the
+    # victim agrees): the panel appears and fills in live, the preview is blurred, and the
+    # original shows only after an explicit, audited "Reveal".
+    cid = counselor.url.rsplit("/", 1)[-1]
+    png = _evidence_png()
+    fp = fingerprint(png, "image/png")
+    panel = counselor.locator("#evidence")
+    await expect(panel).to_be_hidden()
+    eid = await evidence.record(site.deps, conversation_id=cid, message_seq=None, kind="photo",
+                                mime="image/png", size_bytes=len(png), sha256=fp.sha256,
+                                pdq=fp.pdq, pdq_quality=fp.pdq_quality)
+    await expect(panel).to_be_visible()
+    await expect(panel).to_contain_text("SHA-256 " + fp.sha256)
+    await expect(panel).to_contain_text("Victim has not said whether we may keep the file")
+    assert await evidence.keep(site.deps, eid, png)
+    await expect(panel).to_contain_text("File kept (encrypted) until")
+    preview = panel.locator("img.evidence-preview")
+    await expect(preview).to_have_attribute("src", f"/api/v1/evidence/{eid}/preview")
+    await counselor.wait_for_function(
+        "document.querySelector('img.evidence-preview').naturalWidth > 0")
+    await panel.get_by_role("button", name="Reveal original (audited)").click()
+    await expect(panel.get_by_role("button", name="Revealed (recorded)")).to_be_disabled()
+    await expect(preview).not_to_have_attribute("src", f"/api/v1/evidence/{eid}/preview")
+    await counselor.wait_for_function(
+        "document.querySelector('img.evidence-preview').naturalWidth === 200")
+    await counselor.screenshot(path=str(shots / "browser-evidence.png"), full_page=True)
+    await _still_marked(counselor)
 
     # Being taken shows on the victim's page live.
     await expect(victim.locator("#status")).to_have_attribute("data-state", "active")

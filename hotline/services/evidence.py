@@ -120,6 +120,8 @@ async def keep(deps: Deps, evidence_id: int, data: bytes) -> bool:
         await audit.record(conn, at=now, actor_id=None, action="evidence.kept",
                            target_kind="conversation", target_id=cid or "",
                            evidence=evidence_id, purge_at=purge_at.isoformat())
+    # The counselor's evidence panel shows the kept file (its preview) without a reload.
+    await deps.publish({"type": "evidence", "conversation": cid, "evidence": evidence_id})
     return True
 
 
@@ -136,6 +138,7 @@ async def decline(deps: Deps, evidence_id: int) -> bool:
         await audit.record(conn, at=now, actor_id=None, action="evidence.declined",
                            target_kind="conversation", target_id=cid or "",
                            evidence=evidence_id)
+    await deps.publish({"type": "evidence", "conversation": cid, "evidence": evidence_id})
     return True
 
 
