@@ -71,11 +71,11 @@ async def list_evidence(request: web.Request) -> web.Response:
             conv = await casework.load_case(conn, staff, request.match_info["id"])
     except casework.CaseNotFound:
         raise json_error(404, "no such case") from None
-    items = []
-    for ev in await evidence.list_for(deps, conv.id):
-        hits = await evidence.matches(deps, ev.id)
-        items.append({**ev.as_json(), "matches": [
-            {"evidence": other, "case": cid[:8], "distance": dist} for other, cid, dist in hits]})
+    found = await evidence.list_for(deps, conv.id)
+    hits = await evidence.matches_for(deps, [ev.id for ev in found])
+    items = [{**ev.as_json(), "matches": [
+        {"evidence": other, "case": cid[:8], "distance": dist}
+        for other, cid, dist in hits.get(ev.id, [])]} for ev in found]
     return web.json_response({"evidence": items,
                               "pdq": {"max_distance": deps.config.telegram.pdq_match_distance,
                                       "min_quality": deps.config.telegram.pdq_min_quality}})

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.sql import audit
-from hotline.stores.sql.tables import conversations, evidence, evidence_files
+from hotline.stores.sql.tables import conversations, evidence, evidence_files, evidence_matches
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,14 @@ async def record(deps: Deps, *, conversation_id: str, message_seq: int | None, k
         await audit.record(conn, at=now, actor_id=None, action="evidence.recorded",
                            target_kind="conversation", target_id=conversation_id,
                            evidence=eid, kind=kind, pdq=pdq is not None)
+    if pdq is not None:
+        await _find_matches(deps, eid)
     found = await matches(deps, eid)
+    cfg = deps.config.telegram
+    for other, _cid, dist in found:
+        log.info("pdq match", extra={"evidence": eid, "other": other, "distance": dist,
+                                     "max_distance": cfg.pdq_match_distance,
+                                     "min_quality": cfg.pdq_min_quality})
     log.info("evidence recorded", extra={"conversation": conversation_id, "evidence": eid,
                                          "kind": kind, "pdq_quality": pdq_quality,
                                          "matches": len(found)})
@@ -182,29 +189,63 @@ async def list_for(deps: Deps, conversation_id: str) -> list[Evidence]:
     return [_row(deps, r, r.id in kept) for r in rows]
 
 
+# Pairs up to this distance are stored (above any sensible telegram.pdq_match_distance), so a
+# later change of the configured thresholds applies to pairs already found.
+STORE_MAX_DISTANCE = 64
+
+
+async def _find_matches(deps: Deps, evidence_id: int) -> None:
+    """Once, when a piece of evidence is recorded: compare its PDQ hash with every stored one
+    and keep the close pairs (both ways). The only full scan; panels read the pairs."""
+    async with deps.engine.begin() as conn:
+        me = (await conn.execute(select(evidence.c.pdq).where(
+            evidence.c.id == evidence_id))).scalar_one_or_none()
+        if me is None:
+            return
+        mine = int(me, 16)
+        others = await conn.execute(select(evidence.c.id, evidence.c.pdq).where(and_(
+            evidence.c.id != evidence_id, evidence.c.pdq.is_not(None))))
+        pairs = []
+        for o in others:
+            d = (mine ^ int(o.pdq, 16)).bit_count()
+            if d <= STORE_MAX_DISTANCE:
+                pairs += [{"evidence_id": evidence_id, "other_id": o.id, "distance": d},
+                          {"evidence_id": o.id, "other_id": evidence_id, "distance": d}]
+        if pairs:
+            await conn.execute(insert(evidence_matches), pairs)
+
+
 async def matches(deps: Deps, evidence_id: int) -> list[tuple[int, str, int]]:
     """Other evidence whose image is the same as this one's by PDQ: (id, conversation, distance).
 
     Only hashes of at least telegram.pdq_min_quality take part; a distance up to
-    telegram.pdq_match_distance is a match. Every match is logged with both thresholds."""
+    telegram.pdq_match_distance is a match (the configured values when read)."""
+    return (await matches_for(deps, [evidence_id])).get(evidence_id, [])
+
+
+async def matches_for(deps: Deps, evidence_ids: list[int]
+                      ) -> dict[int, list[tuple[int, str, int]]]:
+    """`matches` for several pieces of evidence in one query (an evidence panel)."""
     cfg = deps.config.telegram
+    if not evidence_ids:
+        return {}
+    mine, other = evidence.alias("mine"), evidence.alias("other")
     async with deps.engine.connect() as conn:
-        me = (await conn.execute(select(evidence.c.pdq, evidence.c.pdq_quality).where(
-            evidence.c.id == evidence_id))).first()
-        if me is None or me.pdq is None or (me.pdq_quality or 0) < cfg.pdq_min_quality:
-            return []
-        # A linear scan is fine at a helpline's volume; a BK-tree would replace it at scale.
-        others = await conn.execute(select(
-            evidence.c.id, evidence.c.conversation_id, evidence.c.pdq).where(and_(
-                evidence.c.id != evidence_id, evidence.c.pdq.is_not(None),
-                evidence.c.pdq_quality >= cfg.pdq_min_quality)))
-        found = [(o.id, o.conversation_id, pdq_distance(me.pdq, o.pdq)) for o in others]
-    hits = [h for h in found if h[2] <= cfg.pdq_match_distance]
-    for other, _cid, dist in hits:
-        log.info("pdq match", extra={"evidence": evidence_id, "other": other, "distance": dist,
-                                     "max_distance": cfg.pdq_match_distance,
-                                     "min_quality": cfg.pdq_min_quality})
-    return hits
+        rows = await conn.execute(
+            select(evidence_matches.c.evidence_id, other.c.id, other.c.conversation_id,
+                   evidence_matches.c.distance)
+            .join(mine, mine.c.id == evidence_matches.c.evidence_id)
+            .join(other, other.c.id == evidence_matches.c.other_id)
+            .where(and_(evidence_matches.c.evidence_id.in_(evidence_ids),
+                        evidence_matches.c.distance <= cfg.pdq_match_distance,
+                        mine.c.pdq_quality >= cfg.pdq_min_quality,
+                        other.c.pdq_quality >= cfg.pdq_min_quality))
+            .order_by(evidence_matches.c.evidence_id, evidence_matches.c.distance,
+                      other.c.id))
+        out: dict[int, list[tuple[int, str, int]]] = {}
+        for r in rows:
+            out.setdefault(r[0], []).append((r[1], r[2], r[3]))
+    return out
 
 
 async def original(deps: Deps, evidence_id: int) -> bytes | None:

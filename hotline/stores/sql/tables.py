@@ -383,6 +383,19 @@ evidence = Table(
     Column("purge_at", UTCDateTime, nullable=True, index=True),
 )
 
+# PDQ matches between pieces of evidence, found once, when the newer one is recorded (one
+# scan of the stored hashes then), stored both ways: an evidence panel reads them instead of
+# comparing every hash again on every load. Deleting either piece deletes the pair.
+evidence_matches = Table(
+    "evidence_matches",
+    metadata,
+    Column("evidence_id", Integer, ForeignKey("evidence.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("other_id", Integer, ForeignKey("evidence.id", ondelete="CASCADE"),
+           primary_key=True, index=True),
+    Column("distance", Integer, nullable=False),
+)
+
 # The file of a piece of evidence, AES-GCM sealed with "evidence:<id>" as associated data.
 evidence_files = Table(
     "evidence_files",
