@@ -110,19 +110,21 @@ async def attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:
 
 
 async def _attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:
+    # Replies of one conversation go out in order: an earlier one still undelivered blocks.
+    earlier = messages.alias("earlier")
+    blocked = (select(func.count()).select_from(earlier).where(and_(
+        earlier.c.conversation_id == conversation_id, earlier.c.seq < seq,
+        earlier.c.direction.in_(_PUSHED), earlier.c.delivery.in_(("pending", "retrying"))))
+        .scalar_subquery())
     async with deps.engine.connect() as conn:
         row = (await conn.execute(
             select(messages.c.body_sealed, messages.c.delivery, messages.c.attempts,
                    conversations.c.channel, conversations.c.language,
-                   conversations.c.contact_sealed)
+                   conversations.c.contact_sealed, blocked.label("blocked"))
             .join(conversations, conversations.c.id == messages.c.conversation_id)
             .where(and_(messages.c.conversation_id == conversation_id,
                         messages.c.seq == seq)))).first()
-        earlier = (await conn.execute(select(func.count()).select_from(messages).where(and_(
-            messages.c.conversation_id == conversation_id, messages.c.seq < seq,
-            messages.c.direction.in_(_PUSHED),
-            messages.c.delivery.in_(("pending", "retrying")))))).scalar_one()
-    if row is None or row.delivery not in ("pending", "retrying") or earlier:
+    if row is None or row.delivery not in ("pending", "retrying") or row.blocked:
         return None
     channel = Channel(row.channel)
     sender = deps.outbox.senders.get(channel)
