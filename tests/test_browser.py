@@ -282,13 +282,14 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     await expect(panel).to_contain_text("File kept (encrypted) until")
     preview = panel.locator("img.evidence-preview")
     await expect(preview).to_have_attribute("src", f"/api/v1/evidence/{eid}/preview")
-    await counselor.wait_for_function(
-        "document.querySelector('img.evidence-preview').naturalWidth > 0")
+    # The blurred preview is the server's (scaled down); the page's CSP forbids eval, so
+    # the image is checked through a property, not wait_for_function.
+    await expect(preview).to_have_js_property("complete", True)
+    await expect(preview).not_to_have_js_property("naturalWidth", 0)
     await panel.get_by_role("button", name="Reveal original (audited)").click()
     await expect(panel.get_by_role("button", name="Revealed (recorded)")).to_be_disabled()
     await expect(preview).not_to_have_attribute("src", f"/api/v1/evidence/{eid}/preview")
-    await counselor.wait_for_function(
-        "document.querySelector('img.evidence-preview').naturalWidth === 200")
+    await expect(preview).to_have_js_property("naturalWidth", 200)
     await counselor.screenshot(path=str(shots / "browser-evidence.png"), full_page=True)
     await _still_marked(counselor)
 
