@@ -44,7 +44,7 @@ from hotline.domain.staff import Role
 from hotline.services import evidence
 from hotline.services.deps import Deps
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import intake_records
+from hotline.stores.sql.tables import callbacks, intake_records
 from hotline.web.appkeys import DEPS
 from tests.conftest import RedisProcess, free_port, make_config, wait_for
 from tests.helpers import PASSWORD, add_staff
@@ -99,12 +99,13 @@ def _evidence_png() -> bytes:
 
 @contextlib.asynccontextmanager
 async def _serve(tmp_path: Path, redis_server: RedisProcess,
-                 routing: dict[str, Any]) -> AsyncIterator[Site]:
+                 routing: dict[str, Any], **sections: dict[str, Any]) -> AsyncIterator[Site]:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     cfg = make_config(tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
                       redis_server.url, server={"public_url": origin},
-                      privacy={"quick_exit_url": f"{origin}/healthz"}, routing=routing)
+                      privacy={"quick_exit_url": f"{origin}/healthz"}, routing=routing,
+                      **sections)
     runner = web.AppRunner(create_app(cfg), shutdown_timeout=1.0)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", port)
@@ -119,6 +120,19 @@ async def _serve(tmp_path: Path, redis_server: RedisProcess,
 async def site(tmp_path: Path, redis_server: RedisProcess) -> AsyncIterator[Site]:
     # Pull mode: the counselor takes the case with "Take next".
     async with _serve(tmp_path, redis_server, {"mode": "pull"}) as s:
+        yield s
+
+
+@pytest.fixture
+async def phone_site(tmp_path: Path, redis_server: RedisProcess,
+                     monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Site]:
+    # The phone channel on (credentials and our number): the chat offers call-backs. No
+    # request reaches Twilio's REST API in this test (its base URL is a closed local port).
+    monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", "browser-test-token")
+    async with _serve(tmp_path, redis_server, {"mode": "pull"},
+                      twilio={"phone_number": "+8215661366",
+                              "api_base_url": f"http://127.0.0.1:{free_port()}"}) as s:
         yield s
 
 
@@ -500,3 +514,40 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     for ctx in (victim_ctx, counselor_ctx, takedown_ctx, lead_ctx):
         await ctx.close()
     assert problems.seen == []
+
+
+async def test_a_victim_asks_for_a_call_back_from_the_chat(phone_site: Site, browser: Browser,
+                                                           tmp_path: Path) -> None:
+    site = phone_site
+    problems = Problems()
+    ctx = await _new_context(browser, site)
+    page = problems.watch(await ctx.new_page(), "victim")
+    await page.goto("/chat?lang=ko")
+    form = page.locator("#callback-form")
+    await expect(form).to_be_hidden()  # folded away under the messages
+    await page.get_by_text("전화 상담 요청").click()
+    await expect(form).to_be_visible()
+    # A number that cannot be one is refused with the prompt's words, nothing stored.
+    await page.locator("#cb-number").fill("전화해 주세요")
+    await form.get_by_role("button", name="전화 요청하기").click()
+    await expect(page.locator("#callback-error")).to_have_text(
+        "번호를 확인해 주세요. 예: 010-1234-5678 또는 +82 10 1234 5678")
+    # As a victim types it; the evening window; no message (the default).
+    await page.locator("#cb-number").fill("010-3333-4444")
+    await form.get_by_label("저녁 (18-21시)").check()
+    await form.get_by_role("button", name="전화 요청하기").click()
+    result = page.locator("#callback-result")
+    # Inside the evening already, the window starts now (so not always at 18:00).
+    await expect(result).to_contain_text(re.compile(r"\d\d:\d\d에서 21:00 사이에 전화드리겠습니다"))
+    await expect(result).to_contain_text("메시지는 남기지 않습니다")
+    await expect(form).to_be_hidden()
+    await page.screenshot(path=str(_screenshot_dir(tmp_path) / "browser-chat-callback.png"),
+                          full_page=True)
+    async with site.deps.engine.connect() as conn:
+        [row] = (await conn.execute(select(callbacks))).all()
+    assert row.source_channel == "webchat" and row.leave_message is False
+    await ctx.close()
+    # The browser logs the deliberate 400 above as a failed load; nothing else may appear.
+    expected = "victim: console error: Failed to load resource: the server responded with a " \
+               "status of 400 (Bad Request)"
+    assert [p for p in problems.seen if p != expected] == []
