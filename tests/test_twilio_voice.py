@@ -23,6 +23,7 @@ from tests.twilio_support import (
     PUBLIC_URL,
     Env,
     call_params,
+    closed_window,
     env,
     new_sid,
     says,
@@ -254,7 +255,8 @@ async def test_press_2_asks_for_a_callback_window(env: Env) -> None:
     [gather] = list(ask)
     assert gather.get("action") == PUBLIC_URL + f"{V}/callback/window"
     assert says(gather)[0].text == P.render("en", "voice_callback_window")
-    msg = await env.hooks.twiml(f"{V}/callback/window", call_params(sid, Digits="2"))
+    choice, _end = closed_window(env.deps.config)
+    msg = await env.hooks.twiml(f"{V}/callback/window", call_params(sid, Digits=choice))
     [gather2] = list(msg)
     assert gather2.get("action") == PUBLIC_URL + f"{V}/callback/message"
     done = await env.hooks.twiml(f"{V}/callback/message", call_params(sid, Digits="1"))

@@ -254,3 +254,22 @@ async def set_counselor_phone(deps: Deps, counselor_id: int, number: str) -> Non
         await store.set_phone(conn, counselor_id,
                               deps.keyring.seal_text(number, f"counselor_phone:{counselor_id}"),
                               datetime.now(UTC))
+
+
+def closed_window(config: Config) -> tuple[str, str]:
+    """A call-back window choice (2-4) that has not opened yet now, in the centre's time zone,
+    and its end as the confirmation says it ("21:00"): a test of a *scheduled* request must
+    not depend on the hour it runs at (at most one of the three windows is open at a time)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from hotline.services import callback
+
+    now = datetime.now(UTC)
+    tz = ZoneInfo(config.roster.timezone)
+    for choice in callback.WINDOWS:
+        span = callback.window_for(choice, now, tz)
+        assert span is not None
+        if span[0] > now + timedelta(minutes=5):
+            return choice, span[1].astimezone(tz).strftime("%H:%M")
+    raise AssertionError("no call-back window ahead")
