@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hotline.prompts import Prompts
 from hotline.stores.sql.engine import open_engine
 from hotline.stores.sql.tables import intake_records, messages
 from tests.conftest import AppRunner, RedisProcess, make_config, wait_for
@@ -144,3 +145,27 @@ async def test_conversation_survives_redis_restart(tmp_path: Path, database: obj
         assert (await counselor.close(cid)).status == 200
     finally:
         await runner.stop()
+
+
+async def test_quick_exit_tells_the_counselor(app_runner: AppRunner) -> None:
+    """Quick exit ends the browser's chat cookie and leaves a note in the case: someone may
+    have come near the victim, and no answer will come from that browser. Once per chat."""
+    await add_staff(app_runner.config, "mina")
+    victim = Victim(await app_runner.client())
+    await victim.open("en")
+    assert (await victim.send(SECRET_TEXT)).status == 201
+    counselor = Counselor(await app_runner.client())
+    assert await counselor.login("mina") == 303
+    cid = await counselor.take_next()
+    cookies = victim.client.session.cookie_jar.filter_cookies(victim.client.make_url("/chat"))
+    cookie = cookies["hl_chat"].value
+    for _ in range(2):  # the beacon, then a retry of it with the same cookie
+        resp = await victim.client.post("/chat/api/exit", data={"csrf": victim.csrf},
+                                        cookies={"hl_chat": cookie})
+        assert resp.status == 200
+    case = await counselor.case(cid)
+    notes = [m for m in case["messages"] if m["direction"] == "system"]
+    assert [m["text"] for m in notes] == [Prompts().render("en", "marker_quick_exit")]
+    assert case["status"] == "active"  # the counselor decides what to do with the case
+    # The browser's cookie is gone: that browser cannot read the chat any more.
+    assert (await victim.client.get("/chat/api/state")).status == 401

@@ -245,8 +245,19 @@ async def quick_exit(request: web.Request) -> web.Response:
     if chat_id is None:
         raise json_error(401, "no chat session")
     form = await request.post()
-    if not tokens_equal(str(form.get("csrf", "")), _csrf(request.app[DEPS], chat_id)):
+    deps = request.app[DEPS]
+    if not tokens_equal(str(form.get("csrf", "")), _csrf(deps, chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
+    conv = await _current(deps, chat_id)
+    if conv is not None and conv.status != Status.CLOSED:
+        # The counselor must know: a quick exit can mean someone came near the victim, and
+        # the chat cannot be resumed from that browser. Once per chat (a repeated beacon
+        # changes nothing).
+        await inbox.receive(deps, Inbound(
+            channel=Channel.WEBCHAT, address=chat_id,
+            text=request.app[PROMPTS].render(conv.language, "marker_quick_exit"),
+            provider_id=f"{chat_id}:quick-exit", language=conv.language,
+            received_at=datetime.now(UTC), system=True))
     resp = web.json_response({"ok": True})
     resp.del_cookie(COOKIE, path="/chat")
     return resp
