@@ -180,8 +180,8 @@ def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
 
 def _counselor_phone(args: argparse.Namespace, cfg: Config) -> int:
     """Seal and store the number a counselor's calls are bridged to (never printed)."""
-    from hotline.channels.twilio_common import E164
     from hotline.crypto import Keyring, load_master_key
+    from hotline.domain.phone import E164
     from hotline.stores.sql import twilio as twilio_store
 
     raw = (getpass.getpass("Phone number (E.164; empty removes it): ") if sys.stdin.isatty()

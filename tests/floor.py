@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from hotline.console.auth import hash_password
 from hotline.domain.conversation import Channel
+from hotline.domain.shifts import DAY_NAMES
 from hotline.domain.staff import Role
 from hotline.services import agents
 from hotline.services.deps import Deps
@@ -37,7 +38,7 @@ from tests.helpers import PASSWORD, Counselor, Victim
 GUARD_S = 10.0
 # Long enough that a held job lock outlives any test.
 _HOLD_MS = 10 * 60 * 1000
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYS = DAY_NAMES
 
 
 def deps_of(runner: AppRunner) -> Deps:

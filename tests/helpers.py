@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -15,7 +17,7 @@ from hotline.config import Config
 from hotline.console.auth import hash_password
 from hotline.domain.staff import Role
 from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.engine import migrate, open_engine
+from hotline.stores.sql.engine import MIGRATIONS_DIR, migrate, open_engine
 from hotline.stores.sql.tables import metadata
 
 PASSWORD = "correct horse battery staple"
@@ -34,6 +36,16 @@ async def add_staff(config: Config, name: str, role: Role = Role.COUNSELOR,
                                          at=datetime.now(UTC))
     finally:
         await engine.dispose()
+
+
+def migration_module(filename: str) -> Any:
+    """One Alembic revision file, loaded as a module (to run its upgrade and downgrade)."""
+    path = Path(MIGRATIONS_DIR) / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"rev_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 async def row_counts(config: Config) -> dict[str, int]:

@@ -4,9 +4,7 @@ evidence recorded before it, and its downgrade and upgrade both run."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -17,9 +15,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
 
-from hotline.stores.sql.engine import MIGRATIONS_DIR, _alembic_config, migrate, open_engine
+from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
 from hotline.stores.sql.tables import conversations, evidence, evidence_matches, metadata
 from tests.conftest import Database
+from tests.helpers import migration_module
 
 A = "f" * 64
 NEAR = "f" * 63 + "0"  # 4 bits from A
@@ -27,12 +26,7 @@ FAR = "0" * 64
 
 
 def _revision() -> Any:
-    path = Path(MIGRATIONS_DIR) / "versions" / "0006_evidence_matches.py"
-    spec = importlib.util.spec_from_file_location("rev0006", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return migration_module("0006_evidence_matches.py")
 
 
 def _diffs(sync: Connection) -> list[Any]:

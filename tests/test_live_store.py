@@ -144,11 +144,11 @@ async def test_set_urgency_moves_only_waiting_cases(live: LiveStore) -> None:
     await agent(live, 1)
     await live.enqueue(w("a", N, 1))
     await live.enqueue(w("b", N, 2))
-    await live.set_urgency(w("b", C, 2))
+    await live.refresh_item(w("b", C, 2))
     assert await _ids(live) == ["b", "a"]
     assert (await live.take_next(1)).waiting == w("b", C, 2)
     # A held case is not put back into the queue by a new urgency.
-    await live.set_urgency(w("b", H, 2))
+    await live.refresh_item(w("b", H, 2))
     assert await _ids(live) == ["a"]
 
 

@@ -3,8 +3,6 @@ match hotline.stores.sql.tables exactly, and the revision's downgrade and upgrad
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -13,21 +11,17 @@ from alembic.operations import Operations
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from hotline.stores.sql.engine import MIGRATIONS_DIR, migrate, open_engine
+from hotline.stores.sql.engine import migrate, open_engine
 from hotline.stores.sql.tables import metadata
 from tests.conftest import Database
+from tests.helpers import migration_module
 
 TABLES = {"counselor_phones", "sms_optouts", "sms_intake", "sms_parts", "voice_calls",
           "callbacks"}
 
 
 def _revision() -> Any:
-    path = Path(MIGRATIONS_DIR) / "versions" / "0005_twilio.py"
-    spec = importlib.util.spec_from_file_location("rev0005", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return migration_module("0005_twilio.py")
 
 
 def _diffs(sync: Connection) -> list[Any]:

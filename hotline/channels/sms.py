@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 from redis.exceptions import RedisError
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.base.exceptions import TwilioException
 from twilio.twiml.messaging_response import MessagingResponse
@@ -53,7 +53,7 @@ from hotline.stores.live.keys import SMS_EARLY_STATUS_TTL_S
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import twilio as store
-from hotline.stores.sql.tables import conversations, messages
+from hotline.stores.sql.tables import conversations
 from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.middleware import json_error
 
@@ -72,8 +72,6 @@ _ANSWERS: dict[str, dict[str, object]] = {
     "safe": {"1": True, "2": False},
 }
 _FIELD = {"spreading": "spreading", "age": "age_group", "safe": "safe_now"}
-_STATUSES = frozenset({"accepted", "scheduled", "queued", "sending", "sent", "delivered",
-                       "undelivered", "failed", "read", "canceled", "receiving", "received"})
 # Twilio error codes after which retrying cannot help: unsubscribed, invalid or unreachable
 # numbers, a number that cannot receive SMS.
 _PERMANENT = {21211, 21612, 21614, 21408, 21606, 21610, 30003, 30005, 30006}
@@ -274,12 +272,8 @@ async def _next_step(deps: Deps, rt: Runtime, prompts: Prompts, stored: Stored,
                            end=window[1], leave_message=answer == "1",
                            source_channel=Channel.SMS, source_key=f"sms:{msg.provider_id}")
     await _set(deps, cid, "done", None, now)
-    local_start = window[0].astimezone(tz)
-    return prompts.render(lang, "sms_callback_confirmed",
-                          start=local_start.strftime("%H:%M"),
-                          end=window[1].astimezone(tz).strftime("%H:%M"),
-                          tomorrow=local_start.date() > now.astimezone(tz).date(),
-                          leave_message=answer == "1")
+    return prompts.render(lang, "sms_callback_confirmed", leave_message=answer == "1",
+                          **callback.confirmation(window[0], window[1], now, tz))
 
 
 async def _set(deps: Deps, cid: str, step: str, pending: str | None, at: datetime) -> None:
@@ -307,7 +301,7 @@ async def status(request: web.Request) -> web.Response:
     sid = field_str(form, "MessageSid", MESSAGE_SID, max_len=34)
     state = field_str(form, "MessageStatus", max_len=16)
     code = field_str(form, "ErrorCode", re.compile(r"^[0-9]{1,6}$"), required=False)
-    if state not in _STATUSES:
+    if state not in store.STATUS_RANK:  # Twilio's message statuses, each with its rank
         raise json_error(400, "MessageStatus: malformed")
     await apply_status(request.app[DEPS], sid, state, f"twilio_{code}" if code else None)
     return web.Response(status=204)
@@ -331,12 +325,7 @@ async def apply_status(deps: Deps, sid: str, state: str, error: str | None) -> N
         result, err = "delivered", None
     else:
         return
-    async with deps.engine.connect() as conn:
-        current = (await conn.execute(select(messages.c.delivery).where(and_(
-            messages.c.conversation_id == parts[0].conversation_id,
-            messages.c.seq == parts[0].seq)))).scalar_one_or_none()
-    if current != result:  # a repeated callback changes nothing and announces nothing
-        await outbox.mark_seq(deps, parts[0].conversation_id, parts[0].seq, result, err)
+    await outbox.mark_seq(deps, parts[0].conversation_id, parts[0].seq, result, err)
 
 
 async def _keep_early(deps: Deps, sid: str, state: str, error: str | None) -> None:

@@ -38,7 +38,6 @@ from twilio.request_validator import (
 from twilio.rest import Client
 
 from hotline.config_channels import TwilioConfig
-from hotline.domain.phone import E164 as E164  # re-exported: the channels check numbers
 from hotline.web.appkeys import CONFIG
 from hotline.web.middleware import json_error
 

@@ -32,7 +32,6 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from hotline.channels import voice_bridge, voice_callback
 from hotline.channels.twilio_common import (
     CALL_SID,
-    E164,
     TWILIO,
     Runtime,
     add_runtime_ctx,
@@ -43,6 +42,7 @@ from hotline.channels.twilio_common import (
 )
 from hotline.channels.voice_bridge import DEQUEUED_PATH, HOLD_PATH, say
 from hotline.domain.conversation import Channel, Inbound
+from hotline.domain.phone import E164
 from hotline.domain.triage import IntakeAnswers
 from hotline.prompts import Prompts
 from hotline.services import callback, inbox, waitinfo
@@ -159,12 +159,18 @@ async def language(request: web.Request) -> web.Response:
     return xml(_menu(rt, prompts, lang, _can_call_back(rt, form)))
 
 
-def _menu(rt: Runtime, prompts: Prompts, lang: str, callback_ok: bool) -> VoiceResponse:
-    vr = VoiceResponse()
-    g = Gather(num_digits=1, timeout=6, action=rt.url(MENU_PATH), action_on_empty_result=True)
-    say(rt, g, lang, prompts.render(lang, "voice_menu", callback=callback_ok))
+def _ask(rt: Runtime, path: str, timeout: int, lang: str, text: str,
+         vr: VoiceResponse | None = None) -> VoiceResponse:
+    """One spoken question answered with one key; silence goes to `path` too."""
+    vr = vr or VoiceResponse()
+    g = Gather(num_digits=1, timeout=timeout, action=rt.url(path), action_on_empty_result=True)
+    say(rt, g, lang, text)
     vr.append(g)
     return vr
+
+
+def _menu(rt: Runtime, prompts: Prompts, lang: str, callback_ok: bool) -> VoiceResponse:
+    return _ask(rt, MENU_PATH, 6, lang, prompts.render(lang, "voice_menu", callback=callback_ok))
 
 
 @routes.post(MENU_PATH)
@@ -262,12 +268,7 @@ async def dequeued(request: web.Request) -> web.Response:
 
 def _ask_window(rt: Runtime, prompts: Prompts, lang: str,
                 vr: VoiceResponse | None = None) -> VoiceResponse:
-    vr = vr or VoiceResponse()
-    g = Gather(num_digits=1, timeout=8, action=rt.url(CB_WINDOW_PATH),
-               action_on_empty_result=True)
-    say(rt, g, lang, prompts.render(lang, "voice_callback_window"))
-    vr.append(g)
-    return vr
+    return _ask(rt, CB_WINDOW_PATH, 8, lang, prompts.render(lang, "voice_callback_window"), vr)
 
 
 async def _cancel_callback(deps: Deps, rt: Runtime, prompts: Prompts, form: dict[str, str],
@@ -291,12 +292,8 @@ async def callback_window(request: web.Request) -> web.Response:
         return xml(await _cancel_callback(deps, rt, prompts, form, call, lang))
     async with deps.engine.begin() as conn:
         await store.update_call(conn, sid, datetime.now(UTC), pending=f"cbw:{choice}")
-    vr = VoiceResponse()
-    g = Gather(num_digits=1, timeout=8, action=rt.url(CB_MESSAGE_PATH),
-               action_on_empty_result=True)
-    say(rt, g, lang, prompts.render(lang, "voice_callback_message"))
-    vr.append(g)
-    return xml(vr)
+    return xml(_ask(rt, CB_MESSAGE_PATH, 8, lang,
+                    prompts.render(lang, "voice_callback_message")))
 
 
 @routes.post(CB_MESSAGE_PATH)
@@ -323,12 +320,9 @@ async def callback_message(request: web.Request) -> web.Response:
         await callback.abandon(deps, call.conversation_id, now, "call.left_for_callback")
     async with deps.engine.begin() as conn:
         await store.update_call(conn, sid, now, state="ended", pending=None)
-    start = window[0].astimezone(tz)
     vr = VoiceResponse()
-    say(rt, vr, lang, prompts.render(
-        lang, "voice_callback_confirmed", start=start.strftime("%H:%M"),
-        end=window[1].astimezone(tz).strftime("%H:%M"),
-        tomorrow=start.date() > now.astimezone(tz).date(), leave_message=leave))
+    say(rt, vr, lang, prompts.render(lang, "voice_callback_confirmed", leave_message=leave,
+                                     **callback.confirmation(window[0], window[1], now, tz)))
     vr.hangup()
     return xml(vr)
 

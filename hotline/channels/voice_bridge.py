@@ -112,7 +112,7 @@ async def _no_phone(deps: Deps, cid: str, counselor: int) -> None:
     await _not_again(deps, cid, counselor)
     await deps.publish({"type": "call.bridge_failed", "conversation": cid,
                         "counselor": counselor, "error": "no_phone"})
-    log.warning("call not bridged: counselor has no phone number",
+    log.warning("call not bridged: no bridge number on file for the counselor",
                 extra={"conversation": cid, "counselor": counselor})
 
 

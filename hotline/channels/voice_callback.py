@@ -21,7 +21,6 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.channels.twilio_common import (
     CALL_SID,
-    E164,
     Runtime,
     field_str,
     verified_form,
@@ -30,6 +29,7 @@ from hotline.channels.twilio_common import (
 from hotline.channels.voice_bridge import BASE, STATUS_PATH, runtime_on, say
 from hotline.console.auth import require_staff
 from hotline.domain.conversation import Channel
+from hotline.domain.phone import E164
 from hotline.domain.staff import may_act_on_case
 from hotline.prompts import Prompts
 from hotline.services import callback

@@ -25,7 +25,7 @@ from hotline.services.casework import decrypt_lines
 from hotline.services.deps import Deps
 from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS
-from hotline.web.inputs import json_body, query_int
+from hotline.web.inputs import field_bool, field_str, json_body, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events
 
@@ -161,16 +161,13 @@ async def request_callback(request: web.Request) -> web.Response:
         raise json_error(409, "call-backs are not available")
     deps = request.app[DEPS]
     body = await json_body(request)
-    typed, window, leave = body.get("number"), body.get("window"), body.get("leave_message")
-    client_id = body.get("client_id")
+    typed, client_id = body.get("number"), body.get("client_id")
     number = (to_e164(typed, deps.config.twilio.home_country_code)
               if isinstance(typed, str) else None)
     if number is None:
         raise json_error(400, "number: expected a phone number like +82 10 1234 5678")
-    if not isinstance(window, str) or window not in callback.CHOICES:
-        raise json_error(400, "window: expected one of " + ", ".join(callback.CHOICES))
-    if not isinstance(leave, bool):
-        raise json_error(400, "leave_message: expected true or false")
+    window = field_str(body, "window", 1, choices=callback.CHOICES)
+    leave = field_bool(body, "leave_message")
     if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64:
         raise json_error(400, "client_id: expected a string of 8 to 64 characters")
     lang = body.get("language")
@@ -182,11 +179,9 @@ async def request_callback(request: web.Request) -> web.Response:
     made = await callback.request(
         deps, number=number, language=lang, start=span[0], end=span[1], leave_message=leave,
         source_channel=Channel.WEBCHAT, source_key=f"webchat:{chat_id}:{client_id}")
-    start, end = made.window_start.astimezone(tz), made.window_end.astimezone(tz)
     text = request.app[PROMPTS].render(
-        lang, "chat_callback_confirmed", start=start.strftime("%H:%M"),
-        end=end.strftime("%H:%M"), tomorrow=start.date() > now.astimezone(tz).date(),
-        leave_message=made.leave_message)
+        lang, "chat_callback_confirmed", leave_message=made.leave_message,
+        **callback.confirmation(made.window_start, made.window_end, now, tz))
     return web.json_response({"window_start": made.window_start.isoformat(),
                               "window_end": made.window_end.isoformat(),
                               "leave_message": made.leave_message, "text": text}, status=201)

@@ -107,6 +107,15 @@ async def request(deps: Deps, *, number: str, language: str, start: datetime, en
     return made
 
 
+def confirmation(start: datetime, end: datetime, now: datetime, tz: ZoneInfo
+                 ) -> dict[str, object]:
+    """The window as every channel's *_callback_confirmed prompt says it: local start and end,
+    and whether it is tomorrow."""
+    local = start.astimezone(tz)
+    return {"start": local.strftime("%H:%M"), "end": end.astimezone(tz).strftime("%H:%M"),
+            "tomorrow": local.date() > now.astimezone(tz).date()}
+
+
 def _marker(prompts: Prompts, cb: store.Callback, tz: ZoneInfo) -> str:
     return prompts.render(cb.language, "marker_callback",
                           start=cb.window_start.astimezone(tz).strftime("%m-%d %H:%M"),

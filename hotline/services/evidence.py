@@ -89,8 +89,8 @@ async def record(deps: Deps, *, conversation_id: str, message_seq: int | None, k
         await audit.record(conn, at=now, actor_id=None, action="evidence.recorded",
                            target_kind="conversation", target_id=conversation_id,
                            evidence=eid, kind=kind, pdq=pdq is not None)
-    if pdq is not None:
-        await _find_matches(deps, eid)
+        if pdq is not None:
+            await _store_matches(conn, eid, pdq)
     found = await matches(deps, eid)
     cfg = deps.config.telegram
     for other, _cid, dist in found:
@@ -194,25 +194,20 @@ async def list_for(deps: Deps, conversation_id: str) -> list[Evidence]:
 STORE_MAX_DISTANCE = 64
 
 
-async def _find_matches(deps: Deps, evidence_id: int) -> None:
-    """Once, when a piece of evidence is recorded: compare its PDQ hash with every stored one
-    and keep the close pairs (both ways). The only full scan; panels read the pairs."""
-    async with deps.engine.begin() as conn:
-        me = (await conn.execute(select(evidence.c.pdq).where(
-            evidence.c.id == evidence_id))).scalar_one_or_none()
-        if me is None:
-            return
-        mine = int(me, 16)
-        others = await conn.execute(select(evidence.c.id, evidence.c.pdq).where(and_(
-            evidence.c.id != evidence_id, evidence.c.pdq.is_not(None))))
-        pairs = []
-        for o in others:
-            d = (mine ^ int(o.pdq, 16)).bit_count()
-            if d <= STORE_MAX_DISTANCE:
-                pairs += [{"evidence_id": evidence_id, "other_id": o.id, "distance": d},
-                          {"evidence_id": o.id, "other_id": evidence_id, "distance": d}]
-        if pairs:
-            await conn.execute(insert(evidence_matches), pairs)
+async def _store_matches(conn: AsyncConnection, evidence_id: int, pdq: str) -> None:
+    """Once, in the transaction that records a piece of evidence: compare its PDQ hash with
+    every stored one and keep the close pairs (both ways). The only full scan; panels read
+    the pairs."""
+    others = await conn.execute(select(evidence.c.id, evidence.c.pdq).where(and_(
+        evidence.c.id != evidence_id, evidence.c.pdq.is_not(None))))
+    pairs = []
+    for o in others:
+        d = pdq_distance(pdq, o.pdq)
+        if d <= STORE_MAX_DISTANCE:
+            pairs += [{"evidence_id": evidence_id, "other_id": o.id, "distance": d},
+                      {"evidence_id": o.id, "other_id": evidence_id, "distance": d}]
+    if pairs:
+        await conn.execute(insert(evidence_matches), pairs)
 
 
 async def matches(deps: Deps, evidence_id: int) -> list[tuple[int, str, int]]:

@@ -193,14 +193,18 @@ async def _next_pending(deps: Deps, conversation_id: str) -> int | None:
 
 
 async def mark_seq(deps: Deps, conversation_id: str, seq: int, state: str,
-                   error: str | None = None) -> None:
-    """A provider's status report about one known reply (e.g. every SMS part delivered)."""
+                   error: str | None = None) -> bool:
+    """A provider's status report about one known reply (e.g. every SMS part delivered).
+    A repeated report changes nothing and announces nothing: False then."""
     async with deps.engine.begin() as conn:
-        await conn.execute(update(messages).where(and_(
-            messages.c.conversation_id == conversation_id, messages.c.seq == seq))
-            .values(delivery=state, last_error=error))
-    await deps.publish({"type": "delivery", "conversation": conversation_id, "seq": seq,
-                        "delivery": state, "error": error})
+        changed = (await conn.execute(update(messages).where(and_(
+            messages.c.conversation_id == conversation_id, messages.c.seq == seq,
+            messages.c.delivery != state)).values(delivery=state, last_error=error))
+        ).rowcount == 1
+    if changed:
+        await deps.publish({"type": "delivery", "conversation": conversation_id, "seq": seq,
+                            "delivery": state, "error": error})
+    return changed
 
 
 async def due(deps: Deps, now: datetime, limit: int = 100) -> list[tuple[str, int]]:

@@ -117,8 +117,8 @@ async def set_language(deps: Deps, channel: Channel, address: str, language: str
         await audit.record(conn, at=now, actor_id=None, action="case.language_changed",
                            target_kind="conversation", target_id=conv.id, language=language)
     try:
-        # The queue's copy of the case (its routing metadata) follows; its place is kept.
-        await deps.live.set_urgency(livesync.as_waiting(replace(conv, language=language)))
+        # The queue's copy of the case follows; its place is kept.
+        await deps.live.refresh_item(livesync.as_waiting(replace(conv, language=language)))
     except (RedisError, OSError) as e:
         log.warning("live language not updated; reconciler will fix it",
                     extra={"conversation": conv.id, "error": type(e).__name__})

@@ -84,7 +84,7 @@ async def announce(deps: Deps, change: Change) -> None:
     if conv is None:
         return
     try:
-        await deps.live.set_urgency(as_waiting(conv))
+        await deps.live.refresh_item(as_waiting(conv))
     except (RedisError, OSError) as e:
         log.warning("urgency not re-ranked live", extra={"conversation": conv.id,
                                                          "error": type(e).__name__})

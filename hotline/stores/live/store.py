@@ -112,8 +112,9 @@ class LiveStore:
             p.zadd(k.queue, {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)})
             await p.execute()
 
-    async def set_urgency(self, item: Waiting) -> None:
-        """Record a new urgency; a waiting case moves to its new place, keeping its wait."""
+    async def refresh_item(self, item: Waiting) -> None:
+        """Rewrite a case's routing metadata (urgency, language, needs); a waiting case moves
+        to its new place, keeping its wait."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as p:
             p.hset(k.queue_meta, item.conversation_id, item.encode())
