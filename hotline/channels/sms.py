@@ -28,7 +28,6 @@ import aiohttp
 from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.base.exceptions import TwilioException
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -53,6 +52,7 @@ from hotline.stores.live.keys import SMS_EARLY_STATUS_TTL_S
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import twilio as store
+from hotline.stores.sql.direct import Sql
 from hotline.stores.sql.tables import conversations
 from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.middleware import json_error
@@ -169,7 +169,7 @@ async def inbound(request: web.Request) -> web.Response:
     else:
         case: store.SmsCase | None = None
 
-        async def in_tx(conn: AsyncConnection, stored: Stored) -> None:
+        async def in_tx(conn: Sql, stored: Stored) -> None:
             # In the inbox's transaction: a new conversation starts its intake questions, and
             # the state the next step depends on is read without a second transaction.
             nonlocal case

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline import metrics
 from hotline.domain.conversation import Direction, Inbound, Stored
@@ -22,8 +21,9 @@ from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
 from hotline.services import alerts, urgency
 from hotline.services.deps import Deps
 from hotline.stores.live.store import Waiting
-from hotline.stores.sql import audit
+from hotline.stores.sql import audit, direct
 from hotline.stores.sql import conversations as convs
+from hotline.stores.sql.direct import Sql
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class MessageTooLong(ValueError):
 
 # A channel's own step inside the inbox's transaction (e.g. SMS reads its intake state there
 # instead of opening a second transaction). For a duplicate it runs on a read-only connection.
-InTx = Callable[[AsyncConnection, Stored], Awaitable[None]]
+InTx = Callable[[Sql, Stored], Awaitable[None]]
 
 
 async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None,
@@ -101,16 +101,17 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
                  found: Triage, in_tx: InTx | None
                  ) -> tuple[Stored, urgency.Change | None]:
     """One transaction, two statements on the common path: allocate the next number in the
-    open conversation (or open one), insert the message unless its provider key exists."""
+    open conversation (or open one), insert the message unless its provider key exists. It
+    runs on the driver connection (direct.py): this is every inbound message's cost."""
     try:
-        async with deps.engine.begin() as conn:
+        async with direct.begin(deps.engine) as conn:
             stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found)
             if in_tx is not None:
                 await in_tx(conn, stored)
             return stored, change
     except _Duplicate:
         pass
-    async with deps.engine.connect() as conn:
+    async with direct.begin(deps.engine, write=False) as conn:
         dup = await convs.find_by_provider_key(conn, provider_key)
         if dup is None:
             # The first copy's row went (the victim's data was forgotten) between the conflict
@@ -122,7 +123,7 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
     return stored, None
 
 
-async def _store_in_tx(conn: AsyncConnection, deps: Deps, msg: Inbound, pseudonym: str,
+async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
                        provider_key: str, found: Triage
                        ) -> tuple[Stored, urgency.Change | None]:
     change = None

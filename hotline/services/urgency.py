@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, update
 
 from hotline.domain.conversation import Status, Urgency
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, aged, escalate, triage
@@ -26,6 +25,7 @@ from hotline.services.jobs import pause
 from hotline.services.livesync import as_waiting
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
+from hotline.stores.sql.direct import Prebuilt, Sql, run
 from hotline.stores.sql.tables import conversations
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,12 @@ def answers_from_json(text: str) -> IntakeAnswers:
         return IntakeAnswers()
 
 
-async def raise_in_tx(conn: AsyncConnection, deps: Deps, conv: convs.ConversationRow,
+_SET_URGENCY = Prebuilt(update(conversations).where(conversations.c.id == bindparam("b_id"))
+                        .values(urgency=bindparam("b_urgency"),
+                                urgency_reasons=bindparam("b_reasons")))
+
+
+async def raise_in_tx(conn: Sql, deps: Deps, conv: convs.ConversationRow,
                       found: Triage, at: datetime) -> Change | None:
     """Within the caller's transaction: raise the case to what triage found, never lower."""
     before = current_triage(conv)
@@ -68,8 +73,8 @@ async def raise_in_tx(conn: AsyncConnection, deps: Deps, conv: convs.Conversatio
     reasons = tuple(s.value for s in after.reasons) + extra
     if after.urgency == conv.urgency and reasons == conv.reasons:
         return None
-    await conn.execute(update(conversations).where(conversations.c.id == conv.id).values(
-        urgency=after.urgency.value, urgency_reasons=",".join(reasons)))
+    await run(conn, _SET_URGENCY, {"b_id": conv.id, "b_urgency": after.urgency.value,
+                                   "b_reasons": ",".join(reasons)})
     newly = tuple(r for r in reasons if r not in conv.reasons)
     await audit.record(conn, at=at, actor_id=None, action="case.triaged",
                        target_kind="conversation", target_id=conv.id,

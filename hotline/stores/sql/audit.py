@@ -9,15 +9,20 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.stores.sql.direct import Prebuilt, Sql, run
 from hotline.stores.sql.tables import audit_events
 
+_INSERT = Prebuilt(insert(audit_events),
+                   keys=("at", "actor_id", "action", "target_kind", "target_id", "detail"))
 
-async def record(conn: AsyncConnection, *, at: datetime, actor_id: int | None, action: str,
+
+async def record(conn: Sql, *, at: datetime, actor_id: int | None, action: str,
                  target_kind: str, target_id: str, **detail: Any) -> None:
     """Append one audit event. `detail` must hold ids and enumerations, never personal data."""
-    await conn.execute(insert(audit_events).values(
-        at=at, actor_id=actor_id, action=action, target_kind=target_kind, target_id=target_id,
-        detail=json.dumps(detail, sort_keys=True, separators=(",", ":"))))
+    await run(conn, _INSERT, {
+        "at": at, "actor_id": actor_id, "action": action, "target_kind": target_kind,
+        "target_id": target_id, "detail": json.dumps(detail, sort_keys=True,
+                                                     separators=(",", ":"))})
 
 
 async def for_target(conn: AsyncConnection, target_kind: str, target_id: str

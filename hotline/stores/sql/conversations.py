@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.domain.conversation import Channel, Direction, Status, Urgency
+from hotline.stores.sql.direct import Prebuilt, Row, Sql, first, run
 from hotline.stores.sql.tables import conversations, messages
 
 
@@ -57,15 +58,13 @@ _CONV_COLS = (
 )
 
 
-def _conv(row: object) -> ConversationRow:
-    r = row._mapping  # type: ignore[attr-defined]
+def _conv(r: Row) -> ConversationRow:
+    """A row of _CONV_COLS, by position (the direct path's rows are plain tuples)."""
     return ConversationRow(
-        id=r["id"], channel=Channel(r["channel"]), pseudonym=r["pseudonym"],
-        language=r["language"], status=Status(r["status"]), urgency=Urgency(r["urgency"]),
-        counselor_id=r["counselor_id"], created_at=r["created_at"],
-        enqueued_at=r["enqueued_at"], assigned_at=r["assigned_at"], closed_at=r["closed_at"],
-        has_contact=bool(r["has_contact"]),
-        reasons=tuple(x for x in r["urgency_reasons"].split(",") if x),
+        id=r[0], channel=Channel(r[1]), pseudonym=r[2], language=r[3], status=Status(r[4]),
+        urgency=Urgency(r[5]), counselor_id=r[6], created_at=r[7], enqueued_at=r[8],
+        assigned_at=r[9], closed_at=r[10], has_contact=bool(r[11]),
+        reasons=tuple(x for x in r[12].split(",") if x),
     )
 
 
@@ -87,9 +86,9 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
     return _conv(row) if row else None
 
 
-# Built once: the inbound path runs these for every message, and building a statement costs
-# more than SQLite running it (SQLAlchemy also memoizes a prebuilt statement's cache key).
-_BUMP_OPEN = (
+# Built and compiled once: the inbound path runs these for every message, on the driver
+# connection (direct.py); building a statement costs more than SQLite running it.
+_BUMP_OPEN = Prebuilt(
     update(conversations)
     .where(and_(conversations.c.channel == bindparam("b_channel"),
                 conversations.c.pseudonym == bindparam("b_pseudonym"), _NOT_CLOSED))
@@ -98,26 +97,30 @@ _BUMP_OPEN = (
     .returning(*_CONV_COLS, conversations.c.next_seq))
 
 
-async def bump_open(conn: AsyncConnection, channel: Channel, pseudonym: str, at: datetime
+async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime
                     ) -> tuple[ConversationRow, int] | None:
     """The sender's open conversation with its next message number allocated, in one
     statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none."""
-    row = (await conn.execute(_BUMP_OPEN, {"b_channel": channel.value, "b_pseudonym": pseudonym,
-                                           "b_at": at})).first()
-    return (_conv(row), int(row.next_seq)) if row else None
+    row = await first(conn, _BUMP_OPEN, {"b_channel": channel.value, "b_pseudonym": pseudonym,
+                                         "b_at": at})
+    return (_conv(row), int(row[13])) if row else None
 
 
-async def insert_conversation(conn: AsyncConnection, *, conversation_id: str, channel: Channel,
+_INSERT_CONVERSATION = Prebuilt(insert(conversations), keys=(
+    "id", "channel", "pseudonym", "language", "status", "urgency", "contact_sealed",
+    "created_at", "enqueued_at", "last_activity_at", "urgency_reasons", "next_seq"))
+
+
+async def insert_conversation(conn: Sql, *, conversation_id: str, channel: Channel,
                               pseudonym: str, language: str, urgency: Urgency, at: datetime,
                               contact_sealed: bytes | None = None,
                               reasons: tuple[str, ...] = (), next_seq: int = 0) -> None:
     """A new waiting conversation; `next_seq` 1 when its first message is inserted at once."""
-    await conn.execute(insert(conversations).values(
-        id=conversation_id, channel=channel.value, pseudonym=pseudonym, language=language,
-        status=Status.WAITING.value, urgency=urgency.value,
-        contact_sealed=contact_sealed, created_at=at, enqueued_at=at, last_activity_at=at,
-        urgency_reasons=",".join(reasons), next_seq=next_seq,
-    ))
+    await run(conn, _INSERT_CONVERSATION, {
+        "id": conversation_id, "channel": channel.value, "pseudonym": pseudonym,
+        "language": language, "status": Status.WAITING.value, "urgency": urgency.value,
+        "contact_sealed": contact_sealed, "created_at": at, "enqueued_at": at,
+        "last_activity_at": at, "urgency_reasons": ",".join(reasons), "next_seq": next_seq})
 
 
 async def next_seq(conn: AsyncConnection, conversation_id: str, at: datetime) -> int:
@@ -140,31 +143,35 @@ async def insert_message(conn: AsyncConnection, *, conversation_id: str, seq: in
     ))
 
 
+_INBOUND_KEYS = ("conversation_id", "seq", "direction", "body_sealed", "provider_key",
+                 "delivery", "counselor_id", "created_at")
 _INSERT_INBOUND = {
-    name: dialect_insert(messages)
-    .on_conflict_do_nothing(index_elements=[messages.c.provider_key])
-    .returning(messages.c.id)
+    name: Prebuilt(dialect_insert(messages)
+                   .on_conflict_do_nothing(index_elements=[messages.c.provider_key])
+                   .returning(messages.c.id), keys=_INBOUND_KEYS)
     for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
 
-async def insert_inbound(conn: AsyncConnection, *, conversation_id: str, seq: int,
+async def insert_inbound(conn: Sql, *, conversation_id: str, seq: int,
                          direction: Direction, body_sealed: bytes, at: datetime,
                          provider_key: str) -> bool:
     """Insert a provider's message unless its key is already stored (a retry): False then.
 
     The unique key decides, so two copies racing each other store one row."""
-    row = (await conn.execute(_INSERT_INBOUND[conn.dialect.name], {
+    row = await first(conn, _INSERT_INBOUND[conn.dialect.name], {
         "conversation_id": conversation_id, "seq": seq, "direction": direction.value,
         "body_sealed": body_sealed, "provider_key": provider_key, "delivery": "stored",
-        "counselor_id": None, "created_at": at})).first()
+        "counselor_id": None, "created_at": at})
     return row is not None
 
 
-async def find_by_provider_key(conn: AsyncConnection, provider_key: str
-                               ) -> tuple[str, int] | None:
-    row = (await conn.execute(select(messages.c.conversation_id, messages.c.seq)
-                              .where(messages.c.provider_key == provider_key))).first()
+_BY_PROVIDER_KEY = Prebuilt(select(messages.c.conversation_id, messages.c.seq)
+                            .where(messages.c.provider_key == bindparam("b_key")))
+
+
+async def find_by_provider_key(conn: Sql, provider_key: str) -> tuple[str, int] | None:
+    row = await first(conn, _BY_PROVIDER_KEY, {"b_key": provider_key})
     return (row[0], row[1]) if row else None
 
 

@@ -50,11 +50,6 @@ def open_engine(url: str) -> AsyncEngine:
                                hide_parameters=True)
 
 
-# How long BEGIN IMMEDIATE keeps trying while another process (the CLI) holds the write lock.
-_LOCK_WAIT_S = 30.0
-_LOCK_RETRY_S = 0.01
-
-
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi: Any, _record: Any) -> None:
@@ -72,15 +67,14 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         # statement runs on the loop's thread, sqlite_inline).
         raw = conn.connection.driver_connection
         sq: sqlite3.Connection | None = getattr(raw, "_connection", None)
-        deadline = time.monotonic() + _LOCK_WAIT_S
+        deadline = time.monotonic() + sqlite_inline.LOCK_WAIT_S
         while sq is not None and time.monotonic() < deadline:
             try:
-                sq.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
-                    break
-            await_only(asyncio.sleep(_LOCK_RETRY_S))
+                if sqlite_inline.try_begin_immediate(sq):
+                    return
+            except sqlite3.OperationalError:
+                break  # not a lock: SQLAlchemy's own BEGIN below reports it
+            await_only(asyncio.sleep(sqlite_inline.LOCK_RETRY_S))
         # Out of time (or not our connection): let SQLAlchemy run it and report the error.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 

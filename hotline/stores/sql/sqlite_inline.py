@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -43,6 +44,13 @@ class InlineConnection(aiosqlite.Connection):
     def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
         super().__init__(connector, iter_chunk_size=64)
         self._tx = _InlineQueue()  # type: ignore[assignment]
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (for statements run without SQLAlchemy: direct.py)."""
+        if not self._running or self._connection is None:
+            raise ValueError("Connection closed")
+        return self._connection
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
@@ -79,6 +87,36 @@ def creator(path: str, *, uri: bool = False) -> Callable[[], Any]:
             isolation_level=None))
 
     return connect
+
+
+# How long BEGIN IMMEDIATE keeps trying while another process (the CLI) holds the write lock,
+# and how long it sleeps between tries.
+LOCK_WAIT_S = 30.0
+LOCK_RETRY_S = 0.01
+
+
+def try_begin_immediate(sq: sqlite3.Connection) -> bool:
+    """Take the write lock now; False while another process holds it."""
+    try:
+        sq.execute("BEGIN IMMEDIATE")
+        return True
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+        return False
+
+
+async def begin(sq: sqlite3.Connection, *, immediate: bool = True) -> None:
+    """BEGIN, and for a writer the write lock up front: waited for with asyncio sleeps so the
+    loop keeps serving while another process writes; "database is locked" after LOCK_WAIT_S."""
+    if not immediate:
+        sq.execute("BEGIN")
+        return
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while not try_begin_immediate(sq):
+        if time.monotonic() >= deadline:
+            sq.execute("BEGIN IMMEDIATE")  # raises "database is locked"
+        await asyncio.sleep(LOCK_RETRY_S)
 
 
 # How long a statement may block the loop waiting for another process's lock before SQLite

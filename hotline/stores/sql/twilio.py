@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from hotline.stores.sql.direct import Prebuilt, Sql, first, run
 from hotline.stores.sql.tables import (
     callbacks,
     conversations,
@@ -81,7 +82,7 @@ class SmsCase:
     opted_out: bool
 
 
-_SMS_CASE = (
+_SMS_CASE = Prebuilt(
     select(conversations.c.status, conversations.c.language, sms_intake.c.step,
            sms_intake.c.pending, sms_optouts.c.pseudonym)
     .select_from(conversations
@@ -90,12 +91,10 @@ _SMS_CASE = (
     .where(conversations.c.id == bindparam("b_cid")))
 
 
-async def sms_case(conn: AsyncConnection, conversation_id: str, pseudonym: str
-                   ) -> SmsCase | None:
+async def sms_case(conn: Sql, conversation_id: str, pseudonym: str) -> SmsCase | None:
     """A conversation's status and language, its intake step, and whether its sender opted out
     (one prebuilt statement: this runs for every inbound SMS)."""
-    row = (await conn.execute(_SMS_CASE, {"b_pseudonym": pseudonym,
-                                          "b_cid": conversation_id})).first()
+    row = await first(conn, _SMS_CASE, {"b_pseudonym": pseudonym, "b_cid": conversation_id})
     if row is None:
         return None
     return SmsCase(row[0], row[1], row[2], row[3], row[4] is not None)
@@ -108,11 +107,14 @@ async def intake_state(conn: AsyncConnection, conversation_id: str
     return (str(row[0]), row[1]) if row else None
 
 
-async def start_intake(conn: AsyncConnection, conversation_id: str, step: str,
-                       at: datetime) -> None:
+_START_INTAKE = Prebuilt(insert(sms_intake),
+                         keys=("conversation_id", "step", "pending", "updated_at"))
+
+
+async def start_intake(conn: Sql, conversation_id: str, step: str, at: datetime) -> None:
     """The first intake step of a conversation just opened (it has no intake row yet)."""
-    await conn.execute(insert(sms_intake).values(
-        conversation_id=conversation_id, step=step, pending=None, updated_at=at))
+    await run(conn, _START_INTAKE, {"conversation_id": conversation_id, "step": step,
+                                    "pending": None, "updated_at": at})
 
 
 async def set_intake(conn: AsyncConnection, conversation_id: str, step: str,
