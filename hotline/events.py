@@ -31,6 +31,10 @@ EventFilter = Callable[[Event], bool]
 # Per-client buffer: a browser this far behind is cut off and reconnects with replay.
 CLIENT_QUEUE_SIZE = 1000
 _READ_BLOCK_MS = 2000
+# After a read that found events, the reader waits this long before the next one, so events
+# arriving close together are read in one call: at a few hundred messages a second, one read
+# per event cost as much as publishing it. Consoles see events at most this much later.
+_BATCH_WINDOW_S = 0.005
 
 
 async def publish(redis: Redis, keys: Keys, event: Event) -> str | None:
@@ -172,6 +176,8 @@ class Hub:
                         sub.offer(event)
             if resp is None or not resp:
                 await self._detect_reset()
+            else:
+                await asyncio.sleep(_BATCH_WINDOW_S)
 
     async def _detect_reset(self) -> None:
         # A restarted Redis without our stream starts ids from scratch; follow it from 0.

@@ -22,6 +22,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -29,7 +30,6 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
-from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline.channels import sms_text
 from hotline.channels.twilio_common import (
@@ -41,7 +41,6 @@ from hotline.channels.twilio_common import (
     rest_error,
     runtime,
     verified_form,
-    xml,
 )
 from hotline.domain.conversation import Channel, Inbound, Status, Stored
 from hotline.domain.triage import IntakeAnswers
@@ -49,7 +48,7 @@ from hotline.prompts import Prompts
 from hotline.services import callback, inbox, outbox, urgency, waitinfo
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import SMS_EARLY_STATUS_TTL_S
-from hotline.stores.sql import audit
+from hotline.stores.sql import audit, direct
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import twilio as store
 from hotline.stores.sql.direct import Sql
@@ -151,11 +150,10 @@ async def inbound(request: web.Request) -> web.Response:
     body = field_str(form, "Body", required=False)
     deps = request.app[DEPS]
     prompts = request.app[PROMPTS]
-    reply = MessagingResponse()
     if not body.strip():
         # A picture with no text: media is never fetched or stored (docs/privacy.md).
         log.info("sms without text ignored")
-        return xml(reply)
+        return reply_twiml(None)
     now = datetime.now(UTC)
     pseudonym = deps.keyring.pseudonymize(Channel.SMS.value, sender)
     langs = deps.config.languages
@@ -184,9 +182,19 @@ async def inbound(request: web.Request) -> web.Response:
         # After STOP nothing is sent, not even our automatic replies, until START.
         text = None if case is None or case.opted_out else await _next_step(
             deps, rt, prompts, stored, msg, case)
-    if text:
-        reply.message(text)
-    return xml(reply)
+    return reply_twiml(text)
+
+
+_EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def reply_twiml(text: str | None) -> web.Response:
+    """The webhook's answer: one SMS back, or none. The same document twilio's
+    MessagingResponse writes, without building an element tree for every message."""
+    if not text:
+        return web.Response(text=_EMPTY_TWIML, content_type="application/xml")
+    return web.Response(text='<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+                        f"{escape(text)}</Message></Response>", content_type="application/xml")
 
 
 async def _opted(deps: Deps, pseudonym: str) -> bool:
@@ -277,7 +285,7 @@ async def _next_step(deps: Deps, rt: Runtime, prompts: Prompts, stored: Stored,
 
 
 async def _set(deps: Deps, cid: str, step: str, pending: str | None, at: datetime) -> None:
-    async with deps.engine.begin() as conn:
+    async with direct.begin(deps.engine) as conn:
         await store.set_intake(conn, cid, step, pending, at)
 
 

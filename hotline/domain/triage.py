@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
@@ -68,6 +68,9 @@ class TriageRules:
     levels: Mapping[Signal, Urgency]
     # A case waiting longer than this at the level moves up one; CRITICAL never appears.
     age_up_seconds: Mapping[Urgency, int]
+    # Each signal's phrase matcher, built once: triage runs on every inbound message.
+    matchers: tuple[tuple[Signal, _Matcher], ...] = field(init=False, repr=False,
+                                                           compare=False)
 
     def __post_init__(self) -> None:
         missing = [s.value for s in Signal if s not in self.levels]
@@ -80,6 +83,8 @@ class TriageRules:
         # Rules are shared by every request: read-only views keep them frozen in practice.
         for name in ("keywords", "levels", "age_up_seconds"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        object.__setattr__(self, "matchers", tuple(
+            (s, _matcher(tuple(self.keywords.get(s, ())))) for s in Signal))
 
 
 @dataclass(frozen=True)
@@ -267,6 +272,8 @@ _NOT_COMPAT_JAMO = re.compile(r"[^\u3131-\u318e]+")
 
 def normalise(text: str) -> str:
     """NFKC, casefold and single spaces, so spacing, width and case never decide a match."""
+    if text.isascii():  # NFKC and the apostrophe table change nothing in ASCII
+        return " ".join(text.lower().split())
     text = _NOT_COMPAT_JAMO.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     return " ".join(text.casefold().translate(_APOSTROPHES).split())
 
@@ -300,9 +307,10 @@ class _Matcher:
         # Substring tests over a few hundred phrases are far faster than one big regex
         # alternation with lookarounds, which Python's re cannot optimise; the word-boundary
         # check runs only for the rare phrase that occurs at all.
-        for p in self.squeezed:
-            if p in squeezed:
-                return True
+        if not squeezed.isascii():  # these phrases are not ASCII: never in an ASCII text
+            for p in self.squeezed:
+                if p in squeezed:
+                    return True
         for p, left, right in self.words:
             if p in text and _has_words(text, p, left, right):
                 return True
@@ -342,8 +350,7 @@ def triage(answers: IntakeAnswers, texts: Sequence[str], rules: TriageRules) -> 
 
     normalised = [normalise(t) for t in texts]
     forms = [(t, t.replace(" ", "")) for t in normalised]
-    for signal in Signal:
-        matcher = _matcher(tuple(rules.keywords.get(signal, ())))
+    for signal, matcher in rules.matchers:
         if any(matcher.search(t, s) for t, s in forms):
             fired.add(signal)
     # Deadline phrases are everyday words on their own ("24시간 상담"): only with a threat.

@@ -117,14 +117,19 @@ async def start_intake(conn: Sql, conversation_id: str, step: str, at: datetime)
                                     "pending": None, "updated_at": at})
 
 
-async def set_intake(conn: AsyncConnection, conversation_id: str, step: str,
-                     pending: str | None, at: datetime) -> None:
-    res = await conn.execute(update(sms_intake)
-                             .where(sms_intake.c.conversation_id == conversation_id)
-                             .values(step=step, pending=pending, updated_at=at))
-    if res.rowcount == 0:
-        await conn.execute(insert(sms_intake).values(
-            conversation_id=conversation_id, step=step, pending=pending, updated_at=at))
+_SET_INTAKE = Prebuilt(update(sms_intake)
+                       .where(sms_intake.c.conversation_id == bindparam("b_cid"))
+                       .values(step=bindparam("b_step"), pending=bindparam("b_pending"),
+                               updated_at=bindparam("b_at", type_=sms_intake.c.updated_at.type)))
+
+
+async def set_intake(conn: Sql, conversation_id: str, step: str, pending: str | None,
+                     at: datetime) -> None:
+    """Move a conversation's intake to `step` (a row is added if it has none)."""
+    if await run(conn, _SET_INTAKE, {"b_cid": conversation_id, "b_step": step,
+                                     "b_pending": pending, "b_at": at}) == 0:
+        await run(conn, _START_INTAKE, {"conversation_id": conversation_id, "step": step,
+                                        "pending": pending, "updated_at": at})
 
 
 # --- SMS parts of a counselor's reply ---
