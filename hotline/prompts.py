@@ -31,6 +31,9 @@ class Prompts:
                 undefined=jinja2.StrictUndefined,
                 autoescape=False,  # noqa: S701 - plain text; HTML pages escape on output
                 keep_trailing_newline=False,
+                # Read once per process: checking each file's mtime on every render showed up
+                # in the per-message profile. A changed prompt takes effect at the next start.
+                auto_reload=False,
             )
             for lang in self.languages
         }

@@ -37,7 +37,7 @@ def _diffs(sync: Connection) -> list[Any]:
 
 def test_one_head_again() -> None:
     heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
-    assert heads == ["0006"]
+    assert len(heads) == 1
     assert _revision().down_revision == ("0004", "0005")
 
 

@@ -162,8 +162,10 @@ async def inbound(request: web.Request) -> web.Response:
                   language=sms_text.language_of(body, langs.default, langs.supported),
                   received_at=now, keep_contact=True)
     # Keywords are rare: only they pay for extra reads before the message is stored.
-    if sms_text.is_stop(body) or (sms_text.is_start(body) and await _opted(deps, pseudonym)):
-        text = await _keyword(deps, prompts, msg, pseudonym)
+    folded = sms_text.keyword(body)  # once: every rule below reads the folded form
+    if folded in sms_text.STOP_WORDS or (folded in sms_text.START_WORDS
+                                        and await _opted(deps, pseudonym)):
+        text = await _keyword(deps, prompts, msg, pseudonym, folded)
     else:
         case: store.SmsCase | None = None
 
@@ -176,12 +178,12 @@ async def inbound(request: web.Request) -> web.Response:
             case = await store.sms_case(conn, stored.conversation_id, pseudonym)
 
         try:
-            stored = await inbox.receive(deps, msg, in_tx=in_tx)
+            stored = await inbox.receive(deps, msg, in_tx=in_tx, pseudonym=pseudonym)
         except inbox.MessageTooLong:
             raise json_error(400, "Body: too long") from None
         # After STOP nothing is sent, not even our automatic replies, until START.
         text = None if case is None or case.opted_out else await _next_step(
-            deps, rt, prompts, stored, msg, case)
+            deps, rt, prompts, stored, msg, case, folded)
     return reply_twiml(text)
 
 
@@ -202,10 +204,11 @@ async def _opted(deps: Deps, pseudonym: str) -> bool:
         return await store.is_opted_out(conn, pseudonym)
 
 
-async def _keyword(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str) -> str | None:
+async def _keyword(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str, folded: str
+                   ) -> str | None:
     """STOP or START: recorded once per sender; the word joins an open conversation's
     transcript (it is what the victim wrote) but never opens one."""
-    stop = sms_text.is_stop(msg.text)
+    stop = folded in sms_text.STOP_WORDS
     async with deps.engine.begin() as conn:
         changed = (await store.opt_out(conn, pseudonym, msg.received_at) if stop
                    else await store.opt_in(conn, pseudonym))
@@ -220,7 +223,7 @@ async def _keyword(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str) -
             await deps.publish({"type": "sms.optout" if stop else "sms.optin",
                                 "conversation": stored.conversation_id})
     # Twilio itself confirms its standard English keywords; it does not know the Korean ones.
-    if sms_text.keyword(msg.text).isascii():
+    if folded.isascii():
         return None
     return prompts.render("ko", "sms_stopped" if stop else "sms_started")
 
@@ -236,7 +239,7 @@ async def _wait_text(deps: Deps, rt: Runtime, prompts: Prompts, cid: str, lang: 
 
 
 async def _next_step(deps: Deps, rt: Runtime, prompts: Prompts, stored: Stored,
-                     msg: Inbound, case: store.SmsCase) -> str | None:
+                     msg: Inbound, case: store.SmsCase, folded: str) -> str | None:
     """The automatic reply to one stored message: the next intake question, the wait, the
     call-back dialogue, or nothing (a counselor answers)."""
     cid, lang, now = stored.conversation_id, case.language, msg.received_at
@@ -249,9 +252,9 @@ async def _next_step(deps: Deps, rt: Runtime, prompts: Prompts, stored: Stored,
     if stored.duplicate:
         # A provider retry: the answer was taken the first time; repeat the same question.
         return prompts.render(lang, _ASK[step]) if step in _ASK else None
-    answer = sms_text.digit_answer(msg.text)
+    answer = sms_text.digit_of(folded)
     if step == "done" or (step in QUESTIONS and answer is None):
-        if rt.voice_on and sms_text.is_callback_request(msg.text):
+        if rt.voice_on and folded in sms_text.CALLBACK_WORDS:
             await _set(deps, cid, "cb_window", None, now)
             return prompts.render(lang, "sms_callback_window")
         if step == "done":

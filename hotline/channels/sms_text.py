@@ -10,6 +10,7 @@ Segments (3GPP TS 23.038 / 23.040, as Twilio bills them):
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -131,13 +132,13 @@ def is_start(text: str) -> bool:
     return keyword(text) in START_WORDS
 
 
-def is_callback_request(text: str) -> bool:
-    return keyword(text) in CALLBACK_WORDS
-
-
 def digit_answer(text: str) -> str | None:
     """A numbered reply: "0".."9" (full-width digits too; "skip" is "0"); None for other text."""
-    k = keyword(text)
+    return digit_of(keyword(text))
+
+
+def digit_of(k: str) -> str | None:
+    """digit_answer of a message already folded by `keyword`."""
     if k in SKIP_WORDS:
         return "0"
     if len(k) == 1 and k.isascii() and k.isdigit():
@@ -147,9 +148,12 @@ def digit_answer(text: str) -> str | None:
 
 def language_of(text: str, default: str, supported: tuple[str, ...]) -> str:
     """Korean if the text has Hangul, English if it has Latin letters, else the default."""
-    if "ko" in supported and any("\uac00" <= c <= "\ud7a3" or "\u3131" <= c <= "\u318e"
-                                 for c in text):
+    if "ko" in supported and _HANGUL.search(text):
         return "ko"
-    if "en" in supported and any(c.isascii() and c.isalpha() for c in text):
+    if "en" in supported and _LATIN.search(text):
         return "en"
     return default
+
+
+_HANGUL = re.compile("[\uac00-\ud7a3\u3131-\u318e]")
+_LATIN = re.compile("[A-Za-z]")

@@ -42,14 +42,16 @@ InTx = Callable[[Sql, Stored], Awaitable[None]]
 
 
 async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None,
-                  in_tx: InTx | None = None) -> Stored:
+                  in_tx: InTx | None = None, pseudonym: str | None = None) -> Stored:
     """Store one inbound message durably and announce it; idempotent per provider id.
 
     The text (and, for a new conversation, the channel's intake answers) is triaged on the way:
-    a case only ever moves up automatically. `in_tx` runs last in the same transaction."""
+    a case only ever moves up automatically. `in_tx` runs last in the same transaction.
+    `pseudonym`: the sender's, when the channel has already computed it."""
     if len(msg.text) > deps.config.privacy.max_message_chars:
         raise MessageTooLong(f"message longer than {deps.config.privacy.max_message_chars}")
-    pseudonym = deps.keyring.pseudonymize(msg.channel.value, msg.address)
+    if pseudonym is None:
+        pseudonym = deps.keyring.pseudonymize(msg.channel.value, msg.address)
     provider_key = f"{msg.channel.value}:{msg.provider_id}"
     found = triage(answers or IntakeAnswers(), () if msg.system else (msg.text,),
                    deps.config.triage)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, literal_column, or_, select, update
 
 from hotline.domain.conversation import Channel, Direction
 from hotline.services.jobs import pause
@@ -207,12 +207,17 @@ async def mark_seq(deps: Deps, conversation_id: str, seq: int, state: str,
     return changed
 
 
+# Written as the literal the partial index ix_messages_undelivered is defined with, so both
+# databases can prove the index applies (with bound values they re-plan or scan).
+_UNDELIVERED = messages.c.delivery.in_([literal_column("'pending'"),
+                                        literal_column("'retrying'")])
+
+
 async def due(deps: Deps, now: datetime, limit: int = 100) -> list[tuple[str, int]]:
     """The oldest undelivered reply of each conversation that is due for a try."""
     heads = (select(messages.c.conversation_id.label("cid"), func.min(messages.c.seq)
                     .label("seq"))
-             .where(and_(messages.c.direction.in_(_PUSHED),
-                         messages.c.delivery.in_(("pending", "retrying"))))
+             .where(and_(messages.c.direction.in_(_PUSHED), _UNDELIVERED))
              .group_by(messages.c.conversation_id).subquery())
     async with deps.engine.connect() as conn:
         rows = await conn.execute(

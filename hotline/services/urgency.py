@@ -46,7 +46,7 @@ class Change:
     newly: tuple[str, ...]
 
 
-def current_triage(conv: convs.ConversationRow) -> Triage:
+def current_triage(conv: convs.ConversationRow | convs.OpenCase) -> Triage:
     return Triage(conv.urgency, tuple(_SIGNALS[r] for r in conv.reasons if r in _SIGNALS))
 
 
@@ -64,7 +64,7 @@ _SET_URGENCY = Prebuilt(update(conversations).where(conversations.c.id == bindpa
                                 urgency_reasons=bindparam("b_reasons")))
 
 
-async def raise_in_tx(conn: Sql, deps: Deps, conv: convs.ConversationRow,
+async def raise_in_tx(conn: Sql, deps: Deps, conv: convs.ConversationRow | convs.OpenCase,
                       found: Triage, at: datetime) -> Change | None:
     """Within the caller's transaction: raise the case to what triage found, never lower."""
     before = current_triage(conv)

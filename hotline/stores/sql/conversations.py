@@ -59,7 +59,7 @@ _CONV_COLS = (
 
 
 def _conv(r: Row) -> ConversationRow:
-    """A row of _CONV_COLS, by position (the direct path's rows are plain tuples)."""
+    """A row of _CONV_COLS."""
     return ConversationRow(
         id=r[0], channel=Channel(r[1]), pseudonym=r[2], language=r[3], status=Status(r[4]),
         urgency=Urgency(r[5]), counselor_id=r[6], created_at=r[7], enqueued_at=r[8],
@@ -94,16 +94,28 @@ _BUMP_OPEN = Prebuilt(
                 conversations.c.pseudonym == bindparam("b_pseudonym"), _NOT_CLOSED))
     .values(next_seq=conversations.c.next_seq + 1,
             last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type))
-    .returning(*_CONV_COLS, conversations.c.next_seq))
+    .returning(conversations.c.id, conversations.c.urgency, conversations.c.urgency_reasons,
+               conversations.c.next_seq))
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """What the inbound path needs of a sender's open conversation (its triage level)."""
+
+    id: str
+    urgency: Urgency
+    reasons: tuple[str, ...]
 
 
 async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime
-                    ) -> tuple[ConversationRow, int] | None:
+                    ) -> tuple[OpenCase, int] | None:
     """The sender's open conversation with its next message number allocated, in one
     statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none."""
     row = await first(conn, _BUMP_OPEN, {"b_channel": channel.value, "b_pseudonym": pseudonym,
                                          "b_at": at})
-    return (_conv(row), int(row[13])) if row else None
+    if row is None:
+        return None
+    return OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x)), int(row[3])
 
 
 _INSERT_CONVERSATION = Prebuilt(insert(conversations), keys=(

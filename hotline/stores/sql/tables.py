@@ -142,10 +142,18 @@ messages = Table(
     # Outbound delivery (migration 0003): tries so far, when to try next, the provider's id for
     # the sent message (status callbacks, deletion), and the last error as a code.
     Column("attempts", Integer, nullable=False, server_default=text("0")),
-    Column("next_attempt_at", UTCDateTime, nullable=True, index=True),
-    Column("provider_ref", String(64), nullable=True, index=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("provider_ref", String(64), nullable=True),
     Column("last_error", String(64), nullable=True),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+    # Partial (migration 0007): an inbound message adds no entry to either.
+    Index("ix_messages_provider_ref", "provider_ref",
+          sqlite_where=text("provider_ref IS NOT NULL"),
+          postgresql_where=text("provider_ref IS NOT NULL")),
+    # The outbox's work list: replies not yet delivered.
+    Index("ix_messages_undelivered", "conversation_id", "seq",
+          sqlite_where=text("delivery IN ('pending', 'retrying')"),
+          postgresql_where=text("delivery IN ('pending', 'retrying')")),
 )
 
 intake_records = Table(

@@ -1,0 +1,183 @@
+"""Prebuilt statements on the driver connection (hotline.stores.sql.direct), on SQLite and
+PostgreSQL: the same rows and types as SQLAlchemy's own execution, commit and rollback, driver
+errors raised as SQLAlchemy's (parameters hidden), a cancelled PostgreSQL statement never
+leaves a broken connection in the pool, and on SQLite another process's write lock is waited
+for without blocking the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.domain.conversation import Channel, Urgency
+from hotline.stores.sql import conversations as convs
+from hotline.stores.sql import direct, sqlite_inline
+from hotline.stores.sql.engine import migrate, open_engine
+from hotline.stores.sql.tables import conversations
+from tests.conftest import Database
+
+CID = "a" * 32
+NOW = datetime(2026, 11, 26, 1, 2, 3, 456789, tzinfo=UTC)
+
+# Every column kind the inbound path reads: text, integers, aware datetimes (one NULL), a
+# boolean expression, and a literal in the statement itself.
+_ROW = direct.Prebuilt(
+    select(conversations.c.id, conversations.c.next_seq + 1, conversations.c.created_at,
+           conversations.c.closed_at, conversations.c.contact_sealed.is_not(None),
+           conversations.c.urgency_reasons)
+    .where(conversations.c.id == bindparam("b_id")))
+
+
+@pytest.fixture
+async def engine(database: Database) -> AsyncIterator[AsyncEngine]:
+    eng = open_engine(database.url)
+    await migrate(eng)
+    yield eng
+    await eng.dispose()
+
+
+async def _add(engine: AsyncEngine, cid: str = CID) -> None:
+    async with direct.begin(engine) as tx:
+        await convs.insert_conversation(tx, conversation_id=cid, channel=Channel.SMS,
+                                        pseudonym="p" + cid[:63], language="ko",
+                                        urgency=Urgency.HIGH, at=NOW, contact_sealed=b"sealed",
+                                        reasons=("minor",), next_seq=4)
+
+
+async def _count(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(conversations)))
+                   .scalar_one())
+
+
+async def test_same_rows_and_types_as_sqlalchemy(engine: AsyncEngine) -> None:
+    await _add(engine)
+    async with direct.begin(engine, write=False) as tx:
+        fast = await direct.first(tx, _ROW, {"b_id": CID})
+        missing = await direct.first(tx, _ROW, {"b_id": "b" * 32})
+    async with engine.connect() as conn:
+        slow = await direct.first(conn, _ROW, {"b_id": CID})
+        row = await convs.get(conn, CID)
+    assert fast is not None and slow is not None and missing is None
+    assert tuple(fast) == tuple(slow) == (CID, 5, NOW, None, True, "minor")
+    assert fast[2].tzinfo is not None
+    assert row is not None and row.created_at == NOW and row.urgency == Urgency.HIGH
+
+
+async def test_open_case_found_on_either_connection(engine: AsyncEngine) -> None:
+    await _add(engine)
+    async with direct.begin(engine) as tx:
+        fast = await convs.bump_open(tx, Channel.SMS, "p" + CID[:63], NOW)
+    async with engine.begin() as conn:
+        slow = await convs.bump_open(conn, Channel.SMS, "p" + CID[:63], NOW)
+    assert fast == (convs.OpenCase(CID, Urgency.HIGH, ("minor",)), 5)
+    assert slow == (convs.OpenCase(CID, Urgency.HIGH, ("minor",)), 6)
+
+
+async def test_rolled_back_when_the_block_raises(engine: AsyncEngine) -> None:
+    with pytest.raises(RuntimeError):
+        async with direct.begin(engine) as tx:
+            await convs.insert_conversation(tx, conversation_id=CID, channel=Channel.SMS,
+                                            pseudonym="p", language="ko",
+                                            urgency=Urgency.NORMAL, at=NOW)
+            raise RuntimeError("after the insert")
+    assert await _count(engine) == 0
+    await _add(engine)  # the pooled connection is clean and usable
+    assert await _count(engine) == 1
+
+
+async def test_driver_errors_are_sqlalchemy_errors_without_parameters(
+        engine: AsyncEngine) -> None:
+    await _add(engine)
+    with pytest.raises(IntegrityError) as caught:
+        await _add(engine)
+    assert "p" + CID[:63] not in str(caught.value)  # parameters are hidden
+    bad = direct.Prebuilt(text("SELECT no_such_column FROM conversations"))
+    with pytest.raises(DBAPIError):
+        async with direct.begin(engine, write=False) as tx:
+            await tx.first(bad, {})
+    assert await _count(engine) == 1
+
+
+async def test_a_missing_parameter_is_named(engine: AsyncEngine) -> None:
+    with pytest.raises(KeyError, match="b_id"):
+        async with direct.begin(engine, write=False) as tx:
+            await tx.first(_ROW, {})
+
+
+async def test_cancelled_statement_leaves_no_broken_connection(
+        engine: AsyncEngine, database: Database) -> None:
+    sleep = direct.Prebuilt(text("SELECT pg_sleep(5)") if database.kind == "postgresql"
+                            else text("SELECT 1"))
+
+    async def slow() -> None:
+        async with direct.begin(engine, write=False) as tx:
+            await tx.first(sleep, {})
+            await asyncio.sleep(5)  # SQLite: cancelled here instead
+
+    task = asyncio.create_task(slow())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Every pooled connection still works (a PostgreSQL one cut mid-statement was dropped).
+    for _ in range(3):
+        await _add(engine, cid=f"{_:032d}")
+    assert await _count(engine) == 3
+
+
+async def test_sqlite_waits_for_another_process_lock_without_blocking(
+        engine: AsyncEngine, database: Database) -> None:
+    if database.kind != "sqlite":
+        pytest.skip("SQLite's file lock")
+    path = make_url(database.url).database
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None)  # as the CLI would, in its process
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick_task = asyncio.create_task(ticker())
+    write = asyncio.create_task(_add(engine))
+    await asyncio.sleep(0.3)
+    assert not write.done()  # waiting for the lock
+    assert ticks >= 10  # ... while the loop kept running
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(write, 2)
+    tick_task.cancel()
+    assert await _count(engine) == 1
+
+
+async def test_sqlite_lock_wait_gives_up(monkeypatch: pytest.MonkeyPatch,
+                                         engine: AsyncEngine, database: Database) -> None:
+    if database.kind != "sqlite":
+        pytest.skip("SQLite's file lock")
+    monkeypatch.setattr(sqlite_inline, "LOCK_WAIT_S", 0.1)
+    path = make_url(database.url).database
+    assert path is not None
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        started = datetime.now(UTC)
+        with pytest.raises(DBAPIError, match="locked"):
+            await _add(engine)
+        assert datetime.now(UTC) - started < timedelta(seconds=2)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await _add(engine)  # the connection went back to the pool clean
+    assert await _count(engine) == 1
