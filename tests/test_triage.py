@@ -4,10 +4,13 @@ escalation that never lowers, ageing at its thresholds, and the [triage] config 
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from typing import Any
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
 
 from hotline.config import ConfigError
 from hotline.domain.conversation import Urgency
@@ -23,6 +26,7 @@ from hotline.domain.triage import (
     normalise,
     rules_from_mapping,
     triage,
+    trie_pattern,
 )
 
 C, H, N = Urgency.CRITICAL, Urgency.HIGH, Urgency.NORMAL
@@ -335,3 +339,30 @@ def test_rules_refuse_gaps(levels: dict[Signal, Urgency], age_up: dict[Urgency, 
 def test_rules_are_read_only() -> None:
     with pytest.raises(TypeError):
         RULES.levels[S.MINOR] = N  # type: ignore[index]
+
+
+# A small alphabet makes shared prefixes, phrases inside phrases and near misses common.
+_PHRASES = st.sets(st.text(alphabet="ab 사진", min_size=1, max_size=5), max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PHRASES, st.text(alphabet="ab 사진x", max_size=30))
+def test_phrase_prefilter_finds_exactly_the_texts_holding_a_phrase(
+        phrases: set[str], text: str) -> None:
+    found = re.search(trie_pattern(phrases), text) is not None
+    assert found == any(p in text for p in phrases)
+
+
+@pytest.mark.parametrize("text,fires", [
+    ("he posted them and wants me to send money by tonight", True),
+    ("the school shared it... im not safe", True),
+    ("hello, can someone help me understand my options?", False),
+    ("사진이 유포됐어요 돈 보내라고 해요", True),
+    ("안녕하세요 상담 받고 싶어요", False),
+])
+def test_prefiltered_triage_agrees_with_every_phrase_checked(text: str, fires: bool) -> None:
+    quick = triage(IntakeAnswers(), (text,), RULES)
+    forms = [(t, t.replace(" ", "")) for t in (normalise(text),)]
+    slow = {s for s, m in RULES.matchers if any(m.search(t, sq) for t, sq in forms)}
+    assert bool(quick.reasons) == fires
+    assert set(quick.reasons) >= slow - {S.SEXTORTION_DEADLINE}

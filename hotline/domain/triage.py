@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 from hotline.config import ConfigError
 from hotline.domain.conversation import Urgency
@@ -71,6 +72,9 @@ class TriageRules:
     # Each signal's phrase matcher, built once: triage runs on every inbound message.
     matchers: tuple[tuple[Signal, _Matcher], ...] = field(init=False, repr=False,
                                                            compare=False)
+    # Whether any phrase of any signal occurs at all (one regex each for the normalised and
+    # the squeezed text): most messages contain none and skip the per-phrase checks.
+    prefilter: _Prefilter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         missing = [s.value for s in Signal if s not in self.levels]
@@ -85,6 +89,7 @@ class TriageRules:
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         object.__setattr__(self, "matchers", tuple(
             (s, _matcher(tuple(self.keywords.get(s, ())))) for s in Signal))
+        object.__setattr__(self, "prefilter", _Prefilter.of(m for _s, m in self.matchers))
 
 
 @dataclass(frozen=True)
@@ -317,6 +322,45 @@ class _Matcher:
         return False
 
 
+def trie_pattern(phrases: Iterable[str]) -> str:
+    """A regex matching exactly where one of `phrases` starts, as a trie of alternatives:
+    Python's re tries a flat alternation's branches one by one at every position (measured:
+    54 us for our English phrases in a short message, 4.5 us as a trie)."""
+    root: dict[str, Any] = {}
+    for phrase in phrases:
+        node = root
+        for ch in phrase:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        ends = "" in node  # a phrase ends here and longer ones go on
+        group = alts[0] if len(alts) == 1 and not ends else "(?:" + "|".join(alts) + ")"
+        return group + "?" if ends else group
+
+    return emit(root) if root else "(?!)"
+
+
+@dataclass(frozen=True)
+class _Prefilter:
+    words: re.Pattern[str]
+    squeezed: re.Pattern[str]
+
+    @classmethod
+    def of(cls, matchers: Iterable[_Matcher]) -> _Prefilter:
+        ms = tuple(matchers)
+        return cls(re.compile(trie_pattern({p for m in ms for p, _l, _r in m.words})),
+                   re.compile(trie_pattern({p for m in ms for p in m.squeezed})))
+
+    def may_match(self, text: str, squeezed: str) -> bool:
+        """False when no phrase of any signal occurs in the text."""
+        return bool(self.words.search(text)) or (
+            not squeezed.isascii() and bool(self.squeezed.search(squeezed)))
+
+
 @lru_cache(maxsize=64)
 def _matcher(phrases: tuple[str, ...]) -> _Matcher:
     normalised = [p for p in map(normalise, phrases) if p]
@@ -349,8 +393,9 @@ def triage(answers: IntakeAnswers, texts: Sequence[str], rules: TriageRules) -> 
         fired.add(Signal.UNSAFE_NOW)
 
     normalised = [normalise(t) for t in texts]
-    forms = [(t, t.replace(" ", "")) for t in normalised]
-    for signal, matcher in rules.matchers:
+    forms = [(t, sq) for t in normalised
+             if rules.prefilter.may_match(t, sq := t.replace(" ", ""))]
+    for signal, matcher in rules.matchers if forms else ():
         if any(matcher.search(t, s) for t, s in forms):
             fired.add(signal)
     # Deadline phrases are everyday words on their own ("24시간 상담"): only with a threat.
