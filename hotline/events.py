@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,17 +43,32 @@ async def publish(redis: Redis, keys: Keys, event: Event) -> str | None:
     Publishing happens after the SQL commit: a lost event delays a screen update, it never
     loses data, and clients reload state when they reconnect.
     """
+    ids = await publish_all(redis, keys, (event,))
+    return ids[0] if ids else None
+
+
+async def publish_all(redis: Redis, keys: Keys, events: Sequence[Event]) -> list[str]:
+    """Append several events in order, in one round trip; their ids ([] if Redis is
+    unreachable, logged, not raised)."""
     try:
         # The command itself: redis-py's xadd() wrapper inspects its arguments on every call
         # (deprecation checks), which cost as much as the round trip.
-        eid = await redis.execute_command(  # type: ignore[no-untyped-call]
-            "XADD", keys.events, "MAXLEN", "~", EVENT_LOG_MAXLEN, "*",
-            "e", json.dumps(event, separators=(",", ":")))
+        if len(events) == 1:
+            return [str(await redis.execute_command(  # type: ignore[no-untyped-call]
+                *_xadd(keys, events[0])))]
+        async with redis.pipeline(transaction=False) as p:
+            for event in events:
+                p.execute_command(*_xadd(keys, event))
+            return [str(eid) for eid in await p.execute()]
     except (RedisError, OSError) as e:
-        log.warning("event not published", extra={"event_type": event.get("type"),
+        log.warning("event not published", extra={"event_type": events[0].get("type"),
                                                   "error": type(e).__name__})
-        return None
-    return str(eid)
+        return []
+
+
+def _xadd(keys: Keys, event: Event) -> tuple[Any, ...]:
+    return ("XADD", keys.events, "MAXLEN", "~", EVENT_LOG_MAXLEN, "*",
+            "e", json.dumps(event, separators=(",", ":")))
 
 
 def _decode(entry: Any) -> Event:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.config import Config
 from hotline.crypto import Keyring
 from hotline.domain.routing import RoutingRules
-from hotline.events import Event, publish
+from hotline.events import Event, publish, publish_all
 from hotline.services.outbox import Outbox
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
@@ -32,3 +33,7 @@ class Deps:
 
     async def publish(self, event: Event) -> str | None:
         return await publish(self.redis, self.keys, event)
+
+    async def publish_all(self, events: Sequence[Event]) -> list[str]:
+        """Several events in order, in one round trip."""
+        return await publish_all(self.redis, self.keys, events)

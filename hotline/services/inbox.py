@@ -70,6 +70,9 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
                                                      "channel": msg.channel.value})
         return stored
     metrics.MESSAGES_IN.labels(msg.channel.value).inc()
+    direction = Direction.SYSTEM if msg.system else Direction.IN
+    announced = {"type": "message", "conversation": stored.conversation_id,
+                 "seq": stored.seq, "direction": direction.value}
     if stored.new_conversation:
         reasons = tuple(s.value for s in found.reasons)
         try:
@@ -80,16 +83,17 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
             log.warning("queue not updated; reconciler will add it",
                         extra={"conversation": stored.conversation_id,
                                "error": type(e).__name__})
-        await deps.publish({"type": "queued", "conversation": stored.conversation_id,
-                            "language": msg.language, "channel": msg.channel.value,
-                            "urgency": found.urgency.value, "reasons": list(reasons)})
+        # Both events in one round trip: the case is queued, and here is its first message.
+        await deps.publish_all([
+            {"type": "queued", "conversation": stored.conversation_id,
+             "language": msg.language, "channel": msg.channel.value,
+             "urgency": found.urgency.value, "reasons": list(reasons)}, announced])
         if Signal.CONTENT_SPREADING in found.reasons:
             await alerts.raise_takedown_alert(deps, stored.conversation_id, reasons)
-    elif change is not None:
-        await urgency.announce(deps, change)
-    direction = Direction.SYSTEM if msg.system else Direction.IN
-    await deps.publish({"type": "message", "conversation": stored.conversation_id,
-                        "seq": stored.seq, "direction": direction.value})
+    else:
+        if change is not None:
+            await urgency.announce(deps, change)
+        await deps.publish(announced)
     log.info("inbound stored", extra={"conversation": stored.conversation_id,
                                       "seq": stored.seq, "channel": msg.channel.value})
     return stored

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 # How often the router looks at the queue when nothing wakes it sooner.
 TICK_S = 1.0
+# Passes woken by events are at least this far apart: a burst of new conversations (each one
+# wakes the router) is routed in one pass instead of one pass per conversation, at the cost of
+# a new case waiting up to this much longer for its offer.
+WAKE_GAP_S = 0.05
 
 
 @dataclass
@@ -149,7 +153,8 @@ async def run_router(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) -> No
                         last_coverage = loop.time()
                 finally:
                     await deps.redis.delete(deps.keys.job_lock("router"))
-        await pause(stop, TICK_S, wake)
+        await pause(stop, WAKE_GAP_S)  # a wake meanwhile stays set for the next pause
+        await pause(stop, TICK_S - WAKE_GAP_S, wake)
 
 
 async def accept(deps: Deps, staff: Staff, conversation_id: str) -> None:

@@ -95,7 +95,7 @@ class LiveStore:
         lib = _lua("lib.lua")
         self._scripts = {name: redis.register_script(lib + "\n" + _lua(f"{name}.lua"))
                          for name in ("take_next", "claim", "offer", "accept", "unoffer",
-                                      "release", "reassign")}
+                                      "release", "reassign", "place", "enqueue")}
 
     async def _run(self, name: str, *args: EncodableT, at_ms: int | None = None) -> Any:
         base: list[EncodableT] = [self.keys.base, at_ms if at_ms is not None else now_ms(),
@@ -106,11 +106,8 @@ class LiveStore:
 
     async def enqueue(self, item: Waiting) -> None:
         """Put a conversation in the queue (idempotent: re-adding keeps one entry)."""
-        k = self.keys
-        async with self.redis.pipeline(transaction=True) as p:
-            p.hset(k.queue_meta, item.conversation_id, item.encode())
-            p.zadd(k.queue, {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)})
-            await p.execute()
+        await self._run("enqueue", item.conversation_id, item.encode(),
+                        queue_score(item.urgency, item.enqueued_ms))
 
     async def refresh_item(self, item: Waiting) -> None:
         """Rewrite a case's routing metadata (urgency, language, needs); a waiting case moves
@@ -143,28 +140,11 @@ class LiveStore:
 
     async def place(self, conversation_id: str) -> tuple[Waiting, int] | None:
         """A waiting or offered case and its 1-based place among all unassigned ones (the
-        order of `unassigned`), without reading the whole queue; None if it is neither."""
-        k = self.keys
-        async with self.redis.pipeline(transaction=True) as p:
-            p.zrank(k.queue, conversation_id)
-            p.hget(k.queue_meta, conversation_id)
-            p.hkeys(k.offer)
-            rank, meta, offered = await p.execute()
-        if meta is None or (rank is None and conversation_id not in offered):
+        order of `unassigned`), in one script call; None if it is neither."""
+        found = await self._run("place", conversation_id)
+        if not found:
             return None
-        mine = Waiting.decode(conversation_id, meta)
-        score = queue_score(mine.urgency, mine.enqueued_ms)
-        if rank is None:
-            rank = await self.redis.zcount(k.queue, "-inf", f"({score}")
-        others = [c for c in offered if c != conversation_id]
-        ahead = 0
-        if others:
-            metas: Any = await self.redis.hmget(k.queue_meta, others)
-            for cid, m in zip(others, metas, strict=True):
-                if m is not None:
-                    w = Waiting.decode(cid, m)
-                    ahead += queue_score(w.urgency, w.enqueued_ms) < score
-        return mine, int(rank) + ahead + 1
+        return Waiting.decode(conversation_id, str(found[0])), int(found[1])
 
     async def unassigned(self) -> list[tuple[Waiting, int | None]]:
         """Waiting and offered cases, best first, with the counselor an offer is out to."""

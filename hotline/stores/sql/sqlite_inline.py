@@ -46,6 +46,10 @@ class InlineConnection(aiosqlite.Connection):
         self._tx = _InlineQueue()  # type: ignore[assignment]
 
     @property
+    def is_open(self) -> bool:
+        return self._running and self._connection is not None
+
+    @property
     def sqlite(self) -> sqlite3.Connection:
         """The sqlite3 connection itself (for statements run without SQLAlchemy: direct.py)."""
         if not self._running or self._connection is None:

@@ -71,9 +71,15 @@ local function free(aid, chan)
   redis.call('HSET', k('agent:' .. aid), 'idle', NOW)
 end
 
-local function requeue(id, m)
-  -- Back at the old position: the score is rebuilt from the stored urgency and enqueue time.
+-- A case's queue score from its meta: urgency rank, then enqueue time (queue_score in
+-- hotline.domain.conversation).
+local function score_of(m)
   local urg, enq = string.match(m, '^[^|]*|[^|]*|([^|]*)|([^|]*)')
   local rank = ({critical = 0, high = 1, normal = 2})[urg] or 2
-  redis.call('ZADD', k('queue'), rank * 10000000000000 + tonumber(enq), id)
+  return rank * 10000000000000 + tonumber(enq)
+end
+
+local function requeue(id, m)
+  -- Back at the old position: the score is rebuilt from the stored urgency and enqueue time.
+  redis.call('ZADD', k('queue'), score_of(m), id)
 end
