@@ -47,6 +47,7 @@ from hotline.services.deps import Deps
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
+from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.web import ops
 from hotline.web.appkeys import CONFIG, DEPS, ENGINE, HUB, KEYRING, PROMPTS, REDIS, REDIS_URL
@@ -97,10 +98,17 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _sql_ctx(app: web.Application) -> AsyncIterator[None]:
-    engine = open_engine(app[CONFIG].database_url)
+    url = app[CONFIG].database_url
+    checkpointer = checkpoint.for_url(url)
+    engine = open_engine(url, background_checkpoint=checkpointer is not None)
     await migrate(engine)
     app[ENGINE] = engine
+    stop = asyncio.Event()
+    task = asyncio.create_task(checkpointer.run(stop)) if checkpointer else None
     yield
+    stop.set()
+    if task is not None:
+        await task
     await engine.dispose()
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
-from hotline.stores.sql import sqlite_inline
+from hotline.stores.sql import checkpoint, sqlite_inline
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 
@@ -30,8 +30,11 @@ if _AIOSQLITE_LOG.level == logging.NOTSET:
     _AIOSQLITE_LOG.setLevel(logging.WARNING)
 
 
-def open_engine(url: str) -> AsyncEngine:
-    """An async engine; on SQLite with WAL, foreign keys and the write lock taken up front."""
+def open_engine(url: str, *, background_checkpoint: bool = False) -> AsyncEngine:
+    """An async engine; on SQLite with WAL, foreign keys and the write lock taken up front.
+
+    `background_checkpoint`: the caller runs checkpoint.Checkpointer for this database, so
+    the engine's connections leave WAL checkpoints to it (the server does; the CLI does not)."""
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
         if path != ":memory:" and not path.startswith("file:"):
@@ -44,20 +47,23 @@ def open_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(
             url, async_creator=sqlite_inline.creator(path, uri=path.startswith("file:")),
             hide_parameters=True, pool_size=1, max_overflow=0, pool_timeout=60)
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, checkpoint.BACKSTOP_PAGES if background_checkpoint else None)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                                hide_parameters=True)
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, autocheckpoint_pages: int | None) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself; the driver's legacy mode skips it for SELECTs.
         dbapi.isolation_level = None
         busy_ms = int(sqlite_inline.BUSY_TIMEOUT_S * 1000)
-        for pragma in ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={busy_ms}",
-                       "synchronous=NORMAL"):
+        pragmas = ["journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={busy_ms}",
+                   "synchronous=NORMAL"]
+        if autocheckpoint_pages is not None:
+            pragmas.append(f"wal_autocheckpoint={autocheckpoint_pages}")
+        for pragma in pragmas:
             dbapi.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(engine.sync_engine, "begin")
