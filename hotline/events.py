@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from hotline.stores.live.keys import EVENT_LOG_MAXLEN, Keys
@@ -34,7 +35,7 @@ _READ_BLOCK_MS = 2000
 # After a read that found events, the reader waits this long before the next one, so events
 # arriving close together are read in one call: at a few hundred messages a second, one read
 # per event cost as much as publishing it. Consoles see events at most this much later.
-_BATCH_WINDOW_S = 0.005
+_BATCH_WINDOW_S = 0.02
 
 
 async def publish(redis: Redis, keys: Keys, event: Event) -> str | None:
@@ -58,12 +59,17 @@ async def publish_all(redis: Redis, keys: Keys, events: Sequence[Event]) -> list
                 *_xadd(keys, events[0])))]
         async with redis.pipeline(transaction=False) as p:
             for event in events:
-                p.execute_command(*_xadd(keys, event))
+                publish_on(p, keys, event)
             return [str(eid) for eid in await p.execute()]
     except (RedisError, OSError) as e:
         log.warning("event not published", extra={"event_type": events[0].get("type"),
                                                   "error": type(e).__name__})
         return []
+
+
+def publish_on(pipe: Pipeline, keys: Keys, event: Event) -> None:
+    """`publish` as one more command of the caller's pipeline (sent when it executes)."""
+    pipe.execute_command(*_xadd(keys, event))
 
 
 def _xadd(keys: Keys, event: Event) -> tuple[Any, ...]:

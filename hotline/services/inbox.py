@@ -18,6 +18,7 @@ from hotline import metrics
 from hotline.domain.conversation import Direction, Inbound, Stored
 from hotline.domain.routing import needs_for
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
+from hotline.events import publish_on
 from hotline.services import alerts, urgency
 from hotline.services.deps import Deps
 from hotline.stores.live.store import Waiting
@@ -75,19 +76,22 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
                  "seq": stored.seq, "direction": direction.value}
     if stored.new_conversation:
         reasons = tuple(s.value for s in found.reasons)
+        queued = {"type": "queued", "conversation": stored.conversation_id,
+                  "language": msg.language, "channel": msg.channel.value,
+                  "urgency": found.urgency.value, "reasons": list(reasons)}
+        # The case joins the queue and both events go out in one round trip.
         try:
-            await deps.live.enqueue(Waiting(
-                stored.conversation_id, msg.channel, msg.language, found.urgency,
-                int(msg.received_at.timestamp() * 1000), needs_for(reasons)))
+            async with deps.redis.pipeline(transaction=True) as p:
+                deps.live.enqueue_on(p, Waiting(
+                    stored.conversation_id, msg.channel, msg.language, found.urgency,
+                    int(msg.received_at.timestamp() * 1000), needs_for(reasons)))
+                publish_on(p, deps.keys, queued)
+                publish_on(p, deps.keys, announced)
+                await p.execute()
         except (RedisError, OSError) as e:
-            log.warning("queue not updated; reconciler will add it",
+            log.warning("queue or events not updated; reconciler will queue it",
                         extra={"conversation": stored.conversation_id,
                                "error": type(e).__name__})
-        # Both events in one round trip: the case is queued, and here is its first message.
-        await deps.publish_all([
-            {"type": "queued", "conversation": stored.conversation_id,
-             "language": msg.language, "channel": msg.channel.value,
-             "urgency": found.urgency.value, "reasons": list(reasons)}, announced])
         if Signal.CONTENT_SPREADING in found.reasons:
             await alerts.raise_takedown_alert(deps, stored.conversation_id, reasons)
     else:

@@ -5,6 +5,7 @@ numbers when the case is critical. The words are the `wait_status` prompt. See d
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -52,12 +53,13 @@ async def _recent_handling(deps: Deps) -> list[int]:
 
 async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     """The wait of one waiting (or offered) case; None if it is not waiting."""
-    found = await deps.live.place(conversation_id)
+    # Both reads at once: on a quiet line every round trip is the victim's wait for the reply.
+    found, agents = await asyncio.gather(deps.live.place(conversation_id),
+                                         deps.live.agent_states())
     if found is None:
         return None
     mine, position = found
     now = now_ms()
-    agents = await deps.live.agent_states()
     cov = coverage(agents, mine.language, mine.channel, now, deps.rules)
     serving = sum(1 for a in agents
                   if why_not(a, mine.item(), now, deps.rules, skip_capacity=True) is None)

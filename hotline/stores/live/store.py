@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
@@ -95,19 +96,30 @@ class LiveStore:
         lib = _lua("lib.lua")
         self._scripts = {name: redis.register_script(lib + "\n" + _lua(f"{name}.lua"))
                          for name in ("take_next", "claim", "offer", "accept", "unoffer",
-                                      "release", "reassign", "place", "enqueue")}
+                                      "release", "reassign", "place")}
+
+    def _base(self, at_ms: int | None) -> list[EncodableT]:
+        return [self.keys.base, at_ms if at_ms is not None else now_ms(),
+                self.rules.no_new_before_end_s * 1000, self.rules.presence_ttl_s * 1000]
 
     async def _run(self, name: str, *args: EncodableT, at_ms: int | None = None) -> Any:
-        base: list[EncodableT] = [self.keys.base, at_ms if at_ms is not None else now_ms(),
-                self.rules.no_new_before_end_s * 1000, self.rules.presence_ttl_s * 1000]
-        return await self._scripts[name](keys=[self.keys.queue], args=[*base, *args])
+        return await self._scripts[name](keys=[self.keys.queue],
+                                         args=[*self._base(at_ms), *args])
 
     # --- the queue ---
 
     async def enqueue(self, item: Waiting) -> None:
         """Put a conversation in the queue (idempotent: re-adding keeps one entry)."""
-        await self._run("enqueue", item.conversation_id, item.encode(),
-                        queue_score(item.urgency, item.enqueued_ms))
+        async with self.redis.pipeline(transaction=True) as p:
+            self.enqueue_on(p, item)
+            await p.execute()
+
+    def enqueue_on(self, pipe: Pipeline, item: Waiting) -> None:
+        """`enqueue` as commands of the caller's MULTI pipeline (sent when it executes), so
+        other commands can share its round trip."""
+        pipe.hset(self.keys.queue_meta, item.conversation_id, item.encode())
+        pipe.zadd(self.keys.queue,
+                  {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)})
 
     async def refresh_item(self, item: Waiting) -> None:
         """Rewrite a case's routing metadata (urgency, language, needs); a waiting case moves
