@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
+from hotline.channels import sms_flow as flow
 from hotline.channels import sms_text
 from hotline.channels.twilio_common import (
     MESSAGE_SID,
@@ -61,16 +62,9 @@ routes = web.RouteTableDef()
 
 SENDER = re.compile(r"^\+?[0-9]{3,15}$")
 STATUS_PATH = "/webhooks/twilio/sms/status"
-# Intake steps in order, the prompt asking each, and how a digit answers it.
-QUESTIONS = ("spreading", "age", "safe")
+# The prompt asking each step of the dialogue (sms_flow).
 _ASK = {"spreading": "sms_q_spreading", "age": "sms_q_age", "safe": "sms_q_safe",
-        "cb_window": "sms_callback_window", "cb_message": "sms_callback_message"}
-_ANSWERS: dict[str, dict[str, object]] = {
-    "spreading": {"1": True, "2": False},
-    "age": {"1": "under_14", "2": "14_17", "3": "18_plus"},
-    "safe": {"1": True, "2": False},
-}
-_FIELD = {"spreading": "spreading", "age": "age_group", "safe": "safe_now"}
+        flow.CB_WINDOW: "sms_callback_window", flow.CB_MESSAGE: "sms_callback_message"}
 # Twilio error codes after which retrying cannot help: unsubscribed, invalid or unreachable
 # numbers, a number that cannot receive SMS.
 _PERMANENT = {21211, 21612, 21614, 21408, 21606, 21610, 30003, 30005, 30006}
@@ -168,22 +162,32 @@ async def inbound(request: web.Request) -> web.Response:
         text = await _keyword(deps, prompts, msg, pseudonym, folded)
     else:
         case: store.SmsCase | None = None
+        step: flow.Plan | None = None
 
         async def in_tx(conn: Sql, stored: Stored) -> None:
-            # In the inbox's transaction: a new conversation starts its intake questions, and
-            # the state the next step depends on is read without a second transaction.
-            nonlocal case
+            # In the inbox's transaction: a new conversation starts its intake questions, the
+            # state the next step depends on is read, and the dialogue moves on, all without
+            # a second transaction.
+            nonlocal case, step
             if stored.new_conversation:
-                await store.start_intake(conn, stored.conversation_id, QUESTIONS[0], now)
+                await store.start_intake(conn, stored.conversation_id, flow.QUESTIONS[0], now)
             case = await store.sms_case(conn, stored.conversation_id, pseudonym)
+            if case is None or case.opted_out:
+                return
+            step = flow.plan(case.step, case.pending, case.status == Status.WAITING.value,
+                             folded, voice_on=rt.voice_on,
+                             new_conversation=stored.new_conversation,
+                             duplicate=stored.duplicate)
+            if step.move_to is not None:
+                await store.set_intake(conn, stored.conversation_id, *step.move_to, now)
 
         try:
             stored = await inbox.receive(deps, msg, in_tx=in_tx, pseudonym=pseudonym)
         except inbox.MessageTooLong:
             raise json_error(400, "Body: too long") from None
         # After STOP nothing is sent, not even our automatic replies, until START.
-        text = None if case is None or case.opted_out else await _next_step(
-            deps, rt, prompts, stored, msg, case, folded)
+        text = None if case is None or step is None else await _respond(
+            deps, rt, prompts, stored.conversation_id, msg, case.language, step)
     return reply_twiml(text)
 
 
@@ -238,53 +242,36 @@ async def _wait_text(deps: Deps, rt: Runtime, prompts: Prompts, cid: str, lang: 
     return text
 
 
-async def _next_step(deps: Deps, rt: Runtime, prompts: Prompts, stored: Stored,
-                     msg: Inbound, case: store.SmsCase, folded: str) -> str | None:
-    """The automatic reply to one stored message: the next intake question, the wait, the
-    call-back dialogue, or nothing (a counselor answers)."""
-    cid, lang, now = stored.conversation_id, case.language, msg.received_at
-    if stored.new_conversation:  # its intake began in the inbox's transaction
-        return prompts.render(lang, "sms_welcome") + "\n" + prompts.render(lang, _ASK[
-            QUESTIONS[0]])
-    if case.status != Status.WAITING.value:
-        return None
-    step, pending = case.step or "done", case.pending
-    if stored.duplicate:
-        # A provider retry: the answer was taken the first time; repeat the same question.
-        return prompts.render(lang, _ASK[step]) if step in _ASK else None
-    answer = sms_text.digit_of(folded)
-    if step == "done" or (step in QUESTIONS and answer is None):
-        if rt.voice_on and folded in sms_text.CALLBACK_WORDS:
-            await _set(deps, cid, "cb_window", None, now)
-            return prompts.render(lang, "sms_callback_window")
-        if step == "done":
-            return None
-        await _set(deps, cid, "done", None, now)  # free text: the victim wants to talk
+async def _respond(deps: Deps, rt: Runtime, prompts: Prompts, cid: str, msg: Inbound,
+                   lang: str, step: flow.Plan) -> str | None:
+    """What the dialogue's plan leaves for after the commit, and the automatic reply."""
+    if step.answer is not None:
+        await _answer(deps, cid, *step.answer)
+    if step.reply == flow.Reply.WELCOME:
+        return prompts.render(lang, "sms_welcome") + "\n" + prompts.render(
+            lang, _ASK[flow.QUESTIONS[0]])
+    if step.reply == flow.Reply.ASK:
+        assert step.ask is not None
+        return prompts.render(lang, _ASK[step.ask])
+    if step.reply == flow.Reply.WAIT:
         return await _wait_text(deps, rt, prompts, cid, lang)
-    if step in QUESTIONS:
-        await _answer(deps, cid, step, answer or "0")
-        nxt = QUESTIONS.index(step) + 1
-        if nxt < len(QUESTIONS):
-            await _set(deps, cid, QUESTIONS[nxt], None, now)
-            return prompts.render(lang, _ASK[QUESTIONS[nxt]])
-        await _set(deps, cid, "done", None, now)
-        return await _wait_text(deps, rt, prompts, cid, lang)
-    if step == "cb_window":
-        if answer in callback.CHOICES:
-            await _set(deps, cid, "cb_message", answer, now)
-            return prompts.render(lang, "sms_callback_message")
-        await _set(deps, cid, "done", None, now)
+    if step.reply == flow.Reply.CALLBACK_CANCELLED:
         return prompts.render(lang, "sms_callback_cancelled")
-    # cb_message: only an explicit 1 allows a voice message; anything else is the safe "no".
-    tz = ZoneInfo(deps.config.roster.timezone)
-    window = callback.window_for(pending or "1", now, tz) or callback.window_for("1", now, tz)
-    assert window is not None
-    await callback.request(deps, number=msg.address, language=lang, start=window[0],
-                           end=window[1], leave_message=answer == "1",
-                           source_channel=Channel.SMS, source_key=f"sms:{msg.provider_id}")
-    await _set(deps, cid, "done", None, now)
-    return prompts.render(lang, "sms_callback_confirmed", leave_message=answer == "1",
-                          **callback.confirmation(window[0], window[1], now, tz))
+    if step.reply == flow.Reply.CALLBACK_CONFIRMED:
+        assert step.callback is not None
+        choice, leave_message = step.callback
+        now = msg.received_at
+        tz = ZoneInfo(deps.config.roster.timezone)
+        window = callback.window_for(choice, now, tz) or callback.window_for("1", now, tz)
+        assert window is not None
+        await callback.request(deps, number=msg.address, language=lang, start=window[0],
+                               end=window[1], leave_message=leave_message,
+                               source_channel=Channel.SMS,
+                               source_key=f"sms:{msg.provider_id}")
+        await _set(deps, cid, flow.DONE, None, now)
+        return prompts.render(lang, "sms_callback_confirmed", leave_message=leave_message,
+                              **callback.confirmation(window[0], window[1], now, tz))
+    return None
 
 
 async def _set(deps: Deps, cid: str, step: str, pending: str | None, at: datetime) -> None:
@@ -298,7 +285,7 @@ async def _answer(deps: Deps, cid: str, step: str, digit: str) -> None:
         raw = (await conn.execute(select(conversations.c.intake_answers)
                                   .where(conversations.c.id == cid))).scalar_one()
     answers: IntakeAnswers = urgency.answers_from_json(raw)
-    values: dict[str, Any] = {_FIELD[step]: _ANSWERS[step].get(digit)}
+    values: dict[str, Any] = {flow.FIELD[step]: flow.ANSWERS[step].get(digit)}
     answers = dataclasses.replace(answers, **values)
     with contextlib.suppress(LookupError):  # closed meanwhile: the answer changes nothing
         await urgency.set_answers(deps, cid, answers)
