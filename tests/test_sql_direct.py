@@ -11,18 +11,22 @@ import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.config import Config
 from hotline.domain.conversation import Channel, Urgency
+from hotline.services import inbox
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import direct, sqlite_inline
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.stores.sql.tables import conversations
 from tests.conftest import Database
+from tests.service_deps import inbound, open_deps
 
 CID = "a" * 32
 NOW = datetime(2026, 11, 26, 1, 2, 3, 456789, tzinfo=UTC)
@@ -181,3 +185,53 @@ async def test_sqlite_lock_wait_gives_up(monkeypatch: pytest.MonkeyPatch,
         other.close()
     await _add(engine)  # the connection went back to the pool clean
     assert await _count(engine) == 1
+
+
+async def _terminate_sessions(engine: AsyncEngine) -> None:
+    """What a PostgreSQL restart does to this pool: every session of the database ends. The
+    order comes from a connection outside the pool."""
+    url = engine.url.set(drivername="postgresql")
+    outside = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await outside.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    finally:
+        await outside.close()
+
+
+async def _fill_pool(engine: AsyncEngine) -> None:
+    async with engine.connect() as a, engine.connect() as b:
+        await a.execute(text("SELECT 1"))
+        await b.execute(text("SELECT 1"))
+
+
+async def test_a_message_survives_its_connection_dying(config: Config) -> None:
+    """The pool's connections die (a restart) between two messages: the inbox stores the
+    message on a new connection, once."""
+    if not config.database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL sessions")
+    async with open_deps(config) as deps:
+        first = await inbox.receive(deps, inbound(text="first", provider_id="SM1"))
+        # Several pooled connections, all idle a moment ago, then all killed.
+        await _fill_pool(deps.engine)
+        await _terminate_sessions(deps.engine)
+        second = await inbox.receive(deps, inbound(text="second", provider_id="SM2"))
+        assert (second.conversation_id, second.seq) == (first.conversation_id, 2)
+        async with deps.engine.connect() as conn:
+            n = (await conn.execute(text(
+                "SELECT count(*) FROM messages WHERE provider_key LIKE 'sms:SM%'"))).scalar_one()
+        assert n == 2
+
+
+async def test_an_idle_connection_is_pinged_before_use(
+        monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine, database: Database) -> None:
+    if database.kind != "postgresql":
+        pytest.skip("PostgreSQL sessions")
+    from hotline.stores.sql import engine as engine_module
+
+    await _fill_pool(engine)
+    await _terminate_sessions(engine)
+    monkeypatch.setattr(engine_module, "IDLE_PING_S", 0.0)  # every pooled one counts as idle
+    async with engine.connect() as conn:  # no error: the dead one failed its ping and went
+        assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1

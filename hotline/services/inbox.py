@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hotline import metrics
 from hotline.domain.conversation import Direction, Inbound, Stored
@@ -65,6 +65,14 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
                 raise
+        except DBAPIError as e:
+            # The connection broke (a database restart): the pool dropped it; try again on
+            # another. Should the first try have committed, its provider key makes this a
+            # duplicate, not a second copy.
+            if not e.connection_invalidated or attempt == _ATTEMPTS - 1:
+                raise
+            log.warning("database connection lost; trying again on a new one",
+                        extra={"channel": msg.channel.value})
     assert stored is not None
     if stored.duplicate:
         log.info("duplicate inbound ignored", extra={"conversation": stored.conversation_id,

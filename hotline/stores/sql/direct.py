@@ -178,12 +178,18 @@ def _sqlite_error(sql: str, e: sqlite3.Error) -> exc.StatementError:
 def _pg_error(sql: str, e: asyncpg.PostgresError) -> exc.DBAPIError:
     if isinstance(e, asyncpg.IntegrityConstraintViolationError):
         return exc.IntegrityError(sql, None, e, hide_parameters=True)
+    if isinstance(e, _PG_GONE):
+        return exc.OperationalError(sql, None, e, hide_parameters=True,
+                                    connection_invalidated=True)
     return exc.DBAPIError(sql, None, e, hide_parameters=True)
 
 
+# The server closed or is shutting down the session (SQLSTATE classes 08 and 57).
+_PG_GONE = (asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
 # Errors after which a PostgreSQL connection cannot be trusted: the pool must drop it.
-_PG_BROKEN = (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError, OSError,
-              TimeoutError)
+# (InternalClientError: the protocol was left mid-operation, as when the server ended the
+# session while the connection sat in the pool.)
+_PG_BROKEN = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
 
 
 @asynccontextmanager
@@ -244,8 +250,15 @@ async def _pg_tx(pg: asyncpg.Connection, dialect: Dialect, invalidate: Callable[
     try:
         async with pg.transaction():
             yield _PgTx(pg, dialect)
+    except exc.DBAPIError as e:
+        if e.connection_invalidated:
+            invalidate()
+        raise
     except asyncpg.PostgresError as e:
-        raise _pg_error("COMMIT", e) from e
+        error = _pg_error("COMMIT", e)
+        if error.connection_invalidated:
+            invalidate()
+        raise error from e
     except _PG_BROKEN as e:
         invalidate()
         raise exc.OperationalError("direct transaction", None, e, hide_parameters=True,
