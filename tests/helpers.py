@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.config import Config
@@ -36,6 +39,14 @@ async def add_staff(config: Config, name: str, role: Role = Role.COUNSELOR,
                                          at=datetime.now(UTC))
     finally:
         await engine.dispose()
+
+
+def schema_diffs(sync: Connection, *tables: str) -> list[Any]:
+    """Differences between the migrated schema and hotline.stores.sql.tables that concern
+    any of `tables` (by name in the difference's text)."""
+    ctx = MigrationContext.configure(sync, opts={"compare_type": True})
+    return [d for d in compare_metadata(ctx, metadata)
+            if any(t in repr(d if isinstance(d, tuple) else d[0]) for t in tables)]
 
 
 def migration_module(filename: str) -> Any:

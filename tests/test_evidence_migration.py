@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
@@ -16,9 +15,9 @@ from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
 
 from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
-from hotline.stores.sql.tables import conversations, evidence, evidence_matches, metadata
+from hotline.stores.sql.tables import conversations, evidence, evidence_matches
 from tests.conftest import Database
-from tests.helpers import migration_module
+from tests.helpers import migration_module, schema_diffs
 
 A = "f" * 64
 NEAR = "f" * 63 + "0"  # 4 bits from A
@@ -30,9 +29,7 @@ def _revision() -> Any:
 
 
 def _diffs(sync: Connection) -> list[Any]:
-    ctx = MigrationContext.configure(sync, opts={"compare_type": True})
-    return [d for d in compare_metadata(ctx, metadata)
-            if "evidence_matches" in repr(d if isinstance(d, tuple) else d[0])]
+    return schema_diffs(sync, "evidence_matches")
 
 
 def test_one_head_again() -> None:

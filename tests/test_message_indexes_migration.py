@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import event, inspect, text
@@ -18,9 +17,8 @@ from hotline.domain.conversation import Channel, Direction, Urgency
 from hotline.services import outbox
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import metadata
 from tests.conftest import Database
-from tests.helpers import migration_module
+from tests.helpers import migration_module, schema_diffs
 from tests.service_deps import open_deps
 
 
@@ -29,9 +27,7 @@ def _revision() -> Any:
 
 
 def _diffs(sync: Connection) -> list[Any]:
-    ctx = MigrationContext.configure(sync, opts={"compare_type": True})
-    return [d for d in compare_metadata(ctx, metadata)
-            if "messages" in repr(d if isinstance(d, tuple) else d[0])]
+    return schema_diffs(sync, "messages")
 
 
 def _indexes(sync: Connection) -> set[str]:

@@ -5,8 +5,10 @@ the call-back requested and the reply."""
 from __future__ import annotations
 
 import pytest
+from twilio.twiml.messaging_response import MessagingResponse
 
 from hotline.channels import sms_text
+from hotline.channels.sms import reply_twiml
 from hotline.channels.sms_flow import Plan, Reply, plan
 
 R = Reply
@@ -58,3 +60,14 @@ def test_new_conversation_is_welcomed_and_a_handled_case_gets_no_automatic_reply
     assert plan("spreading", None, True, "hi", voice_on=True, new_conversation=True) \
         == Plan(R.WELCOME)
     assert plan("spreading", None, False, "1", voice_on=True) == Plan(R.NONE)
+
+
+@pytest.mark.parametrize("text", [None, "", "plain", "a < b & c > d", '"quoted" \'too\'',
+                                  "줄\n바꿈 한국어 ☺"])
+def test_reply_is_the_document_twilio_writes(text: str | None) -> None:
+    expected = MessagingResponse()
+    if text:
+        expected.message(text)
+    response = reply_twiml(text)
+    assert response.text == str(expected)
+    assert response.content_type == "application/xml"

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import metadata
 from tests.conftest import Database
-from tests.helpers import migration_module
+from tests.helpers import migration_module, schema_diffs
 
 TABLES = {"counselor_phones", "sms_optouts", "sms_intake", "sms_parts", "voice_calls",
           "callbacks"}
@@ -25,14 +23,7 @@ def _revision() -> Any:
 
 
 def _diffs(sync: Connection) -> list[Any]:
-    ctx = MigrationContext.configure(sync, opts={"compare_type": True})
-    found = []
-    for diff in compare_metadata(ctx, metadata):
-        flat = diff if isinstance(diff, tuple) else diff[0]
-        text = repr(flat)
-        if any(t in text for t in TABLES):
-            found.append(diff)
-    return found
+    return schema_diffs(sync, *TABLES)
 
 
 async def test_migration_matches_tables_and_reverses(database: Database) -> None:
