@@ -14,6 +14,7 @@ from hypothesis import given, settings
 
 from hotline.config import ConfigError
 from hotline.domain.conversation import Urgency
+from hotline.domain.phrases import normalise, trie_pattern
 from hotline.domain.triage import (
     AGE_GROUPS,
     IntakeAnswers,
@@ -23,10 +24,8 @@ from hotline.domain.triage import (
     aged,
     default_rules,
     escalate,
-    normalise,
     rules_from_mapping,
     triage,
-    trie_pattern,
 )
 
 C, H, N = Urgency.CRITICAL, Urgency.HIGH, Urgency.NORMAL

@@ -4,7 +4,8 @@ Pure functions over frozen values. A signal is a reason for urgency (see notes/d
 each raises the case to its configured level, and a waiting case also ages upward so none
 starves. Automatic triage only ever raises urgency; lowering it is a counselor's decision.
 
-Matching rules for keyword phrases (both sides pass through `normalise` first):
+Matching rules for keyword phrases (both sides pass through `normalise` first; the matching
+itself is in hotline.domain.phrases):
 - A phrase with any non-ASCII character (Korean) matches anywhere, ignoring spaces, because
   Korean attaches endings and particles to stems and people often drop spaces ("죽고싶어").
 - An ASCII phrase (English) matches whole words only, so "pay me" does not fire on "repay me".
@@ -14,17 +15,14 @@ Matching rules for keyword phrases (both sides pass through `normalise` first):
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
 
 from hotline.config import ConfigError
 from hotline.domain.conversation import Urgency
+from hotline.domain.phrases import Matcher, Prefilter, matcher, normalise
 
 AGE_GROUPS = ("under_14", "14_17", "18_plus")
 _MINOR_AGE_GROUPS = frozenset({"under_14", "14_17"})
@@ -70,11 +68,11 @@ class TriageRules:
     # A case waiting longer than this at the level moves up one; CRITICAL never appears.
     age_up_seconds: Mapping[Urgency, int]
     # Each signal's phrase matcher, built once: triage runs on every inbound message.
-    matchers: tuple[tuple[Signal, _Matcher], ...] = field(init=False, repr=False,
+    matchers: tuple[tuple[Signal, Matcher], ...] = field(init=False, repr=False,
                                                            compare=False)
     # Whether any phrase of any signal occurs at all (one regex each for the normalised and
     # the squeezed text): most messages contain none and skip the per-phrase checks.
-    prefilter: _Prefilter = field(init=False, repr=False, compare=False)
+    prefilter: Prefilter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         missing = [s.value for s in Signal if s not in self.levels]
@@ -88,8 +86,8 @@ class TriageRules:
         for name in ("keywords", "levels", "age_up_seconds"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         object.__setattr__(self, "matchers", tuple(
-            (s, _matcher(tuple(self.keywords.get(s, ())))) for s in Signal))
-        object.__setattr__(self, "prefilter", _Prefilter.of(m for _s, m in self.matchers))
+            (s, matcher(tuple(self.keywords.get(s, ())))) for s in Signal))
+        object.__setattr__(self, "prefilter", Prefilter.of(m for _s, m in self.matchers))
 
 
 @dataclass(frozen=True)
@@ -269,108 +267,6 @@ def rules_from_mapping(raw: Mapping[str, object]) -> TriageRules:
     return TriageRules(keywords=keywords, levels=levels, age_up_seconds=age_up)
 
 
-# Phone keyboards type curly apostrophes; phrases are written with the ASCII one.
-_APOSTROPHES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
-# Hangul compatibility jamo (ㅋㅋ, ㅠㅠ) would become conjoining jamo under NFKC; keep them.
-_NOT_COMPAT_JAMO = re.compile(r"[^\u3131-\u318e]+")
-
-
-def normalise(text: str) -> str:
-    """NFKC, casefold and single spaces, so spacing, width and case never decide a match."""
-    if text.isascii():  # NFKC and the apostrophe table change nothing in ASCII
-        return " ".join(text.lower().split())
-    text = _NOT_COMPAT_JAMO.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
-    return " ".join(text.casefold().translate(_APOSTROPHES).split())
-
-
-def _is_word(c: str) -> bool:
-    return c.isascii() and c.isalnum()
-
-
-def _has_words(text: str, phrase: str, check_left: bool, check_right: bool) -> bool:
-    """`phrase` in `text` with no ASCII letter or digit glued to a letter or digit at its ends
-    (`check_left`/`check_right`: the phrase starts/ends with one)."""
-    start = text.find(phrase)
-    while start != -1:
-        end = start + len(phrase)
-        glued_left = check_left and start > 0 and _is_word(text[start - 1])
-        glued_right = check_right and end < len(text) and _is_word(text[end])
-        if not glued_left and not glued_right:
-            return True
-        start = text.find(phrase, start + 1)
-    return False
-
-
-@dataclass(frozen=True)
-class _Matcher:
-    # ASCII phrases, whole words in the normalised text, with whether each starts/ends with a
-    # letter or digit (then a glued neighbour means it is part of another word).
-    words: tuple[tuple[str, bool, bool], ...]
-    squeezed: tuple[str, ...]  # other phrases, spaces removed, in the text with spaces removed
-
-    def search(self, text: str, squeezed: str) -> bool:
-        # Substring tests over a few hundred phrases are far faster than one big regex
-        # alternation with lookarounds, which Python's re cannot optimise; the word-boundary
-        # check runs only for the rare phrase that occurs at all.
-        if not squeezed.isascii():  # these phrases are not ASCII: never in an ASCII text
-            for p in self.squeezed:
-                if p in squeezed:
-                    return True
-        for p, left, right in self.words:
-            if p in text and _has_words(text, p, left, right):
-                return True
-        return False
-
-
-def trie_pattern(phrases: Iterable[str]) -> str:
-    """A regex matching exactly where one of `phrases` starts, as a trie of alternatives:
-    Python's re tries a flat alternation's branches one by one at every position (measured:
-    54 us for our English phrases in a short message, 4.5 us as a trie)."""
-    root: dict[str, Any] = {}
-    for phrase in phrases:
-        node = root
-        for ch in phrase:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: dict[str, Any]) -> str:
-        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
-        if not alts:
-            return ""
-        ends = "" in node  # a phrase ends here and longer ones go on
-        group = alts[0] if len(alts) == 1 and not ends else "(?:" + "|".join(alts) + ")"
-        return group + "?" if ends else group
-
-    return emit(root) if root else "(?!)"
-
-
-@dataclass(frozen=True)
-class _Prefilter:
-    words: re.Pattern[str]
-    squeezed: re.Pattern[str]
-
-    @classmethod
-    def of(cls, matchers: Iterable[_Matcher]) -> _Prefilter:
-        ms = tuple(matchers)
-        return cls(re.compile(trie_pattern({p for m in ms for p, _l, _r in m.words})),
-                   re.compile(trie_pattern({p for m in ms for p in m.squeezed})))
-
-    def may_match(self, text: str, squeezed: str) -> bool:
-        """False when no phrase of any signal occurs in the text."""
-        return bool(self.words.search(text)) or (
-            not squeezed.isascii() and bool(self.squeezed.search(squeezed)))
-
-
-@lru_cache(maxsize=64)
-def _matcher(phrases: tuple[str, ...]) -> _Matcher:
-    normalised = [p for p in map(normalise, phrases) if p]
-    words = dict.fromkeys(p for p in normalised if p.isascii())
-    return _Matcher(
-        words=tuple((p, _is_word(p[0]), _is_word(p[-1])) for p in words),
-        squeezed=tuple(dict.fromkeys(p.replace(" ", "") for p in normalised if not p.isascii())),
-    )
-
-
 def _ranked(signals: Iterable[Signal], levels: Mapping[Signal, Urgency]) -> tuple[Signal, ...]:
     return tuple(sorted(set(signals), key=lambda s: (levels[s].rank, _ORDER[s])))
 
@@ -395,8 +291,8 @@ def triage(answers: IntakeAnswers, texts: Sequence[str], rules: TriageRules) -> 
     normalised = [normalise(t) for t in texts]
     forms = [(t, sq) for t in normalised
              if rules.prefilter.may_match(t, sq := t.replace(" ", ""))]
-    for signal, matcher in rules.matchers if forms else ():
-        if any(matcher.search(t, s) for t, s in forms):
+    for signal, phrases in rules.matchers if forms else ():
+        if any(phrases.search(t, s) for t, s in forms):
             fired.add(signal)
     # Deadline phrases are everyday words on their own ("24시간 상담"): only with a threat.
     if Signal.SEXTORTION not in fired:

@@ -235,13 +235,20 @@ async def _sqlite_tx(sq: sqlite3.Connection, dialect: Dialect, write: bool
     try:
         yield _SqliteTx(sq, dialect)
     except BaseException:
-        sq.execute("ROLLBACK")
+        _rollback(sq)
         raise
     try:
         sq.execute("COMMIT")
     except sqlite3.Error as e:
-        sq.execute("ROLLBACK")
+        _rollback(sq)
         raise _sqlite_error("COMMIT", e) from e
+
+
+def _rollback(sq: sqlite3.Connection) -> None:
+    # After some errors (a full disk, an I/O error) SQLite has already rolled back; a second
+    # ROLLBACK would raise and hide the error that matters.
+    if sq.in_transaction:
+        sq.execute("ROLLBACK")
 
 
 @asynccontextmanager
@@ -286,6 +293,3 @@ async def run(conn: Sql, stmt: Prebuilt, params: Mapping[str, Any]) -> int:
         return await conn.run(stmt, params)
     return int((await conn.execute(stmt.statement, dict(params))).rowcount)
 
-
-def dialect_name(conn: Sql) -> str:
-    return conn.dialect.name
