@@ -19,11 +19,6 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
@@ -44,6 +39,7 @@ from hotline.services import (
     urgency,
 )
 from hotline.services.deps import Deps
+from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
@@ -86,12 +82,9 @@ async def _embedded_redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    # A restarted or failed-over Redis leaves stale pooled connections: retry on a fresh one
-    # with a short backoff instead of failing the request that meets them first.
-    retry = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=5,
-                  supported_errors=(RedisConnectionError, RedisTimeoutError))
-    client = Redis.from_url(app[REDIS_URL], decode_responses=True, socket_timeout=10,
-                            socket_connect_timeout=5, health_check_interval=30, retry=retry)
+    # A restarted or failed-over Redis leaves stale pooled connections: the client retries on
+    # a fresh one with a short backoff instead of failing the request that meets them first.
+    client = open_client(app[REDIS_URL])
     app[REDIS] = client
     yield
     await client.aclose()

@@ -1,0 +1,106 @@
+"""The service's Redis client (hotline.stores.live.client): commands, pipelines and scripts
+work against a real redis-server, every connection kind gets the timed writes, and a write
+that cannot finish fails with redis-py's TimeoutError within the limit and drops its
+connection (a loopback server that accepts and never reads)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from redis.asyncio.connection import (
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from hotline.stores.live.client import open_client
+from tests.local_servers import RedisProcess
+
+
+async def test_commands_pipelines_and_scripts(redis_server: RedisProcess) -> None:
+    client = open_client(redis_server.url)
+    key = "client-test:" + secrets.token_hex(4)
+    try:
+        assert await client.ping()
+        await client.set(key, "v", ex=60)
+        assert await client.get(key) == "v"
+        async with client.pipeline(transaction=True) as p:
+            p.incr(key + ":n")
+            p.expire(key + ":n", 60)
+            assert (await p.execute())[0] == 1
+        script = client.register_script("return redis.call('GET', KEYS[1])")
+        assert await script(keys=[key]) == "v"
+        conn = await client.connection_pool.get_connection()
+        try:
+            assert isinstance(conn, Connection) and type(conn).__name__ == "TimedConnection"
+            assert conn.socket_timeout == 10.0  # restored after each write
+        finally:
+            await client.connection_pool.release(conn)
+        await client.delete(key, key + ":n")
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("url,kind", [
+    ("redis://127.0.0.1:1/0", Connection),
+    ("rediss://127.0.0.1:1/0", SSLConnection),
+    ("unix:///nonexistent/redis.sock", UnixDomainSocketConnection),
+])
+async def test_every_connection_kind_gets_timed_writes(url: str, kind: type) -> None:
+    client = open_client(url)
+    try:
+        cls = client.connection_pool.connection_class
+        assert issubclass(cls, kind) and cls.__name__ == "Timed" + kind.__name__
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def deaf_server() -> Iterator[tuple[int, list[socket.socket]]]:
+    """Accepts one connection and never reads from it (until the test drains it)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(srv.accept()[0]), daemon=True).start()
+    yield srv.getsockname()[1], held
+    for c in held:
+        c.close()
+    srv.close()
+
+
+def _closed_by_peer(conn: socket.socket) -> bool:
+    conn.settimeout(5)
+    try:
+        while conn.recv(1 << 20):
+            pass
+    except TimeoutError:
+        return False
+    return True
+
+
+async def test_a_stuck_write_times_out_and_drops_the_connection(
+        deaf_server: tuple[int, list[socket.socket]]) -> None:
+    port, held = deaf_server
+    client = open_client(f"redis://127.0.0.1:{port}/0", socket_timeout=0.3,
+                         retry=Retry(NoBackoff(), 0), driver_info=None)
+    try:
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError, match="writing"):
+            # Far more than the socket buffers hold: the write can only wait.
+            await client.set("k", "x" * (64 * 1024 * 1024))
+        assert time.monotonic() - started < 3.0
+        # The connection was dropped at once, not left for the pool: the server, reading at
+        # last, reaches the end of the stream while the client is still open.
+        assert held and await asyncio.to_thread(_closed_by_peer, held[0])
+    finally:
+        await asyncio.wait_for(client.aclose(), 5)
