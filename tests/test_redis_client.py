@@ -1,7 +1,8 @@
 """The service's Redis client (hotline.stores.live.client): commands, pipelines and scripts
-work against a real redis-server, every connection kind gets the timed writes, and a write
-that cannot finish fails with redis-py's TimeoutError within the limit and drops its
-connection (a loopback server that accepts and never reads)."""
+work against a real redis-server, every connection kind gets the timed writes, a burst larger
+than the pool waits for connections instead of failing, and a write that cannot finish fails
+with redis-py's TimeoutError within the limit and drops its connection (a loopback server that
+accepts and never reads)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,13 @@ async def test_a_stuck_write_times_out_and_drops_the_connection(
         assert held and await asyncio.to_thread(_closed_by_peer, held[0])
     finally:
         await asyncio.wait_for(client.aclose(), 5)
+
+
+async def test_a_burst_beyond_the_pool_waits_instead_of_failing(
+        redis_server: RedisProcess) -> None:
+    client = open_client(redis_server.url, max_connections=4)
+    try:
+        results = await asyncio.gather(*(client.ping() for _ in range(200)))
+        assert all(results)
+    finally:
+        await client.aclose()
