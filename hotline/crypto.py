@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -85,30 +86,35 @@ class Keyring:
 
     def pseudonymize(self, channel: str, address: str) -> str:
         """Keyed HMAC-SHA256 of a contact address, per channel: stable, not reversible."""
-        mac = hmac.new(self.pseudonym, f"{channel}\x00{address}".encode(), hashlib.sha256)
-        return mac.hexdigest()
+        # hmac.digest: the one-shot form, same value as hmac.new(...).hexdigest(), no object.
+        return hmac.digest(self.pseudonym, f"{channel}\x00{address}".encode(), "sha256").hex()
+
+    @functools.cached_property
+    def _aead(self) -> AESGCM:
+        # Built once per keyring (every inbound message seals its text); safe to share.
+        return AESGCM(self.seal)
 
     def seal_text(self, text: str, context: str) -> bytes:
         """AES-GCM encrypt; `context` (e.g. the conversation id) is bound as associated data."""
         nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self.seal).encrypt(nonce, text.encode(), context.encode())
+        return nonce + self._aead.encrypt(nonce, text.encode(), context.encode())
 
     def open_text(self, blob: bytes, context: str) -> str:
         """Decrypt what seal_text produced for the same context; ValueError if tampered."""
         try:
-            return AESGCM(self.seal).decrypt(blob[:12], blob[12:], context.encode()).decode()
+            return self._aead.decrypt(blob[:12], blob[12:], context.encode()).decode()
         except InvalidTag:
             raise ValueError("sealed field failed authentication") from None
 
     def seal_bytes(self, data: bytes, context: str) -> bytes:
         """seal_text for binary content (evidence files kept with a victim's consent)."""
         nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self.seal).encrypt(nonce, data, context.encode())
+        return nonce + self._aead.encrypt(nonce, data, context.encode())
 
     def open_bytes(self, blob: bytes, context: str) -> bytes:
         """Decrypt what seal_bytes produced for the same context; ValueError if tampered."""
         try:
-            return AESGCM(self.seal).decrypt(blob[:12], blob[12:], context.encode())
+            return self._aead.decrypt(blob[:12], blob[12:], context.encode())
         except InvalidTag:
             raise ValueError("sealed field failed authentication") from None
 
