@@ -99,7 +99,7 @@ async def test_a_stuck_write_times_out_and_drops_the_connection(
         with pytest.raises(RedisTimeoutError, match="writing"):
             # Far more than the socket buffers hold: the write can only wait.
             await client.set("k", "x" * (64 * 1024 * 1024))
-        assert time.monotonic() - started < 3.0
+        assert time.monotonic() - started < 8.0  # bounded: without a limit it would hang
         # The connection was dropped at once, not left for the pool: the server, reading at
         # last, reaches the end of the stream while the client is still open.
         assert held and await asyncio.to_thread(_closed_by_peer, held[0])

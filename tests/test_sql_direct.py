@@ -7,6 +7,7 @@ for without blocking the event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -156,13 +157,23 @@ async def test_sqlite_waits_for_another_process_lock_without_blocking(
 
     tick_task = asyncio.create_task(ticker())
     write = asyncio.create_task(_add(engine))
-    await asyncio.sleep(0.3)
-    assert not write.done()  # waiting for the lock
-    assert ticks >= 10  # ... while the loop kept running
-    other.execute("COMMIT")
-    other.close()
-    await asyncio.wait_for(write, 2)
-    tick_task.cancel()
+    try:
+        await asyncio.sleep(0.2)
+        before = ticks
+        await asyncio.sleep(0.2)
+        assert not write.done()  # still waiting for the lock
+        assert ticks > before  # ... while other tasks kept running on the loop
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 5)
+    finally:
+        tick_task.cancel()
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+        if not write.done():
+            write.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await write
     assert await _count(engine) == 1
 
 
@@ -179,7 +190,7 @@ async def test_sqlite_lock_wait_gives_up(monkeypatch: pytest.MonkeyPatch,
         started = datetime.now(UTC)
         with pytest.raises(DBAPIError, match="locked"):
             await _add(engine)
-        assert datetime.now(UTC) - started < timedelta(seconds=2)
+        assert datetime.now(UTC) - started < timedelta(seconds=10)  # not the 30 s default
     finally:
         other.execute("ROLLBACK")
         other.close()
