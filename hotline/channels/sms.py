@@ -4,7 +4,8 @@ Inbound: signature checked (twilio_common), then STOP/START, then the inbox stor
 durably (idempotent per MessageSid) before Twilio is answered. A new conversation gets three
 short numbered intake questions, one per reply, each skippable with 0; the answers re-triage the
 case (urgency.set_answers). Free text instead of a number ends the questions: the victim wants
-to talk. "CALL" ("전화") asks for a call-back at a safe time when the phone channel is on.
+to talk. "CALL" ("전화") asks for a call-back at a safe time when the phone channel is on. The
+dialogue's moves are one pure function (sms_flow.plan); this module does what they call for.
 
 Outbound: counselor replies go through the outbox to `SmsSender`, which splits long replies
 into messages of at most `twilio.sms_max_segments` segments (Korean is UCS-2: 70 characters in
