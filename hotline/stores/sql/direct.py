@@ -221,8 +221,12 @@ async def _release(raw: PoolProxiedConnection) -> None:
         # every inbound message). SQLAlchemy's own Connection returns connections this way
         # after it has rolled back.
         raw._checkin(transaction_was_reset=True)
-    else:
-        await greenlet_spawn(raw.close)
+        return
+    if isinstance(driver, asyncpg.Connection) and driver.is_in_transaction():
+        # SQLAlchemy's rollback-on-return does not see a transaction it did not start: never
+        # hand the next user a connection still inside ours.
+        raw.invalidate()
+    await greenlet_spawn(raw.close)
 
 
 @asynccontextmanager
