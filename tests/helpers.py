@@ -5,13 +5,15 @@ from __future__ import annotations
 import importlib.util
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp.test_utils import TestClient
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,6 +24,8 @@ from hotline.domain.staff import Role
 from hotline.stores.sql import staff as staff_store
 from hotline.stores.sql.engine import MIGRATIONS_DIR, migrate, open_engine
 from hotline.stores.sql.tables import metadata
+
+T = TypeVar("T")
 
 PASSWORD = "correct horse battery staple"
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
@@ -47,6 +51,16 @@ def schema_diffs(sync: Connection, *tables: str) -> list[Any]:
     ctx = MigrationContext.configure(sync, opts={"compare_type": True})
     return [d for d in compare_metadata(ctx, metadata)
             if any(t in repr(d if isinstance(d, tuple) else d[0]) for t in tables)]
+
+
+def down_then_up(sync: Connection, revision: Any, look: Callable[[Connection], T]
+                 ) -> tuple[T, T]:
+    """Run one revision's downgrade and then its upgrade; what `look` sees after each."""
+    with Operations.context(MigrationContext.configure(sync)):
+        revision.downgrade()
+        after_down = look(sync)
+        revision.upgrade()
+    return after_down, look(sync)
 
 
 def migration_module(filename: str) -> Any:

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alembic import command
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
@@ -17,7 +15,7 @@ from sqlalchemy.engine import Connection
 from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
 from hotline.stores.sql.tables import conversations, evidence, evidence_matches
 from tests.conftest import Database
-from tests.helpers import migration_module, schema_diffs
+from tests.helpers import down_then_up, migration_module, schema_diffs
 
 A = "f" * 64
 NEAR = "f" * 63 + "0"  # 4 bits from A
@@ -68,16 +66,11 @@ async def test_migration_backfills_pairs_matches_tables_and_reverses(database: D
 
         rev = _revision()
 
-        def down_up(sync: Connection) -> bool:
-            ctx = MigrationContext.configure(sync)
-            with Operations.context(ctx):
-                rev.downgrade()
-                gone = "evidence_matches" not in inspect(sync).get_table_names()
-                rev.upgrade()
-            return gone
+        def gone(sync: Connection) -> bool:
+            return "evidence_matches" not in inspect(sync).get_table_names()
 
         async with engine.begin() as conn:
-            assert await conn.run_sync(down_up)
+            assert (await conn.run_sync(down_then_up, rev, gone))[0]
         async with engine.connect() as conn:
             assert await conn.run_sync(_diffs) == []
         await migrate(engine)  # a no-op now

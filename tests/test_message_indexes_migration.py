@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 
@@ -18,7 +16,7 @@ from hotline.services import outbox
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database
-from tests.helpers import migration_module, schema_diffs
+from tests.helpers import down_then_up, migration_module, schema_diffs
 from tests.service_deps import open_deps
 
 
@@ -46,15 +44,8 @@ async def test_migration_matches_tables_and_reverses(database: Database) -> None
             assert {"ix_messages_provider_ref", "ix_messages_undelivered"} <= names
             assert "ix_messages_next_attempt_at" not in names
 
-        def down_up(sync: Connection) -> tuple[set[str], set[str]]:
-            with Operations.context(MigrationContext.configure(sync)):
-                rev.downgrade()
-                before = _indexes(sync)
-                rev.upgrade()
-            return before, _indexes(sync)
-
         async with engine.begin() as conn:
-            before, after = await conn.run_sync(down_up)
+            before, after = await conn.run_sync(down_then_up, rev, _indexes)
         assert "ix_messages_next_attempt_at" in before and "ix_messages_undelivered" not in before
         assert "ix_messages_undelivered" in after
         async with engine.connect() as conn:
