@@ -48,6 +48,31 @@ class _Compiled:
     # Result columns that need converting (SQLite's datetime strings, booleans): index, how.
     results: tuple[tuple[int, Callable[[Any], Any]], ...]
 
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional parameters, converted, from the caller's named ones."""
+        out = []
+        for name, constant, required, proc in self.binds:
+            if name in params:
+                value = params[name]
+            elif required:
+                raise KeyError(f"parameter {name!r} missing")
+            else:
+                value = constant
+            out.append(proc(value) if proc is not None and value is not None else value)
+        return out
+
+    def row(self, raw: Sequence[Any] | None) -> Row | None:
+        """A driver row with the columns that need it converted (as SQLAlchemy would)."""
+        if raw is None:
+            return None
+        if not self.results:
+            return tuple(raw)
+        row = list(raw)
+        for i, proc in self.results:
+            if row[i] is not None:
+                row[i] = proc(row[i])
+        return tuple(row)
+
 
 class Prebuilt:
     """A Core statement compiled once per dialect. `keys` name an INSERT's columns when the
@@ -80,30 +105,6 @@ class Prebuilt:
             proc := col.type.dialect_impl(dialect).result_processor(dialect, None)) is not None)
         return _Compiled(c.string, tuple(binds), results)
 
-    def args(self, compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for name, constant, required, proc in compiled.binds:
-            if name in params:
-                value = params[name]
-            elif required:
-                raise KeyError(f"parameter {name!r} missing")
-            else:
-                value = constant
-            out.append(proc(value) if proc is not None and value is not None else value)
-        return out
-
-
-def _row(compiled: _Compiled, raw: Sequence[Any] | None) -> Row | None:
-    if raw is None:
-        return None
-    if not compiled.results:
-        return tuple(raw)
-    row = list(raw)
-    for i, proc in compiled.results:
-        if row[i] is not None:
-            row[i] = proc(row[i])
-    return tuple(row)
-
 
 class DirectTx:
     """One transaction on a driver connection; see the subclasses."""
@@ -128,14 +129,14 @@ class _SqliteTx(DirectTx):
                                                                           _Compiled]:
         c = stmt.compiled(self.dialect)
         try:
-            return self.conn.execute(c.sql, stmt.args(c, params)), c
+            return self.conn.execute(c.sql, c.args(params)), c
         except sqlite3.Error as e:
             raise _sqlite_error(c.sql, e) from e
 
     async def first(self, stmt: Prebuilt, params: Mapping[str, Any]) -> Row | None:
         cur, c = self._cursor(stmt, params)
         try:
-            return _row(c, cur.fetchone())
+            return c.row(cur.fetchone())
         except sqlite3.Error as e:
             raise _sqlite_error(c.sql, e) from e
         finally:
@@ -157,14 +158,14 @@ class _PgTx(DirectTx):
     async def first(self, stmt: Prebuilt, params: Mapping[str, Any]) -> Row | None:
         c = stmt.compiled(self.dialect)
         try:
-            return _row(c, await self.conn.fetchrow(c.sql, *stmt.args(c, params)))
+            return c.row(await self.conn.fetchrow(c.sql, *c.args(params)))
         except asyncpg.PostgresError as e:
             raise _pg_error(c.sql, e) from e
 
     async def run(self, stmt: Prebuilt, params: Mapping[str, Any]) -> int:
         c = stmt.compiled(self.dialect)
         try:
-            status = await self.conn.execute(c.sql, *stmt.args(c, params))
+            status = await self.conn.execute(c.sql, *c.args(params))
         except asyncpg.PostgresError as e:
             raise _pg_error(c.sql, e) from e
         last = status.rpartition(" ")[2]  # "UPDATE 1", "INSERT 0 1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import sqlite3
@@ -101,16 +100,12 @@ def _sqlite_pragmas(engine: AsyncEngine, autocheckpoint_pages: int | None) -> No
         # another process holds it, wait with asyncio sleeps: the loop keeps serving (the
         # statement runs on the loop's thread, sqlite_inline).
         raw = conn.connection.driver_connection
-        sq: sqlite3.Connection | None = getattr(raw, "_connection", None)
-        deadline = time.monotonic() + sqlite_inline.LOCK_WAIT_S
-        while sq is not None and time.monotonic() < deadline:
+        if isinstance(raw, sqlite_inline.InlineConnection):
             try:
-                if sqlite_inline.try_begin_immediate(sq):
-                    return
+                await_only(sqlite_inline.begin(raw.sqlite))  # the direct path's own wait
+                return
             except sqlite3.OperationalError:
-                break  # not a lock: SQLAlchemy's own BEGIN below reports it
-            await_only(asyncio.sleep(sqlite_inline.LOCK_RETRY_S))
-        # Out of time (or not our connection): let SQLAlchemy run it and report the error.
+                pass  # out of time, or not a lock: SQLAlchemy's BEGIN below reports it
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
