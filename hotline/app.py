@@ -118,6 +118,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     # kept it is left to the reconciler, so a rolling restart never undoes a running claim.
     await livesync.at_start(deps)
     yield
+    await deps.publisher.drain()
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:

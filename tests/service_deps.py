@@ -49,6 +49,7 @@ async def settle(deps: Deps) -> None:
     """Wait for background delivery attempts (casework.reply hands replies to the outbox)."""
     while deps.outbox.tasks:
         await asyncio.gather(*list(deps.outbox.tasks), return_exceptions=True)
+    await deps.publisher.drain()
 
 
 def inbound(address: str = "+821012345678", text: str = "hello, I need to talk to someone",

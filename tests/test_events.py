@@ -1,9 +1,11 @@
-"""hotline/events.py against a real private redis-server: publish, Hub fan-out with filters,
-replay after an id (or None once the gap is trimmed away), stop, and event id validation."""
+"""hotline/events.py against a real private redis-server: publish, the coalescing Publisher,
+Hub fan-out with filters, replay after an id (or None once the gap is trimmed away), stop, and
+event id validation."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +17,7 @@ from hotline.events import (
     CLIENT_QUEUE_SIZE,
     Event,
     Hub,
+    Publisher,
     Subscription,
     publish,
     valid_event_id,
@@ -74,6 +77,73 @@ async def test_publish_without_redis_returns_none(keys: Keys) -> None:
                           socket_connect_timeout=1)
     try:
         assert await publish(dead, keys, {"type": "queued"}) is None
+    finally:
+        await dead.aclose()
+
+
+# --- Publisher ---------------------------------------------------------------------------------
+
+
+async def _stream(redis: Redis, keys: Keys) -> list[tuple[str, dict[str, Any]]]:
+    return [(eid, json.loads(fields["e"])) for eid, fields in await redis.xrange(keys.events)]
+
+
+async def test_publisher_keeps_order_and_gives_each_caller_its_ids(
+        redis_server: RedisProcess, keys: Keys) -> None:
+    # A client of its own, named, so the server can tell how many connections it used.
+    name = f"pub{secrets.token_hex(4)}"
+    client = Redis.from_url(redis_server.url, decode_responses=True, client_name=name)
+    pub = Publisher(client, keys)
+    try:
+        batches = [[{"type": "message", "caller": i, "n": j} for j in range(i % 3 + 1)]
+                   for i in range(40)]
+        got = await asyncio.gather(*(pub.publish_all(b) for b in batches))
+        stream = await _stream(client, keys)
+        # The stream holds the events in the order they were handed over ...
+        assert [ev for _eid, ev in stream] == [ev for b in batches for ev in b]
+        # ... and each caller got the ids of its own events.
+        by_id = dict(stream)
+        for b, ids in zip(batches, got, strict=True):
+            assert [by_id[eid] for eid in ids] == b
+        # Forty concurrent callers shared round trips on one connection instead of forty.
+        clients = await client.client_list()
+        assert sum(1 for c in clients if c["name"] == name) == 1
+    finally:
+        await client.aclose()
+
+
+async def test_publisher_appends_for_a_cancelled_caller(redis: Redis, keys: Keys) -> None:
+    pub = Publisher(redis, keys)
+    first = asyncio.create_task(pub.publish_all([{"type": "a"}]))
+    second = asyncio.create_task(pub.publish_all([{"type": "b"}]))
+    await asyncio.sleep(0)  # both handed over
+    second.cancel()
+    assert len(await first) == 1
+    await pub.drain()
+    assert second.cancelled()
+    assert [ev["type"] for _eid, ev in await _stream(redis, keys)] == ["a", "b"]
+
+
+async def test_publisher_drain_waits_for_everything_handed_over(redis: Redis,
+                                                                keys: Keys) -> None:
+    pub = Publisher(redis, keys)
+    tasks = [asyncio.create_task(pub.publish_all([{"type": "x", "i": i}])) for i in range(10)]
+    await asyncio.sleep(0)
+    await pub.drain()
+    assert len(await _stream(redis, keys)) == 10
+    assert all(t.done() for t in tasks)
+    await pub.drain()  # nothing in flight: returns at once
+    assert await pub.publish_all([]) == []
+
+
+async def test_publisher_without_redis_gives_every_caller_nothing(keys: Keys) -> None:
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True,
+                          socket_connect_timeout=1)
+    pub = Publisher(dead, keys)
+    try:
+        got = await asyncio.wait_for(asyncio.gather(
+            *(pub.publish_all([{"type": "queued", "i": i}]) for i in range(5))), GUARD_S)
+        assert got == [[]] * 5
     finally:
         await dead.aclose()
 

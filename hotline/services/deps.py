@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.config import Config
 from hotline.crypto import Keyring
 from hotline.domain.routing import RoutingRules
-from hotline.events import Event, publish, publish_all
+from hotline.events import Event, Publisher
 from hotline.services.outbox import Outbox
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
@@ -26,14 +26,21 @@ class Deps:
     live: LiveStore
     keyring: Keyring
     outbox: Outbox = field(default_factory=Outbox)
+    publisher: Publisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Every service of the process shares one publisher, so concurrent requests' events
+        # share round trips.
+        object.__setattr__(self, "publisher", Publisher(self.redis, self.keys))
 
     @property
     def rules(self) -> RoutingRules:
         return self.live.rules
 
     async def publish(self, event: Event) -> str | None:
-        return await publish(self.redis, self.keys, event)
+        ids = await self.publisher.publish_all((event,))
+        return ids[0] if ids else None
 
     async def publish_all(self, events: Sequence[Event]) -> list[str]:
         """Several events in order, in one round trip."""
-        return await publish_all(self.redis, self.keys, events)
+        return await self.publisher.publish_all(events)
