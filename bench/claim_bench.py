@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import os
 import random
@@ -184,7 +185,7 @@ async def phase_take_next(live: LiveStore, floor: Floor, n: int) -> Timings:
         if i % 100 == 0:
             await keep_present(live, ids)
         aid = await with_room(live, floor)
-        res: ClaimResult = await timed(live.redis, t, lambda aid=aid: live.take_next(aid))
+        res: ClaimResult = await timed(live.redis, t, functools.partial(live.take_next, aid))
         t.outcomes["ok" if res.ok else res.reason] += 1
         if res.ok and res.waiting is not None:
             await settle(live, floor, aid, res.waiting.conversation_id, 2 / 3)
@@ -198,7 +199,7 @@ async def phase_full(live: LiveStore, floor: Floor, n: int) -> Timings:
     await keep_present(live, list(floor.langs))
     for _ in range(n if full else 0):
         aid = floor.rng.choice(full)
-        res: ClaimResult = await timed(live.redis, t, lambda aid=aid: live.take_next(aid))
+        res: ClaimResult = await timed(live.redis, t, functools.partial(live.take_next, aid))
         t.outcomes["ok" if res.ok else res.reason] += 1
     return t
 
@@ -223,12 +224,12 @@ async def phase_offer_accept(live: LiveStore, floor: Floor, n: int
         deadline = now_ms() + 30_000
         res: ClaimResult = await timed(
             live.redis, offers,
-            lambda cid=cid, aid=aid, deadline=deadline: live.offer(cid, aid, deadline))
+            functools.partial(live.offer, cid, aid, deadline))
         offers.outcomes["ok" if res.ok else res.reason] += 1
         if not res.ok:
             continue
         acc: ClaimResult = await timed(live.redis, accepts,
-                                       lambda cid=cid, aid=aid: live.accept(cid, aid))
+                                       functools.partial(live.accept, cid, aid))
         accepts.outcomes["ok" if acc.ok else acc.reason] += 1
         pairs.append(offers.calls[-1] + accepts.calls[-1])
         if acc.ok:
@@ -263,7 +264,7 @@ async def phase_worst_scan(live: LiveStore, floor: Floor, n: int, head: int) -> 
         if i % 100 == 0:
             await keep_present(live, ids)
         aid = await with_room(live, floor, only=("ko",))
-        res: ClaimResult = await timed(live.redis, t, lambda aid=aid: live.take_next(aid))
+        res: ClaimResult = await timed(live.redis, t, functools.partial(live.take_next, aid))
         t.outcomes["ok" if res.ok else res.reason] += 1
         if res.ok and res.waiting is not None:
             await settle(live, floor, aid, res.waiting.conversation_id, 2 / 3)

@@ -5,6 +5,7 @@ Also across a server restart and a Redis restart in the middle."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ SECRET_TEXT = "my ex posted a deepfake of me on a telegram channel"
 REPLY_TEXT = "I am here with you. Can you tell me the channel name?"
 
 
-async def _intake_rows(config: object) -> list[dict[str, object]]:
+async def _intake_rows(config: object) -> list[dict[str, Any]]:
     engine = open_engine(config.database_url)  # type: ignore[attr-defined]
     try:
         async with engine.connect() as conn:
@@ -102,8 +103,8 @@ async def test_conversation_survives_server_restart(app_runner: AppRunner) -> No
     await app_runner.start()
     victim = Victim(await app_runner.client())
     counselor = Counselor(await app_runner.client())
-    victim.client.session._cookie_jar = cookies_v  # type: ignore[attr-defined]
-    counselor.client.session._cookie_jar = cookies_c  # type: ignore[attr-defined]
+    victim.client.session._cookie_jar = cookies_v
+    counselor.client.session._cookie_jar = cookies_c
     victim.csrf, counselor.csrf = csrf_v, csrf_c
 
     # The retry of the first message after the restart is not stored twice.

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -304,7 +305,8 @@ async def test_data_survives_a_restart(tmp_path: Path, servers: list[Serve]) -> 
     events_key = Keys("hl").events
     client = sync_redis.Redis(unix_socket_path=str(sock), decode_responses=True)
     try:
-        before = [eid for eid, _ in client.xrange(events_key)]
+        entries: Any = client.xrange(events_key)
+        before = [eid for eid, _ in entries]
     finally:
         client.close()
     assert before, "the message was not announced"
@@ -317,7 +319,8 @@ async def test_data_survives_a_restart(tmp_path: Path, servers: list[Serve]) -> 
     (sock2,) = _unix_sockets(s2.redis_pid())
     client = sync_redis.Redis(unix_socket_path=str(sock2), decode_responses=True)
     try:
-        after = [eid for eid, _ in client.xrange(events_key)]
+        entries = client.xrange(events_key)
+        after = [eid for eid, _ in entries]
     finally:
         client.close()
     assert after[: len(before)] == before

@@ -65,7 +65,7 @@ async def test_publish_appends_to_stream(redis: Redis, keys: Keys) -> None:
     ev = {"type": "queued", "conversation": "c1", "language": "ko"}
     eid = await publish(redis, keys, ev)
     assert eid is not None and valid_event_id(eid)
-    entries = await redis.xrange(keys.events)
+    entries: Any = await redis.xrange(keys.events)
     assert len(entries) == 1
     assert entries[0][0] == eid
     eid2 = await publish(redis, keys, {"type": "message", "conversation": "c1", "seq": 1})
@@ -85,7 +85,8 @@ async def test_publish_without_redis_returns_none(keys: Keys) -> None:
 
 
 async def _stream(redis: Redis, keys: Keys) -> list[tuple[str, dict[str, Any]]]:
-    return [(eid, json.loads(fields["e"])) for eid, fields in await redis.xrange(keys.events)]
+    entries: Any = await redis.xrange(keys.events)
+    return [(eid, json.loads(fields["e"])) for eid, fields in entries]
 
 
 async def test_publisher_keeps_order_and_gives_each_caller_its_ids(
