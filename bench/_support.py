@@ -5,9 +5,13 @@ Redis: the server is started on a free loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import secrets
 import sys
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +30,50 @@ from tests.local_servers import (
     pg_url,
 )
 
-__all__ = ["PG_HOST", "PG_PORT", "RedisProcess", "free_port", "make_config", "percentile",
-           "pg_admin", "pg_database_name", "pg_reachable", "pg_url", "summarize_ms"]
+__all__ = ["PG_HOST", "PG_PORT", "BenchServers", "NoDatabase", "RedisProcess", "bench_servers",
+           "free_port", "make_config", "percentile", "pg_admin", "pg_database_name",
+           "pg_reachable", "pg_url", "summarize_ms"]
 
 
 def pg_database_name() -> str:
     return local_servers.pg_database_name("hotline_bench")
+
+
+class NoDatabase(RuntimeError):
+    """--database postgresql, and no server answers."""
+
+
+@dataclass(frozen=True)
+class BenchServers:
+    tmp: Path
+    redis: RedisProcess
+    database_url: str
+
+
+@contextlib.asynccontextmanager
+async def bench_servers(prefix: str, database: str) -> AsyncIterator[BenchServers]:
+    """A temporary folder, a private redis-server in it, and a database: a SQLite file there
+    or a fresh PostgreSQL database; all removed at the end, also after an error."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp_name:
+        tmp = Path(tmp_name)
+        pg_name = None
+        if database == "postgresql":
+            if not pg_reachable():
+                raise NoDatabase(f"no PostgreSQL at {PG_HOST}:{PG_PORT} "
+                                 "(set HOTLINE_TEST_PG_HOST/PORT)")
+            pg_name = pg_database_name()
+            await pg_admin(f'CREATE DATABASE "{pg_name}"')
+            url = pg_url(pg_name)
+        else:
+            url = f"sqlite+aiosqlite:///{tmp / 'hotline.db'}"
+        redis = RedisProcess(tmp / "redis")
+        try:
+            redis.start()
+            yield BenchServers(tmp, redis, url)
+        finally:
+            redis.stop()
+            if pg_name is not None:
+                await pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 def make_config(data_dir: Path, database_url: str, redis_url: str) -> Config:

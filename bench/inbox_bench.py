@@ -24,7 +24,6 @@ import re
 import resource
 import secrets
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -38,17 +37,7 @@ from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import (
-    PG_HOST,
-    PG_PORT,
-    RedisProcess,
-    make_config,
-    pg_admin,
-    pg_database_name,
-    pg_reachable,
-    pg_url,
-    summarize_ms,
-)
+from _support import NoDatabase, bench_servers, make_config, summarize_ms
 
 from hotline.app import create_app
 from hotline.domain.conversation import Channel
@@ -368,23 +357,10 @@ async def main_async(args: argparse.Namespace) -> int:
     t_begin = time.perf_counter()
     app_logs = LogCounter()
     app_logs.install()
-    pg_name: str | None = None
-    with tempfile.TemporaryDirectory(prefix="hotline-bench-") as tmp:
-        tmp_path = Path(tmp)
-        if args.database == "postgresql":
-            if not pg_reachable():
-                print(f"no PostgreSQL at {PG_HOST}:{PG_PORT} (set HOTLINE_TEST_PG_HOST/PORT)",
-                      file=sys.stderr)
-                return 2
-            pg_name = pg_database_name()
-            await pg_admin(f'CREATE DATABASE "{pg_name}"')
-            db_url = pg_url(pg_name)
-        else:
-            db_url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-        redis = RedisProcess(tmp_path / "redis")
-        try:
-            redis.start()
-            cfg = make_config(tmp_path / "data", db_url, redis.url)
+    try:
+        async with bench_servers("hotline-bench-", args.database) as servers:
+            redis = servers.redis
+            cfg = make_config(servers.tmp / "data", servers.database_url, redis.url)
             print(f"hotline inbox bench: N={args.messages} messages, C={args.concurrency} "
                   f"connections, V={args.victims} victims, warm-up {args.warmup}, "
                   f"database={args.database}, redis 127.0.0.1:{redis.port}")
@@ -416,10 +392,9 @@ async def main_async(args: argparse.Namespace) -> int:
             arr = print_latency("POST start -> subscriber got it", ev["to_arrival"])
             print()
             redis_rss = redis.peak_rss_kib()
-        finally:
-            redis.stop()
-            if pg_name is not None:
-                await pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    except NoDatabase as e:
+        print(e, file=sys.stderr)
+        return 2
 
     ratio = app_phase.rate / base_phase.rate if base_phase.rate else float("nan")
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

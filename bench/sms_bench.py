@@ -29,7 +29,6 @@ import os
 import pstats
 import secrets
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,16 +42,7 @@ from twilio.request_validator import RequestValidator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import (
-    PG_HOST,
-    PG_PORT,
-    RedisProcess,
-    pg_admin,
-    pg_database_name,
-    pg_reachable,
-    pg_url,
-    summarize_ms,
-)
+from _support import NoDatabase, RedisProcess, bench_servers, summarize_ms
 
 from hotline.app import create_app
 from hotline.config import config_from_mapping
@@ -162,32 +152,20 @@ async def run(args: argparse.Namespace) -> int:
         assert not triage(IntakeAnswers(), (t,), config_from_mapping({}).triage).reasons
     os.environ["HOTLINE_TWILIO_ACCOUNT_SID"] = ACCOUNT
     os.environ["HOTLINE_TWILIO_AUTH_TOKEN"] = TOKEN
-    tmp = tempfile.TemporaryDirectory(prefix="sms-bench-")
-    redis_proc = RedisProcess(Path(tmp.name) / "redis")
-    redis_proc.start()
-    pg_name = None
     try:
-        if args.database == "postgresql":
-            if not pg_reachable():
-                print(f"no PostgreSQL at {PG_HOST}:{PG_PORT}", file=sys.stderr)
-                return 2
-            pg_name = pg_database_name()
-            await pg_admin(f'CREATE DATABASE "{pg_name}"')
-            db_url = pg_url(pg_name)
-        else:
-            db_url = f"sqlite+aiosqlite:///{Path(tmp.name) / 'hotline.db'}"
-        cfg = config_from_mapping({
-            "server": {"public_url": PUBLIC, "shutdown_timeout": 1.0},
-            "storage": {"data_dir": str(Path(tmp.name) / "data"), "database_url": db_url,
-                        "redis_url": redis_proc.url, "redis_prefix": "sb" + secrets.token_hex(4),
-                        "reconcile_seconds": 5.0},
-            "twilio": {"api_base_url": "http://127.0.0.1:9", "phone_number": OUR_NUMBER}})
-        return await _phases(args, cfg, redis_proc)
-    finally:
-        redis_proc.stop()
-        if pg_name:
-            await pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
-        tmp.cleanup()
+        async with bench_servers("sms-bench-", args.database) as servers:
+            cfg = config_from_mapping({
+                "server": {"public_url": PUBLIC, "shutdown_timeout": 1.0},
+                "storage": {"data_dir": str(servers.tmp / "data"),
+                            "database_url": servers.database_url,
+                            "redis_url": servers.redis.url,
+                            "redis_prefix": "sb" + secrets.token_hex(4),
+                            "reconcile_seconds": 5.0},
+                "twilio": {"api_base_url": "http://127.0.0.1:9", "phone_number": OUR_NUMBER}})
+            return await _phases(args, cfg, servers.redis)
+    except NoDatabase as e:
+        print(e, file=sys.stderr)
+        return 2
 
 
 async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) -> int:

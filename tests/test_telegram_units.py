@@ -20,7 +20,7 @@ from bots.runtime import labels_from
 from hotline.domain.triage import IntakeAnswers, default_rules, triage
 from hotline.prompts import Prompts
 from hotline.services import casecode
-from hotline.services.evidence import pdq_distance
+from hotline.services.pdq_scan import pdq_distance
 from tests.test_telegram_media import picture
 
 LANGS = ("ko", "en")

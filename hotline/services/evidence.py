@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.services import pdq_scan
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.sql import audit
@@ -59,11 +60,6 @@ class Evidence:
                 "purge_at": self.purge_at.isoformat() if self.purge_at else None}
 
 
-def pdq_distance(a: str, b: str) -> int:
-    """Hamming distance between two 64-hex-digit PDQ hashes."""
-    return (int(a, 16) ^ int(b, 16)).bit_count()
-
-
 def _location_context(evidence_id: int) -> str:
     return f"evidence-location:{evidence_id}"
 
@@ -76,7 +72,10 @@ def file_context(evidence_id: int) -> str:
 async def record(deps: Deps, *, conversation_id: str, message_seq: int | None, kind: str,
                  mime: str, size_bytes: int, sha256: str, pdq: str | None,
                  pdq_quality: int | None, location: str | None = None) -> int:
-    """Store one piece of evidence's fingerprints (no file); returns its id."""
+    """Store one piece of evidence's fingerprints (no file); returns its id. An image's PDQ
+    hash is then compared with every stored one (pdq_scan.py), outside the transaction."""
+    if pdq is not None and not pdq_scan.PDQ_HEX.fullmatch(pdq):
+        raise ValueError("pdq: expected 64 lowercase hex digits")
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
         eid = int((await conn.execute(insert(evidence).values(
@@ -89,8 +88,8 @@ async def record(deps: Deps, *, conversation_id: str, message_seq: int | None, k
         await audit.record(conn, at=now, actor_id=None, action="evidence.recorded",
                            target_kind="conversation", target_id=conversation_id,
                            evidence=eid, kind=kind, pdq=pdq is not None)
-        if pdq is not None:
-            await _store_matches(conn, eid, pdq)
+    if pdq is not None:
+        await pdq_scan.scan(deps, eid, pdq)
     found = await matches(deps, eid)
     cfg = deps.config.telegram
     for other, _cid, dist in found:
@@ -189,27 +188,6 @@ async def list_for(deps: Deps, conversation_id: str) -> list[Evidence]:
     return [_row(deps, r, r.id in kept) for r in rows]
 
 
-# Pairs up to this distance are stored (above any sensible telegram.pdq_match_distance), so a
-# later change of the configured thresholds applies to pairs already found.
-STORE_MAX_DISTANCE = 64
-
-
-async def _store_matches(conn: AsyncConnection, evidence_id: int, pdq: str) -> None:
-    """Once, in the transaction that records a piece of evidence: compare its PDQ hash with
-    every stored one and keep the close pairs (both ways). The only full scan; panels read
-    the pairs."""
-    others = await conn.execute(select(evidence.c.id, evidence.c.pdq).where(and_(
-        evidence.c.id != evidence_id, evidence.c.pdq.is_not(None))))
-    pairs = []
-    for o in others:
-        d = pdq_distance(pdq, o.pdq)
-        if d <= STORE_MAX_DISTANCE:
-            pairs += [{"evidence_id": evidence_id, "other_id": o.id, "distance": d},
-                      {"evidence_id": o.id, "other_id": evidence_id, "distance": d}]
-    if pairs:
-        await conn.execute(insert(evidence_matches), pairs)
-
-
 async def matches(deps: Deps, evidence_id: int) -> list[tuple[int, str, int]]:
     """Other evidence whose image is the same as this one's by PDQ: (id, conversation, distance).
 
@@ -295,10 +273,12 @@ async def purge_due(deps: Deps, now: datetime | None = None) -> int:
 
 
 async def run_purge(deps: Deps, stop: asyncio.Event, every_s: float = PURGE_EVERY_S) -> None:
-    """Forever: delete expired evidence files (one instance at a time)."""
+    """Forever: delete expired evidence files and finish PDQ scans that a crash or restart
+    cut short (one instance at a time)."""
     while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             if await deps.redis.set(deps.keys.job_lock("evidence-purge"), "1", nx=True,
                                     ex=max(1, int(every_s) - 1)):
                 await purge_due(deps)
+                await pdq_scan.scan_pending(deps)
         await pause(stop, every_s)

@@ -389,11 +389,18 @@ evidence = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # When the kept file is deleted (evidence retention).
     Column("purge_at", UTCDateTime, nullable=True, index=True),
+    # When its PDQ hash was compared with every stored one (services/pdq_scan.py); NULL with a
+    # hash: not yet, or a crash cut the scan short (found through ix_evidence_unscanned).
+    Column("pdq_scanned_at", UTCDateTime, nullable=True),
+    Index("ix_evidence_unscanned", "id",
+          sqlite_where=text("pdq IS NOT NULL AND pdq_scanned_at IS NULL"),
+          postgresql_where=text("pdq IS NOT NULL AND pdq_scanned_at IS NULL")),
 )
 
 # PDQ matches between pieces of evidence, found once, when the newer one is recorded (one
-# scan of the stored hashes then), stored both ways: an evidence panel reads them instead of
-# comparing every hash again on every load. Deleting either piece deletes the pair.
+# scan of the stored hashes then, services/pdq_scan.py), stored both ways: an evidence panel
+# reads them instead of comparing every hash again on every load. Deleting either piece
+# deletes the pair.
 evidence_matches = Table(
     "evidence_matches",
     metadata,
