@@ -95,7 +95,9 @@ class Publisher:
         """Wait until everything handed over has been appended (at shutdown, before the Redis
         client closes)."""
         while self._sender is not None:
-            await asyncio.shield(self._sender)
+            # A failure was handed to the waiters already; shutdown goes on.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._sender)
 
     async def _send(self) -> None:
         batch: list[tuple[Sequence[Event], asyncio.Future[list[str]]]] = []

@@ -9,18 +9,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from hotline.domain.conversation import Channel
 from hotline.domain.intake import parse_intake
 from hotline.domain.staff import Role, Staff
 from hotline.services import casework, presence
 from hotline.services.deps import Deps
+from hotline.services.evidence import purge_due
 from hotline.services.inbox import receive
 from hotline.services.retention import sweep
 from hotline.stores.sql import audit
 from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.tables import conversations, intake_records, messages
+from hotline.stores.sql.tables import (
+    conversations,
+    evidence,
+    evidence_files,
+    intake_records,
+    messages,
+)
 from tests.conftest import Database, RedisProcess, make_config
 from tests.service_deps import inbound, open_deps, settle
 
@@ -236,3 +243,40 @@ async def test_idle_sessions_end(deps: Deps, idle: timedelta, ended: bool) -> No
     async with deps.engine.connect() as conn:
         live = await staff_store.session(conn, "d" * 64, seen - timedelta(days=1))
     assert (live is None) is ended
+
+
+async def test_a_backlog_is_purged_in_batches(deps: Deps) -> None:
+    # Seven closed conversations, all long due, swept three to a transaction.
+    staff = await _counselor(deps)
+    closed = [await _open_and_close(deps, staff, address=f"+8210000001{i:02d}")
+              for i in range(7)]
+    far = max(c.purge_transcript_at for c in closed) + timedelta(days=1)
+    counts = await sweep(deps, now=far, batch=3)
+    assert (counts["contacts"], counts["transcripts"], counts["messages"]) == (7, 7, 7 * 3)
+    for c in closed:
+        assert (await _conversation_row(deps, c.cid))["contact_sealed"] is None
+        assert all(b is None for b in await _bodies(deps, c.cid))
+        actions = await _actions(deps, c.cid)
+        assert actions.count("retention.contact_deleted") == 1
+        assert actions.count("retention.transcript_deleted") == 1
+    assert (await sweep(deps, now=far, batch=3))["transcripts"] == 0
+
+
+async def test_kept_evidence_files_are_deleted_in_batches(deps: Deps) -> None:
+    staff = await _counselor(deps)
+    c = await _open_and_close(deps, staff)
+    due = c.closed_at - timedelta(days=1)
+    async with deps.engine.begin() as conn:
+        ids = [int((await conn.execute(insert(evidence).values(
+            conversation_id=c.cid, kind="photo", mime="image/png", size_bytes=1,
+            sha256="0" * 64, consent="kept", created_at=due, purge_at=due)
+            .returning(evidence.c.id))).scalar_one()) for _ in range(5)]
+        await conn.execute(insert(evidence_files), [
+            {"evidence_id": i, "blob_sealed": b"sealed", "created_at": due} for i in ids])
+    assert await purge_due(deps, now=c.closed_at, batch=2) == 5
+    async with deps.engine.connect() as conn:
+        assert list(await conn.execute(select(evidence_files))) == []
+        consents = (await conn.execute(select(evidence.c.consent))).scalars().all()
+    assert consents == ["expired"] * 5
+    assert (await _actions(deps, c.cid)).count("retention.evidence_deleted") == 5
+    assert await purge_due(deps, now=c.closed_at, batch=2) == 0

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 PENDING, KEPT, DECLINED, EXPIRED = "pending", "kept", "declined", "expired"
 PURGE_EVERY_S = 300.0
+# Files per transaction (as retention.SWEEP_BATCH: a backlog must not hold the write lock for
+# all of it, nor pass more ids than asyncpg takes in one statement).
+PURGE_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -245,9 +248,11 @@ async def erase(conn: AsyncConnection, conversation_ids: list[str]) -> list[int]
     return ids
 
 
-async def purge_due(deps: Deps, now: datetime | None = None) -> int:
-    """Delete every kept file whose retention has ended; the fingerprints stay. The victim's
-    location note (their caption) is message text, so it goes with the transcript."""
+async def purge_due(deps: Deps, now: datetime | None = None,
+                    batch: int = PURGE_BATCH) -> int:
+    """Delete every kept file whose retention has ended, `batch` files per transaction; the
+    fingerprints stay. The victim's location note (their caption) is message text, so it goes
+    with the transcript."""
     now = now or datetime.now(UTC)
     transcript_end = now - timedelta(days=deps.config.retention.transcript_days)
     async with deps.engine.begin() as conn:
@@ -256,19 +261,32 @@ async def purge_due(deps: Deps, now: datetime | None = None) -> int:
         await conn.execute(update(evidence).where(and_(
             evidence.c.location_sealed.is_not(None),
             evidence.c.conversation_id.in_(closed_long_ago))).values(location_sealed=None))
-        due = list(await conn.execute(select(evidence.c.id, evidence.c.conversation_id).where(
-            and_(evidence.c.purge_at.is_not(None), evidence.c.purge_at <= now))))
-        if not due:
-            return 0
-        ids = [r.id for r in due]
-        await conn.execute(delete(evidence_files).where(evidence_files.c.evidence_id.in_(ids)))
-        await conn.execute(update(evidence).where(evidence.c.id.in_(ids)).values(
-            consent=EXPIRED, purge_at=None))
-        for r in due:
-            await audit.record(conn, at=now, actor_id=None, action="retention.evidence_deleted",
-                               target_kind="conversation", target_id=r.conversation_id,
-                               evidence=r.id)
-    log.info("evidence files deleted under retention", extra={"count": len(due)})
+    deleted = 0
+    while True:
+        async with deps.engine.begin() as conn:
+            done = await _purge_files(conn, now, batch)
+        deleted += done
+        if done < batch:
+            break
+        await asyncio.sleep(0)  # let waiting requests in between batches
+    if deleted:
+        log.info("evidence files deleted under retention", extra={"count": deleted})
+    return deleted
+
+
+async def _purge_files(conn: AsyncConnection, now: datetime, batch: int) -> int:
+    due = list(await conn.execute(select(evidence.c.id, evidence.c.conversation_id).where(
+        and_(evidence.c.purge_at.is_not(None), evidence.c.purge_at <= now)).limit(batch)))
+    if not due:
+        return 0
+    ids = [r.id for r in due]
+    await conn.execute(delete(evidence_files).where(evidence_files.c.evidence_id.in_(ids)))
+    await conn.execute(update(evidence).where(evidence.c.id.in_(ids)).values(
+        consent=EXPIRED, purge_at=None))
+    for r in due:
+        await audit.record(conn, at=now, actor_id=None, action="retention.evidence_deleted",
+                           target_kind="conversation", target_id=r.conversation_id,
+                           evidence=r.id)
     return len(due)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
@@ -22,43 +23,72 @@ from hotline.stores.sql.tables import conversations, messages
 log = logging.getLogger(__name__)
 
 
-async def sweep(deps: Deps, now: datetime | None = None) -> dict[str, int]:
-    """Delete due contact addresses and message text, and idle console sessions."""
+# Conversations per transaction. A sweep after a long pause, or the first one after a
+# retention period is shortened, can find tens of thousands due: one transaction for all of
+# them held SQLite's write lock (every inbound message waits for it) for the whole purge, and
+# past 32,767 ids its IN list is more than asyncpg sends in one statement: on PostgreSQL the
+# sweep then failed every time and nothing was purged (SQLite's limit depends on the build:
+# 32,766 by default, 250,000 in Debian's).
+SWEEP_BATCH = 500
+
+
+async def sweep(deps: Deps, now: datetime | None = None, batch: int = SWEEP_BATCH
+                ) -> dict[str, int]:
+    """Delete due contact addresses and message text, and idle console sessions, `batch`
+    conversations per transaction."""
     now = now or datetime.now(UTC)
+    counts = {"contacts": 0, "transcripts": 0, "messages": 0, "sessions": 0}
+    while True:
+        async with deps.engine.begin() as conn:
+            done = await _contacts(conn, now, batch)
+        counts["contacts"] += done
+        if done < batch:
+            break
+        await asyncio.sleep(0)  # let waiting requests in between batches
+    while True:
+        async with deps.engine.begin() as conn:
+            done, purged = await _transcripts(conn, now, batch)
+        counts["transcripts"] += done
+        counts["messages"] += purged
+        if done < batch:
+            break
+        await asyncio.sleep(0)
+    idle = now - timedelta(hours=deps.config.retention.session_hours)
     async with deps.engine.begin() as conn:
-        due_contacts = list((await conn.execute(select(conversations.c.id).where(and_(
-            conversations.c.purge_contact_at <= now,
-            conversations.c.contact_sealed.is_not(None))))).scalars())
-        if due_contacts:
-            await conn.execute(update(conversations)
-                               .where(conversations.c.id.in_(due_contacts))
-                               .values(contact_sealed=None))
-        due_transcripts = list((await conn.execute(select(conversations.c.id).where(
-            conversations.c.purge_transcript_at <= now))).scalars())
-        purged_messages = 0
-        if due_transcripts:
-            result = await conn.execute(
-                update(messages).where(and_(messages.c.conversation_id.in_(due_transcripts),
-                                            messages.c.body_sealed.is_not(None)))
-                .values(body_sealed=None))
-            purged_messages = int(result.rowcount)
-            await conn.execute(update(conversations)
-                               .where(conversations.c.id.in_(due_transcripts))
-                               .values(purge_transcript_at=None))
-        for cid in due_contacts:
-            await audit.record(conn, at=now, actor_id=None, action="retention.contact_deleted",
-                               target_kind="conversation", target_id=cid)
-        for cid in due_transcripts:
-            await audit.record(conn, at=now, actor_id=None,
-                               action="retention.transcript_deleted",
-                               target_kind="conversation", target_id=cid)
-        idle = now - timedelta(hours=deps.config.retention.session_hours)
-        sessions = await staff_store.end_idle_sessions(conn, idle)
-    counts = {"contacts": len(due_contacts), "transcripts": len(due_transcripts),
-              "messages": purged_messages, "sessions": sessions}
+        counts["sessions"] = await staff_store.end_idle_sessions(conn, idle)
     if any(counts.values()):
         log.info("retention sweep", extra=counts)
     return counts
+
+
+async def _contacts(conn: AsyncConnection, now: datetime, batch: int) -> int:
+    due = list((await conn.execute(select(conversations.c.id).where(and_(
+        conversations.c.purge_contact_at <= now,
+        conversations.c.contact_sealed.is_not(None))).limit(batch))).scalars())
+    if due:
+        await conn.execute(update(conversations).where(conversations.c.id.in_(due))
+                           .values(contact_sealed=None))
+    for cid in due:
+        await audit.record(conn, at=now, actor_id=None, action="retention.contact_deleted",
+                           target_kind="conversation", target_id=cid)
+    return len(due)
+
+
+async def _transcripts(conn: AsyncConnection, now: datetime, batch: int) -> tuple[int, int]:
+    due = list((await conn.execute(select(conversations.c.id).where(
+        conversations.c.purge_transcript_at <= now).limit(batch))).scalars())
+    if not due:
+        return 0, 0
+    result = await conn.execute(
+        update(messages).where(and_(messages.c.conversation_id.in_(due),
+                                    messages.c.body_sealed.is_not(None)))
+        .values(body_sealed=None))
+    await conn.execute(update(conversations).where(conversations.c.id.in_(due))
+                       .values(purge_transcript_at=None))
+    for cid in due:
+        await audit.record(conn, at=now, actor_id=None, action="retention.transcript_deleted",
+                           target_kind="conversation", target_id=cid)
+    return len(due), int(result.rowcount)
 
 
 async def run_retention(deps: Deps, stop: asyncio.Event) -> None:
