@@ -11,7 +11,7 @@ import asyncio
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from hotline.services import (
     urgency,
 )
 from hotline.services.deps import Deps
+from hotline.services.jobs import supervise
 from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
@@ -150,18 +151,19 @@ async def _wake_on_events(hub: Hub, router_wake: asyncio.Event,
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS]
     stop, router_wake, roster_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    jobs = {
-        "reconciler": livesync.run_reconciler(deps, stop),
-        "retention": retention.run_retention(deps, stop),
-        "router": router.run_router(deps, stop, router_wake),
-        "shift-edges": roster.run_shift_edges(deps, stop, roster_wake),
-        "presence": presence.run_presence(deps, stop),
-        "alerts": alerts.run_alerts(deps, stop),
-        "aging": urgency.run_aging(deps, stop),
-        "outbox": outbox.run_outbox(deps, stop),
-        "wake": _wake_on_events(app[HUB], router_wake, roster_wake),
+    jobs: dict[str, Callable[[], Awaitable[None]]] = {
+        "reconciler": lambda: livesync.run_reconciler(deps, stop),
+        "retention": lambda: retention.run_retention(deps, stop),
+        "router": lambda: router.run_router(deps, stop, router_wake),
+        "shift-edges": lambda: roster.run_shift_edges(deps, stop, roster_wake),
+        "presence": lambda: presence.run_presence(deps, stop),
+        "alerts": lambda: alerts.run_alerts(deps, stop),
+        "aging": lambda: urgency.run_aging(deps, stop),
+        "outbox": lambda: outbox.run_outbox(deps, stop),
+        "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake),
     }
-    tasks = [asyncio.create_task(coro, name=name) for name, coro in jobs.items()]
+    tasks = [asyncio.create_task(supervise(name, start, stop), name=name)
+             for name, start in jobs.items()]
     yield
     # Jobs stop between passes (services/jobs.py): a cancel in the middle of a database call
     # could leave a connection checked out. Only a job stuck past the grace period is cancelled.

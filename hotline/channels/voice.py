@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,7 @@ from hotline.domain.triage import IntakeAnswers
 from hotline.prompts import Prompts
 from hotline.services import callback, inbox, waitinfo
 from hotline.services.deps import Deps
+from hotline.services.jobs import supervise
 from hotline.stores.sql import twilio as store
 from hotline.web.appkeys import DEPS, HUB, PROMPTS
 from hotline.web.middleware import json_error
@@ -79,9 +80,12 @@ async def _voice_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     deps, prompts = app[DEPS], app[PROMPTS]
     stop = asyncio.Event()
-    jobs = [voice_bridge.follow_assignments(deps, rt, prompts, app[HUB]),
-            voice_bridge.run_sweep(deps, rt, prompts, stop), callback.run_callbacks(deps, stop)]
-    tasks = [asyncio.create_task(j) for j in jobs]
+    jobs: dict[str, Callable[[], Awaitable[None]]] = {
+        "call-bridge": lambda: voice_bridge.follow_assignments(deps, rt, prompts, app[HUB]),
+        "call-sweep": lambda: voice_bridge.run_sweep(deps, rt, prompts, stop),
+        "callbacks": lambda: callback.run_callbacks(deps, stop)}
+    tasks = [asyncio.create_task(supervise(name, start, stop), name=name)
+             for name, start in jobs.items()]
     yield
     # The loops end between passes; the hub's close (on_shutdown) ends the event follower.
     stop.set()

@@ -22,6 +22,7 @@ from PIL import Image, ImageFilter
 from hotline.console.auth import require_staff
 from hotline.domain.staff import Staff
 from hotline.services import casework, evidence
+from hotline.services.jobs import supervise
 from hotline.stores.live.keys import EVIDENCE_REVEAL_TTL_S
 from hotline.stores.sql import audit
 from hotline.web.appkeys import DEPS
@@ -136,7 +137,9 @@ async def original(request: web.Request) -> web.Response:
 
 async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
-    task = asyncio.create_task(evidence.run_purge(app[DEPS], stop), name="evidence-purge")
+    deps = app[DEPS]
+    task = asyncio.create_task(supervise("evidence-purge", lambda: evidence.run_purge(deps, stop),
+                                         stop), name="evidence-purge")
     yield
     # Stop between passes (hotline/services/jobs.py); cancel only if stuck.
     stop.set()

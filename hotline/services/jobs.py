@@ -1,14 +1,59 @@
-"""How periodic jobs wait and stop: between passes only, never in the middle of one.
+"""How periodic jobs wait, stop and survive errors.
 
 A job cancelled inside a database call can leave a connection checked out (and aiosqlite's
 worker thread alive, which keeps the process from exiting); so shutdown sets `stop`, each job
-finishes its current pass and returns.
+finishes its current pass and returns. A job that fails (a database restarting, a row it did not
+expect) is started again by `supervise`: the jobs retry replies, purge data when it is due,
+escalate alerts and route victims, so none may end for the life of the process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import Counter
+
+from hotline.metrics import REGISTRY
+
+log = logging.getLogger(__name__)
+
+JOB_FAILURES = Counter("hotline_job_failures", "Background job passes that ended with an error",
+                       ["job"], registry=REGISTRY)
+# A failed job starts again after RESTART_MIN_S, doubling while it keeps failing, up to
+# RESTART_MAX_S; a job that ran that long before failing starts again after RESTART_MIN_S.
+RESTART_MIN_S = 1.0
+RESTART_MAX_S = 60.0
+
+
+async def supervise(name: str, start: Callable[[], Awaitable[None]], stop: asyncio.Event,
+                    restart_min_s: float = RESTART_MIN_S,
+                    restart_max_s: float = RESTART_MAX_S) -> None:
+    """Run a job until it returns (it does when `stop` is set, or when its source ends),
+    starting it again whenever it raises. The log names the job, the error's type and where
+    it was raised, never the error's text (which may quote data)."""
+    loop = asyncio.get_running_loop()
+    delay = restart_min_s
+    while True:
+        started = loop.time()
+        try:
+            await start()
+            return
+        except Exception as e:
+            JOB_FAILURES.labels(name).inc()
+            where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+            log.error("job failed; starting it again", extra={
+                "job": name, "error": type(e).__name__, "retry_in_s": delay,
+                "where": f"{where.filename.rsplit('/', 1)[-1]}:{where.lineno}" if where else ""})
+        if loop.time() - started >= restart_max_s:
+            delay = restart_min_s
+        await pause(stop, delay)
+        if stop.is_set():
+            return
+        delay = min(delay * 2, restart_max_s)
 
 
 async def pause(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
