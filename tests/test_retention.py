@@ -168,6 +168,8 @@ async def test_sweep_in_steps_is_idempotent(deps: Deps) -> None:
         {"contacts": 0, "transcripts": 0, "messages": 0, "sessions": 0}
     contact_due = t0 + timedelta(days=CONTACT_DAYS, hours=1)
     assert (await sweep(deps, now=contact_due))["contacts"] == 1
+    # The deadline goes with the address: the index on it keeps only what is still to do.
+    assert (await _conversation_row(deps, c.cid))["purge_contact_at"] is None
     assert (await sweep(deps, now=contact_due))["contacts"] == 0
     transcript_due = t0 + timedelta(days=TRANSCRIPT_DAYS, hours=1)
     first = await sweep(deps, now=transcript_due)
@@ -204,6 +206,7 @@ async def test_conversation_without_contact(deps: Deps) -> None:
     c = await _open_and_close(deps, staff, keep_contact=False)
     counts = await sweep(deps, now=c.closed_at + timedelta(days=TRANSCRIPT_DAYS + 1))
     assert counts["contacts"] == 0 and counts["transcripts"] == 1
+    assert (await _conversation_row(deps, c.cid))["purge_contact_at"] is None
     actions = await _actions(deps, c.cid)
     assert "retention.contact_deleted" not in actions
     assert "retention.transcript_deleted" in actions
@@ -280,3 +283,22 @@ async def test_kept_evidence_files_are_deleted_in_batches(deps: Deps) -> None:
     assert consents == ["expired"] * 5
     assert (await _actions(deps, c.cid)).count("retention.evidence_deleted") == 5
     assert await purge_due(deps, now=c.closed_at, batch=2) == 0
+
+
+async def test_evidence_location_note_goes_with_the_transcript(deps: Deps) -> None:
+    staff = await _counselor(deps)
+    c = await _open_and_close(deps, staff)
+    async with deps.engine.begin() as conn:
+        await conn.execute(insert(evidence).values(
+            conversation_id=c.cid, kind="photo", mime="image/png", size_bytes=1,
+            sha256="0" * 64, consent="declined", created_at=c.closed_at,
+            location_sealed=b"sealed note"))
+
+    async def notes() -> list[bytes | None]:
+        async with deps.engine.connect() as conn:
+            return list((await conn.execute(select(evidence.c.location_sealed))).scalars())
+
+    await sweep(deps, now=c.purge_transcript_at - timedelta(minutes=1))
+    assert await notes() == [b"sealed note"]
+    await sweep(deps, now=c.purge_transcript_at)
+    assert await notes() == [None]

@@ -24,7 +24,7 @@ from hotline.services import pdq_scan
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.sql import audit
-from hotline.stores.sql.tables import conversations, evidence, evidence_files, evidence_matches
+from hotline.stores.sql.tables import evidence, evidence_files, evidence_matches
 
 log = logging.getLogger(__name__)
 
@@ -251,16 +251,8 @@ async def erase(conn: AsyncConnection, conversation_ids: list[str]) -> list[int]
 async def purge_due(deps: Deps, now: datetime | None = None,
                     batch: int = PURGE_BATCH) -> int:
     """Delete every kept file whose retention has ended, `batch` files per transaction; the
-    fingerprints stay. The victim's location note (their caption) is message text, so it goes
-    with the transcript."""
+    fingerprints stay. (The victim's location note goes with the transcript: retention.py.)"""
     now = now or datetime.now(UTC)
-    transcript_end = now - timedelta(days=deps.config.retention.transcript_days)
-    async with deps.engine.begin() as conn:
-        closed_long_ago = select(conversations.c.id).where(and_(
-            conversations.c.closed_at.is_not(None), conversations.c.closed_at <= transcript_end))
-        await conn.execute(update(evidence).where(and_(
-            evidence.c.location_sealed.is_not(None),
-            evidence.c.conversation_id.in_(closed_long_ago))).values(location_sealed=None))
     deleted = 0
     while True:
         async with deps.engine.begin() as conn:

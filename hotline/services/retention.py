@@ -18,7 +18,7 @@ from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.sql import audit
 from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.tables import conversations, messages
+from hotline.stores.sql.tables import conversations, evidence, messages
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ async def sweep(deps: Deps, now: datetime | None = None, batch: int = SWEEP_BATC
     counts = {"contacts": 0, "transcripts": 0, "messages": 0, "sessions": 0}
     while True:
         async with deps.engine.begin() as conn:
-            done = await _contacts(conn, now, batch)
-        counts["contacts"] += done
+            done, deleted = await _contacts(conn, now, batch)
+        counts["contacts"] += deleted
         if done < batch:
             break
         await asyncio.sleep(0)  # let waiting requests in between batches
@@ -61,17 +61,22 @@ async def sweep(deps: Deps, now: datetime | None = None, batch: int = SWEEP_BATC
     return counts
 
 
-async def _contacts(conn: AsyncConnection, now: datetime, batch: int) -> int:
-    due = list((await conn.execute(select(conversations.c.id).where(and_(
-        conversations.c.purge_contact_at <= now,
-        conversations.c.contact_sealed.is_not(None))).limit(batch))).scalars())
+async def _contacts(conn: AsyncConnection, now: datetime, batch: int) -> tuple[int, int]:
+    # The deadline is cleared with the address (and where there was none, as for a web chat):
+    # the index on purge_contact_at then holds only what is still to do. Left set, every sweep
+    # walked every conversation ever closed.
+    due = list(await conn.execute(select(
+        conversations.c.id, conversations.c.contact_sealed.is_not(None)).where(
+        conversations.c.purge_contact_at <= now).limit(batch)))
     if due:
-        await conn.execute(update(conversations).where(conversations.c.id.in_(due))
-                           .values(contact_sealed=None))
-    for cid in due:
+        await conn.execute(update(conversations)
+                           .where(conversations.c.id.in_([r[0] for r in due]))
+                           .values(contact_sealed=None, purge_contact_at=None))
+    had = [r[0] for r in due if r[1]]
+    for cid in had:
         await audit.record(conn, at=now, actor_id=None, action="retention.contact_deleted",
                            target_kind="conversation", target_id=cid)
-    return len(due)
+    return len(due), len(had)
 
 
 async def _transcripts(conn: AsyncConnection, now: datetime, batch: int) -> tuple[int, int]:
@@ -85,6 +90,11 @@ async def _transcripts(conn: AsyncConnection, now: datetime, batch: int) -> tupl
         .values(body_sealed=None))
     await conn.execute(update(conversations).where(conversations.c.id.in_(due))
                        .values(purge_transcript_at=None))
+    # The victim's note on where their evidence appeared is their words too: it goes with the
+    # transcript (the evidence's fingerprints stay).
+    await conn.execute(update(evidence).where(and_(
+        evidence.c.conversation_id.in_(due), evidence.c.location_sealed.is_not(None)))
+        .values(location_sealed=None))
     for cid in due:
         await audit.record(conn, at=now, actor_id=None, action="retention.transcript_deleted",
                            target_kind="conversation", target_id=cid)

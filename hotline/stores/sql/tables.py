@@ -121,6 +121,9 @@ conversations = Table(
         sqlite_where=text("status != 'closed'"),
         postgresql_where=text("status != 'closed'"),
     ),
+    # A sender's conversations, newest first, closed ones too: a victim's chat page and status
+    # check read the latest (conversations.latest_for) on every load; forget finds them all.
+    Index("ix_conversations_sender", "channel", "pseudonym", "created_at"),
 )
 
 messages = Table(
