@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from sqlalchemy import and_, insert, select, update
 
 from hotline.domain.conversation import Status
@@ -26,6 +27,17 @@ REASONS = ("workload", "skills", "language", "continuity", "wellbeing", "shift_e
 _NOTE_MAX = 2000
 
 
+async def _release_closed(deps: Deps, conversation_id: str) -> None:
+    """Let go of whatever Redis still holds of a case SQL has closed (its close's release
+    failed, or our own Redis step came after the close): its queue entry or offer, and its
+    holder's load and call flag. On a Redis failure the reconciler does it later."""
+    try:
+        await deps.live.release(conversation_id)
+    except (RedisError, OSError) as e:
+        log.warning("live state of a closed case not released; reconciler will fix it",
+                    extra={"conversation": conversation_id, "error": type(e).__name__})
+
+
 async def reassign(deps: Deps, conversation_id: str, to_id: int, reason: str,
                    actor_id: int | None, override_capacity: bool = False) -> int | None:
     """Give an open case to `to_id` (eligible, capacity may be overridden with a reason).
@@ -35,7 +47,10 @@ async def reassign(deps: Deps, conversation_id: str, to_id: int, reason: str,
         raise ValueError(f"reason: expected one of {', '.join(REASONS)}")
     async with deps.engine.connect() as conn:
         conv = await convs.get(conn, conversation_id)
-    if conv is None or conv.status == Status.CLOSED:
+    if conv is None:
+        raise CaseNotFound(conversation_id)
+    if conv.status == Status.CLOSED:
+        await _release_closed(deps, conversation_id)
         raise CaseNotFound(conversation_id)
     res = await deps.live.reassign(conversation_id, to_id, override_capacity)
     if not res.ok:
@@ -43,13 +58,22 @@ async def reassign(deps: Deps, conversation_id: str, to_id: int, reason: str,
     previous = int(res.reason) if res.reason else None
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
-        await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
-                           .values(status=Status.ACTIVE.value, counselor_id=to_id,
-                                   assigned_at=conv.assigned_at or now, last_activity_at=now))
-        await audit.record(conn, at=now, actor_id=actor_id, action="case.reassigned",
-                           target_kind="conversation", target_id=conversation_id,
-                           previous=previous, to=to_id, reason=reason,
-                           override_capacity=override_capacity)
+        # Guarded: a close committed since our read must not be undone (the case reopened).
+        result = await conn.execute(
+            update(conversations).where(and_(conversations.c.id == conversation_id,
+                                             conversations.c.status != Status.CLOSED.value))
+            .values(status=Status.ACTIVE.value, counselor_id=to_id,
+                    assigned_at=conv.assigned_at or now, last_activity_at=now))
+        moved = result.rowcount == 1
+        if moved:
+            await audit.record(conn, at=now, actor_id=actor_id, action="case.reassigned",
+                               target_kind="conversation", target_id=conversation_id,
+                               previous=previous, to=to_id, reason=reason,
+                               override_capacity=override_capacity)
+    if not moved:
+        # Closed meanwhile: what our Redis step just gave `to_id` goes too.
+        await _release_closed(deps, conversation_id)
+        raise CaseNotFound(conversation_id)
     await deps.publish({"type": "assigned", "conversation": conversation_id, "counselor": to_id,
                         "previous": previous, "reason": reason})
     return previous
@@ -62,16 +86,31 @@ async def requeue(deps: Deps, conversation_id: str, reason: str, actor_id: int |
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
-        if conv is None or conv.status == Status.CLOSED:
+        if conv is None:
             raise CaseNotFound(conversation_id)
         if conv.status == Status.WAITING:
             raise CaseConflict("already waiting")
-        await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
-                           .values(status=Status.WAITING.value, counselor_id=None,
-                                   assigned_at=None, last_activity_at=now))
-        await audit.record(conn, at=now, actor_id=actor_id, action="case.requeued",
-                           target_kind="conversation", target_id=conversation_id,
-                           previous=conv.counselor_id, reason=reason)
+        closed = conv.status == Status.CLOSED
+        if not closed:
+            # Guarded: a close committed since our read must not be undone (the case reopened).
+            result = await conn.execute(
+                update(conversations).where(and_(conversations.c.id == conversation_id,
+                                                 conversations.c.status == Status.ACTIVE.value))
+                .values(status=Status.WAITING.value, counselor_id=None, assigned_at=None,
+                        last_activity_at=now))
+            if result.rowcount == 1:
+                await audit.record(conn, at=now, actor_id=actor_id, action="case.requeued",
+                                   target_kind="conversation", target_id=conversation_id,
+                                   previous=conv.counselor_id, reason=reason)
+            else:
+                # Moved since our read: closed, or already back in the queue.
+                found = await convs.get(conn, conversation_id)
+                if found is not None and found.status != Status.CLOSED:
+                    raise CaseConflict("already waiting")
+                closed = True
+    if closed:
+        await _release_closed(deps, conversation_id)
+        raise CaseNotFound(conversation_id)
     await deps.live.release(conversation_id, requeue=True)
     await deps.publish({"type": "queued", "conversation": conversation_id,
                         "previous": conv.counselor_id, "reason": reason,

@@ -82,16 +82,19 @@ class Reconciler:
     """Finds where Redis and SQL disagree and makes Redis agree.
 
     A disagreement is only acted on when two passes in a row see it: a claim or reassignment is
-    written to Redis a moment before SQL, and that moment must not count as drift.
+    written to Redis a moment before SQL, and that moment must not count as drift; nor must a
+    case that opened between a pass's SQL read and its Redis read, which is in Redis only.
     """
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.suspects: set[str] = set()
+        # Ids in Redis that were not open in SQL on the last pass (see `once`).
+        self.strays: set[str] = set()
 
     async def once(self) -> str:
-        """One check: 'rebuilt' if Redis lost its state or ownership drifted, 'repaired:N',
-        or 'ok'."""
+        """One check: 'rebuilt' if Redis lost its state or ownership drifted, 'repaired:N'
+        (cases re-queued plus closed cases released), or 'ok'."""
         deps = self.deps
         lock = deps.keys.job_lock("reconcile")
         period = max(1, int(deps.config.storage.reconcile_seconds) - JOB_LOCK_MARGIN_S)
@@ -100,12 +103,14 @@ class Reconciler:
         if not await deps.live.has_epoch():
             await rebuild(deps)
             self.suspects.clear()
+            self.strays.clear()
             return "rebuilt"
         async with deps.engine.connect() as conn:
             rows = await convs.open_conversations(conn)
         queued = {w.conversation_id for w in await deps.live.waiting()}
         offered = await deps.live.offers()
         owners = await deps.live.owners()
+        tracked = await deps.live.tracked()
         lost: list[convs.ConversationRow] = []
         drifted = False
         seen: set[str] = set()
@@ -118,11 +123,23 @@ class Reconciler:
                 seen.add(r.id)
                 drifted = drifted or r.id in self.suspects
         self.suspects = seen
+        # Queued, offered or held in Redis but closed (or erased) in SQL: the release after the
+        # SQL commit failed, and the case would keep its place in the queue, or its holder's
+        # load and call flag, for ever. Read after SQL, so a case opened in between is here too,
+        # for one pass only.
+        strays = tracked - {r.id for r in rows}
+        closed = sorted(strays & self.strays)
+        self.strays = strays
         if drifted:
             # SQL says someone holds a case and Redis disagrees: SQL wins, wholesale.
             await rebuild(deps)
             self.suspects.clear()
+            self.strays.clear()
             return "rebuilt"
+        for cid in closed:
+            await deps.live.release(cid)
+        if closed:
+            log.warning("closed cases released from live state", extra={"fixed": len(closed)})
         for r in lost:
             # Never reached the queue, or a claim whose SQL half failed: queue it again.
             if r.id in owners:
@@ -131,7 +148,8 @@ class Reconciler:
                 await deps.live.enqueue(as_waiting(r))
         if lost:
             log.warning("queue repaired from sql", extra={"fixed": len(lost)})
-            return f"repaired:{len(lost)}"
+        if lost or closed:
+            return f"repaired:{len(lost) + len(closed)}"
         return "ok"
 
 

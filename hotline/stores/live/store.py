@@ -238,6 +238,19 @@ class LiveStore:
         raw: Any = await self.redis.hgetall(self.keys.owner)
         return {c: int(a) for c, a in raw.items()}
 
+    async def tracked(self) -> set[str]:
+        """Every conversation id the live state holds anywhere: queued, offered, owned, or
+        only its queue metadata left (what the reconciler checks against SQL's open cases)."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as p:
+            p.zrange(k.queue, 0, -1)
+            p.hkeys(k.queue_meta)
+            p.hkeys(k.offer)
+            p.zrange(k.offers, 0, -1)
+            p.hkeys(k.owner)
+            found: Any = await p.execute()
+        return {str(cid) for ids in found for cid in ids}
+
     async def loads(self) -> dict[int, int]:
         raw: Any = await self.redis.hgetall(self.keys.load)
         return {int(a): int(n) for a, n in raw.items()}
