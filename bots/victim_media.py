@@ -31,6 +31,16 @@ log = logging.getLogger("bots")
 
 Ctx = ContextTypes.DEFAULT_TYPE
 _MB = 1024 * 1024
+_ID_LIMIT = 2**31  # evidence.id is a 32-bit integer in PostgreSQL
+
+
+def _evidence_id(raw: str) -> int | None:
+    """An evidence id from button data: ASCII digits ("²" is a digit to isdigit but not to
+    int), at most 12 of them, and within the id column (32-bit in PostgreSQL)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        return None
+    value = int(raw)
+    return value if value < _ID_LIMIT else None
 
 
 class MediaFlow:
@@ -144,11 +154,13 @@ class MediaFlow:
         state = await self.rt.intake(chat.id)
         lang = state.language if state else self.rt.language_of(update.effective_user)
         parts = (q.data or "").split(":")
-        if len(parts) != 4 or not parts[2].isdigit() \
-                or not await self._owned(chat.id, int(parts[2])):
+        eid = _evidence_id(parts[2]) if len(parts) == 4 else None
+        if eid is None or not await self._owned(chat.id, eid):
+            # Button data is not trusted: anything we did not send is answered as stale
+            # (never an error, which would make Telegram send the update again and again).
             await self.rt.answer(q, self.rt.text(lang, "tg_stale"))
             return
-        what, eid, choice = parts[1], int(parts[2]), parts[3]
+        what, choice = parts[1], parts[3]
         await self.rt.answer(q, None)
         if what == "p" and choice in PLATFORMS:
             await evidence.set_platform(self.deps, eid, choice)

@@ -15,7 +15,7 @@ from hotline.domain.conversation import Status
 from hotline.prompts import Prompts
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import twilio as store
-from hotline.stores.sql.tables import intake_records, messages
+from hotline.stores.sql.tables import callbacks, intake_records, messages
 from tests.conftest import wait_for
 from tests.floor import presence, staff, stream_events
 from tests.twilio_support import (
@@ -266,6 +266,13 @@ async def test_press_2_asks_for_a_callback_window(env: Env) -> None:
         cb = await store.callback_by_source(conn, f"voice:{sid}")
         assert await convs.open_conversations(conn) == []
     assert cb is not None and cb.leave_message and cb.status == "scheduled"
+    # Twilio retries the request: the same confirmation, not "cancelled" and back in line.
+    again = await env.hooks.twiml(f"{V}/callback/message", call_params(sid, Digits="1"))
+    assert ET.tostring(again) == ET.tostring(done)
+    async with env.deps.engine.connect() as conn:
+        assert await convs.open_conversations(conn) == []
+        assert (await conn.execute(select(func.count()).select_from(callbacks))
+                ).scalar_one() == 1
 
 
 async def test_hold_key_2_leaves_queue_for_callback_and_invalid_choice_requeues(

@@ -251,8 +251,9 @@ async def webhook(request: web.Request) -> web.Response:
     if channel is None or channel.mode != "webhook":
         raise json_error(404, "the telegram webhook is not in use")
     given = request.headers.get(SECRET_HEADER, "")
-    if channel.secret is None or not hmac.compare_digest(given.encode(),
-                                                         channel.secret.encode()):
+    # Header bytes that are not UTF-8 arrive surrogate-escaped: encode them back, not fail.
+    if channel.secret is None or not hmac.compare_digest(
+            given.encode(errors="surrogateescape"), channel.secret.encode()):
         raise json_error(403, "wrong or missing secret token")
     try:
         body = await request.json(loads=json.loads)

@@ -41,6 +41,7 @@ from twilio.rest import Client
 
 from hotline.config_channels import TwilioConfig
 from hotline.web.appkeys import CONFIG
+from hotline.web.inputs import form_body
 from hotline.web.middleware import json_error
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,8 @@ def signature_ok(key: bytes, url: str, params: MultiMapping[Any], signature: str
 
     Like RequestValidator.validate, both the URL with and without its default port are tried
     (Twilio is not consistent about which it signs). The fields are joined once for both."""
-    if not signature or len(signature) > 128:
+    if not signature or len(signature) > 128 or not signature.isascii():
+        # A header's bytes that are not UTF-8 reach us surrogate-escaped: never a match.
         return False
     items = list(params.items())
     if not all(isinstance(v, str) for _k, v in items):
@@ -179,7 +181,7 @@ async def verified_form(request: web.Request) -> dict[str, str]:
     """The webhook's form after its signature checked out; 403 and nothing done otherwise."""
     rt = runtime(request)
     settings = request.headers.get("X-Twilio-Webhooks-Signature-Settings", "")
-    form = await request.post()
+    form = await form_body(request)
     url = rt.public_url + request.rel_url.raw_path_qs
     if get_signature_algorithm(settings) != HMAC_SHA1 or not signature_ok(
             rt.signing_key, url, form, request.headers.get("X-Twilio-Signature", "")):

@@ -156,7 +156,8 @@ async def language(request: web.Request) -> web.Response:
     await _call(deps, sid)
     supported = deps.config.languages.supported
     digits = form.get("Digits", "")
-    lang = (supported[int(digits) - 1] if digits.isdigit() and 1 <= int(digits) <= len(supported)
+    ok = digits.isascii() and digits.isdigit() and len(digits) <= 2
+    lang = (supported[int(digits) - 1] if ok and 1 <= int(digits) <= len(supported)
             else deps.config.languages.default)
     async with deps.engine.begin() as conn:
         await store.update_call(conn, sid, datetime.now(UTC), language=lang)
@@ -305,11 +306,19 @@ async def callback_message(request: web.Request) -> web.Response:
     deps, rt, prompts, form, sid = await _begin(request)
     call = await _call(deps, sid)
     lang = _lang(deps, call)
+    now = datetime.now(UTC)
+    tz = ZoneInfo(deps.config.roster.timezone)
+    if call.state == "ended":
+        async with deps.engine.connect() as conn:
+            done = await store.callback_by_source(conn, f"voice:{sid}")
+        if done is not None:
+            # Twilio retried a request we had answered: the same answer, nothing changed (not
+            # "cancelled" and back in a queue the case has already left).
+            return xml(_confirmed(rt, prompts, lang, done.window_start, done.window_end,
+                                  done.leave_message, now, tz))
     pending = call.pending or ""
     if not pending.startswith("cbw:") or not _can_call_back(rt, form):
         return xml(await _cancel_callback(deps, rt, prompts, form, call, lang))
-    now = datetime.now(UTC)
-    tz = ZoneInfo(deps.config.roster.timezone)
     window = callback.window_for(pending[4:], now, tz)
     if window is None:
         return xml(await _cancel_callback(deps, rt, prompts, form, call, lang))
@@ -324,11 +333,16 @@ async def callback_message(request: web.Request) -> web.Response:
         await callback.abandon(deps, call.conversation_id, now, "call.left_for_callback")
     async with deps.engine.begin() as conn:
         await store.update_call(conn, sid, now, state="ended", pending=None)
+    return xml(_confirmed(rt, prompts, lang, window[0], window[1], leave, now, tz))
+
+
+def _confirmed(rt: Runtime, prompts: Prompts, lang: str, start: datetime, end: datetime,
+               leave: bool, now: datetime, tz: ZoneInfo) -> VoiceResponse:
     vr = VoiceResponse()
     say(rt, vr, lang, prompts.render(lang, "voice_callback_confirmed", leave_message=leave,
-                                     **callback.confirmation(window[0], window[1], now, tz)))
+                                     **callback.confirmation(start, end, now, tz)))
     vr.hangup()
-    return xml(vr)
+    return vr
 
 
 def _terminal(status: str) -> bool:

@@ -201,4 +201,11 @@ def _explicit_window(body: dict[str, Any]) -> tuple[datetime, datetime] | None:
         return None
     if start.tzinfo is None or end.tzinfo is None or end - start > timedelta(hours=24):
         return None
-    return start.astimezone(UTC), end.astimezone(UTC)
+    window = []
+    for name, value in (("window_start", start), ("window_end", end)):
+        try:
+            # Near year 1 or 9999 an offset moves the time out of datetime's range.
+            window.append(value.astimezone(UTC))
+        except OverflowError:
+            raise json_error(400, f"{name}: out of range", field=name) from None
+    return window[0], window[1]

@@ -25,7 +25,7 @@ from hotline.services.casework import decrypt_lines
 from hotline.services.deps import Deps
 from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS
-from hotline.web.inputs import field_bool, field_str, json_body, query_int
+from hotline.web.inputs import field_bool, field_str, form_body, json_body, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events
 
@@ -57,11 +57,18 @@ def _chat_id(request: web.Request) -> str | None:
     """The verified random part of the chat cookie, or None if absent or forged."""
     cookie = request.cookies.get(COOKIE, "")
     raw, _, mac = cookie.partition(".")
-    if not raw or len(cookie) > 100:
+    if not raw or len(cookie) > 100 or not cookie.isascii():
+        # Cookie bytes that are not UTF-8 arrive surrogate-escaped: never one we issued.
         return None
     if not tokens_equal(mac, request.app[DEPS].keyring.sign("chat", raw)):
         return None
     return raw
+
+
+def _secret_equal(given: str, expected: str) -> bool:
+    """tokens_equal for a value from the request: one that is not ASCII (perhaps header bytes
+    that were not UTF-8, surrogate-escaped) is simply wrong, never an error."""
+    return given.isascii() and tokens_equal(given, expected)
 
 
 def _csrf(deps: Deps, chat_id: str) -> str:
@@ -72,8 +79,8 @@ def _require_chat(request: web.Request, unsafe: bool = False) -> str:
     chat_id = _chat_id(request)
     if chat_id is None:
         raise json_error(401, "no chat session; reload the page")
-    if unsafe and not tokens_equal(request.headers.get("X-CSRF-Token", ""),
-                                   _csrf(request.app[DEPS], chat_id)):
+    if unsafe and not _secret_equal(request.headers.get("X-CSRF-Token", ""),
+                                    _csrf(request.app[DEPS], chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     return chat_id
 
@@ -211,6 +218,11 @@ async def state(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+# The queue-wide events a victim's page hears of (each only as {"type": "queue"}), and
+# "reset" (reload the state). Everything else is about staff or other people: never sent.
+_QUEUE_MOVES = ("queued", "assigned", "closed", "reset")
+
+
 @routes.get("/chat/api/events")
 async def events(request: web.Request) -> web.StreamResponse:
     chat_id = _require_chat(request)
@@ -218,15 +230,19 @@ async def events(request: web.Request) -> web.StreamResponse:
     conv = await _current(deps, chat_id)
     mine = conv.id if conv is not None else None
 
+    def own(ev: dict[str, Any]) -> bool:
+        # Only with a conversation: a visitor without one must not match every event that
+        # has no conversation key (presence, roster, coverage, lead.attention, ...).
+        return mine is not None and ev.get("conversation") == mine
+
     def accept(ev: dict[str, Any]) -> bool:
         # The victim's page hears about its own conversation, and that the queue moved.
-        return ev.get("conversation") == mine or ev.get("type") in ("queued", "assigned",
-                                                                    "closed", "reset")
+        return own(ev) or ev.get("type") in _QUEUE_MOVES
 
     def shape(ev: dict[str, Any]) -> dict[str, Any]:
         # Another conversation's event says only "the queue moved": no ids, no counselor,
         # no language. The id stays so a reconnect replays from the right place.
-        if ev.get("conversation") == mine or ev.get("type") == "reset":
+        if own(ev) or ev.get("type") == "reset":
             return ev
         return {"type": "queue", "id": ev.get("id", "")}
 
@@ -239,9 +255,9 @@ async def quick_exit(request: web.Request) -> web.Response:
     chat_id = _chat_id(request)
     if chat_id is None:
         raise json_error(401, "no chat session")
-    form = await request.post()
+    form = await form_body(request)
     deps = request.app[DEPS]
-    if not tokens_equal(str(form.get("csrf", "")), _csrf(deps, chat_id)):
+    if not _secret_equal(str(form.get("csrf", "")), _csrf(deps, chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     conv = await _current(deps, chat_id)
     if conv is not None and conv.status != Status.CLOSED:

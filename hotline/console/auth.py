@@ -65,7 +65,10 @@ def origin_ok(request: web.Request) -> bool:
         # even on same-origin POSTs; then only an explicit Sec-Fetch-Site: same-origin passes.
         return request.headers.get("Sec-Fetch-Site") == "same-origin"
     ours = urlsplit(request.app[CONFIG].server.public_url)
-    theirs = urlsplit(origin)
+    try:
+        theirs = urlsplit(origin)
+    except ValueError:
+        return False  # e.g. "http://[": no origin of ours
     if (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc):
         return True
     return theirs.netloc == request.host
@@ -74,7 +77,8 @@ def origin_ok(request: web.Request) -> bool:
 async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
     """The logged-in staff member and their CSRF token, or None."""
     token = request.cookies.get(COOKIE)
-    if not token or len(token) > 128:
+    if not token or len(token) > 128 or not token.isascii():
+        # Cookie bytes that are not UTF-8 arrive surrogate-escaped: never a token we issued.
         return None
     deps = request.app[DEPS]
     digest = deps.keyring.digest_token(token)
@@ -89,6 +93,12 @@ async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
         async with deps.engine.begin() as conn:
             await staff_store.touch_session(conn, digest, now)
     return staff, csrf
+
+
+def _secret_equal(given: str, expected: str) -> bool:
+    """tokens_equal for a value from the request: one that is not ASCII (perhaps header or
+    cookie bytes that were not UTF-8, surrogate-escaped) is simply wrong, never an error."""
+    return given.isascii() and tokens_equal(given, expected)
 
 
 def _csrf_from(request: web.Request, form_value: str | None) -> str:
@@ -114,7 +124,7 @@ async def require_session(request: web.Request, form_csrf: str | None = None
         if not origin_ok(request):
             raise web.HTTPForbidden(text='{"error": "cross-site request refused"}',
                                     content_type="application/json")
-        if not tokens_equal(_csrf_from(request, form_csrf), csrf):
+        if not _secret_equal(_csrf_from(request, form_csrf), csrf):
             raise web.HTTPForbidden(text='{"error": "missing or wrong CSRF token"}',
                                     content_type="application/json")
     return staff, csrf
@@ -123,7 +133,7 @@ async def require_session(request: web.Request, form_csrf: str | None = None
 def login_csrf(request: web.Request) -> tuple[str, bool]:
     """The pre-login CSRF token (double-submit cookie) and whether it must be set."""
     existing = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if 20 <= len(existing) <= 64:
+    if 20 <= len(existing) <= 64 and existing.isascii() and existing.isprintable():
         return existing, False
     return new_token(), True
 
@@ -168,7 +178,8 @@ async def login(request: web.Request, name: str, password: str, csrf: str) -> St
     """Check the login CSRF, the rate limit and the password; start a session (sets cookie
     on the response via `start_session`)."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not tokens_equal(cookie, csrf) or not origin_ok(request):
+    if not cookie or not cookie.isascii() or not _secret_equal(csrf, cookie) \
+            or not origin_ok(request):
         raise LoginRefused(403, "csrf")
     if not name or len(name) > 64 or len(password) > 1024:
         raise LoginRefused(400, "invalid")
@@ -199,7 +210,7 @@ async def start_session(request: web.Request, response: web.StreamResponse, staf
 
 async def end_session(request: web.Request, response: web.StreamResponse) -> None:
     token = request.cookies.get(COOKIE)
-    if token:
+    if token and token.isascii():
         deps = request.app[DEPS]
         async with deps.engine.begin() as conn:
             await staff_store.end_session(conn, deps.keyring.digest_token(token))

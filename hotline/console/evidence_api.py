@@ -26,6 +26,7 @@ from hotline.services.jobs import supervise
 from hotline.stores.live.keys import EVIDENCE_REVEAL_TTL_S
 from hotline.stores.sql import audit
 from hotline.web.appkeys import DEPS
+from hotline.web.inputs import INT_LIMIT
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
@@ -50,7 +51,7 @@ async def _evidence_for(request: web.Request, staff: Staff) -> evidence.Evidence
     """The evidence of the URL if `staff` may read its case (404 otherwise)."""
     deps = request.app[DEPS]
     raw = request.match_info["eid"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) >= INT_LIMIT:
         raise json_error(404, "no such evidence")
     found = await evidence.get(deps, int(raw))
     if found is None:

@@ -15,6 +15,7 @@ from hotline.domain.staff import Role
 from hotline.services import casework, handover, presence
 from hotline.stores.sql.tables import counselors
 from hotline.web.appkeys import DEPS
+from hotline.web.inputs import form_body
 
 routes = web.RouteTableDef()
 
@@ -43,7 +44,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 @routes.post("/console/login")
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await form_body(request)
     name, password, csrf = (str(form.get(k, "")) for k in ("name", "password", "csrf"))
     try:
         staff = await auth.login(request, name, password, csrf)
@@ -61,7 +62,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/console/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await form_body(request)
     staff = await auth.require_staff(request, str(form.get("csrf", "")))
     resp = web.HTTPSeeOther("/console/login")
     await auth.end_session(request, resp)

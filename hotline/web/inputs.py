@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from hotline.web.middleware import json_error
 
@@ -16,17 +18,43 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise json_error(415, "expected application/json")
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        # "\ud800" is valid JSON but a lone surrogate, which no later .encode() (sealing,
+        # hashing, the database) accepts: refuse it here, once, for every field.
+        json.dumps(body, ensure_ascii=False).encode()
+    except (ValueError, LookupError, RecursionError):
+        # ValueError covers JSONDecodeError and Unicode{De,En}codeError; LookupError is an
+        # unknown charset; RecursionError is nesting too deep for the parser.
         raise json_error(400, "malformed JSON") from None
     if not isinstance(body, dict):
         raise json_error(400, "expected a JSON object")
     return body
 
 
+async def form_body(request: web.Request
+                    ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The request's form (urlencoded or multipart), or a 400 if it cannot be decoded: an
+    unknown charset, bytes that are not in it, a multipart body without a usable boundary."""
+    try:
+        form = await request.post()
+        # A charset like unicode_escape can decode to lone surrogates, which no later
+        # .encode() accepts: refuse them here, once.
+        for key, value in form.items():
+            key.encode()
+            if isinstance(value, str):
+                value.encode()
+    except (ValueError, LookupError, AssertionError, RuntimeError, HttpProcessingError):
+        # ValueError covers UnicodeDecodeError and UnicodeEncodeError; aiohttp's multipart
+        # reader asserts on a missing boundary, raises RuntimeError for an unknown part
+        # encoding and BadHttpMessage for too many part headers.
+        raise json_error(400, "malformed form") from None
+    return form
+
+
 def query_int(request: web.Request, name: str, default: int = 0) -> int:
     """A non-negative integer query parameter."""
     raw = request.query.get(name, str(default))
-    if not raw.isdigit() or len(raw) > 9:
+    # isdigit alone is true for "²" or "١٢": only ASCII digits are a number here.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise json_error(400, f"{name}: expected a non-negative integer")
     return int(raw)
 
@@ -41,10 +69,17 @@ def field_str(body: dict[str, Any], name: str, max_len: int, *, required: bool =
     return value
 
 
+# Ids are 32-bit integer columns in PostgreSQL (a larger value is a DataError there, and past
+# 2**63 an OverflowError in SQLite): nothing at or above this is an id of ours.
+INT_LIMIT = 2**31
+
+
 def field_int(body: dict[str, Any], name: str) -> int:
+    """A non-negative integer field (an id) that fits a 32-bit SQL integer."""
     value = body.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise json_error(400, f"{name}: expected a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < INT_LIMIT:
+        raise json_error(400, f"{name}: expected an integer from 0 to {INT_LIMIT - 1}",
+                         field=name)
     return value
 
 
