@@ -21,6 +21,7 @@ from hotline.services.jobs import pause
 from hotline.stores.live.keys import JOB_LOCK_MARGIN_S
 from hotline.stores.live.store import Waiting
 from hotline.stores.sql import conversations as convs
+from hotline.stores.sql import staff as staff_store
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +32,17 @@ def as_waiting(row: convs.ConversationRow) -> Waiting:
 
 
 async def rebuild(deps: Deps) -> int:
-    """Replace queue, offers, ownership, load and counselor windows with SQL's truth."""
+    """Replace queue, offers, ownership, load and counselor windows with SQL's truth; restore
+    the statuses counselors chose where Redis lost them (see LiveStore.rebuild)."""
     now = datetime.now(UTC)
     async with deps.engine.connect() as conn:
         rows = await convs.open_conversations(conn)
         profiles = await agents.profiles(conn, now)
+        statuses = await staff_store.presence_statuses(conn)
     waiting = {r.id for r in rows if r.status == Status.WAITING}
     owners = {r.id: r.counselor_id for r in rows
               if r.status == Status.ACTIVE and r.counselor_id is not None}
-    await deps.live.rebuild([as_waiting(r) for r in rows], waiting, owners, profiles)
+    await deps.live.rebuild([as_waiting(r) for r in rows], waiting, owners, profiles, statuses)
     log.info("live state rebuilt from sql", extra={"waiting": len(waiting),
                                                   "active": len(owners)})
     await deps.publish({"type": "reset"})

@@ -2,7 +2,8 @@
 
 A console that stops beating (a closed laptop, a lost network) turns its counselor offline
 within routing.presence_timeout_seconds, and their open cases are flagged to the lead at once.
-See docs/routing.md.
+The status is kept in SQL too (counselors.presence_status), so a Redis that lost its data gets
+it back in livesync.rebuild. See docs/routing.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from hotline.services import agents, alerts
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.sql import conversations as convs
+from hotline.stores.sql import staff as staff_store
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,12 @@ async def sign_out(deps: Deps, counselor_id: int) -> None:
 
 
 async def set_status(deps: Deps, counselor_id: int, status: Presence) -> None:
+    """Record the counselor's status in SQL, then in Redis (which routes on it).
+
+    SQL first, as everywhere: a Redis that restarts empty gets the status back from SQL in
+    livesync.rebuild, since no console re-announces it (their heartbeat only keeps presence)."""
+    async with deps.engine.begin() as conn:
+        await staff_store.set_presence_status(conn, counselor_id, status)
     await deps.live.set_status(counselor_id, status)
     await deps.publish({"type": "presence", "counselor": counselor_id, "status": status.value})
 

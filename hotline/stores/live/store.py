@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -269,7 +270,9 @@ class LiveStore:
             "start": profile.shift_start_ms, "end": profile.shift_end_ms,
             "max": profile.max_chats, "langs": _bar(profile.languages),
             "chans": _bar(profile.channels), "skills": _bar(profile.skills)})
-        p.hsetnx(k.agent(profile.id), "status", Presence.OFFLINE.value)
+        # No "status" placeholder: a missing status reads offline everywhere (status_of,
+        # agent_states, lib.lua), and `rebuild` fills only a missing one from SQL, so a profile
+        # written after Redis lost its data and before the rebuild must not pose as a choice.
         p.hsetnx(k.agent(profile.id), "idle", now_ms())
         p.sadd(k.agents, str(profile.id))
 
@@ -366,11 +369,17 @@ class LiveStore:
         return bool(await self.redis.exists(self.keys.epoch))
 
     async def rebuild(self, open_items: list[Waiting], waiting_ids: set[str],
-                      owners: dict[str, int], agents: list[AgentProfile]) -> None:
+                      owners: dict[str, int], agents: list[AgentProfile],
+                      statuses: Mapping[int, Presence] | None = None) -> None:
         """Replace queue, offers, ownership and load with SQL's truth, atomically.
 
-        Counselor status and presence are kept: consoles re-announce them within seconds."""
+        A status Redis still holds is kept (set_status writes SQL and then Redis, so it is
+        never older than SQL's); a missing one, as after Redis lost its data, is restored from
+        `statuses` (SQL's counselors.presence_status; absent means offline). Consoles never
+        re-announce a status, only their presence (the heartbeat), which is stamped below."""
         k = self.keys
+        statuses = statuses or {}
+        stamp = now_ms()
         loads: dict[FieldT, EncodableT] = dict(Counter(str(c) for c in owners.values()))
         on_call = {str(owners[i.conversation_id]) for i in open_items
                    if i.channel == Channel.VOICE and i.conversation_id in owners}
@@ -395,8 +404,22 @@ class LiveStore:
                     "start": a.shift_start_ms, "end": a.shift_end_ms, "max": a.max_chats,
                     "langs": _bar(a.languages), "chans": _bar(a.channels),
                     "skills": _bar(a.skills), "call": "1" if str(a.id) in on_call else "0"})
-                p.hsetnx(k.agent(a.id), "status", Presence.OFFLINE.value)
-                p.hsetnx(k.agent(a.id), "idle", now_ms())
+                status = statuses.get(a.id, Presence.OFFLINE)
+                p.hsetnx(k.agent(a.id), "status", status.value)
+                if status != Presence.OFFLINE:
+                    # Presence was lost too. Routing wants a beat within the presence TTL
+                    # (lib.lua why_not_agent: 'absent') and the sweep finds a lost console only
+                    # by an old entry (stale_presence): with none, the counselor would stay
+                    # "available" but unroutable, and a dead console's cases never reach the
+                    # lead. So stamp now, as if the console beat at the rebuild: routable at
+                    # once; a live console's next beat keeps them; a dead one is swept offline
+                    # one presence timeout later, its cases flagged, like any console that
+                    # stops. Busy/break too (signed in; the sweep flags their cases); not
+                    # offline (a sweep would flag the cases of someone who signed out). NX: a
+                    # kept entry (rebuild over live data) or a beat since is newer, and a stale
+                    # one must stay stale for the sweep.
+                    p.zadd(k.presence, {str(a.id): stamp}, nx=True)
+                p.hsetnx(k.agent(a.id), "idle", stamp)
                 p.sadd(k.agents, str(a.id))
             p.set(k.epoch, str(now_ms()))
             await p.execute()

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
 from hotline.stores.sql.tables import counselors, staff_sessions
 
@@ -49,6 +50,22 @@ async def by_id(conn: AsyncConnection, counselor_id: int) -> Staff | None:
 async def set_password_hash(conn: AsyncConnection, counselor_id: int, password_hash: str) -> None:
     await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
                        .values(password_hash=password_hash))
+
+
+async def set_presence_status(conn: AsyncConnection, counselor_id: int,
+                              status: Presence) -> None:
+    """Record the status a counselor chose (what a rebuild of Redis restores)."""
+    await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
+                       .values(presence_status=status.value))
+
+
+async def presence_statuses(conn: AsyncConnection) -> dict[int, Presence]:
+    """The last chosen status of every active counselor (an unknown value reads offline)."""
+    rows = await conn.execute(select(counselors.c.id, counselors.c.presence_status)
+                              .where(counselors.c.active.is_(True)))
+    known = {p.value for p in Presence}
+    return {r.id: Presence(r.presence_status) if r.presence_status in known
+            else Presence.OFFLINE for r in rows}
 
 
 async def create_session(conn: AsyncConnection, *, token_digest: str, counselor_id: int,

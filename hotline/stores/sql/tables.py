@@ -73,6 +73,9 @@ counselors = Table(
     Column("channels", String(64), nullable=False,
            server_default=text("'webchat,sms,telegram,voice'")),
     Column("specialisms", String(128), nullable=False, server_default=text("''")),
+    # The presence status the counselor last chose (available/busy/break/offline; migration
+    # 0010): Redis routes on its copy, and a rebuild after Redis lost its data restores it.
+    Column("presence_status", String(16), nullable=False, server_default=text("'offline'")),
 )
 
 staff_sessions = Table(

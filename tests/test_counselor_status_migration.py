@@ -1,0 +1,90 @@
+"""Migration 0010 (hand-written) on SQLite and PostgreSQL: counselors.presence_status matches
+hotline.stores.sql.tables exactly, counselors already there start 'offline' and keep their
+sessions, shifts and phones (no table rebuild on SQLite: dropping `counselors` with foreign
+keys on would cascade to them), and the revision reverses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from alembic import command
+from sqlalchemy import func, insert, inspect, select
+from sqlalchemy.engine import Connection
+
+from hotline.domain.routing import Presence
+from hotline.stores.sql import staff as staff_store
+from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
+from hotline.stores.sql.tables import counselor_phones, counselors, shifts, staff_sessions
+from tests.conftest import Database
+from tests.helpers import down_then_up, migration_module, schema_diffs
+
+
+def _revision() -> Any:
+    return migration_module("0010_counselor_status.py")
+
+
+def _diffs(sync: Connection) -> list[Any]:
+    return schema_diffs(sync, "counselors")
+
+
+def _has_column(sync: Connection) -> bool:
+    return "presence_status" in {c["name"] for c in inspect(sync).get_columns("counselors")}
+
+
+async def test_migration_adds_status_keeps_rows_and_reverses(database: Database) -> None:
+    rev = _revision()
+    assert (rev.revision, rev.down_revision) == ("0010", "0009")
+    engine = open_engine(database.url)
+    cfg = _alembic_config()
+    at = datetime.now(UTC)
+    try:
+        def to_0009(sync: Connection) -> None:
+            cfg.attributes["connection"] = sync
+            command.upgrade(cfg, "0009")
+
+        async with engine.begin() as conn:
+            await conn.run_sync(to_0009)
+            assert not await conn.run_sync(_has_column)
+            # Written with the 0009 columns only (the table object has the new one too).
+            for i, name in enumerate(("mina", "jun"), start=1):
+                await conn.execute(insert(counselors).values(
+                    id=i, name=name, role="counselor", languages="ko", password_hash="-",
+                    active=True, created_at=at))
+                await conn.execute(insert(staff_sessions).values(
+                    token_digest=f"{i}" * 64, counselor_id=i, csrf_token="c" * 64,
+                    created_at=at, last_seen_at=at))
+                await conn.execute(insert(shifts).values(
+                    counselor_id=i, weekday=0, start_minute=540, end_minute=1080, tz="UTC",
+                    created_at=at))
+                await conn.execute(insert(counselor_phones).values(
+                    counselor_id=i, phone_sealed=b"sealed", updated_at=at))
+        await migrate(engine)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_diffs) == []
+            assert await staff_store.presence_statuses(conn) == {
+                1: Presence.OFFLINE, 2: Presence.OFFLINE}
+            for table in (staff_sessions, shifts, counselor_phones):
+                count = (await conn.execute(select(func.count()).select_from(table))).scalar()
+                assert count == 2, table.name
+        async with engine.begin() as conn:
+            await staff_store.set_presence_status(conn, 1, Presence.AVAILABLE)
+        async with engine.connect() as conn:
+            assert await staff_store.presence_statuses(conn) == {
+                1: Presence.AVAILABLE, 2: Presence.OFFLINE}
+
+        async with engine.begin() as conn:
+            before, after = await conn.run_sync(down_then_up, rev, _has_column)
+        assert (before, after) == (False, True)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_diffs) == []
+            # The column came back with its default; every other row is still there.
+            assert await staff_store.presence_statuses(conn) == {
+                1: Presence.OFFLINE, 2: Presence.OFFLINE}
+            for table in (staff_sessions, shifts, counselor_phones):
+                count = (await conn.execute(select(func.count()).select_from(table))).scalar()
+                assert count == 2, table.name
+        # Running the migrations again is a no-op.
+        await migrate(engine)
+    finally:
+        await engine.dispose()
