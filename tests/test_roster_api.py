@@ -244,6 +244,9 @@ BAD_OVERRIDES: list[tuple[str, dict[str, Any]]] = [
     ("end", {"end": "2030-01-07T08:00:00+09:00"}),
     ("reason", {"reason": "vacation"}),
     ("on_shift", {"on_shift": "yes"}),
+    # The offset moves these out of datetime's range: a 400, not an OverflowError's 500.
+    ("start", {"start": "0001-01-01T00:00:00+01:00"}),
+    ("end", {"end": "9999-12-31T23:59:59-01:00"}),
 ]
 
 
@@ -262,6 +265,9 @@ async def test_bad_roster_input_is_400_naming_the_field(app_runner: AppRunner) -
         resp = await lead.post(f"/api/v1/roster/{kind}", {"counselor_id": 999_999, **good})
         assert resp.status == 400, (kind, await resp.text())
         assert (await resp.json())["error"].startswith("counselor_id:")
+    for at in ("9999-12-31T23:59:59-01:00", "yesterday", "2030-01-07T09:00:00"):
+        resp = await lead.client.get("/api/v1/roster", params={"at": at})
+        assert resp.status == 400 and (await resp.json())["error"].startswith("at:"), at
     assert await row_counts(app_runner.config) == before
     assert await audit(app_runner) == []
 

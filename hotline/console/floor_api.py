@@ -20,7 +20,7 @@ from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import staff as staff_store
 from hotline.web.appkeys import DEPS
-from hotline.web.inputs import field_bool, field_int, field_str, json_body
+from hotline.web.inputs import field_bool, field_int, field_str, json_body, parse_time
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
@@ -228,15 +228,7 @@ async def _require_staff_member(request: web.Request, counselor_id: int) -> None
 
 def _parse_at(request: web.Request) -> datetime:
     raw = request.query.get("at")
-    if raw is None:
-        return datetime.now(UTC)
-    try:
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise json_error(400, "at: expected an ISO 8601 time with offset") from None
-    if at.tzinfo is None:
-        raise json_error(400, "at: expected an ISO 8601 time with offset")
-    return at
+    return datetime.now(UTC) if raw is None else parse_time(raw, "at")
 
 
 @routes.get("/api/v1/roster")
@@ -310,16 +302,7 @@ async def add_override(request: web.Request) -> web.Response:
     _require_role(staff, _LEADS)
     body = await json_body(request)
     cid = field_int(body, "counselor_id")
-    when = []
-    for name in ("start", "end"):
-        try:
-            value = datetime.fromisoformat(field_str(body, name, 40))
-        except ValueError:
-            value = None
-        if value is None or value.tzinfo is None:
-            raise json_error(400, f"{name}: expected an ISO 8601 time with offset",
-                             field=name)
-        when.append(value)
+    when = [parse_time(field_str(body, name, 40), name) for name in ("start", "end")]
     on_shift = field_bool(body, "on_shift")
     reason = field_str(body, "reason", 16, choices=shifts.OVERRIDE_REASONS)
     try:
