@@ -261,6 +261,10 @@ alerts = Table(
     Column("acked_at", UTCDateTime, nullable=True),
     Column("acked_by", Integer, nullable=True),
     Column("acked_via", String(16), nullable=True),
+    # Alerts still to acknowledge, oldest first: every console and lead page reads them on each
+    # alert event; without it they scanned every alert ever raised (migration 0011).
+    Index("ix_alerts_open", "id", sqlite_where=text("acked_at IS NULL"),
+          postgresql_where=text("acked_at IS NULL")),
 )
 
 # --- twilio (migration 0005) ---

@@ -1,0 +1,72 @@
+"""Migration 0011 (hand-written) on SQLite and PostgreSQL: the alerts table matches
+hotline.stores.sql.tables exactly, the revision reverses, and the open alerts a console lists
+are exactly the unacknowledged ones, read (on SQLite, the plan of open_alerts' own statement,
+caught as it runs) through the partial index."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.engine import Connection
+
+from hotline.config import Config
+from hotline.domain.staff import Role, Staff
+from hotline.services import alerts as alert_service
+from hotline.stores.sql.engine import migrate, open_engine
+from hotline.stores.sql.tables import alerts, conversations
+from tests.conftest import Database
+from tests.helpers import down_then_up, migration_module, schema_diffs
+from tests.service_deps import open_deps
+
+
+def _has_index(sync: Connection) -> bool:
+    return "ix_alerts_open" in {ix["name"] for ix in inspect(sync).get_indexes("alerts")}
+
+
+async def test_migration_matches_tables_and_reverses(database: Database) -> None:
+    rev = migration_module("0011_open_alerts_index.py")
+    assert (rev.revision, rev.down_revision) == ("0011", "0010")
+    engine = open_engine(database.url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(schema_diffs, "alerts") == []
+        async with engine.begin() as conn:
+            assert await conn.run_sync(down_then_up, rev, _has_index) == (False, True)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(schema_diffs, "alerts") == []
+    finally:
+        await engine.dispose()
+
+
+async def test_open_alerts_are_read_through_the_index(config: Config) -> None:
+    now = datetime.now(UTC)
+    async with open_deps(config) as deps:
+        async with deps.engine.begin() as conn:
+            await conn.execute(insert(conversations).values(
+                id="c" * 32, channel="webchat", pseudonym="p", language="ko",
+                status="waiting", urgency="high", created_at=now, enqueued_at=now,
+                last_activity_at=now))
+            await conn.execute(insert(alerts), [
+                {"conversation_id": "c" * 32, "kind": "takedown", "created_at": now,
+                 "acked_at": now if i % 2 else None} for i in range(6)])
+        seen: list[tuple[str, Any]] = []
+
+        def catch(_c: Any, _cur: Any, statement: str, params: Any, *_rest: Any) -> None:
+            if "FROM alerts" in statement:
+                seen.append((statement, params))
+
+        event.listen(deps.engine.sync_engine, "before_cursor_execute", catch)
+        lead = Staff(1, "lead", Role.LEAD, ("ko",))
+        found = await alert_service.open_alerts(deps, lead)
+        event.remove(deps.engine.sync_engine, "before_cursor_execute", catch)
+        assert [a.id for a in found] == [1, 3, 5]
+        assert len(seen) == 1
+        if deps.engine.dialect.name == "sqlite":
+            async with deps.engine.connect() as conn:
+                plan = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[0][0],
+                                                  tuple(seen[0][1]))
+                steps = " | ".join(str(r[-1]) for r in plan)
+            assert "ix_alerts_open" in steps and "TEMP B-TREE" not in steps
