@@ -162,8 +162,13 @@ async def at_shift_edge(deps: Deps, now: datetime | None = None) -> list[str]:
     async with deps.engine.connect() as conn:
         roster = await agents.load_roster(conn, since=now)
         active = [c for c in await convs.open_conversations(conn) if c.status == Status.ACTIVE]
-        plans = {r.conversation_id: r for r in await conn.execute(select(handovers).where(
-            handovers.c.done_at.is_(None)))}
+        # Plans of active cases only: a plan whose case closed first is never carried out,
+        # and reading every such plan ever made, each minute, grew without end.
+        plans = {r.conversation_id: r for r in await conn.execute(
+            select(handovers)
+            .join(conversations, conversations.c.id == handovers.c.conversation_id)
+            .where(and_(handovers.c.done_at.is_(None),
+                        conversations.c.status == Status.ACTIVE.value)))}
     moved = []
     for conv in active:
         if conv.counselor_id is None or agents.is_on_shift(roster, conv.counselor_id, now):
