@@ -12,6 +12,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hotline.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 KEY_FILE = "secret.key"
 ENV_KEY = "HOTLINE_SECRET_KEY"
@@ -105,6 +108,15 @@ class Keyring:
             return self._aead.decrypt(blob[:12], blob[12:], context.encode()).decode()
         except InvalidTag:
             raise ValueError("sealed field failed authentication") from None
+
+    def open_text_or_none(self, blob: bytes, context: str) -> str | None:
+        """open_text for display: None (logged, without the context) if it cannot be opened,
+        so one damaged field never makes a whole page fail."""
+        try:
+            return self.open_text(blob, context)
+        except ValueError:
+            log.error("sealed field cannot be opened", extra={"kind": context.split(":")[0]})
+            return None
 
     def seal_bytes(self, data: bytes, context: str) -> bytes:
         """seal_text for binary content (evidence files kept with a victim's consent)."""

@@ -135,6 +135,19 @@ def test_open_with_other_key_fails() -> None:
         Keyring.from_master(MASTER_B).open_text(blob, "ctx")
 
 
+def test_open_for_display_gives_none_and_logs_only_the_kind(
+        keyring: Keyring, caplog: pytest.LogCaptureFixture) -> None:
+    blob = keyring.seal_text("secret message", "msg:abc:1")
+    assert keyring.open_text_or_none(blob, "msg:abc:1") == "secret message"
+    with caplog.at_level("ERROR", logger="hotline.crypto"):
+        assert keyring.open_text_or_none(_flip(blob, 12), "msg:abc:1") is None
+        assert Keyring.from_master(MASTER_B).open_text_or_none(blob, "msg:abc:1") is None
+        assert keyring.open_text_or_none(b"", "msg:abc:1") is None
+    assert [r.__dict__["kind"] for r in caplog.records] == ["msg"] * 3
+    assert not any("abc" in repr(r.__dict__) or "secret" in r.getMessage()
+                   for r in caplog.records)
+
+
 # --- tokens ------------------------------------------------------------------------------------
 
 

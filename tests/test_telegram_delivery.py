@@ -3,9 +3,14 @@ the advised delay and delivered, visibly; a blocked bot fails at once, visibly."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from hotline.domain.conversation import Direction
 from hotline.prompts import Prompts
+from hotline.stores.sql import conversations as convs
+from hotline.stores.sql.engine import open_engine
 from tests import telegram_standin
 from tests.conftest import wait_for
 from tests.helpers import Counselor, add_staff
@@ -78,3 +83,38 @@ async def test_the_victim_is_told_on_telegram_when_the_case_is_closed(tg: TgEnv)
 
     await wait_for(told, timeout=20, interval=0.2)
     assert tg.api.texts_to(tg.victim.chat).count(expected) == 1
+
+
+async def test_a_reply_that_cannot_be_unsealed_fails_visibly_and_blocks_nothing(
+        tg: TgEnv) -> None:
+    counselor, cid = await _active_case(tg)
+    # A pending reply whose sealed body no key opens (damaged, or sealed under another key).
+    engine = open_engine(tg.config.database_url)
+    try:
+        async with engine.begin() as conn:
+            seq = await convs.next_seq(conn, cid, datetime.now(UTC))
+            await convs.insert_message(conn, conversation_id=cid, seq=seq,
+                                       direction=Direction.OUT, body_sealed=b"\0" * 40,
+                                       at=datetime.now(UTC), counselor_id=None,
+                                       delivery="pending")
+    finally:
+        await engine.dispose()
+
+    async def failed() -> bool:
+        # The case stays readable: the damaged line shows no text, the rest as before.
+        found = {m["seq"]: m for m in (await counselor.case(cid))["messages"]}
+        assert found[seq]["text"] is None
+        return bool(found[seq]["delivery"] == "failed")
+
+    await wait_for(failed, timeout=10)
+    states = [(e["seq"], e["delivery"], e["error"])
+              for e in await events_of(tg.config, "delivery") if e["conversation"] == cid]
+    assert states == [(seq, "failed", "unreadable")]
+    # The next reply goes out: replies are sent in order, and the unreadable one is done.
+    assert (await counselor.reply(cid, REPLY)).status == 201
+
+    async def sent() -> bool:
+        return await _delivery(counselor, cid) == "sent"
+
+    await wait_for(sent, timeout=10)
+    assert [p["text"] for p in tg.api.of("sendMessage") if p["text"] == REPLY] == [REPLY]

@@ -273,3 +273,20 @@ async def test_a_forged_screen_request_is_refused(env: Env) -> None:
         "CA" + secrets.token_hex(16), VICTIM, ParentCallSid="CA" + "0" * 32,
         AnsweredBy="machine_start"), signature="forged")
     assert r.status == 403
+
+
+async def test_an_unreadable_number_ends_its_request_and_blocks_no_other(env: Env) -> None:
+    now = datetime.now(UTC)
+    bad = await _request(env, now + timedelta(hours=2), now + timedelta(hours=3))
+    good = await _request(env, now + timedelta(hours=2), now + timedelta(hours=3))
+    # Damaged (or sealed under another key): no key opens it.
+    async with env.deps.engine.begin() as conn:
+        await conn.execute(callbacks.update().where(callbacks.c.id == bad.id)
+                           .values(contact_sealed=b"\0" * 40))
+    assert await callback.open_due(env.deps, now + timedelta(hours=2, seconds=1)) == 1
+    async with env.deps.engine.connect() as conn:
+        bad_row = await store.callback_get(conn, bad.id)
+        good_row = await store.callback_get(conn, good.id)
+    assert bad_row is not None and bad_row.status == "expired"
+    assert bad_row.contact_sealed is None
+    assert good_row is not None and good_row.status == "queued"

@@ -135,7 +135,14 @@ async def open_due(deps: Deps, now: datetime | None = None) -> int:
         if cb.window_end <= now or cb.contact_sealed is None:
             await _finish(deps, cb, "expired", now)
             continue
-        number = deps.keyring.open_text(cb.contact_sealed, f"callback:{cb.id}")
+        try:
+            number = deps.keyring.open_text(cb.contact_sealed, f"callback:{cb.id}")
+        except ValueError:
+            # Damaged, or sealed under another key: nobody can call this number. Ending it
+            # (audited) keeps it from stopping every later request at each pass.
+            log.error("call-back number cannot be unsealed", extra={"callback": cb.id})
+            await _finish(deps, cb, "expired", now)
+            continue
         stored = await inbox.receive(deps, Inbound(
             channel=Channel.VOICE, address=number, text=_marker(prompts, cb, tz),
             provider_id=f"callback:{cb.id}", language=cb.language, received_at=now,

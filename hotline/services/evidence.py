@@ -168,7 +168,8 @@ def _row(deps: Deps, r: object, kept: bool) -> Evidence:
         id=m["id"], conversation_id=m["conversation_id"], message_seq=m["message_seq"],
         kind=m["kind"], mime=m["mime"], size_bytes=m["size_bytes"], sha256=m["sha256"],
         pdq=m["pdq"], pdq_quality=m["pdq_quality"], platform=m["platform"],
-        location=deps.keyring.open_text(loc, _location_context(m["id"])) if loc else None,
+        location=deps.keyring.open_text_or_none(loc, _location_context(m["id"]))
+        if loc else None,
         consent=m["consent"], kept=kept, created_at=m["created_at"], purge_at=m["purge_at"])
 
 

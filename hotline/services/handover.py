@@ -149,7 +149,8 @@ async def notes(deps: Deps, conversation_id: str) -> list[dict[str, object]]:
             handovers.c.conversation_id == conversation_id).order_by(handovers.c.id))
         return [{"from": r.from_counselor_id, "to": r.to_counselor_id,
                  "at": r.created_at.isoformat(), "done": r.done_at is not None,
-                 "note": deps.keyring.open_text(r.note_sealed, f"handover:{conversation_id}")
+                 "note": deps.keyring.open_text_or_none(r.note_sealed,
+                                                        f"handover:{conversation_id}")
                  if r.note_sealed else ""} for r in rows]
 
 

@@ -134,9 +134,17 @@ async def _attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:
     if row.contact_sealed is None or row.body_sealed is None:
         return await _record(deps, conversation_id, seq, row.attempts,
                              SendResult(False, permanent=True, error="no_contact"))
-    out = Outgoing(conversation_id, seq, channel, row.language,
-                   deps.keyring.open_text(row.contact_sealed, f"contact:{conversation_id}"),
-                   deps.keyring.open_text(row.body_sealed, f"msg:{conversation_id}:{seq}"))
+    try:
+        out = Outgoing(conversation_id, seq, channel, row.language,
+                       deps.keyring.open_text(row.contact_sealed, f"contact:{conversation_id}"),
+                       deps.keyring.open_text(row.body_sealed, f"msg:{conversation_id}:{seq}"))
+    except ValueError:
+        # Sealed under another key, or damaged: no retry can read it. Failing it visibly keeps
+        # it from blocking this conversation's later replies (they go out in order) for ever.
+        log.error("reply cannot be unsealed", extra={"conversation": conversation_id,
+                                                     "seq": seq})
+        return await _record(deps, conversation_id, seq, row.attempts,
+                             SendResult(False, permanent=True, error="unreadable"))
     try:
         async with asyncio.timeout(SEND_TIMEOUT_S):
             result = await sender.send(out)
@@ -234,6 +242,14 @@ async def run_outbox(deps: Deps, stop: asyncio.Event, every_s: float = 1.0) -> N
     while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
             for cid, seq in await due(deps, datetime.now(UTC)):
-                await attempt(deps, cid, seq)
+                try:
+                    await attempt(deps, cid, seq)
+                except (RedisError, OSError):
+                    raise
+                except Exception as e:
+                    # One reply that cannot be attempted must not hold up every reply after it
+                    # in the list (the job would fail on it first at every pass).
+                    log.error("delivery attempt failed", extra={
+                        "conversation": cid, "seq": seq, "error": type(e).__name__})
         await pause(stop, every_s)
 
