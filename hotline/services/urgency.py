@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, update
+from sqlalchemy import and_, bindparam, update
 
 from hotline.domain.conversation import Status, Urgency
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, aged, escalate, triage
@@ -168,8 +168,14 @@ async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
             if target == conv.urgency:
                 continue
             reasons = (*(r for r in conv.reasons if r != AGED), AGED)
-            await conn.execute(update(conversations).where(conversations.c.id == conv.id)
-                               .values(urgency=target.value, urgency_reasons=",".join(reasons)))
+            # Only from the level read: a lead's change or a claim since (PostgreSQL reads
+            # committed data, rows are not locked by the read) is not overwritten.
+            moved = await conn.execute(update(conversations).where(and_(
+                conversations.c.id == conv.id, conversations.c.urgency == conv.urgency.value,
+                conversations.c.status == Status.WAITING.value))
+                .values(urgency=target.value, urgency_reasons=",".join(reasons)))
+            if moved.rowcount != 1:
+                continue
             await audit.record(conn, at=now, actor_id=None, action="case.aged",
                                target_kind="conversation", target_id=conv.id,
                                before=conv.urgency.value, after=target.value,
