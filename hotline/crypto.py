@@ -146,5 +146,6 @@ def new_token() -> str:
 
 
 def tokens_equal(a: str, b: str) -> bool:
-    """Constant-time comparison of two secrets."""
-    return hmac.compare_digest(a.encode(), b.encode())
+    """Constant-time comparison of two secrets. Ours are ASCII: a value that is not (header or
+    cookie bytes that were not UTF-8 arrive surrogate-escaped) is unequal, never an error."""
+    return a.isascii() and b.isascii() and hmac.compare_digest(a, b)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from bots.staff import StaffAlerts
 from bots.victim import VictimBot
 from bots.victim_media import MediaFlow
 from hotline.channels.telegram_cli import ENV_SECRET, ENV_TOKEN
+from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel
 from hotline.services.outbox import Outgoing, SendResult
 from hotline.stores.live.keys import TG_UPDATE_TTL_S
@@ -251,9 +251,7 @@ async def webhook(request: web.Request) -> web.Response:
     if channel is None or channel.mode != "webhook":
         raise json_error(404, "the telegram webhook is not in use")
     given = request.headers.get(SECRET_HEADER, "")
-    # Header bytes that are not UTF-8 arrive surrogate-escaped: encode them back, not fail.
-    if channel.secret is None or not hmac.compare_digest(
-            given.encode(errors="surrogateescape"), channel.secret.encode()):
+    if channel.secret is None or not tokens_equal(given, channel.secret):
         raise json_error(403, "wrong or missing secret token")
     try:
         body = await request.json(loads=json.loads)

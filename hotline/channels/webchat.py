@@ -65,12 +65,6 @@ def _chat_id(request: web.Request) -> str | None:
     return raw
 
 
-def _secret_equal(given: str, expected: str) -> bool:
-    """tokens_equal for a value from the request: one that is not ASCII (perhaps header bytes
-    that were not UTF-8, surrogate-escaped) is simply wrong, never an error."""
-    return given.isascii() and tokens_equal(given, expected)
-
-
 def _csrf(deps: Deps, chat_id: str) -> str:
     return deps.keyring.sign("chat-csrf", chat_id)
 
@@ -79,8 +73,8 @@ def _require_chat(request: web.Request, unsafe: bool = False) -> str:
     chat_id = _chat_id(request)
     if chat_id is None:
         raise json_error(401, "no chat session; reload the page")
-    if unsafe and not _secret_equal(request.headers.get("X-CSRF-Token", ""),
-                                    _csrf(request.app[DEPS], chat_id)):
+    if unsafe and not tokens_equal(request.headers.get("X-CSRF-Token", ""),
+                                   _csrf(request.app[DEPS], chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     return chat_id
 
@@ -257,7 +251,7 @@ async def quick_exit(request: web.Request) -> web.Response:
         raise json_error(401, "no chat session")
     form = await form_body(request)
     deps = request.app[DEPS]
-    if not _secret_equal(str(form.get("csrf", "")), _csrf(deps, chat_id)):
+    if not tokens_equal(str(form.get("csrf", "")), _csrf(deps, chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     conv = await _current(deps, chat_id)
     if conv is not None and conv.status != Status.CLOSED:

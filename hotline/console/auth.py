@@ -95,12 +95,6 @@ async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
     return staff, csrf
 
 
-def _secret_equal(given: str, expected: str) -> bool:
-    """tokens_equal for a value from the request: one that is not ASCII (perhaps header or
-    cookie bytes that were not UTF-8, surrogate-escaped) is simply wrong, never an error."""
-    return given.isascii() and tokens_equal(given, expected)
-
-
 def _csrf_from(request: web.Request, form_value: str | None) -> str:
     return request.headers.get("X-CSRF-Token") or form_value or ""
 
@@ -124,7 +118,7 @@ async def require_session(request: web.Request, form_csrf: str | None = None
         if not origin_ok(request):
             raise web.HTTPForbidden(text='{"error": "cross-site request refused"}',
                                     content_type="application/json")
-        if not _secret_equal(_csrf_from(request, form_csrf), csrf):
+        if not tokens_equal(_csrf_from(request, form_csrf), csrf):
             raise web.HTTPForbidden(text='{"error": "missing or wrong CSRF token"}',
                                     content_type="application/json")
     return staff, csrf
@@ -178,8 +172,7 @@ async def login(request: web.Request, name: str, password: str, csrf: str) -> St
     """Check the login CSRF, the rate limit and the password; start a session (sets cookie
     on the response via `start_session`)."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not cookie.isascii() or not _secret_equal(csrf, cookie) \
-            or not origin_ok(request):
+    if not cookie or not tokens_equal(csrf, cookie) or not origin_ok(request):
         raise LoginRefused(403, "csrf")
     if not name or len(name) > 64 or len(password) > 1024:
         raise LoginRefused(400, "invalid")
