@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.services import pdq_scan
 from hotline.services.deps import Deps
-from hotline.services.jobs import pause
+from hotline.services.jobs import in_batches, pause
 from hotline.stores.sql import audit
 from hotline.stores.sql.tables import evidence, evidence_files, evidence_matches
 
@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 
 PENDING, KEPT, DECLINED, EXPIRED = "pending", "kept", "declined", "expired"
 PURGE_EVERY_S = 300.0
-# Files per transaction (as retention.SWEEP_BATCH: a backlog must not hold the write lock for
-# all of it, nor pass more ids than asyncpg takes in one statement).
+# Files per transaction (jobs.in_batches).
 PURGE_BATCH = 200
 
 
@@ -254,24 +253,17 @@ async def purge_due(deps: Deps, now: datetime | None = None,
     """Delete every kept file whose retention has ended, `batch` files per transaction; the
     fingerprints stay. (The victim's location note goes with the transcript: retention.py.)"""
     now = now or datetime.now(UTC)
-    deleted = 0
-    while True:
-        async with deps.engine.begin() as conn:
-            done = await _purge_files(conn, now, batch)
-        deleted += done
-        if done < batch:
-            break
-        await asyncio.sleep(0)  # let waiting requests in between batches
+    deleted, _ = await in_batches(deps.engine, lambda c: _purge_files(c, now, batch), batch)
     if deleted:
         log.info("evidence files deleted under retention", extra={"count": deleted})
     return deleted
 
 
-async def _purge_files(conn: AsyncConnection, now: datetime, batch: int) -> int:
+async def _purge_files(conn: AsyncConnection, now: datetime, batch: int) -> tuple[int, int]:
     due = list(await conn.execute(select(evidence.c.id, evidence.c.conversation_id).where(
         and_(evidence.c.purge_at.is_not(None), evidence.c.purge_at <= now)).limit(batch)))
     if not due:
-        return 0
+        return 0, 0
     ids = [r.id for r in due]
     await conn.execute(delete(evidence_files).where(evidence_files.c.evidence_id.in_(ids)))
     await conn.execute(update(evidence).where(evidence.c.id.in_(ids)).values(
@@ -280,7 +272,7 @@ async def _purge_files(conn: AsyncConnection, now: datetime, batch: int) -> int:
         await audit.record(conn, at=now, actor_id=None, action="retention.evidence_deleted",
                            target_kind="conversation", target_id=r.conversation_id,
                            evidence=r.id)
-    return len(due)
+    return len(due), len(due)
 
 
 async def run_purge(deps: Deps, stop: asyncio.Event, every_s: float = PURGE_EVERY_S) -> None:

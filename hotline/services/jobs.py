@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.metrics import REGISTRY
 
@@ -27,6 +28,25 @@ JOB_FAILURES = Counter("hotline_job_failures", "Background job passes that ended
 # RESTART_MAX_S; a job that ran that long before failing starts again after RESTART_MIN_S.
 RESTART_MIN_S = 1.0
 RESTART_MAX_S = 60.0
+
+
+# One transaction of a batched purge: (rows handled, rows counted for the log).
+BatchStep = Callable[[AsyncConnection], Awaitable[tuple[int, int]]]
+
+
+async def in_batches(engine: AsyncEngine, step: BatchStep, batch: int) -> tuple[int, int]:
+    """Run `step` in one short transaction after another until it handles fewer than `batch`
+    rows; the sums of its two figures. A backlog then neither holds SQLite's write lock (every
+    inbound message waits for it) for all of it, nor passes more ids in one statement than
+    asyncpg takes (32,767), and waiting requests run between the transactions."""
+    handled = counted = 0
+    while True:
+        async with engine.begin() as conn:
+            done, count = await step(conn)
+        handled, counted = handled + done, counted + count
+        if done < batch:
+            return handled, counted
+        await asyncio.sleep(0)
 
 
 async def supervise(name: str, start: Callable[[], Awaitable[None]], stop: asyncio.Event,

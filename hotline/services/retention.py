@@ -15,7 +15,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.services.deps import Deps
-from hotline.services.jobs import pause
+from hotline.services.jobs import in_batches, pause
 from hotline.stores.sql import audit
 from hotline.stores.sql import staff as staff_store
 from hotline.stores.sql.tables import conversations, evidence, messages
@@ -23,12 +23,9 @@ from hotline.stores.sql.tables import conversations, evidence, messages
 log = logging.getLogger(__name__)
 
 
-# Conversations per transaction. A sweep after a long pause, or the first one after a
-# retention period is shortened, can find tens of thousands due: one transaction for all of
-# them held SQLite's write lock (every inbound message waits for it) for the whole purge, and
-# past 32,767 ids its IN list is more than asyncpg sends in one statement: on PostgreSQL the
-# sweep then failed every time and nothing was purged (SQLite's limit depends on the build:
-# 32,766 by default, 250,000 in Debian's).
+# Conversations per transaction (jobs.in_batches). A sweep after a long pause, or the first
+# after a retention period is shortened, can find tens of thousands due: in one transaction
+# that failed on PostgreSQL every time, and nothing was purged.
 SWEEP_BATCH = 500
 
 
@@ -37,22 +34,11 @@ async def sweep(deps: Deps, now: datetime | None = None, batch: int = SWEEP_BATC
     """Delete due contact addresses and message text, and idle console sessions, `batch`
     conversations per transaction."""
     now = now or datetime.now(UTC)
-    counts = {"contacts": 0, "transcripts": 0, "messages": 0, "sessions": 0}
-    while True:
-        async with deps.engine.begin() as conn:
-            done, deleted = await _contacts(conn, now, batch)
-        counts["contacts"] += deleted
-        if done < batch:
-            break
-        await asyncio.sleep(0)  # let waiting requests in between batches
-    while True:
-        async with deps.engine.begin() as conn:
-            done, purged = await _transcripts(conn, now, batch)
-        counts["transcripts"] += done
-        counts["messages"] += purged
-        if done < batch:
-            break
-        await asyncio.sleep(0)
+    _seen, contacts = await in_batches(deps.engine, lambda c: _contacts(c, now, batch), batch)
+    transcripts, purged = await in_batches(deps.engine, lambda c: _transcripts(c, now, batch),
+                                           batch)
+    counts = {"contacts": contacts, "transcripts": transcripts, "messages": purged,
+              "sessions": 0}
     idle = now - timedelta(hours=deps.config.retention.session_hours)
     async with deps.engine.begin() as conn:
         counts["sessions"] = await staff_store.end_idle_sessions(conn, idle)
