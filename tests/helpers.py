@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp.test_utils import TestClient
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +24,7 @@ from hotline.config import Config
 from hotline.console.auth import hash_password
 from hotline.domain.staff import Role
 from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.engine import MIGRATIONS_DIR, migrate, open_engine
+from hotline.stores.sql.engine import MIGRATIONS_DIR, _alembic_config, migrate, open_engine
 from hotline.stores.sql.tables import metadata
 
 T = TypeVar("T")
@@ -61,6 +63,39 @@ def down_then_up(sync: Connection, revision: Any, look: Callable[[Connection], T
         after_down = look(sync)
         revision.upgrade()
     return after_down, look(sync)
+
+
+def upgrade_to(sync: Connection, *revisions: str) -> None:
+    """Migrate an empty database up to each of `revisions` in turn (run with run_sync)."""
+    cfg = _alembic_config()
+    cfg.attributes["connection"] = sync
+    for revision in revisions:
+        command.upgrade(cfg, revision)
+
+
+@contextlib.contextmanager
+def statements_seen(engine: AsyncEngine, containing: str
+                    ) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (with their parameters) the engine runs inside the block whose text
+    contains `containing`."""
+    seen: list[tuple[str, Any]] = []
+
+    def catch(_c: Any, _cur: Any, statement: str, params: Any, *_rest: Any) -> None:
+        if containing in statement:
+            seen.append((statement, params))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", catch)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", catch)
+
+
+async def sqlite_plan(engine: AsyncEngine, statement: str, params: Any) -> str:
+    """SQLite's EXPLAIN QUERY PLAN of a statement caught by statements_seen, one line."""
+    async with engine.connect() as conn:
+        plan = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, tuple(params))
+        return " | ".join(str(r[-1]) for r in plan)
 
 
 def migration_module(filename: str) -> Any:

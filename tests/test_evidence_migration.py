@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
@@ -15,7 +14,7 @@ from sqlalchemy.engine import Connection
 from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
 from hotline.stores.sql.tables import conversations, evidence, evidence_matches
 from tests.conftest import Database
-from tests.helpers import down_then_up, migration_module, schema_diffs
+from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
 
 A = "f" * 64
 NEAR = "f" * 63 + "0"  # 4 bits from A
@@ -38,16 +37,10 @@ def test_one_head_again() -> None:
 
 async def test_migration_backfills_pairs_matches_tables_and_reverses(database: Database) -> None:
     engine = open_engine(database.url)
-    cfg = _alembic_config()
     now = datetime.now(UTC)
     try:
-        def to_branches(sync: Connection) -> None:
-            cfg.attributes["connection"] = sync
-            command.upgrade(cfg, "0004")
-            command.upgrade(cfg, "0005")
-
         async with engine.begin() as conn:
-            await conn.run_sync(to_branches)
+            await conn.run_sync(upgrade_to, "0004", "0005")
             await conn.execute(insert(conversations).values(
                 id="c" * 32, channel="telegram", pseudonym="p", language="ko",
                 status="waiting", urgency="normal", created_at=now, enqueued_at=now,

@@ -7,14 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alembic import command
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
-from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
+from hotline.stores.sql.engine import migrate, open_engine
 from hotline.stores.sql.tables import conversations, evidence
 from tests.conftest import Database
-from tests.helpers import down_then_up, migration_module, schema_diffs
+from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
 
 
 def _revision() -> Any:
@@ -35,15 +34,10 @@ async def test_migration_marks_older_evidence_scanned_and_reverses(database: Dat
     rev = _revision()
     assert (rev.revision, rev.down_revision) == ("0008", "0007")
     engine = open_engine(database.url)
-    cfg = _alembic_config()
     at = datetime.now(UTC) - timedelta(days=3)
     try:
-        def to_0007(sync: Connection) -> None:
-            cfg.attributes["connection"] = sync
-            command.upgrade(cfg, "0007")
-
         async with engine.begin() as conn:
-            await conn.run_sync(to_0007)
+            await conn.run_sync(upgrade_to, "0007")
             await conn.execute(insert(conversations).values(
                 id="c" * 32, channel="telegram", pseudonym="p", language="ko",
                 status="waiting", urgency="normal", created_at=at, enqueued_at=at,

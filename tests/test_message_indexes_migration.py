@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from hotline.config import Config
@@ -16,7 +16,7 @@ from hotline.services import outbox
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database
-from tests.helpers import down_then_up, migration_module, schema_diffs
+from tests.helpers import down_then_up, migration_module, schema_diffs, sqlite_plan, statements_seen
 from tests.service_deps import open_deps
 
 
@@ -71,15 +71,8 @@ async def test_undelivered_replies_are_found_through_their_index(config: Config)
                 await convs.insert_message(conn, conversation_id="c" * 32, seq=seq,
                                            direction=Direction.OUT, body_sealed=b"y", at=now,
                                            delivery=state)
-        seen: list[tuple[str, Any]] = []
-
-        def catch(_c: Any, _cur: Any, statement: str, params: Any, *_rest: Any) -> None:
-            if "GROUP BY" in statement:
-                seen.append((statement, params))
-
-        event.listen(deps.engine.sync_engine, "before_cursor_execute", catch)
-        assert await outbox.due(deps, now) == [("c" * 32, 2)]
-        event.remove(deps.engine.sync_engine, "before_cursor_execute", catch)
+        with statements_seen(deps.engine, "GROUP BY") as seen:
+            assert await outbox.due(deps, now) == [("c" * 32, 2)]
         assert len(seen) == 1
         if deps.engine.dialect.name == "sqlite":
             async with deps.engine.connect() as conn:
@@ -87,6 +80,4 @@ async def test_undelivered_replies_are_found_through_their_index(config: Config)
                     "SELECT count(*) FROM messages INDEXED BY ix_messages_undelivered "
                     "WHERE delivery IN ('pending', 'retrying')"))).scalar_one()
                 assert n == 1  # only the pending reply has an entry
-                plan = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[0][0],
-                                                  tuple(seen[0][1]))
-                assert "ix_messages_undelivered" in " | ".join(str(r[-1]) for r in plan)
+            assert "ix_messages_undelivered" in await sqlite_plan(deps.engine, *seen[0])

@@ -6,9 +6,8 @@ caught as it runs) through the partial index."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import insert, inspect
 from sqlalchemy.engine import Connection
 
 from hotline.config import Config
@@ -17,7 +16,7 @@ from hotline.services import alerts as alert_service
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.stores.sql.tables import alerts, conversations
 from tests.conftest import Database
-from tests.helpers import down_then_up, migration_module, schema_diffs
+from tests.helpers import down_then_up, migration_module, schema_diffs, sqlite_plan, statements_seen
 from tests.service_deps import open_deps
 
 
@@ -52,21 +51,11 @@ async def test_open_alerts_are_read_through_the_index(config: Config) -> None:
             await conn.execute(insert(alerts), [
                 {"conversation_id": "c" * 32, "kind": "takedown", "created_at": now,
                  "acked_at": now if i % 2 else None} for i in range(6)])
-        seen: list[tuple[str, Any]] = []
-
-        def catch(_c: Any, _cur: Any, statement: str, params: Any, *_rest: Any) -> None:
-            if "FROM alerts" in statement:
-                seen.append((statement, params))
-
-        event.listen(deps.engine.sync_engine, "before_cursor_execute", catch)
         lead = Staff(1, "lead", Role.LEAD, ("ko",))
-        found = await alert_service.open_alerts(deps, lead)
-        event.remove(deps.engine.sync_engine, "before_cursor_execute", catch)
+        with statements_seen(deps.engine, "FROM alerts") as seen:
+            found = await alert_service.open_alerts(deps, lead)
         assert [a.id for a in found] == [1, 3, 5]
         assert len(seen) == 1
         if deps.engine.dialect.name == "sqlite":
-            async with deps.engine.connect() as conn:
-                plan = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[0][0],
-                                                  tuple(seen[0][1]))
-                steps = " | ".join(str(r[-1]) for r in plan)
+            steps = await sqlite_plan(deps.engine, *seen[0])
             assert "ix_alerts_open" in steps and "TEMP B-TREE" not in steps

@@ -9,17 +9,23 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alembic import command
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
 
 from hotline.config import Config
 from hotline.domain.conversation import Channel
 from hotline.stores.sql import conversations as convs
-from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
+from hotline.stores.sql.engine import migrate, open_engine
 from hotline.stores.sql.tables import conversations
 from tests.conftest import Database
-from tests.helpers import down_then_up, migration_module, schema_diffs
+from tests.helpers import (
+    down_then_up,
+    migration_module,
+    schema_diffs,
+    sqlite_plan,
+    statements_seen,
+    upgrade_to,
+)
 from tests.service_deps import open_deps
 
 
@@ -48,15 +54,10 @@ async def test_migration_clears_spent_deadlines_and_reverses(database: Database)
     rev = _revision()
     assert (rev.revision, rev.down_revision) == ("0009", "0008")
     engine = open_engine(database.url)
-    cfg = _alembic_config()
     at = datetime.now(UTC) - timedelta(days=3)
     try:
-        def to_0008(sync: Connection) -> None:
-            cfg.attributes["connection"] = sync
-            command.upgrade(cfg, "0008")
-
         async with engine.begin() as conn:
-            await conn.run_sync(to_0008)
+            await conn.run_sync(upgrade_to, "0008")
             await conn.execute(insert(conversations), [
                 _row("a" * 32, at, b"sealed address"), _row("b" * 32, at, None)])
         await migrate(engine)
@@ -84,21 +85,11 @@ async def test_latest_conversation_of_a_sender_reads_the_index(config: Config) -
                 {**_row(f"{i}" * 32, now + timedelta(minutes=i), None),
                  "pseudonym": "p" * 64, "status": "closed" if i < 2 else "waiting"}
                 for i in range(3)])
-        seen: list[tuple[str, Any]] = []
-
-        def catch(_c: Any, _cur: Any, statement: str, params: Any, *_rest: Any) -> None:
-            if "ORDER BY" in statement:
-                seen.append((statement, params))
-
-        event.listen(deps.engine.sync_engine, "before_cursor_execute", catch)
-        async with deps.engine.connect() as conn:
-            latest = await convs.latest_for(conn, Channel.WEBCHAT, "p" * 64)
-        event.remove(deps.engine.sync_engine, "before_cursor_execute", catch)
+        with statements_seen(deps.engine, "ORDER BY") as seen:
+            async with deps.engine.connect() as conn:
+                latest = await convs.latest_for(conn, Channel.WEBCHAT, "p" * 64)
         assert latest is not None and latest.id == "2" * 32
         assert len(seen) == 1
         if deps.engine.dialect.name == "sqlite":
-            async with deps.engine.connect() as conn:
-                plan = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[0][0],
-                                                  tuple(seen[0][1]))
-                steps = " | ".join(str(r[-1]) for r in plan)
+            steps = await sqlite_plan(deps.engine, *seen[0])
             assert "ix_conversations_sender" in steps and "TEMP B-TREE" not in steps
