@@ -15,8 +15,6 @@ from tests.floor import presence, staff, victim
 from tests.helpers import row_counts
 from tests.raw_http import raw_request
 from tests.twilio_support import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
     Env,
     Hooks,
     StandIn,
@@ -26,7 +24,7 @@ from tests.twilio_support import (
     says,
     sms_params,
     standin,
-    twilio_config,
+    twilio_app,
 )
 
 __all__ = ["env", "standin"]  # fixtures
@@ -105,15 +103,9 @@ async def no_number(tmp_path: Path, database: Database, redis_server: RedisProce
                     standin: StandIn, monkeypatch: pytest.MonkeyPatch
                     ) -> AsyncIterator[tuple[AppRunner, Hooks]]:
     """The Twilio channels on, but without our own number: no calls."""
-    monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-    monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    runner = AppRunner(twilio_config(tmp_path, database, redis_server, standin,
-                                     twilio={"phone_number": ""}))
-    await runner.start()
-    try:
+    async with twilio_app(tmp_path, database, redis_server, standin, monkeypatch,
+                          twilio={"phone_number": ""}) as runner:
         yield runner, Hooks(await runner.client())
-    finally:
-        await runner.stop()
 
 
 async def test_calls_without_our_number_are_a_clear_503(

@@ -14,14 +14,13 @@ import pytest
 from tests.conftest import AppRunner, Database, RedisProcess
 from tests.helpers import row_counts
 from tests.twilio_support import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
     Hooks,
     StandIn,
     call_params,
     new_sid,
     sms_params,
     standin,
+    twilio_app,
     twilio_config,
 )
 
@@ -38,15 +37,9 @@ PATHS = ["/webhooks/twilio/sms", "/webhooks/twilio/sms/status", "/webhooks/twili
 async def tls(tmp_path: Path, database: Database, redis_server: RedisProcess,
               standin: StandIn, monkeypatch: pytest.MonkeyPatch
               ) -> AsyncIterator[tuple[AppRunner, Hooks]]:
-    monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-    monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    runner = AppRunner(twilio_config(tmp_path, database, redis_server, standin,
-                                     server={"public_url": TLS_URL}))
-    await runner.start()
-    try:
+    async with twilio_app(tmp_path, database, redis_server, standin, monkeypatch,
+                          server={"public_url": TLS_URL}) as runner:
         yield runner, Hooks(await runner.client(), public_url=TLS_URL)
-    finally:
-        await runner.stop()
 
 
 def _params(path: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -233,18 +234,28 @@ async def standin() -> AsyncIterator[StandIn]:
     await s.close()
 
 
+@contextlib.asynccontextmanager
+async def twilio_app(tmp_path: Path, database: Database, redis_server: RedisProcess,
+                     standin: StandIn, monkeypatch: pytest.MonkeyPatch, **overrides: Any
+                     ) -> AsyncIterator[AppRunner]:
+    """The real app with the Twilio channels on (credentials in the environment), pointed
+    at the stand-in; `overrides` as for twilio_config."""
+    monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+    monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    runner = AppRunner(twilio_config(tmp_path, database, redis_server, standin, **overrides))
+    await runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+
+
 @pytest.fixture
 async def env(tmp_path: Path, database: Database, redis_server: RedisProcess,
               standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
     """The real app with the Twilio channels on, pointed at the stand-in."""
-    monkeypatch.setenv("HOTLINE_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
-    monkeypatch.setenv("HOTLINE_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    runner = AppRunner(twilio_config(tmp_path, database, redis_server, standin))
-    await runner.start()
-    try:
+    async with twilio_app(tmp_path, database, redis_server, standin, monkeypatch) as runner:
         yield Env(runner, standin, Hooks(await runner.client()))
-    finally:
-        await runner.stop()
 
 
 async def set_counselor_phone(deps: Deps, counselor_id: int, number: str) -> None:
