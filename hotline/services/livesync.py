@@ -110,10 +110,8 @@ class Reconciler:
             return "rebuilt"
         async with deps.engine.connect() as conn:
             rows = await convs.open_conversations(conn)
-        queued = {w.conversation_id for w in await deps.live.waiting()}
-        offered = await deps.live.offers()
-        owners = await deps.live.owners()
-        tracked = await deps.live.tracked()
+        held = await deps.live.held()
+        queued, offered, owners = held.queued, held.offered, held.owners
         lost: list[convs.ConversationRow] = []
         drifted = False
         seen: set[str] = set()
@@ -130,7 +128,7 @@ class Reconciler:
         # SQL commit failed, and the case would keep its place in the queue, or its holder's
         # load and call flag, for ever. Read after SQL, so a case opened in between is here too,
         # for one pass only.
-        strays = tracked - {r.id for r in rows}
+        strays = set(held.anywhere) - {r.id for r in rows}
         closed = sorted(strays & self.strays)
         self.strays = strays
         if drifted:

@@ -68,6 +68,17 @@ class Waiting:
 
 
 @dataclass(frozen=True)
+class Held:
+    """The conversations the live state holds (LiveStore.held)."""
+
+    queued: frozenset[str]  # in the queue, with its entry
+    offered: frozenset[str]
+    owners: dict[str, int]  # conversation -> counselor
+    # Any trace at all: also a queue entry, metadata or offer time left on its own.
+    anywhere: frozenset[str]
+
+
+@dataclass(frozen=True)
 class ClaimResult:
     ok: bool
     reason: str = ""
@@ -239,18 +250,21 @@ class LiveStore:
         raw: Any = await self.redis.hgetall(self.keys.owner)
         return {c: int(a) for c, a in raw.items()}
 
-    async def tracked(self) -> set[str]:
-        """Every conversation id the live state holds anywhere: queued, offered, owned, or
-        only its queue metadata left (what the reconciler checks against SQL's open cases)."""
+    async def held(self) -> Held:
+        """Which conversations the live state holds, read at one instant in one round trip
+        (what the reconciler checks against SQL's open cases)."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as p:
             p.zrange(k.queue, 0, -1)
             p.hkeys(k.queue_meta)
             p.hkeys(k.offer)
             p.zrange(k.offers, 0, -1)
-            p.hkeys(k.owner)
-            found: Any = await p.execute()
-        return {str(cid) for ids in found for cid in ids}
+            p.hgetall(k.owner)
+            queue, meta, offer, offer_times, owner = await p.execute()
+        owners = {str(c): int(a) for c, a in owner.items()}
+        return Held(queued=frozenset(set(queue) & set(meta)), offered=frozenset(offer),
+                    owners=owners,
+                    anywhere=frozenset({*queue, *meta, *offer, *offer_times, *owners}))
 
     async def loads(self) -> dict[int, int]:
         raw: Any = await self.redis.hgetall(self.keys.load)
