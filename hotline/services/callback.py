@@ -135,12 +135,10 @@ async def open_due(deps: Deps, now: datetime | None = None) -> int:
         if cb.window_end <= now or cb.contact_sealed is None:
             await _finish(deps, cb, "expired", now)
             continue
-        try:
-            number = deps.keyring.open_text(cb.contact_sealed, f"callback:{cb.id}")
-        except ValueError:
+        number = deps.keyring.open_text_or_none(cb.contact_sealed, f"callback:{cb.id}")
+        if number is None:
             # Damaged, or sealed under another key: nobody can call this number. Ending it
             # (audited) keeps it from stopping every later request at each pass.
-            log.error("call-back number cannot be unsealed", extra={"callback": cb.id})
             await _finish(deps, cb, "expired", now)
             continue
         stored = await inbox.receive(deps, Inbound(

@@ -182,14 +182,11 @@ def decrypt_lines(deps: Deps, conversation_id: str, rows: list[convs.MessageRow]
     """The transcript in clear text; a line whose text is gone (retention) or cannot be
     unsealed (damaged, or sealed under another key) has none: one bad line must not make the
     whole case unreadable to the counselor holding it."""
-    return [TranscriptLine(r.seq, r.direction, _open_line(deps, conversation_id, r),
-                           r.created_at, r.delivery) for r in rows]
-
-
-def _open_line(deps: Deps, conversation_id: str, r: convs.MessageRow) -> str | None:
-    if r.body_sealed is None:
-        return None
-    return deps.keyring.open_text_or_none(r.body_sealed, f"msg:{conversation_id}:{r.seq}")
+    return [TranscriptLine(
+        r.seq, r.direction,
+        deps.keyring.open_text_or_none(r.body_sealed, f"msg:{conversation_id}:{r.seq}")
+        if r.body_sealed is not None else None,
+        r.created_at, r.delivery) for r in rows]
 
 
 async def reply(deps: Deps, staff: Staff, conversation_id: str, text: str, client_id: str

@@ -134,17 +134,14 @@ async def _attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:
     if row.contact_sealed is None or row.body_sealed is None:
         return await _record(deps, conversation_id, seq, row.attempts,
                              SendResult(False, permanent=True, error="no_contact"))
-    try:
-        out = Outgoing(conversation_id, seq, channel, row.language,
-                       deps.keyring.open_text(row.contact_sealed, f"contact:{conversation_id}"),
-                       deps.keyring.open_text(row.body_sealed, f"msg:{conversation_id}:{seq}"))
-    except ValueError:
+    address = deps.keyring.open_text_or_none(row.contact_sealed, f"contact:{conversation_id}")
+    text = deps.keyring.open_text_or_none(row.body_sealed, f"msg:{conversation_id}:{seq}")
+    if address is None or text is None:
         # Sealed under another key, or damaged: no retry can read it. Failing it visibly keeps
         # it from blocking this conversation's later replies (they go out in order) for ever.
-        log.error("reply cannot be unsealed", extra={"conversation": conversation_id,
-                                                     "seq": seq})
         return await _record(deps, conversation_id, seq, row.attempts,
                              SendResult(False, permanent=True, error="unreadable"))
+    out = Outgoing(conversation_id, seq, channel, row.language, address, text)
     try:
         async with asyncio.timeout(SEND_TIMEOUT_S):
             result = await sender.send(out)
