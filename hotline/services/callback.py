@@ -27,7 +27,7 @@ from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.phone import E164
 from hotline.domain.staff import Staff
 from hotline.prompts import Prompts
-from hotline.services import alerts, inbox
+from hotline.services import alerts, inbox, livesync
 from hotline.services.casework import CaseConflict, load_case
 from hotline.services.deps import Deps
 from hotline.stores.sql import audit
@@ -209,11 +209,7 @@ async def abandon(deps: Deps, conversation_id: str, at: datetime, action: str) -
         await audit.record(conn, at=at, actor_id=None, action=action,
                            target_kind="conversation", target_id=conversation_id,
                            waited_s=waited)
-    try:
-        await deps.live.release(conversation_id)
-    except (RedisError, OSError) as e:
-        log.warning("abandoned case not removed live; reconciler will",
-                    extra={"conversation": conversation_id, "error": type(e).__name__})
+    await livesync.release_closed(deps, conversation_id, "abandoned")
     await deps.publish({"type": "closed", "conversation": conversation_id, "counselor": None,
                         "outcome": "disconnected"})
     log.info("case abandoned", extra={"conversation": conversation_id, "waited_s": waited,

@@ -20,7 +20,7 @@ from hotline import metrics
 from hotline.domain.conversation import Channel, Direction, Status
 from hotline.domain.intake import IntakeForm
 from hotline.domain.staff import Role, Staff, may_act_on_case, may_read_case
-from hotline.services import outbox
+from hotline.services import livesync, outbox
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import CASE_VIEW_AUDIT_TTL_S
 from hotline.stores.sql import audit
@@ -270,11 +270,7 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
         await audit.record(conn, at=now, actor_id=staff.id, action="case.closed",
                            target_kind="conversation", target_id=conversation_id,
                            outcome=form.outcome)
-    try:
-        await deps.live.release(conversation_id)
-    except (RedisError, OSError) as e:
-        log.warning("live state not updated on close; reconciler will fix it",
-                    extra={"conversation": conversation_id, "error": type(e).__name__})
+    await livesync.release_closed(deps, conversation_id, "close")
     await deps.publish({"type": "closed", "conversation": conversation_id,
                         "counselor": conv.counselor_id})
     if notice_seq is not None:

@@ -21,11 +21,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from redis.exceptions import RedisError
 from sqlalchemy import and_, select, update
 
 from hotline.domain.conversation import Channel, Direction, Status
-from hotline.services import casecode, evidence
+from hotline.services import casecode, evidence, livesync
 from hotline.services.deps import Deps
 from hotline.stores.sql import audit
 from hotline.stores.sql.tables import conversations, handovers, intake_records, messages
@@ -90,11 +89,7 @@ async def erase_sender(deps: Deps, channel: Channel, address: str,
                                target_kind="conversation", target_id=cid,
                                channel=channel.value, closed=cid in closed)
     for cid, holder in opened:
-        try:
-            await deps.live.release(cid)
-        except (RedisError, OSError) as e:
-            log.warning("live state not updated on erasure; reconciler will fix it",
-                        extra={"conversation": cid, "error": type(e).__name__})
+        await livesync.release_closed(deps, cid, "erasure")
         await deps.publish({"type": "closed", "conversation": cid, "counselor": holder})
     for cid in cids:
         await deps.publish({"type": "erased", "conversation": cid})

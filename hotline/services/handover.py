@@ -8,11 +8,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from redis.exceptions import RedisError
 from sqlalchemy import and_, insert, select, update
 
 from hotline.domain.conversation import Status
-from hotline.services import agents
+from hotline.services import agents, livesync
 from hotline.services.casework import CaseConflict, CaseNotFound
 from hotline.services.deps import Deps
 from hotline.stores.sql import audit
@@ -27,17 +26,6 @@ REASONS = ("workload", "skills", "language", "continuity", "wellbeing", "shift_e
 _NOTE_MAX = 2000
 
 
-async def _release_closed(deps: Deps, conversation_id: str) -> None:
-    """Let go of whatever Redis still holds of a case SQL has closed (its close's release
-    failed, or our own Redis step came after the close): its queue entry or offer, and its
-    holder's load and call flag. On a Redis failure the reconciler does it later."""
-    try:
-        await deps.live.release(conversation_id)
-    except (RedisError, OSError) as e:
-        log.warning("live state of a closed case not released; reconciler will fix it",
-                    extra={"conversation": conversation_id, "error": type(e).__name__})
-
-
 async def reassign(deps: Deps, conversation_id: str, to_id: int, reason: str,
                    actor_id: int | None, override_capacity: bool = False) -> int | None:
     """Give an open case to `to_id` (eligible, capacity may be overridden with a reason).
@@ -50,7 +38,7 @@ async def reassign(deps: Deps, conversation_id: str, to_id: int, reason: str,
     if conv is None:
         raise CaseNotFound(conversation_id)
     if conv.status == Status.CLOSED:
-        await _release_closed(deps, conversation_id)
+        await livesync.release_closed(deps, conversation_id, "lead_move")
         raise CaseNotFound(conversation_id)
     res = await deps.live.reassign(conversation_id, to_id, override_capacity)
     if not res.ok:
@@ -72,7 +60,7 @@ async def reassign(deps: Deps, conversation_id: str, to_id: int, reason: str,
                                override_capacity=override_capacity)
     if not moved:
         # Closed meanwhile: what our Redis step just gave `to_id` goes too.
-        await _release_closed(deps, conversation_id)
+        await livesync.release_closed(deps, conversation_id, "lead_move")
         raise CaseNotFound(conversation_id)
     await deps.publish({"type": "assigned", "conversation": conversation_id, "counselor": to_id,
                         "previous": previous, "reason": reason})
@@ -109,7 +97,7 @@ async def requeue(deps: Deps, conversation_id: str, reason: str, actor_id: int |
                     raise CaseConflict("already waiting")
                 closed = True
     if closed:
-        await _release_closed(deps, conversation_id)
+        await livesync.release_closed(deps, conversation_id, "lead_move")
         raise CaseNotFound(conversation_id)
     await deps.live.release(conversation_id, requeue=True)
     await deps.publish({"type": "queued", "conversation": conversation_id,

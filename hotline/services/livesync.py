@@ -81,6 +81,18 @@ async def at_start(deps: Deps) -> str:
     return "kept"
 
 
+async def release_closed(deps: Deps, conversation_id: str, when: str) -> None:
+    """After SQL has closed a case: let go of what Redis holds of it (queue entry, offer,
+    holder's load and call flag). Redis being down is logged, not raised: the reconciler
+    releases it later (closed in SQL, still in Redis, two passes in a row)."""
+    try:
+        await deps.live.release(conversation_id)
+    except (RedisError, OSError) as e:
+        log.warning("live state of a closed case not released; reconciler will fix it",
+                    extra={"conversation": conversation_id, "when": when,
+                           "error": type(e).__name__})
+
+
 class Reconciler:
     """Finds where Redis and SQL disagree and makes Redis agree.
 

@@ -89,11 +89,7 @@ async def stop(deps: Deps, channel: Channel, address: str) -> str | None:
         await audit.record(conn, at=now, actor_id=None, action="case.ended_by_victim",
                            target_kind="conversation", target_id=conv.id,
                            was=conv.status.value)
-    try:
-        await deps.live.release(conv.id)
-    except (RedisError, OSError) as e:
-        log.warning("live state not updated on stop; reconciler will fix it",
-                    extra={"conversation": conv.id, "error": type(e).__name__})
+    await livesync.release_closed(deps, conv.id, "victim_stop")
     await deps.publish({"type": "closed", "conversation": conv.id,
                         "counselor": conv.counselor_id})
     log.info("conversation ended by victim", extra={"conversation": conv.id,
