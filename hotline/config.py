@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotline.config_channels import TelegramConfig, TwilioConfig
+from hotline.config_limits import LimitsConfig
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
@@ -118,6 +119,7 @@ class Config:
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     routing: RoutingConfig = RoutingConfig()
     alerts: AlertsConfig = AlertsConfig()
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     # The folder config.toml was read from; relative paths resolve against it.
@@ -150,6 +152,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "alerts": AlertsConfig,
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
+    "limits": LimitsConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage")
@@ -370,6 +373,7 @@ __all__ = [
     "ConfigError",
     "ConsoleConfig",
     "LanguageConfig",
+    "LimitsConfig",
     "PrivacyConfig",
     "RetentionConfig",
     "RosterConfig",

@@ -45,3 +45,8 @@ def may_read_case(viewer: Staff, owner_id: int | None, takedown_alerted: bool = 
 def may_act_on_case(viewer: Staff, owner_id: int | None) -> bool:
     """Whether `viewer` may change a case they can read (close it, record a call-back)."""
     return viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)
+
+
+def may_manage_bans(viewer: Staff) -> bool:
+    """Whether `viewer` may ban and unban senders and addresses: leads and admins."""
+    return viewer.sees_all_cases
