@@ -44,8 +44,9 @@ class VictimBot:
         self.deps = rt.deps
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        # Before every other handler: a banned chat goes no further.
-        application.add_handler(TypeHandler(Update, self.gate), group=-1)
+        # Before every other handler (the staff bot's gate is group -1): a banned chat goes no
+        # further.
+        application.add_handler(TypeHandler(Update, self.gate), group=-2)
         commands = {"start": self.start, "help": self.help, "status": self.status,
                     "stop": self.stop, "case": self.case, "forget": self.forget}
         for name, fn in commands.items():
