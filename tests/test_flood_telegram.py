@@ -15,8 +15,8 @@ from hotline.domain.conversation import Channel
 from hotline.domain.staff import Role
 from hotline.prompts import Prompts
 from tests import telegram_standin
-from tests.floor import staff
 from tests.flood_support import URGENT
+from tests.floor import staff
 from tests.telegram_standin import CHAT, TgEnv, events_of, table
 
 log_guard = telegram_standin.log_guard

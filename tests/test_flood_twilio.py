@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from hotline.domain.conversation import Channel
 from hotline.domain.staff import Role
@@ -32,10 +32,10 @@ def texts(root: ET.Element) -> list[str]:
     return [m.text or "" for m in root.iter("Message")]
 
 
-async def _count(env: Env, table: object, **where: object) -> int:
-    q = select(func.count()).select_from(table)  # type: ignore[arg-type]
+async def _count(env: Env, table: Table, **where: object) -> int:
+    q = select(func.count()).select_from(table)
     for col, value in where.items():
-        q = q.where(getattr(table, "c")[col] == value)
+        q = q.where(table.c[col] == value)
     async with env.deps.engine.connect() as conn:
         return int((await conn.execute(q)).scalar_one())
 
