@@ -38,6 +38,15 @@ Ctx = ContextTypes.DEFAULT_TYPE
 PRIVATE = filters.ChatType.PRIVATE
 
 
+def _forgetting(update: Update) -> bool:
+    """The /forget command or its confirmation buttons."""
+    if update.callback_query is not None:
+        return (update.callback_query.data or "").startswith("fg:")
+    msg = update.effective_message
+    words = (msg.text or "").split() if msg is not None else []
+    return bool(words) and words[0].split("@")[0] == "/forget"
+
+
 class VictimBot:
     def __init__(self, rt: BotRuntime) -> None:
         self.rt = rt
@@ -58,9 +67,10 @@ class VictimBot:
 
     async def gate(self, update: Update, context: Ctx) -> None:
         """A banned chat (docs/limits.md): nothing stored, nothing staff see; the calm answer
-        now and then, a pressed button's spinner cleared."""
+        now and then, a pressed button's spinner cleared. /forget still works: being erased
+        is everyone's right, and it leaves nothing for staff to see."""
         chat = update.effective_chat
-        if chat is None or chat.type != "private":
+        if chat is None or chat.type != "private" or _forgetting(update):
             return
         sender = self.rt.sender(chat.id)
         if not flood.banned(self.deps, sender=sender):

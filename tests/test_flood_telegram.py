@@ -3,7 +3,7 @@ API stand-in (both databases, real Redis): a chat that ends and reopens its case
 again has every message kept, but only its limit of cases queued and moved up, then the calm
 answer once; a chat flooding commands gets automatic replies only within its limit (the bot's
 sending rate is shared by everyone); a banned chat gets the calm answer once and nothing of it
-is stored or reaches staff."""
+is stored or reaches staff, though /forget still erases it."""
 
 from __future__ import annotations
 
@@ -78,3 +78,9 @@ async def test_a_banned_chat_gets_the_calm_answer_once_and_nothing_is_stored(
     assert len(tg.api.of("answerCallbackQuery")) >= 1  # the button's spinner is cleared
     assert len(await table(tg.config, "messages")) == rows
     assert len(await events_of(tg.config, "message")) == queued
+    # Being erased is still everyone's right.
+    await tg.send(tg.victim.text("/forget"))
+    mid, _buttons = tg.markup_of("Erase everything")
+    await tg.send(tg.victim.press("fg:yes", mid))
+    [erased] = await table(tg.config, "conversations")
+    assert erased["pseudonym"].startswith("erased:")
