@@ -38,8 +38,8 @@ class LimitsConfig:
     address_sessions_burst: int = 300
     address_sessions_per_hour: int = 3000
     # Web chat, per client address: new cases (a chat's first message, a call-back request).
-    address_cases_burst: int = 60
-    address_cases_per_hour: int = 600
+    address_cases_burst: int = 100
+    address_cases_per_hour: int = 1200
     # Web chat, per client address: cases that urgent phrases or answers move up the queue
     # (and that page takedown staff when content is spreading).
     address_escalations_burst: int = 10
