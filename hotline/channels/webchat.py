@@ -155,24 +155,22 @@ async def _current(deps: Deps, chat_id: str, pseudonym: str | None = None
         return await convs.latest_for(conn, Channel.WEBCHAT, pseudonym)
 
 
-async def _admit(request: web.Request, chat_id: str, lang: str, new_case: bool | None
-                 ) -> tuple[str, str | None]:
-    """The chat's sender pseudonym and client address tag, once the ban list and (for what
-    opens a case; None: look whether it would) the address's flood limit let it in; else the
-    calm 429."""
+def _admit(request: web.Request, chat_id: str, lang: str) -> tuple[str, str | None]:
+    """The chat's sender pseudonym and client address tag, unless the chat or the address is
+    banned (then the calm 429)."""
     deps = request.app[DEPS]
     pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
     address = flood.address_tag(deps, request.remote)
     if flood.banned(deps, sender=pseudonym, address=address):
         raise _busy(request, lang, FLOOD_NOTICE_TTL_S)
-    if new_case is None:
-        conv = await _current(deps, chat_id, pseudonym)
-        new_case = conv is None or conv.status == Status.CLOSED
-    if new_case:
-        verdict = await flood.new_case_from(deps, address)
-        if not verdict.allowed:
-            raise _busy(request, lang, verdict.retry_after_s)
     return pseudonym, address
+
+
+async def _new_case(request: web.Request, lang: str, address: str | None) -> None:
+    """A new case from this client address, within its flood limit; else the calm 429."""
+    verdict = await flood.new_case_from(request.app[DEPS], address)
+    if not verdict.allowed:
+        raise _busy(request, lang, verdict.retry_after_s)
 
 
 @routes.post("/chat/api/messages")
@@ -189,11 +187,12 @@ async def send(request: web.Request) -> web.Response:
         raise json_error(400, "client_id: expected a string of 8 to 64 characters")
     lang = body.get("language")
     lang = lang if lang in deps.config.languages.supported else deps.config.languages.default
-    pseudonym, address = await _admit(request, chat_id, lang, new_case=None)
+    pseudonym, address = _admit(request, chat_id, lang)
     msg = Inbound(channel=Channel.WEBCHAT, address=chat_id, text=text,
                   provider_id=f"{chat_id}:{client_id}", language=lang,
                   received_at=datetime.now(UTC), origin=address)
-    stored = await inbox.receive(deps, msg, pseudonym=pseudonym)
+    stored = await inbox.receive(deps, msg, pseudonym=pseudonym,
+                                 admit=lambda: _new_case(request, lang, address))
     out: dict[str, Any] = {"seq": stored.seq, "duplicate": stored.duplicate}
     if stored.held:
         # Kept, but held back by this chat's own flood limit: the page shows the calm words.
@@ -228,7 +227,8 @@ async def request_callback(request: web.Request) -> web.Response:
     lang = lang if lang in deps.config.languages.supported else deps.config.languages.default
     # A call-back becomes a case and a call placed by us: counted as a new case of the
     # client's address, and never to a number whose caller is banned.
-    await _admit(request, chat_id, lang, new_case=True)
+    _pseudonym, address = _admit(request, chat_id, lang)
+    await _new_case(request, lang, address)
     if flood.banned(deps, sender=deps.keyring.pseudonymize(Channel.VOICE.value, number)):
         raise _busy(request, lang, FLOOD_NOTICE_TTL_S)
     now = datetime.now(UTC)

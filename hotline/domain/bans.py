@@ -7,6 +7,7 @@ Pure values; no I/O.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ REASONS = ("flooding", "spam", "abuse_of_staff", "threats", "other")
 LONGEST = timedelta(days=365)
 
 
+@functools.lru_cache(maxsize=4096)
 def client_network(remote: str | None) -> str | None:
     """The unit an address is counted and banned by: an IPv4 address, or the /64 an IPv6
     address belongs to (one subscriber's devices share it and may rotate within it); None

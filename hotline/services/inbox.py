@@ -43,11 +43,15 @@ class MessageTooLong(ValueError):
 # A channel's own step inside the inbox's transaction (e.g. SMS reads its intake state there
 # instead of opening a second transaction). For a duplicate it runs on a read-only connection.
 InTx = Callable[[Sql, Stored], Awaitable[None]]
+# Asked outside any transaction, only when the message would open a new conversation; it
+# raises to refuse it (nothing is stored). The web chat counts new cases per client address
+# this way, at no cost to messages in an open conversation.
+Admit = Callable[[], Awaitable[None]]
 
 
 async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None,
                   in_tx: InTx | None = None, pseudonym: str | None = None,
-                  limited: bool = True) -> Stored:
+                  limited: bool = True, admit: Admit | None = None) -> Stored:
     """Store one inbound message durably and announce it; idempotent per provider id.
 
     The text (and, for a new conversation, the channel's intake answers) is triaged on the way:
@@ -72,10 +76,18 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
             found, held = Triage(Urgency.NORMAL, ()), tuple(s.value for s in found.reasons)
     stored: Stored | None = None
     change: urgency.Change | None = None
+    admitted = admit is None
     for attempt in range(_ATTEMPTS):
         try:
-            stored, change = await _store(deps, msg, pseudonym, provider_key, found, in_tx,
-                                          held, limited)
+            try:
+                stored, change = await _store(deps, msg, pseudonym, provider_key, found,
+                                              in_tx, held, limited, admitted)
+            except _NewCase:
+                assert admit is not None
+                await admit()
+                admitted = True
+                stored, change = await _store(deps, msg, pseudonym, provider_key, found,
+                                              in_tx, held, limited, admitted)
             break
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
@@ -138,16 +150,20 @@ class _Duplicate(Exception):
     """The provider's message id is already stored: roll the transaction back."""
 
 
+class _NewCase(Exception):
+    """The message would open a conversation not admitted yet: roll back, ask, try again."""
+
+
 async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
-                 found: Triage, in_tx: InTx | None, held: tuple[str, ...], limited: bool
-                 ) -> tuple[Stored, urgency.Change | None]:
+                 found: Triage, in_tx: InTx | None, held: tuple[str, ...], limited: bool,
+                 admitted: bool) -> tuple[Stored, urgency.Change | None]:
     """One transaction, two statements on the common path: allocate the next number in the
     open conversation (or open one), insert the message unless its provider key exists. It
     runs on the driver connection (direct.py): this is every inbound message's cost."""
     try:
         async with direct.begin(deps.engine) as conn:
             stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found,
-                                                held, limited)
+                                                held, limited, admitted)
             if in_tx is not None:
                 await in_tx(conn, stored)
             return stored, change
@@ -166,11 +182,13 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
 
 
 async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
-                       provider_key: str, found: Triage, held: tuple[str, ...], limited: bool
-                       ) -> tuple[Stored, urgency.Change | None]:
+                       provider_key: str, found: Triage, held: tuple[str, ...], limited: bool,
+                       admitted: bool) -> tuple[Stored, urgency.Change | None]:
     change = None
     held_case = False
     bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at)
+    if bumped is None and not admitted:
+        raise _NewCase  # nothing written yet: the UPDATE above found no open conversation
     if bumped is None:
         cid, seq = convs.new_conversation_id(), 1
         contact = (deps.keyring.seal_text(msg.address, f"contact:{cid}")
