@@ -28,6 +28,8 @@ NORMALIZED = [
     ("//example.com/video/1", "https://example.com/video/1"),
     ("example.com:8443/v", "https://example.com:8443/v"),
     ("  https://example.com/a  ", "https://example.com/a"),
+    ("\ufeff\u200bhttps://example.com/a\u200b\u00a0", "https://example.com/a"),  # pasted
+    ("\u202ehttps://example.com/a", "https://example.com/a"),
     # tracking parameters dropped, others kept in order
     ("https://e.com/v?utm_source=x&id=7&UTM_Medium=y&fbclid=1&gclid=2&p=3",
      "https://e.com/v?id=7&p=3"),

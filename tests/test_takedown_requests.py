@@ -56,7 +56,7 @@ MIN = timedelta(minutes=1)
 
 
 def _draft() -> RemovalRequest:
-    return draft_request(TIDA, X, T0)
+    return draft_request(X, TIDA, T0)
 
 
 def _apply(r: RemovalRequest, steps: list[tuple[Step, datetime]],
@@ -170,7 +170,7 @@ def test_step_before_the_previous_is_refused() -> None:
 
 def test_step_recorded_later_keeps_both_times() -> None:
     """An e-mail sent an hour ago, and before the draft existed in the system."""
-    draft = draft_request(TIDA, X, T0 + timedelta(hours=1))
+    draft = draft_request(X, TIDA, T0 + timedelta(hours=1))
     sent = apply_step(draft, Step.SENT, T0, T0 + timedelta(hours=1))
     assert (sent.steps[0].at, sent.steps[0].recorded_at) == (T0, T0 + timedelta(hours=1))
     assert sent.due_at == T0 + timedelta(hours=48)
@@ -257,7 +257,7 @@ def test_ticket_is_kept_until_replaced() -> None:
 def test_due_hours_per_route(route: str, hours: int) -> None:
     r = X.route(route)
     assert r is not None
-    req = apply_step(draft_request(r, X, T0), Step.SENT, T0, T0)
+    req = apply_step(draft_request(X, r, T0), Step.SENT, T0, T0)
     assert (req.due_hours, req.due_at) == (hours, T0 + timedelta(hours=hours))
 
 
@@ -273,7 +273,7 @@ def test_due_time_is_the_strictest_deadline(basis: LegalBasis, route_hours: int,
                                             due: int) -> None:
     route = Route("r", RouteKind.EMAIL, basis, route_hours, ())
     platform = Platform("other", "Other", X.type, "", (route,))
-    assert draft_request(route, platform, T0).due_hours == due
+    assert draft_request(platform, route, T0).due_hours == due
 
 
 def test_escalation_ladder() -> None:
@@ -291,7 +291,7 @@ def test_escalation_ladder() -> None:
     # the top rung has nowhere to go
     kcsc_route = X.route("kcsc")
     assert kcsc_route is not None
-    top = _apply(draft_request(kcsc_route, X, T0, rung=2), [(Step.SENT, T0),
+    top = _apply(draft_request(X, kcsc_route, T0, rung=2), [(Step.SENT, T0),
                                                             (Step.REFUSED, T0 + MIN)], LATE)
     assert next_rung(X, top) is None and draft_escalation(X, top, LATE) is None
 
@@ -334,7 +334,7 @@ def test_naive_times_are_a_programming_error() -> None:
     with pytest.raises(ValueError, match="time zone"):
         apply_step(_draft(), Step.SENT, datetime(2026, 5, 20), LATE)
     with pytest.raises(ValueError, match="time zone"):
-        draft_request(TIDA, X, datetime(2026, 5, 20))
+        draft_request(X, TIDA, datetime(2026, 5, 20))
 
 
 def test_times_in_other_zones_compare_as_instants() -> None:

@@ -129,7 +129,7 @@ def _aware(t: datetime, name: str) -> None:
         raise ValueError(f"{name}: a time with a time zone is required")
 
 
-def draft_request(route: Route, platform: Platform, now: datetime,
+def draft_request(platform: Platform, route: Route, now: datetime,
                   rung: int = 0) -> RemovalRequest:
     """A new draft to `platform` through `route`."""
     _aware(now, "now")
@@ -209,7 +209,7 @@ def draft_escalation(platform: Platform, request: RemovalRequest,
     route = next_rung(platform, request)
     if route is None:
         return None
-    return draft_request(route, platform, now, rung=request.rung + 1)
+    return draft_request(platform, route, now, rung=request.rung + 1)
 
 
 def mark_escalated(request: RemovalRequest, at: datetime, now: datetime) -> RemovalRequest:

@@ -58,6 +58,7 @@ _SCHEME_SLASHES = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _HOST_PORT = re.compile(r"[^:/?#]+:\d*(?:[/?#]|$)")
 _HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 _BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
+_EDGE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp"})
 
 
 class LocationError(ValueError):
@@ -70,12 +71,23 @@ class LocationError(ValueError):
         self.detail = message
 
 
+def _strip_invisible(text: str) -> str:
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start]) in _EDGE_CATEGORIES:
+        start += 1
+    while end > start and unicodedata.category(text[end - 1]) in _EDGE_CATEGORIES:
+        end -= 1
+    return text[start:end].strip()
+
+
 def check_text(text: object, field: str) -> str:
-    """`text` stripped, if it is a string of acceptable length with no control, format or
-    space characters inside (a bidi override can disguise a host)."""
+    """`text` stripped (of invisible characters too), if it is a string of acceptable length
+    with no control, format or space characters inside (a bidi override can disguise a
+    host)."""
     if not isinstance(text, str):
         raise LocationError(field, "not_text", "expected a URL or Telegram link as text")
-    text = text.strip()
+    # Links copied from chat apps often carry a zero-width space or BOM at either end.
+    text = _strip_invisible(text.strip())
     if not text:
         raise LocationError(field, "empty", "expected a URL or Telegram link")
     if len(text) > MAX_URL_CHARS:
