@@ -136,8 +136,9 @@ def test_hedges(text: str, fired: tuple[Signal, ...], possible: tuple[Signal, ..
 
 
 @pytest.mark.parametrize("text", [
-    "I don't know if I want to live anymore", "살고 싶은지 모르겠어요", "I'm scared I'll kill myself",
-    "혹시 뛰어내릴까 봐 무서워요", "I tried to kill myself last year",
+    "I don't know if I want to live anymore", "살고 싶은지 모르겠어요",
+    "I'm scared I'll kill myself", "혹시 뛰어내릴까 봐 무서워요",
+    "I tried to kill myself last year",
 ])
 def test_self_harm_is_never_doubted_away(text: str) -> None:
     t = _run(text)

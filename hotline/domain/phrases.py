@@ -1,16 +1,19 @@
-"""Phrase matching for triage: normalised text, whole-word checks for ASCII phrases, every place
-a phrase occurs, and one trie-shaped regex that tells whether any phrase occurs at all. Pure
-functions; the rules that use them are in hotline.domain.triage.
+"""Phrase matching for triage: normalised text, whole-word checks for ASCII phrases, one
+trie-shaped regex that tells whether any phrase occurs at all, and an index that finds every
+place each phrase occurs. Pure functions; the rules that use them are in hotline.domain.triage.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from types import MappingProxyType
+from typing import Any, Generic, NamedTuple, TypeVar
+
+K = TypeVar("K")
 
 # Apostrophes are dropped, typed or not ("dont", "theyll", "I\u2019m" all match "don't"...).
 _APOSTROPHES = str.maketrans({"\u2018": None, "\u2019": None, "\u02bc": None, "'": None})
@@ -33,18 +36,18 @@ def _is_word(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
 
-def _word_starts(text: str, phrase: str, check_left: bool, check_right: bool
-                 ) -> Iterator[int]:
-    """Where `phrase` occurs in `text` with no ASCII letter or digit glued to a letter or digit
-    at its ends (`check_left`/`check_right`: the phrase starts/ends with one)."""
+def _has_words(text: str, phrase: str, check_left: bool, check_right: bool) -> bool:
+    """`phrase` in `text` with no ASCII letter or digit glued to a letter or digit at its ends
+    (`check_left`/`check_right`: the phrase starts/ends with one)."""
     start = text.find(phrase)
     while start != -1:
         end = start + len(phrase)
         glued_left = check_left and start > 0 and _is_word(text[start - 1])
         glued_right = check_right and end < len(text) and _is_word(text[end])
         if not glued_left and not glued_right:
-            yield start
+            return True
         start = text.find(phrase, start + 1)
+    return False
 
 
 class Hit(NamedTuple):
@@ -73,24 +76,9 @@ class Matcher:
                 if p in squeezed:
                     return True
         for p, left, right in self.words:
-            if p in text and next(_word_starts(text, p, left, right), None) is not None:
+            if p in text and _has_words(text, p, left, right):
                 return True
         return False
-
-    def hits(self, text: str, squeezed: str) -> list[Hit]:
-        """Every occurrence of every phrase, in text order within each of the two forms."""
-        out: list[Hit] = []
-        if not squeezed.isascii():
-            for p in self.squeezed:
-                start = squeezed.find(p)
-                while start != -1:
-                    out.append(Hit(p, start, start + len(p), True))
-                    start = squeezed.find(p, start + 1)
-        for p, left, right in self.words:
-            if p in text:
-                out.extend(Hit(p, s, s + len(p), False)
-                           for s in _word_starts(text, p, left, right))
-        return out
 
 
 def trie_pattern(phrases: Iterable[str]) -> str:
@@ -113,6 +101,53 @@ def trie_pattern(phrases: Iterable[str]) -> str:
         return group + "?" if ends else group
 
     return emit(root) if root else "(?!)"
+
+
+@dataclass(frozen=True)
+class PhraseIndex(Generic[K]):
+    """Every phrase of many matchers found in one pass per text form: a trie regex inside a
+    lookahead finds the longest phrase starting at each position (overlapping ones too), and
+    every phrase starting there is a prefix of it. `hits` gives each key its phrase hits."""
+
+    words: re.Pattern[str]
+    squeezed: re.Pattern[str]
+    # Phrase -> the keys it belongs to (with, for ASCII phrases, the word-boundary checks).
+    word_keys: Mapping[str, tuple[tuple[K, bool, bool], ...]]
+    squeezed_keys: Mapping[str, tuple[K, ...]]
+
+    @classmethod
+    def of(cls, matchers: Iterable[tuple[K, Matcher]]) -> PhraseIndex[K]:
+        words: dict[str, list[tuple[K, bool, bool]]] = {}
+        squeezed: dict[str, list[K]] = {}
+        for key, m in matchers:
+            for p, left, right in m.words:
+                words.setdefault(p, []).append((key, left, right))
+            for p in m.squeezed:
+                squeezed.setdefault(p, []).append(key)
+        return cls(re.compile(f"(?=({trie_pattern(words)}))"),
+                   re.compile(f"(?=({trie_pattern(squeezed)}))"),
+                   MappingProxyType({p: tuple(v) for p, v in words.items()}),
+                   MappingProxyType({p: tuple(v) for p, v in squeezed.items()}))
+
+    def hits(self, text: str, squeezed: str) -> dict[K, list[Hit]]:
+        out: dict[K, list[Hit]] = {}
+        if not squeezed.isascii():
+            for m in self.squeezed.finditer(squeezed):
+                start, longest = m.start(), m.group(1)
+                for end in range(1, len(longest) + 1):
+                    for key in self.squeezed_keys.get(longest[:end], ()):
+                        out.setdefault(key, []).append(
+                            Hit(longest[:end], start, start + end, True))
+        for m in self.words.finditer(text):
+            start, longest = m.start(), m.group(1)
+            glued_left = start > 0 and _is_word(text[start - 1])
+            for end in range(1, len(longest) + 1):
+                after = start + end
+                glued_right = after < len(text) and _is_word(text[after])
+                for key, left, right in self.word_keys.get(longest[:end], ()):
+                    if not (left and glued_left) and not (right and glued_right):
+                        out.setdefault(key, []).append(Hit(longest[:end], start, after, False))
+        return out
 
 
 @dataclass(frozen=True)

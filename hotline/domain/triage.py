@@ -38,7 +38,7 @@ from hotline.domain.signals import Finding as Finding
 from hotline.domain.signals import Signal as Signal
 from hotline.domain.signals import parse_reason as parse_reason
 from hotline.domain.signals import reason_code as reason_code
-from hotline.domain.triage_scan import COMPANIONS, Matchers, findings
+from hotline.domain.triage_scan import PAIRED, Index, Matchers, findings, index
 
 AGE_GROUPS = ("under_14", "14_17", "18_plus")
 _MINOR_AGE_GROUPS = frozenset({"under_14", "14_17"})
@@ -84,6 +84,8 @@ class TriageRules:
     # Each signal's phrase matchers (fired, possible), built once: triage runs on every
     # inbound message.
     matchers: Matchers = field(init=False, repr=False, compare=False)
+    # All of them (and the built-in companions and blockers) found in one pass per clause.
+    index: Index = field(init=False, repr=False, compare=False)
     # Whether any phrase of any signal (or a sum of money) occurs at all (one regex each for
     # the normalised and the squeezed text, and one for money): most messages contain none
     # and skip everything else.
@@ -106,7 +108,8 @@ class TriageRules:
             for s in Signal))
         object.__setattr__(self, "prefilter", Prefilter.of(
             (*(m for _s, *ms in self.matchers for m in ms),
-             *(paired for _s, _need, paired in COMPANIONS)), (words.MONEY_ANCHOR,)))
+             *PAIRED), (words.MONEY_ANCHOR,)))
+        object.__setattr__(self, "index", index(self.matchers))
 
     def possible_urgency(self, signal: Signal) -> Urgency:
         level = self.levels[signal]
@@ -254,16 +257,23 @@ def triage(answers: IntakeAnswers, texts: Sequence[str], rules: TriageRules) -> 
     if isinstance(texts, str):
         # A bare string is a Sequence[str] of characters, which no phrase would ever match.
         texts = (texts,)
-    seed = [(signal, f"answer:{name}") for signal, answered, name in (
+    seed = _answered(answers) if answers != _NO_ANSWERS else ()
+    candidates = [t for t in map(normalise, texts)
+                  if rules.prefilter.may_match(t, t.replace(" ", ""))]
+    if not candidates and not seed:
+        return _NOTHING  # most messages: no answers, no phrase
+    return _result(findings(candidates, rules.index, seed), rules)
+
+
+_NO_ANSWERS = IntakeAnswers()
+_NOTHING = Triage(Urgency.NORMAL)
+
+
+def _answered(answers: IntakeAnswers) -> list[tuple[Signal, str]]:
+    return [(signal, f"answer:{name}") for signal, answered, name in (
         (Signal.CONTENT_SPREADING, answers.spreading, "spreading"),
         (Signal.MINOR, answers.age_group in _MINOR_AGE_GROUPS, "age_group"),
         (Signal.UNSAFE_NOW, answers.safe_now is False, "safe_now")) if answered]
-    normalised = [normalise(t) for t in texts]
-    candidates = [t for t in normalised
-                  if rules.prefilter.may_match(t, t.replace(" ", ""))]
-    if not candidates and not seed:
-        return Triage(Urgency.NORMAL)
-    return _result(findings(candidates, rules.matchers, seed), rules)
 
 
 def escalate(current: Triage, new: Triage, *, rules: TriageRules | None = None) -> Triage:

@@ -12,11 +12,24 @@ from types import MappingProxyType
 
 from hotline.domain import triage_words as words
 from hotline.domain.hedges import Clause, Cue, clauses, cues, general_talk, removed
-from hotline.domain.phrases import Hit, Matcher, matcher
+from hotline.domain.phrases import Hit, Matcher, PhraseIndex, matcher
 from hotline.domain.signals import Certainty, Finding, Signal
 
 # Each signal's phrase matchers: those that fire it, those that make it possible at most.
 Matchers = tuple[tuple[Signal, Matcher, Matcher], ...]
+
+
+class Role(StrEnum):
+    """What a phrase is to its signal."""
+
+    FIRES = "fires"          # fires it unless hedged
+    POSSIBLE = "possible"    # makes it possible at most
+    NEEDED = "needed"        # a companion: needed in the clause for PAIRED phrases to count
+    PAIRED = "paired"        # fires it (unless hedged) only with a NEEDED phrase in the clause
+    BLOCKS = "blocks"        # a FIRES phrase inside this one does not count
+
+
+Index = PhraseIndex[tuple[Role, Signal]]
 
 
 class Effect(StrEnum):
@@ -47,20 +60,25 @@ EFFECTS: Mapping[Signal, Mapping[Cue, Effect]] = MappingProxyType({
 })
 
 
-_NOT_SIGNAL = {Signal(k): matcher(v) for k, v in words.NOT_SIGNAL.items()}
-# Per signal: (what must also be in the clause, the phrases that need it).
-COMPANIONS = tuple((Signal(k), matcher(need), matcher(phrases))
-                   for k, (need, phrases) in words.COMPANIONS.items())
+# The built-in phrases that need company or block others (not configurable).
+_BUILT_IN = (
+    *(((Role.NEEDED, Signal(k)), matcher(need)) for k, (need, _p) in words.COMPANIONS.items()),
+    *(((Role.PAIRED, Signal(k)), matcher(p)) for k, (_n, p) in words.COMPANIONS.items()),
+    *(((Role.BLOCKS, Signal(k)), matcher(v)) for k, v in words.NOT_SIGNAL.items()))
+# What the prefilter must also look for: phrases that fire with company.
+PAIRED = tuple(m for (role, _s), m in _BUILT_IN if role is Role.PAIRED)
+
+
+def index(matchers: Matchers) -> Index:
+    """One index over the rules' phrases and the built-in companions and blockers."""
+    return PhraseIndex.of((
+        *(((Role.FIRES, s), sure) for s, sure, _maybe in matchers),
+        *(((Role.POSSIBLE, s), maybe) for s, _sure, maybe in matchers),
+        *_BUILT_IN))
 
 
 def _overlap(a: Hit, b: Hit) -> bool:
     return a.squeezed == b.squeezed and a.start < b.end and b.start < a.end
-
-
-def _inside_other_phrase(signal: Signal, hit: Hit, clause: Clause) -> bool:
-    blockers = _NOT_SIGNAL.get(signal)
-    return blockers is not None and any(
-        _overlap(hit, b) for b in blockers.hits(clause.text, clause.squeezed))
 
 
 class _Found:
@@ -86,10 +104,6 @@ class _Found:
 def _judge(found: _Found, signal: Signal, hit: Hit, clause: Clause, certainty: Certainty,
            text_cues: Sequence[tuple[Cue, str]]) -> None:
     """Record one phrase hit at the certainty its hedges leave it (or not at all)."""
-    # A stated phrase inside another that means something else; a hedged one ("I was
-    # underage") is its own phrase.
-    if certainty is Certainty.FIRED and _inside_other_phrase(signal, hit, clause):
-        return
     effects = EFFECTS.get(signal, {})
     lowered = []
     for cue, word in (*cues(clause, hit), *text_cues):
@@ -101,7 +115,7 @@ def _judge(found: _Found, signal: Signal, hit: Hit, clause: Clause, certainty: C
     found.add(Certainty.POSSIBLE if lowered else certainty, hit.phrase, lowered)
 
 
-def _scan(text: str, matchers: Matchers, found: dict[Signal, _Found]) -> None:
+def _scan(text: str, idx: Index, found: dict[Signal, _Found]) -> None:
     """Every phrase, sum demanded and deadline in one normalised text, judged in its clause."""
     text_cues: list[tuple[Cue, str]] = []
     if (general := general_talk(text)) is not None:
@@ -110,23 +124,22 @@ def _scan(text: str, matchers: Matchers, found: dict[Signal, _Found]) -> None:
     if (taken_down := removed(text)) is not None:
         spreading_cues = [*text_cues, (Cue.REMOVED, taken_down)]
     for clause in clauses(text):
-        for signal, sure, maybe in matchers:
+        hits = idx.hits(clause.text, clause.squeezed)
+        for signal in {s: None for _role, s in hits}:
             here = spreading_cues if signal is Signal.CONTENT_SPREADING else text_cues
-            hedged = maybe.hits(clause.text, clause.squeezed)
+            hedged = hits.get((Role.POSSIBLE, signal), [])
+            # Inside a hedged phrase ("photoshopped" in "real or photoshopped") the hedged
+            # reading stands; inside a blocking one ("옥상에 올라와") the phrase means
+            # something else.
+            overruled = [*hedged, *hits.get((Role.BLOCKS, signal), [])]
+            sure = hits.get((Role.FIRES, signal), [])
+            if (Role.NEEDED, signal) in hits:
+                sure = [*sure, *hits.get((Role.PAIRED, signal), [])]
             for hit in hedged:
                 _judge(found.setdefault(signal, _Found()), signal, hit, clause,
                        Certainty.POSSIBLE, here)
-            for hit in sure.hits(clause.text, clause.squeezed):
-                # Inside a hedged phrase ("photoshopped" in "real or photoshopped"), the
-                # hedged reading stands.
-                if not any(_overlap(hit, h) for h in hedged):
-                    _judge(found.setdefault(signal, _Found()), signal, hit, clause,
-                           Certainty.FIRED, here)
-        for signal, need, paired in COMPANIONS:
-            hits = paired.hits(clause.text, clause.squeezed)
-            if hits and need.search(clause.text, clause.squeezed):
-                here = spreading_cues if signal is Signal.CONTENT_SPREADING else text_cues
-                for hit in hits:
+            for hit in sure:
+                if not any(_overlap(hit, h) for h in overruled):
                     _judge(found.setdefault(signal, _Found()), signal, hit, clause,
                            Certainty.FIRED, here)
         for money in words.MONEY_DEMAND.finditer(clause.text):
@@ -138,7 +151,7 @@ def _scan(text: str, matchers: Matchers, found: dict[Signal, _Found]) -> None:
                 Certainty.FIRED, when.group())
 
 
-def findings(normalised_texts: Iterable[str], matchers: Matchers,
+def findings(normalised_texts: Iterable[str], idx: Index,
              seed: Iterable[tuple[Signal, str]] = ()) -> list[Finding]:
     """What the texts (already normalised and past the prefilter) say, one finding per signal;
     `seed`: signals already fired by intake answers, with the answer's name."""
@@ -146,7 +159,7 @@ def findings(normalised_texts: Iterable[str], matchers: Matchers,
     for signal, word in seed:
         found.setdefault(signal, _Found()).add(Certainty.FIRED, word)
     for text in normalised_texts:
-        _scan(text, matchers, found)
+        _scan(text, idx, found)
     # Deadline phrases are everyday words on their own ("24시간 상담"): only with a threat,
     # and only as certain as it.
     deadline = found.pop(Signal.SEXTORTION_DEADLINE, None)
