@@ -14,7 +14,7 @@ from hypothesis import given, settings
 
 from hotline.config import ConfigError
 from hotline.domain.conversation import Urgency
-from hotline.domain.phrases import normalise, trie_pattern
+from hotline.domain.phrases import PhraseIndex, matcher, normalise, trie_pattern
 from hotline.domain.triage import (
     AGE_GROUPS,
     IntakeAnswers,
@@ -358,6 +358,32 @@ def test_phrase_prefilter_finds_exactly_the_texts_holding_a_phrase(
         phrases: set[str], text: str) -> None:
     found = re.search(trie_pattern(phrases), text) is not None
     assert found == any(p in text for p in phrases)
+
+
+def _naive_hits(phrases: set[str], text: str) -> set[tuple[str, int, bool]]:
+    m = matcher(tuple(phrases))
+    t = normalise(text)
+    sq = t.replace(" ", "")
+    out = {(p, i, True) for p in m.squeezed for i in range(len(sq))
+           if not sq.isascii() and sq.startswith(p, i)}
+    for p, left, right in m.words:
+        for i in range(len(t)):
+            end = i + len(p)
+            if t.startswith(p, i) and not (left and i > 0 and t[i - 1].isalnum()
+                                           and t[i - 1].isascii()) \
+                    and not (right and end < len(t) and t[end].isalnum() and t[end].isascii()):
+                out.add((p, i, False))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(_PHRASES, st.text(alphabet="ab 사진x", max_size=30))
+def test_phrase_index_finds_every_occurrence(phrases: set[str], text: str) -> None:
+    idx = PhraseIndex.of([("k", matcher(tuple(phrases)))])
+    t = normalise(text)
+    got = {(h.phrase, h.start, h.squeezed)
+           for h in idx.hits(t, t.replace(" ", "")).get("k", [])}
+    assert got == _naive_hits(phrases, text)
 
 
 _PIECES = [

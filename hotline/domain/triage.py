@@ -112,6 +112,7 @@ class TriageRules:
         object.__setattr__(self, "index", index(self.matchers))
 
     def possible_urgency(self, signal: Signal) -> Urgency:
+        """What a possible signal raises a case to: the lower of its level and possible_level."""
         level = self.levels[signal]
         return level if level.rank >= self.possible_level.rank else self.possible_level
 
