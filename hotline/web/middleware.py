@@ -1,7 +1,9 @@
 """Middlewares: security headers on every response, and errors turned into clear answers.
 
 A handler bug answers 500 with an error id that is also logged (never the request body); bad
-input answers the 4xx its handler chose.
+input answers the 4xx its handler chose. A route that needs the live store (Redis) while it is
+unreachable answers 503 with Retry-After and a plain message: the one place that says so, for
+every staff page and API (victims' channels do without Redis; see docs/faults.md).
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # 'self' only: no third-party scripts can read a victim's chat. No inline script either.
+# What a client is told to wait before trying again while Redis is unreachable: an embedded
+# redis-server is started again within a second or two; an external one fails over in seconds.
+RETRY_AFTER_S = 5
+_UNAVAILABLE = "The live queue is briefly unreachable. Try again in a few seconds."
+
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
@@ -60,6 +70,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return web.json_response({"error": exc.reason, "detail": exc.text or exc.reason},
                                      status=exc.status, headers=_keep(exc))
         raise
+    except (RedisConnectionError, RedisTimeoutError, ReadOnlyError) as e:
+        # Redis down, restarting, loading its data or failing over (a replica answers
+        # read-only): not a bug, and nothing was lost (SQL holds the truth); the client retries.
+        log.warning("live store unreachable", extra={"path": request.path,
+                                                     "error": type(e).__name__})
+        return unavailable(request)
     except Exception:
         error_id = secrets.token_hex(6)
         log.exception("unhandled error", extra={"error_id": error_id, "path": request.path})
@@ -67,6 +83,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return web.json_response({"error": "internal error", "error_id": error_id},
                                      status=500)
         return web.Response(text=f"Internal error ({error_id})", status=500)
+
+
+def unavailable(request: web.Request) -> web.Response:
+    """503 with Retry-After: JSON on the APIs, a plain sentence on pages."""
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if _is_api(request):
+        return web.json_response({"error": "live state unavailable", "detail": _UNAVAILABLE,
+                                  "retry_after": RETRY_AFTER_S}, status=503, headers=headers)
+    return web.Response(text=_UNAVAILABLE, status=503, headers=headers)
 
 
 def _keep(exc: web.HTTPException) -> dict[str, str]:
