@@ -8,6 +8,7 @@ live queue once.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from collections.abc import AsyncIterator
@@ -184,8 +185,12 @@ async def test_redis_killed_no_500_victims_answered_queue_rebuilt(
                               ("GET", "/api/v1/offers/mine", env.counselor),
                               ("POST", "/api/v1/queue/take-next", env.counselor),
                               ("POST", "/api/v1/presence/heartbeat", env.counselor)]:
-        status, headers, _ = await _request(who, method, path)
-        assert status == 503 and headers.get("Retry-After"), (method, path, status)
+        status, headers, body = await _request(who, method, path)
+        assert status == 503 and headers.get("Retry-After", "").isdigit(), (method, path)
+        if path.startswith("/api/"):
+            assert json.loads(body)["error"] == "live state unavailable"
+        else:  # a page: one plain sentence, no markup, no error id
+            assert headers["Content-Type"].startswith("text/plain") and "<" not in body
     # Every staff page and API route answers without a 500; those that need the live state
     # answer 503 with Retry-After and a plain message (logout, last, ends the lead's session).
     for method, path in _paths(app, held):

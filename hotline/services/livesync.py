@@ -2,7 +2,7 @@
 periodic repair of what drifted (a case that never reached the queue because Redis was down
 when it arrived, or a claim whose SQL half never happened). Losing Redis loses nothing. The
 embedded redis-server is watched: started again when it dies, then rebuilt from SQL.
-See docs/stores.md and docs/faults.md.
+See docs/stores.md.
 """
 
 from __future__ import annotations
@@ -185,7 +185,6 @@ async def run_reconciler(deps: Deps, stop: asyncio.Event) -> None:
         with contextlib.suppress(RedisError, OSError):
             await reconciler.once()
         await pause(stop, deps.config.storage.reconcile_seconds)
-
 
 
 class EmbeddedWatch:

@@ -38,10 +38,6 @@ class WaitInfo:
     coverage: Coverage
     critical: bool
 
-    @property
-    def known(self) -> bool:
-        return self.position is not None
-
     def prompt_values(self, callback: bool = False) -> dict[str, object]:
         """Values for the wait_status prompt; `callback`: the channel can take a call-back
         request from here (SMS and phone, when the phone channel is on)."""
@@ -65,7 +61,7 @@ async def _recent_handling(deps: Deps) -> list[int]:
 
 async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     """The wait of one waiting (or offered) case; None if it is not waiting. An unknown wait
-    (`known` false) when Redis cannot be read: callers ask only about a case SQL has waiting."""
+    (position None) when Redis cannot be read: callers ask only about a case SQL has waiting."""
     try:
         # Both reads at once: on a quiet line every round trip is the victim's wait.
         found, agents = await asyncio.gather(deps.live.place(conversation_id),
