@@ -8,6 +8,7 @@ live queue once.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -21,6 +22,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from hotline.domain.conversation import Status
+from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
 from hotline.prompts import Prompts
 from hotline.stores.sql.tables import alerts, conversations, messages
@@ -322,3 +324,63 @@ async def _open_cases(env: Env) -> dict[str, tuple[str, int]]:
             .group_by(conversations.c.id, conversations.c.channel))
         return {r[0]: (r[1], r[2]) for r in rows}
 
+
+
+# A short presence timeout, so the test outlasts it; sweeps every 0.3 s.
+PRESENCE_S = 4
+
+
+async def test_consoles_are_not_swept_offline_by_an_outage(
+        tmp_path: Path, database: Database) -> None:
+    """Redis back with its data after an outage longer than the presence timeout: the
+    heartbeats that failed meanwhile do not turn counselors offline (nor flag their cases to
+    the lead) before their consoles have had a timeout to beat again; a console that stays
+    silent is still swept after that."""
+    redis = RedisProcess(tmp_path / "redis-kept", persist=True)
+    redis.start()
+    cfg = make_config(tmp_path / "data", database.url, redis.url,
+                      routing={"mode": "pull", "presence_timeout_seconds": PRESENCE_S},
+                      alerts={"check_seconds": 0.3})
+    runner = AppRunner(cfg)
+    await runner.start()
+    try:
+        deps = deps_of(runner)
+        mina = await staff(runner, "mina")
+        chat = Victim(await runner.client())
+        await chat.open("en")
+        assert (await chat.send("hello, I need help")).status == 201
+        await mina.take_next()
+
+        _kill(redis)
+        await asyncio.sleep(PRESENCE_S + 1)  # no heartbeat can land
+        redis.start()
+
+        async def ready() -> bool:
+            async with mina.client.get("/readyz") as resp:
+                return resp.status == 200
+
+        await wait_for(ready, timeout=30, interval=0.1)
+        # The console's next heartbeats, as a browser sends them, a while after the return.
+        await asyncio.sleep(PRESENCE_S / 2)
+        for _ in range(PRESENCE_S + 2):
+            resp = await mina.post("/api/v1/presence/heartbeat")
+            assert resp.status == 200, await resp.text()
+            await asyncio.sleep(1)
+        assert await deps.live.status_of(mina.id) == Presence.AVAILABLE
+        assert not await _lost_alerts(deps)
+
+        # Silent from now on: swept offline one timeout later, the held case flagged.
+        async def swept() -> bool:
+            return await deps.live.status_of(mina.id) == Presence.OFFLINE
+
+        await wait_for(swept, timeout=PRESENCE_S * 3 + 10, interval=0.2)
+        assert await _lost_alerts(deps)
+    finally:
+        await runner.stop()
+        redis.stop()
+
+
+async def _lost_alerts(deps: Any) -> list[Any]:
+    async with deps.engine.connect() as conn:
+        return list(await conn.execute(select(alerts.c.id).where(
+            alerts.c.reasons == "presence_lost")))
