@@ -46,7 +46,7 @@ from tests.twilio_support import (
 )
 
 P = Prompts()
-# Victims' words; the web chat's says content is being shared now (a takedown alert).
+# Victims' words; the web chat message says content is being shared now (a takedown alert).
 CHAT_TEXT = "my photos are being shared in a group right now"
 SMS_SENDERS = {"ko": "+821055550101", "en": "+15005550102"}
 SMS_FIRST = {"ko": "도와주세요 제 사진이 있어요", "en": "please help, someone has my pictures"}
@@ -124,8 +124,9 @@ def _kill(redis: RedisProcess) -> None:
     redis.proc = None
 
 
-# Values for the path parameters of staff routes (the first that fits the route's pattern).
 def _paths(app: web.Application, case_id: str) -> list[tuple[str, str]]:
+    """Every staff route (/console, /api/) as (method, path); each path parameter is the
+    first of the case id, "shifts", "accept", "1" that fits the route's pattern."""
     out = []
     for route in app.router.routes():
         if route.method == "HEAD":
@@ -327,7 +328,7 @@ async def _open_cases(env: Env) -> dict[str, tuple[str, int]]:
 
 
 # A short presence timeout, so the test outlasts it; sweeps every 0.3 s.
-PRESENCE_S = 4
+PRESENCE_S = 5
 
 
 async def test_consoles_are_not_swept_offline_by_an_outage(
@@ -360,8 +361,9 @@ async def test_consoles_are_not_swept_offline_by_an_outage(
                 return resp.status == 200
 
         await wait_for(ready, timeout=30, interval=0.1)
-        # The console's next heartbeats, as a browser sends them, a while after the return.
-        await asyncio.sleep(PRESENCE_S / 2)
+        # The console's next heartbeats, as a browser sends them, a while after the return
+        # (long after the first sweep would have run: every 0.3 s).
+        await asyncio.sleep(1.5)
         for _ in range(PRESENCE_S + 2):
             resp = await mina.post("/api/v1/presence/heartbeat")
             assert resp.status == 200, await resp.text()
