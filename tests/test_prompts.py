@@ -188,3 +188,21 @@ def test_custom_root(tmp_path: Path) -> None:
     assert p.render("xx", "hello", who="<b>") == "Hi <b>!"  # plain text: no escaping here
     with pytest.raises(jinja2.UndefinedError):
         p.render("xx", "hello")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("spoken", [False, True])
+def test_wait_status_with_an_unknown_place_is_a_plain_acknowledgement(lang: str,
+                                                                      spoken: bool) -> None:
+    """With the live queue unreadable (position none) every language says the message is
+    saved (or, spoken, to stay on the line): no place, no estimate, no "None", whatever the
+    coverage; the emergency numbers still follow for a critical case."""
+    p = Prompts()
+    values: dict[str, object] = {"position": None, "minutes": None, "coverage": "gap",
+                                 "critical": False, "callback": False, "spoken": spoken}
+    plain = p.render(lang, "wait_status", **values)
+    assert plain and "None" not in plain and not any(c.isdigit() for c in plain)
+    assert plain == p.render(lang, "wait_status", **{**values, "coverage": "ok"})
+    assert plain != p.render(lang, "wait_status", **{**values, "position": 3})
+    critical = p.render(lang, "wait_status", **{**values, "critical": True})
+    assert critical.startswith(plain) and "112" in critical
