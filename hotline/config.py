@@ -7,6 +7,8 @@ Loaded once into frozen dataclasses. Any unknown or malformed key stops start-up
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
 import os
 import tomllib
 import typing
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.domain.routing import RoutingMode, RoutingRules
+from hotline.domain.throttle import Policy as ThrottlePolicy
 from hotline.errors import ConfigError
 
 if typing.TYPE_CHECKING:
@@ -34,6 +37,9 @@ class ServerConfig:
     # The URL victims and providers reach us at; Twilio signatures and Secure cookies use it.
     public_url: str = "http://127.0.0.1:8080"
     shutdown_timeout: float = 5.0
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; empty: the
+    # connection's peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,19 @@ class PrivacyConfig:
 
 @dataclass(frozen=True)
 class ConsoleConfig:
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
+    # Failed logins per address, name or browser that pass before delays start.
+    login_free_failures: int = 5
+    # The first delay after those; each further failure doubles it, up to the maximum.
+    login_first_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 900.0
+    # Counts are forgotten this long after the last attempt.
+    login_forget_seconds: float = 86400.0
+
+    def login_policy(self) -> ThrottlePolicy:
+        return ThrottlePolicy(free=self.login_free_failures,
+                              first_s=self.login_first_delay_seconds,
+                              max_s=self.login_max_delay_seconds,
+                              forget_s=self.login_forget_seconds)
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_HOST": ("server", "host"),
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_URL": ("server", "public_url"),
+    "HOTLINE_TRUSTED_PROXIES": ("server", "trusted_proxies"),
     "HOTLINE_DATA_DIR": ("storage", "data_dir"),
     "HOTLINE_DATABASE_URL": ("storage", "database_url"),
     "HOTLINE_REDIS_URL": ("storage", "redis_url"),
@@ -268,11 +286,17 @@ def _validate(cfg: Config) -> None:
         ("retention.transcript_days", cfg.retention.transcript_days),
         ("retention.session_hours", cfg.retention.session_hours),
         ("privacy.max_message_chars", cfg.privacy.max_message_chars),
-        ("console.login_max_failures", cfg.console.login_max_failures),
-        ("console.login_window_seconds", cfg.console.login_window_seconds),
+        ("console.login_free_failures", cfg.console.login_free_failures),
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
+    _validate_login(cfg.console)
+    for proxy in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy)
+        except ValueError:
+            raise ConfigError(f"server.trusted_proxies: {proxy!r} is not an IP address or "
+                              "network (e.g. \"127.0.0.1\" or \"10.0.0.0/24\")") from None
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
     for name, value in (
@@ -301,6 +325,19 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("telegram.max_file_mb: expected 1..2000")
     if cfg.privacy.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("privacy.log_level: expected DEBUG, INFO, WARNING or ERROR")
+
+
+def _validate_login(c: ConsoleConfig) -> None:
+    for name in ("login_first_delay_seconds", "login_max_delay_seconds", "login_forget_seconds"):
+        if not math.isfinite(getattr(c, name)):
+            raise ConfigError(f"console.{name}: expected a finite number of seconds")
+    if not 0 < c.login_first_delay_seconds <= c.login_max_delay_seconds:
+        raise ConfigError("console.login_first_delay_seconds: expected more than 0 and at most "
+                          f"console.login_max_delay_seconds, got {c.login_first_delay_seconds}")
+    if c.login_forget_seconds < c.login_max_delay_seconds:
+        # Forgetting sooner than the longest delay would reset a guesser to free attempts.
+        raise ConfigError("console.login_forget_seconds: expected at least "
+                          f"console.login_max_delay_seconds, got {c.login_forget_seconds}")
 
 
 def load_config(path: str | os.PathLike[str] | None = None,

@@ -11,6 +11,7 @@ from hotline.crypto import Keyring
 from hotline.events import Hub
 from hotline.prompts import Prompts
 from hotline.services.deps import Deps
+from hotline.stores.live.throttle import Throttle
 
 CONFIG = web.AppKey("config", Config)
 KEYRING = web.AppKey("keyring", Keyring)
@@ -20,3 +21,5 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DEPS = web.AppKey("deps", Deps)
 HUB = web.AppKey("hub", Hub)
 PROMPTS = web.AppKey("prompts", Prompts)
+# Console logins' growing delays (Redis, or this process while Redis is away).
+LOGIN_THROTTLE = web.AppKey("login_throttle", Throttle)
