@@ -10,6 +10,7 @@ other peer the header is ignored and the peer is the client. Every per-address l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 
@@ -26,18 +27,24 @@ class RealAddress:
         self._proxies: tuple[IPv4Network | IPv6Network, ...] = tuple(
             ip_network(p) for p in trusted)
         self._forwarded = XForwardedFiltered(set(self._proxies)) if self._proxies else None
+        # Parsing an address costs more than the rest of the check; behind a proxy the few
+        # peers repeat on every request.
+        self._is_proxy = functools.lru_cache(maxsize=1024)(self._parse_is_proxy)
 
-    def _from_proxy(self, request: web.Request) -> bool:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if not isinstance(peer, tuple) or not peer:
-            return False  # not a TCP peer (a Unix socket): no proxy of ours
+    def _parse_is_proxy(self, host: str) -> bool:
         try:
-            ip = ip_address(peer[0])
+            ip = ip_address(host)
         except ValueError:
             return False
         if ip.version == 6 and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped  # a dual-stack socket's view of an IPv4 peer
         return any(ip in net for net in self._proxies)
+
+    def _from_proxy(self, request: web.Request) -> bool:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
+            return False  # not a TCP peer (a Unix socket): no proxy of ours
+        return self._is_proxy(peer[0])
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
