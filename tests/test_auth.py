@@ -78,6 +78,11 @@ async def test_staff_cookie_flags_on_http(app_runner: AppRunner) -> None:
     assert staff["secure"] is False
     assert staff["path"] == "/"
     assert "secure" not in staff["raw"].lower()
+    # The device cookie (login throttling) goes to the login form only, for 180 days.
+    device = _flags(resp, "hl_device")
+    assert device["httponly"] and device["samesite"] == "Strict" and not device["secure"]
+    assert device["path"] == "/console/login"
+    assert "max-age=15552000" in device["raw"].lower()
 
 
 async def test_staff_cookie_is_secure_when_public_url_is_https(
@@ -106,6 +111,7 @@ async def test_staff_cookie_is_secure_when_public_url_is_https(
         assert staff["secure"] is True
         assert staff["httponly"] is True
         assert staff["samesite"] == "Strict"
+        assert _flags(resp, "hl_device")["secure"] is True
 
         chat = await client.get("/chat")
         chat_cookie = _flags(chat, "hl_chat")
