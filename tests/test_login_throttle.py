@@ -145,6 +145,25 @@ async def test_guesses_from_one_address_do_not_stop_staff_logging_in(
     assert (await attacker.login("jun", WRONG)).status == 429
 
 
+async def test_colleagues_logging_in_at_once_from_one_address_all_get_in(
+        start: Callable[..., Any]) -> None:
+    """An office at shift start: many first logins at the same moment from one address, and
+    after a few wrong passwords there. Nobody is held back by the others."""
+    runner = await start()
+    names = [f"staff{i}" for i in range(3 * FREE)]
+    for name in names:
+        await add_staff(runner.config, name)
+    office = [await browser(runner, "127.0.0.7") for _ in names]
+    typo = await browser(runner, "127.0.0.7")
+    assert await typo.statuses("staff0", WRONG, FREE - 1) == [401] * (FREE - 1)
+    logins = await asyncio.gather(*(b.login(n) for b, n in zip(office, names, strict=True)))
+    assert [r.status for r in logins] == [303] * len(names)
+    # Next morning, the same again from the address they all logged in from.
+    fresh = [await browser(runner, "127.0.0.7") for _ in names]
+    again = await asyncio.gather(*(b.login(n) for b, n in zip(fresh, names, strict=True)))
+    assert [r.status for r in again] == [303] * len(names)
+
+
 async def test_guesses_through_the_proxy_do_not_stop_staff_behind_the_same_proxy(
         start: Callable[..., Any], caplog: pytest.LogCaptureFixture) -> None:
     """Behind nginx every connection has nginx's address: the client address is the trusted

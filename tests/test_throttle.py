@@ -80,6 +80,9 @@ def test_reserve_all_counts_on_every_key_or_none() -> None:
     assert rule.reserve_all((free, busy), 1000, P) == (4000, (free, busy))
     wait, after = rule.reserve_all((free, free), 1000, P)
     assert wait == 0 and after == (Slot(1, 1000, 61_000),) * 2
+    # A gate is waited for and never counted.
+    assert rule.reserve_all((free,), 1000, P, gate=busy) == (4000, (free,))
+    assert rule.reserve_all((free,), 5000, P, gate=busy) == (0, (Slot(1, 5000, 65_000),))
 
 
 @pytest.mark.parametrize(("first", "expected"), [
@@ -104,10 +107,9 @@ def test_local_table_is_bounded() -> None:
 
 # --- the Redis scripts are the rule --------------------------------------------------------------
 
-KEYS = ("a", "b", "u", "f")
 steps = st.lists(st.tuples(
-    st.sampled_from(["reserve", "reserve", "reserve_fresh", "refund"]),
-    st.lists(st.sampled_from(KEYS[:3]), min_size=1, max_size=3, unique=True),
+    st.sampled_from(["reserve", "gated", "gated", "count", "refund"]),
+    st.lists(st.sampled_from(("a", "b", "u")), min_size=1, max_size=3, unique=True),
     st.sampled_from([0, 0, 1, 999, 1000, 1001, 2500, 5000]),
 ), min_size=1, max_size=30)
 
@@ -132,18 +134,21 @@ def test_redis_scripts_match_the_rule(redis_server: RedisProcess) -> None:
         for kind, names, advance in ops:
             now += advance
             keys = [prefix + n for n in names]
+            gate = fresh = None
             if kind == "refund":
                 run(shared.refund(keys, now))
                 model.refund(keys, now)
-                continue
-            fresh = None
-            if kind == "reserve_fresh":
-                # As a login does it: the client's own key, then the name's (distinct keys).
-                own = prefix + ("b" if names[0] == "b" else "a")
-                keys, fresh = [own, prefix + "u"], prefix + "f"
-            got = run(shared.reserve(keys, now, fresh))
-            assert got == model.reserve(keys, now, fresh), (kind, names)
-            for k in {*keys, *([fresh] if fresh else [])}:
+            elif kind == "count":
+                run(shared.count(keys, now))
+                model.count(keys, now)
+            else:
+                if kind == "gated":
+                    # As a login does it: the address gate, the name's key and its fresh one.
+                    gate = prefix + ("b" if names[0] == "b" else "a")
+                    keys, fresh = [prefix + "u"], prefix + "f"
+                got = run(shared.reserve(keys, now, gate, fresh))
+                assert got == model.reserve(keys, now, gate, fresh), (kind, names)
+            for k in {*keys, *(x for x in (gate, fresh) if x)}:
                 held = {str(f): str(v) for f, v in run(redis.hgetall(k)).items()}
                 slot = model.slot(k)
                 assert (int(held.get("n", 0)), int(held.get("next", 0))) == (

@@ -149,8 +149,7 @@ async def login(request: web.Request, name: str, password: str, csrf: str
         raise LoginRefused(403, "csrf")
     if not name or len(name) > 64 or len(password) > 1024:
         raise LoginRefused(400, "invalid")
-    # Counted before the password is checked, so simultaneous guesses cannot pass together;
-    # a wrong password simply leaves it counted.
+    # Counted before the password is checked, so simultaneous guesses cannot pass together.
     attempt = await throttle.begin(request, name)
     if attempt.wait_ms:
         raise LoginRefused(429, "rate_limited", attempt.retry_after_s)
@@ -159,6 +158,7 @@ async def login(request: web.Request, name: str, password: str, csrf: str
         account = await staff_store.by_name(conn, name)
     ok = await verify_password(account.password_hash if account else None, password)
     if not ok or account is None or not account.active:
+        await throttle.failed(request, attempt)
         raise LoginRefused(401, "wrong")
     return account.staff, attempt
 

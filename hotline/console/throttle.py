@@ -1,13 +1,16 @@
-"""What a console login attempt is throttled on: one browser, or the address and the name.
+"""What a console login attempt is throttled on: one browser, a name at a known address, or
+the name and the client's address.
 
 - A browser that logged in under this name before shows its device cookie (`hl_device`, a MAC
-  over the name's pseudonym, sent to the login form only). It is throttled on its own key, so
-  guesses by anyone else, from anywhere, never hold it back.
-- Any other attempt counts against its client address (`request.remote`, an IPv6 address by
-  its /64) and, unless this name logged in from this address within KNOWN_DAYS, against the
-  name: guessing one name from many addresses stays bounded per name. The name has two keys:
-  one for clients that have failed before ("u") and one for clients that have not ("f"), so
-  one guesser, or a handful, cannot delay a staff member's first try from anywhere else.
+  over the name's pseudonym, sent to the login form only). It is throttled on its own key
+  ("d"), so guesses by anyone else, from anywhere, never hold it back.
+- From an address this name logged in from within KNOWN_DAYS, the attempt counts on a key of
+  that name at that address ("p"): guesses elsewhere, or at other names, never hold it back.
+- Any other attempt waits for its client address (`request.remote`, an IPv6 address by its
+  /64; "a", counted once a password proves wrong, so colleagues logging in at once from one
+  office never hold each other back) and counts on the name: on "u" if that address has
+  failed before, else on "f". Guessing one name from many addresses stays bounded per name,
+  and one guesser cannot delay a staff member's first try from another address.
 
 Each key has growing delays (hotline/domain/throttle.py), never a hard lock. Keys hold keyed
 MACs, never a name or an address. The bound is in docs/console.md.
@@ -54,6 +57,9 @@ class Attempt:
     name_ref: str
     address_ref: str
     keys: tuple[str, ...]
+    # The client's address key when the attempt waited for it (counted if the password is
+    # wrong); None for a known browser or address.
+    gate: str | None
     by_device: bool
     wait_ms: int
 
@@ -85,17 +91,23 @@ async def begin(request: web.Request, name: str) -> Attempt:
     address_ref = deps.keyring.pseudonymize("login-address",
                                             address_bucket(request.remote))[:32]
     device = _device_key(request, name_ref)
-    address = deps.keys.login_throttle("a", address_ref)
-    fresh = None
+    gate = fresh = None
     if device is not None:
         keys: tuple[str, ...] = (device,)
     elif await throttle.marked(deps.keys.login_known(name_ref, address_ref), now):
-        keys = (address,)
+        keys = (deps.keys.login_throttle("p", f"{name_ref}:{address_ref}"),)
     else:
-        keys = (address, deps.keys.login_throttle("u", name_ref))
+        gate = deps.keys.login_throttle("a", address_ref)
+        keys = (deps.keys.login_throttle("u", name_ref),)
         fresh = deps.keys.login_throttle("f", name_ref)
-    wait, counted = await throttle.reserve(keys, now, fresh)
-    return Attempt(name_ref, address_ref, counted, device is not None, wait)
+    wait, counted = await throttle.reserve(keys, now, gate, fresh)
+    return Attempt(name_ref, address_ref, counted, gate, device is not None, wait)
+
+
+async def failed(request: web.Request, attempt: Attempt) -> None:
+    """The password was wrong: the attempt stays counted; the address counts it too."""
+    if attempt.gate is not None:
+        await request.app[LOGIN_THROTTLE].count((attempt.gate,), _now_ms())
 
 
 async def succeeded(request: web.Request, response: web.StreamResponse, attempt: Attempt

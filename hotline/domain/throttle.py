@@ -1,10 +1,12 @@
 """Growing delays between guesses (console logins), as pure functions over a frozen state.
 
-A throttle key (a client address, a login name, one browser) counts failed attempts. The first
+A throttle key (a login name, one browser, a client address) counts failed attempts. The first
 `free` go through at once; after that each attempt must wait, since the one before it,
 `first_s`, then twice as long, and so on up to `max_s`. The count is forgotten `forget_s` after
-the last attempt. An attempt is counted when it starts (before the password is checked), so
-guesses sent at the same instant cannot slip through together; a success hands its count back.
+the last attempt. On a name's or a browser's key an attempt is counted when it starts (before
+the password is checked), so guesses sent at the same instant cannot slip through together; a
+success hands its count back. A client address is a gate: waited for, and counted once a
+failure is known.
 
 The Redis script (hotline/stores/live/lua/throttle_reserve.lua) applies `pick` and
 `reserve_all` atomically, from the schedule `Policy.schedule_ms` gives it; a parity test keeps
@@ -87,21 +89,24 @@ def refund(slot: Slot, now_ms: int) -> Slot:
     return Slot(max(0, s.failures - 1), s.next_ms, s.forget_ms)
 
 
-def pick(keys: tuple[str, ...], fresh: str | None, first: Slot, now_ms: int
+def pick(keys: tuple[str, ...], fresh: str | None, gate: Slot, now_ms: int
          ) -> tuple[str, ...]:
-    """The keys an attempt counts on: `keys`; but when `fresh` is given and the first key
-    (the client's own) has nothing counted, `fresh` stands in for the last one. So a client
-    that has not failed is throttled on a key of its own kind: one guesser, or a few, cannot
-    delay it by failing elsewhere."""
-    if fresh is None or current(first, now_ms).failures:
+    """The keys an attempt counts on: `keys`; but when `fresh` is given and the gate (the
+    client's address) has no failures, `fresh` stands in for the last one. So a client that
+    has not failed is throttled on a key of its own kind: one guesser cannot delay it by
+    failing elsewhere."""
+    if fresh is None or current(gate, now_ms).failures:
         return keys
     return (*keys[:-1], fresh)
 
 
-def reserve_all(slots: tuple[Slot, ...], now_ms: int, policy: Policy
+def reserve_all(slots: tuple[Slot, ...], now_ms: int, policy: Policy, gate: Slot = Slot()
                 ) -> tuple[int, tuple[Slot, ...]]:
-    """An attempt throttled by several keys: the longest wait, or 0 and every key counted."""
-    wait = max((wait_ms(s, now_ms) for s in slots), default=0)
+    """An attempt throttled by several keys and a gate: the longest wait, or 0 and every key
+    counted. The gate (the client's address) is only waited for: it counts failures once
+    they are known (`reserve` after the fact), so people logging in at the same moment from
+    one address (an office at shift start) never hold each other back."""
+    wait = max((wait_ms(s, now_ms) for s in (gate, *slots)), default=0)
     if wait:
         return wait, slots
     return 0, tuple(reserve(s, now_ms, policy) for s in slots)

@@ -108,15 +108,16 @@ class Keys:
 
     def login_throttle(self, scope: str, ref: str) -> str:
         """HASH {n, next} of one console-login throttle key (hotline/domain/throttle.py):
-        scope "a" a client address (IPv6 by /64), "u" a login name tried by clients that have
-        failed before, "f" one tried by clients that have not, "d" one browser's device
-        cookie; `ref` is a keyed MAC of it, never the name or address itself."""
+        scope "a" a client address (IPv6 by /64), "u" a login name tried from addresses that
+        have failed before, "f" one tried from addresses that have not, "p" a name at an
+        address it logged in from, "d" one browser's device cookie (console/throttle.py);
+        `ref` holds keyed MACs, never a name or an address."""
         return self._k(f"login:{scope}:{ref}")
 
     def login_known(self, name_ref: str, address_ref: str) -> str:
         """STRING set when a login name logged in from an address (keyed MACs of both): an
         attempt on that name from there is not held back by guesses from elsewhere."""
-        return self._k(f"login:k:{name_ref}:{address_ref}")
+        return self._k(f"login:known:{name_ref}:{address_ref}")
 
     def send_lock(self, conversation_id: str, seq: int) -> str:
         """STRING held while one instance sends one reply, so no two send it at once."""

@@ -47,15 +47,20 @@ class LocalThrottle:
         self._max = max_keys
         self._swept = 0.0
 
-    def reserve(self, keys: Sequence[str], now_ms: int, fresh: str | None = None
-                ) -> tuple[int, tuple[str, ...]]:
-        chosen = rule.pick(tuple(keys), fresh, self.slot(keys[0]), now_ms)
-        slots = tuple(self.slot(k) for k in chosen)
-        wait, after = rule.reserve_all(slots, now_ms, self.policy)
+    def reserve(self, keys: Sequence[str], now_ms: int, gate: str | None = None,
+                fresh: str | None = None) -> tuple[int, tuple[str, ...]]:
+        gate_slot = self.slot(gate) if gate is not None else Slot()
+        chosen = rule.pick(tuple(keys), fresh, gate_slot, now_ms)
+        wait, after = rule.reserve_all(tuple(self.slot(k) for k in chosen), now_ms,
+                                       self.policy, gate_slot)
         if not wait:
             for k, s in zip(chosen, after, strict=True):
                 self._put(self._slots, k, s, now_ms)
         return wait, chosen
+
+    def count(self, keys: Sequence[str], now_ms: int) -> None:
+        for k in keys:
+            self._put(self._slots, k, rule.reserve(self.slot(k), now_ms, self.policy), now_ms)
 
     def refund(self, keys: Sequence[str], now_ms: int) -> None:
         for k in keys:
@@ -106,23 +111,36 @@ class Throttle:
         self.policy = policy
         self.local = LocalThrottle(policy)
         self._redis = redis
-        self._reserve = redis.register_script(_lua("throttle_reserve.lua"))
+        self._script = redis.register_script(_lua("throttle_reserve.lua"))
         self._refund = redis.register_script(_lua("throttle_refund.lua"))
         self._forget_ms = round(policy.forget_s * 1000)
         self._schedule = policy.schedule_ms()
         # 0: Redis is in use; otherwise the monotonic time until which counts stay local.
         self._down_until = 0.0
 
-    async def reserve(self, keys: Sequence[str], now_ms: int, fresh: str | None = None
-                      ) -> tuple[int, tuple[str, ...]]:
-        """Count an attempt on every key, or on none (domain/throttle.py pick, reserve_all):
-        how long it must still wait (ms; 0 when counted) and the keys it counts on."""
+    async def reserve(self, keys: Sequence[str], now_ms: int, gate: str | None = None,
+                      fresh: str | None = None) -> tuple[int, tuple[str, ...]]:
+        """Count an attempt on every key, or on none if any key or the gate must still be
+        waited for (domain/throttle.py pick, reserve_all): the wait (ms; 0 when counted) and
+        the keys it counts on. `fresh` needs a gate."""
+        if fresh is not None and gate is None:
+            raise ValueError("a fresh key needs a gate")
+        flags = ("g" if gate else "") + ("f" if fresh else "")
+        all_keys = [*([gate] if gate else []), *keys, *([fresh] if fresh else [])]
+
         async def on_redis() -> tuple[int, tuple[str, ...]]:
-            wait, used_fresh = await self._reserve(
-                keys=[*keys, *([fresh] if fresh else [])],
-                args=[now_ms, self._forget_ms, "1" if fresh else "0", *self._schedule])
+            wait, used_fresh = await self._script(
+                keys=all_keys, args=[now_ms, self._forget_ms, flags, *self._schedule])
             return int(wait), ((*keys[:-1], fresh) if fresh and used_fresh else tuple(keys))
-        return await self._either(on_redis, lambda: self.local.reserve(keys, now_ms, fresh))
+        return await self._either(on_redis,
+                                  lambda: self.local.reserve(keys, now_ms, gate, fresh))
+
+    async def count(self, keys: Sequence[str], now_ms: int) -> None:
+        """Count a failure on every key, whatever its wait (a gate's failure, once known)."""
+        async def on_redis() -> None:
+            await self._script(keys=list(keys),
+                               args=[now_ms, self._forget_ms, "c", *self._schedule])
+        await self._either(on_redis, lambda: self.local.count(keys, now_ms))
 
     async def refund(self, keys: Sequence[str], now_ms: int) -> None:
         """A counted attempt succeeded."""
