@@ -7,8 +7,6 @@ Loaded once into frozen dataclasses. Any unknown or malformed key stops start-up
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import math
 import os
 import tomllib
 import typing
@@ -19,9 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotline.config_channels import TelegramConfig, TwilioConfig
+from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.domain.routing import RoutingMode, RoutingRules
-from hotline.domain.throttle import Policy as ThrottlePolicy
 from hotline.errors import ConfigError
 
 if typing.TYPE_CHECKING:
@@ -81,23 +79,6 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
-class ConsoleConfig:
-    # Failed logins per address, name or browser that pass before delays start.
-    login_free_failures: int = 5
-    # The first delay after those; each further failure doubles it, up to the maximum.
-    login_first_delay_seconds: float = 1.0
-    login_max_delay_seconds: float = 900.0
-    # Counts are forgotten this long after the last attempt.
-    login_forget_seconds: float = 86400.0
-
-    def login_policy(self) -> ThrottlePolicy:
-        return ThrottlePolicy(free=self.login_free_failures,
-                              first_s=self.login_first_delay_seconds,
-                              max_s=self.login_max_delay_seconds,
-                              forget_s=self.login_forget_seconds)
-
-
-@dataclass(frozen=True)
 class RoutingConfig:
     # "offer": the router offers each case to the best counselor; "pull": take-next only.
     mode: str = "offer"
@@ -130,7 +111,7 @@ class Config:
     languages: LanguageConfig = LanguageConfig()
     retention: RetentionConfig = RetentionConfig()
     privacy: PrivacyConfig = PrivacyConfig()
-    console: ConsoleConfig = ConsoleConfig()
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     routing: RoutingConfig = RoutingConfig()
@@ -290,13 +271,8 @@ def _validate(cfg: Config) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
-    _validate_login(cfg.console)
-    for proxy in s.trusted_proxies:
-        try:
-            ipaddress.ip_network(proxy)
-        except ValueError:
-            raise ConfigError(f"server.trusted_proxies: {proxy!r} is not an IP address or "
-                              "network (e.g. \"127.0.0.1\" or \"10.0.0.0/24\")") from None
+    validate_console(cfg.console)
+    validate_trusted_proxies(s.trusted_proxies)
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
     for name, value in (
@@ -325,19 +301,6 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("telegram.max_file_mb: expected 1..2000")
     if cfg.privacy.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("privacy.log_level: expected DEBUG, INFO, WARNING or ERROR")
-
-
-def _validate_login(c: ConsoleConfig) -> None:
-    for name in ("login_first_delay_seconds", "login_max_delay_seconds", "login_forget_seconds"):
-        if not math.isfinite(getattr(c, name)):
-            raise ConfigError(f"console.{name}: expected a finite number of seconds")
-    if not 0 < c.login_first_delay_seconds <= c.login_max_delay_seconds:
-        raise ConfigError("console.login_first_delay_seconds: expected more than 0 and at most "
-                          f"console.login_max_delay_seconds, got {c.login_first_delay_seconds}")
-    if c.login_forget_seconds < c.login_max_delay_seconds:
-        # Forgetting sooner than the longest delay would reset a guesser to free attempts.
-        raise ConfigError("console.login_forget_seconds: expected at least "
-                          f"console.login_max_delay_seconds, got {c.login_forget_seconds}")
 
 
 def load_config(path: str | os.PathLike[str] | None = None,
