@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotline.config_channels import TelegramConfig, TwilioConfig
+from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
@@ -34,6 +35,9 @@ class ServerConfig:
     # The URL victims and providers reach us at; Twilio signatures and Secure cookies use it.
     public_url: str = "http://127.0.0.1:8080"
     shutdown_timeout: float = 5.0
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; empty: the
+    # connection's peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,12 +79,6 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
-class ConsoleConfig:
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
-
-
-@dataclass(frozen=True)
 class RoutingConfig:
     # "offer": the router offers each case to the best counselor; "pull": take-next only.
     mode: str = "offer"
@@ -113,7 +111,7 @@ class Config:
     languages: LanguageConfig = LanguageConfig()
     retention: RetentionConfig = RetentionConfig()
     privacy: PrivacyConfig = PrivacyConfig()
-    console: ConsoleConfig = ConsoleConfig()
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     routing: RoutingConfig = RoutingConfig()
@@ -159,6 +157,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_HOST": ("server", "host"),
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_URL": ("server", "public_url"),
+    "HOTLINE_TRUSTED_PROXIES": ("server", "trusted_proxies"),
     "HOTLINE_DATA_DIR": ("storage", "data_dir"),
     "HOTLINE_DATABASE_URL": ("storage", "database_url"),
     "HOTLINE_REDIS_URL": ("storage", "redis_url"),
@@ -268,11 +267,12 @@ def _validate(cfg: Config) -> None:
         ("retention.transcript_days", cfg.retention.transcript_days),
         ("retention.session_hours", cfg.retention.session_hours),
         ("privacy.max_message_chars", cfg.privacy.max_message_chars),
-        ("console.login_max_failures", cfg.console.login_max_failures),
-        ("console.login_window_seconds", cfg.console.login_window_seconds),
+        ("console.login_free_failures", cfg.console.login_free_failures),
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
+    validate_console(cfg.console)
+    validate_trusted_proxies(s.trusted_proxies)
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
     for name, value in (

@@ -83,7 +83,6 @@ def make_config(data_dir: Path, database_url: str, redis_url: str, **overrides: 
         "storage": {"data_dir": str(data_dir), "database_url": database_url,
                     "redis_url": redis_url, "redis_prefix": f"t{secrets.token_hex(5)}",
                     "reconcile_seconds": 0.2},
-        "console": {"login_max_failures": 5, "login_window_seconds": 60},
     }
     for section, values in overrides.items():
         raw.setdefault(section, {}).update(values)
