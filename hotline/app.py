@@ -47,8 +47,19 @@ from hotline.stores.live.store import LiveStore
 from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.web import ops
-from hotline.web.appkeys import CONFIG, DEPS, ENGINE, HUB, KEYRING, PROMPTS, REDIS, REDIS_URL
+from hotline.web.appkeys import (
+    CONFIG,
+    DEPS,
+    ENGINE,
+    HUB,
+    KEYRING,
+    PROMPTS,
+    REDIS,
+    REDIS_URL,
+    STREAMS,
+)
 from hotline.web.middleware import errors, security_headers
+from hotline.web.streamgate import StreamGate
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +204,7 @@ def create_app(config: Config) -> web.Application:
                           client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
     app[PROMPTS] = Prompts()
+    app[STREAMS] = StreamGate(config.streams)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
                          undefined=jinja2.StrictUndefined, autoescape=True)
     app[aiohttp_jinja2.static_root_key] = "/static"

@@ -11,6 +11,7 @@ from hotline.crypto import Keyring
 from hotline.events import Hub
 from hotline.prompts import Prompts
 from hotline.services.deps import Deps
+from hotline.web.streamgate import StreamGate
 
 CONFIG = web.AppKey("config", Config)
 KEYRING = web.AppKey("keyring", Keyring)
@@ -20,3 +21,4 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DEPS = web.AppKey("deps", Deps)
 HUB = web.AppKey("hub", Hub)
 PROMPTS = web.AppKey("prompts", Prompts)
+STREAMS = web.AppKey("streams", StreamGate)
