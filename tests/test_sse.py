@@ -56,6 +56,15 @@ class SSE:
             else:
                 fields[name] = value
 
+    async def rest(self) -> list[Event]:
+        """Every event until the server ends the stream (bounded by a timeout)."""
+        async def _read() -> list[Event]:
+            rest = []
+            while (ev := await self.next()) is not None:
+                rest.append(ev)
+            return rest
+        return await asyncio.wait_for(_read(), READ_TIMEOUT_S)
+
     async def until(self, pred: Callable[[Event], bool]) -> Event:
         """Read until an event matching `pred` (bounded by a timeout)."""
         async def _read() -> Event:

@@ -63,14 +63,19 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
         replayed = await _replay(resp, hub, last, view, window) if last else ""
+        loop = asyncio.get_running_loop()
+        # Beats keep their pace while events flow too: the session check must not wait for
+        # a quiet moment on a busy floor.
+        due = loop.time() + cfg.heartbeat_seconds
         while True:
             try:
                 ev: Event | None = await asyncio.wait_for(sub.queue.get(),
-                                                          cfg.heartbeat_seconds)
+                                                          max(0.0, due - loop.time()))
             except TimeoutError:
                 await resp.write(b": beat\n\n")
                 if not await view.refresh():
                     break
+                due = loop.time() + cfg.heartbeat_seconds
                 continue
             if ev is None or view.ends(ev):
                 break
@@ -97,19 +102,26 @@ async def _replay(resp: web.StreamResponse, hub: Hub, last: str, view: StreamVie
     read_to = ""
     try:
         async for chunk in hub.replay(last, window):
+            frames = []
             for old in chunk:
                 read_to = old["id"]
                 shown = view.show(old)
                 if shown is not None:
-                    await _send(resp, shown)
+                    frames.append(_frame(shown))
+            if frames:
+                await resp.write(b"".join(frames))  # one write a chunk, not one an event
     except ReplayGap:
         await _send(resp, {"type": "reset"})
     return read_to
 
 
 async def _send(resp: web.StreamResponse, ev: Event) -> None:
+    await resp.write(_frame(ev))
+
+
+def _frame(ev: Event) -> bytes:
     eid = ev.get("id", "")
     # A reset carries no id: the client keeps its cursor until the next real event moves it.
     head = f"id: {eid}\n" if eid and eid != "0-0" else ""
     data = json.dumps(ev, separators=(",", ":"))
-    await resp.write(f"{head}event: {ev.get('type', 'message')}\ndata: {data}\n\n".encode())
+    return f"{head}event: {ev.get('type', 'message')}\ndata: {data}\n\n".encode()
