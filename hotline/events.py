@@ -3,9 +3,9 @@
 Every change is appended to one Redis stream; stream ids are event ids. Each process runs one
 reader that follows the stream and fans events out to per-client queues; a client that
 reconnects sends the last id it saw and gets the gap replayed, a chunk at a time and only
-within a window (otherwise a "reset", after which it reloads from the JSON API). Events carry ids and enumerations
-only: the text of a message is fetched through the access-checked API, never sent through Redis.
-See docs/events.md.
+within a window (otherwise a "reset", after which it reloads from the JSON API). Events carry
+ids and enumerations only: the text of a message is fetched through the access-checked API,
+never sent through Redis. See docs/events.md.
 """
 
 from __future__ import annotations
