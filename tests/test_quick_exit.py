@@ -50,7 +50,7 @@ async def test_quick_exit_ends_the_chat_on_every_instance(two_apps: Apps) -> Non
     await add_staff(a.config, "lee", Role.LEAD)
     victim = Victim(await a.client())
     csrf = await victim.open()
-    assert (await victim.send("someone is sharing my photos")).status == 201
+    assert (await victim.send("someone is sharing my photos", "first-try-1")).status == 201
     mina = Counselor(await a.client())
     assert await mina.login("mina") == 303
     cid = await mina.take_next()
@@ -72,7 +72,13 @@ async def test_quick_exit_ends_the_chat_on_every_instance(two_apps: Apps) -> Non
         before = await row_counts(a.config)
         for app in (a, b):
             assert await _old_cookie_refused(browser, app, cookie, csrf) == [401, 401, 401]
-        assert await row_counts(a.config) == before  # the refused message stored nothing
+            # A retry of a message stored before the exit is refused too.
+            again = await _with_cookie(
+                browser, app, "POST", "/chat/api/messages", cookie,
+                headers={"X-CSRF-Token": csrf},
+                json={"text": "someone is sharing my photos", "client_id": "first-try-1"})
+            assert again.status == 401
+        assert await row_counts(a.config) == before  # the refused messages stored nothing
 
         # The chat page with the old cookie starts a new, empty chat.
         assert b.server is not None

@@ -71,22 +71,25 @@ def _csrf(deps: Deps, chat_id: str) -> str:
     return deps.keyring.sign("chat-csrf", chat_id)
 
 
-async def _live_chat_id(request: web.Request) -> str | None:
-    """The chat cookie's id if we issued it and Quick exit has not ended it."""
+def _require_chat(request: web.Request, unsafe: bool = False) -> str:
+    """The cookie's chat id (and, for unsafe methods, a good CSRF token). Whether Quick exit
+    ended the session is checked where the route reads the database anyway."""
     chat_id = _chat_id(request)
-    if chat_id is None or await quickexit.has_ended(request.app[DEPS], chat_id):
-        return None
-    return chat_id
-
-
-async def _require_chat(request: web.Request, unsafe: bool = False) -> str:
-    chat_id = await _live_chat_id(request)
     if chat_id is None:
-        raise json_error(401, "no chat session; reload the page")
+        raise _no_session()
     if unsafe and not tokens_equal(request.headers.get("X-CSRF-Token", ""),
                                    _csrf(request.app[DEPS], chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     return chat_id
+
+
+def _no_session() -> web.HTTPException:
+    return json_error(401, "no chat session; reload the page")
+
+
+async def _has_ended(deps: Deps, chat_id: str) -> bool:
+    async with deps.engine.connect() as conn:
+        return await quickexit.has_ended(conn, deps, chat_id)
 
 
 def _language(request: web.Request, wanted: str | None) -> str:
@@ -110,7 +113,9 @@ def _cookie(request: web.Request, resp: web.StreamResponse, token: str) -> None:
 async def page(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     lang = _language(request, request.query.get("lang"))
-    chat_id = await _live_chat_id(request)
+    chat_id = _chat_id(request)
+    if chat_id is not None and await _has_ended(deps, chat_id):
+        chat_id = None  # ended by Quick exit: a new, empty chat
     token = None
     if chat_id is None:
         token = _issue_token(deps)
@@ -130,14 +135,18 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def _current(deps: Deps, chat_id: str) -> convs.ConversationRow | None:
+    """The chat's latest conversation; 401 if Quick exit ended the session (one connection
+    for both)."""
     pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
     async with deps.engine.connect() as conn:
+        if await quickexit.has_ended(conn, deps, chat_id):
+            raise _no_session()
         return await convs.latest_for(conn, Channel.WEBCHAT, pseudonym)
 
 
 @routes.post("/chat/api/messages")
 async def send(request: web.Request) -> web.Response:
-    chat_id = await _require_chat(request, unsafe=True)
+    chat_id = _require_chat(request, unsafe=True)
     deps = request.app[DEPS]
     body = await json_body(request)
     text, client_id = body.get("text"), body.get("client_id")
@@ -153,7 +162,11 @@ async def send(request: web.Request) -> web.Response:
                   language=lang if lang in deps.config.languages.supported
                   else deps.config.languages.default,
                   received_at=datetime.now(UTC))
-    stored = await inbox.receive(deps, msg)
+    try:
+        stored = await inbox.receive(deps, msg,
+                                     in_tx=quickexit.refuse_if_ended(deps, chat_id))
+    except quickexit.ChatEnded:
+        raise _no_session() from None
     return web.json_response({"seq": stored.seq, "duplicate": stored.duplicate},
                              status=200 if stored.duplicate else 201)
 
@@ -167,10 +180,12 @@ def _callbacks_on(request: web.Request) -> bool:
 async def request_callback(request: web.Request) -> web.Response:
     """The victim asks to be called at a safe time: number, window choice 1-4, whether a
     message may be left. Idempotent per client_id; the number is stored sealed."""
-    chat_id = await _require_chat(request, unsafe=True)
+    chat_id = _require_chat(request, unsafe=True)
     if not _callbacks_on(request):
         raise json_error(409, "call-backs are not available")
     deps = request.app[DEPS]
+    if await _has_ended(deps, chat_id):
+        raise _no_session()
     body = await json_body(request)
     typed, client_id = body.get("number"), body.get("client_id")
     number = (to_e164(typed, deps.config.twilio.home_country_code)
@@ -201,7 +216,7 @@ async def request_callback(request: web.Request) -> web.Response:
 @routes.get("/chat/api/state")
 async def state(request: web.Request) -> web.Response:
     """The victim's current conversation: its state, queue position and messages after N."""
-    chat_id = await _require_chat(request)
+    chat_id = _require_chat(request)
     deps = request.app[DEPS]
     after = query_int(request, "after")
     conv = await _current(deps, chat_id)
@@ -258,16 +273,12 @@ class ChatStream(StreamView):
 
 @routes.get("/chat/api/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    chat_id = _chat_id(request)
-    if chat_id is None:
-        raise json_error(401, "no chat session; reload the page")
+    chat_id = _require_chat(request)
     deps = request.app[DEPS]
     ref = quickexit.chat_ref(deps, chat_id)
     # Counted before any database work: a client over its caps costs nothing more.
     admission = request.app[STREAMS].admit_chat(ref, request.remote or "?")
     try:
-        if await quickexit.has_ended(deps, chat_id):
-            raise json_error(401, "no chat session; reload the page")
         conv = await _current(deps, chat_id)
     except BaseException:
         admission.release()

@@ -14,15 +14,16 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from hotline.domain.conversation import Channel, Inbound
+from hotline.domain.conversation import Channel, Inbound, Stored
 from hotline.services import inbox
 from hotline.services.deps import Deps
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
+from hotline.stores.sql.direct import Prebuilt, Sql, first
 from hotline.stores.sql.tables import chat_exits, conversations
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,26 @@ def chat_ref(deps: Deps, chat_id: str) -> str:
     return deps.keyring.pseudonymize("chat-exit", chat_id)
 
 
-async def has_ended(deps: Deps, chat_id: str) -> bool:
-    """Whether the chat session was ended with Quick exit."""
-    async with deps.engine.connect() as conn:
-        found = await conn.execute(select(chat_exits.c.chat_ref).where(
-            chat_exits.c.chat_ref == chat_ref(deps, chat_id)))
-        return found.first() is not None
+class ChatEnded(Exception):
+    """The chat session was ended with Quick exit: its cookie is refused."""
+
+
+_ENDED = Prebuilt(select(chat_exits.c.chat_ref)
+                  .where(chat_exits.c.chat_ref == bindparam("b_ref")))
+
+
+async def has_ended(conn: Sql, deps: Deps, chat_id: str) -> bool:
+    """Whether the chat session was ended with Quick exit (on the caller's connection)."""
+    return await first(conn, _ENDED, {"b_ref": chat_ref(deps, chat_id)}) is not None
+
+
+def refuse_if_ended(deps: Deps, chat_id: str) -> inbox.InTx:
+    """For inbox.receive: inside the message's own transaction (no second round trip on
+    the message path), raise ChatEnded if the session has ended; nothing is stored."""
+    async def check(conn: Sql, _stored: Stored) -> None:
+        if await has_ended(conn, deps, chat_id):
+            raise ChatEnded(chat_ref(deps, chat_id))
+    return check
 
 
 async def leave(deps: Deps, chat_id: str, marker: Callable[[str], str]) -> str | None:
