@@ -59,9 +59,11 @@ from hotline.web.appkeys import (
     PROMPTS,
     REDIS,
     REDIS_URL,
+    STREAMS,
 )
 from hotline.web.middleware import errors, security_headers
 from hotline.web.remote import RealAddress
+from hotline.web.streamgate import StreamGate
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +217,7 @@ def create_app(config: Config) -> web.Application:
         client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
     app[PROMPTS] = Prompts()
+    app[STREAMS] = StreamGate(config.streams)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
                          undefined=jinja2.StrictUndefined, autoescape=True)
     app[aiohttp_jinja2.static_root_key] = "/static"

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
+from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
 
@@ -116,6 +117,7 @@ class Config:
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     routing: RoutingConfig = RoutingConfig()
     alerts: AlertsConfig = AlertsConfig()
+    streams: StreamsConfig = field(default_factory=StreamsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     # The folder config.toml was read from; relative paths resolve against it.
@@ -146,6 +148,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "console": ConsoleConfig,
     "routing": RoutingConfig,
     "alerts": AlertsConfig,
+    "streams": StreamsConfig,
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
 }
@@ -377,6 +380,7 @@ __all__ = [
     "ServerConfig",
     "ShiftSeed",
     "StorageConfig",
+    "StreamsConfig",
     "TelegramConfig",
     "TwilioConfig",
     "config_from_mapping",

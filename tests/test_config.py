@@ -189,6 +189,14 @@ BAD = [
      "routing.no_new_offers_minutes"),
     ("routing-unknown", _with("routing", "strategy", "x"), "routing.strategy"),
     ("alerts-ack-zero", _with("alerts", "ack_timeout_seconds", 0), "alerts.ack_timeout_seconds"),
+    ("streams-unknown", _with("streams", "per_ip", 5), "streams.per_ip"),
+    ("streams-total-zero", _with("streams", "chat_total", 0), "streams.chat_total"),
+    ("streams-address-string", _with("streams", "chat_per_address", "100"),
+     "streams.chat_per_address"),
+    ("streams-replay-negative", _with("streams", "replay_max_events", -1),
+     "streams.replay_max_events"),
+    ("streams-heartbeat-long", _with("streams", "heartbeat_seconds", 120),
+     "streams.heartbeat_seconds"),
     ("roster-timezone", _with("roster", "timezone", "Mars/Olympus"), "roster.timezone"),
     ("roster-unknown", _with("roster", "zone", "UTC"), "roster.zone"),
     ("roster-shift-start", _with("roster", "shifts", [
@@ -283,6 +291,8 @@ GOOD = [
                                              "login_max_delay_seconds": 2,
                                              "login_forget_seconds": 2}},
      lambda c: c.console.login_policy().schedule_ms() == (0, 0, 0, 0, 2000)),
+    ("streams-caps", _with("streams", "chat_per_address", 500),
+     lambda c: c.streams.chat_per_address == 500 and c.streams.chat_per_session == 3),
 ]
 
 

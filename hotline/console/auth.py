@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from hotline.console import throttle
 from hotline.crypto import new_token, tokens_equal
 from hotline.domain.staff import Staff
+from hotline.services import sessions
 from hotline.stores.sql import staff as staff_store
 from hotline.web.appkeys import CONFIG, DEPS
 
@@ -74,14 +75,21 @@ def origin_ok(request: web.Request) -> bool:
     return theirs.netloc == request.host
 
 
-async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
-    """The logged-in staff member and their CSRF token, or None."""
+def session_digest(request: web.Request) -> str | None:
+    """The stored digest of the request's session cookie (None without a usable one)."""
     token = request.cookies.get(COOKIE)
     if not token or len(token) > 128 or not token.isascii():
         # Cookie bytes that are not UTF-8 arrive surrogate-escaped: never a token we issued.
         return None
+    return request.app[DEPS].keyring.digest_token(token)
+
+
+async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
+    """The logged-in staff member and their CSRF token, or None."""
+    digest = session_digest(request)
+    if digest is None:
+        return None
     deps = request.app[DEPS]
-    digest = deps.keyring.digest_token(token)
     now = datetime.now(UTC)
     idle = now - timedelta(hours=deps.config.retention.session_hours)
     async with deps.engine.connect() as conn:
@@ -175,12 +183,11 @@ async def start_session(request: web.Request, response: web.StreamResponse, staf
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
 
 
-async def end_session(request: web.Request, response: web.StreamResponse) -> None:
-    token = request.cookies.get(COOKIE)
-    if token and token.isascii():
-        deps = request.app[DEPS]
-        async with deps.engine.begin() as conn:
-            await staff_store.end_session(conn, deps.keyring.digest_token(token))
+async def end_session(request: web.Request, response: web.StreamResponse, staff: Staff) -> None:
+    """Logout: the session ends on every instance, with its open streams; offline."""
+    digest = session_digest(request)
+    if digest is not None:
+        await sessions.end_one(request.app[DEPS], staff.id, digest)
     response.del_cookie(COOKIE, path="/")
 
 

@@ -83,8 +83,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     form = await form_body(request)
     staff = await auth.require_staff(request, str(form.get("csrf", "")))
     resp = web.HTTPSeeOther("/console/login")
-    await auth.end_session(request, resp)
-    await presence.sign_out(request.app[DEPS], staff.id)
+    await auth.end_session(request, resp, staff)
     raise resp
 
 
