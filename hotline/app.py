@@ -45,11 +45,26 @@ from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
+from hotline.stores.live.throttle import Throttle
 from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.web import ops
-from hotline.web.appkeys import CONFIG, DEPS, ENGINE, HUB, KEYRING, PROMPTS, REDIS, REDIS_URL
+from hotline.web.appkeys import (
+    CONFIG,
+    DEPS,
+    EMBEDDED_REDIS,
+    ENGINE,
+    HUB,
+    KEYRING,
+    LOGIN_THROTTLE,
+    PROMPTS,
+    REDIS,
+    REDIS_URL,
+    STREAMS,
+)
 from hotline.web.middleware import errors, security_headers
+from hotline.web.remote import RealAddress
+from hotline.web.streamgate import StreamGate
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +91,7 @@ async def _embedded_redis_ctx(app: web.Application) -> AsyncIterator[None]:
     # Started from the main thread: PR_SET_PDEATHSIG follows the thread that forks the child.
     server.start()
     app[REDIS_URL] = server.url
+    app[EMBEDDED_REDIS] = livesync.EmbeddedWatch(server)
     log.info("embedded redis started", extra={"pid": server.proc.pid if server.proc else None})
     try:
         yield
@@ -114,6 +130,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = Deps(config=cfg, engine=app[ENGINE], redis=redis, keys=keys,
                 live=LiveStore(redis, keys, cfg.routing.rules()), keyring=app[KEYRING])
     app[DEPS] = deps
+    app[LOGIN_THROTTLE] = Throttle(redis, cfg.console.login_policy())
     async with deps.engine.begin() as conn:
         await roster.seed(conn, cfg.roster, datetime.now(UTC))
     # Bans hold from the first request on.
@@ -171,6 +188,10 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "bans": lambda: bans.run_bans(deps, stop, bans_wake),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
     }
+    if EMBEDDED_REDIS in app:
+        # Started again when it dies; on the loop's (main) thread, as it was first started.
+        watch = app[EMBEDDED_REDIS]
+        jobs["embedded-redis"] = lambda: watch.run(deps, stop)
     tasks = [asyncio.create_task(supervise(name, start, stop), name=name)
              for name, start in jobs.items()]
     yield
@@ -198,10 +219,14 @@ async def _close_streams(app: web.Application) -> None:
 
 def create_app(config: Config) -> web.Application:
     """Build the aiohttp application for `config` (nothing is opened until it starts)."""
-    app = web.Application(middlewares=[security_headers, errors],
-                          client_max_size=MAX_REQUEST_BYTES)
+    # RealAddress comes before anything that reads request.remote (per-address limits).
+    app = web.Application(
+        middlewares=[security_headers, errors,
+                     RealAddress(config.server.trusted_proxies).middleware],
+        client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
     app[PROMPTS] = Prompts()
+    app[STREAMS] = StreamGate(config.streams)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
                          undefined=jinja2.StrictUndefined, autoescape=True)
     app[aiohttp_jinja2.static_root_key] = "/static"

@@ -17,8 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotline.config_channels import TelegramConfig, TwilioConfig
+from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
 from hotline.config_limits import LimitsConfig
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
+from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
 
@@ -35,6 +37,9 @@ class ServerConfig:
     # The URL victims and providers reach us at; Twilio signatures and Secure cookies use it.
     public_url: str = "http://127.0.0.1:8080"
     shutdown_timeout: float = 5.0
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; empty: the
+    # connection's peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,6 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
-class ConsoleConfig:
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
-
-
-@dataclass(frozen=True)
 class RoutingConfig:
     # "offer": the router offers each case to the best counselor; "pull": take-next only.
     mode: str = "offer"
@@ -114,12 +113,13 @@ class Config:
     languages: LanguageConfig = LanguageConfig()
     retention: RetentionConfig = RetentionConfig()
     privacy: PrivacyConfig = PrivacyConfig()
-    console: ConsoleConfig = ConsoleConfig()
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     routing: RoutingConfig = RoutingConfig()
     alerts: AlertsConfig = AlertsConfig()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    streams: StreamsConfig = field(default_factory=StreamsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     # The folder config.toml was read from; relative paths resolve against it.
@@ -150,6 +150,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "console": ConsoleConfig,
     "routing": RoutingConfig,
     "alerts": AlertsConfig,
+    "streams": StreamsConfig,
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
     "limits": LimitsConfig,
@@ -162,6 +163,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_HOST": ("server", "host"),
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_URL": ("server", "public_url"),
+    "HOTLINE_TRUSTED_PROXIES": ("server", "trusted_proxies"),
     "HOTLINE_DATA_DIR": ("storage", "data_dir"),
     "HOTLINE_DATABASE_URL": ("storage", "database_url"),
     "HOTLINE_REDIS_URL": ("storage", "redis_url"),
@@ -271,11 +273,12 @@ def _validate(cfg: Config) -> None:
         ("retention.transcript_days", cfg.retention.transcript_days),
         ("retention.session_hours", cfg.retention.session_hours),
         ("privacy.max_message_chars", cfg.privacy.max_message_chars),
-        ("console.login_max_failures", cfg.console.login_max_failures),
-        ("console.login_window_seconds", cfg.console.login_window_seconds),
+        ("console.login_free_failures", cfg.console.login_free_failures),
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
+    validate_console(cfg.console)
+    validate_trusted_proxies(s.trusted_proxies)
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
     for name, value in (
@@ -381,6 +384,7 @@ __all__ = [
     "ServerConfig",
     "ShiftSeed",
     "StorageConfig",
+    "StreamsConfig",
     "TelegramConfig",
     "TwilioConfig",
     "config_from_mapping",

@@ -1,4 +1,4 @@
-"""Migration 0012 (hand-written) on SQLite and PostgreSQL: the bans table matches
+"""Migration 0013 (hand-written) on SQLite and PostgreSQL: the bans table matches
 hotline.stores.sql.tables exactly, and the revision reverses."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ def _has_table(sync: Connection) -> bool:
 
 
 async def test_migration_matches_tables_and_reverses(database: Database) -> None:
-    rev = migration_module("0012_bans.py")
-    assert (rev.revision, rev.down_revision) == ("0012", "0011")
+    rev = migration_module("0013_bans.py")
+    assert (rev.revision, rev.down_revision) == ("0013", "0012")
     engine = open_engine(database.url)
     try:
         await migrate(engine)

@@ -67,13 +67,13 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
     found = triage(answers or IntakeAnswers(), () if msg.system else (msg.text,),
                    deps.config.triage)
     held: tuple[str, ...] = ()
-    if limited and found.reasons:
+    if limited and found.codes():
         # Only a message with urgent words or answers pays for this check (a read and, when
         # it would move its case up, a limit).
         async with deps.engine.connect() as conn:
             conv = await convs.find_open(conn, msg.channel, pseudonym)
         if await urgency.held_back(deps, conv, pseudonym, msg.origin, found):
-            found, held = Triage(Urgency.NORMAL, ()), tuple(s.value for s in found.reasons)
+            found, held = Triage(Urgency.NORMAL), found.codes()
     stored: Stored | None = None
     change: urgency.Change | None = None
     admitted = admit is None
@@ -115,7 +115,7 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
     announced = {"type": "message", "conversation": stored.conversation_id,
                  "seq": stored.seq, "direction": direction.value}
     if stored.new_conversation:
-        reasons = tuple(s.value for s in found.reasons)
+        reasons = found.codes()
         queued = {"type": "queued", "conversation": stored.conversation_id,
                   "language": msg.language, "channel": msg.channel.value,
                   "urgency": found.urgency.value, "reasons": list(reasons)}
@@ -135,6 +135,7 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
             log.warning("queue or events not updated; reconciler will queue it",
                         extra={"conversation": stored.conversation_id,
                                "error": type(e).__name__})
+        # Fired only: a possible signal ("아직 퍼졌는지는 몰라요") raises urgency, pages nobody.
         if Signal.CONTENT_SPREADING in found.reasons:
             await alerts.raise_takedown_alert(deps, stored.conversation_id, reasons)
     else:
@@ -196,7 +197,7 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
         await convs.insert_conversation(
             conn, conversation_id=cid, channel=msg.channel, pseudonym=pseudonym,
             language=msg.language, urgency=found.urgency, at=msg.received_at,
-            contact_sealed=contact, reasons=tuple(s.value for s in found.reasons), next_seq=1)
+            contact_sealed=contact, reasons=found.codes(), next_seq=1)
     else:
         conv, seq = bumped
         cid = conv.id
@@ -208,11 +209,11 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
     if not inserted:
         raise _Duplicate
     if bumped is None:
-        if found.reasons:
+        if found.codes():
             await audit.record(conn, at=msg.received_at, actor_id=None,
                                action="case.triaged", target_kind="conversation",
                                target_id=cid, urgency=found.urgency.value,
-                               reasons=[s.value for s in found.reasons])
+                               reasons=list(found.codes()))
         held_case = limited and await _over_case_limit(conn, deps, msg, pseudonym)
         if held_case:
             # Its words are kept (closed, under the retention of any closed case); nothing

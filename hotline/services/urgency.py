@@ -18,7 +18,15 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, update
 
 from hotline.domain.conversation import Status, Urgency
-from hotline.domain.triage import IntakeAnswers, Signal, Triage, aged, escalate, triage
+from hotline.domain.triage import (
+    IntakeAnswers,
+    Signal,
+    Triage,
+    aged,
+    escalate,
+    parse_reason,
+    triage,
+)
 from hotline.services import alerts, flood
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
@@ -30,7 +38,6 @@ from hotline.stores.sql.tables import conversations
 
 log = logging.getLogger(__name__)
 
-_SIGNALS = {s.value: s for s in Signal}
 # Reason codes that are not triage signals.
 AGED = "aged"
 LEAD = "lead"
@@ -47,7 +54,7 @@ class Change:
 
 
 def current_triage(conv: convs.ConversationRow | convs.OpenCase) -> Triage:
-    return Triage(conv.urgency, tuple(_SIGNALS[r] for r in conv.reasons if r in _SIGNALS))
+    return Triage.from_codes(conv.urgency, conv.reasons)
 
 
 def answers_from_json(text: str) -> IntakeAnswers:
@@ -66,11 +73,11 @@ _SET_URGENCY = Prebuilt(update(conversations).where(conversations.c.id == bindpa
 
 def raised(deps: Deps, conv: convs.ConversationRow | convs.OpenCase, found: Triage
            ) -> tuple[Urgency, tuple[str, ...]] | None:
-    """The case's urgency and reasons once raised to what triage found; None if that changes
-    nothing (never lower)."""
+    """The case's urgency and reason codes once raised to what triage found; None if that
+    changes nothing (never lower)."""
     after = escalate(current_triage(conv), found, rules=deps.config.triage)
-    extra = tuple(r for r in conv.reasons if r not in _SIGNALS)
-    reasons = tuple(s.value for s in after.reasons) + extra
+    extra = tuple(r for r in conv.reasons if parse_reason(r) is None)
+    reasons = after.codes() + extra
     if after.urgency == conv.urgency and reasons == conv.reasons:
         return None
     return after.urgency, reasons
@@ -80,14 +87,16 @@ async def held_back(deps: Deps, conv: convs.ConversationRow | None, pseudonym: s
                     address: str | None, found: Triage) -> bool:
     """Whether the sender's flood limit holds back the move `found` would make: opening a
     case above normal (`conv` None) or raising `conv`. What changes nothing is not counted."""
-    if not found.reasons or (conv is not None and raised(deps, conv, found) is None):
+    if not found.codes() or (conv is not None and raised(deps, conv, found) is None):
         return False
     return not (await flood.escalation(deps, pseudonym, address)).allowed
 
 
 async def raise_in_tx(conn: Sql, deps: Deps, conv: convs.ConversationRow | convs.OpenCase,
                       found: Triage, at: datetime) -> Change | None:
-    """Within the caller's transaction: raise the case to what triage found, never lower."""
+    """Within the caller's transaction: raise the case to what triage found, never lower.
+    A signal found only as possible never pages: only fired codes ("content_spreading", not
+    "possible:content_spreading") alert takedown in `announce`."""
     change = raised(deps, conv, found)
     if change is None:
         return None
@@ -125,13 +134,13 @@ async def set_answers(deps: Deps, conversation_id: str, answers: IntakeAnswers) 
     now = datetime.now(UTC)
     found = triage(answers, (), deps.config.triage)
     held: tuple[str, ...] = ()
-    if found.reasons:
+    if found.codes():
         async with deps.engine.connect() as conn:
             before = await convs.get(conn, conversation_id)
         if before is None:
             raise LookupError(conversation_id)
         if await held_back(deps, before, before.pseudonym, None, found):
-            found, held = Triage(Urgency.NORMAL, ()), tuple(s.value for s in found.reasons)
+            found, held = Triage(Urgency.NORMAL), found.codes()
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
         if conv is None or conv.status == Status.CLOSED:

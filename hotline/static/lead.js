@@ -179,7 +179,8 @@
   const refreshAlerts = H.alertsPanel(document.getElementById("alerts"), true);
   const types = ["queued", "assigned", "message", "closed", "reset", "offered", "offer.expired",
                  "offer.declined", "presence", "urgency", "alert", "alert.acked", "coverage",
-                 "handover", "handover.planned", "lead.attention", "roster", "bans"];
+                 "handover", "handover.planned", "lead.attention", "roster", "victim.left",
+                 "bans"];
   const handlers = {};
   types.forEach(function (t) {
     handlers[t] = function (e) {

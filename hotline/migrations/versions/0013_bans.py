@@ -1,7 +1,7 @@
 """bans: senders and client addresses a lead has banned, each with a reason and an expiry
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-30 10:00:00
 
 A subject is a keyed HMAC (the sender's pseudonym, or the tag of a client address), never the
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
