@@ -87,7 +87,7 @@ async def test_many_victims_behind_one_shared_address_are_all_served(
     urgent = limits.address_escalations_burst
     try:
         replies = await asyncio.gather(*(
-            nat.victim(URGENT if i < urgent else "please help me, someone shared my photo")
+            nat.victim(URGENT if i < urgent else "please help me, I do not know what to do")
             for i in range(limits.address_cases_burst)))
         assert [r.status for r in replies] == [201] * limits.address_cases_burst
         cases = await _cases(app_runner)
@@ -171,7 +171,7 @@ async def test_with_redis_gone_a_new_case_is_still_stored(
         private_redis.proc.kill()
         private_redis.proc.wait()
         # (Plain words: what an alert does while Redis is down is not this test's business.)
-        r = await here.send(chat, "please help me, someone shared my photo")
+        r = await here.send(chat, "please help me, I do not know what to do")
         assert r.status == 201, r.body
         [case] = await _cases(runner)
         assert case["channel"] == Channel.WEBCHAT.value and case["status"] == "waiting"
