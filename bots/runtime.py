@@ -19,7 +19,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 from telegram.error import TelegramError
 
 from bots.intake import IntakeState
+from hotline.domain.conversation import Channel
 from hotline.prompts import Prompts
+from hotline.services import flood
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import TG_DELETE_WINDOW_S, TG_INTAKE_TTL_S
 
@@ -52,6 +54,10 @@ class BotRuntime:
         """A keyed MAC of a chat id: names the chat in Redis keys and provider ids."""
         return self.deps.keyring.sign("telegram-chat", str(chat_id))
 
+    def sender(self, chat_id: int) -> str:
+        """The chat's sender pseudonym (as the inbox computes it)."""
+        return self.deps.keyring.pseudonymize(Channel.TELEGRAM.value, str(chat_id))
+
     def language_of(self, user: User | None) -> str:
         """The Telegram app's language if we serve it, else the configured default."""
         langs = self.deps.config.languages
@@ -83,6 +89,18 @@ class BotRuntime:
         if track:
             await self.remember(chat_id, msg.message_id)
         return msg
+
+    async def reply(self, chat_id: int, lang: str, text: str,
+                    markup: InlineKeyboardMarkup | None = None) -> Message | None:
+        """An automatic reply to a victim's chat, within its flood limit (docs/limits.md):
+        past it, the calm answer once, then nothing until the limit allows again. The bot's
+        sending rate is shared by every chat: one chat must not use it up."""
+        verdict = await flood.reply(self.deps, self.sender(chat_id))
+        if verdict.allowed:
+            return await self.say(chat_id, text, markup)
+        if verdict.first_refusal:
+            await self.say(chat_id, self.text(lang, "flood_calm"))
+        return None
 
     async def edit(self, msg: Any, text: str, markup: InlineKeyboardMarkup | None = None
                    ) -> None:

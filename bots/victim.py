@@ -16,10 +16,12 @@ from telegram import Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -27,7 +29,7 @@ from bots import intake
 from bots.intake import IntakeState, Step
 from bots.runtime import BotRuntime
 from hotline.domain.conversation import Channel, Inbound
-from hotline.services import casecode, forget, inbox, selfservice, urgency, waitinfo
+from hotline.services import casecode, flood, forget, inbox, selfservice, urgency, waitinfo
 from hotline.stores.sql import conversations as convs
 
 log = logging.getLogger("bots")
@@ -36,12 +38,24 @@ Ctx = ContextTypes.DEFAULT_TYPE
 PRIVATE = filters.ChatType.PRIVATE
 
 
+def _forgetting(update: Update) -> bool:
+    """The /forget command or its confirmation buttons."""
+    if update.callback_query is not None:
+        return (update.callback_query.data or "").startswith("fg:")
+    msg = update.effective_message
+    words = (msg.text or "").split() if msg is not None else []
+    return bool(words) and words[0].split("@")[0] == "/forget"
+
+
 class VictimBot:
     def __init__(self, rt: BotRuntime) -> None:
         self.rt = rt
         self.deps = rt.deps
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        # Before every other handler (the staff bot's gate is group -1): a banned chat goes no
+        # further.
+        application.add_handler(TypeHandler(Update, self.gate), group=-2)
         commands = {"start": self.start, "help": self.help, "status": self.status,
                     "stop": self.stop, "case": self.case, "forget": self.forget}
         for name, fn in commands.items():
@@ -50,6 +64,22 @@ class VictimBot:
         application.add_handler(CallbackQueryHandler(self.on_forget, pattern=r"^fg:"))
         application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND,
                                                self.on_text))
+
+    async def gate(self, update: Update, context: Ctx) -> None:
+        """A banned chat (docs/limits.md): nothing stored, nothing staff see; the calm answer
+        now and then, a pressed button's spinner cleared. /forget still works: being erased
+        is everyone's right, and it leaves nothing for staff to see."""
+        chat = update.effective_chat
+        if chat is None or chat.type != "private" or _forgetting(update):
+            return
+        sender = self.rt.sender(chat.id)
+        if not flood.banned(self.deps, sender=sender):
+            return
+        if update.callback_query is not None:
+            await self.rt.answer(update.callback_query, None)
+        elif await flood.ban_notice(self.deps, sender):
+            await self.rt.say(chat.id, self.rt.text(self._lang(update), "flood_calm"))
+        raise ApplicationHandlerStop
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -81,12 +111,13 @@ class VictimBot:
         text = self.rt.text(lang, "tg_queued")
         if info is not None:
             text = f"{text}\n\n{self.rt.text(lang, 'wait_status', **info.prompt_values())}"
-        await self.rt.say(chat_id, text)
+        await self.rt.reply(chat_id, lang, text)
 
     async def ask(self, chat_id: int, state: IntakeState) -> None:
         langs = self.deps.config.languages.supported
-        await self.rt.say(chat_id, self.rt.text(state.language, intake.QUESTION[state.step]),
-                          self.rt.markup(state.language, intake.keyboard(state.step, langs)))
+        await self.rt.reply(chat_id, state.language,
+                            self.rt.text(state.language, intake.QUESTION[state.step]),
+                            self.rt.markup(state.language, intake.keyboard(state.step, langs)))
 
     async def store(self, update: Update, text: str, state: IntakeState | None
                     ) -> tuple[str, bool] | None:
@@ -101,15 +132,25 @@ class VictimBot:
             stored = await inbox.receive(self.deps, inbound,
                                          answers=state.answers() if state else None)
         except inbox.MessageTooLong:
-            await self.rt.say(chat_id.id, self.rt.text(
+            await self.rt.reply(chat_id.id, lang, self.rt.text(
                 lang, "tg_too_long", max_chars=self.deps.config.privacy.max_message_chars))
             return None
         if stored.duplicate:
+            return None
+        if stored.held:
+            await self._held(chat_id.id, lang, stored.calm_due)
             return None
         if stored.new_conversation and state is not None and state.answered:
             # Keep the answers with the case (the console and the intake record read them).
             await urgency.set_answers(self.deps, stored.conversation_id, state.answers())
         return stored.conversation_id, stored.new_conversation
+
+    async def _held(self, chat_id: int, lang: str, calm_due: bool) -> None:
+        """A new case held by the chat's flood limit: its words are kept; the calm answer
+        goes out once, no questions follow."""
+        await self.rt.save_intake(chat_id, None)
+        if calm_due:
+            await self.rt.say(chat_id, self.rt.text(lang, "flood_calm"))
 
     async def after_first_message(self, update: Update, conversation_id: str,
                                   state: IntakeState | None) -> None:
@@ -144,9 +185,9 @@ class VictimBot:
             return
         await self.rt.remember(chat.id, msg.message_id)
         lang = self._lang(update)
-        await self.rt.say(chat.id, self.rt.text(lang, "tg_welcome"))
+        await self.rt.reply(chat.id, lang, self.rt.text(lang, "tg_welcome"))
         if await self._open_conversation(chat.id) is not None:
-            await self.rt.say(chat.id, await self.status_text(chat.id, lang))
+            await self.rt.reply(chat.id, lang, await self.status_text(chat.id, lang))
             return
         state = intake.begin(lang, msg.message_id)
         await self.rt.save_intake(chat.id, state)
@@ -161,7 +202,8 @@ class VictimBot:
             return
         await self.rt.remember(chat.id, update.effective_message.message_id)
         state = await self.rt.intake(chat.id)
-        await self.rt.say(chat.id, await self.status_text(chat.id, self._lang(update, state)))
+        lang = self._lang(update, state)
+        await self.rt.reply(chat.id, lang, await self.status_text(chat.id, lang))
 
     async def stop(self, update: Update, context: Ctx) -> None:
         chat = update.effective_chat
@@ -192,7 +234,7 @@ class VictimBot:
             return
         lang = self._lang(update, await self.rt.intake(chat.id))
         await self._remember_command(update)
-        await self.rt.say(chat.id, self.rt.text(lang, "tg_forget_confirm"), self.rt.markup(
+        await self.rt.reply(chat.id, lang, self.rt.text(lang, "tg_forget_confirm"), self.rt.markup(
             lang, [[("forget_yes", "fg:yes"), ("forget_no", "fg:no")]]))
 
     async def _remember_command(self, update: Update) -> None:
@@ -207,7 +249,8 @@ class VictimBot:
         await self._remember_command(update)
         if state is None:
             state = await self.rt.intake(chat.id)
-        await self.rt.say(chat.id, self.rt.text(self._lang(update, state), name, **values))
+        lang = self._lang(update, state)
+        await self.rt.reply(chat.id, lang, self.rt.text(lang, name, **values))
 
     # --- buttons -------------------------------------------------------------------------
 
@@ -262,11 +305,15 @@ class VictimBot:
         stored = await inbox.receive(self.deps, inbound, answers=state.answers())
         if stored.duplicate:
             return
+        if stored.held:
+            await self._held(chat.id, state.language, stored.calm_due)
+            return
         await urgency.set_answers(self.deps, stored.conversation_id, state.answers())
         if conv is None:
             await self._queued(chat.id, stored.conversation_id, state.language)
         else:
-            await self.rt.say(chat.id, await self.status_text(chat.id, state.language))
+            await self.rt.reply(chat.id, state.language,
+                                await self.status_text(chat.id, state.language))
 
     async def on_forget(self, update: Update, context: Ctx) -> None:
         q, chat = update.callback_query, update.effective_chat

@@ -70,7 +70,7 @@ class MediaFlow:
         await self.rt.remember(chat.id, msg.message_id)
         state = await self.rt.intake(chat.id)
         lang = state.language if state else self.rt.language_of(update.effective_user)
-        await self.rt.say(chat.id, self.rt.text(lang, "tg_media_unsupported"))
+        await self.rt.reply(chat.id, lang, self.rt.text(lang, "tg_media_unsupported"))
 
     async def on_media(self, update: Update, context: Ctx) -> None:
         chat, msg = update.effective_chat, update.effective_message
@@ -86,12 +86,12 @@ class MediaFlow:
             kind, item = "document", msg.document
             mime = (msg.document.mime_type or "application/octet-stream").lower()
             if mime not in self.deps.config.telegram.document_types:
-                await self.rt.say(chat.id, self.rt.text(lang, "tg_media_bad_type"))
+                await self.rt.reply(chat.id, lang, self.rt.text(lang, "tg_media_bad_type"))
                 return
         else:
             return
         if item.file_size is not None and item.file_size > self.limit_bytes:
-            await self.rt.say(chat.id, self._too_big(lang))
+            await self.rt.reply(chat.id, lang, self._too_big(lang))
             return
         result = await self.victim.store(update, msg.caption or f"[{kind}]", state)
         if result is None:
@@ -101,10 +101,10 @@ class MediaFlow:
             data = bytes(await (await self.rt.bot.get_file(item.file_id)).download_as_bytearray())
         except TelegramError as e:
             log.warning("telegram download failed", extra={"error": type(e).__name__})
-            await self.rt.say(chat.id, self.rt.text(lang, "tg_media_failed"))
+            await self.rt.reply(chat.id, lang, self.rt.text(lang, "tg_media_failed"))
             data = b""
         if data and len(data) > self.limit_bytes:
-            await self.rt.say(chat.id, self._too_big(lang))
+            await self.rt.reply(chat.id, lang, self._too_big(lang))
             data = b""
         if data:
             await self._record(chat.id, lang, cid, kind, mime, data, item.file_id,
@@ -137,7 +137,7 @@ class MediaFlow:
                                                             "error": type(e).__name__})
         rows = [[(f"platform_{p}", f"ev:p:{eid}:{p}") for p in PLATFORMS[i:i + 2]]
                 for i in range(0, len(PLATFORMS), 2)]
-        await self.rt.say(chat_id, self.rt.text(lang, "tg_media_received"),
+        await self.rt.reply(chat_id, lang, self.rt.text(lang, "tg_media_received"),
                           self.rt.markup(lang, rows))
 
     async def _latest_seq(self, conversation_id: str) -> int | None:
@@ -175,7 +175,7 @@ class MediaFlow:
             label = self.rt.labels(lang).get(f"platform_{choice}", choice)
             await self.rt.edit(q.message,
                                f"{self.rt.text(lang, 'tg_media_received')}\n\n✓ {label}")
-            await self.rt.say(chat.id, self.rt.text(
+            await self.rt.reply(chat.id, lang, self.rt.text(
                 lang, "tg_media_keep", days=self.deps.config.telegram.evidence_days),
                 self.rt.markup(lang, [[("keep_yes", f"ev:k:{eid}:yes"),
                                        ("keep_no", f"ev:k:{eid}:no")]]))

@@ -23,13 +23,14 @@ from aiohttp import web
 from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
-from hotline.console import evidence_api, floor_api
+from hotline.console import bans_api, evidence_api, floor_api
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.events import Hub
 from hotline.prompts import Prompts
 from hotline.services import (
     alerts,
+    bans,
     livesync,
     outbox,
     presence,
@@ -132,6 +133,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LOGIN_THROTTLE] = Throttle(redis, cfg.console.login_policy())
     async with deps.engine.begin() as conn:
         await roster.seed(conn, cfg.roster, datetime.now(UTC))
+    # Bans hold from the first request on.
+    await bans.refresh(deps)
     # A Redis that lost its state is rebuilt from SQL (a lost Redis loses nothing); one that
     # kept it is left to the reconciler, so a rolling restart never undoes a running claim.
     await livesync.at_start(deps)
@@ -153,11 +156,15 @@ _ROUTER_WAKERS = frozenset({"queued", "presence", "closed", "offer.declined", "r
                             "reset", "urgency", "language"})
 
 
-async def _wake_on_events(hub: Hub, router_wake: asyncio.Event,
-                          roster_wake: asyncio.Event) -> None:
-    sub = hub.subscribe(lambda ev: ev.get("type") in _ROUTER_WAKERS)
+async def _wake_on_events(hub: Hub, router_wake: asyncio.Event, roster_wake: asyncio.Event,
+                          bans_wake: asyncio.Event) -> None:
+    sub = hub.subscribe(lambda ev: ev.get("type") in _ROUTER_WAKERS or ev.get("type") == "bans")
     try:
         while (ev := await sub.queue.get()) is not None:
+            if ev.get("type") == "bans":
+                # Another instance changed the ban list: reload this one's copy now.
+                bans_wake.set()
+                continue
             router_wake.set()
             if ev.get("type") == "roster":
                 roster_wake.set()
@@ -168,6 +175,7 @@ async def _wake_on_events(hub: Hub, router_wake: asyncio.Event,
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS]
     stop, router_wake, roster_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    bans_wake = asyncio.Event()
     jobs: dict[str, Callable[[], Awaitable[None]]] = {
         "reconciler": lambda: livesync.run_reconciler(deps, stop),
         "retention": lambda: retention.run_retention(deps, stop),
@@ -177,7 +185,8 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "alerts": lambda: alerts.run_alerts(deps, stop),
         "aging": lambda: urgency.run_aging(deps, stop),
         "outbox": lambda: outbox.run_outbox(deps, stop),
-        "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake),
+        "bans": lambda: bans.run_bans(deps, stop, bans_wake),
+        "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
     }
     if EMBEDDED_REDIS in app:
         # Started again when it dies; on the loop's (main) thread, as it was first started.
@@ -229,6 +238,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
+    app.router.add_routes(bans_api.routes)
     sms.setup(app)
     voice.setup(app)
     telegram.setup(app)

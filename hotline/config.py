@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
+from hotline.config_limits import LimitsConfig
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
@@ -117,6 +118,7 @@ class Config:
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     routing: RoutingConfig = RoutingConfig()
     alerts: AlertsConfig = AlertsConfig()
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
@@ -151,6 +153,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "streams": StreamsConfig,
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
+    "limits": LimitsConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage")
@@ -373,6 +376,7 @@ __all__ = [
     "ConfigError",
     "ConsoleConfig",
     "LanguageConfig",
+    "LimitsConfig",
     "PrivacyConfig",
     "RetentionConfig",
     "RosterConfig",

@@ -14,6 +14,9 @@ MESSAGES_OUT = Counter("hotline_messages_out", "Messages sent to victims",
                        ["channel"], registry=REGISTRY)
 WEBHOOK_ERRORS = Counter("hotline_webhook_errors", "Inbound requests rejected or failed",
                          ["endpoint", "reason"], registry=REGISTRY)
+FLOOD_REFUSED = Counter("hotline_flood_refused", "Actions a flood limit held back or refused, "
+                        "and contacts from banned senders or addresses", ["limit"],
+                        registry=REGISTRY)
 WAITING = Gauge("hotline_waiting", "Conversations waiting for a counselor",
                 ["language", "urgency"], registry=REGISTRY)
 OLDEST_WAIT = Gauge("hotline_oldest_wait_seconds", "Longest current wait",

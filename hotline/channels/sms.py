@@ -47,7 +47,7 @@ from hotline.channels.twilio_common import (
 from hotline.domain.conversation import Channel, Inbound, Status, Stored
 from hotline.domain.triage import IntakeAnswers
 from hotline.prompts import Prompts
-from hotline.services import callback, inbox, outbox, urgency, waitinfo
+from hotline.services import callback, flood, inbox, outbox, urgency, waitinfo
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import SMS_EARLY_STATUS_TTL_S
 from hotline.stores.sql import audit, direct
@@ -158,8 +158,10 @@ async def inbound(request: web.Request) -> web.Response:
                   received_at=now, keep_contact=True)
     # Keywords are rare: only they pay for extra reads before the message is stored.
     folded = sms_text.keyword(body)  # once: every rule below reads the folded form
-    if folded in sms_text.STOP_WORDS or (folded in sms_text.START_WORDS
-                                        and await _opted(deps, pseudonym)):
+    if flood.banned(deps, sender=pseudonym):
+        text = await _refused(deps, prompts, msg, pseudonym, folded)
+    elif folded in sms_text.STOP_WORDS or (folded in sms_text.START_WORDS
+                                          and await _opted(deps, pseudonym)):
         text = await _keyword(deps, prompts, msg, pseudonym, folded)
     else:
         case: store.SmsCase | None = None
@@ -187,9 +189,39 @@ async def inbound(request: web.Request) -> web.Response:
         except inbox.MessageTooLong:
             raise json_error(400, "Body: too long") from None
         # After STOP nothing is sent, not even our automatic replies, until START.
-        text = None if case is None or step is None else await _respond(
-            deps, rt, prompts, stored.conversation_id, msg, case.language, step)
+        text = None
+        if case is None or step is None:
+            pass
+        elif stored.held:
+            text = prompts.render(case.language, "flood_calm") if stored.calm_due else None
+        else:
+            text = await _respond(deps, rt, prompts, stored.conversation_id, msg,
+                                  case.language, step)
+            if text and case.step not in flow.QUESTIONS:
+                # The intake's replies are a few per case (and cases are limited); what may
+                # go on without end (the call-back dialogue, again and again) is counted.
+                text = await _limited(deps, prompts, pseudonym, case.language, text)
     return reply_twiml(text)
+
+
+async def _limited(deps: Deps, prompts: Prompts, pseudonym: str, lang: str, text: str
+                   ) -> str | None:
+    """An automatic reply within the sender's flood limit; past it the calm answer, once."""
+    verdict = await flood.reply(deps, pseudonym)
+    if verdict.allowed:
+        return text
+    return prompts.render(lang, "flood_calm") if verdict.first_refusal else None
+
+
+async def _refused(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str, folded: str
+                   ) -> str | None:
+    """A banned sender: nothing stored, nothing reaches staff. STOP and START still count (a
+    sender may always stop our messages); anything else gets the calm answer, now and then."""
+    if folded in sms_text.STOP_WORDS or folded in sms_text.START_WORDS:
+        return await _keyword(deps, prompts, msg, pseudonym, folded, keep=False)
+    if await _opted(deps, pseudonym) or not await flood.ban_notice(deps, pseudonym):
+        return None
+    return prompts.render(msg.language, "flood_calm")
 
 
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
@@ -209,10 +241,10 @@ async def _opted(deps: Deps, pseudonym: str) -> bool:
         return await store.is_opted_out(conn, pseudonym)
 
 
-async def _keyword(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str, folded: str
-                   ) -> str | None:
+async def _keyword(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str, folded: str,
+                   keep: bool = True) -> str | None:
     """STOP or START: recorded once per sender; the word joins an open conversation's
-    transcript (it is what the victim wrote) but never opens one."""
+    transcript (it is what the victim wrote; not with `keep` off) but never opens one."""
     stop = folded in sms_text.STOP_WORDS
     async with deps.engine.begin() as conn:
         changed = (await store.opt_out(conn, pseudonym, msg.received_at) if stop
@@ -222,7 +254,7 @@ async def _keyword(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str, f
                                action="sms.opted_out" if stop else "sms.opted_in",
                                target_kind="sender", target_id=pseudonym)
         has_open = await convs.find_open(conn, Channel.SMS, pseudonym) is not None
-    if has_open:
+    if has_open and keep:
         stored = await inbox.receive(deps, msg)
         if changed:
             await deps.publish({"type": "sms.optout" if stop else "sms.optin",

@@ -45,7 +45,7 @@ from hotline.domain.conversation import Channel, Inbound
 from hotline.domain.phone import E164
 from hotline.domain.triage import IntakeAnswers
 from hotline.prompts import Prompts
-from hotline.services import callback, inbox, waitinfo
+from hotline.services import callback, flood, inbox, waitinfo
 from hotline.services.deps import Deps
 from hotline.services.jobs import supervise
 from hotline.stores.sql import twilio as store
@@ -135,11 +135,29 @@ def _can_call_back(rt: Runtime, form: dict[str, str]) -> bool:
     return rt.voice_on and bool(E164.match(form.get("From", "")))
 
 
+def _banned(deps: Deps, form: dict[str, str]) -> bool:
+    """Whether the caller's number is banned (a withheld number is nobody's: never)."""
+    sender = form.get("From", "")
+    return bool(E164.match(sender)) and flood.banned(
+        deps, sender=deps.keyring.pseudonymize(Channel.VOICE.value, sender))
+
+
+def _calm(rt: Runtime, prompts: Prompts, lang: str) -> VoiceResponse:
+    """The calm answer to a banned caller or one past the flood limit; the call ends."""
+    vr = VoiceResponse()
+    say(rt, vr, lang, prompts.render(lang, "voice_flood_calm"))
+    vr.hangup()
+    return vr
+
+
 @routes.post(BASE)
 async def incoming(request: web.Request) -> web.Response:
-    deps, rt, prompts, _form, sid = await _begin(request)
-    await _call(deps, sid)
+    deps, rt, prompts, form, sid = await _begin(request)
     langs = deps.config.languages
+    if _banned(deps, form):
+        # Nothing recorded of the call: staff see nothing new.
+        return xml(_calm(rt, prompts, langs.default))
+    await _call(deps, sid)
     vr = VoiceResponse()
     g = Gather(num_digits=1, timeout=5, action=rt.url(LANGUAGE_PATH),
                action_on_empty_result=True)
@@ -183,6 +201,9 @@ async def menu(request: web.Request) -> web.Response:
     deps, rt, prompts, form, sid = await _begin(request)
     call = await _call(deps, sid)
     lang = _lang(deps, call)
+    if call.state == "ended" and call.conversation_id is not None:
+        # A retried menu choice of a call whose case was held (flood limit): the same end.
+        return xml(_calm(rt, prompts, lang))
     digits = form.get("Digits", "")
     if digits == "2" and _can_call_back(rt, form) and call.conversation_id is None:
         return xml(_ask_window(rt, prompts, lang))
@@ -195,6 +216,8 @@ async def _enqueue(deps: Deps, rt: Runtime, prompts: Prompts, form: dict[str, st
     vr = VoiceResponse()
     cid = call.conversation_id
     if cid is None:
+        if _banned(deps, form):  # banned while the caller was in the menu
+            return _calm(rt, prompts, lang)
         sender = form.get("From", "")
         # Withheld numbers all look alike: each such call is its own sender.
         address = sender if E164.match(sender) else f"withheld:{call.call_sid}"
@@ -205,6 +228,13 @@ async def _enqueue(deps: Deps, rt: Runtime, prompts: Prompts, form: dict[str, st
             received_at=datetime.now(UTC), system=True),
             IntakeAnswers(spreading=True) if spreading else None)
         cid = stored.conversation_id
+        if stored.held:
+            # Past the number's flood limit: the call is noted with its (closed) case and
+            # ends with the calm words; nothing reaches the queue.
+            async with deps.engine.begin() as conn:
+                await store.update_call(conn, call.call_sid, datetime.now(UTC),
+                                        state="ended", conversation_id=cid, pending=None)
+            return _calm(rt, prompts, lang)
     async with deps.engine.begin() as conn:
         await store.update_call(conn, call.call_sid, datetime.now(UTC),
                                 only_states=("ivr", "queued"), state="queued",

@@ -22,9 +22,10 @@ from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.phone import to_e164
 from hotline.events import Event
-from hotline.services import callback, inbox, quickexit, waitinfo
+from hotline.services import callback, flood, inbox, quickexit, waitinfo
 from hotline.services.casework import decrypt_lines
 from hotline.services.deps import Deps
+from hotline.stores.live.keys import FLOOD_NOTICE_TTL_S
 from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS, STREAMS
 from hotline.web.inputs import field_bool, field_str, form_body, json_body, query_int
@@ -38,8 +39,10 @@ COOKIE = "hl_chat"
 PAGE_PROMPTS = [
     "chat_title", "chat_safety_notice", "chat_quick_exit", "chat_intro", "chat_placeholder",
     "chat_send", "chat_waiting", "chat_connected", "chat_closed", "chat_error_too_long",
-    "chat_error_send", "chat_reconnecting", "chat_language", "chat_emergency",
+    "chat_error_send", "chat_reconnecting", "chat_language", "chat_emergency", "flood_calm",
 ]
+# The page a client gets instead of a new chat session past its address's flood limit.
+BUSY_PROMPTS = ["chat_title", "chat_quick_exit", "flood_calm", "chat_emergency"]
 # The call-back form, shown when the phone channel is on.
 CALLBACK_PROMPTS = [
     "chat_callback_title", "chat_callback_intro", "chat_callback_number",
@@ -109,6 +112,43 @@ def _cookie(request: web.Request, resp: web.StreamResponse, token: str) -> None:
                     secure=request.app[CONFIG].secure_cookies)
 
 
+def _busy_page(request: web.Request, lang: str, retry_after_s: int) -> web.Response:
+    """The calm answer instead of a chat page: 429, with the emergency numbers."""
+    deps = request.app[DEPS]
+    resp = aiohttp_jinja2.render_template("chat_busy.html", request, {
+        "lang": lang, "t": request.app[PROMPTS].bundle(lang, BUSY_PROMPTS),
+        "quick_exit_url": deps.config.privacy.quick_exit_url}, status=429)
+    resp.headers["Retry-After"] = str(retry_after_s)
+    return resp
+
+
+def _busy(request: web.Request, lang: str, retry_after_s: int) -> web.HTTPException:
+    """The calm answer to a chat message or request refused by a flood limit or a ban: 429,
+    the same words either way, nothing stored."""
+    exc = json_error(429, "busy", text=request.app[PROMPTS].render(lang, "flood_calm"),
+                     retry_after=retry_after_s)
+    exc.headers["Retry-After"] = str(retry_after_s)
+    return exc
+
+
+def _admit(request: web.Request, chat_id: str, lang: str) -> tuple[str, str | None]:
+    """The chat's sender pseudonym and client address tag, unless the chat or the address is
+    banned (then the calm 429)."""
+    deps = request.app[DEPS]
+    pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
+    address = flood.address_tag(deps, request.remote)
+    if flood.banned(deps, sender=pseudonym, address=address):
+        raise _busy(request, lang, FLOOD_NOTICE_TTL_S)
+    return pseudonym, address
+
+
+async def _new_case(request: web.Request, lang: str, address: str | None) -> None:
+    """A new case from this client address, within its flood limit; else the calm 429."""
+    verdict = await flood.new_case_from(request.app[DEPS], address)
+    if not verdict.allowed:
+        raise _busy(request, lang, verdict.retry_after_s)
+
+
 @routes.get("/chat")
 async def page(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
@@ -118,6 +158,13 @@ async def page(request: web.Request) -> web.Response:
         chat_id = None  # ended by Quick exit: a new, empty chat
     token = None
     if chat_id is None:
+        # A new chat session: counted per client address (docs/limits.md).
+        address = flood.address_tag(deps, request.remote)
+        if flood.banned(deps, address=address):
+            return _busy_page(request, lang, FLOOD_NOTICE_TTL_S)
+        verdict = await flood.new_session(deps, address)
+        if not verdict.allowed:
+            return _busy_page(request, lang, verdict.retry_after_s)
         token = _issue_token(deps)
         chat_id = token.partition(".")[0]
     prompts = request.app[PROMPTS]
@@ -157,18 +204,22 @@ async def send(request: web.Request) -> web.Response:
     if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64:
         raise json_error(400, "client_id: expected a string of 8 to 64 characters")
     lang = body.get("language")
+    lang = lang if lang in deps.config.languages.supported else deps.config.languages.default
+    pseudonym, address = _admit(request, chat_id, lang)
     msg = Inbound(channel=Channel.WEBCHAT, address=chat_id, text=text,
-                  provider_id=f"{chat_id}:{client_id}",
-                  language=lang if lang in deps.config.languages.supported
-                  else deps.config.languages.default,
-                  received_at=datetime.now(UTC))
+                  provider_id=f"{chat_id}:{client_id}", language=lang,
+                  received_at=datetime.now(UTC), origin=address)
     try:
-        stored = await inbox.receive(deps, msg,
-                                     in_tx=quickexit.refuse_if_ended(deps, chat_id))
+        stored = await inbox.receive(deps, msg, pseudonym=pseudonym,
+                                     in_tx=quickexit.refuse_if_ended(deps, chat_id),
+                                     admit=lambda: _new_case(request, lang, address))
     except quickexit.ChatEnded:
         raise _no_session() from None
-    return web.json_response({"seq": stored.seq, "duplicate": stored.duplicate},
-                             status=200 if stored.duplicate else 201)
+    out: dict[str, Any] = {"seq": stored.seq, "duplicate": stored.duplicate}
+    if stored.held:
+        # Kept, but held back by this chat's own flood limit: the page shows the calm words.
+        out.update(held=True, text=request.app[PROMPTS].render(lang, "flood_calm"))
+    return web.json_response(out, status=200 if stored.duplicate else 201)
 
 
 def _callbacks_on(request: web.Request) -> bool:
@@ -198,6 +249,12 @@ async def request_callback(request: web.Request) -> web.Response:
         raise json_error(400, "client_id: expected a string of 8 to 64 characters")
     lang = body.get("language")
     lang = lang if lang in deps.config.languages.supported else deps.config.languages.default
+    # A call-back becomes a case and a call placed by us: counted as a new case of the
+    # client's address, and never to a number whose caller is banned.
+    _pseudonym, address = _admit(request, chat_id, lang)
+    await _new_case(request, lang, address)
+    if flood.banned(deps, sender=deps.keyring.pseudonymize(Channel.VOICE.value, number)):
+        raise _busy(request, lang, FLOOD_NOTICE_TTL_S)
     now = datetime.now(UTC)
     tz = ZoneInfo(deps.config.roster.timezone)
     span = callback.window_for(window, now, tz)

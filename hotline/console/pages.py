@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hotline.console import auth, throttle
 from hotline.domain import intake, shifts
+from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
 from hotline.services import casework, handover, presence
@@ -123,7 +124,7 @@ async def lead_page(request: web.Request) -> web.Response:
     if not _is_lead(ctx):
         return _forbidden(request, ctx)
     ctx.update(directory=await _directory(request), reasons=handover.REASONS,
-               urgencies=[u.value for u in Urgency])
+               urgencies=[u.value for u in Urgency], ban_reasons=BAN_REASONS)
     return aiohttp_jinja2.render_template("console/lead.html", request, ctx)
 
 

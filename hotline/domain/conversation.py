@@ -73,6 +73,9 @@ class Inbound:
     # coming due): stored as direction "system", never as something the victim typed, and not
     # searched for triage phrases (channels pass what it means as intake answers instead).
     system: bool = False
+    # The keyed tag of the client's address (web chat): counted against the address's flood
+    # limits, and kept with a new case for a while so a lead can ban the address by the case.
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,7 @@ class Stored:
     seq: int
     new_conversation: bool
     duplicate: bool
+    # A new case held back by its sender's flood limit: stored, closed at once, never queued.
+    held: bool = False
+    # Whether the sender is due the calm answer now (the first refusal of a flood, not each).
+    calm_due: bool = False

@@ -49,6 +49,11 @@ def may_act_on_case(viewer: Staff, owner_id: int | None) -> bool:
     return viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)
 
 
+def may_manage_bans(viewer: Staff) -> bool:
+    """Whether `viewer` may ban and unban senders and addresses: leads and admins."""
+    return viewer.sees_all_cases
+
+
 # Events that move the queue as a whole. Staff who may not read the case still hear that the
 # queue moved (the type alone: no case, holder, urgency or reasons) and reload the listing.
 QUEUE_MOVES = frozenset({"queued", "assigned", "closed", "urgency", "language", "handover",

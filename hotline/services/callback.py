@@ -144,7 +144,9 @@ async def open_due(deps: Deps, now: datetime | None = None) -> int:
         stored = await inbox.receive(deps, Inbound(
             channel=Channel.VOICE, address=number, text=_marker(prompts, cb, tz),
             provider_id=f"callback:{cb.id}", language=cb.language, received_at=now,
-            keep_contact=True, system=True))
+            keep_contact=True, system=True),
+            # The request was counted when it was made; its window opening is ours.
+            limited=False)
         async with deps.engine.begin() as conn:
             conv = await convs.get(conn, stored.conversation_id)
             if conv is not None and REASON not in conv.reasons:

@@ -12,7 +12,9 @@ from hotline.config import Config
 from hotline.crypto import Keyring
 from hotline.domain.routing import RoutingRules
 from hotline.events import Event, Publisher
+from hotline.services.flood import BanCache
 from hotline.services.outbox import Outbox
+from hotline.stores.live.buckets import Buckets
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
 
@@ -26,12 +28,15 @@ class Deps:
     live: LiveStore
     keyring: Keyring
     outbox: Outbox = field(default_factory=Outbox)
+    bans: BanCache = field(default_factory=BanCache)
     publisher: Publisher = field(init=False)
+    flood: Buckets = field(init=False)
 
     def __post_init__(self) -> None:
         # Every service of the process shares one publisher, so concurrent requests' events
         # share round trips.
         object.__setattr__(self, "publisher", Publisher(self.redis, self.keys))
+        object.__setattr__(self, "flood", Buckets(self.redis, self.keys, self.config.limits))
 
     @property
     def rules(self) -> RoutingRules:

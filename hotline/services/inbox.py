@@ -8,19 +8,22 @@ safe, and the reconciler queues the conversation once Redis is back. See docs/in
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hotline import metrics
-from hotline.domain.conversation import Direction, Inbound, Stored
+from hotline.domain.conversation import Direction, Inbound, Stored, Urgency
 from hotline.domain.routing import needs_for
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
 from hotline.events import publish_on
-from hotline.services import alerts, urgency
+from hotline.services import alerts, flood, urgency
 from hotline.services.deps import Deps
+from hotline.stores.live.keys import FLOOD_ORIGIN_TTL_S
 from hotline.stores.live.store import Waiting
 from hotline.stores.sql import audit, direct
 from hotline.stores.sql import conversations as convs
@@ -40,15 +43,22 @@ class MessageTooLong(ValueError):
 # A channel's own step inside the inbox's transaction (e.g. SMS reads its intake state there
 # instead of opening a second transaction). For a duplicate it runs on a read-only connection.
 InTx = Callable[[Sql, Stored], Awaitable[None]]
+# Asked outside any transaction, only when the message would open a new conversation; it
+# raises to refuse it (nothing is stored). The web chat counts new cases per client address
+# this way, at no cost to messages in an open conversation.
+Admit = Callable[[], Awaitable[None]]
 
 
 async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None,
-                  in_tx: InTx | None = None, pseudonym: str | None = None) -> Stored:
+                  in_tx: InTx | None = None, pseudonym: str | None = None,
+                  limited: bool = True, admit: Admit | None = None) -> Stored:
     """Store one inbound message durably and announce it; idempotent per provider id.
 
     The text (and, for a new conversation, the channel's intake answers) is triaged on the way:
     a case only ever moves up automatically. `in_tx` runs last in the same transaction.
-    `pseudonym`: the sender's, when the channel has already computed it."""
+    `pseudonym`: the sender's, when the channel has already computed it. With `limited`, the
+    sender's flood limits apply (docs/limits.md): past them the message is still stored, but
+    its triage does not move the case up, and a new case is held (closed, never queued)."""
     if len(msg.text) > deps.config.privacy.max_message_chars:
         raise MessageTooLong(f"message longer than {deps.config.privacy.max_message_chars}")
     if pseudonym is None:
@@ -56,11 +66,28 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
     provider_key = f"{msg.channel.value}:{msg.provider_id}"
     found = triage(answers or IntakeAnswers(), () if msg.system else (msg.text,),
                    deps.config.triage)
+    held: tuple[str, ...] = ()
+    if limited and found.codes():
+        # Only a message with urgent words or answers pays for this check (a read and, when
+        # it would move its case up, a limit).
+        async with deps.engine.connect() as conn:
+            conv = await convs.find_open(conn, msg.channel, pseudonym)
+        if await urgency.held_back(deps, conv, pseudonym, msg.origin, found):
+            found, held = Triage(Urgency.NORMAL), found.codes()
     stored: Stored | None = None
     change: urgency.Change | None = None
+    admitted = admit is None
     for attempt in range(_ATTEMPTS):
         try:
-            stored, change = await _store(deps, msg, pseudonym, provider_key, found, in_tx)
+            try:
+                stored, change = await _store(deps, msg, pseudonym, provider_key, found,
+                                              in_tx, held, limited, admitted)
+            except _NewCase:
+                assert admit is not None
+                await admit()
+                admitted = True
+                stored, change = await _store(deps, msg, pseudonym, provider_key, found,
+                                              in_tx, held, limited, admitted)
             break
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
@@ -79,6 +106,11 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
                                                      "channel": msg.channel.value})
         return stored
     metrics.MESSAGES_IN.labels(msg.channel.value).inc()
+    if stored.held:
+        metrics.FLOOD_REFUSED.labels("sender_cases").inc()
+        log.warning("new case held by its sender's flood limit",
+                    extra={"conversation": stored.conversation_id, "channel": msg.channel.value})
+        return dataclasses.replace(stored, calm_due=await flood.ban_notice(deps, pseudonym))
     direction = Direction.SYSTEM if msg.system else Direction.IN
     announced = {"type": "message", "conversation": stored.conversation_id,
                  "seq": stored.seq, "direction": direction.value}
@@ -95,6 +127,9 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
                     int(msg.received_at.timestamp() * 1000), needs_for(reasons)))
                 publish_on(p, deps.keys, queued)
                 publish_on(p, deps.keys, announced)
+                if msg.origin is not None:
+                    p.set(deps.keys.origin(stored.conversation_id), msg.origin,
+                          ex=FLOOD_ORIGIN_TTL_S)
                 await p.execute()
         except (RedisError, OSError) as e:
             log.warning("queue or events not updated; reconciler will queue it",
@@ -116,15 +151,20 @@ class _Duplicate(Exception):
     """The provider's message id is already stored: roll the transaction back."""
 
 
+class _NewCase(Exception):
+    """The message would open a conversation not admitted yet: roll back, ask, try again."""
+
+
 async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
-                 found: Triage, in_tx: InTx | None
-                 ) -> tuple[Stored, urgency.Change | None]:
+                 found: Triage, in_tx: InTx | None, held: tuple[str, ...], limited: bool,
+                 admitted: bool) -> tuple[Stored, urgency.Change | None]:
     """One transaction, two statements on the common path: allocate the next number in the
     open conversation (or open one), insert the message unless its provider key exists. It
     runs on the driver connection (direct.py): this is every inbound message's cost."""
     try:
         async with direct.begin(deps.engine) as conn:
-            stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found)
+            stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found,
+                                                held, limited, admitted)
             if in_tx is not None:
                 await in_tx(conn, stored)
             return stored, change
@@ -143,10 +183,13 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
 
 
 async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
-                       provider_key: str, found: Triage
-                       ) -> tuple[Stored, urgency.Change | None]:
+                       provider_key: str, found: Triage, held: tuple[str, ...], limited: bool,
+                       admitted: bool) -> tuple[Stored, urgency.Change | None]:
     change = None
+    held_case = False
     bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at)
+    if bumped is None and not admitted:
+        raise _NewCase  # nothing written yet: the UPDATE above found no open conversation
     if bumped is None:
         cid, seq = convs.new_conversation_id(), 1
         contact = (deps.keyring.seal_text(msg.address, f"contact:{cid}")
@@ -171,6 +214,32 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
                                action="case.triaged", target_kind="conversation",
                                target_id=cid, urgency=found.urgency.value,
                                reasons=list(found.codes()))
+        held_case = limited and await _over_case_limit(conn, deps, msg, pseudonym)
+        if held_case:
+            # Its words are kept (closed, under the retention of any closed case); nothing
+            # reaches the queue, alerts or consoles.
+            at, retention = msg.received_at, deps.config.retention
+            await convs.hold(conn, cid, at,
+                             purge_contact_at=at + timedelta(days=retention.contact_days),
+                             purge_transcript_at=at + timedelta(days=retention.transcript_days))
+            await audit.record(conn, at=at, actor_id=None, action="case.held",
+                               target_kind="conversation", target_id=cid,
+                               limit="sender_cases")
     else:
         change = await urgency.raise_in_tx(conn, deps, bumped[0], found, msg.received_at)
-    return Stored(cid, seq, new_conversation=bumped is None, duplicate=False), change
+    if held:
+        # Who decided the case stays where it is, and on which words: the flood limit.
+        await audit.record(conn, at=msg.received_at, actor_id=None,
+                           action="case.escalation_held", target_kind="conversation",
+                           target_id=cid, reasons=list(held))
+    return Stored(cid, seq, new_conversation=bumped is None, duplicate=False,
+                  held=held_case), change
+
+
+async def _over_case_limit(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str) -> bool:
+    """Whether this new case takes the sender past limits.sender_cases_per_hour cases opened
+    in the last hour (this one included, held ones too). Counted in SQL, where the cases are:
+    exact across instances, and one index read only when a case opens."""
+    return await convs.opened_since(conn, msg.channel, pseudonym,
+                                    msg.received_at - timedelta(hours=1),
+                                    deps.config.limits.sender_cases_per_hour + 1)

@@ -27,7 +27,7 @@ from hotline.domain.triage import (
     parse_reason,
     triage,
 )
-from hotline.services import alerts
+from hotline.services import alerts, flood
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.services.livesync import as_waiting
@@ -71,24 +71,43 @@ _SET_URGENCY = Prebuilt(update(conversations).where(conversations.c.id == bindpa
                                 urgency_reasons=bindparam("b_reasons")))
 
 
+def raised(deps: Deps, conv: convs.ConversationRow | convs.OpenCase, found: Triage
+           ) -> tuple[Urgency, tuple[str, ...]] | None:
+    """The case's urgency and reason codes once raised to what triage found; None if that
+    changes nothing (never lower)."""
+    after = escalate(current_triage(conv), found, rules=deps.config.triage)
+    extra = tuple(r for r in conv.reasons if parse_reason(r) is None)
+    reasons = after.codes() + extra
+    if after.urgency == conv.urgency and reasons == conv.reasons:
+        return None
+    return after.urgency, reasons
+
+
+async def held_back(deps: Deps, conv: convs.ConversationRow | None, pseudonym: str,
+                    address: str | None, found: Triage) -> bool:
+    """Whether the sender's flood limit holds back the move `found` would make: opening a
+    case above normal (`conv` None) or raising `conv`. What changes nothing is not counted."""
+    if not found.codes() or (conv is not None and raised(deps, conv, found) is None):
+        return False
+    return not (await flood.escalation(deps, pseudonym, address)).allowed
+
+
 async def raise_in_tx(conn: Sql, deps: Deps, conv: convs.ConversationRow | convs.OpenCase,
                       found: Triage, at: datetime) -> Change | None:
     """Within the caller's transaction: raise the case to what triage found, never lower.
     A signal found only as possible never pages: only fired codes ("content_spreading", not
     "possible:content_spreading") alert takedown in `announce`."""
-    before = current_triage(conv)
-    after = escalate(before, found, rules=deps.config.triage)
-    extra = tuple(r for r in conv.reasons if parse_reason(r) is None)
-    reasons = after.codes() + extra
-    if after.urgency == conv.urgency and reasons == conv.reasons:
+    change = raised(deps, conv, found)
+    if change is None:
         return None
-    await run(conn, _SET_URGENCY, {"b_id": conv.id, "b_urgency": after.urgency.value,
+    level, reasons = change
+    await run(conn, _SET_URGENCY, {"b_id": conv.id, "b_urgency": level.value,
                                    "b_reasons": ",".join(reasons)})
     newly = tuple(r for r in reasons if r not in conv.reasons)
     await audit.record(conn, at=at, actor_id=None, action="case.triaged",
                        target_kind="conversation", target_id=conv.id,
-                       urgency=after.urgency.value, reasons=list(reasons), new=list(newly))
-    return Change(conv.id, after.urgency, reasons, newly)
+                       urgency=level.value, reasons=list(reasons), new=list(newly))
+    return Change(conv.id, level, reasons, newly)
 
 
 async def announce(deps: Deps, change: Change) -> None:
@@ -110,8 +129,18 @@ async def announce(deps: Deps, change: Change) -> None:
 
 async def set_answers(deps: Deps, conversation_id: str, answers: IntakeAnswers) -> Change | None:
     """Record a case's intake answers and re-triage it; LookupError if it is missing or
-    closed (answers arriving after the close change nothing)."""
+    closed (answers arriving after the close change nothing). Answers that would move the
+    case up count against its sender's flood limit, as its words do (services/inbox.py)."""
     now = datetime.now(UTC)
+    found = triage(answers, (), deps.config.triage)
+    held: tuple[str, ...] = ()
+    if found.codes():
+        async with deps.engine.connect() as conn:
+            before = await convs.get(conn, conversation_id)
+        if before is None:
+            raise LookupError(conversation_id)
+        if await held_back(deps, before, before.pseudonym, None, found):
+            found, held = Triage(Urgency.NORMAL), found.codes()
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
         if conv is None or conv.status == Status.CLOSED:
@@ -120,8 +149,11 @@ async def set_answers(deps: Deps, conversation_id: str, answers: IntakeAnswers) 
                            .values(intake_answers=json.dumps({
                                "spreading": answers.spreading, "age_group": answers.age_group,
                                "safe_now": answers.safe_now, "platform": answers.platform})))
-        change = await raise_in_tx(conn, deps, conv, triage(answers, (), deps.config.triage),
-                                   now)
+        change = await raise_in_tx(conn, deps, conv, found, now)
+        if held:
+            await audit.record(conn, at=now, actor_id=None, action="case.escalation_held",
+                               target_kind="conversation", target_id=conversation_id,
+                               reasons=list(held))
     if change:
         await announce(deps, change)
     return change

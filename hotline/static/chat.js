@@ -103,7 +103,10 @@
       body: JSON.stringify({text: item.text, client_id: item.client_id, language: lang}),
     });
     if (r.status === 413) throw new Error(T.chat_error_too_long);
+    // Too many messages from here at once (or refused): calm words; the text stays in the box.
+    if (r.status === 429) throw new Error(T.flood_calm);
     if (!r.ok) throw new Error(T.chat_error_send);
+    return r.json();
   }
 
   form.addEventListener("submit", async function (ev) {
@@ -116,10 +119,10 @@
       : {text: text, client_id: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random())};
     const wasNew = state === "none" || state === "closed";
     try {
-      await send(pending);
+      const sent = await send(pending);
       pending = null;
       input.value = "";
-      showError("");
+      showError(sent.held ? T.flood_calm : "");
       if (wasNew) listen(); // a new conversation: follow its events
       await refresh();
     } catch (e) {

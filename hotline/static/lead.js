@@ -82,7 +82,7 @@
     const un = document.querySelector("#unassigned tbody");
     un.innerHTML = "";
     r.data.unassigned.forEach(function (w) {
-      const c = {id: w.id, counselor: null, urgency: w.urgency};
+      const c = {id: w.id, counselor: null, urgency: w.urgency, channel: w.channel};
       row(un, [caseLink(w.id), w.urgency, w.language, w.channel, waited(w.waited_seconds),
                w.offered_to === null ? "" : "offered to " + who(w.offered_to),
                manageButton(c)], {case: w.id}).className = "urgency-" + w.urgency;
@@ -90,7 +90,7 @@
     const act = document.querySelector("#active tbody");
     act.innerHTML = "";
     r.data.active.forEach(function (a) {
-      const c = {id: a.id, counselor: a.counselor, urgency: a.urgency};
+      const c = {id: a.id, counselor: a.counselor, urgency: a.urgency, channel: a.channel};
       row(act, [caseLink(a.id), who(a.counselor), a.urgency, a.language, a.channel,
                 manageButton(c)], {case: a.id}).className = "urgency-" + a.urgency;
     });
@@ -101,7 +101,8 @@
         return x.id === selected.id;
       })[0];
       if (!still) { manage.hidden = true; selected = null; }
-      else describe({id: still.id, counselor: still.counselor || null, urgency: still.urgency});
+      else describe({id: still.id, counselor: still.counselor || null, urgency: still.urgency,
+                     channel: still.channel});
     }
   }
   const refresh = H.coalesce(load);
@@ -111,6 +112,11 @@
     document.getElementById("manage-title").textContent = "Case " + c.id.slice(0, 8) + " · " +
       (c.counselor === null ? "waiting" : "held by " + who(c.counselor)) + " · " + c.urgency;
     document.querySelector("#requeue button").disabled = c.counselor === null;
+    // The ban form (bans.js) bans this case's sender; an address is known for web chats only.
+    manage.dataset.case = c.id;
+    const byAddress = document.querySelector("#ban-case-scope option[data-webchat]");
+    byAddress.disabled = c.channel !== "webchat";
+    if (byAddress.disabled && byAddress.selected) byAddress.parentNode.value = "sender";
   }
 
   function openManage(c) {
@@ -173,10 +179,12 @@
   const refreshAlerts = H.alertsPanel(document.getElementById("alerts"), true);
   const types = ["queued", "assigned", "message", "closed", "reset", "offered", "offer.expired",
                  "offer.declined", "presence", "urgency", "alert", "alert.acked", "coverage",
-                 "handover", "handover.planned", "lead.attention", "roster", "victim.left"];
+                 "handover", "handover.planned", "lead.attention", "roster", "victim.left",
+                 "bans"];
   const handlers = {};
   types.forEach(function (t) {
     handlers[t] = function (e) {
+      if (t === "bans") { window.HotlineBans.refresh(); return; }
       refresh();
       if (t === "alert" || t === "alert.acked" || t === "reset") refreshAlerts();
       if (t === "coverage") onCoverage(e);

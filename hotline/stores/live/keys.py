@@ -188,6 +188,23 @@ class Keys:
         """STRING one-time token for a counselor's audited reveal of an evidence original."""
         return self._k(f"evreveal:{token}")
 
+    # --- flood limits (docs/limits.md). Subjects are keyed HMACs (sender pseudonyms, address
+    # tags): no phone number, chat id or client address in a key name.
+
+    def flood(self, bucket: str, subject: str) -> str:
+        """STRING a token bucket's theoretical arrival time (ms); expires once it is full."""
+        return self._k(f"flood:{bucket}:{subject}")
+
+    def flood_notice(self, subject: str) -> str:
+        """STRING set while a refused sender has had the calm answer: it goes out once, not
+        once per message of a flood."""
+        return self._k(f"flood:notice:{subject}")
+
+    def origin(self, conversation_id: str) -> str:
+        """STRING the address tag a web chat case was opened from, so a lead can ban that
+        address by the case without anyone seeing it (kept FLOOD_ORIGIN_TTL_S)."""
+        return self._k(f"origin:{conversation_id}")
+
 
 # How long an update id is remembered: Telegram gives up re-sending an update within 24 hours.
 TG_UPDATE_TTL_S = 24 * 3600
@@ -207,3 +224,8 @@ CASE_VIEW_AUDIT_TTL_S = 12 * 3600
 CALLBACK_MACHINE_TTL_S = 3600
 # A reveal link works once, within a minute.
 EVIDENCE_REVEAL_TTL_S = 60
+# A web chat case's address tag is kept this long: long enough to ban a flood's address by
+# one of its cases, short enough that no trace of where a victim wrote from outlives it.
+FLOOD_ORIGIN_TTL_S = 48 * 3600
+# The calm answer to a refused sender goes out at most once in this long.
+FLOOD_NOTICE_TTL_S = 600

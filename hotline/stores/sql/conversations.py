@@ -137,6 +137,42 @@ async def insert_conversation(conn: Sql, *, conversation_id: str, channel: Chann
         "last_activity_at": at, "urgency_reasons": ",".join(reasons), "next_seq": next_seq})
 
 
+# The n-th newest conversation a sender opened since a time (ix_conversations_sender): it
+# exists iff the sender opened at least n since then; at most n index entries are read.
+_NTH_SINCE = Prebuilt(
+    select(conversations.c.created_at)
+    .where(and_(conversations.c.channel == bindparam("b_channel"),
+                conversations.c.pseudonym == bindparam("b_pseudonym"),
+                conversations.c.created_at > bindparam(
+                    "b_since", type_=conversations.c.created_at.type)))
+    .order_by(conversations.c.created_at.desc())
+    .limit(1).offset(bindparam("b_skip")))
+
+
+async def opened_since(conn: Sql, channel: Channel, pseudonym: str, since: datetime, n: int
+                       ) -> bool:
+    """Whether the sender opened at least `n` conversations after `since`."""
+    return await first(conn, _NTH_SINCE, {"b_channel": channel.value,
+                                          "b_pseudonym": pseudonym, "b_since": since,
+                                          "b_skip": n - 1}) is not None
+
+
+_HOLD = Prebuilt(
+    update(conversations).where(conversations.c.id == bindparam("b_id"))
+    .values(status=Status.CLOSED.value,
+            closed_at=bindparam("b_at", type_=conversations.c.closed_at.type),
+            purge_contact_at=bindparam("b_contact", type_=conversations.c.purge_contact_at.type),
+            purge_transcript_at=bindparam("b_transcript",
+                                          type_=conversations.c.purge_transcript_at.type)))
+
+
+async def hold(conn: Sql, conversation_id: str, at: datetime, purge_contact_at: datetime,
+               purge_transcript_at: datetime) -> None:
+    """Close a conversation the moment it opened (held by a flood limit): never queued."""
+    await run(conn, _HOLD, {"b_id": conversation_id, "b_at": at, "b_contact": purge_contact_at,
+                            "b_transcript": purge_transcript_at})
+
+
 async def next_seq(conn: AsyncConnection, conversation_id: str, at: datetime) -> int:
     """Allocate the next message number (row-locked on PostgreSQL, write-locked on SQLite)."""
     result = await conn.execute(
