@@ -1,7 +1,9 @@
 """Middlewares: security headers on every response, and errors turned into clear answers.
 
 A handler bug answers 500 with an error id that is also logged (never the request body); bad
-input answers the 4xx its handler chose.
+input answers the 4xx its handler chose. A database connection lost under a request (the
+server restarted or ended the session) answers 503 with Retry-After: the pool has already
+replaced it, so a second try runs on a fresh one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +63,36 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return web.json_response({"error": exc.reason, "detail": exc.text or exc.reason},
                                      status=exc.status, headers=_keep(exc))
         raise
+    except DBAPIError as e:
+        if not e.connection_invalidated:
+            return _internal(request)
+        log.warning("database connection lost under a request", extra={"path": request.path})
+        return _unavailable(request)
     except Exception:
-        error_id = secrets.token_hex(6)
-        log.exception("unhandled error", extra={"error_id": error_id, "path": request.path})
-        if _is_api(request):
-            return web.json_response({"error": "internal error", "error_id": error_id},
-                                     status=500)
-        return web.Response(text=f"Internal error ({error_id})", status=500)
+        return _internal(request)
+
+
+# Seconds a client waits before trying again after a lost database connection.
+RETRY_AFTER_S = 1
+
+
+def _unavailable(request: web.Request) -> web.Response:
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if _is_api(request):
+        return web.json_response({"error": "database connection lost; try again"},
+                                 status=503, headers=headers)
+    return web.Response(text="Temporarily unavailable; try again.", status=503,
+                        headers=headers)
+
+
+def _internal(request: web.Request) -> web.Response:
+    """500 with an error id; the log has the traceback (called inside the except block)."""
+    error_id = secrets.token_hex(6)
+    log.exception("unhandled error", extra={"error_id": error_id, "path": request.path})
+    if _is_api(request):
+        return web.json_response({"error": "internal error", "error_id": error_id},
+                                 status=500)
+    return web.Response(text=f"Internal error ({error_id})", status=500)
 
 
 def _keep(exc: web.HTTPException) -> dict[str, str]:
