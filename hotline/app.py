@@ -27,6 +27,7 @@ from hotline.console import evidence_api, floor_api
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.events import Hub
+from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
 from hotline.services import (
     alerts,
@@ -189,7 +190,9 @@ async def _close_streams(app: web.Application) -> None:
 
 def create_app(config: Config) -> web.Application:
     """Build the aiohttp application for `config` (nothing is opened until it starts)."""
+    scrub_library_logs()
     app = web.Application(middlewares=[security_headers, errors],
+                          handler_args={"access_log_format": ACCESS_LOG_FORMAT},
                           client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
     app[PROMPTS] = Prompts()

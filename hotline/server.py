@@ -12,9 +12,6 @@ from hotline.logs import setup_logging
 
 log = logging.getLogger("hotline.server")
 
-# No client address in access logs: for a victim, an IP address is identifying.
-ACCESS_LOG_FORMAT = '"%r" %s %b %Tf'
-
 
 def serve(cfg: Config) -> None:
     """Run the server in the foreground."""
@@ -27,5 +24,4 @@ def serve(cfg: Config) -> None:
 
     app.on_startup.append(_announce)
     web.run_app(app, host=cfg.server.host, port=cfg.server.port,
-                shutdown_timeout=cfg.server.shutdown_timeout,
-                access_log_format=ACCESS_LOG_FORMAT, print=None)
+                shutdown_timeout=cfg.server.shutdown_timeout, print=None)
