@@ -201,8 +201,8 @@ def create_app(config: Config) -> web.Application:
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.cleanup_ctx.extend([_keyring_ctx, _embedded_redis_ctx, _redis_ctx, _sql_ctx,
                             _services_ctx, _hub_ctx, _jobs_ctx])
+    ops.setup(app)
     app.on_shutdown.append(_close_streams)
-    app.router.add_routes(ops.routes)
     app.router.add_routes(webchat.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
