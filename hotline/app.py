@@ -20,6 +20,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from hotline import datadir
 from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
@@ -62,7 +63,10 @@ _HERE = Path(__file__).resolve().parent
 
 async def _keyring_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
+    # The key first: one in use that others could read refuses the start (it may have been
+    # read); then the folder and all in it become ours only, before anything writes there.
     app[KEYRING] = Keyring.from_master(load_master_key(cfg.data_path, os.environ))
+    datadir.make_private(cfg.data_path)
     yield
 
 

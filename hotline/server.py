@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from aiohttp import web
 
 from hotline.app import create_app
 from hotline.config import Config
+from hotline.datadir import PRIVATE_UMASK
 from hotline.logs import setup_logging
 
 log = logging.getLogger("hotline.server")
@@ -15,6 +17,8 @@ log = logging.getLogger("hotline.server")
 
 def serve(cfg: Config) -> None:
     """Run the server in the foreground."""
+    # A service holding victims' data creates nothing others may read (hotline/datadir.py).
+    os.umask(PRIVATE_UMASK)
     setup_logging(cfg.privacy.log_level)
     app = create_app(cfg)
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
+from hotline import datadir
 from hotline.stores.sql import checkpoint, sqlite_inline
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
@@ -38,7 +39,10 @@ def open_engine(url: str, *, background_checkpoint: bool = False) -> AsyncEngine
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
         if path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(mode=datadir.PRIVATE_DIR, parents=True, exist_ok=True)
+            # Created 0600 here, not by SQLite with the umask's 0644: the WAL and
+            # shared-memory files take the database's mode.
+            datadir.create_private(Path(path))
         # One connection: SQLite has one writer anyway, and the pool's queue hands it out in
         # order, where competing connections would each sleep in SQLite's busy handler (seen:
         # p99 1.3 s at 20 concurrent writers). Other processes (the CLI) still get WAL reads.
