@@ -50,7 +50,7 @@ COOKIE = "hl_chat"
 MESSAGE_PATH = "/chat/api/messages"
 # About the length of a first message to a hotline; the body is sealed (AES-GCM) per message.
 # Worded to fire no triage signal, so every message takes the common path (checked at start).
-_TEXT = ("hello, I found an edited picture of me online and I do not know what to do about it. "
+_TEXT = ("hello, I found an old picture of me on a phone and I do not know what to do about it. "
          "can someone help me understand my options? message #{i}")
 PING_COUNT = 2000
 EVENT_WAIT_S = 5.0

@@ -55,7 +55,7 @@ PUBLIC = "https://hotline.example.org"
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "bench-auth-token-" + secrets.token_hex(8)
 OUR_NUMBER = "+15005550006"
-TEXT = ("hello, I found an edited picture of me online and I do not know what to do about it. "
+TEXT = ("hello, I found an old picture of me on a phone and I do not know what to do about it. "
         "can someone help me understand my options? #{i}")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
 from telegram import Document, PhotoSize, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
@@ -124,9 +125,16 @@ class MediaFlow:
                                     mime=mime, size_bytes=len(data), sha256=fp.sha256,
                                     pdq=fp.pdq, pdq_quality=fp.pdq_quality, location=caption)
         # The file id lets us fetch the file again if (and only if) the victim says yes.
-        await self.deps.redis.set(self.deps.keys.tg_file(eid),
-                                  self.rt.seal_ref(file_id, f"tg-file:{eid}"),
-                                  ex=TG_FILE_CONSENT_TTL_S)
+        try:
+            await self.deps.redis.set(self.deps.keys.tg_file(eid),
+                                      self.rt.seal_ref(file_id, f"tg-file:{eid}"),
+                                      ex=TG_FILE_CONSENT_TTL_S)
+        except (RedisError, OSError) as e:
+            # Redis down: the evidence is recorded and the victim still answered; a "keep it"
+            # later finds no file to fetch and says so (tg_media_expired). A retry of the
+            # update would find it stored and answer nothing.
+            log.warning("telegram file id not held", extra={"evidence": eid,
+                                                            "error": type(e).__name__})
         rows = [[(f"platform_{p}", f"ev:p:{eid}:{p}") for p in PLATFORMS[i:i + 2]]
                 for i in range(0, len(PLATFORMS), 2)]
         await self.rt.say(chat_id, self.rt.text(lang, "tg_media_received"),

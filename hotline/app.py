@@ -49,7 +49,17 @@ from hotline.stores.live.store import LiveStore
 from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.web import ops
-from hotline.web.appkeys import CONFIG, DEPS, ENGINE, HUB, KEYRING, PROMPTS, REDIS, REDIS_URL
+from hotline.web.appkeys import (
+    CONFIG,
+    DEPS,
+    EMBEDDED_REDIS,
+    ENGINE,
+    HUB,
+    KEYRING,
+    PROMPTS,
+    REDIS,
+    REDIS_URL,
+)
 from hotline.web.middleware import errors, security_headers
 
 log = logging.getLogger(__name__)
@@ -80,6 +90,7 @@ async def _embedded_redis_ctx(app: web.Application) -> AsyncIterator[None]:
     # Started from the main thread: PR_SET_PDEATHSIG follows the thread that forks the child.
     server.start()
     app[REDIS_URL] = server.url
+    app[EMBEDDED_REDIS] = livesync.EmbeddedWatch(server)
     log.info("embedded redis started", extra={"pid": server.proc.pid if server.proc else None})
     try:
         yield
@@ -167,6 +178,10 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "outbox": lambda: outbox.run_outbox(deps, stop),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake),
     }
+    if EMBEDDED_REDIS in app:
+        # Started again when it dies; on the loop's (main) thread, as it was first started.
+        watch = app[EMBEDDED_REDIS]
+        jobs["embedded-redis"] = lambda: watch.run(deps, stop)
     tasks = [asyncio.create_task(supervise(name, start, stop), name=name)
              for name, start in jobs.items()]
     yield

@@ -41,11 +41,13 @@ def redis_binary() -> str:
 
 
 class RedisProcess:
-    """A private redis-server on a free loopback port; can be restarted (losing its data)."""
+    """A private redis-server on a free loopback port; can be restarted (losing its data,
+    unless `persist`: then every write is in its append-only file before it is answered)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, persist: bool = False) -> None:
         self.workdir = workdir
         self.port = free_port()
+        self.persist = persist
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,9 +56,10 @@ class RedisProcess:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        aof = ["yes", "--appendfsync", "always"] if self.persist else ["no"]
         self.proc = subprocess.Popen(
             [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+             "--appendonly", *aof, "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = sync_redis.Redis(port=self.port, socket_timeout=0.5)
         deadline = time.monotonic() + 10

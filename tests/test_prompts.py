@@ -11,12 +11,24 @@ import pytest
 
 from hotline.channels.webchat import PAGE_PROMPTS
 from hotline.config import LANG_CODES, load_config
+from hotline.domain.legal import LegalBasis, template_name
 from hotline.prompts import Prompts, prompts_dir
+from tests.takedown_samples import sample_values
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROOT = REPO_ROOT / "prompts"
 LANGS = sorted(p.name for p in ROOT.iterdir() if p.is_dir())
-NAMES = sorted({p.stem for lang in LANGS for p in (ROOT / lang).rglob("*.txt")})
+
+
+
+def _names(lang: str) -> set[str]:
+    """Prompt names as Prompts.render takes them: paths below the language folder, without
+    .txt ("chat_title", "takedown/take_it_down_us")."""
+    return {p.relative_to(ROOT / lang).with_suffix("").as_posix()
+            for p in (ROOT / lang).rglob("*.txt")}
+
+
+NAMES = sorted(set().union(*(_names(lang) for lang in LANGS)))
 
 # The variables each prompt needs; every other prompt needs none.
 NEEDS: dict[str, dict[str, object]] = {
@@ -48,6 +60,8 @@ NEEDS: dict[str, dict[str, object]] = {
                        "reasons": "content_spreading", "platform": "telegram",
                        "link": "https://hotline.example/console/cases/3f2a9c1b"},
     "tg_staff_acked": {"case_number": "3f2a9c1b", "by": "12"},
+    # Takedown request texts (docs/takedown.md): one variable per field of the legal basis.
+    **{template_name(b): dict(sample_values(b)) for b in LegalBasis},
 }
 # Variables that choose between wordings rather than being shown (not looked for in the text).
 SELECTORS = {"coverage", "critical", "callback", "spoken", "tomorrow", "leave_message",
@@ -73,6 +87,12 @@ def test_same_prompt_names_in_every_language(lang: str) -> None:
     reference = Prompts().names(LANGS[0])
     assert names == reference, (
         f"{lang}: missing {sorted(reference - names)}, extra {sorted(names - reference)}")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_same_prompt_paths_in_every_language(lang: str) -> None:
+    """Subfolders too (Prompts.names gives file stems, which would hide a misplaced file)."""
+    assert _names(lang) == _names(LANGS[0])
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -168,3 +188,21 @@ def test_custom_root(tmp_path: Path) -> None:
     assert p.render("xx", "hello", who="<b>") == "Hi <b>!"  # plain text: no escaping here
     with pytest.raises(jinja2.UndefinedError):
         p.render("xx", "hello")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("spoken", [False, True])
+def test_wait_status_with_an_unknown_place_is_a_plain_acknowledgement(lang: str,
+                                                                      spoken: bool) -> None:
+    """With the live queue unreadable (position none) every language says the message is
+    saved (or, spoken, to stay on the line): no place, no estimate, no "None", whatever the
+    coverage; the emergency numbers still follow for a critical case."""
+    p = Prompts()
+    values: dict[str, object] = {"position": None, "minutes": None, "coverage": "gap",
+                                 "critical": False, "callback": False, "spoken": spoken}
+    plain = p.render(lang, "wait_status", **values)
+    assert plain and "None" not in plain and not any(c.isdigit() for c in plain)
+    assert plain == p.render(lang, "wait_status", **{**values, "coverage": "ok"})
+    assert plain != p.render(lang, "wait_status", **{**values, "position": 3})
+    critical = p.render(lang, "wait_status", **{**values, "critical": True})
+    assert critical.startswith(plain) and "112" in critical

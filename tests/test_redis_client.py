@@ -1,8 +1,9 @@
 """The service's Redis client (hotline.stores.live.client): commands, pipelines and scripts
 work against a real redis-server, every connection kind gets the timed writes, a burst larger
-than the pool waits for connections instead of failing, and a write that cannot finish fails
+than the pool waits for connections instead of failing, a write that cannot finish fails
 with redis-py's TimeoutError within the limit and drops its connection (a loopback server that
-accepts and never reads)."""
+accepts and never reads), and while Redis is unreachable commands fail at once after the first
+one has tried its retries (a server that closes every connection), until it is back."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from redis.asyncio.connection import (
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hotline.stores.live.client import open_client
@@ -116,5 +118,71 @@ async def test_a_burst_beyond_the_pool_waits_instead_of_failing(
     try:
         results = await asyncio.gather(*(client.ping() for _ in range(200)))
         assert all(results)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def slamming_server() -> Iterator[tuple[int, list[int]]]:
+    """Accepts connections and closes each at once (a Redis that cannot serve); counts them."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    accepted = [0]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            accepted[0] += 1
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield srv.getsockname()[1], accepted
+    srv.close()
+
+
+async def test_an_unreachable_redis_fails_at_once_after_the_first_try(
+        slamming_server: tuple[int, list[int]]) -> None:
+    """The first command that meets the outage retries the connection (a restart may be
+    over in a moment); later ones try once and fail, instead of each waiting out the
+    retries (seconds per request, every request)."""
+    port, accepted = slamming_server
+    client = open_client(f"redis://127.0.0.1:{port}/0")
+    try:
+        with pytest.raises(RedisConnectionError):
+            await client.ping()
+        first = accepted[0]
+        assert first > 1  # retried
+        for n in range(1, 4):
+            with pytest.raises(RedisConnectionError):
+                await client.get("k")
+            assert accepted[0] == first + n  # one try each
+    finally:
+        await client.aclose()
+
+
+async def test_the_client_is_back_when_redis_is(private_redis: RedisProcess) -> None:
+    """Killed, then started again on the same port: the same client works again at once,
+    and retries again when the next outage begins."""
+    client = open_client(private_redis.url)
+    try:
+        assert await client.ping()
+        assert private_redis.proc is not None
+        private_redis.proc.kill()
+        private_redis.proc.wait()
+        for _ in range(3):
+            with pytest.raises(RedisConnectionError):
+                await client.ping()
+        private_redis.start()
+        assert await client.ping()
+        await client.set("back", "1", ex=60)
+        assert await client.get("back") == "1"
+        # Reachable again, so a stale connection after the next restart is retried on a new
+        # one: the command succeeds.
+        private_redis.restart()
+        assert await client.ping()
     finally:
         await client.aclose()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hotline.domain.conversation import Channel, Urgency
+from hotline.domain.signals import POSSIBLE_PREFIX
 
 
 class Presence(StrEnum):
@@ -130,12 +131,14 @@ def pick_item(items: Sequence[WaitingItem], agent: AgentState, now_ms: int,
 
 
 def needs_for(reasons: Iterable[str]) -> frozenset[str]:
-    """Specialisms a case calls for, from its triage reasons."""
+    """Specialisms a case calls for, from its triage reasons (fired or possible: a specialism
+    is only preferred, never required)."""
     out = set()
     for r in reasons:
-        if r == "minor":
+        signal = r.removeprefix(POSSIBLE_PREFIX)
+        if signal == "minor":
             out.add("minors")
-        elif r.startswith("sextortion"):
+        elif signal.startswith("sextortion"):
             out.add("sextortion")
     return frozenset(out)
 

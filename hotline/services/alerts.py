@@ -84,7 +84,11 @@ async def raise_takedown_alert(deps: Deps, conversation_id: str, reasons: tuple[
                                actor_id: int | None = None) -> int | None:
     """Alert the takedown staff on shift that content is spreading; None if already alerted."""
     now = datetime.now(UTC)
-    present = await deps.live.present()
+    try:
+        present = await deps.live.present()
+    except (RedisError, OSError):
+        # Presence only orders who is alerted first; the alert must not wait for Redis.
+        present = set()
     async with deps.engine.begin() as conn:
         if await _open_alert(conn, conversation_id, TAKEDOWN):
             return None

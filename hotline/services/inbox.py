@@ -83,7 +83,7 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
     announced = {"type": "message", "conversation": stored.conversation_id,
                  "seq": stored.seq, "direction": direction.value}
     if stored.new_conversation:
-        reasons = tuple(s.value for s in found.reasons)
+        reasons = found.codes()
         queued = {"type": "queued", "conversation": stored.conversation_id,
                   "language": msg.language, "channel": msg.channel.value,
                   "urgency": found.urgency.value, "reasons": list(reasons)}
@@ -100,6 +100,7 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
             log.warning("queue or events not updated; reconciler will queue it",
                         extra={"conversation": stored.conversation_id,
                                "error": type(e).__name__})
+        # Fired only: a possible signal ("아직 퍼졌는지는 몰라요") raises urgency, pages nobody.
         if Signal.CONTENT_SPREADING in found.reasons:
             await alerts.raise_takedown_alert(deps, stored.conversation_id, reasons)
     else:
@@ -153,7 +154,7 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
         await convs.insert_conversation(
             conn, conversation_id=cid, channel=msg.channel, pseudonym=pseudonym,
             language=msg.language, urgency=found.urgency, at=msg.received_at,
-            contact_sealed=contact, reasons=tuple(s.value for s in found.reasons), next_seq=1)
+            contact_sealed=contact, reasons=found.codes(), next_seq=1)
     else:
         conv, seq = bumped
         cid = conv.id
@@ -165,11 +166,11 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
     if not inserted:
         raise _Duplicate
     if bumped is None:
-        if found.reasons:
+        if found.codes():
             await audit.record(conn, at=msg.received_at, actor_id=None,
                                action="case.triaged", target_kind="conversation",
                                target_id=cid, urgency=found.urgency.value,
-                               reasons=[s.value for s in found.reasons])
+                               reasons=list(found.codes()))
     else:
         change = await urgency.raise_in_tx(conn, deps, bumped[0], found, msg.received_at)
     return Stored(cid, seq, new_conversation=bumped is None, duplicate=False), change

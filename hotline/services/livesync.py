@@ -1,6 +1,7 @@
 """Keeping Redis in step with SQL: a full rebuild at start or after Redis lost its data, and a
 periodic repair of what drifted (a case that never reached the queue because Redis was down
-when it arrived, or a claim whose SQL half never happened). Losing Redis loses nothing.
+when it arrived, or a claim whose SQL half never happened). Losing Redis loses nothing. The
+embedded redis-server is watched: started again when it dies, then rebuilt from SQL.
 See docs/stores.md.
 """
 
@@ -11,19 +12,30 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 
+from prometheus_client import Counter
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.domain.conversation import Status
 from hotline.domain.routing import needs_for
+from hotline.metrics import REGISTRY
 from hotline.services import agents
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
+from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import JOB_LOCK_MARGIN_S
 from hotline.stores.live.store import Waiting
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import staff as staff_store
 
 log = logging.getLogger(__name__)
+
+EMBEDDED_RESTARTS = Counter("hotline_embedded_redis_restarts",
+                            "Times the embedded redis-server died and was started again",
+                            registry=REGISTRY)
+# How often the embedded redis-server is looked at (a waitpid, no I/O).
+WATCH_S = 0.2
+
 
 def as_waiting(row: convs.ConversationRow) -> Waiting:
     """The queue's view of a conversation row."""
@@ -173,3 +185,36 @@ async def run_reconciler(deps: Deps, stop: asyncio.Event) -> None:
         with contextlib.suppress(RedisError, OSError):
             await reconciler.once()
         await pause(stop, deps.config.storage.reconcile_seconds)
+
+
+class EmbeddedWatch:
+    """Watches the embedded redis-server: when it has died, starts it again (it loads its
+    append-only file) and rebuilds the live state from SQL. The file may lack the last second
+    of writes, so SQL's truth replaces it wholesale; there is one server per data folder (a
+    lock), so no other instance is claiming meanwhile. `stale` is true from the death until
+    the rebuild is done (/readyz answers 503 meanwhile)."""
+
+    def __init__(self, server: EmbeddedRedis) -> None:
+        self.server = server
+        self.stale = False
+
+    async def run(self, deps: Deps, stop: asyncio.Event) -> None:
+        """Forever, until `stop`. A restart that fails raises: jobs.supervise tries again with
+        a growing delay (the server is still found dead)."""
+        while not stop.is_set():
+            code = self.server.exited()
+            if code is not None:
+                self.stale = True
+                log.error("embedded redis-server died; starting it again",
+                          extra={"code": code})
+                EMBEDDED_RESTARTS.inc()
+                await self.server.restart()
+                log.warning("embedded redis-server started again")
+            if self.stale:
+                try:
+                    await rebuild(deps)
+                    self.stale = False
+                except (RedisError, OSError, SQLAlchemyError) as e:
+                    log.warning("live state not rebuilt yet; trying again",
+                                extra={"error": type(e).__name__})
+            await pause(stop, 1.0 if self.stale else WATCH_S)

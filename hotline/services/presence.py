@@ -9,7 +9,6 @@ it back in livesync.rebuild. See docs/routing.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from redis.exceptions import RedisError
@@ -74,10 +73,20 @@ async def sweep_lost(deps: Deps) -> list[int]:
 
 
 async def run_presence(deps: Deps, stop: asyncio.Event) -> None:
-    """Forever: find lost consoles every alerts.check_seconds."""
+    """Forever: find lost consoles every alerts.check_seconds; after Redis was unreachable,
+    not before consoles have had a presence timeout to beat again. Their heartbeats failed
+    meanwhile: a Redis back with its data would otherwise have every counselor swept offline
+    at the first pass, and a lead alert raised for every open case."""
+    loop = asyncio.get_running_loop()
+    quiet_until = 0.0
     while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
+        try:
+            # The lock is asked for on every pass, also while quiet: that is how the end of
+            # an outage is seen.
             if await deps.redis.set(deps.keys.job_lock("presence"), "1", nx=True,
-                                    px=int(deps.config.alerts.check_seconds * 900)):
+                                    px=int(deps.config.alerts.check_seconds * 900)) \
+                    and loop.time() >= quiet_until:
                 await sweep_lost(deps)
+        except (RedisError, OSError):
+            quiet_until = loop.time() + deps.config.routing.presence_timeout_seconds
         await pause(stop, deps.config.alerts.check_seconds)

@@ -18,7 +18,15 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, update
 
 from hotline.domain.conversation import Status, Urgency
-from hotline.domain.triage import IntakeAnswers, Signal, Triage, aged, escalate, triage
+from hotline.domain.triage import (
+    IntakeAnswers,
+    Signal,
+    Triage,
+    aged,
+    escalate,
+    parse_reason,
+    triage,
+)
 from hotline.services import alerts
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
@@ -30,7 +38,6 @@ from hotline.stores.sql.tables import conversations
 
 log = logging.getLogger(__name__)
 
-_SIGNALS = {s.value: s for s in Signal}
 # Reason codes that are not triage signals.
 AGED = "aged"
 LEAD = "lead"
@@ -47,7 +54,7 @@ class Change:
 
 
 def current_triage(conv: convs.ConversationRow | convs.OpenCase) -> Triage:
-    return Triage(conv.urgency, tuple(_SIGNALS[r] for r in conv.reasons if r in _SIGNALS))
+    return Triage.from_codes(conv.urgency, conv.reasons)
 
 
 def answers_from_json(text: str) -> IntakeAnswers:
@@ -66,11 +73,13 @@ _SET_URGENCY = Prebuilt(update(conversations).where(conversations.c.id == bindpa
 
 async def raise_in_tx(conn: Sql, deps: Deps, conv: convs.ConversationRow | convs.OpenCase,
                       found: Triage, at: datetime) -> Change | None:
-    """Within the caller's transaction: raise the case to what triage found, never lower."""
+    """Within the caller's transaction: raise the case to what triage found, never lower.
+    A signal found only as possible never pages: only fired codes ("content_spreading", not
+    "possible:content_spreading") alert takedown in `announce`."""
     before = current_triage(conv)
     after = escalate(before, found, rules=deps.config.triage)
-    extra = tuple(r for r in conv.reasons if r not in _SIGNALS)
-    reasons = tuple(s.value for s in after.reasons) + extra
+    extra = tuple(r for r in conv.reasons if parse_reason(r) is None)
+    reasons = after.codes() + extra
     if after.urgency == conv.urgency and reasons == conv.reasons:
         return None
     await run(conn, _SET_URGENCY, {"b_id": conv.id, "b_urgency": after.urgency.value,

@@ -1,21 +1,29 @@
 """What a waiting victim is told, the same on every channel: their place in line, a wait
 estimate from recent handling times, whether anyone suitable is on duty at all, and emergency
 numbers when the case is critical. The words are the `wait_status` prompt. See docs/routing.md.
+
+With Redis unreachable the place and the estimate cannot be read: the wait is "unknown"
+(position None), which the prompt turns into a plain acknowledgement (the message is saved, a
+counselor will answer), still with the emergency numbers for a critical case (read from SQL).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from hotline.domain.conversation import Urgency
 from hotline.domain.routing import Coverage, coverage, wait_estimate_s, why_not
 from hotline.services.deps import Deps
 from hotline.stores.live.store import now_ms
-from hotline.stores.sql.tables import intake_records
+from hotline.stores.sql.tables import conversations, intake_records
+
+log = logging.getLogger(__name__)
 
 # Recent handling times are read from SQL at most this often per process.
 _HANDLING_CACHE_S = 60.0
@@ -25,7 +33,7 @@ _cache: dict[int, tuple[float, list[int]]] = {}
 
 @dataclass(frozen=True)
 class WaitInfo:
-    position: int | None
+    position: int | None  # None: unknown (the live queue could not be read)
     minutes: int | None
     coverage: Coverage
     critical: bool
@@ -52,10 +60,16 @@ async def _recent_handling(deps: Deps) -> list[int]:
 
 
 async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
-    """The wait of one waiting (or offered) case; None if it is not waiting."""
-    # Both reads at once: on a quiet line every round trip is the victim's wait for the reply.
-    found, agents = await asyncio.gather(deps.live.place(conversation_id),
-                                         deps.live.agent_states())
+    """The wait of one waiting (or offered) case; None if it is not waiting. An unknown wait
+    (position None) when Redis cannot be read: callers ask only about a case SQL has waiting."""
+    try:
+        # Both reads at once: on a quiet line every round trip is the victim's wait.
+        found, agents = await asyncio.gather(deps.live.place(conversation_id),
+                                             deps.live.agent_states())
+    except (RedisError, OSError) as e:
+        log.warning("wait not readable; plain acknowledgement",
+                    extra={"conversation": conversation_id, "error": type(e).__name__})
+        return await _unknown(deps, conversation_id)
     if found is None:
         return None
     mine, position = found
@@ -66,3 +80,12 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     est = wait_estimate_s(position, await _recent_handling(deps), serving)
     minutes = None if est is None or cov == Coverage.GAP else max(1, round(est / 60))
     return WaitInfo(position, minutes, cov, mine.urgency == Urgency.CRITICAL)
+
+
+async def _unknown(deps: Deps, conversation_id: str) -> WaitInfo | None:
+    async with deps.engine.connect() as conn:
+        level = (await conn.execute(select(conversations.c.urgency).where(
+            conversations.c.id == conversation_id))).scalar_one_or_none()
+    if level is None:
+        return None
+    return WaitInfo(None, None, Coverage.OK, level == Urgency.CRITICAL.value)

@@ -11,11 +11,14 @@ from hotline.crypto import Keyring
 from hotline.events import Hub
 from hotline.prompts import Prompts
 from hotline.services.deps import Deps
+from hotline.services.livesync import EmbeddedWatch
 
 CONFIG = web.AppKey("config", Config)
 KEYRING = web.AppKey("keyring", Keyring)
 REDIS_URL = web.AppKey("redis_url", str)
 REDIS = web.AppKey("redis", Redis)
+# The watch over the redis-server `hotline serve` started (absent with storage.redis_url).
+EMBEDDED_REDIS = web.AppKey("embedded_redis", EmbeddedWatch)
 ENGINE = web.AppKey("engine", AsyncEngine)
 DEPS = web.AppKey("deps", Deps)
 HUB = web.AppKey("hub", Hub)

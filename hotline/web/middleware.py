@@ -1,9 +1,11 @@
 """Middlewares: security headers on every response, and errors turned into clear answers.
 
 A handler bug answers 500 with an error id that is also logged (never the request body); bad
-input answers the 4xx its handler chose. A database connection lost under a request (the
-server restarted or ended the session) answers 503 with Retry-After: the pool has already
-replaced it, so a second try runs on a fresh one.
+input answers the 4xx its handler chose. A route that needs the live store (Redis) while it is
+unreachable answers 503 with Retry-After and a plain message: the one place that says so, for
+every staff page and API (victims' channels do without Redis; see docs/stores.md). So does a
+request whose database connection was lost under it (the server restarted or ended the
+session): the pool has already replaced it, so a second try runs on a fresh one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
@@ -23,6 +28,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # 'self' only: no third-party scripts can read a victim's chat. No inline script either.
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+# What a client is told to wait before trying again while Redis is unreachable: an embedded
+# redis-server is started again within a second or two; an external one fails over in seconds.
+REDIS_RETRY_AFTER_S = 5
+_REDIS_DOWN = "The live queue is briefly unreachable. Try again in a few seconds."
+# After a lost database connection the pool already holds fresh ones: try again at once.
+DB_RETRY_AFTER_S = 1
+_DB_LOST = "The database connection was lost. Try again."
 
 
 def _is_api(request: web.Request) -> bool:
@@ -63,26 +75,20 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return web.json_response({"error": exc.reason, "detail": exc.text or exc.reason},
                                      status=exc.status, headers=_keep(exc))
         raise
+    except (RedisConnectionError, RedisTimeoutError, ReadOnlyError) as e:
+        # Redis down, restarting, loading its data or failing over (a replica answers
+        # read-only): not a bug, and nothing was lost (SQL holds the truth); the client retries.
+        log.warning("live store unreachable", extra={"path": request.path,
+                                                     "error": type(e).__name__})
+        return _unavailable(request, "live state unavailable", _REDIS_DOWN,
+                            REDIS_RETRY_AFTER_S)
     except DBAPIError as e:
         if not e.connection_invalidated:
             return _internal(request)
         log.warning("database connection lost under a request", extra={"path": request.path})
-        return _unavailable(request)
+        return _unavailable(request, "database connection lost", _DB_LOST, DB_RETRY_AFTER_S)
     except Exception:
         return _internal(request)
-
-
-# Seconds a client waits before trying again after a lost database connection.
-RETRY_AFTER_S = 1
-
-
-def _unavailable(request: web.Request) -> web.Response:
-    headers = {"Retry-After": str(RETRY_AFTER_S)}
-    if _is_api(request):
-        return web.json_response({"error": "database connection lost; try again"},
-                                 status=503, headers=headers)
-    return web.Response(text="Temporarily unavailable; try again.", status=503,
-                        headers=headers)
 
 
 def _internal(request: web.Request) -> web.Response:
@@ -93,6 +99,16 @@ def _internal(request: web.Request) -> web.Response:
         return web.json_response({"error": "internal error", "error_id": error_id},
                                  status=500)
     return web.Response(text=f"Internal error ({error_id})", status=500)
+
+
+def _unavailable(request: web.Request, error: str, detail: str, retry_after_s: int
+                 ) -> web.Response:
+    """503 with Retry-After: JSON on the APIs, the plain sentence `detail` on pages."""
+    headers = {"Retry-After": str(retry_after_s)}
+    if _is_api(request):
+        return web.json_response({"error": error, "detail": detail,
+                                  "retry_after": retry_after_s}, status=503, headers=headers)
+    return web.Response(text=detail, status=503, headers=headers)
 
 
 def _keep(exc: web.HTTPException) -> dict[str, str]:

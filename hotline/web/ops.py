@@ -1,4 +1,5 @@
-"""Operations endpoints: /healthz (alive), /readyz (stores answer), /metrics (Prometheus).
+"""Operations endpoints: /healthz (alive), /readyz (stores answer, and the live state is not
+waiting for its rebuild after the embedded Redis restarted), /metrics (Prometheus).
 
 /metrics (queue sizes, the oldest wait) is for operators only: on a listener of its own
 (`server.metrics_listen`, never proxied), and on the public port only with
@@ -20,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline import metrics
 from hotline.crypto import tokens_equal
 from hotline.stores.live.store import now_ms
-from hotline.web.appkeys import CONFIG, DEPS
+from hotline.web.appkeys import CONFIG, DEPS, EMBEDDED_REDIS
 
 routes = web.RouteTableDef()
 _PROBE_TIMEOUT_S = 2.0
@@ -50,6 +51,10 @@ async def readyz(request: web.Request) -> web.Response:
         checks["redis"] = "ok"
     except (RedisError, OSError, TimeoutError) as e:
         checks["redis"] = type(e).__name__
+    watch = request.app.get(EMBEDDED_REDIS)
+    if checks["redis"] == "ok" and watch is not None and watch.stale:
+        # The embedded redis-server died and is back, but its live state is not rebuilt yet.
+        checks["redis"] = "rebuilding"
     ok = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ok" if ok else "unavailable", **checks},
                              status=200 if ok else 503)

@@ -2,11 +2,14 @@
 
 Started by `hotline serve` when no Redis URL is configured, with append-only persistence, and
 stopped on exit. On Linux the child is also told to die with us (PR_SET_PDEATHSIG), and a stale
-one left by a killed server (pid file) is stopped on the next start: no orphan process.
+one left by a killed server (pid file) is stopped on the next start: no orphan process. Should
+it die while we run, `restart` starts it again on the same folder and socket, where it loads
+its append-only file (livesync.watch_embedded does that and rebuilds the live state).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 import redis
+import redis.asyncio
 
 from hotline.config import ConfigError
 from hotline.datadir import PRIVATE_DIR, PRIVATE_UMASK, create_private
@@ -28,6 +32,8 @@ from hotline.datadir import PRIVATE_DIR, PRIVATE_UMASK, create_private
 # Unix socket paths longer than this do not fit sockaddr_un on Linux (108 bytes with the NUL).
 _MAX_SOCKET_PATH = 100
 _START_TIMEOUT_S = 10.0
+# What PING raises while the server starts or loads its append-only file.
+_NOT_YET = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
 def find_redis_server() -> str:
@@ -114,6 +120,49 @@ class EmbeddedRedis:
         os.chmod(self.dir, PRIVATE_DIR)
         self._take_lock()
         self._stop_stale()
+        proc = self._spawn()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
+        try:
+            while True:
+                self._check_running(proc)
+                with contextlib.suppress(*_NOT_YET):
+                    if client.ping():
+                        return
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("embedded redis-server did not answer within 10 s")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def exited(self) -> int | None:
+        """The exit code once the server has ended (it is reaped); None while it runs."""
+        return None if self.proc is None else self.proc.poll()
+
+    async def restart(self) -> None:
+        """Start the server again after it died (same folder, socket and append-only file)
+        and wait, without blocking the loop, until it has loaded its data and answers.
+        Call it from the thread that started it: PR_SET_PDEATHSIG follows the forking thread."""
+        proc = self._spawn()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        client = redis.asyncio.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
+        try:
+            while True:
+                self._check_running(proc)
+                with contextlib.suppress(*_NOT_YET):
+                    if await client.ping():
+                        return
+                if time.monotonic() > deadline:
+                    # Ended, so the next look finds it exited and tries again.
+                    proc.kill()
+                    proc.wait()
+                    raise RuntimeError("embedded redis-server did not answer within 10 s")
+                await asyncio.sleep(0.05)
+        finally:
+            await client.aclose()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
         exe = find_redis_server()
@@ -132,26 +181,12 @@ class EmbeddedRedis:
         # that still leaves a trace for _stop_stale.
         create_private(self.pidfile)
         self.pidfile.write_text(str(self.proc.pid))
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
-        try:
-            while True:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(
-                        f"embedded redis-server exited with {self.proc.returncode}; "
-                        f"see {self.dir / 'redis.log'}"
-                    )
-                try:
-                    if client.ping():
-                        return
-                except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
-                    pass
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("embedded redis-server did not answer within 10 s")
-                time.sleep(0.05)
-        finally:
-            client.close()
+        return self.proc
+
+    def _check_running(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is not None:
+            raise RuntimeError(f"embedded redis-server exited with {proc.returncode}; "
+                               f"see {self.dir / 'redis.log'}")
 
     def stop(self) -> None:
         """Stop the server (it flushes its append-only file on SIGTERM)."""
