@@ -46,6 +46,7 @@ from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
 from hotline.stores.live.store import LiveStore
+from hotline.stores.live.throttle import Throttle
 from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.web import ops
@@ -56,11 +57,15 @@ from hotline.web.appkeys import (
     ENGINE,
     HUB,
     KEYRING,
+    LOGIN_THROTTLE,
     PROMPTS,
     REDIS,
     REDIS_URL,
+    STREAMS,
 )
 from hotline.web.middleware import errors, security_headers
+from hotline.web.remote import RealAddress
+from hotline.web.streamgate import StreamGate
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +134,7 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = Deps(config=cfg, engine=app[ENGINE], redis=redis, keys=keys,
                 live=LiveStore(redis, keys, cfg.routing.rules()), keyring=app[KEYRING])
     app[DEPS] = deps
+    app[LOGIN_THROTTLE] = Throttle(redis, cfg.console.login_policy())
     async with deps.engine.begin() as conn:
         await roster.seed(conn, cfg.roster, datetime.now(UTC))
     # A Redis that lost its state is rebuilt from SQL (a lost Redis loses nothing); one that
@@ -210,11 +216,15 @@ async def _close_streams(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     """Build the aiohttp application for `config` (nothing is opened until it starts)."""
     scrub_library_logs()
-    app = web.Application(middlewares=[security_headers, errors],
-                          handler_args={"access_log_format": ACCESS_LOG_FORMAT},
-                          client_max_size=MAX_REQUEST_BYTES)
+    # RealAddress comes before anything that reads request.remote (per-address limits).
+    app = web.Application(
+        middlewares=[security_headers, errors,
+                     RealAddress(config.server.trusted_proxies).middleware],
+        handler_args={"access_log_format": ACCESS_LOG_FORMAT},
+        client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
     app[PROMPTS] = Prompts()
+    app[STREAMS] = StreamGate(config.streams)
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
                          undefined=jinja2.StrictUndefined, autoescape=True)
     app[aiohttp_jinja2.static_root_key] = "/static"

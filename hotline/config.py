@@ -17,7 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotline.config_channels import TelegramConfig, TwilioConfig
+from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
+from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
 
@@ -37,14 +39,9 @@ class ServerConfig:
     # "HOST:PORT" of a listener of its own for /metrics, which only operators reach (never
     # proxied). Empty: none; /metrics on the public port then needs HOTLINE_METRICS_TOKEN.
     metrics_listen: str = ""
-
-    @property
-    def metrics_address(self) -> tuple[str, int] | None:
-        """metrics_listen as (host, port); None when it is empty."""
-        if not self.metrics_listen:
-            return None
-        host, _, port = self.metrics_listen.rpartition(":")
-        return host.strip("[]"), int(port)
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; empty: the
+    # connection's peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,12 +83,6 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
-class ConsoleConfig:
-    login_max_failures: int = 5
-    login_window_seconds: int = 900
-
-
-@dataclass(frozen=True)
 class RoutingConfig:
     # "offer": the router offers each case to the best counselor; "pull": take-next only.
     mode: str = "offer"
@@ -124,11 +115,12 @@ class Config:
     languages: LanguageConfig = LanguageConfig()
     retention: RetentionConfig = RetentionConfig()
     privacy: PrivacyConfig = PrivacyConfig()
-    console: ConsoleConfig = ConsoleConfig()
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
     routing: RoutingConfig = RoutingConfig()
     alerts: AlertsConfig = AlertsConfig()
+    streams: StreamsConfig = field(default_factory=StreamsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     # The folder config.toml was read from; relative paths resolve against it.
@@ -159,6 +151,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "console": ConsoleConfig,
     "routing": RoutingConfig,
     "alerts": AlertsConfig,
+    "streams": StreamsConfig,
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
 }
@@ -171,6 +164,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_URL": ("server", "public_url"),
     "HOTLINE_METRICS_LISTEN": ("server", "metrics_listen"),
+    "HOTLINE_TRUSTED_PROXIES": ("server", "trusted_proxies"),
     "HOTLINE_DATA_DIR": ("storage", "data_dir"),
     "HOTLINE_DATABASE_URL": ("storage", "database_url"),
     "HOTLINE_REDIS_URL": ("storage", "redis_url"),
@@ -285,11 +279,12 @@ def _validate(cfg: Config) -> None:
         ("retention.transcript_days", cfg.retention.transcript_days),
         ("retention.session_hours", cfg.retention.session_hours),
         ("privacy.max_message_chars", cfg.privacy.max_message_chars),
-        ("console.login_max_failures", cfg.console.login_max_failures),
-        ("console.login_window_seconds", cfg.console.login_window_seconds),
+        ("console.login_free_failures", cfg.console.login_free_failures),
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
+    validate_console(cfg.console)
+    validate_trusted_proxies(s.trusted_proxies)
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
     for name, value in (
@@ -394,6 +389,7 @@ __all__ = [
     "ServerConfig",
     "ShiftSeed",
     "StorageConfig",
+    "StreamsConfig",
     "TelegramConfig",
     "TwilioConfig",
     "config_from_mapping",

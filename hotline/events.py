@@ -2,10 +2,10 @@
 
 Every change is appended to one Redis stream; stream ids are event ids. Each process runs one
 reader that follows the stream and fans events out to per-client queues; a client that
-reconnects sends the last id it saw and gets the gap replayed (or a "reset" when the gap has
-been trimmed away, after which it reloads from the JSON API). Events carry ids and enumerations
-only: the text of a message is fetched through the access-checked API, never sent through Redis.
-See docs/events.md.
+reconnects sends the last id it saw and gets the gap replayed, a chunk at a time and only
+within a window (otherwise a "reset", after which it reloads from the JSON API). Events carry
+ids and enumerations only: the text of a message is fetched through the access-checked API,
+never sent through Redis. See docs/events.md.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,9 @@ _READ_BLOCK_MS = 2000
 # arriving close together are read in one call: at a few hundred messages a second, one read
 # per event cost as much as publishing it. Consoles see events at most this much later.
 _BATCH_WINDOW_S = 0.02
+# Replay reads the log this many entries at a time, at most this many replays at once.
+REPLAY_CHUNK = 100
+_REPLAY_READERS = 4
 
 
 async def publish(redis: Redis, keys: Keys, event: Event) -> str | None:
@@ -166,12 +169,30 @@ def _id_tuple(eid: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def id_after(eid: str, other: str) -> bool:
+    """Whether stream id `eid` comes after `other` (both valid ids)."""
+    return _id_tuple(eid) > _id_tuple(other)
+
+
 def valid_event_id(eid: str) -> bool:
     """Whether a client-supplied Last-Event-ID has the stream id form ms-seq."""
     ms, sep, seq = eid.partition("-")
     # isascii: str.isdigit() also accepts superscript and full-width digits.
     return (bool(sep) and eid.isascii() and ms.isdigit() and seq.isdigit()
             and len(eid) <= 40)
+
+
+class ReplayGap(Exception):
+    """The events a client missed cannot be replayed: it must get "reset" and reload."""
+
+
+@dataclass(frozen=True)
+class ReplayWindow:
+    """How much a reconnecting client may be replayed."""
+
+    max_events: int
+    max_age_ms: int
+    chunk: int = REPLAY_CHUNK
 
 
 @dataclass(eq=False)
@@ -208,6 +229,9 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._last_id = "$"
         self.closed = False
+        # Replays decoding a chunk at once; the rest wait their turn (bounded memory when
+        # every console reconnects together after a restart).
+        self._reading = asyncio.Semaphore(_REPLAY_READERS)
 
     async def start(self) -> None:
         try:
@@ -237,23 +261,51 @@ class Hub:
     def unsubscribe(self, sub: Subscription) -> None:
         self.subs.discard(sub)
 
-    async def replay(self, after: str, accept: EventFilter) -> list[Event] | None:
-        """Events after `after` that pass the filter; None if the gap is no longer in the log."""
+    async def replay(self, after: str, window: ReplayWindow) -> AsyncIterator[list[Event]]:
+        """The events after `after`, oldest first, in chunks of at most `window.chunk`.
+
+        Raises ReplayGap, possibly after some chunks, when the gap cannot be replayed: trimmed
+        from the log, older than the window, longer than it, or Redis lost or unreachable. The
+        log is read a chunk at a time (never whole), and no more than a few replays decode at
+        once, so reconnecting clients cost bounded memory and never hold the loop long."""
         try:
-            first: Any = await self.redis.xrange(self.keys.events, "-", "+", count=1)
-            entries: Any = await self.redis.xrange(self.keys.events, f"({after}", "+")
-        except RedisError:
-            return None
-        if first and _id_tuple(_decode(first[0])["id"]) > _id_tuple(after):
-            return None  # trimmed: the client missed events we no longer have
-        if not first and after != "0-0":
-            return None  # Redis lost its log: the client must reload
-        out = []
-        for entry in entries:
-            ev = _decode(entry)
-            if accept(ev):
-                out.append(ev)
-        return out
+            async with self.redis.pipeline(transaction=False) as p:
+                p.xrange(self.keys.events, "-", "+", count=1)
+                p.xrevrange(self.keys.events, "+", "-", count=1)
+                first, newest = await p.execute()
+        except (RedisError, OSError) as e:
+            raise ReplayGap("redis") from e
+        if not newest:
+            if after == "0-0":
+                return
+            raise ReplayGap("lost")  # Redis lost its log: the client must reload
+        start, end = _id_tuple(str(first[0][0])), _id_tuple(str(newest[0][0]))
+        cursor = _id_tuple(after)
+        if cursor < start:
+            raise ReplayGap("trimmed")  # the client missed events we no longer have
+        if cursor > end:
+            raise ReplayGap("unknown")  # an id this log never issued (Redis lost its data)
+        if end[0] - cursor[0] > window.max_age_ms:
+            raise ReplayGap("too old")
+        sent = 0
+        last = str(newest[0][0])
+        while cursor < end:
+            try:
+                async with self._reading:
+                    # One more than the window allows tells a gap that is too long.
+                    entries: Any = await self.redis.xrange(
+                        self.keys.events, f"({cursor[0]}-{cursor[1]}", last,
+                        count=min(window.chunk, window.max_events - sent + 1))
+                    chunk = [_decode(e) for e in entries]
+            except (RedisError, OSError) as e:
+                raise ReplayGap("redis") from e
+            if not chunk:
+                return
+            sent += len(chunk)
+            if sent > window.max_events:
+                raise ReplayGap("too long")
+            cursor = _id_tuple(chunk[-1]["id"])
+            yield chunk
 
     async def _run(self) -> None:
         # Not `while True`: on Python 3.11 asyncio.wait_for (used by redis-py for socket writes)

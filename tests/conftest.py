@@ -30,6 +30,7 @@ from tests.local_servers import (
     pg_reachable,
     pg_url,
 )
+from tests.serve import Instance
 
 __all__ = ["RedisProcess", "free_port"]  # imported from here by tests
 
@@ -83,7 +84,6 @@ def make_config(data_dir: Path, database_url: str, redis_url: str, **overrides: 
         "storage": {"data_dir": str(data_dir), "database_url": database_url,
                     "redis_url": redis_url, "redis_prefix": f"t{secrets.token_hex(5)}",
                     "reconcile_seconds": 0.2},
-        "console": {"login_max_failures": 5, "login_window_seconds": 60},
     }
     for section, values in overrides.items():
         raw.setdefault(section, {}).update(values)
@@ -130,6 +130,31 @@ async def app_runner(config: Config) -> AsyncIterator[AppRunner]:
     await runner.start()
     yield runner
     await runner.stop()
+
+
+@pytest.fixture
+async def two_apps(tmp_path: Path, database: Database, redis_server: RedisProcess
+                   ) -> AsyncIterator[tuple[AppRunner, AppRunner]]:
+    """Two instances of the app sharing one Redis prefix, one database and one key ring (as
+    instances behind a proxy do), with event-stream heartbeats every 0.3 s."""
+    cfg = make_config(tmp_path / "data", database.url, redis_server.url,
+                      streams={"heartbeat_seconds": 0.3})
+    a, b = AppRunner(cfg), AppRunner(cfg)
+    await a.start()  # one after the other: the first creates the schema and the key file
+    await b.start()
+    yield a, b
+    await b.stop()
+    await a.stop()
+
+
+@pytest.fixture
+def instances() -> Iterator[list[Instance]]:
+    """`hotline serve` processes made by the test; every one is killed afterwards, also on
+    failure."""
+    made: list[Instance] = []
+    yield made
+    for inst in made:
+        inst.kill()
 
 
 @pytest.fixture

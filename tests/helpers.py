@@ -119,6 +119,11 @@ async def row_counts(config: Config) -> dict[str, int]:
         await engine.dispose()
 
 
+def cookie_value(client: TestClient[Any, Any], name: str, path: str = "/") -> str:
+    """The value of a cookie the client's browser holds for `path`."""
+    return str(client.session.cookie_jar.filter_cookies(client.make_url(path))[name].value)
+
+
 class Victim:
     """A victim's browser on /chat."""
 

@@ -1,5 +1,5 @@
-"""Console authentication over the real app: login rate limit, cookie flags, login CSRF, logout;
-and the web chat's cookie flags."""
+"""Console authentication over the real app: cookie flags, login CSRF, logout; and the web
+chat's cookie flags. Login throttling is in test_login_throttle.py."""
 
 from __future__ import annotations
 
@@ -50,34 +50,12 @@ async def _login(client: TestClient[Any, Any], name: str, password: str, csrf: s
                              data={"name": name, "password": password, "csrf": csrf})
 
 
-async def test_login_is_rate_limited_after_max_failures(app_runner: AppRunner) -> None:
-    cfg = app_runner.config
-    await add_staff(cfg, "mina")
-    client = await app_runner.client()
-    csrf = await _login_form(client)
-    limit = cfg.console.login_max_failures
-    for _ in range(limit):
-        resp = await _login(client, "mina", PASSWORD + "-wrong", csrf)
-        assert resp.status == 401
-    # Even the right password is refused now, with a Retry-After.
-    resp = await _login(client, "mina", PASSWORD, csrf)
-    assert resp.status == 429
-    assert int(resp.headers["Retry-After"]) == cfg.console.login_window_seconds
-    assert "Too many failed attempts" in await resp.text()
-    assert "hl_staff" not in _set_cookies(resp)
-    assert (await client.get("/api/v1/me")).status == 401
-    # Another name from the same address is limited too (per-address counter).
-    await add_staff(cfg, "jun")
-    resp = await _login(client, "jun", PASSWORD, csrf)
-    assert resp.status == 429
-
-
 async def test_failures_below_the_limit_do_not_lock_out(app_runner: AppRunner) -> None:
     cfg = app_runner.config
     await add_staff(cfg, "mina")
     client = await app_runner.client()
     csrf = await _login_form(client)
-    for _ in range(cfg.console.login_max_failures - 1):
+    for _ in range(cfg.console.login_free_failures - 1):
         assert (await _login(client, "mina", "nope-" + PASSWORD, csrf)).status == 401
     resp = await _login(client, "mina", PASSWORD, csrf)
     assert resp.status == 303 and resp.headers["Location"] == "/console"
@@ -100,6 +78,11 @@ async def test_staff_cookie_flags_on_http(app_runner: AppRunner) -> None:
     assert staff["secure"] is False
     assert staff["path"] == "/"
     assert "secure" not in staff["raw"].lower()
+    # The device cookie (login throttling) goes to the login form only, for 180 days.
+    device = _flags(resp, "hl_device")
+    assert device["httponly"] and device["samesite"] == "Strict" and not device["secure"]
+    assert device["path"] == "/console/login"
+    assert "max-age=15552000" in device["raw"].lower()
 
 
 async def test_staff_cookie_is_secure_when_public_url_is_https(
@@ -128,6 +111,7 @@ async def test_staff_cookie_is_secure_when_public_url_is_https(
         assert staff["secure"] is True
         assert staff["httponly"] is True
         assert staff["samesite"] == "Strict"
+        assert _flags(resp, "hl_device")["secure"] is True
 
         chat = await client.get("/chat")
         chat_cookie = _flags(chat, "hl_chat")

@@ -155,10 +155,28 @@ BAD = [
     ("max-chars-zero", _with("privacy", "max_message_chars", 0), "privacy.max_message_chars"),
     ("log-level-bad", _with("privacy", "log_level", "TRACE"), "privacy.log_level"),
     ("quick-exit-list", _with("privacy", "quick_exit_url", ["x"]), "privacy.quick_exit_url"),
-    ("login-failures-zero", _with("console", "login_max_failures", 0),
-     "console.login_max_failures"),
-    ("login-window-string", _with("console", "login_window_seconds", "900"),
-     "console.login_window_seconds"),
+    ("login-free-zero", _with("console", "login_free_failures", 0),
+     "console.login_free_failures"),
+    ("login-first-delay-string", _with("console", "login_first_delay_seconds", "1"),
+     "console.login_first_delay_seconds"),
+    ("login-first-delay-zero", _with("console", "login_first_delay_seconds", 0),
+     "console.login_first_delay_seconds"),
+    ("login-first-delay-over-max", {**_base(), "console": {
+        "login_first_delay_seconds": 60, "login_max_delay_seconds": 30}},
+     "console.login_first_delay_seconds"),
+    ("login-max-delay-inf", _with("console", "login_max_delay_seconds", float("inf")),
+     "console.login_max_delay_seconds"),
+    ("login-forget-under-max", _with("console", "login_forget_seconds", 600),
+     "console.login_forget_seconds"),
+    ("login-old-key", _with("console", "login_max_failures", 5), "console.login_max_failures"),
+    ("trusted-proxies-string", _with("server", "trusted_proxies", "127.0.0.1"),
+     "server.trusted_proxies"),
+    ("trusted-proxies-bad-address", _with("server", "trusted_proxies", ["127.0.0.300"]),
+     "server.trusted_proxies"),
+    ("trusted-proxies-host-bits", _with("server", "trusted_proxies", ["10.0.0.1/8"]),
+     "server.trusted_proxies"),
+    ("trusted-proxies-hostname", _with("server", "trusted_proxies", ["nginx"]),
+     "server.trusted_proxies"),
     ("metrics-listen-no-port", _with("server", "metrics_listen", "127.0.0.1"),
      "server.metrics_listen"),
     ("metrics-listen-bad-port", _with("server", "metrics_listen", "127.0.0.1:99999"),
@@ -177,6 +195,14 @@ BAD = [
      "routing.no_new_offers_minutes"),
     ("routing-unknown", _with("routing", "strategy", "x"), "routing.strategy"),
     ("alerts-ack-zero", _with("alerts", "ack_timeout_seconds", 0), "alerts.ack_timeout_seconds"),
+    ("streams-unknown", _with("streams", "per_ip", 5), "streams.per_ip"),
+    ("streams-total-zero", _with("streams", "chat_total", 0), "streams.chat_total"),
+    ("streams-address-string", _with("streams", "chat_per_address", "100"),
+     "streams.chat_per_address"),
+    ("streams-replay-negative", _with("streams", "replay_max_events", -1),
+     "streams.replay_max_events"),
+    ("streams-heartbeat-long", _with("streams", "heartbeat_seconds", 120),
+     "streams.heartbeat_seconds"),
     ("roster-timezone", _with("roster", "timezone", "Mars/Olympus"), "roster.timezone"),
     ("roster-unknown", _with("roster", "zone", "UTC"), "roster.zone"),
     ("roster-shift-start", _with("roster", "shifts", [
@@ -265,6 +291,14 @@ GOOD = [
      lambda c: c.privacy.log_level == "debug"),
     ("abs-data-dir", _with("storage", "data_dir", "/var/lib/hotline"),
      lambda c: c.data_path == Path("/var/lib/hotline")),
+    ("trusted-proxies", _with("server", "trusted_proxies", ["127.0.0.1", "10.0.0.0/24", "::1"]),
+     lambda c: c.server.trusted_proxies == ("127.0.0.1", "10.0.0.0/24", "::1")),
+    ("login-delays", {**_base(), "console": {"login_first_delay_seconds": 2,
+                                             "login_max_delay_seconds": 2,
+                                             "login_forget_seconds": 2}},
+     lambda c: c.console.login_policy().schedule_ms() == (0, 0, 0, 0, 2000)),
+    ("streams-caps", _with("streams", "chat_per_address", 500),
+     lambda c: c.streams.chat_per_address == 500 and c.streams.chat_per_session == 3),
 ]
 
 
@@ -310,6 +344,8 @@ ENV_GOOD = [
      lambda c: c.server.public_url == "https://help.example.org" and c.secure_cookies),
     ("HOTLINE_REDIS_PREFIX", "hx", lambda c: c.storage.redis_prefix == "hx"),
     ("HOTLINE_LOG_LEVEL", "WARNING", lambda c: c.privacy.log_level == "WARNING"),
+    ("HOTLINE_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/24",
+     lambda c: c.server.trusted_proxies == ("127.0.0.1", "10.0.0.0/24")),
 ]
 
 
@@ -381,6 +417,7 @@ ENV_BAD = [
     ("HOTLINE_REDIS_URL", "http://redis:6379"),
     ("HOTLINE_REDIS_PREFIX", "a b"),
     ("HOTLINE_LOG_LEVEL", "LOUD"),
+    ("HOTLINE_TRUSTED_PROXIES", "nginx"),
 ]
 
 

@@ -27,6 +27,7 @@ from hotline.stores.live.keys import Keys
 from tests.conftest import make_config
 from tests.helpers import Counselor, Victim, add_staff
 from tests.local_servers import pg_admin, pg_database_name, pg_reachable, pg_url
+from tests.serve import At
 from tests.test_embedded_redis import (
     Serve,
     _alive,
@@ -35,7 +36,6 @@ from tests.test_embedded_redis import (
     _wait_until,
     servers,
 )
-from tests.test_two_processes import At
 
 __all__ = ["servers"]  # the fixture
 

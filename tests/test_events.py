@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -18,6 +18,8 @@ from hotline.events import (
     Event,
     Hub,
     Publisher,
+    ReplayGap,
+    ReplayWindow,
     Subscription,
     publish,
     valid_event_id,
@@ -217,11 +219,28 @@ async def _publish_n(redis: Redis, keys: Keys, n: int, **extra: Any) -> list[str
     return out
 
 
+# Wide enough for every test below that is not about the window itself.
+WIDE = ReplayWindow(max_events=10_000, max_age_ms=3_600_000)
+
+
+async def _replay(hub: Hub, after: str, accept: Callable[[Event], bool] = _everything,
+                  window: ReplayWindow = WIDE) -> list[Event] | None:
+    """Everything the replay yields that passes `accept`; None if it ends in a gap."""
+    out: list[Event] = []
+    try:
+        async for chunk in hub.replay(after, window):
+            assert 0 < len(chunk) <= window.chunk
+            out.extend(e for e in chunk if accept(e))
+    except ReplayGap:
+        return None
+    return out
+
+
 async def test_replay_after_id(redis: Redis, keys: Keys) -> None:
     hub = Hub(redis, keys)
     ids = await _publish_n(redis, keys, 5)
     for k in range(5):
-        got = await hub.replay(ids[k], _everything)
+        got = await _replay(hub, ids[k])
         assert got is not None
         assert [e["id"] for e in got] == ids[k + 1:]
         assert [e["seq"] for e in got] == list(range(k + 1, 5))
@@ -233,17 +252,17 @@ async def test_replay_filters(redis: Redis, keys: Keys) -> None:
     assert first is not None
     a = await publish(redis, keys, {"type": "message", "conversation": "a"})
     await publish(redis, keys, {"type": "message", "conversation": "b"})
-    got = await hub.replay(first, lambda e: e.get("conversation") == "a")
+    got = await _replay(hub, first, lambda e: e.get("conversation") == "a")
     assert got is not None and [e["id"] for e in got] == [a]
 
 
 async def test_replay_from_zero_on_empty_log(redis: Redis, keys: Keys) -> None:
-    assert await Hub(redis, keys).replay("0-0", _everything) == []
+    assert await _replay(Hub(redis, keys), "0-0") == []
 
 
 async def test_replay_on_lost_log_is_none(redis: Redis, keys: Keys) -> None:
     """A client with a cursor but no log at all (Redis lost it) must reload."""
-    assert await Hub(redis, keys).replay("1700000000000-0", _everything) is None
+    assert await _replay(Hub(redis, keys), "1700000000000-0") is None
 
 
 @pytest.mark.parametrize("keep", [1, 3, 5])
@@ -255,17 +274,77 @@ async def test_replay_older_than_trimmed_start_is_none(redis: Redis, keys: Keys,
     kept = ids[-keep:]
     # Every cursor before the retained start has lost events: None (reset).
     for old in ids[: 8 - keep - 1]:
-        assert await hub.replay(old, _everything) is None
-    assert await hub.replay("0-1", _everything) is None
+        assert await _replay(hub, old) is None
+    assert await _replay(hub, "0-1") is None
     # A cursor at or after the retained start replays exactly what follows it.
     for i, eid in enumerate(kept):
-        got = await hub.replay(eid, _everything)
+        got = await _replay(hub, eid)
         assert got is not None and [e["id"] for e in got] == kept[i + 1:]
 
 
 async def test_replay_at_latest_is_empty(redis: Redis, keys: Keys) -> None:
     ids = await _publish_n(redis, keys, 3)
-    assert await Hub(redis, keys).replay(ids[-1], _everything) == []
+    assert await _replay(Hub(redis, keys), ids[-1]) == []
+
+
+async def test_replay_reads_in_chunks(redis: Redis, keys: Keys) -> None:
+    ids = await _publish_n(redis, keys, 25)
+    small = ReplayWindow(max_events=100, max_age_ms=3_600_000, chunk=4)
+    sizes = [len(c) async for c in Hub(redis, keys).replay(ids[0], small)]
+    assert sizes == [4, 4, 4, 4, 4, 4]
+    assert await _replay(Hub(redis, keys), ids[0], window=small) is not None
+
+
+async def test_replay_longer_than_the_window_is_a_gap(redis: Redis, keys: Keys) -> None:
+    """A gap of more events than the window ends in ReplayGap after at most the window's
+    worth: the client gets "reset" and reloads instead of the whole log."""
+    ids = await _publish_n(redis, keys, 31)
+    window = ReplayWindow(max_events=10, max_age_ms=3_600_000, chunk=4)
+    hub = Hub(redis, keys)
+    got = await _replay(hub, ids[20], window=window)
+    assert got is not None and [e["id"] for e in got] == ids[21:]  # exactly 10: replayed
+    assert await _replay(hub, ids[19], window=window) is None  # 11: too long
+    yielded: list[Event] = []
+    with pytest.raises(ReplayGap):
+        async for chunk in hub.replay(ids[0], window):
+            yielded.extend(chunk)
+    assert len(yielded) <= window.max_events
+
+
+async def _calls(redis: Redis, command: str) -> int:
+    stats: Any = await redis.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def test_replay_older_than_max_age_is_a_gap_without_reading_the_log(
+        redis: Redis, keys: Keys) -> None:
+    for ms in (1_000, 2_000, 5_000, 6_000):
+        await redis.xadd(keys.events, {"e": json.dumps({"type": "message", "ms": ms})},
+                         id=f"{ms}-0")
+    window = ReplayWindow(max_events=100, max_age_ms=3_000)
+    hub = Hub(redis, keys)
+    before = await _calls(redis, "xrange")
+    assert await _replay(hub, "2000-0", window=window) is None  # 4 s before the newest
+    # One XRANGE (the first entry) and no chunk read at all.
+    assert await _calls(redis, "xrange") - before == 1
+    got = await _replay(hub, "5000-0", window=window)
+    assert got is not None and [e["id"] for e in got] == ["6000-0"]
+
+
+async def test_replay_of_an_id_the_log_never_issued_is_a_gap(redis: Redis, keys: Keys) -> None:
+    """A cursor past the newest event belongs to a log Redis has lost: reload."""
+    ids = await _publish_n(redis, keys, 2)
+    ms = int(ids[-1].split("-")[0])
+    assert await _replay(Hub(redis, keys), f"{ms + 60_000}-0") is None
+
+
+async def test_replay_without_redis_is_a_gap(keys: Keys) -> None:
+    dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True,
+                          socket_connect_timeout=1)
+    try:
+        assert await _replay(Hub(dead, keys), "1700000000000-0") is None
+    finally:
+        await dead.aclose()
 
 
 # --- stop and closing --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from hotline.domain.staff import Role
 from tests.conftest import AppRunner
 from tests.helpers import Counselor, Victim, add_staff
 
@@ -55,6 +56,15 @@ class SSE:
             else:
                 fields[name] = value
 
+    async def rest(self) -> list[Event]:
+        """Every event until the server ends the stream (bounded by a timeout)."""
+        async def _read() -> list[Event]:
+            rest = []
+            while (ev := await self.next()) is not None:
+                rest.append(ev)
+            return rest
+        return await asyncio.wait_for(_read(), READ_TIMEOUT_S)
+
     async def until(self, pred: Callable[[Event], bool]) -> Event:
         """Read until an event matching `pred` (bounded by a timeout)."""
         async def _read() -> Event:
@@ -76,7 +86,8 @@ def _is(kind: str, conversation: str | None = None, **data: Any) -> Callable[[Ev
 
 
 async def test_console_stream_gets_queued_and_message_events(app_runner: AppRunner) -> None:
-    await add_staff(app_runner.config, "mina")
+    # A lead hears of every case (what a counselor hears: tests/test_event_visibility.py).
+    await add_staff(app_runner.config, "mina", Role.LEAD)
     counselor = Counselor(await app_runner.client())
     assert await counselor.login("mina") == 303
     resp = await counselor.client.get("/api/v1/events")
@@ -103,7 +114,7 @@ async def test_console_stream_gets_queued_and_message_events(app_runner: AppRunn
 
 async def test_console_reconnect_with_last_event_id_replays_missed_events(
         app_runner: AppRunner) -> None:
-    await add_staff(app_runner.config, "mina")
+    await add_staff(app_runner.config, "mina", Role.LEAD)
     counselor = Counselor(await app_runner.client())
     assert await counselor.login("mina") == 303
     victim = Victim(await app_runner.client())

@@ -12,15 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import json
 import os
 import secrets
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +28,7 @@ from hotline.domain.conversation import Status
 from hotline.stores.live.keys import Keys
 from hotline.stores.sql.engine import open_engine
 from hotline.stores.sql.tables import audit_events, conversations
-from tests.conftest import RedisProcess, free_port, make_config
+from tests.conftest import RedisProcess, make_config
 from tests.helpers import Counselor, Victim, add_staff
 from tests.local_servers import (
     PG_HOST,
@@ -43,106 +38,14 @@ from tests.local_servers import (
     pg_reachable,
     pg_url,
 )
-
-_VENV_SCRIPT = Path(sys.executable).with_name("hotline")
-COMMAND = [str(_VENV_SCRIPT)] if _VENV_SCRIPT.exists() else [sys.executable, "-m", "hotline.cli"]
+from tests.serve import At, Instance, browser
 
 COUNSELORS = 20
 CHATS = 80
 MAX_CHATS = 3  # the counselors table's default
-START_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 20.0
-REQUEST_TIMEOUT_S = 60.0
 MAX_ROUNDS = 8
 # A plain first message: no triage signal, so every case waits at "normal".
 TEXT = "hello, someone posted a picture of me and I would like to talk to a counselor"
-
-
-class Instance:
-    """One `hotline serve` subprocess with a config.toml of its own."""
-
-    def __init__(self, tmp_path: Path, name: str, database_url: str, redis_url: str,
-                 prefix: str, secret: str) -> None:
-        self.name = name
-        self.port = free_port()
-        folder = tmp_path / f"serve-{name}"
-        folder.mkdir()
-        self.config = folder / "config.toml"
-        self.log = folder / "serve.log"
-        self.config.write_text(
-            "[server]\n"
-            'host = "127.0.0.1"\n'
-            f"port = {self.port}\n"
-            f'public_url = "http://127.0.0.1:{self.port}"\n'
-            "shutdown_timeout = 2.0\n"
-            "[storage]\n"
-            f"data_dir = {json.dumps(str(folder / 'data'))}\n"
-            f"database_url = {json.dumps(database_url)}\n"
-            f"redis_url = {json.dumps(redis_url)}\n"
-            f'redis_prefix = "{prefix}"\n'
-            "[routing]\n"
-            'mode = "pull"\n'
-            "[privacy]\n"
-            'log_level = "WARNING"\n')
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-        self.env.update(HOTLINE_SECRET_KEY=secret, PYTHONUNBUFFERED="1")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([*COMMAND, "--config", str(self.config), "serve"],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         env=self.env, cwd=self.config.parent)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    async def wait_ready(self, session: aiohttp.ClientSession) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"instance {self.name} exited with "
-                                     f"{self.proc.returncode}:\n{self.output()}")
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(f"{self.url}/readyz",
-                                       timeout=aiohttp.ClientTimeout(total=3)) as resp:
-                    if resp.status == 200:
-                        return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"instance {self.name} not ready:\n{self.output()}")
-            await asyncio.sleep(0.2)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=STOP_TIMEOUT_S)
-
-
-class At:
-    """A client session aimed at one instance: what tests.helpers expect of a TestClient
-    (get/post with paths). Cookies are not port-scoped, so one session (one browser) can
-    speak to both instances."""
-
-    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
-        self.session = session
-        self.base = base
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.session.get(self.base + path, **kw)
-
-    def post(self, path: str, **kw: Any) -> Any:
-        return self.session.post(self.base + path, **kw)
-
-
-def _browser() -> aiohttp.ClientSession:
-    # unsafe=True: keep cookies set by an IP-address host (127.0.0.1).
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S))
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -163,18 +66,9 @@ async def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asy
         await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def instances() -> Iterator[list[Instance]]:
-    """Instances made by the test; every process is killed afterwards, also on failure."""
-    made: list[Instance] = []
-    yield made
-    for inst in made:
-        inst.kill()
-
-
 async def _new_chat(base: str, i: int) -> None:
     """One victim: open the chat page on one instance, send a first message."""
-    async with _browser() as session:
+    async with browser() as session:
         victim = Victim(At(session, base))  # type: ignore[arg-type]
         lang = ("ko", "en")[i % 2]
         await victim.open(lang)
@@ -209,7 +103,7 @@ async def test_two_instances_share_the_queue(tmp_path: Path, shared_database: st
     try:
         for inst in instances:
             inst.start()
-        async with _browser() as probe:
+        async with browser() as probe:
             await asyncio.gather(*(inst.wait_ready(probe) for inst in instances))
 
         # 80 victims, half on each instance, ten at a time.
@@ -231,7 +125,7 @@ async def test_two_instances_share_the_queue(tmp_path: Path, shared_database: st
         # "take next" on both instances at once, all counselors together, round after round.
         pairs: list[tuple[int, Counselor, Counselor]] = []
         for i, name in enumerate(names):
-            session = _browser()
+            session = browser()
             browsers.append(session)
             first, second = (a, b) if i % 2 == 0 else (b, a)
             pairs.append((ids[name],

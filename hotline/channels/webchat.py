@@ -3,7 +3,8 @@
 The browser holds one session cookie, `hl_chat` = "<random>.<mac>": it names the chat, not the
 person, and a cookie we did not issue is refused. Messages go in by POST and come back by
 server-sent events (ids only) plus a fetch of the access-checked state. Quick exit ends the
-cookie, so a person who later opens the same browser sees an empty chat. See docs/webchat.md.
+chat session on the server (services/quickexit.py): the old cookie is refused everywhere, and
+a person who later opens the same browser sees an empty chat. See docs/webchat.md.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from hotline.channels.twilio_common import TWILIO
 from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.phone import to_e164
-from hotline.services import callback, inbox, waitinfo
+from hotline.events import Event
+from hotline.services import callback, inbox, quickexit, waitinfo
 from hotline.services.casework import decrypt_lines
 from hotline.services.deps import Deps
 from hotline.stores.sql import conversations as convs
-from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS
+from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS, STREAMS
 from hotline.web.inputs import field_bool, field_str, form_body, json_body, query_int
 from hotline.web.middleware import json_error
-from hotline.web.sse import stream_events
+from hotline.web.sse import StreamView, stream_events
 
 routes = web.RouteTableDef()
 
@@ -70,13 +72,24 @@ def _csrf(deps: Deps, chat_id: str) -> str:
 
 
 def _require_chat(request: web.Request, unsafe: bool = False) -> str:
+    """The cookie's chat id (and, for unsafe methods, a good CSRF token). Whether Quick exit
+    ended the session is checked where the route reads the database anyway."""
     chat_id = _chat_id(request)
     if chat_id is None:
-        raise json_error(401, "no chat session; reload the page")
+        raise _no_session()
     if unsafe and not tokens_equal(request.headers.get("X-CSRF-Token", ""),
                                    _csrf(request.app[DEPS], chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     return chat_id
+
+
+def _no_session() -> web.HTTPException:
+    return json_error(401, "no chat session; reload the page")
+
+
+async def _has_ended(deps: Deps, chat_id: str) -> bool:
+    async with deps.engine.connect() as conn:
+        return await quickexit.has_ended(conn, deps, chat_id)
 
 
 def _language(request: web.Request, wanted: str | None) -> str:
@@ -101,6 +114,8 @@ async def page(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     lang = _language(request, request.query.get("lang"))
     chat_id = _chat_id(request)
+    if chat_id is not None and await _has_ended(deps, chat_id):
+        chat_id = None  # ended by Quick exit: a new, empty chat
     token = None
     if chat_id is None:
         token = _issue_token(deps)
@@ -120,8 +135,12 @@ async def page(request: web.Request) -> web.Response:
 
 
 async def _current(deps: Deps, chat_id: str) -> convs.ConversationRow | None:
+    """The chat's latest conversation; 401 if Quick exit ended the session (one connection
+    for both)."""
     pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
     async with deps.engine.connect() as conn:
+        if await quickexit.has_ended(conn, deps, chat_id):
+            raise _no_session()
         return await convs.latest_for(conn, Channel.WEBCHAT, pseudonym)
 
 
@@ -143,7 +162,11 @@ async def send(request: web.Request) -> web.Response:
                   language=lang if lang in deps.config.languages.supported
                   else deps.config.languages.default,
                   received_at=datetime.now(UTC))
-    stored = await inbox.receive(deps, msg)
+    try:
+        stored = await inbox.receive(deps, msg,
+                                     in_tx=quickexit.refuse_if_ended(deps, chat_id))
+    except quickexit.ChatEnded:
+        raise _no_session() from None
     return web.json_response({"seq": stored.seq, "duplicate": stored.duplicate},
                              status=200 if stored.duplicate else 201)
 
@@ -161,6 +184,8 @@ async def request_callback(request: web.Request) -> web.Response:
     if not _callbacks_on(request):
         raise json_error(409, "call-backs are not available")
     deps = request.app[DEPS]
+    if await _has_ended(deps, chat_id):
+        raise _no_session()
     body = await json_body(request)
     typed, client_id = body.get("number"), body.get("client_id")
     number = (to_e164(typed, deps.config.twilio.home_country_code)
@@ -214,38 +239,60 @@ async def state(request: web.Request) -> web.Response:
 
 # The queue-wide events a victim's page hears of (each only as {"type": "queue"}), and
 # "reset" (reload the state). Everything else is about staff or other people: never sent.
-_QUEUE_MOVES = ("queued", "assigned", "closed", "reset")
+_QUEUE_MOVES = frozenset({"queued", "assigned", "closed", "reset"})
+
+
+class ChatStream(StreamView):
+    """A victim's page: its own conversation's events, and that the queue moved."""
+
+    def __init__(self, conversation: str | None, ref: str) -> None:
+        self.conversation = conversation
+        self.ref = ref
+
+    def _own(self, ev: Event) -> bool:
+        # Only with a conversation: a visitor without one must not match every event that
+        # has no conversation key (presence, roster, coverage, lead.attention, ...).
+        return self.conversation is not None and ev.get("conversation") == self.conversation
+
+    def wants(self, ev: Event) -> bool:
+        return self._own(ev) or ev.get("type") in _QUEUE_MOVES
+
+    def ends(self, ev: Event) -> bool:
+        # Quick exit, on whichever instance it was pressed.
+        return ev.get("type") == quickexit.ENDED and ev.get("chat") == self.ref
+
+    def show(self, ev: Event) -> Event | None:
+        if self._own(ev) or ev.get("type") == "reset":
+            return ev
+        if ev.get("type") in _QUEUE_MOVES:
+            # Another conversation's event says only "the queue moved": no ids, no counselor,
+            # no language. The id stays so a reconnect replays from the right place.
+            return {"type": "queue", "id": ev.get("id", "")}
+        return None
 
 
 @routes.get("/chat/api/events")
 async def events(request: web.Request) -> web.StreamResponse:
     chat_id = _require_chat(request)
     deps = request.app[DEPS]
-    conv = await _current(deps, chat_id)
-    mine = conv.id if conv is not None else None
-
-    def own(ev: dict[str, Any]) -> bool:
-        # Only with a conversation: a visitor without one must not match every event that
-        # has no conversation key (presence, roster, coverage, lead.attention, ...).
-        return mine is not None and ev.get("conversation") == mine
-
-    def accept(ev: dict[str, Any]) -> bool:
-        # The victim's page hears about its own conversation, and that the queue moved.
-        return own(ev) or ev.get("type") in _QUEUE_MOVES
-
-    def shape(ev: dict[str, Any]) -> dict[str, Any]:
-        # Another conversation's event says only "the queue moved": no ids, no counselor,
-        # no language. The id stays so a reconnect replays from the right place.
-        if own(ev) or ev.get("type") == "reset":
-            return ev
-        return {"type": "queue", "id": ev.get("id", "")}
-
-    return await stream_events(request, request.app[HUB], accept, shape=shape)
+    ref = quickexit.chat_ref(deps, chat_id)
+    # Counted before any database work: a client over its caps costs nothing more.
+    admission = request.app[STREAMS].admit_chat(ref, request.remote or "?")
+    try:
+        conv = await _current(deps, chat_id)
+    except BaseException:
+        admission.release()
+        raise
+    view = ChatStream(conv.id if conv is not None else None, ref)
+    return await stream_events(request, request.app[HUB], view, admission,
+                               deps.config.streams)
 
 
 @routes.post("/chat/api/exit")
 async def quick_exit(request: web.Request) -> web.Response:
-    """Quick exit: forget this browser's chat cookie (sent by sendBeacon as the page leaves)."""
+    """Quick exit (sent by sendBeacon as the page leaves): the chat session ends on the
+    server and the open case is marked as left by the victim. A repeat (the beacon sent
+    again) answers the same and changes nothing."""
     chat_id = _chat_id(request)
     if chat_id is None:
         raise json_error(401, "no chat session")
@@ -253,16 +300,9 @@ async def quick_exit(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     if not tokens_equal(str(form.get("csrf", "")), _csrf(deps, chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
-    conv = await _current(deps, chat_id)
-    if conv is not None and conv.status != Status.CLOSED:
-        # The counselor must know: a quick exit can mean someone came near the victim, and
-        # the chat cannot be resumed from that browser. Once per chat (a repeated beacon
-        # changes nothing).
-        await inbox.receive(deps, Inbound(
-            channel=Channel.WEBCHAT, address=chat_id,
-            text=request.app[PROMPTS].render(conv.language, "marker_quick_exit"),
-            provider_id=f"{chat_id}:quick-exit", language=conv.language,
-            received_at=datetime.now(UTC), system=True))
+    prompts = request.app[PROMPTS]
+    await quickexit.leave(deps, chat_id,
+                          marker=lambda lang: prompts.render(lang, "marker_quick_exit"))
     resp = web.json_response({"ok": True})
     resp.del_cookie(COOKIE, path="/chat")
     return resp

@@ -10,12 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
-from hotline.console.auth import require_staff
+from hotline.console.auth import require_staff, session_digest
+from hotline.console.stream import StaffStream
 from hotline.domain.intake import IntakeError, parse_intake
 from hotline.services import casework, handover, presence
+from hotline.services.sessions import session_ref
 from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
-from hotline.web.appkeys import DEPS, HUB, PROMPTS
+from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS, STREAMS
 from hotline.web.inputs import json_body, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events
@@ -30,7 +32,8 @@ def _case_json(conv: convs.ConversationRow) -> dict[str, Any]:
             "status": conv.status.value, "urgency": conv.urgency.value,
             "reasons": list(conv.reasons),
             "counselor_id": conv.counselor_id, "created_at": conv.created_at.isoformat(),
-            "assigned_at": conv.assigned_at.isoformat() if conv.assigned_at else None}
+            "assigned_at": conv.assigned_at.isoformat() if conv.assigned_at else None,
+            "victim_left_at": conv.victim_left_at.isoformat() if conv.victim_left_at else None}
 
 
 @routes.get("/api/v1/me")
@@ -146,19 +149,13 @@ async def heartbeat(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def _every_event(_ev: dict[str, Any]) -> bool:
-    # Events carry ids and enumerations only; reading a case still goes through load_case.
-    return True
-
-
 @routes.get("/api/v1/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    """SSE: live queue and case events for this console, with Last-Event-ID replay."""
+    """SSE: live queue and case events this person may hear of, with Last-Event-ID replay."""
     staff = await require_staff(request)
-    deps = request.app[DEPS]
-    await deps.live.heartbeat(staff.id)
-
-    async def beat() -> None:
-        await deps.live.heartbeat(staff.id)
-
-    return await stream_events(request, request.app[HUB], _every_event, on_beat=beat)
+    digest = session_digest(request)
+    assert digest is not None  # require_staff found the session
+    admission = request.app[STREAMS].admit_staff(session_ref(digest))
+    view = StaffStream(request.app[DEPS], staff, digest)
+    return await stream_events(request, request.app[HUB], view, admission,
+                               request.app[CONFIG].streams)

@@ -1,4 +1,4 @@
-"""Staff authentication: argon2id passwords, server-side sessions, CSRF, login rate limits.
+"""Staff authentication: argon2id passwords, server-side sessions, CSRF, login throttling.
 
 The session cookie is an opaque token; only its keyed digest is stored (SQL, so sessions survive
 a Redis loss and can be revoked). Every unsafe request to /console or /api must carry the
@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from redis.exceptions import RedisError
 
+from hotline.console import throttle
 from hotline.crypto import new_token, tokens_equal
 from hotline.domain.staff import Staff
+from hotline.services import sessions
 from hotline.stores.sql import staff as staff_store
 from hotline.web.appkeys import CONFIG, DEPS
 
@@ -74,14 +75,21 @@ def origin_ok(request: web.Request) -> bool:
     return theirs.netloc == request.host
 
 
-async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
-    """The logged-in staff member and their CSRF token, or None."""
+def session_digest(request: web.Request) -> str | None:
+    """The stored digest of the request's session cookie (None without a usable one)."""
     token = request.cookies.get(COOKIE)
     if not token or len(token) > 128 or not token.isascii():
         # Cookie bytes that are not UTF-8 arrive surrogate-escaped: never a token we issued.
         return None
+    return request.app[DEPS].keyring.digest_token(token)
+
+
+async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
+    """The logged-in staff member and their CSRF token, or None."""
+    digest = session_digest(request)
+    if digest is None:
+        return None
     deps = request.app[DEPS]
-    digest = deps.keyring.digest_token(token)
     now = datetime.now(UTC)
     idle = now - timedelta(hours=deps.config.retention.session_hours)
     async with deps.engine.connect() as conn:
@@ -132,61 +140,35 @@ def login_csrf(request: web.Request) -> tuple[str, bool]:
     return new_token(), True
 
 
-async def _too_many_failures(request: web.Request, keys: list[str]) -> bool:
-    deps = request.app[DEPS]
-    try:
-        counts = await deps.redis.mget(keys)
-    except (RedisError, OSError):
-        return False  # never lock staff out because Redis is down; argon2 still slows guessing
-    limit = deps.config.console.login_max_failures
-    return any(int(c or 0) >= limit for c in counts)
-
-
-async def _count_failure(request: web.Request, keys: list[str]) -> None:
-    deps = request.app[DEPS]
-    try:
-        async with deps.redis.pipeline(transaction=False) as p:
-            for k in keys:
-                p.incr(k)
-                p.expire(k, deps.config.console.login_window_seconds, nx=True)
-            await p.execute()
-    except (RedisError, OSError):
-        pass
-
-
-def _limit_keys(request: web.Request, name: str) -> list[str]:
-    deps = request.app[DEPS]
-    who = deps.keyring.pseudonymize("login-name", name.casefold())[:32]
-    where = deps.keyring.pseudonymize("login-ip", request.remote or "?")[:32]
-    return [deps.keys.login_failures(f"n:{who}"), deps.keys.login_failures(f"a:{where}")]
-
-
 class LoginRefused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, retry_after_s: int = 0) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
-async def login(request: web.Request, name: str, password: str, csrf: str) -> Staff:
-    """Check the login CSRF, the rate limit and the password; start a session (sets cookie
-    on the response via `start_session`)."""
+async def login(request: web.Request, name: str, password: str, csrf: str
+                ) -> tuple[Staff, throttle.Attempt]:
+    """Check the login CSRF, the throttle (console/throttle.py) and the password. The caller
+    starts the session and reports the success (`throttle.succeeded`) on its response."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not tokens_equal(csrf, cookie) or not origin_ok(request):
         raise LoginRefused(403, "csrf")
     if not name or len(name) > 64 or len(password) > 1024:
         raise LoginRefused(400, "invalid")
-    keys = _limit_keys(request, name)
-    if await _too_many_failures(request, keys):
-        raise LoginRefused(429, "rate_limited")
+    # Counted before the password is checked, so simultaneous guesses cannot pass together.
+    attempt = await throttle.begin(request, name)
+    if attempt.wait_ms:
+        raise LoginRefused(429, "rate_limited", attempt.retry_after_s)
     deps = request.app[DEPS]
     async with deps.engine.connect() as conn:
         account = await staff_store.by_name(conn, name)
     ok = await verify_password(account.password_hash if account else None, password)
     if not ok or account is None or not account.active:
-        await _count_failure(request, keys)
+        await throttle.failed(request, attempt)
         raise LoginRefused(401, "wrong")
-    return account.staff
+    return account.staff, attempt
 
 
 async def start_session(request: web.Request, response: web.StreamResponse, staff: Staff) -> None:
@@ -201,12 +183,11 @@ async def start_session(request: web.Request, response: web.StreamResponse, staf
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
 
 
-async def end_session(request: web.Request, response: web.StreamResponse) -> None:
-    token = request.cookies.get(COOKIE)
-    if token and token.isascii():
-        deps = request.app[DEPS]
-        async with deps.engine.begin() as conn:
-            await staff_store.end_session(conn, deps.keyring.digest_token(token))
+async def end_session(request: web.Request, response: web.StreamResponse, staff: Staff) -> None:
+    """Logout: the session ends on every instance, with its open streams; offline."""
+    digest = session_digest(request)
+    if digest is not None:
+        await sessions.end_one(request.app[DEPS], staff.id, digest)
     response.del_cookie(COOKIE, path="/")
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from hotline.console import auth
+from hotline.console import auth, throttle
 from hotline.domain import intake, shifts
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
@@ -17,14 +20,22 @@ from hotline.stores.sql.tables import counselors
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import form_body
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 _LOGIN_ERRORS = {
-    "wrong": (401, "Wrong name or password."),
-    "rate_limited": (429, "Too many failed attempts. Wait a few minutes and try again."),
-    "csrf": (403, "This form expired. Please try again."),
-    "invalid": (400, "Enter a name and a password."),
+    "wrong": "Wrong name or password.",
+    "rate_limited": ("Too many failed attempts. Try again in {wait}. A browser you have "
+                     "logged in with before is not held back by others' attempts."),
+    "csrf": "This form expired. Please try again.",
+    "invalid": "Enter a name and a password.",
 }
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds" if seconds != 1 else "1 second"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 def _login_page(request: web.Request, error: str | None = None, status: int = 200
@@ -47,16 +58,23 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await form_body(request)
     name, password, csrf = (str(form.get(k, "")) for k in ("name", "password", "csrf"))
     try:
-        staff = await auth.login(request, name, password, csrf)
+        staff, attempt = await auth.login(request, name, password, csrf)
     except auth.LoginRefused as e:
-        status, message = _LOGIN_ERRORS[e.reason]
-        resp = _login_page(request, message, status)
+        message = _LOGIN_ERRORS[e.reason].format(wait=_wait_words(e.retry_after_s))
+        resp = _login_page(request, message, e.status)
         if e.status == 429:
-            resp.headers["Retry-After"] = str(request.app[DEPS].config.console.login_window_seconds)
+            resp.headers["Retry-After"] = str(e.retry_after_s)
         return resp
     resp = web.HTTPSeeOther("/console")
     await auth.start_session(request, resp, staff)
-    await presence.sign_in(request.app[DEPS], staff)
+    await throttle.succeeded(request, resp, attempt)
+    try:
+        await presence.sign_in(request.app[DEPS], staff)
+    except (RedisError, OSError) as exc:
+        # The session is in SQL and the login stands; the console's heartbeat and status
+        # buttons set presence once Redis answers again.
+        log.warning("presence not set at login: Redis does not answer",
+                    extra={"staff_id": staff.id, "error": type(exc).__name__})
     raise resp
 
 
@@ -65,8 +83,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     form = await form_body(request)
     staff = await auth.require_staff(request, str(form.get("csrf", "")))
     resp = web.HTTPSeeOther("/console/login")
-    await auth.end_session(request, resp)
-    await presence.sign_out(request.app[DEPS], staff.id)
+    await auth.end_session(request, resp, staff)
     raise resp
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -45,3 +47,39 @@ def may_read_case(viewer: Staff, owner_id: int | None, takedown_alerted: bool = 
 def may_act_on_case(viewer: Staff, owner_id: int | None) -> bool:
     """Whether `viewer` may change a case they can read (close it, record a call-back)."""
     return viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)
+
+
+# Events that move the queue as a whole. Staff who may not read the case still hear that the
+# queue moved (the type alone: no case, holder, urgency or reasons) and reload the listing.
+QUEUE_MOVES = frozenset({"queued", "assigned", "closed", "urgency", "language", "handover",
+                         "offered", "offer.expired", "offer.declined"})
+# An offer is also for the counselor it is made to, who sees it in full (their offer list
+# shows the same: the case, its urgency, the deadline).
+OFFERS = frozenset({"offered", "offer.expired", "offer.declined"})
+# Events about no one case that every console may hear as they are.
+STAFF_WIDE = frozenset({"roster", "reset"})
+# Events between server instances only: never sent to a browser.
+INTERNAL = frozenset({"session.revoked", "chat.ended"})
+
+
+def event_for(viewer: Staff, event: Mapping[str, Any], may_read: bool
+              ) -> dict[str, Any] | None:
+    """What `viewer`'s console stream carries of `event`: all of it, only its type ("the
+    queue moved"), or nothing. `may_read`: `may_read_case` for the event's case.
+
+    Anything not named here goes to leads and admins only, so a new kind of event is private
+    until someone decides otherwise."""
+    kind = event.get("type")
+    if kind in INTERNAL:
+        return None
+    if viewer.sees_all_cases or kind in STAFF_WIDE:
+        return dict(event)
+    if kind == "presence":
+        return dict(event) if event.get("counselor") == viewer.id else None
+    if event.get("conversation") is None:
+        return None
+    if may_read or (kind in OFFERS and event.get("counselor") == viewer.id):
+        return dict(event)
+    if kind in QUEUE_MOVES:
+        return {"type": kind, "id": event["id"]} if "id" in event else {"type": kind}
+    return None

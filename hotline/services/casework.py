@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,9 +26,12 @@ from hotline.stores.live.keys import CASE_VIEW_AUDIT_TTL_S
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.conversations import ConversationRow
-from hotline.stores.sql.tables import alerts, intake_records
+from hotline.stores.sql.tables import alerts, conversations, intake_records
 
 log = logging.getLogger(__name__)
+
+# A case that raised a takedown alert may be read by takedown staff (domain.staff).
+_TAKEDOWN_ALERT = alerts.c.kind == "takedown"
 
 
 class CaseNotFound(LookupError):
@@ -67,11 +70,42 @@ async def load_case(conn: AsyncConnection, viewer: Staff, conversation_id: str,
     alerted = False
     if viewer.role == Role.TAKEDOWN and conv.counselor_id != viewer.id:
         alerted = (await conn.execute(select(alerts.c.id).where(and_(
-            alerts.c.conversation_id == conversation_id, alerts.c.kind == "takedown"))
+            alerts.c.conversation_id == conversation_id, _TAKEDOWN_ALERT))
             .limit(1))).first() is not None
-    if not may_read_case(viewer, conv.counselor_id, alerted):
+    if not CaseFacts(conv.counselor_id, alerted).readable_by(viewer):
         raise CaseNotFound(conversation_id)
     return conv
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the read rule needs to know of a case (a console's event stream keeps these)."""
+
+    holder: int | None
+    takedown_alerted: bool = False
+
+    def readable_by(self, viewer: Staff) -> bool:
+        return may_read_case(viewer, self.holder, self.takedown_alerted)
+
+
+async def readable_cases(conn: AsyncConnection, viewer: Staff, since: datetime
+                         ) -> dict[str, CaseFacts]:
+    """The cases `viewer` may read among those open at some time after `since`: the ones
+    they hold, and for takedown staff the ones that raised a takedown alert. Leads and admins
+    read every case; for them this is not needed (and empty)."""
+    if viewer.sees_all_cases:
+        return {}
+    recent = or_(conversations.c.closed_at.is_(None), conversations.c.closed_at > since)
+    found = {r.id: CaseFacts(r.counselor_id) for r in await conn.execute(
+        select(conversations.c.id, conversations.c.counselor_id).where(and_(
+            conversations.c.counselor_id == viewer.id, recent)))}
+    if viewer.role == Role.TAKEDOWN:
+        for r in await conn.execute(
+                select(conversations.c.id, conversations.c.counselor_id).distinct()
+                .join(alerts, alerts.c.conversation_id == conversations.c.id)
+                .where(and_(_TAKEDOWN_ALERT, recent))):
+            found[r.id] = CaseFacts(r.counselor_id, takedown_alerted=True)
+    return {cid: f for cid, f in found.items() if f.readable_by(viewer)}
 
 
 def _valid_id(conversation_id: str) -> bool:

@@ -48,7 +48,8 @@
     const r = await H.get("/api/v1/cases/" + id + "?after=" + lastSeq);
     if (!r.ok) { showError(r.status === 404 ? "This case is no longer yours." : "Could not load."); return; }
     const data = r.data;
-    statusEl.textContent = data.status;
+    // Quick exit: the victim left the web chat in a hurry; no answer comes from that browser.
+    statusEl.textContent = data.status + (data.victim_left_at ? " · victim left (quick exit)" : "");
     root.dataset.status = data.status;
     showUrgency(data);
     showHandovers(data.handovers);
@@ -132,10 +133,11 @@
     else showError(H.failure(r));
   });
 
-  function forThisCase(e) { if (!e.conversation || e.conversation === id) refresh(); }
+  // Events of other cases come as their type alone ("the queue moved"): not this page's.
+  function forThisCase(e) { if (e.conversation === id) refresh(); }
   H.events({message: forThisCase, closed: forThisCase, assigned: forThisCase, reset: refresh,
             urgency: forThisCase, handover: forThisCase, "handover.planned": forThisCase,
-            queued: forThisCase}, null, null);
+            queued: forThisCase, "victim.left": forThisCase}, null, null);
   loadColleagues();
   refresh();
 })();

@@ -165,6 +165,10 @@
 
   listen();
   refresh();
-  // A safety net for proxies that drop event streams silently.
-  setInterval(refresh, 15000);
+  // A safety net for proxies that drop event streams silently, and for a stream the server
+  // refused (too many open at once): EventSource gives up after a refusal, so listen again.
+  setInterval(function () {
+    if (source && source.readyState === EventSource.CLOSED) listen();
+    refresh();
+  }, 15000);
 })();

@@ -173,7 +173,7 @@
   const refreshAlerts = H.alertsPanel(document.getElementById("alerts"), true);
   const types = ["queued", "assigned", "message", "closed", "reset", "offered", "offer.expired",
                  "offer.declined", "presence", "urgency", "alert", "alert.acked", "coverage",
-                 "handover", "handover.planned", "lead.attention", "roster"];
+                 "handover", "handover.planned", "lead.attention", "roster", "victim.left"];
   const handlers = {};
   types.forEach(function (t) {
     handlers[t] = function (e) {

@@ -12,6 +12,8 @@ from hotline.events import Hub
 from hotline.prompts import Prompts
 from hotline.services.deps import Deps
 from hotline.services.livesync import EmbeddedWatch
+from hotline.stores.live.throttle import Throttle
+from hotline.web.streamgate import StreamGate
 
 CONFIG = web.AppKey("config", Config)
 KEYRING = web.AppKey("keyring", Keyring)
@@ -23,3 +25,6 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DEPS = web.AppKey("deps", Deps)
 HUB = web.AppKey("hub", Hub)
 PROMPTS = web.AppKey("prompts", Prompts)
+# Console logins' growing delays (Redis, or this process while Redis is away).
+LOGIN_THROTTLE = web.AppKey("login_throttle", Throttle)
+STREAMS = web.AppKey("streams", StreamGate)

@@ -96,17 +96,18 @@ def setup(app: web.Application) -> None:
 
 
 async def _metrics_listener_ctx(app: web.Application) -> AsyncIterator[None]:
-    address = app[CONFIG].server.metrics_address
-    if address is None:
+    listen = app[CONFIG].server.metrics_listen  # "HOST:PORT", checked by the config
+    if not listen:
         yield
         return
+    host, _, port = listen.rpartition(":")
     inner = web.Application()
     inner[DEPS] = app[DEPS]
     inner[METRICS_TOKEN] = app[METRICS_TOKEN]
     inner.router.add_get("/metrics", _listener_metrics)
     runner = web.AppRunner(inner, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, *address).start()
+    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
     try:
         yield
     finally:

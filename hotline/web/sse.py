@@ -1,54 +1,91 @@
-"""Server-sent events out of a Hub subscription, with replay and heartbeats."""
+"""Server-sent events out of a Hub subscription, with bounded replay and heartbeats.
+
+Each stream is described by a `StreamView` (what its client may hear, what ends it, what to
+check at each heartbeat) and admitted by the process's `StreamGate` (caps per session, per
+client address and in all). See docs/events.md.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
-from hotline.events import Event, EventFilter, Hub, valid_event_id
+from hotline.config_streams import StreamsConfig
+from hotline.events import Event, Hub, ReplayGap, ReplayWindow, id_after, valid_event_id
+from hotline.web.streamgate import Admission
 
-HEARTBEAT_S = 15.0
+
+class StreamView:
+    """What one client's stream carries. The default hears everything, as it is."""
+
+    def wants(self, ev: Event) -> bool:
+        """Whether the Hub should queue `ev` for this stream at all (called on the Hub's
+        reader for every event: keep it cheap). Events that end the stream must pass."""
+        return True
+
+    def follow(self, ev: Event) -> None:
+        """Track a live event (in order, before `show`); replayed events are not followed."""
+
+    def show(self, ev: Event) -> Event | None:
+        """The event as this client may see it, or None to leave it out."""
+        return ev
+
+    def ends(self, ev: Event) -> bool:
+        """Whether `ev` ends this stream (it is not sent)."""
+        return False
+
+    async def refresh(self) -> bool:
+        """Before the first event and at every heartbeat: False ends the stream."""
+        return True
 
 
-async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
-                        on_beat: Callable[[], Awaitable[None]] | None = None,
-                        shape: Callable[[Event], Event] | None = None
-                        ) -> web.StreamResponse:
-    """Stream events passing `accept`, replaying those after the client's Last-Event-ID.
+async def stream_events(request: web.Request, hub: Hub, view: StreamView, admission: Admission,
+                        cfg: StreamsConfig) -> web.StreamResponse:
+    """Stream what `view` shows, replaying what came after the client's Last-Event-ID.
 
-    `shape` rewrites each event before it leaves (e.g. to strip what a client may not see)."""
+    `admission` is the gate's pass for this stream, released when the stream ends."""
+    window = ReplayWindow(cfg.replay_max_events, cfg.replay_max_age_seconds * 1000)
     last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id", "")
     if last and not valid_event_id(last):
+        admission.release()
         raise web.HTTPBadRequest(text="Last-Event-ID: expected a stream id like 1700000000-0")
-    sub = hub.subscribe(accept)
+    sub = hub.subscribe(lambda ev: view.wants(ev) or view.ends(ev))
+    resp = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no"})
     try:
-        resp = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no"})
+        # Subscribed first, so nothing that happens while the view loads is missed.
+        if not await view.refresh():
+            raise web.HTTPUnauthorized(text='{"error": "session ended"}',
+                                       content_type="application/json")
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
-        if last:
-            missed = await hub.replay(last, accept)
-            for old in missed if missed is not None else [{"type": "reset"}]:
-                await _send(resp, shape(old) if shape else old)
+        replayed = await _replay(resp, hub, last, view, window) if last else ""
+        loop = asyncio.get_running_loop()
+        # Beats keep their pace while events flow too: the session check must not wait for
+        # a quiet moment on a busy floor.
+        due = loop.time() + cfg.heartbeat_seconds
         while True:
             try:
-                ev: Event | None = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_S)
+                ev: Event | None = await asyncio.wait_for(sub.queue.get(),
+                                                          max(0.0, due - loop.time()))
             except TimeoutError:
                 await resp.write(b": beat\n\n")
-                if on_beat is not None:
-                    # Presence is best effort: a Redis hiccup must not end the stream.
-                    with contextlib.suppress(RedisError, OSError):
-                        await on_beat()
+                if not await view.refresh():
+                    break
+                due = loop.time() + cfg.heartbeat_seconds
                 continue
-            if ev is None:
+            if ev is None or view.ends(ev):
                 break
-            await _send(resp, shape(ev) if shape else ev)
+            view.follow(ev)
+            eid = ev.get("id", "")
+            if replayed and eid and eid != "0-0" and not id_after(eid, replayed):
+                continue  # already sent by the replay
+            shown = view.show(ev)
+            if shown is not None:
+                await _send(resp, shown)
         return resp
     except ConnectionResetError:
         # The browser left (navigated away, closed the tab): the normal end of a stream, not
@@ -56,11 +93,35 @@ async def stream_events(request: web.Request, hub: Hub, accept: EventFilter,
         return resp
     finally:
         hub.unsubscribe(sub)
+        admission.release()
+
+
+async def _replay(resp: web.StreamResponse, hub: Hub, last: str, view: StreamView,
+                  window: ReplayWindow) -> str:
+    """Send what the client missed; the id it was read up to ("" if none was read)."""
+    read_to = ""
+    try:
+        async for chunk in hub.replay(last, window):
+            frames = []
+            for old in chunk:
+                read_to = old["id"]
+                shown = view.show(old)
+                if shown is not None:
+                    frames.append(_frame(shown))
+            if frames:
+                await resp.write(b"".join(frames))  # one write a chunk, not one an event
+    except ReplayGap:
+        await _send(resp, {"type": "reset"})
+    return read_to
 
 
 async def _send(resp: web.StreamResponse, ev: Event) -> None:
+    await resp.write(_frame(ev))
+
+
+def _frame(ev: Event) -> bytes:
     eid = ev.get("id", "")
     # A reset carries no id: the client keeps its cursor until the next real event moves it.
     head = f"id: {eid}\n" if eid and eid != "0-0" else ""
     data = json.dumps(ev, separators=(",", ":"))
-    await resp.write(f"{head}event: {ev.get('type', 'message')}\ndata: {data}\n\n".encode())
+    return f"{head}event: {ev.get('type', 'message')}\ndata: {data}\n\n".encode()

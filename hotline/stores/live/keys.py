@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 # A console that stops sending heartbeats counts as gone after this; its tab sends one every 15 s.
 PRESENCE_TTL_S = 60
-# Failed console logins are counted over this window (the config may shorten or widen it).
-LOGIN_WINDOW_DEFAULT_S = 900
 # The event log keeps about this many entries: enough for a console to catch up after a short
 # disconnect; a longer gap gets a "reset" event and reloads from SQL.
 EVENT_LOG_MAXLEN = 10_000
@@ -108,9 +106,18 @@ class Keys:
         """STRING set after a rebuild from SQL; missing means Redis lost its data."""
         return self._k("epoch")
 
-    def login_failures(self, who: str) -> str:
-        """STRING counter of failed logins for a pseudonymous login name or client address."""
-        return self._k(f"login:{who}")
+    def login_throttle(self, scope: str, ref: str) -> str:
+        """HASH {n, next} of one console-login throttle key (hotline/domain/throttle.py):
+        scope "a" a client address (IPv6 by /64), "u" a login name tried from addresses that
+        have failed before, "f" one tried from addresses that have not, "p" a name at an
+        address it logged in from, "d" one browser's device cookie (console/throttle.py);
+        `ref` holds keyed MACs, never a name or an address."""
+        return self._k(f"login:{scope}:{ref}")
+
+    def login_known(self, name_ref: str, address_ref: str) -> str:
+        """STRING set when a login name logged in from an address (keyed MACs of both): an
+        attempt on that name from there is not held back by guesses from elsewhere."""
+        return self._k(f"login:known:{name_ref}:{address_ref}")
 
     def send_lock(self, conversation_id: str, seq: int) -> str:
         """STRING held while one instance sends one reply, so no two send it at once."""

@@ -31,6 +31,8 @@ class ConversationRow:
     closed_at: datetime | None
     has_contact: bool
     reasons: tuple[str, ...] = ()
+    # When the victim left with the web chat's Quick exit (None: they did not).
+    victim_left_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ _CONV_COLS = (
     conversations.c.counselor_id, conversations.c.created_at, conversations.c.enqueued_at,
     conversations.c.assigned_at, conversations.c.closed_at,
     conversations.c.contact_sealed.is_not(None).label("has_contact"),
-    conversations.c.urgency_reasons,
+    conversations.c.urgency_reasons, conversations.c.victim_left_at,
 )
 
 
@@ -64,7 +66,7 @@ def _conv(r: Row) -> ConversationRow:
         id=r[0], channel=Channel(r[1]), pseudonym=r[2], language=r[3], status=Status(r[4]),
         urgency=Urgency(r[5]), counselor_id=r[6], created_at=r[7], enqueued_at=r[8],
         assigned_at=r[9], closed_at=r[10], has_contact=bool(r[11]),
-        reasons=tuple(x for x in r[12].split(",") if x),
+        reasons=tuple(x for x in r[12].split(",") if x), victim_left_at=r[13],
     )
 
 

@@ -99,6 +99,12 @@ async def end_session(conn: AsyncConnection, token_digest: str) -> None:
         staff_sessions.c.token_digest == token_digest))
 
 
+async def end_sessions_of(conn: AsyncConnection, counselor_id: int) -> int:
+    result = await conn.execute(delete(staff_sessions).where(
+        staff_sessions.c.counselor_id == counselor_id))
+    return int(result.rowcount)
+
+
 async def end_idle_sessions(conn: AsyncConnection, idle_since: datetime) -> int:
     result = await conn.execute(delete(staff_sessions).where(
         staff_sessions.c.last_seen_at <= idle_since))

@@ -114,6 +114,9 @@ conversations = Table(
     Column("urgency_reasons", String(255), nullable=False, server_default=text("''")),
     # The intake answers (spreading, age group, safe now, platform) as JSON; no free text.
     Column("intake_answers", Text, nullable=False, server_default=text("'{}'")),
+    # When the victim left with the web chat's Quick exit (migration 0012): the case stays as
+    # it is; what happens to it next is for the floor's rules on abandoned contacts.
+    Column("victim_left_at", UTCDateTime, nullable=True),
     Index("ix_conversations_status", "status"),
     # At most one open conversation per sender and channel, even with concurrent first messages.
     Index(
@@ -127,6 +130,15 @@ conversations = Table(
     # A sender's conversations, newest first, closed ones too: a victim's chat page and status
     # check read the latest (conversations.latest_for) on every load; forget finds them all.
     Index("ix_conversations_sender", "channel", "pseudonym", "created_at"),
+)
+
+# Web chat sessions ended with Quick exit (migration 0012): their cookie is refused on every
+# instance. `chat_ref` is a keyed digest of the session (webchat.chat_ref), not the cookie.
+chat_exits = Table(
+    "chat_exits",
+    metadata,
+    Column("chat_ref", String(64), primary_key=True),
+    Column("ended_at", UTCDateTime, nullable=False),
 )
 
 messages = Table(
