@@ -48,7 +48,7 @@ class StaffAlerts:
         self.deps = rt.deps
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        application.add_handler(CallbackQueryHandler(self.on_ack, pattern=r"^ack:\d+$"))
+        application.add_handler(CallbackQueryHandler(self.on_ack, pattern=r"^ack:[0-9]{1,9}$"))
         application.add_handler(CommandHandler("whoami", self.whoami,
                                                filters=filters.ChatType.PRIVATE), group=-1)
         # Before the victim bot (group 0): a linked staff member's chat is not a victim's.
@@ -58,6 +58,9 @@ class StaffAlerts:
     # --- staff on Telegram ---------------------------------------------------------------
 
     async def staff_by_telegram(self, user_id: int) -> Staff | None:
+        if not isinstance(user_id, int):
+            # Never compare with None: that matched every staff member with no Telegram.
+            return None
         async with self.deps.engine.connect() as conn:
             found = (await conn.execute(select(counselors.c.id).where(and_(
                 counselors.c.telegram_chat_id == user_id,

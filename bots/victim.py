@@ -127,7 +127,8 @@ class VictimBot:
         lang = self._lang(update, state)
         inbound = Inbound(channel=Channel.TELEGRAM, address=str(chat_id.id), text=text,
                           provider_id=f"{self.rt.chat_ref(chat_id.id)}:{msg.message_id}",
-                          language=lang, received_at=msg.date, keep_contact=True)
+                          # Our clock, never the sender's `date` (webhook: telegram_update).
+                          language=lang, received_at=datetime.now(UTC), keep_contact=True)
         try:
             stored = await inbox.receive(self.deps, inbound,
                                          answers=state.answers() if state else None)

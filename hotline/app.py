@@ -20,6 +20,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from hotline import datadir
 from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
@@ -27,6 +28,7 @@ from hotline.console import bans_api, evidence_api, floor_api
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.events import Hub
+from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
 from hotline.services import (
     alerts,
@@ -77,7 +79,10 @@ _HERE = Path(__file__).resolve().parent
 
 async def _keyring_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
+    # The key first: one in use that others could read refuses the start (it may have been
+    # read); then the folder and all in it become ours only, before anything writes there.
     app[KEYRING] = Keyring.from_master(load_master_key(cfg.data_path, os.environ))
+    datadir.make_private(cfg.data_path)
     yield
 
 
@@ -219,10 +224,12 @@ async def _close_streams(app: web.Application) -> None:
 
 def create_app(config: Config) -> web.Application:
     """Build the aiohttp application for `config` (nothing is opened until it starts)."""
+    scrub_library_logs()
     # RealAddress comes before anything that reads request.remote (per-address limits).
     app = web.Application(
         middlewares=[security_headers, errors,
                      RealAddress(config.server.trusted_proxies).middleware],
+        handler_args={"access_log_format": ACCESS_LOG_FORMAT},
         client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
     app[PROMPTS] = Prompts()
@@ -232,8 +239,8 @@ def create_app(config: Config) -> web.Application:
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.cleanup_ctx.extend([_keyring_ctx, _embedded_redis_ctx, _redis_ctx, _sql_ctx,
                             _services_ctx, _hub_ctx, _jobs_ctx])
+    ops.setup(app)
     app.on_shutdown.append(_close_streams)
-    app.router.add_routes(ops.routes)
     app.router.add_routes(webchat.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)

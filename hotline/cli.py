@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline.channels import telegram_cli
 from hotline.config import LANG_CODES, Config, ConfigError, load_config
+from hotline.domain import shifts
 from hotline.domain.conversation import Status, Urgency, queue_score
 from hotline.domain.staff import Role
 from hotline.stores.sql import conversations as convs
@@ -223,6 +224,10 @@ def _roster(args: argparse.Namespace, cfg: Config) -> int:
             raise UsageError(f"--at: expected an ISO 8601 time, got {args.at!r}") from None
         if at.tzinfo is None:
             raise UsageError("--at: add an offset, e.g. 2026-12-24T22:00+09:00")
+        try:
+            shifts.check_time(at)
+        except ValueError as e:
+            raise UsageError(f"--at: {e}") from None
 
     async def _run() -> dict[str, Any]:
         engine = open_engine(cfg.database_url)

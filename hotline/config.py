@@ -37,6 +37,9 @@ class ServerConfig:
     # The URL victims and providers reach us at; Twilio signatures and Secure cookies use it.
     public_url: str = "http://127.0.0.1:8080"
     shutdown_timeout: float = 5.0
+    # "HOST:PORT" of a listener of its own for /metrics, which only operators reach (never
+    # proxied). Empty: none; /metrics on the public port then needs HOTLINE_METRICS_TOKEN.
+    metrics_listen: str = ""
     # Proxies (addresses or networks) whose X-Forwarded-For names the client; empty: the
     # connection's peer is the client.
     trusted_proxies: tuple[str, ...] = ()
@@ -163,6 +166,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "HOTLINE_HOST": ("server", "host"),
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_URL": ("server", "public_url"),
+    "HOTLINE_METRICS_LISTEN": ("server", "metrics_listen"),
     "HOTLINE_TRUSTED_PROXIES": ("server", "trusted_proxies"),
     "HOTLINE_DATA_DIR": ("storage", "data_dir"),
     "HOTLINE_DATABASE_URL": ("storage", "database_url"),
@@ -240,6 +244,11 @@ def _validate(cfg: Config) -> None:
     s = cfg.server
     if not 0 <= s.port <= 65535:
         raise ConfigError(f"server.port: expected 0..65535, got {s.port}")
+    host, _, port = s.metrics_listen.rpartition(":")
+    if s.metrics_listen and not (host and port.isascii() and port.isdigit()
+                                 and 1 <= int(port) <= 65535):
+        raise ConfigError("server.metrics_listen: expected HOST:PORT (e.g. 127.0.0.1:9464) "
+                          f"or empty, got {s.metrics_listen!r}")
     url = urlsplit(s.public_url)
     if url.scheme not in ("http", "https") or not url.netloc or url.path not in ("", "/"):
         raise ConfigError(

@@ -51,7 +51,7 @@ def load_master_key(data_dir: Path, env: dict[str, str] | os._Environ[str]) -> b
         if path.stat().st_mode & 0o077:
             raise ConfigError(f"{path}: key file must not be readable by others (chmod 600)")
         return _decode_key(path.read_text(), str(path))
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_bytes(_MIN_KEY_BYTES)
     # O_EXCL: two processes starting at once must not each write a different key.
     try:

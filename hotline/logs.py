@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # Field names that must never reach a log line, whatever a call site passes.
@@ -34,6 +37,46 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
+
+
+# No client address in access logs: for a victim, an IP address is identifying. Set on the
+# application itself (create_app), so every way of serving it uses it.
+ACCESS_LOG_FORMAT = '"%r" %s %b %Tf'
+# aiohttp's loggers other than the access log (which ACCESS_LOG_FORMAT governs).
+LIBRARY_LOGGERS = ("aiohttp.server", "aiohttp.web", "aiohttp.internal", "aiohttp.websocket",
+                   "aiohttp.client")
+_FORMAT_SPEC = re.compile(r"%[-#0 +]*[0-9*]*(?:\.[0-9*]+)?[a-zA-Z]")
+
+
+class LibraryScrub(logging.Filter):
+    """A library's record keeps its words and its error's type and place, never its
+    arguments or the error's text. aiohttp's "Error handling request from %s" named the
+    client's address, and the parser's error quoted the first bytes of an oversized header
+    (a chat cookie) in its message and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = _FORMAT_SPEC.sub("-", str(record.msg))
+            record.args = None
+        if record.exc_info:
+            error = record.exc_info[1]
+            record.error = type(error).__name__ if error is not None else None
+            frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+            if frames:
+                record.where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"
+            record.exc_info = None
+            record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+def scrub_library_logs() -> None:
+    """Put LibraryScrub on every aiohttp logger (once; a logger's filters see only its own
+    records, before any handler, so captured and written lines alike are scrubbed)."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, LibraryScrub) for f in logger.filters):
+            logger.addFilter(LibraryScrub())
 
 
 def setup_logging(level: str = "INFO") -> None:

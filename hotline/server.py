@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from aiohttp import web
 
 from hotline.app import create_app
 from hotline.config import Config
+from hotline.datadir import PRIVATE_UMASK
 from hotline.logs import setup_logging
 
 log = logging.getLogger("hotline.server")
 
-# No client address in access logs: for a victim, an IP address is identifying.
-ACCESS_LOG_FORMAT = '"%r" %s %b %Tf'
-
 
 def serve(cfg: Config) -> None:
     """Run the server in the foreground."""
+    # A service holding victims' data creates nothing others may read (hotline/datadir.py).
+    os.umask(PRIVATE_UMASK)
     setup_logging(cfg.privacy.log_level)
     app = create_app(cfg)
 
@@ -27,5 +28,4 @@ def serve(cfg: Config) -> None:
 
     app.on_startup.append(_announce)
     web.run_app(app, host=cfg.server.host, port=cfg.server.port,
-                shutdown_timeout=cfg.server.shutdown_timeout,
-                access_log_format=ACCESS_LOG_FORMAT, print=None)
+                shutdown_timeout=cfg.server.shutdown_timeout, print=None)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from tests.conftest import AppRunner, Database, RedisProcess, make_config
+from tests.conftest import AppRunner, Database, RedisProcess, free_port, make_config
 from tests.helpers import Victim
 
 
@@ -70,9 +71,19 @@ def _samples(text: str) -> dict[str, float]:
     return out
 
 
-async def test_metrics_is_prometheus_text(app_runner: AppRunner) -> None:
+METRICS_TOKEN = "metrics-token-Heron-4471"
+BEARER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+@pytest.fixture
+def metrics_token(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("HOTLINE_METRICS_TOKEN", METRICS_TOKEN)
+    return METRICS_TOKEN
+
+
+async def test_metrics_is_prometheus_text(metrics_token: str, app_runner: AppRunner) -> None:
     client = await app_runner.client()
-    resp = await client.get("/metrics")
+    resp = await client.get("/metrics", headers=BEARER)
     assert resp.status == 200
     assert resp.content_type == "text/plain"
     before = _samples(await resp.text())
@@ -83,7 +94,7 @@ async def test_metrics_is_prometheus_text(app_runner: AppRunner) -> None:
     await victim.open("ko")
     assert (await victim.send("metrics please", lang="ko")).status == 201
 
-    resp = await client.get("/metrics")
+    resp = await client.get("/metrics", headers=BEARER)
     text = await resp.text()
     after = _samples(text)
     assert "# TYPE hotline_waiting gauge" in text
@@ -94,6 +105,60 @@ async def test_metrics_is_prometheus_text(app_runner: AppRunner) -> None:
     assert "hotline_counselors_present" in after
     # No text or address in metrics.
     assert "metrics please" not in text
+
+
+async def test_metrics_are_not_public(app_runner: AppRunner) -> None:
+    """No token set and no listener of its own: the public port does not serve them (queue
+    sizes and the oldest wait were readable by anyone)."""
+    client = await app_runner.client()
+    for headers in ({}, BEARER, {"Authorization": "Bearer "}):
+        resp = await client.get("/metrics", headers=headers)
+        assert resp.status == 404, headers
+        assert "hotline_" not in await resp.text()
+
+
+async def test_metrics_on_the_public_port_need_the_token(metrics_token: str,
+                                                         app_runner: AppRunner) -> None:
+    client = await app_runner.client()
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": METRICS_TOKEN},
+                    {"Authorization": f"Basic {METRICS_TOKEN}"},
+                    {"Authorization": f"Bearer {METRICS_TOKEN}x"}):
+        resp = await client.get("/metrics", headers=headers)
+        assert resp.status == 401, headers
+        assert resp.headers["WWW-Authenticate"] == "Bearer"
+        assert "hotline_" not in await resp.text()
+    resp = await client.get("/metrics", headers=BEARER)
+    assert resp.status == 200 and "hotline_waiting" in await resp.text()
+
+
+async def test_metrics_on_their_own_listener(tmp_path: Path, database: Database,
+                                             redis_server: RedisProcess) -> None:
+    port = free_port()
+    cfg = make_config(tmp_path / "data", database.url, redis_server.url,
+                      server={"metrics_listen": f"127.0.0.1:{port}"})
+    runner = AppRunner(cfg)
+    await runner.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                assert resp.status == 200
+                assert "hotline_waiting" in await resp.text()
+            async with session.get(f"http://127.0.0.1:{port}/chat") as resp:
+                assert resp.status == 404  # nothing else there
+        public = await runner.client()
+        assert (await public.get("/metrics")).status == 404
+    finally:
+        await runner.stop()
+    with pytest.raises(aiohttp.ClientConnectionError):  # closed with the app
+        async with aiohttp.ClientSession() as session:
+            await session.get(f"http://127.0.0.1:{port}/metrics")
+
+
+def test_the_shipped_proxy_does_not_pass_metrics_on() -> None:
+    conf = (Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf").read_text()
+    block = re.search(r"location\s*=\s*/metrics\s*\{([^}]*)\}", conf)
+    assert block is not None, "deploy/nginx.conf has no location for /metrics"
+    assert re.search(r"return\s+404", block.group(1)) and "proxy_pass" not in block.group(1)
 
 
 @pytest.mark.parametrize("path", ["/chat", "/console/login", "/healthz", "/chat/api/state",

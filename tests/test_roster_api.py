@@ -230,6 +230,13 @@ BAD_SHIFTS: list[tuple[str, dict[str, Any]]] = [
     ("days", {"days": ["funday"]}),
     ("days", {"days": []}),
     ("days", {"days": "mon"}),
+    # Not strings: each was a 500 in domain/shifts.py.
+    ("days", {"days": [1]}),
+    ("days", {"days": [None]}),
+    ("days", {"days": [[]]}),
+    ("days", {"days": [{"mon": True}]}),
+    ("days", {"days": ["mon", True]}),
+    ("days", {"days": ["\u0000mon"]}),
     ("start", {"start": "25:00"}),
     ("start", {"start": "24:00"}),
     ("start", {"start": "9am"}),
@@ -247,6 +254,9 @@ BAD_OVERRIDES: list[tuple[str, dict[str, Any]]] = [
     # The offset moves these out of datetime's range: a 400, not an OverflowError's 500.
     ("start", {"start": "0001-01-01T00:00:00+01:00"}),
     ("end", {"end": "9999-12-31T23:59:59-01:00"}),
+    # In range in UTC, but the roster's weeks around them are not.
+    ("start", {"start": "0001-01-01T00:00:00+00:00"}),
+    ("end", {"end": "9999-12-31T23:59:59+00:00"}),
 ]
 
 
@@ -265,7 +275,10 @@ async def test_bad_roster_input_is_400_naming_the_field(app_runner: AppRunner) -
         resp = await lead.post(f"/api/v1/roster/{kind}", {"counselor_id": 999_999, **good})
         assert resp.status == 400, (kind, await resp.text())
         assert (await resp.json())["error"].startswith("counselor_id:")
-    for at in ("9999-12-31T23:59:59-01:00", "yesterday", "2030-01-07T09:00:00"):
+    for at in ("9999-12-31T23:59:59-01:00", "yesterday", "2030-01-07T09:00:00",
+               # In range in UTC, but the roster's week around them is not (OverflowError).
+               "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00",
+               "0001-01-03T00:00:00+00:00", "9999-12-25T00:00:00+00:00"):
         resp = await lead.client.get("/api/v1/roster", params={"at": at})
         assert resp.status == 400 and (await resp.json())["error"].startswith("at:"), at
     assert await row_counts(app_runner.config) == before
@@ -354,8 +367,9 @@ async def test_config_seeds_the_roster_once_and_the_cli_shows_it(
     on = {p["name"]: p for p in data["on_shift"]}
     assert on["jun"]["until"] == "2030-01-13T06:00:00+00:00" and "mina" not in on
 
-    r = _cli("roster", "--config", str(cli_cfg), "--at", "2030-01-07T10:00")
-    assert r.returncode == 2 and "--at" in r.stderr
+    for bad in ("2030-01-07T10:00", "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"):
+        r = _cli("roster", "--config", str(cli_cfg), "--at", bad)
+        assert r.returncode == 2 and "--at" in r.stderr and "Traceback" not in r.stderr, bad
 
 
 async def test_override_rows_are_stored_in_utc(app_runner: AppRunner) -> None:

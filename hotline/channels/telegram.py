@@ -2,22 +2,23 @@
 
 `POST /webhooks/telegram` checks X-Telegram-Bot-Api-Secret-Token against
 HOTLINE_TELEGRAM_WEBHOOK_SECRET in constant time (403, nothing stored, when wrong or missing),
-answers 400 to malformed JSON, and hands the update to python-telegram-bot, whose updater is
+answers 200 to an update that can never be handled (telegram_update: counted by reason,
+logged by kind, nothing stored), and hands the rest to python-telegram-bot, whose updater is
 off. It waits briefly for the update to be handled (so the message is in SQL before Telegram is
-answered), answers 200 anyway if that is slow, and 500 if handling failed so Telegram re-sends
-it. With telegram.mode = "polling" the PTB updater fetches updates instead (development).
-Without HOTLINE_TELEGRAM_BOT_TOKEN the channel is off. A Bot API that cannot be reached at
-start does not stop the server: the channel keeps trying and answers 503 meanwhile.
-See docs/telegram.md.
+answered), answers 200 anyway if that is slow, and 500 if handling failed (ours: a database
+down) so Telegram re-sends it. With telegram.mode = "polling" the PTB updater fetches updates
+instead (development). Without HOTLINE_TELEGRAM_BOT_TOKEN the channel is off. A Bot API that
+cannot be reached at start does not stop the server: the channel keeps trying and answers 503
+meanwhile. See docs/telegram.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
+import time
 import traceback
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -35,6 +36,8 @@ from bots.runtime import BotRuntime
 from bots.staff import StaffAlerts
 from bots.victim import VictimBot
 from bots.victim_media import MediaFlow
+from hotline import metrics
+from hotline.channels import telegram_update
 from hotline.channels.telegram_cli import ENV_SECRET, ENV_TOKEN
 from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel
@@ -254,20 +257,26 @@ async def webhook(request: web.Request) -> web.Response:
     if channel.secret is None or not tokens_equal(given, channel.secret):
         raise json_error(403, "wrong or missing secret token")
     try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
-        raise json_error(400, "malformed JSON") from None
-    uid = body.get("update_id") if isinstance(body, dict) else None
-    if not isinstance(uid, int) or isinstance(uid, bool):
-        raise json_error(400, "expected a Telegram update with an update_id")
+        body = telegram_update.parse(await request.read(), int(time.time()))
+    except telegram_update.Unusable as e:
+        return _ignored(e.reason)
     if not channel.ready:
         # Telegram re-sends later; nothing is lost while the channel starts.
         return web.json_response({"error": "telegram channel starting"}, status=503)
     try:
         update = Update.de_json(body, channel.application.bot)
-    except (TypeError, ValueError, KeyError, AttributeError):
-        raise json_error(400, "not a Telegram update") from None
+    except Exception:  # parsing only: whatever it raises, no retry parses it either
+        return _ignored("unparsable")
     outcome = await channel.submit(update)
     if outcome == FAILED:
+        # Ours (a database or Redis error, a bug): Telegram re-sends it.
         return web.json_response({"error": "update not handled; send it again"}, status=500)
     return web.json_response({"ok": True, "handled": outcome == DONE})
+
+
+def _ignored(reason: str) -> web.Response:
+    """200 for an update no retry can make usable (telegram_update): Telegram stops
+    re-sending it. Counted and logged by kind only."""
+    metrics.WEBHOOK_ERRORS.labels("telegram", reason).inc()
+    log.warning("telegram update ignored", extra={"reason": reason})
+    return web.json_response({"ok": True, "handled": False, "ignored": reason})

@@ -228,7 +228,7 @@ async def _require_staff_member(request: web.Request, counselor_id: int) -> None
 
 def _parse_at(request: web.Request) -> datetime:
     raw = request.query.get("at")
-    return datetime.now(UTC) if raw is None else parse_time(raw, "at")
+    return datetime.now(UTC) if raw is None else parse_time(raw, "at", shifts.check_time)
 
 
 @routes.get("/api/v1/roster")
@@ -251,6 +251,10 @@ async def roster_entries(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
+# "mon".."sun" and the three groups: a longer list can only repeat them.
+_MAX_DAY_ITEMS = 10
+
+
 @routes.post("/api/v1/roster/shifts")
 async def add_shift(request: web.Request) -> web.Response:
     staff = await require_staff(request)
@@ -259,8 +263,12 @@ async def add_shift(request: web.Request) -> web.Response:
     cid = field_int(body, "counselor_id")
     days = body.get("days")
     # Each bad value answers 400 naming its field, like every other input (web/inputs.py).
+    if not isinstance(days, list) or not days or len(days) > _MAX_DAY_ITEMS \
+            or not all(isinstance(d, str) and len(d) <= 16 for d in days):
+        raise json_error(400, "days: expected a list of mon..sun, daily, weekdays or weekends",
+                         field="days")
     try:
-        weekdays = shifts.parse_weekdays(days if isinstance(days, list) else [])
+        weekdays = shifts.parse_weekdays(days)
     except ValueError as e:
         raise json_error(400, f"days: {e}", field="days") from None
     times = []
@@ -302,7 +310,8 @@ async def add_override(request: web.Request) -> web.Response:
     _require_role(staff, _LEADS)
     body = await json_body(request)
     cid = field_int(body, "counselor_id")
-    when = [parse_time(field_str(body, name, 40), name) for name in ("start", "end")]
+    when = [parse_time(field_str(body, name, 40), name, shifts.check_time)
+            for name in ("start", "end")]
     on_shift = field_bool(body, "on_shift")
     reason = field_str(body, "reason", 16, choices=shifts.OVERRIDE_REASONS)
     try:

@@ -34,6 +34,22 @@ LOOKAROUND = timedelta(days=8)
 # How far ahead next_window and next_edge look by default.
 HORIZON = timedelta(days=8)
 
+# The times the roster reads and stores (a lookup's `at`, an override's ends): it computes weeks
+# and zone offsets either side of a time, which overflow near datetime's own ends (year 1 or
+# 9999); a hotline's roster has no use for times this far out.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def check_time(at: datetime) -> datetime:
+    """`at` (aware) if the roster can work with it; ValueError otherwise."""
+    if at.tzinfo is None:
+        raise ValueError("expected a time with an offset")
+    if not EARLIEST <= at < LATEST:
+        raise ValueError(f"expected a time from {EARLIEST.year} to {LATEST.year - 1}")
+    return at
+
+
 # The smallest datetime step: a window [at, at + _TICK) holds only the instant `at`.
 _TICK = timedelta(microseconds=1)
 _DAY = timedelta(days=1)

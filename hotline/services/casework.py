@@ -236,9 +236,11 @@ async def reply(deps: Deps, staff: Staff, conversation_id: str, text: str, clien
                     raise CaseConflict("client id reused")
                 return dup[1]
             conv = await load_case(conn, staff, conversation_id)
-            if conv.status != Status.ACTIVE or conv.counselor_id != staff.id:
+            seq = await convs.next_seq_held(conn, conversation_id, staff.id, now)
+            if seq is None:
+                # Checked with the row locked: a close or reassignment that committed since
+                # the read above counts (it raced this reply).
                 raise CaseConflict("only the counselor holding an open case can reply")
-            seq = await convs.next_seq(conn, conversation_id, now)
             # The web chat's page fetches replies itself; other channels push them (outbox).
             pushed = conv.channel != Channel.WEBCHAT
             await convs.insert_message(
@@ -288,9 +290,16 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
                 body_sealed=deps.keyring.seal_text(notice(conv.language),
                                                    f"msg:{conversation_id}:{notice_seq}"),
                 at=now, delivery="pending")
-        await convs.close(conn, conversation_id, now,
-                          purge_contact_at=now + timedelta(days=retention.contact_days),
-                          purge_transcript_at=now + timedelta(days=retention.transcript_days))
+        if not await convs.close(
+                conn, conversation_id, now,
+                purge_contact_at=now + timedelta(days=retention.contact_days),
+                purge_transcript_at=now + timedelta(days=retention.transcript_days),
+                held_by=None if staff.sees_all_cases else staff.id):
+            # A close or reassignment committed after the read above (the update waited for
+            # its row lock): this close changes nothing, its notice included.
+            after = await convs.get(conn, conversation_id)
+            raise CaseConflict("already closed" if after is None or after.status == Status.CLOSED
+                               else "only the counselor holding the case or a lead can close it")
         started = conv.assigned_at or now
         await conn.execute(insert(intake_records).values(
             conversation_id=conversation_id, pseudonym=conv.pseudonym,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,18 +71,25 @@ def field_str(body: dict[str, Any], name: str, max_len: int, *, required: bool =
     return value
 
 
-def parse_time(raw: str, name: str) -> datetime:
+def parse_time(raw: str, name: str, check: Callable[[datetime], datetime] | None = None
+               ) -> datetime:
     """An ISO 8601 time with an offset (kept as given); a 400 naming `name` otherwise, also
-    near year 1 or 9999, where converting it to UTC (as storing it does) would overflow."""
+    near year 1 or 9999, where converting it to UTC (as storing it does) would overflow, and
+    when `check` (a ValueError for a time out of its range) refuses it."""
     try:
         value = datetime.fromisoformat(raw)
         if value.tzinfo is None:
             raise ValueError("no offset")
         value.astimezone(UTC)
-        return value
     except (ValueError, OverflowError):
         raise json_error(400, f"{name}: expected an ISO 8601 time with offset",
                          field=name) from None
+    if check is not None:
+        try:
+            check(value)
+        except (ValueError, OverflowError) as e:
+            raise json_error(400, f"{name}: {e}", field=name) from None
+    return value
 
 
 # Ids are 32-bit integer columns in PostgreSQL (a larger value is a DataError there, and past

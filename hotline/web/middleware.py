@@ -3,7 +3,9 @@
 A handler bug answers 500 with an error id that is also logged (never the request body); bad
 input answers the 4xx its handler chose. A route that needs the live store (Redis) while it is
 unreachable answers 503 with Retry-After and a plain message: the one place that says so, for
-every staff page and API (victims' channels do without Redis; see docs/stores.md).
+every staff page and API (victims' channels do without Redis; see docs/stores.md). So does a
+request whose database connection was lost under it (the server restarted or ended the
+session): the pool has already replaced it, so a second try runs on a fresh one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,9 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 # redis-server is started again within a second or two; an external one fails over in seconds.
 REDIS_RETRY_AFTER_S = 5
 _REDIS_DOWN = "The live queue is briefly unreachable. Try again in a few seconds."
+# After a lost database connection the pool already holds fresh ones: try again at once.
+DB_RETRY_AFTER_S = 1
+_DB_LOST = "The database connection was lost. Try again."
 
 
 def _is_api(request: web.Request) -> bool:
@@ -76,13 +82,23 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
                                                      "error": type(e).__name__})
         return _unavailable(request, "live state unavailable", _REDIS_DOWN,
                             REDIS_RETRY_AFTER_S)
+    except DBAPIError as e:
+        if not e.connection_invalidated:
+            return _internal(request)
+        log.warning("database connection lost under a request", extra={"path": request.path})
+        return _unavailable(request, "database connection lost", _DB_LOST, DB_RETRY_AFTER_S)
     except Exception:
-        error_id = secrets.token_hex(6)
-        log.exception("unhandled error", extra={"error_id": error_id, "path": request.path})
-        if _is_api(request):
-            return web.json_response({"error": "internal error", "error_id": error_id},
-                                     status=500)
-        return web.Response(text=f"Internal error ({error_id})", status=500)
+        return _internal(request)
+
+
+def _internal(request: web.Request) -> web.Response:
+    """500 with an error id; the log has the traceback (called inside the except block)."""
+    error_id = secrets.token_hex(6)
+    log.exception("unhandled error", extra={"error_id": error_id, "path": request.path})
+    if _is_api(request):
+        return web.json_response({"error": "internal error", "error_id": error_id},
+                                 status=500)
+    return web.Response(text=f"Internal error ({error_id})", status=500)
 
 
 def _unavailable(request: web.Request, error: str, detail: str, retry_after_s: int

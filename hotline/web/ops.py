@@ -1,9 +1,17 @@
 """Operations endpoints: /healthz (alive), /readyz (stores answer, and the live state is not
-waiting for its rebuild after the embedded Redis restarted), /metrics (Prometheus)."""
+waiting for its rebuild after the embedded Redis restarted), /metrics (Prometheus).
+
+/metrics (queue sizes, the oldest wait) is for operators only: on a listener of its own
+(`server.metrics_listen`, never proxied), and on the public port only with
+`Authorization: Bearer $HOTLINE_METRICS_TOKEN` (404 when no token is set). See
+docs/configuration.md.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -11,11 +19,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import metrics
+from hotline.crypto import tokens_equal
 from hotline.stores.live.store import now_ms
-from hotline.web.appkeys import DEPS, EMBEDDED_REDIS
+from hotline.web.appkeys import CONFIG, DEPS, EMBEDDED_REDIS
 
 routes = web.RouteTableDef()
 _PROBE_TIMEOUT_S = 2.0
+METRICS_TOKEN_ENV = "HOTLINE_METRICS_TOKEN"  # noqa: S105 (a variable's name)
+# The bearer token /metrics asks for ("" when none is set).
+METRICS_TOKEN = web.AppKey("metrics_token", str)
 
 
 @routes.get("/healthz")
@@ -49,7 +61,21 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
-async def metrics_view(request: web.Request) -> web.Response:
+async def public_metrics(request: web.Request) -> web.Response:
+    """On the public port: only for the bearer of the metrics token."""
+    if not request.app[METRICS_TOKEN]:
+        raise web.HTTPNotFound()
+    _require_token(request)
+    return await _metrics(request)
+
+
+def _require_token(request: web.Request) -> None:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not tokens_equal(given.strip(), request.app[METRICS_TOKEN]):
+        raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     try:
         waiting = await deps.live.waiting()
@@ -59,3 +85,37 @@ async def metrics_view(request: web.Request) -> web.Response:
     body = metrics.render(waiting, present, now_ms())
     return web.Response(body=body, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
+
+
+def setup(app: web.Application) -> None:
+    """The routes, the token from the environment, and the metrics listener (after the
+    services' cleanup context: it serves their Deps)."""
+    app.router.add_routes(routes)
+    app[METRICS_TOKEN] = os.environ.get(METRICS_TOKEN_ENV, "").strip()
+    app.cleanup_ctx.append(_metrics_listener_ctx)
+
+
+async def _metrics_listener_ctx(app: web.Application) -> AsyncIterator[None]:
+    listen = app[CONFIG].server.metrics_listen  # "HOST:PORT", checked by the config
+    if not listen:
+        yield
+        return
+    host, _, port = listen.rpartition(":")
+    inner = web.Application()
+    inner[DEPS] = app[DEPS]
+    inner[METRICS_TOKEN] = app[METRICS_TOKEN]
+    inner.router.add_get("/metrics", _listener_metrics)
+    runner = web.AppRunner(inner, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def _listener_metrics(request: web.Request) -> web.Response:
+    # Reached only on the operators' own address; the token, when one is set, still counts.
+    if request.app[METRICS_TOKEN]:
+        _require_token(request)
+    return await _metrics(request)

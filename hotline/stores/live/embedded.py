@@ -27,6 +27,7 @@ import redis
 import redis.asyncio
 
 from hotline.config import ConfigError
+from hotline.datadir import PRIVATE_DIR, PRIVATE_UMASK, create_private
 
 # Unix socket paths longer than this do not fit sockaddr_un on Linux (108 bytes with the NUL).
 _MAX_SOCKET_PATH = 100
@@ -115,8 +116,8 @@ class EmbeddedRedis:
 
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.dir, 0o700)
+        self.dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        os.chmod(self.dir, PRIVATE_DIR)
         self._take_lock()
         self._stop_stale()
         proc = self._spawn()
@@ -174,9 +175,11 @@ class EmbeddedRedis:
         self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, binary found above
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            umask=PRIVATE_UMASK,  # its append-only files, log and pid file: ours only
         )
         # redis-server writes its pid file a moment after start; write ours so a crash before
         # that still leaves a trace for _stop_stale.
+        create_private(self.pidfile)
         self.pidfile.write_text(str(self.proc.pid))
         return self.proc
 

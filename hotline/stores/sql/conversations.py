@@ -182,6 +182,21 @@ async def next_seq(conn: AsyncConnection, conversation_id: str, at: datetime) ->
     return int(result.scalar_one())
 
 
+async def next_seq_held(conn: AsyncConnection, conversation_id: str, counselor_id: int,
+                        at: datetime) -> int | None:
+    """next_seq, only while `counselor_id` holds the case open; None otherwise. The check
+    and the allocation are one statement: a close or a reassignment committed after the
+    caller read the case is seen here (the row lock waits for it)."""
+    result = await conn.execute(
+        update(conversations).where(and_(conversations.c.id == conversation_id,
+                                         conversations.c.status == Status.ACTIVE.value,
+                                         conversations.c.counselor_id == counselor_id))
+        .values(next_seq=conversations.c.next_seq + 1, last_activity_at=at)
+        .returning(conversations.c.next_seq))
+    seq = result.scalar_one_or_none()
+    return None if seq is None else int(seq)
+
+
 async def insert_message(conn: AsyncConnection, *, conversation_id: str, seq: int,
                          direction: Direction, body_sealed: bytes, at: datetime,
                          provider_key: str | None = None, counselor_id: int | None = None,
@@ -249,11 +264,16 @@ async def assign(conn: AsyncConnection, conversation_id: str, counselor_id: int,
 
 
 async def close(conn: AsyncConnection, conversation_id: str, at: datetime,
-                purge_contact_at: datetime, purge_transcript_at: datetime) -> bool:
+                purge_contact_at: datetime, purge_transcript_at: datetime,
+                held_by: int | None = None) -> bool:
+    """Any status -> closed; False if it was closed already (or, with `held_by`, is not
+    held by that counselor). On PostgreSQL a concurrent close waits for this row and then
+    finds it closed: exactly one close of a case returns True."""
+    held = [] if held_by is None else [conversations.c.counselor_id == held_by]
     result = await conn.execute(
         update(conversations)
         .where(and_(conversations.c.id == conversation_id,
-                    conversations.c.status != Status.CLOSED.value))
+                    conversations.c.status != Status.CLOSED.value, *held))
         .values(status=Status.CLOSED.value, closed_at=at, last_activity_at=at,
                 purge_contact_at=purge_contact_at, purge_transcript_at=purge_transcript_at))
     return result.rowcount == 1

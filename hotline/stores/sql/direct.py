@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
+from asyncpg.transaction import Transaction
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -197,15 +198,19 @@ _PG_BROKEN = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, Time
 async def begin(engine: AsyncEngine, *, write: bool = True) -> AsyncIterator[DirectTx]:
     """A transaction on a pooled connection's driver: committed when the block ends, rolled
     back if it raises. On SQLite a writing transaction takes the write lock up front (waiting
-    for another process's lock with asyncio sleeps, as the engine's own transactions do)."""
+    for another process's lock with asyncio sleeps, as the engine's own transactions do). On
+    PostgreSQL a connection that fails at BEGIN is replaced once (`_pg_begin`)."""
     raw = await engine.raw_connection()
+    started: Transaction | None = None
+    if isinstance(raw.driver_connection, asyncpg.Connection):
+        raw, started = await _pg_begin(engine, raw)  # on failure it let go of the connection
     try:
         driver = raw.driver_connection
         if isinstance(driver, sqlite_inline.InlineConnection):
             async with _sqlite_tx(driver.sqlite, engine.dialect, write) as tx:
                 yield tx
-        elif isinstance(driver, asyncpg.Connection):
-            async with _pg_tx(driver, engine.dialect, raw.invalidate) as tx:
+        elif started is not None:
+            async with _pg_tx(raw, started, engine.dialect) as tx:
                 yield tx
         else:
             raise TypeError(f"no direct execution for {type(driver).__name__}")
@@ -256,29 +261,76 @@ def _rollback(sq: sqlite3.Connection) -> None:
         sq.execute("ROLLBACK")
 
 
+async def _pg_begin(engine: AsyncEngine, raw: PoolProxiedConnection
+                    ) -> tuple[PoolProxiedConnection, Transaction]:
+    """`raw` (or its replacement) with a transaction begun.
+
+    A session the server ended a moment ago (a restart, pg_terminate_backend) can look alive
+    until its first statement: BEGIN then fails before the caller's block has run anything, so
+    the connection (and the pool's others of its age) is dropped and BEGIN tried once more on
+    a fresh one. Only a session that breaks later fails the caller, whose retry then also
+    gets a fresh connection."""
+    for attempt in (1, 2):
+        pg = cast(asyncpg.Connection, raw.driver_connection)
+        started = pg.transaction()
+        try:
+            await started.start()
+            return raw, started
+        except BaseException as e:
+            error = _pg_failed(raw, e, "BEGIN")
+            await _release(raw)
+            if error is None:
+                raise
+            if attempt == 2 or not error.connection_invalidated:
+                raise error from e
+        raw = await engine.raw_connection()
+    raise AssertionError("unreachable")
+
+
 @asynccontextmanager
-async def _pg_tx(pg: asyncpg.Connection, dialect: Dialect, invalidate: Callable[[], None]
+async def _pg_tx(raw: PoolProxiedConnection, started: Transaction, dialect: Dialect
                  ) -> AsyncIterator[DirectTx]:
+    pg = cast(asyncpg.Connection, raw.driver_connection)
     try:
-        async with pg.transaction():
+        try:
             yield _PgTx(pg, dialect)
-    except exc.DBAPIError as e:
-        if e.connection_invalidated:
-            invalidate()
-        raise
-    except asyncpg.PostgresError as e:
-        error = _pg_error("COMMIT", e)
-        if error.connection_invalidated:
-            invalidate()
+        except BaseException:
+            if not pg.is_closed():  # else the server has ended the transaction with the session
+                await started.rollback()
+            raise
+        await started.commit()
+    except BaseException as e:
+        error = _pg_failed(raw, e, "COMMIT")
+        if error is None:
+            raise
         raise error from e
-    except _PG_BROKEN as e:
-        invalidate()
-        raise exc.OperationalError("direct transaction", None, e, hide_parameters=True,
-                                   connection_invalidated=True) from e
-    except asyncio.CancelledError:
+
+
+def _pg_failed(raw: PoolProxiedConnection, e: BaseException, step: str
+               ) -> exc.DBAPIError | None:
+    """What to raise for `e` (None: `e` itself), after dropping a connection that can no
+    longer be trusted; when the server ended the session, the pool's other connections of
+    its age go too, as SQLAlchemy's own Connection does on a disconnect."""
+    error: exc.DBAPIError | None = None
+    if isinstance(e, exc.DBAPIError):
+        drop = e.connection_invalidated
+    elif isinstance(e, asyncpg.PostgresError):
+        error = _pg_error(step, e)
+        drop = error.connection_invalidated
+    elif isinstance(e, _PG_BROKEN):
+        error = exc.OperationalError("direct transaction", None, e, hide_parameters=True,
+                                     connection_invalidated=True)
+        drop = True
+    else:
         # Cancelled mid-statement, the connection may be left mid-protocol: never reuse it.
-        invalidate()
-        raise
+        drop = isinstance(e, asyncio.CancelledError)
+    if drop:
+        if cast(asyncpg.Connection, raw.driver_connection).is_closed() \
+                and isinstance(raw, _ConnectionFairy):
+            raw._pool._invalidate(raw, e if isinstance(e, Exception) else None,
+                                  _checkin=False)
+        raw.invalidate()
+    return error
 
 
 Sql = AsyncConnection | DirectTx

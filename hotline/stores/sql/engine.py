@@ -15,10 +15,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
+from hotline import datadir
 from hotline.stores.sql import checkpoint, sqlite_inline
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
@@ -38,7 +39,10 @@ def open_engine(url: str, *, background_checkpoint: bool = False) -> AsyncEngine
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
         if path != ":memory:" and not path.startswith("file:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(mode=datadir.PRIVATE_DIR, parents=True, exist_ok=True)
+            # Created 0600 here, not by SQLite with the umask's 0644: the WAL and
+            # shared-memory files take the database's mode.
+            datadir.create_private(Path(path))
         # One connection: SQLite has one writer anyway, and the pool's queue hands it out in
         # order, where competing connections would each sleep in SQLite's busy handler (seen:
         # p99 1.3 s at 20 concurrent writers). Other processes (the CLI) still get WAL reads.
@@ -50,7 +54,7 @@ def open_engine(url: str, *, background_checkpoint: bool = False) -> AsyncEngine
         _sqlite_pragmas(engine, checkpoint.BACKSTOP_PAGES if background_checkpoint else None)
         return engine
     engine = create_async_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
-    _ping_when_idle(engine)
+    _check_on_checkout(engine)
     return engine
 
 
@@ -58,11 +62,15 @@ def open_engine(url: str, *, background_checkpoint: bool = False) -> AsyncEngine
 IDLE_PING_S = 5.0
 
 
-def _ping_when_idle(engine: AsyncEngine) -> None:
-    """SQLAlchemy's pool_pre_ping, but only for connections that sat idle: it cost a round
-    trip on every checkout, a fifth of an inbound message's time on PostgreSQL. One in
-    steady use has just proven itself; one that broke in use is invalidated by the error, and
-    the inbox retries a message whose connection broke (its provider key keeps that safe)."""
+def _check_on_checkout(engine: AsyncEngine) -> None:
+    """Hand out no connection the server has ended, without a round trip per checkout.
+
+    A session the server ended (a restart, a failover, pg_terminate_backend) is one asyncpg
+    has already seen close: that check is free. A connection that sat idle is also pinged
+    (SQLAlchemy's pool_pre_ping pinged on every checkout, a fifth of an inbound message's
+    time on PostgreSQL). Either failure means the server dropped its sessions, so the whole
+    pool is invalidated (InvalidatePoolError): every connection older than now is replaced at
+    its next checkout, where before each retry of a message took the next dead one."""
     pool = engine.sync_engine.pool
 
     @event.listens_for(pool, "checkin")
@@ -71,14 +79,16 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(pool, "checkout")
     def _checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        if dbapi.driver_connection.is_closed():
+            raise InvalidatePoolError("the server ended this session")
         since = record.info.get("idle_since")
         if since is None or time.monotonic() - since < IDLE_PING_S:
             return
         try:
             dbapi.ping()
         except Exception as e:
-            # The pool drops this connection and checks out another (up to three times).
-            raise DisconnectionError("idle connection failed its ping") from e
+            # The pool reconnects this one and replaces the others as they are checked out.
+            raise InvalidatePoolError("idle connection failed its ping") from e
 
 
 def _sqlite_pragmas(engine: AsyncEngine, autocheckpoint_pages: int | None) -> None:
