@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
 from hotline.config_limits import LimitsConfig
+from hotline.config_referrals import ReferralsConfig, parse_referrals
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
@@ -125,6 +126,7 @@ class Config:
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
+    referrals: ReferralsConfig = field(default_factory=ReferralsConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -159,7 +161,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
 }
 # Sections with nested tables, parsed by their own functions.
-_SPECIAL = ("roster", "triage")
+_SPECIAL = ("roster", "triage", "referrals")
 
 # Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -353,7 +355,10 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
         name: _build_section(name, cls, raw.get(name, {}), env) for name, cls in _SECTIONS.items()
     }
     cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
-                 triage=_triage_rules(raw.get("triage", {})), base_dir=base_dir)
+                 triage=_triage_rules(raw.get("triage", {})),
+                 referrals=parse_referrals(raw.get("referrals", {}),
+                                           parts["languages"].supported),
+                 base_dir=base_dir)
     try:
         _validate(cfg)
     except ConfigError as e:
@@ -387,6 +392,7 @@ __all__ = [
     "LanguageConfig",
     "LimitsConfig",
     "PrivacyConfig",
+    "ReferralsConfig",
     "RetentionConfig",
     "RosterConfig",
     "RoutingConfig",
