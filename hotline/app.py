@@ -21,7 +21,7 @@ import jinja2
 from aiohttp import web
 
 from hotline import datadir
-from hotline.channels import sms, telegram, voice, webchat
+from hotline.channels import sms, telegram, voice, webcase, webchat, webchat_tools
 from hotline.config import Config
 from hotline.console import api as console_api
 from hotline.console import bans_api, evidence_api, floor_api
@@ -242,6 +242,8 @@ def create_app(config: Config) -> web.Application:
     ops.setup(app)
     app.on_shutdown.append(_close_streams)
     app.router.add_routes(webchat.routes)
+    app.router.add_routes(webcase.routes)
+    app.router.add_routes(webchat_tools.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)

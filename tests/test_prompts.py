@@ -14,6 +14,7 @@ from hotline.config import LANG_CODES, load_config
 from hotline.domain.legal import LegalBasis, template_name
 from hotline.prompts import Prompts, prompts_dir
 from tests.takedown_samples import sample_values
+from tests.victim_prompts import VICTIM_NEEDS, VICTIM_SELECTORS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROOT = REPO_ROOT / "prompts"
@@ -62,10 +63,11 @@ NEEDS: dict[str, dict[str, object]] = {
     "tg_staff_acked": {"case_number": "3f2a9c1b", "by": "12"},
     # Takedown request texts (docs/takedown.md): one variable per field of the legal basis.
     **{template_name(b): dict(sample_values(b)) for b in LegalBasis},
+    **VICTIM_NEEDS,
 }
 # Variables that choose between wordings rather than being shown (not looked for in the text).
 SELECTORS = {"coverage", "critical", "callback", "spoken", "tomorrow", "leave_message",
-             "spreading", "machine"}
+             "spreading", "machine", *VICTIM_SELECTORS}
 
 
 def _source(lang: str, name: str) -> str:
@@ -148,7 +150,8 @@ def test_page_prompts_exist(lang: str, name: str) -> None:
 @pytest.mark.parametrize("lang", LANGS)
 def test_page_bundle_renders(lang: str) -> None:
     """What the chat page renders: the whole bundle with a placeholder position."""
-    texts = Prompts().bundle(lang, PAGE_PROMPTS, position="{position}")
+    texts = Prompts().bundle(lang, PAGE_PROMPTS, position="{position}", short="{short}",
+                             days=30)
     assert set(texts) == set(PAGE_PROMPTS)
     assert all(texts.values())
     assert "{position}" in texts["chat_waiting"]

@@ -8,6 +8,7 @@ else matches.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -74,3 +75,16 @@ def offer(entries: Iterable[Referral], situations: Iterable[str], limit: int = 4
         ranked.append((minor_first, -len(hits), i, entry))
     ranked.sort(key=lambda r: r[:3])
     return tuple(r[3] for r in ranked[:limit])
+
+
+def for_case(entries: Iterable[Referral], answers_json: str, reasons: Iterable[str]
+             ) -> tuple[Referral, ...]:
+    """The entries to offer a case, from its stored intake answers (JSON) and triage reasons
+    ("signal" or "signal:detail")."""
+    try:
+        answers = json.loads(answers_json or "{}")
+    except ValueError:
+        answers = {}
+    if not isinstance(answers, dict):
+        answers = {}
+    return offer(entries, situations_of(answers, [r.split(":")[0] for r in reasons if r]))

@@ -267,6 +267,16 @@ async def _count_client(deps: Deps, client: str) -> None:
         log.warning("case guess not counted", extra={"error": type(e).__name__})
 
 
+async def view_by_number(deps: Deps, number: str) -> CaseView | None:
+    """The case behind a stored number, for a page that already checked its PIN (its signed
+    cookie names the number); None if the number is gone (erased)."""
+    async with deps.engine.connect() as conn:
+        root = (await conn.execute(select(case_codes.c.conversation_id).where(
+            case_codes.c.case_number == number))).scalar_one_or_none()
+        conv = await convs.get(conn, root) if root is not None else None
+    return None if conv is None else CaseView(conv.id, conv.status, display(number))
+
+
 async def number_for(deps: Deps, conversation_id: str) -> str | None:
     """The formatted case number of a conversation, if one was issued."""
     async with deps.engine.connect() as conn:

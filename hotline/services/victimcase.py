@@ -10,9 +10,8 @@ withdraw consent (requests not yet sent stop). Every one of these is audited.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,7 +19,7 @@ from redis.exceptions import RedisError
 
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.locations import parse_location
-from hotline.domain.referrals import Referral, offer, situations_of
+from hotline.domain.referrals import Referral, for_case
 from hotline.prompts import Prompts
 from hotline.services import case_takedown, casecode, inbox
 from hotline.services.casecode import CaseView
@@ -48,6 +47,8 @@ class Summary:
     links_sent: int
     consent_withdrawn: bool
     hide_platforms: bool
+    # The directory entries that fit the case's situation (config [[referrals.entries]]).
+    referrals: tuple[Referral, ...] = ()
 
     @property
     def may_return(self) -> bool:
@@ -68,30 +69,33 @@ async def summary(deps: Deps, view: CaseView) -> Summary:
         last_activity_at=max(c.last_activity_at for c in convs), contacts=len(convs),
         items=items, links_sent=sum(1 for r in reqs if r.kind == casefile.LINK),
         consent_withdrawn=any(r.kind == casefile.CONSENT_WITHDRAWN for r in reqs),
-        hide_platforms=hide)
+        hide_platforms=hide, referrals=for_case(
+            deps.config.referrals.entries, first.intake_answers,
+            [r for c in convs for r in c.urgency_reasons.split(",")]))
 
 
 def describe(prompts: Prompts, lang: str, s: Summary) -> list[str]:
     """The case in plain words, one line each (the web page lists them, SMS and Telegram
     join them)."""
     day = s.opened_at.date().isoformat()
-    lines = [prompts.render(lang, "case_heading", number=s.case_number, date=day,
+    lines = [prompts.render(lang, "victim/case_heading", number=s.case_number, date=day,
                             contacts=s.contacts),
-             prompts.render(lang, f"case_state_{s.state}")]
+             prompts.render(lang, f"victim/case_state_{s.state}")]
     if not s.items:
-        lines.append(prompts.render(lang, "case_td_none"))
+        lines.append(prompts.render(lang, "victim/case_td_none"))
     for n, item in enumerate(s.items, 1):
-        lines.append(prompts.render(lang, "case_td_item", n=n,
-                                    status=prompts.render(lang, f"case_item_{item.status}")))
+        status = prompts.render(lang, f"victim/case_item_{item.status}")
+        lines.append(prompts.render(lang, "victim/case_td_item", n=n, status=status))
         for req in item.requests:
-            where = (prompts.render(lang, "case_platform_hidden") if s.hide_platforms
-                     else prompts.render(lang, "case_platform", code=req.platform))
-            lines.append(prompts.render(lang, "case_td_request", platform=where,
-                                        state=prompts.render(lang, f"case_req_{req.state}")))
+            where = (prompts.render(lang, "victim/case_platform_hidden") if s.hide_platforms
+                     else prompts.render(lang, "victim/case_platform", code=req.platform))
+            state = prompts.render(lang, f"victim/case_req_{req.state}")
+            lines.append(prompts.render(lang, "victim/case_td_request", platform=where,
+                                        state=state))
     if s.links_sent:
-        lines.append(prompts.render(lang, "case_links_sent", count=s.links_sent))
+        lines.append(prompts.render(lang, "victim/case_links_sent", count=s.links_sent))
     if s.consent_withdrawn:
-        lines.append(prompts.render(lang, "case_consent_withdrawn"))
+        lines.append(prompts.render(lang, "victim/case_consent_withdrawn"))
     return lines
 
 
@@ -207,13 +211,16 @@ async def claim_return(deps: Deps, msg: Inbound, conversation_id: str,
     return True
 
 
-def referrals_for(deps: Deps, answers_json: str, reasons: str) -> tuple[Referral, ...]:
-    """The directory entries to offer a case, from its intake answers and triage reasons."""
-    try:
-        answers = json.loads(answers_json or "{}")
-    except ValueError:
-        answers = {}
-    if not isinstance(answers, dict):
-        answers = {}
-    signals = [r.split(":")[0] for r in reasons.split(",") if r]
-    return offer(deps.config.referrals.entries, situations_of(answers, signals))
+def referral_text(prompts: Prompts, lang: str, entries: Sequence[Referral], fallback: str
+                  ) -> str:
+    """The referrals as a short text (SMS, Telegram, the end of a chat): one line each."""
+    lines = [prompts.render(lang, "victim/referrals_intro")]
+    for e in entries:
+        lines.append(referral_line(prompts, lang, e, fallback))
+    return "\n".join(lines)
+
+
+def referral_line(prompts: Prompts, lang: str, e: Referral, fallback: str) -> str:
+    place, hours = e.text(lang, fallback)
+    return prompts.render(lang, "victim/referral_line", place=place, phone=e.phone,
+                          hours=hours, web=e.web)

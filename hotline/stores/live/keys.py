@@ -215,6 +215,11 @@ class Keys:
         next new conversation is a return of it (CASE_RETURN_TTL_S)."""
         return self._k(f"case:return:{pseudonym}")
 
+    def chat_evidence(self, ref: str) -> str:
+        """STRING the evidence id recorded for one web chat picture (a keyed ref of the chat
+        and the page's client id), so a retried POST records it once."""
+        return self._k(f"chat:evidence:{ref}")
+
     def forget_pending(self, pseudonym: str) -> str:
         """STRING set while an SMS sender is asked to confirm erasure (FORGET_CONFIRM_TTL_S)."""
         return self._k(f"forget:pending:{pseudonym}")
