@@ -65,9 +65,11 @@ def _render(request: web.Request, lang: str, status: int = 200, **ctx: Any) -> w
     deps = request.app[DEPS]
     prompts = request.app[PROMPTS]
     t = {n.rpartition("/")[2]: prompts.render(lang, n) for n in PAGE_PROMPTS}
+    page = {"case": None, "error": None, "done": None, "field": None, "lines": [],
+            "referrals": [], "csrf": "", **ctx}
     resp = aiohttp_jinja2.render_template("chat_case.html", request, {
         "lang": lang, "t": t, "languages": deps.config.languages.supported,
-        "quick_exit_url": deps.config.privacy.quick_exit_url, **ctx}, status=status)
+        "quick_exit_url": deps.config.privacy.quick_exit_url, **page}, status=status)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -311,7 +311,9 @@ async def state(request: web.Request) -> web.Response:
 def _referral_lines(request: web.Request, lang: str, codes: list[str]) -> list[str]:
     """The referrals given at close, as the page lists them (in the case's language)."""
     deps = request.app[DEPS]
-    entries = [e for e in (deps.config.referrals.get(c) for c in codes) if e is not None]
+    # Lines for minors first (a minor was given them), then in the directory's order.
+    entries = sorted((e for e in deps.config.referrals.entries if e.code in codes),
+                     key=lambda e: "minor" not in e.situations)
     return [victimcase.referral_line(request.app[PROMPTS], lang, e,
                                      deps.config.languages.default) for e in entries]
 

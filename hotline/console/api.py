@@ -33,7 +33,8 @@ def _case_json(conv: convs.ConversationRow) -> dict[str, Any]:
             "reasons": list(conv.reasons),
             "counselor_id": conv.counselor_id, "created_at": conv.created_at.isoformat(),
             "assigned_at": conv.assigned_at.isoformat() if conv.assigned_at else None,
-            "victim_left_at": conv.victim_left_at.isoformat() if conv.victim_left_at else None}
+            "victim_left_at": conv.victim_left_at.isoformat() if conv.victim_left_at else None,
+            "return_of": conv.return_of}
 
 
 @routes.get("/api/v1/me")
