@@ -149,8 +149,8 @@ async def fingerprint_mms(deps: Deps, rt: Runtime, message_sid: str, media: str,
     limit = deps.config.telegram.max_file_mb * _MB
     try:
         async with asyncio.timeout(rt.config.rest_timeout_seconds):
-            async with rt.http.session.get(
-                    url, auth=aiohttp.BasicAuth(sid, rt.creds.auth_token)) as resp:
+            auth = aiohttp.encode_basic_auth(sid, rt.creds.auth_token)
+            async with rt.http.session.get(url, headers={"Authorization": auth}) as resp:
                 if resp.status != 200:
                     log.warning("mms fetch refused", extra={"status": resp.status})
                     return False
