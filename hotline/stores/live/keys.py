@@ -220,6 +220,11 @@ class Keys:
         and the page's client id), so a retried POST records it once."""
         return self._k(f"chat:evidence:{ref}")
 
+    def tg_callback(self, chat_ref: str) -> str:
+        """STRING a Telegram call-back request under way: "number" while the number is asked
+        for, then the number sealed (bots/victim_callback.py)."""
+        return self._k(f"tg:callback:{chat_ref}")
+
     def forget_pending(self, pseudonym: str) -> str:
         """STRING set while an SMS sender is asked to confirm erasure (FORGET_CONFIRM_TTL_S)."""
         return self._k(f"forget:pending:{pseudonym}")
