@@ -128,7 +128,8 @@ async def add_evidence(request: web.Request) -> web.Response:
     if known is not None:
         return web.json_response({"id": int(known), "duplicate": True})
     stored = await inbox.receive(deps, Inbound(
-        channel=Channel.WEBCHAT, address=chat_id, text=where or "[photo]",
+        channel=Channel.WEBCHAT, address=chat_id,
+        text=f"[photo] {where}" if where else "[photo]",
         provider_id=f"{chat_id}:{client_id}", language=conv.language,
         received_at=datetime.now(UTC)),
         pseudonym=deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id),

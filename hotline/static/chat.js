@@ -67,7 +67,10 @@
     const li = document.createElement("li");
     li.className = m.direction === "in" ? "mine" : "theirs";
     li.dataset.seq = m.seq;
-    li.textContent = m.text === null ? "…" : m.text;
+    const body = document.createElement("span");
+    body.className = "body";
+    body.textContent = m.text === null ? "…" : m.text;
+    li.appendChild(body);
     if (m.at) {
       const at = new Date(m.at);
       const time = document.createElement("time");
