@@ -1,7 +1,7 @@
 """The victim's way back by SMS, through the real app and twilio's own client against the
 stand-in (SQLite and PostgreSQL): case number and look-up commands and erasure in Korean and
-English, a look-up making the next conversation a return, and MMS pictures fingerprinted from
-Twilio's media (docs/victim.md)."""
+English, a look-up making the next conversation a return, MMS pictures fingerprinted from
+Twilio's media, and a call that ends with its case number read out (docs/victim.md)."""
 
 from __future__ import annotations
 
@@ -16,15 +16,19 @@ from PIL import Image, ImageDraw
 
 from bots.media import fingerprint
 from hotline.domain.conversation import Channel
-from hotline.services import selfservice
-from tests.conftest import Database, RedisProcess
+from hotline.services import casecode, selfservice
+from tests.conftest import Database, RedisProcess, wait_for
+from tests.floor import presence, staff
 from tests.telegram_standin import stored_anywhere
 from tests.twilio_support import (
     ACCOUNT_SID,
     Env,
     Hooks,
     StandIn,
+    call_params,
     new_sid,
+    says,
+    set_counselor_phone,
     sms_params,
     standin,
     twilio_app,
@@ -34,6 +38,7 @@ from tests.victim_support import REFERRALS, rows
 __all__ = ["standin"]  # fixtures
 
 VICTIM = "+821012340077"
+V = "/webhooks/twilio/voice"
 STRANGER = "+821099990000"
 _NUMBER = re.compile(r"HL-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
@@ -145,3 +150,28 @@ async def test_mms_picture_is_fingerprinted_and_deleted_at_twilio(env: Env) -> N
     # A provider retry records nothing twice.
     await env.hooks.twiml("/webhooks/twilio/sms", params)
     assert len(await rows(env.runner.config, "evidence")) == 1
+
+
+async def test_call_ends_with_the_case_number_read_out(env: Env) -> None:
+    mina = await staff(env.runner, "mina")
+    await set_counselor_phone(env.deps, mina.id, "+821077347734")
+    await presence(mina, "available")
+    sid = new_sid("CA")
+    for path, extra in ((V, {}), (f"{V}/language", {"Digits": "1"}),
+                        (f"{V}/menu", {"Digits": "1"})):
+        await env.hooks.twiml(path, call_params(sid, VICTIM, **extra))
+    await mina.take_next()
+
+    async def bridged() -> Any:
+        return env.standin.of("call_update")
+    await wait_for(bridged)
+    end = await env.hooks.twiml(f"{V}/dial", call_params(sid, VICTIM,
+                                                         DialCallStatus="completed"))
+    spoken = " ".join(s.text or "" for s in says(end))
+    assert "사건 번호는 H L, " in spoken
+    pin = re.search(r"PIN은 ((?:\d ){5}\d)", spoken)
+    assert pin is not None
+    [code] = await rows(env.runner.config, "case_codes")
+    typed = spoken.split("사건 번호는 ")[1].split(" 입니다")[0].replace(" ", "")
+    view = await casecode.lookup(env.deps, typed.replace(",", "-"), pin.group(1).replace(" ", ""))
+    assert view is not None and view.conversation_id == code["conversation_id"]
