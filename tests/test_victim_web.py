@@ -254,3 +254,34 @@ async def test_evidence_fingerprints_only_then_the_file_by_choice(site: AppRunne
 
 
 
+
+
+async def test_counselor_gives_a_referral_from_the_case_page(site: AppRunner) -> None:
+    await add_staff(site.config, "mina")
+    victim = Victim(await site.client())
+    await victim.open("ko")
+    assert (await victim.send("그 사람이 집 주소를 올렸고 찾아오겠대요", lang="ko")).status == 201
+    counselor = Counselor(await site.client())
+    assert await counselor.login("mina") == 303
+    cid = await counselor.take_next()
+    listed = await (await counselor.client.get(f"/api/v1/cases/{cid}/referrals")).json()
+    codes = [r["code"] for r in listed["referrals"]]
+    fitting = [r["code"] for r in listed["referrals"] if r["fits"]]
+    assert fitting == codes[:len(fitting)] and "police112" in fitting
+    assert "youth1388" not in fitting  # not a minor
+    bad = await counselor.post(f"/api/v1/cases/{cid}/referrals", {"code": "nope"})
+    assert bad.status == 400 and "code" in (await bad.json())["error"]
+    missing = await counselor.post("/api/v1/cases/" + "0" * 32 + "/referrals",
+                                   {"code": "legalaid132"})
+    assert missing.status == 404
+    sent = await counselor.post(f"/api/v1/cases/{cid}/referrals", {"code": "legalaid132"})
+    assert sent.status == 201
+    again = await counselor.post(f"/api/v1/cases/{cid}/referrals", {"code": "legalaid132"})
+    assert (await again.json())["seq"] == (await sent.json())["seq"]  # once per entry
+    state = await victim.state()
+    assert any("대한법률구조공단 132" in (m["text"] or "") for m in state["messages"])
+    assert (await counselor.close(cid)).status == 200
+    [record] = await rows(site.config, "intake_records")
+    assert "legalaid132" in record["referred_to"].split(",")
+    actions = [a["action"] for a in await rows(site.config, "audit_events")]
+    assert "case.referral_given" in actions

@@ -20,8 +20,9 @@ from redis.exceptions import RedisError
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.locations import parse_location
 from hotline.domain.referrals import Referral, for_case
+from hotline.domain.staff import Staff
 from hotline.prompts import Prompts
-from hotline.services import case_takedown, casecode, inbox
+from hotline.services import case_takedown, casecode, casework, inbox
 from hotline.services.casecode import CaseView
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import CASE_RETURN_TTL_S
@@ -224,3 +225,43 @@ def referral_line(prompts: Prompts, lang: str, e: Referral, fallback: str) -> st
     place, hours = e.text(lang, fallback)
     return prompts.render(lang, "victim/referral_line", place=place, phone=e.phone,
                           hours=hours, web=e.web)
+
+
+@dataclass(frozen=True)
+class ReferralOption:
+    """A directory entry as the counselor sees it on a case: fits the case's situation, was
+    already given."""
+
+    entry: Referral
+    fits: bool
+    given: bool
+
+
+async def referral_options(deps: Deps, staff: Staff, conversation_id: str
+                           ) -> list[ReferralOption]:
+    """The whole directory for a case the staff member may read (CaseNotFound otherwise),
+    the entries that fit its situation first."""
+    async with deps.engine.connect() as conn:
+        conv = await casework.load_case(conn, staff, conversation_id)
+        answers = await casefile.intake_answers(conn, conv.id)
+        given = set(await casefile.referrals_of(conn, conv.id))
+    fitting = for_case(deps.config.referrals.entries, answers, conv.reasons)
+    rest = [e for e in deps.config.referrals.entries if e not in fitting]
+    return [ReferralOption(e, e in fitting, e.code in given) for e in (*fitting, *rest)]
+
+
+async def give_referral(deps: Deps, staff: Staff, conversation_id: str, entry: Referral,
+                        text: Callable[[str], str]) -> int:
+    """The counselor gives the victim a referral: `text(case language)` goes out as their
+    reply (once per entry and case), and the referral is counted. The reply's seq."""
+    async with deps.engine.connect() as conn:
+        conv = await casework.load_case(conn, staff, conversation_id)
+    seq = await casework.reply(deps, staff, conversation_id, text(conv.language),
+                               f"referral:{entry.code}")
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        await casefile.add_referrals(conn, conversation_id, [entry.code], "counselor", now)
+        await audit.record(conn, at=now, actor_id=staff.id, action="case.referral_given",
+                           target_kind="conversation", target_id=conversation_id,
+                           referral=entry.code)
+    return seq

@@ -133,3 +133,10 @@ async def referrals_of(conn: AsyncConnection, conversation_id: str) -> list[str]
     rows = await conn.execute(select(referrals_made.c.code).where(
         referrals_made.c.conversation_id == conversation_id).order_by(referrals_made.c.code))
     return [str(r[0]) for r in rows]
+
+
+async def intake_answers(conn: AsyncConnection, conversation_id: str) -> str:
+    """The intake answers stored with a conversation (JSON text)."""
+    found = (await conn.execute(select(conversations.c.intake_answers).where(
+        conversations.c.id == conversation_id))).scalar_one_or_none()
+    return str(found or "{}")
