@@ -123,19 +123,29 @@
     return li;
   }
 
+  // The reply box is open only while the case is mine and open; `data` null: the case is
+  // no longer ours to read (reassigned away).
   function lock(data) {
     if (!replyForm) return;
-    const mine = data.counselor_id === me && data.status === "active";
-    const lockedNow = !mine && data.status !== "waiting";
-    replyForm.querySelectorAll("textarea, button").forEach(function (e) { e.disabled = lockedNow; });
+    const mine = data !== null && data.counselor_id === me && data.status === "active";
+    const lockedNow = data === null || (!mine && data.status !== "waiting");
+    document.querySelectorAll("#reply textarea, #reply button, .actions button, #handover button, #close button")
+      .forEach(function (e) { e.disabled = lockedNow; });
     locked.hidden = !lockedNow;
-    locked.textContent = data.status === "closed" ? T("case.locked_closed")
+    locked.textContent = data === null ? T("case.locked_away")
+      : data.status === "closed" ? T("case.locked_closed")
       : T("case.locked", {who: data.holder_name || "#" + data.counselor_id});
   }
 
   async function load() {
     // From the start each time: a reply's delivery state changes after it is shown.
     const r = await H.get("/api/v1/cases/" + id + "?after=0");
+    if (r.status === 404 && replyForm) {
+      // Reassigned away: the case is no longer ours to read or answer. What was shown stays;
+      // the reply box locks with a notice.
+      lock(null);
+      return;
+    }
     if (!r.ok) { showError(r.status === 404 ? T("case.not_yours") : T("case.load_failed")); return; }
     H.learnSkew(r);
     const data = r.data;
@@ -243,7 +253,9 @@
 
   // Events of other cases come as their type alone ("the queue moved"): not this page's.
   function forThisCase(e) { if (e.conversation === id) refresh(); }
-  H.events({message: forThisCase, closed: forThisCase, assigned: forThisCase, reset: refresh,
+  // An assignment of a case I may no longer read comes as its type alone: look again.
+  function assigned(e) { if (!e.conversation || e.conversation === id) refresh(); }
+  H.events({message: forThisCase, closed: forThisCase, assigned: assigned, reset: refresh,
             urgency: forThisCase, handover: forThisCase, "handover.planned": forThisCase,
             queued: forThisCase, "victim.left": forThisCase, delivery: forThisCase,
             alert: forThisCase, "alert.acked": forThisCase}, null, refresh);
