@@ -129,8 +129,10 @@
     if (!replyForm) return;
     const mine = data !== null && data.counselor_id === me && data.status === "active";
     const lockedNow = data === null || (!mine && data.status !== "waiting");
-    document.querySelectorAll("#reply textarea, #reply button, .actions button, #handover button, #close button")
+    document.querySelectorAll("#reply textarea, #reply button, #handover button, #close button")
       .forEach(function (e) { e.disabled = lockedNow; });
+    // The case actions keep their own state (showUrgency) unless the case is locked.
+    if (lockedNow) document.querySelectorAll(".actions button").forEach(function (e) { e.disabled = true; });
     locked.hidden = !lockedNow;
     locked.textContent = data === null ? T("case.locked_away")
       : data.status === "closed" ? T("case.locked_closed")
