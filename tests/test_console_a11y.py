@@ -129,4 +129,7 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str],
         await ctx.close()
     assert {page: v for page, v in found.items() if v} == {}
     assert len(found) == 8
-    assert problems.seen == []
+    # The page a counselor may not open answers 403, which the browser logs.
+    forbidden = "mina: console error: Failed to load resource: the server responded with a " \
+        "status of 403 (Forbidden)"
+    assert [p for p in problems.seen if p != forbidden] == []
