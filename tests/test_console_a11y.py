@@ -2,7 +2,7 @@
 page, in Korean and in English, each with something on it: the login page, a counselor's floor
 with an offer and a waiting case, a case page, the page a counselor may not open, the lead view
 with its manage panel open and an alert, the roster, the takedown staff's floor with an alert,
-and the read-only case page they open from it.
+and the read-only case page they open from it; and the victim's chat page.
 
 Real chromium on the real app (tests/test_browser.py's server and fixtures). The pages run with
 their Content-Security-Policy bypassed so that axe's script can be added to them: what axe checks
@@ -83,6 +83,10 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str],
     login = await anonymous.new_page()
     await login.goto(f"/console/login?lang={lang}")
     found["login"] = await _violations(login)
+    # The victim's chat page too (Quick exit was seen outside any landmark).
+    chat = await (await _context(browser, site)).new_page()
+    await chat.goto(f"/chat?lang={lang}")
+    found["chat"] = await _violations(chat)
 
     counselor = await _context(browser, site)
     mina = await _log_in(counselor, site, problems, "mina", lang)
@@ -128,7 +132,7 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str],
     for ctx in (anonymous, counselor, takedown, leads):
         await ctx.close()
     assert {page: v for page, v in found.items() if v} == {}
-    assert len(found) == 8
+    assert len(found) == 9
     # The page a counselor may not open answers 403, which the browser logs.
     forbidden = "mina: console error: Failed to load resource: the server responded with a " \
         "status of 403 (Forbidden)"

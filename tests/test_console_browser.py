@@ -147,6 +147,8 @@ async def test_an_offer_is_accepted_from_a_case_page_and_a_reassignment_locks_th
     await lead.get_by_role("link", name=w("common.nav_lead")).click()
     row = lead.locator(f'#active tr[data-case="{second_case}"]')
     await expect(row).to_contain_text("mina")
+    # How long the victim has waited for a reply (nobody answered yet), in minutes.
+    await expect(row.locator("td.warn")).to_have_text(w("lead.victim_waiting_for", n=0))
     await row.get_by_role("button", name=w("lead.manage")).click()
     picker = lead.locator("#reassign-to")
     # Nobody is preselected, and the current holder is not offered.

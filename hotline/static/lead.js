@@ -27,7 +27,10 @@
     cells.forEach(function (c) {
       const td = document.createElement("td");
       if (c instanceof Node) td.appendChild(c);
-      else if (Array.isArray(c)) { td.className = c[1]; td.textContent = c[0]; }
+      else if (Array.isArray(c)) {
+        td.className = c[1];
+        if (c[0] instanceof Node) td.appendChild(c[0]); else td.textContent = c[0];
+      }
       else td.textContent = c;
       tr.appendChild(td);
     });
