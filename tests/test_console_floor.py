@@ -254,3 +254,22 @@ async def test_the_intake_form_starts_from_nothing_it_was_not_told(held: AppRunn
     assert await mina.take_next() == minor
     page = await (await mina.client.get(f"/console/cases/{minor}")).text()
     assert _selected(page, "close-age") == "14_17" and 'id="close-age-hint"' in page
+
+
+async def test_a_coverage_alert_closes_by_itself_when_its_case_is_taken(
+        held: AppRunner) -> None:
+    deps = deps_of(held)
+    lead = await staff(held, "lee", Role.LEAD)
+    mina = await staff(held, "mina")
+    _v, cid = await victim(held, "please help me")
+    # As the router raises it when nobody covers the case's language and channel.
+    assert await alerts.raise_lead_alert(deps, cid, "coverage_gap") is not None
+    assert await alerts.resolve_ended(deps) == 0
+    [shown] = await alerts_for(lead)
+    assert shown["reasons"] == ["coverage_gap"]
+    await set_presence(mina, "available")
+    assert await mina.take_next() == cid
+    assert await alerts.resolve_ended(deps) == 1
+    assert await alerts_for(lead) == []
+    [gone] = await alerts_for(lead, acked=True)
+    assert gone["acked_via"] == "coverage_back"
