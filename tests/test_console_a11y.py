@@ -22,7 +22,7 @@ from hotline.domain.staff import Role
 from hotline.words import Words
 from tests.conftest import RedisProcess
 from tests.helpers import PASSWORD, add_staff
-from tests.test_browser import Problems, Site, _serve, browser
+from tests.test_browser import Problems, Site, _screenshot_dir, _serve, browser
 
 __all__ = ["browser"]  # the fixture, imported for the test below
 
@@ -66,9 +66,10 @@ async def _log_in(ctx: BrowserContext, site: Site, problems: Problems, name: str
     return page
 
 
-async def test_every_console_page_passes_axe(lang_site: tuple[Site, str],
-                                            browser: Browser) -> None:
+async def test_every_console_page_passes_axe(lang_site: tuple[Site, str], browser: Browser,
+                                            tmp_path: Path) -> None:
     site, lang = lang_site
+    shots = _screenshot_dir(tmp_path)
 
     def w(key: str, **values: Any) -> str:
         return WORDS.get(lang, key, **values)
@@ -97,6 +98,7 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str],
     await expect(mina.locator("#offers-list li")).to_have_count(1)
     await expect(mina.locator("#queue tbody tr")).to_have_count(1)
     found["floor"] = await _violations(mina)
+    await mina.screenshot(path=str(shots / f"a11y-{lang}-floor.png"), full_page=True)
 
     await mina.locator("#offers-list li").get_by_role("button", name=w("floor.accept")).click()
     await expect(mina).to_have_url(re.compile(r"/console/cases/[0-9a-f]{32}$"))
@@ -112,10 +114,12 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str],
     tari = await _log_in(takedown, site, problems, "tari", lang)
     await expect(tari.locator("#alerts li.alert")).to_have_count(1)
     found["takedown floor"] = await _violations(tari)
+    await tari.screenshot(path=str(shots / f"a11y-{lang}-takedown-floor.png"), full_page=True)
     await tari.locator("#alerts li.alert a").click()
     await expect(tari).to_have_url(case_url)
     await expect(tari.locator("#transcript li")).to_have_count(1)
     found["read-only case"] = await _violations(tari)
+    await tari.screenshot(path=str(shots / f"a11y-{lang}-read-only-case.png"), full_page=True)
 
     leads = await _context(browser, site)
     lee = await _log_in(leads, site, problems, "lee", lang)
