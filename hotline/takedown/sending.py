@@ -76,7 +76,8 @@ async def send(desk: Desk, staff: Staff, request_id: int) -> str:
             raise DeskConflict("not_from_state", f"a {row.request.state.value} request is "
                                                  f"not sent again")
         composed = await req_svc.check_sendable(desk, conn, row, item)
-        to = composed.values.get("address") if route.address_per_request else route.email
+        to = (req_svc.stored_fields(desk, row).get("address") if route.address_per_request
+              else route.email)
         if not to:
             raise DeskConflict("no_address", "give the address to send this request to")
         if not await queries.claim_sending(conn, row.id, now,

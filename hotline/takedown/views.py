@@ -59,7 +59,8 @@ async def request_json(desk: Desk, conn: AsyncConnection, row: queries.RequestRo
     return {
         **request_summary(row, now), "language": row.language, "ticket": r.ticket,
         "route_kind": route.kind.value, "form_url": route.url,
-        "email": composed.values.get("address") if route.address_per_request else route.email,
+        "email": (req_svc.stored_fields(desk, row).get("address") if route.address_per_request
+                  else route.email),
         "address_per_request": route.address_per_request,
         "due_hours": r.due_hours, "created_at": _iso(r.created_at),
         "parent_id": row.parent_id, "escalated_by": children[0] if children else None,
