@@ -105,13 +105,13 @@ async def test_overdue_is_marked_paged_on_shift_then_leads(desk_floor: Floor) ->
     now[0] = due + timedelta(seconds=1)
     first = await deadline_pass(desk)
     assert first.overdue == (sent["id"],) and len(first.raised) == 1
-    status, seen = await call(f.tk, "GET", f"/api/v1/takedown/requests/{sent['id']}")
+    _s, seen = await call(f.tk, "GET", f"/api/v1/takedown/requests/{sent['id']}")
     assert seen["state"] == "overdue" and seen["next_rung"] is None  # kcsc: top rung
     overdue_step = seen["steps"][-1]
     assert overdue_step["step"] == "overdue"
     assert datetime.fromisoformat(overdue_step["at"]) == due
     alert_id = first.raised[0]
-    status, listed = await call(f.tk, "GET", "/api/v1/takedown/alerts")
+    _s, listed = await call(f.tk, "GET", "/api/v1/takedown/alerts")
     assert [(a["id"], a["target"], a["mine"]) for a in listed["alerts"]] == [
         (alert_id, f.tk.id, True)]
     # A second pass marks nothing again and raises no second alert.
@@ -122,11 +122,11 @@ async def test_overdue_is_marked_paged_on_shift_then_leads(desk_floor: Floor) ->
     assert (await deadline_pass(desk)).moved == (alert_id,)
     now[0] += timedelta(seconds=ACK_S)
     assert (await deadline_pass(desk)).moved == (alert_id,)
-    status, listed = await call(f.lead, "GET", "/api/v1/takedown/alerts")
+    _s, listed = await call(f.lead, "GET", "/api/v1/takedown/alerts")
     assert listed["alerts"][0]["leads"] is True and listed["alerts"][0]["mine"] is True
     moves = await audit(f.runner, "takedown.alert.escalated", str(sent["id"]))
     assert [m["detail"]["to"] for m in moves] == [f.tk2.id, None]
-    status, acked = await call(f.lead, "POST", f"/api/v1/takedown/alerts/{alert_id}/ack")
+    _status, acked = await call(f.lead, "POST", f"/api/v1/takedown/alerts/{alert_id}/ack")
     assert acked == {"acked": True}
     assert (await call(f.lead, "GET", "/api/v1/takedown/alerts"))[1]["alerts"] == []
     assert (await call(f.counselor, "POST",
@@ -142,9 +142,9 @@ async def test_an_outcome_closes_the_alert_and_the_next_rung_is_proposed(
     sent = await _sent_request(f, route="take_it_down", hours_ago=49)
     result = await deadline_pass(f.desk)
     assert result.overdue == (sent["id"],)
-    status, seen = await call(f.tk, "GET", f"/api/v1/takedown/requests/{sent['id']}")
+    _s, seen = await call(f.tk, "GET", f"/api/v1/takedown/requests/{sent['id']}")
     assert seen["next_rung"] == "copyright"
-    status, removed = await step(f.tk, sent["id"], "removed", ticket="X-77")
+    _status, removed = await step(f.tk, sent["id"], "removed", ticket="X-77")
     assert removed["state"] == "removed"
     assert (await call(f.tk, "GET", "/api/v1/takedown/alerts"))[1]["alerts"] == []
 
@@ -226,7 +226,7 @@ async def test_a_refusing_relay_changes_nothing(desk_floor: Floor, config: Confi
     status, seen = await call(f.tk, "GET", f"/api/v1/takedown/requests/{req['id']}")
     assert seen["state"] == "draft" and seen["message_id"] is None
     inbox.refuse = False
-    status, sent = await call(f.tk, "POST", f"/api/v1/takedown/requests/{req['id']}/send")
+    status, _sent = await call(f.tk, "POST", f"/api/v1/takedown/requests/{req['id']}/send")
     assert status == 200 and inbox.messages[0][0].rcpt_tos == ["abuse@host.example"]
     failed = await audit(f.runner, "takedown.send_failed", str(req["id"]))
     assert failed[0]["detail"]["error"] == "SMTPDataError"
