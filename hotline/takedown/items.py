@@ -80,10 +80,9 @@ def require_desk(staff: Staff) -> None:
         raise DeskNotFound("desk")
 
 
-async def _fingerprint(desk: Desk, body: dict[str, object], case_id: str | None
+async def _fingerprint(desk: Desk, raw_ev: object, raw_fp: object, case_id: str | None
                        ) -> tuple[Fingerprint | None, int | None]:
     """From the case's evidence (`evidence_id`) or typed by staff (`fingerprint`)."""
-    raw_ev, raw_fp = body.pop("evidence_id", None), body.pop("fingerprint", None)
     if raw_ev is not None:
         if not isinstance(raw_ev, int) or isinstance(raw_ev, bool) or not 0 < raw_ev < 2**31:
             raise TakedownInputError("evidence_id", "expected an evidence id")
@@ -105,10 +104,11 @@ async def create_item(desk: Desk, staff: Staff, raw: Mapping[str, object]) -> in
     if alert_id is not None and (not isinstance(alert_id, int) or isinstance(alert_id, bool)
                                  or not 0 < alert_id < 2**31):
         raise TakedownInputError("alert_id", "expected an alert id")
+    raw_ev, raw_fp = body.pop("evidence_id", None), body.pop("fingerprint", None)
     new = parse_new_item(body, desk.directory.codes)
     if not policy.acts_on_desk(staff) and new.case_id is None:
         raise DeskNotFound("case")
-    fp, evidence_id = await _fingerprint(desk, body, new.case_id)
+    fp, evidence_id = await _fingerprint(desk, raw_ev, raw_fp, new.case_id)
     now = desk.clock()
     async with desk.deps.engine.begin() as conn:
         if new.case_id is not None:
