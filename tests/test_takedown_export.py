@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hotline.config import Config
+from hotline.domain.staff import Role, Staff
 from hotline.services import evidence
 from hotline.takedown.desk import Desk
 from hotline.takedown.export import export_item
@@ -80,8 +81,8 @@ async def test_export_needs_consent_and_carries_the_whole_record(desk_floor: Flo
     files = _files(zipped)
     assert set(files) == {"SHA256SUMS", "manifest.json", f"evidence/{eid}.png"}
     assert files[f"evidence/{eid}.png"] == FILE
-    sums = dict(reversed(line.split("  ")) for line in files["SHA256SUMS"].decode()
-                .splitlines())
+    sums = {name: digest for digest, name in (
+        line.split("  ") for line in files["SHA256SUMS"].decode().splitlines())}
     assert sums == {n: hashlib.sha256(b).hexdigest() for n, b in files.items()
                     if n != "SHA256SUMS"}
     manifest = json.loads(files["manifest.json"])
@@ -126,7 +127,5 @@ async def test_found_by_staff_needs_no_consent_and_keeps_no_file(desk_floor: Flo
     assert json.loads(files["manifest.json"])["item"]["fingerprint"]["sha256"] == "ab" * 32
 
 
-async def _staff(f: Floor) -> object:
-    from hotline.domain.staff import Role, Staff
-
+async def _staff(f: Floor) -> Staff:
     return Staff(f.tk.id, f.tk.name, Role.TAKEDOWN, ("ko", "en"))
