@@ -1,7 +1,7 @@
 """takedown: content items, locations, removal requests and their steps, consent, alerts
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0018
 Create Date: 2026-12-05 02:00:00
 
 The takedown desk (issue 14). Written by hand; tests/test_takedown_migration.py checks it
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
