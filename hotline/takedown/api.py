@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from hotline.console.auth import require_staff
+from hotline.domain.removal import RequestState
 from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
 from hotline.services.jobs import supervise
@@ -23,12 +24,13 @@ from hotline.takedown import deadlines, export, items, policy, queries, sending,
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
 from hotline.takedown.policy import DeskNotFound
-from hotline.takedown.worklist import worklist
+from hotline.takedown.worklist import NO_REQUEST, worklist
 from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.inputs import INT_LIMIT, json_body
 from hotline.web.middleware import json_error
 
 DESK = web.AppKey("takedown_desk", Desk)
+REQUEST_STATES = tuple(s.value for s in RequestState)
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -221,7 +223,7 @@ async def get_worklist(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     desk = request.app[DESK]
     items.require_desk(staff)
-    state = _choice(request, "state", (*_STATES, "no_request"))
+    state = _choice(request, "state", (*REQUEST_STATES, NO_REQUEST))
     platform = _choice(request, "platform", desk.directory.codes)
     overdue = _choice(request, "overdue", ("1", "true")) is not None
     async with desk.deps.engine.connect() as conn:
@@ -244,10 +246,6 @@ async def ack_alert(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     acked = await deadlines.ack(request.app[DESK], staff, _id(request))
     return web.json_response({"acked": acked})
-
-
-_STATES = ("draft", "sent", "acknowledged", "removed", "partially_removed", "refused",
-           "info_requested", "overdue", "escalated", "verified")
 
 
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -18,14 +18,16 @@ from hotline.domain.takedown import ItemStatus
 from hotline.stores.sql import conversations as convs
 from hotline.takedown import queries
 
-# Request states that still need the desk (the rest are done: escalated or verified).
+# The state shown for an open item that has no request yet.
+NO_REQUEST = "no_request"
 _FAR = "9999-12-31T23:59:59+00:00"
 
 
 async def worklist(conn: AsyncConnection, now: datetime, *, state: str | None = None,
                    platform: str | None = None, overdue_only: bool = False
                    ) -> list[dict[str, Any]]:
-    rows = await queries.worklist(conn, state=state, platform=platform)
+    rows = ([] if state == NO_REQUEST
+            else await queries.worklist(conn, state=state, platform=platform))
     items = {i.id: i for i in await queries.list_items(conn)}
     cases = {cid for cid in (i.conversation_id for i in items.values()) if cid}
     critical = set()
@@ -47,15 +49,17 @@ async def worklist(conn: AsyncConnection, now: datetime, *, state: str | None = 
                     "overdue": is_overdue(r, now) or r.state.value == "overdue",
                     "critical": item.conversation_id in critical, "rung": r.rung,
                     "ticket": r.ticket})
-    if state is None and platform is None:
+    if state in (None, NO_REQUEST):
         waiting = [i for i in items.values()
                    if i.id not in busy and i.status is ItemStatus.OPEN]
         locs = await queries.locations_of(conn, [i.id for i in waiting])
         for i in waiting:
+            first = locs[i.id][0].platform if locs[i.id] else None
+            if platform is not None and first != platform:
+                continue
             out.append({"request": None, "item": i.id, "kind": i.kind.value,
-                        "minor": i.minor,
-                        "platform": locs[i.id][0].platform if locs[i.id] else None,
-                        "route": None, "state": "no_request", "due_at": None,
+                        "minor": i.minor, "platform": first,
+                        "route": None, "state": NO_REQUEST, "due_at": None,
                         "overdue": False, "critical": i.conversation_id in critical,
                         "rung": None, "ticket": None})
     if overdue_only:
