@@ -11,34 +11,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.domain.legal import LegalBasis
 from hotline.domain.locations import Location
 from hotline.domain.removal import AWAITING, RemovalRequest, RequestState, Step, StepRecord
 from hotline.domain.takedown import Fingerprint, ItemKind, ItemStatus, Reporter
-from hotline.takedown.tables import (
-    takedown_alerts as alerts_t,
-)
-from hotline.takedown.tables import (
-    takedown_consents as consents_t,
-)
-from hotline.takedown.tables import (
-    takedown_items as items_t,
-)
-from hotline.takedown.tables import (
-    takedown_locations as locations_t,
-)
-from hotline.takedown.tables import (
-    takedown_request_locations as req_locs_t,
-)
-from hotline.takedown.tables import (
-    takedown_requests as requests_t,
-)
-from hotline.takedown.tables import (
-    takedown_steps as steps_t,
-)
+from hotline.takedown import tables
+
+items_t, locations_t = tables.takedown_items, tables.takedown_locations
+requests_t, req_locs_t = tables.takedown_requests, tables.takedown_request_locations
+steps_t, consents_t = tables.takedown_steps, tables.takedown_consents
+alerts_t = tables.takedown_alerts
 
 
 @dataclass(frozen=True)
@@ -155,13 +140,6 @@ async def set_item_status(conn: AsyncConnection, item_id: int, status: ItemStatu
         status=status.value, updated_at=at))
 
 
-async def set_fingerprint(conn: AsyncConnection, item_id: int, fp: Fingerprint,
-                          evidence_id: int | None, at: datetime) -> None:
-    await conn.execute(update(items_t).where(items_t.c.id == item_id).values(
-        sha256=fp.sha256, pdq=fp.pdq, pdq_quality=fp.pdq_quality, evidence_id=evidence_id,
-        updated_at=at))
-
-
 async def list_items(conn: AsyncConnection, *, status: str | None = None,
                      platform: str | None = None, conversation_ids: Sequence[str] | None = None,
                      limit: int = 500) -> list[ItemRow]:
@@ -176,11 +154,6 @@ async def list_items(conn: AsyncConnection, *, status: str | None = None,
     if conversation_ids is not None:
         stmt = stmt.where(items_t.c.conversation_id.in_(list(conversation_ids)))
     return [_item(r) for r in await conn.execute(stmt)]
-
-
-async def items_for_case(conn: AsyncConnection, conversation_id: str) -> list[ItemRow]:
-    return [_item(r) for r in await conn.execute(select(items_t).where(
-        items_t.c.conversation_id == conversation_id).order_by(items_t.c.id))]
 
 
 # --- locations -----------------------------------------------------------------------------
@@ -429,11 +402,3 @@ async def ack_alerts_of(conn: AsyncConnection, request_id: int, by: int | None,
 async def open_alerts(conn: AsyncConnection) -> list[AlertRow]:
     return [_alert(r) for r in await conn.execute(select(alerts_t).where(
         alerts_t.c.acked_at.is_(None)).order_by(alerts_t.c.id))]
-
-
-async def count_items(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(items_t))).scalar_one())
-
-
-async def delete_item(conn: AsyncConnection, item_id: int) -> None:
-    await conn.execute(delete(items_t).where(items_t.c.id == item_id))
