@@ -24,6 +24,7 @@ from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
+from hotline.takedown.config import TakedownConfig, parse_takedown
 
 if typing.TYPE_CHECKING:
     from hotline.domain.triage import TriageRules
@@ -126,6 +127,7 @@ class Config:
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
+    takedown: TakedownConfig = field(default_factory=TakedownConfig)
     referrals: ReferralsConfig = field(default_factory=ReferralsConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
@@ -161,7 +163,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
 }
 # Sections with nested tables, parsed by their own functions.
-_SPECIAL = ("roster", "triage", "referrals")
+_SPECIAL = ("roster", "triage", "takedown", "referrals")
 
 # Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -356,6 +358,7 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
     }
     cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
                  triage=_triage_rules(raw.get("triage", {})),
+                 takedown=parse_takedown(raw.get("takedown", {}), base_dir),
                  referrals=parse_referrals(raw.get("referrals", {}),
                                            parts["languages"].supported),
                  base_dir=base_dir)
