@@ -34,6 +34,7 @@ from hotline.prompts import Prompts
 from hotline.services import (
     alerts,
     bans,
+    case_takedown,
     livesync,
     outbox,
     presence,
@@ -53,6 +54,7 @@ from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.takedown import api as takedown_api
 from hotline.takedown import pages as takedown_pages
+from hotline.takedown.victim import VictimDesk
 from hotline.web import ops
 from hotline.web.appkeys import (
     CONFIG,
@@ -261,6 +263,8 @@ def create_app(config: Config) -> web.Application:
     telegram.setup(app)
     evidence_api.setup(app)
     takedown_api.setup(app)
+    # The victim's case page sees and adds to the desk through this (docs/victim.md).
+    case_takedown.use(VictimDesk())
     takedown_pages.setup(app)
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
