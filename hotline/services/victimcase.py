@@ -205,10 +205,13 @@ async def claim_return(deps: Deps, msg: Inbound, conversation_id: str,
         root = await deps.redis.getdel(deps.keys.case_return(pseudonym))
     except (RedisError, OSError):
         return False
-    if root is None or not await mark_return(deps, conversation_id, str(root)):
+    if root is None:
         return False
+    # A case erased since the look-up has no number any more: nothing links to it.
     number = await casecode.number_for(deps, str(root))
-    await add_marker(deps, msg, marker(number or ""))
+    if number is None or not await mark_return(deps, conversation_id, str(root)):
+        return False
+    await add_marker(deps, msg, marker(number))
     return True
 
 
