@@ -100,7 +100,11 @@ window.Hotline = (function () {
       if (liveEl) liveEl.textContent = "Live";
       if (onOpen) onOpen();
     };
-    source.onerror = function () { if (liveEl) liveEl.textContent = "Reconnecting…"; };
+    source.onerror = function () {
+      if (liveEl) liveEl.textContent = "Reconnecting…";
+      // A session ended elsewhere (logout, deactivation, a new password): back to the login.
+      get("/api/v1/me");
+    };
     return source;
   }
 
