@@ -92,7 +92,7 @@ async def start_challenge(deps: Deps, counselor_id: int) -> str:
 async def challenge_owner(deps: Deps, token: str) -> int | None:
     async with deps.engine.connect() as conn:
         return await store.challenge_owner(conn, deps.keyring.digest_token(token),
-                                           datetime.now(UTC))
+                                           datetime.now(UTC), CHALLENGE_ATTEMPTS)
 
 
 @dataclass(frozen=True)
@@ -103,15 +103,20 @@ class Enrolment:
 
 
 async def enrolment(deps: Deps, counselor_id: int, name: str) -> Enrolment | None:
-    """A new secret to enrol (replacing an unconfirmed one); None if already enrolled."""
+    """The secret to enrol with (the same on every reload until a first code confirms it);
+    None if already enrolled."""
     async with deps.engine.connect() as conn:
         factor = await store.second_factor(conn, counselor_id)
     if factor.enabled:
         return None
-    secret = totp.new_secret()
-    async with deps.engine.begin() as conn:
-        await store.set_pending_secret(conn, counselor_id, deps.keyring.seal_text(
-            secret, _secret_context(counselor_id)))
+    if factor.secret_sealed is None:
+        async with deps.engine.begin() as conn:
+            await store.set_pending_secret(conn, counselor_id, deps.keyring.seal_text(
+                totp.new_secret(), _secret_context(counselor_id)))
+            # Read back: of two pages loaded at once, the first one's secret stands.
+            factor = await store.second_factor(conn, counselor_id)
+    assert factor.secret_sealed is not None
+    secret = deps.keyring.open_text(factor.secret_sealed, _secret_context(counselor_id))
     uri = totp.provisioning_uri(secret, name)
     return Enrolment(secret, uri, totp.qr_svg(uri))
 

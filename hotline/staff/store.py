@@ -107,9 +107,10 @@ async def second_factor(conn: AsyncConnection, counselor_id: int) -> SecondFacto
 
 
 async def set_pending_secret(conn: AsyncConnection, counselor_id: int, sealed: bytes) -> None:
-    """An enrolment's secret, not yet confirmed (replaces an earlier unconfirmed one)."""
+    """An enrolment's secret, not yet confirmed (two pages loaded at once: the first wins)."""
     await conn.execute(update(counselors).where(and_(
-        counselors.c.id == counselor_id, counselors.c.totp_enabled_at.is_(None)))
+        counselors.c.id == counselor_id, counselors.c.totp_enabled_at.is_(None),
+        counselors.c.totp_secret.is_(None)))
         .values(totp_secret=sealed, totp_last_step=None))
 
 
@@ -179,10 +180,12 @@ async def count_challenge_attempt(conn: AsyncConnection, digest: str, now: datet
     return int(found) if found is not None else None
 
 
-async def challenge_owner(conn: AsyncConnection, digest: str, now: datetime) -> int | None:
+async def challenge_owner(conn: AsyncConnection, digest: str, now: datetime, most: int
+                          ) -> int | None:
+    """The owner of a challenge that has not expired or spent its attempts."""
     found = (await conn.execute(select(login_challenges.c.counselor_id).where(and_(
-        login_challenges.c.token_digest == digest,
-        login_challenges.c.expires_at > now)))).scalar_one_or_none()
+        login_challenges.c.token_digest == digest, login_challenges.c.expires_at > now,
+        login_challenges.c.attempts < most)))).scalar_one_or_none()
     return int(found) if found is not None else None
 
 
