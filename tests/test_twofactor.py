@@ -111,6 +111,7 @@ async def test_admin_resets_a_second_factor_and_the_person_enrols_again(
     assert (await again.password("hana")).status == 303
     assert (await again.code(code_at(old_secret, 1))).status == 401  # the old app is useless
     status, page = await again.code_page()
+    assert status == 200
     assert "<svg" in page
     new_secret, _ = await again.enrol_with(page)
     assert new_secret != old_secret and await again.me() == 200
