@@ -25,6 +25,7 @@ from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
 from hotline.console import bans_api, evidence_api, floor_api
+from hotline.console import i18n as console_i18n
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.domain import policy
@@ -47,7 +48,6 @@ from hotline.services.jobs import supervise
 from hotline.staff import api as staff_api
 from hotline.staff import pages as staff_pages
 from hotline.staff import upkeep, wellbeing_api
-from hotline.staff import words as staff_words
 from hotline.staff.guard import guard
 from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
@@ -69,10 +69,12 @@ from hotline.web.appkeys import (
     REDIS,
     REDIS_URL,
     STREAMS,
+    WORDS,
 )
 from hotline.web.middleware import errors, security_headers
 from hotline.web.remote import RealAddress
 from hotline.web.streamgate import StreamGate
+from hotline.words import Words
 
 log = logging.getLogger(__name__)
 
@@ -241,9 +243,11 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[PROMPTS] = Prompts()
     app[STREAMS] = StreamGate(config.streams)
+    app[WORDS] = Words()
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
                                undefined=jinja2.StrictUndefined, autoescape=True)
-    env.globals.update(t=staff_words.jinja_t, may=policy.may_named)
+    console_i18n.install(env, app[WORDS], config.console.default_language)
+    env.globals.update(may=policy.may_named)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.cleanup_ctx.extend([_keyring_ctx, _embedded_redis_ctx, _redis_ctx, _sql_ctx,
                             _services_ctx, _hub_ctx, _jobs_ctx])

@@ -21,6 +21,8 @@ class ConsoleConfig:
     login_max_delay_seconds: float = 900.0
     # Counts are forgotten this long after the last attempt.
     login_forget_seconds: float = 86400.0
+    # The console's language for staff who have not chosen one (prompts/<lang>/console/).
+    default_language: str = "ko"
     # Roles that must log in with a second factor (TOTP); an empty list switches it off.
     two_factor_roles: tuple[str, ...] = ("admin", "lead", "takedown")
     # A password reset link or code made by an admin works once, for this long.
@@ -35,9 +37,13 @@ class ConsoleConfig:
                               forget_s=self.login_forget_seconds)
 
 
-def validate_console(c: ConsoleConfig) -> None:
-    """The login throttle's delays make sense together, the second-factor roles exist and
-    the password rules are sane (start-up fails naming the key)."""
+def validate_console(c: ConsoleConfig, languages: frozenset[str]) -> None:
+    """The login throttle's delays make sense together, the default language has console
+    words, the second-factor roles exist and the password rules are sane (start-up fails
+    naming the key)."""
+    if c.default_language not in languages:
+        raise ConfigError(f"console.default_language: {c.default_language!r} is not one of "
+                          f"{', '.join(sorted(languages))}")
     roles = ("counselor", "lead", "takedown", "admin")
     for role in c.two_factor_roles:
         if role not in roles:

@@ -63,6 +63,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("GET", "/console/staff"): Action.MANAGE_STAFF,
     ("GET", "/console/audit"): Action.READ_AUDIT,
     ("GET", "/api/v1/me"): _C,
+    ("POST", "/api/v1/me/language"): _C,
     ("GET", "/api/v1/queue"): _C,
     ("GET", "/api/v1/cases/mine"): _C,
     ("POST", "/api/v1/queue/take-next"): _C,

@@ -11,12 +11,12 @@ import aiohttp_jinja2
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from hotline.console import auth
+from hotline.console import auth, i18n
 from hotline.crypto import tokens_equal
 from hotline.domain.accounts import CHANNELS, SPECIALISMS, FieldError
 from hotline.domain.staff import Role, Staff
 from hotline.services import presence
-from hotline.staff import account, admin, words
+from hotline.staff import account, admin
 from hotline.web.appkeys import CONFIG, DEPS
 from hotline.web.inputs import form_body
 
@@ -26,11 +26,21 @@ routes = web.RouteTableDef()
 CHALLENGE_COOKIE = "hl_2fa"
 
 
+def _lang(request: web.Request, staff: Staff | None = None) -> str:
+    """The page language: the person's choice once logged in, else the login page's."""
+    if staff is not None:
+        return i18n.staff_language(request, staff)
+    return i18n.login_language(request)
+
+
 def _render(request: web.Request, template: str, ctx: dict[str, Any],
             status: int = 200) -> web.Response:
-    lang = words.language(request, request.app[CONFIG].languages.supported)
-    ctx["lang"] = lang
+    ctx.setdefault("lang", _lang(request, ctx.get("staff")))
     return aiohttp_jinja2.render_template(f"console/{template}", request, ctx, status=status)
+
+
+def _word(request: web.Request, key: str, staff: Staff | None = None, **values: Any) -> str:
+    return i18n.words_for(request, _lang(request, staff), key, **values)
 
 
 def _cookie_args(request: web.Request) -> dict[str, Any]:
@@ -100,8 +110,7 @@ async def second_factor_submit(request: web.Request) -> web.StreamResponse:
         owner = await account.challenge_owner(deps, token)
         if owner is None:
             raise web.HTTPSeeOther("/console/login")
-        t = words.translator(words.language(request, deps.config.languages.supported))
-        return await _code_page(request, owner, t("staff.code_wrong"), 401)
+        return await _code_page(request, owner, _word(request, "staff.code_wrong"), 401)
     staff = await admin.logged_in_as(deps, passed.counselor_id)
     if staff is None:
         raise web.HTTPSeeOther("/console/login")
@@ -140,17 +149,17 @@ async def reset_submit(request: web.Request) -> web.StreamResponse:
     if not cookie or not tokens_equal(str(form.get("csrf", "")), cookie) \
             or not auth.origin_ok(request):
         raise web.HTTPForbidden(text="This form expired. Please open the link again.")
-    t = words.translator(words.language(request, deps.config.languages.supported))
     new, again = str(form.get("password", "")), str(form.get("repeat", ""))
     error = None
     if new != again:
-        error = t("staff.passwords_differ")
+        error = _word(request, "staff.passwords_differ")
     else:
         try:
             if await account.use_reset(deps, request.match_info["token"][:128], new) is None:
                 return _render(request, "reset.html", {"valid": False, "error": None}, 404)
         except FieldError:
-            error = t("staff.password_rule", min=deps.config.console.min_password_chars)
+            error = _word(request, "staff.password_rule",
+                          min=deps.config.console.min_password_chars)
     if error is not None:
         return _render(request, "reset.html", {"valid": True, "csrf": cookie, "error": error},
                        400)
@@ -159,7 +168,7 @@ async def reset_submit(request: web.Request) -> web.StreamResponse:
 
 async def _session_ctx(request: web.Request) -> dict[str, Any]:
     staff, csrf = await auth.require_session(request)
-    return {"staff": staff, "csrf": csrf}
+    return {"staff": staff, "csrf": csrf, "lang": _lang(request, staff)}
 
 
 @routes.get("/console/account")
@@ -175,19 +184,19 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     form = await form_body(request)
     staff, csrf = await auth.require_session(request, str(form.get("csrf", "")))
     deps = request.app[DEPS]
-    t = words.translator(words.language(request, deps.config.languages.supported))
     current, new = str(form.get("current", "")), str(form.get("password", ""))
     digest = auth.session_digest(request)
     assert digest is not None  # require_session found the session
     error = None
     if new != str(form.get("repeat", "")):
-        error = t("staff.passwords_differ")
+        error = _word(request, "staff.passwords_differ", staff)
     else:
         try:
             ended = await account.change_password(deps, staff.id, digest, current[:1024], new)
         except FieldError as e:
-            error = t("staff.current_wrong") if e.field == "current" else \
-                t("staff.password_rule", min=deps.config.console.min_password_chars)
+            error = _word(request, "staff.current_wrong", staff) if e.field == "current" \
+                else _word(request, "staff.password_rule", staff,
+                           min=deps.config.console.min_password_chars)
     if error is not None:
         ctx = {"staff": staff, "csrf": csrf, "error": error, "changed": None}
         ctx.update(await account.summary(deps, staff.id))
@@ -200,10 +209,9 @@ async def staff_page(request: web.Request) -> web.Response:
     """The admin's list of staff (the page's script calls /api/v1/staff)."""
     ctx = await _session_ctx(request)
     deps = request.app[DEPS]
-    lang = words.language(request, deps.config.languages.supported)
     ctx.update(members=await admin.listing(deps), roles=[r.value for r in Role],
-               languages=deps.config.languages.supported, channels=CHANNELS,
-               specialisms=SPECIALISMS, words_json=words.bundle(lang))
+               centre_languages=deps.config.languages.supported, channels=CHANNELS,
+               specialisms=SPECIALISMS)
     return _render(request, "staff.html", ctx)
 
 

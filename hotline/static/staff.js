@@ -4,12 +4,7 @@
 "use strict";
 (function () {
   const H = window.Hotline;
-  const WORDS = JSON.parse(document.getElementById("staff-words").textContent);
-  function T(key, values) {
-    let text = WORDS[key] || key;
-    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
-    return text;
-  }
+  const T = window.T;
   const status = document.getElementById("staff-status");
 
   function say(text) { status.textContent = text; status.hidden = !text; }

@@ -77,6 +77,9 @@ counselors = Table(
     # The presence status the counselor last chose (available/busy/break/offline; migration
     # 0010): Redis routes on its copy, and a rebuild after Redis lost its data restores it.
     Column("presence_status", String(16), nullable=False, server_default=text("'offline'")),
+    # The console language this person chose in its header (migration 0018); NULL: the
+    # centre's console.default_language.
+    Column("ui_language", String(8), nullable=True),
     # Staff administration (migration 0017, hotline/staff/): the sealed TOTP secret, when its
     # first code confirmed it, the last time step used (replays refused), last login,
     # deactivation (the row and its history stay), and the last break taken.
