@@ -101,6 +101,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/evidence/{eid}/reveal"): _C,
     ("GET", "/api/v1/evidence/{eid}/original"): _C,
     ("GET", "/api/v1/wellbeing"): Action.WELLBEING,
+    ("GET", "/api/v1/me/wellbeing"): _C,
     ("POST", "/api/v1/debriefs/{id}/clear"): Action.WELLBEING,
     ("GET", "/api/v1/staff"): Action.MANAGE_STAFF,
     ("POST", "/api/v1/staff"): Action.MANAGE_STAFF,

@@ -27,6 +27,13 @@ async def wellbeing(request: web.Request) -> web.Response:
     return web.json_response(await exposure.wellbeing(request.app[DEPS]))
 
 
+@routes.get("/api/v1/me/wellbeing")
+async def my_wellbeing(request: web.Request) -> web.Response:
+    """One's own: minutes since the last break and whether one is due."""
+    staff = await require_staff(request)
+    return web.json_response(await exposure.my_break(request.app[DEPS], staff.id))
+
+
 @routes.post("/api/v1/debriefs/{id:[0-9]{1,9}}/clear")
 async def clear_debrief(request: web.Request) -> web.Response:
     staff = await require_staff(request)
