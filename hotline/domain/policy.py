@@ -4,8 +4,8 @@ Roles differ: an admin manages staff accounts and settings and reads the audit l
 runs the floor (reassignment, the roster, bans, the wellbeing view). An admin also holds the
 floor supervision rights docs/console.md states for "lead/admin" (reading any case, acting on
 it, the ban list, the lead and roster pages); a lead never holds an admin's. Counselors and
-takedown staff have the console and their own cases. The HTTP layer refuses an action a role
-lacks with 404, as for a missing record (docs/staff.md, "Roles").
+takedown staff have the console and their own cases. The HTTP layer refuses an API action a
+role lacks with 404, as for a missing record (docs/staff.md, "Roles").
 """
 
 from __future__ import annotations
