@@ -113,6 +113,26 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/holidays"): Action.SETTINGS,
     ("DELETE", "/api/v1/holidays/{day}"): Action.SETTINGS,
     ("GET", "/api/v1/audit"): Action.READ_AUDIT,
+    # The takedown desk: open to every console role here; hotline/takedown/policy.py decides
+    # per record (desk staff and leads act; a counselor on the items of a case they hold;
+    # anyone else gets 404 there).
+    **{(m, p): _C for m, p in (
+        ("GET", "/console/takedown"), ("GET", "/console/takedown/items/{id}"),
+        ("GET", "/console/takedown/requests/{id}"), ("GET", "/api/v1/takedown/platforms"),
+        ("GET", "/api/v1/takedown/items"), ("POST", "/api/v1/takedown/items"),
+        ("GET", "/api/v1/takedown/items/{id}"),
+        ("POST", "/api/v1/takedown/items/{id}/consents"),
+        ("POST", "/api/v1/takedown/items/{id}/export"),
+        ("POST", "/api/v1/takedown/items/{id}/locations"),
+        ("POST", "/api/v1/takedown/items/{id}/requests"),
+        ("POST", "/api/v1/takedown/items/{id}/status"),
+        ("GET", "/api/v1/takedown/requests/{id}"),
+        ("POST", "/api/v1/takedown/requests/{id}/escalate"),
+        ("POST", "/api/v1/takedown/requests/{id}/fields"),
+        ("POST", "/api/v1/takedown/requests/{id}/send"),
+        ("POST", "/api/v1/takedown/requests/{id}/steps"),
+        ("GET", "/api/v1/takedown/worklist"), ("GET", "/api/v1/takedown/alerts"),
+        ("POST", "/api/v1/takedown/alerts/{id}/ack"))},
 }
 
 

@@ -2,7 +2,7 @@
 holidays
 
 Revision ID: 0017
-Revises: 0018
+Revises: 0015
 Create Date: 2026-12-05 02:00:00
 
 Columns on `counselors`: the sealed TOTP secret, when it was confirmed, the last time step
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0018"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
