@@ -1,6 +1,6 @@
 """Staff administration in a real browser (Debian's chromium via Playwright) on the real app:
 an admin logs in with her second factor, adds a counselor and is shown a one-time password
-link; the counselor chooses a password with it, enrols an authenticator (the QR code drawn by
+link and sets a reduced day in the holiday calendar; the counselor chooses a password with it, enrols an authenticator (the QR code drawn by
 the server; the code computed with pyotp from the key the page shows) and reaches the floor;
 the admin deactivates her and her open console goes to the login page by itself.
 
@@ -73,8 +73,18 @@ async def test_admin_adds_a_counselor_who_enrols_and_is_logged_out_when_deactiva
     await form.get_by_role("button", name="Add").click()
     link_el = admin.locator("#shown-link")
     await expect(link_el).to_contain_text("/console/reset/")
-    await admin.screenshot(path=str(shots / "staff-admin-added.png"), full_page=True)
     link = (await link_el.inner_text()).strip()
+    # A reduced day in the holiday calendar, on the same page.
+    cal = admin.locator("#add-holiday")
+    await cal.get_by_label("Day").fill("2026-12-31")
+    await cal.get_by_label("Kind").select_option("reduced")
+    await cal.get_by_label("Opens").fill("10:00")
+    await cal.get_by_label("Closes").fill("14:00")
+    await cal.get_by_label("Name").fill("year end")
+    await cal.get_by_role("button", name="Add").click()
+    await expect(admin.locator("#holidays li")).to_contain_text(
+        "2026-12-31: 10:00–14:00 only year end")
+    await admin.screenshot(path=str(shots / "staff-admin-added.png"), full_page=True)
 
     mina_ctx = await _context(browser, site)
     mina = problems.watch(await mina_ctx.new_page(), "mina")

@@ -59,6 +59,37 @@
     if (act !== "save") window.setTimeout(function () { window.location.reload(); }, 1200);
   });
 
+  // The holiday calendar.
+  const holidays = document.getElementById("holidays");
+  async function loadHolidays() {
+    const r = await H.get("/api/v1/holidays");
+    if (!r.ok) return;
+    holidays.textContent = "";
+    r.data.holidays.forEach(function (h) {
+      const li = document.createElement("li");
+      li.textContent = (h.kind === "closed" ? T("staff.holiday_line_closed", {day: h.day, label: h.label})
+        : T("staff.holiday_line_reduced", {day: h.day, opens: h.opens, closes: h.closes, label: h.label})) + " ";
+      li.appendChild(H.button(T("staff.holiday_remove"), async function () {
+        const done = await H.send("DELETE", "/api/v1/holidays/" + h.day);
+        if (!done.ok) say(H.failure(done));
+        loadHolidays();
+      }));
+      holidays.appendChild(li);
+    });
+    if (!r.data.holidays.length) holidays.textContent = T("staff.holidays_none");
+  }
+  document.getElementById("add-holiday").addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    const f = ev.target;
+    const get = function (n) { return f.querySelector('[name="' + n + '"]').value; };
+    const body = {day: get("day"), kind: get("kind"), label: get("label")};
+    if (body.kind === "reduced") { body.opens = get("opens"); body.closes = get("closes"); }
+    const r = await H.post("/api/v1/holidays", body);
+    say(r.ok ? T("staff.holiday_saved", {day: body.day}) : H.failure(r));
+    if (r.ok) { f.reset(); loadHolidays(); }
+  });
+  loadHolidays();
+
   document.getElementById("add-staff").addEventListener("submit", async function (ev) {
     ev.preventDefault();
     const form = ev.target;
