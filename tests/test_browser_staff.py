@@ -1,8 +1,9 @@
 """Staff administration in a real browser (Debian's chromium via Playwright) on the real app:
 an admin logs in with her second factor, adds a counselor and is shown a one-time password
-link and sets a reduced day in the holiday calendar; the counselor chooses a password with it, enrols an authenticator (the QR code drawn by
-the server; the code computed with pyotp from the key the page shows) and reaches the floor;
-the admin deactivates her and her open console goes to the login page by itself.
+link, and sets a reduced day in the holiday calendar; the counselor chooses a password with
+the link, enrols an authenticator (the QR code drawn by the server; the code computed with
+pyotp from the key the page shows) and reaches the floor; the admin deactivates her and her
+open console goes to the login page by itself.
 
 Here every role needs the second factor (the shipped default leaves counselors out). SQLite
 only, as tests/test_browser.py. Screenshots: HOTLINE_SCREENSHOTS=/tmp keeps them."""
@@ -83,7 +84,7 @@ async def test_admin_adds_a_counselor_who_enrols_and_is_logged_out_when_deactiva
     await cal.get_by_label("Name").fill("year end")
     await cal.get_by_role("button", name="Add").click()
     await expect(admin.locator("#holidays li")).to_contain_text(
-        "2026-12-31: 10:00–14:00 only year end")
+        "2026-12-31: 10:00\u201314:00 only year end")
     await admin.screenshot(path=str(shots / "staff-admin-added.png"), full_page=True)
 
     mina_ctx = await _context(browser, site)
