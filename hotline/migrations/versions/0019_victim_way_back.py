@@ -2,7 +2,7 @@
 requests a victim sends from the case page
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-05 01:30:00
 
 Written by hand. See docs/victim.md.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
