@@ -24,7 +24,7 @@ from hotline import datadir
 from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
-from hotline.console import bans_api, evidence_api, floor_api
+from hotline.console import bans_api, evidence_api, floor_api, roster_api
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.events import Hub
@@ -245,6 +245,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
+    app.router.add_routes(roster_api.routes)
     app.router.add_routes(bans_api.routes)
     sms.setup(app)
     voice.setup(app)
