@@ -194,7 +194,8 @@ async def test_roster_at_a_time_lists_who_is_on_and_the_next_edge(
                               "until": "2030-01-07T09:00:00+00:00"}
     assert jun.id not in by_id
     # The lead does not follow the roster: on shift, open-ended.
-    assert not by_id[lead.id]["rostered"] and by_id[lead.id]["from"] is None and by_id[lead.id]["until"] is None
+    assert not by_id[lead.id]["rostered"]
+    assert by_id[lead.id]["from"] is None and by_id[lead.id]["until"] is None
     assert body["next_edge"] == "2030-01-07T09:00:00+00:00"
 
     # Saturday 23:00 KST: jun's overnight shift, until Sunday 06:00 KST.
@@ -369,7 +370,8 @@ async def test_config_seeds_the_roster_once_and_the_cli_shows_it(
     assert data["next_edge"] == "2030-01-07T09:00:00+00:00"
     on = {p["name"]: p for p in data["on_shift"]}
     assert on["mina"] == {"id": mina_id, "name": "mina", "role": "counselor",
-                          "languages": ["ko", "en"], "rostered": True, "from": "2030-01-07T00:00:00+00:00",
+                          "languages": ["ko", "en"], "rostered": True,
+                          "from": "2030-01-07T00:00:00+00:00",
                           "until": "2030-01-07T09:00:00+00:00"}
     assert "jun" not in on
     assert on["lead"]["until"] is None  # not rostered: open-ended
