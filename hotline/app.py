@@ -31,6 +31,7 @@ from hotline.events import Hub
 from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
 from hotline.services import (
+    abandon,
     alerts,
     bans,
     livesync,
@@ -191,6 +192,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "aging": lambda: urgency.run_aging(deps, stop),
         "outbox": lambda: outbox.run_outbox(deps, stop),
         "bans": lambda: bans.run_bans(deps, stop, bans_wake),
+        "abandon": lambda: abandon.run_abandon(deps, app[PROMPTS], stop),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
     }
     if EMBEDDED_REDIS in app:

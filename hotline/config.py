@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotline.config_abandon import AbandonConfig
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
 from hotline.config_limits import LimitsConfig
@@ -123,6 +124,7 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
+    abandoned: AbandonConfig = field(default_factory=AbandonConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     # The folder config.toml was read from; relative paths resolve against it.
@@ -157,6 +159,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
     "limits": LimitsConfig,
+    "abandoned": AbandonConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage")

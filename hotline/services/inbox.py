@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hotline import metrics
+from hotline.domain import abandon
 from hotline.domain.conversation import Direction, Inbound, Stored, Urgency
 from hotline.domain.routing import needs_for
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
@@ -187,7 +188,9 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
                        admitted: bool) -> tuple[Stored, urgency.Change | None]:
     change = None
     held_case = False
-    bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at)
+    deadline = abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned)
+    bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at,
+                                   victim=not msg.system, deadline=deadline)
     if bumped is None and not admitted:
         raise _NewCase  # nothing written yet: the UPDATE above found no open conversation
     if bumped is None:
@@ -197,7 +200,8 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
         await convs.insert_conversation(
             conn, conversation_id=cid, channel=msg.channel, pseudonym=pseudonym,
             language=msg.language, urgency=found.urgency, at=msg.received_at,
-            contact_sealed=contact, reasons=found.codes(), next_seq=1)
+            contact_sealed=contact, reasons=found.codes(), next_seq=1,
+            abandon_at=None if msg.system else deadline)
     else:
         conv, seq = bumped
         cid = conv.id
