@@ -43,9 +43,9 @@ def test_each_channel_has_its_deadline(channel: Channel, expected: datetime | No
 
 def test_silence_can_be_switched_off_and_bad_values_name_the_key() -> None:
     assert rule.deadline(Channel.SMS, T0, AbandonConfig(sms_silent_hours=0)) is None
-    with pytest.raises(ConfigError, match="abandoned.webchat_gone_minutes"):
+    with pytest.raises(ConfigError, match=r"abandoned\.webchat_gone_minutes"):
         AbandonConfig(webchat_gone_minutes=0)
-    with pytest.raises(ConfigError, match="abandoned.holder_notice_minutes"):
+    with pytest.raises(ConfigError, match=r"abandoned\.holder_notice_minutes"):
         AbandonConfig(holder_notice_minutes=True)
 
 
