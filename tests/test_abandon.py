@@ -85,7 +85,8 @@ async def app_runner(app_runner: AppRunner) -> AppRunner:
 
 
 def _counted(channel: str, how: str) -> float:
-    return metrics.ABANDONED.labels(channel, how)._value.get()
+    value: float = metrics.ABANDONED.labels(channel, how)._value.get()
+    return value
 
 
 async def _record(runner: AppRunner, cid: str) -> Any:
