@@ -24,7 +24,7 @@ from hotline import datadir
 from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
-from hotline.console import bans_api, evidence_api, floor_api, roster_api
+from hotline.console import bans_api, evidence_api, floor_api, roster_api, signals_api
 from hotline.console import i18n as console_i18n
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
@@ -253,6 +253,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
     app.router.add_routes(roster_api.routes)
+    app.router.add_routes(signals_api.routes)
     app.router.add_routes(bans_api.routes)
     sms.setup(app)
     voice.setup(app)

@@ -22,7 +22,7 @@ from hotline.domain.conversation import Direction, Inbound, Stored, Urgency
 from hotline.domain.routing import needs_for
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
 from hotline.events import publish_on
-from hotline.services import alerts, flood, urgency
+from hotline.services import alerts, flood, signals, urgency
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import FLOOD_ORIGIN_TTL_S
 from hotline.stores.live.store import Waiting
@@ -136,6 +136,8 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
             log.warning("queue or events not updated; reconciler will queue it",
                         extra={"conversation": stored.conversation_id,
                                "error": type(e).__name__})
+        if found.findings:
+            await signals.note(deps, stored.conversation_id, found.findings)
         # Fired only: a possible signal ("아직 퍼졌는지는 몰라요") raises urgency, pages nobody.
         if Signal.CONTENT_SPREADING in found.reasons:
             await alerts.raise_takedown_alert(deps, stored.conversation_id, reasons)

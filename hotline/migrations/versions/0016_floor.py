@@ -9,6 +9,8 @@ Create Date: 2026-12-05 01:40:00
   made a person rostered as a side effect; people who have rows keep being rostered.
 - `conversations.abandon_at`: when the floor's rule on abandoned contacts looks at the case
   next (services/abandon.py), with a partial index so the job reads only what is due.
+- `conversations.signals_withdrawn`: the signals staff withdrew from the case (comma list):
+  triage does not raise them again on the inbound path, which reads it with the case.
 - `case_signals`: the triage signals of a case with the catalogue terms that raised them (ids,
   never message text) and, once a counselor withdrew one, who, when and why.
 Written by hand; plain ADD/DROP COLUMN (no SQLite table rebuild, see 0010).
@@ -35,6 +37,8 @@ def upgrade() -> None:
     op.create_index("ix_conversations_abandon_at", "conversations", ["abandon_at"],
                     sqlite_where=sa.text("abandon_at IS NOT NULL"),
                     postgresql_where=sa.text("abandon_at IS NOT NULL"))
+    op.add_column("conversations", sa.Column("signals_withdrawn", sa.String(length=255),
+                                             nullable=False, server_default=sa.text("''")))
     op.create_table(
         "case_signals",
         sa.Column("conversation_id", sa.String(length=32), nullable=False),
@@ -54,6 +58,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("case_signals")
+    op.drop_column("conversations", "signals_withdrawn")
     op.drop_index("ix_conversations_abandon_at", table_name="conversations")
     op.drop_column("conversations", "abandon_at")
     op.drop_column("counselors", "rostered")

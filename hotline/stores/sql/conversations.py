@@ -33,6 +33,8 @@ class ConversationRow:
     reasons: tuple[str, ...] = ()
     # When the victim left (Quick exit, or silence a holder was told of); None: not known.
     victim_left_at: datetime | None = None
+    # Signal codes staff withdrew from the case ("content_spreading").
+    withdrawn: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ _CONV_COLS = (
     conversations.c.assigned_at, conversations.c.closed_at,
     conversations.c.contact_sealed.is_not(None).label("has_contact"),
     conversations.c.urgency_reasons, conversations.c.victim_left_at,
+    conversations.c.signals_withdrawn,
 )
 
 
@@ -67,6 +70,7 @@ def _conv(r: Row) -> ConversationRow:
         urgency=Urgency(r[5]), counselor_id=r[6], created_at=r[7], enqueued_at=r[8],
         assigned_at=r[9], closed_at=r[10], has_contact=bool(r[11]),
         reasons=tuple(x for x in r[12].split(",") if x), victim_left_at=r[13],
+        withdrawn=tuple(x for x in r[14].split(",") if x),
     )
 
 
@@ -95,7 +99,7 @@ _BUMP = (
     .where(and_(conversations.c.channel == bindparam("b_channel"),
                 conversations.c.pseudonym == bindparam("b_pseudonym"), _NOT_CLOSED))
     .returning(conversations.c.id, conversations.c.urgency, conversations.c.urgency_reasons,
-               conversations.c.next_seq))
+               conversations.c.next_seq, conversations.c.signals_withdrawn))
 _BUMP_OPEN = Prebuilt(_BUMP.values(
     next_seq=conversations.c.next_seq + 1,
     last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type)))
@@ -115,6 +119,7 @@ class OpenCase:
     id: str
     urgency: Urgency
     reasons: tuple[str, ...]
+    withdrawn: tuple[str, ...] = ()
 
 
 async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime,
@@ -130,7 +135,8 @@ async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime,
     row = await first(conn, _BUMP_BY_VICTIM if victim else _BUMP_OPEN, params)
     if row is None:
         return None
-    return OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x)), int(row[3])
+    return OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x),
+                    tuple(x for x in row[4].split(",") if x)), int(row[3])
 
 
 _INSERT_CONVERSATION = Prebuilt(insert(conversations), keys=(

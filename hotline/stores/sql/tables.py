@@ -126,6 +126,8 @@ conversations = Table(
     # When the rule on abandoned contacts looks at the case next (migration 0016): the stream
     # lease of a web chat, a silent SMS/Telegram victim, a holder's notice running out.
     Column("abandon_at", UTCDateTime, nullable=True),
+    # Signals staff withdrew as wrong (migration 0016; comma list): not raised again by words.
+    Column("signals_withdrawn", String(255), nullable=False, server_default=text("''")),
     Index("ix_conversations_status", "status"),
     Index("ix_conversations_abandon_at", "abandon_at",
           sqlite_where=text("abandon_at IS NOT NULL"),
