@@ -42,6 +42,7 @@
     // The intake form's urgency follows the case until the counselor picks one.
     const pick = document.getElementById("close-urgency");
     if (!pick.dataset.touched) pick.value = data.urgency;
+    if (window.CaseSignals) window.CaseSignals.load();
   }
 
   async function load() {
@@ -49,7 +50,7 @@
     if (!r.ok) { showError(r.status === 404 ? "This case is no longer yours." : "Could not load."); return; }
     const data = r.data;
     // Quick exit: the victim left the web chat in a hurry; no answer comes from that browser.
-    statusEl.textContent = data.status + (data.victim_left_at ? " · victim left (quick exit)" : "");
+    statusEl.textContent = data.status + (data.victim_left_at ? " · " + T("floor.victim_left") : "");
     root.dataset.status = data.status;
     showUrgency(data);
     showHandovers(data.handovers);
