@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Dialog, expect
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
 
 from hotline.domain.staff import Role
 from tests.conftest import RedisProcess
@@ -41,7 +41,8 @@ async def site(tmp_path: Path, redis_server: RedisProcess) -> AsyncIterator[Site
         yield s
 
 
-async def _victim_writes(browser: Browser, site: Site, problems: Problems, text: str) -> tuple:
+async def _victim_writes(browser: Browser, site: Site, problems: Problems, text: str
+                         ) -> tuple[BrowserContext, Page]:
     ctx = await _new_context(browser, site)
     page = problems.watch(await ctx.new_page(), "victim")
     await page.goto("/chat?lang=en")

@@ -44,9 +44,9 @@ async def test_migration_keeps_rostered_people_matches_tables_and_reverses(
                 " reason, created_at) VALUES (2, :at, :at, false, 'sick', :at)"), {"at": at})
         await migrate(engine)
         async with engine.connect() as conn:
-            rostered = dict(list(await conn.execute(text(
-                "SELECT name, rostered FROM counselors ORDER BY id"))))
-            assert {k: bool(v) for k, v in rostered.items()} == {
+            rostered = {r[0]: bool(r[1]) for r in await conn.execute(text(
+                "SELECT name, rostered FROM counselors ORDER BY id"))}
+            assert rostered == {
                 "mina": True, "jun": True, "ara": False}
             assert await conn.run_sync(schema_diffs, "counselors", "conversations",
                                        "case_signals") == []
