@@ -1,5 +1,5 @@
 """The [abandoned] section of config.toml: when a victim counts as gone, per channel.
-See docs/abandoned.md."""
+See docs/floor.md."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The roster's JSON API: who is on shift, the entries, their edits (leads), whether each
 person follows the roster, and the cover ahead. An edit that would end someone's shift now
 answers 409 with what it would end unless sent with confirm; a combination that cannot be
-meant answers 400 naming the field. See docs/roster.md.
+meant answers 400 naming the field. See docs/floor.md.
 """
 
 from __future__ import annotations

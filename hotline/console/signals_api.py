@@ -1,7 +1,7 @@
 """A case's triage signals for staff: what raised each (catalogue terms, never message text)
 and withdrawing a wrong one with a reason code. Read: whoever may read the case (404
 otherwise); withdraw: its holder, a lead or an admin (409 "not_holder" for other readers).
-See docs/triage.md.
+See docs/floor.md.
 """
 
 from __future__ import annotations

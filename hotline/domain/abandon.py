@@ -1,6 +1,6 @@
 """When a victim has left, and what then happens to their case: pure functions over the case's
 state, table-tested (tests/test_abandon.py). The job that applies them is services/abandon.py;
-the diagram is in docs/abandoned.md.
+the diagram is in docs/floor.md.
 
 Each open case may carry a deadline (`conversations.abandon_at`). A victim's own message moves
 it on by the channel's rule; a web chat page with an open event stream keeps renewing it. When

@@ -6,7 +6,7 @@ A waiting case is closed as abandoned at once: out of the queue, an intake recor
 outcome "abandoned" (never counted as answered), the `hotline_abandoned` metric. A case a
 counselor holds is never closed unannounced: the holder is first told "the victim left" (a
 line in the transcript and a `victim.left` event) and it closes after
-abandoned.holder_notice_minutes unless the victim writes again. See docs/abandoned.md.
+abandoned.holder_notice_minutes unless the victim writes again. See docs/floor.md.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ it from the roster at start, on every roster or account change, and at every shi
 stale window can only be as old as the last edge. Whether a person follows the roster is their
 own setting (`counselors.rostered`): one who does not is on shift whenever present, except
 their time off (small centres without rotas, a lead who backs up the floor). See
-docs/roster.md.
+docs/floor.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Cover ahead: for each language and channel with cases waiting, the times from now to a few
 hours ahead when nobody who serves it is on shift (by the roster, not by who is signed in:
 routing's own coverage watch, services/router.py, covers the present floor). The roster and
-lead pages warn with it. See docs/roster.md.
+lead pages warn with it. See docs/floor.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ seeded once from config.toml, and the shift-edge job that keeps routing in step 
 Every edit changes availability only for the times it covers. One that would end someone's
 shift now is refused with WouldEnd unless confirmed; confirmed, the shift-edge job's handover
 rules apply at once. Whether a person follows the roster at all is their own setting
-(`set_rostered`). See docs/roster.md.
+(`set_rostered`). See docs/floor.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What raised each triage signal of a case, as staff see it: noted after triage raised them
 (term ids, never message text: domain/signal_terms.py) and shown on the case page with any
-withdrawal (services/withdraw.py). See docs/triage.md.
+withdrawal (services/withdraw.py). See docs/floor.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 off it with a reason code. Audited; the case's urgency is recomputed from what remains (signal
 levels, its wait if still waiting; a lead's own setting stands); a takedown alert the signal
 raised is withdrawn; triage does not raise it again from the victim's words (a counselor's own
-"spreading now" flag does). See docs/triage.md.
+"spreading now" flag does). See docs/floor.md.
 """
 
 from __future__ import annotations
