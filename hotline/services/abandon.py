@@ -69,11 +69,14 @@ async def apply(deps: Deps, prompts: Prompts, item: Due, now: datetime) -> rule.
     """Apply the rule to one due case; what was done, or None if the case moved on since it
     was read (a message, a close: its deadline is no longer the one read)."""
     async with deps.engine.begin() as conn:
-        conv = await convs.get(conn, item.id)
-        # Conditional on the deadline read: a victim's message in between changed it.
-        still = (await conn.execute(select(conversations.c.abandon_at).where(
-            conversations.c.id == item.id))).scalar_one_or_none()
-        if conv is None or still != item.deadline:
+        # Claim the row at the deadline read (row-locked on PostgreSQL, write-locked on
+        # SQLite, until the commit): a victim's message in between moved it, and one arriving
+        # now waits for this decision and then moves it on.
+        claimed = await conn.execute(update(conversations).where(and_(
+            conversations.c.id == item.id, conversations.c.abandon_at == item.deadline))
+            .values(abandon_at=item.deadline))
+        conv = await convs.get(conn, item.id) if claimed.rowcount == 1 else None
+        if conv is None:
             return None
         step = rule.step(conv.status, conv.channel, conv.victim_left_at is not None)
         if step is rule.Step.CLEAR:

@@ -21,7 +21,7 @@ from hotline.services.deps import Deps
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import signals as store
-from hotline.stores.sql.tables import case_signals, conversations
+from hotline.stores.sql.tables import conversations
 
 REASONS = ("misread", "not_current", "unsure", "someone_else", "test", "other")
 
@@ -70,14 +70,8 @@ async def withdraw(deps: Deps, staff: Staff, conversation_id: str, signal: Signa
         gone = ",".join(dict.fromkeys((*conv.withdrawn, signal.value)))
         await conn.execute(update(conversations).where(conversations.c.id == conv.id).values(
             urgency=level.value, urgency_reasons=",".join(reasons), signals_withdrawn=gone))
-        if not await store.withdraw(conn, conv.id, signal, staff.id, reason, now):
-            # Raised before its terms were noted (or before they were kept at all).
-            await conn.execute(case_signals.insert().values(
-                conversation_id=conv.id, signal=signal.value,
-                certainty=(Certainty.FIRED if signal.value in conv.reasons
-                           else Certainty.POSSIBLE).value,
-                terms="", found_at=now, withdrawn_at=now, withdrawn_by=staff.id,
-                withdrawn_reason=reason))
+        certainty = Certainty.FIRED if signal.value in conv.reasons else Certainty.POSSIBLE
+        await store.withdraw(conn, conv.id, signal, certainty, staff.id, reason, now)
         await audit.record(conn, at=now, actor_id=staff.id, action="case.signal_withdrawn",
                            target_kind="conversation", target_id=conv.id,
                            signal=signal.value, reason=reason, before=conv.urgency.value,

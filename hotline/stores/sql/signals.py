@@ -53,13 +53,18 @@ async def record(conn: AsyncConnection, conversation_id: str,
             case_signals.c.signal == signal.value)).values(certainty=kept.value, terms=terms))
 
 
-async def withdraw(conn: AsyncConnection, conversation_id: str, signal: Signal, by: int,
-                   reason: str, at: datetime) -> bool:
+async def withdraw(conn: AsyncConnection, conversation_id: str, signal: Signal,
+                   certainty: Certainty, by: int, reason: str, at: datetime) -> None:
+    """Mark the signal withdrawn; a signal raised before its terms were noted (or before
+    they were kept at all) gets a row of its own, with no terms."""
     result = await conn.execute(update(case_signals).where(and_(
         case_signals.c.conversation_id == conversation_id,
-        case_signals.c.signal == signal.value, case_signals.c.withdrawn_at.is_(None)))
+        case_signals.c.signal == signal.value))
         .values(withdrawn_at=at, withdrawn_by=by, withdrawn_reason=reason))
-    return result.rowcount == 1
+    if result.rowcount == 0:
+        await conn.execute(insert(case_signals).values(
+            conversation_id=conversation_id, signal=signal.value, certainty=certainty.value,
+            terms="", found_at=at, withdrawn_at=at, withdrawn_by=by, withdrawn_reason=reason))
 
 
 async def reinstate(conn: AsyncConnection, conversation_id: str, signal: Signal) -> None:
