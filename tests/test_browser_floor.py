@@ -60,7 +60,7 @@ async def test_a_roster_edit_for_another_day_keeps_todays_chat(
     victim_ctx, victim = await _victim_writes(browser, site, problems, "please help me")
     mina_ctx, mina = await _log_in(browser, site, problems, "mina")
     await mina.get_by_role("button", name="Take next").click()
-    await expect(mina.locator("#case-status")).to_have_text("active")
+    await expect(mina.locator("#case-status")).to_have_text("in conversation")
     await _mark(mina)
 
     lead_ctx, lead = await _log_in(browser, site, problems, "lee")
@@ -89,7 +89,7 @@ async def test_a_roster_edit_for_another_day_keeps_todays_chat(
     await expect(form.locator(".result")).to_have_text("Saved.")
     assert dialogs == []
     # Today's chat stays hers, on both sides.
-    await expect(mina.locator("#case-status")).to_have_text("active")
+    await expect(mina.locator("#case-status")).to_have_text("in conversation")
     await _still_marked(mina)
     await expect(victim.locator("#status")).not_to_contain_text("no counselor")
 
@@ -105,7 +105,7 @@ async def test_a_roster_edit_for_another_day_keeps_todays_chat(
     await expect(lead.locator("#people-result")).to_have_text("Nothing changed.")
     assert len(dialogs) == 1 and "ends mina's shift now" in dialogs[0]
     await expect(mina_switch).not_to_be_checked()
-    await expect(mina.locator("#case-status")).to_have_text("active")
+    await expect(mina.locator("#case-status")).to_have_text("in conversation")
     await lead.screenshot(path=str(_screenshot_dir(tmp_path) / "browser-roster-floor.png"),
                           full_page=True)
     for ctx in (victim_ctx, mina_ctx, lead_ctx):

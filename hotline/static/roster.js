@@ -65,7 +65,7 @@
     if (r.status === 409 && r.data.code === "would_end_shift") {
       const w = r.data.would_end;
       if (!window.confirm(T("floor.would_end", {name: w.name, cases: w.held_cases}))) {
-        return {ok: false, status: 0, data: {error: T("floor.cancelled")}};
+        return {ok: false, status: 0, cancelled: true, data: {}};
       }
       r = await send(true);
     }
@@ -73,6 +73,7 @@
   }
 
   function why(r) {
+    if (r.cancelled) return T("floor.cancelled");
     if (r.data && r.data.code === "not_rostered") return T("floor.not_rostered");
     if (r.data && r.data.field === "reason") return T("floor.reason_mismatch");
     return H.failure(r);
