@@ -96,7 +96,7 @@ async def test_a_roster_edit_for_another_day_keeps_todays_chat(
     # "off shift" with "cover" cannot be meant: refused in words, nothing saved.
     await form.get_by_label("Reason").select_option("cover")
     await form.get_by_role("button", name="Add override").click()
-    await expect(form.locator(".result")).to_contain_text("does not go with")
+    await expect(form.locator(".result")).to_contain_text("does not go with that choice")
     await expect(lead.locator("#override-entries tbody tr")).to_have_count(1)
 
     # Making her follow the roster (no shifts) would end her shift now: asked; declined,

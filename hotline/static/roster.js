@@ -93,8 +93,8 @@
     rows.forEach(function (p) {
       const tr = document.createElement("tr");
       tr.dataset.staff = p.id;
-      tr.appendChild(H.el("td", "", p.name + " (#" + p.id + ")"));
-      tr.appendChild(H.el("td", "", p.role));
+      tr.appendChild(H.el("td", "", T("roster.named", {name: p.name, id: p.id})));
+      tr.appendChild(H.el("td", "", T("common.role_" + p.role)));
       const td = H.el("td", "", null);
       const box = document.createElement("input");
       box.type = "checkbox";
