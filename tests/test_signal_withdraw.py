@@ -107,7 +107,7 @@ async def test_a_wrong_spreading_signal_is_withdrawn_with_its_takedown_alert(
     assert done["urgency"] == "high" and done["reasons"] == ["synthetic"]
     assert done["alerts_withdrawn"] == [alert["id"]]
     [ended] = [a for a in await alert_rows(app_runner) if a["id"] == alert["id"]]
-    assert (ended["acked_via"], ended["acked_by"]) == ("withdrawn", lead.id)
+    assert (ended["acked_via"], ended["acked_by"]) == ("signal_withdrawn", None)
     [logged] = await audit(app_runner, "case.signal_withdrawn", cid)
     assert logged["actor_id"] == lead.id and logged["detail"] == {
         "signal": "content_spreading", "reason": "misread", "before": "critical",
