@@ -132,12 +132,13 @@ async def add_shift(request: web.Request) -> web.Response:
         shifts.WeeklyShift(cid, 0, start, end, tz)
     except ValueError as e:
         raise json_error(400, f"tz: {e}", field="tz") from None
-    confirm = field_bool(body, "confirm", False)
+    # Accepted like every edit's, though adding time never ends a shift.
+    field_bool(body, "confirm", False)
     await _require_staff_member(request, cid)
     try:
         ids = await roster.add_shifts(
             request.app[DEPS], [roster.ShiftIn(cid, d, start, end, tz) for d in weekdays],
-            staff.id, confirm)
+            staff.id)
     except roster.NotRostered:
         raise _not_rostered() from None
     return web.json_response({"shifts": ids}, status=201)

@@ -128,8 +128,7 @@ def _without(items: tuple[_T, ...], item: _T) -> tuple[_T, ...]:
     return items[:i] + items[i + 1:]
 
 
-async def add_shifts(deps: Deps, new: list[ShiftIn], actor_id: int, confirm: bool = False
-                     ) -> list[int]:
+async def add_shifts(deps: Deps, new: list[ShiftIn], actor_id: int) -> list[int]:
     """Add weekly shifts for one person (validated by the caller through shifts.parse_*).
     Adding time cannot end a shift, but a person must follow the roster: NotRostered."""
     now = datetime.now(UTC)

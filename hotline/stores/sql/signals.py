@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.domain.signals import Certainty, Signal
 from hotline.stores.sql.tables import case_signals
 
+# Rows of a signal a later version no longer knows are skipped, not an error.
+_KNOWN = frozenset(s.value for s in Signal)
+
 
 @dataclass(frozen=True)
 class CaseSignal:
@@ -31,7 +34,7 @@ async def for_case(conn: AsyncConnection, conversation_id: str) -> list[CaseSign
     return [CaseSignal(Signal(r.signal), Certainty(r.certainty),
                        tuple(t for t in r.terms.split(",") if t), r.found_at, r.withdrawn_at,
                        r.withdrawn_by, r.withdrawn_reason)
-            for r in rows if r.signal in Signal.__members__.values()]
+            for r in rows if r.signal in _KNOWN]
 
 
 async def record(conn: AsyncConnection, conversation_id: str,
