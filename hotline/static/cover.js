@@ -15,14 +15,8 @@ window.Cover = (function () {
                                                minute: "2-digit"});
   }
 
-  function languageName(code) {
-    const key = "common.language_" + code;
-    const name = T(key);
-    return name === key ? code : name;
-  }
-
   function line(g, hours, at) {
-    const v = {language: languageName(g.language), channel: T("floor.channel_" + g.channel),
+    const v = {language: H.code("lang", g.language), channel: H.code("channel", g.channel),
                waiting: g.waiting, hours: hours,
                start: when(g.from), until: g.until ? when(g.until) : ""};
     const now = g.from === at;

@@ -36,7 +36,7 @@ window.CaseSignals = (function () {
       const r = await H.post("/api/v1/cases/" + id + "/signals/" + s.signal + "/withdraw",
                              {reason: select.value});
       if (!r.ok) { result.textContent = H.failure(r); return; }
-      const said = [T("floor.withdraw_done", {urgency: T("floor.urgency_" + r.data.urgency)})];
+      const said = [T("floor.withdraw_done", {urgency: H.code("urgency", r.data.urgency)})];
       if (r.data.alerts_withdrawn.length) said.push(T("floor.withdraw_alert"));
       if (r.data.alerts_already_acknowledged.length) said.push(T("floor.withdraw_alert_acked"));
       result.textContent = said.join(" ");
@@ -54,7 +54,7 @@ window.CaseSignals = (function () {
     r.data.signals.forEach(function (s) {
       const li = H.el("li", s.withdrawn ? "withdrawn" : s.certainty, null);
       li.dataset.signal = s.signal;
-      li.appendChild(H.el("strong", "", T("floor.signal_" + s.signal)));
+      li.appendChild(H.el("strong", "", H.code("reason", s.signal)));
       li.appendChild(H.el("span", "muted", " · " + (s.withdrawn
         ? T("floor.withdrawn", {reason: T("floor.withdraw_" + s.withdrawn.reason)})
         : T("floor.certainty_" + s.certainty))));
