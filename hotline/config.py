@@ -18,8 +18,15 @@ from urllib.parse import urlsplit
 
 from hotline.config_abandon import AbandonConfig
 from hotline.config_channels import TelegramConfig, TwilioConfig
-from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
+from hotline.config_console import (
+    ConsoleConfig,
+    WellbeingConfig,
+    validate_console,
+    validate_trusted_proxies,
+    validate_wellbeing,
+)
 from hotline.config_limits import LimitsConfig
+from hotline.config_referrals import ReferralsConfig, parse_referrals
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
@@ -127,8 +134,10 @@ class Config:
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     abandoned: AbandonConfig = field(default_factory=AbandonConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
+    wellbeing: WellbeingConfig = field(default_factory=WellbeingConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     takedown: TakedownConfig = field(default_factory=TakedownConfig)
+    referrals: ReferralsConfig = field(default_factory=ReferralsConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -161,10 +170,11 @@ _SECTIONS: dict[str, type[Any]] = {
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
     "limits": LimitsConfig,
+    "wellbeing": WellbeingConfig,
     "abandoned": AbandonConfig,
 }
 # Sections with nested tables, parsed by their own functions.
-_SPECIAL = ("roster", "triage", "takedown")
+_SPECIAL = ("roster", "triage", "takedown", "referrals")
 
 # Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -292,6 +302,7 @@ def _validate(cfg: Config) -> None:
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
     validate_console(cfg.console, LANG_CODES)
+    validate_wellbeing(cfg.wellbeing)
     validate_trusted_proxies(s.trusted_proxies)
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
@@ -359,7 +370,10 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
     }
     cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
                  triage=_triage_rules(raw.get("triage", {})),
-                 takedown=parse_takedown(raw.get("takedown", {}), base_dir), base_dir=base_dir)
+                 takedown=parse_takedown(raw.get("takedown", {}), base_dir),
+                 referrals=parse_referrals(raw.get("referrals", {}),
+                                           parts["languages"].supported),
+                 base_dir=base_dir)
     try:
         _validate(cfg)
     except ConfigError as e:
@@ -393,6 +407,7 @@ __all__ = [
     "LanguageConfig",
     "LimitsConfig",
     "PrivacyConfig",
+    "ReferralsConfig",
     "RetentionConfig",
     "RosterConfig",
     "RoutingConfig",
@@ -402,6 +417,7 @@ __all__ = [
     "StreamsConfig",
     "TelegramConfig",
     "TwilioConfig",
+    "WellbeingConfig",
     "config_from_mapping",
     "load_config",
     "replace",

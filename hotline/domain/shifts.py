@@ -125,7 +125,9 @@ class _Plan:
     shifts: tuple[WeeklyShift, ...]
     on: tuple[Interval, ...]
     off: tuple[Interval, ...]
-    # Not rostered: on shift at all times except time off (weekly shifts and extra time unused).
+    closed: tuple[Interval, ...] = ()
+    # Not rostered: on shift at all times except time off (weekly shifts, extra time and
+    # holiday closures unused).
     always: bool = False
 
 
@@ -139,6 +141,9 @@ class Roster:
 
     shifts: tuple[WeeklyShift, ...] = ()
     overrides: tuple[Override, ...] = ()
+    # UTC intervals of holidays (hotline/domain/holidays.py) in which weekly shifts do not
+    # apply; overrides still do.
+    closures: tuple[Interval, ...] = ()
     always: frozenset[int] = frozenset()
 
     @cached_property
@@ -156,7 +161,7 @@ class Roster:
         ids = shifts.keys() | on.keys() | off.keys() | self.always
         return {
             i: _Plan(tuple(shifts.get(i, ())), tuple(on.get(i, ())), tuple(off.get(i, ())),
-                     always=i in self.always)
+                     self.closures, always=i in self.always)
             for i in ids
         }
 
@@ -267,6 +272,9 @@ def _effective(plan: _Plan, lo: datetime, hi: datetime) -> list[Interval]:
         on = [(lo, hi)]
     else:
         on = [span for shift in plan.shifts for span in _shift_spans(shift, lo, hi)]
+        if plan.closed:
+            on = _subtract(_merge(on),
+                           _merge(s for s in plan.closed if s[0] < hi and s[1] > lo))
         on.extend(s for s in plan.on if s[0] < hi and s[1] > lo)
     # Off always wins over on: never route to someone who is sick, even if also marked covering.
     off = _merge(s for s in plan.off if s[0] < hi and s[1] > lo)
