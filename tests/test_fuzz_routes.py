@@ -1,0 +1,445 @@
+"""A fuzz pass over every route of the real app (hypothesis), on SQLite and PostgreSQL.
+
+The routes come from the app's own router, so a new route is fuzzed as soon as it exists, and
+`test_every_route_has_a_strategy` fails until SPECS says what its inputs are. Each route gets a
+bounded number of examples (HOTLINE_FUZZ_EXAMPLES, default 3; HEAD is fuzzed with its GET), each
+one raw HTTP request over a real socket (so header and cookie bytes, request targets and bodies
+can be anything): as an anonymous client, a victim with a chat cookie, a counselor and a lead
+with their session cookies and CSRF tokens, and the webhooks signed as Twilio signs them (with
+the test's auth token) or with Telegram's secret header, so their parsers are reached. Nothing
+may answer 5xx, and the server may log no error and no exception (docs/robustness.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from hotline.app import create_app
+from hotline.config import config_from_mapping
+from hotline.domain.staff import Role
+from hotline.stores.sql.tables import alerts, bans, conversations, shift_overrides, shifts
+from hotline.web.appkeys import DEPS
+from hotline.web.ops import METRICS_TOKEN_ENV
+from tests.conftest import AppRunner, RedisProcess, make_config
+from tests.fuzz_strategies import (
+    ODD_HEADERS,
+    Body,
+    Identity,
+    Request,
+    Spec,
+    World,
+    form_body,
+    header_value,
+    json_body,
+    raw_body,
+    target,
+    telegram_update,
+    twilio_body,
+)
+from tests.helpers import Counselor, Victim, add_staff
+from tests.local_servers import pg_admin, pg_database_name, pg_reachable, pg_url
+from tests.telegram_standin import SECRET as TG_SECRET
+from tests.telegram_standin import TOKEN as TG_TOKEN
+from tests.telegram_standin import BotApiStandin
+from tests.twilio_support import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL, StandIn
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+EXAMPLES = int(os.environ.get("HOTLINE_FUZZ_EXAMPLES", "3"))
+METRICS_TOKEN = "fuzz-metrics-token-Quagga-4471"
+TG_CHAT = 7_305_550_123
+
+_J: Body = "json"
+_F: Body = "form"
+_TW: Body = "twilio"
+_VOICE = ("CallSid", "From", "To", "AccountSid", "CallStatus", "Direction", "Digits")
+# Every route, by method and path as the router names it: what its body is and what it reads.
+SPECS: dict[str, Spec] = {
+    "GET /": Spec(),
+    "GET /healthz": Spec(),
+    "GET /readyz": Spec(),
+    "GET /metrics": Spec(),
+    "GET /static/{filename}": Spec(),
+    "GET /chat": Spec(query=("lang",)),
+    "POST /chat/api/messages": Spec(_J, ("text", "client_id", "language")),
+    "POST /chat/api/callback": Spec(_J, ("number", "window", "leave_message", "client_id",
+                                         "language")),
+    "GET /chat/api/state": Spec(query=("after",)),
+    "GET /chat/api/events": Spec(query=("last_event_id",)),
+    "POST /chat/api/exit": Spec(_F, ("csrf",)),
+    "GET /console/login": Spec(),
+    "POST /console/login": Spec(_F, ("name", "password", "csrf")),
+    "POST /console/logout": Spec(_F, ("csrf",)),
+    "GET /console": Spec(),
+    "GET /console/lead": Spec(),
+    "GET /console/roster": Spec(),
+    "GET /console/cases/{id}": Spec(),
+    "GET /api/v1/me": Spec(),
+    "GET /api/v1/queue": Spec(),
+    "GET /api/v1/cases/mine": Spec(),
+    "POST /api/v1/queue/take-next": Spec(_J),
+    "POST /api/v1/cases/{id}/take": Spec(_J),
+    "GET /api/v1/cases/{id}": Spec(query=("after",)),
+    "POST /api/v1/cases/{id}/messages": Spec(_J, ("text", "client_id")),
+    "POST /api/v1/cases/{id}/close": Spec(_J, ("harm_type", "platforms", "age_band", "urgency",
+                                               "referrals", "outcome")),
+    "POST /api/v1/presence/heartbeat": Spec(_J),
+    "GET /api/v1/events": Spec(query=("last_event_id",)),
+    "POST /api/v1/presence": Spec(_J, ("status",)),
+    "GET /api/v1/offers/mine": Spec(),
+    "POST /api/v1/offers/{id}/{action}": Spec(_J),
+    "POST /api/v1/cases/{id}/reassign": Spec(_J, ("counselor_id", "reason",
+                                                  "override_capacity")),
+    "POST /api/v1/cases/{id}/requeue": Spec(_J, ("reason",)),
+    "POST /api/v1/cases/{id}/urgency": Spec(_J, ("urgency", "reason")),
+    "POST /api/v1/cases/{id}/flag-spreading": Spec(_J),
+    "POST /api/v1/cases/{id}/handover": Spec(_J, ("to_counselor_id", "note")),
+    "GET /api/v1/alerts": Spec(),
+    "POST /api/v1/alerts/{id}/ack": Spec(_J),
+    "GET /api/v1/floor": Spec(),
+    "GET /api/v1/roster": Spec(query=("at",)),
+    "GET /api/v1/roster/entries": Spec(),
+    "POST /api/v1/roster/shifts": Spec(_J, ("counselor_id", "days", "start", "end", "tz")),
+    "DELETE /api/v1/roster/{kind}/{id}": Spec(),
+    "POST /api/v1/roster/overrides": Spec(_J, ("counselor_id", "start", "end", "on_shift",
+                                               "reason")),
+    "GET /api/v1/bans": Spec(),
+    "POST /api/v1/bans": Spec(_J, ("case", "scope", "pseudonym", "channel", "address",
+                                   "reason", "expires_at")),
+    "DELETE /api/v1/bans/{id}": Spec(),
+    "GET /api/v1/cases/{id}/evidence": Spec(),
+    "GET /api/v1/evidence/{eid}/preview": Spec(),
+    "POST /api/v1/evidence/{eid}/reveal": Spec(_J),
+    "GET /api/v1/evidence/{eid}/original": Spec(query=("t",)),
+    "GET /api/v1/cases/{id}/callback": Spec(),
+    "POST /api/v1/cases/{id}/callback/call": Spec(_J),
+    "POST /api/v1/callbacks": Spec(_J, ("conversation_id", "number", "window", "window_start",
+                                        "window_end", "leave_message", "client_id")),
+    "POST /webhooks/twilio/sms": Spec(_TW, ("MessageSid", "AccountSid", "From", "To", "Body",
+                                            "NumMedia")),
+    "POST /webhooks/twilio/sms/status": Spec(_TW, ("MessageSid", "MessageStatus",
+                                                   "ErrorCode")),
+    "POST /webhooks/twilio/voice": Spec(_TW, _VOICE),
+    "POST /webhooks/twilio/voice/language": Spec(_TW, _VOICE),
+    "POST /webhooks/twilio/voice/menu": Spec(_TW, _VOICE),
+    "POST /webhooks/twilio/voice/hold": Spec(_TW, (*_VOICE, "QueueTime")),
+    "POST /webhooks/twilio/voice/hold/key": Spec(_TW, _VOICE),
+    "POST /webhooks/twilio/voice/dequeued": Spec(_TW, (*_VOICE, "QueueResult")),
+    "POST /webhooks/twilio/voice/callback/window": Spec(_TW, _VOICE),
+    "POST /webhooks/twilio/voice/callback/message": Spec(_TW, _VOICE),
+    "POST /webhooks/twilio/voice/status": Spec(_TW, _VOICE),
+    "POST /webhooks/twilio/voice/dial": Spec(_TW, (*_VOICE, "DialCallStatus")),
+    "POST /webhooks/twilio/voice/whisper": Spec(_TW, (*_VOICE, "ParentCallSid")),
+    "POST /webhooks/twilio/voice/callback/screen": Spec(_TW, (*_VOICE, "ParentCallSid",
+                                                              "AnsweredBy")),
+    "POST /webhooks/twilio/voice/callback/dial": Spec(_TW, (*_VOICE, "DialCallStatus")),
+    "POST /webhooks/telegram": Spec("telegram"),
+}
+
+
+_GROUP = re.compile(r"\(\?P<(\w+)>(.*?)\)(?:/|$)")
+_ANY_SEGMENT = "[^{}/]+"
+
+
+def route_keys(app: Any) -> dict[str, dict[str, str | None]]:
+    """Every route of the app as "METHOD path" (HEAD folded into its GET), with the pattern of
+    each path parameter that has one of its own (None: any segment)."""
+    keys: dict[str, dict[str, str | None]] = {}
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter") or (info["prefix"] + "/{filename}")
+        pattern = info.get("pattern")
+        params = {name: (None if regex == _ANY_SEGMENT else regex)
+                  for name, regex in _GROUP.findall(pattern.pattern)} if pattern else {}
+        if route.method != "HEAD":
+            keys[f"{route.method} {path}"] = params
+    return keys
+
+
+def _collect_config() -> Any:
+    return config_from_mapping({"storage": {"data_dir": "/nonexistent",
+                                            "database_url": "sqlite+aiosqlite://"}})
+
+
+ROUTE_PARAMS = route_keys(create_app(_collect_config()))
+ROUTES = sorted(ROUTE_PARAMS)
+
+
+def test_every_route_has_a_strategy() -> None:
+    missing = sorted(set(ROUTES) - set(SPECS))
+    stale = sorted(set(SPECS) - set(ROUTES))
+    assert not missing, f"routes without a fuzz strategy (add them to SPECS): {missing}"
+    assert not stale, f"SPECS names routes the app no longer has: {stale}"
+
+
+# --- the running app and its parties ------------------------------------------------------
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest,
+                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'hotline.db'}"
+        return
+    if not pg_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is required under CI")
+        pytest.skip("no PostgreSQL")
+    name = pg_database_name("hotline_fuzz")
+    await pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url(name)
+    finally:
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Fuzz:
+    """The app with every channel on, its parties' browsers, and what requests can name."""
+
+    def __init__(self, runner: AppRunner) -> None:
+        self.runner = runner
+        self.staff: dict[str, Counselor] = {}
+        self.victim: Victim | None = None
+        self.login_client: Any = None
+        self.world = World(parties={}, case_ids=[], staff_ids=[], small_ids=[], call_sids=[],
+                           login_csrf="", public_url=PUBLIC_URL, twilio_token=AUTH_TOKEN,
+                           telegram_secret=TG_SECRET, metrics_token=METRICS_TOKEN,
+                           telegram_chat=TG_CHAT)
+
+    @property
+    def deps(self) -> Any:
+        assert self.runner.server is not None
+        return self.runner.server.app[DEPS]
+
+    async def setup(self) -> None:
+        cfg = self.runner.config
+        for name, role in (("fuzz-lead", Role.LEAD), ("fuzz-mina", Role.COUNSELOR)):
+            self.world.staff_ids.append(await add_staff(cfg, name, role))
+            self.staff[name] = Counselor(await self.runner.client())
+            assert await self.staff[name].login(name) == 303
+        mina = self.staff["fuzz-mina"]
+        for text in ("a case for mina", "a waiting case"):
+            v = Victim(await self.runner.client())
+            await v.open()
+            assert (await v.send(text)).status == 201
+            if self.victim is None:
+                await mina.take_next()
+                self.victim = v
+        lead = self.staff["fuzz-lead"]
+        assert (await lead.post("/api/v1/bans", {
+            "address": "203.0.113.50", "reason": "spam",
+            "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})).status == 201
+        assert (await lead.post("/api/v1/roster/shifts", {
+            "counselor_id": self.world.staff_ids[1], "days": ["mon"], "start": "09:00",
+            "end": "17:00", "tz": "UTC"})).status == 201
+        await self._webhooks()
+        self.login_client = await self.runner.client()
+        await self.refresh()
+
+    async def _webhooks(self) -> None:
+        """One SMS conversation, one call, one Telegram conversation (ids for the fuzz)."""
+        client = await self.runner.client()
+        validator = RequestValidator(AUTH_TOKEN)
+        sms = {"MessageSid": "SM" + "a1" * 16, "AccountSid": ACCOUNT_SID,
+               "From": "+821055556666", "To": OUR_NUMBER, "Body": "help", "NumMedia": "0"}
+        call = {"CallSid": "CA" + "b2" * 16, "AccountSid": ACCOUNT_SID, "From": "+821077778888",
+                "To": OUR_NUMBER, "CallStatus": "ringing", "Direction": "inbound"}
+        for path, form in (("/webhooks/twilio/sms", sms), ("/webhooks/twilio/voice", call)):
+            sig = validator.compute_signature(PUBLIC_URL + path, form)
+            resp = await client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+            assert resp.status == 200, await resp.text()
+        self.world.call_sids.append(call["CallSid"])
+        update = {"update_id": 1, "message": {
+            "message_id": 1, "date": 1_780_000_000, "text": "hello",
+            "chat": {"id": TG_CHAT, "type": "private"},
+            "from": {"id": TG_CHAT, "is_bot": False, "first_name": "Fuzz"}}}
+        resp = await client.post("/webhooks/telegram", json=update,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+        assert resp.status == 200, await resp.text()
+
+    async def refresh(self) -> None:
+        """Log back in whoever the fuzz logged out, open a new chat after a Quick exit, and
+        read the ids that exist now."""
+        for name, who in self.staff.items():
+            if (await who.client.get("/api/v1/me")).status != 200:
+                assert await who.login(name) == 303, f"{name} cannot log in again"
+        assert self.victim is not None
+        if (await self.victim.client.get("/chat/api/state")).status != 200:
+            self.victim = Victim(await self.runner.client())
+            await self.victim.open()
+        page = await self.login_client.get("/console/login")
+        m = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+        assert m
+        self.world.login_csrf = m.group(1)
+        self.world.parties = {
+            "anonymous": Identity("anonymous", _cookies(self.login_client), m.group(1)),
+            "victim": Identity("victim", _cookies(self.victim.client), self.victim.csrf),
+            "counselor": _staff(self.staff["fuzz-mina"]),
+            "lead": _staff(self.staff["fuzz-lead"]),
+        }
+        async with self.deps.engine.connect() as conn:
+            self.world.case_ids = list((await conn.execute(
+                select(conversations.c.id))).scalars())
+            small: set[int] = set()
+            for table in (alerts, bans, shifts, shift_overrides):
+                small.update((await conn.execute(select(table.c.id))).scalars())
+        self.world.small_ids = sorted(small)
+
+
+def _cookies(client: Any) -> dict[str, str]:
+    return {m.key: m.value for m in client.session.cookie_jar}
+
+
+def _staff(who: Counselor) -> Identity:
+    return Identity("staff", _cookies(who.client), who.csrf)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fuzz(database_url: str, redis_server: RedisProcess,
+               tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fuzz]:
+    twilio, bot_api = StandIn(), BotApiStandin()
+    await twilio.start()
+    await bot_api.start()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOTLINE_TWILIO_ACCOUNT_SID", ACCOUNT_SID)
+        mp.setenv("HOTLINE_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+        mp.setenv("HOTLINE_TELEGRAM_BOT_TOKEN", TG_TOKEN)
+        mp.setenv("HOTLINE_TELEGRAM_WEBHOOK_SECRET", TG_SECRET)
+        mp.setenv(METRICS_TOKEN_ENV, METRICS_TOKEN)
+        cfg = make_config(
+            tmp_path_factory.mktemp("fuzz-data"), database_url, redis_server.url,
+            # The loopback client is a trusted proxy: X-Forwarded-For is parsed (and fuzzed).
+            server={"public_url": PUBLIC_URL, "trusted_proxies": ["127.0.0.1"]},
+            twilio={"api_base_url": twilio.url, "phone_number": OUR_NUMBER,
+                    "rest_timeout_seconds": 1.0},
+            telegram={"api_base_url": bot_api.url},
+            routing={"mode": "pull"})
+        runner = AppRunner(cfg)
+        await runner.start()
+        try:
+            f = Fuzz(runner)
+            await f.setup()
+            assert route_keys(runner.server.app) == ROUTE_PARAMS  # type: ignore[union-attr]
+            yield f
+        finally:
+            await runner.stop()
+            await bot_api.stop()
+            await twilio.close()
+
+
+# --- requests -----------------------------------------------------------------------------
+
+@st.composite
+def request_for(draw: st.DrawFn, route: str, world: World) -> Request:
+    """One request to `route`: a party, its cookies (sometimes spoilt), odd headers, a body."""
+    method, _, path = route.partition(" ")
+    spec = SPECS[route]
+    if method == "GET" and draw(st.integers(0, 4)) == 0:
+        method = "HEAD"
+    if path == "/static/{filename}":
+        path = "/static/" + draw(st.sampled_from(["chat.js", "console.css", "{filename}",
+                                                  "..%2f..%2fapp.py", "%00", "a/../../x"]))
+    tgt = draw(target(path, ROUTE_PARAMS[route], spec, world))
+    if spec.body in ("twilio", "telegram"):
+        party = spec.body
+        ident = Identity(party)
+    else:
+        party = draw(st.sampled_from(["anonymous", "victim", "counselor", "lead"]))
+        ident = world.parties[party]
+    cookies = dict(ident.cookies)
+    if draw(st.integers(0, 5)) == 0 and cookies:
+        name = draw(st.sampled_from(sorted(cookies)))
+        cookies[name] = draw(st.sampled_from(["", cookies[name] + "x", cookies[name][:5],
+                                              "a.b.c", '"quoted"', "%ff"]))
+    heads: list[tuple[bytes, bytes]] = []
+    if cookies:
+        heads.append((b"Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    if draw(st.integers(0, 7)) == 0:
+        heads.append((b"Cookie", draw(header_value)))
+    if ident.csrf and draw(st.integers(0, 5)):
+        heads.append((b"X-CSRF-Token", ident.csrf.encode()))
+    if path == "/metrics" and draw(st.booleans()):
+        heads.append((b"Authorization", f"Bearer {world.metrics_token}".encode()))
+    ctype, body = "", b""
+    if spec.body == "json":
+        ctype, body = draw(json_body(spec))
+    elif spec.body == "form":
+        ctype, body = draw(form_body(spec, ident.csrf))
+    elif spec.body == "twilio":
+        signed, ctype, body = draw(twilio_body(spec, world, tgt))
+        heads += signed
+    elif spec.body == "telegram":
+        body = draw(telegram_update(world))
+        ctype = "application/json"
+        if draw(st.integers(0, 7)):
+            heads.append((b"X-Telegram-Bot-Api-Secret-Token", world.telegram_secret.encode()))
+    elif draw(st.integers(0, 5)) == 0:
+        ctype, body = draw(raw_body())
+    if ctype:
+        heads.append((b"Content-Type", ctype.encode("utf-8", "surrogatepass")))
+    for _ in range(draw(st.integers(0, 3))):
+        heads.append((draw(st.sampled_from(ODD_HEADERS)), draw(header_value)))
+    return Request(method, tgt, heads, body, party)
+
+
+async def send(port: int, req: Request) -> int:
+    """Send one request over a fresh connection; its status (the head only for a stream), or
+    0 when the server dropped the connection without an answer (a request line or header
+    past aiohttp's limits: refused while it was still being sent)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    raw = b""
+    try:
+        head = [f"{req.method} {req.target} HTTP/1.1".encode(), b"Host: 127.0.0.1",
+                f"Content-Length: {len(req.body)}".encode(), b"Connection: close",
+                *(k + b": " + v for k, v in req.headers)]
+        writer.write(b"\r\n".join(head) + b"\r\n\r\n" + req.body)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)
+        if b"text/event-stream" not in raw.lower():
+            await asyncio.wait_for(reader.read(), 15)  # the handler has finished
+    except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as e:
+        raw = raw or getattr(e, "partial", b"")
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/") else 0
+
+
+def _troubles(records: list[logging.LogRecord]) -> list[str]:
+    """Errors and exceptions logged (a library's exception is scrubbed to `error`/`where`)."""
+    return [f"{r.name} {r.levelname}: {r.getMessage()} {getattr(r, 'error', r.exc_info)!r} "
+            f"{getattr(r, 'where', '')}" for r in records
+            if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
+          suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_route_answers_no_5xx(fuzz: Fuzz, route: str, data: st.DataObject,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    if route not in SPECS:
+        pytest.fail(f"{route} has no fuzz strategy: add it to SPECS")
+    req = data.draw(request_for(route, fuzz.world), label="request")
+    seen = len(caplog.records)
+    assert fuzz.runner.server is not None and fuzz.runner.server.port is not None
+    status = await send(fuzz.runner.server.port, req)
+    assert status < 500, f"{status} for {req!r}"
+    if route in ("POST /console/logout", "POST /chat/api/exit"):
+        await fuzz.refresh()
+    troubles = _troubles(caplog.records[seen:])
+    assert not troubles, "\n".join(troubles)
