@@ -7,7 +7,7 @@ one raw HTTP request over a real socket (so header and cookie bytes, request tar
 can be anything): as an anonymous client, a victim with a chat cookie, a counselor and a lead
 with their session cookies and CSRF tokens, and the webhooks signed as Twilio signs them (with
 the test's auth token) or with Telegram's secret header, so their parsers are reached. Nothing
-may answer 5xx, and the server may log no error and no exception (docs/robustness.md).
+may answer 5xx, and the server may log no error and no exception (docs/architecture.md#faults).
 """
 
 from __future__ import annotations
