@@ -87,6 +87,7 @@ SPECS: dict[str, Spec] = {
     "GET /console/roster": Spec(),
     "GET /console/cases/{id}": Spec(),
     "GET /api/v1/me": Spec(),
+    "POST /api/v1/me/language": Spec(_J, ("language",)),
     "GET /api/v1/queue": Spec(),
     "GET /api/v1/cases/mine": Spec(),
     "POST /api/v1/queue/take-next": Spec(_J),

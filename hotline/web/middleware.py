@@ -3,9 +3,10 @@
 A handler bug answers 500 with an error id that is also logged (never the request body); bad
 input answers the 4xx its handler chose (a path naming a file too long for the file system:
 404). A route that needs the live store (Redis) while it is unreachable answers 503 with
-Retry-After and a plain message: the one place that says so, for every staff page and API (victims' channels do without Redis; see docs/stores.md). So does a
-request whose database connection was lost under it (the server restarted or ended the
-session): the pool has already replaced it, so a second try runs on a fresh one.
+Retry-After and a plain message: the one place that says so, for every staff page and API
+(victims' channels do without Redis; see docs/stores.md). So does a request whose database
+connection was lost under it (the server restarted or ended the session): the pool has
+already replaced it, so a second try runs on a fresh one.
 """
 
 from __future__ import annotations
