@@ -1,0 +1,150 @@
+"""The running app of the route fuzz (tests/test_fuzz_routes.py): its parties' browsers, the
+ids requests can name, and a raw HTTP sender (any bytes in the request line, headers, body)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from hotline.domain.staff import Role
+from hotline.stores.sql.tables import alerts, bans, conversations, shift_overrides, shifts
+from hotline.web.appkeys import DEPS
+from tests.conftest import AppRunner
+from tests.fuzz_strategies import Identity, Request, World
+from tests.helpers import Counselor, Victim, add_staff
+from tests.telegram_standin import SECRET as TG_SECRET
+from tests.twilio_support import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL
+
+METRICS_TOKEN = "fuzz-metrics-token-Quagga-4471"
+TG_CHAT = 7_305_550_123
+
+
+class Fuzz:
+    """The app with every channel on, its parties' browsers, and what requests can name."""
+
+    def __init__(self, runner: AppRunner) -> None:
+        self.runner = runner
+        self.staff: dict[str, Counselor] = {}
+        self.victim: Victim | None = None
+        self.login_client: Any = None
+        self.world = World(parties={}, case_ids=[], staff_ids=[], small_ids=[], call_sids=[],
+                           login_csrf="", public_url=PUBLIC_URL, twilio_token=AUTH_TOKEN,
+                           telegram_secret=TG_SECRET, metrics_token=METRICS_TOKEN,
+                           telegram_chat=TG_CHAT)
+
+    @property
+    def deps(self) -> Any:
+        assert self.runner.server is not None
+        return self.runner.server.app[DEPS]
+
+    async def setup(self) -> None:
+        cfg = self.runner.config
+        for name, role in (("fuzz-lead", Role.LEAD), ("fuzz-mina", Role.COUNSELOR)):
+            self.world.staff_ids.append(await add_staff(cfg, name, role))
+            self.staff[name] = Counselor(await self.runner.client())
+            assert await self.staff[name].login(name) == 303
+        mina = self.staff["fuzz-mina"]
+        for text in ("a case for mina", "a waiting case"):
+            v = Victim(await self.runner.client())
+            await v.open()
+            assert (await v.send(text)).status == 201
+            if self.victim is None:
+                await mina.take_next()
+                self.victim = v
+        lead = self.staff["fuzz-lead"]
+        assert (await lead.post("/api/v1/bans", {
+            "address": "203.0.113.50", "reason": "spam",
+            "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})).status == 201
+        assert (await lead.post("/api/v1/roster/shifts", {
+            "counselor_id": self.world.staff_ids[1], "days": ["mon"], "start": "09:00",
+            "end": "17:00", "tz": "UTC"})).status == 201
+        await self._webhooks()
+        self.login_client = await self.runner.client()
+        await self.refresh()
+
+    async def _webhooks(self) -> None:
+        """One SMS conversation, one call, one Telegram conversation (ids for the fuzz)."""
+        client = await self.runner.client()
+        validator = RequestValidator(AUTH_TOKEN)
+        sms = {"MessageSid": "SM" + "a1" * 16, "AccountSid": ACCOUNT_SID,
+               "From": "+821055556666", "To": OUR_NUMBER, "Body": "help", "NumMedia": "0"}
+        call = {"CallSid": "CA" + "b2" * 16, "AccountSid": ACCOUNT_SID, "From": "+821077778888",
+                "To": OUR_NUMBER, "CallStatus": "ringing", "Direction": "inbound"}
+        for path, form in (("/webhooks/twilio/sms", sms), ("/webhooks/twilio/voice", call)):
+            sig = validator.compute_signature(PUBLIC_URL + path, form)
+            resp = await client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+            assert resp.status == 200, await resp.text()
+        self.world.call_sids.append(call["CallSid"])
+        update = {"update_id": 1, "message": {
+            "message_id": 1, "date": 1_780_000_000, "text": "hello",
+            "chat": {"id": TG_CHAT, "type": "private"},
+            "from": {"id": TG_CHAT, "is_bot": False, "first_name": "Fuzz"}}}
+        resp = await client.post("/webhooks/telegram", json=update,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+        assert resp.status == 200, await resp.text()
+
+    async def refresh(self) -> None:
+        """Log back in whoever the fuzz logged out, open a new chat after a Quick exit, and
+        read the ids that exist now."""
+        for name, who in self.staff.items():
+            if (await who.client.get("/api/v1/me")).status != 200:
+                assert await who.login(name) == 303, f"{name} cannot log in again"
+        assert self.victim is not None
+        if (await self.victim.client.get("/chat/api/state")).status != 200:
+            self.victim = Victim(await self.runner.client())
+            await self.victim.open()
+        page = await self.login_client.get("/console/login")
+        m = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+        assert m
+        self.world.login_csrf = m.group(1)
+        self.world.parties = {
+            "anonymous": Identity("anonymous", _cookies(self.login_client), m.group(1)),
+            "victim": Identity("victim", _cookies(self.victim.client), self.victim.csrf),
+            "counselor": _staff(self.staff["fuzz-mina"]),
+            "lead": _staff(self.staff["fuzz-lead"]),
+        }
+        async with self.deps.engine.connect() as conn:
+            self.world.case_ids = list((await conn.execute(
+                select(conversations.c.id))).scalars())
+            small: set[int] = set()
+            for table in (alerts, bans, shifts, shift_overrides):
+                small.update((await conn.execute(select(table.c.id))).scalars())
+        self.world.small_ids = sorted(small)
+
+
+def _cookies(client: Any) -> dict[str, str]:
+    return {m.key: m.value for m in client.session.cookie_jar}
+
+
+def _staff(who: Counselor) -> Identity:
+    return Identity("staff", _cookies(who.client), who.csrf)
+
+
+async def send(port: int, req: Request) -> int:
+    """Send one request over a fresh connection; its status (the head only for a stream), or
+    0 when the server dropped the connection without an answer (a request line or header
+    past aiohttp's limits: refused while it was still being sent)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    raw = b""
+    try:
+        head = [f"{req.method} {req.target} HTTP/1.1".encode(), b"Host: 127.0.0.1",
+                f"Content-Length: {len(req.body)}".encode(), b"Connection: close",
+                *(k + b": " + v for k, v in req.headers)]
+        writer.write(b"\r\n".join(head) + b"\r\n\r\n" + req.body)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)
+        if b"text/event-stream" not in raw.lower():
+            await asyncio.wait_for(reader.read(), 15)  # the handler has finished
+    except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as e:
+        raw = raw or getattr(e, "partial", b"")
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/") else 0
