@@ -13,7 +13,9 @@ the median rate stands for each. In the same run, at the same concurrency, bodie
 Bodies and signatures are computed before each timed phase. Then a provider retry storm:
 every body is sent twice at 50 connections, and the rows stored are counted (each once).
 
-Target: hotline at least 0.35x the one-Redis-call handler's rate. With --profile, the hotline
+Target: hotline at least 0.35x the one-Redis-call handler's rate. The CPU time of this process
+per message is printed too (medians of rounds): on a loaded machine it is much steadier than
+the rates, which also count time spent waiting for a core. With --profile, the hotline
 phase at 50 connections runs under cProfile and the top functions are printed.
 Figures only: nothing here asserts on timing.
 """
@@ -65,6 +67,8 @@ class Phase:
     label: str
     concurrency: int
     wall_s: float = 0.0
+    # CPU time of this process (load generator and all three servers, every thread).
+    cpu_s: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     # For a median of rounds: every round's latencies (p50 and p99 are over all of them).
@@ -73,6 +77,12 @@ class Phase:
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        """CPU per message: steadier than the rate on a loaded machine (time waiting for a
+        core is not counted)."""
+        return self.cpu_s / len(self.latencies) * 1e6 if self.latencies else 0.0
 
     def line(self) -> str:
         lat = self.pooled or self.latencies
@@ -139,9 +149,10 @@ async def drive(base: str, work: list[tuple[dict[str, str], str]], concurrency: 
                     continue
                 phase.latencies.append(time.perf_counter() - t0)
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         phase.wall_s = time.perf_counter() - t0
+        phase.cpu_s = time.process_time() - cpu0
     return phase
 
 
@@ -219,6 +230,15 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
             print(f"  hotline / one-Redis-call handler at c={c}: median {ratios[c]:.2f}x over "
                   f"{len(rounds)} rounds ({', '.join(f'{x:.2f}' for x in rounds)}; target "
                   f">= 0.35x: {verdict})")
+            # The client's share is the same in both phases of a round: the difference is
+            # what hotline's work costs beyond the one-Redis-call handler.
+            extra = sorted(h.cpu_us - r.cpu_us for h, r in zip(
+                by_label["hotline"], by_label["redis"], strict=True))
+            cpu = {k: sorted(p.cpu_us for p in v)[len(v) // 2] for k, v in by_label.items()}
+            print(f"  CPU per message at c={c} (this process, medians): bare {cpu['bare']:.0f} "
+                  f"us, redis {cpu['redis']:.0f} us, hotline {cpu['hotline']:.0f} us; hotline "
+                  f"beyond the one-Redis-call handler {extra[len(extra) // 2]:.0f} us "
+                  f"({', '.join(f'{x:.0f}' for x in extra)})")
         # Retry storm: every body twice, the copies racing each other.
         storm = bodies(args.messages // 2, args.senders)
         doubled = [x for pair in zip(storm, storm, strict=True) for x in pair]
@@ -248,7 +268,7 @@ def _median_phase(phases: list[Phase]) -> Phase:
     """The round with the median rate, with every round's latencies for p50 and p99."""
     ranked = sorted(phases, key=lambda p: p.rate)
     mid = ranked[len(ranked) // 2]
-    return Phase(mid.label, mid.concurrency, mid.wall_s, list(mid.latencies),
+    return Phase(mid.label, mid.concurrency, mid.wall_s, mid.cpu_s, list(mid.latencies),
                  [e for p in phases for e in p.errors],
                  [x for p in phases for x in p.latencies])
 
