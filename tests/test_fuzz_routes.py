@@ -303,7 +303,7 @@ def _troubles(records: list[logging.LogRecord]) -> list[str]:
 
 @pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("route", ROUTES)
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
+@settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 async def test_route_answers_no_5xx(fuzz: Fuzz, route: str, data: st.DataObject,
