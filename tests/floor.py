@@ -166,11 +166,12 @@ async def my_offers(who: Counselor) -> list[str]:
     return [o["id"] for o in (await resp.json())["offers"]]
 
 
-async def alerts_for(who: Counselor) -> list[dict[str, Any]]:
+async def alerts_for(who: Counselor, acked: bool = False) -> list[dict[str, Any]]:
+    """The open alerts `who` sees (with `acked`, also those acknowledged lately)."""
     resp = await who.client.get("/api/v1/alerts")
     assert resp.status == 200, await resp.text()
     found: list[dict[str, Any]] = (await resp.json())["alerts"]
-    return found
+    return [a for a in found if acked or a["acked_at"] is None]
 
 
 async def alert_rows(runner: AppRunner) -> list[dict[str, Any]]:

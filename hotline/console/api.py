@@ -13,7 +13,7 @@ from aiohttp import web
 from hotline.console.auth import require_staff, session_digest
 from hotline.console.stream import StaffStream
 from hotline.domain.intake import IntakeError, parse_intake
-from hotline.services import casework, handover, presence
+from hotline.services import caseview, casework, handover, presence
 from hotline.services.sessions import session_ref
 from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
@@ -39,10 +39,15 @@ def _case_json(conv: convs.ConversationRow) -> dict[str, Any]:
 
 @routes.get("/api/v1/me")
 async def me(request: web.Request) -> web.Response:
+    """Who I am, my status, and `blocked`: the first reason I get no new case now (the
+    routing code take-next would answer; null when I may be offered one)."""
     staff = await require_staff(request)
+    deps = request.app[DEPS]
+    status = await deps.live.status_of(staff.id)
     return web.json_response({"id": staff.id, "name": staff.name, "role": staff.role.value,
                               "languages": list(staff.languages),
-                              "ui_language": staff.ui_language})
+                              "ui_language": staff.ui_language, "status": status.value,
+                              "blocked": await caseview.blocked(deps, staff.id)})
 
 
 @routes.post("/api/v1/me/language")
@@ -64,10 +69,13 @@ async def queue(request: web.Request) -> web.Response:
     await require_staff(request)
     deps = request.app[DEPS]
     now = now_ms()
+    waiting = await deps.live.unassigned()
+    async with deps.engine.connect() as conn:
+        reasons = await convs.reasons_of(conn, [w.conversation_id for w, _ in waiting])
     items = [{"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
               "urgency": w.urgency.value, "waited_seconds": max(0, (now - w.enqueued_ms) // 1000),
-              "offered_to": offered_to}
-             for w, offered_to in await deps.live.unassigned()]
+              "reasons": list(reasons.get(w.conversation_id, ())), "offered_to": offered_to}
+             for w, offered_to in waiting]
     return web.json_response({"waiting": items})
 
 
@@ -111,10 +119,14 @@ async def case(request: web.Request) -> web.Response:
                                                 request.match_info["id"], after)
     except casework.CaseNotFound:
         raise json_error(404, "no such case") from None
-    notes = await handover.notes(request.app[DEPS], conv.id)
-    return web.json_response({**_case_json(conv), "handovers": notes, "messages": [
+    deps = request.app[DEPS]
+    notes = await handover.notes(deps, conv.id)
+    facts = await caseview.view(deps, staff, conv, after)
+    return web.json_response({**_case_json(conv), **facts.as_json(), "handovers": notes,
+                              "messages": [
         {"seq": ln.seq, "direction": ln.direction.value, "text": ln.text,
-         "at": ln.at.isoformat(), "delivery": ln.delivery} for ln in lines]})
+         "at": ln.at.isoformat(), "delivery": ln.delivery,
+         "delivery_error": facts.delivery_errors.get(ln.seq)} for ln in lines]})
 
 
 @routes.post("/api/v1/cases/{id}/messages")

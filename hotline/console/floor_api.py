@@ -5,13 +5,13 @@ forbidden alike (through casework.load_case). See docs/routing.md.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from hotline.console.auth import require_staff
-from hotline.domain import shifts
+from hotline.domain import routing, shifts
 from hotline.domain.conversation import Status, Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
@@ -26,6 +26,7 @@ from hotline.web.middleware import json_error
 routes = web.RouteTableDef()
 
 _LEADS = (Role.LEAD, Role.ADMIN)
+_RECENT_ALERTS = timedelta(minutes=15)
 
 
 def _require_role(staff: Staff, roles: tuple[Role, ...]) -> None:
@@ -62,9 +63,12 @@ async def my_offers(request: web.Request) -> web.Response:
     mine = [w for w, to in await deps.live.unassigned() if to == staff.id]
     raw: Any = await deps.redis.zrange(deps.keys.offers, 0, -1, withscores=True)
     deadlines = {c: int(s) for c, s in raw}
+    async with deps.engine.connect() as conn:
+        reasons = await convs.reasons_of(conn, [w.conversation_id for w in mine])
     return web.json_response({"offers": [
         {"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
-         "urgency": w.urgency.value, "deadline_ms": deadlines.get(w.conversation_id)}
+         "urgency": w.urgency.value, "deadline_ms": deadlines.get(w.conversation_id),
+         "reasons": list(reasons.get(w.conversation_id, ()))}
         for w in mine]})
 
 
@@ -130,14 +134,16 @@ async def set_urgency(request: web.Request) -> web.Response:
     cid = await _case_for(request, staff)
     body = await json_body(request)
     level = field_str(body, "urgency", 16, choices=tuple(u.value for u in Urgency))
-    reason = field_str(body, "reason", 32, choices=handover.REASONS)
+    reason = field_str(body, "reason", 32, choices=urgency.LEAD_REASONS)
     try:
         change = await urgency.lead_set(request.app[DEPS], cid, Urgency(level), reason,
                                         staff.id)
     except LookupError:
         raise json_error(409, "case is closed") from None
+    if change is None:
+        return web.json_response({"conversation": cid, "urgency": level, "changed": False})
     return web.json_response({"conversation": cid, "urgency": change.urgency.value,
-                              "reasons": list(change.reasons)})
+                              "reasons": list(change.reasons), "changed": True})
 
 
 @routes.post("/api/v1/cases/{id}/flag-spreading")
@@ -171,7 +177,8 @@ async def plan_handover(request: web.Request) -> web.Response:
 @routes.get("/api/v1/alerts")
 async def list_alerts(request: web.Request) -> web.Response:
     staff = await require_staff(request)
-    found = await alerts.open_alerts(request.app[DEPS], staff)
+    # Acknowledged ones stay listed a while, with who acknowledged them (or why they closed).
+    found = await alerts.open_alerts(request.app[DEPS], staff, recent=_RECENT_ALERTS)
     return web.json_response({"alerts": [a.as_json() for a in found]})
 
 
@@ -207,7 +214,12 @@ async def floor(request: web.Request) -> web.Response:
             "shift_end_ms": a.shift_end_ms if a.shift_end_ms < 2**50 else None,
             "present": a.heartbeat_ms >= now - deps.rules.presence_ttl_s * 1000,
             "load": a.load, "max_chats": a.max_chats, "on_call": a.on_call,
-            "languages": sorted(a.languages)})
+            "languages": sorted(a.languages), "channels": sorted(a.channels),
+            # Whether a case could be given to them now at all (capacity aside, which a
+            # lead may override): the reassign picker lists only these.
+            "may_take": routing.why_not(a, None, now, deps.rules, skip_capacity=True) is None})
+    async with deps.engine.connect() as conn:
+        unanswered = await convs.unanswered_since(conn, [c.id for c in active])
     return web.json_response({
         "agents": agents_json,
         "unassigned": [{"id": w.conversation_id, "urgency": w.urgency.value,
@@ -215,8 +227,14 @@ async def floor(request: web.Request) -> web.Response:
                         "waited_seconds": max(0, (now - w.enqueued_ms) // 1000),
                         "offered_to": to} for w, to in await deps.live.unassigned()],
         "active": [{"id": c.id, "counselor": c.counselor_id, "urgency": c.urgency.value,
-                    "channel": c.channel.value, "language": c.language} for c in active],
+                    "channel": c.channel.value, "language": c.language,
+                    "assigned_ms": _ms(c.assigned_at),
+                    "unanswered_since_ms": _ms(unanswered.get(c.id))} for c in active],
         "next_shift_edge": on.next_edge.isoformat() if on.next_edge else None})
+
+
+def _ms(at: datetime | None) -> int | None:
+    return int(at.timestamp() * 1000) if at else None
 
 
 async def _require_staff_member(request: web.Request, counselor_id: int) -> None:

@@ -16,7 +16,7 @@ from hotline.domain import intake, shifts
 from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
-from hotline.services import casework, handover, presence
+from hotline.services import caseview, casework, handover, presence, urgency
 from hotline.stores.sql.tables import counselors
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import form_body
@@ -95,6 +95,10 @@ async def _page_context(request: web.Request) -> dict[str, Any]:
 @routes.get("/console")
 async def floor(request: web.Request) -> web.Response:
     ctx = await _page_context(request)
+    if ctx["staff"].role == Role.TAKEDOWN:
+        # Takedown staff work from their alerts (each linking to a read-only case view),
+        # not from the victims' queue.
+        return aiohttp_jinja2.render_template("console/floor_takedown.html", request, ctx)
     status = await request.app[DEPS].live.status_of(ctx["staff"].id)
     ctx.update(presence=status.value, may_open_cases=ctx["staff"].sees_all_cases)
     return aiohttp_jinja2.render_template("console/floor.html", request, ctx)
@@ -123,7 +127,8 @@ async def lead_page(request: web.Request) -> web.Response:
     if not _is_lead(ctx):
         return _forbidden(request, ctx)
     ctx.update(directory=await _directory(request), reasons=handover.REASONS,
-               urgencies=[u.value for u in Urgency], ban_reasons=BAN_REASONS)
+               urgencies=[u.value for u in Urgency], ban_reasons=BAN_REASONS,
+               urgency_reasons=urgency.LEAD_REASONS)
     return aiohttp_jinja2.render_template("console/lead.html", request, ctx)
 
 
@@ -148,7 +153,9 @@ async def case_page(request: web.Request) -> web.Response:
     except casework.CaseNotFound:
         raise web.HTTPNotFound(text=i18n.words_for(request, ctx["lang"], "common.not_found")
                                ) from None
+    view = await caseview.view(deps, ctx["staff"], conv, 0)
     ctx.update(case=conv, harm_types=intake.HARM_TYPES, platforms=intake.PLATFORMS,
                age_bands=intake.AGE_BANDS, referrals=intake.REFERRALS,
-               outcomes=intake.OUTCOMES, urgencies=[u.value for u in Urgency])
+               outcomes=intake.OUTCOMES, urgencies=[u.value for u in Urgency],
+               may_act=view.may_act, suggested_age=view.suggested_age_band)
     return aiohttp_jinja2.render_template("console/case.html", request, ctx)

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 # Reason codes that are not triage signals.
 AGED = "aged"
 LEAD = "lead"
+# Why a lead changed a case's urgency (codes only: the audit log holds no free text).
+LEAD_REASONS = ("new_information", "risk_higher", "risk_lower", "triage_missed",
+                "triage_wrong", "other")
 
 
 @dataclass(frozen=True)
@@ -178,13 +181,16 @@ async def flag_spreading(deps: Deps, conversation_id: str, actor_id: int) -> Cha
 
 
 async def lead_set(deps: Deps, conversation_id: str, urgency: Urgency, reason: str,
-                   actor_id: int) -> Change:
-    """A lead sets the urgency (up or down) with a reason code."""
+                   actor_id: int) -> Change | None:
+    """A lead sets the urgency (up or down) with a reason code (LEAD_REASONS). The level the
+    case already has is no change: None, nothing recorded or announced."""
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
         if conv is None or conv.status == Status.CLOSED:
             raise LookupError(conversation_id)
+        if conv.urgency == urgency:
+            return None
         reasons = (*(r for r in conv.reasons if r != LEAD), LEAD)
         await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
                            .values(urgency=urgency.value, urgency_reasons=",".join(reasons)))

@@ -1,5 +1,7 @@
-// The lead's live view: staff, waiting and active cases, reassign / return to queue /
-// urgency for one case at a time, alerts, coverage banners. Reloads on every event.
+// The lead's live view: staff, waiting cases (reasons, live wait clocks) and active cases
+// (duration, how long the victim has waited for a reply), reassign (only to people who may take
+// the case, never preselected) / return to queue / urgency for one case at a time, alerts
+// grouped by case, coverage banners. Reloads on every event.
 "use strict";
 (function () {
   const H = window.Hotline;
@@ -12,7 +14,7 @@
     names[o.value] = o.label;
   });
   let agents = [];
-  let selected = null;  // {id, counselor} of the case in the manage panel
+  let selected = null;  // {id, counselor, urgency, channel, language} of the managed case
 
   function who(id) {
     if (id === null || id === undefined) return "—";
@@ -25,7 +27,10 @@
     cells.forEach(function (c) {
       const td = document.createElement("td");
       if (c instanceof Node) td.appendChild(c);
-      else if (Array.isArray(c)) { td.className = c[1]; td.textContent = c[0]; }
+      else if (Array.isArray(c)) {
+        td.className = c[1];
+        if (c[0] instanceof Node) td.appendChild(c[0]); else td.textContent = c[0];
+      }
       else td.textContent = c;
       tr.appendChild(td);
     });
@@ -40,13 +45,22 @@
   }
 
   function clock(ms) {
-    return new Date(ms).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+    return new Date(ms).toLocaleTimeString(H.lang, {hour: "2-digit", minute: "2-digit"});
   }
 
-  function waited(s) { return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); }
+  function yesNo(v) { return v ? T("lead.yes") : T("lead.no"); }
 
   function manageButton(c) {
-    return H.button("Manage", function () { openManage(c); });
+    return H.button(T("lead.manage"), function () { openManage(c); });
+  }
+
+  // Minutes since a server time, kept live by common.js's clock.
+  function minutes(ms, key) {
+    const e = H.clockEl(ms);
+    e.dataset.clock = "minutes";
+    e.dataset.clockKey = key;
+    e.textContent = T(key, {n: Math.max(0, Math.floor((H.serverNow() - ms) / 60000))});
+    return e;
   }
 
   function showAgents() {
@@ -54,45 +68,76 @@
     tbody.innerHTML = "";
     agents.forEach(function (a) {
       if (a.name) names[a.id] = a.name;
-      const shift = !a.on_shift ? "no" : a.shift_end_ms ? "until " + clock(a.shift_end_ms)
-        : "yes (no roster)";
-      row(tbody, [who(a.id), ["" + a.status, "status-" + a.status], shift,
-                  [a.present ? "yes" : "no", a.present ? "" : "warn"],
+      const shift = !a.on_shift ? T("lead.no") : a.shift_end_ms
+        ? T("lead.until", {time: clock(a.shift_end_ms)}) : T("lead.no_roster");
+      row(tbody, [who(a.id), [H.code("presence", a.status), "status-" + a.status], shift,
+                  [yesNo(a.present), a.present ? "" : "warn"],
                   [a.load + "/" + a.max_chats, "load" + (a.load >= a.max_chats ? " full" : "")],
-                  a.on_call ? "yes" : "", a.languages.join(", ")], {agent: a.id});
+                  a.on_call ? T("lead.yes") : "",
+                  a.languages.map(function (l) { return H.code("lang", l); }).join(", ")],
+          {agent: a.id});
     });
     document.getElementById("agent-count").textContent = agents.length;
-    // The reassign picker keeps the lead's choice across reloads.
+    picker();
+  }
+
+  // The reassign picker: only people who may take the selected case now (on shift, present,
+  // available, its language and channel; capacity the lead may override), never its holder,
+  // and nobody preselected. It keeps the lead's choice across reloads.
+  function picker() {
     const keep = reassignTo.value;
     reassignTo.innerHTML = "";
-    agents.forEach(function (a) {
-      const o = H.el("option", "", who(a.id) + " · " + a.status + " · " + a.load + "/" +
-                     a.max_chats + (a.on_shift ? "" : " · off shift"));
+    const none = H.el("option", "", T("lead.reassign_choose"));
+    none.value = "";
+    reassignTo.appendChild(none);
+    if (!selected) return;
+    const fit = agents.filter(function (a) {
+      return a.may_take && a.id !== selected.counselor &&
+        a.languages.indexOf(selected.language) >= 0 &&
+        (a.channels || []).indexOf(selected.channel) >= 0;
+    });
+    fit.forEach(function (a) {
+      const o = H.el("option", "", T("lead.reassign_option", {
+        who: who(a.id), status: H.code("presence", a.status), load: a.load, max: a.max_chats}));
       o.value = a.id;
       reassignTo.appendChild(o);
     });
-    if (keep) reassignTo.value = keep;
+    document.getElementById("reassign-nobody").hidden = fit.length > 0;
+    if (keep && fit.some(function (a) { return String(a.id) === keep; })) reassignTo.value = keep;
+    else reassignTo.value = "";
   }
 
   async function load() {
-    const r = await H.get("/api/v1/floor");
+    const [r, q] = await Promise.all([H.get("/api/v1/floor"), H.get("/api/v1/queue")]);
     if (!r.ok) { live.textContent = H.failure(r); return; }
+    H.learnSkew(r);
+    const now = H.serverNow();
+    const why = {};
+    if (q.ok) q.data.waiting.forEach(function (w) { why[w.id] = w.reasons; });
     agents = r.data.agents;
-    showAgents();
     const un = document.querySelector("#unassigned tbody");
     un.innerHTML = "";
     r.data.unassigned.forEach(function (w) {
-      const c = {id: w.id, counselor: null, urgency: w.urgency, channel: w.channel};
-      row(un, [caseLink(w.id), w.urgency, w.language, w.channel, waited(w.waited_seconds),
-               w.offered_to === null ? "" : "offered to " + who(w.offered_to),
+      const c = {id: w.id, counselor: null, urgency: w.urgency, channel: w.channel,
+                 language: w.language};
+      row(un, [caseLink(w.id), H.code("urgency", w.urgency), [H.reasons(why[w.id]), "reasons"],
+               H.code("lang", w.language), H.code("channel", w.channel),
+               H.clockEl(now - w.waited_seconds * 1000),
+               w.offered_to === null ? "" : T("lead.offered_to", {who: who(w.offered_to)}),
                manageButton(c)], {case: w.id}).className = "urgency-" + w.urgency;
     });
     const act = document.querySelector("#active tbody");
     act.innerHTML = "";
     r.data.active.forEach(function (a) {
-      const c = {id: a.id, counselor: a.counselor, urgency: a.urgency, channel: a.channel};
-      row(act, [caseLink(a.id), who(a.counselor), a.urgency, a.language, a.channel,
-                manageButton(c)], {case: a.id}).className = "urgency-" + a.urgency;
+      const c = {id: a.id, counselor: a.counselor, urgency: a.urgency, channel: a.channel,
+                 language: a.language};
+      const waiting = a.unanswered_since_ms
+        ? [minutes(a.unanswered_since_ms, "lead.victim_waiting_for"), "warn"]
+        : T("lead.victim_answered");
+      row(act, [caseLink(a.id), who(a.counselor), H.code("urgency", a.urgency),
+                H.code("lang", a.language), H.code("channel", a.channel),
+                a.assigned_ms ? minutes(a.assigned_ms, "case.duration_minutes") : "",
+                waiting, manageButton(c)], {case: a.id}).className = "urgency-" + a.urgency;
     });
     document.getElementById("unassigned-count").textContent = r.data.unassigned.length;
     document.getElementById("active-count").textContent = r.data.active.length;
@@ -102,15 +147,18 @@
       })[0];
       if (!still) { manage.hidden = true; selected = null; }
       else describe({id: still.id, counselor: still.counselor || null, urgency: still.urgency,
-                     channel: still.channel});
+                     channel: still.channel, language: still.language});
     }
+    showAgents();
   }
   const refresh = H.coalesce(load);
 
   function describe(c) {
     selected = c;
-    document.getElementById("manage-title").textContent = "Case " + c.id.slice(0, 8) + " · " +
-      (c.counselor === null ? "waiting" : "held by " + who(c.counselor)) + " · " + c.urgency;
+    document.getElementById("manage-title").textContent = T("lead.manage_title", {
+      case: c.id.slice(0, 8),
+      state: c.counselor === null ? T("lead.state_waiting") : T("lead.state_held", {who: who(c.counselor)}),
+      urgency: H.code("urgency", c.urgency)});
     document.querySelector("#requeue button").disabled = c.counselor === null;
     // The ban form (bans.js) bans this case's sender; an address is known for web chats only.
     manage.dataset.case = c.id;
@@ -121,6 +169,7 @@
 
   function openManage(c) {
     describe(c);
+    picker();
     result.textContent = "";
     document.getElementById("urgency-level").value = c.urgency;
     manage.hidden = false;
@@ -138,7 +187,8 @@
       if (!selected) return;
       const f = new FormData(ev.target);
       const r = await H.post("/api/v1/cases/" + selected.id + "/" + path, body(f));
-      result.textContent = r.ok ? "Done." : H.failure(r);
+      result.textContent = !r.ok ? H.failure(r)
+        : r.data.changed === false ? T("lead.urgency_same") : T("lead.done");
       result.className = r.ok ? "ok" : "error";
       refresh();
     });
@@ -158,22 +208,21 @@
     const ul = document.getElementById("banners");
     const li = H.el("li", "banner", null);
     li.appendChild(H.el("span", "", text));
-    li.appendChild(H.button("Dismiss", function () { li.remove(); }));
+    li.appendChild(H.button(T("floor.dismiss"), function () { li.remove(); }));
     ul.insertBefore(li, ul.firstChild);
     while (ul.children.length > 5) ul.lastChild.remove();
   }
 
   function onCoverage(e) {
-    const what = e.language + " / " + e.channel;
-    banner(e.state === "gap" ? "No cover for " + what + ": nobody suitable is on shift and present."
-      : "Everyone covering " + what + " is at capacity.");
+    const what = H.code("lang", e.language) + " / " + H.code("channel", e.channel);
+    banner(e.state === "gap" ? T("lead.gap", {what: what}) : T("lead.full", {what: what}));
   }
 
   function onAttention(e) {
     const n = (e.conversations || []).length;
     banner(e.reason === "presence_lost"
-      ? "The console of " + who(e.counselor) + " went quiet with " + n + " open case(s)."
-      : "Needs attention: " + H.label(e.reason));
+      ? T("lead.presence_lost", {who: who(e.counselor), n: n})
+      : T("lead.attention", {why: H.code("alert", e.reason)}));
   }
 
   const refreshAlerts = H.alertsPanel(document.getElementById("alerts"), true);

@@ -307,3 +307,56 @@ async def latest_for(conn: AsyncConnection, channel: Channel, pseudonym: str
         conversations.c.channel == channel.value, conversations.c.pseudonym == pseudonym))
         .order_by(conversations.c.created_at.desc()).limit(1))).first()
     return _conv(row) if row else None
+
+
+async def reasons_of(conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """The urgency reason codes of each of `ids` (for the queue and offers: why urgent)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(select(conversations.c.id, conversations.c.urgency_reasons)
+                              .where(conversations.c.id.in_(ids)))
+    return {r.id: tuple(x for x in r.urgency_reasons.split(",") if x) for r in rows}
+
+
+async def intake_answers_json(conn: AsyncConnection, conversation_id: str) -> str:
+    """The victim's answers to the first questions, as stored (JSON text)."""
+    raw = (await conn.execute(select(conversations.c.intake_answers).where(
+        conversations.c.id == conversation_id))).scalar_one_or_none()
+    return str(raw or "{}")
+
+
+async def unanswered_since(conn: AsyncConnection, ids: list[str]) -> dict[str, datetime]:
+    """For each of `ids` whose victim wrote after the last reply (or was never answered),
+    when the first such message came: how long the victim has waited for a reply."""
+    if not ids:
+        return {}
+    last_out = (select(messages.c.conversation_id, func.max(messages.c.seq).label("seq"))
+                .where(and_(messages.c.conversation_id.in_(ids),
+                            messages.c.direction == Direction.OUT.value))
+                .group_by(messages.c.conversation_id).subquery())
+    rows = await conn.execute(
+        select(messages.c.conversation_id, func.min(messages.c.created_at))
+        .select_from(messages.outerjoin(
+            last_out, last_out.c.conversation_id == messages.c.conversation_id))
+        .where(and_(messages.c.conversation_id.in_(ids),
+                    messages.c.direction == Direction.IN.value,
+                    messages.c.seq > func.coalesce(last_out.c.seq, 0)))
+        .group_by(messages.c.conversation_id))
+    return {r[0]: r[1] for r in rows}
+
+
+async def delivery_errors(conn: AsyncConnection, conversation_id: str, after_seq: int
+                          ) -> dict[int, str]:
+    """Why each failed reply of a case failed (the provider's error code), by seq."""
+    rows = await conn.execute(select(messages.c.seq, messages.c.last_error).where(and_(
+        messages.c.conversation_id == conversation_id, messages.c.seq > after_seq,
+        messages.c.delivery == "failed", messages.c.last_error.is_not(None))))
+    return {r.seq: r.last_error for r in rows}
+
+
+async def last_inbound_at(conn: AsyncConnection, conversation_id: str) -> datetime | None:
+    """When the victim last wrote (None: never)."""
+    at: datetime | None = (await conn.execute(select(func.max(messages.c.created_at)).where(and_(
+        messages.c.conversation_id == conversation_id,
+        messages.c.direction == Direction.IN.value)))).scalar_one_or_none()
+    return at
