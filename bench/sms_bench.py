@@ -1,7 +1,7 @@
 """Inbound SMS webhooks through the whole path, beside a bare handler and a one-Redis-call one.
 
     .venv/bin/python bench/sms_bench.py [--messages N] [--senders S] [--rounds R]
-                                        [--database sqlite|postgresql] [--profile]
+                                        [--database sqlite|postgresql] [--profile] [--count]
 
 Starts a private redis-server and the real application (Twilio channels on, credentials set in
 this process's environment) on a loopback port, and posts N signed inbound-SMS webhooks
@@ -17,7 +17,11 @@ Target: hotline at least 0.35x the one-Redis-call handler's rate. The CPU time o
 per message is printed too (medians of rounds): on a loaded machine it is much steadier than
 the rates, which also count time spent waiting for a core. With --profile, the hotline
 phase at 50 connections runs under cProfile and the top functions are printed.
-Figures only: nothing here asserts on timing.
+With --count, a last phase at c=1 counts the work per message instead of timing it: Python
+function calls (cProfile, the load generator's included) and Redis commands by name (the
+private redis-server's commandstats, background jobs included): figures that a loaded machine
+does not move, to compare two versions of the code. Figures only: nothing here asserts on
+timing.
 """
 
 from __future__ import annotations
@@ -254,6 +258,8 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
         print(f"  retry storm: {len(doubled)} posts of {len(storm)} messages -> {stored} rows "
               f"stored ({'each once' if stored == len(storm) else 'WRONG'}), "
               f"{seen['events'] - events_before} message events")
+        if args.count:
+            await _count_work(app_url, redis, args)
     finally:
         app[HUB].unsubscribe(sub)
         counter.cancel()
@@ -262,6 +268,24 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
         await redis_runner.cleanup()
         await redis.aclose()
     return 0
+
+
+async def _count_work(app_url: str, redis: Redis, args: argparse.Namespace) -> None:
+    """The work of one message at c=1: Python calls and Redis commands, counted."""
+    work = bodies(args.messages, args.senders)
+    await redis.config_resetstat()
+    prof = cProfile.Profile()
+    prof.enable()
+    phase = await drive(app_url, work, 1, "hotline")
+    prof.disable()
+    stats: Any = await redis.info("commandstats")
+    n = max(1, len(phase.latencies))
+    cmds = {k.removeprefix("cmdstat_"): v["calls"] / n for k, v in stats.items()
+            if not k.startswith("cmdstat_config")}
+    calls = sum(e.callcount for e in prof.getstats()) / n
+    print(f"  work per message at c=1 (n={n}): {calls:.0f} Python calls, "
+          f"{sum(cmds.values()):.2f} Redis commands ("
+          + ", ".join(f"{k} {v:.2f}" for k, v in sorted(cmds.items()) if v >= 0.005) + ")")
 
 
 def _median_phase(phases: list[Phase]) -> Phase:
@@ -313,6 +337,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--count", action="store_true")
     return asyncio.run(run(p.parse_args()))
 
 
