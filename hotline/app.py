@@ -51,6 +51,8 @@ from hotline.stores.live.store import LiveStore
 from hotline.stores.live.throttle import Throttle
 from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
+from hotline.takedown import api as takedown_api
+from hotline.takedown import pages as takedown_pages
 from hotline.web import ops
 from hotline.web.appkeys import (
     CONFIG,
@@ -255,6 +257,8 @@ def create_app(config: Config) -> web.Application:
     voice.setup(app)
     telegram.setup(app)
     evidence_api.setup(app)
+    takedown_api.setup(app)
+    takedown_pages.setup(app)
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
     # After every cleanup context has started (on_startup runs those first).

@@ -1,4 +1,4 @@
-"""The `hotline` command: serve, migrate, check-config, counselor add, queue.
+"""The `hotline` command: serve, migrate, check-config, counselor add, queue, takedown list.
 
 Configuration errors exit with status 2 and a message naming the bad key.
 """
@@ -25,6 +25,7 @@ from hotline.domain.staff import Role
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import staff as staff_store
 from hotline.stores.sql.engine import current_revision, migrate, open_engine
+from hotline.takedown import cli as takedown_cli
 
 _MIN_PASSWORD = 12
 
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     ph.add_argument("name", help="login name")
     ph.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
     telegram_cli.add_parsers(sub, co_sub)
+    takedown_cli.add_parsers(sub)
     q = sub.add_parser("queue", help="list waiting conversations: id, channel, language, "
                                      "urgency, seconds waited (never a contact address)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -106,6 +108,8 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     if (tg := telegram_cli.dispatch(args, cfg)) is not None:
         return tg
+    if (td := takedown_cli.dispatch(args, cfg)) is not None:
+        return td
     if args.command == "counselor":
         if args.counselor_command == "phone":
             return _counselor_phone(args, cfg)

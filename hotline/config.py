@@ -23,6 +23,7 @@ from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
+from hotline.takedown.config import TakedownConfig, parse_takedown
 
 if typing.TYPE_CHECKING:
     from hotline.domain.triage import TriageRules
@@ -125,6 +126,7 @@ class Config:
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
+    takedown: TakedownConfig = field(default_factory=TakedownConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -159,7 +161,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
 }
 # Sections with nested tables, parsed by their own functions.
-_SPECIAL = ("roster", "triage")
+_SPECIAL = ("roster", "triage", "takedown")
 
 # Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -353,7 +355,8 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
         name: _build_section(name, cls, raw.get(name, {}), env) for name, cls in _SECTIONS.items()
     }
     cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
-                 triage=_triage_rules(raw.get("triage", {})), base_dir=base_dir)
+                 triage=_triage_rules(raw.get("triage", {})),
+                 takedown=parse_takedown(raw.get("takedown", {}), base_dir), base_dir=base_dir)
     try:
         _validate(cfg)
     except ConfigError as e:

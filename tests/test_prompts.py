@@ -62,10 +62,14 @@ NEEDS: dict[str, dict[str, object]] = {
     "tg_staff_acked": {"case_number": "3f2a9c1b", "by": "12"},
     # Takedown request texts (docs/takedown.md): one variable per field of the legal basis.
     **{template_name(b): dict(sample_values(b)) for b in LegalBasis},
+    # The desk's default identification of an item (hotline/takedown/requests.py).
+    "takedown/identification": {"kind": "synthetic", "minor": True, "sha256": "ab" * 32,
+                                "pdq": "cd" * 32},
+    "takedown/email_subject": {"basis": "take_it_down_us", "reference": "TD-42"},
 }
 # Variables that choose between wordings rather than being shown (not looked for in the text).
 SELECTORS = {"coverage", "critical", "callback", "spoken", "tomorrow", "leave_message",
-             "spreading", "machine"}
+             "spreading", "machine", "kind", "minor", "basis"}
 
 
 def _source(lang: str, name: str) -> str:
