@@ -14,6 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from hotline.domain.staff import Role
 from hotline.stores.sql.tables import alerts, bans, conversations, shift_overrides, shifts
+from hotline.takedown.tables import takedown_alerts, takedown_items, takedown_requests
 from hotline.web.appkeys import DEPS
 from tests.conftest import AppRunner
 from tests.fuzz_strategies import Identity, Request, World
@@ -65,6 +66,14 @@ class Fuzz:
             "counselor_id": self.world.staff_ids[1], "days": ["mon"], "start": "09:00",
             "end": "17:00", "tz": "UTC"})).status == 201
         await self._webhooks()
+        # A takedown item with a request, so the desk's routes have ids to name.
+        item = await lead.post("/api/v1/takedown/items", {
+            "kind": "synthetic", "platform": "telegram", "reporter": "staff",
+            "location": "https://t.me/somechannel/123"})
+        assert item.status == 201, await item.text()
+        made = await lead.post(f"/api/v1/takedown/items/{(await item.json())['id']}/requests",
+                               {"platform": "telegram", "route": "in_app"})
+        assert made.status == 201, await made.text()
         self.login_client = await self.runner.client()
         await self.refresh()
 
@@ -113,7 +122,8 @@ class Fuzz:
             self.world.case_ids = list((await conn.execute(
                 select(conversations.c.id))).scalars())
             small: set[int] = set()
-            for table in (alerts, bans, shifts, shift_overrides):
+            for table in (alerts, bans, shifts, shift_overrides, takedown_items,
+                          takedown_requests, takedown_alerts):
                 small.update((await conn.execute(select(table.c.id))).scalars())
         self.world.small_ids = sorted(small)
 

@@ -126,11 +126,37 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "pseudonym": st.one_of(st.text("0123456789abcdef", min_size=64, max_size=64), odd_text),
     "channel": st.sampled_from([c.value for c in Channel]),
     # Never a loopback address: the fuzz would ban itself.
-    "address": st.sampled_from(["203.0.113.9", "2001:db8::1", "999.1.1.1", "::ffff:1.2.3.4",
+    "address": st.sampled_from(["abuse@example.org", "not-an-email", "a@b", "203.0.113.9",
+                                "2001:db8::1", "999.1.1.1", "::ffff:1.2.3.4",
                                 "fe80::1%eth0", "0.0.0.0/0", "1.2.3.4:80"]),
     "expires_at": st.one_of(st.sampled_from(["2099-01-01T00:00:00Z"]), times),
     "name": st.one_of(st.just("nobody"), odd_text),
     "password": odd_text,
+    # The takedown desk.
+    "case_id": st.one_of(st.text("0123456789abcdef", min_size=32, max_size=32), odd_int),
+    "kind": st.sampled_from(["intimate", "synthetic", "threat", "other"]),
+    "minor": st.booleans(),
+    "platform": st.sampled_from(["telegram", "x", "nope", ""]),
+    "location": st.sampled_from(["https://t.me/somechannel/123", "https://x.com/a/status/1",
+                                 "http://[::1", "javascript:alert(1)", "https://t.me/" + "a" * 3000,
+                                 "https://xn--80ak6aa92e.com/%ff", "t.me/c/1/2"]),
+    "reporter": st.sampled_from(["victim", "staff", "partner", "bot"]),
+    "alert_id": odd_int,
+    "evidence_id": odd_int,
+    "fingerprint": st.one_of(st.text("0123456789abcdef", min_size=64, max_size=64), odd_text),
+    "event": st.sampled_from(["monitor", "close", "all_offline", "reappeared"]),
+    "purpose": st.sampled_from(["platform_report", "police", "partner", "press"]),
+    "given": st.booleans(),
+    "via": st.sampled_from(["chat", "phone", "in_person", "written", "partner", "fax"]),
+    "route": st.sampled_from(["in_app", "abuse_email", "copyright", "kcsc", "take_it_down", "x"]),
+    "location_ids": st.lists(odd_int, max_size=3),
+    "fields": st.dictionaries(st.sampled_from(["name", "email", "address", "url", "x"]),
+                              any_json, max_size=3),
+    "step": st.sampled_from(["sent", "acknowledged", "removed", "partially_removed", "refused",
+                             "info_requested", "overdue", "escalated", "verified"]),
+    "ticket": odd_text,
+    "state": st.sampled_from(["open", "all_removed", "monitoring", "closed", "draft", "sent"]),
+    "overdue": st.sampled_from(["1", "true", "0"]),
     # Query names.
     "after": st.one_of(st.sampled_from(["0", "1", "999999999", "1000000000", "-1", "²"]),
                        odd_text),
@@ -212,8 +238,9 @@ def path_param(name: str, pattern: str | None, world: World) -> st.SearchStrateg
     if pattern is not None:
         fitting = st.one_of(st.from_regex(f"\\A(?:{pattern})\\Z", fullmatch=True),
                             st.sampled_from([str(i) for i in world.small_ids] or ["1"]))
-    elif name == "id":
-        fitting = st.sampled_from(world.case_ids)
+    elif name == "id":  # a case id, or a number (takedown items, requests, alerts)
+        fitting = st.one_of(st.sampled_from(world.case_ids),
+                            st.sampled_from([str(i) for i in world.small_ids] or ["1"]))
     else:
         fitting = st.from_regex(r"\A[0-9]{1,12}\Z")
     odd = odd_text.filter(lambda s: s not in ("", ".", "..")).map(_quoted)
