@@ -28,6 +28,7 @@ from hotline.console import bans_api, evidence_api, floor_api
 from hotline.console import i18n as console_i18n
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
+from hotline.domain import policy
 from hotline.events import Hub
 from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
@@ -44,6 +45,10 @@ from hotline.services import (
 )
 from hotline.services.deps import Deps
 from hotline.services.jobs import supervise
+from hotline.staff import api as staff_api
+from hotline.staff import pages as staff_pages
+from hotline.staff import upkeep, wellbeing_api
+from hotline.staff.guard import guard
 from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
@@ -196,6 +201,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "aging": lambda: urgency.run_aging(deps, stop),
         "outbox": lambda: outbox.run_outbox(deps, stop),
         "bans": lambda: bans.run_bans(deps, stop, bans_wake),
+        "staff": lambda: upkeep.run_upkeep(deps, stop),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
     }
     if EMBEDDED_REDIS in app:
@@ -233,7 +239,7 @@ def create_app(config: Config) -> web.Application:
     # RealAddress comes before anything that reads request.remote (per-address limits).
     app = web.Application(
         middlewares=[security_headers, errors,
-                     RealAddress(config.server.trusted_proxies).middleware],
+                     RealAddress(config.server.trusted_proxies).middleware, guard],
         handler_args={"access_log_format": ACCESS_LOG_FORMAT},
         client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
@@ -243,6 +249,7 @@ def create_app(config: Config) -> web.Application:
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
                                undefined=jinja2.StrictUndefined, autoescape=True)
     console_i18n.install(env, app[WORDS], config.console.default_language)
+    env.globals.update(may=policy.may_named)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.cleanup_ctx.extend([_keyring_ctx, _embedded_redis_ctx, _redis_ctx, _sql_ctx,
                             _services_ctx, _hub_ctx, _jobs_ctx])
@@ -253,6 +260,9 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
     app.router.add_routes(bans_api.routes)
+    app.router.add_routes(staff_pages.routes)
+    app.router.add_routes(staff_api.routes)
+    app.router.add_routes(wellbeing_api.routes)
     sms.setup(app)
     voice.setup(app)
     telegram.setup(app)

@@ -17,7 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotline.config_channels import TelegramConfig, TwilioConfig
-from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
+from hotline.config_console import (
+    ConsoleConfig,
+    WellbeingConfig,
+    validate_console,
+    validate_trusted_proxies,
+    validate_wellbeing,
+)
 from hotline.config_limits import LimitsConfig
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
@@ -125,6 +131,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
+    wellbeing: WellbeingConfig = field(default_factory=WellbeingConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     takedown: TakedownConfig = field(default_factory=TakedownConfig)
     # The folder config.toml was read from; relative paths resolve against it.
@@ -159,6 +166,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
     "limits": LimitsConfig,
+    "wellbeing": WellbeingConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage", "takedown")
@@ -289,6 +297,7 @@ def _validate(cfg: Config) -> None:
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
     validate_console(cfg.console, LANG_CODES)
+    validate_wellbeing(cfg.wellbeing)
     validate_trusted_proxies(s.trusted_proxies)
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
@@ -399,6 +408,7 @@ __all__ = [
     "StreamsConfig",
     "TelegramConfig",
     "TwilioConfig",
+    "WellbeingConfig",
     "config_from_mapping",
     "load_config",
     "replace",

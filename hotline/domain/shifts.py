@@ -116,6 +116,7 @@ class _Plan:
     shifts: tuple[WeeklyShift, ...]
     on: tuple[Interval, ...]
     off: tuple[Interval, ...]
+    closed: tuple[Interval, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,9 @@ class Roster:
 
     shifts: tuple[WeeklyShift, ...] = ()
     overrides: tuple[Override, ...] = ()
+    # UTC intervals of holidays (hotline/domain/holidays.py) in which weekly shifts do not
+    # apply; overrides still do.
+    closures: tuple[Interval, ...] = ()
 
     @cached_property
     def _plans(self) -> dict[int, _Plan]:
@@ -139,7 +143,8 @@ class Roster:
             (on if o.on_shift else off).setdefault(o.staff_id, []).append(span)
         ids = shifts.keys() | on.keys() | off.keys()
         return {
-            i: _Plan(tuple(shifts.get(i, ())), tuple(on.get(i, ())), tuple(off.get(i, ())))
+            i: _Plan(tuple(shifts.get(i, ())), tuple(on.get(i, ())), tuple(off.get(i, ())),
+                     self.closures)
             for i in ids
         }
 
@@ -247,6 +252,8 @@ def _effective(plan: _Plan, lo: datetime, hi: datetime) -> list[Interval]:
     if hi <= lo:
         return []
     on = [span for shift in plan.shifts for span in _shift_spans(shift, lo, hi)]
+    if plan.closed:
+        on = _subtract(_merge(on), _merge(s for s in plan.closed if s[0] < hi and s[1] > lo))
     on.extend(s for s in plan.on if s[0] < hi and s[1] > lo)
     # Off always wins over on: never route to someone who is sick, even if also marked covering.
     off = _merge(s for s in plan.off if s[0] < hi and s[1] > lo)

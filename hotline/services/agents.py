@@ -9,13 +9,14 @@ stale window can only be as old as the last edge. A counselor with no roster ent
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.domain import shifts
+from hotline.domain import holidays, shifts
 from hotline.services.deps import Deps
+from hotline.staff import store as staff_store
 from hotline.stores.live.store import AgentProfile
 from hotline.stores.sql.tables import counselors, shift_overrides
 from hotline.stores.sql.tables import shifts as shifts_table
@@ -28,8 +29,9 @@ ALWAYS = (0, 2**50)
 
 async def load_roster(conn: AsyncConnection, since: datetime | None = None,
                       staff_id: int | None = None) -> shifts.Roster:
-    """Weekly shifts and overrides (those not ended before `since`) from SQL; only one staff
-    member's when `staff_id` is given (a window depends on that person's entries alone)."""
+    """Weekly shifts, overrides (those not ended before `since`) and holidays from SQL; only
+    one staff member's when `staff_id` is given (a window depends on that person's entries
+    and the holidays alone)."""
     wq = select(shifts_table)
     q = select(shift_overrides)
     if staff_id is not None:
@@ -45,7 +47,10 @@ async def load_roster(conn: AsyncConnection, since: datetime | None = None,
         shifts.Override(staff_id=r.counselor_id, start=r.starts_at, end=r.ends_at,
                         on_shift=bool(r.on_shift), reason=r.reason)
         for r in await conn.execute(q))
-    return shifts.Roster(shifts=weekly, overrides=overrides)
+    # Holidays from a day before `since` (a local day starts up to 14 h before UTC's).
+    first = since.date() - timedelta(days=1) if since is not None else date(1970, 1, 1)
+    closed = holidays.closures(tuple(await staff_store.holidays_from(conn, first)))
+    return shifts.Roster(shifts=weekly, overrides=overrides, closures=closed)
 
 
 def _minute(m: int) -> time:

@@ -17,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline import metrics
-from hotline.domain.conversation import Channel, Direction, Status
+from hotline.domain.conversation import Channel, Direction, Status, Urgency
 from hotline.domain.intake import IntakeForm
 from hotline.domain.staff import Role, Staff, may_act_on_case, may_read_case
 from hotline.services import livesync, outbox
 from hotline.services.deps import Deps
+from hotline.staff import exposure
 from hotline.stores.live.keys import CASE_VIEW_AUDIT_TTL_S
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
@@ -316,5 +317,8 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
     await livesync.release_closed(deps, conversation_id, "close")
     await deps.publish({"type": "closed", "conversation": conversation_id,
                         "counselor": conv.counselor_id})
+    await exposure.after_close(deps, conv.counselor_id, conversation_id,
+                               Urgency.CRITICAL in (conv.urgency, form.urgency),
+                               conv.assigned_at, now)
     if notice_seq is not None:
         outbox.submit(deps, conversation_id, notice_seq)

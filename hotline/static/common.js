@@ -189,7 +189,11 @@ window.Hotline = (function () {
       if (onOpen) onOpen();
       (extra.open || []).forEach(function (h) { h(); });
     };
-    source.onerror = function () { if (liveEl) liveEl.textContent = T("common.reconnecting"); };
+    source.onerror = function () {
+      if (liveEl) liveEl.textContent = T("common.reconnecting");
+      // A session ended elsewhere (logout, deactivation, a new password): back to the login.
+      get("/api/v1/me");
+    };
     return source;
   }
 

@@ -92,6 +92,11 @@ class Keys:
         return self._k("coverage")
 
     @property
+    def exposure_capped(self) -> str:
+        """SET counselor ids at an exposure cap this shift: no new critical offers."""
+        return self._k("exposure_capped")
+
+    @property
     def presence(self) -> str:
         """ZSET counselor id -> last heartbeat (ms); stale entries are pruned on read."""
         return self._k("presence")
