@@ -24,6 +24,8 @@ from tests.twilio_support import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER, PUBLIC_URL
 
 METRICS_TOKEN = "fuzz-metrics-token-Quagga-4471"
 TG_CHAT = 7_305_550_123
+# The staff parties and their roles.
+PARTIES = {"lead": Role.LEAD, "counselor": Role.COUNSELOR, "admin": Role.ADMIN}
 
 
 class Fuzz:
@@ -31,7 +33,8 @@ class Fuzz:
 
     def __init__(self, runner: AppRunner) -> None:
         self.runner = runner
-        self.staff: dict[str, Counselor] = {}
+        self.staff: dict[str, Counselor] = {}  # by party
+        self.names: dict[str, str] = {}
         self.victim: Victim | None = None
         self.login_client: Any = None
         self.world = World(parties={}, case_ids=[], staff_ids=[], small_ids=[], call_sids=[],
@@ -45,12 +48,9 @@ class Fuzz:
         return self.runner.server.app[DEPS]
 
     async def setup(self) -> None:
-        cfg = self.runner.config
-        for name, role in (("fuzz-lead", Role.LEAD), ("fuzz-mina", Role.COUNSELOR)):
-            self.world.staff_ids.append(await add_staff(cfg, name, role))
-            self.staff[name] = Counselor(await self.runner.client())
-            assert await self.staff[name].login(name) == 303
-        mina = self.staff["fuzz-mina"]
+        for party, role in PARTIES.items():
+            await self._account(party, role)
+        mina = self.staff["counselor"]
         for text in ("a case for mina", "a waiting case"):
             v = Victim(await self.runner.client())
             await v.open()
@@ -58,7 +58,7 @@ class Fuzz:
             if self.victim is None:
                 await mina.take_next()
                 self.victim = v
-        lead = self.staff["fuzz-lead"]
+        lead = self.staff["lead"]
         assert (await lead.post("/api/v1/bans", {
             "address": "203.0.113.50", "reason": "spam",
             "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})).status == 201
@@ -98,12 +98,22 @@ class Fuzz:
                                  headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
         assert resp.status == 200, await resp.text()
 
+    async def _account(self, party: str, role: Role) -> None:
+        """A new staff account for `party`, logged in (a fresh name each time: the fuzz may
+        have deactivated the last one, or reset its password)."""
+        name = f"fuzz-{party}-{len(self.world.staff_ids)}"
+        self.world.staff_ids.append(await add_staff(self.runner.config, name, role))
+        self.staff[party] = Counselor(await self.runner.client())
+        self.names[party] = name
+        assert await self.staff[party].login(name) == 303
+
     async def refresh(self) -> None:
-        """Log back in whoever the fuzz logged out, open a new chat after a Quick exit, and
-        read the ids that exist now."""
-        for name, who in self.staff.items():
-            if (await who.client.get("/api/v1/me")).status != 200:
-                assert await who.login(name) == 303, f"{name} cannot log in again"
+        """Log back in whoever the fuzz logged out (a new account if that one can no longer
+        log in), open a new chat after a Quick exit, and read the ids that exist now."""
+        for party, who in self.staff.items():
+            if (await who.client.get("/api/v1/me")).status != 200 \
+                    and await who.login(self.names[party]) != 303:
+                await self._account(party, PARTIES[party])
         assert self.victim is not None
         if (await self.victim.client.get("/chat/api/state")).status != 200:
             self.victim = Victim(await self.runner.client())
@@ -115,8 +125,7 @@ class Fuzz:
         self.world.parties = {
             "anonymous": Identity("anonymous", _cookies(self.login_client), m.group(1)),
             "victim": Identity("victim", _cookies(self.victim.client), self.victim.csrf),
-            "counselor": _staff(self.staff["fuzz-mina"]),
-            "lead": _staff(self.staff["fuzz-lead"]),
+            **{party: _staff(who) for party, who in self.staff.items()},
         }
         async with self.deps.engine.connect() as conn:
             self.world.case_ids = list((await conn.execute(

@@ -161,7 +161,36 @@ SPECS: dict[str, Spec] = {
     "GET /api/v1/takedown/worklist": Spec(query=("state", "platform", "overdue")),
     "GET /api/v1/takedown/alerts": Spec(),
     "POST /api/v1/takedown/alerts/{id}/ack": Spec(_J),
+    # Staff administration, accounts and wellbeing (the admin party reaches the admin's).
+    "GET /api/v1/staff": Spec(),
+    "POST /api/v1/staff": Spec(_J, ("name", "role", "languages", "channels", "specialisms",
+                                    "max_chats")),
+    "POST /api/v1/staff/{id}": Spec(_J, ("role", "languages", "channels", "specialisms",
+                                         "max_chats")),
+    "POST /api/v1/staff/{id}/{action}": Spec(_J),
+    "GET /api/v1/staff/{id}/sessions": Spec(),
+    "DELETE /api/v1/staff/{id}/sessions/{ref}": Spec(),
+    "GET /api/v1/audit": Spec(query=("limit", "before", "target_kind", "target_id")),
+    "GET /console/staff": Spec(),
+    "GET /console/audit": Spec(query=("limit", "before", "target_kind", "target_id")),
+    "GET /console/account": Spec(query=("changed",)),
+    "POST /console/account/password": Spec(_F, ("current", "password", "repeat", "csrf")),
+    "GET /console/2fa": Spec(),
+    "POST /console/2fa": Spec(_F, ("code", "csrf")),
+    "GET /console/reset/{token}": Spec(),
+    "POST /console/reset/{token}": Spec(_F, ("password", "repeat", "csrf")),
+    "GET /api/v1/wellbeing": Spec(),
+    "GET /api/v1/me/wellbeing": Spec(),
+    "POST /api/v1/cases/{id}/hard": Spec(_J),
+    "POST /api/v1/debriefs/{id}/clear": Spec(_J),
+    "GET /api/v1/holidays": Spec(),
+    "POST /api/v1/holidays": Spec(_J, ("day", "kind", "opens", "closes", "label")),
+    "DELETE /api/v1/holidays/{day}": Spec(),
 }
+# Routes after which a party's session or chat may have ended: they are set up again.
+_ENDING = ("POST /console/logout", "POST /chat/api/exit", "POST /api/v1/staff/{id}/{action}",
+           "DELETE /api/v1/staff/{id}/sessions/{ref}", "POST /console/account/password",
+           "POST /console/reset/{token}", "POST /api/v1/staff/{id}")
 
 
 _GROUP = re.compile(r"\(\?P<(\w+)>(.*?)\)(?:/|$)")
@@ -312,7 +341,7 @@ def _likely_parties(path: str) -> list[str]:
     if path == "/console/login":
         return ["anonymous"] * 3 + ["victim", "counselor"]
     if path.startswith(("/api/", "/console")):
-        return ["lead", "counselor"] * 3 + ["anonymous", "victim"]
+        return ["lead", "counselor"] * 3 + ["admin"] * 2 + ["anonymous", "victim"]
     if path.startswith("/chat"):
         return ["victim"] * 5 + ["anonymous", "counselor"]
     return ["anonymous", "victim", "counselor", "lead"]
@@ -339,7 +368,7 @@ async def test_route_answers_no_5xx(fuzz: Fuzz, route: str, data: st.DataObject,
     assert fuzz.runner.server is not None and fuzz.runner.server.port is not None
     status = await send(fuzz.runner.server.port, req)
     assert status < 500, f"{status} for {req!r}"
-    if route in ("POST /console/logout", "POST /chat/api/exit"):
+    if route in _ENDING:
         await fuzz.refresh()
     troubles = _troubles(caplog.records[seen:])
     assert not troubles, "\n".join(troubles)
