@@ -21,10 +21,10 @@ import jinja2
 from aiohttp import web
 
 from hotline import datadir
-from hotline.channels import sms, telegram, voice, webchat
+from hotline.channels import sms, telegram, voice, webcase, webchat, webchat_tools
 from hotline.config import Config
 from hotline.console import api as console_api
-from hotline.console import bans_api, evidence_api, floor_api
+from hotline.console import bans_api, evidence_api, floor_api, referrals_api
 from hotline.console import i18n as console_i18n
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
@@ -35,6 +35,7 @@ from hotline.prompts import Prompts
 from hotline.services import (
     alerts,
     bans,
+    case_takedown,
     livesync,
     outbox,
     presence,
@@ -58,6 +59,7 @@ from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.takedown import api as takedown_api
 from hotline.takedown import pages as takedown_pages
+from hotline.takedown.victim import VictimDesk
 from hotline.web import ops
 from hotline.web.appkeys import (
     CONFIG,
@@ -256,10 +258,13 @@ def create_app(config: Config) -> web.Application:
     ops.setup(app)
     app.on_shutdown.append(_close_streams)
     app.router.add_routes(webchat.routes)
+    app.router.add_routes(webcase.routes)
+    app.router.add_routes(webchat_tools.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
     app.router.add_routes(bans_api.routes)
+    app.router.add_routes(referrals_api.routes)
     app.router.add_routes(staff_pages.routes)
     app.router.add_routes(staff_api.routes)
     app.router.add_routes(wellbeing_api.routes)
@@ -268,6 +273,8 @@ def create_app(config: Config) -> web.Application:
     telegram.setup(app)
     evidence_api.setup(app)
     takedown_api.setup(app)
+    # The victim's case page sees and adds to the desk through this (docs/victim.md).
+    case_takedown.use(VictimDesk())
     takedown_pages.setup(app)
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)

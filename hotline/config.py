@@ -25,6 +25,7 @@ from hotline.config_console import (
     validate_wellbeing,
 )
 from hotline.config_limits import LimitsConfig
+from hotline.config_referrals import ReferralsConfig, parse_referrals
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
@@ -134,6 +135,7 @@ class Config:
     wellbeing: WellbeingConfig = field(default_factory=WellbeingConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     takedown: TakedownConfig = field(default_factory=TakedownConfig)
+    referrals: ReferralsConfig = field(default_factory=ReferralsConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -169,7 +171,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "wellbeing": WellbeingConfig,
 }
 # Sections with nested tables, parsed by their own functions.
-_SPECIAL = ("roster", "triage", "takedown")
+_SPECIAL = ("roster", "triage", "takedown", "referrals")
 
 # Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -365,7 +367,10 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
     }
     cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
                  triage=_triage_rules(raw.get("triage", {})),
-                 takedown=parse_takedown(raw.get("takedown", {}), base_dir), base_dir=base_dir)
+                 takedown=parse_takedown(raw.get("takedown", {}), base_dir),
+                 referrals=parse_referrals(raw.get("referrals", {}),
+                                           parts["languages"].supported),
+                 base_dir=base_dir)
     try:
         _validate(cfg)
     except ConfigError as e:
@@ -399,6 +404,7 @@ __all__ = [
     "LanguageConfig",
     "LimitsConfig",
     "PrivacyConfig",
+    "ReferralsConfig",
     "RetentionConfig",
     "RosterConfig",
     "RoutingConfig",

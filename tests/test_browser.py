@@ -258,7 +258,7 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     # The victim writes; the page says they are waiting, first in line.
     await victim.locator("#text").fill(SECRET_TEXT)
     await victim.get_by_role("button", name="Send").click()
-    await expect(victim.locator("#messages li.mine")).to_have_text([SECRET_TEXT])
+    await expect(victim.locator("#messages li.mine .body")).to_have_text([SECRET_TEXT])
     await expect(victim.locator("#text")).to_have_value("")
     await expect(victim.locator("#status")).to_have_attribute("data-state", "waiting")
     await expect(victim.locator("#status")).to_contain_text("You are number 1 in line")
@@ -318,8 +318,8 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     await counselor.locator("#reply").get_by_role("button", name="Send").click()
     await expect(counselor.locator("#transcript li.counselor .text")).to_have_text([REPLY_TEXT])
     await expect(counselor.locator("#reply-text")).to_have_value("")
-    await expect(victim.locator("#messages li.theirs")).to_have_text([REPLY_TEXT])
-    await expect(victim.locator("#messages li")).to_have_text([SECRET_TEXT, REPLY_TEXT])
+    await expect(victim.locator("#messages li.theirs .body")).to_have_text([REPLY_TEXT])
+    await expect(victim.locator("#messages li .body")).to_have_text([SECRET_TEXT, REPLY_TEXT])
 
     # The victim writes again; the counselor's transcript follows live.
     await victim.locator("#text").fill("It is called 'leaks 2'.")
@@ -334,7 +334,7 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
 
     # A reload keeps the conversation: the session cookie names the chat.
     await victim.reload()
-    await expect(victim.locator("#messages li")).to_have_text(
+    await expect(victim.locator("#messages li .body")).to_have_text(
         [SECRET_TEXT, REPLY_TEXT, "It is called 'leaks 2'."])
     await expect(victim.locator("#status")).to_have_attribute("data-state", "active")
     await _mark(victim)
@@ -433,7 +433,7 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     await victim.goto("/chat?lang=en")
     await victim.locator("#text").fill(SECRET_TEXT)
     await victim.get_by_role("button", name="Send").click()
-    await expect(victim.locator("#messages li.mine")).to_have_text([SECRET_TEXT])
+    await expect(victim.locator("#messages li.mine .body")).to_have_text([SECRET_TEXT])
 
     offer = counselor.locator("#offers-list li")
     await expect(offer).to_have_count(1)

@@ -13,7 +13,7 @@ from aiohttp import web
 from hotline.console.auth import require_staff, session_digest
 from hotline.console.stream import StaffStream
 from hotline.domain.intake import IntakeError, parse_intake
-from hotline.services import caseview, casework, handover, presence
+from hotline.services import caseview, casework, handover, presence, victimcase
 from hotline.services.sessions import session_ref
 from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
@@ -34,7 +34,8 @@ def _case_json(conv: convs.ConversationRow) -> dict[str, Any]:
             "reasons": list(conv.reasons),
             "counselor_id": conv.counselor_id, "created_at": conv.created_at.isoformat(),
             "assigned_at": conv.assigned_at.isoformat() if conv.assigned_at else None,
-            "victim_left_at": conv.victim_left_at.isoformat() if conv.victim_left_at else None}
+            "victim_left_at": conv.victim_left_at.isoformat() if conv.victim_left_at else None,
+            "return_of": conv.return_of}
 
 
 @routes.get("/api/v1/me")
@@ -161,7 +162,9 @@ async def close(request: web.Request) -> web.Response:
     try:
         prompts = request.app[PROMPTS]
         await casework.close(request.app[DEPS], staff, request.match_info["id"], form,
-                             notice=lambda lang: prompts.render(lang, "case_closed"))
+                             notice=lambda lang: prompts.render(lang, "case_closed"),
+                             referrals=lambda lang, entries: victimcase.referral_text(
+                                 prompts, lang, entries, request.app[CONFIG].languages.default))
     except casework.CaseNotFound:
         raise json_error(404, "no such case") from None
     except casework.CaseConflict as e:

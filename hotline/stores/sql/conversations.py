@@ -33,6 +33,8 @@ class ConversationRow:
     reasons: tuple[str, ...] = ()
     # When the victim left with the web chat's Quick exit (None: they did not).
     victim_left_at: datetime | None = None
+    # The case this conversation returns to (the victim came back with its number).
+    return_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ _CONV_COLS = (
     conversations.c.assigned_at, conversations.c.closed_at,
     conversations.c.contact_sealed.is_not(None).label("has_contact"),
     conversations.c.urgency_reasons, conversations.c.victim_left_at,
+    conversations.c.return_of,
 )
 
 
@@ -67,6 +70,7 @@ def _conv(r: Row) -> ConversationRow:
         urgency=Urgency(r[5]), counselor_id=r[6], created_at=r[7], enqueued_at=r[8],
         assigned_at=r[9], closed_at=r[10], has_contact=bool(r[11]),
         reasons=tuple(x for x in r[12].split(",") if x), victim_left_at=r[13],
+        return_of=r[14],
     )
 
 

@@ -559,3 +559,51 @@ holidays = Table(
     # The zone the day and hours are in (roster.timezone when it was written).
     Column("tz", String(64), nullable=False),
 )
+
+# --- the victim's way back (migration 0019, docs/victim.md) ---
+
+# A conversation a victim opened from their case page (or with their case number) is a return
+# of that case: the counselor sees it as such. NULL for every other conversation.
+conversations.append_column(Column("return_of", String(32), nullable=True))
+Index("ix_conversations_return_of", conversations.c.return_of)
+# How many times the case's lock has struck: each lock lasts twice the one before (capped),
+# so guessing stays slow however many addresses try (services/casecode.py).
+case_codes.append_column(Column("locks", Integer, nullable=False, server_default=text("0")))
+# The victim chose not to see platform names on their case page (someone may look over their
+# shoulder): the page then says "a platform".
+case_codes.append_column(Column("hide_platforms", Boolean, nullable=False,
+                                server_default=text("false")))
+# The directory entries (config [[referrals]] codes) the victim was given, comma-separated:
+# counted in statistics with the rest of the anonymized record.
+intake_records.append_column(Column("referred_to", String(255), nullable=False,
+                                    server_default=text("''")))
+
+# What a victim asked of the takedown desk from their case page when the desk had no item to
+# attach it to: a new link (sealed) or a withdrawal of consent. Takedown staff see them with
+# the case; `done_at` is set when one is handled (or attached to an item).
+case_requests = Table(
+    "case_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    # link | consent_withdrawn
+    Column("kind", String(24), nullable=False),
+    # The link, sealed with "case-request:<conversation id>"; NULL for a withdrawal.
+    Column("body_sealed", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+)
+
+# Referrals given to a victim (a directory code of config [[referrals]]): offered by the
+# prompts at close, or picked by the counselor. Copied into the intake record at close.
+referrals_made = Table(
+    "referrals_made",
+    metadata,
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("code", String(32), primary_key=True),
+    # auto | counselor
+    Column("via", String(16), nullable=False),
+    Column("made_at", UTCDateTime, nullable=False),
+)
