@@ -24,7 +24,7 @@ from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence
 from hotline.services import callback, handover
 
-Body = Literal["none", "json", "form", "twilio", "telegram"]
+Body = Literal["none", "json", "form", "raw", "twilio", "telegram"]
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,19 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "target_kind": st.sampled_from(["conversation", "staff", "ban", ""]),
     "target_id": odd_text,
     "changed": st.just("1"),
+    # A victim's own case.
+    "pin": st.sampled_from(["1234", "000000", "12345678", "١٢٣٤", ""]),
+    "link": st.sampled_from(["https://t.me/somechannel/123", "not a link", "http://[::1",
+                             "https://x.com/a/status/1 https://t.me/b/2"]),
+    "hide": st.sampled_from(["1", "0", ""]),
+    "done": st.sampled_from(["link_new", "consent", "x", ""]),
+    "confirm": st.one_of(st.booleans(), st.just("true")),
+    "sha256": st.one_of(st.text("0123456789abcdef", min_size=64, max_size=64), odd_text),
+    "mime": st.sampled_from(["image/jpeg", "image/png", "application/pdf", "text/html", ""]),
+    "size_bytes": odd_int,
+    "pdq": st.one_of(st.text("0123456789abcdef", min_size=64, max_size=64), odd_text),
+    "pdq_quality": odd_int,
+    "where": odd_text,
     # Query names.
     "after": st.one_of(st.sampled_from(["0", "1", "999999999", "1000000000", "-1", "²"]),
                        odd_text),

@@ -186,11 +186,26 @@ SPECS: dict[str, Spec] = {
     "GET /api/v1/holidays": Spec(),
     "POST /api/v1/holidays": Spec(_J, ("day", "kind", "opens", "closes", "label")),
     "DELETE /api/v1/holidays/{day}": Spec(),
+    # A victim's own case: number and PIN, erasure, evidence fingerprints, returns, referrals.
+    "GET /chat/case": Spec(query=("lang", "done")),
+    "POST /chat/case": Spec(_F, ("number", "pin", "csrf", "lang")),
+    "POST /chat/case/link": Spec(_F, ("link", "csrf", "lang")),
+    "POST /chat/case/consent": Spec(_F, ("csrf", "lang")),
+    "POST /chat/case/platforms": Spec(_F, ("hide", "csrf", "lang")),
+    "POST /chat/case/leave": Spec(_F, ("csrf",)),
+    "POST /chat/case/return": Spec(_F, ("text", "csrf", "lang")),
+    "POST /chat/api/case": Spec(_J, ("language",)),
+    "POST /chat/api/erase": Spec(_J, ("confirm",)),
+    "POST /chat/api/evidence": Spec(_J, ("sha256", "mime", "size_bytes", "pdq", "pdq_quality",
+                                         "where", "client_id")),
+    "POST /chat/api/evidence/{id}/file": Spec("raw"),
+    "GET /api/v1/cases/{id}/referrals": Spec(),
+    "POST /api/v1/cases/{id}/referrals": Spec(_J, ("code",)),
 }
 # Routes after which a party's session or chat may have ended: they are set up again.
 _ENDING = ("POST /console/logout", "POST /chat/api/exit", "POST /api/v1/staff/{id}/{action}",
            "DELETE /api/v1/staff/{id}/sessions/{ref}", "POST /console/account/password",
-           "POST /console/reset/{token}", "POST /api/v1/staff/{id}")
+           "POST /console/reset/{token}", "POST /api/v1/staff/{id}", "POST /chat/api/erase")
 
 
 _GROUP = re.compile(r"\(\?P<(\w+)>(.*?)\)(?:/|$)")
@@ -322,6 +337,8 @@ def request_for(draw: st.DrawFn, route: str, world: World) -> Request:
     elif spec.body == "twilio":
         signed, ctype, body = draw(twilio_body(spec, world, tgt))
         heads += signed
+    elif spec.body == "raw":
+        ctype, body = draw(raw_body())
     elif spec.body == "telegram":
         body = draw(telegram_update(world))
         ctype = "application/json"
