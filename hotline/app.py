@@ -24,7 +24,14 @@ from hotline import datadir
 from hotline.channels import sms, telegram, voice, webcase, webchat, webchat_tools
 from hotline.config import Config
 from hotline.console import api as console_api
-from hotline.console import bans_api, evidence_api, floor_api, referrals_api
+from hotline.console import (
+    bans_api,
+    evidence_api,
+    floor_api,
+    referrals_api,
+    roster_api,
+    signals_api,
+)
 from hotline.console import i18n as console_i18n
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
@@ -33,6 +40,7 @@ from hotline.events import Hub
 from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
 from hotline.services import (
+    abandon,
     alerts,
     bans,
     case_takedown,
@@ -204,6 +212,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "outbox": lambda: outbox.run_outbox(deps, stop),
         "bans": lambda: bans.run_bans(deps, stop, bans_wake),
         "staff": lambda: upkeep.run_upkeep(deps, stop),
+        "abandon": lambda: abandon.run_abandon(deps, app[PROMPTS], stop),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
     }
     if EMBEDDED_REDIS in app:
@@ -263,6 +272,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
+    app.router.add_routes(roster_api.routes)
+    app.router.add_routes(signals_api.routes)
     app.router.add_routes(bans_api.routes)
     app.router.add_routes(referrals_api.routes)
     app.router.add_routes(staff_pages.routes)

@@ -271,7 +271,7 @@ def _roster(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     print(f"on shift at {data['at']}:")
     for p in data["on_shift"]:
-        until = p["until"] or "(unscheduled: whenever present)"
+        until = p["until"] or "further notice (not rostered: whenever present)"
         print(f"  {p['name']:20} {p['role']:10} {','.join(p['languages']):8} until {until}")
     if not data["on_shift"]:
         print("  nobody")

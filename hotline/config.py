@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotline.config_abandon import AbandonConfig
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_console import (
     ConsoleConfig,
@@ -131,6 +132,7 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
+    abandoned: AbandonConfig = field(default_factory=AbandonConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     wellbeing: WellbeingConfig = field(default_factory=WellbeingConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
@@ -169,6 +171,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "twilio": TwilioConfig,
     "limits": LimitsConfig,
     "wellbeing": WellbeingConfig,
+    "abandoned": AbandonConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage", "takedown", "referrals")

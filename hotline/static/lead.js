@@ -235,6 +235,9 @@
     handlers[t] = function (e) {
       if (t === "bans") { window.HotlineBans.refresh(); return; }
       refresh();
+      if (["queued", "assigned", "closed", "roster", "reset"].indexOf(t) >= 0) {
+        window.Cover.load();
+      }
       if (t === "alert" || t === "alert.acked" || t === "reset") refreshAlerts();
       if (t === "coverage") onCoverage(e);
       if (t === "lead.attention") onAttention(e);
