@@ -188,6 +188,8 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "pdq": st.one_of(st.text("0123456789abcdef", min_size=64, max_size=64), odd_text),
     "pdq_quality": odd_int,
     "where": odd_text,
+    "rostered": st.booleans(),
+    "hours": st.sampled_from(["1", "24", "0", "9999999999", "-1", "x"]),
     # Query names.
     "after": st.one_of(st.sampled_from(["0", "1", "999999999", "1000000000", "-1", "²"]),
                        odd_text),
