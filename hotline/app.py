@@ -20,7 +20,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hotline import datadir
+from hotline import datadir, loopwatch
 from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
@@ -192,6 +192,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "outbox": lambda: outbox.run_outbox(deps, stop),
         "bans": lambda: bans.run_bans(deps, stop, bans_wake),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
+        "loop-watch": lambda: loopwatch.run(stop),
     }
     if EMBEDDED_REDIS in app:
         # Started again when it dies; on the loop's (main) thread, as it was first started.
