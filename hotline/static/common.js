@@ -86,6 +86,24 @@ window.Hotline = (function () {
     };
   }
 
+  // `coalesce`, and at most once per `gapMs` while events keep coming (a surge sends hundreds
+  // a second): a later call within the gap runs once when it ends. A clock that does not move
+  // (tests freeze page time) never ends a gap, so there every call runs as with `coalesce`.
+  function throttle(fn, gapMs) {
+    const run = coalesce(fn);
+    let last = -Infinity;
+    let timer = null;
+    return function () {
+      const now = Date.now();
+      if (now - last >= gapMs || now === last) { last = now; return run(); }
+      if (!timer) {
+        timer = setTimeout(function () { timer = null; last = Date.now(); run(); },
+                           gapMs - (now - last));
+      }
+      return null;
+    };
+  }
+
   // The console event stream: `handlers` maps event types to functions of the parsed event.
   function events(handlers, liveEl, onOpen) {
     const source = new EventSource("/api/v1/events");
@@ -152,6 +170,7 @@ window.Hotline = (function () {
   }
 
   return {csrf: csrf, words: words, label: label, get: get, post: post, send: send,
-          failure: failure, el: el, button: button, coalesce: coalesce, events: events,
+          failure: failure, el: el, button: button, coalesce: coalesce, throttle: throttle,
+          events: events,
           since: since, alertsPanel: alertsPanel};
 })();

@@ -112,7 +112,9 @@
     const [q, m] = await Promise.all([H.get("/api/v1/queue"), H.get("/api/v1/cases/mine")]);
     if (!q.ok || !m.ok) return;
     const queue = q.data.waiting;
-    document.getElementById("waiting-count").textContent = queue.length;
+    // The first page only (the best 50): the count is the whole queue's.
+    document.getElementById("waiting-count").textContent = q.data.total;
+    document.getElementById("queue-more").hidden = q.data.next === null;
     tbody.innerHTML = "";
     queue.forEach(function (w) {
       const tr = document.createElement("tr");
@@ -138,7 +140,8 @@
       mine.appendChild(li);
     });
   }
-  const refreshQueue = H.coalesce(loadQueue);
+  // In a surge every console hears of every new case: reload at most every 2 s.
+  const refreshQueue = H.throttle(loadQueue, 2000);
 
   document.getElementById("take-next").addEventListener("click", async function () {
     const r = await H.post("/api/v1/queue/take-next");
