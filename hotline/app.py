@@ -25,6 +25,7 @@ from hotline.channels import sms, telegram, voice, webchat
 from hotline.config import Config
 from hotline.console import api as console_api
 from hotline.console import bans_api, evidence_api, floor_api
+from hotline.console import i18n as console_i18n
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
 from hotline.events import Hub
@@ -63,10 +64,12 @@ from hotline.web.appkeys import (
     REDIS,
     REDIS_URL,
     STREAMS,
+    WORDS,
 )
 from hotline.web.middleware import errors, security_headers
 from hotline.web.remote import RealAddress
 from hotline.web.streamgate import StreamGate
+from hotline.words import Words
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +238,10 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[PROMPTS] = Prompts()
     app[STREAMS] = StreamGate(config.streams)
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
-                         undefined=jinja2.StrictUndefined, autoescape=True)
+    app[WORDS] = Words()
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
+                               undefined=jinja2.StrictUndefined, autoescape=True)
+    console_i18n.install(env, app[WORDS], config.console.default_language)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.cleanup_ctx.extend([_keyring_ctx, _embedded_redis_ctx, _redis_ctx, _sql_ctx,
                             _services_ctx, _hub_ctx, _jobs_ctx])

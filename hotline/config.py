@@ -286,7 +286,7 @@ def _validate(cfg: Config) -> None:
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
-    validate_console(cfg.console)
+    validate_console(cfg.console, LANG_CODES)
     validate_trusted_proxies(s.trusted_proxies)
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")

@@ -21,6 +21,8 @@ class ConsoleConfig:
     login_max_delay_seconds: float = 900.0
     # Counts are forgotten this long after the last attempt.
     login_forget_seconds: float = 86400.0
+    # The console's language for staff who have not chosen one (prompts/<lang>/console/).
+    default_language: str = "ko"
 
     def login_policy(self) -> ThrottlePolicy:
         return ThrottlePolicy(free=self.login_free_failures,
@@ -29,8 +31,12 @@ class ConsoleConfig:
                               forget_s=self.login_forget_seconds)
 
 
-def validate_console(c: ConsoleConfig) -> None:
-    """The login throttle's delays make sense together (start-up fails naming the key)."""
+def validate_console(c: ConsoleConfig, languages: frozenset[str]) -> None:
+    """The login throttle's delays make sense together and the default language has console
+    words (start-up fails naming the key)."""
+    if c.default_language not in languages:
+        raise ConfigError(f"console.default_language: {c.default_language!r} is not one of "
+                          f"{', '.join(sorted(languages))}")
     for name in ("login_first_delay_seconds", "login_max_delay_seconds", "login_forget_seconds"):
         if not math.isfinite(getattr(c, name)):
             raise ConfigError(f"console.{name}: expected a finite number of seconds")

@@ -145,7 +145,7 @@ async def test_login_without_the_login_csrf_cookie_or_field_is_403(
     ]
     for resp in refused:
         assert resp.status == 403
-        assert "This form expired" in await resp.text()
+        assert "입력 시간이 지났습니다" in await resp.text()  # the default: Korean
         assert "hl_staff" not in _set_cookies(resp)
     assert await row_counts(cfg) == before
     assert (await client.get("/api/v1/me")).status == 401

@@ -102,6 +102,8 @@ async def _serve(tmp_path: Path, redis_server: RedisProcess,
                  routing: dict[str, Any], **sections: dict[str, Any]) -> AsyncIterator[Site]:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
+    # These flows read the console's English words; the Korean default has tests of its own.
+    sections["console"] = {"default_language": "en", **sections.get("console", {})}
     cfg = make_config(tmp_path / "data", f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}",
                       redis_server.url, server={"public_url": origin},
                       privacy={"quick_exit_url": f"{origin}/healthz"}, routing=routing,

@@ -203,6 +203,8 @@ BAD = [
      "streams.replay_max_events"),
     ("streams-heartbeat-long", _with("streams", "heartbeat_seconds", 120),
      "streams.heartbeat_seconds"),
+    ("console-language", _with("console", "default_language", "fr"),
+     "console.default_language"),
     ("roster-timezone", _with("roster", "timezone", "Mars/Olympus"), "roster.timezone"),
     ("roster-unknown", _with("roster", "zone", "UTC"), "roster.zone"),
     ("roster-shift-start", _with("roster", "shifts", [

@@ -125,7 +125,7 @@ async def test_guesses_from_one_address_do_not_stop_staff_logging_in(
     refused = await attacker.login("mina", WRONG)
     assert refused.status == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert "Try again in" in await refused.text()
+    assert "후에 다시 시도해 주세요" in await refused.text()  # the default: Korean
     assert DEVICE_COOKIE not in refused.cookies and "hl_staff" not in refused.cookies
 
     # Mina, on her own address, in a browser that never logged in before: straight in.

@@ -16,7 +16,8 @@ from hotline.domain.intake import IntakeError, parse_intake
 from hotline.services import casework, floorview, handover, presence
 from hotline.services.sessions import session_ref
 from hotline.stores.sql import conversations as convs
-from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS, STREAMS
+from hotline.stores.sql import staff as staff_store
+from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS, STREAMS, WORDS
 from hotline.web.inputs import json_body, page_after, page_limit, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events
@@ -39,7 +40,21 @@ def _case_json(conv: convs.ConversationRow) -> dict[str, Any]:
 async def me(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     return web.json_response({"id": staff.id, "name": staff.name, "role": staff.role.value,
-                              "languages": list(staff.languages)})
+                              "languages": list(staff.languages),
+                              "ui_language": staff.ui_language})
+
+
+@routes.post("/api/v1/me/language")
+async def set_language(request: web.Request) -> web.Response:
+    """The console language of the logged-in person (one of prompts/<lang>/console/)."""
+    staff = await require_staff(request)
+    body = await json_body(request)
+    language, known = body.get("language"), request.app[WORDS].languages
+    if not isinstance(language, str) or language not in known:
+        raise json_error(400, f"language: expected one of {', '.join(known)}", field="language")
+    async with request.app[DEPS].engine.begin() as conn:
+        await staff_store.set_ui_language(conn, staff.id, language)
+    return web.json_response({"language": language})
 
 
 @routes.get("/api/v1/queue")

@@ -11,7 +11,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from hotline.console import auth, throttle
+from hotline.console import auth, i18n, throttle
 from hotline.domain import intake, shifts
 from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Urgency
@@ -24,26 +24,23 @@ from hotline.web.inputs import form_body
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-_LOGIN_ERRORS = {
-    "wrong": "Wrong name or password.",
-    "rate_limited": ("Too many failed attempts. Try again in {wait}. A browser you have "
-                     "logged in with before is not held back by others' attempts."),
-    "csrf": "This form expired. Please try again.",
-    "invalid": "Enter a name and a password.",
-}
-
-
-def _wait_words(seconds: int) -> str:
+def _wait_words(request: web.Request, lang: str, seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} seconds" if seconds != 1 else "1 second"
-    return f"{math.ceil(seconds / 60)} minutes"
+        if seconds == 1:
+            return i18n.words_for(request, lang, "login.wait_one_second")
+        return i18n.words_for(request, lang, "login.wait_seconds", n=seconds)
+    return i18n.words_for(request, lang, "login.wait_minutes", n=math.ceil(seconds / 60))
 
 
 def _login_page(request: web.Request, error: str | None = None, status: int = 200
                 ) -> web.Response:
     token, fresh = auth.login_csrf(request)
-    resp = aiohttp_jinja2.render_template("console/login.html", request,
-                                          {"csrf": token, "error": error}, status=status)
+    lang = i18n.login_language(request)
+    # The language chosen with ?lang= stays through a failed attempt.
+    chosen = request.query.get("lang") if request.query.get("lang") == lang else None
+    resp = aiohttp_jinja2.render_template(
+        "console/login.html", request,
+        {"csrf": token, "error": error, "lang": lang, "chosen_lang": chosen}, status=status)
     if fresh:
         auth.set_login_csrf_cookie(request, resp, token)
     return resp
@@ -61,7 +58,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     try:
         staff, attempt = await auth.login(request, name, password, csrf)
     except auth.LoginRefused as e:
-        message = _LOGIN_ERRORS[e.reason].format(wait=_wait_words(e.retry_after_s))
+        lang = i18n.login_language(request)
+        message = i18n.words_for(request, lang, f"login.{e.reason}",
+                                 wait=_wait_words(request, lang, e.retry_after_s))
         resp = _login_page(request, message, e.status)
         if e.status == 429:
             resp.headers["Retry-After"] = str(e.retry_after_s)
@@ -90,7 +89,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def _page_context(request: web.Request) -> dict[str, Any]:
     staff, csrf = await auth.require_session(request)
-    return {"staff": staff, "csrf": csrf}
+    return {"staff": staff, "csrf": csrf, "lang": i18n.staff_language(request, staff)}
 
 
 @routes.get("/console")
@@ -147,7 +146,8 @@ async def case_page(request: web.Request) -> web.Response:
         async with deps.engine.connect() as conn:
             conv = await casework.load_case(conn, ctx["staff"], request.match_info["id"])
     except casework.CaseNotFound:
-        raise web.HTTPNotFound(text="No such case.") from None
+        raise web.HTTPNotFound(text=i18n.words_for(request, ctx["lang"], "common.not_found")
+                               ) from None
     ctx.update(case=conv, harm_types=intake.HARM_TYPES, platforms=intake.PLATFORMS,
                age_bands=intake.AGE_BANDS, referrals=intake.REFERRALS,
                outcomes=intake.OUTCOMES, urgencies=[u.value for u in Urgency])

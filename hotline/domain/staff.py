@@ -23,6 +23,8 @@ class Staff:
     name: str
     role: Role
     languages: tuple[str, ...]
+    # The console language this person chose (None: the centre's console.default_language).
+    ui_language: str | None = None
 
     @property
     def status_at_login(self) -> str:

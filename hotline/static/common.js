@@ -1,6 +1,25 @@
-// Shared by the console pages: JSON requests with the CSRF token, small DOM helpers, plain
-// words for routing codes, the live event stream and the alerts panel.
+// Shared by the console pages: the page's words (T), JSON requests with the CSRF token, small
+// DOM helpers, plain words for routing codes, the live event stream and the alerts panel.
 "use strict";
+
+// The console's words in this page's language (prompts/<lang>/console/*.toml, embedded by
+// base.html): T("common.logout"), T("common.request_failed", {status: 500}).
+window.T = (function () {
+  const node = document.getElementById("words");
+  let words = {};
+  try { words = JSON.parse(node ? node.textContent : "{}"); } catch (e) { words = {}; }
+  return function T(key, values) {
+    const text = words[key];
+    if (text === undefined) {
+      console.error("console word missing: " + key);
+      return key;
+    }
+    return text.replace(/\{(\w+)\}/g, function (all, name) {
+      return values && values[name] !== undefined ? String(values[name]) : all;
+    });
+  };
+})();
+
 window.Hotline = (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
 
@@ -168,6 +187,15 @@ window.Hotline = (function () {
     }
     return coalesce(refresh);
   }
+
+  // The header's language switch: saved for this person, then the page in that language.
+  document.querySelectorAll(".lang-switch button[data-lang]").forEach(function (b) {
+    b.addEventListener("click", async function () {
+      const r = await post("/api/v1/me/language", {language: b.dataset.lang});
+      if (r.ok) window.location.reload();
+      else window.alert(T("common.language_failed"));
+    });
+  });
 
   return {csrf: csrf, words: words, label: label, get: get, post: post, send: send,
           failure: failure, el: el, button: button, coalesce: coalesce, throttle: throttle,

@@ -14,6 +14,7 @@ from hotline.services.deps import Deps
 from hotline.services.livesync import EmbeddedWatch
 from hotline.stores.live.throttle import Throttle
 from hotline.web.streamgate import StreamGate
+from hotline.words import Words
 
 CONFIG = web.AppKey("config", Config)
 KEYRING = web.AppKey("keyring", Keyring)
@@ -25,6 +26,8 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DEPS = web.AppKey("deps", Deps)
 HUB = web.AppKey("hub", Hub)
 PROMPTS = web.AppKey("prompts", Prompts)
+# The console's words (prompts/<lang>/console/*.toml).
+WORDS = web.AppKey("words", Words)
 # Console logins' growing delays (Redis, or this process while Redis is away).
 LOGIN_THROTTLE = web.AppKey("login_throttle", Throttle)
 STREAMS = web.AppKey("streams", StreamGate)

@@ -23,7 +23,8 @@ class Account:
 def _staff(r: object) -> Staff:
     m = r._mapping  # type: ignore[attr-defined]
     langs = tuple(x for x in m["languages"].split(",") if x)
-    return Staff(id=m["id"], name=m["name"], role=Role(m["role"]), languages=langs)
+    return Staff(id=m["id"], name=m["name"], role=Role(m["role"]), languages=langs,
+                 ui_language=m["ui_language"])
 
 
 async def add(conn: AsyncConnection, *, name: str, role: Role, languages: tuple[str, ...],
@@ -57,6 +58,12 @@ async def set_presence_status(conn: AsyncConnection, counselor_id: int,
     """Record the status a counselor chose (what a rebuild of Redis restores)."""
     await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
                        .values(presence_status=status.value))
+
+
+async def set_ui_language(conn: AsyncConnection, counselor_id: int, language: str) -> None:
+    """Record the console language a staff member chose."""
+    await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
+                       .values(ui_language=language))
 
 
 async def presence_statuses(conn: AsyncConnection) -> dict[int, Presence]:

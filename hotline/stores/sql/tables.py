@@ -76,6 +76,9 @@ counselors = Table(
     # The presence status the counselor last chose (available/busy/break/offline; migration
     # 0010): Redis routes on its copy, and a rebuild after Redis lost its data restores it.
     Column("presence_status", String(16), nullable=False, server_default=text("'offline'")),
+    # The console language this person chose in its header (migration 0018); NULL: the
+    # centre's console.default_language.
+    Column("ui_language", String(8), nullable=True),
 )
 
 staff_sessions = Table(
