@@ -200,7 +200,7 @@ async def lead_set(deps: Deps, conversation_id: str, urgency: Urgency, reason: s
 AGING_BATCH = 200
 
 
-async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
+async def age_waiting(deps: Deps, now: datetime | None = None, batch: int = AGING_BATCH) -> int:
     """Move up every waiting case that has waited past its level's limit (none starves).
 
     Each level's overdue cases are read by deadline from ix_conversations_waiting (only they
@@ -212,21 +212,21 @@ async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
     for level in sorted(limits, key=lambda u: u.rank):
         cut = now - timedelta(seconds=limits[level])
         while True:
-            changed, read = await _age_batch(deps, level, cut, now)
+            changed, read = await _age_batch(deps, level, cut, now, batch)
             for c in changed:
                 await announce(deps, c)
             total += len(changed)
-            if read < AGING_BATCH or not changed:
+            if read < batch or not changed:
                 break
     return total
 
 
-async def _age_batch(deps: Deps, level: Urgency, cut: datetime, now: datetime
+async def _age_batch(deps: Deps, level: Urgency, cut: datetime, now: datetime, batch: int
                      ) -> tuple[list[Change], int]:
-    """Age up to AGING_BATCH cases of `level` enqueued before `cut`; (changes, rows read)."""
+    """Age up to `batch` cases of `level` enqueued before `cut`; (changes, rows read)."""
     changed = []
     async with deps.engine.begin() as conn:
-        due = await convs.overdue(conn, level, cut, AGING_BATCH)
+        due = await convs.overdue(conn, level, cut, batch)
         for conv in due:
             waited = (now - conv.enqueued_at).total_seconds()
             target = aged(conv.urgency, waited, deps.config.triage)

@@ -312,6 +312,10 @@ async def latest_for(conn: AsyncConnection, channel: Channel, pseudonym: str
 # Written as the literals the partial indexes of migration 0020 are defined with (see
 # _NOT_CLOSED): with a bound parameter SQLite would not use them.
 _WAITING = conversations.c.status == literal_column("'waiting'")
+# SQLite's planner, without statistics, prefers the equality on ix_conversations_status and
+# reads every waiting row: these queries name their index there (PostgreSQL plans by cost).
+_BY_WAITING = "INDEXED BY ix_conversations_waiting"
+_BY_OPEN_ID = "INDEXED BY ix_conversations_open_id"
 
 
 @dataclass(frozen=True)
@@ -331,6 +335,7 @@ async def waiting_groups(conn: AsyncConnection) -> list[WaitingGroup]:
     c = conversations.c
     rows = await conn.execute(
         select(c.language, c.channel, c.urgency, func.count(), func.min(c.enqueued_at))
+        .with_hint(conversations, _BY_WAITING, "sqlite")
         .where(_WAITING).group_by(c.language, c.channel, c.urgency))
     return [WaitingGroup(r[0], Channel(r[1]), Urgency(r[2]), int(r[3]), r[4]) for r in rows]
 
@@ -348,10 +353,10 @@ async def overdue(conn: AsyncConnection, urgency: Urgency, enqueued_before: date
                   limit: int) -> list[ConversationRow]:
     """Waiting cases of one urgency enqueued before a time, longest waiting first (aging's
     work list, from ix_conversations_waiting)."""
-    rows = await conn.execute(select(*_CONV_COLS).where(and_(
-        _WAITING, conversations.c.urgency == urgency.value,
-        conversations.c.enqueued_at < enqueued_before))
-        .order_by(conversations.c.enqueued_at).limit(limit))
+    rows = await conn.execute(select(*_CONV_COLS).with_hint(conversations, _BY_WAITING, "sqlite")
+                              .where(and_(_WAITING, conversations.c.urgency == urgency.value,
+                                          conversations.c.enqueued_at < enqueued_before))
+                              .order_by(conversations.c.enqueued_at).limit(limit))
     return [_conv(r) for r in rows]
 
 
@@ -377,7 +382,8 @@ async def open_in_range(conn: AsyncConnection, low: str, high: str | None
     """Open conversations whose id is in [low, high) (high None: no end), from
     ix_conversations_open_id: the reconciler's slice."""
     c = conversations.c
-    query = select(*_CONV_COLS).where(and_(_NOT_CLOSED, c.id >= low))
+    query = select(*_CONV_COLS).with_hint(conversations, _BY_OPEN_ID, "sqlite").where(
+        and_(_NOT_CLOSED, c.id >= low))
     if high is not None:
         query = query.where(c.id < high)
     return [_conv(r) for r in await conn.execute(query)]
@@ -396,6 +402,7 @@ async def by_ids(conn: AsyncConnection, ids: list[str]) -> list[ConversationRow]
 async def count_open(conn: AsyncConnection) -> int:
     """How many conversations are open (counted in ix_conversations_open_id)."""
     return int((await conn.execute(select(func.count()).select_from(conversations)
+                                   .with_hint(conversations, _BY_OPEN_ID, "sqlite")
                                    .where(_NOT_CLOSED))).scalar_one())
 
 
@@ -409,7 +416,8 @@ async def waiting_page(conn: AsyncConnection, limit: int,
     for level in sorted(Urgency, key=lambda u: u.rank):
         if after is not None and level.rank < after[0].rank:
             continue
-        query = select(*_CONV_COLS).where(and_(_WAITING, c.urgency == level.value))
+        query = select(*_CONV_COLS).with_hint(conversations, _BY_WAITING, "sqlite").where(
+            and_(_WAITING, c.urgency == level.value))
         if after is not None and level == after[0]:
             query = query.where((c.enqueued_at > after[1])
                                 | and_(c.enqueued_at == after[1], c.id > after[2]))
