@@ -47,6 +47,7 @@ from _support import NoDatabase, RedisProcess, bench_servers, summarize_ms
 from hotline.app import create_app
 from hotline.config import config_from_mapping
 from hotline.domain.triage import IntakeAnswers, triage
+from hotline.metrics import REGISTRY
 from hotline.stores.sql.tables import messages
 from hotline.web.appkeys import DEPS, HUB
 
@@ -186,6 +187,7 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     print(f"sms bench: {args.database}, N={args.messages}, senders={args.senders}, "
           f"load {os.getloadavg()[0]:.2f}")
     ratios = {}
+    churn: dict[int, list[float]] = {}
     try:
         await drive(app_url, bodies(args.warmup, 20), 5, "warmup")
         for c in (1, 50):
@@ -201,7 +203,10 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
                     if sql_time is not None:
                         sql_time.clear()
                     prof.enable()
+                opened = _connects()
                 by_label["hotline"].append(await drive(app_url, work["hotline"], c, "hotline"))
+                churn.setdefault(c, []).append(
+                    (_connects() - opened) / by_label["hotline"][-1].wall_s * 10)
                 if prof:
                     prof.disable()
                     _print_profile(prof, sql_time)
@@ -216,6 +221,8 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
             failed = sum(len(p.errors) for p in by_label["hotline"])
             verdict = ("NOT COMPARABLE: hotline answered errors" if failed
                        else "met" if ratios[c] >= 0.35 else "MISSED")
+            per10 = sorted(churn[c])[len(churn[c]) // 2]
+            print(f"  database connections opened per 10 s at c={c}: median {per10:.1f}")
             print(f"  hotline / one-Redis-call handler at c={c}: median {ratios[c]:.2f}x over "
                   f"{len(rounds)} rounds ({', '.join(f'{x:.2f}' for x in rounds)}; target "
                   f">= 0.35x: {verdict})")
@@ -242,6 +249,11 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
         await redis_runner.cleanup()
         await redis.aclose()
     return 0
+
+
+def _connects() -> float:
+    """Database connections the server's pool has opened so far."""
+    return REGISTRY.get_sample_value("hotline_sql_connections_opened_total") or 0.0
 
 
 def _median_phase(phases: list[Phase]) -> Phase:

@@ -119,7 +119,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _sql_ctx(app: web.Application) -> AsyncIterator[None]:
     url = app[CONFIG].database_url
     checkpointer = checkpoint.for_url(url)
-    engine = open_engine(url, background_checkpoint=checkpointer is not None)
+    engine = open_engine(url, background_checkpoint=checkpointer is not None,
+                         pool_size=app[CONFIG].storage.sql_pool_size)
     await migrate(engine)
     app[ENGINE] = engine
     stop = asyncio.Event()
