@@ -47,7 +47,6 @@ from _support import NoDatabase, RedisProcess, bench_servers, summarize_ms
 from hotline.app import create_app
 from hotline.config import config_from_mapping
 from hotline.domain.triage import IntakeAnswers, triage
-from hotline.metrics import REGISTRY
 from hotline.stores.sql.tables import messages
 from hotline.web.appkeys import DEPS, HUB
 
@@ -177,6 +176,7 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     app_runner, app_url = await serve(app)
     deps = app[DEPS]
     sql_time = _sql_timer(deps.engine) if args.profile else None
+    opened = _connection_counter(deps.engine)
     seen = {"events": 0}
     sub = app[HUB].subscribe(lambda ev: ev.get("type") == "message")
 
@@ -203,10 +203,10 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
                     if sql_time is not None:
                         sql_time.clear()
                     prof.enable()
-                opened = _connects()
+                before = opened[0]
                 by_label["hotline"].append(await drive(app_url, work["hotline"], c, "hotline"))
                 churn.setdefault(c, []).append(
-                    (_connects() - opened) / by_label["hotline"][-1].wall_s * 10)
+                    (opened[0] - before) / by_label["hotline"][-1].wall_s * 10)
                 if prof:
                     prof.disable()
                     _print_profile(prof, sql_time)
@@ -251,11 +251,6 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     return 0
 
 
-def _connects() -> float:
-    """Database connections the server's pool has opened so far."""
-    return REGISTRY.get_sample_value("hotline_sql_connections_opened_total") or 0.0
-
-
 def _median_phase(phases: list[Phase]) -> Phase:
     """The round with the median rate, with every round's latencies for p50 and p99."""
     ranked = sorted(phases, key=lambda p: p.rate)
@@ -276,6 +271,19 @@ def _print_profile(prof: cProfile.Profile, sql_time: dict[str, list[float]] | No
               "characters; statements run through SQLAlchemy only):")
         for stmt, (total, count) in sorted(sql_time.items(), key=lambda kv: -kv[1][0])[:15]:
             print(f"    {total * 1000:9.1f} ms  {count:6}  {stmt[:60]!r}")
+
+
+def _connection_counter(engine: Any) -> list[int]:
+    """A one-item list counting the database connections the server's pool opens."""
+    from sqlalchemy import event
+
+    count = [0]
+
+    @event.listens_for(engine.sync_engine.pool, "connect")
+    def _connect(*_args: Any) -> None:
+        count[0] += 1
+
+    return count
 
 
 def _sql_timer(engine: Any) -> dict[str, list[float]]:
