@@ -126,3 +126,24 @@ def lag_figures(before: list[tuple[float, float]], after: list[tuple[float, floa
     p99 = next(le for le, n in diff if n >= 0.99 * total)
     top = next(le for le, n in diff if n >= total)
     return p99 * 1000, top * 1000, int(total)
+
+
+async def profile(pid: int, seconds: float, out: Path) -> list[tuple[int, str]]:
+    """py-spy samples of a process for `seconds` (idle threads left out), written to `out` as
+    collapsed stacks; the 12 functions seen most at the top of a stack (own time)."""
+    import asyncio
+    import shutil
+    import sys
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    proc = await asyncio.create_subprocess_exec(
+        spy, "record", "--format", "raw", "-o", str(out), "-d", str(int(seconds)), "-r", "200",
+        "-p", str(pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await proc.wait()
+    own: dict[str, int] = {}
+    if not out.exists():
+        return []
+    for line in out.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        top = stack.rsplit(";", 1)[-1]
+        own[top] = own.get(top, 0) + int(n)
+    return sorted(((n, f) for f, n in own.items()), reverse=True)[:12]

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/surge_bench.py [--database sqlite|postgresql] [--waiting 10000]
         [--counselors 1000] [--leads 5] [--consoles 200] [--rate 500] [--seconds 60] [--idle 20]
+        [--profile DIR]
 
 Two floors, each on a fresh database and private redis-server, the same in everything but the
 queue: the baseline with nothing waiting, then the surge with W waiting (urgency as aging would
@@ -44,7 +45,7 @@ from twilio.request_validator import RequestValidator
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import NoDatabase, bench_servers, summarize_ms
-from _surge_floor import cpu_s, lag_buckets, lag_figures, login, rss_mb, seed
+from _surge_floor import cpu_s, lag_buckets, lag_figures, login, profile, rss_mb, seed
 
 from hotline.stores.live.keys import Keys
 from tests.serve import Instance
@@ -286,6 +287,13 @@ async def floor(args: argparse.Namespace, waiting: int) -> list[dict[str, Any]]:
                   flush=True)
             await asyncio.sleep(5)  # the first reconcile and aging passes
             out = [await phase("idle", inst, session, args.idle, [], None)]
+            if args.profile and inst.proc is not None:
+                # After the idle phase: the profiler's own sampling is not in its figures.
+                path = Path(args.profile) / f"idle-{waiting}.txt"
+                top = await profile(inst.proc.pid, args.idle, path)
+                print(f"  py-spy, idle at {waiting} waiting, own samples (stacks in {path}):")
+                for n, func in top:
+                    print(f"    {n:6} {func[:110]}")
             names = ([(f"lead{i}", "lead") for i in range(args.leads)]
                      + [(f"c{i}", "counselor") for i in range(args.consoles)])
             sem = asyncio.Semaphore(4)
@@ -357,6 +365,8 @@ async def main() -> int:
     ap.add_argument("--rate", type=float, default=500.0)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--idle", type=float, default=20.0)
+    ap.add_argument("--profile", metavar="DIR",
+                    help="after each idle phase, sample the server with py-spy as long again")
     args = ap.parse_args()
     print(f"surge bench: {args.database}; {args.counselors} counselors at capacity, "
           f"{args.leads} lead + {args.consoles} counselor consoles, {args.rate:.0f} msg/s for "
