@@ -21,19 +21,29 @@ import jinja2
 from aiohttp import web
 
 from hotline import datadir, loopwatch
-from hotline.channels import sms, telegram, voice, webchat
+from hotline.channels import sms, telegram, voice, webcase, webchat, webchat_tools
 from hotline.config import Config
 from hotline.console import api as console_api
-from hotline.console import bans_api, evidence_api, floor_api
+from hotline.console import (
+    bans_api,
+    evidence_api,
+    floor_api,
+    referrals_api,
+    roster_api,
+    signals_api,
+)
 from hotline.console import i18n as console_i18n
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
+from hotline.domain import policy
 from hotline.events import Hub
 from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
 from hotline.services import (
+    abandon,
     alerts,
     bans,
+    case_takedown,
     livesync,
     outbox,
     presence,
@@ -44,6 +54,10 @@ from hotline.services import (
 )
 from hotline.services.deps import Deps
 from hotline.services.jobs import supervise
+from hotline.staff import api as staff_api
+from hotline.staff import pages as staff_pages
+from hotline.staff import upkeep, wellbeing_api
+from hotline.staff.guard import guard
 from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
@@ -51,6 +65,9 @@ from hotline.stores.live.store import LiveStore
 from hotline.stores.live.throttle import Throttle
 from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
+from hotline.takedown import api as takedown_api
+from hotline.takedown import pages as takedown_pages
+from hotline.takedown.victim import VictimDesk
 from hotline.web import ops
 from hotline.web.appkeys import (
     CONFIG,
@@ -195,6 +212,8 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "aging": lambda: urgency.run_aging(deps, stop),
         "outbox": lambda: outbox.run_outbox(deps, stop),
         "bans": lambda: bans.run_bans(deps, stop, bans_wake),
+        "staff": lambda: upkeep.run_upkeep(deps, stop),
+        "abandon": lambda: abandon.run_abandon(deps, app[PROMPTS], stop),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
         "loop-watch": lambda: loopwatch.run(stop),
     }
@@ -233,7 +252,7 @@ def create_app(config: Config) -> web.Application:
     # RealAddress comes before anything that reads request.remote (per-address limits).
     app = web.Application(
         middlewares=[security_headers, errors,
-                     RealAddress(config.server.trusted_proxies).middleware],
+                     RealAddress(config.server.trusted_proxies).middleware, guard],
         handler_args={"access_log_format": ACCESS_LOG_FORMAT},
         client_max_size=MAX_REQUEST_BYTES)
     app[CONFIG] = config
@@ -243,20 +262,33 @@ def create_app(config: Config) -> web.Application:
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
                                undefined=jinja2.StrictUndefined, autoescape=True)
     console_i18n.install(env, app[WORDS], config.console.default_language)
+    env.globals.update(may=policy.may_named)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.cleanup_ctx.extend([_keyring_ctx, _embedded_redis_ctx, _redis_ctx, _sql_ctx,
                             _services_ctx, _hub_ctx, _jobs_ctx])
     ops.setup(app)
     app.on_shutdown.append(_close_streams)
     app.router.add_routes(webchat.routes)
+    app.router.add_routes(webcase.routes)
+    app.router.add_routes(webchat_tools.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
+    app.router.add_routes(roster_api.routes)
+    app.router.add_routes(signals_api.routes)
     app.router.add_routes(bans_api.routes)
+    app.router.add_routes(referrals_api.routes)
+    app.router.add_routes(staff_pages.routes)
+    app.router.add_routes(staff_api.routes)
+    app.router.add_routes(wellbeing_api.routes)
     sms.setup(app)
     voice.setup(app)
     telegram.setup(app)
     evidence_api.setup(app)
+    takedown_api.setup(app)
+    # The victim's case page sees and adds to the desk through this (docs/victim.md).
+    case_takedown.use(VictimDesk())
+    takedown_pages.setup(app)
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
     # After every cleanup context has started (on_startup runs those first).

@@ -1,4 +1,5 @@
-"""The `hotline` command: serve, migrate, check-config, counselor add, queue.
+"""The `hotline` command: serve, migrate, check-config, staff (alias counselor), queue, roster,
+takedown list.
 
 Configuration errors exit with status 2 and a message naming the bad key.
 """
@@ -18,15 +19,18 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from hotline.channels import telegram_cli
-from hotline.config import LANG_CODES, Config, ConfigError, load_config
+from hotline.config import Config, ConfigError, load_config
 from hotline.domain import shifts
+from hotline.domain.accounts import FieldError, parse_fields
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
+from hotline.staff import cli as staff_cli
+from hotline.staff import store as staff_admin_store
+from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import staff as staff_store
 from hotline.stores.sql.engine import current_revision, migrate, open_engine
-
-_MIN_PASSWORD = 12
+from hotline.takedown import cli as takedown_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,20 +47,21 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate the configuration and print it "
                                             "(secrets masked)")
     c.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
-    co = sub.add_parser("counselor", help="manage staff accounts")
+    co = sub.add_parser("staff", aliases=["counselor"], help="manage staff accounts "
+                                                             "(docs/staff.md)")
     co_sub = co.add_subparsers(dest="counselor_command", required=True, metavar="ACTION")
     add = co_sub.add_parser("add", help="add a staff account; the password is read from stdin "
                                         "or prompted for")
     add.add_argument("name", help="login name (1-64 characters)")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.add_argument("--languages", required=True,
-                     help=f"comma-separated languages spoken ({', '.join(sorted(LANG_CODES))})")
+    staff_cli.add_field_options(add, required=True)
     add.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
+    staff_cli.add_parsers(co_sub)
     ph = co_sub.add_parser("phone", help="set the phone number calls are bridged to, read "
                                           "from stdin (E.164; an empty line removes it)")
     ph.add_argument("name", help="login name")
     ph.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
     telegram_cli.add_parsers(sub, co_sub)
+    takedown_cli.add_parsers(sub)
     q = sub.add_parser("queue", help="list waiting conversations: id, channel, language, "
                                      "urgency, seconds waited (never a contact address)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -77,13 +82,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `hotline` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "staff":
+        args.command = "counselor"  # one name inside; `counselor` stays as an alias
     try:
         cfg = load_config(getattr(args, "config_sub", None) or args.config)
         return _dispatch(args, cfg)
     except ConfigError as e:
         print(f"hotline: configuration error: {e}", file=sys.stderr)
         return 2
-    except UsageError as e:
+    except (UsageError, staff_cli.CliError) as e:
         print(f"hotline: {e}", file=sys.stderr)
         return 2
 
@@ -110,9 +117,13 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     if (tg := telegram_cli.dispatch(args, cfg)) is not None:
         return tg
+    if (td := takedown_cli.dispatch(args, cfg)) is not None:
+        return td
     if args.command == "counselor":
         if args.counselor_command == "phone":
             return _counselor_phone(args, cfg)
+        if args.counselor_command in staff_cli.ACTIONS:
+            return staff_cli.run(args, cfg)
         return _counselor_add(args, cfg)
     if args.command == "roster":
         return _roster(args, cfg)
@@ -150,9 +161,16 @@ def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
     if not langs or bad:
         raise UsageError(f"--languages: expected a comma list from "
                          f"{', '.join(cfg.languages.supported)}, got {args.languages!r}")
+    try:
+        extra = parse_fields({k: v for k, v in staff_cli.fields_of(args).items()
+                              if k in ("channels", "specialisms", "max_chats")},
+                             cfg.languages.supported).columns()
+    except FieldError as e:
+        raise UsageError(f"--{e.field.replace('_', '-')}: {e}") from None
     password = _read_password()
-    if len(password) < _MIN_PASSWORD:
-        raise UsageError(f"password: expected at least {_MIN_PASSWORD} characters")
+    if len(password) < cfg.console.min_password_chars:
+        raise UsageError(f"password: expected at least {cfg.console.min_password_chars} "
+                         "characters")
     pw_hash = hash_password(password)
 
     async def _add() -> int:
@@ -160,9 +178,16 @@ def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
         try:
             await migrate(engine)
             async with engine.begin() as conn:
-                return await staff_store.add(conn, name=name, role=Role(args.role),
-                                             languages=langs, password_hash=pw_hash,
-                                             at=datetime.now(UTC))
+                new_id = await staff_store.add(conn, name=name, role=Role(args.role),
+                                               languages=langs, password_hash=pw_hash,
+                                               at=datetime.now(UTC))
+                if extra:
+                    await staff_admin_store.update_fields(conn, new_id, **extra)
+                await audit.record(conn, at=datetime.now(UTC), actor_id=None,
+                                   action="staff.added", target_kind="counselor",
+                                   target_id=str(new_id), role=args.role,
+                                   fields=sorted(["languages", *extra]))
+                return new_id
         finally:
             await engine.dispose()
 
@@ -241,7 +266,7 @@ def _roster(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     print(f"on shift at {data['at']}:")
     for p in data["on_shift"]:
-        until = p["until"] or "(unscheduled: whenever present)"
+        until = p["until"] or "further notice (not rostered: whenever present)"
         print(f"  {p['name']:20} {p['role']:10} {','.join(p['languages']):8} until {until}")
     if not data["on_shift"]:
         print("  nobody")

@@ -16,13 +16,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotline.config_abandon import AbandonConfig
 from hotline.config_channels import TelegramConfig, TwilioConfig
-from hotline.config_console import ConsoleConfig, validate_console, validate_trusted_proxies
+from hotline.config_console import (
+    ConsoleConfig,
+    WellbeingConfig,
+    validate_console,
+    validate_trusted_proxies,
+    validate_wellbeing,
+)
 from hotline.config_limits import LimitsConfig
+from hotline.config_referrals import ReferralsConfig, parse_referrals
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
+from hotline.takedown.config import TakedownConfig, parse_takedown
 
 if typing.TYPE_CHECKING:
     from hotline.domain.triage import TriageRules
@@ -125,8 +134,12 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
+    abandoned: AbandonConfig = field(default_factory=AbandonConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
+    wellbeing: WellbeingConfig = field(default_factory=WellbeingConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
+    takedown: TakedownConfig = field(default_factory=TakedownConfig)
+    referrals: ReferralsConfig = field(default_factory=ReferralsConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -159,9 +172,11 @@ _SECTIONS: dict[str, type[Any]] = {
     "telegram": TelegramConfig,
     "twilio": TwilioConfig,
     "limits": LimitsConfig,
+    "wellbeing": WellbeingConfig,
+    "abandoned": AbandonConfig,
 }
 # Sections with nested tables, parsed by their own functions.
-_SPECIAL = ("roster", "triage")
+_SPECIAL = ("roster", "triage", "takedown", "referrals")
 
 # Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -290,6 +305,7 @@ def _validate(cfg: Config) -> None:
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
     validate_console(cfg.console, LANG_CODES)
+    validate_wellbeing(cfg.wellbeing)
     validate_trusted_proxies(s.trusted_proxies)
     if cfg.routing.mode not in [m.value for m in RoutingMode]:
         raise ConfigError("routing.mode: expected \"offer\" or \"pull\"")
@@ -356,7 +372,11 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
         name: _build_section(name, cls, raw.get(name, {}), env) for name, cls in _SECTIONS.items()
     }
     cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
-                 triage=_triage_rules(raw.get("triage", {})), base_dir=base_dir)
+                 triage=_triage_rules(raw.get("triage", {})),
+                 takedown=parse_takedown(raw.get("takedown", {}), base_dir),
+                 referrals=parse_referrals(raw.get("referrals", {}),
+                                           parts["languages"].supported),
+                 base_dir=base_dir)
     try:
         _validate(cfg)
     except ConfigError as e:
@@ -390,6 +410,7 @@ __all__ = [
     "LanguageConfig",
     "LimitsConfig",
     "PrivacyConfig",
+    "ReferralsConfig",
     "RetentionConfig",
     "RosterConfig",
     "RoutingConfig",
@@ -399,6 +420,7 @@ __all__ = [
     "StreamsConfig",
     "TelegramConfig",
     "TwilioConfig",
+    "WellbeingConfig",
     "config_from_mapping",
     "load_config",
     "replace",

@@ -19,6 +19,8 @@ WEBHOOK_ERRORS = Counter("hotline_webhook_errors", "Inbound requests rejected or
 FLOOD_REFUSED = Counter("hotline_flood_refused", "Actions a flood limit held back or refused, "
                         "and contacts from banned senders or addresses", ["limit"],
                         registry=REGISTRY)
+ABANDONED = Counter("hotline_abandoned", "Cases closed because the victim left (never answered "
+                    "when closed while waiting)", ["channel", "how"], registry=REGISTRY)
 WAITING = Gauge("hotline_waiting", "Conversations waiting for a counselor",
                 ["language", "urgency"], registry=REGISTRY)
 OLDEST_WAIT = Gauge("hotline_oldest_wait_seconds", "Longest current wait",

@@ -31,7 +31,8 @@ class Instance:
 
     def __init__(self, tmp_path: Path, name: str, database_url: str, redis_url: str,
                  prefix: str, secret: str, extra_toml: str = "",
-                 open_files: int | None = None, log_level: str = "WARNING") -> None:
+                 open_files: int | None = None,
+                 two_factor_roles: tuple[str, ...] = (), log_level: str = "WARNING") -> None:
         self.name = name
         self.open_files = open_files
         self.port = free_port()
@@ -53,7 +54,10 @@ class Instance:
             "[routing]\n"
             'mode = "pull"\n'
             "[privacy]\n"
-            f'log_level = "{log_level}"\n' + extra_toml)
+            f'log_level = "{log_level}"\n'
+            # No second factor unless asked for (as tests/conftest.make_config).
+            "[console]\n"
+            f"two_factor_roles = {json.dumps(list(two_factor_roles))}\n" + extra_toml)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
         self.env.update(HOTLINE_SECRET_KEY=secret, PYTHONUNBUFFERED="1")
         self.proc: subprocess.Popen[bytes] | None = None

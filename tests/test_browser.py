@@ -258,7 +258,7 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     # The victim writes; the page says they are waiting, first in line.
     await victim.locator("#text").fill(SECRET_TEXT)
     await victim.get_by_role("button", name="Send").click()
-    await expect(victim.locator("#messages li.mine")).to_have_text([SECRET_TEXT])
+    await expect(victim.locator("#messages li.mine .body")).to_have_text([SECRET_TEXT])
     await expect(victim.locator("#text")).to_have_value("")
     await expect(victim.locator("#status")).to_have_attribute("data-state", "waiting")
     await expect(victim.locator("#status")).to_contain_text("You are number 1 in line")
@@ -267,8 +267,8 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     # The waiting case appears in the counselor's queue live, without a reload.
     row = counselor.locator("#queue tbody tr")
     await expect(row).to_have_count(1)
-    await expect(row.locator("td").nth(1)).to_have_text("webchat")
-    await expect(row.locator("td").nth(2)).to_have_text("en")
+    await expect(row.locator("td").nth(1)).to_have_text("web chat")
+    await expect(row.locator("td").nth(2)).to_have_text("English")
     await expect(counselor.locator("#waiting-count")).to_have_text("1")
     await expect(counselor.locator("#queue")).not_to_contain_text(SECRET_TEXT)
     await _still_marked(counselor)
@@ -276,8 +276,8 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     # Take next: the case page shows the victim's words.
     await counselor.get_by_role("button", name="Take next").click()
     await expect(counselor).to_have_url(re.compile(r"/console/cases/[^/]+$"))
-    await expect(counselor.locator("#case-status")).to_have_text("active")
-    await expect(counselor.locator("#transcript li.victim")).to_have_text([SECRET_TEXT])
+    await expect(counselor.locator("#case-status")).to_have_text("in conversation")
+    await expect(counselor.locator("#transcript li.victim .text")).to_have_text([SECRET_TEXT])
     await _mark(counselor)
 
     # Evidence arrives as the Telegram bot records it (fingerprints first, the file once the
@@ -316,15 +316,15 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     # The counselor replies; the victim sees it live.
     await counselor.locator("#reply-text").fill(REPLY_TEXT)
     await counselor.locator("#reply").get_by_role("button", name="Send").click()
-    await expect(counselor.locator("#transcript li.counselor")).to_have_text([REPLY_TEXT])
+    await expect(counselor.locator("#transcript li.counselor .text")).to_have_text([REPLY_TEXT])
     await expect(counselor.locator("#reply-text")).to_have_value("")
-    await expect(victim.locator("#messages li.theirs")).to_have_text([REPLY_TEXT])
-    await expect(victim.locator("#messages li")).to_have_text([SECRET_TEXT, REPLY_TEXT])
+    await expect(victim.locator("#messages li.theirs .body")).to_have_text([REPLY_TEXT])
+    await expect(victim.locator("#messages li .body")).to_have_text([SECRET_TEXT, REPLY_TEXT])
 
     # The victim writes again; the counselor's transcript follows live.
     await victim.locator("#text").fill("It is called 'leaks 2'.")
     await victim.locator("#text").press("Enter")
-    await expect(counselor.locator("#transcript li")).to_have_text(
+    await expect(counselor.locator("#transcript li .text")).to_have_text(
         [SECRET_TEXT, REPLY_TEXT, "It is called 'leaks 2'."])
     await _still_marked(victim)
     await _still_marked(counselor)
@@ -334,7 +334,7 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
 
     # A reload keeps the conversation: the session cookie names the chat.
     await victim.reload()
-    await expect(victim.locator("#messages li")).to_have_text(
+    await expect(victim.locator("#messages li .body")).to_have_text(
         [SECRET_TEXT, REPLY_TEXT, "It is called 'leaks 2'."])
     await expect(victim.locator("#status")).to_have_attribute("data-state", "active")
     await _mark(victim)
@@ -342,12 +342,15 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     # The counselor closes with the intake form and is back on the floor.
     close = counselor.locator("#close")
     await close.get_by_label("Harm type").select_option("synthetic")
-    await close.get_by_role("checkbox", name="telegram", exact=True).check()
+    await close.get_by_role("checkbox", name="Telegram", exact=True).check()
     await close.get_by_label("Age band").select_option("18_24")
     await close.get_by_label("Urgency").select_option("high")
-    await close.get_by_role("checkbox", name="takedown", exact=True).check()
+    await close.get_by_role("checkbox", name="Takedown support", exact=True).check()
     await close.get_by_label("Outcome").select_option("takedown_requested")
     await close.get_by_role("button", name="Close case").click()
+    # Closing asks first.
+    await expect(close.locator("#close-confirm")).to_be_visible()
+    await close.locator("#close-yes").click()
     await expect(counselor).to_have_url(site.url("/console"))
     await expect(counselor.locator("#live")).to_have_text("Live")
     await expect(counselor.locator("#mine li")).to_have_count(0)
@@ -430,16 +433,15 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     await victim.goto("/chat?lang=en")
     await victim.locator("#text").fill(SECRET_TEXT)
     await victim.get_by_role("button", name="Send").click()
-    await expect(victim.locator("#messages li.mine")).to_have_text([SECRET_TEXT])
+    await expect(victim.locator("#messages li.mine .body")).to_have_text([SECRET_TEXT])
 
     offer = counselor.locator("#offers-list li")
     await expect(offer).to_have_count(1)
-    await expect(offer).to_contain_text("webchat · en")
+    await expect(offer).to_contain_text("web chat · English")
     await expect(offer.locator(".countdown")).to_have_text(re.compile(r"^\d+ s left$"))
     await expect(offer).to_have_class(re.compile(r"\bfresh\b"))
     await expect(counselor).to_have_title(re.compile(r"^\(1\) New offer"))
-    await expect(counselor.locator("#queue tbody tr")).to_contain_text(
-        f"offered to #{mina_id} (you)")
+    await expect(counselor.locator("#queue tbody tr")).to_contain_text("offered to you")
     await expect(counselor.locator("#offers")).not_to_contain_text(SECRET_TEXT)
     await _still_marked(counselor)
     await counselor.screenshot(path=str(shots / "browser-floor-offer.png"), full_page=True)
@@ -448,13 +450,15 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     await offer.get_by_role("button", name="Accept").click()
     await expect(counselor).to_have_url(re.compile(r"/console/cases/[0-9a-f]{32}$"))
     case_id = counselor.url.rsplit("/", 1)[1]
-    await expect(counselor.locator("#case-status")).to_have_text("active")
-    await expect(counselor.locator("#transcript li.victim")).to_have_text([SECRET_TEXT])
+    await expect(counselor.locator("#case-status")).to_have_text("in conversation")
+    await expect(counselor.locator("#transcript li.victim .text")).to_have_text([SECRET_TEXT])
     await _mark(counselor)
 
     # Takedown staff and a lead come on the floor (nothing waits, so nothing is offered).
     takedown_ctx, takedown = await _log_in(browser, site, problems, "tari")
-    await expect(takedown.locator("#alerts")).to_be_hidden()
+    # Their floor is their alerts, not the victims' queue.
+    await expect(takedown.locator("#alerts .alerts-empty")).to_be_visible()
+    await expect(takedown.locator("#queue")).to_have_count(0)
     await _mark(takedown)
     lead_ctx, lead = await _log_in(browser, site, problems, "lee")
     await lead.get_by_role("link", name="Lead view").click()
@@ -474,21 +478,23 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     await _still_marked(counselor)
     await counselor.screenshot(path=str(shots / "browser-case-flagged.png"), full_page=True)
 
-    # The takedown staff member sees the alert live (without the case's words or a link to
-    # a case they may not open), and acknowledges it.
-    alert = takedown.locator("#alerts li")
+    # The takedown staff member sees the alert live (without the case's words; its link leads
+    # to a read-only view of the case), and acknowledges it.
+    alert = takedown.locator("#alerts li.alert")
     await expect(alert).to_have_count(1)
     await expect(alert).to_contain_text("Takedown")
     await expect(alert).to_contain_text("content spreading")
     await expect(alert).to_contain_text(f"case {case_id[:8]}")
-    await expect(alert.locator("a")).to_have_count(0)
+    await expect(alert.locator("a")).to_have_attribute("href", f"/console/cases/{case_id}")
     await expect(takedown.locator("#alerts")).not_to_contain_text(SECRET_TEXT)
-    await expect(lead.locator("#alerts li")).to_have_count(1)
+    await expect(lead.locator("#alerts li.alert")).to_have_count(1)
     await takedown.screenshot(path=str(shots / "browser-takedown-alert.png"), full_page=True)
     await alert.get_by_role("button", name="Acknowledge").click()
-    await expect(takedown.locator("#alerts")).to_be_hidden()
-    # The lead's panel follows live, and the case now shows as urgent there.
-    await expect(lead.locator("#alerts")).to_be_hidden()
+    await expect(takedown.locator("#alerts .alerts-empty")).to_be_visible()
+    # The lead's panel follows live (who acknowledged), and the case now shows as urgent.
+    await expect(lead.locator("#alerts li.alert .acked-by")).to_contain_text(
+        "acknowledged by tari")
+    await expect(lead.locator("#alerts .alert-items button")).to_have_count(0)
     await expect(lead.locator(f'#active tr[data-case="{case_id}"]')).to_have_class(
         re.compile(r"urgency-(high|critical)"))
     await _still_marked(takedown)
@@ -498,9 +504,21 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     await expect(lead.locator("#manage")).to_be_visible()
     await lead.screenshot(path=str(shots / "browser-lead.png"), full_page=True)
 
-    # The roster page shows who is on shift now (nobody has a roster: all are unscheduled).
+    # The roster page shows who is on shift now (nobody follows the roster: all are on).
     await lead.get_by_role("link", name="Roster").click()
     await expect(lead.locator(f'#on-shift tr[data-staff="{mina_id}"]')).to_contain_text("mina")
+    # The lead makes himself follow the roster: that ends his shift now, so the page asks
+    # (a 409 the browser logs) and he confirms.
+    asked: list[str] = []
+
+    async def accept(d: Any) -> None:
+        asked.append(d.message)
+        await d.accept()
+
+    lead.on("dialog", accept)
+    await lead.get_by_label("Follows the roster: lee").check()
+    await expect(lead.locator("#people-result")).to_have_text("Saved.")
+    assert len(asked) == 1 and "ends lee's shift now" in asked[0]
     # A weekly shift added on the page is listed with the roster's entries and removed there.
     await lead.locator("#shift-who").select_option(str(lee_id))
     await lead.locator('#shift input[name=days][value="sun"]').check()
@@ -508,14 +526,15 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     entries = lead.locator("#shift-entries tbody tr")
     await expect(entries).to_have_count(1)
     await expect(entries).to_contain_text("lee")
-    await expect(entries).to_contain_text("sun")
+    await expect(entries).to_contain_text("Sunday")
     await lead.screenshot(path=str(shots / "browser-roster.png"), full_page=True)
     await entries.get_by_role("button", name="Remove").click()
     await expect(entries).to_have_count(0)
 
     for ctx in (victim_ctx, counselor_ctx, takedown_ctx, lead_ctx):
         await ctx.close()
-    assert problems.seen == []
+    # Only the confirmations asked for (409, then sent again with confirm).
+    assert [p for p in problems.seen if "status of 409 " not in p] == []
 
 
 async def test_a_victim_asks_for_a_call_back_from_the_chat(phone_site: Site, browser: Browser,

@@ -148,7 +148,7 @@ async def test_each_role_hears_what_it_may_read(app_runner: AppRunner) -> None:
     assert resp.status == 200, await resp.text()
     assert (await second.send("they are on a channel")).status == 201
     resp = await people["lee"].post(f"/api/v1/cases/{c1}/urgency",
-                                    {"urgency": "high", "reason": "wellbeing"})
+                                    {"urgency": "high", "reason": "new_information"})
     assert resp.status == 200, await resp.text()
     await deps.publish({"type": "roster", "counselor": ids["lee"]})  # the end marker
 

@@ -238,12 +238,13 @@ async def test_lead_sets_urgency_up_and_down_with_a_reason(app_runner: AppRunner
 
     status, body = await _urgency(lead, newer, "critical", "other")
     assert status == 200, body
-    assert body == {"conversation": newer, "urgency": "critical", "reasons": ["lead"]}
+    assert body == {"conversation": newer, "urgency": "critical", "reasons": ["lead"],
+                    "changed": True}
     assert await queue_ids(lead) == [(newer, None), (older, None)]
     row = await conv(app_runner, newer)
     assert row.urgency.value == "critical" and row.reasons == ("lead",)
 
-    status, body = await _urgency(lead, newer, "normal", "skills")
+    status, body = await _urgency(lead, newer, "normal", "risk_lower")
     assert status == 200 and body["urgency"] == "normal"
     # Back down: the older case is first again (the newer one kept its own wait).
     assert await queue_ids(lead) == [(older, None), (newer, None)]
@@ -251,10 +252,18 @@ async def test_lead_sets_urgency_up_and_down_with_a_reason(app_runner: AppRunner
     changes = await audit(app_runner, "case.urgency_set", newer)
     assert [(a["actor_id"], a["detail"]) for a in changes] == [
         (lead.id, {"before": "normal", "after": "critical", "reason": "other"}),
-        (lead.id, {"before": "critical", "after": "normal", "reason": "skills"})]
+        (lead.id, {"before": "critical", "after": "normal", "reason": "risk_lower"})]
     announced = [(e["urgency"], e["reasons"]) for e in await stream_events(app_runner, "urgency")
                  if e["conversation"] == newer]
     assert announced == [("critical", ["lead"]), ("normal", ["lead"])]
+
+    # The urgency the case already has is no change: nothing recorded or announced.
+    status, body = await _urgency(lead, newer, "normal", "other")
+    assert (status, body) == (200, {"conversation": newer, "urgency": "normal", "changed": False})
+    assert len(await audit(app_runner, "case.urgency_set", newer)) == 2
+    # Handover reasons are not urgency reasons: those have their own codes.
+    status, body = await _urgency(lead, newer, "high", "skills")
+    assert status == 400 and body["error"].startswith("reason:")
 
     for bad in ({"urgency": "extreme", "reason": "other"}, {"urgency": "high", "reason": "x"},
                 {"urgency": "high"}):

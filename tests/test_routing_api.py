@@ -71,7 +71,7 @@ async def test_app_router_offers_to_the_available_counselor_who_accepts(
     assert await wait_for(offered, timeout=GUARD_S) == [cid]
     resp = await mina.client.get("/api/v1/offers/mine")
     offer = (await resp.json())["offers"][0]
-    assert set(offer) == {"id", "channel", "language", "urgency", "deadline_ms"}
+    assert set(offer) == {"id", "channel", "language", "urgency", "deadline_ms", "reasons"}
     assert offer["channel"] == "webchat" and offer["language"] == "en"
     assert offer["deadline_ms"] > 0
     assert await queue_ids(mina) == [(cid, mina.id)]

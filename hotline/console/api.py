@@ -13,7 +13,7 @@ from aiohttp import web
 from hotline.console.auth import require_staff, session_digest
 from hotline.console.stream import StaffStream
 from hotline.domain.intake import IntakeError, parse_intake
-from hotline.services import casework, floorview, handover, presence
+from hotline.services import caseview, casework, floorview, handover, presence, victimcase
 from hotline.services.sessions import session_ref
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import staff as staff_store
@@ -33,15 +33,21 @@ def _case_json(conv: convs.ConversationRow) -> dict[str, Any]:
             "reasons": list(conv.reasons),
             "counselor_id": conv.counselor_id, "created_at": conv.created_at.isoformat(),
             "assigned_at": conv.assigned_at.isoformat() if conv.assigned_at else None,
-            "victim_left_at": conv.victim_left_at.isoformat() if conv.victim_left_at else None}
+            "victim_left_at": conv.victim_left_at.isoformat() if conv.victim_left_at else None,
+            "return_of": conv.return_of}
 
 
 @routes.get("/api/v1/me")
 async def me(request: web.Request) -> web.Response:
+    """Who I am, my status, and `blocked`: the first reason I get no new case now (the
+    routing code take-next would answer; null when I may be offered one)."""
     staff = await require_staff(request)
+    deps = request.app[DEPS]
+    status = await deps.live.status_of(staff.id)
     return web.json_response({"id": staff.id, "name": staff.name, "role": staff.role.value,
                               "languages": list(staff.languages),
-                              "ui_language": staff.ui_language})
+                              "ui_language": staff.ui_language, "status": status.value,
+                              "blocked": await caseview.blocked(deps, staff.id)})
 
 
 @routes.post("/api/v1/me/language")
@@ -111,10 +117,14 @@ async def case(request: web.Request) -> web.Response:
                                                 request.match_info["id"], after)
     except casework.CaseNotFound:
         raise json_error(404, "no such case") from None
-    notes = await handover.notes(request.app[DEPS], conv.id)
-    return web.json_response({**_case_json(conv), "handovers": notes, "messages": [
+    deps = request.app[DEPS]
+    notes = await handover.notes(deps, conv.id)
+    facts = await caseview.view(deps, staff, conv, after)
+    return web.json_response({**_case_json(conv), **facts.as_json(), "handovers": notes,
+                              "messages": [
         {"seq": ln.seq, "direction": ln.direction.value, "text": ln.text,
-         "at": ln.at.isoformat(), "delivery": ln.delivery} for ln in lines]})
+         "at": ln.at.isoformat(), "delivery": ln.delivery,
+         "delivery_error": facts.delivery_errors.get(ln.seq)} for ln in lines]})
 
 
 @routes.post("/api/v1/cases/{id}/messages")
@@ -149,7 +159,9 @@ async def close(request: web.Request) -> web.Response:
     try:
         prompts = request.app[PROMPTS]
         await casework.close(request.app[DEPS], staff, request.match_info["id"], form,
-                             notice=lambda lang: prompts.render(lang, "case_closed"))
+                             notice=lambda lang: prompts.render(lang, "case_closed"),
+                             referrals=lambda lang, entries: victimcase.referral_text(
+                                 prompts, lang, entries, request.app[CONFIG].languages.default))
     except casework.CaseNotFound:
         raise json_error(404, "no such case") from None
     except casework.CaseConflict as e:

@@ -84,8 +84,19 @@ def session_digest(request: web.Request) -> str | None:
     return request.app[DEPS].keyring.digest_token(token)
 
 
+# The session found for this request (looked up once; the policy guard and the handler share it).
+_FOUND: web.RequestKey[tuple[Staff, str] | None] = web.RequestKey("staff_session")
+
+
 async def current_staff(request: web.Request) -> tuple[Staff, str] | None:
-    """The logged-in staff member and their CSRF token, or None."""
+    """The logged-in staff member and their CSRF token, or None (looked up once per request:
+    the policy guard and the handler share it)."""
+    if _FOUND not in request:
+        request[_FOUND] = await _lookup(request)
+    return request[_FOUND]
+
+
+async def _lookup(request: web.Request) -> tuple[Staff, str] | None:
     digest = session_digest(request)
     if digest is None:
         return None
@@ -178,6 +189,7 @@ async def start_session(request: web.Request, response: web.StreamResponse, staf
         await staff_store.create_session(conn, token_digest=deps.keyring.digest_token(token),
                                          counselor_id=staff.id, csrf_token=new_token(),
                                          at=datetime.now(UTC))
+        await staff_store.set_last_login(conn, staff.id, datetime.now(UTC))
     max_age = deps.config.retention.session_hours * 3600
     response.set_cookie(COOKIE, token, max_age=max_age, **_cookie_args(request))  # type: ignore[arg-type]
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")

@@ -20,9 +20,11 @@ from aiohttp import web
 from PIL import Image, ImageFilter
 
 from hotline.console.auth import require_staff
+from hotline.domain.exposure import EVIDENCE_REVEALED
 from hotline.domain.staff import Staff
 from hotline.services import casework, evidence
 from hotline.services.jobs import supervise
+from hotline.staff import exposure
 from hotline.stores.live.keys import EVIDENCE_REVEAL_TTL_S
 from hotline.stores.sql import audit
 from hotline.web.appkeys import DEPS
@@ -114,6 +116,7 @@ async def reveal(request: web.Request) -> web.Response:
         await audit.record(conn, at=datetime.now(UTC), actor_id=staff.id,
                            action="evidence.revealed", target_kind="conversation",
                            target_id=found.conversation_id, evidence=found.id)
+    await exposure.record(deps, staff.id, EVIDENCE_REVEALED, 1, found.conversation_id)
     return web.json_response({"url": f"/api/v1/evidence/{found.id}/original?t={token}"})
 
 

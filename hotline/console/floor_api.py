@@ -1,16 +1,15 @@
-"""The JSON API for routing on the floor: presence, offers, shift-lead actions, handovers,
-alerts and the roster. Role checks answer 403; case lookups answer 404 for missing and
-forbidden alike (through casework.load_case). See docs/routing.md.
+"""The JSON API for routing on the floor: presence, offers, shift-lead actions, handovers
+and alerts (the roster's: console/roster_api.py). Role checks answer 403; case lookups answer
+404 for missing and forbidden alike (through casework.load_case). See docs/routing.md.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from aiohttp import web
 
 from hotline.console.auth import require_staff
-from hotline.domain import shifts
 from hotline.domain.conversation import Status, Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
@@ -20,11 +19,9 @@ from hotline.services import (
     floorview,
     handover,
     presence,
-    roster,
     router,
     urgency,
 )
-from hotline.stores.sql import staff as staff_store
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import (
     field_bool,
@@ -33,13 +30,13 @@ from hotline.web.inputs import (
     json_body,
     page_after,
     page_limit,
-    parse_time,
 )
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
 
 _LEADS = (Role.LEAD, Role.ADMIN)
+_RECENT_ALERTS = timedelta(minutes=15)
 
 
 def _require_role(staff: Staff, roles: tuple[Role, ...]) -> None:
@@ -76,8 +73,8 @@ async def my_offers(request: web.Request) -> web.Response:
     mine = await floorview.offers_to(deps, staff.id)
     return web.json_response({"offers": [
         {"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
-         "urgency": w.urgency.value, "deadline_ms": deadline}
-        for w, deadline in mine]})
+         "urgency": w.urgency.value, "deadline_ms": deadline, "reasons": list(reasons)}
+        for w, deadline, reasons in mine]})
 
 
 @routes.post("/api/v1/offers/{id}/{action:accept|decline}")
@@ -142,14 +139,16 @@ async def set_urgency(request: web.Request) -> web.Response:
     cid = await _case_for(request, staff)
     body = await json_body(request)
     level = field_str(body, "urgency", 16, choices=tuple(u.value for u in Urgency))
-    reason = field_str(body, "reason", 32, choices=handover.REASONS)
+    reason = field_str(body, "reason", 32, choices=urgency.LEAD_REASONS)
     try:
         change = await urgency.lead_set(request.app[DEPS], cid, Urgency(level), reason,
                                         staff.id)
     except LookupError:
         raise json_error(409, "case is closed") from None
+    if change is None:
+        return web.json_response({"conversation": cid, "urgency": level, "changed": False})
     return web.json_response({"conversation": cid, "urgency": change.urgency.value,
-                              "reasons": list(change.reasons)})
+                              "reasons": list(change.reasons), "changed": True})
 
 
 @routes.post("/api/v1/cases/{id}/flag-spreading")
@@ -183,7 +182,8 @@ async def plan_handover(request: web.Request) -> web.Response:
 @routes.get("/api/v1/alerts")
 async def list_alerts(request: web.Request) -> web.Response:
     staff = await require_staff(request)
-    found = await alerts.open_alerts(request.app[DEPS], staff)
+    # Acknowledged ones stay listed a while, with who acknowledged them (or why they closed).
+    found = await alerts.open_alerts(request.app[DEPS], staff, recent=_RECENT_ALERTS)
     return web.json_response({"alerts": [a.as_json() for a in found]})
 
 
@@ -230,108 +230,3 @@ async def floor_page(request: web.Request) -> web.Response:
     except floorview.BadCursor:
         raise json_error(400, "after: not a cursor of this list", field="after") from None
     return web.json_response(page)
-
-
-async def _require_staff_member(request: web.Request, counselor_id: int) -> None:
-    """A roster entry must name an active staff account (400, not an SQL error, otherwise)."""
-    async with request.app[DEPS].engine.connect() as conn:
-        if await staff_store.by_id(conn, counselor_id) is None:
-            raise json_error(400, "counselor_id: no such staff member", field="counselor_id")
-
-
-def _parse_at(request: web.Request) -> datetime:
-    raw = request.query.get("at")
-    return datetime.now(UTC) if raw is None else parse_time(raw, "at", shifts.check_time)
-
-
-@routes.get("/api/v1/roster")
-async def get_roster(request: web.Request) -> web.Response:
-    await require_staff(request)
-    at = _parse_at(request)
-    async with request.app[DEPS].engine.connect() as conn:
-        on = await roster.who_is_on(conn, at)
-    return web.json_response({"at": at.isoformat(), "on_shift": on.on_shift,
-                              "next_edge": on.next_edge.isoformat() if on.next_edge else None})
-
-
-@routes.get("/api/v1/roster/entries")
-async def roster_entries(request: web.Request) -> web.Response:
-    """Leads: every weekly shift and every override not yet over, with their ids."""
-    staff = await require_staff(request)
-    _require_role(staff, _LEADS)
-    async with request.app[DEPS].engine.connect() as conn:
-        found = await roster.entries(conn, datetime.now(UTC))
-    return web.json_response(found)
-
-
-# "mon".."sun" and the three groups: a longer list can only repeat them.
-_MAX_DAY_ITEMS = 10
-
-
-@routes.post("/api/v1/roster/shifts")
-async def add_shift(request: web.Request) -> web.Response:
-    staff = await require_staff(request)
-    _require_role(staff, _LEADS)
-    body = await json_body(request)
-    cid = field_int(body, "counselor_id")
-    days = body.get("days")
-    # Each bad value answers 400 naming its field, like every other input (web/inputs.py).
-    if not isinstance(days, list) or not days or len(days) > _MAX_DAY_ITEMS \
-            or not all(isinstance(d, str) and len(d) <= 16 for d in days):
-        raise json_error(400, "days: expected a list of mon..sun, daily, weekdays or weekends",
-                         field="days")
-    try:
-        weekdays = shifts.parse_weekdays(days)
-    except ValueError as e:
-        raise json_error(400, f"days: {e}", field="days") from None
-    times = []
-    for name in ("start", "end"):
-        try:
-            times.append(shifts.parse_hhmm(field_str(body, name, 5), as_end=name == "end"))
-        except ValueError as e:
-            raise json_error(400, f"{name}: {e}", field=name) from None
-    start, end = times
-    tz = field_str(body, "tz", 64, required=False) or request.app[DEPS].config.roster.timezone
-    try:
-        shifts.WeeklyShift(cid, 0, start, end, tz)
-    except ValueError as e:
-        raise json_error(400, f"tz: {e}", field="tz") from None
-    await _require_staff_member(request, cid)
-    ids = [await roster.add_shift(request.app[DEPS], roster.ShiftIn(cid, d, start, end, tz),
-                                  staff.id) for d in weekdays]
-    return web.json_response({"shifts": ids}, status=201)
-
-
-@routes.delete("/api/v1/roster/{kind:shifts|overrides}/{id:[0-9]{1,9}}")
-async def remove_entry(request: web.Request) -> web.Response:
-    staff = await require_staff(request)
-    _require_role(staff, _LEADS)
-    entry = int(request.match_info["id"])
-    try:
-        if request.match_info["kind"] == "shifts":
-            await roster.remove_shift(request.app[DEPS], entry, staff.id)
-        else:
-            await roster.remove_override(request.app[DEPS], entry, staff.id)
-    except LookupError:
-        raise json_error(404, "no such roster entry") from None
-    return web.json_response({"removed": entry})
-
-
-@routes.post("/api/v1/roster/overrides")
-async def add_override(request: web.Request) -> web.Response:
-    staff = await require_staff(request)
-    _require_role(staff, _LEADS)
-    body = await json_body(request)
-    cid = field_int(body, "counselor_id")
-    when = [parse_time(field_str(body, name, 40), name, shifts.check_time)
-            for name in ("start", "end")]
-    on_shift = field_bool(body, "on_shift")
-    reason = field_str(body, "reason", 16, choices=shifts.OVERRIDE_REASONS)
-    try:
-        o = shifts.Override(staff_id=cid, start=when[0], end=when[1], on_shift=on_shift,
-                            reason=reason)
-    except ValueError as e:
-        raise json_error(400, f"end: {e}", field="end") from None
-    await _require_staff_member(request, cid)
-    oid = await roster.add_override(request.app[DEPS], o, staff.id)
-    return web.json_response({"override": oid}, status=201)

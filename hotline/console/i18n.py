@@ -37,7 +37,13 @@ def install(env: jinja2.Environment, words: Words, default_language: str) -> Non
     def t(context: jinja2.runtime.Context, key: str, **values: Any) -> str:
         return words.get(str(context.get("lang")), key, **values)
 
-    env.globals.update(t=t, lang=default_language, languages=words.languages,
+    @jinja2.pass_context
+    def code(context: jinja2.runtime.Context, prefix: str, value: str) -> str:
+        """A code in words (codes.<prefix>_<value>), or the code itself if it has none."""
+        lang, key = str(context.get("lang")), f"codes.{prefix}_{value}"
+        return words.get(lang, key) if words.has(lang, key) else value.replace("_", " ")
+
+    env.globals.update(t=t, code=code, lang=default_language, languages=words.languages,
                        words_json=lambda lang: bundles[lang])
 
 

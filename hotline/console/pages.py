@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from hotline.console import auth, i18n, throttle
@@ -16,7 +15,9 @@ from hotline.domain import intake, shifts
 from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
-from hotline.services import casework, handover, presence
+from hotline.services import caseview, casework, handover, urgency
+from hotline.staff import account
+from hotline.staff import pages as staff_pages
 from hotline.stores.sql.tables import counselors
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import form_body
@@ -65,16 +66,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         if e.status == 429:
             resp.headers["Retry-After"] = str(e.retry_after_s)
         return resp
+    if account.needs_second_factor(request.app[DEPS], staff.role):
+        # The password was right: the throttle hands its attempt back; the code comes next
+        # (hotline/staff/pages.py), limited per challenge.
+        resp = web.HTTPSeeOther("/console/2fa")
+        await staff_pages.start_challenge(request, resp, staff.id)
+        await throttle.succeeded(request, resp, attempt)
+        raise resp
     resp = web.HTTPSeeOther("/console")
-    await auth.start_session(request, resp, staff)
+    await staff_pages.begin_console(request, resp, staff)
     await throttle.succeeded(request, resp, attempt)
-    try:
-        await presence.sign_in(request.app[DEPS], staff)
-    except (RedisError, OSError) as exc:
-        # The session is in SQL and the login stands; the console's heartbeat and status
-        # buttons set presence once Redis answers again.
-        log.warning("presence not set at login: Redis does not answer",
-                    extra={"staff_id": staff.id, "error": type(exc).__name__})
     raise resp
 
 
@@ -95,6 +96,10 @@ async def _page_context(request: web.Request) -> dict[str, Any]:
 @routes.get("/console")
 async def floor(request: web.Request) -> web.Response:
     ctx = await _page_context(request)
+    if ctx["staff"].role == Role.TAKEDOWN:
+        # Takedown staff work from their alerts (each linking to a read-only case view),
+        # not from the victims' queue.
+        return aiohttp_jinja2.render_template("console/floor_takedown.html", request, ctx)
     status = await request.app[DEPS].live.status_of(ctx["staff"].id)
     ctx.update(presence=status.value, may_open_cases=ctx["staff"].sees_all_cases)
     return aiohttp_jinja2.render_template("console/floor.html", request, ctx)
@@ -123,7 +128,8 @@ async def lead_page(request: web.Request) -> web.Response:
     if not _is_lead(ctx):
         return _forbidden(request, ctx)
     ctx.update(directory=await _directory(request), reasons=handover.REASONS,
-               urgencies=[u.value for u in Urgency], ban_reasons=BAN_REASONS)
+               urgencies=[u.value for u in Urgency], ban_reasons=BAN_REASONS,
+               urgency_reasons=urgency.LEAD_REASONS)
     return aiohttp_jinja2.render_template("console/lead.html", request, ctx)
 
 
@@ -148,7 +154,9 @@ async def case_page(request: web.Request) -> web.Response:
     except casework.CaseNotFound:
         raise web.HTTPNotFound(text=i18n.words_for(request, ctx["lang"], "common.not_found")
                                ) from None
+    view = await caseview.view(deps, ctx["staff"], conv, 0)
     ctx.update(case=conv, harm_types=intake.HARM_TYPES, platforms=intake.PLATFORMS,
                age_bands=intake.AGE_BANDS, referrals=intake.REFERRALS,
-               outcomes=intake.OUTCOMES, urgencies=[u.value for u in Urgency])
+               outcomes=intake.OUTCOMES, urgencies=[u.value for u in Urgency],
+               may_act=view.may_act, suggested_age=view.suggested_age_band)
     return aiohttp_jinja2.render_template("console/case.html", request, ctx)

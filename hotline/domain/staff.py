@@ -65,6 +65,8 @@ QUEUE_MOVES = frozenset({"queued", "assigned", "closed", "urgency", "language", 
 OFFERS = frozenset({"offered", "offer.expired", "offer.declined"})
 # Events about no one case that every console may hear as they are.
 STAFF_WIDE = frozenset({"roster", "reset"})
+# The takedown desk's events (ids, states, codes): its staff hear them; leads hear all.
+TAKEDOWN_DESK = frozenset({"takedown", "takedown.alert"})
 # Events between server instances only: never sent to a browser.
 INTERNAL = frozenset({"session.revoked", "chat.ended"})
 
@@ -83,6 +85,8 @@ def event_for(viewer: Staff, event: Mapping[str, Any], may_read: bool
         return dict(event)
     if kind == "presence":
         return dict(event) if event.get("counselor") == viewer.id else None
+    if kind in TAKEDOWN_DESK:
+        return dict(event) if viewer.role == Role.TAKEDOWN else None
     if event.get("conversation") is None:
         return None
     if may_read or (kind in OFFERS and event.get("counselor") == viewer.id):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from hotline.stores.sql.tables import metadata
+from hotline.takedown import tables as _takedown_tables  # noqa: F401  (its tables)
 
 connection = context.config.attributes.get("connection")
 if connection is None:

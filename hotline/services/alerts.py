@@ -14,17 +14,19 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.domain.conversation import Status
 from hotline.domain.staff import Role, Staff
 from hotline.services import agents
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.sql import audit
-from hotline.stores.sql.tables import alerts, counselors
+from hotline.stores.sql.tables import alerts, conversations, counselors
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +45,25 @@ class Alert:
     created_at: datetime
     acked_at: datetime | None
     acked_by: int | None
+    # "console", "telegram", or why it closed by itself ("case_closed", "coverage_back").
+    acked_via: str | None = None
+    acked_by_name: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "conversation": self.conversation_id, "kind": self.kind,
                 "reasons": list(self.reasons), "step": self.step, "target": self.target_id,
                 "created_at": self.created_at.isoformat(),
                 "acked_at": self.acked_at.isoformat() if self.acked_at else None,
-                "acked_by": self.acked_by}
+                "acked_by": self.acked_by, "acked_by_name": self.acked_by_name,
+                "acked_via": self.acked_via}
 
 
 def _alert(r: object) -> Alert:
     m = r._mapping  # type: ignore[attr-defined]
     return Alert(m["id"], m["conversation_id"], m["kind"],
                  tuple(x for x in m["reasons"].split(",") if x), m["step"], m["target_id"],
-                 m["created_at"], m["acked_at"], m["acked_by"])
+                 m["created_at"], m["acked_at"], m["acked_by"], m.get("acked_via"),
+                 m.get("acked_by_name"))
 
 
 async def on_shift_with_role(conn: AsyncConnection, role: Role, at: datetime,
@@ -156,6 +163,39 @@ async def ack(deps: Deps, staff: Staff, alert_id: int, via: str = "console") -> 
     return True
 
 
+async def withdraw_takedown(conn: AsyncConnection, conversation_id: str, actor_id: int,
+                            at: datetime) -> tuple[list[int], list[int]]:
+    """In the caller's transaction: end the case's open takedown alerts (the signal that
+    raised them was withdrawn as wrong), audited; (withdrawn ids, ids takedown had already
+    acknowledged). Announce with `announce_withdrawn` after the commit."""
+    rows = list(await conn.execute(select(alerts.c.id, alerts.c.acked_at).where(and_(
+        alerts.c.conversation_id == conversation_id, alerts.c.kind == TAKEDOWN))))
+    ended = []
+    for r in rows:
+        if r.acked_at is not None:
+            continue
+        # Closed by its cause ending, as resolve_ended closes alerts (no acked_by: nobody from
+        # takedown acknowledged it); who withdrew the signal is in the audit.
+        done = await conn.execute(update(alerts).where(and_(
+            alerts.c.id == r.id, alerts.c.acked_at.is_(None))).values(
+            acked_at=at, acked_via=SIGNAL_WITHDRAWN, escalate_at=None))
+        if done.rowcount == 1:
+            ended.append(r.id)
+            await audit.record(conn, at=at, actor_id=actor_id, action="alert.withdrawn",
+                               target_kind="conversation", target_id=conversation_id,
+                               alert=r.id)
+    return ended, [r.id for r in rows if r.acked_at is not None]
+
+
+async def announce_withdrawn(deps: Deps, conversation_id: str, ids: list[int],
+                             actor_id: int) -> None:
+    # As an acknowledgement (every console already drops it), marked as a withdrawal.
+    for alert_id in ids:
+        await deps.publish({"type": "alert.acked", "alert": alert_id,
+                            "conversation": conversation_id, "by": None, "withdrawn": True,
+                            "withdrawn_by": actor_id})
+
+
 def may_ack(staff: Staff, alert: Alert) -> bool:
     """Leads and admins may acknowledge anything; takedown staff their kind of alert."""
     if staff.role in (Role.LEAD, Role.ADMIN):
@@ -163,13 +203,63 @@ def may_ack(staff: Staff, alert: Alert) -> bool:
     return alert.kind == TAKEDOWN and staff.role == Role.TAKEDOWN
 
 
-async def open_alerts(deps: Deps, staff: Staff) -> list[Alert]:
-    """Unacknowledged alerts this person may act on, oldest first."""
+async def open_alerts(deps: Deps, staff: Staff, recent: timedelta | None = None
+                      ) -> list[Alert]:
+    """Unacknowledged alerts this person may act on, oldest first; with `recent`, also those
+    acknowledged (or closed by themselves) that long ago at most, with who acknowledged."""
+    since = datetime.now(UTC) - recent if recent is not None else None
+    shown = alerts.c.acked_at.is_(None) if since is None else or_(
+        alerts.c.acked_at.is_(None), alerts.c.acked_at > since)
     async with deps.engine.connect() as conn:
-        rows = await conn.execute(select(alerts).where(alerts.c.acked_at.is_(None))
-                                  .order_by(alerts.c.id))
+        rows = await conn.execute(
+            select(alerts, counselors.c.name.label("acked_by_name"))
+            .select_from(alerts.outerjoin(counselors, counselors.c.id == alerts.c.acked_by))
+            .where(shown).order_by(alerts.c.id))
         found = [_alert(r) for r in rows]
     return [a for a in found if may_ack(staff, a)]
+
+
+# Why an alert closed by itself (alerts.acked_via, with no acked_by).
+CASE_CLOSED = "case_closed"
+COVERAGE_BACK = "coverage_back"
+SIGNAL_WITHDRAWN = "signal_withdrawn"
+
+
+async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:
+    """Close by themselves the open alerts whose cause has ended: their case was closed (any
+    kind), or, for a coverage alert, cover is back for its language and channel (or its case
+    was taken). Audited as alert.resolved; consoles hear alert.acked."""
+    now = now or datetime.now(UTC)
+    cover: Any = await deps.redis.hgetall(deps.keys.coverage)
+    done: list[tuple[int, str]] = []
+    async with deps.engine.begin() as conn:
+        rows = await conn.execute(
+            select(alerts.c.id, alerts.c.conversation_id, alerts.c.kind, alerts.c.reasons,
+                   conversations.c.status, conversations.c.language, conversations.c.channel)
+            .join(conversations, conversations.c.id == alerts.c.conversation_id)
+            .where(alerts.c.acked_at.is_(None)))
+        for r in rows.all():
+            why = None
+            if r.status == Status.CLOSED.value:
+                why = CASE_CLOSED
+            elif r.kind == LEAD and r.reasons.startswith("coverage_") and (
+                    cover.get(f"{r.language}|{r.channel}") == "ok"
+                    or r.status != Status.WAITING.value):
+                why = COVERAGE_BACK
+            if why is None:
+                continue
+            moved = await conn.execute(update(alerts).where(and_(
+                alerts.c.id == r.id, alerts.c.acked_at.is_(None))).values(
+                acked_at=now, acked_via=why, escalate_at=None))
+            if moved.rowcount == 1:
+                await audit.record(conn, at=now, actor_id=None, action="alert.resolved",
+                                   target_kind="conversation", target_id=r.conversation_id,
+                                   alert=r.id, why=why)
+                done.append((r.id, r.conversation_id))
+    for alert_id, cid in done:
+        await deps.publish({"type": "alert.acked", "alert": alert_id, "conversation": cid,
+                            "by": None})
+    return len(done)
 
 
 async def escalate_due(deps: Deps, now: datetime | None = None) -> int:
@@ -206,4 +296,16 @@ async def run_alerts(deps: Deps, stop: asyncio.Event) -> None:
             if await deps.redis.set(deps.keys.job_lock("alerts"), "1", nx=True,
                                     px=int(deps.config.alerts.check_seconds * 900)):
                 await escalate_due(deps)
+                await resolve_ended(deps)
         await pause(stop, deps.config.alerts.check_seconds)
+
+
+async def of_case(deps: Deps, conversation_id: str, kind: str) -> list[Alert]:
+    """Every alert of one kind a case raised, oldest first, with who acknowledged each."""
+    async with deps.engine.connect() as conn:
+        rows = await conn.execute(
+            select(alerts, counselors.c.name.label("acked_by_name"))
+            .select_from(alerts.outerjoin(counselors, counselors.c.id == alerts.c.acked_by))
+            .where(and_(alerts.c.conversation_id == conversation_id, alerts.c.kind == kind))
+            .order_by(alerts.c.id))
+        return [_alert(r) for r in rows]

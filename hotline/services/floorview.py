@@ -14,6 +14,7 @@ from typing import Any
 
 from hotline.domain import shifts
 from hotline.domain.conversation import Urgency
+from hotline.domain.routing import why_not
 from hotline.services import agents as agent_profiles
 from hotline.services.deps import Deps
 from hotline.stores.live import paging
@@ -30,15 +31,25 @@ __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "BadCursor", "Cursor", "active", "agent
            "floor", "queue", "summary", "waiting_json"]
 
 
-def waiting_json(w: Waiting, offered_to: int | None, now: int) -> dict[str, Any]:
+def waiting_json(w: Waiting, offered_to: int | None, now: int, reasons: tuple[str, ...]
+                 ) -> dict[str, Any]:
     return {"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
             "urgency": w.urgency.value, "waited_seconds": max(0, (now - w.enqueued_ms) // 1000),
-            "offered_to": offered_to}
+            "reasons": list(reasons), "offered_to": offered_to}
 
 
-async def offers_to(deps: Deps, counselor_id: int) -> list[tuple[Waiting, int | None]]:
-    """The cases offered to one counselor now, with each offer's deadline (ms)."""
-    return await paging.offers_to(deps.redis, deps.keys, counselor_id)
+def _ms(at: datetime | None) -> int | None:
+    return None if at is None else int(at.timestamp() * 1000)
+
+
+async def offers_to(deps: Deps, counselor_id: int
+                    ) -> list[tuple[Waiting, int | None, tuple[str, ...]]]:
+    """The cases offered to one counselor now, with each offer's deadline (ms) and the
+    case's urgency reasons."""
+    mine = await paging.offers_to(deps.redis, deps.keys, counselor_id)
+    async with deps.engine.connect() as conn:
+        reasons = await convs.reasons_of(conn, [w.conversation_id for w, _ in mine])
+    return [(w, deadline, reasons.get(w.conversation_id, ())) for w, deadline in mine]
 
 
 async def queue(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
@@ -47,7 +58,10 @@ async def queue(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
     page: QueuePage = await paging.page(deps.redis, deps.keys, limit,
                                         Cursor.decode(after) if after else None)
     now = now_ms()
-    return {"waiting": [waiting_json(w, to, now) for w, to in page.items],
+    async with deps.engine.connect() as conn:
+        reasons = await convs.reasons_of(conn, [w.conversation_id for w, _ in page.items])
+    return {"waiting": [waiting_json(w, to, now, reasons.get(w.conversation_id, ()))
+                        for w, to in page.items],
             "total": page.total, "by_urgency": page.by_urgency,
             "next": page.next.encode() if page.next else None}
 
@@ -91,9 +105,12 @@ async def active(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
     cut = _parse_active_cursor(after) if after else None
     async with deps.engine.connect() as conn:
         rows, total = await convs.active_page(conn, limit, cut)
+        unanswered = await convs.unanswered_since(conn, [c.id for c in rows])
     last = rows[-1] if len(rows) == limit and rows[-1].assigned_at else None
     return {"items": [{"id": c.id, "counselor": c.counselor_id, "urgency": c.urgency.value,
-                       "channel": c.channel.value, "language": c.language} for c in rows],
+                       "channel": c.channel.value, "language": c.language,
+                       "assigned_ms": _ms(c.assigned_at),
+                       "unanswered_since_ms": _ms(unanswered.get(c.id))} for c in rows],
             "total": total,
             "next": _active_cursor(last.assigned_at, last.id)
             if last and last.assigned_at and total > limit else None}
@@ -112,7 +129,11 @@ async def agents_json(deps: Deps, limit: int, after: int) -> dict[str, Any]:
         "shift_end_ms": a.shift_end_ms if a.shift_end_ms < 2**50 else None,
         "present": a.heartbeat_ms >= now - deps.rules.presence_ttl_s * 1000,
         "load": a.load, "max_chats": a.max_chats, "on_call": a.on_call,
-        "languages": sorted(a.languages)} for a in page.agents],
+        "languages": sorted(a.languages), "channels": sorted(a.channels),
+        # Whether a case could be given to them now at all (capacity aside, which a lead may
+        # override): the reassign picker lists only these.
+        "may_take": why_not(a, None, now, deps.rules, skip_capacity=True) is None}
+        for a in page.agents],
         "total": page.total, "present": page.present, "next": page.next}
 
 

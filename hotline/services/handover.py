@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, insert, select, update
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Why a lead moved a case; codes only, so the audit log never holds free text about a victim.
 REASONS = ("workload", "skills", "language", "continuity", "wellbeing", "shift_end",
-           "unresponsive", "other")
+           "unresponsive", "deactivated", "other")
 _NOTE_MAX = 2000
 
 
@@ -162,25 +163,46 @@ async def at_shift_edge(deps: Deps, now: datetime | None = None) -> list[str]:
     for conv in active:
         if conv.counselor_id is None or agents.is_on_shift(roster, conv.counselor_id, now):
             continue
-        planned = plans.get(conv.id)
-        done = False
-        if planned is not None and planned.to_counselor_id is not None:
-            try:
-                await reassign(deps, conv.id, planned.to_counselor_id, "shift_end", None)
-                done = True
-            except (CaseConflict, CaseNotFound) as e:
-                log.info("planned handover not possible; returning to queue",
-                         extra={"conversation": conv.id, "why": str(e)})
-        if not done:
-            try:
-                await requeue(deps, conv.id, "shift_end", None)
-            except (CaseConflict, CaseNotFound):
-                continue
-        async with deps.engine.begin() as conn:
-            await conn.execute(update(handovers).where(and_(
-                handovers.c.conversation_id == conv.id, handovers.c.done_at.is_(None)))
-                .values(done_at=now))
-        await deps.publish({"type": "handover", "conversation": conv.id,
-                            "from": conv.counselor_id, "to_queue": not done})
-        moved.append(conv.id)
+        if await _hand_over(deps, conv.id, conv.counselor_id, plans.get(conv.id), "shift_end",
+                            now):
+            moved.append(conv.id)
     return moved
+
+
+async def release_all(deps: Deps, counselor_id: int, reason: str) -> list[str]:
+    """Hand over every open case `counselor_id` holds, by the shift-edge rules: a planned
+    handover to an eligible colleague is carried out, anything else goes back to the queue
+    (a deactivated account). Returns the cases moved."""
+    now = datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        held = await convs.held_by(conn, counselor_id)
+        plans = {r.conversation_id: r for r in await conn.execute(
+            select(handovers).where(and_(
+                handovers.c.done_at.is_(None),
+                handovers.c.conversation_id.in_([c.id for c in held]))))}
+    return [c.id for c in held
+            if await _hand_over(deps, c.id, counselor_id, plans.get(c.id), reason, now)]
+
+
+async def _hand_over(deps: Deps, cid: str, holder: int, planned: Any, reason: str,
+                     now: datetime) -> bool:
+    done = False
+    if planned is not None and planned.to_counselor_id is not None:
+        try:
+            await reassign(deps, cid, planned.to_counselor_id, reason, None)
+            done = True
+        except (CaseConflict, CaseNotFound) as e:
+            log.info("planned handover not possible; returning to queue",
+                     extra={"conversation": cid, "why": str(e)})
+    if not done:
+        try:
+            await requeue(deps, cid, reason, None)
+        except (CaseConflict, CaseNotFound):
+            return False
+    async with deps.engine.begin() as conn:
+        await conn.execute(update(handovers).where(and_(
+            handovers.c.conversation_id == cid, handovers.c.done_at.is_(None)))
+            .values(done_at=now))
+    await deps.publish({"type": "handover", "conversation": cid, "from": holder,
+                        "to_queue": not done})
+    return True

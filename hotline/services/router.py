@@ -17,7 +17,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
-from hotline.domain.conversation import Channel
+from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import (
     AgentState,
     Coverage,
@@ -87,8 +87,14 @@ async def make_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
             p.smembers(deps.keys.declined(w.conversation_id))
         declined_sets: list[Any] = await p.execute()
     deadline = at_ms + rules.offer_timeout_s * 1000
+    # Counselors at an exposure cap get no new critical offers (docs/staff.md).
+    capped: frozenset[int] = frozenset()
+    if any(w.urgency == Urgency.CRITICAL for w in waiting):
+        capped = frozenset(int(x) for x in await deps.redis.smembers(deps.keys.exposure_capped))
     for w, declined in zip(waiting, declined_sets, strict=True):
         exclude = frozenset(int(x) for x in declined)
+        if w.urgency == Urgency.CRITICAL:
+            exclude |= capped
         for agent in rank_agents(agents.values(), w.item(), at_ms, rules, exclude):
             res = await deps.live.offer(w.conversation_id, agent.id, deadline, at_ms=at_ms)
             if res.ok:

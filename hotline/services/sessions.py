@@ -1,5 +1,7 @@
 """Ending staff sessions: a logout ends one; a password change or a deactivation ends all of
-a person's at once (`end_all`, for the code that will change passwords and deactivate).
+a person's at once (`end_all`: deactivation, a reset password or second factor); a person's
+own password change ends all but the session in use (`end_others`); an admin ends one
+(`end_by_ref`).
 
 Either way the session rows go from SQL (every instance's next request is refused), a
 `session.revoked` event tells every instance to close that session's open event streams at
@@ -16,6 +18,7 @@ from redis.exceptions import RedisError
 
 from hotline.services import presence
 from hotline.services.deps import Deps
+from hotline.staff import store as staff_admin_store
 from hotline.stores.sql import audit
 from hotline.stores.sql import staff as staff_store
 
@@ -48,6 +51,34 @@ async def end_all(deps: Deps, counselor_id: int, reason: str, actor_id: int | No
                            target_kind="counselor", target_id=str(counselor_id),
                            reason=reason, sessions=ended)
     await _revoked(deps, counselor_id, None)
+    return ended
+
+
+async def end_others(deps: Deps, counselor_id: int, keep_digest: str, reason: str) -> int:
+    """Every session of a person but the one in use ends (their own password change),
+    audited like `end_all`; the kept session's streams stay open."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        refs = await staff_admin_store.end_sessions_except(conn, counselor_id, keep_digest)
+        await audit.record(conn, at=now, actor_id=counselor_id, action="sessions.ended",
+                           target_kind="counselor", target_id=str(counselor_id),
+                           reason=reason, sessions=len(refs))
+    for ref in refs:
+        await deps.publish({"type": REVOKED, "counselor": counselor_id, "session": ref})
+    return len(refs)
+
+
+async def end_by_ref(deps: Deps, counselor_id: int, ref: str, actor_id: int) -> bool:
+    """An admin ends one session (named by its ref, as the session list shows it)."""
+    async with deps.engine.begin() as conn:
+        ended = await staff_admin_store.end_session_by_ref(conn, counselor_id, ref)
+        if ended:
+            await audit.record(conn, at=datetime.now(UTC), actor_id=actor_id,
+                               action="sessions.ended", target_kind="counselor",
+                               target_id=str(counselor_id), reason="ended_by_admin",
+                               sessions=1)
+    if ended:
+        await deps.publish({"type": REVOKED, "counselor": counselor_id, "session": ref})
     return ended
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -18,7 +19,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, update
 
 from hotline.domain.conversation import Status, Urgency
+from hotline.domain.signal_terms import FLAGGED
 from hotline.domain.triage import (
+    Certainty,
+    Finding,
     IntakeAnswers,
     Signal,
     Triage,
@@ -26,13 +30,15 @@ from hotline.domain.triage import (
     escalate,
     parse_reason,
     triage,
+    without,
 )
-from hotline.services import alerts, flood
+from hotline.services import alerts, flood, signals
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.services.livesync import as_waiting
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
+from hotline.stores.sql import signals as signals_store
 from hotline.stores.sql.direct import Prebuilt, Sql, run
 from hotline.stores.sql.tables import conversations
 
@@ -41,6 +47,9 @@ log = logging.getLogger(__name__)
 # Reason codes that are not triage signals.
 AGED = "aged"
 LEAD = "lead"
+# Why a lead changed a case's urgency (codes only: the audit log holds no free text).
+LEAD_REASONS = ("new_information", "risk_higher", "risk_lower", "triage_missed",
+                "triage_wrong", "other")
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,8 @@ class Change:
     urgency: Urgency
     reasons: tuple[str, ...]
     newly: tuple[str, ...]
+    # What triage found, to note which terms raised each signal after the commit.
+    found: tuple[Finding, ...] = ()
 
 
 def current_triage(conv: convs.ConversationRow | convs.OpenCase) -> Triage:
@@ -74,7 +85,9 @@ _SET_URGENCY = Prebuilt(update(conversations).where(conversations.c.id == bindpa
 def raised(deps: Deps, conv: convs.ConversationRow | convs.OpenCase, found: Triage
            ) -> tuple[Urgency, tuple[str, ...]] | None:
     """The case's urgency and reason codes once raised to what triage found; None if that
-    changes nothing (never lower)."""
+    changes nothing (never lower). Signals staff withdrew from the case are not raised."""
+    if conv.withdrawn:
+        found = without(found, conv.withdrawn, deps.config.triage)
     after = escalate(current_triage(conv), found, rules=deps.config.triage)
     extra = tuple(r for r in conv.reasons if parse_reason(r) is None)
     reasons = after.codes() + extra
@@ -107,11 +120,14 @@ async def raise_in_tx(conn: Sql, deps: Deps, conv: convs.ConversationRow | convs
     await audit.record(conn, at=at, actor_id=None, action="case.triaged",
                        target_kind="conversation", target_id=conv.id,
                        urgency=level.value, reasons=list(reasons), new=list(newly))
-    return Change(conv.id, level, reasons, newly)
+    return Change(conv.id, level, reasons, newly, found.findings)
 
 
 async def announce(deps: Deps, change: Change) -> None:
-    """After the commit: re-rank in the live queue, tell the consoles, alert if spreading."""
+    """After the commit: note what raised the signals, re-rank in the live queue, tell the
+    consoles, alert if spreading."""
+    if change.found:
+        await signals.note(deps, change.conversation_id, change.found)
     async with deps.engine.connect() as conn:
         conv = await convs.get(conn, change.conversation_id)
     if conv is None:
@@ -163,12 +179,20 @@ async def flag_spreading(deps: Deps, conversation_id: str, actor_id: int) -> Cha
     """A counselor marks a case as content spreading now (same path as triage)."""
     now = datetime.now(UTC)
     found = Triage(deps.config.triage.levels[Signal.CONTENT_SPREADING],
-                   (Signal.CONTENT_SPREADING,))
+                   (Signal.CONTENT_SPREADING,), (),
+                   (Finding(Signal.CONTENT_SPREADING, Certainty.FIRED, (FLAGGED,)),))
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
         # A closed case is not re-triaged (its live queue record is gone for good).
         if conv is None or conv.status == Status.CLOSED:
             raise LookupError(conversation_id)
+        if Signal.CONTENT_SPREADING.value in conv.withdrawn:
+            # Staff withdrew it from the victim's words; a counselor's own flag raises it.
+            kept = tuple(w for w in conv.withdrawn if w != Signal.CONTENT_SPREADING.value)
+            await conn.execute(update(conversations).where(conversations.c.id == conv.id)
+                               .values(signals_withdrawn=",".join(kept)))
+            await signals_store.reinstate(conn, conv.id, Signal.CONTENT_SPREADING)
+            conv = dataclasses.replace(conv, withdrawn=kept)
         change = await raise_in_tx(conn, deps, conv, found, now)
         await audit.record(conn, at=now, actor_id=actor_id, action="case.flagged_spreading",
                            target_kind="conversation", target_id=conversation_id)
@@ -178,13 +202,16 @@ async def flag_spreading(deps: Deps, conversation_id: str, actor_id: int) -> Cha
 
 
 async def lead_set(deps: Deps, conversation_id: str, urgency: Urgency, reason: str,
-                   actor_id: int) -> Change:
-    """A lead sets the urgency (up or down) with a reason code."""
+                   actor_id: int) -> Change | None:
+    """A lead sets the urgency (up or down) with a reason code (LEAD_REASONS). The level the
+    case already has is no change: None, nothing recorded or announced."""
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
         if conv is None or conv.status == Status.CLOSED:
             raise LookupError(conversation_id)
+        if conv.urgency == urgency:
+            return None
         reasons = (*(r for r in conv.reasons if r != LEAD), LEAD)
         await conn.execute(update(conversations).where(conversations.c.id == conversation_id)
                            .values(urgency=urgency.value, urgency_reasons=",".join(reasons)))

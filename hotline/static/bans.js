@@ -1,10 +1,8 @@
 // The lead's ban list: the bans in force, banning a case's sender (the manage panel's form),
-// a sender pseudonym or an address, and lifting a ban. Words come from the page (data-*).
+// a sender pseudonym or an address, and lifting a ban.
 "use strict";
 window.HotlineBans = (function () {
   const H = window.Hotline;
-  const panel = document.getElementById("bans");
-  const words = panel.dataset;
   const tbody = document.querySelector("#ban-list tbody");
   const result = document.getElementById("ban-result");
   const reasons = {};
@@ -21,13 +19,13 @@ window.HotlineBans = (function () {
   }
 
   function show(el, r) {
-    el.textContent = r.ok ? words.done : H.failure(r);
+    el.textContent = r.ok ? T("bans.done") : H.failure(r);
     el.className = r.ok ? "ok" : "error";
   }
 
   function what(b) {
-    return b.kind === "address" ? words.address
-      : words.sender + (b.channel ? " (" + b.channel + ")" : "");
+    return b.kind === "address" ? T("bans.address")
+      : b.channel ? T("bans.sender_on", {channel: H.code("channel", b.channel)}) : T("bans.sender");
   }
 
   async function load() {
@@ -37,12 +35,12 @@ window.HotlineBans = (function () {
     r.data.bans.forEach(function (b) {
       const tr = document.createElement("tr");
       tr.dataset.ban = b.id;
-      const cells = [what(b), reasons[b.reason] || H.label(b.reason),
-                     b.case ? b.case.slice(0, 8) : "", new Date(b.expires_at).toLocaleString(),
+      const cells = [what(b), reasons[b.reason] || H.code("ban", b.reason),
+                     b.case ? b.case.slice(0, 8) : "", new Date(b.expires_at).toLocaleString(H.lang),
                      names[b.created_by] || (b.created_by === null ? "" : "#" + b.created_by)];
       cells.forEach(function (c) { tr.appendChild(H.el("td", "", c)); });
       const td = H.el("td", "", null);
-      td.appendChild(H.button(words.lift, async function () {
+      td.appendChild(H.button(T("bans.lift"), async function () {
         show(result, await H.send("DELETE", "/api/v1/bans/" + b.id));
         refresh();
       }));

@@ -16,37 +16,37 @@
 
   function item(ev) {
     const li = H.el("li", "evidence-item");
-    const where = ev.platform ? H.label(ev.platform) : "platform not given";
+    const where = ev.platform ? (T.has("intake.platform_" + ev.platform) ? T("intake.platform_" + ev.platform) : ev.platform) : T("evidence.no_platform");
     li.appendChild(H.el("div", "muted", ev.kind + " · " + ev.mime + " · " + kb(ev.size_bytes) +
-      " · " + where + " · " + new Date(ev.created_at).toLocaleString()));
+      " · " + where + " · " + new Date(ev.created_at).toLocaleString(H.lang)));
     if (ev.location) li.appendChild(H.el("p", "note", ev.location));
     li.appendChild(H.el("code", "fingerprint", "SHA-256 " + ev.sha256));
     if (ev.pdq) {
-      li.appendChild(H.el("code", "fingerprint", "PDQ " + ev.pdq + " (quality " + ev.pdq_quality + ")"));
+      li.appendChild(H.el("code", "fingerprint", T("evidence.pdq", {pdq: ev.pdq, quality: ev.pdq_quality})));
     }
     (ev.matches || []).forEach(function (m) {
-      li.appendChild(H.el("div", "match", "Same image as evidence #" + m.evidence + " in case " +
-        m.case + " (PDQ distance " + m.distance + ")"));
+      li.appendChild(H.el("div", "match", T("evidence.same_image", {
+        evidence: m.evidence, case: m.case, distance: m.distance})));
     });
-    const consent = {kept: "File kept (encrypted) until " + (ev.purge_at ? new Date(ev.purge_at).toLocaleDateString() : "?"),
-      pending: "Victim has not said whether we may keep the file", declined: "Victim declined: fingerprint only",
-      expired: "File deleted under retention: fingerprint only"}[ev.consent] || ev.consent;
+    const consent = ev.consent === "kept"
+      ? T("evidence.kept", {date: ev.purge_at ? new Date(ev.purge_at).toLocaleDateString(H.lang) : "?"})
+      : T.has("evidence." + ev.consent) ? T("evidence." + ev.consent) : ev.consent;
     li.appendChild(H.el("div", "muted", consent));
     if (ev.image) {
       const img = H.el("img", "evidence-preview");
-      img.alt = "Blurred preview of evidence #" + ev.id;
+      img.alt = T("evidence.blurred_alt", {id: ev.id});
       img.src = "/api/v1/evidence/" + ev.id + "/preview";
       li.appendChild(img);
-      li.appendChild(H.button("Reveal original (audited)", async function (e) {
+      li.appendChild(H.button(T("evidence.reveal"), async function (e) {
         e.target.disabled = true;
         const r = await H.post("/api/v1/evidence/" + ev.id + "/reveal");
         if (!r.ok) { showError(H.failure(r)); e.target.disabled = false; return; }
         img.src = r.data.url;
-        img.alt = "Evidence #" + ev.id;
-        e.target.textContent = "Revealed (recorded)";
+        img.alt = T("evidence.original_alt", {id: ev.id});
+        e.target.textContent = T("evidence.revealed");
       }));
     } else if (ev.kept) {
-      li.appendChild(H.button("Download original (audited)", async function () {
+      li.appendChild(H.button(T("evidence.download"), async function () {
         const r = await H.post("/api/v1/evidence/" + ev.id + "/reveal");
         if (!r.ok) { showError(H.failure(r)); return; }
         window.location = r.data.url;

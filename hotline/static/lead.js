@@ -1,8 +1,11 @@
-// The lead's live view: the floor's counts, the first page of staff, waiting and active cases
-// (more on request), reassign / return to queue / urgency for one case at a time, alerts,
-// coverage banners. Events update what is shown at once (a case taken leaves the waiting
-// list, a new one is counted, an urgency changes its row); the bounded floor is read again at
-// most every 3 s while events keep coming, and a victim's message changes nothing here.
+// The lead's live view: staff, waiting cases (reasons, live wait clocks) and active cases
+// (duration, how long the victim has waited for a reply), reassign (only to people who may take
+// the case, never preselected) / return to queue / urgency for one case at a time, alerts
+// grouped by case, coverage banners. Bounded (issue 18): the floor's counts and the first page
+// of each list ("More" appends the next); events update what is shown at once (a new case is
+// counted, a case taken or closed leaves the waiting list, an urgency recolours its row), the
+// floor is read again at most every 3 s while events keep coming, and a victim's message
+// changes nothing here.
 "use strict";
 (function () {
   const H = window.Hotline;
@@ -15,7 +18,7 @@
     names[o.value] = o.label;
   });
   let agents = [];
-  let selected = null;  // {id, counselor} of the case in the manage panel
+  let selected = null;  // {id, counselor, urgency, channel, language} of the managed case
 
   function who(id) {
     if (id === null || id === undefined) return "—";
@@ -28,7 +31,10 @@
     cells.forEach(function (c) {
       const td = document.createElement("td");
       if (c instanceof Node) td.appendChild(c);
-      else if (Array.isArray(c)) { td.className = c[1]; td.textContent = c[0]; }
+      else if (Array.isArray(c)) {
+        td.className = c[1];
+        if (c[0] instanceof Node) td.appendChild(c[0]); else td.textContent = c[0];
+      }
       else td.textContent = c;
       tr.appendChild(td);
     });
@@ -43,54 +49,88 @@
   }
 
   function clock(ms) {
-    return new Date(ms).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+    return new Date(ms).toLocaleTimeString(H.lang, {hour: "2-digit", minute: "2-digit"});
   }
 
-  function waited(s) { return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); }
+  function yesNo(v) { return v ? T("lead.yes") : T("lead.no"); }
 
   function manageButton(c) {
-    return H.button("Manage", function () { openManage(c); });
+    return H.button(T("lead.manage"), function () { openManage(c); });
   }
 
-  function agentRow(tbody, a) {
-    if (a.name) names[a.id] = a.name;
-    const shift = !a.on_shift ? "no" : a.shift_end_ms ? "until " + clock(a.shift_end_ms)
-      : "yes (no roster)";
-    row(tbody, [who(a.id), ["" + a.status, "status-" + a.status], shift,
-                [a.present ? "yes" : "no", a.present ? "" : "warn"],
-                [a.load + "/" + a.max_chats, "load" + (a.load >= a.max_chats ? " full" : "")],
-                a.on_call ? "yes" : "", a.languages.join(", ")], {agent: a.id});
+  // Minutes since a server time, kept live by common.js's clock.
+  function minutes(ms, key) {
+    const e = H.clockEl(ms);
+    e.dataset.clock = "minutes";
+    e.dataset.clockKey = key;
+    e.textContent = T(key, {n: Math.max(0, Math.floor((H.serverNow() - ms) / 60000))});
+    return e;
   }
 
   function showAgents() {
     const tbody = document.querySelector("#agents tbody");
     tbody.innerHTML = "";
-    agents.forEach(function (a) { agentRow(tbody, a); });
-    // The reassign picker keeps the lead's choice across reloads.
+    agents.forEach(function (a) {
+      if (a.name) names[a.id] = a.name;
+      const shift = !a.on_shift ? T("lead.no") : a.shift_end_ms
+        ? T("lead.until", {time: clock(a.shift_end_ms)}) : T("lead.no_roster");
+      row(tbody, [who(a.id), [H.code("presence", a.status), "status-" + a.status], shift,
+                  [yesNo(a.present), a.present ? "" : "warn"],
+                  [a.load + "/" + a.max_chats, "load" + (a.load >= a.max_chats ? " full" : "")],
+                  a.on_call ? T("lead.yes") : "",
+                  a.languages.map(function (l) { return H.code("lang", l); }).join(", ")],
+          {agent: a.id});
+    });
+    picker();
+  }
+
+  // The reassign picker: only people who may take the selected case now (on shift, present,
+  // available, its language and channel; capacity the lead may override), never its holder,
+  // and nobody preselected. It keeps the lead's choice across reloads.
+  function picker() {
     const keep = reassignTo.value;
     reassignTo.innerHTML = "";
-    agents.forEach(function (a) {
-      const o = H.el("option", "", who(a.id) + " · " + a.status + " · " + a.load + "/" +
-                     a.max_chats + (a.on_shift ? "" : " · off shift"));
+    const none = H.el("option", "", T("lead.reassign_choose"));
+    none.value = "";
+    reassignTo.appendChild(none);
+    if (!selected) return;
+    const fit = agents.filter(function (a) {
+      return a.may_take && a.id !== selected.counselor &&
+        a.languages.indexOf(selected.language) >= 0 &&
+        (a.channels || []).indexOf(selected.channel) >= 0;
+    });
+    fit.forEach(function (a) {
+      const o = H.el("option", "", T("lead.reassign_option", {
+        who: who(a.id), status: H.code("presence", a.status), load: a.load, max: a.max_chats}));
       o.value = a.id;
       reassignTo.appendChild(o);
     });
-    if (keep) reassignTo.value = keep;
+    document.getElementById("reassign-nobody").hidden = fit.length > 0;
+    if (keep && fit.some(function (a) { return String(a.id) === keep; })) reassignTo.value = keep;
+    else reassignTo.value = "";
   }
 
-  function waitingRow(tbody, w) {
-    const c = {id: w.id, counselor: null, urgency: w.urgency, channel: w.channel};
-    row(tbody, [caseLink(w.id), [w.urgency, "urgency"], w.language, w.channel,
-                waited(w.waited_seconds),
-                w.offered_to === null ? "" : "offered to " + who(w.offered_to),
-                manageButton(c)], {case: w.id, group: w.language + "|" + w.channel})
-      .className = "urgency-" + w.urgency;
+  function waitingRow(tbody, w, now) {
+    const c = {id: w.id, counselor: null, urgency: w.urgency, channel: w.channel,
+               language: w.language};
+    row(tbody, [caseLink(w.id), [H.code("urgency", w.urgency), "urgency"],
+                [H.reasons(w.reasons), "reasons"],
+                H.code("lang", w.language), H.code("channel", w.channel),
+                H.clockEl(now - w.waited_seconds * 1000),
+                w.offered_to === null ? "" : T("lead.offered_to", {who: who(w.offered_to)}),
+                manageButton(c)], {case: w.id}).className = "urgency-" + w.urgency;
   }
 
   function activeRow(tbody, a) {
-    const c = {id: a.id, counselor: a.counselor, urgency: a.urgency, channel: a.channel};
-    row(tbody, [caseLink(a.id), who(a.counselor), [a.urgency, "urgency"], a.language,
-                a.channel, manageButton(c)], {case: a.id}).className = "urgency-" + a.urgency;
+    const c = {id: a.id, counselor: a.counselor, urgency: a.urgency, channel: a.channel,
+               language: a.language};
+    const waiting = a.unanswered_since_ms
+      ? [minutes(a.unanswered_since_ms, "lead.victim_waiting_for"), "warn"]
+      : T("lead.victim_answered");
+    row(tbody, [caseLink(a.id), who(a.counselor), [H.code("urgency", a.urgency), "urgency"],
+                H.code("lang", a.language), H.code("channel", a.channel),
+                a.assigned_ms ? minutes(a.assigned_ms, "case.duration_minutes") : "",
+                waiting, manageButton(c)], {case: a.id}).className = "urgency-" + a.urgency;
   }
 
   // The floor's counts: per urgency, and per language and channel with the longest wait.
@@ -98,7 +138,6 @@
   function showSummary() {
     document.getElementById("unassigned-count").textContent = summary.unassigned;
     document.getElementById("active-count").textContent = summary.active;
-    document.getElementById("agent-count").textContent = summary.staff;
     document.getElementById("present-count").textContent = summary.present;
     ["critical", "high", "normal"].forEach(function (u) {
       document.getElementById("waiting-" + u).textContent = summary.by_urgency[u] || 0;
@@ -106,17 +145,19 @@
     const tbody = document.querySelector("#groups tbody");
     tbody.innerHTML = "";
     summary.groups.forEach(function (g) {
-      row(tbody, [g.language, g.channel, g.waiting, g.by_urgency.critical, g.by_urgency.high,
-                  g.by_urgency.normal, waited(g.oldest_waited_seconds)],
-          {group: g.language + "|" + g.channel});
+      row(tbody, [H.code("lang", g.language), H.code("channel", g.channel), g.waiting,
+                  g.by_urgency.critical, g.by_urgency.high, g.by_urgency.normal,
+                  H.minSec(g.oldest_waited_seconds)]);
     });
   }
 
   // Each list shows its first page; "More" appends the next one (GET /api/v1/floor/{list}).
   const lists = {
-    agents: {body: "#agents tbody", draw: function (tb, a) { agents.push(a); agentRow(tb, a); }},
-    unassigned: {body: "#unassigned tbody", draw: waitingRow},
-    active: {body: "#active tbody", draw: activeRow},
+    agents: {draw: function (x) { agents.push(x); showAgents(); }},
+    unassigned: {draw: function (x) {
+      waitingRow(document.querySelector("#unassigned tbody"), x, H.serverNow());
+    }},
+    active: {draw: function (x) { activeRow(document.querySelector("#active tbody"), x); }},
   };
   function setNext(part, next) {
     lists[part].next = next;
@@ -128,25 +169,25 @@
       if (next === null || next === undefined) return;
       const r = await H.get("/api/v1/floor/" + part + "?after=" + encodeURIComponent(next));
       if (!r.ok) { live.textContent = H.failure(r); return; }
-      const tbody = document.querySelector(lists[part].body);
-      r.data.items.forEach(function (x) { lists[part].draw(tbody, x); });
+      r.data.items.forEach(lists[part].draw);
       lists[part].shown = (lists[part].shown || 0) + r.data.items.length;
       setNext(part, r.data.next);
     });
   });
 
   async function load() {
-    // As many rows as the lead has opened with "More" (up to 200), so a reload keeps them.
+    // As many rows as the lead opened with "More" (up to 200), so a reload keeps them.
     const limit = Math.min(200, Math.max(50, ...Object.keys(lists).map(function (p) {
-      return lists[p].shown || 0;
+      return 50 + (lists[p].shown || 0);
     })));
     const r = await H.get("/api/v1/floor?limit=" + limit);
     if (!r.ok) { live.textContent = H.failure(r); return; }
+    H.learnSkew(r);
+    const now = H.serverNow();
     agents = r.data.agents;
-    showAgents();
     const un = document.querySelector("#unassigned tbody");
     un.innerHTML = "";
-    r.data.unassigned.forEach(function (w) { waitingRow(un, w); });
+    r.data.unassigned.forEach(function (w) { waitingRow(un, w, now); });
     const act = document.querySelector("#active tbody");
     act.innerHTML = "";
     r.data.active.forEach(function (a) { activeRow(act, a); });
@@ -160,9 +201,12 @@
         return x.id === selected.id;
       })[0];
       // A case past the first page stays open; one taken or closed is left by its event.
-      if (still) describe({id: still.id, counselor: still.counselor || null, urgency: still.urgency,
-                     channel: still.channel});
+      if (still) describe({id: still.id, counselor: still.counselor || null,
+                           urgency: still.urgency, channel: still.channel,
+                           language: still.language});
     }
+    showAgents();
+    document.getElementById("agent-count").textContent = summary.staff;
   }
   // Read again at most every 3 s while events keep coming.
   const refresh = H.throttle(load, 3000);
@@ -171,7 +215,7 @@
   function applyEvent(t, e) {
     if (!summary) return;
     const rows = document.querySelectorAll('tr[data-case="' + e.conversation + '"]');
-    if (t === "queued" && e.language && e.channel && e.urgency) {
+    if (t === "queued" && e.urgency) {
       summary.unassigned += 1;
       summary.by_urgency[e.urgency] = (summary.by_urgency[e.urgency] || 0) + 1;
       showSummary();
@@ -183,15 +227,17 @@
       rows.forEach(function (tr) {
         tr.className = "urgency-" + e.urgency;
         const cell = tr.querySelector("td.urgency");
-        if (cell) cell.textContent = e.urgency;
+        if (cell) cell.textContent = H.code("urgency", e.urgency);
       });
     }
   }
 
   function describe(c) {
     selected = c;
-    document.getElementById("manage-title").textContent = "Case " + c.id.slice(0, 8) + " · " +
-      (c.counselor === null ? "waiting" : "held by " + who(c.counselor)) + " · " + c.urgency;
+    document.getElementById("manage-title").textContent = T("lead.manage_title", {
+      case: c.id.slice(0, 8),
+      state: c.counselor === null ? T("lead.state_waiting") : T("lead.state_held", {who: who(c.counselor)}),
+      urgency: H.code("urgency", c.urgency)});
     document.querySelector("#requeue button").disabled = c.counselor === null;
     // The ban form (bans.js) bans this case's sender; an address is known for web chats only.
     manage.dataset.case = c.id;
@@ -202,6 +248,7 @@
 
   function openManage(c) {
     describe(c);
+    picker();
     result.textContent = "";
     document.getElementById("urgency-level").value = c.urgency;
     manage.hidden = false;
@@ -219,7 +266,8 @@
       if (!selected) return;
       const f = new FormData(ev.target);
       const r = await H.post("/api/v1/cases/" + selected.id + "/" + path, body(f));
-      result.textContent = r.ok ? "Done." : H.failure(r);
+      result.textContent = !r.ok ? H.failure(r)
+        : r.data.changed === false ? T("lead.urgency_same") : T("lead.done");
       result.className = r.ok ? "ok" : "error";
       refresh();
     });
@@ -239,22 +287,21 @@
     const ul = document.getElementById("banners");
     const li = H.el("li", "banner", null);
     li.appendChild(H.el("span", "", text));
-    li.appendChild(H.button("Dismiss", function () { li.remove(); }));
+    li.appendChild(H.button(T("floor.dismiss"), function () { li.remove(); }));
     ul.insertBefore(li, ul.firstChild);
     while (ul.children.length > 5) ul.lastChild.remove();
   }
 
   function onCoverage(e) {
-    const what = e.language + " / " + e.channel;
-    banner(e.state === "gap" ? "No cover for " + what + ": nobody suitable is on shift and present."
-      : "Everyone covering " + what + " is at capacity.");
+    const what = H.code("lang", e.language) + " / " + H.code("channel", e.channel);
+    banner(e.state === "gap" ? T("lead.gap", {what: what}) : T("lead.full", {what: what}));
   }
 
   function onAttention(e) {
     const n = (e.conversations || []).length;
     banner(e.reason === "presence_lost"
-      ? "The console of " + who(e.counselor) + " went quiet with " + n + " open case(s)."
-      : "Needs attention: " + H.label(e.reason));
+      ? T("lead.presence_lost", {who: who(e.counselor), n: n})
+      : T("lead.attention", {why: H.code("alert", e.reason)}));
   }
 
   const refreshAlerts = H.alertsPanel(document.getElementById("alerts"), true);
@@ -269,6 +316,9 @@
       if (t === "bans") { window.HotlineBans.refresh(); return; }
       applyEvent(t, e);
       refresh();
+      if (["queued", "assigned", "closed", "roster", "reset"].indexOf(t) >= 0) {
+        window.Cover.load();
+      }
       if (t === "alert" || t === "alert.acked" || t === "reset") refreshAlerts();
       if (t === "coverage") onCoverage(e);
       if (t === "lead.attention") onAttention(e);

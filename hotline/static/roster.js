@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   const H = window.Hotline;
+  const T = window.T;
   const root = document.getElementById("roster");
   const tzInput = document.getElementById("tz");
   const atInput = document.getElementById("at");
@@ -53,31 +54,89 @@
   }
 
   function show(iso, tz) {
-    return new Date(iso).toLocaleString([], {timeZone: tz, weekday: "short", month: "short",
+    return new Date(iso).toLocaleString(H.lang, {timeZone: tz, weekday: "short", month: "short",
       day: "numeric", hour: "2-digit", minute: "2-digit"});
+  }
+
+  // An edit that would end someone's shift now is asked about first (409 would_end_shift);
+  // confirmed, it is sent again with confirm. Other refusals in the page's words.
+  async function confirming(send) {
+    let r = await send(false);
+    if (r.status === 409 && r.data.code === "would_end_shift") {
+      const w = r.data.would_end;
+      if (!window.confirm(T("floor.would_end", {name: w.name, cases: w.held_cases}))) {
+        return {ok: false, status: 0, cancelled: true, data: {}};
+      }
+      r = await send(true);
+    }
+    return r;
+  }
+
+  function why(r) {
+    if (r.cancelled) return T("floor.cancelled");
+    if (r.data && r.data.code === "not_rostered") return T("floor.not_rostered");
+    if (r.data && r.data.field === "reason") return T("floor.reason_mismatch");
+    return H.failure(r);
+  }
+
+  function remove(kind, id) {
+    return confirming(function (sure) {
+      return H.send("DELETE", "/api/v1/roster/" + kind + "/" + id + (sure ? "?confirm=true" : ""));
+    });
+  }
+
+  // Who follows the roster: one switch each, asked about when it ends a shift now.
+  function people(rows) {
+    const tbody = document.querySelector("#people tbody");
+    const out = document.getElementById("people-result");
+    tbody.innerHTML = "";
+    rows.forEach(function (p) {
+      const tr = document.createElement("tr");
+      tr.dataset.staff = p.id;
+      tr.appendChild(H.el("td", "", T("roster.named", {name: p.name, id: p.id})));
+      tr.appendChild(H.el("td", "", T("common.role_" + p.role)));
+      const td = H.el("td", "", null);
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = p.rostered;
+      box.setAttribute("aria-label", T("floor.rostered_follows") + ": " + p.name);
+      box.addEventListener("change", async function () {
+        const want = box.checked;
+        const r = await confirming(function (sure) {
+          return H.send("PUT", "/api/v1/roster/people/" + p.id, {rostered: want, confirm: sure});
+        });
+        out.textContent = r.ok ? T("floor.rostered_saved") : why(r);
+        if (!r.ok) box.checked = !want;
+        refresh();
+      });
+      td.appendChild(box);
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    });
   }
 
   async function load() {
     const tz = zone();
-    if (!tz) { whenError.textContent = "Unknown time zone: use a name like Asia/Seoul."; return; }
+    if (!tz) { whenError.textContent = T("roster.unknown_tz"); return; }
     whenError.textContent = "";
     const r = await H.get("/api/v1/roster" + (viewing ? "?at=" + encodeURIComponent(viewing) : ""));
     if (!r.ok) { whenError.textContent = H.failure(r); return; }
-    document.getElementById("on-at").textContent = viewing ? show(r.data.at, tz) : "now";
+    document.getElementById("on-at").textContent = viewing ? show(r.data.at, tz) : T("roster.now_word");
     const tbody = document.querySelector("#on-shift tbody");
     tbody.innerHTML = "";
     r.data.on_shift.forEach(function (p) {
       const tr = document.createElement("tr");
       tr.dataset.staff = p.id;
-      [p.name + " (#" + p.id + ")", p.role, p.languages.join(", "),
-       p.from ? show(p.from, tz) : "no roster: on shift whenever present",
+      [T("roster.named", {name: p.name, id: p.id}), T("common.role_" + p.role),
+       p.languages.map(function (l) { return H.code("lang", l); }).join(", "),
+       p.from ? show(p.from, tz) : T("floor.on_open_ended"),
        p.until ? show(p.until, tz) : ""].forEach(function (t) {
         tr.appendChild(H.el("td", "", t));
       });
       tbody.appendChild(tr);
     });
     document.getElementById("next-edge").textContent = r.data.next_edge
-      ? "Next shift change: " + show(r.data.next_edge, tz) : "No shift change ahead.";
+      ? T("roster.next_edge", {at: show(r.data.next_edge, tz)}) : T("roster.no_edge");
   }
   // Every weekly shift and current override, each removable (the list is the roster itself).
   async function loadEntries() {
@@ -94,9 +153,9 @@
         tr.dataset.entry = e.id;
         cells(e).forEach(function (t) { tr.appendChild(H.el("td", "", t)); });
         const td = H.el("td", "", null);
-        td.appendChild(H.button("Remove", async function () {
-          const d = await H.send("DELETE", "/api/v1/roster/" + kind + "/" + e.id);
-          if (!d.ok && d.status !== 404) { err.textContent = H.failure(d); return; }
+        td.appendChild(H.button(T("roster.remove"), async function () {
+          const d = await remove(kind, e.id);
+          if (!d.ok && d.status !== 404) { err.textContent = why(d); return; }
           refresh();
         }));
         tr.appendChild(td);
@@ -104,19 +163,24 @@
       });
     }
     fill("shift-entries", r.data.shifts, function (e) {
-      return [e.name + " (#" + e.counselor_id + ")", e.day, e.start, e.end, e.tz];
+      return [T("roster.named", {name: e.name, id: e.counselor_id}), H.code("day", e.day),
+              e.start, e.end, e.tz];
     }, "shifts");
     fill("override-entries", r.data.overrides, function (e) {
-      return [e.name + " (#" + e.counselor_id + ")", show(e.start, tz), show(e.end, tz),
-              e.on_shift ? "on shift" : "off shift", e.reason];
+      return [T("roster.named", {name: e.name, id: e.counselor_id}), show(e.start, tz),
+              show(e.end, tz), e.on_shift ? T("roster.on") : T("roster.off"),
+              H.code("override", e.reason)];
     }, "overrides");
+    people(r.data.people);
   }
-  const refresh = H.coalesce(async function () { await load(); await loadEntries(); });
+  const refresh = H.coalesce(async function () {
+    await load(); await loadEntries(); window.Cover.load();
+  });
 
   document.getElementById("when").addEventListener("submit", function (ev) {
     ev.preventDefault();
     const tz = zone();
-    if (!tz) { whenError.textContent = "Unknown time zone: use a name like Asia/Seoul."; return; }
+    if (!tz) { whenError.textContent = T("roster.unknown_tz"); return; }
     viewing = zonedIso(atInput.value, tz);
     refresh();
   });
@@ -135,10 +199,10 @@
     const li = H.el("li", "", null);
     const err = H.el("span", "error", "");
     li.appendChild(H.el("span", "", text));
-    li.appendChild(H.button("Undo", async function () {
+    li.appendChild(H.button(T("roster.undo"), async function () {
       for (const id of ids) {
-        const r = await H.send("DELETE", "/api/v1/roster/" + kind + "/" + id);
-        if (!r.ok && r.status !== 404) { err.textContent = H.failure(r); return; }
+        const r = await remove(kind, id);
+        if (!r.ok && r.status !== 404) { err.textContent = why(r); return; }
       }
       li.remove();
     }));
@@ -153,12 +217,14 @@
       ev.preventDefault();
       out.textContent = "";
       const tz = zone();
-      if (!tz) { out.textContent = "Choose a valid time zone first."; out.className = "result error"; return; }
+      if (!tz) { out.textContent = T("roster.choose_tz"); out.className = "result error"; return; }
       const body = build(new FormData(form), tz);
       if (typeof body === "string") { out.textContent = body; out.className = "result error"; return; }
-      const r = await H.post(send, body);
+      const r = await confirming(function (sure) {
+        return H.post(send, Object.assign({}, body, {confirm: sure}));
+      });
       out.className = "result " + (r.ok ? "ok" : "error");
-      out.textContent = r.ok ? "Saved." : H.failure(r);
+      out.textContent = r.ok ? T("roster.saved") : why(r);
       if (r.ok) { remember(describe(formId, form, body, tz), formId + "s", ids(r.data)); refresh(); }
     });
   }
@@ -172,16 +238,18 @@
 
   function describe(kind, form, body, tz) {
     if (kind === "shift") {
-      return "Shift for " + who(form) + ": " + body.days.join(", ") + " " + body.start + "–" +
-        body.end + " (" + tz + ")";
+      return T("roster.shift_done", {who: who(form),
+        days: body.days.map(function (d) { return H.code("day", d); }).join(", "),
+        start: body.start, end: body.end, tz: tz});
     }
-    return "Override for " + who(form) + ": " + (body.on_shift ? "on" : "off") + " shift " +
-      show(body.start, tz) + " – " + show(body.end, tz) + " (" + body.reason + ")";
+    return T("roster.override_done", {who: who(form),
+      state: body.on_shift ? T("roster.on") : T("roster.off"), start: show(body.start, tz),
+      end: show(body.end, tz), reason: H.code("override", body.reason)});
   }
 
   submitter("shift", function (f, tz) {
     const days = f.getAll("days");
-    if (!days.length) return "Choose at least one day.";
+    if (!days.length) return T("roster.choose_day");
     return {counselor_id: Number(f.get("counselor_id")), days: days, start: f.get("start"),
             end: f.get("end"), tz: tz};
   }, "/api/v1/roster/shifts");
@@ -189,7 +257,7 @@
   submitter("override", function (f, tz) {
     const start = zonedIso(f.get("start"), tz);
     const end = zonedIso(f.get("end"), tz);
-    if (!start || !end) return "Enter both times.";
+    if (!start || !end) return T("roster.both_times");
     return {counselor_id: Number(f.get("counselor_id")), start: start, end: end,
             on_shift: f.get("on_shift") === "true", reason: f.get("reason")};
   }, "/api/v1/roster/overrides");
@@ -205,6 +273,8 @@
 
   atInput.value = localNow(zone() || "UTC");
   document.getElementById("override-start").value = atInput.value;
-  H.events({roster: refresh, reset: refresh}, document.getElementById("live"), refresh);
+  H.events({roster: refresh, reset: refresh, queued: window.Cover.load,
+            closed: window.Cover.load, assigned: window.Cover.load},
+           document.getElementById("live"), refresh);
   refresh();
 })();

@@ -119,13 +119,13 @@ _BY_STATUS: dict[int, type[web.HTTPException]] = {
     c.status_code: c for c in (
         web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden, web.HTTPNotFound,
         web.HTTPConflict, web.HTTPTooManyRequests, web.HTTPUnsupportedMediaType,
-        web.HTTPServiceUnavailable,
+        web.HTTPServiceUnavailable, web.HTTPBadGateway,
     )
 }
 
 
 def json_error(status: int, error: str, **extra: object) -> web.HTTPException:
-    """A JSON 4xx (or 503) to raise from a handler: {"error": ..., **extra}."""
+    """A JSON 4xx (or 502, 503) to raise from a handler: {"error": ..., **extra}."""
     body = json.dumps({"error": error, **extra})
     if status == 413:
         return web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0, text=body,

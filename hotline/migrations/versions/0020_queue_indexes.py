@@ -1,7 +1,7 @@
 """conversations: indexes for the bounded floor, aging and reconciling (issue 18)
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0016
 Create Date: 2026-12-05 01:40:00
 
 At 10,000 waiting the floor's counts, the aging pass and the reconciler each read every open
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -32,3 +32,20 @@ async def for_target(conn: AsyncConnection, target_kind: str, target_id: str
         .order_by(audit_events.c.id))
     return [{"at": r.at.isoformat(), "actor_id": r.actor_id, "action": r.action,
              "detail": json.loads(r.detail)} for r in rows]
+
+
+async def recent(conn: AsyncConnection, limit: int, before_id: int | None = None,
+                 target_kind: str | None = None, target_id: str | None = None
+                 ) -> list[dict[str, Any]]:
+    """The newest events first (the admin's audit view), optionally of one target."""
+    q = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+    if before_id is not None:
+        q = q.where(audit_events.c.id < before_id)
+    if target_kind is not None:
+        q = q.where(audit_events.c.target_kind == target_kind)
+    if target_id is not None:
+        q = q.where(audit_events.c.target_id == target_id)
+    rows = await conn.execute(q)
+    return [{"id": r.id, "at": r.at.isoformat(), "actor_id": r.actor_id, "action": r.action,
+             "target_kind": r.target_kind, "target_id": r.target_id,
+             "detail": json.loads(r.detail)} for r in rows]

@@ -31,8 +31,12 @@ class ConversationRow:
     closed_at: datetime | None
     has_contact: bool
     reasons: tuple[str, ...] = ()
-    # When the victim left with the web chat's Quick exit (None: they did not).
+    # When the victim left (Quick exit, or silence a holder was told of); None: not known.
     victim_left_at: datetime | None = None
+    # The case this conversation returns to (the victim came back with its number).
+    return_of: str | None = None
+    # Signal codes staff withdrew from the case ("content_spreading").
+    withdrawn: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ _CONV_COLS = (
     conversations.c.assigned_at, conversations.c.closed_at,
     conversations.c.contact_sealed.is_not(None).label("has_contact"),
     conversations.c.urgency_reasons, conversations.c.victim_left_at,
+    conversations.c.return_of, conversations.c.signals_withdrawn,
 )
 
 
@@ -67,6 +72,7 @@ def _conv(r: Row) -> ConversationRow:
         urgency=Urgency(r[5]), counselor_id=r[6], created_at=r[7], enqueued_at=r[8],
         assigned_at=r[9], closed_at=r[10], has_contact=bool(r[11]),
         reasons=tuple(x for x in r[12].split(",") if x), victim_left_at=r[13],
+        return_of=r[14], withdrawn=tuple(x for x in r[15].split(",") if x),
     )
 
 
@@ -90,14 +96,22 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
 
 # Built and compiled once: the inbound path runs these for every message, on the driver
 # connection (direct.py); building a statement costs more than SQLite running it.
-_BUMP_OPEN = Prebuilt(
+_BUMP = (
     update(conversations)
     .where(and_(conversations.c.channel == bindparam("b_channel"),
                 conversations.c.pseudonym == bindparam("b_pseudonym"), _NOT_CLOSED))
-    .values(next_seq=conversations.c.next_seq + 1,
-            last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type))
     .returning(conversations.c.id, conversations.c.urgency, conversations.c.urgency_reasons,
-               conversations.c.next_seq))
+               conversations.c.next_seq, conversations.c.signals_withdrawn))
+_BUMP_OPEN = Prebuilt(_BUMP.values(
+    next_seq=conversations.c.next_seq + 1,
+    last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type)))
+# A victim's own message also moves the rule on abandoned contacts on (domain/abandon.py) and
+# undoes a "victim left" their silence had set.
+_BUMP_BY_VICTIM = Prebuilt(_BUMP.values(
+    next_seq=conversations.c.next_seq + 1,
+    last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type),
+    abandon_at=bindparam("b_deadline", type_=conversations.c.abandon_at.type),
+    victim_left_at=None))
 
 
 @dataclass(frozen=True)
@@ -107,34 +121,44 @@ class OpenCase:
     id: str
     urgency: Urgency
     reasons: tuple[str, ...]
+    withdrawn: tuple[str, ...] = ()
 
 
-async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime
+async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime,
+                    victim: bool = False, deadline: datetime | None = None
                     ) -> tuple[OpenCase, int] | None:
     """The sender's open conversation with its next message number allocated, in one
-    statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none."""
-    row = await first(conn, _BUMP_OPEN, {"b_channel": channel.value, "b_pseudonym": pseudonym,
-                                         "b_at": at})
+    statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none.
+    A `victim`'s message also sets the abandonment `deadline`."""
+    params: dict[str, object] = {"b_channel": channel.value, "b_pseudonym": pseudonym,
+                                 "b_at": at}
+    if victim:
+        params["b_deadline"] = deadline
+    row = await first(conn, _BUMP_BY_VICTIM if victim else _BUMP_OPEN, params)
     if row is None:
         return None
-    return OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x)), int(row[3])
+    return OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x),
+                    tuple(x for x in row[4].split(",") if x)), int(row[3])
 
 
 _INSERT_CONVERSATION = Prebuilt(insert(conversations), keys=(
     "id", "channel", "pseudonym", "language", "status", "urgency", "contact_sealed",
-    "created_at", "enqueued_at", "last_activity_at", "urgency_reasons", "next_seq"))
+    "created_at", "enqueued_at", "last_activity_at", "urgency_reasons", "next_seq",
+    "abandon_at"))
 
 
 async def insert_conversation(conn: Sql, *, conversation_id: str, channel: Channel,
                               pseudonym: str, language: str, urgency: Urgency, at: datetime,
                               contact_sealed: bytes | None = None,
-                              reasons: tuple[str, ...] = (), next_seq: int = 0) -> None:
+                              reasons: tuple[str, ...] = (), next_seq: int = 0,
+                              abandon_at: datetime | None = None) -> None:
     """A new waiting conversation; `next_seq` 1 when its first message is inserted at once."""
     await run(conn, _INSERT_CONVERSATION, {
         "id": conversation_id, "channel": channel.value, "pseudonym": pseudonym,
         "language": language, "status": Status.WAITING.value, "urgency": urgency.value,
         "contact_sealed": contact_sealed, "created_at": at, "enqueued_at": at,
-        "last_activity_at": at, "urgency_reasons": ",".join(reasons), "next_seq": next_seq})
+        "last_activity_at": at, "urgency_reasons": ",".join(reasons), "next_seq": next_seq,
+        "abandon_at": abandon_at})
 
 
 # The n-th newest conversation a sender opened since a time (ix_conversations_sender): it
@@ -275,7 +299,8 @@ async def close(conn: AsyncConnection, conversation_id: str, at: datetime,
         .where(and_(conversations.c.id == conversation_id,
                     conversations.c.status != Status.CLOSED.value, *held))
         .values(status=Status.CLOSED.value, closed_at=at, last_activity_at=at,
-                purge_contact_at=purge_contact_at, purge_transcript_at=purge_transcript_at))
+                purge_contact_at=purge_contact_at, purge_transcript_at=purge_transcript_at,
+                abandon_at=None))
     return result.rowcount == 1
 
 
@@ -426,3 +451,54 @@ async def waiting_page(conn: AsyncConnection, limit: int,
         if len(out) >= limit:
             break
     return out
+async def reasons_of(conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """The urgency reason codes of each of `ids` (for the queue and offers: why urgent)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(select(conversations.c.id, conversations.c.urgency_reasons)
+                              .where(conversations.c.id.in_(ids)))
+    return {r.id: tuple(x for x in r.urgency_reasons.split(",") if x) for r in rows}
+
+
+async def intake_answers_json(conn: AsyncConnection, conversation_id: str) -> str:
+    """The victim's answers to the first questions, as stored (JSON text)."""
+    raw = (await conn.execute(select(conversations.c.intake_answers).where(
+        conversations.c.id == conversation_id))).scalar_one_or_none()
+    return str(raw or "{}")
+
+
+async def unanswered_since(conn: AsyncConnection, ids: list[str]) -> dict[str, datetime]:
+    """For each of `ids` whose victim wrote after the last reply (or was never answered),
+    when the first such message came: how long the victim has waited for a reply."""
+    if not ids:
+        return {}
+    last_out = (select(messages.c.conversation_id, func.max(messages.c.seq).label("seq"))
+                .where(and_(messages.c.conversation_id.in_(ids),
+                            messages.c.direction == Direction.OUT.value))
+                .group_by(messages.c.conversation_id).subquery())
+    rows = await conn.execute(
+        select(messages.c.conversation_id, func.min(messages.c.created_at))
+        .select_from(messages.outerjoin(
+            last_out, last_out.c.conversation_id == messages.c.conversation_id))
+        .where(and_(messages.c.conversation_id.in_(ids),
+                    messages.c.direction == Direction.IN.value,
+                    messages.c.seq > func.coalesce(last_out.c.seq, 0)))
+        .group_by(messages.c.conversation_id))
+    return {r[0]: r[1] for r in rows}
+
+
+async def delivery_errors(conn: AsyncConnection, conversation_id: str, after_seq: int
+                          ) -> dict[int, str]:
+    """Why each failed reply of a case failed (the provider's error code), by seq."""
+    rows = await conn.execute(select(messages.c.seq, messages.c.last_error).where(and_(
+        messages.c.conversation_id == conversation_id, messages.c.seq > after_seq,
+        messages.c.delivery == "failed", messages.c.last_error.is_not(None))))
+    return {r.seq: r.last_error for r in rows}
+
+
+async def last_inbound_at(conn: AsyncConnection, conversation_id: str) -> datetime | None:
+    """When the victim last wrote (None: never)."""
+    at: datetime | None = (await conn.execute(select(func.max(messages.c.created_at)).where(and_(
+        messages.c.conversation_id == conversation_id,
+        messages.c.direction == Direction.IN.value)))).scalar_one_or_none()
+    return at

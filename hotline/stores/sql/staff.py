@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -53,11 +53,20 @@ async def set_password_hash(conn: AsyncConnection, counselor_id: int, password_h
                        .values(password_hash=password_hash))
 
 
+async def set_last_login(conn: AsyncConnection, counselor_id: int, at: datetime) -> None:
+    await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
+                       .values(last_login_at=at))
+
+
 async def set_presence_status(conn: AsyncConnection, counselor_id: int,
                               status: Presence) -> None:
     """Record the status a counselor chose (what a rebuild of Redis restores)."""
+    values: dict[str, object] = {"presence_status": status.value}
+    if status == Presence.BREAK:
+        # The wellbeing view counts time on the floor since the last break (docs/staff.md).
+        values["last_break_at"] = datetime.now(UTC)
     await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
-                       .values(presence_status=status.value))
+                       .values(**values))
 
 
 async def set_ui_language(conn: AsyncConnection, counselor_id: int, language: str) -> None:

@@ -1,0 +1,154 @@
+"""Who may do what: the one answer for every role and every console route. Pure.
+
+Roles differ: an admin manages staff accounts and settings and reads the audit log; a lead
+runs the floor (reassignment, the roster, bans, the wellbeing view). An admin also holds the
+floor supervision rights docs/console.md states for "lead/admin" (reading any case, acting on
+it, the ban list, the lead and roster pages); a lead never holds an admin's. Counselors and
+takedown staff have the console and their own cases. The HTTP layer refuses an API action a
+role lacks with 404, as for a missing record (docs/staff.md, "Roles").
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from hotline.domain.staff import Role, Staff
+
+
+class Action(StrEnum):
+    CONSOLE = "console"          # the floor, one's own cases, presence, one's own account
+    SUPERVISE = "supervise"      # the lead page, moving and re-rating cases, the floor view
+    ROSTER = "roster"            # editing shifts and overrides
+    BANS = "bans"                # the ban list
+    WELLBEING = "wellbeing"      # exposure, breaks and debrief flags of everyone
+    MANAGE_STAFF = "manage_staff"  # accounts, roles, sessions, password and 2FA resets
+    SETTINGS = "settings"        # centre-wide settings: the holiday calendar
+    READ_AUDIT = "read_audit"    # the audit log
+
+
+_FLOOR = frozenset({Action.CONSOLE})
+_LEAD = _FLOOR | {Action.SUPERVISE, Action.ROSTER, Action.BANS, Action.WELLBEING}
+GRANTS: dict[Role, frozenset[Action]] = {
+    Role.COUNSELOR: _FLOOR,
+    Role.TAKEDOWN: _FLOOR,
+    Role.LEAD: _LEAD,
+    Role.ADMIN: _LEAD | {Action.MANAGE_STAFF, Action.SETTINGS, Action.READ_AUDIT},
+}
+
+
+def may(role: Role, action: Action) -> bool:
+    """Whether `role` may take `action`."""
+    return action in GRANTS[role]
+
+
+def may_named(staff: Staff, action: str) -> bool:
+    """`may` for templates: `may(staff, "manage_staff")`."""
+    return may(staff.role, Action(action))
+
+
+# Routes anyone may reach (the handler itself decides what a visitor gets).
+PUBLIC_PREFIXES = ("/console/login", "/console/2fa", "/console/reset")
+# The action each staff route (method, aiohttp canonical path) needs. A staff route (under
+# /console or /api/v1) missing here is refused to everyone: a new route is closed until
+# someone decides who it is for.
+_C, _S, _R = Action.CONSOLE, Action.SUPERVISE, Action.ROSTER
+ROUTES: dict[tuple[str, str], Action] = {
+    ("POST", "/console/logout"): _C,
+    ("GET", "/console"): _C,
+    ("GET", "/console/cases/{id}"): _C,
+    ("GET", "/console/lead"): _S,
+    ("GET", "/console/roster"): _R,
+    ("GET", "/console/account"): _C,
+    ("POST", "/console/account/password"): _C,
+    ("GET", "/console/staff"): Action.MANAGE_STAFF,
+    ("GET", "/console/audit"): Action.READ_AUDIT,
+    ("GET", "/api/v1/me"): _C,
+    ("POST", "/api/v1/me/language"): _C,
+    ("GET", "/api/v1/queue"): _C,
+    ("GET", "/api/v1/cases/mine"): _C,
+    ("POST", "/api/v1/queue/take-next"): _C,
+    ("POST", "/api/v1/cases/{id}/take"): _C,
+    ("GET", "/api/v1/cases/{id}"): _C,
+    ("POST", "/api/v1/cases/{id}/messages"): _C,
+    ("POST", "/api/v1/cases/{id}/close"): _C,
+    ("POST", "/api/v1/cases/{id}/hard"): _C,
+    ("POST", "/api/v1/presence/heartbeat"): _C,
+    ("GET", "/api/v1/events"): _C,
+    ("POST", "/api/v1/presence"): _C,
+    ("GET", "/api/v1/offers/mine"): _C,
+    ("POST", "/api/v1/offers/{id}/{action}"): _C,
+    ("POST", "/api/v1/cases/{id}/reassign"): _S,
+    ("POST", "/api/v1/cases/{id}/requeue"): _C,
+    ("POST", "/api/v1/cases/{id}/urgency"): _S,
+    ("POST", "/api/v1/cases/{id}/flag-spreading"): _C,
+    ("POST", "/api/v1/cases/{id}/handover"): _C,
+    ("GET", "/api/v1/alerts"): _C,
+    ("POST", "/api/v1/alerts/{id}/ack"): _C,
+    ("GET", "/api/v1/floor"): _S,
+    ("GET", "/api/v1/roster"): _C,
+    ("GET", "/api/v1/roster/entries"): _R,
+    ("POST", "/api/v1/roster/shifts"): _R,
+    ("DELETE", "/api/v1/roster/{kind}/{id}"): _R,
+    ("POST", "/api/v1/roster/overrides"): _R,
+    ("GET", "/api/v1/bans"): Action.BANS,
+    ("POST", "/api/v1/bans"): Action.BANS,
+    ("DELETE", "/api/v1/bans/{id}"): Action.BANS,
+    ("GET", "/api/v1/cases/{id}/callback"): _C,
+    ("POST", "/api/v1/cases/{id}/callback/call"): _C,
+    ("POST", "/api/v1/callbacks"): _C,
+    ("GET", "/api/v1/cases/{id}/evidence"): _C,
+    ("GET", "/api/v1/evidence/{eid}/preview"): _C,
+    ("POST", "/api/v1/evidence/{eid}/reveal"): _C,
+    ("GET", "/api/v1/evidence/{eid}/original"): _C,
+    ("GET", "/api/v1/wellbeing"): Action.WELLBEING,
+    ("GET", "/api/v1/me/wellbeing"): _C,
+    ("POST", "/api/v1/debriefs/{id}/clear"): Action.WELLBEING,
+    ("GET", "/api/v1/staff"): Action.MANAGE_STAFF,
+    ("POST", "/api/v1/staff"): Action.MANAGE_STAFF,
+    ("POST", "/api/v1/staff/{id}"): Action.MANAGE_STAFF,
+    ("POST", "/api/v1/staff/{id}/{action}"): Action.MANAGE_STAFF,
+    ("GET", "/api/v1/staff/{id}/sessions"): Action.MANAGE_STAFF,
+    ("DELETE", "/api/v1/staff/{id}/sessions/{ref}"): Action.MANAGE_STAFF,
+    ("GET", "/api/v1/holidays"): _R,
+    ("POST", "/api/v1/holidays"): Action.SETTINGS,
+    ("DELETE", "/api/v1/holidays/{day}"): Action.SETTINGS,
+    ("GET", "/api/v1/audit"): Action.READ_AUDIT,
+    # The takedown desk: open to every console role here; hotline/takedown/policy.py decides
+    # per record (desk staff and leads act; a counselor on the items of a case they hold;
+    # anyone else gets 404 there).
+    **{(m, p): _C for m, p in (
+        ("GET", "/console/takedown"), ("GET", "/console/takedown/items/{id}"),
+        ("GET", "/console/takedown/requests/{id}"), ("GET", "/api/v1/takedown/platforms"),
+        ("GET", "/api/v1/takedown/items"), ("POST", "/api/v1/takedown/items"),
+        ("GET", "/api/v1/takedown/items/{id}"),
+        ("POST", "/api/v1/takedown/items/{id}/consents"),
+        ("POST", "/api/v1/takedown/items/{id}/export"),
+        ("POST", "/api/v1/takedown/items/{id}/locations"),
+        ("POST", "/api/v1/takedown/items/{id}/requests"),
+        ("POST", "/api/v1/takedown/items/{id}/status"),
+        ("GET", "/api/v1/takedown/requests/{id}"),
+        ("POST", "/api/v1/takedown/requests/{id}/escalate"),
+        ("POST", "/api/v1/takedown/requests/{id}/fields"),
+        ("POST", "/api/v1/takedown/requests/{id}/send"),
+        ("POST", "/api/v1/takedown/requests/{id}/steps"),
+        ("GET", "/api/v1/takedown/worklist"), ("GET", "/api/v1/takedown/alerts"),
+        ("POST", "/api/v1/takedown/alerts/{id}/ack"))},
+}
+
+
+def is_staff_route(path: str) -> bool:
+    """Whether a canonical path is the console's (guarded) rather than public."""
+    if path.startswith(PUBLIC_PREFIXES):
+        return False
+    return path == "/console" or path.startswith(("/console/", "/api/v1/"))
+
+
+def route_action(method: str, path: str) -> Action | None:
+    """The action a staff route needs (HEAD as GET); None: not a known staff route."""
+    return ROUTES.get(("GET" if method == "HEAD" else method, path))
+
+
+def may_use_route(role: Role, method: str, path: str) -> bool:
+    """Whether `role` may use the staff route (unknown staff routes: nobody)."""
+    action = route_action(method, path)
+    return action is not None and may(role, action)

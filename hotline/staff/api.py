@@ -1,0 +1,135 @@
+"""The JSON API of staff administration (admins; the policy guard refuses anyone else):
+/api/v1/staff and /api/v1/audit. Bad input answers 400 naming the field and changes
+nothing. See docs/staff.md for the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from hotline.console.auth import require_staff
+from hotline.domain.accounts import FieldError, parse_fields
+from hotline.domain.staff import Role
+from hotline.services import sessions
+from hotline.staff import admin
+from hotline.web.appkeys import DEPS
+from hotline.web.inputs import json_body, query_int
+from hotline.web.middleware import json_error
+
+routes = web.RouteTableDef()
+_ID = "{id:[0-9]{1,9}}"
+
+
+def _bad(e: FieldError) -> web.HTTPException:
+    return json_error(400, str(e), field=e.field)
+
+
+def _missing() -> web.HTTPException:
+    return json_error(404, "no such staff member")
+
+
+@routes.get("/api/v1/staff")
+async def list_staff(request: web.Request) -> web.Response:
+    await require_staff(request)
+    found = await admin.listing(request.app[DEPS])
+    return web.json_response({"staff": [m.as_json() for m in found]})
+
+
+@routes.post("/api/v1/staff")
+async def add_staff(request: web.Request) -> web.Response:
+    """{name, role, languages, channels?, specialisms?, max_chats?}: the new account and a
+    one-time link to set its password (shown once)."""
+    actor = await require_staff(request)
+    deps = request.app[DEPS]
+    body = await json_body(request)
+    try:
+        fields = parse_fields(body, deps.config.languages.supported)
+        if fields.role is None:
+            raise FieldError("role", f"expected one of {', '.join(r.value for r in Role)}")
+        new_id, reset = await admin.add(deps, actor.id, body.get("name"), fields.role, fields)
+    except FieldError as e:
+        raise _bad(e) from None
+    assert reset is not None
+    return web.json_response({"id": new_id, "reset_link": reset.link(
+        deps.config.server.public_url), "expires_at": reset.expires_at.isoformat()},
+        status=201)
+
+
+@routes.post(f"/api/v1/staff/{_ID}")
+async def edit_staff(request: web.Request) -> web.Response:
+    actor = await require_staff(request)
+    deps = request.app[DEPS]
+    body = await json_body(request)
+    unknown = sorted(set(body) - {"role", "languages", "channels", "specialisms", "max_chats"})
+    if unknown:
+        raise json_error(400, f"{unknown[0]}: not a field that can be edited", field=unknown[0])
+    try:
+        await admin.edit(deps, actor.id, int(request.match_info["id"]),
+                         parse_fields(body, deps.config.languages.supported))
+    except FieldError as e:
+        raise _bad(e) from None
+    except admin.NoSuchMember:
+        raise _missing() from None
+    return web.json_response({"edited": int(request.match_info["id"])})
+
+
+@routes.post(f"/api/v1/staff/{_ID}/{{action:deactivate|reactivate|reset-password|reset-2fa}}")
+async def act(request: web.Request) -> web.Response:
+    actor = await require_staff(request)
+    deps = request.app[DEPS]
+    target = int(request.match_info["id"])
+    action = request.match_info["action"]
+    out: dict[str, Any] = {"id": target, "done": action}
+    try:
+        if action == "deactivate":
+            out["cases_moved"] = len(await admin.deactivate(deps, actor.id, target))
+        elif action == "reactivate":
+            await admin.reactivate(deps, actor.id, target)
+        elif action == "reset-password":
+            reset = await admin.reset_password(deps, actor.id, target)
+            out.update(reset_link=reset.link(deps.config.server.public_url),
+                       expires_at=reset.expires_at.isoformat())
+        else:
+            await admin.reset_second_factor(deps, actor.id, target)
+    except FieldError as e:
+        raise _bad(e) from None
+    except admin.NoSuchMember:
+        raise _missing() from None
+    return web.json_response(out)
+
+
+@routes.get(f"/api/v1/staff/{_ID}/sessions")
+async def sessions_of(request: web.Request) -> web.Response:
+    await require_staff(request)
+    try:
+        found = await admin.sessions_of(request.app[DEPS], int(request.match_info["id"]))
+    except admin.NoSuchMember:
+        raise _missing() from None
+    return web.json_response({"sessions": found})
+
+
+@routes.delete(f"/api/v1/staff/{_ID}/sessions/{{ref:[0-9a-f]{{16}}}}")
+async def end_session(request: web.Request) -> web.Response:
+    actor = await require_staff(request)
+    ended = await sessions.end_by_ref(request.app[DEPS], int(request.match_info["id"]),
+                                      request.match_info["ref"], actor.id)
+    if not ended:
+        raise json_error(404, "no such session")
+    return web.json_response({"ended": request.match_info["ref"]})
+
+
+@routes.get("/api/v1/audit")
+async def audit_log(request: web.Request) -> web.Response:
+    """The newest events first: ?limit= (1-500), ?before= an id, ?target_kind=&target_id=."""
+    await require_staff(request)
+    limit = query_int(request, "limit", 100)
+    if not 1 <= limit <= 500:
+        raise json_error(400, "limit: expected 1..500", field="limit")
+    before = query_int(request, "before", 0) or None
+    kind, tid = request.query.get("target_kind"), request.query.get("target_id")
+    for name, value in (("target_kind", kind), ("target_id", tid)):
+        if value is not None and not (0 < len(value) <= 64 and value.isprintable()):
+            raise json_error(400, f"{name}: expected 1-64 characters", field=name)
+    events = await admin.audit_events(request.app[DEPS], limit, before, kind, tid)
+    return web.json_response({"events": events})

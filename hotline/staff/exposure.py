@@ -1,0 +1,131 @@
+"""Limits that protect counselors (hotline/domain/exposure.py): exposure recorded as it
+happens, the set of people at a cap kept in Redis for the router (no new critical offers),
+the lead's wellbeing view (who is at a cap and why, who has gone longest without a break),
+and debrief flags after a case the counselor marks as hard. See docs/staff.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from hotline.domain import exposure, shifts
+from hotline.domain.exposure import Caps, Totals
+from hotline.services import agents
+from hotline.services.deps import Deps
+from hotline.staff import exposure_store as q
+
+log = logging.getLogger(__name__)
+
+# How often every cap is worked out again (a new shift starts the counts afresh).
+REFRESH_S = 60.0
+
+
+def caps(deps: Deps) -> Caps:
+    w = deps.config.wellbeing
+    return Caps(w.critical_cases_cap, w.critical_minutes_cap, w.evidence_reveals_cap)
+
+
+def _shift_start(roster: shifts.Roster, counselor_id: int, now: datetime, hours: int
+                 ) -> datetime:
+    window = shifts.current_window(roster, counselor_id, now)
+    return window[0] if window is not None else now - timedelta(hours=hours)
+
+
+async def totals(deps: Deps, counselor_id: int, now: datetime | None = None) -> Totals:
+    """This shift's exposure of one person."""
+    now = now or datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        roster = await agents.load_roster(conn, since=now, staff_id=counselor_id)
+        since = _shift_start(roster, counselor_id, now,
+                             deps.config.wellbeing.unscheduled_shift_hours)
+        return Totals.of(await q.sums_since(conn, counselor_id, since))
+
+
+async def record(deps: Deps, counselor_id: int, kind: str, amount: int,
+                 conversation_id: str | None) -> None:
+    """Count an exposure and update whether the person is at a cap."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        await q.add_event(conn, counselor_id=counselor_id, at=now, kind=kind, amount=amount,
+                          conversation_id=conversation_id)
+    await _mark(deps, counselor_id, exposure.over_caps(await totals(deps, counselor_id, now),
+                                                       caps(deps)))
+
+
+async def after_close(deps: Deps, counselor_id: int | None, conversation_id: str,
+                      critical: bool, assigned_at: datetime | None, closed_at: datetime
+                      ) -> None:
+    """A closed critical case counts as handled, with the minutes it was held."""
+    if counselor_id is None or not critical:
+        return
+    await record(deps, counselor_id, exposure.CRITICAL_CASE, 1, conversation_id)
+    await record(deps, counselor_id, exposure.CRITICAL_MINUTES,
+                 exposure.critical_minutes(assigned_at, closed_at), conversation_id)
+
+
+async def _mark(deps: Deps, counselor_id: int, reached: tuple[str, ...]) -> None:
+    try:
+        if reached:
+            await deps.redis.sadd(deps.keys.exposure_capped, str(counselor_id))
+        else:
+            await deps.redis.srem(deps.keys.exposure_capped, str(counselor_id))
+    except (RedisError, OSError) as e:
+        # The upkeep job writes it again within REFRESH_S (staff/upkeep.py).
+        log.warning("exposure cap not stored", extra={"error": type(e).__name__})
+
+
+async def refresh(deps: Deps) -> dict[int, tuple[str, ...]]:
+    """Work out every active person's caps again; the ones reached, by person."""
+    now = datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        people = [r.id for r in await q.floor_times(conn)]
+    reached = {}
+    for pid in people:
+        reached[pid] = exposure.over_caps(await totals(deps, pid, now), caps(deps))
+    capped = [str(p) for p, r in reached.items() if r]
+    async with deps.redis.pipeline(transaction=True) as p:
+        p.delete(deps.keys.exposure_capped)
+        if capped:
+            p.sadd(deps.keys.exposure_capped, *capped)
+        await p.execute()
+    return reached
+
+
+async def wellbeing(deps: Deps) -> dict[str, Any]:
+    """The lead's view: everyone present, longest without a break first, with this shift's
+    exposure and the caps reached; and open debrief flags."""
+    now = datetime.now(UTC)
+    present = await deps.live.present()
+    after = deps.config.wellbeing.break_after_minutes
+    async with deps.engine.connect() as conn:
+        people = [r for r in await q.floor_times(conn) if r.id in present]
+        debriefs = await q.open_debriefs(conn)
+    out = []
+    for r in people:
+        t = await totals(deps, r.id, now)
+        minutes = exposure.minutes_since_break(r.last_break_at, r.last_login_at, now)
+        out.append({"id": r.id, "name": r.name, "role": r.role,
+                    "critical_cases": t.critical_cases,
+                    "critical_minutes": t.critical_minutes,
+                    "evidence_revealed": t.evidence_revealed,
+                    "caps_reached": list(exposure.over_caps(t, caps(deps))),
+                    "minutes_since_break": minutes,
+                    "break_due": exposure.break_due(minutes, after)})
+    out.sort(key=lambda p: -(p["minutes_since_break"] or 0))
+    return {"people": out, "debriefs": debriefs, "break_after_minutes": after}
+
+
+async def my_break(deps: Deps, counselor_id: int) -> dict[str, Any]:
+    """What a counselor's own console shows: whether a break is due."""
+    now = datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        rows = [r for r in await q.floor_times(conn) if r.id == counselor_id]
+    if not rows:
+        return {"minutes_since_break": None, "break_due": False}
+    minutes = exposure.minutes_since_break(rows[0].last_break_at, rows[0].last_login_at, now)
+    return {"minutes_since_break": minutes,
+            "break_due": exposure.break_due(minutes, deps.config.wellbeing.break_after_minutes)}

@@ -1,0 +1,121 @@
+"""The [takedown] section of config.toml: the platform directory's file, the desk's own
+details that go into every request, the SMTP relay and the deadline job's beat.
+
+The directory is read and checked at start-up (hotline.domain.platforms.parse_directory): a
+bad entry stops it naming the key. The relay's password comes from the environment
+(HOTLINE_SMTP_PASSWORD) when a message is sent, never from this file. See docs/takedown.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hotline.domain.platforms import Directory, parse_directory
+from hotline.errors import ConfigError
+
+DEFAULT_PLATFORMS_FILE = "platforms.toml"
+SMTP_SECURITY = ("none", "starttls", "tls")
+# Name of the environment variable, not a secret.
+ENV_SMTP_PASSWORD = "HOTLINE_SMTP_PASSWORD"  # noqa: S105
+
+
+def _bundled_platforms() -> Path:
+    """platforms.toml of the source tree, or the copy packaged into the wheel."""
+    here = Path(__file__).resolve().parent.parent
+    packaged = here / "_platforms.toml"
+    return packaged if packaged.exists() else here.parent / DEFAULT_PLATFORMS_FILE
+
+
+@functools.cache
+def _read_directory(path: Path, key: str) -> Directory:
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{key}: {path} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{key}: {path} is not valid TOML ({e})") from None
+    unknown = sorted(set(raw) - {"platforms"})
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown table in {path} (expected [platforms.*])")
+    return parse_directory(raw.get("platforms"), where="platforms")
+
+
+def default_directory() -> Directory:
+    return _read_directory(_bundled_platforms(), "takedown.platforms_file")
+
+
+@dataclass(frozen=True)
+class TakedownConfig:
+    # The platform directory (relative to config.toml's folder; the bundled one by default).
+    platforms_file: str = DEFAULT_PLATFORMS_FILE
+    # How often the deadline job looks for overdue requests and unanswered desk alerts.
+    check_seconds: float = 30.0
+    # The desk's details, filled into every request (staff may change them per request).
+    requester: str = ""
+    signature: str = ""
+    contact: str = ""
+    notifier_name: str = ""
+    notifier_email: str = ""
+    # The SMTP relay for e-mail routes; empty host: staff send e-mails by hand and mark them.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_from: str = ""
+    smtp_timeout_seconds: float = 30.0
+    directory: Directory = field(default_factory=default_directory, repr=False)
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TakedownConfig) if f.name != "directory"}
+
+
+def parse_takedown(raw: object, base_dir: str) -> TakedownConfig:
+    """The section from its table, every key checked; the directory read from its file."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("takedown: expected a table [takedown]")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        f = _FIELDS.get(key)
+        if f is None:
+            raise ConfigError(f"takedown.{key}: unknown key (known keys: "
+                              f"{', '.join(sorted(_FIELDS))})")
+        want = type(f.default)
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, want) or isinstance(value, bool):
+            raise ConfigError(f"takedown.{key}: expected {want.__name__}, got {value!r}")
+        values[key] = value
+    cfg = TakedownConfig(**values, directory=_directory(values, base_dir))
+    if not 1 <= cfg.check_seconds <= 3600:
+        raise ConfigError("takedown.check_seconds: expected 1..3600")
+    if not 1 <= cfg.smtp_port <= 65535:
+        raise ConfigError(f"takedown.smtp_port: expected 1..65535, got {cfg.smtp_port}")
+    if cfg.smtp_security not in SMTP_SECURITY:
+        raise ConfigError(f"takedown.smtp_security: expected one of {', '.join(SMTP_SECURITY)}")
+    if cfg.smtp_host and "@" not in cfg.smtp_from:
+        raise ConfigError("takedown.smtp_from: expected the sender's address when smtp_host "
+                          "is set")
+    if not 1 <= cfg.smtp_timeout_seconds <= 300:
+        raise ConfigError("takedown.smtp_timeout_seconds: expected 1..300")
+    return cfg
+
+
+def _directory(values: Mapping[str, Any], base_dir: str) -> Directory:
+    name = values.get("platforms_file", DEFAULT_PLATFORMS_FILE)
+    path = Path(name)
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    if name == DEFAULT_PLATFORMS_FILE and not path.exists():
+        path = _bundled_platforms()
+    return _read_directory(path.resolve(), "takedown.platforms_file")

@@ -1,0 +1,138 @@
+"""The deadline job: marks requests overdue when their due time passes without an outcome,
+pages the takedown staff on shift one at a time and then the leads (as urgent alerts do),
+and so puts the next rung before them (the request page's one-click "draft next rung").
+
+Runs through the project's job runner (hotline.services.jobs.supervise) on one instance at a
+time (a Redis lock per pass); its clock is the desk's, so tests move time themselves.
+See docs/takedown.md, "Deadlines and escalation".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.exceptions import RedisError
+
+from hotline.domain.removal import mark_overdue
+from hotline.domain.staff import Role, Staff
+from hotline.services import alerts
+from hotline.services.jobs import pause
+from hotline.stores.sql import audit
+from hotline.takedown import policy, queries
+from hotline.takedown import requests as req_svc
+from hotline.takedown.desk import Desk
+from hotline.takedown.policy import DeskNotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one pass did: requests marked overdue, alerts raised and alerts moved on."""
+
+    overdue: tuple[int, ...]
+    raised: tuple[int, ...]
+    moved: tuple[int, ...]
+
+
+async def _present(desk: Desk) -> set[int]:
+    try:
+        return await desk.deps.live.present()
+    except (RedisError, OSError):
+        return set()  # presence only orders who is paged first
+
+
+async def deadline_pass(desk: Desk, now: datetime | None = None) -> Pass:
+    """One pass at `now` (the desk's clock by default)."""
+    now = now or desk.clock()
+    timeout = timedelta(seconds=desk.deps.config.alerts.ack_timeout_seconds)
+    present = await _present(desk)
+    overdue, raised, moved, events = [], [], [], []
+    async with desk.deps.engine.begin() as conn:
+        targets = await alerts.on_shift_with_role(conn, Role.TAKEDOWN, now, present)
+        for rid in await queries.awaiting_past_due(conn, now):
+            row = await queries.get_request(conn, rid, lock=True)
+            after = mark_overdue(row.request, now) if row is not None else None
+            if row is None or after is None:
+                continue
+            await req_svc.save_step(desk, conn, None, row, after, via="deadline_job")
+            overdue.append(rid)
+            if await queries.open_alert_for(conn, rid) is not None:
+                continue
+            target = targets[0] if targets else None
+            aid = await queries.insert_alert(conn, rid, at=now, target_id=target,
+                                             escalate_at=now + timeout if target else None)
+            await audit.record(conn, at=now, actor_id=None, action="takedown.alert.raised",
+                               target_kind="takedown_request", target_id=str(rid), alert=aid,
+                               to=target, item=row.item_id)
+            raised.append(aid)
+            events.append(_event(aid, rid, row.item_id, 0, target))
+        for a in await queries.alerts_due(conn, now):
+            step = a.step + 1
+            nxt = targets[step] if step < len(targets) else None
+            await queries.move_alert(conn, a.id, step=step, target_id=nxt,
+                                     escalate_at=now + timeout if nxt is not None else None)
+            await audit.record(conn, at=now, actor_id=None, action="takedown.alert.escalated",
+                               target_kind="takedown_request", target_id=str(a.request_id),
+                               alert=a.id, step=step, to=nxt)
+            moved.append(a.id)
+            row = await queries.get_request(conn, a.request_id)
+            events.append(_event(a.id, a.request_id, row.item_id if row else None, step, nxt))
+    for ev in events:
+        log.warning("takedown alert", extra={k: ev[k] for k in ("alert", "request", "step")})
+    if events:
+        await desk.deps.publish_all(events)
+    return Pass(tuple(overdue), tuple(raised), tuple(moved))
+
+
+def _event(alert_id: int, request_id: int, item_id: int | None, step: int,
+           target: int | None) -> dict[str, object]:
+    return {"type": "takedown.alert", "alert": alert_id, "request": request_id,
+            "item": item_id, "step": step, "target": target, "leads": target is None}
+
+
+async def ack(desk: Desk, staff: Staff, alert_id: int) -> bool:
+    """Acknowledge a desk alert; False if it already was."""
+    if not policy.acts_on_desk(staff):
+        raise DeskNotFound(alert_id)
+    now = desk.clock()
+    async with desk.deps.engine.begin() as conn:
+        found = await queries.get_alert(conn, alert_id)
+        if found is None:
+            raise DeskNotFound(alert_id)
+        if not await queries.ack_alert(conn, alert_id, staff.id, now):
+            return False
+        await audit.record(conn, at=now, actor_id=staff.id, action="takedown.alert.acked",
+                           target_kind="takedown_request", target_id=str(found.request_id),
+                           alert=alert_id)
+    await desk.deps.publish({"type": "takedown.alert", "alert": alert_id,
+                             "request": found.request_id, "acked": True})
+    return True
+
+
+async def open_alerts(desk: Desk, staff: Staff) -> list[dict[str, object]]:
+    """Unacknowledged desk alerts, oldest first (desk staff only)."""
+    if not policy.acts_on_desk(staff):
+        raise DeskNotFound("alerts")
+    async with desk.deps.engine.connect() as conn:
+        found = await queries.open_alerts(conn)
+    return [{"id": a.id, "request": a.request_id, "step": a.step, "target": a.target_id,
+             "created_at": a.created_at.isoformat(), "leads": a.target_id is None,
+             "mine": a.target_id == staff.id or (a.target_id is None
+                                                 and staff.role is Role.LEAD)}
+            for a in found]
+
+
+async def run_deadlines(desk: Desk, stop: asyncio.Event) -> None:
+    """Forever: one pass every takedown.check_seconds (one instance at a time)."""
+    every = desk.config.check_seconds
+    while not stop.is_set():
+        with contextlib.suppress(RedisError, OSError):
+            if await desk.deps.redis.set(desk.deps.keys.job_lock("takedown-deadlines"), "1",
+                                         nx=True, px=int(every * 900)):
+                await deadline_pass(desk)
+        await pause(stop, every)

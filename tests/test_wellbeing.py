@@ -1,0 +1,202 @@
+"""Limits that protect counselors and the holiday calendar.
+
+Pure rules (caps, break time, holidays cut out of weekly shifts) as tables; then, over the
+real app on both databases: a counselor at her critical-case cap is offered no new critical
+case (a normal one still comes), the lead sees why and who has gone longest without a break;
+a case marked hard raises a debrief flag only leads see and clear; admins set holidays the
+roster honours at once, leads read them, bad input names the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotline.domain import exposure, holidays, shifts
+from hotline.domain.exposure import Caps, Totals
+from hotline.domain.staff import Role
+from hotline.services import roster, router
+from hotline.staff import upkeep
+from tests.conftest import AppRunner, Database, RedisProcess, make_config
+from tests.floor import deps_of, hold_jobs, my_offers, staff, victim
+from tests.staff_support import audit_rows
+
+SEOUL = "Asia/Seoul"
+CAPS = Caps(critical_cases=2, critical_minutes=60, evidence_revealed=5)
+
+
+@pytest.mark.parametrize(("totals", "reached"), [
+    (Totals(), ()),
+    (Totals(1, 59, 4), ()),
+    (Totals(2, 0, 0), ("critical_case",)),
+    (Totals(0, 60, 0), ("critical_minutes",)),
+    (Totals(0, 0, 5), ("evidence_revealed",)),
+    (Totals(3, 90, 9), ("critical_case", "critical_minutes", "evidence_revealed")),
+])
+def test_caps(totals: Totals, reached: tuple[str, ...]) -> None:
+    assert exposure.over_caps(totals, CAPS) == reached
+
+
+def test_minutes_since_break() -> None:
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    login, brk = now - timedelta(minutes=200), now - timedelta(minutes=30)
+    assert exposure.minutes_since_break(None, None, now) is None
+    assert exposure.minutes_since_break(None, login, now) == 200
+    assert exposure.minutes_since_break(brk, login, now) == 30
+    # A break before this login counts from the login.
+    assert exposure.minutes_since_break(login - timedelta(hours=9), login, now) == 200
+    assert exposure.break_due(120, 120) and not exposure.break_due(119, 120)
+    assert not exposure.break_due(None, 120)
+
+
+def _seoul(d: date, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(d, time(hh, mm), tzinfo=shifts._zone(SEOUL))
+
+
+MONDAY = date(2026, 12, 28)
+WEEKLY = (shifts.WeeklyShift(staff_id=1, weekday=0, start=time(9), end=time(18), tz=SEOUL),)
+
+
+@pytest.mark.parametrize(("days", "at", "on"), [
+    ((), _seoul(MONDAY, 10), True),
+    ((holidays.Holiday(MONDAY, "closed", tz=SEOUL),), _seoul(MONDAY, 10), False),
+    ((holidays.Holiday(MONDAY, "closed", tz=SEOUL),), _seoul(MONDAY + timedelta(7), 10), True),
+    ((holidays.Holiday(MONDAY, "reduced", 10 * 60, 14 * 60, tz=SEOUL),), _seoul(MONDAY, 9, 30),
+     False),
+    ((holidays.Holiday(MONDAY, "reduced", 10 * 60, 14 * 60, tz=SEOUL),), _seoul(MONDAY, 11),
+     True),
+    ((holidays.Holiday(MONDAY, "reduced", 10 * 60, 14 * 60, tz=SEOUL),), _seoul(MONDAY, 15),
+     False),
+])
+def test_the_roster_honours_holidays(days: tuple[holidays.Holiday, ...], at: datetime,
+                                     on: bool) -> None:
+    r = shifts.Roster(shifts=WEEKLY, closures=holidays.closures(days))
+    assert shifts.on_shift(r, 1, at) is on
+
+
+def test_an_override_still_puts_someone_on_shift_on_a_closed_day() -> None:
+    cover = shifts.Override(staff_id=1, start=_seoul(MONDAY, 12), end=_seoul(MONDAY, 16),
+                            on_shift=True, reason="cover")
+    r = shifts.Roster(shifts=WEEKLY, overrides=(cover,), closures=holidays.closures(
+        (holidays.Holiday(MONDAY, "closed", tz=SEOUL),)))
+    assert not shifts.on_shift(r, 1, _seoul(MONDAY, 10))
+    assert shifts.on_shift(r, 1, _seoul(MONDAY, 13))
+
+
+@pytest.mark.parametrize("bad", [
+    {"kind": "open"}, {"kind": "closed", "opens_minute": 60},
+    {"kind": "reduced"}, {"kind": "reduced", "opens_minute": 600, "closes_minute": 500},
+    {"kind": "closed", "label": "x" * 65}])
+def test_holiday_checks(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        holidays.Holiday(MONDAY, **bad)
+
+
+@pytest.fixture
+async def capped_app(tmp_path: Path, database: Database, redis_server: RedisProcess
+                     ) -> Any:
+    cfg = make_config(tmp_path / "data", database.url, redis_server.url,
+                      wellbeing={"critical_cases_cap": 1}, routing={"mode": "offer"})
+    runner = AppRunner(cfg)
+    await runner.start()
+    yield runner
+    await runner.stop()
+
+
+async def test_a_counselor_at_her_cap_gets_no_critical_offer_and_the_lead_sees_why(
+        capped_app: AppRunner) -> None:
+    app = capped_app
+    deps = deps_of(app)
+    await hold_jobs(deps, "router")
+    mina = await staff(app, "mina")
+    lead = await staff(app, "lee", Role.LEAD)
+    _v, first = await victim(app, "I want to die")
+    assert await mina.take_next() == first
+    assert (await mina.close(first, urgency="critical")).status == 200
+    # A new critical case: not offered to her (at her cap); a normal one is.
+    _v2, hot = await victim(app, "I want to die")
+    _v3, plain = await victim(app, "hello, I would like some advice")
+    report = await router.route_once(deps)
+    assert report.offered == [(plain, mina.id)]
+    assert await my_offers(mina) == [plain]
+
+    view = await (await lead.client.get("/api/v1/wellbeing")).json()
+    me = next(p for p in view["people"] if p["id"] == mina.id)
+    assert me["critical_cases"] == 1 and me["critical_minutes"] >= 1
+    assert me["caps_reached"] == ["critical_case"]
+    assert me["minutes_since_break"] is not None and view["break_after_minutes"] == 120
+    # The periodic pass keeps her there (the count is this shift's).
+    await upkeep.once(deps)
+    assert str(mina.id) in await deps.redis.smembers(deps.keys.exposure_capped)
+    # A break is recorded when she takes one.
+    assert (await mina.post("/api/v1/presence", {"status": "break"})).status == 200
+    view = await (await lead.client.get("/api/v1/wellbeing")).json()
+    assert next(p for p in view["people"] if p["id"] == mina.id)["minutes_since_break"] == 0
+    # Counselors do not see the view.
+    assert (await mina.client.get("/api/v1/wellbeing")).status == 404
+    assert hot
+
+
+async def test_a_hard_case_raises_a_debrief_flag_for_the_leads(app_runner: AppRunner) -> None:
+    mina = await staff(app_runner, "mina")
+    jun = await staff(app_runner, "jun")
+    lead = await staff(app_runner, "lee", Role.LEAD)
+    _v, cid = await victim(app_runner)
+    assert await mina.take_next() == cid
+    assert (await jun.post(f"/api/v1/cases/{cid}/hard")).status == 404  # not his case
+    resp = await mina.post(f"/api/v1/cases/{cid}/hard")
+    assert resp.status == 201
+    flag = (await resp.json())["debrief"]
+    view = await (await lead.client.get("/api/v1/wellbeing")).json()
+    assert [(d["id"], d["counselor_id"], d["conversation_id"]) for d in view["debriefs"]] \
+        == [(flag, mina.id, cid)]
+    assert (await mina.post(f"/api/v1/debriefs/{flag}/clear")).status == 404
+    assert (await lead.post(f"/api/v1/debriefs/{flag}/clear")).status == 200
+    assert (await lead.post(f"/api/v1/debriefs/{flag}/clear")).status == 404
+    assert (await (await lead.client.get("/api/v1/wellbeing")).json())["debriefs"] == []
+    actions = [r.action for r in await audit_rows(app_runner.config.database_url)
+               if r.action.startswith("debrief.")]
+    assert actions == ["debrief.flagged", "debrief.cleared"]
+
+
+async def test_holidays_set_by_admins_and_honoured_by_the_roster(app_runner: AppRunner
+                                                                 ) -> None:
+    deps = deps_of(app_runner)
+    admin = await staff(app_runner, "root", Role.ADMIN)
+    lead = await staff(app_runner, "lee", Role.LEAD)
+    mina = await staff(app_runner, "mina", login=False)
+    await roster.set_rostered(deps, mina.id, True, lead.id)
+    await roster.add_shifts(deps, [roster.ShiftIn(mina.id, 0, time(9), time(18), SEOUL)], lead.id)
+    for body, field in (({"day": "2026-13-01", "kind": "closed"}, "day"),
+                        ({"day": "2026-12-28", "kind": "shut"}, "kind"),
+                        ({"day": "2026-12-28", "kind": "reduced"}, "opens"),
+                        ({"day": "2026-12-28", "kind": "reduced", "opens": "25:00",
+                          "closes": "14:00"}, "opens"),
+                        ({"day": "2026-12-28", "kind": "closed", "label": 5}, "label")):
+        resp = await admin.post("/api/v1/holidays", body)
+        assert resp.status == 400 and (await resp.json())["field"] == field, body
+    assert (await lead.post("/api/v1/holidays", {"day": "2026-12-28", "kind": "closed"})
+            ).status == 404
+    resp = await admin.post("/api/v1/holidays", {"day": MONDAY.isoformat(), "kind": "reduced",
+                                                 "opens": "10:00", "closes": "14:00",
+                                                 "label": "year end"})
+    assert resp.status == 201, await resp.text()
+    listed = (await (await lead.client.get("/api/v1/holidays")).json())["holidays"]
+    assert listed == [{"day": "2026-12-28", "kind": "reduced", "opens": "10:00",
+                       "closes": "14:00", "label": "year end", "tz": SEOUL}]
+    async with deps.engine.connect() as conn:
+        early = await roster.who_is_on(conn, _seoul(MONDAY, 9, 30))
+        midday = await roster.who_is_on(conn, _seoul(MONDAY, 11))
+    assert mina.id not in [p["id"] for p in early.on_shift if p["from"]]
+    assert mina.id in [p["id"] for p in midday.on_shift if p["from"]]
+    delete = await admin.client.delete(f"/api/v1/holidays/{MONDAY.isoformat()}",
+                                       headers={"X-CSRF-Token": admin.csrf})
+    assert delete.status == 200
+    async with deps.engine.connect() as conn:
+        early = await roster.who_is_on(conn, _seoul(MONDAY, 9, 30))
+    assert mina.id in [p["id"] for p in early.on_shift if p["from"]]
+    actions = [r.action for r in await audit_rows(app_runner.config.database_url)
+               if r.action.startswith("holiday.")]
+    assert actions == ["holiday.set", "holiday.removed"]
