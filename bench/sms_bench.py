@@ -191,6 +191,7 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     app_runner, app_url = await serve(app)
     deps = app[DEPS]
     sql_time = _sql_timer(deps.engine) if args.profile else None
+    opened = _connection_counter(deps.engine)
     seen = {"events": 0}
     sub = app[HUB].subscribe(lambda ev: ev.get("type") == "message")
 
@@ -201,6 +202,7 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     print(f"sms bench: {args.database}, N={args.messages}, senders={args.senders}, "
           f"load {os.getloadavg()[0]:.2f}")
     ratios = {}
+    churn: dict[int, list[float]] = {}
     try:
         await drive(app_url, bodies(args.warmup, 20), 5, "warmup")
         for c in (1, 50):
@@ -216,7 +218,10 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
                     if sql_time is not None:
                         sql_time.clear()
                     prof.enable()
+                before = opened[0]
                 by_label["hotline"].append(await drive(app_url, work["hotline"], c, "hotline"))
+                churn.setdefault(c, []).append(
+                    (opened[0] - before) / by_label["hotline"][-1].wall_s * 10)
                 if prof:
                     prof.disable()
                     _print_profile(prof, sql_time)
@@ -231,6 +236,8 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
             failed = sum(len(p.errors) for p in by_label["hotline"])
             verdict = ("NOT COMPARABLE: hotline answered errors" if failed
                        else "met" if ratios[c] >= 0.35 else "MISSED")
+            per10 = sorted(churn[c])[len(churn[c]) // 2]
+            print(f"  database connections opened per 10 s at c={c}: median {per10:.1f}")
             print(f"  hotline / one-Redis-call handler at c={c}: median {ratios[c]:.2f}x over "
                   f"{len(rounds)} rounds ({', '.join(f'{x:.2f}' for x in rounds)}; target "
                   f">= 0.35x: {verdict})")
@@ -308,6 +315,19 @@ def _print_profile(prof: cProfile.Profile, sql_time: dict[str, list[float]] | No
               "characters; statements run through SQLAlchemy only):")
         for stmt, (total, count) in sorted(sql_time.items(), key=lambda kv: -kv[1][0])[:15]:
             print(f"    {total * 1000:9.1f} ms  {count:6}  {stmt[:60]!r}")
+
+
+def _connection_counter(engine: Any) -> list[int]:
+    """A one-item list counting the database connections the server's pool opens."""
+    from sqlalchemy import event
+
+    count = [0]
+
+    @event.listens_for(engine.sync_engine.pool, "connect")
+    def _connect(*_args: Any) -> None:
+        count[0] += 1
+
+    return count
 
 
 def _sql_timer(engine: Any) -> dict[str, list[float]]:

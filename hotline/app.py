@@ -20,7 +20,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hotline import datadir
+from hotline import datadir, loopwatch
 from hotline.channels import sms, telegram, voice, webcase, webchat, webchat_tools
 from hotline.config import Config
 from hotline.console import api as console_api
@@ -136,7 +136,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _sql_ctx(app: web.Application) -> AsyncIterator[None]:
     url = app[CONFIG].database_url
     checkpointer = checkpoint.for_url(url)
-    engine = open_engine(url, background_checkpoint=checkpointer is not None)
+    engine = open_engine(url, background_checkpoint=checkpointer is not None,
+                         pool_size=app[CONFIG].storage.sql_pool_size)
     await migrate(engine)
     app[ENGINE] = engine
     stop = asyncio.Event()
@@ -214,6 +215,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "staff": lambda: upkeep.run_upkeep(deps, stop),
         "abandon": lambda: abandon.run_abandon(deps, app[PROMPTS], stop),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
+        "loop-watch": lambda: loopwatch.run(stop),
     }
     if EMBEDDED_REDIS in app:
         # Started again when it dies; on the loop's (main) thread, as it was first started.

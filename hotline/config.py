@@ -64,6 +64,8 @@ class StorageConfig:
     redis_prefix: str = "hl"
     # How often the live state is checked against SQL (a lost Redis is rebuilt within this).
     reconcile_seconds: float = 5.0
+    # PostgreSQL connections this process keeps open; a request beyond them waits for one.
+    sql_pool_size: int = 30
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,7 @@ def _validate(cfg: Config) -> None:
         ("retention.session_hours", cfg.retention.session_hours),
         ("privacy.max_message_chars", cfg.privacy.max_message_chars),
         ("console.login_free_failures", cfg.console.login_free_failures),
+        ("storage.sql_pool_size", cfg.storage.sql_pool_size),
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")

@@ -6,8 +6,11 @@ suggests personal data, as a second line of defence. See docs/privacy.md.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import re
 import sys
 import traceback
@@ -91,10 +94,38 @@ def scrub_library_logs() -> None:
             logger.addFilter(LibraryScrub())
 
 
+class _QueueRecords(logging.handlers.QueueHandler):
+    """Hands the record itself to the writer thread: QueueHandler.prepare would format it
+    here, on the event loop, and drop its exception."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+_LISTENER: logging.handlers.QueueListener | None = None
+
+
 def setup_logging(level: str = "INFO") -> None:
-    """Send every logger to stderr as JSON lines."""
+    """Send every logger to stderr as JSON lines, formatted and written by a thread of its
+    own: the caller (the event loop) only queues the record. Formatting a line as JSON and
+    writing it to stderr cost the loop about 30 us a line, two lines an inbound message."""
+    global _LISTENER
+    if _LISTENER is not None:
+        _LISTENER.stop()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _LISTENER = logging.handlers.QueueListener(records, handler)
+    _LISTENER.start()
+    atexit.register(stop_logging)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_QueueRecords(records)]
     root.setLevel(level.upper())
+
+
+def stop_logging() -> None:
+    """Write what is queued and stop the writer thread (at exit)."""
+    global _LISTENER
+    if _LISTENER is not None:
+        _LISTENER.stop()
+        _LISTENER = None

@@ -5,21 +5,32 @@ and alerts (the roster's: console/roster_api.py). Role checks answer 403; case l
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from aiohttp import web
 
 from hotline.console.auth import require_staff
-from hotline.domain import routing
 from hotline.domain.conversation import Status, Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
-from hotline.services import alerts, casework, handover, presence, roster, router, urgency
-from hotline.stores.live.store import now_ms
-from hotline.stores.sql import conversations as convs
+from hotline.services import (
+    alerts,
+    casework,
+    floorview,
+    handover,
+    presence,
+    router,
+    urgency,
+)
 from hotline.web.appkeys import DEPS
-from hotline.web.inputs import field_bool, field_int, field_str, json_body
+from hotline.web.inputs import (
+    field_bool,
+    field_int,
+    field_str,
+    json_body,
+    page_after,
+    page_limit,
+)
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
@@ -59,16 +70,11 @@ async def set_presence(request: web.Request) -> web.Response:
 async def my_offers(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     deps = request.app[DEPS]
-    mine = [w for w, to in await deps.live.unassigned() if to == staff.id]
-    raw: Any = await deps.redis.zrange(deps.keys.offers, 0, -1, withscores=True)
-    deadlines = {c: int(s) for c, s in raw}
-    async with deps.engine.connect() as conn:
-        reasons = await convs.reasons_of(conn, [w.conversation_id for w in mine])
+    mine = await floorview.offers_to(deps, staff.id)
     return web.json_response({"offers": [
         {"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
-         "urgency": w.urgency.value, "deadline_ms": deadlines.get(w.conversation_id),
-         "reasons": list(reasons.get(w.conversation_id, ()))}
-        for w in mine]})
+         "urgency": w.urgency.value, "deadline_ms": deadline, "reasons": list(reasons)}
+        for w, deadline, reasons in mine]})
 
 
 @routes.post("/api/v1/offers/{id}/{action:accept|decline}")
@@ -195,42 +201,32 @@ async def ack_alert(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/floor")
 async def floor(request: web.Request) -> web.Response:
-    """The lead's live view: every counselor's state, unassigned and active cases."""
+    """The lead's live view, bounded: counts per urgency, language and channel with the
+    oldest waits, and the first `limit` (default 50) staff, unassigned and active cases, each
+    list with the cursor of its next page (GET /api/v1/floor/{list})."""
     staff = await require_staff(request)
     _require_role(staff, _LEADS)
-    deps = request.app[DEPS]
-    now = now_ms()
-    agents_json: list[dict[str, Any]] = []
-    async with deps.engine.connect() as conn:
-        active = [c for c in await convs.open_conversations(conn)
-                  if c.status == Status.ACTIVE]
-        on = await roster.who_is_on(conn, datetime.now(UTC))
-    names = {p["id"]: p["name"] for p in on.on_shift}
-    for a in await deps.live.agent_states():
-        agents_json.append({
-            "id": a.id, "name": names.get(a.id), "status": a.status.value,
-            "on_shift": a.shift_start_ms <= now < a.shift_end_ms,
-            "shift_end_ms": a.shift_end_ms if a.shift_end_ms < 2**50 else None,
-            "present": a.heartbeat_ms >= now - deps.rules.presence_ttl_s * 1000,
-            "load": a.load, "max_chats": a.max_chats, "on_call": a.on_call,
-            "languages": sorted(a.languages), "channels": sorted(a.channels),
-            # Whether a case could be given to them now at all (capacity aside, which a
-            # lead may override): the reassign picker lists only these.
-            "may_take": routing.why_not(a, None, now, deps.rules, skip_capacity=True) is None})
-    async with deps.engine.connect() as conn:
-        unanswered = await convs.unanswered_since(conn, [c.id for c in active])
-    return web.json_response({
-        "agents": agents_json,
-        "unassigned": [{"id": w.conversation_id, "urgency": w.urgency.value,
-                        "language": w.language, "channel": w.channel.value,
-                        "waited_seconds": max(0, (now - w.enqueued_ms) // 1000),
-                        "offered_to": to} for w, to in await deps.live.unassigned()],
-        "active": [{"id": c.id, "counselor": c.counselor_id, "urgency": c.urgency.value,
-                    "channel": c.channel.value, "language": c.language,
-                    "assigned_ms": _ms(c.assigned_at),
-                    "unanswered_since_ms": _ms(unanswered.get(c.id))} for c in active],
-        "next_shift_edge": on.next_edge.isoformat() if on.next_edge else None})
+    return web.json_response(await floorview.floor(request.app[DEPS], page_limit(request)))
 
 
-def _ms(at: datetime | None) -> int | None:
-    return int(at.timestamp() * 1000) if at else None
+@routes.get("/api/v1/floor/{part:unassigned|active|agents}")
+async def floor_page(request: web.Request) -> web.Response:
+    """One more page of a floor list: {"items", "total", "next"}; `after` is the `next` of
+    the page before."""
+    staff = await require_staff(request)
+    _require_role(staff, _LEADS)
+    deps, limit, after = request.app[DEPS], page_limit(request), page_after(request)
+    part = request.match_info["part"]
+    try:
+        if part == "unassigned":
+            found = await floorview.queue(deps, limit, after)
+            page = {"items": found["waiting"], "total": found["total"], "next": found["next"]}
+        elif part == "active":
+            page = await floorview.active(deps, limit, after)
+        else:
+            if after is not None and not (after.isdigit() and len(after) <= 9):
+                raise floorview.BadCursor(after)
+            page = await floorview.agents_json(deps, limit, int(after or 0))
+    except floorview.BadCursor:
+        raise json_error(400, "after: not a cursor of this list", field="after") from None
+    return web.json_response(page)

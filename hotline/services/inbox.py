@@ -145,8 +145,10 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
         if change is not None:
             await urgency.announce(deps, change)
         await deps.publish(announced)
-    log.info("inbound stored", extra={"conversation": stored.conversation_id,
-                                      "seq": stored.seq, "channel": msg.channel.value})
+    # DEBUG: at INFO the access log already has a line for each webhook or chat message, and
+    # hotline_messages_in counts them; a second line per message cost the loop as much again.
+    log.debug("inbound stored", extra={"conversation": stored.conversation_id,
+                                       "seq": stored.seq, "channel": msg.channel.value})
     return stored
 
 

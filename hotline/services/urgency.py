@@ -13,7 +13,7 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, update
@@ -223,14 +223,38 @@ async def lead_set(deps: Deps, conversation_id: str, urgency: Urgency, reason: s
     return change
 
 
-async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
-    """Move up every waiting case that has waited past its level's limit (none starves)."""
+# Cases aged in one transaction; a pass takes batches until none is overdue.
+AGING_BATCH = 200
+
+
+async def age_waiting(deps: Deps, now: datetime | None = None, batch: int = AGING_BATCH) -> int:
+    """Move up every waiting case that has waited past its level's limit (none starves).
+
+    Each level's overdue cases are read by deadline from ix_conversations_waiting (only they
+    are read, not every open case); levels nearer the top first, so a case moved up in this
+    pass is not looked at again in it."""
     now = now or datetime.now(UTC)
+    limits = deps.config.triage.age_up_seconds
+    total = 0
+    for level in sorted(limits, key=lambda u: u.rank):
+        cut = now - timedelta(seconds=limits[level])
+        while True:
+            changed, read = await _age_batch(deps, level, cut, now, batch)
+            for c in changed:
+                await announce(deps, c)
+            total += len(changed)
+            if read < batch or not changed:
+                break
+    return total
+
+
+async def _age_batch(deps: Deps, level: Urgency, cut: datetime, now: datetime, batch: int
+                     ) -> tuple[list[Change], int]:
+    """Age up to `batch` cases of `level` enqueued before `cut`; (changes, rows read)."""
     changed = []
     async with deps.engine.begin() as conn:
-        for conv in await convs.open_conversations(conn):
-            if conv.status != Status.WAITING:
-                continue
+        due = await convs.overdue(conn, level, cut, batch)
+        for conv in due:
             waited = (now - conv.enqueued_at).total_seconds()
             target = aged(conv.urgency, waited, deps.config.triage)
             if target == conv.urgency:
@@ -249,9 +273,7 @@ async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
                                before=conv.urgency.value, after=target.value,
                                waited_s=int(waited))
             changed.append(Change(conv.id, target, reasons, (AGED,)))
-    for c in changed:
-        await announce(deps, c)
-    return len(changed)
+    return changed, len(due)
 
 
 async def run_aging(deps: Deps, stop: asyncio.Event, every_s: float = 15.0) -> None:

@@ -154,6 +154,13 @@ conversations = Table(
     # A sender's conversations, newest first, closed ones too: a victim's chat page and status
     # check read the latest (conversations.latest_for) on every load; forget finds them all.
     Index("ix_conversations_sender", "channel", "pseudonym", "created_at"),
+    # The waiting ones by group and wait (migration 0020): the floor's and the router's counts
+    # per language/channel/urgency come from this index alone; aging finds overdue cases in it.
+    Index("ix_conversations_waiting", "urgency", "enqueued_at", "language", "channel",
+          sqlite_where=text("status = 'waiting'"), postgresql_where=text("status = 'waiting'")),
+    # The open ones' ids (migration 0020): the reconciler reads one range of them a pass.
+    Index("ix_conversations_open_id", "id", sqlite_where=text("status != 'closed'"),
+          postgresql_where=text("status != 'closed'")),
 )
 
 # Web chat sessions ended with Quick exit (migration 0012): their cookie is refused on every
