@@ -2,7 +2,8 @@
 
 Every text becomes an `Inbound` for the inbox at once (never held back by the intake); the
 provider id is `<chat MAC>:<message id>`, so a re-sent update stores nothing twice. Intake
-answers feed triage as they arrive. Commands: /start, /help, /status, /stop, /case, /forget.
+answers feed triage as they arrive. Commands: /start, /help, /status, /stop, /case (and
+/case NUMBER PIN), /forget, /callback (bots/victim_callback.py).
 Words come from prompts/<lang>/tg_*.txt; logs carry ids and codes only. See docs/telegram.md.
 """
 
@@ -28,8 +29,18 @@ from telegram.ext import (
 from bots import intake
 from bots.intake import IntakeState, Step
 from bots.runtime import BotRuntime
+from bots.victim_callback import CallbackFlow
 from hotline.domain.conversation import Channel, Inbound
-from hotline.services import casecode, flood, forget, inbox, selfservice, urgency, waitinfo
+from hotline.services import (
+    casecode,
+    flood,
+    forget,
+    inbox,
+    selfservice,
+    urgency,
+    victimcase,
+    waitinfo,
+)
 from hotline.stores.sql import conversations as convs
 
 log = logging.getLogger("bots")
@@ -51,6 +62,8 @@ class VictimBot:
     def __init__(self, rt: BotRuntime) -> None:
         self.rt = rt
         self.deps = rt.deps
+        # The call-back dialogue (bots/victim_callback.py): it takes the typed number.
+        self.callbacks: CallbackFlow | None = None
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         # Before every other handler (the staff bot's gate is group -1): a banned chat goes no
@@ -141,6 +154,10 @@ class VictimBot:
         if stored.held:
             await self._held(chat_id.id, lang, stored.calm_due)
             return None
+        if stored.new_conversation:
+            # After /case NUMBER PIN the chat's next conversation is a return of that case.
+            await victimcase.claim_return(self.deps, inbound, stored.conversation_id, lambda n: (
+                self.rt.text(lang, "victim/marker_return", number=n)))
         if stored.new_conversation and state is not None and state.answered:
             # Keep the answers with the case (the console and the intake record read them).
             await urgency.set_answers(self.deps, stored.conversation_id, state.answers())
@@ -173,6 +190,8 @@ class VictimBot:
         if msg is None or chat is None or msg.text is None:
             return
         await self.rt.remember(chat.id, msg.message_id)
+        if self.callbacks is not None and await self.callbacks.take_text(update):
+            return  # the number to call back: never a message to a counselor
         state = await self.rt.intake(chat.id)
         result = await self.store(update, msg.text, state)
         if result is not None and result[1]:
@@ -216,8 +235,16 @@ class VictimBot:
         await self._reply(update, "tg_stop_done" if ended else "tg_stop_none", state)
 
     async def case(self, update: Update, context: Ctx) -> None:
+        """/case: a case number and a new PIN; /case NUMBER PIN: that case in plain words."""
         chat = update.effective_chat
         if chat is None:
+            return
+        args = list(context.args or [])
+        if args:
+            await self._remember_command(update)
+            lang = self._lang(update, await self.rt.intake(chat.id))
+            text = await self._lookup(chat.id, " ".join(args[:-1]), args[-1], lang)
+            await self.rt.reply(chat.id, lang, text)
             return
         pseudonym = self.deps.keyring.pseudonymize(Channel.TELEGRAM.value, str(chat.id))
         async with self.deps.engine.connect() as conn:
@@ -228,6 +255,22 @@ class VictimBot:
         issued = await casecode.issue(self.deps, conv.id)
         await self._reply(update, "tg_case", None, case_number=issued.case_number,
                           pin=issued.pin)
+
+    async def _lookup(self, chat_id: int, number: str, pin: str, lang: str) -> str:
+        sender = self.rt.sender(chat_id)
+        try:
+            view = await casecode.lookup(self.deps, number, pin, client=sender, sender=sender)
+        except casecode.ClientLimited:
+            return self.rt.text(lang, "victim/case_lookup_limited")
+        except casecode.Locked:
+            return self.rt.text(lang, "victim/case_lookup_locked")
+        if view is None:
+            return self.rt.text(lang, "victim/case_lookup_wrong")
+        summary = await victimcase.summary(self.deps, view)
+        await victimcase.remember_return(self.deps, Channel.TELEGRAM, str(chat_id),
+                                         view.conversation_id)
+        lines = victimcase.describe(self.rt.prompts, lang, summary)
+        return "\n".join([*lines, self.rt.text(lang, "victim/case_return_hint")])
 
     async def forget(self, update: Update, context: Ctx) -> None:
         chat = update.effective_chat

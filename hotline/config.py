@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotline.config_abandon import AbandonConfig
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_console import (
     ConsoleConfig,
@@ -25,6 +26,7 @@ from hotline.config_console import (
     validate_wellbeing,
 )
 from hotline.config_limits import LimitsConfig
+from hotline.config_referrals import ReferralsConfig, parse_referrals
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
@@ -62,6 +64,8 @@ class StorageConfig:
     redis_prefix: str = "hl"
     # How often the live state is checked against SQL (a lost Redis is rebuilt within this).
     reconcile_seconds: float = 5.0
+    # PostgreSQL connections this process keeps open; a request beyond them waits for one.
+    sql_pool_size: int = 30
 
 
 @dataclass(frozen=True)
@@ -130,10 +134,12 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
+    abandoned: AbandonConfig = field(default_factory=AbandonConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     wellbeing: WellbeingConfig = field(default_factory=WellbeingConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     takedown: TakedownConfig = field(default_factory=TakedownConfig)
+    referrals: ReferralsConfig = field(default_factory=ReferralsConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -167,9 +173,10 @@ _SECTIONS: dict[str, type[Any]] = {
     "twilio": TwilioConfig,
     "limits": LimitsConfig,
     "wellbeing": WellbeingConfig,
+    "abandoned": AbandonConfig,
 }
 # Sections with nested tables, parsed by their own functions.
-_SPECIAL = ("roster", "triage", "takedown")
+_SPECIAL = ("roster", "triage", "takedown", "referrals")
 
 # Environment variable -> (section, key). Values are parsed like TOML scalars of the key's type.
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -293,6 +300,7 @@ def _validate(cfg: Config) -> None:
         ("retention.session_hours", cfg.retention.session_hours),
         ("privacy.max_message_chars", cfg.privacy.max_message_chars),
         ("console.login_free_failures", cfg.console.login_free_failures),
+        ("storage.sql_pool_size", cfg.storage.sql_pool_size),
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")
@@ -365,7 +373,10 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
     }
     cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
                  triage=_triage_rules(raw.get("triage", {})),
-                 takedown=parse_takedown(raw.get("takedown", {}), base_dir), base_dir=base_dir)
+                 takedown=parse_takedown(raw.get("takedown", {}), base_dir),
+                 referrals=parse_referrals(raw.get("referrals", {}),
+                                           parts["languages"].supported),
+                 base_dir=base_dir)
     try:
         _validate(cfg)
     except ConfigError as e:
@@ -399,6 +410,7 @@ __all__ = [
     "LanguageConfig",
     "LimitsConfig",
     "PrivacyConfig",
+    "ReferralsConfig",
     "RetentionConfig",
     "RosterConfig",
     "RoutingConfig",

@@ -215,3 +215,32 @@ async def test_migration_0018_adds_ui_language_and_reverses(database: Database) 
             assert await conn.run_sync(schema_diffs, "counselors") == []
     finally:
         await engine.dispose()
+
+
+_JINJA = re.compile(r"\{#.*?#\}|\{\{.*?\}\}|\{%.*?%\}", re.S)
+_WORDY_ATTR = re.compile(r"""\b(aria-label|placeholder|title|alt|label)="([^"]*)\"""")
+
+
+def _bare_words(html: str) -> list[str]:
+    """Words written into a template instead of asked of the catalogue: text between tags,
+    and the attributes people read (aria-label, placeholder, title, alt, label)."""
+    text = _JINJA.sub("", html)
+    text = re.sub(r"<script\b.*?</script>", "", text, flags=re.S)
+    found = [v for _a, v in _WORDY_ATTR.findall(text) if re.search(r"\w{2,}", v)]
+    between = re.sub(r"<[^>]*>", "\n", text)
+    found += [t.strip() for t in between.splitlines()
+              if re.search(r"[A-Za-z\uac00-\ud7a3]{2,}", t)]
+    return found
+
+
+@pytest.mark.parametrize("template", sorted(
+    p.name for p in (REPO / "hotline" / "templates" / "console").glob("*.html")))
+def test_console_templates_write_no_words_of_their_own(template: str) -> None:
+    html = (REPO / "hotline" / "templates" / "console" / template).read_text()
+    assert _bare_words(html) == []
+
+
+def test_bare_words_are_found() -> None:
+    html = ('<p class="x">{{ t("common.brand") }}</p><a title="Go" href="/">Hello</a>\n'
+            '<span aria-label="{{ t(\'common.nav_label\') }}">안녕</span>{# a comment #}')
+    assert _bare_words(html) == ["Go", "Hello", "안녕"]

@@ -44,7 +44,7 @@ async def test_victim_to_counselor_and_back(app_runner: AppRunner) -> None:
     queue = await (await counselor.client.get("/api/v1/queue")).json()
     assert len(queue["waiting"]) == 1
     assert set(queue["waiting"][0]) == {"id", "channel", "language", "urgency", "waited_seconds",
-                                        "offered_to"}
+                                        "reasons", "offered_to"}
     cid = await counselor.take_next()
     case = await counselor.case(cid)
     assert case["status"] == "active"

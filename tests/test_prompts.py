@@ -14,6 +14,7 @@ from hotline.config import LANG_CODES, load_config
 from hotline.domain.legal import LegalBasis, template_name
 from hotline.prompts import Prompts, prompts_dir
 from tests.takedown_samples import sample_values
+from tests.victim_prompts import VICTIM_NEEDS, VICTIM_SELECTORS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROOT = REPO_ROOT / "prompts"
@@ -49,6 +50,8 @@ NEEDS: dict[str, dict[str, object]] = {
     "voice_whisper_callback": {"leave_message": False},
     "marker_call": {"spreading": True},
     "marker_callback": {"start": "11-28 18:00", "end": "21:00", "leave_message": True},
+    # The rule on abandoned contacts (docs/floor.md).
+    "marker_victim_silent": {"hours": 24, "minutes": 10},
     # Telegram (docs/telegram.md).
     "tg_intake_record": {"shared": "Yes", "age": "18+", "safe": "No", "where": "Telegram"},
     "tg_case": {"case_number": "HL-7K3M-9QX2", "pin": "482913"},
@@ -66,10 +69,11 @@ NEEDS: dict[str, dict[str, object]] = {
     "takedown/identification": {"kind": "synthetic", "minor": True, "sha256": "ab" * 32,
                                 "pdq": "cd" * 32},
     "takedown/email_subject": {"basis": "take_it_down_us", "reference": "TD-42"},
+    **VICTIM_NEEDS,
 }
 # Variables that choose between wordings rather than being shown (not looked for in the text).
 SELECTORS = {"coverage", "critical", "callback", "spoken", "tomorrow", "leave_message",
-             "spreading", "machine", "kind", "minor", "basis"}
+             "spreading", "machine", "kind", "minor", "basis", *VICTIM_SELECTORS}
 
 
 def _source(lang: str, name: str) -> str:
@@ -147,13 +151,14 @@ def test_chat_waiting_position(lang: str) -> None:
 @pytest.mark.parametrize("name", PAGE_PROMPTS)
 def test_page_prompts_exist(lang: str, name: str) -> None:
     assert (ROOT / lang / f"{name}.txt").is_file()
-    assert name in Prompts().names(lang)
+    assert name in _names(lang)  # with its folder ("victim/chat_case_get")
 
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_page_bundle_renders(lang: str) -> None:
     """What the chat page renders: the whole bundle with a placeholder position."""
-    texts = Prompts().bundle(lang, PAGE_PROMPTS, position="{position}")
+    texts = Prompts().bundle(lang, PAGE_PROMPTS, position="{position}", short="{short}",
+                             days=30)
     assert set(texts) == set(PAGE_PROMPTS)
     assert all(texts.values())
     assert "{position}" in texts["chat_waiting"]

@@ -161,7 +161,8 @@ async def test_counselor_accepts_and_the_call_is_bridged(env: Env) -> None:
         call = await store.get_call(conn, sid)
     assert call is not None and call.state == "bridged" and call.counselor_id == mina.id
     done = await env.hooks.twiml(f"{V}/dial", call_params(sid, DialCallStatus="completed"))
-    assert [el.tag for el in done] == ["Say", "Hangup"]
+    # The case number and PIN (docs/victim.md), goodbye, hang up.
+    assert [el.tag for el in done] == ["Say", "Say", "Hangup"]
     assert [e for e in await stream_events(env.runner, "call.ended")
             if e["conversation"] == cid]
 

@@ -69,6 +69,9 @@ class StandIn:
     # Runs with a new message's sid before the create() reply is sent: Twilio's own status
     # callbacks can reach us before create() returns.
     before_reply: Callable[[str], Awaitable[None]] | None = None
+    # MMS media served at Messages/{MM}/Media/{ME}: media sid -> (bytes, content type).
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    media_deleted: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -81,6 +84,8 @@ class StandIn:
         app.router.add_post(base + "/Messages.json", self._message)
         app.router.add_post(base + "/Calls.json", self._call_create)
         app.router.add_post(base + "/Calls/{ca}.json", self._call_update)
+        app.router.add_get(base + "/Messages/{mm}/Media/{me}", self._media_get)
+        app.router.add_delete(base + "/Messages/{mm}/Media/{me}.json", self._media_delete)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 
@@ -150,6 +155,24 @@ class StandIn:
         return web.json_response({"sid": sid, "account_sid": self.account_sid,
                                   "status": "in-progress", "date_created": _DATE,
                                   "date_updated": _DATE})
+
+
+    async def _media_get(self, request: web.Request) -> web.Response:
+        refused = await self._gate(request)
+        if refused is not None:
+            return refused
+        found = self.media.get(request.match_info["me"])
+        if found is None:
+            return web.json_response({"code": 20404, "status": 404}, status=404)
+        return web.Response(body=found[0], content_type=found[1])
+
+    async def _media_delete(self, request: web.Request) -> web.Response:
+        refused = await self._gate(request)
+        if refused is not None:
+            return refused
+        self.media_deleted.append(request.match_info["me"])
+        self.media.pop(request.match_info["me"], None)
+        return web.Response(status=204)
 
 
 class Hooks:

@@ -1,9 +1,10 @@
 """SMS through Twilio: POST /webhooks/twilio/sms (inbound) and /webhooks/twilio/sms/status.
 
 Inbound: signature checked (twilio_common), then STOP/START, then the inbox stores the message
-durably (idempotent per MessageSid) before Twilio is answered. A new conversation gets three
-short numbered intake questions, one per reply, each skippable with 0; the answers re-triage the
-case (urgency.set_answers). Free text instead of a number ends the questions: the victim wants
+durably (idempotent per MessageSid) before Twilio is answered (the victim's case and erasure
+commands and MMS pictures: sms_case.py). A new conversation gets three short numbered
+intake questions, one per reply, each skippable with 0; the answers re-triage the case
+(urgency.set_answers). Free text instead of a number ends the questions: the victim wants
 to talk. "CALL" ("전화") asks for a call-back at a safe time when the phone channel is on. The
 dialogue's moves are one pure function (sms_flow.plan); this module does what they call for.
 
@@ -32,8 +33,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
+from hotline.channels import sms_case, sms_text
 from hotline.channels import sms_flow as flow
-from hotline.channels import sms_text
 from hotline.channels.twilio_common import (
     MESSAGE_SID,
     TWILIO,
@@ -47,7 +48,7 @@ from hotline.channels.twilio_common import (
 from hotline.domain.conversation import Channel, Inbound, Status, Stored
 from hotline.domain.triage import IntakeAnswers
 from hotline.prompts import Prompts
-from hotline.services import callback, flood, inbox, outbox, urgency, waitinfo
+from hotline.services import callback, flood, inbox, outbox, urgency, victimcase, waitinfo
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import SMS_EARLY_STATUS_TTL_S
 from hotline.stores.sql import audit, direct
@@ -145,10 +146,11 @@ async def inbound(request: web.Request) -> web.Response:
     body = field_str(form, "Body", required=False)
     deps = request.app[DEPS]
     prompts = request.app[PROMPTS]
-    if not body.strip():
-        # A picture with no text: media is never fetched or stored (docs/privacy.md).
+    media = sms_case.pictures(form)
+    if not body.strip() and not media:
         log.info("sms without text ignored")
         return reply_twiml(None)
+    body = body if body.strip() else "[photo]"
     now = datetime.now(UTC)
     pseudonym = deps.keyring.pseudonymize(Channel.SMS.value, sender)
     langs = deps.config.languages
@@ -158,7 +160,19 @@ async def inbound(request: web.Request) -> web.Response:
                   received_at=now, keep_contact=True)
     # Keywords are rare: only they pay for extra reads before the message is stored.
     folded = sms_text.keyword(body)  # once: every rule below reads the folded form
-    if flood.banned(deps, sender=pseudonym):
+    banned = flood.banned(deps, sender=pseudonym)
+    cmd = sms_case.parse(folded)
+    text: str | None
+    if cmd is not None and cmd.kind == "confirm" \
+            and not await sms_case.pending_erasure(deps, pseudonym):
+        cmd = None  # "erase" with nothing to confirm: words to a counselor
+    if cmd is not None and (cmd.kind in ("forget", "confirm") or not banned):
+        # Erasure works for everyone, a banned sender too; the rest counts as replies.
+        lang = sms_case.reply_language(body, langs.default, langs.supported)
+        text = await sms_case.answer(deps, prompts, msg, pseudonym, cmd, lang)
+        if cmd.kind not in ("forget", "confirm"):
+            text = await _limited(deps, prompts, pseudonym, lang, text)
+    elif banned:
         text = await _refused(deps, prompts, msg, pseudonym, folded)
     elif folded in sms_text.STOP_WORDS or (folded in sms_text.START_WORDS
                                           and await _opted(deps, pseudonym)):
@@ -188,6 +202,12 @@ async def inbound(request: web.Request) -> web.Response:
             stored = await inbox.receive(deps, msg, in_tx=in_tx, pseudonym=pseudonym)
         except inbox.MessageTooLong:
             raise json_error(400, "Body: too long") from None
+        if stored.new_conversation:
+            await victimcase.claim_return(deps, msg, stored.conversation_id, lambda n: (
+                prompts.render(msg.language, "victim/marker_return", number=n)))
+        fingerprinted = [] if stored.duplicate else [
+            m for m in media if await sms_case.fingerprint_mms(
+                deps, rt, sid, m[0], m[1], stored.conversation_id, stored.seq)]
         # After STOP nothing is sent, not even our automatic replies, until START.
         text = None
         if case is None or step is None:
@@ -201,6 +221,9 @@ async def inbound(request: web.Request) -> web.Response:
                 # The intake's replies are a few per case (and cases are limited); what may
                 # go on without end (the call-back dialogue, again and again) is counted.
                 text = await _limited(deps, prompts, pseudonym, case.language, text)
+        if fingerprinted and case is not None and not case.opted_out and not stored.held:
+            note = prompts.render(case.language, "victim/sms_mms_received")
+            text = f"{text}\n{note}" if text else note
     return reply_twiml(text)
 
 

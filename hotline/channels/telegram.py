@@ -35,6 +35,7 @@ from bots.processor import DONE, FAILED, ChatOrderedProcessor
 from bots.runtime import BotRuntime
 from bots.staff import StaffAlerts
 from bots.victim import VictimBot
+from bots.victim_callback import CallbackFlow
 from bots.victim_media import MediaFlow
 from hotline import metrics
 from hotline.channels import telegram_update
@@ -187,6 +188,8 @@ def _build(app: web.Application, token: str) -> tuple[TelegramChannel, BotRuntim
     staff = StaffAlerts(rt)
     staff.register(application)
     victim = VictimBot(rt)
+    victim.callbacks = CallbackFlow(rt)
+    victim.callbacks.register(application)
     victim.register(application)
     MediaFlow(victim).register(application)
 

@@ -42,7 +42,7 @@ from hotline.channels.twilio_common import (
 from hotline.domain.conversation import Status, Urgency
 from hotline.events import Hub
 from hotline.prompts import Prompts
-from hotline.services import callback, handover
+from hotline.services import callback, casecode, handover
 from hotline.services.casework import CaseConflict, CaseNotFound
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import DECLINED_TTL_S
@@ -214,6 +214,11 @@ def runtime_on(request: web.Request) -> Runtime:
     return rt
 
 
+def spell(case_number: str) -> str:
+    """A case number as a voice reads it clearly: "HL-7K3M-9QX2" -> "H L, 7 K 3 M, 9 Q X 2"."""
+    return ", ".join(" ".join(part) for part in case_number.split("-"))
+
+
 @routes.post(DIAL_PATH)
 async def dial_done(request: web.Request) -> web.Response:
     """The bridge's Dial ended: a talk that happened, or a counselor who did not answer (the
@@ -238,6 +243,12 @@ async def dial_done(request: web.Request) -> web.Response:
         if changed:
             await deps.publish({"type": "call.ended", "conversation": call.conversation_id,
                                 "counselor": call.counselor_id})
+        # The caller's way back: a case number and PIN, read out twice (a new PIN each
+        # time this is answered, so the one heard is the one that works).
+        issued = await casecode.issue(deps, call.conversation_id)
+        say(rt, vr, lang, prompts.render(lang, "victim/voice_case",
+                                         spelled=spell(issued.case_number),
+                                         pin=" ".join(issued.pin)))
         say(rt, vr, lang, prompts.render(lang, "voice_goodbye"))
         vr.hangup()
         return xml(vr)

@@ -10,6 +10,8 @@ a person who later opens the same browser sees an empty chat. See docs/webchat.m
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,10 +24,11 @@ from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.phone import to_e164
 from hotline.events import Event
-from hotline.services import callback, flood, inbox, quickexit, waitinfo
+from hotline.services import abandon, callback, flood, inbox, quickexit, victimcase, waitinfo
 from hotline.services.casework import decrypt_lines
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import FLOOD_NOTICE_TTL_S
+from hotline.stores.sql import casefile
 from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS, STREAMS
 from hotline.web.inputs import field_bool, field_str, form_body, json_body, query_int
@@ -40,6 +43,14 @@ PAGE_PROMPTS = [
     "chat_title", "chat_safety_notice", "chat_quick_exit", "chat_intro", "chat_placeholder",
     "chat_send", "chat_waiting", "chat_connected", "chat_closed", "chat_error_too_long",
     "chat_error_send", "chat_reconnecting", "chat_language", "chat_emergency", "flood_calm",
+    # The victim's way back and onward (docs/victim.md); shown without the "victim/".
+    "victim/chat_exit_hint", "victim/chat_case_get", "victim/chat_case_link",
+    "victim/chat_erase", "victim/chat_erase_confirm", "victim/chat_erase_yes",
+    "victim/chat_erase_no", "victim/chat_erased", "victim/chat_referrals_title",
+    "victim/chat_evidence_title", "victim/chat_evidence_intro", "victim/chat_evidence_pick",
+    "victim/chat_evidence_where", "victim/chat_evidence_send_file",
+    "victim/chat_evidence_submit", "victim/chat_evidence_done",
+    "victim/chat_evidence_failed", "victim/chat_evidence_first",
 ]
 # The page a client gets instead of a new chat session past its address's flood limit.
 BUSY_PROMPTS = ["chat_title", "chat_quick_exit", "flood_calm", "chat_emergency"]
@@ -170,7 +181,9 @@ async def page(request: web.Request) -> web.Response:
     prompts = request.app[PROMPTS]
     callback_on = _callbacks_on(request)
     names = PAGE_PROMPTS + (CALLBACK_PROMPTS if callback_on else [])
-    texts = prompts.bundle(lang, names, position="{position}")
+    texts = {k.rpartition("/")[2]: v for k, v in prompts.bundle(
+        lang, names, position="{position}", short="{short}",
+        days=deps.config.telegram.evidence_days).items()}
     resp = aiohttp_jinja2.render_template("chat.html", request, {
         "lang": lang, "t": texts, "callback_on": callback_on,
         "csrf": _csrf(deps, chat_id), "languages": deps.config.languages.supported,
@@ -281,9 +294,12 @@ async def state(request: web.Request) -> web.Response:
         return web.json_response({"state": "none", "messages": []})
     async with deps.engine.connect() as conn:
         rows = await convs.list_messages(conn, conv.id, after)
+        given = await casefile.referrals_of(conn, conv.id) if conv.status == Status.CLOSED \
+            else []
     out: dict[str, Any] = {"state": conv.status.value, "messages": [
         {"seq": ln.seq, "direction": ln.direction.value, "text": ln.text,
-         "at": ln.at.isoformat()} for ln in decrypt_lines(deps, conv.id, rows)]}
+         "at": ln.at.isoformat()} for ln in decrypt_lines(deps, conv.id, rows)],
+        "referrals": _referral_lines(request, conv.language, given)}
     if conv.status == Status.WAITING:
         info = await waitinfo.wait_info(deps, conv.id)
         if info is not None:
@@ -294,17 +310,41 @@ async def state(request: web.Request) -> web.Response:
     return web.json_response(out)
 
 
+def _referral_lines(request: web.Request, lang: str, codes: list[str]) -> list[str]:
+    """The referrals given at close, as the page lists them (in the case's language)."""
+    deps = request.app[DEPS]
+    # Lines for minors first (a minor was given them), then in the directory's order.
+    entries = sorted((e for e in deps.config.referrals.entries if e.code in codes),
+                     key=lambda e: "minor" not in e.situations)
+    return [victimcase.referral_line(request.app[PROMPTS], lang, e,
+                                     deps.config.languages.default) for e in entries]
+
+
 # The queue-wide events a victim's page hears of (each only as {"type": "queue"}), and
 # "reset" (reload the state). Everything else is about staff or other people: never sent.
 _QUEUE_MOVES = frozenset({"queued", "assigned", "closed", "reset"})
 
 
 class ChatStream(StreamView):
-    """A victim's page: its own conversation's events, and that the queue moved."""
+    """A victim's page: its own conversation's events, and that the queue moved. While it is
+    open it keeps telling the rule on abandoned contacts that the victim is still there
+    (`renew`, at most every `renew_every_s`)."""
 
-    def __init__(self, conversation: str | None, ref: str) -> None:
+    def __init__(self, conversation: str | None, ref: str,
+                 renew: Callable[[], Awaitable[None]] | None = None,
+                 renew_every_s: float = 60.0) -> None:
         self.conversation = conversation
         self.ref = ref
+        self._renew = renew
+        self._renew_every_s = renew_every_s
+        self._renewed = -renew_every_s
+
+    async def refresh(self) -> bool:
+        now = time.monotonic()
+        if self._renew is not None and now - self._renewed >= self._renew_every_s:
+            self._renewed = now
+            await self._renew()
+        return True
 
     def _own(self, ev: Event) -> bool:
         # Only with a conversation: a visitor without one must not match every event that
@@ -340,7 +380,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     except BaseException:
         admission.release()
         raise
-    view = ChatStream(conv.id if conv is not None else None, ref)
+    pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
+    # Renewed well inside the deadline: a page gone counts from its last renewal.
+    every = min(60.0, deps.config.abandoned.webchat_gone_minutes * 15.0)
+    view = ChatStream(conv.id if conv is not None else None, ref,
+                      renew=lambda: abandon.renew_page(deps, pseudonym, datetime.now(UTC)),
+                      renew_every_s=every)
     return await stream_events(request, request.app[HUB], view, admission,
                                deps.config.streams)
 
@@ -358,8 +403,22 @@ async def quick_exit(request: web.Request) -> web.Response:
     if not tokens_equal(str(form.get("csrf", "")), _csrf(deps, chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     prompts = request.app[PROMPTS]
-    await quickexit.leave(deps, chat_id,
-                          marker=lambda lang: prompts.render(lang, "marker_quick_exit"))
+    cid = await quickexit.leave(deps, chat_id,
+                                marker=lambda lang: prompts.render(lang, "marker_quick_exit"))
+    if cid is not None:
+        # A waiting case leaves the queue now, not at the job's next pass.
+        await abandon.settle(deps, prompts, cid)
     resp = web.json_response({"ok": True})
     resp.del_cookie(COOKIE, path="/chat")
     return resp
+
+
+# Shared with the case page (webcase.py), which opens web chat conversations too.
+language = _language
+chat_of = _chat_id
+has_ended = _has_ended
+issue_token = _issue_token
+admit = _admit
+new_case = _new_case
+set_cookie = _cookie
+require_chat = _require_chat

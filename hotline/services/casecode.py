@@ -2,9 +2,18 @@
 
 A case number is short and unambiguous to read out or type (Crockford base32: no I, L, O or U),
 shown as HL-XXXX-XXXX. The PIN is six digits, shown once and stored only as an argon2id hash,
-so a database leak does not reveal it; five wrong PINs lock the number for fifteen minutes, so
-it cannot be guessed online either. Asking again issues a new PIN for the same number (the old
-one stops working): whoever holds the chat can always get one. See docs/telegram.md.
+so a database leak does not reveal it. Asking again issues a new PIN for the same number (the
+old one stops working, and any lock is lifted): whoever holds the chat can always get one.
+
+Guessing is bounded twice (docs/victim.md, "Lockout"):
+- per client (a web address tag, an SMS or Telegram sender): CLIENT_MAX_FAILURES wrong tries in
+  an hour, then that client is refused for the rest of the hour, for every case;
+- per case: MAX_FAILURES wrong PINs lock the number, 15 minutes the first time and twice as
+  long each time after (at most a day), until a right PIN or a new PIN resets it.
+A case's lock never holds its own victim: the sender the case came from (or came back from) on
+SMS or Telegram, and a browser holding the device proof of an earlier successful look-up, are
+let through it (the per-client limit still counts them). So a stranger who knows the number
+can slow only other clients, and can never make a victim wait on their own channel.
 """
 
 from __future__ import annotations
@@ -14,18 +23,22 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from redis.exceptions import RedisError
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Status
 from hotline.services.deps import Deps
+from hotline.stores.live.keys import CASE_GUESS_WINDOW_S
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
-from hotline.stores.sql.tables import case_codes
+from hotline.stores.sql.tables import case_codes, conversations
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +49,8 @@ NUMBER_LEN = 8
 PIN_LEN = 6
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
+MAX_LOCK = timedelta(hours=24)
+CLIENT_MAX_FAILURES = 10
 _HASHER = PasswordHasher()
 # Verified against when a number is unknown, so timing does not tell which numbers exist.
 _DUMMY = _HASHER.hash("0" * PIN_LEN)
@@ -55,10 +70,31 @@ class CaseView:
 
     conversation_id: str
     status: Status
+    case_number: str = ""
 
 
 class Locked(Exception):
     """Too many wrong PINs for this number: try again later."""
+
+
+class ClientLimited(Exception):
+    """This client made too many wrong tries (any case): refused for `retry_after_s`."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+def lock_for(locks: int) -> timedelta:
+    """How long the `locks`-th lock of a case lasts (1-based): doubling, at most MAX_LOCK."""
+    doubled: timedelta = LOCK_FOR * (2 ** min(max(locks - 1, 0), 16))
+    return min(doubled, MAX_LOCK)
+
+
+def device_proof(deps: Deps, case_number: str) -> str:
+    """What a browser keeps after a successful look-up (in its session cookie): it lets that
+    browser through the case's lock later. Keyed, so it cannot be made without the key."""
+    return deps.keyring.sign("case-device", normalise(case_number) or case_number)
 
 
 def display(number: str) -> str:
@@ -115,7 +151,7 @@ async def issue(deps: Deps, conversation_id: str) -> Issued:
         async with deps.engine.begin() as conn:
             await conn.execute(update(case_codes).where(
                 case_codes.c.case_number == existing).values(
-                pin_hash=pin_hash, failed_attempts=0, locked_until=None))
+                pin_hash=pin_hash, failed_attempts=0, locked_until=None, locks=0))
             await audit.record(conn, at=now, actor_id=None, action="case_code.pin_renewed",
                                target_kind="conversation", target_id=conversation_id)
         return Issued(display(existing), pin)
@@ -140,43 +176,105 @@ async def issue(deps: Deps, conversation_id: str) -> Issued:
     raise RuntimeError("could not allocate a case number")
 
 
-async def lookup(deps: Deps, typed_number: str, pin: str) -> CaseView | None:
-    """The case behind a number and PIN, or None if either is wrong; Locked after 5 misses.
-
-    Channels other than Telegram (phone, SMS, web chat) call this to let a victim check on
-    their case without any account."""
+async def lookup(deps: Deps, typed_number: str, pin: str, *, client: str | None = None,
+                 sender: str | None = None, device: str | None = None) -> CaseView | None:
+    """The case behind a number and PIN, or None if either is wrong. Raises ClientLimited
+    when `client` made too many wrong tries, Locked when the case is locked and neither
+    `sender` (a pseudonym) nor `device` (device_proof) shows the victim's own channel."""
+    if client is not None:
+        await _check_client(deps, client)
     number = normalise(typed_number)
     now = datetime.now(UTC)
     row = None
+    trusted = False
     if number is not None:
         async with deps.engine.connect() as conn:
             row = (await conn.execute(select(case_codes).where(
                 case_codes.c.case_number == number))).first()
-    if row is not None and row.locked_until is not None \
+            if row is not None:
+                trusted = await _trusted(conn, deps, row, sender, device)
+    if row is not None and not trusted and row.locked_until is not None \
             and _aware(row.locked_until) > now:
         raise Locked(display(row.case_number))
     ok = await _verify(row.pin_hash if row is not None else _DUMMY, number or "", pin)
     if row is None or not ok or not pin.isdigit():
-        if row is not None:
-            failures = row.failed_attempts + 1
-            locked = now + LOCK_FOR if failures >= MAX_FAILURES else None
-            async with deps.engine.begin() as conn:
-                await conn.execute(update(case_codes).where(
-                    case_codes.c.case_number == row.case_number).values(
-                    failed_attempts=0 if locked else failures, locked_until=locked))
-                await audit.record(conn, at=now, actor_id=None, action="case_code.failed",
-                                   target_kind="conversation", target_id=row.conversation_id,
-                                   locked=locked is not None)
+        if client is not None:
+            await _count_client(deps, client)
+        if row is not None and not trusted:
+            await _failed(deps, row, now)
         return None
     async with deps.engine.begin() as conn:
         await conn.execute(update(case_codes).where(
-            case_codes.c.case_number == row.case_number).values(failed_attempts=0))
+            case_codes.c.case_number == row.case_number).values(
+            failed_attempts=0, locked_until=None, locks=0))
         conv = await convs.get(conn, row.conversation_id)
         await audit.record(conn, at=now, actor_id=None, action="case_code.used",
                            target_kind="conversation", target_id=row.conversation_id)
     if conv is None:
         return None
-    return CaseView(conv.id, conv.status)
+    return CaseView(conv.id, conv.status, display(row.case_number))
+
+
+async def _trusted(conn: AsyncConnection, deps: Deps, row: Any, sender: str | None,
+                   device: str | None) -> bool:
+    """Whether the caller is on the victim's own channel: the device proof of this number, or
+    the sender of the case's conversation or of one of its returns."""
+    if device is not None and tokens_equal(device, device_proof(deps, row.case_number)):
+        return True
+    if sender is None:
+        return False
+    found = (await conn.execute(select(conversations.c.id).where(
+        conversations.c.pseudonym == sender,
+        (conversations.c.id == row.conversation_id)
+        | (conversations.c.return_of == row.conversation_id)).limit(1))).first()
+    return found is not None
+
+
+async def _failed(deps: Deps, row: Any, now: datetime) -> None:
+    failures = row.failed_attempts + 1
+    locks = row.locks + 1 if failures >= MAX_FAILURES else row.locks
+    locked = now + lock_for(locks) if failures >= MAX_FAILURES else None
+    async with deps.engine.begin() as conn:
+        await conn.execute(update(case_codes).where(
+            case_codes.c.case_number == row.case_number).values(
+            failed_attempts=0 if locked else failures, locks=locks,
+            **({"locked_until": locked} if locked else {})))
+        await audit.record(conn, at=now, actor_id=None, action="case_code.failed",
+                           target_kind="conversation", target_id=row.conversation_id,
+                           locked=locked is not None)
+
+
+async def _check_client(deps: Deps, client: str) -> None:
+    key = deps.keys.case_guesses(client)
+    try:
+        count = await deps.redis.get(key)
+        if count is not None and int(count) >= CLIENT_MAX_FAILURES:
+            ttl = await deps.redis.ttl(key)
+            raise ClientLimited(max(int(ttl), 1))
+    except (RedisError, OSError) as e:
+        # Redis down: the per-case lock (in SQL) still bounds guessing.
+        log.warning("case guess counter unavailable", extra={"error": type(e).__name__})
+
+
+async def _count_client(deps: Deps, client: str) -> None:
+    key = deps.keys.case_guesses(client)
+    try:
+        async with deps.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, CASE_GUESS_WINDOW_S, nx=True)
+            await pipe.execute()
+    except (RedisError, OSError) as e:
+        log.warning("case guess not counted", extra={"error": type(e).__name__})
+
+
+async def view_by_number(deps: Deps, number: str) -> CaseView | None:
+    """The case behind a stored number, for a page that already checked its PIN (its signed
+    cookie names the number); None if the number is gone (erased)."""
+    async with deps.engine.connect() as conn:
+        root = (await conn.execute(select(case_codes.c.conversation_id).where(
+            case_codes.c.case_number == number))).scalar_one_or_none()
+        conv = await convs.get(conn, root) if root is not None else None
+    return None if conv is None else CaseView(conv.id, conv.status, display(number))
 
 
 async def number_for(deps: Deps, conversation_id: str) -> str | None:

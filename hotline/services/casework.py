@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline import metrics
 from hotline.domain.conversation import Channel, Direction, Status, Urgency
 from hotline.domain.intake import IntakeForm
+from hotline.domain.referrals import Referral, for_case
 from hotline.domain.staff import Role, Staff, may_act_on_case, may_read_case
 from hotline.services import livesync, outbox
 from hotline.services.deps import Deps
 from hotline.staff import exposure
 from hotline.stores.live.keys import CASE_VIEW_AUDIT_TTL_S
-from hotline.stores.sql import audit
+from hotline.stores.sql import audit, casefile
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.conversations import ConversationRow
 from hotline.stores.sql.tables import alerts, conversations, intake_records
@@ -269,11 +270,14 @@ _TOLD_ON_CLOSE = (Channel.SMS, Channel.TELEGRAM)
 
 
 async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm,
-                notice: Callable[[str], str] | None = None) -> None:
+                notice: Callable[[str], str] | None = None,
+                referrals: Callable[[str, tuple[Referral, ...]], str] | None = None) -> None:
     """Close a case and write its anonymized intake record (pseudonym and form fields only).
 
     On SMS and Telegram the victim is told, in the case's language, with `notice(language)`
-    (the web chat page shows it by itself; a call has ended already)."""
+    followed by `referrals(language, entries)` (the directory entries that match the case's
+    situation; the web chat page shows both by itself; a call has ended already). The entries
+    are recorded as given and counted in the record with those the counselor gave."""
     now = utcnow()
     notice_seq: int | None = None
     retention = deps.config.retention
@@ -283,13 +287,18 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
             raise CaseConflict("already closed")
         if not may_act_on_case(staff, conv.counselor_id):
             raise CaseConflict("only the counselor holding the case or a lead can close it")
+        raw_answers = (await conn.execute(select(conversations.c.intake_answers).where(
+            conversations.c.id == conversation_id))).scalar_one()
+        offered = for_case(deps.config.referrals.entries, raw_answers, conv.reasons)
         if notice is not None and conv.channel in _TOLD_ON_CLOSE and conv.has_contact:
             notice_seq = await convs.next_seq(conn, conversation_id, now)
+            text = notice(conv.language)
+            if referrals is not None and offered:
+                text = f"{text}\n\n{referrals(conv.language, offered)}"
             await convs.insert_message(
                 conn, conversation_id=conversation_id, seq=notice_seq,
                 direction=Direction.SYSTEM,
-                body_sealed=deps.keyring.seal_text(notice(conv.language),
-                                                   f"msg:{conversation_id}:{notice_seq}"),
+                body_sealed=deps.keyring.seal_text(text, f"msg:{conversation_id}:{notice_seq}"),
                 at=now, delivery="pending")
         if not await convs.close(
                 conn, conversation_id, now,
@@ -310,7 +319,8 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
             harm_type=form.harm_type, platforms=",".join(form.platforms),
             age_band=form.age_band, urgency=form.urgency.value,
             referrals=",".join(form.referrals), outcome=form.outcome,
-            counselor_id=conv.counselor_id))
+            counselor_id=conv.counselor_id, referred_to=",".join(
+                await _given(conn, conversation_id, [e.code for e in offered], now))))
         await audit.record(conn, at=now, actor_id=staff.id, action="case.closed",
                            target_kind="conversation", target_id=conversation_id,
                            outcome=form.outcome)
@@ -322,3 +332,10 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
                                conv.assigned_at, now)
     if notice_seq is not None:
         outbox.submit(deps, conversation_id, notice_seq)
+
+
+async def _given(conn: AsyncConnection, conversation_id: str, offered: list[str],
+                 now: datetime) -> list[str]:
+    """Record the referrals offered at close; every referral the case was given."""
+    await casefile.add_referrals(conn, conversation_id, offered, "auto", now)
+    return await casefile.referrals_of(conn, conversation_id)

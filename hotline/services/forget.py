@@ -1,9 +1,11 @@
 """Erasure on the victim's request ("forget me"), the same for every channel.
 
 What goes: the text of every message of this sender's conversations on the channel, the sealed
-reply address, handover notes about them, evidence fingerprints and kept files, and case
-numbers. Open conversations are closed at once, without an intake record (the counselor's form
-would describe a person who asked to be forgotten). Replies not yet delivered are cancelled.
+reply address, handover notes about them, evidence fingerprints and kept files, case numbers
+and the links sent from the case page. Open conversations are closed at once with the same
+anonymized intake record as a contact the victim ended (outcome "disconnected", no counselor's
+form: it would describe a person who asked to be forgotten), so every contact is still
+counted. Replies not yet delivered are cancelled.
 
 What stays, and why: the conversation and message rows as bare timings (queue statistics and
 the audit trail need them; they hold no text and no address), the anonymized intake records of
@@ -24,9 +26,10 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, select, update
 
 from hotline.domain.conversation import Channel, Direction, Status
-from hotline.services import casecode, evidence, livesync
+from hotline.services import casecode, evidence, livesync, selfservice
 from hotline.services.deps import Deps
-from hotline.stores.sql import audit
+from hotline.stores.sql import audit, casefile
+from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.tables import conversations, handovers, intake_records, messages
 
 log = logging.getLogger(__name__)
@@ -61,8 +64,15 @@ async def erase_sender(deps: Deps, channel: Channel, address: str,
         cids = [r.id for r in rows]
         opened = [(r.id, r.counselor_id) for r in rows if r.status != Status.CLOSED.value]
         for cid, _holder in opened:
+            # Every contact leaves its anonymized record, an erased one too (written before
+            # the answers and the pseudonym go; the record's pseudonym is unlinked below).
+            conv = await convs.get(conn, cid)
+            raw = (await conn.execute(select(conversations.c.intake_answers).where(
+                conversations.c.id == cid))).scalar_one()
             await conn.execute(update(conversations).where(conversations.c.id == cid).values(
                 status=Status.CLOSED.value, closed_at=now, last_activity_at=now))
+            if conv is not None:
+                await selfservice.write_left_record(conn, conv, raw, now)
         for cid in cids:
             await conn.execute(update(conversations).where(conversations.c.id == cid).values(
                 pseudonym=_unlinkable(), contact_sealed=None, purge_contact_at=None,
@@ -83,6 +93,7 @@ async def erase_sender(deps: Deps, channel: Channel, address: str,
                                .values(pseudonym=_unlinkable()))
         erased_evidence = await evidence.erase(conn, cids)
         await casecode.drop(conn, cids)
+        await casefile.erase_requests(conn, cids)
         closed = {cid for cid, _ in opened}
         for cid in cids:
             await audit.record(conn, at=now, actor_id=actor_id, action="privacy.erased",

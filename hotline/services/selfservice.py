@@ -16,12 +16,13 @@ from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy import and_, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.domain.conversation import Channel, Direction, Status
 from hotline.domain.intake import PLATFORMS
 from hotline.services import livesync, waitinfo
 from hotline.services.deps import Deps
-from hotline.stores.sql import audit
+from hotline.stores.sql import audit, casefile
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.tables import conversations, intake_records, messages
 
@@ -75,17 +76,7 @@ async def stop(deps: Deps, channel: Channel, address: str) -> str | None:
                                  purge_transcript_at=now + timedelta(
                                      days=retention.transcript_days)):
             return None
-        answers = _answers(raw)
-        started = conv.assigned_at or now
-        await conn.execute(insert(intake_records).values(
-            conversation_id=conv.id, pseudonym=conv.pseudonym, channel=conv.channel.value,
-            language=conv.language, opened_at=conv.created_at, closed_at=now,
-            wait_seconds=int((started - conv.enqueued_at).total_seconds()),
-            handling_seconds=int((now - started).total_seconds()) if conv.assigned_at else 0,
-            harm_type="other", platforms=_platform(answers),
-            age_band=_AGE_BANDS.get(str(answers.get("age_group")), "unknown"),
-            urgency=conv.urgency.value, referrals="", outcome="disconnected",
-            counselor_id=conv.counselor_id))
+        await write_left_record(conn, conv, raw, now)
         await audit.record(conn, at=now, actor_id=None, action="case.ended_by_victim",
                            target_kind="conversation", target_id=conv.id,
                            was=conv.status.value)
@@ -120,6 +111,25 @@ async def set_language(deps: Deps, channel: Channel, address: str, language: str
                     extra={"conversation": conv.id, "error": type(e).__name__})
     await deps.publish({"type": "language", "conversation": conv.id, "language": language})
     return True
+
+
+async def write_left_record(conn: AsyncConnection, conv: convs.ConversationRow, raw_answers: str,
+                            now: datetime) -> None:
+    """The anonymized intake record of a contact that ended without a counselor's form (the
+    victim stopped, or asked to be forgotten): outcome "disconnected", harm type "other", the
+    age band and platform the victim gave; the referrals they were given."""
+    answers = _answers(raw_answers)
+    started = conv.assigned_at or now
+    await conn.execute(insert(intake_records).values(
+        conversation_id=conv.id, pseudonym=conv.pseudonym, channel=conv.channel.value,
+        language=conv.language, opened_at=conv.created_at, closed_at=now,
+        wait_seconds=int((started - conv.enqueued_at).total_seconds()),
+        handling_seconds=int((now - started).total_seconds()) if conv.assigned_at else 0,
+        harm_type="other", platforms=_platform(answers),
+        age_band=_AGE_BANDS.get(str(answers.get("age_group")), "unknown"),
+        urgency=conv.urgency.value, referrals="", outcome="disconnected",
+        counselor_id=conv.counselor_id,
+        referred_to=",".join(await casefile.referrals_of(conn, conv.id))))
 
 
 def _answers(raw: str) -> dict[str, object]:

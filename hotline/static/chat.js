@@ -6,7 +6,6 @@
   const T = JSON.parse(document.getElementById("texts").textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const lang = root.dataset.lang;
-  const exitUrl = root.dataset.exit;
   const maxChars = parseInt(root.dataset.max, 10);
   const list = document.getElementById("messages");
   const status = document.getElementById("status");
@@ -19,20 +18,27 @@
   let refreshing = null;
   let pending = null; // {text, client_id} of a send not yet acknowledged
 
-  function quickExit(ev) {
-    if (ev) ev.preventDefault();
+  // Quick exit (exit.js: the button, or Esc twice) ends the chat session on the server too.
+  window.hotlineBeforeExit = function () {
     try {
       const body = new FormData();
       body.append("csrf", csrf);
       navigator.sendBeacon("/chat/api/exit", body);
     } catch (e) { /* leaving matters more than forgetting */ }
     if (source) source.close();
-    document.title = "";
-    document.body.innerHTML = "";
-    window.location.replace(exitUrl);
+  };
+
+  function newId() {
+    return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
   }
-  document.getElementById("quick-exit").addEventListener("click", quickExit);
-  document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") quickExit(ev); });
+
+  async function post(path, payload) {
+    return fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+      body: JSON.stringify(payload),
+    });
+  }
 
   function showError(text) {
     errorBox.textContent = text;
@@ -61,7 +67,17 @@
     const li = document.createElement("li");
     li.className = m.direction === "in" ? "mine" : "theirs";
     li.dataset.seq = m.seq;
-    li.textContent = m.text === null ? "…" : m.text;
+    const body = document.createElement("span");
+    body.className = "body";
+    body.textContent = m.text === null ? "…" : m.text;
+    li.appendChild(body);
+    if (m.at) {
+      const at = new Date(m.at);
+      const time = document.createElement("time");
+      time.dateTime = m.at;
+      time.textContent = at.toLocaleTimeString(lang, {hour: "2-digit", minute: "2-digit"});
+      li.appendChild(time);
+    }
     list.appendChild(li);
     li.scrollIntoView({block: "end"});
   }
@@ -76,6 +92,7 @@
         if (data.state === "none" && lastSeq > 0) { lastSeq = 0; list.innerHTML = ""; }
         data.messages.forEach(addMessage);
         setStatus(data.state, data.position, data.status_text);
+        showReferrals(data.referrals || []);
       } catch (e) {
         status.textContent = T.chat_reconnecting;
       } finally {
@@ -116,7 +133,7 @@
     if (text.length > maxChars) { showError(T.chat_error_too_long); return; }
     // The same client id on a retry makes the server store the message once.
     pending = pending && pending.text === text ? pending
-      : {text: text, client_id: (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random())};
+      : {text: text, client_id: newId()};
     const wasNew = state === "none" || state === "closed";
     try {
       const sent = await send(pending);
@@ -133,6 +150,82 @@
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
   });
 
+  // At close: the places that fit the victim's situation (the server picks them).
+  const afterClose = document.getElementById("after-close");
+  const refList = document.getElementById("referrals");
+  function showReferrals(lines) {
+    if (refList.childElementCount === lines.length) return;
+    refList.innerHTML = "";
+    lines.forEach(function (line) {
+      const li = document.createElement("li");
+      li.textContent = line;
+      refList.appendChild(li);
+    });
+    afterClose.hidden = lines.length === 0;
+  }
+
+  // A case number and PIN, on request (shown once; the server keeps only the PIN's hash).
+  const issued = document.getElementById("issued");
+  document.getElementById("case-get").addEventListener("click", async function () {
+    const r = await post("/chat/api/case", {language: lang});
+    const body = await r.json().catch(function () { return {}; });
+    issued.textContent = body.text || T.chat_error_send;
+    issued.hidden = false;
+    issued.scrollIntoView({block: "nearest"});
+  });
+
+  // Erasure, after a confirmation: everything goes but the anonymous count.
+  const erase = document.getElementById("erase");
+  document.getElementById("erase-no").addEventListener("click", function () { erase.open = false; });
+  document.getElementById("erase-yes").addEventListener("click", async function () {
+    const r = await post("/chat/api/erase", {confirm: true});
+    if (!r.ok) { showError(T.chat_error_send); return; }
+    if (source) source.close();
+    list.innerHTML = "";
+    lastSeq = 0;
+    erase.open = false;
+    issued.hidden = true;
+    afterClose.hidden = true;
+    status.textContent = T.chat_erased;
+    status.dataset.state = "erased";
+  });
+
+  // Evidence: fingerprints computed here (SHA-256 and PDQ); the picture only if chosen.
+  const evForm = document.getElementById("evidence-form");
+  const evResult = document.getElementById("evidence-result");
+  evForm.addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    const file = document.getElementById("ev-file").files[0];
+    if (!file) return;
+    evResult.hidden = false;
+    try {
+      const data = await file.arrayBuffer();
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+      const sha256 = Array.from(digest, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+      let pdq = null;
+      try { pdq = await window.hotlinePdq.fromBlob(file); } catch (e) { pdq = null; }
+      const r = await post("/chat/api/evidence", {
+        client_id: newId(), sha256: sha256, mime: file.type || "application/octet-stream",
+        size_bytes: file.size, pdq: pdq ? pdq.hash : null, pdq_quality: pdq ? pdq.quality : null,
+        where: document.getElementById("ev-where").value});
+      if (r.status === 409) { evResult.textContent = T.chat_evidence_first; return; }
+      if (!r.ok) throw new Error("evidence");
+      const body = await r.json();
+      if (document.getElementById("ev-send-file").checked) {
+        const up = await fetch("/chat/api/evidence/" + body.id + "/file", {
+          method: "POST", credentials: "same-origin",
+          headers: {"Content-Type": "application/octet-stream", "X-CSRF-Token": csrf}, body: data});
+        if (!up.ok) throw new Error("file");
+      }
+      evResult.textContent = T.chat_evidence_done.replace("{short}", sha256.slice(0, 8));
+      evResult.dataset.sha256 = sha256;
+      evResult.dataset.pdq = pdq ? pdq.hash : "";
+      evForm.reset();
+    } catch (e) {
+      evResult.textContent = T.chat_evidence_failed;
+    }
+  });
+
   // Call-back request (present only when the phone channel is on).
   const cbForm = document.getElementById("callback-form");
   if (cbForm) {
@@ -143,7 +236,7 @@
       ev.preventDefault();
       const data = new FormData(cbForm);
       // The same id on a retry: the server records the request once.
-      cbId = cbId || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+      cbId = cbId || newId();
       cbError.hidden = true;
       try {
         const r = await fetch("/chat/api/callback", {

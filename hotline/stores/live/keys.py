@@ -210,6 +210,30 @@ class Keys:
         address by the case without anyone seeing it (kept FLOOD_ORIGIN_TTL_S)."""
         return self._k(f"origin:{conversation_id}")
 
+    def case_guesses(self, client: str) -> str:
+        """STRING wrong case-number/PIN tries by one client (address tag or sender pseudonym)
+        in the current window (CASE_GUESS_WINDOW_S); past the limit the client is refused."""
+        return self._k(f"case:guesses:{client}")
+
+    def case_return(self, pseudonym: str) -> str:
+        """STRING the case a sender opened with its number and PIN on SMS or Telegram: their
+        next new conversation is a return of it (CASE_RETURN_TTL_S)."""
+        return self._k(f"case:return:{pseudonym}")
+
+    def chat_evidence(self, ref: str) -> str:
+        """STRING the evidence id recorded for one web chat picture (a keyed ref of the chat
+        and the page's client id), so a retried POST records it once."""
+        return self._k(f"chat:evidence:{ref}")
+
+    def tg_callback(self, chat_ref: str) -> str:
+        """STRING a Telegram call-back request under way: "number" while the number is asked
+        for, then the number sealed (bots/victim_callback.py)."""
+        return self._k(f"tg:callback:{chat_ref}")
+
+    def forget_pending(self, pseudonym: str) -> str:
+        """STRING set while an SMS sender is asked to confirm erasure (FORGET_CONFIRM_TTL_S)."""
+        return self._k(f"forget:pending:{pseudonym}")
+
 
 # How long an update id is remembered: Telegram gives up re-sending an update within 24 hours.
 TG_UPDATE_TTL_S = 24 * 3600
@@ -234,3 +258,10 @@ EVIDENCE_REVEAL_TTL_S = 60
 FLOOD_ORIGIN_TTL_S = 48 * 3600
 # The calm answer to a refused sender goes out at most once in this long.
 FLOOD_NOTICE_TTL_S = 600
+# A client's wrong case-number/PIN tries are counted over this window (services/casecode.py).
+CASE_GUESS_WINDOW_S = 3600
+# After a successful look-up on SMS or Telegram, the sender's next conversation within this
+# is a return of the case.
+CASE_RETURN_TTL_S = 24 * 3600
+# An SMS erasure keyword waits this long for its confirmation.
+FORGET_CONFIRM_TTL_S = 15 * 60

@@ -89,6 +89,9 @@ counselors = Table(
     Column("last_login_at", UTCDateTime, nullable=True),
     Column("deactivated_at", UTCDateTime, nullable=True),
     Column("last_break_at", UTCDateTime, nullable=True),
+    # Whether the person follows the roster (migration 0016): on shift only in their shifts
+    # (true) or whenever signed in except time off (false). A choice, never a side effect.
+    Column("rostered", Boolean, nullable=False, server_default=text("false")),
 )
 
 staff_sessions = Table(
@@ -130,7 +133,15 @@ conversations = Table(
     # When the victim left with the web chat's Quick exit (migration 0012): the case stays as
     # it is; what happens to it next is for the floor's rules on abandoned contacts.
     Column("victim_left_at", UTCDateTime, nullable=True),
+    # When the rule on abandoned contacts looks at the case next (migration 0016): the stream
+    # lease of a web chat, a silent SMS/Telegram victim, a holder's notice running out.
+    Column("abandon_at", UTCDateTime, nullable=True),
+    # Signals staff withdrew as wrong (migration 0016; comma list): not raised again by words.
+    Column("signals_withdrawn", String(255), nullable=False, server_default=text("''")),
     Index("ix_conversations_status", "status"),
+    Index("ix_conversations_abandon_at", "abandon_at",
+          sqlite_where=text("abandon_at IS NOT NULL"),
+          postgresql_where=text("abandon_at IS NOT NULL")),
     # At most one open conversation per sender and channel, even with concurrent first messages.
     Index(
         "uq_conversations_open_sender",
@@ -143,6 +154,13 @@ conversations = Table(
     # A sender's conversations, newest first, closed ones too: a victim's chat page and status
     # check read the latest (conversations.latest_for) on every load; forget finds them all.
     Index("ix_conversations_sender", "channel", "pseudonym", "created_at"),
+    # The waiting ones by group and wait (migration 0020): the floor's and the router's counts
+    # per language/channel/urgency come from this index alone; aging finds overdue cases in it.
+    Index("ix_conversations_waiting", "urgency", "enqueued_at", "language", "channel",
+          sqlite_where=text("status = 'waiting'"), postgresql_where=text("status = 'waiting'")),
+    # The open ones' ids (migration 0020): the reconciler reads one range of them a pass.
+    Index("ix_conversations_open_id", "id", sqlite_where=text("status != 'closed'"),
+          postgresql_where=text("status != 'closed'")),
 )
 
 # Web chat sessions ended with Quick exit (migration 0012): their cookie is refused on every
@@ -220,6 +238,23 @@ audit_events = Table(
     # JSON with ids and enumerations only; never message text or addresses.
     Column("detail", Text, nullable=False, server_default=text("'{}'")),
     Index("ix_audit_events_target", "target_kind", "target_id"),
+)
+
+# A case's triage signals (migration 0016): the catalogue terms that raised each (term ids such
+# as "t:3f2a9c01", "cue:unsure", "answer:spreading"; never message text) and a withdrawal.
+case_signals = Table(
+    "case_signals",
+    metadata,
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("signal", String(32), primary_key=True),
+    # fired | possible
+    Column("certainty", String(16), nullable=False),
+    Column("terms", String(255), nullable=False, server_default=text("''")),
+    Column("found_at", UTCDateTime, nullable=False),
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("withdrawn_by", Integer, nullable=True),
+    Column("withdrawn_reason", String(24), nullable=True),
 )
 
 # --- routing, roster and alerts (migration 0002) ---
@@ -558,4 +593,52 @@ holidays = Table(
     Column("label", String(64), nullable=False, server_default=text("''")),
     # The zone the day and hours are in (roster.timezone when it was written).
     Column("tz", String(64), nullable=False),
+)
+
+# --- the victim's way back (migration 0019, docs/victim.md) ---
+
+# A conversation a victim opened from their case page (or with their case number) is a return
+# of that case: the counselor sees it as such. NULL for every other conversation.
+conversations.append_column(Column("return_of", String(32), nullable=True))
+Index("ix_conversations_return_of", conversations.c.return_of)
+# How many times the case's lock has struck: each lock lasts twice the one before (capped),
+# so guessing stays slow however many addresses try (services/casecode.py).
+case_codes.append_column(Column("locks", Integer, nullable=False, server_default=text("0")))
+# The victim chose not to see platform names on their case page (someone may look over their
+# shoulder): the page then says "a platform".
+case_codes.append_column(Column("hide_platforms", Boolean, nullable=False,
+                                server_default=text("false")))
+# The directory entries (config [[referrals]] codes) the victim was given, comma-separated:
+# counted in statistics with the rest of the anonymized record.
+intake_records.append_column(Column("referred_to", String(255), nullable=False,
+                                    server_default=text("''")))
+
+# What a victim asked of the takedown desk from their case page when the desk had no item to
+# attach it to: a new link (sealed) or a withdrawal of consent. Takedown staff see them with
+# the case; `done_at` is set when one is handled (or attached to an item).
+case_requests = Table(
+    "case_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    # link | consent_withdrawn
+    Column("kind", String(24), nullable=False),
+    # The link, sealed with "case-request:<conversation id>"; NULL for a withdrawal.
+    Column("body_sealed", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+)
+
+# Referrals given to a victim (a directory code of config [[referrals]]): offered by the
+# prompts at close, or picked by the counselor. Copied into the intake record at close.
+referrals_made = Table(
+    "referrals_made",
+    metadata,
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("code", String(32), primary_key=True),
+    # auto | counselor
+    Column("via", String(16), nullable=False),
+    Column("made_at", UTCDateTime, nullable=False),
 )
