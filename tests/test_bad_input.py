@@ -19,6 +19,9 @@ from hotline.web.appkeys import DEPS
 from tests.conftest import AppRunner, Database, RedisProcess, make_config, wait_for
 from tests.helpers import PASSWORD, Counselor, Victim, add_staff, row_counts
 
+# The login page in the centre's default console language (Korean).
+WRONG_KO = "이름 또는 비밀번호가 맞지 않습니다."
+
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef"
 MALFORMED_IDS = ["0123456789ABCDEF0123456789ABCDEF", "0" * 31 + "g", "..%2F..%2Fetc"]
 GOOD_FORM = {"harm_type": "synthetic", "platforms": ["telegram"], "age_band": "18_24",
@@ -409,13 +412,13 @@ async def test_wrong_password_is_401_and_rerenders_the_login_page(world: World) 
     assert resp.status == 401
     assert resp.content_type == "text/html"
     html = await resp.text()
-    assert 'action="/console/login"' in html and "Wrong name or password." in html
+    assert 'action="/console/login"' in html and WRONG_KO in html
     assert "hl_staff" not in resp.cookies
     assert await world.snapshot() == before
     # An unknown name answers exactly the same.
     unknown = await client.post("/console/login", allow_redirects=False, data={
         "name": "nobody-here", "password": PASSWORD, "csrf": csrf})
-    assert unknown.status == 401 and "Wrong name or password." in await unknown.text()
+    assert unknown.status == 401 and WRONG_KO in await unknown.text()
     assert await world.snapshot() == before
 
 
