@@ -20,11 +20,18 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hotline import datadir
+from hotline import datadir, loopwatch
 from hotline.channels import sms, telegram, voice, webcase, webchat, webchat_tools
 from hotline.config import Config
 from hotline.console import api as console_api
-from hotline.console import bans_api, evidence_api, floor_api, referrals_api
+from hotline.console import (
+    bans_api,
+    evidence_api,
+    floor_api,
+    referrals_api,
+    roster_api,
+    signals_api,
+)
 from hotline.console import i18n as console_i18n
 from hotline.console import pages as console_pages
 from hotline.crypto import Keyring, load_master_key
@@ -33,6 +40,7 @@ from hotline.events import Hub
 from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
 from hotline.services import (
+    abandon,
     alerts,
     bans,
     case_takedown,
@@ -128,7 +136,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _sql_ctx(app: web.Application) -> AsyncIterator[None]:
     url = app[CONFIG].database_url
     checkpointer = checkpoint.for_url(url)
-    engine = open_engine(url, background_checkpoint=checkpointer is not None)
+    engine = open_engine(url, background_checkpoint=checkpointer is not None,
+                         pool_size=app[CONFIG].storage.sql_pool_size)
     await migrate(engine)
     app[ENGINE] = engine
     stop = asyncio.Event()
@@ -204,7 +213,9 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "outbox": lambda: outbox.run_outbox(deps, stop),
         "bans": lambda: bans.run_bans(deps, stop, bans_wake),
         "staff": lambda: upkeep.run_upkeep(deps, stop),
+        "abandon": lambda: abandon.run_abandon(deps, app[PROMPTS], stop),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
+        "loop-watch": lambda: loopwatch.run(stop),
     }
     if EMBEDDED_REDIS in app:
         # Started again when it dies; on the loop's (main) thread, as it was first started.
@@ -263,6 +274,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)
+    app.router.add_routes(roster_api.routes)
+    app.router.add_routes(signals_api.routes)
     app.router.add_routes(bans_api.routes)
     app.router.add_routes(referrals_api.routes)
     app.router.add_routes(staff_pages.routes)

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +22,7 @@ from hotline.channels import telegram_cli
 from hotline.config import Config, ConfigError, load_config
 from hotline.domain import shifts
 from hotline.domain.accounts import FieldError, parse_fields
-from hotline.domain.conversation import Status, Urgency, queue_score
+from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
 from hotline.staff import cli as staff_cli
 from hotline.staff import store as staff_admin_store
@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser("queue", help="list waiting conversations: id, channel, language, "
                                      "urgency, seconds waited (never a contact address)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q.add_argument("--limit", type=int, default=50, metavar="N",
+                   help="print at most N (1 to 1000; default 50), best first")
+    q.add_argument("--after", metavar="CURSOR",
+                   help="start after this case (the cursor printed under the last page)")
     q.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
     r = sub.add_parser("roster", help="who is on shift at a time (default now) and the next "
                                       "shift edge")
@@ -124,16 +128,7 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
     if args.command == "roster":
         return _roster(args, cfg)
     if args.command == "queue":
-        rows = asyncio.run(_queue(cfg))
-        if args.json:
-            print(json.dumps(rows, indent=2))
-        else:
-            print(f"{'id':32}  {'channel':8}  {'lang':4}  {'urgency':8}  waited_s")
-            for r in rows:
-                print(f"{r['id']:32}  {r['channel']:8}  {r['language']:4}  "
-                      f"{r['urgency']:8}  {r['waited_seconds']}")
-            print(f"{len(rows)} waiting")
-        return 0
+        return _print_queue(args, cfg)
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -271,7 +266,7 @@ def _roster(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     print(f"on shift at {data['at']}:")
     for p in data["on_shift"]:
-        until = p["until"] or "(unscheduled: whenever present)"
+        until = p["until"] or "further notice (not rostered: whenever present)"
         print(f"  {p['name']:20} {p['role']:10} {','.join(p['languages']):8} until {until}")
     if not data["on_shift"]:
         print("  nobody")
@@ -279,22 +274,57 @@ def _roster(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
-async def _queue(cfg: Config) -> list[dict[str, Any]]:
-    """Waiting conversations from SQL (the truth; works whether or not the server runs)."""
+def _print_queue(args: argparse.Namespace, cfg: Config) -> int:
+    if not 1 <= args.limit <= 1000:
+        raise UsageError("--limit: expected 1 to 1000")
+    after = _queue_cursor(args.after) if args.after else None
+    rows, total, cursor = asyncio.run(_queue(cfg, args.limit, after))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'id':32}  {'channel':8}  {'lang':4}  {'urgency':8}  waited_s")
+        for r in rows:
+            print(f"{r['id']:32}  {r['channel']:8}  {r['language']:4}  "
+                  f"{r['urgency']:8}  {r['waited_seconds']}")
+        print(f"{total} waiting")
+    if cursor:
+        print(f"more: hotline queue --after {cursor}", file=sys.stderr)
+    return 0
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _queue_cursor(text: str) -> tuple[Urgency, datetime, str]:
+    level, _, rest = text.partition(".")
+    us, _, cid = rest.partition(".")
+    if level not in {u.value for u in Urgency} or not (us.isascii() and us.isdigit()
+                                                       and len(us) <= 18 and cid.isalnum()):
+        raise UsageError("--after: not a cursor printed by hotline queue")
+    return Urgency(level), _EPOCH + timedelta(microseconds=int(us)), cid
+
+
+async def _queue(cfg: Config, limit: int, after: tuple[Urgency, datetime, str] | None
+                 ) -> tuple[list[dict[str, Any]], int, str | None]:
+    """A page of the waiting conversations from SQL (the truth; works whether or not the
+    server runs), in queue order; the number waiting; the next page's cursor."""
     engine = open_engine(cfg.database_url)
     try:
         await migrate(engine)
         async with engine.connect() as conn:
-            rows = [r for r in await convs.open_conversations(conn)
-                    if r.status == Status.WAITING]
+            rows = await convs.waiting_page(conn, limit + 1, after)
+            total = sum(g.count for g in await convs.waiting_groups(conn))
     finally:
         await engine.dispose()
     now = datetime.now(UTC)
-    rows.sort(key=lambda r: queue_score(Urgency(r.urgency),
-                                        int(r.enqueued_at.timestamp() * 1000)))
+    more, rows = len(rows) > limit, rows[:limit]
+    last = rows[-1] if more else None
+    cursor = (f"{last.urgency.value}.{(last.enqueued_at - _EPOCH) // timedelta(microseconds=1)}"
+              f".{last.id}" if last else None)
     return [{"id": r.id, "channel": r.channel.value, "language": r.language,
              "urgency": r.urgency.value,
-             "waited_seconds": int((now - r.enqueued_at).total_seconds())} for r in rows]
+             "waited_seconds": int((now - r.enqueued_at).total_seconds())} for r in rows
+            ], total, cursor
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from hotline.config_abandon import AbandonConfig
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_console import (
     ConsoleConfig,
@@ -63,6 +64,8 @@ class StorageConfig:
     redis_prefix: str = "hl"
     # How often the live state is checked against SQL (a lost Redis is rebuilt within this).
     reconcile_seconds: float = 5.0
+    # PostgreSQL connections this process keeps open; a request beyond them waits for one.
+    sql_pool_size: int = 30
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ class Config:
     alerts: AlertsConfig = AlertsConfig()
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
+    abandoned: AbandonConfig = field(default_factory=AbandonConfig)
     roster: RosterConfig = field(default_factory=RosterConfig)
     wellbeing: WellbeingConfig = field(default_factory=WellbeingConfig)
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
@@ -169,6 +173,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "twilio": TwilioConfig,
     "limits": LimitsConfig,
     "wellbeing": WellbeingConfig,
+    "abandoned": AbandonConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage", "takedown", "referrals")
@@ -295,6 +300,7 @@ def _validate(cfg: Config) -> None:
         ("retention.session_hours", cfg.retention.session_hours),
         ("privacy.max_message_chars", cfg.privacy.max_message_chars),
         ("console.login_free_failures", cfg.console.login_free_failures),
+        ("storage.sql_pool_size", cfg.storage.sql_pool_size),
     ):
         if value < 1:
             raise ConfigError(f"{name}: expected a positive integer, got {value}")

@@ -28,6 +28,8 @@ class RosterConfig:
     timezone: str = "Asia/Seoul"
     # Seeds the roster table when it is empty; leads edit it at run time after that.
     shifts: tuple[ShiftSeed, ...] = ()
+    # How many hours ahead the roster and lead pages look for waiting cases nobody covers.
+    cover_hours: int = 8
 
 
 def parse_roster(raw: Any) -> RosterConfig:
@@ -35,8 +37,13 @@ def parse_roster(raw: Any) -> RosterConfig:
     if not isinstance(raw, dict):
         raise ConfigError("roster: expected a table [roster]")
     for key in raw:
-        if key not in ("timezone", "shifts"):
-            raise ConfigError(f"roster.{key}: unknown key (known keys: shifts, timezone)")
+        if key not in ("timezone", "shifts", "cover_hours"):
+            raise ConfigError(f"roster.{key}: unknown key "
+                              "(known keys: cover_hours, shifts, timezone)")
+    hours = raw.get("cover_hours", RosterConfig.cover_hours)
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24:
+        raise ConfigError(f"roster.cover_hours: expected a whole number of hours from 1 to 24, "
+                          f"got {hours!r}")
     tz = raw.get("timezone", RosterConfig.timezone)
     if not isinstance(tz, str) or not _zone_ok(tz):
         raise ConfigError(f"roster.timezone: expected an IANA zone like Asia/Seoul, got {tz!r}")
@@ -74,7 +81,7 @@ def parse_roster(raw: Any) -> RosterConfig:
         if not isinstance(zone, str) or not _zone_ok(zone):
             raise ConfigError(f"{where}.tz: expected an IANA zone, got {zone!r}")
         seeds.append(ShiftSeed(name, parsed_days, times[0], times[1], zone))
-    return RosterConfig(timezone=tz, shifts=tuple(seeds))
+    return RosterConfig(timezone=tz, shifts=tuple(seeds), cover_hours=hours)
 
 
 def _zone_ok(name: str) -> bool:

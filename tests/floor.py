@@ -253,8 +253,17 @@ def shift_body(counselor_id: int, start: datetime, end: datetime) -> dict[str, A
             "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M"), "tz": "UTC"}
 
 
+async def set_rostered(lead: Counselor, counselor_id: int, rostered: bool = True) -> None:
+    """Make a person follow the roster (or not), confirmed: it may end their shift now."""
+    resp = await lead.put(f"/api/v1/roster/people/{counselor_id}",
+                          {"rostered": rostered, "confirm": True})
+    assert resp.status == 200, await resp.text()
+
+
 async def add_shift(lead: Counselor, counselor_id: int, start: datetime, end: datetime
                     ) -> list[int]:
+    """A weekly shift, the person first made to follow the roster."""
+    await set_rostered(lead, counselor_id)
     resp = await lead.post("/api/v1/roster/shifts", shift_body(counselor_id, start, end))
     assert resp.status == 201, await resp.text()
     ids: list[int] = (await resp.json())["shifts"]
@@ -262,10 +271,14 @@ async def add_shift(lead: Counselor, counselor_id: int, start: datetime, end: da
 
 
 async def add_override(lead: Counselor, counselor_id: int, start: datetime, end: datetime,
-                       on_shift: bool, reason: str) -> int:
+                       on_shift: bool, reason: str, confirm: bool = True) -> int:
+    """An override (confirmed unless `confirm` is False); extra time makes the person follow
+    the roster first."""
+    if on_shift:
+        await set_rostered(lead, counselor_id)
     resp = await lead.post("/api/v1/roster/overrides", {
         "counselor_id": counselor_id, "start": start.isoformat(), "end": end.isoformat(),
-        "on_shift": on_shift, "reason": reason})
+        "on_shift": on_shift, "reason": reason, "confirm": confirm})
     assert resp.status == 201, await resp.text()
     oid: int = (await resp.json())["override"]
     return oid

@@ -175,6 +175,9 @@ class Counselor:
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return await self.client.post(path, json=body or {}, headers={"X-CSRF-Token": self.csrf})
 
+    async def put(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        return await self.client.put(path, json=body or {}, headers={"X-CSRF-Token": self.csrf})
+
     async def take_next(self) -> str:
         resp = await self.post("/api/v1/queue/take-next")
         assert resp.status == 200, await resp.text()

@@ -32,7 +32,7 @@ class Instance:
     def __init__(self, tmp_path: Path, name: str, database_url: str, redis_url: str,
                  prefix: str, secret: str, extra_toml: str = "",
                  open_files: int | None = None,
-                 two_factor_roles: tuple[str, ...] = ()) -> None:
+                 two_factor_roles: tuple[str, ...] = (), log_level: str = "WARNING") -> None:
         self.name = name
         self.open_files = open_files
         self.port = free_port()
@@ -54,7 +54,7 @@ class Instance:
             "[routing]\n"
             'mode = "pull"\n'
             "[privacy]\n"
-            'log_level = "WARNING"\n'
+            f'log_level = "{log_level}"\n'
             # No second factor unless asked for (as tests/conftest.make_config).
             "[console]\n"
             f"two_factor_roles = {json.dumps(list(two_factor_roles))}\n" + extra_toml)

@@ -50,6 +50,8 @@ NEEDS: dict[str, dict[str, object]] = {
     "voice_whisper_callback": {"leave_message": False},
     "marker_call": {"spreading": True},
     "marker_callback": {"start": "11-28 18:00", "end": "21:00", "leave_message": True},
+    # The rule on abandoned contacts (docs/floor.md).
+    "marker_victim_silent": {"hours": 24, "minutes": 10},
     # Telegram (docs/telegram.md).
     "tg_intake_record": {"shared": "Yes", "age": "18+", "safe": "No", "where": "Telegram"},
     "tg_case": {"case_number": "HL-7K3M-9QX2", "pin": "482913"},

@@ -1,7 +1,8 @@
 """Quick exit ends the chat session on the server: the old cookie answers 401 for state,
 events and messages on every instance (two app instances sharing Redis and the database, on
 both databases), its open stream ends wherever it is, and the open case is marked as left by
-the victim (conversations.victim_left_at, audited, a victim.left event) without being closed.
+the victim (conversations.victim_left_at, audited, a victim.left event); a held case is not
+closed at once (its holder is told first; tests/test_abandon.py).
 """
 
 from __future__ import annotations

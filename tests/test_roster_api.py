@@ -32,6 +32,7 @@ from tests.floor import (
     audit,
     deps_of,
     hold_jobs,
+    set_rostered,
     shift_body,
     staff,
     stream_events,
@@ -96,8 +97,9 @@ async def test_off_shift_counselor_cannot_take_until_a_cover_override(
     assert [(a["actor_id"], a["target_id"]) for a in over] == [(lead.id, str(mina.id))]
     assert over[0]["detail"]["override"] == oid
     assert over[0]["detail"]["reason"] == "cover" and over[0]["detail"]["on_shift"] is True
+    # Made to follow the roster, the shift, the override: one event each.
     assert [e["counselor"] for e in await stream_events(app_runner, "roster")] == [
-        mina.id, mina.id]
+        mina.id, mina.id, mina.id]
 
 
 async def test_sick_override_beats_a_shift_and_removing_it_restores(
@@ -148,13 +150,22 @@ async def test_no_new_cases_in_the_last_minutes_of_a_shift(app_runner: AppRunner
     _status, on = await _roster(lead)
     assert [p["id"] for p in on["on_shift"] if p["id"] == mina.id] == [mina.id]
 
-    # Removing the shift leaves her unscheduled (on whenever present): she can take again.
+    # Removing the shift would end her shift now: asked to confirm; confirmed, she is off
+    # shift (she still follows the roster), until she is set not to follow it.
     resp = await lead.client.delete(f"/api/v1/roster/shifts/{sid}",
                                     headers={"X-CSRF-Token": lead.csrf})
+    assert resp.status == 409
+    assert (await resp.json())["would_end"] == {"counselor_id": mina.id, "name": "mina",
+                                                "held_cases": 0}
+    resp = await lead.client.delete(f"/api/v1/roster/shifts/{sid}?confirm=true",
+                                    headers={"X-CSRF-Token": lead.csrf})
     assert resp.status == 200
+    code, body = await take_next_status(mina)
+    assert code == 409 and body["reason"] == "shift"
+    await set_rostered(lead, mina.id, False)
     assert await mina.take_next() == cid
-    assert [a["detail"]["shift"] for a in await audit(app_runner, "roster.shift_removed")] == [
-        sid]
+    assert [(a["detail"]["shift"], a["detail"]["confirmed"])
+            for a in await audit(app_runner, "roster.shift_removed")] == [(sid, True)]
 
 
 async def test_roster_at_a_time_lists_who_is_on_and_the_next_edge(
@@ -162,6 +173,8 @@ async def test_roster_at_a_time_lists_who_is_on_and_the_next_edge(
     lead = await staff(app_runner, "lead", role=Role.LEAD)
     mina = await staff(app_runner, "mina", login=False)
     jun = await staff(app_runner, "jun", login=False)
+    await set_rostered(lead, mina.id)
+    await set_rostered(lead, jun.id)
     resp = await lead.post("/api/v1/roster/shifts", {
         "counselor_id": mina.id, "days": ["mon"], "start": "09:00", "end": "18:00"})
     assert resp.status == 201
@@ -176,11 +189,12 @@ async def test_roster_at_a_time_lists_who_is_on_and_the_next_edge(
     assert body["at"] == MONDAY_10_KST
     by_id = {p["id"]: p for p in body["on_shift"]}
     assert by_id[mina.id] == {"id": mina.id, "name": "mina", "role": "counselor",
-                              "languages": ["ko", "en"],
+                              "languages": ["ko", "en"], "rostered": True,
                               "from": "2030-01-07T00:00:00+00:00",
                               "until": "2030-01-07T09:00:00+00:00"}
     assert jun.id not in by_id
-    # The lead has no shifts: unscheduled, listed without a window.
+    # The lead does not follow the roster: on shift, open-ended.
+    assert not by_id[lead.id]["rostered"]
     assert by_id[lead.id]["from"] is None and by_id[lead.id]["until"] is None
     assert body["next_edge"] == "2030-01-07T09:00:00+00:00"
 
@@ -356,10 +370,11 @@ async def test_config_seeds_the_roster_once_and_the_cli_shows_it(
     assert data["next_edge"] == "2030-01-07T09:00:00+00:00"
     on = {p["name"]: p for p in data["on_shift"]}
     assert on["mina"] == {"id": mina_id, "name": "mina", "role": "counselor",
-                          "languages": ["ko", "en"], "from": "2030-01-07T00:00:00+00:00",
+                          "languages": ["ko", "en"], "rostered": True,
+                          "from": "2030-01-07T00:00:00+00:00",
                           "until": "2030-01-07T09:00:00+00:00"}
     assert "jun" not in on
-    assert on["lead"]["until"] is None  # unscheduled
+    assert on["lead"]["until"] is None  # not rostered: open-ended
 
     r = _cli("roster", "--config", str(cli_cfg), "--json", "--at", "2030-01-12T23:30:00+00:00")
     assert r.returncode == 0, r.stderr
@@ -416,6 +431,7 @@ async def test_the_seed_waits_for_its_counselors_then_never_refills_an_emptied_r
 async def test_leads_list_the_roster_entries_they_can_remove(app_runner: AppRunner) -> None:
     lead = await staff(app_runner, "lead", role=Role.LEAD)
     mina = await staff(app_runner, "mina")
+    await set_rostered(lead, mina.id)
     resp = await lead.post("/api/v1/roster/shifts", {"counselor_id": mina.id,
                                                      "days": ["mon", "wed"],
                                                      "start": "22:00", "end": "06:00"})
@@ -458,13 +474,14 @@ async def test_one_profile_is_the_same_as_in_the_full_list(app_runner: AppRunner
     people = [await staff(app_runner, n, login=False) for n in ("mina", "jun", "ara")]
     for who, days, start, end in ((people[0], ["daily"], "09:00", "18:00"),
                                   (people[1], ["sat", "sun"], "22:00", "06:00")):
+        await set_rostered(lead, who.id)
         resp = await lead.post("/api/v1/roster/shifts", {"counselor_id": who.id, "days": days,
                                                          "start": start, "end": end})
         assert resp.status == 201
     now = datetime.now(UTC)
     over = {"counselor_id": people[0].id, "start": now.isoformat(),
             "end": (now + timedelta(hours=30)).isoformat(), "on_shift": False,
-            "reason": "holiday"}
+            "reason": "holiday", "confirm": True}
     assert (await lead.post("/api/v1/roster/overrides", over)).status == 201
     deps = deps_of(app_runner)
     async with deps.engine.connect() as conn:

@@ -25,7 +25,9 @@ from hotline.domain.shifts import (
     on_shift_at,
     parse_hhmm,
     parse_weekdays,
+    reason_fits,
     staff_ids,
+    uncovered,
 )
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
@@ -485,3 +487,51 @@ def test_property_next_edge(roster: Roster, at: datetime, quarters: int) -> None
         if upcoming is not None and upcoming[0] > at:
             assert edge is not None and edge <= upcoming[0]
             assert not on_shift(roster, staff, upcoming[0] - TICK)
+
+
+# --- not rostered: on shift at all times except time off (issue 13) ---
+
+def test_an_off_override_tomorrow_takes_someone_not_rostered_off_only_tomorrow() -> None:
+    roster = Roster((), (sick(z("2025-01-07T09:00"), z("2025-01-07T17:00")),),
+                    always=frozenset({1}))
+    assert on_shift(roster, 1, z("2025-01-06T12:00"))
+    assert not on_shift(roster, 1, z("2025-01-07T10:00"))
+    assert on_shift(roster, 1, z("2025-01-07T17:00"))
+    assert current_window(roster, 1, z("2025-01-06T12:00")) == (
+        z("2025-01-06T12:00") - LOOKAROUND, z("2025-01-07T09:00"))
+    assert next_edge(roster, z("2025-01-06T12:00")) == z("2025-01-07T09:00")
+
+
+def test_someone_not_rostered_ignores_weekly_shifts_and_extra_time() -> None:
+    roster = Roster((shift(MON, "09:00", "10:00"),), (cover(z("2025-01-06T11:00"),
+                                                            z("2025-01-06T12:00")),),
+                    always=frozenset({1}))
+    assert intervals(roster, 1, z("2025-01-06T00:00"), z("2025-01-07T00:00")) == [
+        span("2025-01-06T00:00", "2025-01-07T00:00")]
+    assert next_edge(roster, z("2025-01-06T00:00")) is None
+
+
+def test_someone_rostered_without_entries_is_never_on_shift() -> None:
+    roster = Roster((shift(MON, "09:00", "10:00", staff=2),))
+    assert not on_shift(roster, 1, z("2025-01-06T09:30"))
+    assert current_window(roster, 1, z("2025-01-06T09:30")) is None
+
+
+@pytest.mark.parametrize("on,reason,fits", [
+    (False, "cover", False), (True, "sick", False), (True, "holiday", False),
+    (True, "cover", True), (False, "sick", True), (False, "holiday", True),
+    *((d, r, True) for d in (True, False) for r in ("swap", "training", "other")),
+])
+def test_override_reasons_that_go_only_one_way(on: bool, reason: str, fits: bool) -> None:
+    assert reason_fits(on, reason) is fits
+
+
+def test_uncovered_is_the_time_nobody_of_a_group_is_on() -> None:
+    roster = Roster((shift(MON, "09:00", "12:00", staff=1), shift(MON, "11:00", "14:00", staff=2),
+                     shift(MON, "16:00", "18:00", staff=3)))
+    assert uncovered(roster, (1, 2), z("2025-01-06T08:00"), z("2025-01-06T20:00")) == [
+        span("2025-01-06T08:00", "2025-01-06T09:00"), span("2025-01-06T14:00", "2025-01-06T20:00")]
+    assert uncovered(roster, (), z("2025-01-06T08:00"), z("2025-01-06T09:00")) == [
+        span("2025-01-06T08:00", "2025-01-06T09:00")]
+    always = Roster((), (), always=frozenset({4}))
+    assert uncovered(always, (4,), z("2025-01-06T08:00"), z("2025-01-06T20:00")) == []

@@ -148,8 +148,8 @@ async def test_coverage_follows_status_presence_language_and_roster(
     await deps.live.heartbeat(mina.id)
     assert (await _waiting(v))["wait"]["coverage"] == "ok"
 
-    # The override removed: off shift again.
-    resp = await lead.client.delete(f"/api/v1/roster/overrides/{oid}",
+    # The override removed (it ends her shift now: confirmed): off shift again.
+    resp = await lead.client.delete(f"/api/v1/roster/overrides/{oid}?confirm=true",
                                     headers={"X-CSRF-Token": lead.csrf})
     assert resp.status == 200
     state = await _waiting(v)

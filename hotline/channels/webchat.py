@@ -10,6 +10,8 @@ a person who later opens the same browser sees an empty chat. See docs/webchat.m
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +24,7 @@ from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.phone import to_e164
 from hotline.events import Event
-from hotline.services import callback, flood, inbox, quickexit, victimcase, waitinfo
+from hotline.services import abandon, callback, flood, inbox, quickexit, victimcase, waitinfo
 from hotline.services.casework import decrypt_lines
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import FLOOD_NOTICE_TTL_S
@@ -324,11 +326,25 @@ _QUEUE_MOVES = frozenset({"queued", "assigned", "closed", "reset"})
 
 
 class ChatStream(StreamView):
-    """A victim's page: its own conversation's events, and that the queue moved."""
+    """A victim's page: its own conversation's events, and that the queue moved. While it is
+    open it keeps telling the rule on abandoned contacts that the victim is still there
+    (`renew`, at most every `renew_every_s`)."""
 
-    def __init__(self, conversation: str | None, ref: str) -> None:
+    def __init__(self, conversation: str | None, ref: str,
+                 renew: Callable[[], Awaitable[None]] | None = None,
+                 renew_every_s: float = 60.0) -> None:
         self.conversation = conversation
         self.ref = ref
+        self._renew = renew
+        self._renew_every_s = renew_every_s
+        self._renewed = -renew_every_s
+
+    async def refresh(self) -> bool:
+        now = time.monotonic()
+        if self._renew is not None and now - self._renewed >= self._renew_every_s:
+            self._renewed = now
+            await self._renew()
+        return True
 
     def _own(self, ev: Event) -> bool:
         # Only with a conversation: a visitor without one must not match every event that
@@ -364,7 +380,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     except BaseException:
         admission.release()
         raise
-    view = ChatStream(conv.id if conv is not None else None, ref)
+    pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
+    # Renewed well inside the deadline: a page gone counts from its last renewal.
+    every = min(60.0, deps.config.abandoned.webchat_gone_minutes * 15.0)
+    view = ChatStream(conv.id if conv is not None else None, ref,
+                      renew=lambda: abandon.renew_page(deps, pseudonym, datetime.now(UTC)),
+                      renew_every_s=every)
     return await stream_events(request, request.app[HUB], view, admission,
                                deps.config.streams)
 
@@ -382,8 +403,11 @@ async def quick_exit(request: web.Request) -> web.Response:
     if not tokens_equal(str(form.get("csrf", "")), _csrf(deps, chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     prompts = request.app[PROMPTS]
-    await quickexit.leave(deps, chat_id,
-                          marker=lambda lang: prompts.render(lang, "marker_quick_exit"))
+    cid = await quickexit.leave(deps, chat_id,
+                                marker=lambda lang: prompts.render(lang, "marker_quick_exit"))
+    if cid is not None:
+        # A waiting case leaves the queue now, not at the job's next pass.
+        await abandon.settle(deps, prompts, cid)
     resp = web.json_response({"ok": True})
     resp.del_cookie(COOKIE, path="/chat")
     return resp

@@ -13,13 +13,12 @@ from aiohttp import web
 from hotline.console.auth import require_staff, session_digest
 from hotline.console.stream import StaffStream
 from hotline.domain.intake import IntakeError, parse_intake
-from hotline.services import caseview, casework, handover, presence, victimcase
+from hotline.services import caseview, casework, floorview, handover, presence, victimcase
 from hotline.services.sessions import session_ref
-from hotline.stores.live.store import now_ms
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import staff as staff_store
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS, STREAMS, WORDS
-from hotline.web.inputs import json_body, query_int
+from hotline.web.inputs import json_body, page_after, page_limit, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import stream_events
 
@@ -66,18 +65,16 @@ async def set_language(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/queue")
 async def queue(request: web.Request) -> web.Response:
-    """Waiting conversations: id, channel, language, urgency, seconds waited (no text)."""
+    """Unassigned conversations, best first, a page at a time (`limit`, default 50, at most
+    200; `after`: the previous page's `next`): id, channel, language, urgency, seconds
+    waited, offer (no text); with the total and the count per urgency."""
     await require_staff(request)
-    deps = request.app[DEPS]
-    now = now_ms()
-    waiting = await deps.live.unassigned()
-    async with deps.engine.connect() as conn:
-        reasons = await convs.reasons_of(conn, [w.conversation_id for w, _ in waiting])
-    items = [{"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
-              "urgency": w.urgency.value, "waited_seconds": max(0, (now - w.enqueued_ms) // 1000),
-              "reasons": list(reasons.get(w.conversation_id, ())), "offered_to": offered_to}
-             for w, offered_to in waiting]
-    return web.json_response({"waiting": items})
+    try:
+        page = await floorview.queue(request.app[DEPS], page_limit(request),
+                                     page_after(request))
+    except floorview.BadCursor:
+        raise json_error(400, "after: not a cursor of this list", field="after") from None
+    return web.json_response(page)
 
 
 @routes.get("/api/v1/cases/mine")

@@ -1,26 +1,36 @@
-"""The JSON API for routing on the floor: presence, offers, shift-lead actions, handovers,
-alerts and the roster. Role checks answer 403; case lookups answer 404 for missing and
-forbidden alike (through casework.load_case). See docs/routing.md.
+"""The JSON API for routing on the floor: presence, offers, shift-lead actions, handovers
+and alerts (the roster's: console/roster_api.py). Role checks answer 403; case lookups answer
+404 for missing and forbidden alike (through casework.load_case). See docs/routing.md.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from aiohttp import web
 
 from hotline.console.auth import require_staff
-from hotline.domain import routing, shifts
 from hotline.domain.conversation import Status, Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
-from hotline.services import alerts, casework, handover, presence, roster, router, urgency
-from hotline.stores.live.store import now_ms
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
+from hotline.services import (
+    alerts,
+    casework,
+    floorview,
+    handover,
+    presence,
+    router,
+    urgency,
+)
 from hotline.web.appkeys import DEPS
-from hotline.web.inputs import field_bool, field_int, field_str, json_body, parse_time
+from hotline.web.inputs import (
+    field_bool,
+    field_int,
+    field_str,
+    json_body,
+    page_after,
+    page_limit,
+)
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
@@ -60,16 +70,11 @@ async def set_presence(request: web.Request) -> web.Response:
 async def my_offers(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     deps = request.app[DEPS]
-    mine = [w for w, to in await deps.live.unassigned() if to == staff.id]
-    raw: Any = await deps.redis.zrange(deps.keys.offers, 0, -1, withscores=True)
-    deadlines = {c: int(s) for c, s in raw}
-    async with deps.engine.connect() as conn:
-        reasons = await convs.reasons_of(conn, [w.conversation_id for w in mine])
+    mine = await floorview.offers_to(deps, staff.id)
     return web.json_response({"offers": [
         {"id": w.conversation_id, "channel": w.channel.value, "language": w.language,
-         "urgency": w.urgency.value, "deadline_ms": deadlines.get(w.conversation_id),
-         "reasons": list(reasons.get(w.conversation_id, ()))}
-        for w in mine]})
+         "urgency": w.urgency.value, "deadline_ms": deadline, "reasons": list(reasons)}
+        for w, deadline, reasons in mine]})
 
 
 @routes.post("/api/v1/offers/{id}/{action:accept|decline}")
@@ -196,147 +201,32 @@ async def ack_alert(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/floor")
 async def floor(request: web.Request) -> web.Response:
-    """The lead's live view: every counselor's state, unassigned and active cases."""
+    """The lead's live view, bounded: counts per urgency, language and channel with the
+    oldest waits, and the first `limit` (default 50) staff, unassigned and active cases, each
+    list with the cursor of its next page (GET /api/v1/floor/{list})."""
     staff = await require_staff(request)
     _require_role(staff, _LEADS)
-    deps = request.app[DEPS]
-    now = now_ms()
-    agents_json: list[dict[str, Any]] = []
-    async with deps.engine.connect() as conn:
-        active = [c for c in await convs.open_conversations(conn)
-                  if c.status == Status.ACTIVE]
-        on = await roster.who_is_on(conn, datetime.now(UTC))
-    names = {p["id"]: p["name"] for p in on.on_shift}
-    for a in await deps.live.agent_states():
-        agents_json.append({
-            "id": a.id, "name": names.get(a.id), "status": a.status.value,
-            "on_shift": a.shift_start_ms <= now < a.shift_end_ms,
-            "shift_end_ms": a.shift_end_ms if a.shift_end_ms < 2**50 else None,
-            "present": a.heartbeat_ms >= now - deps.rules.presence_ttl_s * 1000,
-            "load": a.load, "max_chats": a.max_chats, "on_call": a.on_call,
-            "languages": sorted(a.languages), "channels": sorted(a.channels),
-            # Whether a case could be given to them now at all (capacity aside, which a
-            # lead may override): the reassign picker lists only these.
-            "may_take": routing.why_not(a, None, now, deps.rules, skip_capacity=True) is None})
-    async with deps.engine.connect() as conn:
-        unanswered = await convs.unanswered_since(conn, [c.id for c in active])
-    return web.json_response({
-        "agents": agents_json,
-        "unassigned": [{"id": w.conversation_id, "urgency": w.urgency.value,
-                        "language": w.language, "channel": w.channel.value,
-                        "waited_seconds": max(0, (now - w.enqueued_ms) // 1000),
-                        "offered_to": to} for w, to in await deps.live.unassigned()],
-        "active": [{"id": c.id, "counselor": c.counselor_id, "urgency": c.urgency.value,
-                    "channel": c.channel.value, "language": c.language,
-                    "assigned_ms": _ms(c.assigned_at),
-                    "unanswered_since_ms": _ms(unanswered.get(c.id))} for c in active],
-        "next_shift_edge": on.next_edge.isoformat() if on.next_edge else None})
+    return web.json_response(await floorview.floor(request.app[DEPS], page_limit(request)))
 
 
-def _ms(at: datetime | None) -> int | None:
-    return int(at.timestamp() * 1000) if at else None
-
-
-async def _require_staff_member(request: web.Request, counselor_id: int) -> None:
-    """A roster entry must name an active staff account (400, not an SQL error, otherwise)."""
-    async with request.app[DEPS].engine.connect() as conn:
-        if await staff_store.by_id(conn, counselor_id) is None:
-            raise json_error(400, "counselor_id: no such staff member", field="counselor_id")
-
-
-def _parse_at(request: web.Request) -> datetime:
-    raw = request.query.get("at")
-    return datetime.now(UTC) if raw is None else parse_time(raw, "at", shifts.check_time)
-
-
-@routes.get("/api/v1/roster")
-async def get_roster(request: web.Request) -> web.Response:
-    await require_staff(request)
-    at = _parse_at(request)
-    async with request.app[DEPS].engine.connect() as conn:
-        on = await roster.who_is_on(conn, at)
-    return web.json_response({"at": at.isoformat(), "on_shift": on.on_shift,
-                              "next_edge": on.next_edge.isoformat() if on.next_edge else None})
-
-
-@routes.get("/api/v1/roster/entries")
-async def roster_entries(request: web.Request) -> web.Response:
-    """Leads: every weekly shift and every override not yet over, with their ids."""
+@routes.get("/api/v1/floor/{part:unassigned|active|agents}")
+async def floor_page(request: web.Request) -> web.Response:
+    """One more page of a floor list: {"items", "total", "next"}; `after` is the `next` of
+    the page before."""
     staff = await require_staff(request)
     _require_role(staff, _LEADS)
-    async with request.app[DEPS].engine.connect() as conn:
-        found = await roster.entries(conn, datetime.now(UTC))
-    return web.json_response(found)
-
-
-# "mon".."sun" and the three groups: a longer list can only repeat them.
-_MAX_DAY_ITEMS = 10
-
-
-@routes.post("/api/v1/roster/shifts")
-async def add_shift(request: web.Request) -> web.Response:
-    staff = await require_staff(request)
-    _require_role(staff, _LEADS)
-    body = await json_body(request)
-    cid = field_int(body, "counselor_id")
-    days = body.get("days")
-    # Each bad value answers 400 naming its field, like every other input (web/inputs.py).
-    if not isinstance(days, list) or not days or len(days) > _MAX_DAY_ITEMS \
-            or not all(isinstance(d, str) and len(d) <= 16 for d in days):
-        raise json_error(400, "days: expected a list of mon..sun, daily, weekdays or weekends",
-                         field="days")
+    deps, limit, after = request.app[DEPS], page_limit(request), page_after(request)
+    part = request.match_info["part"]
     try:
-        weekdays = shifts.parse_weekdays(days)
-    except ValueError as e:
-        raise json_error(400, f"days: {e}", field="days") from None
-    times = []
-    for name in ("start", "end"):
-        try:
-            times.append(shifts.parse_hhmm(field_str(body, name, 5), as_end=name == "end"))
-        except ValueError as e:
-            raise json_error(400, f"{name}: {e}", field=name) from None
-    start, end = times
-    tz = field_str(body, "tz", 64, required=False) or request.app[DEPS].config.roster.timezone
-    try:
-        shifts.WeeklyShift(cid, 0, start, end, tz)
-    except ValueError as e:
-        raise json_error(400, f"tz: {e}", field="tz") from None
-    await _require_staff_member(request, cid)
-    ids = [await roster.add_shift(request.app[DEPS], roster.ShiftIn(cid, d, start, end, tz),
-                                  staff.id) for d in weekdays]
-    return web.json_response({"shifts": ids}, status=201)
-
-
-@routes.delete("/api/v1/roster/{kind:shifts|overrides}/{id:[0-9]{1,9}}")
-async def remove_entry(request: web.Request) -> web.Response:
-    staff = await require_staff(request)
-    _require_role(staff, _LEADS)
-    entry = int(request.match_info["id"])
-    try:
-        if request.match_info["kind"] == "shifts":
-            await roster.remove_shift(request.app[DEPS], entry, staff.id)
+        if part == "unassigned":
+            found = await floorview.queue(deps, limit, after)
+            page = {"items": found["waiting"], "total": found["total"], "next": found["next"]}
+        elif part == "active":
+            page = await floorview.active(deps, limit, after)
         else:
-            await roster.remove_override(request.app[DEPS], entry, staff.id)
-    except LookupError:
-        raise json_error(404, "no such roster entry") from None
-    return web.json_response({"removed": entry})
-
-
-@routes.post("/api/v1/roster/overrides")
-async def add_override(request: web.Request) -> web.Response:
-    staff = await require_staff(request)
-    _require_role(staff, _LEADS)
-    body = await json_body(request)
-    cid = field_int(body, "counselor_id")
-    when = [parse_time(field_str(body, name, 40), name, shifts.check_time)
-            for name in ("start", "end")]
-    on_shift = field_bool(body, "on_shift")
-    reason = field_str(body, "reason", 16, choices=shifts.OVERRIDE_REASONS)
-    try:
-        o = shifts.Override(staff_id=cid, start=when[0], end=when[1], on_shift=on_shift,
-                            reason=reason)
-    except ValueError as e:
-        raise json_error(400, f"end: {e}", field="end") from None
-    await _require_staff_member(request, cid)
-    oid = await roster.add_override(request.app[DEPS], o, staff.id)
-    return web.json_response({"override": oid}, status=201)
+            if after is not None and not (after.isdigit() and len(after) <= 9):
+                raise floorview.BadCursor(after)
+            page = await floorview.agents_json(deps, limit, int(after or 0))
+    except floorview.BadCursor:
+        raise json_error(400, "after: not a cursor of this list", field="after") from None
+    return web.json_response(page)

@@ -24,6 +24,15 @@ from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 OVERRIDE_REASONS = ("cover", "swap", "sick", "holiday", "training", "other")
+# Reasons that make sense only one way: covering is working, being sick or on holiday is not.
+# New overrides are checked (reason_fits); rows stored before the check are read as they are.
+ON_ONLY_REASONS = frozenset({"cover"})
+OFF_ONLY_REASONS = frozenset({"sick", "holiday"})
+
+
+def reason_fits(on_shift: bool, reason: str) -> bool:
+    """Whether an override's reason goes with its direction ("off" for "cover" does not)."""
+    return reason not in (OFF_ONLY_REASONS if on_shift else ON_ONLY_REASONS)
 
 Interval = tuple[datetime, datetime]
 
@@ -117,17 +126,25 @@ class _Plan:
     on: tuple[Interval, ...]
     off: tuple[Interval, ...]
     closed: tuple[Interval, ...] = ()
+    # Not rostered: on shift at all times except time off (weekly shifts, extra time and
+    # holiday closures unused).
+    always: bool = False
 
 
 @dataclass(frozen=True)
 class Roster:
-    """Everyone's weekly shifts and overrides; the functions below read it, never change it."""
+    """Everyone's weekly shifts and overrides; the functions below read it, never change it.
+
+    `always` names the people who do not follow the roster (a per-person choice): they are on
+    shift at all times except their "off" overrides. Everyone else is on shift only in their
+    weekly shifts and "on" overrides, minus their "off" ones; with no entries, never."""
 
     shifts: tuple[WeeklyShift, ...] = ()
     overrides: tuple[Override, ...] = ()
     # UTC intervals of holidays (hotline/domain/holidays.py) in which weekly shifts do not
     # apply; overrides still do.
     closures: tuple[Interval, ...] = ()
+    always: frozenset[int] = frozenset()
 
     @cached_property
     def _plans(self) -> dict[int, _Plan]:
@@ -141,10 +158,10 @@ class Roster:
         for o in self.overrides:
             span = (o.start.astimezone(UTC), o.end.astimezone(UTC))
             (on if o.on_shift else off).setdefault(o.staff_id, []).append(span)
-        ids = shifts.keys() | on.keys() | off.keys()
+        ids = shifts.keys() | on.keys() | off.keys() | self.always
         return {
             i: _Plan(tuple(shifts.get(i, ())), tuple(on.get(i, ())), tuple(off.get(i, ())),
-                     self.closures)
+                     self.closures, always=i in self.always)
             for i in ids
         }
 
@@ -251,10 +268,14 @@ def _effective(plan: _Plan, lo: datetime, hi: datetime) -> list[Interval]:
     """Effective on-shift intervals of one plan, merged, clipped to [lo, hi)."""
     if hi <= lo:
         return []
-    on = [span for shift in plan.shifts for span in _shift_spans(shift, lo, hi)]
-    if plan.closed:
-        on = _subtract(_merge(on), _merge(s for s in plan.closed if s[0] < hi and s[1] > lo))
-    on.extend(s for s in plan.on if s[0] < hi and s[1] > lo)
+    if plan.always:
+        on = [(lo, hi)]
+    else:
+        on = [span for shift in plan.shifts for span in _shift_spans(shift, lo, hi)]
+        if plan.closed:
+            on = _subtract(_merge(on),
+                           _merge(s for s in plan.closed if s[0] < hi and s[1] > lo))
+        on.extend(s for s in plan.on if s[0] < hi and s[1] > lo)
     # Off always wins over on: never route to someone who is sick, even if also marked covering.
     off = _merge(s for s in plan.off if s[0] < hi and s[1] > lo)
     return [
@@ -318,8 +339,17 @@ def on_shift_at(roster: Roster, at: datetime) -> frozenset[int]:
 
 
 def staff_ids(roster: Roster) -> frozenset[int]:
-    """Everyone with a weekly shift or an override in the roster."""
+    """Everyone with a weekly shift or an override in the roster, or not rostered."""
     return frozenset(roster._plans)
+
+
+def uncovered(roster: Roster, staff: Iterable[int], start: datetime, end: datetime
+              ) -> list[Interval]:
+    """The parts of [start, end) when none of `staff` is on shift: sorted, merged."""
+    lo, hi = _aware_utc(start, "start"), _aware_utc(end, "end")
+    plans = roster._plans
+    covered = _merge(span for i in staff if i in plans for span in _effective(plans[i], lo, hi))
+    return _subtract([(lo, hi)], covered) if hi > lo else []
 
 
 def next_edge(roster: Roster, at: datetime, horizon: timedelta = HORIZON) -> datetime | None:

@@ -294,6 +294,19 @@ def escalate(current: Triage, new: Triage, *, rules: TriageRules | None = None) 
                   tuple(kept[s] for s in (*fired, *maybe) if s in kept))
 
 
+def without(found: Triage, drop: Iterable[str], rules: TriageRules) -> Triage:
+    """`found` less the signals whose codes are in `drop` (withdrawn by staff), its urgency
+    what the remaining signals raise."""
+    gone = {s for s in Signal if s.value in set(drop)}
+    if not gone & {*found.reasons, *found.possible}:
+        return found
+    fired = tuple(s for s in found.reasons if s not in gone)
+    maybe = tuple(s for s in found.possible if s not in gone)
+    return Triage(_top((*(rules.levels[s] for s in fired),
+                        *(rules.possible_urgency(s) for s in maybe))), fired, maybe,
+                  tuple(f for f in found.findings if f.signal not in gone))
+
+
 _DEFAULT_RULES = default_rules()
 _UP = {Urgency.NORMAL: Urgency.HIGH, Urgency.HIGH: Urgency.CRITICAL}
 

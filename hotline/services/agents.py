@@ -2,8 +2,10 @@
 
 The Lua eligibility check reads each counselor's shift window from Redis; this module writes
 it from the roster at start, on every roster or account change, and at every shift edge, so a
-stale window can only be as old as the last edge. A counselor with no roster entries at all is
-"unscheduled": on shift whenever present (small centres without rotas). See docs/routing.md.
+stale window can only be as old as the last edge. Whether a person follows the roster is their
+own setting (`counselors.rostered`): one who does not is on shift whenever present, except
+their time off (small centres without rotas, a lead who backs up the floor). See
+docs/floor.md.
 """
 
 from __future__ import annotations
@@ -23,23 +25,25 @@ from hotline.stores.sql.tables import shifts as shifts_table
 
 log = logging.getLogger(__name__)
 
-# The window of an unscheduled counselor: from the epoch to far in the future.
+# An open-ended window (someone not rostered, no time off near): the epoch to far ahead.
 ALWAYS = (0, 2**50)
 
 
 async def load_roster(conn: AsyncConnection, since: datetime | None = None,
                       staff_id: int | None = None) -> shifts.Roster:
-    """Weekly shifts, overrides (those not ended before `since`) and holidays from SQL; only
-    one staff member's when `staff_id` is given (a window depends on that person's entries
-    and the holidays alone)."""
+    """Weekly shifts, overrides (those not ended before `since`), holidays and who does not
+    follow the roster, from SQL; only one staff member's when `staff_id` is given (a window
+    depends on that person's entries and the holidays alone)."""
     wq = select(shifts_table)
     q = select(shift_overrides)
+    aq = select(counselors.c.id).where(counselors.c.rostered.is_(False))
     if staff_id is not None:
         wq = wq.where(shifts_table.c.counselor_id == staff_id)
         q = q.where(shift_overrides.c.counselor_id == staff_id)
+        aq = aq.where(counselors.c.id == staff_id)
     weekly = tuple(
         shifts.WeeklyShift(staff_id=r.counselor_id, weekday=r.weekday,
-                           start=_minute(r.start_minute), end=_minute(r.end_minute), tz=r.tz)
+                           start=minute(r.start_minute), end=minute(r.end_minute), tz=r.tz)
         for r in await conn.execute(wq))
     if since is not None:
         q = q.where(shift_overrides.c.ends_at > since)
@@ -47,24 +51,29 @@ async def load_roster(conn: AsyncConnection, since: datetime | None = None,
         shifts.Override(staff_id=r.counselor_id, start=r.starts_at, end=r.ends_at,
                         on_shift=bool(r.on_shift), reason=r.reason)
         for r in await conn.execute(q))
+    always = frozenset(int(r.id) for r in await conn.execute(aq))
     # Holidays from a day before `since` (a local day starts up to 14 h before UTC's).
     first = since.date() - timedelta(days=1) if since is not None else date(1970, 1, 1)
     closed = holidays.closures(tuple(await staff_store.holidays_from(conn, first)))
-    return shifts.Roster(shifts=weekly, overrides=overrides, closures=closed)
+    return shifts.Roster(shifts=weekly, overrides=overrides, closures=closed, always=always)
 
 
-def _minute(m: int) -> time:
+def minute(m: int) -> time:
+    """A time of day from minutes after midnight, as the shifts table stores it."""
     return time((m // 60) % 24, m % 60)
 
 
 def window_ms(roster: shifts.Roster, staff_id: int, at: datetime) -> tuple[int, int]:
-    """The shift window that routing should see for one counselor at `at` (ms since epoch)."""
-    if staff_id not in shifts.staff_ids(roster):
-        return ALWAYS
+    """The shift window that routing should see for one counselor at `at` (ms since epoch).
+
+    A window running past the roster's look-around either side (someone not rostered, with
+    no time off near) is open at that end: ALWAYS's start or end."""
     win = shifts.next_window(roster, staff_id, at)
     if win is None:
         return (0, 0)
-    return int(win[0].timestamp() * 1000), int(win[1].timestamp() * 1000)
+    start = ALWAYS[0] if win[0] <= at - shifts.LOOKAROUND else int(win[0].timestamp() * 1000)
+    end = ALWAYS[1] if win[1] >= at + shifts.LOOKAROUND else int(win[1].timestamp() * 1000)
+    return start, end
 
 
 def is_on_shift(roster: shifts.Roster, staff_id: int, at: datetime) -> bool:

@@ -163,6 +163,39 @@ async def ack(deps: Deps, staff: Staff, alert_id: int, via: str = "console") -> 
     return True
 
 
+async def withdraw_takedown(conn: AsyncConnection, conversation_id: str, actor_id: int,
+                            at: datetime) -> tuple[list[int], list[int]]:
+    """In the caller's transaction: end the case's open takedown alerts (the signal that
+    raised them was withdrawn as wrong), audited; (withdrawn ids, ids takedown had already
+    acknowledged). Announce with `announce_withdrawn` after the commit."""
+    rows = list(await conn.execute(select(alerts.c.id, alerts.c.acked_at).where(and_(
+        alerts.c.conversation_id == conversation_id, alerts.c.kind == TAKEDOWN))))
+    ended = []
+    for r in rows:
+        if r.acked_at is not None:
+            continue
+        # Closed by its cause ending, as resolve_ended closes alerts (no acked_by: nobody from
+        # takedown acknowledged it); who withdrew the signal is in the audit.
+        done = await conn.execute(update(alerts).where(and_(
+            alerts.c.id == r.id, alerts.c.acked_at.is_(None))).values(
+            acked_at=at, acked_via=SIGNAL_WITHDRAWN, escalate_at=None))
+        if done.rowcount == 1:
+            ended.append(r.id)
+            await audit.record(conn, at=at, actor_id=actor_id, action="alert.withdrawn",
+                               target_kind="conversation", target_id=conversation_id,
+                               alert=r.id)
+    return ended, [r.id for r in rows if r.acked_at is not None]
+
+
+async def announce_withdrawn(deps: Deps, conversation_id: str, ids: list[int],
+                             actor_id: int) -> None:
+    # As an acknowledgement (every console already drops it), marked as a withdrawal.
+    for alert_id in ids:
+        await deps.publish({"type": "alert.acked", "alert": alert_id,
+                            "conversation": conversation_id, "by": None, "withdrawn": True,
+                            "withdrawn_by": actor_id})
+
+
 def may_ack(staff: Staff, alert: Alert) -> bool:
     """Leads and admins may acknowledge anything; takedown staff their kind of alert."""
     if staff.role in (Role.LEAD, Role.ADMIN):
@@ -189,6 +222,7 @@ async def open_alerts(deps: Deps, staff: Staff, recent: timedelta | None = None
 # Why an alert closed by itself (alerts.acked_via, with no acked_by).
 CASE_CLOSED = "case_closed"
 COVERAGE_BACK = "coverage_back"
+SIGNAL_WITHDRAWN = "signal_withdrawn"
 
 
 async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:

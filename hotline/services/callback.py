@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hotline import metrics
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.phone import E164
 from hotline.domain.staff import Staff
@@ -182,6 +183,11 @@ async def _finish(deps: Deps, cb: store.Callback, status: str, now: datetime) ->
         await alerts.raise_lead_alert(deps, cb.conversation_id, "callback_missed")
 
 
+# The abandonment figures count callers who hung up and call-backs nobody made in time (not
+# a caller who chose a call-back over waiting: their contact goes on).
+_ABANDONED_HOW = {"call.abandoned": "hung_up", "callback.expired": "callback_expired"}
+
+
 async def abandon(deps: Deps, conversation_id: str, at: datetime, action: str) -> bool:
     """Close a still-waiting phone case nobody reached: the caller hung up, or a call-back
     window closed. Writes the intake record (outcome "disconnected", the wait so far, no
@@ -214,6 +220,9 @@ async def abandon(deps: Deps, conversation_id: str, at: datetime, action: str) -
     await livesync.release_closed(deps, conversation_id, "abandoned")
     await deps.publish({"type": "closed", "conversation": conversation_id, "counselor": None,
                         "outcome": "disconnected"})
+    how = _ABANDONED_HOW.get(action)
+    if how is not None:
+        metrics.ABANDONED.labels(conv.channel.value, how).inc()
     log.info("case abandoned", extra={"conversation": conversation_id, "waited_s": waited,
                                       "action": action})
     return True

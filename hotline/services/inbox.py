@@ -17,11 +17,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hotline import metrics
+from hotline.domain import abandon
 from hotline.domain.conversation import Direction, Inbound, Stored, Urgency
 from hotline.domain.routing import needs_for
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
 from hotline.events import publish_on
-from hotline.services import alerts, flood, urgency
+from hotline.services import alerts, flood, signals, urgency
 from hotline.services.deps import Deps
 from hotline.stores.live.keys import FLOOD_ORIGIN_TTL_S
 from hotline.stores.live.store import Waiting
@@ -135,6 +136,8 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
             log.warning("queue or events not updated; reconciler will queue it",
                         extra={"conversation": stored.conversation_id,
                                "error": type(e).__name__})
+        if found.findings:
+            await signals.note(deps, stored.conversation_id, found.findings)
         # Fired only: a possible signal ("아직 퍼졌는지는 몰라요") raises urgency, pages nobody.
         if Signal.CONTENT_SPREADING in found.reasons:
             await alerts.raise_takedown_alert(deps, stored.conversation_id, reasons)
@@ -142,8 +145,10 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
         if change is not None:
             await urgency.announce(deps, change)
         await deps.publish(announced)
-    log.info("inbound stored", extra={"conversation": stored.conversation_id,
-                                      "seq": stored.seq, "channel": msg.channel.value})
+    # DEBUG: at INFO the access log already has a line for each webhook or chat message, and
+    # hotline_messages_in counts them; a second line per message cost the loop as much again.
+    log.debug("inbound stored", extra={"conversation": stored.conversation_id,
+                                       "seq": stored.seq, "channel": msg.channel.value})
     return stored
 
 
@@ -187,7 +192,9 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
                        admitted: bool) -> tuple[Stored, urgency.Change | None]:
     change = None
     held_case = False
-    bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at)
+    deadline = abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned)
+    bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at,
+                                   victim=not msg.system, deadline=deadline)
     if bumped is None and not admitted:
         raise _NewCase  # nothing written yet: the UPDATE above found no open conversation
     if bumped is None:
@@ -197,7 +204,8 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
         await convs.insert_conversation(
             conn, conversation_id=cid, channel=msg.channel, pseudonym=pseudonym,
             language=msg.language, urgency=found.urgency, at=msg.received_at,
-            contact_sealed=contact, reasons=found.codes(), next_seq=1)
+            contact_sealed=contact, reasons=found.codes(), next_seq=1,
+            abandon_at=None if msg.system else deadline)
     else:
         conv, seq = bumped
         cid = conv.id

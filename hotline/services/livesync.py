@@ -24,7 +24,8 @@ from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import JOB_LOCK_MARGIN_S
-from hotline.stores.live.store import Waiting
+from hotline.stores.live.scan import Walk, held_of
+from hotline.stores.live.store import Held, Waiting
 from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import staff as staff_store
 
@@ -105,19 +106,43 @@ async def release_closed(deps: Deps, conversation_id: str, when: str) -> None:
                            "error": type(e).__name__})
 
 
+# Up to this many open cases a pass reads them all; above, one range of ids of about this
+# many, and a chunk of what Redis holds (a full turn takes open/SLICE_ROWS passes).
+SLICE_ROWS = 1000
+_MAX_SLICES = 256
+
+
+def id_range(k: int, n: int) -> tuple[str, str | None]:
+    """The k-th of n ranges of conversation ids (hex uuids; other ids fall in the ends)."""
+    low = "" if k == 0 else f"{k * 65536 // n:04x}"
+    return low, None if k == n - 1 else f"{(k + 1) * 65536 // n:04x}"
+
+
 class Reconciler:
     """Finds where Redis and SQL disagree and makes Redis agree.
 
     A disagreement is only acted on when two passes in a row see it: a claim or reassignment is
     written to Redis a moment before SQL, and that moment must not count as drift; nor must a
     case that opened between a pass's SQL read and its Redis read, which is in Redis only.
+
+    Bounded per pass: on a large floor a pass reads one range of open ids from SQL and a chunk
+    of what Redis holds (scan.Walk), plus, by id, whatever the pass before suspected, so a
+    suspect is still acted on at the next pass. Before, every pass read every open case from
+    SQL and the whole live queue (10,000 waiting: a stall of the loop every 5 s).
     """
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, slice_rows: int = SLICE_ROWS) -> None:
         self.deps = deps
+        self.slice_rows = slice_rows
         self.suspects: set[str] = set()
         # Ids in Redis that were not open in SQL on the last pass (see `once`).
         self.strays: set[str] = set()
+        self.walk = Walk()
+        self.turn = 0  # passes so far: which range of ids the next one reads
+
+    def _forget(self) -> None:
+        self.suspects.clear()
+        self.strays.clear()
 
     async def once(self) -> str:
         """One check: 'rebuilt' if Redis lost its state or ownership drifted, 'repaired:N'
@@ -129,17 +154,14 @@ class Reconciler:
             return "ok"
         if not await deps.live.has_epoch():
             await rebuild(deps)
-            self.suspects.clear()
-            self.strays.clear()
+            self._forget()
             return "rebuilt"
-        async with deps.engine.connect() as conn:
-            rows = await convs.open_conversations(conn)
-        held = await deps.live.held()
+        rows, in_redis, held = await self._read()
         queued, offered, owners = held.queued, held.offered, held.owners
         lost: list[convs.ConversationRow] = []
         drifted = False
         seen: set[str] = set()
-        for r in rows:
+        for r in rows.values():
             if r.status == Status.WAITING and r.id not in queued and r.id not in offered:
                 seen.add(r.id)
                 if r.id in self.suspects:
@@ -152,15 +174,47 @@ class Reconciler:
         # SQL commit failed, and the case would keep its place in the queue, or its holder's
         # load and call flag, for ever. Read after SQL, so a case opened in between is here too,
         # for one pass only.
-        strays = set(held.anywhere) - {r.id for r in rows}
+        strays = (in_redis & set(held.anywhere)) - set(rows)
         closed = sorted(strays & self.strays)
         self.strays = strays
         if drifted:
             # SQL says someone holds a case and Redis disagrees: SQL wins, wholesale.
             await rebuild(deps)
-            self.suspects.clear()
-            self.strays.clear()
+            self._forget()
             return "rebuilt"
+        return await self._repair(lost, closed, owners)
+
+    async def _read(self) -> tuple[dict[str, convs.ConversationRow], set[str], Held]:
+        """The open cases this pass looks at (SQL, first), the ids Redis holds among those it
+        looks at, and what Redis holds of all of them."""
+        deps = self.deps
+        async with deps.engine.connect() as conn:
+            slices = min(_MAX_SLICES, -(-await convs.count_open(conn) // self.slice_rows))
+            if slices <= 1:
+                found = await convs.open_conversations(conn)
+            else:
+                found = await convs.open_in_range(conn, *id_range(self.turn % slices, slices))
+            rows = {r.id: r for r in found}
+            again = sorted((self.suspects | self.strays) - set(rows))
+            rows.update((r.id, r) for r in await convs.by_ids(conn, again)
+                        if r.status != Status.CLOSED)
+        self.turn += 1
+        if slices <= 1:
+            held = await deps.live.held()
+            return rows, set(held.anywhere), held
+        in_redis = await self.walk.step(deps.redis, deps.keys, self.slice_rows)
+        in_redis |= self.strays
+        async with deps.engine.connect() as conn:
+            # Redis holds them, the range did not cover them: open or not, SQL says (read
+            # after Redis, like the full pass).
+            extra = sorted(in_redis - set(rows))
+            rows.update((r.id, r) for r in await convs.by_ids(conn, extra)
+                        if r.status != Status.CLOSED)
+        return rows, in_redis, await held_of(deps.redis, deps.keys, sorted(in_redis | set(rows)))
+
+    async def _repair(self, lost: list[convs.ConversationRow], closed: list[str],
+                      owners: dict[str, int]) -> str:
+        deps = self.deps
         for cid in closed:
             await deps.live.release(cid)
         if closed:

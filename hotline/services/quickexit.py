@@ -4,8 +4,8 @@ The chat session ends on the server: it is listed in `chat_exits` (by a keyed di
 the cookie), so its cookie is refused on every instance for state, events and messages, and a
 `chat.ended` event closes its open event streams wherever they are. The victim's open case is
 marked as left (`conversations.victim_left_at`, audited, a `victim.left` event) and keeps a
-note for the counselor; it is not closed: what happens to it next is for the floor's rules on
-abandoned contacts. See docs/webchat.md.
+note for the counselor; the rule on abandoned contacts closes it (services/abandon.py: at once
+while waiting, after the holder's notice time while held). See docs/webchat.md.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from hotline.domain import abandon as abandon_rule
 from hotline.domain.conversation import Channel, Inbound, Stored
 from hotline.services import inbox
 from hotline.services.deps import Deps
@@ -73,9 +74,12 @@ async def leave(deps: Deps, chat_id: str, marker: Callable[[str], str]) -> str |
                            .on_conflict_do_nothing())
         conv = await convs.find_open(conn, Channel.WEBCHAT, pseudonym)
         if conv is not None:
+            # The rule on abandoned contacts takes it from here (services/abandon.py): a
+            # waiting case closes at once, a held one after its holder's notice time.
             marked = await conn.execute(update(conversations).where(and_(
                 conversations.c.id == conv.id, conversations.c.victim_left_at.is_(None)))
-                .values(victim_left_at=now))
+                .values(victim_left_at=now, abandon_at=abandon_rule.after_quick_exit(
+                    conv.status, now, deps.config.abandoned)))
             if marked.rowcount != 1:
                 conv = None  # already marked: nothing new to say
             else:

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, update
 
 from hotline.domain.conversation import Status, Urgency
+from hotline.domain.signal_terms import FLAGGED
 from hotline.domain.triage import (
+    Certainty,
+    Finding,
     IntakeAnswers,
     Signal,
     Triage,
@@ -26,13 +30,15 @@ from hotline.domain.triage import (
     escalate,
     parse_reason,
     triage,
+    without,
 )
-from hotline.services import alerts, flood
+from hotline.services import alerts, flood, signals
 from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.services.livesync import as_waiting
 from hotline.stores.sql import audit
 from hotline.stores.sql import conversations as convs
+from hotline.stores.sql import signals as signals_store
 from hotline.stores.sql.direct import Prebuilt, Sql, run
 from hotline.stores.sql.tables import conversations
 
@@ -54,6 +60,8 @@ class Change:
     urgency: Urgency
     reasons: tuple[str, ...]
     newly: tuple[str, ...]
+    # What triage found, to note which terms raised each signal after the commit.
+    found: tuple[Finding, ...] = ()
 
 
 def current_triage(conv: convs.ConversationRow | convs.OpenCase) -> Triage:
@@ -77,7 +85,9 @@ _SET_URGENCY = Prebuilt(update(conversations).where(conversations.c.id == bindpa
 def raised(deps: Deps, conv: convs.ConversationRow | convs.OpenCase, found: Triage
            ) -> tuple[Urgency, tuple[str, ...]] | None:
     """The case's urgency and reason codes once raised to what triage found; None if that
-    changes nothing (never lower)."""
+    changes nothing (never lower). Signals staff withdrew from the case are not raised."""
+    if conv.withdrawn:
+        found = without(found, conv.withdrawn, deps.config.triage)
     after = escalate(current_triage(conv), found, rules=deps.config.triage)
     extra = tuple(r for r in conv.reasons if parse_reason(r) is None)
     reasons = after.codes() + extra
@@ -110,11 +120,14 @@ async def raise_in_tx(conn: Sql, deps: Deps, conv: convs.ConversationRow | convs
     await audit.record(conn, at=at, actor_id=None, action="case.triaged",
                        target_kind="conversation", target_id=conv.id,
                        urgency=level.value, reasons=list(reasons), new=list(newly))
-    return Change(conv.id, level, reasons, newly)
+    return Change(conv.id, level, reasons, newly, found.findings)
 
 
 async def announce(deps: Deps, change: Change) -> None:
-    """After the commit: re-rank in the live queue, tell the consoles, alert if spreading."""
+    """After the commit: note what raised the signals, re-rank in the live queue, tell the
+    consoles, alert if spreading."""
+    if change.found:
+        await signals.note(deps, change.conversation_id, change.found)
     async with deps.engine.connect() as conn:
         conv = await convs.get(conn, change.conversation_id)
     if conv is None:
@@ -166,12 +179,20 @@ async def flag_spreading(deps: Deps, conversation_id: str, actor_id: int) -> Cha
     """A counselor marks a case as content spreading now (same path as triage)."""
     now = datetime.now(UTC)
     found = Triage(deps.config.triage.levels[Signal.CONTENT_SPREADING],
-                   (Signal.CONTENT_SPREADING,))
+                   (Signal.CONTENT_SPREADING,), (),
+                   (Finding(Signal.CONTENT_SPREADING, Certainty.FIRED, (FLAGGED,)),))
     async with deps.engine.begin() as conn:
         conv = await convs.get(conn, conversation_id)
         # A closed case is not re-triaged (its live queue record is gone for good).
         if conv is None or conv.status == Status.CLOSED:
             raise LookupError(conversation_id)
+        if Signal.CONTENT_SPREADING.value in conv.withdrawn:
+            # Staff withdrew it from the victim's words; a counselor's own flag raises it.
+            kept = tuple(w for w in conv.withdrawn if w != Signal.CONTENT_SPREADING.value)
+            await conn.execute(update(conversations).where(conversations.c.id == conv.id)
+                               .values(signals_withdrawn=",".join(kept)))
+            await signals_store.reinstate(conn, conv.id, Signal.CONTENT_SPREADING)
+            conv = dataclasses.replace(conv, withdrawn=kept)
         change = await raise_in_tx(conn, deps, conv, found, now)
         await audit.record(conn, at=now, actor_id=actor_id, action="case.flagged_spreading",
                            target_kind="conversation", target_id=conversation_id)
@@ -202,14 +223,38 @@ async def lead_set(deps: Deps, conversation_id: str, urgency: Urgency, reason: s
     return change
 
 
-async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
-    """Move up every waiting case that has waited past its level's limit (none starves)."""
+# Cases aged in one transaction; a pass takes batches until none is overdue.
+AGING_BATCH = 200
+
+
+async def age_waiting(deps: Deps, now: datetime | None = None, batch: int = AGING_BATCH) -> int:
+    """Move up every waiting case that has waited past its level's limit (none starves).
+
+    Each level's overdue cases are read by deadline from ix_conversations_waiting (only they
+    are read, not every open case); levels nearer the top first, so a case moved up in this
+    pass is not looked at again in it."""
     now = now or datetime.now(UTC)
+    limits = deps.config.triage.age_up_seconds
+    total = 0
+    for level in sorted(limits, key=lambda u: u.rank):
+        cut = now - timedelta(seconds=limits[level])
+        while True:
+            changed, read = await _age_batch(deps, level, cut, now, batch)
+            for c in changed:
+                await announce(deps, c)
+            total += len(changed)
+            if read < batch or not changed:
+                break
+    return total
+
+
+async def _age_batch(deps: Deps, level: Urgency, cut: datetime, now: datetime, batch: int
+                     ) -> tuple[list[Change], int]:
+    """Age up to `batch` cases of `level` enqueued before `cut`; (changes, rows read)."""
     changed = []
     async with deps.engine.begin() as conn:
-        for conv in await convs.open_conversations(conn):
-            if conv.status != Status.WAITING:
-                continue
+        due = await convs.overdue(conn, level, cut, batch)
+        for conv in due:
             waited = (now - conv.enqueued_at).total_seconds()
             target = aged(conv.urgency, waited, deps.config.triage)
             if target == conv.urgency:
@@ -228,9 +273,7 @@ async def age_waiting(deps: Deps, now: datetime | None = None) -> int:
                                before=conv.urgency.value, after=target.value,
                                waited_s=int(waited))
             changed.append(Change(conv.id, target, reasons, (AGED,)))
-    for c in changed:
-        await announce(deps, c)
-    return len(changed)
+    return changed, len(due)
 
 
 async def run_aging(deps: Deps, stop: asyncio.Event, every_s: float = 15.0) -> None:

@@ -52,7 +52,9 @@ async def _recent_handling(deps: Deps) -> list[int]:
     if hit and time.monotonic() - hit[0] < _HANDLING_CACHE_S:
         return hit[1]
     async with deps.engine.connect() as conn:
+        # A case closed because the victim left was never really handled.
         rows = await conn.execute(select(intake_records.c.handling_seconds)
+                                  .where(intake_records.c.outcome != "abandoned")
                                   .order_by(intake_records.c.id.desc()).limit(_RECENT))
         found = [int(r[0]) for r in rows if r[0] > 0]
     _cache[key] = (time.monotonic(), found)

@@ -43,6 +43,7 @@
     document.getElementById("case-urgency").textContent = H.code("urgency", data.urgency);
     document.getElementById("case-reasons").textContent =
       data.reasons.length ? "(" + H.reasons(data.reasons) + ")" : "";
+    if (window.CaseSignals) window.CaseSignals.load();
     if (!flagButton) return;
     const spreading = data.reasons.indexOf("content_spreading") >= 0;
     flagButton.disabled = spreading || data.status === "closed";

@@ -118,6 +118,24 @@ window.Hotline = (function () {
     };
   }
 
+  // `coalesce`, and at most once per `gapMs` while events keep coming (a surge sends hundreds
+  // a second): a later call within the gap runs once when it ends. A clock that does not move
+  // (tests freeze page time) never ends a gap, so there every call runs as with `coalesce`.
+  function throttle(fn, gapMs) {
+    const run = coalesce(fn);
+    let last = -Infinity;
+    let timer = null;
+    return function () {
+      const now = Date.now();
+      if (now - last >= gapMs || now === last) { last = now; return run(); }
+      if (!timer) {
+        timer = setTimeout(function () { timer = null; last = Date.now(); run(); },
+                           gapMs - (now - last));
+      }
+      return null;
+    };
+  }
+
   // --- Clocks -------------------------------------------------------------------------------
   let skewMs = 0;  // server clock minus this page's clock, from a response's Date header
 
@@ -414,7 +432,8 @@ window.Hotline = (function () {
 
   return {csrf: csrf, lang: lang, T: window.T, code: code, reason: reason, reasons: reasons,
           words: words, get: get, post: post, send: send, failure: failure, el: el,
-          button: button, coalesce: coalesce, events: events, since: since, time: time,
+          button: button, coalesce: coalesce, throttle: throttle, events: events, since: since,
+          time: time,
           minSec: minSec, duration: duration, clockEl: clockEl, learnSkew: learnSkew,
           serverNow: serverNow, alertsPanel: alertsPanel, refreshOffers: refreshOffers};
 })();

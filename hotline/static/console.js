@@ -74,7 +74,9 @@
     H.learnSkew(q);
     const now = H.serverNow();
     const queue = q.data.waiting;
-    document.getElementById("waiting-count").textContent = queue.length;
+    // The first page only (the best 50): the count is the whole queue's.
+    document.getElementById("waiting-count").textContent = q.data.total;
+    document.getElementById("queue-more").hidden = q.data.next === null;
     document.getElementById("queue-empty").hidden = queue.length > 0;
     tbody.innerHTML = "";
     queue.forEach(function (w) {
@@ -105,7 +107,8 @@
     });
     document.getElementById("mine-empty").hidden = m.data.cases.length > 0;
   }
-  const refreshQueue = H.coalesce(loadQueue);
+  // In a surge every console hears of every new case: reload at most every 2 s.
+  const refreshQueue = H.throttle(loadQueue, 2000);
 
   document.getElementById("take-next").addEventListener("click", async function () {
     const r = await H.post("/api/v1/queue/take-next");

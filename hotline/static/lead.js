@@ -1,7 +1,11 @@
 // The lead's live view: staff, waiting cases (reasons, live wait clocks) and active cases
 // (duration, how long the victim has waited for a reply), reassign (only to people who may take
 // the case, never preselected) / return to queue / urgency for one case at a time, alerts
-// grouped by case, coverage banners. Reloads on every event.
+// grouped by case, coverage banners. Bounded (issue 18): the floor's counts and the first page
+// of each list ("More" appends the next); events update what is shown at once (a new case is
+// counted, a case taken or closed leaves the waiting list, an urgency recolours its row), the
+// floor is read again at most every 3 s while events keep coming, and a victim's message
+// changes nothing here.
 "use strict";
 (function () {
   const H = window.Hotline;
@@ -77,7 +81,6 @@
                   a.languages.map(function (l) { return H.code("lang", l); }).join(", ")],
           {agent: a.id});
     });
-    document.getElementById("agent-count").textContent = agents.length;
     picker();
   }
 
@@ -107,51 +110,127 @@
     else reassignTo.value = "";
   }
 
-  async function load() {
-    const [r, q] = await Promise.all([H.get("/api/v1/floor"), H.get("/api/v1/queue")]);
-    if (!r.ok) { live.textContent = H.failure(r); return; }
-    H.learnSkew(r);
-    const now = H.serverNow();
-    const why = {};
-    if (q.ok) q.data.waiting.forEach(function (w) { why[w.id] = w.reasons; });
-    agents = r.data.agents;
-    const un = document.querySelector("#unassigned tbody");
-    un.innerHTML = "";
-    r.data.unassigned.forEach(function (w) {
-      const c = {id: w.id, counselor: null, urgency: w.urgency, channel: w.channel,
-                 language: w.language};
-      row(un, [caseLink(w.id), H.code("urgency", w.urgency), [H.reasons(why[w.id]), "reasons"],
-               H.code("lang", w.language), H.code("channel", w.channel),
-               H.clockEl(now - w.waited_seconds * 1000),
-               w.offered_to === null ? "" : T("lead.offered_to", {who: who(w.offered_to)}),
-               manageButton(c)], {case: w.id}).className = "urgency-" + w.urgency;
-    });
-    const act = document.querySelector("#active tbody");
-    act.innerHTML = "";
-    r.data.active.forEach(function (a) {
-      const c = {id: a.id, counselor: a.counselor, urgency: a.urgency, channel: a.channel,
-                 language: a.language};
-      const waiting = a.unanswered_since_ms
-        ? [minutes(a.unanswered_since_ms, "lead.victim_waiting_for"), "warn"]
-        : T("lead.victim_answered");
-      row(act, [caseLink(a.id), who(a.counselor), H.code("urgency", a.urgency),
+  function waitingRow(tbody, w, now) {
+    const c = {id: w.id, counselor: null, urgency: w.urgency, channel: w.channel,
+               language: w.language};
+    row(tbody, [caseLink(w.id), [H.code("urgency", w.urgency), "urgency"],
+                [H.reasons(w.reasons), "reasons"],
+                H.code("lang", w.language), H.code("channel", w.channel),
+                H.clockEl(now - w.waited_seconds * 1000),
+                w.offered_to === null ? "" : T("lead.offered_to", {who: who(w.offered_to)}),
+                manageButton(c)], {case: w.id}).className = "urgency-" + w.urgency;
+  }
+
+  function activeRow(tbody, a) {
+    const c = {id: a.id, counselor: a.counselor, urgency: a.urgency, channel: a.channel,
+               language: a.language};
+    const waiting = a.unanswered_since_ms
+      ? [minutes(a.unanswered_since_ms, "lead.victim_waiting_for"), "warn"]
+      : T("lead.victim_answered");
+    row(tbody, [caseLink(a.id), who(a.counselor), [H.code("urgency", a.urgency), "urgency"],
                 H.code("lang", a.language), H.code("channel", a.channel),
                 a.assigned_ms ? minutes(a.assigned_ms, "case.duration_minutes") : "",
                 waiting, manageButton(c)], {case: a.id}).className = "urgency-" + a.urgency;
+  }
+
+  // The floor's counts: per urgency, and per language and channel with the longest wait.
+  let summary = null;
+  function showSummary() {
+    document.getElementById("unassigned-count").textContent = summary.unassigned;
+    document.getElementById("active-count").textContent = summary.active;
+    document.getElementById("present-count").textContent = summary.present;
+    ["critical", "high", "normal"].forEach(function (u) {
+      document.getElementById("waiting-" + u).textContent = summary.by_urgency[u] || 0;
     });
-    document.getElementById("unassigned-count").textContent = r.data.unassigned.length;
-    document.getElementById("active-count").textContent = r.data.active.length;
+    const tbody = document.querySelector("#groups tbody");
+    tbody.innerHTML = "";
+    summary.groups.forEach(function (g) {
+      row(tbody, [H.code("lang", g.language), H.code("channel", g.channel), g.waiting,
+                  g.by_urgency.critical, g.by_urgency.high, g.by_urgency.normal,
+                  H.minSec(g.oldest_waited_seconds)]);
+    });
+  }
+
+  // Each list shows its first page; "More" appends the next one (GET /api/v1/floor/{list}).
+  const lists = {
+    agents: {draw: function (x) { agents.push(x); showAgents(); }},
+    unassigned: {draw: function (x) {
+      waitingRow(document.querySelector("#unassigned tbody"), x, H.serverNow());
+    }},
+    active: {draw: function (x) { activeRow(document.querySelector("#active tbody"), x); }},
+  };
+  function setNext(part, next) {
+    lists[part].next = next;
+    document.getElementById(part + "-more").hidden = next === null;
+  }
+  Object.keys(lists).forEach(function (part) {
+    document.getElementById(part + "-more").addEventListener("click", async function () {
+      const next = lists[part].next;
+      if (next === null || next === undefined) return;
+      const r = await H.get("/api/v1/floor/" + part + "?after=" + encodeURIComponent(next));
+      if (!r.ok) { live.textContent = H.failure(r); return; }
+      r.data.items.forEach(lists[part].draw);
+      lists[part].shown = (lists[part].shown || 0) + r.data.items.length;
+      setNext(part, r.data.next);
+    });
+  });
+
+  async function load() {
+    // As many rows as the lead opened with "More" (up to 200), so a reload keeps them.
+    const limit = Math.min(200, Math.max(50, ...Object.keys(lists).map(function (p) {
+      return 50 + (lists[p].shown || 0);
+    })));
+    const r = await H.get("/api/v1/floor?limit=" + limit);
+    if (!r.ok) { live.textContent = H.failure(r); return; }
+    H.learnSkew(r);
+    const now = H.serverNow();
+    agents = r.data.agents;
+    const un = document.querySelector("#unassigned tbody");
+    un.innerHTML = "";
+    r.data.unassigned.forEach(function (w) { waitingRow(un, w, now); });
+    const act = document.querySelector("#active tbody");
+    act.innerHTML = "";
+    r.data.active.forEach(function (a) { activeRow(act, a); });
+    setNext("agents", r.data.agents_next);
+    setNext("unassigned", r.data.unassigned_next);
+    setNext("active", r.data.active_next);
+    summary = r.data.summary;
+    showSummary();
     if (selected) {
       const still = r.data.unassigned.concat(r.data.active).filter(function (x) {
         return x.id === selected.id;
       })[0];
-      if (!still) { manage.hidden = true; selected = null; }
-      else describe({id: still.id, counselor: still.counselor || null, urgency: still.urgency,
-                     channel: still.channel, language: still.language});
+      // A case past the first page stays open; one taken or closed is left by its event.
+      if (still) describe({id: still.id, counselor: still.counselor || null,
+                           urgency: still.urgency, channel: still.channel,
+                           language: still.language});
     }
     showAgents();
+    document.getElementById("agent-count").textContent = summary.staff;
   }
-  const refresh = H.coalesce(load);
+  // Read again at most every 3 s while events keep coming.
+  const refresh = H.throttle(load, 3000);
+
+  // What an event changes on the page at once, before the next read of the floor.
+  function applyEvent(t, e) {
+    if (!summary) return;
+    const rows = document.querySelectorAll('tr[data-case="' + e.conversation + '"]');
+    if (t === "queued" && e.urgency) {
+      summary.unassigned += 1;
+      summary.by_urgency[e.urgency] = (summary.by_urgency[e.urgency] || 0) + 1;
+      showSummary();
+    } else if (t === "assigned" || t === "closed") {
+      document.querySelectorAll('#unassigned tr[data-case="' + e.conversation + '"]')
+        .forEach(function (tr) { tr.remove(); });
+      if (t === "closed") rows.forEach(function (tr) { tr.remove(); });
+    } else if (t === "urgency" && e.urgency) {
+      rows.forEach(function (tr) {
+        tr.className = "urgency-" + e.urgency;
+        const cell = tr.querySelector("td.urgency");
+        if (cell) cell.textContent = H.code("urgency", e.urgency);
+      });
+    }
+  }
 
   function describe(c) {
     selected = c;
@@ -226,7 +305,8 @@
   }
 
   const refreshAlerts = H.alertsPanel(document.getElementById("alerts"), true);
-  const types = ["queued", "assigned", "message", "closed", "reset", "offered", "offer.expired",
+  // Not "message": a victim writing changes nothing on this page.
+  const types = ["queued", "assigned", "closed", "reset", "offered", "offer.expired",
                  "offer.declined", "presence", "urgency", "alert", "alert.acked", "coverage",
                  "handover", "handover.planned", "lead.attention", "roster", "victim.left",
                  "bans"];
@@ -234,7 +314,11 @@
   types.forEach(function (t) {
     handlers[t] = function (e) {
       if (t === "bans") { window.HotlineBans.refresh(); return; }
+      applyEvent(t, e);
       refresh();
+      if (["queued", "assigned", "closed", "roster", "reset"].indexOf(t) >= 0) {
+        window.Cover.load();
+      }
       if (t === "alert" || t === "alert.acked" || t === "reset") refreshAlerts();
       if (t === "coverage") onCoverage(e);
       if (t === "lead.attention") onAttention(e);

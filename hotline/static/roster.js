@@ -3,6 +3,7 @@
 "use strict";
 (function () {
   const H = window.Hotline;
+  const T = window.T;
   const root = document.getElementById("roster");
   const tzInput = document.getElementById("tz");
   const atInput = document.getElementById("at");
@@ -57,6 +58,63 @@
       day: "numeric", hour: "2-digit", minute: "2-digit"});
   }
 
+  // An edit that would end someone's shift now is asked about first (409 would_end_shift);
+  // confirmed, it is sent again with confirm. Other refusals in the page's words.
+  async function confirming(send) {
+    let r = await send(false);
+    if (r.status === 409 && r.data.code === "would_end_shift") {
+      const w = r.data.would_end;
+      if (!window.confirm(T("floor.would_end", {name: w.name, cases: w.held_cases}))) {
+        return {ok: false, status: 0, cancelled: true, data: {}};
+      }
+      r = await send(true);
+    }
+    return r;
+  }
+
+  function why(r) {
+    if (r.cancelled) return T("floor.cancelled");
+    if (r.data && r.data.code === "not_rostered") return T("floor.not_rostered");
+    if (r.data && r.data.field === "reason") return T("floor.reason_mismatch");
+    return H.failure(r);
+  }
+
+  function remove(kind, id) {
+    return confirming(function (sure) {
+      return H.send("DELETE", "/api/v1/roster/" + kind + "/" + id + (sure ? "?confirm=true" : ""));
+    });
+  }
+
+  // Who follows the roster: one switch each, asked about when it ends a shift now.
+  function people(rows) {
+    const tbody = document.querySelector("#people tbody");
+    const out = document.getElementById("people-result");
+    tbody.innerHTML = "";
+    rows.forEach(function (p) {
+      const tr = document.createElement("tr");
+      tr.dataset.staff = p.id;
+      tr.appendChild(H.el("td", "", T("roster.named", {name: p.name, id: p.id})));
+      tr.appendChild(H.el("td", "", T("common.role_" + p.role)));
+      const td = H.el("td", "", null);
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = p.rostered;
+      box.setAttribute("aria-label", T("floor.rostered_follows") + ": " + p.name);
+      box.addEventListener("change", async function () {
+        const want = box.checked;
+        const r = await confirming(function (sure) {
+          return H.send("PUT", "/api/v1/roster/people/" + p.id, {rostered: want, confirm: sure});
+        });
+        out.textContent = r.ok ? T("floor.rostered_saved") : why(r);
+        if (!r.ok) box.checked = !want;
+        refresh();
+      });
+      td.appendChild(box);
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    });
+  }
+
   async function load() {
     const tz = zone();
     if (!tz) { whenError.textContent = T("roster.unknown_tz"); return; }
@@ -71,7 +129,7 @@
       tr.dataset.staff = p.id;
       [T("roster.named", {name: p.name, id: p.id}), T("common.role_" + p.role),
        p.languages.map(function (l) { return H.code("lang", l); }).join(", "),
-       p.from ? show(p.from, tz) : T("roster.no_roster"),
+       p.from ? show(p.from, tz) : T("floor.on_open_ended"),
        p.until ? show(p.until, tz) : ""].forEach(function (t) {
         tr.appendChild(H.el("td", "", t));
       });
@@ -96,8 +154,8 @@
         cells(e).forEach(function (t) { tr.appendChild(H.el("td", "", t)); });
         const td = H.el("td", "", null);
         td.appendChild(H.button(T("roster.remove"), async function () {
-          const d = await H.send("DELETE", "/api/v1/roster/" + kind + "/" + e.id);
-          if (!d.ok && d.status !== 404) { err.textContent = H.failure(d); return; }
+          const d = await remove(kind, e.id);
+          if (!d.ok && d.status !== 404) { err.textContent = why(d); return; }
           refresh();
         }));
         tr.appendChild(td);
@@ -113,8 +171,11 @@
               show(e.end, tz), e.on_shift ? T("roster.on") : T("roster.off"),
               H.code("override", e.reason)];
     }, "overrides");
+    people(r.data.people);
   }
-  const refresh = H.coalesce(async function () { await load(); await loadEntries(); });
+  const refresh = H.coalesce(async function () {
+    await load(); await loadEntries(); window.Cover.load();
+  });
 
   document.getElementById("when").addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -140,8 +201,8 @@
     li.appendChild(H.el("span", "", text));
     li.appendChild(H.button(T("roster.undo"), async function () {
       for (const id of ids) {
-        const r = await H.send("DELETE", "/api/v1/roster/" + kind + "/" + id);
-        if (!r.ok && r.status !== 404) { err.textContent = H.failure(r); return; }
+        const r = await remove(kind, id);
+        if (!r.ok && r.status !== 404) { err.textContent = why(r); return; }
       }
       li.remove();
     }));
@@ -159,9 +220,11 @@
       if (!tz) { out.textContent = T("roster.choose_tz"); out.className = "result error"; return; }
       const body = build(new FormData(form), tz);
       if (typeof body === "string") { out.textContent = body; out.className = "result error"; return; }
-      const r = await H.post(send, body);
+      const r = await confirming(function (sure) {
+        return H.post(send, Object.assign({}, body, {confirm: sure}));
+      });
       out.className = "result " + (r.ok ? "ok" : "error");
-      out.textContent = r.ok ? T("roster.saved") : H.failure(r);
+      out.textContent = r.ok ? T("roster.saved") : why(r);
       if (r.ok) { remember(describe(formId, form, body, tz), formId + "s", ids(r.data)); refresh(); }
     });
   }
@@ -210,6 +273,8 @@
 
   atInput.value = localNow(zone() || "UTC");
   document.getElementById("override-start").value = atInput.value;
-  H.events({roster: refresh, reset: refresh}, document.getElementById("live"), refresh);
+  H.events({roster: refresh, reset: refresh, queued: window.Cover.load,
+            closed: window.Cover.load, assigned: window.Cover.load},
+           document.getElementById("live"), refresh);
   refresh();
 })();

@@ -61,6 +61,24 @@ def query_int(request: web.Request, name: str, default: int = 0) -> int:
     return int(raw)
 
 
+def page_limit(request: web.Request, default: int = 50, most: int = 200) -> int:
+    """The `limit` of a paged list: 1 to `most`."""
+    n = query_int(request, "limit", default)
+    if not 1 <= n <= most:
+        raise json_error(400, f"limit: expected 1 to {most}", field="limit")
+    return n
+
+
+def page_after(request: web.Request, name: str = "after") -> str | None:
+    """A paged list's cursor (`next` of the previous page), checked by shape only."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if not (0 < len(raw) <= 100 and raw.isascii() and raw.replace(".", "").isalnum()):
+        raise json_error(400, f"{name}: not a cursor of this list", field=name)
+    return raw
+
+
 def field_str(body: dict[str, Any], name: str, max_len: int, *, required: bool = True,
               choices: tuple[str, ...] | None = None) -> str:
     value = body.get(name, "" if not required else None)

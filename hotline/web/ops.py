@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -20,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import metrics
 from hotline.crypto import tokens_equal
-from hotline.stores.live.store import now_ms
+from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import CONFIG, DEPS, EMBEDDED_REDIS
 
 routes = web.RouteTableDef()
@@ -77,12 +78,15 @@ def _require_token(request: web.Request) -> None:
 
 async def _metrics(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
+    # Counts per group from SQL's index of the waiting cases: reading the live queue whole
+    # stalled the loop at every scrape on a large floor.
+    async with deps.engine.connect() as conn:
+        groups = await convs.waiting_groups(conn)
     try:
-        waiting = await deps.live.waiting()
         present = len(await deps.live.present())
     except (RedisError, OSError):
-        waiting, present = [], 0
-    body = metrics.render(waiting, present, now_ms())
+        present = 0
+    body = metrics.render(groups, present, datetime.now(UTC))
     return web.Response(body=body, content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 

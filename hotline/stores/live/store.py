@@ -98,6 +98,19 @@ class AgentProfile:
     skills: tuple[str, ...]
 
 
+def agent_state(aid: int, h: Mapping[str, str], beat_ms: int, load: int) -> AgentState:
+    """A counselor's routing state from their hash, heartbeat and load."""
+    status = h.get("status", "offline")
+    return AgentState(
+        id=aid,
+        status=Presence(status) if status in Presence.__members__.values() else Presence.OFFLINE,
+        shift_start_ms=int(h.get("start", 0)), shift_end_ms=int(h.get("end", 0)),
+        heartbeat_ms=beat_ms, max_chats=int(h.get("max", 0)),
+        languages=_unbar(h.get("langs")), channels=_unbar(h.get("chans")),
+        skills=_unbar(h.get("skills")), load=load,
+        on_call=h.get("call") == "1", idle_since_ms=int(h.get("idle", 0)))
+
+
 class LiveStore:
     """Queue, offers, ownership, load and presence operations over one Redis client."""
 
@@ -363,19 +376,8 @@ class LiveStore:
             res: Any = await p.execute()
         beats = {m: int(s) for m, s in res[-2]}
         loads = res[-1]
-        out = []
-        for aid, h in zip(ids, res[:-2], strict=True):
-            status = h.get("status", "offline")
-            out.append(AgentState(
-                id=int(aid),
-                status=Presence(status) if status in Presence.__members__.values()
-                else Presence.OFFLINE,
-                shift_start_ms=int(h.get("start", 0)), shift_end_ms=int(h.get("end", 0)),
-                heartbeat_ms=beats.get(aid, 0), max_chats=int(h.get("max", 0)),
-                languages=_unbar(h.get("langs")), channels=_unbar(h.get("chans")),
-                skills=_unbar(h.get("skills")), load=int(loads.get(aid, 0)),
-                on_call=h.get("call") == "1", idle_since_ms=int(h.get("idle", 0))))
-        return out
+        return [agent_state(int(aid), h, beats.get(aid, 0), int(loads.get(aid, 0)))
+                for aid, h in zip(ids, res[:-2], strict=True)]
 
     # --- rebuild from SQL ---
 

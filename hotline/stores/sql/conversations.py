@@ -31,10 +31,12 @@ class ConversationRow:
     closed_at: datetime | None
     has_contact: bool
     reasons: tuple[str, ...] = ()
-    # When the victim left with the web chat's Quick exit (None: they did not).
+    # When the victim left (Quick exit, or silence a holder was told of); None: not known.
     victim_left_at: datetime | None = None
     # The case this conversation returns to (the victim came back with its number).
     return_of: str | None = None
+    # Signal codes staff withdrew from the case ("content_spreading").
+    withdrawn: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ _CONV_COLS = (
     conversations.c.contact_sealed.is_not(None).label("has_contact"),
     conversations.c.urgency_reasons, conversations.c.victim_left_at,
     conversations.c.return_of,
+    conversations.c.signals_withdrawn,
 )
 
 
@@ -71,6 +74,7 @@ def _conv(r: Row) -> ConversationRow:
         assigned_at=r[9], closed_at=r[10], has_contact=bool(r[11]),
         reasons=tuple(x for x in r[12].split(",") if x), victim_left_at=r[13],
         return_of=r[14],
+        withdrawn=tuple(x for x in r[15].split(",") if x),
     )
 
 
@@ -94,14 +98,22 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
 
 # Built and compiled once: the inbound path runs these for every message, on the driver
 # connection (direct.py); building a statement costs more than SQLite running it.
-_BUMP_OPEN = Prebuilt(
+_BUMP = (
     update(conversations)
     .where(and_(conversations.c.channel == bindparam("b_channel"),
                 conversations.c.pseudonym == bindparam("b_pseudonym"), _NOT_CLOSED))
-    .values(next_seq=conversations.c.next_seq + 1,
-            last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type))
     .returning(conversations.c.id, conversations.c.urgency, conversations.c.urgency_reasons,
-               conversations.c.next_seq))
+               conversations.c.next_seq, conversations.c.signals_withdrawn))
+_BUMP_OPEN = Prebuilt(_BUMP.values(
+    next_seq=conversations.c.next_seq + 1,
+    last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type)))
+# A victim's own message also moves the rule on abandoned contacts on (domain/abandon.py) and
+# undoes a "victim left" their silence had set.
+_BUMP_BY_VICTIM = Prebuilt(_BUMP.values(
+    next_seq=conversations.c.next_seq + 1,
+    last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type),
+    abandon_at=bindparam("b_deadline", type_=conversations.c.abandon_at.type),
+    victim_left_at=None))
 
 
 @dataclass(frozen=True)
@@ -111,34 +123,44 @@ class OpenCase:
     id: str
     urgency: Urgency
     reasons: tuple[str, ...]
+    withdrawn: tuple[str, ...] = ()
 
 
-async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime
+async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime,
+                    victim: bool = False, deadline: datetime | None = None
                     ) -> tuple[OpenCase, int] | None:
     """The sender's open conversation with its next message number allocated, in one
-    statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none."""
-    row = await first(conn, _BUMP_OPEN, {"b_channel": channel.value, "b_pseudonym": pseudonym,
-                                         "b_at": at})
+    statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none.
+    A `victim`'s message also sets the abandonment `deadline`."""
+    params: dict[str, object] = {"b_channel": channel.value, "b_pseudonym": pseudonym,
+                                 "b_at": at}
+    if victim:
+        params["b_deadline"] = deadline
+    row = await first(conn, _BUMP_BY_VICTIM if victim else _BUMP_OPEN, params)
     if row is None:
         return None
-    return OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x)), int(row[3])
+    return OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x),
+                    tuple(x for x in row[4].split(",") if x)), int(row[3])
 
 
 _INSERT_CONVERSATION = Prebuilt(insert(conversations), keys=(
     "id", "channel", "pseudonym", "language", "status", "urgency", "contact_sealed",
-    "created_at", "enqueued_at", "last_activity_at", "urgency_reasons", "next_seq"))
+    "created_at", "enqueued_at", "last_activity_at", "urgency_reasons", "next_seq",
+    "abandon_at"))
 
 
 async def insert_conversation(conn: Sql, *, conversation_id: str, channel: Channel,
                               pseudonym: str, language: str, urgency: Urgency, at: datetime,
                               contact_sealed: bytes | None = None,
-                              reasons: tuple[str, ...] = (), next_seq: int = 0) -> None:
+                              reasons: tuple[str, ...] = (), next_seq: int = 0,
+                              abandon_at: datetime | None = None) -> None:
     """A new waiting conversation; `next_seq` 1 when its first message is inserted at once."""
     await run(conn, _INSERT_CONVERSATION, {
         "id": conversation_id, "channel": channel.value, "pseudonym": pseudonym,
         "language": language, "status": Status.WAITING.value, "urgency": urgency.value,
         "contact_sealed": contact_sealed, "created_at": at, "enqueued_at": at,
-        "last_activity_at": at, "urgency_reasons": ",".join(reasons), "next_seq": next_seq})
+        "last_activity_at": at, "urgency_reasons": ",".join(reasons), "next_seq": next_seq,
+        "abandon_at": abandon_at})
 
 
 # The n-th newest conversation a sender opened since a time (ix_conversations_sender): it
@@ -279,7 +301,8 @@ async def close(conn: AsyncConnection, conversation_id: str, at: datetime,
         .where(and_(conversations.c.id == conversation_id,
                     conversations.c.status != Status.CLOSED.value, *held))
         .values(status=Status.CLOSED.value, closed_at=at, last_activity_at=at,
-                purge_contact_at=purge_contact_at, purge_transcript_at=purge_transcript_at))
+                purge_contact_at=purge_contact_at, purge_transcript_at=purge_transcript_at,
+                abandon_at=None))
     return result.rowcount == 1
 
 
@@ -313,6 +336,123 @@ async def latest_for(conn: AsyncConnection, channel: Channel, pseudonym: str
     return _conv(row) if row else None
 
 
+# Written as the literals the partial indexes of migration 0020 are defined with (see
+# _NOT_CLOSED): with a bound parameter SQLite would not use them.
+_WAITING = conversations.c.status == literal_column("'waiting'")
+# SQLite's planner, without statistics, prefers the equality on ix_conversations_status and
+# reads every waiting row: these queries name their index there (PostgreSQL plans by cost).
+_BY_WAITING = "INDEXED BY ix_conversations_waiting"
+_BY_OPEN_ID = "INDEXED BY ix_conversations_open_id"
+
+
+@dataclass(frozen=True)
+class WaitingGroup:
+    """How many cases of one language, channel and urgency wait, and since when the oldest."""
+
+    language: str
+    channel: Channel
+    urgency: Urgency
+    count: int
+    oldest: datetime
+
+
+async def waiting_groups(conn: AsyncConnection) -> list[WaitingGroup]:
+    """Counts of waiting (and offered) cases per language, channel and urgency, read from
+    ix_conversations_waiting alone: a few rows whatever the queue's length."""
+    c = conversations.c
+    rows = await conn.execute(
+        select(c.language, c.channel, c.urgency, func.count(), func.min(c.enqueued_at))
+        .with_hint(conversations, _BY_WAITING, "sqlite")
+        .where(_WAITING).group_by(c.language, c.channel, c.urgency))
+    return [WaitingGroup(r[0], Channel(r[1]), Urgency(r[2]), int(r[3]), r[4]) for r in rows]
+
+
+async def oldest_waiting(conn: AsyncConnection, language: str, channel: Channel) -> str | None:
+    """The id of the longest-waiting case of one language and channel (any urgency)."""
+    c = conversations.c
+    row = (await conn.execute(select(c.id).where(and_(
+        _WAITING, c.language == language, c.channel == channel.value))
+        .order_by(c.enqueued_at, c.id).limit(1))).first()
+    return str(row[0]) if row else None
+
+
+async def overdue(conn: AsyncConnection, urgency: Urgency, enqueued_before: datetime,
+                  limit: int) -> list[ConversationRow]:
+    """Waiting cases of one urgency enqueued before a time, longest waiting first (aging's
+    work list, from ix_conversations_waiting)."""
+    rows = await conn.execute(select(*_CONV_COLS).with_hint(conversations, _BY_WAITING, "sqlite")
+                              .where(and_(_WAITING, conversations.c.urgency == urgency.value,
+                                          conversations.c.enqueued_at < enqueued_before))
+                              .order_by(conversations.c.enqueued_at).limit(limit))
+    return [_conv(r) for r in rows]
+
+
+async def active_page(conn: AsyncConnection, limit: int,
+                      after: tuple[datetime, str] | None = None
+                      ) -> tuple[list[ConversationRow], int]:
+    """Up to `limit` active cases, longest held first, after (assigned_at, id); and how many
+    are active in all."""
+    c = conversations.c
+    held = c.status == literal_column("'active'")
+    query = select(*_CONV_COLS).where(held)
+    if after is not None:
+        query = query.where((c.assigned_at > after[0])
+                            | and_(c.assigned_at == after[0], c.id > after[1]))
+    rows = await conn.execute(query.order_by(c.assigned_at, c.id).limit(limit))
+    total = (await conn.execute(select(func.count()).select_from(conversations)
+                                .where(held))).scalar_one()
+    return [_conv(r) for r in rows], int(total)
+
+
+async def open_in_range(conn: AsyncConnection, low: str, high: str | None
+                        ) -> list[ConversationRow]:
+    """Open conversations whose id is in [low, high) (high None: no end), from
+    ix_conversations_open_id: the reconciler's slice."""
+    c = conversations.c
+    query = select(*_CONV_COLS).with_hint(conversations, _BY_OPEN_ID, "sqlite").where(
+        and_(_NOT_CLOSED, c.id >= low))
+    if high is not None:
+        query = query.where(c.id < high)
+    return [_conv(r) for r in await conn.execute(query)]
+
+
+async def by_ids(conn: AsyncConnection, ids: list[str]) -> list[ConversationRow]:
+    """The conversations of these ids that exist (any status), 500 ids a statement."""
+    out: list[ConversationRow] = []
+    for start in range(0, len(ids), 500):
+        rows = await conn.execute(select(*_CONV_COLS).where(
+            conversations.c.id.in_(ids[start:start + 500])))
+        out += [_conv(r) for r in rows]
+    return out
+
+
+async def count_open(conn: AsyncConnection) -> int:
+    """How many conversations are open (counted in ix_conversations_open_id)."""
+    return int((await conn.execute(select(func.count()).select_from(conversations)
+                                   .with_hint(conversations, _BY_OPEN_ID, "sqlite")
+                                   .where(_NOT_CLOSED))).scalar_one())
+
+
+async def waiting_page(conn: AsyncConnection, limit: int,
+                       after: tuple[Urgency, datetime, str] | None = None
+                       ) -> list[ConversationRow]:
+    """Up to `limit` waiting cases in queue order (urgency, then longest wait) after the
+    (urgency, enqueued_at, id) of a previous page's last case: `hotline queue`, from SQL."""
+    c = conversations.c
+    out: list[ConversationRow] = []
+    for level in sorted(Urgency, key=lambda u: u.rank):
+        if after is not None and level.rank < after[0].rank:
+            continue
+        query = select(*_CONV_COLS).with_hint(conversations, _BY_WAITING, "sqlite").where(
+            and_(_WAITING, c.urgency == level.value))
+        if after is not None and level == after[0]:
+            query = query.where((c.enqueued_at > after[1])
+                                | and_(c.enqueued_at == after[1], c.id > after[2]))
+        rows = await conn.execute(query.order_by(c.enqueued_at, c.id).limit(limit - len(out)))
+        out += [_conv(r) for r in rows]
+        if len(out) >= limit:
+            break
+    return out
 async def reasons_of(conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, ...]]:
     """The urgency reason codes of each of `ids` (for the queue and offers: why urgent)."""
     if not ids:

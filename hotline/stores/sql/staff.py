@@ -125,3 +125,12 @@ async def end_idle_sessions(conn: AsyncConnection, idle_since: datetime) -> int:
     result = await conn.execute(delete(staff_sessions).where(
         staff_sessions.c.last_seen_at <= idle_since))
     return int(result.rowcount)
+
+
+async def names(conn: AsyncConnection, ids: list[int]) -> dict[int, str]:
+    """The names of these staff members (a floor page's, at most a few hundred)."""
+    if not ids:
+        return {}
+    rows = await conn.execute(select(counselors.c.id, counselors.c.name)
+                              .where(counselors.c.id.in_(ids)))
+    return {int(r.id): str(r.name) for r in rows}

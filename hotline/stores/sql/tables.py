@@ -89,6 +89,9 @@ counselors = Table(
     Column("last_login_at", UTCDateTime, nullable=True),
     Column("deactivated_at", UTCDateTime, nullable=True),
     Column("last_break_at", UTCDateTime, nullable=True),
+    # Whether the person follows the roster (migration 0016): on shift only in their shifts
+    # (true) or whenever signed in except time off (false). A choice, never a side effect.
+    Column("rostered", Boolean, nullable=False, server_default=text("false")),
 )
 
 staff_sessions = Table(
@@ -130,7 +133,15 @@ conversations = Table(
     # When the victim left with the web chat's Quick exit (migration 0012): the case stays as
     # it is; what happens to it next is for the floor's rules on abandoned contacts.
     Column("victim_left_at", UTCDateTime, nullable=True),
+    # When the rule on abandoned contacts looks at the case next (migration 0016): the stream
+    # lease of a web chat, a silent SMS/Telegram victim, a holder's notice running out.
+    Column("abandon_at", UTCDateTime, nullable=True),
+    # Signals staff withdrew as wrong (migration 0016; comma list): not raised again by words.
+    Column("signals_withdrawn", String(255), nullable=False, server_default=text("''")),
     Index("ix_conversations_status", "status"),
+    Index("ix_conversations_abandon_at", "abandon_at",
+          sqlite_where=text("abandon_at IS NOT NULL"),
+          postgresql_where=text("abandon_at IS NOT NULL")),
     # At most one open conversation per sender and channel, even with concurrent first messages.
     Index(
         "uq_conversations_open_sender",
@@ -143,6 +154,13 @@ conversations = Table(
     # A sender's conversations, newest first, closed ones too: a victim's chat page and status
     # check read the latest (conversations.latest_for) on every load; forget finds them all.
     Index("ix_conversations_sender", "channel", "pseudonym", "created_at"),
+    # The waiting ones by group and wait (migration 0020): the floor's and the router's counts
+    # per language/channel/urgency come from this index alone; aging finds overdue cases in it.
+    Index("ix_conversations_waiting", "urgency", "enqueued_at", "language", "channel",
+          sqlite_where=text("status = 'waiting'"), postgresql_where=text("status = 'waiting'")),
+    # The open ones' ids (migration 0020): the reconciler reads one range of them a pass.
+    Index("ix_conversations_open_id", "id", sqlite_where=text("status != 'closed'"),
+          postgresql_where=text("status != 'closed'")),
 )
 
 # Web chat sessions ended with Quick exit (migration 0012): their cookie is refused on every
@@ -220,6 +238,23 @@ audit_events = Table(
     # JSON with ids and enumerations only; never message text or addresses.
     Column("detail", Text, nullable=False, server_default=text("'{}'")),
     Index("ix_audit_events_target", "target_kind", "target_id"),
+)
+
+# A case's triage signals (migration 0016): the catalogue terms that raised each (term ids such
+# as "t:3f2a9c01", "cue:unsure", "answer:spreading"; never message text) and a withdrawal.
+case_signals = Table(
+    "case_signals",
+    metadata,
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("signal", String(32), primary_key=True),
+    # fired | possible
+    Column("certainty", String(16), nullable=False),
+    Column("terms", String(255), nullable=False, server_default=text("''")),
+    Column("found_at", UTCDateTime, nullable=False),
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("withdrawn_by", Integer, nullable=True),
+    Column("withdrawn_reason", String(24), nullable=True),
 )
 
 # --- routing, roster and alerts (migration 0002) ---

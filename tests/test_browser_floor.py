@@ -1,0 +1,165 @@
+"""The floor under pressure in a real browser (issue 13; Debian's chromium via Playwright, the
+real app on loopback, SQLite): a lead's roster edit for another day keeps today's chat, and an
+edit that would end a shift now asks first; a victim who leaves a waiting chat is closed as
+abandoned and leaves the lead's queue; a counselor sees which words fired a signal and
+withdraws a wrong one. Helpers and fixtures are those of tests/test_browser.py."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+
+from hotline.domain.staff import Role
+from tests.conftest import RedisProcess
+from tests.helpers import add_staff
+from tests.test_browser import (
+    Problems,
+    Site,
+    _intake_rows,
+    _log_in,
+    _mark,
+    _new_context,
+    _screenshot_dir,
+    _serve,
+    _still_marked,
+    browser,
+)
+
+__all__ = ["browser"]  # the fixture, used by name
+
+SPREAD = "a deepfake video of me was posted on twitter"
+
+
+@pytest.fixture
+async def site(tmp_path: Path, redis_server: RedisProcess) -> AsyncIterator[Site]:
+    async with _serve(tmp_path, redis_server, {"mode": "pull"}) as s:
+        yield s
+
+
+async def _victim_writes(browser: Browser, site: Site, problems: Problems, text: str
+                         ) -> tuple[BrowserContext, Page]:
+    ctx = await _new_context(browser, site)
+    page = problems.watch(await ctx.new_page(), "victim")
+    await page.goto("/chat?lang=en")
+    await page.locator("#text").fill(text)
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#messages li.mine")).to_have_text([text])
+    return ctx, page
+
+
+async def test_a_roster_edit_for_another_day_keeps_todays_chat(
+        site: Site, browser: Browser, tmp_path: Path) -> None:
+    await add_staff(site.config, "mina")
+    await add_staff(site.config, "lee", role=Role.LEAD)
+    problems = Problems()
+    victim_ctx, victim = await _victim_writes(browser, site, problems, "please help me")
+    mina_ctx, mina = await _log_in(browser, site, problems, "mina")
+    await mina.get_by_role("button", name="Take next").click()
+    await expect(mina.locator("#case-status")).to_have_text("in conversation")
+    await _mark(mina)
+
+    lead_ctx, lead = await _log_in(browser, site, problems, "lee")
+    await lead.get_by_role("link", name="Roster").click()
+    await expect(lead.locator("#live")).to_have_text("Live")
+    mina_switch = lead.get_by_label("Follows the roster: mina")
+    await expect(mina_switch).not_to_be_checked()
+    # Time off tomorrow, 09:00-17:00 in the page's zone: saved, nothing asked.
+    tomorrow = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%d")
+    form = lead.locator("#override")
+    mina_id = await lead.locator("#people tr", has_text="mina").get_attribute("data-staff")
+    assert mina_id is not None
+    await form.get_by_label("Staff member").select_option(mina_id)
+    await form.get_by_label("From").fill(f"{tomorrow}T09:00")
+    await form.get_by_label("Until").fill(f"{tomorrow}T17:00")
+    await form.get_by_label("Then they are").select_option("false")
+    await form.get_by_label("Reason").select_option("holiday")
+    dialogs: list[str] = []
+
+    async def dismiss(d: Dialog) -> None:
+        dialogs.append(d.message)
+        await d.dismiss()
+
+    lead.on("dialog", dismiss)
+    await form.get_by_role("button", name="Add override").click()
+    await expect(form.locator(".result")).to_have_text("Saved.")
+    assert dialogs == []
+    # Today's chat stays hers, on both sides.
+    await expect(mina.locator("#case-status")).to_have_text("in conversation")
+    await _still_marked(mina)
+    await expect(victim.locator("#status")).not_to_contain_text("no counselor")
+
+    # "off shift" with "cover" cannot be meant: refused in words, nothing saved.
+    await form.get_by_label("Reason").select_option("cover")
+    await form.get_by_role("button", name="Add override").click()
+    await expect(form.locator(".result")).to_contain_text("does not go with that choice")
+    await expect(lead.locator("#override-entries tbody tr")).to_have_count(1)
+
+    # Making her follow the roster (no shifts) would end her shift now: asked; declined,
+    # nothing changes.
+    await mina_switch.check()
+    await expect(lead.locator("#people-result")).to_have_text("Nothing changed.")
+    assert len(dialogs) == 1 and "ends mina's shift now" in dialogs[0]
+    await expect(mina_switch).not_to_be_checked()
+    await expect(mina.locator("#case-status")).to_have_text("in conversation")
+    await lead.screenshot(path=str(_screenshot_dir(tmp_path) / "browser-roster-floor.png"),
+                          full_page=True)
+    for ctx in (victim_ctx, mina_ctx, lead_ctx):
+        await ctx.close()
+    # The browser logs the two refusals the page asked for (400, then 409); nothing else.
+    assert [p for p in problems.seen
+            if not re.search(r"status of (400|409) ", p)] == []
+    assert len(problems.seen) == 2
+
+
+async def test_a_victim_who_leaves_is_closed_as_abandoned(
+        site: Site, browser: Browser, tmp_path: Path) -> None:
+    await add_staff(site.config, "lee", role=Role.LEAD, languages=("en",))
+    problems = Problems()
+    lead_ctx, lead = await _log_in(browser, site, problems, "lee")
+    await lead.get_by_role("link", name="Lead view").click()
+    await expect(lead.locator("#live")).to_have_text("Live")
+    victim_ctx, victim = await _victim_writes(browser, site, problems, "is anyone there")
+    await expect(lead.locator("#unassigned tbody tr")).to_have_count(1)
+    await victim.locator("#quick-exit").click()
+    await expect(victim).to_have_title("Weather")
+    # Out of the queue, live, and recorded as abandoned (never answered).
+    await expect(lead.locator("#unassigned tbody tr")).to_have_count(0)
+    rows = await _intake_rows(site.config)
+    assert [(r["outcome"], r["counselor_id"]) for r in rows] == [("abandoned", None)]
+    await lead.screenshot(path=str(_screenshot_dir(tmp_path) / "browser-abandoned.png"),
+                          full_page=True)
+    for ctx in (victim_ctx, lead_ctx):
+        await ctx.close()
+    assert problems.seen == []
+
+
+async def test_a_wrong_signal_is_withdrawn_from_the_case_page(
+        site: Site, browser: Browser, tmp_path: Path) -> None:
+    await add_staff(site.config, "mina")
+    problems = Problems()
+    victim_ctx, _victim = await _victim_writes(browser, site, problems, SPREAD)
+    mina_ctx, mina = await _log_in(browser, site, problems, "mina")
+    await mina.get_by_role("button", name="Take next").click()
+    await expect(mina.locator("#case-urgency")).to_have_text("critical")
+    spreading = mina.locator('#signal-list li[data-signal="content_spreading"]')
+    await expect(spreading).to_contain_text("content spreading now")
+    await expect(spreading).to_contain_text("words “was posted”")
+    await expect(mina.locator('#signal-list li[data-signal="synthetic"]')).to_contain_text(
+        "words “deepfake”")
+    await spreading.get_by_label("Why is this signal wrong?").select_option("misread")
+    await spreading.get_by_role("button", name="Withdraw").click()
+    await expect(mina.locator("#signals-result")).to_contain_text(
+        "Signal withdrawn. Urgency is now high.")
+    await expect(mina.locator("#case-urgency")).to_have_text("high")
+    await expect(spreading).to_contain_text("Withdrawn: The words meant something else")
+    await expect(spreading.get_by_role("button", name="Withdraw")).to_have_count(0)
+    await mina.screenshot(path=str(_screenshot_dir(tmp_path) / "browser-signal-withdrawn.png"),
+                          full_page=True)
+    for ctx in (victim_ctx, mina_ctx):
+        await ctx.close()
+    assert problems.seen == []
