@@ -25,7 +25,7 @@ from tests.helpers import Counselor, add_staff
 # A value for each path parameter that the route's pattern accepts and that names no record
 # (the handlers answer "not found" or a 400 after the policy let them run).
 SAMPLES = {"id": "999999", "eid": "999999", "kind": "shifts", "action": "reactivate",
-           "ref": "0" * 16, "day": "2030-01-01"}
+           "ref": "0" * 16, "day": "2030-01-01", "part": "agents", "signal": "minor"}
 ACTIONS = {"/api/v1/offers/{id}/{action}": "decline"}
 
 
