@@ -2,7 +2,8 @@
 page, in Korean and in English, each with something on it: the login page, a counselor's floor
 with an offer and a waiting case, a case page, the page a counselor may not open, the lead view
 with its manage panel open and an alert, the roster, the takedown staff's floor with an alert,
-and the read-only case page they open from it; and the victim's chat page.
+the read-only case page they open from it and their desk, one's account, the staff and audit
+pages of an admin; and the victim's chat page.
 
 Real chromium on the real app (tests/test_browser.py's server and fixtures). The pages run with
 their Content-Security-Policy bypassed so that axe's script can be added to them: what axe checks
@@ -77,6 +78,7 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str], browse
     await add_staff(site.config, "mina")
     await add_staff(site.config, "tari", role=Role.TAKEDOWN)
     await add_staff(site.config, "lee", role=Role.LEAD)
+    await add_staff(site.config, "ada", role=Role.ADMIN)
     problems = Problems()
     found: dict[str, list[dict[str, Any]]] = {}
 
@@ -109,6 +111,8 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str], browse
     found["case"] = await _violations(mina)
     await mina.goto("/console/lead")
     found["forbidden"] = await _violations(mina)
+    await mina.goto("/console/account")
+    found["account"] = await _violations(mina)
 
     takedown = await _context(browser, site)
     tari = await _log_in(takedown, site, problems, "tari", lang)
@@ -119,6 +123,8 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str], browse
     await expect(tari).to_have_url(case_url)
     await expect(tari.locator("#transcript li")).to_have_count(1)
     found["read-only case"] = await _violations(tari)
+    await tari.goto("/console/takedown")
+    found["takedown desk"] = await _violations(tari)
     await tari.screenshot(path=str(shots / f"a11y-{lang}-read-only-case.png"), full_page=True)
 
     leads = await _context(browser, site)
@@ -133,10 +139,16 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str], browse
     await expect(lee.locator("#on-shift tbody tr")).not_to_have_count(0)
     found["roster"] = await _violations(lee)
 
-    for ctx in (anonymous, counselor, takedown, leads):
+    admins = await _context(browser, site)
+    ada = await _log_in(admins, site, problems, "ada", lang)
+    for path in ("/console/staff", "/console/audit"):
+        await ada.goto(path)
+        found[path] = await _violations(ada)
+
+    for ctx in (anonymous, counselor, takedown, leads, admins):
         await ctx.close()
     assert {page: v for page, v in found.items() if v} == {}
-    assert len(found) == 9
+    assert len(found) == 13
     # The page a counselor may not open answers 403, which the browser logs.
     forbidden = "mina: console error: Failed to load resource: the server responded with a " \
         "status of 403 (Forbidden)"

@@ -76,7 +76,8 @@
       }));
       holidays.appendChild(li);
     });
-    if (!r.data.holidays.length) holidays.textContent = T("staff.holidays_none");
+    // A list holds list items only (axe "list"): the "none" line is one too.
+    if (!r.data.holidays.length) holidays.appendChild(H.el("li", "muted", T("staff.holidays_none")));
   }
   document.getElementById("add-holiday").addEventListener("submit", async function (ev) {
     ev.preventDefault();
