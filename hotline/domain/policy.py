@@ -85,6 +85,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("GET", "/api/v1/alerts"): _C,
     ("POST", "/api/v1/alerts/{id}/ack"): _C,
     ("GET", "/api/v1/floor"): _S,
+    ("GET", "/api/v1/floor/{part}"): _S,
     ("GET", "/api/v1/roster"): _C,
     ("GET", "/api/v1/roster/entries"): _R,
     ("POST", "/api/v1/roster/shifts"): _R,
