@@ -1,7 +1,7 @@
 """Inbound SMS webhooks through the whole path, beside a bare handler and a one-Redis-call one.
 
     .venv/bin/python bench/sms_bench.py [--messages N] [--senders S] [--rounds R]
-                                        [--database sqlite|postgresql] [--profile]
+                                        [--database sqlite|postgresql] [--profile] [--count]
 
 Starts a private redis-server and the real application (Twilio channels on, credentials set in
 this process's environment) on a loopback port, and posts N signed inbound-SMS webhooks
@@ -13,9 +13,15 @@ the median rate stands for each. In the same run, at the same concurrency, bodie
 Bodies and signatures are computed before each timed phase. Then a provider retry storm:
 every body is sent twice at 50 connections, and the rows stored are counted (each once).
 
-Target: hotline at least 0.35x the one-Redis-call handler's rate. With --profile, the hotline
+Target: hotline at least 0.35x the one-Redis-call handler's rate. The CPU time of this process
+per message is printed too (medians of rounds): on a loaded machine it is much steadier than
+the rates, which also count time spent waiting for a core. With --profile, the hotline
 phase at 50 connections runs under cProfile and the top functions are printed.
-Figures only: nothing here asserts on timing.
+With --count, a last phase at c=1 counts the work per message instead of timing it: Python
+function calls (cProfile, the load generator's included) and Redis commands by name (the
+private redis-server's commandstats, background jobs included): figures that a loaded machine
+does not move, to compare two versions of the code. Figures only: nothing here asserts on
+timing.
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ class Phase:
     label: str
     concurrency: int
     wall_s: float = 0.0
+    # CPU time of this process (load generator and all three servers, every thread).
+    cpu_s: float = 0.0
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     # For a median of rounds: every round's latencies (p50 and p99 are over all of them).
@@ -73,6 +81,12 @@ class Phase:
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        """CPU per message: steadier than the rate on a loaded machine (time waiting for a
+        core is not counted)."""
+        return self.cpu_s / len(self.latencies) * 1e6 if self.latencies else 0.0
 
     def line(self) -> str:
         lat = self.pooled or self.latencies
@@ -139,9 +153,10 @@ async def drive(base: str, work: list[tuple[dict[str, str], str]], concurrency: 
                     continue
                 phase.latencies.append(time.perf_counter() - t0)
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         phase.wall_s = time.perf_counter() - t0
+        phase.cpu_s = time.process_time() - cpu0
     return phase
 
 
@@ -226,6 +241,15 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
             print(f"  hotline / one-Redis-call handler at c={c}: median {ratios[c]:.2f}x over "
                   f"{len(rounds)} rounds ({', '.join(f'{x:.2f}' for x in rounds)}; target "
                   f">= 0.35x: {verdict})")
+            # The client's share is the same in both phases of a round: the difference is
+            # what hotline's work costs beyond the one-Redis-call handler.
+            extra = sorted(h.cpu_us - r.cpu_us for h, r in zip(
+                by_label["hotline"], by_label["redis"], strict=True))
+            cpu = {k: sorted(p.cpu_us for p in v)[len(v) // 2] for k, v in by_label.items()}
+            print(f"  CPU per message at c={c} (this process, medians): bare {cpu['bare']:.0f} "
+                  f"us, redis {cpu['redis']:.0f} us, hotline {cpu['hotline']:.0f} us; hotline "
+                  f"beyond the one-Redis-call handler {extra[len(extra) // 2]:.0f} us "
+                  f"({', '.join(f'{x:.0f}' for x in extra)})")
         # Retry storm: every body twice, the copies racing each other.
         storm = bodies(args.messages // 2, args.senders)
         doubled = [x for pair in zip(storm, storm, strict=True) for x in pair]
@@ -241,6 +265,8 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
         print(f"  retry storm: {len(doubled)} posts of {len(storm)} messages -> {stored} rows "
               f"stored ({'each once' if stored == len(storm) else 'WRONG'}), "
               f"{seen['events'] - events_before} message events")
+        if args.count:
+            await _count_work(app_url, redis, args)
     finally:
         app[HUB].unsubscribe(sub)
         counter.cancel()
@@ -251,11 +277,29 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     return 0
 
 
+async def _count_work(app_url: str, redis: Redis, args: argparse.Namespace) -> None:
+    """The work of one message at c=1: Python calls and Redis commands, counted."""
+    work = bodies(args.messages, args.senders)
+    await redis.config_resetstat()
+    prof = cProfile.Profile()
+    prof.enable()
+    phase = await drive(app_url, work, 1, "hotline")
+    prof.disable()
+    stats: Any = await redis.info("commandstats")
+    n = max(1, len(phase.latencies))
+    cmds = {k.removeprefix("cmdstat_"): v["calls"] / n for k, v in stats.items()
+            if not k.startswith("cmdstat_config")}
+    calls = sum(e.callcount for e in prof.getstats()) / n
+    print(f"  work per message at c=1 (n={n}): {calls:.0f} Python calls, "
+          f"{sum(cmds.values()):.2f} Redis commands ("
+          + ", ".join(f"{k} {v:.2f}" for k, v in sorted(cmds.items()) if v >= 0.005) + ")")
+
+
 def _median_phase(phases: list[Phase]) -> Phase:
     """The round with the median rate, with every round's latencies for p50 and p99."""
     ranked = sorted(phases, key=lambda p: p.rate)
     mid = ranked[len(ranked) // 2]
-    return Phase(mid.label, mid.concurrency, mid.wall_s, list(mid.latencies),
+    return Phase(mid.label, mid.concurrency, mid.wall_s, mid.cpu_s, list(mid.latencies),
                  [e for p in phases for e in p.errors],
                  [x for p in phases for x in p.latencies])
 
@@ -313,6 +357,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--count", action="store_true")
     return asyncio.run(run(p.parse_args()))
 
 

@@ -17,6 +17,8 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # Field names that must never reach a log line, whatever a call site passes.
 _FORBIDDEN = ("phone", "number", "address", "text", "body", "name", "username", "from",
@@ -45,32 +47,42 @@ class JsonFormatter(logging.Formatter):
 # No client address in access logs: for a victim, an IP address is identifying. Set on the
 # application itself (create_app), so every way of serving it uses it.
 ACCESS_LOG_FORMAT = '"%r" %s %b %Tf'
-# aiohttp's loggers other than the access log (which ACCESS_LOG_FORMAT governs).
+# aiohttp's loggers other than the access log (which ACCESS_LOG_FORMAT governs), and
+# aiohttp-remotes' (hotline/web/remote.py).
 LIBRARY_LOGGERS = ("aiohttp.server", "aiohttp.web", "aiohttp.internal", "aiohttp.websocket",
-                   "aiohttp.client")
+                   "aiohttp.client", "aiohttp_remotes")
 _FORMAT_SPEC = re.compile(r"%[-#0 +]*[0-9*]*(?:\.[0-9*]+)?[a-zA-Z]")
 
 
 class LibraryScrub(logging.Filter):
     """A library's record keeps its words and its error's type and place, never its
-    arguments or the error's text. aiohttp's "Error handling request from %s" named the
-    client's address, and the parser's error quoted the first bytes of an oversized header
-    (a chat cookie) in its message and traceback."""
+    arguments, its extra fields or the error's text. aiohttp's "Error handling request from
+    %s" named the client's address, the parser's error quoted the first bytes of an oversized
+    header (a chat cookie) in its message and traceback, and aiohttp-remotes passes the
+    forwarded addresses as extra fields. A request refused as the client's error (one the
+    HTTP parser or aiohttp-remotes refused, answered 400) is logged at INFO, not ERROR: any
+    client could fill the log with ERROR lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.name.startswith("aiohttp_remotes") or (
+                isinstance(error, HttpProcessingError) and 400 <= error.code < 500):
+            record.levelno, record.levelname = logging.INFO, "INFO"
         if record.args:
             record.msg = _FORMAT_SPEC.sub("-", str(record.msg))
             record.args = None
-        if record.exc_info:
-            error = record.exc_info[1]
-            record.error = type(error).__name__ if error is not None else None
-            frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+        for key in [k for k in vars(record) if k not in _STANDARD and not k.startswith("_")]:
+            delattr(record, key)
+        if error is not None:
+            record.error = type(error).__name__
+            frames = traceback.extract_tb(error.__traceback__)
             if frames:
                 record.where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"
-            record.exc_info = None
-            record.exc_text = None
+        record.exc_info = None
+        record.exc_text = None
         record.stack_info = None
-        return True
+        # Lowered below the logger's level: dropped, as if logged at that level.
+        return logging.getLogger(record.name).isEnabledFor(record.levelno)
 
 
 def scrub_library_logs() -> None:

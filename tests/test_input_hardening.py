@@ -1,7 +1,8 @@
 """Input that once crashed a handler (500), over the real app (SQLite and PostgreSQL): bodies
 that cannot be decoded, digits that are not ASCII, numbers too large for SQL, forms without a
-usable encoding, header and cookie bytes that are not UTF-8, a 503 from the API helper, and a
-fresh chat visitor's event stream (only queue moves, nothing about other people)."""
+usable encoding, header and cookie bytes that are not UTF-8, a 503 from the API helper, a
+fresh chat visitor's event stream (only queue moves, nothing about other people), and a static
+file name too long for the file system."""
 
 from __future__ import annotations
 
@@ -210,3 +211,14 @@ async def test_a_fresh_visitors_stream_hears_only_that_the_queue_moved(
     resp.close()
     assert [e["type"] for e in stream.seen] == ["queue"], stream.seen
     assert stream.seen[0]["data"] == {"type": "queue", "id": stream.seen[0]["id"]}
+
+
+@pytest.mark.parametrize("name", ["a" * 300, "a/" * 2100 + "b", "é" * 200])
+async def test_static_file_name_too_long_for_the_file_system_is_404(app_runner: AppRunner,
+                                                                     name: str) -> None:
+    """Found by the route fuzz: aiohttp's static handler let ENAMETOOLONG through (500)."""
+    client = await app_runner.client()
+    for method in ("GET", "HEAD"):
+        resp = await client.request(method, "/static/" + name)
+        assert resp.status == 404, (method, resp.status)
+    assert (await client.get("/static/chat.css")).status == 200

@@ -1,16 +1,20 @@
 """aiohttp's own log lines about requests it could not parse ("Error handling request from
 <address>", with the parser's error quoting the first bytes of the bad line) carry neither the
 client's address nor any byte of the request: over a real socket, with every logger at DEBUG,
-every record formatted both as the server writes it (JsonFormatter) and as pytest shows it."""
+every record formatted both as the server writes it (JsonFormatter) and as pytest shows it.
+Such lines, and aiohttp-remotes' about a malformed X-Forwarded-For, are INFO: the client's
+error, never the server's."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
+from hotline.config import Config
 from hotline.logs import JsonFormatter
-from tests.conftest import AppRunner
+from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.raw_http import raw_request
 
 # A loopback address of its own: no other log line (Redis, PostgreSQL) names it.
@@ -43,3 +47,31 @@ async def test_unparsable_requests_leave_no_address_or_bytes_in_logs(
     served = [fmt.format(r) for r in records if r.name == "aiohttp.server"]
     assert any("Error handling request" in line and "LineTooLong" in line
                for line in served), served[:3]
+
+
+@pytest.fixture
+def config(tmp_path: Path, database: Database, redis_server: RedisProcess) -> Config:
+    # The test's loopback client is a trusted proxy: its X-Forwarded-For is read.
+    return make_config(tmp_path / "data", database.url, redis_server.url,
+                       server={"trusted_proxies": ["127.0.0.0/8"]})
+
+
+async def test_a_request_the_client_got_wrong_is_not_logged_as_an_error(
+        app_runner: AppRunner, caplog: pytest.LogCaptureFixture) -> None:
+    """A bad header byte, or X-Forwarded-For twice from the proxy (found by the route fuzz):
+    400, and the library's line is INFO, with the error's type and no address or header value
+    in any field (any client could otherwise fill the log with ERROR lines)."""
+    caplog.set_level(logging.DEBUG)
+    server = app_runner.server
+    assert server is not None
+    forwarded = b"X-Forwarded-For: 198.51.100.23"
+    for headers in ([b"X-Note: a\x01b"], [forwarded, forwarded]):
+        status, _ = await raw_request(server, "GET", "/chat", headers, from_host=CLIENT)
+        assert status == 400
+    lines = [(r.levelno, JsonFormatter().format(r)) for r in caplog.records
+             if r.name.startswith("aiohttp")]
+    assert lines, "nothing logged"
+    assert all(level < logging.WARNING for level, _ in lines), lines
+    assert any("BadHttpMessage" in line for _, line in lines), lines
+    assert any("Too many headers" in line for _, line in lines), lines
+    assert not [line for _, line in lines if "198.51.100.23" in line or CLIENT in line]

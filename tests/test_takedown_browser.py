@@ -72,6 +72,7 @@ async def test_the_desk_in_a_browser(site: Site, browser: Browser, tmp_path: Pat
     shots = _screenshot_dir(tmp_path)
     tk_id = await add_staff(site.config, "tk", role=Role.TAKEDOWN)
     now = datetime.now(UTC)
+    await roster.set_rostered(site.deps, tk_id, True, tk_id, confirm=True)
     await roster.add_override(site.deps, shifts.Override(
         tk_id, now - timedelta(hours=1), now + timedelta(hours=12), True, "cover"), tk_id)
 

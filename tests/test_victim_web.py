@@ -265,6 +265,7 @@ async def test_counselor_gives_a_referral_from_the_case_page(site: AppRunner) ->
     assert await counselor.login("mina") == 303
     cid = await counselor.take_next()
     listed = await (await counselor.client.get(f"/api/v1/cases/{cid}/referrals")).json()
+    assert "referrals" in listed, listed
     codes = [r["code"] for r in listed["referrals"]]
     fitting = [r["code"] for r in listed["referrals"] if r["fits"]]
     assert fitting == codes[:len(fitting)] and "police112" in fitting

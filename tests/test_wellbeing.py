@@ -167,8 +167,9 @@ async def test_holidays_set_by_admins_and_honoured_by_the_roster(app_runner: App
     admin = await staff(app_runner, "root", Role.ADMIN)
     lead = await staff(app_runner, "lee", Role.LEAD)
     mina = await staff(app_runner, "mina", login=False)
-    await roster.set_rostered(deps, mina.id, True, lead.id)
-    await roster.add_shifts(deps, [roster.ShiftIn(mina.id, 0, time(9), time(18), SEOUL)], lead.id)
+    await roster.set_rostered(deps, mina.id, True, lead.id, confirm=True)
+    await roster.add_shifts(deps, [roster.ShiftIn(mina.id, 0, time(9), time(18), SEOUL)],
+                            lead.id)
     for body, field in (({"day": "2026-13-01", "kind": "closed"}, "day"),
                         ({"day": "2026-12-28", "kind": "shut"}, "kind"),
                         ({"day": "2026-12-28", "kind": "reduced"}, "opens"),

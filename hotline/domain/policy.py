@@ -100,6 +100,9 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/cases/{id}/callback/call"): _C,
     ("POST", "/api/v1/callbacks"): _C,
     ("GET", "/api/v1/cases/{id}/evidence"): _C,
+    # The referral directory on a case (docs/victim.md); the case's own access rule decides.
+    ("GET", "/api/v1/cases/{id}/referrals"): _C,
+    ("POST", "/api/v1/cases/{id}/referrals"): _C,
     ("GET", "/api/v1/evidence/{eid}/preview"): _C,
     ("POST", "/api/v1/evidence/{eid}/reveal"): _C,
     ("GET", "/api/v1/evidence/{eid}/original"): _C,

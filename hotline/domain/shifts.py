@@ -126,7 +126,8 @@ class _Plan:
     on: tuple[Interval, ...]
     off: tuple[Interval, ...]
     closed: tuple[Interval, ...] = ()
-    # Not rostered: on shift at all times except time off (weekly shifts and extra time unused).
+    # Not rostered: on shift at all times except time off (weekly shifts, extra time and
+    # holiday closures unused).
     always: bool = False
 
 
@@ -270,11 +271,10 @@ def _effective(plan: _Plan, lo: datetime, hi: datetime) -> list[Interval]:
     if plan.always:
         on = [(lo, hi)]
     else:
-        # A holiday closes weekly shifts; overrides still apply (and the not-rostered are
-        # not on the roster at all).
         on = [span for shift in plan.shifts for span in _shift_spans(shift, lo, hi)]
         if plan.closed:
-            on = _subtract(_merge(on), _merge(s for s in plan.closed if s[0] < hi and s[1] > lo))
+            on = _subtract(_merge(on),
+                           _merge(s for s in plan.closed if s[0] < hi and s[1] > lo))
         on.extend(s for s in plan.on if s[0] < hi and s[1] > lo)
     # Off always wins over on: never route to someone who is sick, even if also marked covering.
     off = _merge(s for s in plan.off if s[0] < hi and s[1] > lo)

@@ -31,9 +31,9 @@ ALWAYS = (0, 2**50)
 
 async def load_roster(conn: AsyncConnection, since: datetime | None = None,
                       staff_id: int | None = None) -> shifts.Roster:
-    """Weekly shifts, overrides (those not ended before `since`), holidays and who is not
-    rostered, from SQL; only one staff member's when `staff_id` is given (a window depends on
-    that person's entries and the holidays alone)."""
+    """Weekly shifts, overrides (those not ended before `since`), holidays and who does not
+    follow the roster, from SQL; only one staff member's when `staff_id` is given (a window
+    depends on that person's entries and the holidays alone)."""
     wq = select(shifts_table)
     q = select(shift_overrides)
     aq = select(counselors.c.id).where(counselors.c.rostered.is_(False))
@@ -51,10 +51,10 @@ async def load_roster(conn: AsyncConnection, since: datetime | None = None,
         shifts.Override(staff_id=r.counselor_id, start=r.starts_at, end=r.ends_at,
                         on_shift=bool(r.on_shift), reason=r.reason)
         for r in await conn.execute(q))
+    always = frozenset(int(r.id) for r in await conn.execute(aq))
     # Holidays from a day before `since` (a local day starts up to 14 h before UTC's).
     first = since.date() - timedelta(days=1) if since is not None else date(1970, 1, 1)
     closed = holidays.closures(tuple(await staff_store.holidays_from(conn, first)))
-    always = frozenset(int(r.id) for r in await conn.execute(aq))
     return shifts.Roster(shifts=weekly, overrides=overrides, closures=closed, always=always)
 
 

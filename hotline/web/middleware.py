@@ -1,15 +1,17 @@
 """Middlewares: security headers on every response, and errors turned into clear answers.
 
 A handler bug answers 500 with an error id that is also logged (never the request body); bad
-input answers the 4xx its handler chose. A route that needs the live store (Redis) while it is
-unreachable answers 503 with Retry-After and a plain message: the one place that says so, for
-every staff page and API (victims' channels do without Redis; see docs/stores.md). So does a
-request whose database connection was lost under it (the server restarted or ended the
-session): the pool has already replaced it, so a second try runs on a fresh one.
+input answers the 4xx its handler chose (a path naming a file too long for the file system:
+404). A route that needs the live store (Redis) while it is unreachable answers 503 with
+Retry-After and a plain message: the one place that says so, for every staff page and API
+(victims' channels do without Redis; see docs/stores.md). So does a request whose database
+connection was lost under it (the server restarted or ended the session): the pool has
+already replaced it, so a second try runs on a fresh one.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import secrets
@@ -87,6 +89,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return _internal(request)
         log.warning("database connection lost under a request", extra={"path": request.path})
         return _unavailable(request, "database connection lost", _DB_LOST, DB_RETRY_AFTER_S)
+    except OSError as e:
+        if e.errno != errno.ENAMETOOLONG:
+            return _internal(request)
+        # A file name longer than the file system allows can only be the client's own path
+        # (/static/<name>): no such file (aiohttp's static handler let it through as a 500).
+        raise web.HTTPNotFound() from None
     except Exception:
         return _internal(request)
 

@@ -1,7 +1,7 @@
 """floor: rostered is a choice, abandoned contacts have a deadline, triage signals are kept
 
 Revision ID: 0016
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-05 01:40:00
 
 - `counselors.rostered`: whether the person follows the roster (on shift only in their

@@ -61,7 +61,8 @@ _CONV_COLS = (
     conversations.c.assigned_at, conversations.c.closed_at,
     conversations.c.contact_sealed.is_not(None).label("has_contact"),
     conversations.c.urgency_reasons, conversations.c.victim_left_at,
-    conversations.c.return_of, conversations.c.signals_withdrawn,
+    conversations.c.return_of,
+    conversations.c.signals_withdrawn,
 )
 
 
@@ -72,7 +73,8 @@ def _conv(r: Row) -> ConversationRow:
         urgency=Urgency(r[5]), counselor_id=r[6], created_at=r[7], enqueued_at=r[8],
         assigned_at=r[9], closed_at=r[10], has_contact=bool(r[11]),
         reasons=tuple(x for x in r[12].split(",") if x), victim_left_at=r[13],
-        return_of=r[14], withdrawn=tuple(x for x in r[15].split(",") if x),
+        return_of=r[14],
+        withdrawn=tuple(x for x in r[15].split(",") if x),
     )
 
 
