@@ -209,14 +209,16 @@ async def floor(request: web.Request) -> web.Response:
     return web.json_response(await floorview.floor(request.app[DEPS], page_limit(request)))
 
 
-@routes.get("/api/v1/floor/{part:unassigned|active|agents}")
+@routes.get("/api/v1/floor/unassigned")
+@routes.get("/api/v1/floor/active")
+@routes.get("/api/v1/floor/agents")
 async def floor_page(request: web.Request) -> web.Response:
     """One more page of a floor list: {"items", "total", "next"}; `after` is the `next` of
     the page before."""
     staff = await require_staff(request)
     _require_role(staff, _LEADS)
     deps, limit, after = request.app[DEPS], page_limit(request), page_after(request)
-    part = request.match_info["part"]
+    part = request.path.rsplit("/", 1)[1]
     try:
         if part == "unassigned":
             found = await floorview.queue(deps, limit, after)
