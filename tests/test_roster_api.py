@@ -1,7 +1,7 @@
 """The roster over the real app (SQLite and PostgreSQL): weekly shifts and dated overrides
 decide who may take cases (reasons "shift" and "ending"), leads edit the roster through
-/api/v1/roster (audited, 403 for everyone else, 400 naming the bad field), GET /api/v1/roster
-answers who is on at a time, [[roster.shifts]] in the config seeds the table once, and
+/api/v1/roster (audited; 404 for everyone else, from the policy guard; 400 naming the bad
+field), GET /api/v1/roster answers who is on at a time, [[roster.shifts]] in the config seeds the table once, and
 `hotline roster --json --at` prints the same view.
 
 Pull mode throughout: "take next" is the probe of eligibility, and no background offer moves
@@ -221,14 +221,14 @@ async def test_roster_edits_are_for_leads_only(app_runner: AppRunner) -> None:
     for who in (mina, tk):
         resp = await who.post("/api/v1/roster/shifts",
                               shift_body(who.id, now, now + timedelta(hours=8)))
-        assert resp.status == 403
+        assert resp.status == 404
         resp = await who.post("/api/v1/roster/overrides", {
             "counselor_id": who.id, "start": now.isoformat(),
             "end": (now + timedelta(hours=8)).isoformat(), "on_shift": True, "reason": "cover"})
-        assert resp.status == 403
+        assert resp.status == 404
         for path in (f"/api/v1/roster/shifts/{sid}", f"/api/v1/roster/overrides/{oid}"):
             resp = await who.client.delete(path, headers={"X-CSRF-Token": who.csrf})
-            assert resp.status == 403
+            assert resp.status == 404
         # Reading the roster is fine.
         assert (await _roster(who))[0] == 200
     assert await row_counts(app_runner.config) == before
@@ -462,7 +462,7 @@ async def test_leads_list_the_roster_entries_they_can_remove(app_runner: AppRunn
     data = await (await lead.client.get("/api/v1/roster/entries")).json()
     assert [e["day"] for e in data["shifts"]] == ["wed"]
     # Counselors may not read the roster's entries.
-    assert (await mina.client.get("/api/v1/roster/entries")).status == 403
+    assert (await mina.client.get("/api/v1/roster/entries")).status == 404
 
 
 async def test_one_profile_is_the_same_as_in_the_full_list(app_runner: AppRunner) -> None:
