@@ -1,8 +1,8 @@
 """The roster over the real app (SQLite and PostgreSQL): weekly shifts and dated overrides
 decide who may take cases (reasons "shift" and "ending"), leads edit the roster through
 /api/v1/roster (audited; 404 for everyone else, from the policy guard; 400 naming the bad
-field), GET /api/v1/roster answers who is on at a time, [[roster.shifts]] in the config seeds the table once, and
-`hotline roster --json --at` prints the same view.
+field), GET /api/v1/roster answers who is on at a time, [[roster.shifts]] in the config
+seeds the table once, and `hotline roster --json --at` prints the same view.
 
 Pull mode throughout: "take next" is the probe of eligibility, and no background offer moves
 a case while a test looks."""
