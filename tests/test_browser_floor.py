@@ -48,7 +48,7 @@ async def _victim_writes(browser: Browser, site: Site, problems: Problems, text:
     await page.goto("/chat?lang=en")
     await page.locator("#text").fill(text)
     await page.get_by_role("button", name="Send").click()
-    await expect(page.locator("#messages li.mine")).to_have_text([text])
+    await expect(page.locator("#messages li.mine .body")).to_have_text([text])
     return ctx, page
 
 

@@ -97,6 +97,12 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/roster/shifts"): _R,
     ("DELETE", "/api/v1/roster/{kind}/{id}"): _R,
     ("POST", "/api/v1/roster/overrides"): _R,
+    ("PUT", "/api/v1/roster/people/{id}"): _R,
+    ("GET", "/api/v1/roster/cover"): _R,
+    # Anyone who may read the case sees its signals; withdrawing one is for its holder or
+    # someone who supervises (services/withdraw.py, through `may`).
+    ("GET", "/api/v1/cases/{id}/signals"): _C,
+    ("POST", "/api/v1/cases/{id}/signals/{signal}/withdraw"): _C,
     ("GET", "/api/v1/bans"): Action.BANS,
     ("POST", "/api/v1/bans"): Action.BANS,
     ("DELETE", "/api/v1/bans/{id}"): Action.BANS,

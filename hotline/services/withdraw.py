@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
+from hotline.domain import policy
 from hotline.domain.conversation import Status, Urgency
 from hotline.domain.signals import Certainty, Signal, reason_code
-from hotline.domain.staff import Role, Staff
+from hotline.domain.staff import Staff
 from hotline.domain.triage import Triage, TriageRules, aged
 from hotline.services import alerts, casework, urgency
 from hotline.services.deps import Deps
@@ -58,7 +59,8 @@ async def withdraw(deps: Deps, staff: Staff, conversation_id: str, signal: Signa
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
         conv = await casework.load_case(conn, staff, conversation_id)
-        if staff.role not in (Role.LEAD, Role.ADMIN) and conv.counselor_id != staff.id:
+        if not policy.may(staff.role, policy.Action.SUPERVISE) \
+                and conv.counselor_id != staff.id:
             raise casework.CaseConflict("not_holder")
         if conv.status is Status.CLOSED:
             raise casework.CaseConflict("closed")
