@@ -90,6 +90,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/roster/shifts"): _R,
     ("DELETE", "/api/v1/roster/{kind}/{id}"): _R,
     ("POST", "/api/v1/roster/overrides"): _R,
+    ("PUT", "/api/v1/roster/people/{id}"): _R,
     ("GET", "/api/v1/bans"): Action.BANS,
     ("POST", "/api/v1/bans"): Action.BANS,
     ("DELETE", "/api/v1/bans/{id}"): Action.BANS,
