@@ -107,7 +107,9 @@ async def test_item_from_alert_in_one_call_acknowledges_it(desk_floor: Floor) ->
     assert item["case_id"] == f.case_id and item["reporter"] == "victim"
     status, open_alerts = await call(f.tk, "GET", "/api/v1/alerts")
     assert status == 200
-    assert f.alert_id not in [a["id"] for a in open_alerts["alerts"]]
+    # The floor's list keeps an alert acknowledged a moment ago, with who did it.
+    assert [a["acked_by"] for a in open_alerts["alerts"] if a["id"] == f.alert_id] in (
+        [], [f.tk.id])
     created = await audit(f.runner, "takedown.item.created", str(item["id"]))
     assert created[0]["actor_id"] == f.tk.id
     assert created[0]["detail"]["alert"] == f.alert_id
