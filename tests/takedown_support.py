@@ -56,7 +56,7 @@ async def floor(runner: AppRunner) -> Floor:
     admin = await staff(runner, "admin", role=Role.ADMIN)
     now = datetime.now(UTC)
     for who in (tk, tk2):
-        await add_override(lead, who.id, now - timedelta(hours=1), now + timedelta(hours=20),
+        await add_override(lead, who.id, now - timedelta(hours=1), now + timedelta(hours=30),
                            True, "cover")
     _v, cid = await victim(runner, "they posted my video and it is spreading now")
     resp = await counselor.post(f"/api/v1/cases/{cid}/take")
