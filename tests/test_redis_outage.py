@@ -126,7 +126,7 @@ def _kill(redis: RedisProcess) -> None:
 
 def _paths(app: web.Application, case_id: str) -> list[tuple[str, str]]:
     """Every staff route (/console, /api/) as (method, path); each path parameter is the
-    first of the case id, "shifts", "accept", "1" that fits the route's pattern."""
+    first of the case id and sample values that fits the route's pattern."""
     out = []
     for route in app.router.routes():
         if route.method == "HEAD":
@@ -142,7 +142,8 @@ def _paths(app: web.Application, case_id: str) -> list[tuple[str, str]]:
             names = re.findall(r"\{(\w+)\}", formatter)
             values = {}
             for name in names:
-                for candidate in (case_id, "shifts", "accept", "1"):
+                for candidate in (case_id, "shifts", "accept", "reactivate", "0" * 16,
+                                  "2030-01-01", "minor", "1"):
                     values[name] = candidate
                     if pattern.fullmatch(formatter.format(**{n: values.get(n, "1")
                                                               for n in names})):
