@@ -21,53 +21,54 @@ import jinja2
 from aiohttp import web
 
 from hotline import datadir, loopwatch
-from hotline.channels import sms, telegram, voice, webcase, webchat, webchat_tools
-from hotline.config import Config
-from hotline.console import api as console_api
-from hotline.console import (
-    bans_api,
-    evidence_api,
-    floor_api,
-    referrals_api,
-    roster_api,
-    signals_api,
-)
-from hotline.console import i18n as console_i18n
-from hotline.console import pages as console_pages
-from hotline.crypto import Keyring, load_master_key
-from hotline.domain import policy
-from hotline.events import Hub
-from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
-from hotline.prompts import Prompts
-from hotline.services import (
+from hotline.cases import (
     abandon,
     alerts,
-    bans,
-    case_takedown,
+    floor_api,
     livesync,
     outbox,
     presence,
     retention,
     roster,
+    roster_api,
     router,
+    signals_api,
     urgency,
 )
-from hotline.services.deps import Deps
-from hotline.services.jobs import supervise
+from hotline.cases import api as console_api
+from hotline.cases import pages as console_pages
+from hotline.cases.live import LiveStore
+from hotline.channels.telegram import service as telegram
+from hotline.channels.twilio import sms, voice
+from hotline.channels.webchat import case as webcase
+from hotline.channels.webchat import chat as webchat
+from hotline.channels.webchat import tools as webchat_tools
+from hotline.config import Config
+from hotline.crypto import Keyring, load_master_key
+from hotline.deps import Deps
+from hotline.domain import policy
+from hotline.events import Hub
+from hotline.evidence import api as evidence_api
+from hotline.jobs import supervise
+from hotline.limits import api as bans_api
+from hotline.limits import bans
+from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
+from hotline.prompts import Prompts
 from hotline.staff import api as staff_api
 from hotline.staff import pages as staff_pages
 from hotline.staff import upkeep, wellbeing_api
 from hotline.staff.guard import guard
+from hotline.staff.throttle_store import Throttle
 from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import LiveStore
-from hotline.stores.live.throttle import Throttle
 from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.takedown import api as takedown_api
 from hotline.takedown import pages as takedown_pages
 from hotline.takedown.victim import VictimDesk
+from hotline.victim import case_takedown, referrals_api
+from hotline.web import i18n as console_i18n
 from hotline.web import ops
 from hotline.web.appkeys import (
     CONFIG,

@@ -21,15 +21,17 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select, update
 
-from hotline.console.auth import hash_password
+from hotline.audit.tables import audit_events
+from hotline.cases import conversations as convs
+from hotline.cases import staffing as agents
+from hotline.cases.tables import alerts
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel
 from hotline.domain.shifts import DAY_NAMES
 from hotline.domain.staff import Role
-from hotline.services import agents
-from hotline.services.deps import Deps
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.tables import alerts, audit_events, counselors
+from hotline.staff import accounts as staff_store
+from hotline.staff.auth import hash_password
+from hotline.staff.tables import counselors
 from hotline.web.appkeys import DEPS
 from tests.conftest import AppRunner, wait_for
 from tests.helpers import PASSWORD, Counselor, Victim

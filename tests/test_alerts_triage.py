@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from hotline.cases import alerts, presence, router, urgency
+from hotline.cases.live import now_ms
 from hotline.config import Config
 from hotline.domain.conversation import Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
 from hotline.domain.triage import IntakeAnswers
-from hotline.services import alerts, presence, router, urgency
-from hotline.stores.live.store import now_ms
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
     Staffer,

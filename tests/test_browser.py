@@ -37,14 +37,15 @@ from playwright.async_api import (
 )
 from sqlalchemy import select
 
-from bots.media import fingerprint
 from hotline.app import create_app
+from hotline.callbacks.tables import callbacks
+from hotline.cases.tables import intake_records
+from hotline.channels.telegram.media import fingerprint
 from hotline.config import Config
+from hotline.deps import Deps
 from hotline.domain.staff import Role
-from hotline.services import evidence
-from hotline.services.deps import Deps
+from hotline.evidence import service as evidence
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import callbacks, intake_records
 from hotline.web.appkeys import DEPS
 from tests.conftest import RedisProcess, free_port, make_config, wait_for
 from tests.helpers import PASSWORD, add_staff

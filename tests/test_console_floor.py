@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from hotline.cases import alerts, outbox, urgency
 from hotline.config import Config
 from hotline.domain.staff import Role
 from hotline.domain.triage import IntakeAnswers
-from hotline.services import alerts, outbox, urgency
 from tests.conftest import AppRunner, Database, RedisProcess, make_config, wait_for
 from tests.floor import (
     add_override,

@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
+from hotline.cases import conversations as convs
+from hotline.cases import livesync, urgency
+from hotline.cases.live import AgentProfile
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
-from hotline.services import livesync, urgency
-from hotline.services.deps import Deps
-from hotline.stores.live.store import AgentProfile
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database, RedisProcess, make_config
 from tests.helpers import down_then_up, migration_module, schema_diffs, sqlite_plan, statements_seen

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from hotline.services.jobs import JOB_FAILURES, supervise
+from hotline.jobs import JOB_FAILURES, supervise
 
 GUARD_S = 10.0  # only a guard against hanging
 
@@ -28,7 +28,7 @@ async def test_a_failing_job_is_started_again_until_it_returns(
             raise ValueError(secret)
 
     before = JOB_FAILURES.labels("test-job")._value.get()
-    with caplog.at_level(logging.ERROR, logger="hotline.services.jobs"):
+    with caplog.at_level(logging.ERROR, logger="hotline.jobs"):
         await asyncio.wait_for(supervise("test-job", job, stop, restart_min_s=0.01,
                                          restart_max_s=0.04), GUARD_S)
     assert len(starts) == 4

@@ -1,4 +1,4 @@
-"""hotline/stores/live/store.py against a real private redis-server: queue order, language
+"""hotline/cases/live.py against a real private redis-server: queue order, language
 matching, capacity, claims, release, rebuild, the Lua eligibility rule against the Python one,
 and atomicity under concurrent take_next."""
 
@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from hotline.cases.live import AgentProfile, ClaimResult, LiveStore, Waiting, now_ms
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import AgentState, Presence, RoutingRules, why_not
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import AgentProfile, ClaimResult, LiveStore, Waiting, now_ms
 from tests.conftest import RedisProcess
 
 C, H, N = Urgency.CRITICAL, Urgency.HIGH, Urgency.NORMAL

@@ -1,4 +1,4 @@
-"""The reconciler (hotline/services/livesync.py) on SQLite and PostgreSQL with a real Redis:
+"""The reconciler (hotline/cases/livesync.py) on SQLite and PostgreSQL with a real Redis:
 a case SQL has closed but whose Redis release failed (casework.close, callback.abandon,
 selfservice.stop and forget log "reconciler will fix it") is released in Redis once two
 passes in a row see it: its queue entry, offer or ownership goes, and the counselor's load and
@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
+from hotline.cases import conversations as convs
+from hotline.cases import livesync
+from hotline.cases.inbox import receive
+from hotline.cases.live import AgentProfile, Waiting
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import AgentState, Presence
 from hotline.domain.staff import Role
-from hotline.services import livesync
-from hotline.services.deps import Deps
-from hotline.services.inbox import receive
-from hotline.stores.live.store import AgentProfile, Waiting
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
 from tests.conftest import Database, RedisProcess, make_config
 from tests.service_deps import inbound, open_deps
 

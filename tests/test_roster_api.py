@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from hotline.cases.tables import shift_overrides, shifts
 from hotline.config import Config
 from hotline.domain.staff import Role
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import shift_overrides, shifts
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
     add_override,
@@ -468,7 +468,7 @@ async def test_leads_list_the_roster_entries_they_can_remove(app_runner: AppRunn
 async def test_one_profile_is_the_same_as_in_the_full_list(app_runner: AppRunner) -> None:
     """A login refreshes one counselor's routing profile from that person's roster rows only;
     it must be what the full resync computes for them."""
-    from hotline.services import agents
+    from hotline.cases import staffing as agents
 
     lead = await staff(app_runner, "lead", role=Role.LEAD)
     people = [await staff(app_runner, n, login=False) for n in ("mina", "jun", "ara")]

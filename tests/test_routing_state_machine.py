@@ -35,6 +35,7 @@ from hypothesis.stateful import (
 )
 from redis.asyncio import Redis
 
+from hotline.cases.live import AgentProfile, ClaimResult, LiveStore, Waiting
 from hotline.domain.conversation import Channel, Urgency, queue_score
 from hotline.domain.routing import (
     REASONS,
@@ -47,7 +48,6 @@ from hotline.domain.routing import (
     why_not,
 )
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import AgentProfile, ClaimResult, LiveStore, Waiting
 from tests.conftest import RedisProcess
 
 T = TypeVar("T")
@@ -182,7 +182,7 @@ class RoutingMachine(RuleBasedStateMachine):
         self.seq = 0
         # The store reads the clock itself in accept, reassign, release, unoffer, put_agent:
         # make that the model clock.
-        self._clock = mock.patch("hotline.stores.live.store.now_ms", lambda: self.model.now)
+        self._clock = mock.patch("hotline.cases.live.now_ms", lambda: self.model.now)
         self._clock.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -731,7 +731,7 @@ def test_lua_eligibility_parity(redis_server: RedisProcess) -> None:
                                k.queue_meta, k.offer, k.offers, k.declined("target"))
 
     async def observe(case: Case) -> dict[str, str | None]:
-        with mock.patch("hotline.stores.live.store.now_ms", lambda: PARITY_NOW):
+        with mock.patch("hotline.cases.live.now_ms", lambda: PARITY_NOW):
             got = await asyncio.gather(*(observe_one(case, c) for c in calls.values()))
         return dict(zip(calls, got, strict=True))
 

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import update
 
 from hotline.domain.staff import Role
+from hotline.staff.tables import password_resets
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import password_resets
 from tests.conftest import AppRunner
 from tests.floor import deps_of
 from tests.helpers import PASSWORD, Counselor, Victim, add_staff, row_counts

@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from hotline.cases import casework, livesync, presence, router
+from hotline.cases import staffing as agents
+from hotline.cases.inbox import receive
+from hotline.cases.live import now_ms
+from hotline.cases.tables import alerts
+from hotline.deps import Deps
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
-from hotline.services import agents, casework, livesync, presence, router
-from hotline.services.deps import Deps
-from hotline.services.inbox import receive
-from hotline.stores.live.store import now_ms
-from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.tables import alerts
+from hotline.staff import accounts as staff_store
 from tests.conftest import Database, RedisProcess, make_config, wait_for
 from tests.service_deps import inbound, open_deps
 

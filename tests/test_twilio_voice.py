@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hotline.callbacks.tables import callbacks
+from hotline.cases import conversations as convs
+from hotline.cases.tables import intake_records, messages
+from hotline.channels.twilio import store
 from hotline.domain.conversation import Status
 from hotline.prompts import Prompts
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import twilio as store
-from hotline.stores.sql.tables import callbacks, intake_records, messages
 from tests.conftest import wait_for
 from tests.floor import presence, staff, stream_events
 from tests.twilio_support import (

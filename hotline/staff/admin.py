@@ -11,15 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from hotline.console.auth import hash_password
+from hotline.audit import log as audit
+from hotline.cases import handover
+from hotline.cases import staffing as agents
 from hotline.crypto import new_token
+from hotline.deps import Deps
 from hotline.domain.accounts import FieldError, Fields, check_name, check_password
 from hotline.domain.staff import Role, Staff
-from hotline.services import agents, handover, sessions
-from hotline.services.deps import Deps
-from hotline.staff import store
-from hotline.stores.sql import audit
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
+from hotline.staff import sessions, store
+from hotline.staff.auth import hash_password
 
 log = logging.getLogger(__name__)
 

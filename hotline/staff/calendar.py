@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from hotline.audit import log as audit
+from hotline.cases import staffing as agents
+from hotline.deps import Deps
 from hotline.domain.holidays import Holiday
-from hotline.services import agents
-from hotline.services.deps import Deps
 from hotline.staff import store
-from hotline.stores.sql import audit
 
 
 async def upcoming(deps: Deps) -> list[Holiday]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hotline.audit import log as audit
+from hotline.cases import casework
+from hotline.deps import Deps
 from hotline.domain.staff import Staff
-from hotline.services import casework
-from hotline.services.deps import Deps
 from hotline.staff import exposure_store as q
-from hotline.stores.sql import audit
 
 
 async def mark_hard(deps: Deps, staff: Staff, conversation_id: str) -> int:

@@ -12,10 +12,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from hotline.cases import staffing as agents
+from hotline.deps import Deps
 from hotline.domain import exposure, shifts
 from hotline.domain.exposure import Caps, Totals
-from hotline.services import agents
-from hotline.services.deps import Deps
 from hotline.staff import exposure_store as q
 
 log = logging.getLogger(__name__)

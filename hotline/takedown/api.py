@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from hotline.console.auth import require_staff
+from hotline.cases import conversations as convs
 from hotline.domain.removal import RequestState
 from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
-from hotline.services.jobs import supervise
-from hotline.stores.sql import conversations as convs
+from hotline.jobs import supervise
+from hotline.staff.auth import require_staff
 from hotline.takedown import deadlines, export, items, policy, queries, sending, views
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
@@ -256,7 +256,7 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
         supervise("takedown-deadlines", lambda: deadlines.run_deadlines(desk, stop), stop),
         name="takedown-deadlines")
     yield
-    # Stop between passes (hotline/services/jobs.py); cancel only if stuck.
+    # Stop between passes (hotline/jobs.py); cancel only if stuck.
     stop.set()
     await asyncio.wait({task}, timeout=10)
     if not task.done():

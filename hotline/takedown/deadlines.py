@@ -2,7 +2,7 @@
 pages the takedown staff on shift one at a time and then the leads (as urgent alerts do),
 and so puts the next rung before them (the request page's one-click "draft next rung").
 
-Runs through the project's job runner (hotline.services.jobs.supervise) on one instance at a
+Runs through the project's job runner (hotline.jobs.supervise) on one instance at a
 time (a Redis lock per pass); its clock is the desk's, so tests move time themselves.
 See docs/takedown.md, "Deadlines and escalation".
 """
@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 
+from hotline.audit import log as audit
+from hotline.cases import alerts
 from hotline.domain.removal import mark_overdue
 from hotline.domain.staff import Role, Staff
-from hotline.services import alerts
-from hotline.services.jobs import pause
-from hotline.stores.sql import audit
+from hotline.jobs import pause
 from hotline.takedown import policy, queries
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from hotline.deps import Deps
 from hotline.domain.platforms import Directory, Platform, Route
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
 from hotline.prompts import Prompts
-from hotline.services.deps import Deps
 from hotline.takedown.config import TakedownConfig
 from hotline.takedown.policy import DeskNotFound
 

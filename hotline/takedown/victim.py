@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from hotline.audit import log as audit
+from hotline.deps import Deps
 from hotline.domain.locations import parse_location
 from hotline.domain.removal import RequestState, is_overdue
 from hotline.domain.takedown import ImpossibleTransition, ItemEvent, next_item_status
-from hotline.services.case_takedown import ItemState
-from hotline.services.case_takedown import RequestState as VictimRequest
-from hotline.services.deps import Deps
-from hotline.stores.sql import audit
 from hotline.takedown import queries
 from hotline.takedown.items import CONSENT_PURPOSES
+from hotline.victim.case_takedown import ItemState
+from hotline.victim.case_takedown import RequestState as VictimRequest
 
 # The victim acted themselves, from the web case page (the desk's consent "via" words).
 VIA = "chat"

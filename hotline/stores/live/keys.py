@@ -227,7 +227,7 @@ class Keys:
 
     def tg_callback(self, chat_ref: str) -> str:
         """STRING a Telegram call-back request under way: "number" while the number is asked
-        for, then the number sealed (bots/victim_callback.py)."""
+        for, then the number sealed (hotline/channels/telegram/victim_callback.py)."""
         return self._k(f"tg:callback:{chat_ref}")
 
     def forget_pending(self, pseudonym: str) -> str:
