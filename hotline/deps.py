@@ -9,13 +9,13 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.cases.live import LiveStore
-from hotline.cases.outbox import Outbox
+from hotline.cases.senders import Outbox
 from hotline.config import Config
 from hotline.crypto import Keyring
 from hotline.domain.routing import RoutingRules
 from hotline.events import Event, Publisher
+from hotline.limits.bancache import BanCache
 from hotline.limits.buckets import Buckets
-from hotline.limits.flood import BanCache
 from hotline.stores.live.keys import Keys
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import and_, case, func, literal_column, or_, select, update
 
+from hotline.cases.senders import Outgoing, SendResult
 from hotline.cases.tables import conversations, messages
 from hotline.domain.conversation import Channel, Direction
 from hotline.jobs import pause
@@ -36,45 +36,6 @@ _BACKOFF_CAP_S = 300.0
 # A send taking longer than this counts as failed (and is retried).
 SEND_TIMEOUT_S = 15.0
 _LOCK_MS = 30_000
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One reply on its way: everything a channel needs, the address decrypted."""
-
-    conversation_id: str
-    seq: int
-    channel: Channel
-    language: str
-    address: str
-    text: str
-
-
-@dataclass(frozen=True)
-class SendResult:
-    ok: bool
-    provider_ref: str | None = None
-    # The provider asked us to wait this long (e.g. Telegram 429 retry_after).
-    retry_after_s: float | None = None
-    # Retrying cannot help (blocked the bot, invalid number): fail at once.
-    permanent: bool = False
-    # A short code, never message text or an address.
-    error: str = ""
-
-
-class Sender(Protocol):
-    async def send(self, out: Outgoing) -> SendResult: ...
-
-
-@dataclass
-class Outbox:
-    """The senders of the channels that are switched on (set up by each channel at start)."""
-
-    senders: dict[Channel, Sender] = field(default_factory=dict)
-    tasks: set[asyncio.Task[str | None]] = field(default_factory=set)
-
-    def register(self, channel: Channel, sender: Sender) -> None:
-        self.senders[channel] = sender
 
 
 def backoff_s(attempts: int) -> float:

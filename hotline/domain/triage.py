@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from hotline.config import ConfigError
 from hotline.domain import triage_words as words
 from hotline.domain.conversation import Urgency
 from hotline.domain.phrases import Prefilter, matcher, normalise
@@ -39,6 +38,7 @@ from hotline.domain.signals import Signal as Signal
 from hotline.domain.signals import parse_reason as parse_reason
 from hotline.domain.signals import reason_code as reason_code
 from hotline.domain.triage_scan import PAIRED, Index, Matchers, findings, index
+from hotline.errors import ConfigError
 
 AGE_GROUPS = ("under_14", "14_17", "18_plus")
 _MINOR_AGE_GROUPS = frozenset({"under_14", "14_17"})

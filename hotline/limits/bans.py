@@ -2,7 +2,7 @@
 banned sender gets the same calm answer as a flood, and nothing of theirs is stored or reaches
 staff. Every ban and lift is audited. See docs/limits.md.
 
-Bans live in SQL; each instance checks against its own copy in memory (flood.BanCache), so a
+Bans live in SQL; each instance checks against its own copy in memory (bancache.BanCache), so a
 check costs no I/O and still holds while Redis is down. The copy is reloaded at start, after a
 change here, when another instance announces one (event "bans"), and every REFRESH_S.
 """

@@ -14,34 +14,16 @@ current): no I/O, and they hold while Redis is down.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from hotline import metrics
-from hotline.domain.bans import BanList, Kind, client_network
+from hotline.domain.bans import client_network
 from hotline.limits.buckets import ALLOWED, Verdict
 
 if TYPE_CHECKING:
     from hotline.deps import Deps
 
-__all__ = ["ALLOWED", "BanCache", "Verdict"]
-
-
-class BanCache:
-    """This process's copy of the bans in force."""
-
-    def __init__(self) -> None:
-        self.current = BanList()
-
-    # Every inbound message asks: with no bans (the usual case) the answer costs no clock read.
-
-    def sender(self, pseudonym: str | None) -> bool:
-        return bool(self.current.ends) and self.current.banned(Kind.SENDER, pseudonym,
-                                                               datetime.now(UTC))
-
-    def address(self, tag: str | None) -> bool:
-        return bool(self.current.ends) and self.current.banned(Kind.ADDRESS, tag,
-                                                               datetime.now(UTC))
+__all__ = ["ALLOWED", "Verdict"]
 
 
 def address_tag(deps: Deps, remote: str | None) -> str | None:

@@ -19,13 +19,12 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from hotline.channels.telegram import ENV_SECRET, ENV_TOKEN
 from hotline.config import Config
 from hotline.staff.tables import counselors
 from hotline.stores.sql.engine import migrate, open_engine
 
 # Names of environment variables, not secrets.
-ENV_TOKEN = "HOTLINE_TELEGRAM_BOT_TOKEN"  # noqa: S105
-ENV_SECRET = "HOTLINE_TELEGRAM_WEBHOOK_SECRET"  # noqa: S105
 WEBHOOK_PATH = "/webhooks/telegram"
 
 

@@ -32,9 +32,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application
 
 from hotline import metrics
-from hotline.cases.outbox import Outgoing, SendResult
+from hotline.cases.senders import Outgoing, SendResult
+from hotline.channels.telegram import ENV_SECRET, ENV_TOKEN
 from hotline.channels.telegram import update as telegram_update
-from hotline.channels.telegram.cli import ENV_SECRET, ENV_TOKEN
 from hotline.channels.telegram.processor import DONE, FAILED, ChatOrderedProcessor
 from hotline.channels.telegram.runtime import BotRuntime, use_timedelta_durations
 from hotline.channels.telegram.staff_bot import StaffAlerts

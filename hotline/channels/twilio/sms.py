@@ -37,6 +37,7 @@ from hotline.audit import log as audit
 from hotline.callbacks import service as callback
 from hotline.cases import conversations as convs
 from hotline.cases import inbox, outbox, urgency, waitinfo
+from hotline.cases.senders import Outgoing, SendResult
 from hotline.cases.tables import conversations
 from hotline.channels.twilio import sms_case, sms_text, store
 from hotline.channels.twilio import sms_flow as flow
@@ -97,11 +98,11 @@ class SmsSender:
         self.deps = deps
         self.rt = rt
 
-    async def send(self, out: outbox.Outgoing) -> outbox.SendResult:
+    async def send(self, out: Outgoing) -> SendResult:
         pseudonym = self.deps.keyring.pseudonymize(Channel.SMS.value, out.address)
         async with self.deps.engine.connect() as conn:
             if await store.is_opted_out(conn, pseudonym):
-                return outbox.SendResult(False, permanent=True, error="opted_out")
+                return SendResult(False, permanent=True, error="opted_out")
             done = await store.sent_parts(conn, out.conversation_id, out.seq)
         parts = sms_text.split_message(out.text, self.rt.config.sms_max_segments)
         for i, body in enumerate(parts):
@@ -112,11 +113,11 @@ class SmsSender:
                     to=out.address, from_=self.rt.config.phone_number, body=body,
                     status_callback=self.rt.url(STATUS_PATH)))
             except TimeoutError:
-                return outbox.SendResult(False, error="timeout")
+                return SendResult(False, error="timeout")
             except TwilioException as e:
                 return await self._refused(e, pseudonym)
             except (aiohttp.ClientError, OSError):
-                return outbox.SendResult(False, error="network")
+                return SendResult(False, error="network")
             sid = str(msg.sid)
             async with self.deps.engine.begin() as conn:
                 await store.add_part(conn, message_sid=sid, conversation_id=out.conversation_id,
@@ -124,18 +125,18 @@ class SmsSender:
                                      at=datetime.now(UTC))
             done[i] = sid
             await _apply_early(self.deps, sid)
-        return outbox.SendResult(True, provider_ref=done[0])
+        return SendResult(True, provider_ref=done[0])
 
-    async def _refused(self, e: TwilioException, pseudonym: str) -> outbox.SendResult:
+    async def _refused(self, e: TwilioException, pseudonym: str) -> SendResult:
         status, code = rest_error(e)
         if code == OPTED_OUT:
             # The person opted out at the carrier or through Twilio: remember it here too.
             async with self.deps.engine.begin() as conn:
                 await store.opt_out(conn, pseudonym, datetime.now(UTC))
-            return outbox.SendResult(False, permanent=True, error="opted_out")
+            return SendResult(False, permanent=True, error="opted_out")
         permanent = code in _PERMANENT or (400 <= status < 500 and status not in
                                            (401, 403, 408, 429))
-        return outbox.SendResult(False, permanent=permanent,
+        return SendResult(False, permanent=permanent,
                                  error=f"twilio_{code or status}"[:64])
 
 
