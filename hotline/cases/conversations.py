@@ -321,12 +321,6 @@ async def held_by(conn: AsyncConnection, counselor_id: int) -> list[Conversation
     return [_conv(r) for r in rows]
 
 
-async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
-    rows = await conn.execute(select(conversations.c.status, func.count())
-                              .group_by(conversations.c.status))
-    return {r[0]: int(r[1]) for r in rows}
-
-
 async def latest_for(conn: AsyncConnection, channel: Channel, pseudonym: str
                      ) -> ConversationRow | None:
     """The sender's most recent conversation on a channel, open or closed."""

@@ -119,17 +119,6 @@ def full(agent: AgentState) -> bool:
     return agent.load > 0 and agent.load >= agent.max_chats
 
 
-def pick_item(items: Sequence[WaitingItem], agent: AgentState, now_ms: int,
-              rules: RoutingRules) -> WaitingItem | None:
-    """Pull mode: the first item in queue order that `agent` may take."""
-    if full(agent):
-        return None
-    for item in items[: rules.scan_limit]:
-        if eligible(agent, item, now_ms, rules):
-            return item
-    return None
-
-
 def needs_for(reasons: Iterable[str]) -> frozenset[str]:
     """Specialisms a case calls for, from its triage reasons (fired or possible: a specialism
     is only preferred, never required)."""

@@ -48,11 +48,6 @@ async def by_id(conn: AsyncConnection, counselor_id: int) -> Staff | None:
     return _staff(row) if row else None
 
 
-async def set_password_hash(conn: AsyncConnection, counselor_id: int, password_hash: str) -> None:
-    await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
-                       .values(password_hash=password_hash))
-
-
 async def set_last_login(conn: AsyncConnection, counselor_id: int, at: datetime) -> None:
     await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
                        .values(last_login_at=at))

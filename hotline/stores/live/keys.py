@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# A console that stops sending heartbeats counts as gone after this; its tab sends one every 15 s.
-PRESENCE_TTL_S = 60
 # The event log keeps about this many entries: enough for a console to catch up after a short
 # disconnect; a longer gap gets a "reset" event and reloads from SQL.
 EVENT_LOG_MAXLEN = 10_000
