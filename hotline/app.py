@@ -14,7 +14,6 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -47,9 +46,9 @@ from hotline.config import Config
 from hotline.crypto import Keyring, load_master_key
 from hotline.deps import Deps
 from hotline.domain import policy
-from hotline.events import Hub
+from hotline.events import Event, Hub
 from hotline.evidence import api as evidence_api
-from hotline.jobs import supervise
+from hotline.jobs import JobSet
 from hotline.limits import api as bans_api
 from hotline.limits import bans
 from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
@@ -185,23 +184,28 @@ _ROUTER_WAKERS = frozenset({"queued", "presence", "closed", "offer.declined", "r
 
 async def _wake_on_events(hub: Hub, router_wake: asyncio.Event, roster_wake: asyncio.Event,
                           bans_wake: asyncio.Event) -> None:
-    sub = hub.subscribe(lambda ev: ev.get("type") in _ROUTER_WAKERS or ev.get("type") == "bans")
-    try:
-        while (ev := await sub.queue.get()) is not None:
-            if ev.get("type") == "bans":
-                # Another instance changed the ban list: reload this one's copy now.
-                bans_wake.set()
-                continue
-            router_wake.set()
-            if ev.get("type") == "roster":
-                roster_wake.set()
-    finally:
-        hub.unsubscribe(sub)
+    async def wake(ev: Event) -> None:
+        if ev.get("type") == "bans":
+            # Another instance changed the ban list: reload this one's copy now.
+            bans_wake.set()
+            return
+        router_wake.set()
+        if ev.get("type") == "roster":
+            roster_wake.set()
+
+    async def wake_all() -> None:
+        # Events were missed while this follower lagged: look again at everything.
+        for event in (router_wake, roster_wake, bans_wake):
+            event.set()
+
+    await hub.follow(lambda ev: ev.get("type") in _ROUTER_WAKERS or ev.get("type") == "bans",
+                     wake, wake_all)
 
 
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS]
-    stop, router_wake, roster_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    job_set = JobSet(grace_s=_JOB_GRACE_S)
+    stop, router_wake, roster_wake = job_set.stop, asyncio.Event(), asyncio.Event()
     bans_wake = asyncio.Event()
     jobs: dict[str, Callable[[], Awaitable[None]]] = {
         "reconciler": lambda: livesync.run_reconciler(deps, stop),
@@ -222,23 +226,12 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         # Started again when it dies; on the loop's (main) thread, as it was first started.
         watch = app[EMBEDDED_REDIS]
         jobs["embedded-redis"] = lambda: watch.run(deps, stop)
-    tasks = [asyncio.create_task(supervise(name, start, stop), name=name)
-             for name, start in jobs.items()]
+    for name, start in jobs.items():
+        job_set.start(name, start)
     yield
-    # Jobs stop between passes (services/jobs.py): a cancel in the middle of a database call
-    # could leave a connection checked out. Only a job stuck past the grace period is cancelled.
-    stop.set()
-    pending: set[asyncio.Task[Any]] = {*tasks, *deps.outbox.tasks}
-    _done, pending = await asyncio.wait(pending, timeout=_JOB_GRACE_S)
-    for t in pending:
-        t.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=_JOB_GRACE_S)
-    for t in tasks:
-        if t.done() and not t.cancelled() and t.exception() is not None:
-            log.error("job ended with an error", extra={"job": t.get_name(),
-                                                       "error": type(t.exception()).__name__})
-    # Replies whose immediate try was cut short stay "pending"; the next start retries them.
+    # Sends in flight finish with the jobs; replies whose try was cut short stay "pending" and
+    # the next start retries them.
+    await job_set.close(also=deps.outbox.tasks)
 
 
 async def _close_streams(app: web.Application) -> None:

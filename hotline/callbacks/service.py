@@ -12,7 +12,6 @@ sealed copy and the request's is erased once the case is queued. See docs/twilio
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -34,6 +33,7 @@ from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.phone import E164
 from hotline.domain.staff import Staff
+from hotline.jobs import run_leased
 from hotline.prompts import Prompts
 
 log = logging.getLogger(__name__)
@@ -318,15 +318,12 @@ async def call_result(deps: Deps, call_sid: str, answered: bool) -> None:
 async def run_callbacks(deps: Deps, stop: asyncio.Event, every_s: float = TICK_S) -> None:
     """Until `stop`: open due call-back windows and expire passed ones (one instance at a
     time). Stopping between passes, not by cancel, never cuts a database call in half."""
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
-            if await deps.redis.set(deps.keys.job_lock("callbacks"), "1", nx=True,
-                                    px=int(every_s * 900)):
-                try:
-                    await open_due(deps)
-                except (RedisError, OSError):
-                    raise
-                except Exception:  # a bad row must not stop the job for everyone else
-                    log.exception("callback job failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_s)
+    async def one_pass() -> None:
+        try:
+            await open_due(deps)
+        except (RedisError, OSError):
+            raise
+        except Exception:  # a bad row must not stop the job for everyone else
+            log.exception("callback job failed")
+
+    await run_leased(deps.redis, deps.keys.job_lock("callbacks"), every_s, one_pass, stop)

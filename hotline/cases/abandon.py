@@ -12,12 +12,10 @@ abandoned.holder_notice_minutes unless the victim writes again. See docs/floor.m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,7 +27,7 @@ from hotline.cases.tables import conversations, intake_records
 from hotline.deps import Deps
 from hotline.domain import abandon as rule
 from hotline.domain.conversation import Channel, Direction, Status
-from hotline.jobs import pause
+from hotline.jobs import run_leased
 from hotline.prompts import Prompts
 
 log = logging.getLogger(__name__)
@@ -186,9 +184,5 @@ async def sweep(deps: Deps, prompts: Prompts, now: datetime | None = None,
 async def run_abandon(deps: Deps, prompts: Prompts, stop: asyncio.Event,
                       every_s: float = 10.0) -> None:
     """Forever: apply the rule to due cases (one instance at a time)."""
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
-            if await deps.redis.set(deps.keys.job_lock("abandon"), "1", nx=True,
-                                    px=int(every_s * 900)):
-                await sweep(deps, prompts)
-        await pause(stop, every_s)
+    await run_leased(deps.redis, deps.keys.job_lock("abandon"), every_s,
+                     lambda: sweep(deps, prompts), stop)

@@ -10,7 +10,6 @@ any other decision; events carry ids, kind and reason codes only. See docs/routi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from hotline.cases.tables import alerts, conversations
 from hotline.deps import Deps
 from hotline.domain.conversation import Status
 from hotline.domain.staff import Role, Staff
-from hotline.jobs import pause
+from hotline.jobs import run_leased
 from hotline.staff.tables import counselors
 
 log = logging.getLogger(__name__)
@@ -292,13 +291,12 @@ async def escalate_due(deps: Deps, now: datetime | None = None) -> int:
 
 async def run_alerts(deps: Deps, stop: asyncio.Event) -> None:
     """Forever: escalate overdue alerts every alerts.check_seconds (one instance at a time)."""
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
-            if await deps.redis.set(deps.keys.job_lock("alerts"), "1", nx=True,
-                                    px=int(deps.config.alerts.check_seconds * 900)):
-                await escalate_due(deps)
-                await resolve_ended(deps)
-        await pause(stop, deps.config.alerts.check_seconds)
+    async def one_pass() -> None:
+        await escalate_due(deps)
+        await resolve_ended(deps)
+
+    await run_leased(deps.redis, deps.keys.job_lock("alerts"), deps.config.alerts.check_seconds,
+                     one_pass, stop)
 
 
 async def of_case(deps: Deps, conversation_id: str, kind: str) -> list[Alert]:

@@ -23,7 +23,7 @@ from hotline.cases.scan import Walk, held_of
 from hotline.deps import Deps
 from hotline.domain.conversation import Status
 from hotline.domain.routing import needs_for
-from hotline.jobs import pause
+from hotline.jobs import pause, release_lease, take_lease
 from hotline.metrics import REGISTRY
 from hotline.staff import accounts as staff_store
 from hotline.stores.live.embedded import EmbeddedRedis
@@ -77,13 +77,13 @@ async def at_start(deps: Deps) -> str:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + _REBUILD_WAIT_S
     while not await deps.live.has_epoch():
-        if await deps.redis.set(lock, "1", nx=True, ex=int(_REBUILD_WAIT_S)):
+        if (token := await take_lease(deps.redis, lock, int(_REBUILD_WAIT_S * 1000))) is not None:
             try:
                 if not await deps.live.has_epoch():
                     await rebuild(deps)
                     return "rebuilt"
             finally:
-                await deps.redis.delete(lock)
+                await release_lease(deps.redis, lock, token)
         elif loop.time() > deadline:
             # The instance holding the lock died mid-rebuild: do it ourselves.
             await rebuild(deps)

@@ -22,7 +22,7 @@ from sqlalchemy import and_, case, func, literal_column, or_, select, update
 from hotline.cases.senders import Outgoing, SendResult
 from hotline.cases.tables import conversations, messages
 from hotline.domain.conversation import Channel, Direction
-from hotline.jobs import pause
+from hotline.jobs import pause, release_lease, take_lease
 
 if TYPE_CHECKING:
     from hotline.deps import Deps
@@ -59,15 +59,16 @@ async def attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:
     """One delivery attempt; returns the new delivery state (None if not attempted)."""
     lock = deps.keys.send_lock(conversation_id, seq)
     try:
-        if not await deps.redis.set(lock, "1", nx=True, px=_LOCK_MS):
-            return None
+        token = await take_lease(deps.redis, lock, _LOCK_MS)
     except (RedisError, OSError):
         return None  # without the lock two instances could both send; the worker retries
+    if token is None:
+        return None
     try:
         return await _attempt(deps, conversation_id, seq)
     finally:
         with contextlib.suppress(RedisError, OSError):
-            await deps.redis.delete(lock)
+            await release_lease(deps.redis, lock, token)
 
 
 async def _attempt(deps: Deps, conversation_id: str, seq: int) -> str | None:

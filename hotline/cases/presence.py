@@ -19,7 +19,7 @@ from hotline.cases import staffing as agents
 from hotline.deps import Deps
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Staff
-from hotline.jobs import pause
+from hotline.jobs import pause, take_lease
 from hotline.staff import accounts as staff_store
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,8 @@ async def run_presence(deps: Deps, stop: asyncio.Event) -> None:
         try:
             # The lock is asked for on every pass, also while quiet: that is how the end of
             # an outage is seen.
-            if await deps.redis.set(deps.keys.job_lock("presence"), "1", nx=True,
-                                    px=int(deps.config.alerts.check_seconds * 900)) \
+            if await take_lease(deps.redis, deps.keys.job_lock("presence"),
+                                int(deps.config.alerts.check_seconds * 900)) \
                     and loop.time() >= quiet_until:
                 await sweep_lost(deps)
         except (RedisError, OSError):

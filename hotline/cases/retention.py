@@ -6,11 +6,9 @@ Intake records are already anonymous and stay. Each purge is audited. See docs/p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,7 +16,7 @@ from hotline.audit import log as audit
 from hotline.cases.tables import conversations, messages
 from hotline.deps import Deps
 from hotline.evidence.tables import evidence
-from hotline.jobs import in_batches, pause
+from hotline.jobs import in_batches, run_leased
 from hotline.staff import accounts as staff_store
 
 log = logging.getLogger(__name__)
@@ -91,9 +89,5 @@ async def _transcripts(conn: AsyncConnection, now: datetime, batch: int) -> tupl
 async def run_retention(deps: Deps, stop: asyncio.Event) -> None:
     """Forever: one sweep per retention.sweep_seconds, by one instance at a time."""
     period = deps.config.retention.sweep_seconds
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
-            if await deps.redis.set(deps.keys.job_lock("retention"), "1", nx=True,
-                                    ex=max(1, int(period) - 1)):
-                await sweep(deps)
-        await pause(stop, period)
+    await run_leased(deps.redis, deps.keys.job_lock("retention"), period, lambda: sweep(deps),
+                     stop, lease_ms=max(1, int(period) - 1) * 1000)

@@ -31,7 +31,7 @@ from hotline.cases.tables import shifts as shifts_table
 from hotline.config import RosterConfig
 from hotline.deps import Deps
 from hotline.domain import shifts
-from hotline.jobs import pause
+from hotline.jobs import pause, take_lease
 from hotline.staff.tables import counselors
 
 log = logging.getLogger(__name__)
@@ -311,7 +311,7 @@ async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) 
         with contextlib.suppress(RedisError, OSError):
             now = datetime.now(UTC)
             await agents.sync_all(deps, now)
-            if await deps.redis.set(deps.keys.job_lock("handover"), "1", nx=True, px=5000):
+            if await take_lease(deps.redis, deps.keys.job_lock("handover"), 5000):
                 await handover.at_shift_edge(deps, now)
             async with deps.engine.connect() as conn:
                 edge = shifts.next_edge(await agents.load_roster(conn, since=now), now)

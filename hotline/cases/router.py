@@ -32,7 +32,7 @@ from hotline.domain.routing import (
     why_not,
 )
 from hotline.domain.staff import Staff
-from hotline.jobs import pause
+from hotline.jobs import pause, release_lease, take_lease
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +166,15 @@ async def run_router(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) -> No
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         with contextlib.suppress(RedisError, OSError):
-            if await deps.redis.set(deps.keys.job_lock("router"), "1", nx=True,
-                                    px=int(TICK_S * 3000)):
+            lock = deps.keys.job_lock("router")
+            if (token := await take_lease(deps.redis, lock, int(TICK_S * 3000))) is not None:
                 try:
                     due = loop.time() - last_coverage >= TICK_S
                     await route_once(deps, with_coverage=due)
                     if due:
                         last_coverage = loop.time()
                 finally:
-                    await deps.redis.delete(deps.keys.job_lock("router"))
+                    await release_lease(deps.redis, lock, token)
         await pause(stop, WAKE_GAP_S)  # a wake meanwhile stays set for the next pause
         await pause(stop, TICK_S - WAKE_GAP_S, wake)
 

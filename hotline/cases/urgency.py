@@ -8,7 +8,6 @@ announced; a case newly found to be spreading alerts the takedown staff. See doc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -39,7 +38,7 @@ from hotline.domain.triage import (
     triage,
     without,
 )
-from hotline.jobs import pause
+from hotline.jobs import run_leased
 from hotline.limits import flood
 from hotline.stores.sql.direct import Prebuilt, Sql, run
 
@@ -279,9 +278,5 @@ async def _age_batch(deps: Deps, level: Urgency, cut: datetime, now: datetime, b
 
 async def run_aging(deps: Deps, stop: asyncio.Event, every_s: float = 15.0) -> None:
     """Forever: age waiting cases (one instance at a time)."""
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
-            if await deps.redis.set(deps.keys.job_lock("aging"), "1", nx=True,
-                                    px=int(every_s * 900)):
-                await age_waiting(deps)
-        await pause(stop, every_s)
+    await run_leased(deps.redis, deps.keys.job_lock("aging"), every_s,
+                     lambda: age_waiting(deps), stop)

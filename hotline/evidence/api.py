@@ -24,7 +24,7 @@ from hotline.cases import casework
 from hotline.domain.exposure import EVIDENCE_REVEALED
 from hotline.domain.staff import Staff
 from hotline.evidence import service as evidence
-from hotline.jobs import supervise
+from hotline.jobs import JobSet
 from hotline.staff import exposure
 from hotline.staff.auth import require_staff
 from hotline.stores.live.keys import EVIDENCE_REVEAL_TTL_S
@@ -141,17 +141,11 @@ async def original(request: web.Request) -> web.Response:
 
 
 async def _purge_ctx(app: web.Application) -> AsyncIterator[None]:
-    stop = asyncio.Event()
     deps = app[DEPS]
-    task = asyncio.create_task(supervise("evidence-purge", lambda: evidence.run_purge(deps, stop),
-                                         stop), name="evidence-purge")
+    jobs = JobSet()
+    jobs.start("evidence-purge", lambda: evidence.run_purge(deps, jobs.stop))
     yield
-    # Stop between passes (hotline/jobs.py); cancel only if stuck.
-    stop.set()
-    await asyncio.wait({task}, timeout=10)
-    if not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=10)
+    await jobs.close()
 
 
 def setup(app: web.Application) -> None:

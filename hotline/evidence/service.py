@@ -11,12 +11,10 @@ a blurred preview; the original only on an audited reveal (hotline/evidence/api.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import RedisError
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,7 +22,7 @@ from hotline.audit import log as audit
 from hotline.deps import Deps
 from hotline.evidence import pdq_scan
 from hotline.evidence.tables import evidence, evidence_files, evidence_matches
-from hotline.jobs import in_batches, pause
+from hotline.jobs import in_batches, run_leased
 
 log = logging.getLogger(__name__)
 
@@ -278,10 +276,9 @@ async def _purge_files(conn: AsyncConnection, now: datetime, batch: int) -> tupl
 async def run_purge(deps: Deps, stop: asyncio.Event, every_s: float = PURGE_EVERY_S) -> None:
     """Forever: delete expired evidence files and finish PDQ scans that a crash or restart
     cut short (one instance at a time)."""
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
-            if await deps.redis.set(deps.keys.job_lock("evidence-purge"), "1", nx=True,
-                                    ex=max(1, int(every_s) - 1)):
-                await purge_due(deps)
-                await pdq_scan.scan_pending(deps)
-        await pause(stop, every_s)
+    async def one_pass() -> None:
+        await purge_due(deps)
+        await pdq_scan.scan_pending(deps)
+
+    await run_leased(deps.redis, deps.keys.job_lock("evidence-purge"), every_s, one_pass, stop,
+                     lease_ms=max(1, int(every_s) - 1) * 1000)

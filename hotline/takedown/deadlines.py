@@ -10,7 +10,6 @@ See docs/takedown.md, "Deadlines and escalation".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from hotline.audit import log as audit
 from hotline.cases import alerts
 from hotline.domain.removal import mark_overdue
 from hotline.domain.staff import Role, Staff
-from hotline.jobs import pause
+from hotline.jobs import run_leased
 from hotline.takedown import policy, queries
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
@@ -130,9 +129,5 @@ async def open_alerts(desk: Desk, staff: Staff) -> list[dict[str, object]]:
 async def run_deadlines(desk: Desk, stop: asyncio.Event) -> None:
     """Forever: one pass every takedown.check_seconds (one instance at a time)."""
     every = desk.config.check_seconds
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
-            if await desk.deps.redis.set(desk.deps.keys.job_lock("takedown-deadlines"), "1",
-                                         nx=True, px=int(every * 900)):
-                await deadline_pass(desk)
-        await pause(stop, every)
+    await run_leased(desk.deps.redis, desk.deps.keys.job_lock("takedown-deadlines"), every,
+                     lambda: deadline_pass(desk), stop)

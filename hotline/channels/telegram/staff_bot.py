@@ -117,19 +117,17 @@ class StaffAlerts:
 
     async def run(self, hub: Hub) -> None:
         """Forever: post alerts and mark acknowledged ones (errors logged, never fatal)."""
-        sub = hub.subscribe(lambda ev: ev.get("type") in ("alert", "alert.acked"))
-        try:
-            while (ev := await sub.queue.get()) is not None:
-                try:
-                    if ev["type"] == "alert":
-                        await self.post(ev)
-                    else:
-                        await self.mark_acked(ev)
-                except Exception as e:  # one bad alert must not stop the others
-                    log.warning("staff alert not posted", extra={"alert": ev.get("alert"),
-                                                                 "error": type(e).__name__})
-        finally:
-            hub.unsubscribe(sub)
+        async def on_alert(ev: Event) -> None:
+            try:
+                if ev["type"] == "alert":
+                    await self.post(ev)
+                else:
+                    await self.mark_acked(ev)
+            except Exception as e:  # one bad alert must not stop the others
+                log.warning("staff alert not posted", extra={"alert": ev.get("alert"),
+                                                             "error": type(e).__name__})
+
+        await hub.follow(lambda ev: ev.get("type") in ("alert", "alert.acked"), on_alert)
 
     async def _targets(self, ev: Event) -> list[tuple[int, str]]:
         """(chat id, language) of everyone this alert step goes to on Telegram."""

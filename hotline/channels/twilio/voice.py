@@ -20,9 +20,8 @@ Every step is idempotent per CallSid and step. Voicemail is never offered. See d
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -47,7 +46,7 @@ from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound
 from hotline.domain.phone import E164
 from hotline.domain.triage import IntakeAnswers
-from hotline.jobs import supervise
+from hotline.jobs import JobSet
 from hotline.limits import flood
 from hotline.prompts import Prompts
 from hotline.web.appkeys import DEPS, HUB, PROMPTS
@@ -80,24 +79,13 @@ async def _voice_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     deps, prompts = app[DEPS], app[PROMPTS]
-    stop = asyncio.Event()
-    jobs: dict[str, Callable[[], Awaitable[None]]] = {
-        "call-bridge": lambda: voice_bridge.follow_assignments(deps, rt, prompts, app[HUB]),
-        "call-sweep": lambda: voice_bridge.run_sweep(deps, rt, prompts, stop),
-        "callbacks": lambda: callback.run_callbacks(deps, stop)}
-    tasks = [asyncio.create_task(supervise(name, start, stop), name=name)
-             for name, start in jobs.items()]
+    jobs = JobSet(grace_s=5.0)
+    jobs.start("call-bridge", lambda: voice_bridge.follow_assignments(deps, rt, prompts, app[HUB]))
+    jobs.start("call-sweep", lambda: voice_bridge.run_sweep(deps, rt, prompts, jobs.stop))
+    jobs.start("callbacks", lambda: callback.run_callbacks(deps, jobs.stop))
     yield
     # The loops end between passes; the hub's close (on_shutdown) ends the event follower.
-    stop.set()
-    _done, pending = await asyncio.wait(tasks, timeout=5.0)
-    while pending:  # only if a pass hangs: cancel, repeating (a cancel can be swallowed)
-        for t in pending:
-            t.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=0.5)
-    for t in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await t
+    await jobs.close()
 
 
 async def _begin(request: web.Request) -> tuple[Deps, Runtime, Prompts, dict[str, str], str]:

@@ -47,7 +47,7 @@ from hotline.channels.twilio.common import (
 )
 from hotline.deps import Deps
 from hotline.domain.conversation import Status, Urgency
-from hotline.events import Hub
+from hotline.events import Event, Hub
 from hotline.prompts import Prompts
 from hotline.stores.live.keys import DECLINED_TTL_S
 from hotline.victim import casecode
@@ -168,17 +168,16 @@ async def _retry_later(deps: Deps, sid: str, cid: str, error: str) -> str:
 
 async def follow_assignments(deps: Deps, rt: Runtime, prompts: Prompts, hub: Hub) -> None:
     """Forever: bridge each voice case as soon as a counselor is assigned to it."""
-    sub = hub.subscribe(lambda ev: ev.get("type") == "assigned")
-    try:
-        while (ev := await sub.queue.get()) is not None:
-            cid = ev.get("conversation")
-            if isinstance(cid, str):
-                try:
-                    await bridge(deps, rt, prompts, cid)
-                except Exception:  # one failed bridge must not stop the others; sweep retries
-                    log.exception("bridge raised", extra={"conversation": cid})
-    finally:
-        hub.unsubscribe(sub)
+    async def on_assigned(ev: Event) -> None:
+        cid = ev.get("conversation")
+        if isinstance(cid, str):
+            try:
+                await bridge(deps, rt, prompts, cid)
+            except Exception:  # one failed bridge must not stop the others; sweep retries
+                log.exception("bridge raised", extra={"conversation": cid})
+
+    # Assignments missed while lagging are bridged by the sweep (run_sweep).
+    await hub.follow(lambda ev: ev.get("type") == "assigned", on_assigned)
 
 
 async def sweep(deps: Deps, rt: Runtime, prompts: Prompts) -> int:
