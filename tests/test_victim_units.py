@@ -12,8 +12,8 @@ import pytest
 from hotline.channels.twilio import sms_case
 from hotline.channels.twilio.voice_bridge import spell
 from hotline.config import config_from_mapping
+from hotline.domain.errors import ConfigError
 from hotline.domain.referrals import for_case, offer, situations_of
-from hotline.errors import ConfigError
 from hotline.victim import casecode
 from tests.victim_support import REFERRALS
 

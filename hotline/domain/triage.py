@@ -30,6 +30,7 @@ from types import MappingProxyType
 
 from hotline.domain import triage_words as words
 from hotline.domain.conversation import Urgency
+from hotline.domain.errors import ConfigError
 from hotline.domain.phrases import Prefilter, matcher, normalise
 from hotline.domain.signals import POSSIBLE_PREFIX as POSSIBLE_PREFIX
 from hotline.domain.signals import Certainty as Certainty
@@ -38,7 +39,6 @@ from hotline.domain.signals import Signal as Signal
 from hotline.domain.signals import parse_reason as parse_reason
 from hotline.domain.signals import reason_code as reason_code
 from hotline.domain.triage_scan import PAIRED, Index, Matchers, findings, index
-from hotline.errors import ConfigError
 
 AGE_GROUPS = ("under_14", "14_17", "18_plus")
 _MINOR_AGE_GROUPS = frozenset({"under_14", "14_17"})
