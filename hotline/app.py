@@ -46,6 +46,7 @@ from hotline.config import Config
 from hotline.crypto import Keyring, load_master_key
 from hotline.deps import Deps
 from hotline.domain import policy
+from hotline.domain.event_types import EventType
 from hotline.events import Event, Hub
 from hotline.evidence import api as evidence_api
 from hotline.jobs import JobSet
@@ -178,19 +179,20 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 # Events after which the router and the shift-edge job should look again at once.
-_ROUTER_WAKERS = frozenset({"queued", "presence", "closed", "offer.declined", "roster",
-                            "reset", "urgency", "language"})
+_ROUTER_WAKERS = frozenset({EventType.QUEUED, EventType.PRESENCE, EventType.CLOSED,
+                            EventType.OFFER_DECLINED, EventType.ROSTER,
+                            EventType.RESET, EventType.URGENCY, EventType.LANGUAGE})
 
 
 async def _wake_on_events(hub: Hub, router_wake: asyncio.Event, roster_wake: asyncio.Event,
                           bans_wake: asyncio.Event) -> None:
     async def wake(ev: Event) -> None:
-        if ev.get("type") == "bans":
+        if ev.get("type") == EventType.BANS:
             # Another instance changed the ban list: reload this one's copy now.
             bans_wake.set()
             return
         router_wake.set()
-        if ev.get("type") == "roster":
+        if ev.get("type") == EventType.ROSTER:
             roster_wake.set()
 
     async def wake_all() -> None:
@@ -198,7 +200,7 @@ async def _wake_on_events(hub: Hub, router_wake: asyncio.Event, roster_wake: asy
         for event in (router_wake, roster_wake, bans_wake):
             event.set()
 
-    await hub.follow(lambda ev: ev.get("type") in _ROUTER_WAKERS or ev.get("type") == "bans",
+    await hub.follow(lambda ev: ev.get("type") in _ROUTER_WAKERS | {EventType.BANS},
                      wake, wake_all)
 
 

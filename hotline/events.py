@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
+from hotline.domain.event_types import EventType
 from hotline.stores.live.keys import EVENT_LOG_MAXLEN, Keys
 
 log = logging.getLogger(__name__)
@@ -365,4 +366,4 @@ class Hub:
 
     def _broadcast_reset(self) -> None:
         for sub in list(self.subs):
-            sub.offer({"type": "reset", "id": "0-0"})
+            sub.offer({"type": EventType.RESET, "id": "0-0"})

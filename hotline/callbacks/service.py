@@ -31,6 +31,7 @@ from hotline.cases.tables import conversations, intake_records
 from hotline.channels.twilio import store
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status
+from hotline.domain.event_types import EventType
 from hotline.domain.phone import E164
 from hotline.domain.staff import Staff
 from hotline.jobs import run_leased
@@ -100,7 +101,7 @@ async def request(deps: Deps, *, number: str, language: str, start: datetime, en
         async with deps.engine.connect() as conn:
             made = await store.callback_by_source(conn, source_key)
     assert made is not None
-    await deps.publish({"type": "callback", "callback": made.id, "state": made.status})
+    await deps.publish({"type": EventType.CALLBACK, "callback": made.id, "state": made.status})
     log.info("callback requested", extra={"callback": made.id,
                                           "channel": source_channel.value})
     if made.window_start <= now:
@@ -159,7 +160,7 @@ async def open_due(deps: Deps, now: datetime | None = None) -> int:
                                                 conversation_id=stored.conversation_id)
         if moved:
             opened += 1
-            await deps.publish({"type": "callback", "callback": cb.id, "state": "queued",
+            await deps.publish({"type": EventType.CALLBACK, "callback": cb.id, "state": "queued",
                                 "conversation": stored.conversation_id})
     async with deps.engine.connect() as conn:
         late = await store.callbacks_in(conn, ("queued", "scheduled"), end_before=now)
@@ -176,7 +177,7 @@ async def _finish(deps: Deps, cb: store.Callback, status: str, now: datetime) ->
             return
         await audit.record(conn, at=now, actor_id=None, action=f"callback.{status}",
                            target_kind="callback", target_id=cb.id)
-    await deps.publish({"type": "callback", "callback": cb.id, "state": status,
+    await deps.publish({"type": EventType.CALLBACK, "callback": cb.id, "state": status,
                         "conversation": cb.conversation_id})
     if cb.conversation_id and await abandon(deps, cb.conversation_id, now, "callback.expired"):
         # Nobody took the case inside the safe window: the leads should know.
@@ -218,7 +219,8 @@ async def abandon(deps: Deps, conversation_id: str, at: datetime, action: str) -
                            target_kind="conversation", target_id=conversation_id,
                            waited_s=waited)
     await livesync.release_closed(deps, conversation_id, "abandoned")
-    await deps.publish({"type": "closed", "conversation": conversation_id, "counselor": None,
+    await deps.publish({"type": EventType.CLOSED, "conversation": conversation_id,
+                        "counselor": None,
                         "outcome": "disconnected"})
     how = _ABANDONED_HOW.get(action)
     if how is not None:
@@ -278,7 +280,7 @@ async def place_call(deps: Deps, staff: Staff, conversation_id: str, dial: Diale
         await audit.record(conn, at=now, actor_id=staff.id, action="callback.placed",
                            target_kind="conversation", target_id=conversation_id,
                            callback=cb.id, attempt=cb.attempts + 1)
-    await deps.publish({"type": "callback", "callback": cb.id, "state": "calling",
+    await deps.publish({"type": EventType.CALLBACK, "callback": cb.id, "state": "calling",
                         "conversation": conversation_id, "counselor": staff.id})
     return sid
 
@@ -311,7 +313,7 @@ async def call_result(deps: Deps, call_sid: str, answered: bool) -> None:
         await audit.record(conn, at=now, actor_id=None, action=f"callback.{state}",
                            target_kind="conversation", target_id=call.conversation_id,
                            callback=cb.id)
-    await deps.publish({"type": "callback", "callback": cb.id, "state": state,
+    await deps.publish({"type": EventType.CALLBACK, "callback": cb.id, "state": state,
                         "conversation": call.conversation_id})
 
 

@@ -27,13 +27,14 @@ from hotline.cases.tables import conversations, intake_records
 from hotline.deps import Deps
 from hotline.domain import abandon as rule
 from hotline.domain.conversation import Channel, Direction, Status
+from hotline.domain.event_types import EventType
 from hotline.jobs import run_leased
 from hotline.prompts import Prompts
 
 log = logging.getLogger(__name__)
 
 OUTCOME = "abandoned"
-LEFT = "victim.left"
+LEFT = EventType.VICTIM_LEFT
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,14 @@ async def apply(deps: Deps, prompts: Prompts, item: Due, now: datetime) -> rule.
                 return None
     if step is rule.Step.TELL:
         await deps.publish_all([
-            {"type": "message", "conversation": conv.id, "seq": seq,
+            {"type": EventType.MESSAGE, "conversation": conv.id, "seq": seq,
              "direction": Direction.SYSTEM.value},
             {"type": LEFT, "conversation": conv.id, "counselor": conv.counselor_id}])
         log.info("holder told the victim left", extra={"conversation": conv.id})
         return step
     how = rule.how(conv.channel, conv.victim_left_at is not None)
     await livesync.release_closed(deps, conv.id, OUTCOME)
-    await deps.publish({"type": "closed", "conversation": conv.id,
+    await deps.publish({"type": EventType.CLOSED, "conversation": conv.id,
                         "counselor": conv.counselor_id, "outcome": OUTCOME})
     metrics.ABANDONED.labels(conv.channel.value, how.value).inc()
     log.info("case abandoned", extra={"conversation": conv.id, "how": how.value,

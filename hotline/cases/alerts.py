@@ -24,6 +24,7 @@ from hotline.cases import staffing as agents
 from hotline.cases.tables import alerts, conversations
 from hotline.deps import Deps
 from hotline.domain.conversation import Status
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role, Staff
 from hotline.jobs import run_leased
 from hotline.staff.tables import counselors
@@ -138,7 +139,7 @@ async def _announce(deps: Deps, alert_id: int, conversation_id: str, kind: str,
                     to_leads: bool) -> None:
     log.warning("alert", extra={"alert": alert_id, "conversation": conversation_id,
                                 "kind": kind, "step": step, "target": target})
-    await deps.publish({"type": "alert", "alert": alert_id, "conversation": conversation_id,
+    await deps.publish({"type": EventType.ALERT, "alert": alert_id, "conversation": conversation_id,
                         "kind": kind, "reasons": list(reasons), "step": step,
                         "target": target, "leads": to_leads})
 
@@ -158,7 +159,7 @@ async def ack(deps: Deps, staff: Staff, alert_id: int, via: str = "console") -> 
         await audit.record(conn, at=now, actor_id=staff.id, action="alert.acked",
                            target_kind="conversation", target_id=row.conversation_id,
                            alert=alert_id, via=via)
-    await deps.publish({"type": "alert.acked", "alert": alert_id,
+    await deps.publish({"type": EventType.ALERT_ACKED, "alert": alert_id,
                         "conversation": row.conversation_id, "by": staff.id})
     return True
 
@@ -191,7 +192,7 @@ async def announce_withdrawn(deps: Deps, conversation_id: str, ids: list[int],
                              actor_id: int) -> None:
     # As an acknowledgement (every console already drops it), marked as a withdrawal.
     for alert_id in ids:
-        await deps.publish({"type": "alert.acked", "alert": alert_id,
+        await deps.publish({"type": EventType.ALERT_ACKED, "alert": alert_id,
                             "conversation": conversation_id, "by": None, "withdrawn": True,
                             "withdrawn_by": actor_id})
 
@@ -257,7 +258,7 @@ async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:
                                    alert=r.id, why=why)
                 done.append((r.id, r.conversation_id))
     for alert_id, cid in done:
-        await deps.publish({"type": "alert.acked", "alert": alert_id, "conversation": cid,
+        await deps.publish({"type": EventType.ALERT_ACKED, "alert": alert_id, "conversation": cid,
                             "by": None})
     return len(done)
 

@@ -24,6 +24,7 @@ from hotline.cases.conversations import ConversationRow
 from hotline.cases.tables import alerts, conversations, intake_records
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Direction, Status, Urgency
+from hotline.domain.event_types import EventType
 from hotline.domain.intake import IntakeForm
 from hotline.domain.referrals import Referral, for_case
 from hotline.domain.staff import Role, Staff, may_act_on_case, may_read_case
@@ -181,7 +182,7 @@ async def commit_assignment(deps: Deps, counselor_id: int, conversation_id: str,
         # reconciler settles anything else.
         await deps.live.release(conversation_id)
         return False
-    await deps.publish({"type": "assigned", "conversation": conversation_id,
+    await deps.publish({"type": EventType.ASSIGNED, "conversation": conversation_id,
                         "counselor": counselor_id})
     log.info("case assigned", extra={"conversation": conversation_id,
                                      "counselor": counselor_id, "how": how})
@@ -259,7 +260,7 @@ async def reply(deps: Deps, staff: Staff, conversation_id: str, text: str, clien
             raise
         return dup[1]
     metrics.MESSAGES_OUT.labels(conv.channel.value).inc()
-    await deps.publish({"type": "message", "conversation": conversation_id, "seq": seq,
+    await deps.publish({"type": EventType.MESSAGE, "conversation": conversation_id, "seq": seq,
                         "direction": Direction.OUT.value})
     if pushed:
         outbox.submit(deps, conversation_id, seq)
@@ -326,7 +327,7 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
                            target_kind="conversation", target_id=conversation_id,
                            outcome=form.outcome)
     await livesync.release_closed(deps, conversation_id, "close")
-    await deps.publish({"type": "closed", "conversation": conversation_id,
+    await deps.publish({"type": EventType.CLOSED, "conversation": conversation_id,
                         "counselor": conv.counselor_id})
     await exposure.after_close(deps, conv.counselor_id, conversation_id,
                                Urgency.CRITICAL in (conv.urgency, form.urgency),

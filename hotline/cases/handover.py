@@ -19,6 +19,7 @@ from hotline.cases.casework import CaseConflict, CaseNotFound
 from hotline.cases.tables import conversations, handovers
 from hotline.deps import Deps
 from hotline.domain.conversation import Status
+from hotline.domain.event_types import EventType
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ async def reassign(deps: Deps, conversation_id: str, to_id: int, reason: str,
         # Closed meanwhile: what our Redis step just gave `to_id` goes too.
         await livesync.release_closed(deps, conversation_id, "lead_move")
         raise CaseNotFound(conversation_id)
-    await deps.publish({"type": "assigned", "conversation": conversation_id, "counselor": to_id,
+    await deps.publish({"type": EventType.ASSIGNED, "conversation": conversation_id,
+                        "counselor": to_id,
                         "previous": previous, "reason": reason})
     return previous
 
@@ -102,7 +104,7 @@ async def requeue(deps: Deps, conversation_id: str, reason: str, actor_id: int |
         await livesync.release_closed(deps, conversation_id, "lead_move")
         raise CaseNotFound(conversation_id)
     await deps.live.release(conversation_id, requeue=True)
-    await deps.publish({"type": "queued", "conversation": conversation_id,
+    await deps.publish({"type": EventType.QUEUED, "conversation": conversation_id,
                         "previous": conv.counselor_id, "reason": reason,
                         "language": conv.language, "channel": conv.channel.value,
                         "urgency": conv.urgency.value})
@@ -128,7 +130,7 @@ async def plan(deps: Deps, conversation_id: str, from_id: int, to_id: int | None
             to_counselor_id=to_id, note_sealed=sealed, created_at=now))
         await audit.record(conn, at=now, actor_id=from_id, action="handover.planned",
                            target_kind="conversation", target_id=conversation_id, to=to_id)
-    await deps.publish({"type": "handover.planned", "conversation": conversation_id,
+    await deps.publish({"type": EventType.HANDOVER_PLANNED, "conversation": conversation_id,
                         "counselor": from_id, "to": to_id})
 
 
@@ -204,6 +206,6 @@ async def _hand_over(deps: Deps, cid: str, holder: int, planned: Any, reason: st
         await conn.execute(update(handovers).where(and_(
             handovers.c.conversation_id == cid, handovers.c.done_at.is_(None)))
             .values(done_at=now))
-    await deps.publish({"type": "handover", "conversation": cid, "from": holder,
+    await deps.publish({"type": EventType.HANDOVER, "conversation": cid, "from": holder,
                         "to_queue": not done})
     return True

@@ -24,6 +24,7 @@ from hotline.cases.live import Waiting
 from hotline.deps import Deps
 from hotline.domain import abandon
 from hotline.domain.conversation import Direction, Inbound, Stored, Urgency
+from hotline.domain.event_types import EventType
 from hotline.domain.routing import needs_for
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
 from hotline.events import publish_on
@@ -115,11 +116,11 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
                     extra={"conversation": stored.conversation_id, "channel": msg.channel.value})
         return dataclasses.replace(stored, calm_due=await flood.ban_notice(deps, pseudonym))
     direction = Direction.SYSTEM if msg.system else Direction.IN
-    announced = {"type": "message", "conversation": stored.conversation_id,
+    announced = {"type": EventType.MESSAGE, "conversation": stored.conversation_id,
                  "seq": stored.seq, "direction": direction.value}
     if stored.new_conversation:
         reasons = found.codes()
-        queued = {"type": "queued", "conversation": stored.conversation_id,
+        queued = {"type": EventType.QUEUED, "conversation": stored.conversation_id,
                   "language": msg.language, "channel": msg.channel.value,
                   "urgency": found.urgency.value, "reasons": list(reasons)}
         # The case joins the queue and both events go out in one round trip.

@@ -22,6 +22,7 @@ from hotline.cases.live import Held, Waiting
 from hotline.cases.scan import Walk, held_of
 from hotline.deps import Deps
 from hotline.domain.conversation import Status
+from hotline.domain.event_types import EventType
 from hotline.domain.routing import needs_for
 from hotline.jobs import pause, release_lease, take_lease
 from hotline.metrics import REGISTRY
@@ -58,7 +59,7 @@ async def rebuild(deps: Deps) -> int:
     await deps.live.rebuild([as_waiting(r) for r in rows], waiting, owners, profiles, statuses)
     log.info("live state rebuilt from sql", extra={"waiting": len(waiting),
                                                   "active": len(owners)})
-    await deps.publish({"type": "reset"})
+    await deps.publish({"type": EventType.RESET})
     return len(rows)
 
 

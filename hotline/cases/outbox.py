@@ -22,6 +22,7 @@ from sqlalchemy import and_, case, func, literal_column, or_, select, update
 from hotline.cases.senders import Outgoing, SendResult
 from hotline.cases.tables import conversations, messages
 from hotline.domain.conversation import Channel, Direction
+from hotline.domain.event_types import EventType
 from hotline.jobs import pause, release_lease, take_lease
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ async def _record(deps: Deps, conversation_id: str, seq: int, attempts: int,
     state = str(state)
     log.info("delivery", extra={"conversation": conversation_id, "seq": seq, "state": state,
                                 "attempts": tries, "error": error})
-    await deps.publish({"type": "delivery", "conversation": conversation_id, "seq": seq,
+    await deps.publish({"type": EventType.DELIVERY, "conversation": conversation_id, "seq": seq,
                         "delivery": state, "error": error})
     if result.ok:
         # The next reply of this conversation may have been waiting for this one.
@@ -169,7 +170,7 @@ async def mark_seq(deps: Deps, conversation_id: str, seq: int, state: str,
             messages.c.delivery != state)).values(delivery=state, last_error=error))
         ).rowcount == 1
     if changed:
-        await deps.publish({"type": "delivery", "conversation": conversation_id, "seq": seq,
+        await deps.publish({"type": EventType.DELIVERY, "conversation": conversation_id, "seq": seq,
                             "delivery": state, "error": error})
     return changed
 

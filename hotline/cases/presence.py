@@ -17,6 +17,7 @@ from hotline.cases import alerts
 from hotline.cases import conversations as convs
 from hotline.cases import staffing as agents
 from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Staff
 from hotline.jobs import pause, take_lease
@@ -46,7 +47,8 @@ async def set_status(deps: Deps, counselor_id: int, status: Presence) -> None:
     async with deps.engine.begin() as conn:
         await staff_store.set_presence_status(conn, counselor_id, status)
     await deps.live.set_status(counselor_id, status)
-    await deps.publish({"type": "presence", "counselor": counselor_id, "status": status.value})
+    await deps.publish({"type": EventType.PRESENCE, "counselor": counselor_id,
+                        "status": status.value})
 
 
 async def beat(deps: Deps, counselor_id: int) -> None:
@@ -66,7 +68,7 @@ async def sweep_lost(deps: Deps) -> list[int]:
         log.warning("counselor console lost", extra={"counselor": cid, "open_cases": len(held),
                                                       "was": was.value})
         if held:
-            await deps.publish({"type": "lead.attention", "reason": "presence_lost",
+            await deps.publish({"type": EventType.LEAD_ATTENTION, "reason": "presence_lost",
                                 "counselor": cid, "conversations": held})
             for conv_id in held:
                 await alerts.raise_lead_alert(deps, conv_id, "presence_lost")

@@ -31,6 +31,7 @@ from hotline.cases.tables import shifts as shifts_table
 from hotline.config import RosterConfig
 from hotline.deps import Deps
 from hotline.domain import shifts
+from hotline.domain.event_types import EventType
 from hotline.jobs import pause, take_lease
 from hotline.staff.tables import counselors
 
@@ -239,7 +240,7 @@ async def _changed(deps: Deps, counselor_id: int) -> None:
     # after it (agents.sync_all).
     await deps.live.bump_roster_version()
     await agents.sync_one(deps, counselor_id)
-    await deps.publish({"type": "roster", "counselor": counselor_id})
+    await deps.publish({"type": EventType.ROSTER, "counselor": counselor_id})
     # That event wakes the shift-edge job on every instance (app._wake_on_events): a confirmed
     # edit that ended a shift is handed over by its rules at once.
 

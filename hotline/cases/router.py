@@ -22,6 +22,7 @@ from hotline.cases import conversations as convs
 from hotline.cases.live import now_ms
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
+from hotline.domain.event_types import EventType
 from hotline.domain.routing import (
     AgentState,
     Coverage,
@@ -58,7 +59,7 @@ async def expire_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
             continue
         counselor, misses = res
         report.expired.append((cid, counselor))
-        await _after_miss(deps, cid, counselor, misses, "offer.expired")
+        await _after_miss(deps, cid, counselor, misses, EventType.OFFER_EXPIRED)
 
 
 async def _after_miss(deps: Deps, cid: str, counselor: int, misses: int, kind: str) -> None:
@@ -99,7 +100,7 @@ async def make_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
             if res.ok:
                 agents[agent.id] = replace(agent, load=agent.load + 1)
                 report.offered.append((w.conversation_id, agent.id))
-                await deps.publish({"type": "offered", "conversation": w.conversation_id,
+                await deps.publish({"type": EventType.OFFERED, "conversation": w.conversation_id,
                                     "counselor": agent.id, "deadline_ms": deadline,
                                     "urgency": w.urgency.value})
                 break
@@ -131,7 +132,7 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
                 oldest = await convs.oldest_waiting(conn, lang, chan)
             if oldest is None:
                 continue  # taken meanwhile
-            await deps.publish({"type": "coverage", "language": lang, "channel": chan.value,
+            await deps.publish({"type": EventType.COVERAGE, "language": lang, "channel": chan.value,
                                 "state": state.value})
             log.warning("coverage", extra={"language": lang, "channel": chan.value,
                                            "state": state.value})
@@ -194,4 +195,4 @@ async def decline(deps: Deps, staff: Staff, conversation_id: str) -> None:
     res = await deps.live.unoffer(conversation_id, staff.id)
     if res is None:
         raise casework.CaseConflict("offer no longer open")
-    await _after_miss(deps, conversation_id, staff.id, res[1], "offer.declined")
+    await _after_miss(deps, conversation_id, staff.id, res[1], EventType.OFFER_DECLINED)

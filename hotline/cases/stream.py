@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.cases.casework import CaseFacts, readable_cases
 from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Staff, event_for
 from hotline.events import Event
 from hotline.staff import accounts as staff_store
@@ -55,14 +56,14 @@ class StaffStream(StreamView):
         if not isinstance(cid, str):
             return
         facts = self.cases.get(cid, _UNKNOWN)
-        if kind == "assigned":
+        if kind == EventType.ASSIGNED:
             counselor = ev.get("counselor")
             facts = replace(facts, holder=counselor if isinstance(counselor, int) else None)
-        elif kind == "queued":
+        elif kind == EventType.QUEUED:
             facts = replace(facts, holder=None)
-        elif kind == "alert" and ev.get("kind") == "takedown":
+        elif kind == EventType.ALERT and ev.get("kind") == "takedown":
             facts = replace(facts, takedown_alerted=True)
-        elif kind == "erased":
+        elif kind == EventType.ERASED:
             facts = _UNKNOWN
         else:
             return

@@ -25,6 +25,7 @@ from hotline.cases.livesync import as_waiting
 from hotline.cases.tables import conversations
 from hotline.deps import Deps
 from hotline.domain.conversation import Status, Urgency
+from hotline.domain.event_types import EventType
 from hotline.domain.signal_terms import FLAGGED
 from hotline.domain.triage import (
     Certainty,
@@ -137,7 +138,7 @@ async def announce(deps: Deps, change: Change) -> None:
     except (RedisError, OSError) as e:
         log.warning("urgency not re-ranked live", extra={"conversation": conv.id,
                                                          "error": type(e).__name__})
-    await deps.publish({"type": "urgency", "conversation": conv.id,
+    await deps.publish({"type": EventType.URGENCY, "conversation": conv.id,
                         "urgency": change.urgency.value, "reasons": list(change.reasons)})
     if Signal.CONTENT_SPREADING.value in change.newly and conv.status != Status.CLOSED:
         await alerts.raise_takedown_alert(deps, conv.id, change.reasons)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
 from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.evidence import pdq_scan
 from hotline.evidence.tables import evidence, evidence_files, evidence_matches
 from hotline.jobs import in_batches, run_leased
@@ -99,7 +100,8 @@ async def record(deps: Deps, *, conversation_id: str, message_seq: int | None, k
     log.info("evidence recorded", extra={"conversation": conversation_id, "evidence": eid,
                                          "kind": kind, "pdq_quality": pdq_quality,
                                          "matches": len(found)})
-    await deps.publish({"type": "evidence", "conversation": conversation_id, "evidence": eid})
+    await deps.publish({"type": EventType.EVIDENCE, "conversation": conversation_id,
+                        "evidence": eid})
     return eid
 
 
@@ -127,7 +129,7 @@ async def keep(deps: Deps, evidence_id: int, data: bytes) -> bool:
                            target_kind="conversation", target_id=cid or "",
                            evidence=evidence_id, purge_at=purge_at.isoformat())
     # The counselor's evidence panel shows the kept file (its preview) without a reload.
-    await deps.publish({"type": "evidence", "conversation": cid, "evidence": evidence_id})
+    await deps.publish({"type": EventType.EVIDENCE, "conversation": cid, "evidence": evidence_id})
     return True
 
 
@@ -144,7 +146,7 @@ async def decline(deps: Deps, evidence_id: int) -> bool:
         await audit.record(conn, at=now, actor_id=None, action="evidence.declined",
                            target_kind="conversation", target_id=cid or "",
                            evidence=evidence_id)
-    await deps.publish({"type": "evidence", "conversation": cid, "evidence": evidence_id})
+    await deps.publish({"type": EventType.EVIDENCE, "conversation": cid, "evidence": evidence_id})
     return True
 
 

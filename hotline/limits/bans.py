@@ -20,6 +20,7 @@ from hotline.audit import log as audit
 from hotline.cases.casework import load_case
 from hotline.domain.bans import Ban, BanList, Kind
 from hotline.domain.conversation import Channel
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Staff
 from hotline.jobs import pause
 from hotline.limits import ban_store as store
@@ -108,7 +109,7 @@ async def listing(deps: Deps) -> list[Ban]:
 
 async def _changed(deps: Deps) -> None:
     await refresh(deps)
-    await deps.publish({"type": "bans"})
+    await deps.publish({"type": EventType.BANS})
 
 
 async def run_bans(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) -> None:

@@ -17,6 +17,7 @@ from hotline.cases import staffing as agents
 from hotline.crypto import new_token
 from hotline.deps import Deps
 from hotline.domain.accounts import FieldError, Fields, check_name, check_password
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role, Staff
 from hotline.staff import accounts as staff_store
 from hotline.staff import sessions, store
@@ -49,7 +50,7 @@ async def _audit(deps: Deps, actor_id: int | None, action: str, target: int,
 
 async def _resync(deps: Deps, counselor_id: int) -> None:
     await agents.sync_one(deps, counselor_id)
-    await deps.publish({"type": "roster", "counselor": counselor_id})
+    await deps.publish({"type": EventType.ROSTER, "counselor": counselor_id})
 
 
 async def add(deps: Deps, actor_id: int | None, name: object, role: Role, fields: Fields,

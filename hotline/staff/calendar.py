@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from hotline.audit import log as audit
 from hotline.cases import staffing as agents
 from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.domain.holidays import Holiday
 from hotline.staff import store
 
@@ -42,4 +43,4 @@ async def _changed(deps: Deps) -> None:
     # As a roster edit: bump first so a sync that read before this change cannot land after.
     await deps.live.bump_roster_version()
     await agents.sync_all(deps)
-    await deps.publish({"type": "roster"})
+    await deps.publish({"type": EventType.ROSTER})

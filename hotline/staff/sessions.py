@@ -19,12 +19,13 @@ from redis.exceptions import RedisError
 from hotline.audit import log as audit
 from hotline.cases import presence
 from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.staff import accounts as staff_store
 from hotline.staff import store as staff_admin_store
 
 log = logging.getLogger(__name__)
 
-REVOKED = "session.revoked"
+REVOKED = EventType.SESSION_REVOKED
 
 
 def session_ref(token_digest: str) -> str:

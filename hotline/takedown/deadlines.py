@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from hotline.audit import log as audit
 from hotline.cases import alerts
+from hotline.domain.event_types import EventType
 from hotline.domain.removal import mark_overdue
 from hotline.domain.staff import Role, Staff
 from hotline.jobs import run_leased
@@ -90,7 +91,7 @@ async def deadline_pass(desk: Desk, now: datetime | None = None) -> Pass:
 
 def _event(alert_id: int, request_id: int, item_id: int | None, step: int,
            target: int | None) -> dict[str, object]:
-    return {"type": "takedown.alert", "alert": alert_id, "request": request_id,
+    return {"type": EventType.TAKEDOWN_ALERT, "alert": alert_id, "request": request_id,
             "item": item_id, "step": step, "target": target, "leads": target is None}
 
 
@@ -108,7 +109,7 @@ async def ack(desk: Desk, staff: Staff, alert_id: int) -> bool:
         await audit.record(conn, at=now, actor_id=staff.id, action="takedown.alert.acked",
                            target_kind="takedown_request", target_id=str(found.request_id),
                            alert=alert_id)
-    await desk.deps.publish({"type": "takedown.alert", "alert": alert_id,
+    await desk.deps.publish({"type": EventType.TAKEDOWN_ALERT, "alert": alert_id,
                              "request": found.request_id, "acked": True})
     return True
 

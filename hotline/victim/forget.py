@@ -31,6 +31,7 @@ from hotline.cases import livesync
 from hotline.cases.tables import conversations, handovers, intake_records, messages
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Direction, Status
+from hotline.domain.event_types import EventType
 from hotline.evidence import service as evidence
 from hotline.victim import casecode, casefile, selfservice
 
@@ -103,9 +104,9 @@ async def erase_sender(deps: Deps, channel: Channel, address: str,
                                channel=channel.value, closed=cid in closed)
     for cid, holder in opened:
         await livesync.release_closed(deps, cid, "erasure")
-        await deps.publish({"type": "closed", "conversation": cid, "counselor": holder})
+        await deps.publish({"type": EventType.CLOSED, "conversation": cid, "counselor": holder})
     for cid in cids:
-        await deps.publish({"type": "erased", "conversation": cid})
+        await deps.publish({"type": EventType.ERASED, "conversation": cid})
     log.info("sender erased", extra={"channel": channel.value, "conversations": len(cids),
                                      "closed": len(opened), "messages": erased_messages,
                                      "evidence": len(erased_evidence)})

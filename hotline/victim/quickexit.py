@@ -25,13 +25,14 @@ from hotline.cases.tables import conversations
 from hotline.deps import Deps
 from hotline.domain import abandon as abandon_rule
 from hotline.domain.conversation import Channel, Inbound, Stored
+from hotline.domain.event_types import EventType
 from hotline.stores.sql.direct import Prebuilt, Sql, first
 from hotline.victim.tables import chat_exits
 
 log = logging.getLogger(__name__)
 
-ENDED = "chat.ended"
-LEFT = "victim.left"
+ENDED = EventType.CHAT_ENDED
+LEFT = EventType.VICTIM_LEFT
 
 
 def chat_ref(deps: Deps, chat_id: str) -> str:

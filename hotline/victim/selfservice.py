@@ -24,6 +24,7 @@ from hotline.cases import livesync, waitinfo
 from hotline.cases.tables import conversations, intake_records, messages
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Direction, Status
+from hotline.domain.event_types import EventType
 from hotline.domain.intake import PLATFORMS
 from hotline.victim import casefile
 
@@ -82,7 +83,7 @@ async def stop(deps: Deps, channel: Channel, address: str) -> str | None:
                            target_kind="conversation", target_id=conv.id,
                            was=conv.status.value)
     await livesync.release_closed(deps, conv.id, "victim_stop")
-    await deps.publish({"type": "closed", "conversation": conv.id,
+    await deps.publish({"type": EventType.CLOSED, "conversation": conv.id,
                         "counselor": conv.counselor_id})
     log.info("conversation ended by victim", extra={"conversation": conv.id,
                                                     "channel": channel.value})
@@ -110,7 +111,7 @@ async def set_language(deps: Deps, channel: Channel, address: str, language: str
     except (RedisError, OSError) as e:
         log.warning("live language not updated; reconciler will fix it",
                     extra={"conversation": conv.id, "error": type(e).__name__})
-    await deps.publish({"type": "language", "conversation": conv.id, "language": language})
+    await deps.publish({"type": EventType.LANGUAGE, "conversation": conv.id, "language": language})
     return True
 
 

@@ -21,6 +21,7 @@ from hotline.audit import log as audit
 from hotline.cases import casework, inbox
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status
+from hotline.domain.event_types import EventType
 from hotline.domain.locations import parse_location
 from hotline.domain.referrals import Referral, for_case
 from hotline.domain.staff import Staff
@@ -31,8 +32,8 @@ from hotline.victim.casecode import CaseView
 
 log = logging.getLogger(__name__)
 
-RETURN = "case.return"
-REQUEST = "case.request"
+RETURN = EventType.CASE_RETURN
+REQUEST = EventType.CASE_REQUEST
 
 
 @dataclass(frozen=True)

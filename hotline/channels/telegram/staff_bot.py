@@ -32,6 +32,7 @@ from telegram.ext import (
 from hotline.cases import alerts
 from hotline.cases.tables import conversations
 from hotline.channels.telegram.runtime import BotRuntime
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role, Staff
 from hotline.events import Event, Hub
 from hotline.staff import accounts as staff_store
@@ -119,7 +120,7 @@ class StaffAlerts:
         """Forever: post alerts and mark acknowledged ones (errors logged, never fatal)."""
         async def on_alert(ev: Event) -> None:
             try:
-                if ev["type"] == "alert":
+                if ev["type"] == EventType.ALERT:
                     await self.post(ev)
                 else:
                     await self.mark_acked(ev)
@@ -127,7 +128,8 @@ class StaffAlerts:
                 log.warning("staff alert not posted", extra={"alert": ev.get("alert"),
                                                              "error": type(e).__name__})
 
-        await hub.follow(lambda ev: ev.get("type") in ("alert", "alert.acked"), on_alert)
+        await hub.follow(lambda ev: ev.get("type") in (EventType.ALERT, EventType.ALERT_ACKED),
+                         on_alert)
 
     async def _targets(self, ev: Event) -> list[tuple[int, str]]:
         """(chat id, language) of everyone this alert step goes to on Telegram."""

@@ -53,6 +53,7 @@ from hotline.channels.twilio.common import (
 )
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status, Stored
+from hotline.domain.event_types import EventType
 from hotline.domain.triage import IntakeAnswers
 from hotline.limits import flood
 from hotline.prompts import Prompts
@@ -284,7 +285,7 @@ async def _keyword(deps: Deps, prompts: Prompts, msg: Inbound, pseudonym: str, f
     if has_open and keep:
         stored = await inbox.receive(deps, msg)
         if changed:
-            await deps.publish({"type": "sms.optout" if stop else "sms.optin",
+            await deps.publish({"type": EventType.SMS_OPTOUT if stop else EventType.SMS_OPTIN,
                                 "conversation": stored.conversation_id})
     # Twilio itself confirms its standard English keywords; it does not know the Korean ones.
     if folded.isascii():

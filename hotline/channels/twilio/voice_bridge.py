@@ -47,6 +47,7 @@ from hotline.channels.twilio.common import (
 )
 from hotline.deps import Deps
 from hotline.domain.conversation import Status, Urgency
+from hotline.domain.event_types import EventType
 from hotline.events import Event, Hub
 from hotline.prompts import Prompts
 from hotline.stores.live.keys import DECLINED_TTL_S
@@ -86,7 +87,7 @@ async def caller_gone(deps: Deps, call: store.Call) -> None:
     if fresh.conversation_id is None:
         return
     if not await callback.abandon(deps, fresh.conversation_id, now, "call.abandoned"):
-        await deps.publish({"type": "call.ended", "conversation": fresh.conversation_id,
+        await deps.publish({"type": EventType.CALL_ENDED, "conversation": fresh.conversation_id,
                             "counselor": fresh.counselor_id})
 
 
@@ -112,7 +113,7 @@ async def _no_phone(deps: Deps, cid: str, counselor: int) -> None:
     with contextlib.suppress(CaseConflict, CaseNotFound):
         await handover.requeue(deps, cid, "skills", None)
     await _not_again(deps, cid, counselor)
-    await deps.publish({"type": "call.bridge_failed", "conversation": cid,
+    await deps.publish({"type": EventType.CALL_BRIDGE_FAILED, "conversation": cid,
                         "counselor": counselor, "error": "no_phone"})
     log.warning("call not bridged: no bridge number on file for the counselor",
                 extra={"conversation": cid, "counselor": counselor})
@@ -153,7 +154,8 @@ async def bridge(deps: Deps, rt: Runtime, prompts: Prompts, cid: str) -> str:
     async with deps.engine.begin() as conn:
         await audit.record(conn, at=now, actor_id=None, action="call.bridging",
                            target_kind="conversation", target_id=cid, counselor=counselor)
-    await deps.publish({"type": "call.bridging", "conversation": cid, "counselor": counselor})
+    await deps.publish({"type": EventType.CALL_BRIDGING, "conversation": cid,
+                        "counselor": counselor})
     log.info("call bridging", extra={"conversation": cid, "counselor": counselor})
     return "bridging"
 
@@ -177,7 +179,7 @@ async def follow_assignments(deps: Deps, rt: Runtime, prompts: Prompts, hub: Hub
                 log.exception("bridge raised", extra={"conversation": cid})
 
     # Assignments missed while lagging are bridged by the sweep (run_sweep).
-    await hub.follow(lambda ev: ev.get("type") == "assigned", on_assigned)
+    await hub.follow(lambda ev: ev.get("type") == EventType.ASSIGNED, on_assigned)
 
 
 async def sweep(deps: Deps, rt: Runtime, prompts: Prompts) -> int:
@@ -242,7 +244,7 @@ async def dial_done(request: web.Request) -> web.Response:
             changed = await store.update_call(conn, sid, now, only_states=("bridging", "bridged"),
                                               state="ended")
         if changed:
-            await deps.publish({"type": "call.ended", "conversation": call.conversation_id,
+            await deps.publish({"type": EventType.CALL_ENDED, "conversation": call.conversation_id,
                                 "counselor": call.counselor_id})
         # The caller's way back: a case number and PIN, read out twice (a new PIN each
         # time this is answered, so the one heard is the one that works).
@@ -260,7 +262,8 @@ async def dial_done(request: web.Request) -> web.Response:
         with contextlib.suppress(CaseConflict, CaseNotFound):
             await handover.requeue(deps, call.conversation_id, "unresponsive", None)
         await _not_again(deps, call.conversation_id, call.counselor_id)
-        await deps.publish({"type": "call.bridge_failed", "conversation": call.conversation_id,
+        await deps.publish({"type": EventType.CALL_BRIDGE_FAILED,
+                            "conversation": call.conversation_id,
                             "counselor": call.counselor_id, "error": status[:16]})
     say(rt, vr, lang, prompts.render(lang, "voice_counselor_unavailable"))
     vr.enqueue(rt.config.queue_name, wait_url=rt.url(HOLD_PATH), wait_url_method="POST",

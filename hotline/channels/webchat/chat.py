@@ -27,6 +27,7 @@ from hotline.channels.twilio.common import TWILIO
 from hotline.crypto import tokens_equal
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status
+from hotline.domain.event_types import EventType
 from hotline.domain.phone import to_e164
 from hotline.events import Event
 from hotline.limits import flood
@@ -322,9 +323,9 @@ def _referral_lines(request: web.Request, lang: str, codes: list[str]) -> list[s
                                      deps.config.languages.default) for e in entries]
 
 
-# The queue-wide events a victim's page hears of (each only as {"type": "queue"}), and
+# The queue-wide events a victim's page hears of (each only as {"type": EventType.QUEUE}), and
 # "reset" (reload the state). Everything else is about staff or other people: never sent.
-_QUEUE_MOVES = frozenset({"queued", "assigned", "closed", "reset"})
+_QUEUE_MOVES = frozenset({EventType.QUEUED, EventType.ASSIGNED, EventType.CLOSED, EventType.RESET})
 
 
 class ChatStream(StreamView):
@@ -361,12 +362,12 @@ class ChatStream(StreamView):
         return ev.get("type") == quickexit.ENDED and ev.get("chat") == self.ref
 
     def show(self, ev: Event) -> Event | None:
-        if self._own(ev) or ev.get("type") == "reset":
+        if self._own(ev) or ev.get("type") == EventType.RESET:
             return ev
         if ev.get("type") in _QUEUE_MOVES:
             # Another conversation's event says only "the queue moved": no ids, no counselor,
             # no language. The id stays so a reconnect replays from the right place.
-            return {"type": "queue", "id": ev.get("id", "")}
+            return {"type": EventType.QUEUE, "id": ev.get("id", "")}
         return None
 
 
