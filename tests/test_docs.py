@@ -96,3 +96,10 @@ def test_the_console_listens_only_for_catalogue_types() -> None:
         heard.update(re.findall(r"""\bt === "([^"]+)\"""", text))
     assert heard, "the console's event handlers were not found"
     assert sorted(heard - known) == []
+
+
+def test_every_table_is_listed_in_the_stores_page() -> None:
+    from hotline.schema import metadata
+
+    text = (DOCS / "stores.md").read_text()
+    assert sorted(t for t in metadata.tables if f"`{t}`" not in text) == []
