@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import RedisProcess, percentile, summarize_ms
 
-from hotline.cases.live import AgentProfile, ClaimResult, LiveStore, Waiting, now_ms
+from hotline.cases.live import ClaimResult, LiveStore, StaffProfile, Waiting, now_ms
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence, RoutingRules
 from hotline.stores.live.keys import Keys
@@ -149,7 +149,7 @@ async def open_floor(live: LiveStore, args: argparse.Namespace, rng: random.Rand
     for aid in range(1, args.counselors + 1):
         langs = LANG_MIXES[aid % len(LANG_MIXES)]
         floor.langs[aid], floor.held[aid] = langs, []
-        calls.append(live.put_agent(AgentProfile(aid, now - HOUR_MS, now + 8 * HOUR_MS,
+        calls.append(live.put_staff(StaffProfile(aid, now - HOUR_MS, now + 8 * HOUR_MS,
                                                  MAX_CHATS, langs, CHANNELS, ())))
     await gather_in_chunks(calls)
     await gather_in_chunks([live.set_status(a, Presence.AVAILABLE) for a in floor.langs])

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from hotline.audit.tables import audit_events
 from hotline.cases import conversations as convs
-from hotline.cases import staffing as agents
+from hotline.cases import staffing
 from hotline.cases.tables import alerts
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel
@@ -73,7 +73,7 @@ async def stop_task(name: str) -> None:
     Used for "shift-edges": the tests that edit the roster check what the edit itself did
     (roster._changed), and hand cases over at shift edges by calling the service at times
     they choose; a job re-syncing and handing over on the real clock would only add noise.
-    (Its re-sync can no longer undo an edit: agents.sync_all writes only if the roster version
+    (Its re-sync can no longer undo an edit: staffing.sync_all writes only if the roster version
     is unchanged since it read.)"""
     for task in asyncio.all_tasks():
         if task.get_name() == name:
@@ -112,7 +112,7 @@ async def staff(runner: AppRunner, name: str, role: Role = Role.COUNSELOR,
         async with deps.engine.begin() as conn:
             await conn.execute(update(counselors).where(counselors.c.id == sid)
                                .values(max_chats=max_chats))
-        await agents.sync_one(deps, sid)
+        await staffing.sync_one(deps, sid)
     s = Staffer(await runner.client())
     s.id, s.name = sid, name
     if login:

@@ -25,7 +25,7 @@ from hotline.cases import conversations as convs
 from hotline.cases import handover, livesync
 from hotline.cases.casework import CaseNotFound
 from hotline.cases.inbox import receive
-from hotline.cases.live import AgentProfile
+from hotline.cases.live import StaffProfile
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Status
 from hotline.domain.routing import Presence
@@ -49,7 +49,7 @@ async def _counselor(deps: Deps, name: str) -> int:
     async with deps.engine.begin() as conn:
         sid = await staff_store.add(conn, name=name, role=Role.COUNSELOR, languages=("ko",),
                                     password_hash="-", at=datetime.now(UTC))
-    await deps.live.put_agent(AgentProfile(sid, 0, 2**50, 3, ("ko",),
+    await deps.live.put_staff(StaffProfile(sid, 0, 2**50, 3, ("ko",),
                                            tuple(c.value for c in Channel), ()))
     await deps.live.set_status(sid, Presence.AVAILABLE)
     await deps.live.heartbeat(sid)
@@ -89,7 +89,7 @@ async def _nothing_live(deps: Deps, cid: str) -> None:
     meta: Any = await deps.redis.hget(deps.keys.queue_meta, cid)
     assert meta is None
     assert await deps.live.loads() == {}
-    assert not any(a.on_call for a in await deps.live.agent_states())
+    assert not any(a.on_call for a in await deps.live.staff_states())
 
 
 def _reassign(deps: Deps, cid: str, to_id: int) -> Awaitable[int | None]:

@@ -250,12 +250,12 @@ async def test_start_keeps_a_live_state_that_another_instance_is_using(deps: Dep
     """A starting instance must not rebuild a Redis that kept its state: a claim another
     instance made a moment ago (Redis first, SQL just after) would be undone."""
     from hotline.cases import livesync
-    from hotline.cases.live import AgentProfile
+    from hotline.cases.live import StaffProfile
     from hotline.domain.routing import Presence
 
     await livesync.rebuild(deps)  # the running instance's start
     stored = await receive(deps, inbound(ADDRESS, "help me", "p-1"))
-    await deps.live.put_agent(AgentProfile(7, 0, 2**50, 3, ("ko", "en"),
+    await deps.live.put_staff(StaffProfile(7, 0, 2**50, 3, ("ko", "en"),
                                            tuple(c.value for c in Channel), ()))
     await deps.live.set_status(7, Presence.AVAILABLE)
     await deps.live.heartbeat(7)

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hotline.cases import casework, livesync, presence, router
-from hotline.cases import staffing as agents
+from hotline.cases import casework, livesync, presence, router, staffing
 from hotline.cases.inbox import receive
 from hotline.cases.live import now_ms
 from hotline.cases.tables import alerts
@@ -91,7 +90,7 @@ async def test_statuses_come_back_and_a_gone_console_is_swept(deps: Deps) -> Non
     await _lose_redis(deps)
     # A profile write between the loss and the rebuild (a shift edge, a roster edit) must not
     # stand in for anyone's status.
-    await agents.sync_all(deps)
+    await staffing.sync_all(deps)
     assert await deps.live.status_of(mina.id) == Presence.OFFLINE
     before = now_ms()
     assert await livesync.Reconciler(deps).once() == "rebuilt"

@@ -20,7 +20,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
-from hotline.cases import staffing as agents
+from hotline.cases import staffing
 from hotline.cases.tables import alerts, conversations
 from hotline.deps import Deps
 from hotline.domain.conversation import Status
@@ -70,10 +70,10 @@ def _alert(r: object) -> Alert:
 async def on_shift_with_role(conn: AsyncConnection, role: Role, at: datetime,
                              present: set[int]) -> list[int]:
     """Staff of a role on shift now: those with a live console first, then by id."""
-    roster = await agents.load_roster(conn, since=at)
+    roster = await staffing.load_roster(conn, since=at)
     ids = [r.id for r in await conn.execute(select(counselors.c.id).where(and_(
         counselors.c.role == role.value, counselors.c.active.is_(True))))]
-    on = [i for i in ids if agents.is_on_shift(roster, i, at)]
+    on = [i for i in ids if staffing.is_on_shift(roster, i, at)]
     return sorted(on, key=lambda i: (i not in present, i))
 
 

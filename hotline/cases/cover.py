@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.cases import staffing as agents
+from hotline.cases import staffing
 from hotline.cases.tables import conversations
 from hotline.domain import shifts
 from hotline.domain.conversation import Status
@@ -45,7 +45,7 @@ async def gaps(conn: AsyncConnection, now: datetime, hours: int) -> list[Gap]:
     people = list(await conn.execute(select(counselors.c.id, counselors.c.languages,
                                             counselors.c.channels)
                                      .where(counselors.c.active.is_(True))))
-    roster = await agents.load_roster(conn, since=now)
+    roster = await staffing.load_roster(conn, since=now)
     end = now + timedelta(hours=hours)
     found = []
     for (lang, chan), n in sorted(waiting.items()):

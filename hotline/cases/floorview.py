@@ -14,7 +14,7 @@ from typing import Any
 
 from hotline.cases import conversations as convs
 from hotline.cases import paging
-from hotline.cases import staffing as agent_profiles
+from hotline.cases import staffing as staff_profiles
 from hotline.cases.live import Waiting, now_ms
 from hotline.cases.paging import BadCursor, Cursor, QueuePage
 from hotline.deps import Deps
@@ -119,10 +119,10 @@ async def active(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
 async def agents_json(deps: Deps, limit: int, after: int) -> dict[str, Any]:
     """One page of staff in routing (by id): {"items", "total", "present", "next"}."""
     now = now_ms()
-    page = await paging.agents(deps.redis, deps.keys, limit, after,
+    page = await paging.people(deps.redis, deps.keys, limit, after,
                                now - deps.rules.presence_ttl_s * 1000)
     async with deps.engine.connect() as conn:
-        names = await staff_store.names(conn, [a.id for a in page.agents])
+        names = await staff_store.names(conn, [a.id for a in page.people])
     return {"items": [{
         "id": a.id, "name": names.get(a.id), "status": a.status.value,
         "on_shift": a.shift_start_ms <= now < a.shift_end_ms,
@@ -133,7 +133,7 @@ async def agents_json(deps: Deps, limit: int, after: int) -> dict[str, Any]:
         # Whether a case could be given to them now at all (capacity aside, which a lead may
         # override): the reassign picker lists only these.
         "may_take": why_not(a, None, now, deps.rules, skip_capacity=True) is None}
-        for a in page.agents],
+        for a in page.people],
         "total": page.total, "present": page.present, "next": page.next}
 
 
@@ -144,7 +144,7 @@ async def floor(deps: Deps, limit: int) -> dict[str, Any]:
     held = await active(deps, limit, None)
     now = datetime.now(UTC)
     async with deps.engine.connect() as conn:
-        roster = await agent_profiles.load_roster(conn, since=now - timedelta(days=1))
+        roster = await staff_profiles.load_roster(conn, since=now - timedelta(days=1))
     edge = shifts.next_edge(roster, now)
     counts = await summary(deps)
     counts.update(unassigned=waiting["total"], active=held["total"],

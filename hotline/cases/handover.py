@@ -13,8 +13,7 @@ from sqlalchemy import and_, insert, select, update
 
 from hotline.audit import log as audit
 from hotline.cases import conversations as convs
-from hotline.cases import livesync
-from hotline.cases import staffing as agents
+from hotline.cases import livesync, staffing
 from hotline.cases.casework import CaseConflict, CaseNotFound
 from hotline.cases.tables import conversations, handovers
 from hotline.deps import Deps
@@ -153,7 +152,7 @@ async def at_shift_edge(deps: Deps, now: datetime | None = None) -> list[str]:
     the queue at its old position. Returns the cases moved."""
     now = now or datetime.now(UTC)
     async with deps.engine.connect() as conn:
-        roster = await agents.load_roster(conn, since=now)
+        roster = await staffing.load_roster(conn, since=now)
         active = [c for c in await convs.open_conversations(conn) if c.status == Status.ACTIVE]
         # Plans of active cases only: a plan whose case closed first is never carried out,
         # and reading every such plan ever made, each minute, grew without end.
@@ -164,7 +163,7 @@ async def at_shift_edge(deps: Deps, now: datetime | None = None) -> list[str]:
                         conversations.c.status == Status.ACTIVE.value)))}
     moved = []
     for conv in active:
-        if conv.counselor_id is None or agents.is_on_shift(roster, conv.counselor_id, now):
+        if conv.counselor_id is None or staffing.is_on_shift(roster, conv.counselor_id, now):
             continue
         if await _hand_over(deps, conv.id, conv.counselor_id, plans.get(conv.id), "shift_end",
                             now):

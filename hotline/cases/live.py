@@ -21,7 +21,7 @@ from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
 from hotline.domain.conversation import Channel, Urgency, queue_score
-from hotline.domain.routing import AgentState, Presence, RoutingRules, WaitingItem
+from hotline.domain.routing import Presence, RoutingRules, StaffState, WaitingItem
 from hotline.stores.live.keys import DECLINED_TTL_S, Keys
 
 
@@ -86,7 +86,7 @@ class ClaimResult:
 
 
 @dataclass(frozen=True)
-class AgentProfile:
+class StaffProfile:
     """The routing-relevant part of a counselor's account and roster, written to Redis."""
 
     id: int
@@ -98,10 +98,10 @@ class AgentProfile:
     skills: tuple[str, ...]
 
 
-def agent_state(aid: int, h: Mapping[str, str], beat_ms: int, load: int) -> AgentState:
+def staff_state(aid: int, h: Mapping[str, str], beat_ms: int, load: int) -> StaffState:
     """A counselor's routing state from their hash, heartbeat and load."""
     status = h.get("status", "offline")
-    return AgentState(
+    return StaffState(
         id=aid,
         status=Presence(status) if status in Presence.__members__.values() else Presence.OFFLINE,
         shift_start_ms=int(h.get("start", 0)), shift_end_ms=int(h.get("end", 0)),
@@ -285,23 +285,23 @@ class LiveStore:
 
     # --- counselors ---
 
-    async def put_agent(self, profile: AgentProfile) -> None:
+    async def put_staff(self, profile: StaffProfile) -> None:
         """Write a counselor's shift window and skills (status and presence are kept)."""
         async with self.redis.pipeline(transaction=True) as p:
-            self._queue_agent(p, profile)
+            self._queue_staff(p, profile)
             await p.execute()
 
-    def _queue_agent(self, p: Any, profile: AgentProfile) -> None:
+    def _queue_staff(self, p: Any, profile: StaffProfile) -> None:
         k = self.keys
-        p.hset(k.agent(profile.id), mapping={
+        p.hset(k.staff_hash(profile.id), mapping={
             "start": profile.shift_start_ms, "end": profile.shift_end_ms,
             "max": profile.max_chats, "langs": _bar(profile.languages),
             "chans": _bar(profile.channels), "skills": _bar(profile.skills)})
         # No "status" placeholder: a missing status reads offline everywhere (status_of,
-        # agent_states, lib.lua), and `rebuild` fills only a missing one from SQL, so a profile
+        # staff_states, lib.lua), and `rebuild` fills only a missing one from SQL, so a profile
         # written after Redis lost its data and before the rebuild must not pose as a choice.
-        p.hsetnx(k.agent(profile.id), "idle", now_ms())
-        p.sadd(k.agents, str(profile.id))
+        p.hsetnx(k.staff_hash(profile.id), "idle", now_ms())
+        p.sadd(k.staff_ids, str(profile.id))
 
     async def roster_version(self) -> str:
         """The roster edit counter (see Keys.roster_version)."""
@@ -310,7 +310,7 @@ class LiveStore:
     async def bump_roster_version(self) -> None:
         await self.redis.incr(self.keys.roster_version)
 
-    async def put_agents_if(self, profiles: list[AgentProfile], version: str) -> bool:
+    async def put_staff_if(self, profiles: list[StaffProfile], version: str) -> bool:
         """Write many profiles at once, only if no roster edit came since `version` was read
         (False then: the caller reads SQL again)."""
         k = self.keys
@@ -320,25 +320,25 @@ class LiveStore:
                 return False
             p.multi()  # type: ignore[no-untyped-call]
             for profile in profiles:
-                self._queue_agent(p, profile)
+                self._queue_staff(p, profile)
             try:
                 await p.execute()
             except WatchError:
                 return False
         return True
 
-    async def drop_agent(self, counselor_id: int) -> None:
+    async def drop_staff(self, counselor_id: int) -> None:
         async with self.redis.pipeline(transaction=True) as p:
-            p.delete(self.keys.agent(counselor_id))
-            p.srem(self.keys.agents, str(counselor_id))
+            p.delete(self.keys.staff_hash(counselor_id))
+            p.srem(self.keys.staff_ids, str(counselor_id))
             p.zrem(self.keys.presence, str(counselor_id))
             await p.execute()
 
     async def set_status(self, counselor_id: int, status: Presence) -> None:
-        await self.redis.hset(self.keys.agent(counselor_id), "status", status.value)
+        await self.redis.hset(self.keys.staff_hash(counselor_id), "status", status.value)
 
     async def status_of(self, counselor_id: int) -> Presence:
-        raw: Any = await self.redis.hget(self.keys.agent(counselor_id), "status")
+        raw: Any = await self.redis.hget(self.keys.staff_hash(counselor_id), "status")
         return Presence(raw) if raw in Presence.__members__.values() else Presence.OFFLINE
 
     async def heartbeat(self, counselor_id: int, at_ms: int | None = None) -> None:
@@ -361,22 +361,22 @@ class LiveStore:
     async def forget_presence(self, counselor_id: int) -> None:
         await self.redis.zrem(self.keys.presence, str(counselor_id))
 
-    async def agent_states(self) -> list[AgentState]:
+    async def staff_states(self) -> list[StaffState]:
         """A snapshot of every counselor's routing state."""
         k = self.keys
-        members: Any = await self.redis.smembers(k.agents)
+        members: Any = await self.redis.smembers(k.staff_ids)
         ids: list[str] = sorted(members, key=int)
         if not ids:
             return []
         async with self.redis.pipeline(transaction=True) as p:
             for aid in ids:
-                p.hgetall(k.agent(aid))
+                p.hgetall(k.staff_hash(aid))
             p.zrange(k.presence, 0, -1, withscores=True)
             p.hgetall(k.load)
             res: Any = await p.execute()
         beats = {m: int(s) for m, s in res[-2]}
         loads = res[-1]
-        return [agent_state(int(aid), h, beats.get(aid, 0), int(loads.get(aid, 0)))
+        return [staff_state(int(aid), h, beats.get(aid, 0), int(loads.get(aid, 0)))
                 for aid, h in zip(ids, res[:-2], strict=True)]
 
     # --- rebuild from SQL ---
@@ -385,7 +385,7 @@ class LiveStore:
         return bool(await self.redis.exists(self.keys.epoch))
 
     async def rebuild(self, open_items: list[Waiting], waiting_ids: set[str],
-                      owners: dict[str, int], agents: list[AgentProfile],
+                      owners: dict[str, int], people: list[StaffProfile],
                       statuses: Mapping[int, Presence] | None = None) -> None:
         """Replace queue, offers, ownership and load with SQL's truth, atomically.
 
@@ -399,13 +399,13 @@ class LiveStore:
         loads: dict[FieldT, EncodableT] = dict(Counter(str(c) for c in owners.values()))
         on_call = {str(owners[i.conversation_id]) for i in open_items
                    if i.channel == Channel.VOICE and i.conversation_id in owners}
-        old_agents: Any = await self.redis.smembers(k.agents)
+        old_staff: Any = await self.redis.smembers(k.staff_ids)
         async with self.redis.pipeline(transaction=True) as p:
             p.delete(k.queue, k.queue_meta, k.owner, k.load, k.offer, k.offers, k.misses,
-                     k.agents)
-            for aid in old_agents:
-                if int(aid) not in {a.id for a in agents}:
-                    p.delete(k.agent(aid))
+                     k.staff_ids)
+            for aid in old_staff:
+                if int(aid) not in {a.id for a in people}:
+                    p.delete(k.staff_hash(aid))
             if open_items:
                 p.hset(k.queue_meta, mapping={w.conversation_id: w.encode() for w in open_items})
             queued = {w.conversation_id: queue_score(w.urgency, w.enqueued_ms)
@@ -415,16 +415,16 @@ class LiveStore:
             if owners:
                 p.hset(k.owner, mapping={c: str(o) for c, o in owners.items()})
                 p.hset(k.load, mapping=loads)
-            for a in agents:
-                p.hset(k.agent(a.id), mapping={
+            for a in people:
+                p.hset(k.staff_hash(a.id), mapping={
                     "start": a.shift_start_ms, "end": a.shift_end_ms, "max": a.max_chats,
                     "langs": _bar(a.languages), "chans": _bar(a.channels),
                     "skills": _bar(a.skills), "call": "1" if str(a.id) in on_call else "0"})
                 status = statuses.get(a.id, Presence.OFFLINE)
-                p.hsetnx(k.agent(a.id), "status", status.value)
+                p.hsetnx(k.staff_hash(a.id), "status", status.value)
                 if status != Presence.OFFLINE:
                     # Presence was lost too. Routing wants a beat within the presence TTL
-                    # (lib.lua why_not_agent: 'absent') and the sweep finds a lost console only
+                    # (lib.lua why_not_staff: 'absent') and the sweep finds a lost console only
                     # by an old entry (stale_presence): with none, the counselor would stay
                     # "available" but unroutable, and a dead console's cases never reach the
                     # lead. So stamp now, as if the console beat at the rebuild: routable at
@@ -435,7 +435,7 @@ class LiveStore:
                     # kept entry (rebuild over live data) or a beat since is newer, and a stale
                     # one must stay stale for the sweep.
                     p.zadd(k.presence, {str(a.id): stamp}, nx=True)
-                p.hsetnx(k.agent(a.id), "idle", stamp)
-                p.sadd(k.agents, str(a.id))
+                p.hsetnx(k.staff_hash(a.id), "idle", stamp)
+                p.sadd(k.staff_ids, str(a.id))
             p.set(k.epoch, str(now_ms()))
             await p.execute()

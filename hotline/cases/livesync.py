@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.cases import conversations as convs
-from hotline.cases import staffing as agents
+from hotline.cases import staffing
 from hotline.cases.live import Held, Waiting
 from hotline.cases.scan import Walk, held_of
 from hotline.deps import Deps
@@ -51,7 +51,7 @@ async def rebuild(deps: Deps) -> int:
     now = datetime.now(UTC)
     async with deps.engine.connect() as conn:
         rows = await convs.open_conversations(conn)
-        profiles = await agents.profiles(conn, now)
+        profiles = await staffing.profiles(conn, now)
         statuses = await staff_store.presence_statuses(conn)
     waiting = {r.id for r in rows if r.status == Status.WAITING}
     owners = {r.id: r.counselor_id for r in rows
@@ -91,7 +91,7 @@ async def at_start(deps: Deps) -> str:
             return "rebuilt"
         else:
             await asyncio.sleep(0.1)
-    await agents.sync_all(deps)
+    await staffing.sync_all(deps)
     return "kept"
 
 

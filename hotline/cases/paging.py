@@ -13,9 +13,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from hotline.cases.live import Waiting, agent_state
+from hotline.cases.live import Waiting, staff_state
 from hotline.domain.conversation import RANK_SPAN_MS, Urgency, queue_score
-from hotline.domain.routing import AgentState
+from hotline.domain.routing import StaffState
 from hotline.stores.live.keys import Keys
 
 # Entries read past the cursor's score: ties (one millisecond, one level) are skipped by id.
@@ -96,35 +96,35 @@ async def page(redis: Redis, keys: Keys, limit: int, after: Cursor | None = None
 
 
 @dataclass(frozen=True)
-class AgentPage:
-    agents: list[AgentState]
+class StaffPage:
+    people: list[StaffState]
     total: int
     present: int  # heartbeat within the presence TTL
     next: int | None  # the last id of this page when there are more
 
 
-async def agents(redis: Redis, keys: Keys, limit: int, after: int, present_since_ms: int
-                 ) -> AgentPage:
+async def people(redis: Redis, keys: Keys, limit: int, after: int, present_since_ms: int
+                 ) -> StaffPage:
     """Up to `limit` counselors with ids above `after`, by id, with the floor's totals: the
     routing state of a page only, not of every counselor."""
     async with redis.pipeline(transaction=True) as p:
-        p.smembers(keys.agents)
+        p.smembers(keys.staff_ids)
         p.zcount(keys.presence, present_since_ms, "+inf")
         members, present = await p.execute()
     ids = sorted(i for i in (int(m) for m in members) if i > after)
     page_ids = [str(i) for i in ids[:limit]]
     if not page_ids:
-        return AgentPage([], len(members), int(present), None)
+        return StaffPage([], len(members), int(present), None)
     async with redis.pipeline(transaction=True) as p:
         for aid in page_ids:
-            p.hgetall(keys.agent(aid))
+            p.hgetall(keys.staff_hash(aid))
         p.zmscore(keys.presence, page_ids)
         p.hmget(keys.load, page_ids)
         res: Any = await p.execute()
     beats, loads = res[-2], res[-1]
-    found = [agent_state(int(aid), h, int(b or 0), int(n or 0))
+    found = [staff_state(int(aid), h, int(b or 0), int(n or 0))
              for aid, h, b, n in zip(page_ids, res[:-2], beats, loads, strict=True)]
-    return AgentPage(found, len(members), int(present),
+    return StaffPage(found, len(members), int(present),
                      int(page_ids[-1]) if len(ids) > limit else None)
 
 

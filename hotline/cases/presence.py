@@ -13,9 +13,8 @@ import logging
 
 from redis.exceptions import RedisError
 
-from hotline.cases import alerts
+from hotline.cases import alerts, staffing
 from hotline.cases import conversations as convs
-from hotline.cases import staffing as agents
 from hotline.deps import Deps
 from hotline.domain.event_types import EventType
 from hotline.domain.routing import Presence
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 
 async def sign_in(deps: Deps, staff: Staff) -> None:
     """After a login: fresh routing profile, present, and the role's starting status."""
-    await agents.sync_one(deps, staff.id)
+    await staffing.sync_one(deps, staff.id)
     await deps.live.heartbeat(staff.id)
     await set_status(deps, staff.id, Presence(staff.status_at_login))
 

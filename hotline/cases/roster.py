@@ -24,8 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.audit import log as audit
 from hotline.audit.tables import audit_events
 from hotline.cases import conversations as convs
-from hotline.cases import handover
-from hotline.cases import staffing as agents
+from hotline.cases import handover, staffing
 from hotline.cases.tables import shift_overrides
 from hotline.cases.tables import shifts as shifts_table
 from hotline.config import RosterConfig
@@ -107,7 +106,7 @@ _T = TypeVar("_T")
 async def _guard(conn: AsyncConnection, counselor_id: int, change: Change, now: datetime,
                  confirm: bool) -> None:
     """Raise WouldEnd if `change` ends the person's shift at `now` and was not confirmed."""
-    before = await agents.load_roster(conn, since=now, staff_id=counselor_id)
+    before = await staffing.load_roster(conn, since=now, staff_id=counselor_id)
     if confirm or not shifts.on_shift(before, counselor_id, now) \
             or shifts.on_shift(change(before), counselor_id, now):
         return
@@ -162,8 +161,8 @@ async def remove_shift(deps: Deps, shift_id: int, actor_id: int, confirm: bool =
                ).first()
         if row is None:
             raise LookupError(shift_id)
-        gone = shifts.WeeklyShift(row.counselor_id, row.weekday, agents.minute(row.start_minute),
-                                  agents.minute(row.end_minute), row.tz)
+        gone = shifts.WeeklyShift(row.counselor_id, row.weekday, staffing.minute(row.start_minute),
+                                  staffing.minute(row.end_minute), row.tz)
         await _guard(conn, row.counselor_id, lambda r: replace(
             r, shifts=_without(r.shifts, gone)), now, confirm)
         await conn.execute(delete(shifts_table).where(shifts_table.c.id == shift_id))
@@ -237,9 +236,9 @@ async def set_rostered(deps: Deps, counselor_id: int, rostered: bool, actor_id: 
 
 async def _changed(deps: Deps, counselor_id: int) -> None:
     # Before the write: a full re-sync that read the roster before this edit must not land
-    # after it (agents.sync_all).
+    # after it (staffing.sync_all).
     await deps.live.bump_roster_version()
-    await agents.sync_one(deps, counselor_id)
+    await staffing.sync_one(deps, counselor_id)
     await deps.publish({"type": EventType.ROSTER, "counselor": counselor_id})
     # That event wakes the shift-edge job on every instance (app._wake_on_events): a confirmed
     # edit that ended a shift is handed over by its rules at once.
@@ -289,7 +288,7 @@ def _iso_or_open(at: datetime, edge: datetime, later: bool) -> str | None:
 
 async def who_is_on(conn: AsyncConnection, at: datetime) -> OnShift:
     """Who is on shift at `at` (with their window; None ends are open) and the next edge."""
-    roster = await agents.load_roster(conn, since=at - timedelta(days=1))
+    roster = await staffing.load_roster(conn, since=at - timedelta(days=1))
     rows = list(await conn.execute(select(counselors.c.id, counselors.c.name, counselors.c.role,
                                           counselors.c.languages, counselors.c.rostered)
                                    .where(counselors.c.active.is_(True))
@@ -311,11 +310,11 @@ async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) 
         delay = _RESYNC_S
         with contextlib.suppress(RedisError, OSError):
             now = datetime.now(UTC)
-            await agents.sync_all(deps, now)
+            await staffing.sync_all(deps, now)
             if await take_lease(deps.redis, deps.keys.job_lock("handover"), 5000):
                 await handover.at_shift_edge(deps, now)
             async with deps.engine.connect() as conn:
-                edge = shifts.next_edge(await agents.load_roster(conn, since=now), now)
+                edge = shifts.next_edge(await staffing.load_roster(conn, since=now), now)
             if edge is not None:
                 delay = min(delay, max(0.05, (edge - datetime.now(UTC)).total_seconds()))
         await pause(stop, delay, wake)

@@ -24,12 +24,12 @@ from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.event_types import EventType
 from hotline.domain.routing import (
-    AgentState,
     Coverage,
     RoutingMode,
+    StaffState,
     coverage,
     full,
-    rank_agents,
+    rank_staff,
     why_not,
 )
 from hotline.domain.staff import Staff
@@ -75,9 +75,9 @@ async def make_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
     rules = deps.rules
     # Counselors first: with nobody free (the common state of a busy night) the queue is not
     # read at all.
-    agents = {a.id: a for a in await deps.live.agent_states()
+    people = {a.id: a for a in await deps.live.staff_states()
               if why_not(a, None, at_ms, rules, skip_capacity=True) is None and not full(a)}
-    if not agents:
+    if not people:
         return
     waiting = await deps.live.head(rules.scan_limit)
     if not waiting:
@@ -95,13 +95,13 @@ async def make_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
         exclude = frozenset(int(x) for x in declined)
         if w.urgency == Urgency.CRITICAL:
             exclude |= capped
-        for agent in rank_agents(agents.values(), w.item(), at_ms, rules, exclude):
-            res = await deps.live.offer(w.conversation_id, agent.id, deadline, at_ms=at_ms)
+        for person in rank_staff(people.values(), w.item(), at_ms, rules, exclude):
+            res = await deps.live.offer(w.conversation_id, person.id, deadline, at_ms=at_ms)
             if res.ok:
-                agents[agent.id] = replace(agent, load=agent.load + 1)
-                report.offered.append((w.conversation_id, agent.id))
+                people[person.id] = replace(person, load=person.load + 1)
+                report.offered.append((w.conversation_id, person.id))
                 await deps.publish({"type": EventType.OFFERED, "conversation": w.conversation_id,
-                                    "counselor": agent.id, "deadline_ms": deadline,
+                                    "counselor": person.id, "deadline_ms": deadline,
                                     "urgency": w.urgency.value})
                 break
 
@@ -120,12 +120,12 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
     # A case out on offer is covered for now.
     counts.subtract((w.language, w.channel) for w in await paging.offered(deps.redis, deps.keys))
     groups = {g for g, n in counts.items() if n > 0}
-    agents: list[AgentState] = await deps.live.agent_states()
+    people: list[StaffState] = await deps.live.staff_states()
     previous: Any = await deps.redis.hgetall(deps.keys.coverage)
     current: dict[FieldT, EncodableT] = {}
     for lang, chan in sorted(groups):
         key = f"{lang}|{chan.value}"
-        state = coverage(agents, lang, chan, at_ms, deps.rules)
+        state = coverage(people, lang, chan, at_ms, deps.rules)
         current[key] = state.value
         if state != Coverage.OK and previous.get(key) != state.value:
             async with deps.engine.connect() as conn:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.cases.live import AgentProfile
+from hotline.cases.live import StaffProfile
 from hotline.cases.tables import shift_overrides
 from hotline.cases.tables import shifts as shifts_table
 from hotline.deps import Deps
@@ -83,7 +83,7 @@ def is_on_shift(roster: shifts.Roster, staff_id: int, at: datetime) -> bool:
 
 
 async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None
-                   ) -> list[AgentProfile]:
+                   ) -> list[StaffProfile]:
     """Routing profiles of every active counselor (all roles can hold cases), or of `only`."""
     roster = await load_roster(conn, since=at, staff_id=only)
     q = select(counselors).where(counselors.c.active.is_(True))
@@ -93,7 +93,7 @@ async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None
     out = []
     for r in rows:
         start, end = window_ms(roster, r.id, at)
-        out.append(AgentProfile(
+        out.append(StaffProfile(
             id=r.id, shift_start_ms=start, shift_end_ms=end, max_chats=r.max_chats,
             languages=_split(r.languages), channels=_split(r.channels),
             skills=_split(r.specialisms)))
@@ -104,18 +104,18 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(x for x in text.split(",") if x)
 
 
-async def sync_all(deps: Deps, at: datetime | None = None) -> list[AgentProfile]:
+async def sync_all(deps: Deps, at: datetime | None = None) -> list[StaffProfile]:
     """Rewrite every counselor's window and skills in Redis; returns what was written.
 
     A roster edit landing between our SQL read and our write bumps the roster version, and
     the write is refused (the edit's own window stays): read again, a few times at most."""
     at = at or datetime.now(UTC)
-    found: list[AgentProfile] = []
+    found: list[StaffProfile] = []
     for _ in range(_SYNC_ATTEMPTS):
         version = await deps.live.roster_version()
         async with deps.engine.connect() as conn:
             found = await profiles(conn, at)
-        if await deps.live.put_agents_if(found, version):
+        if await deps.live.put_staff_if(found, version):
             return found
     log.warning("routing profiles not re-synced: the roster kept changing; next pass will")
     return found
@@ -130,6 +130,6 @@ async def sync_one(deps: Deps, counselor_id: int, at: datetime | None = None) ->
     async with deps.engine.connect() as conn:
         found = await profiles(conn, at, only=counselor_id)
     if found:
-        await deps.live.put_agent(found[0])
+        await deps.live.put_staff(found[0])
     else:
-        await deps.live.drop_agent(counselor_id)
+        await deps.live.drop_staff(counselor_id)

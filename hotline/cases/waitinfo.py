@@ -66,8 +66,8 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     (position None) when Redis cannot be read: callers ask only about a case SQL has waiting."""
     try:
         # Both reads at once: on a quiet line every round trip is the victim's wait.
-        found, agents = await asyncio.gather(deps.live.place(conversation_id),
-                                             deps.live.agent_states())
+        found, people = await asyncio.gather(deps.live.place(conversation_id),
+                                             deps.live.staff_states())
     except (RedisError, OSError) as e:
         log.warning("wait not readable; plain acknowledgement",
                     extra={"conversation": conversation_id, "error": type(e).__name__})
@@ -76,8 +76,8 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
         return None
     mine, position = found
     now = now_ms()
-    cov = coverage(agents, mine.language, mine.channel, now, deps.rules)
-    serving = sum(1 for a in agents
+    cov = coverage(people, mine.language, mine.channel, now, deps.rules)
+    serving = sum(1 for a in people
                   if why_not(a, mine.item(), now, deps.rules, skip_capacity=True) is None)
     est = wait_estimate_s(position, await _recent_handling(deps), serving)
     minutes = None if est is None or cov == Coverage.GAP else max(1, round(est / 60))

@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from hotline.audit import log as audit
-from hotline.cases import handover
-from hotline.cases import staffing as agents
+from hotline.cases import handover, staffing
 from hotline.crypto import new_token
 from hotline.deps import Deps
 from hotline.domain.accounts import FieldError, Fields, check_name, check_password
@@ -49,7 +48,7 @@ async def _audit(deps: Deps, actor_id: int | None, action: str, target: int,
 
 
 async def _resync(deps: Deps, counselor_id: int) -> None:
-    await agents.sync_one(deps, counselor_id)
+    await staffing.sync_one(deps, counselor_id)
     await deps.publish({"type": EventType.ROSTER, "counselor": counselor_id})
 
 

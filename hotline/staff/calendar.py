@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from hotline.audit import log as audit
-from hotline.cases import staffing as agents
+from hotline.cases import staffing
 from hotline.deps import Deps
 from hotline.domain.event_types import EventType
 from hotline.domain.holidays import Holiday
@@ -42,5 +42,5 @@ async def remove(deps: Deps, actor_id: int, day: date) -> bool:
 async def _changed(deps: Deps) -> None:
     # As a roster edit: bump first so a sync that read before this change cannot land after.
     await deps.live.bump_roster_version()
-    await agents.sync_all(deps)
+    await staffing.sync_all(deps)
     await deps.publish({"type": EventType.ROSTER})

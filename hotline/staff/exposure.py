@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from hotline.cases import staffing as agents
+from hotline.cases import staffing
 from hotline.deps import Deps
 from hotline.domain import exposure, shifts
 from hotline.domain.exposure import Caps, Totals
@@ -39,7 +39,7 @@ async def totals(deps: Deps, counselor_id: int, now: datetime | None = None) -> 
     """This shift's exposure of one person."""
     now = now or datetime.now(UTC)
     async with deps.engine.connect() as conn:
-        roster = await agents.load_roster(conn, since=now, staff_id=counselor_id)
+        roster = await staffing.load_roster(conn, since=now, staff_id=counselor_id)
         since = _shift_start(roster, counselor_id, now,
                              deps.config.wellbeing.unscheduled_shift_hours)
         return Totals.of(await q.sums_since(conn, counselor_id, since))

@@ -50,10 +50,10 @@ class Keys:
 
     @property
     def base(self) -> str:
-        """The common key start; Lua scripts build per-agent key names from it."""
+        """The common key start; Lua scripts build per-person key names from it."""
         return self._k("")
 
-    def agent(self, counselor_id: int | str) -> str:
+    def staff_hash(self, counselor_id: int | str) -> str:
         """HASH of one counselor's routing state: status, shift window, skills, capacity.
 
         Rewritten from SQL (roster, account) at start, on every roster edit and at shift edges.
@@ -61,8 +61,8 @@ class Keys:
         return self._k(f"agent:{counselor_id}")
 
     @property
-    def agents(self) -> str:
-        """SET of counselor ids that have an agent hash."""
+    def staff_ids(self) -> str:
+        """SET of counselor ids that have an person hash."""
         return self._k("agents")
 
     @property
