@@ -26,7 +26,7 @@ from hotline.channels.twilio.common import CALL_SID, Runtime, field_str, verifie
 from hotline.channels.twilio.voice_bridge import BASE, STATUS_PATH, runtime_on, say
 from hotline.domain.conversation import Channel
 from hotline.domain.phone import E164
-from hotline.domain.staff import may_act_on_case
+from hotline.domain.policy import may_act_on_case
 from hotline.prompts import Prompts
 from hotline.staff.auth import require_staff
 from hotline.stores.live.keys import CALLBACK_MACHINE_TTL_S
