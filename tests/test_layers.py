@@ -25,8 +25,6 @@ KNOWN = frozenset({
     "tables: hotline.callbacks.service imports hotline.cases.tables",
     "tables: hotline.cases.alerts imports hotline.staff.tables",
     "tables: hotline.cases.cover imports hotline.staff.tables",
-    "tables: hotline.cases.retention imports hotline.evidence.tables",
-    "tables: hotline.cases.roster imports hotline.audit.tables",
     "tables: hotline.cases.roster imports hotline.staff.tables",
     "tables: hotline.cases.staffing imports hotline.staff.tables",
     "tables: hotline.channels.telegram.staff_bot imports hotline.cases.tables",
