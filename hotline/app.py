@@ -39,6 +39,8 @@ from hotline.domain import policy
 from hotline.events import Hub
 from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
+from hotline.reports import api as reports_api
+from hotline.reports import pages as reports_pages
 from hotline.services import (
     abandon,
     alerts,
@@ -289,6 +291,8 @@ def create_app(config: Config) -> web.Application:
     # The victim's case page sees and adds to the desk through this (docs/victim.md).
     case_takedown.use(VictimDesk())
     takedown_pages.setup(app)
+    reports_api.setup(app)
+    reports_pages.setup(app)
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
     # After every cleanup context has started (on_startup runs those first).

@@ -31,6 +31,7 @@ from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.errors import ConfigError
+from hotline.reports.config import ReportsConfig
 from hotline.takedown.config import TakedownConfig, parse_takedown
 
 if typing.TYPE_CHECKING:
@@ -140,6 +141,7 @@ class Config:
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     takedown: TakedownConfig = field(default_factory=TakedownConfig)
     referrals: ReferralsConfig = field(default_factory=ReferralsConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -174,6 +176,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "wellbeing": WellbeingConfig,
     "abandoned": AbandonConfig,
+    "reports": ReportsConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage", "takedown", "referrals")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from hotline.reports import tables as _reports_tables  # noqa: F401  (its tables)
 from hotline.stores.sql.tables import metadata
 from hotline.takedown import tables as _takedown_tables  # noqa: F401  (its tables)
 

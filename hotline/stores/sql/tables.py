@@ -642,3 +642,8 @@ referrals_made = Table(
     Column("via", String(16), nullable=False),
     Column("made_at", UTCDateTime, nullable=False),
 )
+
+# The perpetrator's relation to the victim, as the counselor records it at close (migration
+# 0021; hotline.domain.intake.RELATIONS): counted in the intake statistics.
+intake_records.append_column(Column("relation", String(24), nullable=False,
+                                    server_default=text("'unknown'")))
