@@ -14,6 +14,8 @@ from hotline.stores.sql.tables import counselors, intake_records, voice_calls
 from hotline.takedown.tables import takedown_items, takedown_requests, takedown_steps
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+# The fixture's counselors' ids (apart from the ids the tests' own staff get).
+STAFF = 900
 
 
 def z(day: int, hour: int = 0, month: int = 3) -> datetime:
@@ -24,24 +26,24 @@ def z(day: int, hour: int = 0, month: int = 3) -> datetime:
 # answers are in tests/test_reports.py beside each figure.
 REQUESTS: list[tuple[int, str, str, str, int, str, datetime | None,
                      list[tuple[str, datetime]]]] = [
-    (1, "x", "nudity_policy", "platform_policy", 0, "verified", z(3),
+    (1, "x", "take_it_down", "take_it_down_us", 0, "verified", z(3),
      [("sent", z(2)), ("acknowledged", z(2, 1)), ("removed", z(2, 10)),
       ("verified", z(3))]),
-    (2, "x", "nudity_policy", "platform_policy", 0, "removed", z(4),
+    (2, "x", "take_it_down", "take_it_down_us", 0, "removed", z(4),
      [("sent", z(3)), ("removed", z(4, 12))]),
-    (3, "x", "nudity_policy", "platform_policy", 0, "refused", z(6),
+    (3, "x", "take_it_down", "take_it_down_us", 0, "refused", z(6),
      [("sent", z(5)), ("refused", z(5, 5))]),
-    (4, "x", "nudity_policy", "platform_policy", 0, "escalated", z(7),
+    (4, "x", "take_it_down", "take_it_down_us", 0, "escalated", z(7),
      [("sent", z(6)), ("overdue", z(7)), ("escalated", z(7, 2))]),
-    (5, "x", "dmca", "copyright", 1, "removed", z(9, 2),
+    (5, "x", "copyright", "copyright", 1, "removed", z(9, 2),
      [("sent", z(7)), ("removed", z(10))]),
-    (6, "x", "dmca", "copyright", 0, "acknowledged", z(9),
+    (6, "x", "copyright", "copyright", 0, "acknowledged", z(9),
      [("sent", z(8)), ("acknowledged", z(8, 2))]),
     # Sent in February: outside the range.
-    (7, "x", "dmca", "copyright", 0, "removed", z(21, 0, 2),
+    (7, "x", "copyright", "copyright", 0, "removed", z(21, 0, 2),
      [("sent", z(20, 0, 2)), ("removed", z(20, 5, 2))]),
     # Sent, not yet due at NOW.
-    (8, "x", "take_it_down", "us_take_it_down", 0, "sent", z(1, 0, 6),
+    (8, "x", "kcsc", "kr_regulator", 0, "sent", z(1, 0, 6),
      [("sent", z(30))]),
     (9, "telegram", "abuse_email", "platform_policy", 0, "removed", z(11),
      [("sent", z(10)), ("removed", z(10, 2))]),
@@ -86,7 +88,7 @@ async def load(engine: AsyncEngine) -> None:
     """Write the fixture (steps recorded when they happened)."""
     async with engine.begin() as conn:
         await conn.execute(insert(counselors), [
-            {"id": i, "name": f"c{i}", "role": "counselor", "languages": "ko",
+            {"id": STAFF + i, "name": f"c{i}", "role": "counselor", "languages": "ko",
              "password_hash": "x", "created_at": z(1)} for i in (1, 2)])
         await conn.execute(insert(takedown_items), [
             {"id": 1, "kind": "synthetic", "minor": False, "status": "open",
@@ -109,11 +111,11 @@ async def load(engine: AsyncEngine) -> None:
                     state="ended", created_at=opened, updated_at=opened))
                 continue
             # Harm "unknown": these are for the service report, not counted in intake's.
-            rows.append(_record(f"svc{n}", opened, channel, who, outcome, wait, handling,
-                                harm="unknown"))
+            rows.append(_record(f"svc{n}", opened, channel, who and STAFF + who, outcome,
+                                wait, handling, harm="unknown"))
         for n, (opened, channel, harm, age, relation, platforms, refs, outcome) in enumerate(
                 INTAKE):
-            rows.append(_record(f"in{n}", opened, channel, 1, outcome, 10, 10, harm=harm,
+            rows.append(_record(f"in{n}", opened, channel, STAFF + 1, outcome, 10, 10, harm=harm,
                                 age=age, relation=relation, platforms=platforms,
                                 referrals=refs))
         await conn.execute(insert(intake_records), rows)

@@ -99,18 +99,18 @@ async def test_takedown_routes(engine: AsyncEngine, tmp_path: Path,
          "removed": 1, "refused": 0, "overdue": 0, "escalated": 0, "completion_rate": 0.5,
          "median_hours_to_removal": 2.0, "within_48h": 1.0},
         # 5 removed after 72 h; 6 overdue: 1 of 2 decided-or-overdue.
-        {"route": "dmca", "legal_basis": "copyright", "requests": 2, "removed": 1,
+        {"route": "copyright", "legal_basis": "copyright", "requests": 2, "removed": 1,
          "refused": 0, "overdue": 1, "escalated": 0, "completion_rate": 0.5,
          "median_hours_to_removal": 72.0, "within_48h": 0.0},
-        # 1 (10 h), 2 (36 h) removed, 3 refused, 4 overdue and escalated: 2 of 4; median
-        # of 10 and 36 is 23.
-        {"route": "nudity_policy", "legal_basis": "platform_policy", "requests": 4,
-         "removed": 2, "refused": 1, "overdue": 1, "escalated": 1, "completion_rate": 0.5,
-         "median_hours_to_removal": 23.0, "within_48h": 1.0},
         # 8: nothing decided, nothing overdue: no rate.
-        {"route": "take_it_down", "legal_basis": "us_take_it_down", "requests": 1,
+        {"route": "kcsc", "legal_basis": "kr_regulator", "requests": 1,
          "removed": 0, "refused": 0, "overdue": 0, "escalated": 0, "completion_rate": None,
          "median_hours_to_removal": None, "within_48h": None},
+        # 1 (10 h), 2 (36 h) removed, 3 refused, 4 overdue and escalated: 2 of 4; median
+        # of 10 and 36 is 23.
+        {"route": "take_it_down", "legal_basis": "take_it_down_us", "requests": 4,
+         "removed": 2, "refused": 1, "overdue": 1, "escalated": 1, "completion_rate": 0.5,
+         "median_hours_to_removal": 23.0, "within_48h": 1.0},
     ]
     assert _strip(got["tables"]["by_rung"]) == [
         {"platform": "telegram", "rung": 0, "requests": 2, "removed": 1, "overdue": 0,
@@ -219,7 +219,8 @@ async def test_fold_reads_only_new_rows(engine: AsyncEngine, tmp_path: Path,
             conversation_id="late", pseudonym="p", channel="sms", language="ko",
             opened_at=fx.z(9, 3), closed_at=fx.z(9, 4), wait_seconds=1, handling_seconds=1,
             harm_type="grooming", platforms="", age_band="under_14", urgency="normal",
-            referrals="", outcome="counselled", counselor_id=1, relation="stranger"))
+            referrals="", outcome="counselled", counselor_id=fx.STAFF + 1,
+            relation="stranger"))
     again = await _json(r, "intake", dimension="records", **period)
     assert [(x["month"], x["records"]) for x in again["rows"]] == [("2026-03", 3),
                                                                    ("2026-04", 2)]
