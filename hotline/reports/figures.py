@@ -283,11 +283,11 @@ def intake_counts(records: Iterable[IntakeRecord], tz: str
     return out
 
 
-def intake_rows(daily: Iterable[tuple[date, str, str, int]]) -> list[Row]:
-    """Monthly rows (month, dimension, value, records) from daily counts, in order."""
+def intake_rows(monthly: Iterable[tuple[str, str, str, int]]) -> list[Row]:
+    """Monthly rows (month, dimension, value, records), in order."""
     months: Counter[tuple[str, str, str]] = Counter()
-    for day, dim, value, n in daily:
-        months[(f"{day:%Y-%m}", dim, value)] += n
+    for month, dim, value, n in monthly:
+        months[(month, dim, value)] += n
     return [({"month": m, "dimension": d, "value": v, "records": n}, {})
             for (m, d, v), n in sorted(months.items(),
                                        key=lambda kv: (kv[0][0],

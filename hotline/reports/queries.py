@@ -12,7 +12,7 @@ See docs/reports.md, "How the figures are kept".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -241,12 +241,16 @@ async def contacts(conn: AsyncConnection, period: figures.Period, channel: str |
     return out
 
 
-async def intake_daily(conn: AsyncConnection, period: figures.Period,
-                       dimension: str | None) -> list[tuple[date, str, str, int]]:
+async def intake_monthly(conn: AsyncConnection, period: figures.Period,
+                         dimension: str | None) -> list[tuple[str, str, str, int]]:
+    """(month "YYYY-MM", dimension, value, records) of the period's days, summed in SQL."""
     d = report_intake_daily
+    month = (func.to_char(d.c.day, "YYYY-MM") if conn.dialect.name == "postgresql"
+             else func.strftime("%Y-%m", d.c.day)).label("month")
     where = [d.c.day >= period.start, d.c.day <= period.end]
     if dimension is not None:
         where.append(d.c.dimension == dimension)
-    return [(r.day, r.dimension, r.value, int(r.records)) for r in await conn.execute(
-        select(d.c.day, d.c.dimension, d.c.value, d.c.records).where(and_(*where)))]
+    return [(r.month, r.dimension, r.value, int(r.records)) for r in await conn.execute(
+        select(month, d.c.dimension, d.c.value, func.sum(d.c.records).label("records"))
+        .where(and_(*where)).group_by(month, d.c.dimension, d.c.value))]
 

@@ -187,8 +187,8 @@ async def _service(r: Reports, conn: Any, q: Query) -> dict[str, list[Row]]:
 
 
 async def _intake(r: Reports, conn: Any, q: Query) -> dict[str, list[Row]]:
-    daily = await queries.intake_daily(conn, q.period, q.filters.get("dimension"))
-    rows = figures.intake_rows(daily)
+    rows = figures.intake_rows(await queries.intake_monthly(conn, q.period,
+                                                            q.filters.get("dimension")))
     totals: dict[tuple[str, str], int] = {}
     for values, _ in rows:
         k = (str(values["dimension"]), str(values["value"]))
