@@ -191,7 +191,7 @@ async def test_small_counts_suppressed(engine: AsyncEngine, tmp_path: Path,
     r = _reports(engine, tmp_path, database, below=5)
     report = await r.build(r.parse("takedown-platforms",
                                    {"from": "2026-03-01", "to": "2026-03-31"}))
-    x = to_json(report)["rows"][1]
+    x: dict[str, Any] = to_json(report)["rows"][1]  # type: ignore[index]
     # 7 requests stand; 3 removed, 1 verified, ... are hidden, and so is every share or
     # time made of them.
     assert x["requests"] == 7 and x["removed"] is None and x["completion_rate"] is None
