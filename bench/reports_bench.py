@@ -53,7 +53,7 @@ FROM generate_series(1, :n) g,
 _STEPS = [
     ("sent", "true", "interval '0'"),
     ("acknowledged", "r.id % 10 IN (0,1,2,3,4,5,8)", "interval '1 hour'"),
-    ("removed", "r.id % 10 IN (0,1,2,3,4)", "((r.id * 7919) % 96 + 1) * interval '1 hour'"),
+    ("removed", "r.id % 10 IN (0,1,2,3,4)", "((r.id::bigint * 7919) % 96 + 1) * interval '1 hour'"),
     ("verified", "r.id % 10 = 0", "interval '5 days'"),
     ("refused", "r.id % 10 = 5", "interval '30 hours'"),
     ("overdue", "r.id % 10 IN (6,7)", "interval '24 hours'"),
