@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-WIDTH = 640
-LABEL_W = 190
+WIDTH = 720
+LABEL_W = 280
+LABEL_CHARS = 36
 BAR_H = 22
 GAP = 8
 TOP = 8
@@ -39,5 +40,6 @@ def bar_chart(title: str, points: Sequence[tuple[str, float | None, str]]) -> Ch
     bars = []
     for i, (label, value, text) in enumerate(points):
         w = 0 if value is None else max(1, round(room * value / top)) if value > 0 else 0
-        bars.append(Bar(label, text, TOP + i * (BAR_H + GAP), w, LABEL_W + w + 6))
+        short = label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…"
+        bars.append(Bar(short, text, TOP + i * (BAR_H + GAP), w, LABEL_W + w + 6))
     return Chart(title, tuple(bars), WIDTH, TOP * 2 + len(bars) * (BAR_H + GAP), LABEL_W)
