@@ -21,6 +21,7 @@ from tests import reports_fixture as fx
 from tests.conftest import RedisProcess
 from tests.helpers import PASSWORD, add_staff
 from tests.test_browser import Problems, Site, _screenshot_dir, _serve, browser
+from tests.test_console_a11y import _violations
 
 __all__ = ["browser"]
 NAMES_KO = {"takedown-platforms": "플랫폼별 삭제 요청",
@@ -100,4 +101,30 @@ async def test_lead_opens_each_report_switches_language_and_downloads_csv(
     assert [(r.target_id, json.loads(r.detail)["from"]) for r in rows] == [
         ("intake", "2026-03-01"), ("takedown-platforms", "2026-03-01")]
     assert problems.seen == []
+    await ctx.close()
+
+
+async def test_report_pages_pass_axe(korean_site: Site, browser: Browser) -> None:
+    """axe-core finds no violation on the report pages (as tests/test_console_a11y.py for the
+    other console pages), in Korean and in English."""
+    site = korean_site
+    await add_staff(site.config, "lead", Role.LEAD)
+    ctx = await browser.new_context(base_url=site.origin, bypass_csp=True, locale="en-US",
+                                    viewport={"width": 1100, "height": 900})
+    page = await ctx.new_page()
+    await page.goto("/console/login")
+    await page.get_by_label("Name").fill("lead")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(site.url("/console"))
+    found: dict[str, list[dict[str, object]]] = {}
+    for lang in ("ko", "en"):
+        for path in ("/console/reports", *(f"/console/reports/{n}?from={a}&to={b}"
+                                           for n, (a, b) in RANGES.items())):
+            await page.goto(path)
+            found[f"{lang} {path}"] = await _violations(page)
+        other = "en" if lang == "ko" else "ko"
+        await page.locator(f".lang-switch button[data-lang='{other}']").click()
+        await expect(page.locator("html")).to_have_attribute("lang", other)
+    assert {p: v for p, v in found.items() if v} == {}
     await ctx.close()
