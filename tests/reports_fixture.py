@@ -10,7 +10,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hotline.stores.sql.tables import counselors, intake_records, voice_calls
+from hotline.stores.sql.tables import (
+    callbacks,
+    conversations,
+    counselors,
+    intake_records,
+    voice_calls,
+)
 from hotline.takedown.tables import takedown_items, takedown_requests, takedown_steps
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -119,6 +125,25 @@ async def load(engine: AsyncEngine) -> None:
                                 age=age, relation=relation, platforms=platforms,
                                 referrals=refs))
         await conn.execute(insert(intake_records), rows)
+        # Two callers who chose a call-back instead of waiting (not abandoned: the call-back
+        # is a contact of its own): one from the menu (no case), one from the hold queue.
+        chose = z(3, 5) - _KST
+        await conn.execute(insert(intake_records).values(_record(
+            "cbq", chose, "voice", None, "disconnected", 40, 0, harm="unknown")))
+        await conn.execute(insert(conversations).values(
+            id="cbq", channel="voice", pseudonym="pcbq", language="ko", status="closed",
+            urgency="normal", created_at=chose, enqueued_at=chose, closed_at=chose,
+            last_activity_at=chose))
+        await conn.execute(insert(voice_calls), [
+            {"call_sid": "CAmenu", "direction": "in", "conversation_id": None,
+             "state": "ended", "created_at": chose, "updated_at": chose},
+            {"call_sid": "CAhold", "direction": "in", "conversation_id": "cbq",
+             "state": "ended", "created_at": chose, "updated_at": chose}])
+        await conn.execute(insert(callbacks), [
+            {"id": f"cb{n}", "source_key": f"voice:{sid}", "source_channel": "voice",
+             "pseudonym": "p", "language": "ko", "window_start": chose, "window_end": chose,
+             "leave_message": False, "status": "expired", "created_at": chose,
+             "updated_at": chose} for n, sid in enumerate(("CAmenu", "CAhold"))])
 
 
 def _record(cid: str, opened: datetime, channel: str, who: int | None, outcome: str,

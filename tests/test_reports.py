@@ -139,7 +139,8 @@ async def test_service(engine: AsyncEngine, tmp_path: Path, database: Database) 
                average_handling_seconds=900.0)
     sms = _svc(day="2026-03-02", shift="18:00-00:00", channel="sms", contacts=1,
                abandoned=1, abandoned_after_offer=1)
-    voice = _svc(day="2026-03-03", shift="00:00-09:00", channel="voice", contacts=3,
+    # C5-C7, and two callers who chose a call-back (neither answered nor abandoned).
+    voice = _svc(day="2026-03-03", shift="00:00-09:00", channel="voice", contacts=5,
                  answered=1, abandoned=2, abandoned_queue=1, abandoned_ivr=1,
                  average_speed_to_answer_seconds=60.0, answered_within_60s=1.0,
                  average_handling_seconds=900.0)
@@ -151,9 +152,9 @@ async def test_service(engine: AsyncEngine, tmp_path: Path, database: Database) 
              answered_within_60s=0.5, average_handling_seconds=900.0),
         {**{k: v for k, v in voice.items() if k not in ("shift", "channel")}}]
     assert [(x["channel"], x["contacts"]) for x in got["tables"]["by_channel"]] == [
-        ("sms", 1), ("voice", 3), ("webchat", 4)]
+        ("sms", 1), ("voice", 5), ("webchat", 4)]
     assert [(x["shift"], x["contacts"]) for x in got["tables"]["by_shift"]] == [
-        ("00:00-09:00", 3), ("09:00-18:00", 4), ("18:00-00:00", 1)]
+        ("00:00-09:00", 5), ("09:00-18:00", 4), ("18:00-00:00", 1)]
     only = await _json(r, "service", channel="voice", **{"from": "2026-03-01",
                                                          "to": "2026-03-03"})
     assert _strip(only["rows"]) == [voice]
@@ -210,7 +211,7 @@ async def test_fold_reads_only_new_rows(engine: AsyncEngine, tmp_path: Path,
     async with engine.connect() as conn:
         marks = dict((await conn.execute(select(report_marks.c.name,
                                                 report_marks.c.last_id))).all())
-    assert marks["intake"] == len(fx.CONTACTS) - 1 + len(fx.INTAKE)
+    assert marks["intake"] == len(fx.CONTACTS) - 1 + len(fx.INTAKE) + 1
     assert marks["takedown"] == sum(len(x[7]) for x in fx.REQUESTS)
     # Reading again changes nothing; a new record is folded once.
     assert await _json(r, "intake", **period) == first

@@ -53,6 +53,11 @@ def test_contact_class(outcome: str | None, counselor: int | None,
     assert figures.contact_class(outcome, counselor) is expected
 
 
+def test_a_caller_who_chose_a_call_back_did_not_abandon() -> None:
+    assert figures.contact_class(None, None, True) is ContactClass.OTHER
+    assert figures.contact_class("disconnected", None, True) is ContactClass.OTHER
+
+
 @pytest.mark.parametrize(("minute", "expected"), [
     (0, "00:00-09:00"), (539, "00:00-09:00"), (540, "09:00-18:00"), (1079, "09:00-18:00"),
     (1080, "18:00-00:00"), (1439, "18:00-00:00")])

@@ -147,12 +147,17 @@ class ContactClass(StrEnum):
 ABANDON_OUTCOMES = frozenset({"abandoned", "disconnected"})
 
 
-def contact_class(outcome: str | None, counselor_id: int | None) -> ContactClass:
+def contact_class(outcome: str | None, counselor_id: int | None,
+                  chose_callback: bool = False) -> ContactClass:
     """Where a contact ended: `outcome` None is a call that hung up in the phone menu (no
-    case was opened). Answered: a counselor took it and it was not closed as abandoned."""
+    case was opened). Answered: a counselor took it and it was not closed as abandoned. A
+    caller who chose a call-back instead of waiting did not abandon: the call-back is a
+    contact of its own."""
     if outcome is None:
-        return ContactClass.ABANDONED_IVR
+        return ContactClass.OTHER if chose_callback else ContactClass.ABANDONED_IVR
     if counselor_id is None:
+        if chose_callback:
+            return ContactClass.OTHER
         return (ContactClass.ABANDONED_QUEUE if outcome in ABANDON_OUTCOMES
                 else ContactClass.OTHER)
     if outcome == "abandoned":
@@ -170,6 +175,7 @@ class Contact:
     counselor_id: int | None
     wait_seconds: int
     handling_seconds: int
+    chose_callback: bool = False
 
 
 def shift_label(minutes: Sequence[int], at_minute: int) -> str:
@@ -189,7 +195,7 @@ class _Tally:
 
 
 def _tally(t: _Tally, c: Contact) -> None:
-    cls = contact_class(c.outcome, c.counselor_id)
+    cls = contact_class(c.outcome, c.counselor_id, c.chose_callback)
     t.contacts += 1
     t.classes[cls] += 1
     if cls is ContactClass.ANSWERED:

@@ -22,7 +22,9 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     func,
+    literal,
     or_,
     select,
     update,
@@ -32,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.reports import figures
 from hotline.reports.tables import report_intake_daily, report_marks, report_takedown_facts
-from hotline.stores.sql.tables import intake_records, voice_calls
+from hotline.stores.sql.tables import callbacks, intake_records, voice_calls
 from hotline.takedown.tables import takedown_items, takedown_requests, takedown_steps
 
 facts = report_takedown_facts
@@ -222,22 +224,28 @@ async def contacts(conn: AsyncConnection, period: figures.Period, channel: str |
                    ) -> list[figures.Contact]:
     """Every contact opened in the period: intake records, and calls that hung up in the
     phone menu before a case was opened (no intake record)."""
-    i = intake_records
+    i, v = intake_records, voice_calls
+    # A call whose caller asked for a call-back (by the menu, or from the hold queue).
+    chose = exists().where(and_(callbacks.c.source_key == literal("voice:") + v.c.call_sid))
+    chose_case = exists().where(and_(v.c.conversation_id == i.c.conversation_id,
+                                     v.c.direction == "in", chose))
     where = [i.c.opened_at >= period.utc_start, i.c.opened_at < period.utc_end]
     if channel is not None:
         where.append(i.c.channel == channel)
     out = [figures.Contact(r.opened_at, r.channel, r.outcome, r.counselor_id, r.wait_seconds,
-                           r.handling_seconds)
+                           r.handling_seconds, bool(r.chose))
            for r in await conn.execute(select(
                i.c.opened_at, i.c.channel, i.c.outcome, i.c.counselor_id, i.c.wait_seconds,
-               i.c.handling_seconds).where(and_(*where)))]
+               i.c.handling_seconds,
+               case((and_(i.c.channel == "voice", chose_case), 1), else_=0).label("chose"))
+               .where(and_(*where)))]
     if channel in (None, "voice"):
-        v = voice_calls
-        out += [figures.Contact(r.created_at, "voice", None, None, 0, 0)
-                for r in await conn.execute(select(v.c.created_at).where(and_(
-                    v.c.direction == "in", v.c.conversation_id.is_(None),
-                    v.c.state == "ended", v.c.created_at >= period.utc_start,
-                    v.c.created_at < period.utc_end)))]
+        out += [figures.Contact(r.created_at, "voice", None, None, 0, 0, bool(r.chose))
+                for r in await conn.execute(select(
+                    v.c.created_at, case((chose, 1), else_=0).label("chose")).where(and_(
+                        v.c.direction == "in", v.c.conversation_id.is_(None),
+                        v.c.state == "ended", v.c.created_at >= period.utc_start,
+                        v.c.created_at < period.utc_end)))]
     return out
 
 
