@@ -11,7 +11,7 @@ import pytest
 
 from hotline.config import ConfigError, config_from_mapping
 from hotline.domain.intake import RELATIONS, IntakeError, parse_intake
-from hotline.reports import chart, figures
+from hotline.reports import chart, figures, intake
 from hotline.reports.figures import Cell, ContactClass, ReportInputError
 from hotline.reports.service import COLUMNS, FILTERS, Table, to_csv
 from hotline.words import Words
@@ -106,11 +106,11 @@ def test_csv_cells_are_never_formulas() -> None:
 
 
 def test_intake_counts_by_local_day_and_each_value() -> None:
-    rec = figures.IntakeRecord(datetime(2026, 3, 31, 15, 30, tzinfo=UTC), "sms", "synthetic",
+    rec = intake.IntakeRecord(datetime(2026, 3, 31, 15, 30, tzinfo=UTC), "sms", "synthetic",
                                "18_24", "stranger", "telegram,x", "police", "referred")
-    left = figures.IntakeRecord(datetime(2026, 3, 1, tzinfo=UTC), "sms", "unknown",
+    left = intake.IntakeRecord(datetime(2026, 3, 1, tzinfo=UTC), "sms", "unknown",
                                 "unknown", "unknown", "", "", "abandoned")
-    counts = figures.intake_counts([rec, left], "Asia/Seoul")
+    counts = intake.intake_counts([rec, left], "Asia/Seoul")
     day = date(2026, 4, 1)
     assert counts == {(day, "records", "all"): 1, (day, "harm_type", "synthetic"): 1,
                       (day, "age_band", "18_24"): 1, (day, "relation", "stranger"): 1,
@@ -166,7 +166,7 @@ def test_every_word_the_report_pages_build_a_key_for() -> None:
     keys |= {f"reports.col_{c}" for n in figures.NAMES for t in COLUMNS[n]
              for c in COLUMNS[n][t]}
     keys |= {f"reports.filter_{f}" for fs in FILTERS.values() for f in fs}
-    keys |= {f"reports.dim_{d}" for d in figures.INTAKE_DIMENSIONS}
+    keys |= {f"reports.dim_{d}" for d in intake.INTAKE_DIMENSIONS}
     keys |= {f"intake.relation_{r}" for r in RELATIONS}
     for lang in ("ko", "en"):
         missing = sorted(k for k in keys if not words.has(lang, k))

@@ -132,6 +132,84 @@ def takedown_figures(c: TakedownCounts) -> tuple[dict[str, object], dict[str, tu
     return values, made_of
 
 
+# The counts kept per month and group, in this order (report_takedown_monthly's columns).
+TAKEDOWN_COUNTS = ("requests", "removed", "verified", "refused", "unanswered", "overdue",
+                   "settled", "escalated", "within_24h", "within_48h")
+# Removal times above this many hours share the last hour bucket.
+MAX_HOUR = 24 * 60
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One sent request as the rollups see it (a report_takedown_facts row)."""
+
+    platform: str
+    route: str
+    legal_basis: str
+    rung: int
+    kind: str
+    sent_at: datetime
+    answered_at: datetime | None
+    decided_at: datetime | None
+    removed_at: datetime | None
+    refused_at: datetime | None
+    overdue_at: datetime | None
+    escalated_at: datetime | None
+    verified_at: datetime | None
+    removal_seconds: int | None
+
+
+def month_of(at: datetime, tz: str) -> str:
+    return f"{at.astimezone(ZoneInfo(tz)):%Y-%m}"
+
+
+def counts_of(f: Fact) -> tuple[int, ...]:
+    """What a request adds to its month's counts (TAKEDOWN_COUNTS), leaving out what depends
+    on the time of asking: "overdue" here is the overdue mark; the requests still waiting past
+    their due time are counted live."""
+    removed = f.removed_at is not None
+    secs = f.removal_seconds
+    return (1, removed, f.verified_at is not None, f.refused_at is not None and not removed,
+            f.answered_at is None, f.overdue_at is not None,
+            f.decided_at is not None or f.overdue_at is not None, f.escalated_at is not None,
+            secs is not None and secs <= 24 * 3600, secs is not None and secs <= 48 * 3600)
+
+
+def hour_bucket(seconds: int) -> int:
+    return min(max(seconds, 0) // 3600, MAX_HOUR)
+
+
+def aligned(p: Period) -> bool:
+    """Whether the period is whole calendar months (the monthly rollups answer it)."""
+    return p.start.day == 1 and (p.end + timedelta(days=1)).day == 1
+
+
+def months_of(p: Period) -> list[str]:
+    out, d = [], p.start.replace(day=1)
+    while d <= p.end:
+        out.append(f"{d:%Y-%m}")
+        d = (d + timedelta(days=32)).replace(day=1)
+    return out
+
+
+def locate(hours: Sequence[tuple[int, int]], rank: int) -> tuple[int, int]:
+    """The percentiles' first step: the hour bucket holding the value of 0-based `rank` among
+    removal times counted per hour (sorted), and its rank inside that bucket."""
+    below = 0
+    for hour, n in hours:
+        if rank < below + n:
+            return hour, rank - below
+        below += n
+    raise ValueError("rank beyond the counted values")
+
+
+def ranks(n: int, q: float) -> tuple[int, int, float]:
+    """percentile_cont's two neighbouring ranks and the weight of the upper one."""
+    pos = q * (n - 1)
+    lo = math.floor(pos)
+    return lo, min(lo + 1, n - 1), pos - lo
+
+
 # --- service -----------------------------------------------------------------------------
 
 class ContactClass(StrEnum):
@@ -245,61 +323,6 @@ def service_rows(contacts: Iterable[Contact], tz: str, shift_minutes: Sequence[i
     return {name: [_service_row(dict(zip(names[name], k, strict=True)), t)
                    for k, t in sorted(found.items())]
             for name, found in tables.items()}
-
-
-# --- intake ------------------------------------------------------------------------------
-
-INTAKE_DIMENSIONS = ("records", "harm_type", "age_band", "relation", "platform", "channel",
-                     "referral", "outcome")
-
-
-@dataclass(frozen=True)
-class IntakeRecord:
-    opened_at: datetime
-    channel: str
-    harm_type: str
-    age_band: str
-    relation: str
-    platforms: str    # comma list
-    referrals: str    # comma list
-    outcome: str
-
-
-def counted(rec: IntakeRecord) -> bool:
-    """Only records a counselor completed with the form are counted: the ones written when a
-    victim left before anyone answered carry harm type "unknown", which the form never does."""
-    return rec.harm_type != "unknown"
-
-
-def intake_counts(records: Iterable[IntakeRecord], tz: str
-                  ) -> Counter[tuple[date, str, str]]:
-    """(local day, dimension, value) -> records; a record counts once per value it names."""
-    zone = ZoneInfo(tz)
-    out: Counter[tuple[date, str, str]] = Counter()
-    for r in records:
-        if not counted(r):
-            continue
-        day = r.opened_at.astimezone(zone).date()
-        pairs = [("records", "all"), ("harm_type", r.harm_type), ("age_band", r.age_band),
-                 ("relation", r.relation), ("channel", r.channel), ("outcome", r.outcome)]
-        pairs += [("platform", p) for p in r.platforms.split(",") if p]
-        pairs += [("referral", p) for p in r.referrals.split(",") if p]
-        for dim, value in pairs:
-            out[(day, dim, value)] += 1
-    return out
-
-
-def intake_rows(monthly: Iterable[tuple[str, str, str, int]]) -> list[Row]:
-    """Monthly rows (month, dimension, value, records), in order."""
-    months: Counter[tuple[str, str, str]] = Counter()
-    for month, dim, value, n in monthly:
-        months[(month, dim, value)] += n
-    return [({"month": m, "dimension": d, "value": v, "records": n}, {})
-            for (m, d, v), n in sorted(months.items(),
-                                       key=lambda kv: (kv[0][0],
-                                                       INTAKE_DIMENSIONS.index(kv[0][1])
-                                                       if kv[0][1] in INTAKE_DIMENSIONS
-                                                       else 99, kv[0][2]))]
 
 
 # --- suppression -------------------------------------------------------------------------

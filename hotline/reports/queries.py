@@ -1,156 +1,38 @@
-"""Every statement of the reports: the folds that keep the rollups current, and the reads the
-figures are made from. The source tables (takedown requests and steps, intake records, voice
-calls) are only read here, never written. Callers own the transactions.
-
-The folds read what was added since their mark (`report_marks`), so the work is proportional
-to what changed. On PostgreSQL a row whose transaction is still open may hold a lower id than
-one already committed, so the folds stop at rows younger than SETTLE_SECONDS (a minute; the
-writers' transactions last milliseconds); on SQLite writers are serialized and nothing waits.
-See docs/reports.md, "How the figures are kept".
+"""The reads the reports are made from: the rollups (hotline.reports.fold keeps them) and,
+read-only, the source tables (takedown facts' sources, intake records, voice calls,
+call-backs). Callers own the transactions. See docs/reports.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Integer,
     and_,
     case,
-    cast,
     exists,
     func,
     literal,
     or_,
     select,
-    update,
+    union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.reports import figures
-from hotline.reports.tables import report_intake_daily, report_marks, report_takedown_facts
+from hotline.reports.tables import (
+    report_intake_daily,
+    report_takedown_facts,
+    report_takedown_hours,
+    report_takedown_monthly,
+)
 from hotline.stores.sql.tables import callbacks, intake_records, voice_calls
-from hotline.takedown.tables import takedown_items, takedown_requests, takedown_steps
 
 facts = report_takedown_facts
-SETTLE_SECONDS = {"postgresql": 60.0, "sqlite": 0.0}
 _AWAITING = ("sent", "acknowledged")
-_ANSWERS = ("acknowledged", "removed", "partially_removed", "refused", "info_requested")
-_DECISIONS = ("removed", "partially_removed", "refused", "verified")
-
-
-def _insert(conn: AsyncConnection) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
-
-
-async def _mark(conn: AsyncConnection, name: str) -> int:
-    stmt = select(report_marks.c.last_id).where(report_marks.c.name == name)
-    found = (await conn.execute(stmt)).scalar_one_or_none()
-    if found is None:
-        await conn.execute(_insert(conn)(report_marks).values(name=name, last_id=0)
-                           .on_conflict_do_nothing())
-        found = (await conn.execute(stmt)).scalar_one()
-    return int(found)
-
-
-async def _claim(conn: AsyncConnection, name: str, old: int, new: int) -> bool:
-    """Move the mark from old to new; False if another fold moved it first (it did this
-    batch: this one must write nothing)."""
-    res = await conn.execute(update(report_marks).where(and_(
-        report_marks.c.name == name, report_marks.c.last_id == old)).values(last_id=new))
-    return res.rowcount == 1
-
-
-def _settled_prefix(rows: Sequence[Any], cutoff: datetime) -> int | None:
-    """The highest id of the leading rows written before `cutoff` (rows ordered by id)."""
-    last = None
-    for r in rows:
-        if r[1] > cutoff:
-            break
-        last = int(r[0])
-    return last
-
-
-def _seconds_between(conn: AsyncConnection, a: Any, b: Any) -> ColumnElement[Any]:
-    if conn.dialect.name == "postgresql":
-        return cast(func.extract("epoch", b - a), BigInteger)
-    return cast(func.round((func.julianday(b) - func.julianday(a)) * 86400), Integer)
-
-
-def _first(step: str | tuple[str, ...]) -> Any:
-    steps = (step,) if isinstance(step, str) else step
-    return func.min(case((takedown_steps.c.step.in_(steps), takedown_steps.c.at)))
-
-
-async def fold_takedown(conn: AsyncConnection, now: datetime, batch: int = 50_000) -> int:
-    """Fold the takedown steps recorded since the mark into the facts (one batch); how many
-    steps were folded (0: up to date, or another instance folded them)."""
-    last = await _mark(conn, "takedown")
-    cutoff = now - timedelta(seconds=SETTLE_SECONDS.get(conn.dialect.name, 60.0))
-    rows = (await conn.execute(select(takedown_steps.c.id, takedown_steps.c.recorded_at)
-                               .where(takedown_steps.c.id > last)
-                               .order_by(takedown_steps.c.id).limit(batch))).all()
-    hi = _settled_prefix(rows, cutoff)
-    if hi is None or not await _claim(conn, "takedown", last, hi):
-        return 0
-    s, r = takedown_steps, takedown_requests
-    src = (select(r.c.id, r.c.item_id, r.c.platform, r.c.route, r.c.legal_basis, r.c.rung,
-                  r.c.state, r.c.due_at, _first("sent"), _first(_ANSWERS),
-                  _first(_DECISIONS), _first("removed"), _first("refused"), _first("overdue"),
-                  _first("escalated"), _first("verified"))
-           .select_from(s.join(r, r.c.id == s.c.request_id))
-           .where(and_(s.c.id > last, s.c.id <= hi))
-           .group_by(r.c.id, r.c.item_id, r.c.platform, r.c.route, r.c.legal_basis,
-                     r.c.rung, r.c.state, r.c.due_at))
-    times = ("sent_at", "answered_at", "decided_at", "removed_at", "refused_at",
-             "overdue_at", "escalated_at", "verified_at")
-    ins = _insert(conn)(facts).from_select(
-        ["request_id", "item_id", "platform", "route", "legal_basis", "rung", "state",
-         "due_at", *times], src)
-    ins = ins.on_conflict_do_update(index_elements=[facts.c.request_id], set_={
-        "rung": ins.excluded.rung, "state": ins.excluded.state, "due_at": ins.excluded.due_at,
-        **{t: func.coalesce(facts.c[t], ins.excluded[t]) for t in times}})
-    await conn.execute(ins)
-    await conn.execute(update(facts).where(and_(
-        facts.c.removal_seconds.is_(None), facts.c.removed_at.is_not(None),
-        facts.c.sent_at.is_not(None),
-        facts.c.request_id.in_(select(s.c.request_id).where(and_(s.c.id > last,
-                                                                   s.c.id <= hi)))))
-        .values(removal_seconds=_seconds_between(conn, facts.c.sent_at, facts.c.removed_at)))
-    return len([x for x in rows if x[0] <= hi])
-
-
-async def fold_intake(conn: AsyncConnection, now: datetime, tz: str, batch: int = 20_000
-                      ) -> int:
-    """Fold the intake records written since the mark into the daily counts (one batch)."""
-    last = await _mark(conn, "intake")
-    cutoff = now - timedelta(seconds=SETTLE_SECONDS.get(conn.dialect.name, 60.0))
-    i = intake_records
-    rows = (await conn.execute(select(
-        i.c.id, i.c.closed_at, i.c.opened_at, i.c.channel, i.c.harm_type, i.c.age_band,
-        i.c.relation, i.c.platforms, i.c.referrals, i.c.outcome)
-        .where(i.c.id > last).order_by(i.c.id).limit(batch))).all()
-    hi = _settled_prefix(rows, cutoff)
-    if hi is None or not await _claim(conn, "intake", last, hi):
-        return 0
-    taken = [x for x in rows if x[0] <= hi]
-    counts = figures.intake_counts(
-        (figures.IntakeRecord(x.opened_at, x.channel, x.harm_type, x.age_band, x.relation,
-                              x.platforms, x.referrals, x.outcome) for x in taken), tz)
-    if counts:
-        ins = _insert(conn)(report_intake_daily)
-        ins = ins.on_conflict_do_update(
-            index_elements=[report_intake_daily.c.day, report_intake_daily.c.dimension,
-                            report_intake_daily.c.value],
-            set_={"records": report_intake_daily.c.records + ins.excluded.records})
-        await conn.execute(ins, [{"day": d, "dimension": dim, "value": v, "records": n}
-                                 for (d, dim, v), n in counts.items()])
-    return len(taken)
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -180,16 +62,26 @@ async def takedown_groups(conn: AsyncConnection, period: figures.Period, now: da
                           keys: Sequence[str], *, platform: str | None = None,
                           kind: str | None = None
                           ) -> list[tuple[tuple[Any, ...], figures.TakedownCounts]]:
-    """The takedown figures per group of `keys` (fact columns) of the requests sent in the
-    period. Percentiles: percentile_cont in PostgreSQL; on SQLite the same interpolation in
-    Python over the period's removal times (one column, read in order)."""
+    """The takedown figures per group of `keys` of the requests sent in the period: from the
+    monthly rollups for whole calendar months without a kind filter, else from the facts."""
+    if kind is None and figures.aligned(period):
+        return await _monthly_groups(conn, period, now, keys, platform)
+    return await _scan_groups(conn, period, now, keys, platform=platform, kind=kind)
+
+
+async def _scan_groups(conn: AsyncConnection, period: figures.Period, now: datetime,
+                       keys: Sequence[str], *, platform: str | None = None,
+                       kind: str | None = None
+                       ) -> list[tuple[tuple[Any, ...], figures.TakedownCounts]]:
+    """Every request of the period read from the facts' range index. Percentiles:
+    percentile_cont in PostgreSQL; on SQLite the same interpolation in Python over the
+    period's removal times (one column, read in order)."""
     cols = [facts.c[k] for k in keys]
     where = [facts.c.sent_at >= period.utc_start, facts.c.sent_at < period.utc_end]
     if platform is not None:
         where.append(facts.c.platform == platform)
     if kind is not None:
-        where.append(facts.c.item_id.in_(select(takedown_items.c.id).where(
-            takedown_items.c.kind == kind)))
+        where.append(facts.c.kind == kind)
     pg = conn.dialect.name == "postgresql"
     aggs = _takedown_aggregates(now)
     if pg:
@@ -217,6 +109,108 @@ async def takedown_groups(conn: AsyncConnection, period: figures.Period, now: da
             int(m["requests"]), int(m["removed"]), int(m["verified"]), int(m["refused"]),
             int(m["unanswered"]), int(m["overdue"]), int(m["settled"]), int(m["escalated"]),
             int(m["within_24h"]), int(m["within_48h"]), med, p90)))
+    return out
+
+
+async def _monthly_groups(conn: AsyncConnection, period: figures.Period, now: datetime,
+                          keys: Sequence[str], platform: str | None
+                          ) -> list[tuple[tuple[Any, ...], figures.TakedownCounts]]:
+    """The figures of whole months: the counts summed from report_takedown_monthly, the
+    requests still waiting past their due time counted live (partial index), and exact
+    percentiles in two steps: the hour buckets say in which hour each rank falls, then only
+    that hour's removal times are read from the facts."""
+    m = report_takedown_monthly
+    months = figures.months_of(period)
+    cols = [m.c[k] for k in keys]
+    where = [m.c.month.in_(months)] + ([m.c.platform == platform] if platform else [])
+    found = {tuple(r[: len(keys)]): [int(v) for v in r[len(keys):]]
+             for r in await conn.execute(
+                 select(*cols, *[func.sum(m.c[n]) for n in figures.TAKEDOWN_COUNTS])
+                 .where(and_(*where)).group_by(*cols))}
+    f = facts.c
+    late = [f.state.in_(_AWAITING), f.overdue_at.is_(None), f.due_at < now,
+            f.sent_at >= period.utc_start, f.sent_at < period.utc_end]
+    if platform:
+        late.append(f.platform == platform)
+    fcols = [f[k] for k in keys]
+    over, settled = figures.TAKEDOWN_COUNTS.index("overdue"), figures.TAKEDOWN_COUNTS.index(
+        "settled")
+    for r in await conn.execute(select(*fcols, func.count()).where(and_(*late))
+                                .group_by(*fcols)):
+        acc = found.setdefault(tuple(r[: len(keys)]), [0] * len(figures.TAKEDOWN_COUNTS))
+        acc[over] += int(r[-1])
+        acc[settled] += int(r[-1])
+    spans = await _percentiles(conn, period, keys, platform)
+    out = []
+    for key in sorted(found):
+        c = found[key]
+        med, p90 = spans.get(key, (None, None))
+        out.append((key, figures.TakedownCounts(
+            **dict(zip(figures.TAKEDOWN_COUNTS, c, strict=True)), median_seconds=med,
+            p90_seconds=p90)))
+    return out
+
+
+async def _percentiles(conn: AsyncConnection, period: figures.Period, keys: Sequence[str],
+                       platform: str | None
+                       ) -> dict[tuple[Any, ...], tuple[float | None, float | None]]:
+    """Median and 90th percentile of the removal times per group (groups of platform, or of
+    route and legal basis; none for other groupings), exactly as percentile_cont."""
+    if tuple(keys) not in (("platform",), ("route", "legal_basis")):
+        return {}
+    h = report_takedown_hours
+    cols = [h.c[k] for k in keys]
+    where = [h.c.month.in_(figures.months_of(period))] + (
+        [h.c.platform == platform] if platform else [])
+    hist: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    for r in await conn.execute(select(*cols, h.c.hour, func.sum(h.c.removed))
+                                .where(and_(*where)).group_by(*cols, h.c.hour)
+                                .order_by(*cols, h.c.hour)):
+        if int(r[-1]):
+            hist.setdefault(tuple(r[: len(keys)]), []).append((int(r[-2]), int(r[-1])))
+    wanted: dict[tuple[tuple[Any, ...], int], None] = {}
+    for key, buckets in hist.items():
+        n = sum(c for _, c in buckets)
+        for q in (0.5, 0.9):
+            lo, hi, _w = figures.ranks(n, q)
+            wanted[(key, lo)] = wanted[(key, hi)] = None
+    values = await _values_at(conn, period, keys, platform, hist, list(wanted))
+    out: dict[tuple[Any, ...], tuple[float | None, float | None]] = {}
+    for key, buckets in hist.items():
+        n = sum(c for _, c in buckets)
+        got = []
+        for q in (0.5, 0.9):
+            lo, hi, w = figures.ranks(n, q)
+            got.append(values[(key, lo)] + (values[(key, hi)] - values[(key, lo)]) * w)
+        out[key] = (got[0], got[1])
+    return out
+
+
+async def _values_at(conn: AsyncConnection, period: figures.Period, keys: Sequence[str],
+                     platform: str | None, hist: dict[tuple[Any, ...], list[tuple[int, int]]],
+                     wanted: list[tuple[tuple[Any, ...], int]]
+                     ) -> dict[tuple[tuple[Any, ...], int], float]:
+    """The removal time at each (group, rank): one small read of one hour bucket each (the
+    removal indexes), all in one statement."""
+    f = facts.c
+    parts = []
+    for n, (key, rank) in enumerate(wanted):
+        hour, offset = figures.locate(hist[key], rank)
+        cond = [f[k] == v for k, v in zip(keys, key, strict=True)]
+        cond += [f.removal_seconds >= hour * 3600, f.sent_at >= period.utc_start,
+                 f.sent_at < period.utc_end]
+        if hour < figures.MAX_HOUR:
+            cond.append(f.removal_seconds < (hour + 1) * 3600)
+        if platform:
+            cond.append(f.platform == platform)
+        sub = (select(literal(n).label("n"), f.removal_seconds.label("v"))
+               .where(and_(*cond)).order_by(f.removal_seconds).limit(1).offset(offset)
+               .subquery())
+        parts.append(select(sub.c.n, sub.c.v))
+    out: dict[tuple[tuple[Any, ...], int], float] = {}
+    for chunk in range(0, len(parts), 200):
+        for r in await conn.execute(union_all(*parts[chunk:chunk + 200])):
+            out[wanted[int(r.n)]] = float(r.v)
     return out
 
 

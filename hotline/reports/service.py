@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.config import Config
 from hotline.domain.conversation import Channel
 from hotline.domain.takedown import ItemKind
-from hotline.reports import figures, queries
+from hotline.reports import figures, fold, intake, queries
 from hotline.reports.figures import Cell, Period, ReportInputError, Row
 from hotline.stores.sql import audit
 
@@ -114,19 +114,19 @@ class Reports:
         return {"platform": self.config.takedown.directory.codes,
                 "kind": tuple(k.value for k in ItemKind),
                 "channel": tuple(c.value for c in Channel),
-                "dimension": figures.INTAKE_DIMENSIONS}[key]
+                "dimension": intake.INTAKE_DIMENSIONS}[key]
 
     async def refresh(self) -> None:
         """Fold everything written since the last report into the rollups."""
         now = self.clock()
         while True:
             async with self.engine.begin() as conn:
-                done = await queries.fold_takedown(conn, now)
+                done = await fold.fold_takedown(conn, now, self.tz)
             if not done:
                 break
         while True:
             async with self.engine.begin() as conn:
-                done = await queries.fold_intake(conn, now, self.tz)
+                done = await fold.fold_intake(conn, now, self.tz)
             if not done:
                 break
 
@@ -187,13 +187,13 @@ async def _service(r: Reports, conn: Any, q: Query) -> dict[str, list[Row]]:
 
 
 async def _intake(r: Reports, conn: Any, q: Query) -> dict[str, list[Row]]:
-    rows = figures.intake_rows(await queries.intake_monthly(conn, q.period,
+    rows = intake.intake_rows(await queries.intake_monthly(conn, q.period,
                                                             q.filters.get("dimension")))
     totals: dict[tuple[str, str], int] = {}
     for values, _ in rows:
         k = (str(values["dimension"]), str(values["value"]))
         totals[k] = totals.get(k, 0) + int(values["records"])  # type: ignore[call-overload]
-    order = figures.INTAKE_DIMENSIONS
+    order = intake.INTAKE_DIMENSIONS
     return {"rows": rows, "totals": [
         ({"dimension": d, "value": v, "records": n}, {})
         for (d, v), n in sorted(totals.items(), key=lambda kv: (

@@ -8,9 +8,11 @@ and the marks). See docs/reports.md, "How the figures are kept".
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, String, Table, text
 
 from hotline.stores.sql.tables import UTCDateTime, metadata
+
+_WAITING = "state IN ('sent', 'acknowledged') AND overdue_at IS NULL"
 
 # One row per takedown request that has been sent: its platform, route and state, and the
 # first time of each step the figures use (copied from takedown_requests / takedown_steps).
@@ -19,6 +21,8 @@ report_takedown_facts = Table(
     metadata,
     Column("request_id", Integer, primary_key=True, autoincrement=False),
     Column("item_id", Integer, nullable=False),
+    # The item's kind (intimate, synthetic, threat), for the kind filter.
+    Column("kind", String(16), nullable=False),
     Column("platform", String(32), nullable=False),
     Column("route", String(40), nullable=False),
     Column("legal_basis", String(24), nullable=False),
@@ -41,7 +45,50 @@ report_takedown_facts = Table(
     Index("ix_report_takedown_facts_sent", "sent_at", "platform",
           postgresql_include=["route", "legal_basis", "rung", "state", "due_at",
                               "answered_at", "decided_at", "removed_at", "refused_at", "overdue_at",
-                              "escalated_at", "verified_at", "removal_seconds"]),
+                              "escalated_at", "verified_at", "removal_seconds", "kind"]),
+    # The exact percentiles' second step: the removal times of one platform (or route) in one
+    # hour's bucket (figures.py, "two steps").
+    Index("ix_report_takedown_facts_platform_removal", "platform", "removal_seconds",
+          "sent_at", sqlite_where=text("removal_seconds IS NOT NULL"),
+          postgresql_where=text("removal_seconds IS NOT NULL")),
+    Index("ix_report_takedown_facts_route_removal", "route", "legal_basis", "removal_seconds",
+          "sent_at", sqlite_where=text("removal_seconds IS NOT NULL"),
+          postgresql_where=text("removal_seconds IS NOT NULL")),
+    # Requests still waiting without an overdue mark: "overdue now" depends on the time, so it
+    # is counted live from these (the desk's open work, not the history).
+    Index("ix_report_takedown_facts_waiting", "sent_at", "due_at",
+          sqlite_where=text(_WAITING), postgresql_where=text(_WAITING),
+          postgresql_include=["platform", "route", "legal_basis", "rung"]),
+)
+
+# Requests per local month of sending and group, as counts of each figure's requests (what
+# does not depend on the time of asking): a calendar month's or year's figures read these
+# instead of every request. Kept by the fold, which moves a request's counts when it changes.
+report_takedown_monthly = Table(
+    "report_takedown_monthly",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("platform", String(32), primary_key=True),
+    Column("route", String(40), primary_key=True),
+    Column("legal_basis", String(24), primary_key=True),
+    Column("rung", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), primary_key=True),
+    *[Column(n, Integer, nullable=False) for n in (
+        "requests", "removed", "verified", "refused", "unanswered", "overdue", "settled",
+        "escalated", "within_24h", "within_48h")],
+)
+
+# Removed requests per local month of sending, group and whole hour from sent to removed:
+# where the percentiles' ranks fall (the first step).
+report_takedown_hours = Table(
+    "report_takedown_hours",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("platform", String(32), primary_key=True),
+    Column("route", String(40), primary_key=True),
+    Column("legal_basis", String(24), primary_key=True),
+    Column("hour", Integer, primary_key=True, autoincrement=False),
+    Column("removed", Integer, nullable=False),
 )
 
 # Intake records counted per local day (roster.timezone), dimension and value: one record adds
