@@ -10,13 +10,10 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hotline.stores.sql.tables import (
-    callbacks,
-    conversations,
-    counselors,
-    intake_records,
-    voice_calls,
-)
+from hotline.callbacks.tables import callbacks
+from hotline.cases.tables import conversations, intake_records
+from hotline.channels.twilio.tables import voice_calls
+from hotline.staff.tables import counselors
 from hotline.takedown.tables import takedown_items, takedown_requests, takedown_steps
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

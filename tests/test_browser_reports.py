@@ -15,8 +15,8 @@ import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
+from hotline.audit.tables import audit_events
 from hotline.domain.staff import Role
-from hotline.stores.sql.tables import audit_events
 from tests import reports_fixture as fx
 from tests.conftest import RedisProcess
 from tests.helpers import PASSWORD, add_staff

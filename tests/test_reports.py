@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.audit.tables import audit_events
+from hotline.cases.tables import intake_records
 from hotline.cli import main
 from hotline.config import Config
 from hotline.reports import queries
@@ -21,7 +23,6 @@ from hotline.reports.figures import Period
 from hotline.reports.service import Reports, to_csv, to_json
 from hotline.reports.tables import report_marks
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import audit_events, intake_records
 from hotline.takedown.tables import takedown_requests, takedown_steps
 from tests import reports_fixture as fx
 from tests.conftest import Database, make_config

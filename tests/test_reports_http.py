@@ -8,8 +8,8 @@ import json
 
 from sqlalchemy import select
 
+from hotline.audit.tables import audit_events
 from hotline.domain.staff import Role
-from hotline.stores.sql.tables import audit_events
 from tests import reports_fixture as fx
 from tests.conftest import AppRunner
 from tests.floor import deps_of, staff

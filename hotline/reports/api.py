@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hotline.console.auth import require_staff
 from hotline.domain import policy
 from hotline.domain.staff import Staff
 from hotline.reports.figures import NAMES, ReportInputError
 from hotline.reports.service import Query, Reports, to_json
+from hotline.staff.auth import require_staff
 from hotline.web.appkeys import CONFIG, ENGINE
 from hotline.web.middleware import json_error
 

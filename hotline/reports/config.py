@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hotline.errors import ConfigError
+from hotline.domain.errors import ConfigError
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 

@@ -21,6 +21,7 @@ from sqlalchemy import BigInteger, ColumnElement, Integer, and_, case, cast, fun
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.cases.tables import intake_records
 from hotline.reports import figures, intake
 from hotline.reports.tables import (
     report_intake_daily,
@@ -29,7 +30,6 @@ from hotline.reports.tables import (
     report_takedown_hours,
     report_takedown_monthly,
 )
-from hotline.stores.sql.tables import intake_records
 from hotline.takedown.tables import takedown_items, takedown_requests, takedown_steps
 
 facts = report_takedown_facts

@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from hotline.console import auth, i18n
 from hotline.domain import policy
 from hotline.reports import chart
 from hotline.reports.api import REPORTS
 from hotline.reports.figures import NAMES, ReportInputError
 from hotline.reports.service import COLUMNS, FILTERS, Report, Reports, cell_text
+from hotline.staff import auth
+from hotline.web import i18n
 from hotline.web.appkeys import WORDS
 from hotline.words import Words
 

@@ -22,6 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.callbacks.tables import callbacks
+from hotline.cases.tables import intake_records
+from hotline.channels.twilio.tables import voice_calls
 from hotline.reports import figures
 from hotline.reports.tables import (
     report_intake_daily,
@@ -29,7 +32,6 @@ from hotline.reports.tables import (
     report_takedown_hours,
     report_takedown_monthly,
 )
-from hotline.stores.sql.tables import callbacks, intake_records, voice_calls
 
 facts = report_takedown_facts
 _AWAITING = ("sent", "acknowledged")

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.audit import log as audit
 from hotline.config import Config
 from hotline.domain.conversation import Channel
 from hotline.domain.takedown import ItemKind
 from hotline.reports import figures, fold, intake, queries
 from hotline.reports.figures import Cell, Period, ReportInputError, Row
-from hotline.stores.sql import audit
 
 # The fields of each report's tables, in order (the contract's names; docs/reports.md).
 _TD = ("requests", "removed", "verified", "refused", "unanswered", "overdue",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Date, Index, Integer, String, Table, text
 
-from hotline.stores.sql.tables import UTCDateTime, metadata
+from hotline.stores.sql.schema import UTCDateTime, metadata
 
 _WAITING = "state IN ('sent', 'acknowledged') AND overdue_at IS NULL"
 
