@@ -27,7 +27,8 @@ from hotline.reports.service import Reports
 from hotline.stores.sql.engine import migrate, open_engine
 
 YEAR = {"from": "2025-01-01", "to": "2025-12-31"}
-# One request in ten per outcome class (docs/reports.md defines what each counts as).
+# Per ten requests: 1 verified, 4 removed, 1 refused, 1 escalated, 3 overdue (docs/reports.md
+# defines what each counts as); 7 of them acknowledged first.
 _ITEMS = """
 INSERT INTO takedown_items (kind, minor, status, reporter, created_at, updated_at)
 SELECT (ARRAY['intimate','synthetic','threat'])[1 + g % 3], g % 17 = 0, 'open', 'victim', t, t
@@ -43,7 +44,7 @@ SELECT 1 + g % :items,
        (ARRAY['platform_policy','take_it_down_us','copyright','kr_regulator'])[1 + (g / 7) % 4],
        'ko', 24,
        (ARRAY['verified','removed','removed','removed','removed','refused','escalated',
-              'overdue','acknowledged','sent'])[1 + g % 10],
+              'overdue','overdue','overdue'])[1 + g % 10],
        t + interval '24 hours', (g % 10 = 6)::int, t
 FROM generate_series(1, :n) g,
      LATERAL (SELECT timestamptz '2025-01-01 00:00+00'
@@ -56,7 +57,9 @@ _STEPS = [
     ("removed", "r.id % 10 IN (0,1,2,3,4)", "((r.id::bigint * 7919) % 96 + 1) * interval '1 hour'"),
     ("verified", "r.id % 10 = 0", "interval '5 days'"),
     ("refused", "r.id % 10 = 5", "interval '30 hours'"),
-    ("overdue", "r.id % 10 IN (6,7)", "interval '24 hours'"),
+    # Past their due time and unanswered: marked overdue, as the deadline job does within
+    # takedown.check_seconds (so none waits unmarked: the desk's open work is today's).
+    ("overdue", "r.id % 10 IN (6,7,8,9)", "interval '24 hours'"),
     ("escalated", "r.id % 10 = 6", "interval '25 hours'"),
 ]
 _INTAKE = """
