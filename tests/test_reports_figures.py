@@ -171,3 +171,18 @@ def test_every_word_the_report_pages_build_a_key_for() -> None:
     for lang in ("ko", "en"):
         missing = sorted(k for k in keys if not words.has(lang, k))
         assert missing == [], lang
+
+
+@pytest.mark.parametrize(("start", "end", "months", "edges"), [
+    ("2026-01-01", "2026-12-31", [f"2026-{m:02d}" for m in range(1, 13)], []),
+    ("2026-01-02", "2026-03-31", ["2026-02", "2026-03"], [("2026-01-02", "2026-01-31")]),
+    ("2026-01-15", "2026-03-10", ["2026-02"], [("2026-01-15", "2026-01-31"),
+                                              ("2026-03-01", "2026-03-10")]),
+    ("2026-02-03", "2026-02-27", [], [("2026-02-03", "2026-02-27")]),
+    ("2024-02-01", "2024-02-29", ["2024-02"], []),
+])
+def test_split_into_whole_months_and_days_around(start: str, end: str, months: list[str],
+                                                 edges: list[tuple[str, str]]) -> None:
+    got_months, got_edges = figures.split(figures.parse_period(start, end, "Asia/Seoul"))
+    assert got_months == months
+    assert [(e.start.isoformat(), e.end.isoformat()) for e in got_edges] == edges

@@ -179,17 +179,24 @@ def hour_bucket(seconds: int) -> int:
     return min(max(seconds, 0) // 3600, MAX_HOUR)
 
 
-def aligned(p: Period) -> bool:
-    """Whether the period is whole calendar months (the monthly rollups answer it)."""
-    return p.start.day == 1 and (p.end + timedelta(days=1)).day == 1
-
-
-def months_of(p: Period) -> list[str]:
-    out, d = [], p.start.replace(day=1)
+def split(p: Period) -> tuple[list[str], list[Period]]:
+    """The calendar months wholly inside the period ("YYYY-MM", answered by the monthly
+    rollups) and the days around them (at most two stretches, read from the facts)."""
+    months: list[str] = []
+    first = last = None
+    d = p.start.replace(day=1)
     while d <= p.end:
-        out.append(f"{d:%Y-%m}")
-        d = (d + timedelta(days=32)).replace(day=1)
-    return out
+        nxt = (d + timedelta(days=32)).replace(day=1)
+        if d >= p.start and nxt - timedelta(days=1) <= p.end:
+            months.append(f"{d:%Y-%m}")
+            first = first or d
+            last = nxt - timedelta(days=1)
+        d = nxt
+    if first is None or last is None:
+        return [], [p]
+    edges = [Period(a, b, p.tz) for a, b in ((p.start, first - timedelta(days=1)),
+                                             (last + timedelta(days=1), p.end)) if a <= b]
+    return months, edges
 
 
 def locate(hours: Sequence[tuple[int, int]], rank: int) -> tuple[int, int]:

@@ -43,10 +43,13 @@ def _count(cond: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
 
-def _takedown_aggregates(now: datetime) -> list[Any]:
+def _takedown_aggregates(now: datetime | None) -> list[Any]:
+    """The counts of figures.TakedownCounts in SQL; with `now` None, "overdue" is the mark
+    only (as the monthly rollups count it)."""
     f = facts.c
-    overdue = or_(f.overdue_at.is_not(None),
-                  and_(f.state.in_(_AWAITING), f.due_at.is_not(None), f.due_at < now))
+    overdue = f.overdue_at.is_not(None) if now is None else or_(
+        f.overdue_at.is_not(None),
+        and_(f.state.in_(_AWAITING), f.due_at.is_not(None), f.due_at < now))
     return [
         func.count().label("requests"), func.count(f.removed_at).label("removed"),
         func.count(f.verified_at).label("verified"),
@@ -64,10 +67,12 @@ async def takedown_groups(conn: AsyncConnection, period: figures.Period, now: da
                           keys: Sequence[str], *, platform: str | None = None,
                           kind: str | None = None
                           ) -> list[tuple[tuple[Any, ...], figures.TakedownCounts]]:
-    """The takedown figures per group of `keys` of the requests sent in the period: from the
-    monthly rollups for whole calendar months without a kind filter, else from the facts."""
-    if kind is None and figures.aligned(period):
-        return await _monthly_groups(conn, period, now, keys, platform)
+    """The takedown figures per group of `keys` of the requests sent in the period: the
+    whole calendar months in it from the monthly rollups and the days around them from the
+    facts; with a kind filter, or no whole month, all from the facts."""
+    months, edges = figures.split(period)
+    if kind is None and months:
+        return await _monthly_groups(conn, period, now, keys, platform, months, edges)
     return await _scan_groups(conn, period, now, keys, platform=platform, kind=kind)
 
 
@@ -114,15 +119,20 @@ async def _scan_groups(conn: AsyncConnection, period: figures.Period, now: datet
     return out
 
 
+def _in_edges(edges: Sequence[figures.Period]) -> ColumnElement[bool]:
+    return or_(*[and_(facts.c.sent_at >= e.utc_start, facts.c.sent_at < e.utc_end)
+                 for e in edges])
+
+
 async def _monthly_groups(conn: AsyncConnection, period: figures.Period, now: datetime,
-                          keys: Sequence[str], platform: str | None
+                          keys: Sequence[str], platform: str | None, months: list[str],
+                          edges: list[figures.Period]
                           ) -> list[tuple[tuple[Any, ...], figures.TakedownCounts]]:
-    """The figures of whole months: the counts summed from report_takedown_monthly, the
-    requests still waiting past their due time counted live (partial index), and exact
-    percentiles in two steps: the hour buckets say in which hour each rank falls, then only
-    that hour's removal times are read from the facts."""
+    """The counts summed from report_takedown_monthly for whole months and counted from the
+    facts for the days around them, the requests still waiting past their due time counted
+    live (partial index), and exact percentiles in two steps: the hour buckets say in which
+    hour each rank falls, then only that hour's removal times are read from the facts."""
     m = report_takedown_monthly
-    months = figures.months_of(period)
     cols = [m.c[k] for k in keys]
     where = [m.c.month.in_(months)] + ([m.c.platform == platform] if platform else [])
     found = {tuple(r[: len(keys)]): [int(v) for v in r[len(keys):]]
@@ -130,6 +140,14 @@ async def _monthly_groups(conn: AsyncConnection, period: figures.Period, now: da
                  select(*cols, *[func.sum(m.c[n]) for n in figures.TAKEDOWN_COUNTS])
                  .where(and_(*where)).group_by(*cols))}
     f = facts.c
+    if edges:
+        fk = [f[k] for k in keys]
+        cond = [_in_edges(edges)] + ([f.platform == platform] if platform else [])
+        for r in await conn.execute(select(*fk, *_takedown_aggregates(None))
+                                    .where(and_(*cond)).group_by(*fk)):
+            acc = found.setdefault(tuple(r[: len(keys)]), [0] * len(figures.TAKEDOWN_COUNTS))
+            for i, v in enumerate(r[len(keys):]):
+                acc[i] += int(v)
     late = [f.state.in_(_AWAITING), f.overdue_at.is_(None), f.due_at < now,
             f.sent_at >= period.utc_start, f.sent_at < period.utc_end]
     if platform:
@@ -142,7 +160,7 @@ async def _monthly_groups(conn: AsyncConnection, period: figures.Period, now: da
         acc = found.setdefault(tuple(r[: len(keys)]), [0] * len(figures.TAKEDOWN_COUNTS))
         acc[over] += int(r[-1])
         acc[settled] += int(r[-1])
-    spans = await _percentiles(conn, period, keys, platform)
+    spans = await _percentiles(conn, period, keys, platform, months, edges)
     out = []
     for key in sorted(found):
         c = found[key]
@@ -153,23 +171,40 @@ async def _monthly_groups(conn: AsyncConnection, period: figures.Period, now: da
     return out
 
 
+async def _hours(conn: AsyncConnection, keys: Sequence[str], platform: str | None,
+                 months: list[str], edges: list[figures.Period]
+                 ) -> dict[tuple[Any, ...], list[tuple[int, int]]]:
+    """Removed requests per group and hour to removal: the months' from
+    report_takedown_hours, the days around them counted from the facts."""
+    h, f = report_takedown_hours, facts.c
+    cols = [h.c[k] for k in keys]
+    where = [h.c.month.in_(months)] + ([h.c.platform == platform] if platform else [])
+    stmts = [select(*cols, h.c.hour, func.sum(h.c.removed)).where(and_(*where))
+             .group_by(*cols, h.c.hour)]
+    if edges:
+        hour = case((f.removal_seconds >= figures.MAX_HOUR * 3600, figures.MAX_HOUR),
+                    else_=f.removal_seconds // 3600).label("hour")
+        cond = [_in_edges(edges), f.removal_seconds.is_not(None)] + (
+            [f.platform == platform] if platform else [])
+        stmts.append(select(*[f[k] for k in keys], hour, func.count()).where(and_(*cond))
+                     .group_by(*[f[k] for k in keys], hour))
+    counted: dict[tuple[Any, ...], dict[int, int]] = {}
+    for stmt in stmts:
+        for r in await conn.execute(stmt):
+            per = counted.setdefault(tuple(r[: len(keys)]), {})
+            per[int(r[-2])] = per.get(int(r[-2]), 0) + int(r[-1])
+    return {k: sorted((hr, n) for hr, n in per.items() if n)
+            for k, per in counted.items() if any(per.values())}
+
+
 async def _percentiles(conn: AsyncConnection, period: figures.Period, keys: Sequence[str],
-                       platform: str | None
+                       platform: str | None, months: list[str], edges: list[figures.Period]
                        ) -> dict[tuple[Any, ...], tuple[float | None, float | None]]:
     """Median and 90th percentile of the removal times per group (groups of platform, or of
     route and legal basis; none for other groupings), exactly as percentile_cont."""
     if tuple(keys) not in (("platform",), ("route", "legal_basis")):
         return {}
-    h = report_takedown_hours
-    cols = [h.c[k] for k in keys]
-    where = [h.c.month.in_(figures.months_of(period))] + (
-        [h.c.platform == platform] if platform else [])
-    hist: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
-    for r in await conn.execute(select(*cols, h.c.hour, func.sum(h.c.removed))
-                                .where(and_(*where)).group_by(*cols, h.c.hour)
-                                .order_by(*cols, h.c.hour)):
-        if int(r[-1]):
-            hist.setdefault(tuple(r[: len(keys)]), []).append((int(r[-2]), int(r[-1])))
+    hist = await _hours(conn, keys, platform, months, edges)
     wanted: dict[tuple[tuple[Any, ...], int], None] = {}
     for key, buckets in hist.items():
         n = sum(c for _, c in buckets)
