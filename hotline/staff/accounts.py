@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
@@ -169,3 +170,28 @@ async def set_telegram_chat(conn: AsyncConnection, name: str, chat_id: int | Non
     result = await conn.execute(update(counselors).where(counselors.c.name == name)
                                 .values(telegram_chat_id=chat_id))
     return int(result.rowcount) > 0
+
+
+async def by_telegram_chat(conn: AsyncConnection, chat_id: int) -> Staff | None:
+    """The active staff member whose linked Telegram chat this is."""
+    found = (await conn.execute(select(counselors.c.id).where(and_(
+        counselors.c.telegram_chat_id == chat_id,
+        counselors.c.active.is_(True))))).scalar_one_or_none()
+    return await by_id(conn, int(found)) if found is not None else None
+
+
+async def telegram_chats(conn: AsyncConnection, *, leads: bool = False,
+                         staff_id: int | None = None) -> list[tuple[int, tuple[str, ...]]]:
+    """(linked Telegram chat, languages) of the active leads and admins, or of one person."""
+    cond: ColumnElement[bool]
+    if leads:
+        cond = counselors.c.role.in_((Role.LEAD.value, Role.ADMIN.value))
+    elif staff_id is not None:
+        cond = counselors.c.id == staff_id
+    else:
+        return []
+    rows = await conn.execute(select(counselors.c.telegram_chat_id, counselors.c.languages)
+                              .where(and_(cond, counselors.c.active.is_(True),
+                                          counselors.c.telegram_chat_id.is_not(None))))
+    return [(int(r.telegram_chat_id), tuple(x for x in r.languages.split(",") if x))
+            for r in rows]
