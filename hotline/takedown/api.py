@@ -20,7 +20,7 @@ from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
 from hotline.services.jobs import supervise
 from hotline.stores.sql import conversations as convs
-from hotline.takedown import deadlines, export, items, policy, queries, sending, views
+from hotline.takedown import deadlines, export, items, monitor, policy, queries, sending, views
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
 from hotline.takedown.policy import DeskNotFound
@@ -252,16 +252,19 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     desk = Desk(app[DEPS], app[PROMPTS])
     app[DESK] = desk
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        supervise("takedown-deadlines", lambda: deadlines.run_deadlines(desk, stop), stop),
-        name="takedown-deadlines")
+    jobs = {"takedown-deadlines": lambda: deadlines.run_deadlines(desk, stop)}
+    if desk.config.monitor.enabled:
+        jobs["takedown-monitor"] = lambda: monitor.run_monitor(desk, stop)
+    tasks = {asyncio.create_task(supervise(name, start, stop), name=name)
+             for name, start in jobs.items()}
     yield
     # Stop between passes (hotline/services/jobs.py); cancel only if stuck.
     stop.set()
-    await asyncio.wait({task}, timeout=10)
-    if not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=10)
+    await asyncio.wait(tasks, timeout=10)
+    for task in tasks:
+        if not task.done():
+            task.cancel()
+    await asyncio.wait(tasks, timeout=10)
 
 
 def setup(app: web.Application) -> None:
