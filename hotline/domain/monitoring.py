@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
-from hotline.domain.removal import RequestState, Step, TRANSITIONS
+from hotline.domain.removal import TRANSITIONS, RequestState, Step
 from hotline.domain.takedown import ItemEvent, ItemStatus, OnlineState, item_event_for_checks
 
 

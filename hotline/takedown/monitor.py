@@ -127,8 +127,8 @@ async def _apply(desk: Desk, conn: AsyncConnection, at: datetime,
     for row in reappeared:
         await _reupload(desk, conn, at, row, done)
     await _item_events(conn, at, {r.item_id for r in rows.values()}, done)
-    for item_id, status in done.items.items():
-        await mq.reschedule_item(conn, item_id, next_check(at, ItemStatus(status), every))
+    for item_id, after in done.items.items():
+        await mq.reschedule_item(conn, item_id, next_check(at, ItemStatus(after), every))
 
 
 async def _verify_requests(desk: Desk, conn: AsyncConnection, at: datetime,
