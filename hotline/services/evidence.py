@@ -21,6 +21,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.services import pdq_scan
+from hotline.takedown import rematch
 from hotline.services.deps import Deps
 from hotline.services.jobs import in_batches, pause
 from hotline.stores.sql import audit
@@ -92,6 +93,7 @@ async def record(deps: Deps, *, conversation_id: str, message_seq: int | None, k
                            evidence=eid, kind=kind, pdq=pdq is not None)
     if pdq is not None:
         await pdq_scan.scan(deps, eid, pdq)
+        await rematch.match_removed(deps, eid, pdq, pdq_quality)
     found = await matches(deps, eid)
     cfg = deps.config.telegram
     for other, _cid, dist in found:

@@ -34,6 +34,7 @@ from hotline.domain.removal import ImpossibleStep, Step, apply_step
 from hotline.domain.staff import Role
 from hotline.domain.takedown import ItemEvent, ItemStatus, next_item_status
 from hotline.services import alerts
+from hotline.services.deps import Deps
 from hotline.services.jobs import pause
 from hotline.stores.sql import audit
 from hotline.takedown import fetch, queries
@@ -91,7 +92,7 @@ async def monitor_pass(desk: Desk, http: aiohttp.ClientSession, now: datetime | 
     at = desk.clock()
     async with desk.deps.engine.begin() as conn:
         await _apply(desk, conn, at, statuses, done)
-    await _announce(desk, done)
+    await announce(desk.deps, done)
     log.info("monitor pass", extra={"checked": len(done.checked),
                                     "verified": len(done.verified_locations),
                                     "reuploads": len(done.reuploads)})
@@ -172,13 +173,13 @@ async def _reupload(desk: Desk, conn: AsyncConnection, at: datetime, row: mq.Wat
     await audit.record(conn, at=at, actor_id=None, action="takedown.reupload",
                        target_kind="takedown_item", target_id=str(row.item_id),
                        reupload=rid, location=row.id, via="recheck")
-    await reopen(desk, conn, row.item_id, at, done, why="recheck")
+    await reopen(desk.deps, conn, row.item_id, at, done, why="recheck")
 
 
-async def reopen(desk: Desk, conn: AsyncConnection, item_id: int, at: datetime, done: Pass,
+async def reopen(deps: Deps, conn: AsyncConnection, item_id: int, at: datetime, done: Pass,
                  *, why: str) -> None:
     """Reopen an item found again (recheck or evidence) and page the desk on its newest
-    request; the case alert (the staff bot's) is raised after the commit (`_announce`)."""
+    request; the case alert (the staff bot's) is raised after the commit (`announce`)."""
     item = await queries.get_item(conn, item_id, lock=True)
     if item is None:
         return
@@ -195,7 +196,7 @@ async def reopen(desk: Desk, conn: AsyncConnection, item_id: int, at: datetime, 
         # Paged as an overdue request is: the takedown staff on shift, then the leads.
         targets = await alerts.on_shift_with_role(conn, Role.TAKEDOWN, at, set())
         target = targets[0] if targets else None
-        timeout = timedelta(seconds=desk.deps.config.alerts.ack_timeout_seconds)
+        timeout = timedelta(seconds=deps.config.alerts.ack_timeout_seconds)
         aid = await queries.insert_alert(conn, request_id, at=at, target_id=target,
                                          escalate_at=at + timeout if target else None)
         await audit.record(conn, at=at, actor_id=None, action="takedown.alert.raised",
@@ -206,16 +207,18 @@ async def reopen(desk: Desk, conn: AsyncConnection, item_id: int, at: datetime, 
         done.cases.append(item.conversation_id)
 
 
-async def _announce(desk: Desk, done: Pass) -> None:
+async def announce(deps: Deps, done: Pass) -> None:
+    """After the commit: the consoles, the desk's pages, and the case alerts."""
     for item_id in sorted(done.items):
-        await desk.changed(item_id, state=done.items[item_id])
+        await deps.publish({"type": "takedown", "item": item_id, "request": None,
+                            "state": done.items[item_id]})
     if done.desk_alerts:
-        await desk.deps.publish_all([
+        await deps.publish_all([
             {"type": "takedown.alert", "alert": a, "request": r, "item": i, "step": 0,
              "target": t, "leads": t is None, "reason": REUPLOAD}
             for a, r, i, t in done.desk_alerts])
     for cid in done.cases:
-        await alerts.raise_takedown_alert(desk.deps, cid, (REUPLOAD,))
+        await alerts.raise_takedown_alert(deps, cid, (REUPLOAD,))
 
 
 async def run_monitor(desk: Desk, stop: asyncio.Event) -> None:
@@ -229,4 +232,4 @@ async def run_monitor(desk: Desk, stop: asyncio.Event) -> None:
                 await pause(stop, cfg.check_seconds)
 
 
-__all__ = ["LEASE", "Pass", "Watch", "monitor_pass", "reopen", "run_monitor"]
+__all__ = ["LEASE", "Pass", "Watch", "announce", "monitor_pass", "reopen", "run_monitor"]
