@@ -21,11 +21,11 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.services import pdq_scan
-from hotline.takedown import rematch
 from hotline.services.deps import Deps
 from hotline.services.jobs import in_batches, pause
 from hotline.stores.sql import audit
 from hotline.stores.sql.tables import evidence, evidence_files, evidence_matches
+from hotline.takedown import rematch
 
 log = logging.getLogger(__name__)
 
