@@ -169,6 +169,9 @@ SPECS: dict[str, Spec] = {
     "GET /api/v1/takedown/worklist": Spec(query=("state", "platform", "overdue")),
     "GET /api/v1/takedown/alerts": Spec(),
     "POST /api/v1/takedown/alerts/{id}/ack": Spec(_J),
+    "GET /console/takedown/clusters": Spec(query=("after",)),
+    "GET /api/v1/takedown/clusters": Spec(query=("after", "limit", "min_victims")),
+    "GET /api/v1/takedown/clusters/items": Spec(query=("key",)),
     # Staff administration, accounts and wellbeing (the admin party reaches the admin's).
     "GET /api/v1/staff": Spec(),
     "POST /api/v1/staff": Spec(_J, ("name", "role", "languages", "channels", "specialisms",

@@ -104,3 +104,11 @@ def cluster_key(url: str, host: str, telegram_kind: str | None = None,
 def raises_priority(victims: int) -> bool:
     """Whether a cluster's victims push its items' requests up the worklist."""
     return victims >= CLUSTER_MIN_VICTIMS
+
+
+def worklist_rank(overdue: bool, critical: bool, cluster_victims: int, due_at: str | None
+                  ) -> tuple[bool, bool, bool, int, str]:
+    """The worklist's order: overdue first, then critical cases, then requests of clusters
+    with two or more victims (more victims first), then by due time (ISO, none last)."""
+    return (not overdue, not critical, not raises_priority(cluster_victims),
+            -cluster_victims, due_at or "9999-12-31T23:59:59+00:00")

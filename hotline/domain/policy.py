@@ -144,6 +144,8 @@ ROUTES: dict[tuple[str, str], Action] = {
         ("POST", "/api/v1/takedown/requests/{id}/send"),
         ("POST", "/api/v1/takedown/requests/{id}/steps"),
         ("GET", "/api/v1/takedown/worklist"), ("GET", "/api/v1/takedown/alerts"),
+        ("GET", "/console/takedown/clusters"), ("GET", "/api/v1/takedown/clusters"),
+        ("GET", "/api/v1/takedown/clusters/items"),
         ("POST", "/api/v1/takedown/alerts/{id}/ack"))},
 }
 

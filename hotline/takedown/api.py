@@ -20,7 +20,17 @@ from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
 from hotline.services.jobs import supervise
 from hotline.stores.sql import conversations as convs
-from hotline.takedown import deadlines, export, items, monitor, policy, queries, sending, views
+from hotline.takedown import (
+    clusters,
+    deadlines,
+    export,
+    items,
+    monitor,
+    policy,
+    queries,
+    sending,
+    views,
+)
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
 from hotline.takedown.policy import DeskNotFound
@@ -246,6 +256,22 @@ async def ack_alert(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     acked = await deadlines.ack(request.app[DESK], staff, _id(request))
     return web.json_response({"acked": acked})
+
+
+@routes.get("/api/v1/takedown/clusters")
+@_answers
+async def list_clusters(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    return web.json_response(await clusters.list_clusters(request.app[DESK], staff,
+                                                          request.query))
+
+
+@routes.get("/api/v1/takedown/clusters/items")
+@_answers
+async def cluster_items(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    return web.json_response(await clusters.cluster(request.app[DESK], staff,
+                                                    request.query.get("key")))
 
 
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
