@@ -23,11 +23,13 @@ class Action(StrEnum):
     WELLBEING = "wellbeing"      # exposure, breaks and debrief flags of everyone
     MANAGE_STAFF = "manage_staff"  # accounts, roles, sessions, password and 2FA resets
     SETTINGS = "settings"        # centre-wide settings: the holiday calendar
-    READ_AUDIT = "read_audit"    # the audit log
+    READ_AUDIT = "read_audit"    # the whole audit log
+    AUDIT_SEARCH = "audit_search"  # searching it: leads the floor's records (audit_search.py)
 
 
 _FLOOR = frozenset({Action.CONSOLE})
-_LEAD = _FLOOR | {Action.SUPERVISE, Action.ROSTER, Action.BANS, Action.WELLBEING}
+_LEAD = _FLOOR | {Action.SUPERVISE, Action.ROSTER, Action.BANS, Action.WELLBEING,
+                  Action.AUDIT_SEARCH}
 GRANTS: dict[Role, frozenset[Action]] = {
     Role.COUNSELOR: _FLOOR,
     Role.TAKEDOWN: _FLOOR,
@@ -61,7 +63,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("GET", "/console/account"): _C,
     ("POST", "/console/account/password"): _C,
     ("GET", "/console/staff"): Action.MANAGE_STAFF,
-    ("GET", "/console/audit"): Action.READ_AUDIT,
+    ("GET", "/console/audit"): Action.AUDIT_SEARCH,
     ("GET", "/api/v1/me"): _C,
     ("POST", "/api/v1/me/language"): _C,
     ("GET", "/api/v1/queue"): _C,
@@ -124,7 +126,11 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("GET", "/api/v1/holidays"): _R,
     ("POST", "/api/v1/holidays"): Action.SETTINGS,
     ("DELETE", "/api/v1/holidays/{day}"): Action.SETTINGS,
-    ("GET", "/api/v1/audit"): Action.READ_AUDIT,
+    ("GET", "/api/v1/audit"): Action.AUDIT_SEARCH,
+    ("GET", "/api/v1/audit.csv"): Action.AUDIT_SEARCH,
+    # Finding a case (closed ones too) by its number or day: each result passes the case
+    # read rule (services/casework.py), as for open cases.
+    ("GET", "/api/v1/case-search"): _C,
     # The takedown desk: open to every console role here; hotline/takedown/policy.py decides
     # per record (desk staff and leads act; a counselor on the items of a case they hold;
     # anyone else gets 404 there).

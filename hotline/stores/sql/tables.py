@@ -153,6 +153,8 @@ conversations = Table(
     ),
     # A sender's conversations, newest first, closed ones too: a victim's chat page and status
     # check read the latest (conversations.latest_for) on every load; forget finds them all.
+    # Finding closed cases by day (migration 0022; hotline/services/casefind.py).
+    Index("ix_conversations_closed_at", "closed_at"),
     Index("ix_conversations_sender", "channel", "pseudonym", "created_at"),
     # The waiting ones by group and wait (migration 0020): the floor's and the router's counts
     # per language/channel/urgency come from this index alone; aging finds overdue cases in it.
@@ -238,6 +240,9 @@ audit_events = Table(
     # JSON with ids and enumerations only; never message text or addresses.
     Column("detail", Text, nullable=False, server_default=text("'{}'")),
     Index("ix_audit_events_target", "target_kind", "target_id"),
+    # The audit search (migration 0022): by person and by action, newest first.
+    Index("ix_audit_events_actor", "actor_id", "id"),
+    Index("ix_audit_events_action", "action", "id"),
 )
 
 # A case's triage signals (migration 0016): the catalogue terms that raised each (term ids such
