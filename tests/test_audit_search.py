@@ -104,8 +104,8 @@ async def test_search_pages_and_csv(desk_floor: Floor) -> None:
     assert rows[0] == ["id", "at", "actor_id", "action", "target_kind", "target_id", "detail"]
     assert [r[3] for r in rows[1:]] == ["evidence.listed"] * 2
     exported = await audit(f.runner, "audit.exported")
-    assert [(e["actor_id"], e["detail"]["rows"], e["detail"]["filter"]["action"]) for e in exported] == [
-        (f.admin.id, 2, "evidence.listed")]
+    assert [(e["actor_id"], e["detail"]["rows"], e["detail"]["filter"]["action"])
+            for e in exported] == [(f.admin.id, 2, "evidence.listed")]
     # The page: the search form, the results, the CSV link; a bad field is a 400 page.
     status, page = await call(f.lead, "GET", f"/console/audit?case={f.case_id}")
     assert status == 200 and b"evidence.listed" in page and b"/api/v1/audit.csv" in page
