@@ -105,6 +105,9 @@ async def _apply(desk: Desk, conn: AsyncConnection, at: datetime,
     every = intervals(desk)
     checked: list[mq.Checked] = []
     reappeared: list[mq.Watched] = []
+    # Only these items' status can change: a location just verified, or one online on an
+    # item that is not open (hotline.domain.monitoring.item_event).
+    touched: set[int] = set()
     for lid, status in statuses.items():
         row = rows.get(lid)
         if row is None:
@@ -119,6 +122,9 @@ async def _apply(desk: Desk, conn: AsyncConnection, at: datetime,
                                target_kind="takedown_item", target_id=str(row.item_id),
                                location=lid, watch_before=row.watch.value, watch=watch.value,
                                result=result.value, http_status=status, via="monitor")
+        if event is WatchEvent.VERIFIED or (watch is Watch.ONLINE
+                                            and row.item_status is not ItemStatus.OPEN):
+            touched.add(row.item_id)
         if event is WatchEvent.VERIFIED:
             done.verified_locations.append(lid)
         elif event is WatchEvent.REAPPEARED:
@@ -127,7 +133,7 @@ async def _apply(desk: Desk, conn: AsyncConnection, at: datetime,
     await _verify_requests(desk, conn, at, done)
     for row in reappeared:
         await _reupload(desk, conn, at, row, done)
-    await _item_events(conn, at, {r.item_id for r in rows.values()}, done)
+    await _item_events(conn, at, touched, done)
     for item_id, after in done.items.items():
         await mq.reschedule_item(conn, item_id, next_check(at, ItemStatus(after), every))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.domain.monitoring import Watch
@@ -80,6 +80,12 @@ async def watched(conn: AsyncConnection, location_ids: Sequence[int]) -> dict[in
                                ItemStatus(r.status)) for r in rows}
 
 
+# One statement for a whole pass (executemany), not one round trip per location.
+_SET_CHECKED = (update(locations_t).where(locations_t.c.id == bindparam("lid"))
+                .values(online=bindparam("result"), watch=bindparam("watch_now"),
+                        last_checked_at=bindparam("at"), next_check_at=bindparam("due")))
+
+
 async def record_checks(conn: AsyncConnection, at: datetime, checked: Sequence[Checked]
                         ) -> None:
     """Append each check and store the location's last result, watch and next due time."""
@@ -88,10 +94,9 @@ async def record_checks(conn: AsyncConnection, at: datetime, checked: Sequence[C
     await conn.execute(insert(checks_t), [
         {"location_id": c.location_id, "at": at, "result": c.result,
          "http_status": c.http_status} for c in checked])
-    for c in checked:
-        await conn.execute(update(locations_t).where(locations_t.c.id == c.location_id).values(
-            online=c.result, watch=c.watch.value, last_checked_at=at,
-            next_check_at=c.next_check_at))
+    await conn.execute(_SET_CHECKED, [
+        {"lid": c.location_id, "result": c.result, "watch_now": c.watch.value, "at": at,
+         "due": c.next_check_at} for c in checked])
 
 
 async def reschedule_item(conn: AsyncConnection, item_id: int, when: datetime | None) -> None:
