@@ -29,7 +29,8 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._support import NoDatabase, bench_servers
+from _support import NoDatabase, bench_servers
+
 from hotline.app import create_app
 from hotline.config import config_from_mapping
 from hotline.domain.locations import parse_location

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline.services import casecode, evidence
+from hotline.evidence import service as evidence
+from hotline.victim import casecode
 from tests.conftest import AppRunner
 from tests.floor import audit, deps_of
 from tests.helpers import Counselor

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hotline.domain.clusters import cluster_key, raises_priority
+from hotline.domain.errors import ConfigError
 from hotline.domain.locations import parse_location
 from hotline.domain.monitoring import (
     WATCH_TRANSITIONS,
@@ -23,7 +24,6 @@ from hotline.domain.monitoring import (
 )
 from hotline.domain.removal import RequestState
 from hotline.domain.takedown import ItemEvent, ItemStatus, OnlineState
-from hotline.errors import ConfigError
 from hotline.takedown.config import MonitorConfig, parse_monitor
 
 U, ON, OFF1, V = Watch.UNCHECKED, Watch.ONLINE, Watch.OFFLINE_ONCE, Watch.VERIFIED

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.services import alerts
+from hotline.cases import alerts
 from tests.conftest import AppRunner
 from tests.floor import deps_of, victim
 from tests.takedown_support import Floor, call, floor, new_item

@@ -12,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from hotline.schema import metadata
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import metadata
 from hotline.takedown import tables as _tables  # noqa: F401  (registers them)
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to

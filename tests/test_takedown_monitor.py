@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from hotline.cases import alerts
 from hotline.config import Config
-from hotline.services import alerts
 from hotline.takedown import fetch
 from hotline.takedown.desk import Desk
 from hotline.takedown.monitor import monitor_pass

@@ -131,7 +131,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     # Finding a case (closed ones too) by its number or day: each result passes the case
     # read rule (services/casework.py), as for open cases.
     ("GET", "/api/v1/case-search"): _C,
-    # The takedown desk: open to every console role here; hotline/takedown/policy.py decides
+    # The takedown desk: open to every console role here; hotline/domain/policy.py decides
     # per record (desk staff and leads act; a counselor on the items of a case they hold;
     # anyone else gets 404 there).
     **{(m, p): _C for m, p in (

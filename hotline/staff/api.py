@@ -9,13 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
-from hotline.console.auth import require_staff
+from hotline.audit import search as audit_log_svc
+from hotline.cases import casefind
 from hotline.domain.accounts import FieldError, parse_fields
 from hotline.domain.audit_search import AuditInputError
 from hotline.domain.staff import Role
-from hotline.services import casefind, sessions
-from hotline.staff import admin
-from hotline.staff import audit_log as audit_log_svc
+from hotline.staff import admin, sessions
+from hotline.staff.auth import require_staff
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import json_body
 from hotline.web.middleware import json_error
@@ -128,7 +128,8 @@ async def audit_log(request: web.Request) -> web.Response:
     &target_kind=&target_id=&before=&limit=; a lead gets the floor's records only."""
     staff = await require_staff(request)
     try:
-        found = await audit_log_svc.search(request.app[DEPS], staff, request.query)
+        found = await audit_log_svc.search(request.app[DEPS], staff, request.query,
+                                           await admin.names(request.app[DEPS]))
     except AuditInputError as e:
         raise json_error(400, str(e), field=e.field) from None
     return web.json_response(found)

@@ -12,13 +12,14 @@ import aiohttp_jinja2
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from hotline.console import auth, i18n
+from hotline.audit import search as audit_log
+from hotline.cases import casefind, presence
 from hotline.crypto import tokens_equal
 from hotline.domain.accounts import CHANNELS, SPECIALISMS, FieldError
 from hotline.domain.audit_search import PARAMS, AuditInputError
 from hotline.domain.staff import Role, Staff
-from hotline.services import casefind, presence
-from hotline.staff import account, admin, audit_log
+from hotline.staff import account, admin, auth
+from hotline.web import i18n
 from hotline.web.appkeys import CONFIG, DEPS
 from hotline.web.inputs import form_body
 
@@ -231,7 +232,8 @@ async def audit_page(request: web.Request) -> web.Response:
     try:
         if finder:
             ctx["cases"] = (await casefind.find(deps, ctx["staff"], finder))["cases"]
-        ctx.update(await audit_log.search(deps, ctx["staff"], search))
+        ctx.update(await audit_log.search(deps, ctx["staff"], search,
+                                            await admin.names(deps)))
     except AuditInputError as e:
         ctx["error"] = _word(request, "staff.audit_bad_field", ctx["staff"], field=e.field)
         return _render(request, "audit.html", ctx, 400)

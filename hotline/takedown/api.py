@@ -8,18 +8,17 @@ Handlers call the desk's services and never write SQL.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from hotline.console.auth import require_staff
+from hotline.cases import conversations as convs
 from hotline.domain.removal import RequestState
 from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
-from hotline.services.jobs import supervise
-from hotline.stores.sql import conversations as convs
+from hotline.jobs import JobSet
+from hotline.staff.auth import require_staff
 from hotline.takedown import (
     clusters,
     deadlines,
@@ -28,6 +27,7 @@ from hotline.takedown import (
     monitor,
     policy,
     queries,
+    rematch,
     sending,
     views,
 )
@@ -35,7 +35,7 @@ from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
 from hotline.takedown.policy import DeskNotFound
 from hotline.takedown.worklist import NO_REQUEST, worklist
-from hotline.web.appkeys import DEPS, PROMPTS
+from hotline.web.appkeys import DEPS, HUB, PROMPTS
 from hotline.web.inputs import INT_LIMIT, json_body
 from hotline.web.middleware import json_error
 
@@ -277,20 +277,14 @@ async def cluster_items(request: web.Request) -> web.Response:
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     desk = Desk(app[DEPS], app[PROMPTS])
     app[DESK] = desk
-    stop = asyncio.Event()
-    jobs = {"takedown-deadlines": lambda: deadlines.run_deadlines(desk, stop)}
+    jobs = JobSet()
+    jobs.start("takedown-deadlines", lambda: deadlines.run_deadlines(desk, jobs.stop))
     if desk.config.monitor.enabled:
-        jobs["takedown-monitor"] = lambda: monitor.run_monitor(desk, stop)
-    tasks = {asyncio.create_task(supervise(name, start, stop), name=name)
-             for name, start in jobs.items()}
+        jobs.start("takedown-monitor", lambda: monitor.run_monitor(desk, jobs.stop))
+    jobs.start("takedown-rematch",
+               lambda: rematch.follow_evidence(app[HUB], desk.deps, jobs.stop))
     yield
-    # Stop between passes (hotline/services/jobs.py); cancel only if stuck.
-    stop.set()
-    await asyncio.wait(tasks, timeout=10)
-    for task in tasks:
-        if not task.done():
-            task.cancel()
-    await asyncio.wait(tasks, timeout=10)
+    await jobs.close()
 
 
 def setup(app: web.Application) -> None:

@@ -6,7 +6,7 @@ urgent page to the desk (and, for a victim's case, the staff alert the Telegram 
 Work per pass is what is due (ix_takedown_locations_next_check), at most `batch` locations.
 The checks run outside any transaction; their results are written in one. A check is not an
 audit event; every change of state the job makes is (actor none, via "monitor"). Runs under
-the one job runner (hotline.services.jobs.supervise), its clock the desk's. See
+the one job runner (hotline.jobs.supervise), its clock the desk's. See
 docs/takedown.md, "Monitoring".
 """
 
@@ -20,6 +20,9 @@ from datetime import datetime, timedelta
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.audit import log as audit
+from hotline.cases import alerts
+from hotline.deps import Deps
 from hotline.domain.monitoring import (
     Intervals,
     Watch,
@@ -33,10 +36,7 @@ from hotline.domain.monitoring import (
 from hotline.domain.removal import ImpossibleStep, Step, apply_step
 from hotline.domain.staff import Role
 from hotline.domain.takedown import ItemEvent, ItemStatus, next_item_status
-from hotline.services import alerts
-from hotline.services.deps import Deps
-from hotline.services.jobs import pause
-from hotline.stores.sql import audit
+from hotline.jobs import pause
 from hotline.takedown import fetch, queries
 from hotline.takedown import monitor_queries as mq
 from hotline.takedown import requests as req_svc
@@ -175,6 +175,8 @@ async def _reupload(desk: Desk, conn: AsyncConnection, at: datetime, row: mq.Wat
                     done: Pass) -> None:
     rid = await mq.insert_reupload(conn, item_id=row.item_id, via="recheck", at=at,
                                    location_id=row.id, cluster_key=row.cluster_key)
+    if rid is None:
+        return  # not possible without evidence; kept for the type
     done.reuploads.append(rid)
     await audit.record(conn, at=at, actor_id=None, action="takedown.reupload",
                        target_kind="takedown_item", target_id=str(row.item_id),

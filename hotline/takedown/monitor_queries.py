@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.domain.monitoring import Watch
@@ -142,11 +144,14 @@ async def newest_request(conn: AsyncConnection, item_id: int) -> int | None:
 
 async def insert_reupload(conn: AsyncConnection, *, item_id: int, via: str, at: datetime,
                           location_id: int | None = None, evidence_id: int | None = None,
-                          cluster_key: str | None = None) -> int:
-    return int((await conn.execute(insert(reuploads_t).values(
+                          cluster_key: str | None = None) -> int | None:
+    """The new re-upload's id; None when this evidence was linked to this item before."""
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = make(reuploads_t).values(
         item_id=item_id, location_id=location_id, evidence_id=evidence_id,
-        cluster_key=cluster_key, via=via, found_at=at).returning(reuploads_t.c.id)
-    )).scalar_one())
+        cluster_key=cluster_key, via=via, found_at=at).on_conflict_do_nothing()
+    found = (await conn.execute(stmt.returning(reuploads_t.c.id))).scalar_one_or_none()
+    return int(found) if found is not None else None
 
 
 async def reuploads_of(conn: AsyncConnection, item_id: int) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
 )
 
-from hotline.stores.sql.tables import UTCDateTime, metadata
+from hotline.stores.sql.schema import UTCDateTime, metadata
 
 # One piece of content about one victim (or none: found by staff).
 takedown_items = Table(
@@ -108,6 +108,8 @@ takedown_reuploads = Table(
     # recheck | evidence
     Column("via", String(16), nullable=False),
     Column("found_at", UTCDateTime, nullable=False),
+    # One piece of evidence is one re-upload of an item, however many instances see it.
+    UniqueConstraint("item_id", "evidence_id", name="uq_takedown_reuploads_item_evidence"),
 )
 
 # One request to one platform through one route (docs/takedown.md, "Removal requests").

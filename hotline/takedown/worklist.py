@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.cases import conversations as convs
 from hotline.domain.clusters import worklist_rank
 from hotline.domain.conversation import Urgency
 from hotline.domain.removal import is_overdue
 from hotline.domain.takedown import ItemStatus
-from hotline.stores.sql import conversations as convs
 from hotline.takedown import monitor_queries as mq
 from hotline.takedown import queries
 
