@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.audit import log as audit
 from hotline.cases import alerts
 from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.domain.monitoring import (
     Intervals,
     Watch,
@@ -218,11 +219,11 @@ async def reopen(deps: Deps, conn: AsyncConnection, item_id: int, at: datetime, 
 async def announce(deps: Deps, done: Pass) -> None:
     """After the commit: the consoles, the desk's pages, and the case alerts."""
     for item_id in sorted(done.items):
-        await deps.publish({"type": "takedown", "item": item_id, "request": None,
+        await deps.publish({"type": EventType.TAKEDOWN, "item": item_id, "request": None,
                             "state": done.items[item_id]})
     if done.desk_alerts:
         await deps.publish_all([
-            {"type": "takedown.alert", "alert": a, "request": r, "item": i, "step": 0,
+            {"type": EventType.TAKEDOWN_ALERT, "alert": a, "request": r, "item": i, "step": 0,
              "target": t, "leads": t is None, "reason": REUPLOAD}
             for a, r, i, t in done.desk_alerts])
     for cid in done.cases:
