@@ -1,7 +1,7 @@
 """New evidence against removed items, through the real evidence path (a Telegram photo to the
-app, pdqhash on the server, the desk following the event stream): a resized copy of a removed item's picture reopens the item as a
-re-upload (audited with the distance and thresholds) and pages the desk; a different picture
-changes nothing."""
+app, pdqhash on the server, the desk following the event stream): a resized copy of a removed
+item's picture reopens the item as a re-upload (audited with the distance and thresholds); a
+different picture changes nothing."""
 
 from __future__ import annotations
 
