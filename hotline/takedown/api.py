@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from hotline.cases import conversations as convs
+from hotline.domain import policy
+from hotline.domain.policy import DeskNotFound
 from hotline.domain.removal import RequestState
 from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
@@ -25,7 +27,6 @@ from hotline.takedown import (
     export,
     items,
     monitor,
-    policy,
     queries,
     rematch,
     sending,
@@ -33,7 +34,6 @@ from hotline.takedown import (
 )
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
-from hotline.takedown.policy import DeskNotFound
 from hotline.takedown.worklist import NO_REQUEST, worklist
 from hotline.web.appkeys import DEPS, HUB, PROMPTS
 from hotline.web.inputs import INT_LIMIT, json_body
