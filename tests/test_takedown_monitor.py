@@ -11,17 +11,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from hotline.cases import alerts
 from hotline.config import Config
+from hotline.domain.staff import Role
 from hotline.takedown import fetch
 from hotline.takedown.desk import Desk
 from hotline.takedown.monitor import monitor_pass
-from tests.conftest import AppRunner, Database, RedisProcess, free_port, make_config
-from tests.floor import audit
+from tests.conftest import AppRunner, Database, RedisProcess, free_port, make_config, wait_for
+from tests.floor import audit, staff
 from tests.takedown_support import (
     DESK_DETAILS,
     EXPLANATION,
@@ -212,3 +214,29 @@ async def test_never_more_than_per_host_at_once(desk_floor: Floor, site: Site) -
     assert site.hits == 16
     assert site.most == {site.ports[0]: 2, site.ports[1]: 2}
 
+
+
+async def test_the_job_runs_under_the_app(tmp_path: Path, database: Database,
+                                          redis_server: RedisProcess, site: Site) -> None:
+    """Enabled, the job checks on its own beat through the app's job runner."""
+    cfg = make_config(tmp_path / "data", database.url, redis_server.url,
+                      routing={"mode": "pull"},
+                      takedown={**DESK_DETAILS, "monitor": {
+                          "enabled": True, "allow_private": True, "check_seconds": 1.0,
+                          "user_agent": AGENT}})
+    runner = AppRunner(cfg)
+    await runner.start()
+    try:
+        tk = await staff(runner, "tk", role=Role.TAKEDOWN)
+        site.answers["/j/1"] = 410
+        item = await new_item(tk, platform="other", location=site.url("/j/1"))
+
+        async def checked() -> dict[str, Any] | None:
+            _s, seen = await call(tk, "GET", f"/api/v1/takedown/items/{item['id']}")
+            return seen if seen["locations"][0]["online"] == "offline" else None
+
+        seen = await wait_for(checked, timeout=15)
+        assert seen["locations"][0]["watch"] == "offline_once"
+        assert site.agents == {AGENT}
+    finally:
+        await runner.stop()
