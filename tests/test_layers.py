@@ -25,8 +25,6 @@ KNOWN = frozenset({
     "tables: hotline.callbacks.service imports hotline.cases.tables",
     "tables: hotline.cases.alerts imports hotline.staff.tables",
     "tables: hotline.cases.cover imports hotline.staff.tables",
-    "tables: hotline.cases.retention imports hotline.evidence.tables",
-    "tables: hotline.cases.roster imports hotline.audit.tables",
     "tables: hotline.cases.roster imports hotline.staff.tables",
     "tables: hotline.cases.staffing imports hotline.staff.tables",
     "tables: hotline.channels.telegram.staff_bot imports hotline.cases.tables",
@@ -41,6 +39,16 @@ KNOWN = frozenset({
     "tables: hotline.victim.quickexit imports hotline.cases.tables",
     "tables: hotline.victim.selfservice imports hotline.cases.tables",
 })
+# Not debts: the reports read other rooms' tables (never write them) to count what happened,
+# in one statement per figure where the owners' services would read row by row
+# (docs/reports.md, "How the figures are kept"; issue 15).
+READERS = frozenset({
+    "tables: hotline.reports.fold imports hotline.cases.tables",
+    "tables: hotline.reports.fold imports hotline.takedown.tables",
+    "tables: hotline.reports.queries imports hotline.callbacks.tables",
+    "tables: hotline.reports.queries imports hotline.cases.tables",
+    "tables: hotline.reports.queries imports hotline.channels.twilio.tables",
+})
 # Modules over MAX_LINES lines today (each to split); the list may only shrink.
 KNOWN_LONG = frozenset({
     "hotline.channels.twilio.sms",
@@ -51,7 +59,7 @@ KNOWN_LONG = frozenset({
 def test_the_project_keeps_its_layers() -> None:
     findings = check(ROOT)
     long = {f.split()[1] for f in findings if f.startswith("size:")}
-    rules = {f for f in findings if not f.startswith("size:")}
+    rules = {f for f in findings if not f.startswith("size:")} - READERS
     assert rules - KNOWN == set(), "new breaches of the layout"
     assert KNOWN - rules == set(), "paid debts: remove them from KNOWN"
     assert long - KNOWN_LONG == set(), f"modules over {MAX_LINES} lines"

@@ -1,5 +1,5 @@
-"""Migrations 0015 and 0021 (hand-written) on SQLite and PostgreSQL: the takedown tables match
-hotline.takedown.tables exactly, each revision reverses, and 0021 fills in the cluster keys and
+"""Migrations 0015 and 0022 (hand-written) on SQLite and PostgreSQL: the takedown tables match
+hotline.takedown.tables exactly, each revision reverses, and 0022 fills in the cluster keys and
 first checks of locations that existed before it."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _has_tables(sync: Connection) -> bool:
 async def test_migration_matches_tables_and_reverses(database: Database) -> None:
     rev = migration_module("0015_takedown.py")
     assert rev.revision == "0015"
-    rev21 = migration_module("0021_takedown_monitor.py")
+    rev22 = migration_module("0022_takedown_monitor.py")
     assert len(NAMES) == 9
     engine = open_engine(database.url)
     try:
@@ -38,9 +38,9 @@ async def test_migration_matches_tables_and_reverses(database: Database) -> None
         async with engine.connect() as conn:
             assert await conn.run_sync(schema_diffs, *NAMES) == []
         async with engine.begin() as conn:
-            await conn.run_sync(_run, rev21.downgrade)
+            await conn.run_sync(_run, rev22.downgrade)
             assert await conn.run_sync(down_then_up, rev, _has_tables) == (False, True)
-            await conn.run_sync(_run, rev21.upgrade)
+            await conn.run_sync(_run, rev22.upgrade)
         async with engine.connect() as conn:
             assert await conn.run_sync(schema_diffs, *NAMES) == []
     finally:
@@ -57,14 +57,14 @@ def _monitor_columns(sync: Connection) -> bool:
     return {"watch", "next_check_at", "cluster_key"} <= cols
 
 
-async def test_0021_fills_existing_locations_and_reverses(database: Database) -> None:
-    rev = migration_module("0021_takedown_monitor.py")
-    assert (rev.revision, rev.down_revision) == ("0021", "0020")
+async def test_0022_fills_existing_locations_and_reverses(database: Database) -> None:
+    rev = migration_module("0022_takedown_monitor.py")
+    assert (rev.revision, rev.down_revision) == ("0022", "0021")
     engine = open_engine(database.url)
     now = datetime.now(UTC)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(upgrade_to, "0020")
+            await conn.run_sync(upgrade_to, "0021")
             for n, (status, url, host, channel) in enumerate([
                     ("open", "https://t.me/leaks/5", "t.me", "leaks"),
                     ("closed", "https://bad.example/v/1", "bad.example", None)], 1):
@@ -77,7 +77,7 @@ async def test_0021_fills_existing_locations_and_reverses(database: Database) ->
                     "telegram_kind, first_seen_at) VALUES (:i, :u, 'other', :h, :c, :k, :t)"),
                     {"i": n, "u": url, "h": host, "c": channel,
                      "k": "message" if channel else None, "t": now})
-            await conn.run_sync(upgrade_to, "0021")
+            await conn.run_sync(upgrade_to, "0022")
             rows = (await conn.execute(text(
                 "SELECT item_id, cluster_key, watch, next_check_at IS NULL FROM "
                 "takedown_locations ORDER BY item_id"))).all()

@@ -26,6 +26,13 @@ async def record(conn: Sql, *, at: datetime, actor_id: int | None, action: str,
                                                      separators=(",", ":"))})
 
 
+async def any_for(conn: AsyncConnection, target_kind: str, target_id: str) -> bool:
+    """Whether anything was ever recorded about this target."""
+    return (await conn.execute(select(audit_events.c.id).where(
+        (audit_events.c.target_kind == target_kind) & (audit_events.c.target_id == target_id))
+        .limit(1))).first() is not None
+
+
 async def for_target(conn: AsyncConnection, target_kind: str, target_id: str
                      ) -> list[dict[str, Any]]:
     rows = await conn.execute(select(audit_events).where(
@@ -41,7 +48,7 @@ def _escape_like(text: str) -> str:
 
 async def search(conn: AsyncConnection, q: AuditQuery) -> list[dict[str, Any]]:
     """Events matching `q`, newest first (hotline.domain.audit_search). The person and the
-    action are read through their indexes (migration 0022), the time through ix_..._at."""
+    action are read through their indexes (migration 0023), the time through ix_..._at."""
     c = audit_events.c
     where: list[ColumnElement[bool]] = []
     if q.kinds is not None:

@@ -68,7 +68,7 @@ conversations = Table(
     ),
     # A sender's conversations, newest first, closed ones too: a victim's chat page and status
     # check read the latest (conversations.latest_for) on every load; forget finds them all.
-    # Finding closed cases by day (migration 0022; hotline/cases/casefind.py).
+    # Finding closed cases by day (migration 0023; hotline/cases/casefind.py).
     Index("ix_conversations_closed_at", "closed_at"),
     Index("ix_conversations_sender", "channel", "pseudonym", "created_at"),
     # The waiting ones by group and wait (migration 0020): the floor's and the router's counts
@@ -239,3 +239,7 @@ Index("ix_conversations_return_of", conversations.c.return_of)
 # counted in statistics with the rest of the anonymized record.
 intake_records.append_column(Column("referred_to", String(255), nullable=False,
                                     server_default=text("''")))
+# The perpetrator's relation to the victim, as the counselor records it at close (migration
+# 0021; hotline.domain.intake.RELATIONS): counted in the intake statistics.
+intake_records.append_column(Column("relation", String(24), nullable=False,
+                                    server_default=text("'unknown'")))

@@ -29,11 +29,12 @@ class Action(StrEnum):
     SETTINGS = "settings"        # centre-wide settings: the holiday calendar
     READ_AUDIT = "read_audit"    # the whole audit log
     AUDIT_SEARCH = "audit_search"  # searching it: leads the floor's records (audit_search.py)
+    REPORTS = "reports"          # statistics: the report pages, their JSON and CSV exports
 
 
 _FLOOR = frozenset({Action.CONSOLE})
 _LEAD = _FLOOR | {Action.SUPERVISE, Action.ROSTER, Action.BANS, Action.WELLBEING,
-                  Action.AUDIT_SEARCH}
+                  Action.AUDIT_SEARCH, Action.REPORTS}
 GRANTS: dict[Role, frozenset[Action]] = {
     Role.COUNSELOR: _FLOOR,
     Role.TAKEDOWN: _FLOOR,
@@ -135,6 +136,11 @@ ROUTES: dict[tuple[str, str], Action] = {
     # Finding a case (closed ones too) by its number or day: each result passes the case
     # read rule (cases/casework.py), as for open cases.
     ("GET", "/api/v1/case-search"): _C,
+    # Statistics (docs/reports.md): leads and admins.
+    ("GET", "/console/reports"): Action.REPORTS,
+    ("GET", "/console/reports/{name}"): Action.REPORTS,
+    ("GET", "/api/v1/reports/{name}"): Action.REPORTS,
+    ("GET", "/api/v1/reports/{name}.csv"): Action.REPORTS,
     # The takedown desk: open to every console role here; the desk's rules below decide
     # per record (desk staff and leads act; a counselor on the items of a case they hold;
     # anyone else gets 404 there).

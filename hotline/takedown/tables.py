@@ -69,7 +69,7 @@ takedown_locations = Table(
     Column("last_checked_at", UTCDateTime, nullable=True),
     # online | offline | unknown (what the last check saw)
     Column("online", String(16), nullable=False, server_default=text("'unknown'")),
-    # Monitoring (migration 0021): the watch (unchecked | online | offline_once | verified),
+    # Monitoring (migration 0022): the watch (unchecked | online | offline_once | verified),
     # when the location is next due a check (NULL: not watched) and its cluster's key.
     Column("watch", String(16), nullable=False, server_default=text("'unchecked'")),
     Column("next_check_at", UTCDateTime, nullable=True),

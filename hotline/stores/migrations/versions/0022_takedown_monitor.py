@@ -1,7 +1,7 @@
 """takedown: monitoring after removal (checks, re-uploads) and clusters
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-06 00:10:00
 
 Locations get their watch (unchecked | online | offline_once | verified), the time they are
@@ -20,8 +20,8 @@ from alembic import op
 
 from hotline.domain.clusters import cluster_key
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

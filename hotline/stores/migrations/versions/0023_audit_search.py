@@ -1,7 +1,7 @@
 """audit_events: indexes for searching the log by person and by action; closed cases by day
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-06 00:30:00
 
 The console's audit search (docs/audit.md) filters by the actor or the action and pages back
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0022"
-down_revision = "0021"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
