@@ -23,8 +23,6 @@ KNOWN = frozenset({
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql.direct",
     "handler: hotline.channels.twilio.voice_bridge imports hotline.stores.live.keys",
     "tables: hotline.callbacks.service imports hotline.cases.tables",
-    "tables: hotline.cases.alerts imports hotline.staff.tables",
-    "tables: hotline.cases.cover imports hotline.staff.tables",
     "tables: hotline.cases.roster imports hotline.staff.tables",
     "tables: hotline.cases.staffing imports hotline.staff.tables",
     "tables: hotline.channels.telegram.staff_bot imports hotline.cases.tables",

@@ -132,6 +132,29 @@ async def names(conn: AsyncConnection, ids: list[int]) -> dict[int, str]:
     return {int(r.id): str(r.name) for r in rows}
 
 
+async def active_with_role(conn: AsyncConnection, role: Role) -> list[int]:
+    """The ids of the active staff of one role."""
+    return [int(r.id) for r in await conn.execute(select(counselors.c.id).where(and_(
+        counselors.c.role == role.value, counselors.c.active.is_(True))))]
+
+
+@dataclass(frozen=True)
+class Skills:
+    """What a staff member serves: languages and channels."""
+
+    id: int
+    languages: tuple[str, ...]
+    channels: tuple[str, ...]
+
+
+async def active_skills(conn: AsyncConnection) -> list[Skills]:
+    """The languages and channels of every active staff member."""
+    rows = await conn.execute(select(counselors.c.id, counselors.c.languages,
+                                     counselors.c.channels).where(counselors.c.active.is_(True)))
+    return [Skills(int(r.id), tuple(x for x in r.languages.split(",") if x),
+                   tuple(x for x in r.channels.split(",") if x)) for r in rows]
+
+
 async def directory(conn: AsyncConnection) -> list[dict[str, Any]]:
     """Every active staff account (id, name, role), by name: the lead's pickers."""
     rows = await conn.execute(select(counselors.c.id, counselors.c.name, counselors.c.role)
