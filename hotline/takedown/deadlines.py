@@ -24,7 +24,7 @@ from hotline.domain.policy import DeskNotFound
 from hotline.domain.removal import mark_overdue
 from hotline.domain.staff import Role, Staff
 from hotline.jobs import run_leased
-from hotline.takedown import queries
+from hotline.takedown import alert_queries, queries
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
 
@@ -62,20 +62,20 @@ async def deadline_pass(desk: Desk, now: datetime | None = None) -> Pass:
                 continue
             await req_svc.save_step(desk, conn, None, row, after, via="deadline_job")
             overdue.append(rid)
-            if await queries.open_alert_for(conn, rid) is not None:
+            if await alert_queries.open_alert_for(conn, rid) is not None:
                 continue
             target = targets[0] if targets else None
-            aid = await queries.insert_alert(conn, rid, at=now, target_id=target,
+            aid = await alert_queries.insert_alert(conn, rid, at=now, target_id=target,
                                              escalate_at=now + timeout if target else None)
             await audit.record(conn, at=now, actor_id=None, action="takedown.alert.raised",
                                target_kind="takedown_request", target_id=str(rid), alert=aid,
                                to=target, item=row.item_id)
             raised.append(aid)
             events.append(_event(aid, rid, row.item_id, 0, target))
-        for a in await queries.alerts_due(conn, now):
+        for a in await alert_queries.alerts_due(conn, now):
             step = a.step + 1
             nxt = targets[step] if step < len(targets) else None
-            await queries.move_alert(conn, a.id, step=step, target_id=nxt,
+            await alert_queries.move_alert(conn, a.id, step=step, target_id=nxt,
                                      escalate_at=now + timeout if nxt is not None else None)
             await audit.record(conn, at=now, actor_id=None, action="takedown.alert.escalated",
                                target_kind="takedown_request", target_id=str(a.request_id),
@@ -102,10 +102,10 @@ async def ack(desk: Desk, staff: Staff, alert_id: int) -> bool:
         raise DeskNotFound(alert_id)
     now = desk.clock()
     async with desk.deps.engine.begin() as conn:
-        found = await queries.get_alert(conn, alert_id)
+        found = await alert_queries.get_alert(conn, alert_id)
         if found is None:
             raise DeskNotFound(alert_id)
-        if not await queries.ack_alert(conn, alert_id, staff.id, now):
+        if not await alert_queries.ack_alert(conn, alert_id, staff.id, now):
             return False
         await audit.record(conn, at=now, actor_id=staff.id, action="takedown.alert.acked",
                            target_kind="takedown_request", target_id=str(found.request_id),
@@ -120,7 +120,7 @@ async def open_alerts(desk: Desk, staff: Staff) -> list[dict[str, object]]:
     if not policy.acts_on_desk(staff):
         raise DeskNotFound("alerts")
     async with desk.deps.engine.connect() as conn:
-        found = await queries.open_alerts(conn)
+        found = await alert_queries.open_alerts(conn)
     return [{"id": a.id, "request": a.request_id, "step": a.step, "target": a.target_id,
              "created_at": a.created_at.isoformat(), "leads": a.target_id is None,
              "mine": a.target_id == staff.id or (a.target_id is None

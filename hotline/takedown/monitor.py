@@ -38,7 +38,7 @@ from hotline.domain.removal import ImpossibleStep, Step, apply_step
 from hotline.domain.staff import Role
 from hotline.domain.takedown import ItemEvent, ItemStatus, next_item_status
 from hotline.jobs import pause
-from hotline.takedown import fetch, queries
+from hotline.takedown import alert_queries, fetch, queries
 from hotline.takedown import monitor_queries as mq
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
@@ -201,12 +201,12 @@ async def reopen(deps: Deps, conn: AsyncConnection, item_id: int, at: datetime, 
                            status=after.value, via=why)
         done.items[item_id] = after.value
     request_id = await mq.newest_request(conn, item_id)
-    if request_id is not None and await queries.open_alert_for(conn, request_id) is None:
+    if request_id is not None and await alert_queries.open_alert_for(conn, request_id) is None:
         # Paged as an overdue request is: the takedown staff on shift, then the leads.
         targets = await alerts.on_shift_with_role(conn, Role.TAKEDOWN, at, set())
         target = targets[0] if targets else None
         timeout = timedelta(seconds=deps.config.alerts.ack_timeout_seconds)
-        aid = await queries.insert_alert(conn, request_id, at=at, target_id=target,
+        aid = await alert_queries.insert_alert(conn, request_id, at=at, target_id=target,
                                          escalate_at=at + timeout if target else None)
         await audit.record(conn, at=at, actor_id=None, action="takedown.alert.raised",
                            target_kind="takedown_request", target_id=str(request_id),

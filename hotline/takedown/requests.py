@@ -42,8 +42,8 @@ from hotline.domain.removal import (
 )
 from hotline.domain.staff import Staff
 from hotline.domain.takedown import TakedownInputError
+from hotline.takedown import alert_queries, queries
 from hotline.takedown import items as items_svc
-from hotline.takedown import queries
 from hotline.takedown.desk import Desk, DeskConflict
 
 MAX_FIELD_CHARS = 4000
@@ -318,7 +318,7 @@ async def after_sent(desk: Desk, conn: AsyncConnection, staff_id: int | None,
     except ImpossibleStep:
         return  # the old rung got an outcome meanwhile: it stands as it is
     await save_step(desk, conn, staff_id, parent, escalated, via="escalation")
-    await queries.ack_alerts_of(conn, parent.id, staff_id, now)
+    await alert_queries.ack_alerts_of(conn, parent.id, staff_id, now)
 
 
 def _last(row: queries.RequestRow) -> datetime:
@@ -344,7 +344,7 @@ async def record_step(desk: Desk, staff: Staff, request_id: int,
         if text is not None:
             await after_sent(desk, conn, staff.id, row, text, parsed.at or now)
         if parsed.step in _OUTCOMES:
-            await queries.ack_alerts_of(conn, row.id, staff.id, now)
+            await alert_queries.ack_alerts_of(conn, row.id, staff.id, now)
     await desk.changed(item.id, row.id, after.state.value)
     return after.state
 
