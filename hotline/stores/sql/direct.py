@@ -120,6 +120,10 @@ class DirectTx:
         """Execute; the number of rows changed."""
         raise NotImplementedError
 
+    async def command(self, sql: str) -> None:
+        """A statement without parameters or rows (SAVEPOINT and its kin: group.py)."""
+        raise NotImplementedError
+
 
 class _SqliteTx(DirectTx):
     def __init__(self, conn: sqlite3.Connection, dialect: Dialect) -> None:
@@ -150,6 +154,12 @@ class _SqliteTx(DirectTx):
         finally:
             cur.close()
 
+    async def command(self, sql: str) -> None:
+        try:
+            self.conn.execute(sql).close()
+        except sqlite3.Error as e:
+            raise _sqlite_error(sql, e) from e
+
 
 class _PgTx(DirectTx):
     def __init__(self, conn: asyncpg.Connection, dialect: Dialect) -> None:
@@ -171,6 +181,12 @@ class _PgTx(DirectTx):
             raise _pg_error(c.sql, e) from e
         last = status.rpartition(" ")[2]  # "UPDATE 1", "INSERT 0 1"
         return int(last) if last.isdigit() else 0
+
+    async def command(self, sql: str) -> None:
+        try:
+            await self.conn.execute(sql)
+        except asyncpg.PostgresError as e:
+            raise _pg_error(sql, e) from e
 
 
 def _sqlite_error(sql: str, e: sqlite3.Error) -> exc.StatementError:
