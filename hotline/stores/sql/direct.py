@@ -120,8 +120,9 @@ class DirectTx:
         """Execute; the number of rows changed."""
         raise NotImplementedError
 
-    async def command(self, sql: str) -> None:
-        """A statement without parameters or rows (SAVEPOINT and its kin: group.py)."""
+    async def command(self, *sql: str) -> None:
+        """Statements without parameters or rows (SAVEPOINT and its kin: group.py), in one
+        round trip where the database has round trips."""
         raise NotImplementedError
 
 
@@ -154,11 +155,12 @@ class _SqliteTx(DirectTx):
         finally:
             cur.close()
 
-    async def command(self, sql: str) -> None:
-        try:
-            self.conn.execute(sql).close()
-        except sqlite3.Error as e:
-            raise _sqlite_error(sql, e) from e
+    async def command(self, *sql: str) -> None:
+        for one in sql:
+            try:
+                self.conn.execute(one).close()
+            except sqlite3.Error as e:
+                raise _sqlite_error(one, e) from e
 
 
 class _PgTx(DirectTx):
@@ -182,11 +184,12 @@ class _PgTx(DirectTx):
         last = status.rpartition(" ")[2]  # "UPDATE 1", "INSERT 0 1"
         return int(last) if last.isdigit() else 0
 
-    async def command(self, sql: str) -> None:
+    async def command(self, *sql: str) -> None:
+        query = "; ".join(sql)  # no arguments: the simple protocol, one query
         try:
-            await self.conn.execute(sql)
+            await self.conn.execute(query)
         except asyncpg.PostgresError as e:
-            raise _pg_error(sql, e) from e
+            raise _pg_error(query, e) from e
 
 
 def _sqlite_error(sql: str, e: sqlite3.Error) -> exc.StatementError:

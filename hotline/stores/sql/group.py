@@ -32,7 +32,7 @@ T = TypeVar("T")
 Body = Callable[[direct.DirectTx], Awaitable[T]]
 
 # Batches in flight at once on PostgreSQL (SQLite has one writer).
-_PG_LANES = 4
+_PG_LANES = 12
 
 
 class _Item:
@@ -97,8 +97,9 @@ class GroupCommit:
                 if len(batch) == 1:
                     batch[0].result = await batch[0].body(tx)
                 else:
-                    for item in batch:
-                        await _isolated(tx, item)
+                    await tx.command(_SAVEPOINT)
+                    for at, item in enumerate(batch):
+                        await _isolated(tx, item, last=at == len(batch) - 1)
         except BaseException as e:
             failed = e if isinstance(e, Exception) else exc.OperationalError(
                 "group commit", None, e, hide_parameters=True, connection_invalidated=True)
@@ -112,15 +113,24 @@ class GroupCommit:
         _hand_over(batch)
 
 
-async def _isolated(tx: direct.DirectTx, item: _Item) -> None:
-    """One body of a batch, inside a savepoint: rolled back alone if it raises."""
-    await tx.command("SAVEPOINT hl_item")
+# A savepoint before each body of a batch. After a body that ran, one round trip both keeps
+# its work and marks the next body's start (PostgreSQL takes the two statements as one
+# query; SQLite runs them one by one, in-process); after one that raised, its savepoint
+# stays, rolled back, for the next body.
+_SAVEPOINT = "SAVEPOINT hl_item"
+_NEXT = ("RELEASE SAVEPOINT hl_item", _SAVEPOINT)
+
+
+async def _isolated(tx: direct.DirectTx, item: _Item, *, last: bool) -> None:
+    """One body of a batch, inside the savepoint: rolled back alone if it raises."""
     try:
         item.result = await item.body(tx)
     except Exception as e:
         item.error = e
         await tx.command("ROLLBACK TO SAVEPOINT hl_item")
-    await tx.command("RELEASE SAVEPOINT hl_item")
+        return
+    if not last:  # the COMMIT keeps the last one's work
+        await tx.command(*_NEXT)
 
 
 def _hand_over(batch: list[_Item]) -> None:
