@@ -49,10 +49,10 @@ class _Item:
 class GroupCommit:
     """One per engine and process (Deps holds it)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, lanes: int | None = None) -> None:
         self.engine = engine
         sqlite = engine.dialect.name == "sqlite"
-        self._lanes = 1 if sqlite else _PG_LANES
+        self._lanes = 1 if sqlite else lanes or _PG_LANES
         self._gather = sqlite
         self._pending: list[_Item] = []
         self._running = 0
