@@ -53,6 +53,7 @@ from _support import NoDatabase, RedisProcess, bench_servers, summarize_ms
 from hotline.app import create_app
 from hotline.config import config_from_mapping
 from hotline.domain.triage import IntakeAnswers, triage
+from hotline.logs import setup_logging
 from hotline.stores.sql.tables import messages
 from hotline.web.appkeys import DEPS, HUB
 
@@ -123,8 +124,10 @@ def bare_app(redis: Redis | None) -> web.Application:
     return app
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+async def serve(app: web.Application, access_log: bool = False) -> tuple[web.AppRunner, str]:
+    # With access_log, aiohttp's default access logger, as `hotline serve` (web.run_app) has.
+    runner = (web.AppRunner(app, shutdown_timeout=1.0) if access_log
+              else web.AppRunner(app, access_log=None, shutdown_timeout=1.0))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -161,8 +164,14 @@ async def drive(base: str, work: list[tuple[dict[str, str], str]], concurrency: 
 
 
 async def run(args: argparse.Namespace) -> int:
-    logging.getLogger("hotline").addHandler(logging.NullHandler())
-    logging.getLogger("hotline").propagate = False
+    if args.log_level:
+        # As `hotline serve` logs (hotline.logs: JSON lines from a writer thread), to a file
+        # given by --log-file.
+        sys.stderr = open(args.log_file, "w")  # open until the process exits
+        setup_logging(args.log_level)
+    else:
+        logging.getLogger("hotline").addHandler(logging.NullHandler())
+        logging.getLogger("hotline").propagate = False
     for t in (TEXT.format(i=0),):
         assert not triage(IntakeAnswers(), (t,), config_from_mapping({}).triage).reasons
     os.environ["HOTLINE_TWILIO_ACCOUNT_SID"] = ACCOUNT
@@ -188,7 +197,7 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     bare_runner, bare_url = await serve(bare_app(None))
     redis_runner, redis_url = await serve(bare_app(redis))
     app = create_app(cfg)
-    app_runner, app_url = await serve(app)
+    app_runner, app_url = await serve(app, access_log=bool(args.log_level))
     deps = app[DEPS]
     sql_time = _sql_timer(deps.engine) if args.profile else None
     opened = _connection_counter(deps.engine)
@@ -200,7 +209,7 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
             seen["events"] += 1
     counter = asyncio.create_task(count_events())
     print(f"sms bench: {args.database}, N={args.messages}, senders={args.senders}, "
-          f"load {os.getloadavg()[0]:.2f}")
+          f"load {os.getloadavg()[0]:.2f}, log level {args.log_level or 'off'}")
     ratios = {}
     churn: dict[int, list[float]] = {}
     try:
@@ -358,6 +367,9 @@ def main() -> int:
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--count", action="store_true")
+    p.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING"),
+                   help="log as the server does, with the access log, at this level")
+    p.add_argument("--log-file", default=os.devnull, help="where those lines go")
     return asyncio.run(run(p.parse_args()))
 
 
