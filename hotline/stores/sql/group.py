@@ -2,9 +2,11 @@
 
 Under load most of an inbound message's SQL cost was its own transaction: BEGIN, COMMIT (the
 WAL write) and a pooled connection taken and returned. Here a writer hands over the body of its
-transaction; bodies handed over while a batch is on its way run together in the next one, each
-inside a savepoint, so one that fails (a duplicate, a conflict) is rolled back alone and its
-batch-mates commit. Nobody learns its outcome before the COMMIT that makes it durable: a
+transaction; bodies handed over while a batch is on its way run together in the next one, and
+one that fails (a duplicate, a conflict) is rolled back alone while its batch-mates commit: on
+SQLite each body runs inside a savepoint; on PostgreSQL, where a savepoint costs a round trip,
+the batch first runs without them and, only if a body raised, is rolled back and run again
+without that body, each of the rest inside a savepoint. Nobody learns its outcome before the COMMIT that makes it durable: a
 webhook is never acknowledged for a message that is not stored. A body handed over while
 nothing is on its way runs at once in the caller's own task, in a transaction of its own with
 no savepoint: the cost of `direct.begin` (as the event Publisher does for Redis appends).
@@ -54,6 +56,9 @@ class GroupCommit:
         sqlite = engine.dialect.name == "sqlite"
         self._lanes = 1 if sqlite else lanes or _PG_LANES
         self._gather = sqlite
+        # SQLite's savepoints are in-process and cheap; PostgreSQL first tries a batch without
+        # them and falls back to them only when a body raises.
+        self._savepoints = sqlite
         self._pending: list[_Item] = []
         self._running = 0
 
@@ -93,13 +98,15 @@ class GroupCommit:
             return
         batch.sort(key=lambda i: i.key)
         try:
-            async with direct.begin(self.engine) as tx:
-                if len(batch) == 1:
+            if len(batch) == 1:
+                async with direct.begin(self.engine) as tx:
                     batch[0].result = await batch[0].body(tx)
-                else:
+            elif self._savepoints or not await self._at_once(batch):
+                rest = [i for i in batch if i.error is None]
+                async with direct.begin(self.engine) as tx:
                     await tx.command(_SAVEPOINT)
-                    for at, item in enumerate(batch):
-                        await _isolated(tx, item, last=at == len(batch) - 1)
+                    for at, item in enumerate(rest):
+                        await _isolated(tx, item, last=at == len(rest) - 1)
         except BaseException as e:
             failed = e if isinstance(e, Exception) else exc.OperationalError(
                 "group commit", None, e, hide_parameters=True, connection_invalidated=True)
@@ -111,6 +118,30 @@ class GroupCommit:
                 raise
             return
         _hand_over(batch)
+
+    async def _at_once(self, batch: list[_Item]) -> bool:
+        """Every body in one transaction, without savepoints (each costs PostgreSQL a round
+        trip); False, all rolled back and the body that raised given its error, if one did."""
+        try:
+            async with direct.begin(self.engine) as tx:
+                for item in batch:
+                    try:
+                        item.result = await item.body(tx)
+                    except exc.DBAPIError as e:
+                        if e.connection_invalidated:
+                            raise  # the batch's connection is gone: every caller tries again
+                        item.error = e
+                        raise _OneFailed from e
+                    except Exception as e:
+                        item.error = e
+                        raise _OneFailed from e
+        except _OneFailed:
+            return False
+        return True
+
+
+class _OneFailed(Exception):
+    """A body of a batch run without savepoints raised: roll back, run the rest with them."""
 
 
 # A savepoint before each body of a batch. After a body that ran, one round trip both keeps
