@@ -6,17 +6,17 @@ transaction; bodies handed over while a batch is on its way run together in the 
 one that fails (a duplicate, a conflict) is rolled back alone while its batch-mates commit: on
 SQLite each body runs inside a savepoint; on PostgreSQL, where a savepoint costs a round trip,
 the batch first runs without them and, only if a body raised, is rolled back and run again
-without that body, each of the rest inside a savepoint. Nobody learns its outcome before the COMMIT that makes it durable: a
-webhook is never acknowledged for a message that is not stored. A body handed over while
-nothing is on its way runs at once in the caller's own task, in a transaction of its own with
-no savepoint: the cost of `direct.begin` (as the event Publisher does for Redis appends).
+without that body, each of the rest inside a savepoint. Nobody learns its outcome before the
+COMMIT that makes it durable: a webhook is never acknowledged for a message that is not
+stored. A body alone in its batch is a transaction of its own with no savepoint, run in the
+caller's own task (as the event Publisher appends to Redis).
 
-SQLite runs a transaction inline without ever suspending, so nothing could join a batch on
-its way: a leader there first yields one turn of the loop, letting writers that are ready
-hand over theirs. PostgreSQL runs up to `_PG_LANES` batches at once, so a batch waiting for a
-row lock does not hold up every inbound message. Bodies run in the order of their keys (stable):
-every batch takes row locks in the same order, so two batches (or two processes) never
-deadlock on each other. See docs/stores.md.
+A leader first yields one turn of the loop, letting writers that are ready hand over theirs:
+inline SQLite never suspends inside a transaction, so nobody could join a batch later.
+PostgreSQL runs up to `_PG_LANES` batches at once, so a batch waiting for a row lock does not
+hold up every inbound message. Bodies run in the order of their keys (stable): every batch
+takes row locks in the same order, so two batches (or two processes) never deadlock on each
+other. See docs/stores.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ T = TypeVar("T")
 Body = Callable[[direct.DirectTx], Awaitable[T]]
 
 # Batches in flight at once on PostgreSQL (SQLite has one writer).
-_PG_LANES = 12
+_PG_LANES = 4
 
 
 class _Item:
@@ -55,7 +55,6 @@ class GroupCommit:
         self.engine = engine
         sqlite = engine.dialect.name == "sqlite"
         self._lanes = 1 if sqlite else lanes or _PG_LANES
-        self._gather = sqlite
         # SQLite's savepoints are in-process and cheap; PostgreSQL first tries a batch without
         # them and falls back to them only when a body raises.
         self._savepoints = sqlite
@@ -71,8 +70,9 @@ class GroupCommit:
         if self._running < self._lanes:
             self._running += 1
             try:
-                if self._gather:
-                    await asyncio.sleep(0)
+                # One turn of the loop first, so writers that are ready join this batch (inline
+                # SQLite never suspends inside a transaction: nobody could join it later).
+                await asyncio.sleep(0)
                 batch, self._pending = self._pending, []
                 await self._commit(batch)
             finally:
