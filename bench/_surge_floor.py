@@ -15,12 +15,13 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import insert
 
+from hotline.cases.tables import conversations
 from hotline.config import config_from_mapping
-from hotline.console.auth import hash_password
 from hotline.domain.conversation import Urgency
 from hotline.domain.triage import aged
+from hotline.staff.auth import hash_password
+from hotline.staff.tables import counselors
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import conversations, counselors
 from tests.helpers import PASSWORD
 
 CHANNELS = ("webchat",) * 6 + ("sms",) * 3 + ("telegram",)

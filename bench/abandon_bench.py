@@ -19,10 +19,10 @@ from _support import bench_servers, summarize_ms
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hotline.services import abandon
-from hotline.stores.sql import conversations as convs
+from hotline.cases import abandon
+from hotline.cases import conversations as convs
+from hotline.cases.tables import conversations
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import conversations
 
 DUE = 20
 ROUNDS = 30

@@ -3,7 +3,7 @@
     .venv/bin/python bench/claim_bench.py [--waiting 10000] [--counselors 1000]
                                           [--claims 2000] [--offers 1000] [--seed 1]
 
-Starts a private redis-server, fills it through hotline.stores.live.store.LiveStore with W
+Starts a private redis-server, fills it through hotline.cases.live.LiveStore with W
 waiting conversations (ko/en, web chat/SMS, mixed urgency) and C counselors on shift, available
 and present (ko, en or both; max_chats 3), then times, one call at a time:
 
@@ -43,10 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import RedisProcess, percentile, summarize_ms
 
+from hotline.cases.live import ClaimResult, LiveStore, StaffProfile, Waiting, now_ms
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence, RoutingRules
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import AgentProfile, ClaimResult, LiveStore, Waiting, now_ms
 
 TARGET_ROUND_TRIPS = 5
 HOUR_MS = 3_600_000
@@ -164,7 +164,7 @@ async def open_floor(live: LiveStore, args: argparse.Namespace, rng: random.Rand
     for aid in range(1, args.counselors + 1):
         langs = LANG_MIXES[aid % len(LANG_MIXES)]
         floor.langs[aid], floor.held[aid] = langs, []
-        calls.append(live.put_agent(AgentProfile(aid, now - HOUR_MS, now + 8 * HOUR_MS,
+        calls.append(live.put_staff(StaffProfile(aid, now - HOUR_MS, now + 8 * HOUR_MS,
                                                  MAX_CHATS, langs, CHANNELS, ())))
     await gather_in_chunks(calls)
     await gather_in_chunks([live.set_status(a, Presence.AVAILABLE) for a in floor.langs])

@@ -32,15 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import NoDatabase, bench_servers, make_config, summarize_ms
 
+from hotline.cases import inbox
+from hotline.cases.live import LiveStore
+from hotline.cases.tables import conversations
 from hotline.crypto import Keyring
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound
-from hotline.services import inbox, pdq_scan
-from hotline.services.deps import Deps
+from hotline.evidence import pdq_scan
+from hotline.evidence.tables import evidence
 from hotline.stores.live.client import open_client
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import LiveStore
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import conversations, evidence
 
 PROBE = secrets.token_hex(32)
 

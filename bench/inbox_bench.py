@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import NoDatabase, bench_servers, make_config, summarize_ms
 
 from hotline.app import create_app
+from hotline.cases import conversations as convs
 from hotline.domain.conversation import Channel
 from hotline.domain.triage import IntakeAnswers, triage
-from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import DEPS, HUB
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hotline.logs import JsonFormatter, setup_logging, stop_logging
 
-log = logging.getLogger("hotline.services.inbox")
+log = logging.getLogger("hotline.cases.inbox")
 
 
 def per_line_us(n: int) -> float:

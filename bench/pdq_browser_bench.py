@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 from playwright.async_api import async_playwright
 
-from bots.media import fingerprint
-from hotline.services.pdq_scan import pdq_distance
+from hotline.channels.telegram.media import fingerprint
+from hotline.evidence.pdq_scan import pdq_distance
 
 SCRIPT = (Path(__file__).resolve().parent.parent / "hotline" / "static" / "pdq.js").read_text()
 SIZES = [(640, 480), (1600, 1200), (4000, 3000)]

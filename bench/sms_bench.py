@@ -51,10 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import NoDatabase, RedisProcess, bench_servers, summarize_ms
 
 from hotline.app import create_app
+from hotline.cases.tables import messages
 from hotline.config import config_from_mapping
 from hotline.domain.triage import IntakeAnswers, triage
 from hotline.logs import setup_logging
-from hotline.stores.sql.tables import messages
 from hotline.web.appkeys import DEPS, HUB
 
 PATH = "/webhooks/twilio/sms"

@@ -14,60 +14,61 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from hotline import datadir, loopwatch
-from hotline.channels import sms, telegram, voice, webcase, webchat, webchat_tools
-from hotline.config import Config
-from hotline.console import api as console_api
-from hotline.console import (
-    bans_api,
-    evidence_api,
-    floor_api,
-    referrals_api,
-    roster_api,
-    signals_api,
-)
-from hotline.console import i18n as console_i18n
-from hotline.console import pages as console_pages
-from hotline.crypto import Keyring, load_master_key
-from hotline.domain import policy
-from hotline.events import Hub
-from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
-from hotline.prompts import Prompts
-from hotline.services import (
+from hotline.cases import (
     abandon,
     alerts,
-    bans,
-    case_takedown,
+    floor_api,
     livesync,
     outbox,
     presence,
     retention,
     roster,
+    roster_api,
     router,
+    signals_api,
     urgency,
 )
-from hotline.services.deps import Deps
-from hotline.services.jobs import supervise
+from hotline.cases import api as console_api
+from hotline.cases import pages as console_pages
+from hotline.cases.live import LiveStore
+from hotline.channels.telegram import service as telegram
+from hotline.channels.twilio import sms, voice
+from hotline.channels.webchat import case as webcase
+from hotline.channels.webchat import chat as webchat
+from hotline.channels.webchat import tools as webchat_tools
+from hotline.config import Config
+from hotline.crypto import Keyring, load_master_key
+from hotline.deps import Deps
+from hotline.domain import policy
+from hotline.domain.event_types import EventType
+from hotline.events import Event, Hub
+from hotline.evidence import api as evidence_api
+from hotline.jobs import JobSet
+from hotline.limits import api as bans_api
+from hotline.limits import bans
+from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
+from hotline.prompts import Prompts
 from hotline.staff import api as staff_api
 from hotline.staff import pages as staff_pages
 from hotline.staff import upkeep, wellbeing_api
 from hotline.staff.guard import guard
+from hotline.staff.throttle_store import Throttle
 from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import LiveStore
-from hotline.stores.live.throttle import Throttle
 from hotline.stores.sql import checkpoint
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.takedown import api as takedown_api
 from hotline.takedown import pages as takedown_pages
 from hotline.takedown.victim import VictimDesk
+from hotline.victim import case_takedown, referrals_api
+from hotline.web import i18n as console_i18n
 from hotline.web import ops
 from hotline.web.appkeys import (
     CONFIG,
@@ -178,29 +179,35 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 # Events after which the router and the shift-edge job should look again at once.
-_ROUTER_WAKERS = frozenset({"queued", "presence", "closed", "offer.declined", "roster",
-                            "reset", "urgency", "language"})
+_ROUTER_WAKERS = frozenset({EventType.QUEUED, EventType.PRESENCE, EventType.CLOSED,
+                            EventType.OFFER_DECLINED, EventType.ROSTER,
+                            EventType.RESET, EventType.URGENCY, EventType.LANGUAGE})
 
 
 async def _wake_on_events(hub: Hub, router_wake: asyncio.Event, roster_wake: asyncio.Event,
                           bans_wake: asyncio.Event) -> None:
-    sub = hub.subscribe(lambda ev: ev.get("type") in _ROUTER_WAKERS or ev.get("type") == "bans")
-    try:
-        while (ev := await sub.queue.get()) is not None:
-            if ev.get("type") == "bans":
-                # Another instance changed the ban list: reload this one's copy now.
-                bans_wake.set()
-                continue
-            router_wake.set()
-            if ev.get("type") == "roster":
-                roster_wake.set()
-    finally:
-        hub.unsubscribe(sub)
+    async def wake(ev: Event) -> None:
+        if ev.get("type") == EventType.BANS:
+            # Another instance changed the ban list: reload this one's copy now.
+            bans_wake.set()
+            return
+        router_wake.set()
+        if ev.get("type") == EventType.ROSTER:
+            roster_wake.set()
+
+    async def wake_all() -> None:
+        # Events were missed while this follower lagged: look again at everything.
+        for event in (router_wake, roster_wake, bans_wake):
+            event.set()
+
+    await hub.follow(lambda ev: ev.get("type") in _ROUTER_WAKERS | {EventType.BANS},
+                     wake, wake_all)
 
 
 async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS]
-    stop, router_wake, roster_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    job_set = JobSet(grace_s=_JOB_GRACE_S)
+    stop, router_wake, roster_wake = job_set.stop, asyncio.Event(), asyncio.Event()
     bans_wake = asyncio.Event()
     jobs: dict[str, Callable[[], Awaitable[None]]] = {
         "reconciler": lambda: livesync.run_reconciler(deps, stop),
@@ -221,23 +228,12 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         # Started again when it dies; on the loop's (main) thread, as it was first started.
         watch = app[EMBEDDED_REDIS]
         jobs["embedded-redis"] = lambda: watch.run(deps, stop)
-    tasks = [asyncio.create_task(supervise(name, start, stop), name=name)
-             for name, start in jobs.items()]
+    for name, start in jobs.items():
+        job_set.start(name, start)
     yield
-    # Jobs stop between passes (services/jobs.py): a cancel in the middle of a database call
-    # could leave a connection checked out. Only a job stuck past the grace period is cancelled.
-    stop.set()
-    pending: set[asyncio.Task[Any]] = {*tasks, *deps.outbox.tasks}
-    _done, pending = await asyncio.wait(pending, timeout=_JOB_GRACE_S)
-    for t in pending:
-        t.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=_JOB_GRACE_S)
-    for t in tasks:
-        if t.done() and not t.cancelled() and t.exception() is not None:
-            log.error("job ended with an error", extra={"job": t.get_name(),
-                                                       "error": type(t.exception()).__name__})
-    # Replies whose immediate try was cut short stay "pending"; the next start retries them.
+    # Sends in flight finish with the jobs; replies whose try was cut short stay "pending" and
+    # the next start retries them.
+    await job_set.close(also=deps.outbox.tasks)
 
 
 async def _close_streams(app: web.Application) -> None:

@@ -18,17 +18,17 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from hotline.channels import telegram_cli
+from hotline.audit import log as audit
+from hotline.cases import conversations as convs
+from hotline.channels.telegram import cli as telegram_cli
 from hotline.config import Config, ConfigError, load_config
 from hotline.domain import shifts
 from hotline.domain.accounts import FieldError, parse_fields
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
+from hotline.staff import accounts as staff_store
 from hotline.staff import cli as staff_cli
 from hotline.staff import store as staff_admin_store
-from hotline.stores.sql import audit
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
 from hotline.stores.sql.engine import current_revision, migrate, open_engine
 from hotline.takedown import cli as takedown_cli
 
@@ -151,7 +151,7 @@ def _read_password() -> str:
 
 
 def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
-    from hotline.console.auth import hash_password
+    from hotline.staff.auth import hash_password
 
     name = args.name.strip()
     if not 1 <= len(name) <= 64 or any(c.isspace() for c in name):
@@ -201,9 +201,9 @@ def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
 
 def _counselor_phone(args: argparse.Namespace, cfg: Config) -> int:
     """Seal and store the number a counselor's calls are bridged to (never printed)."""
+    from hotline.channels.twilio import store as twilio_store
     from hotline.crypto import Keyring, load_master_key
     from hotline.domain.phone import E164
-    from hotline.stores.sql import twilio as twilio_store
 
     raw = (getpass.getpass("Phone number (E.164; empty removes it): ") if sys.stdin.isatty()
            else sys.stdin.readline())
@@ -234,7 +234,7 @@ def _counselor_phone(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _roster(args: argparse.Namespace, cfg: Config) -> int:
-    from hotline.services.roster import who_is_on
+    from hotline.cases.roster import who_is_on
 
     at = datetime.now(UTC)
     if args.at:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hotline.config_abandon import AbandonConfig
 from hotline.config_channels import TelegramConfig, TwilioConfig
 from hotline.config_console import (
     ConsoleConfig,
@@ -29,8 +28,9 @@ from hotline.config_limits import LimitsConfig
 from hotline.config_referrals import ReferralsConfig, parse_referrals
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
+from hotline.domain.abandon import AbandonConfig
+from hotline.domain.errors import ConfigError
 from hotline.domain.routing import RoutingMode, RoutingRules
-from hotline.errors import ConfigError
 from hotline.takedown.config import TakedownConfig, parse_takedown
 
 if typing.TYPE_CHECKING:

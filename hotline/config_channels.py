@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hotline.domain.errors import ConfigError
 from hotline.domain.phone import E164
-from hotline.errors import ConfigError
 
 
 @dataclass(frozen=True)

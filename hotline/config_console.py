@@ -8,8 +8,8 @@ import ipaddress
 import math
 from dataclasses import dataclass
 
+from hotline.domain.errors import ConfigError
 from hotline.domain.throttle import Policy as ThrottlePolicy
-from hotline.errors import ConfigError
 
 
 @dataclass(frozen=True)

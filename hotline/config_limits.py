@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from hotline.errors import ConfigError
+from hotline.domain.errors import ConfigError
 
 # The largest value any limit accepts: past this a limit is in effect off.
 _MAX = 1_000_000

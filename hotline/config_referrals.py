@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hotline.domain.errors import ConfigError
 from hotline.domain.referrals import SITUATIONS, Referral
-from hotline.errors import ConfigError
 
 _CODE = re.compile(r"^[a-z0-9_]{1,32}$")
 _PHONE = re.compile(r"^[0-9+][0-9 -]{1,23}$")

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hotline.domain import shifts
-from hotline.errors import ConfigError
+from hotline.domain.errors import ConfigError
 
 
 @dataclass(frozen=True)

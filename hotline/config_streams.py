@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from hotline.errors import ConfigError
+from hotline.domain.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
+from hotline.domain.event_types import EventType
 from hotline.stores.live.keys import EVENT_LOG_MAXLEN, Keys
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,25 @@ class Hub:
     def unsubscribe(self, sub: Subscription) -> None:
         self.subs.discard(sub)
 
+    async def follow(self, accept: EventFilter, handle: Callable[[Event], Awaitable[None]],
+                     on_gap: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Until the hub closes: hand each accepted event to `handle`, in order. A follower
+        whose queue overflowed (it fell behind) is closed like any client; instead of ending
+        for good it follows again at once, after `on_gap` (what it must do about the events it
+        missed, e.g. a full pass)."""
+        while not self.closed:
+            sub = self.subscribe(accept)
+            try:
+                while (ev := await sub.queue.get()) is not None:
+                    await handle(ev)
+            finally:
+                self.unsubscribe(sub)
+            if self.closed:
+                return
+            log.warning("event follower fell behind; following again")
+            if on_gap is not None:
+                await on_gap()
+
     async def replay(self, after: str, window: ReplayWindow) -> AsyncIterator[list[Event]]:
         """The events after `after`, oldest first, in chunks of at most `window.chunk`.
 
@@ -346,4 +366,4 @@ class Hub:
 
     def _broadcast_reset(self) -> None:
         for sub in list(self.subs):
-            sub.offer({"type": "reset", "id": "0-0"})
+            sub.offer({"type": EventType.RESET, "id": "0-0"})

@@ -53,9 +53,28 @@ class JsonFormatter(logging.Formatter):
                 keep = kept[key] = _kept(key)
             if keep:
                 out[key] = value if isinstance(value, int | float | bool | None) else str(value)
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            out["exc"] = where_not_what(record.exc_info[1])
         return json.dumps(out, ensure_ascii=False)
+
+
+def where_not_what(error: BaseException) -> str:
+    """An exception as its types and the frames it passed through, never its text: a
+    provider's or a driver's error message can quote a phone number, an address or a row
+    (the project's rule for logs is "where, not what"). Chained causes are listed the same
+    way, innermost last."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = traceback.extract_tb(current.__traceback__)
+        trail = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                           for f in reversed(frames[-8:]))
+        parts.append(f"{type(current).__name__} at {trail}" if trail
+                     else type(current).__name__)
+        current = current.__cause__ or current.__context__
+    return " | caused by ".join(parts)
 
 
 # No client address in access logs: for a victim, an IP address is identifying. Set on the

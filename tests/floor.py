@@ -21,15 +21,17 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select, update
 
-from hotline.console.auth import hash_password
+from hotline.audit.tables import audit_events
+from hotline.cases import conversations as convs
+from hotline.cases import staffing
+from hotline.cases.tables import alerts
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel
 from hotline.domain.shifts import DAY_NAMES
 from hotline.domain.staff import Role
-from hotline.services import agents
-from hotline.services.deps import Deps
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.tables import alerts, audit_events, counselors
+from hotline.staff import accounts as staff_store
+from hotline.staff.auth import hash_password
+from hotline.staff.tables import counselors
 from hotline.web.appkeys import DEPS
 from tests.conftest import AppRunner, wait_for
 from tests.helpers import PASSWORD, Counselor, Victim
@@ -71,7 +73,7 @@ async def stop_task(name: str) -> None:
     Used for "shift-edges": the tests that edit the roster check what the edit itself did
     (roster._changed), and hand cases over at shift edges by calling the service at times
     they choose; a job re-syncing and handing over on the real clock would only add noise.
-    (Its re-sync can no longer undo an edit: agents.sync_all writes only if the roster version
+    (Its re-sync can no longer undo an edit: staffing.sync_all writes only if the roster version
     is unchanged since it read.)"""
     for task in asyncio.all_tasks():
         if task.get_name() == name:
@@ -110,7 +112,7 @@ async def staff(runner: AppRunner, name: str, role: Role = Role.COUNSELOR,
         async with deps.engine.begin() as conn:
             await conn.execute(update(counselors).where(counselors.c.id == sid)
                                .values(max_chats=max_chats))
-        await agents.sync_one(deps, sid)
+        await staffing.sync_one(deps, sid)
     s = Staffer(await runner.client())
     s.id, s.name = sid, name
     if login:

@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from hotline.cases.tables import alerts, conversations, shift_overrides, shifts
 from hotline.domain.staff import Role
-from hotline.stores.sql.tables import alerts, bans, conversations, shift_overrides, shifts
+from hotline.limits.tables import bans
 from hotline.takedown.tables import takedown_alerts, takedown_items, takedown_requests
 from hotline.web.appkeys import DEPS
 from tests.conftest import AppRunner

@@ -18,11 +18,12 @@ from urllib.parse import quote, urlencode
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
+from hotline.callbacks import service as callback
+from hotline.cases import handover
 from hotline.domain import intake, shifts
 from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence
-from hotline.services import callback, handover
 
 Body = Literal["none", "json", "form", "raw", "twilio", "telegram"]
 

@@ -21,11 +21,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.config import Config
-from hotline.console.auth import hash_password
 from hotline.domain.staff import Role
-from hotline.stores.sql import staff as staff_store
+from hotline.schema import metadata
+from hotline.staff import accounts as staff_store
+from hotline.staff.auth import hash_password
 from hotline.stores.sql.engine import MIGRATIONS_DIR, _alembic_config, migrate, open_engine
-from hotline.stores.sql.tables import metadata
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from hotline.stores.sql.tables import messages
+from hotline.cases.tables import messages
 from tests.floor import stop_task
 
 # The app's periodic jobs: while they run, their own first statements would meet the dead

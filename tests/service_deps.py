@@ -13,14 +13,14 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from hotline.cases.live import LiveStore
 from hotline.config import Config
 from hotline.crypto import Keyring
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound
-from hotline.services.deps import Deps
+from hotline.schema import metadata
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import LiveStore
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import metadata
 
 
 @contextlib.asynccontextmanager

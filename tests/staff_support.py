@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from hotline.audit.tables import audit_events
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import audit_events
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.helpers import PASSWORD
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hotline.cases import alerts
 from hotline.domain.staff import Role
-from hotline.services import alerts
 from hotline.takedown.api import DESK
 from hotline.takedown.desk import Desk
 from tests.conftest import AppRunner

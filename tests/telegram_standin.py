@@ -327,8 +327,8 @@ async def table(config: Config, name: str) -> list[dict[str, Any]]:
     """Every row of one table, as dicts (a short-lived engine of its own)."""
     from sqlalchemy import select
 
+    from hotline.schema import metadata
     from hotline.stores.sql.engine import open_engine
-    from hotline.stores.sql.tables import metadata
 
     engine = open_engine(config.database_url)
     try:
@@ -341,7 +341,7 @@ async def table(config: Config, name: str) -> list[dict[str, Any]]:
 
 async def stored_anywhere(config: Config, needle: str) -> list[str]:
     """"table.column" of every stored value containing `needle` as text or UTF-8 bytes."""
-    from hotline.stores.sql.tables import metadata
+    from hotline.schema import metadata
 
     raw = needle.encode()
     hits = []

@@ -16,15 +16,15 @@ import pytest
 from sqlalchemy import select, update
 
 from hotline import metrics
+from hotline.cases import abandon, inbox
+from hotline.cases.tables import conversations, intake_records
 from hotline.config import Config
-from hotline.config_abandon import AbandonConfig
 from hotline.domain import abandon as rule
+from hotline.domain.abandon import AbandonConfig
 from hotline.domain.conversation import Channel, Inbound, Status
+from hotline.domain.errors import ConfigError
 from hotline.domain.staff import Role
-from hotline.errors import ConfigError
 from hotline.prompts import Prompts
-from hotline.services import abandon, inbox
-from hotline.stores.sql.tables import conversations, intake_records
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import audit, conv, deps_of, hold_jobs, queue_ids, staff, stream_events, victim
 

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, text, update
 
+from hotline.cases import urgency
+from hotline.cases.tables import conversations
 from hotline.config import Config
-from hotline.services import urgency
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import conversations
 from tests.conftest import wait_for
 from tests.service_deps import open_deps
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
+from hotline.cases import alerts, presence, router, urgency
+from hotline.cases.live import now_ms
 from hotline.config import Config
 from hotline.domain.conversation import Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
 from hotline.domain.triage import IntakeAnswers
-from hotline.services import alerts, presence, router, urgency
-from hotline.stores.live.store import now_ms
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
     Staffer,
@@ -310,9 +310,9 @@ async def test_a_quiet_console_goes_offline_and_its_cases_are_flagged(held: AppR
     assert await deps.live.status_of(mina.id) == Presence.OFFLINE
     assert await deps.live.status_of(jun.id) == Presence.AVAILABLE
     floor = await (await lead.client.get("/api/v1/floor")).json()
-    agents = {a["id"]: a for a in floor["agents"]}
-    assert agents[mina.id]["status"] == "offline" and agents[mina.id]["present"] is False
-    assert agents[mina.id]["load"] == 2
+    people = {a["id"]: a for a in floor["agents"]}
+    assert people[mina.id]["status"] == "offline" and people[mina.id]["present"] is False
+    assert people[mina.id]["load"] == 2
     # Her cases stay hers; the lead is alerted about each.
     assert (await conv(runner, c1)).counselor_id == mina.id
     found = await alerts_for(lead)

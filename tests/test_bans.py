@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from hotline.cases import conversations as convs
+from hotline.cases import inbox
+from hotline.cases.tables import messages
 from hotline.domain.conversation import Channel
 from hotline.domain.staff import Role
+from hotline.limits.tables import bans
 from hotline.prompts import Prompts
-from hotline.services import inbox
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql.tables import bans, messages
 from tests.conftest import AppRunner, wait_for
 from tests.flood_support import Address, Chat, Reply
 from tests.floor import Staffer, audit, deps_of, staff, stream_events

@@ -37,14 +37,15 @@ from playwright.async_api import (
 )
 from sqlalchemy import select
 
-from bots.media import fingerprint
 from hotline.app import create_app
+from hotline.callbacks.tables import callbacks
+from hotline.cases.tables import intake_records
+from hotline.channels.telegram.media import fingerprint
 from hotline.config import Config
+from hotline.deps import Deps
 from hotline.domain.staff import Role
-from hotline.services import evidence
-from hotline.services.deps import Deps
+from hotline.evidence import service as evidence
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import callbacks, intake_records
 from hotline.web.appkeys import DEPS
 from tests.conftest import RedisProcess, free_port, make_config, wait_for
 from tests.helpers import PASSWORD, add_staff
@@ -464,7 +465,7 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     await lead.get_by_role("link", name="Lead view").click()
     await expect(lead).to_have_url(site.url("/console/lead"))
     await expect(lead.locator("#live")).to_have_text("Live")
-    mina_row = lead.locator(f'#agents tr[data-agent="{mina_id}"]')
+    mina_row = lead.locator(f'#people tr[data-person="{mina_id}"]')
     await expect(mina_row).to_contain_text("mina")
     await expect(mina_row.locator("td.load")).to_have_text(re.compile(r"^1/\d+$"))
     await expect(lead.locator(f'#active tr[data-case="{case_id}"]')).to_contain_text("mina")

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hotline.audit.tables import audit_events
+from hotline.cases.tables import intake_records, messages
 from hotline.domain.staff import Role
-from hotline.stores.sql.tables import audit_events, intake_records, messages
 from tests.conftest import AppRunner
 from tests.floor import GUARD_S, Staffer, deps_of, hold_jobs, staff, victim
 from tests.twilio_support import Env, env, standin

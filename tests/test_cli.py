@@ -17,13 +17,14 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 
+from hotline.cases.inbox import receive
+from hotline.cases.tables import conversations
 from hotline.config import load_config
-from hotline.console.auth import verify_password
 from hotline.domain.conversation import Channel
-from hotline.services.inbox import receive
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
+from hotline.staff.auth import verify_password
+from hotline.staff.tables import counselors
 from hotline.stores.sql.engine import MIGRATIONS_DIR, open_engine
-from hotline.stores.sql.tables import conversations, counselors
 from tests.conftest import RedisProcess
 from tests.service_deps import inbound, open_deps
 

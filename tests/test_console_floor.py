@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from hotline.cases import alerts, outbox, urgency
 from hotline.config import Config
 from hotline.domain.staff import Role
 from hotline.domain.triage import IntakeAnswers
-from hotline.services import alerts, outbox, urgency
 from tests.conftest import AppRunner, Database, RedisProcess, make_config, wait_for
 from tests.floor import (
     add_override,
@@ -193,11 +193,11 @@ async def test_the_lead_sees_durations_unanswered_waits_and_who_may_take(
     assert (await jun.reply(cid, "hello")).status == 201
     floor = await (await lead.client.get("/api/v1/floor")).json()
     assert floor["active"][0]["unanswered_since_ms"] is None
-    agents = {a["id"]: a for a in floor["agents"]}
-    assert agents[mina.id]["may_take"] is True and agents[mina.id]["languages"] == ["ko"]
-    assert "webchat" in agents[jun.id]["channels"]
+    people = {a["id"]: a for a in floor["agents"]}
+    assert people[mina.id]["may_take"] is True and people[mina.id]["languages"] == ["ko"]
+    assert "webchat" in people[jun.id]["channels"]
     # The lead is busy at login: not someone to give a case to.
-    assert agents[lead.id]["may_take"] is False
+    assert people[lead.id]["may_take"] is False
 
 
 async def test_takedown_staff_get_their_alerts_and_a_read_only_case(held: AppRunner) -> None:

@@ -12,10 +12,11 @@ from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.cases.tables import shifts
 from hotline.domain.routing import Presence
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
+from hotline.staff.tables import counselor_phones, counselors, staff_sessions
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import counselor_phones, counselors, shifts, staff_sessions
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hotline.cases.tables import intake_records, messages
 from hotline.prompts import Prompts
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import intake_records, messages
 from tests.conftest import AppRunner, RedisProcess, make_config, wait_for
 from tests.helpers import Counselor, Victim, add_staff
 

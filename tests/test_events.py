@@ -449,3 +449,37 @@ def test_valid_event_id(eid: str, ok: bool) -> None:
 async def test_published_ids_are_valid(redis: Redis, keys: Keys) -> None:
     for eid in await _publish_n(redis, keys, 3):
         assert valid_event_id(eid)
+
+
+async def test_a_follower_that_falls_behind_follows_again(hub: Hub) -> None:
+    """A follower whose queue overflows is closed like any client, then subscribed again
+    (after its gap handler) instead of ending for good; it stops when the hub does."""
+    seen: list[int] = []
+    gaps = 0
+    release = asyncio.Event()
+
+    async def handle(ev: Event) -> None:
+        await release.wait()  # slow: the queue fills while this waits
+        seen.append(int(ev["n"]))
+
+    async def on_gap() -> None:
+        nonlocal gaps
+        gaps += 1
+
+    task = asyncio.create_task(hub.follow(lambda ev: ev.get("type") == "t", handle, on_gap))
+    await asyncio.sleep(0)
+    for n in range(CLIENT_QUEUE_SIZE + 5):  # one more than the queue holds overflows it
+        for sub in list(hub.subs):
+            sub.offer({"type": "t", "n": n})
+    release.set()
+    async with asyncio.timeout(GUARD_S):
+        while gaps == 0 or not hub.subs:
+            await asyncio.sleep(0.01)
+        for sub in list(hub.subs):
+            sub.offer({"type": "t", "n": -1})
+        while -1 not in seen:
+            await asyncio.sleep(0.01)
+    assert gaps == 1
+    await hub.stop()
+    async with asyncio.timeout(GUARD_S):
+        await task

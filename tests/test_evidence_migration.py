@@ -11,8 +11,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
 
+from hotline.cases.tables import conversations
+from hotline.evidence.tables import evidence, evidence_matches
 from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
-from hotline.stores.sql.tables import conversations, evidence, evidence_matches
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
 

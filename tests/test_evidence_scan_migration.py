@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
+from hotline.cases.tables import conversations
+from hotline.evidence.tables import evidence
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import conversations, evidence
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
 

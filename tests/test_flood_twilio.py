@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Table, func, select
 
+from hotline.cases import conversations as convs
+from hotline.cases.tables import conversations, messages
+from hotline.channels.twilio.tables import sms_optouts, voice_calls
 from hotline.domain.conversation import Channel
 from hotline.domain.staff import Role
 from hotline.prompts import Prompts
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql.tables import conversations, messages, sms_optouts, voice_calls
 from tests.flood_support import Refill
 from tests.floor import alert_rows, audit, staff, stream_events
 from tests.twilio_support import Env, call_params, env, new_sid, says, standin

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hotline.cases.tables import conversations, messages
 from hotline.domain.conversation import Channel
 from hotline.prompts import Prompts
-from hotline.stores.sql.tables import conversations, messages
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.flood_support import URGENT, Address, Chat, Refill, Reply
 from tests.floor import alert_rows, audit, deps_of, stream_events

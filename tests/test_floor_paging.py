@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from hotline.cases import conversations as convs
+from hotline.cases import staffing as agent_sync
+from hotline.cases.live import Waiting
+from hotline.cases.tables import conversations
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency, queue_score
 from hotline.domain.staff import Role
-from hotline.services import agents as agent_sync
-from hotline.services.deps import Deps
-from hotline.stores.live.store import Waiting
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql.tables import conversations
 from tests.conftest import AppRunner
 from tests.floor import Staffer, deps_of, hold_jobs, staff
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hotline.cases import handover
+from hotline.cases.tables import handovers
 from hotline.config import Config
 from hotline.domain.staff import Role
-from hotline.services import handover
-from hotline.stores.sql.tables import handovers
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
     EventStream,

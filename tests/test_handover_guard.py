@@ -1,4 +1,4 @@
-"""A lead's reassign and requeue (hotline/services/handover.py) never reopen a closed case, on
+"""A lead's reassign and requeue (hotline/cases/handover.py) never reopen a closed case, on
 SQLite and PostgreSQL with a real Redis.
 
 Closed in SQL while Redis still shows the case held or queued (the close's release failed):
@@ -21,16 +21,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.cases import conversations as convs
+from hotline.cases import handover, livesync
+from hotline.cases.casework import CaseNotFound
+from hotline.cases.inbox import receive
+from hotline.cases.live import StaffProfile
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Status
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
-from hotline.services import handover, livesync
-from hotline.services.casework import CaseNotFound
-from hotline.services.deps import Deps
-from hotline.services.inbox import receive
-from hotline.stores.live.store import AgentProfile
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
 from tests.conftest import Database, RedisProcess, make_config, wait_for
 from tests.service_deps import inbound, open_deps
 
@@ -49,7 +49,7 @@ async def _counselor(deps: Deps, name: str) -> int:
     async with deps.engine.begin() as conn:
         sid = await staff_store.add(conn, name=name, role=Role.COUNSELOR, languages=("ko",),
                                     password_hash="-", at=datetime.now(UTC))
-    await deps.live.put_agent(AgentProfile(sid, 0, 2**50, 3, ("ko",),
+    await deps.live.put_staff(StaffProfile(sid, 0, 2**50, 3, ("ko",),
                                            tuple(c.value for c in Channel), ()))
     await deps.live.set_status(sid, Presence.AVAILABLE)
     await deps.live.heartbeat(sid)
@@ -89,7 +89,7 @@ async def _nothing_live(deps: Deps, cid: str) -> None:
     meta: Any = await deps.redis.hget(deps.keys.queue_meta, cid)
     assert meta is None
     assert await deps.live.loads() == {}
-    assert not any(a.on_call for a in await deps.live.agent_states())
+    assert not any(a.on_call for a in await deps.live.staff_states())
 
 
 def _reassign(deps: Deps, cid: str, to_id: int) -> Awaitable[int | None]:

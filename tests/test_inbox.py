@@ -1,4 +1,4 @@
-"""hotline/services/inbox.py on SQLite and PostgreSQL with a real Redis: idempotency per
+"""hotline/cases/inbox.py on SQLite and PostgreSQL with a real Redis: idempotency per
 provider id, one conversation under concurrent first messages, the length limit, and sealed
 contact addresses."""
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from hotline.cases import conversations as convs
+from hotline.cases.inbox import MessageTooLong, receive
+from hotline.cases.tables import conversations, messages
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Status
-from hotline.services.deps import Deps
-from hotline.services.inbox import MessageTooLong, receive
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql.tables import conversations, messages
 from tests.conftest import Database, RedisProcess, make_config
 from tests.service_deps import all_rows, contains, inbound, open_deps
 
@@ -249,13 +249,13 @@ async def test_sqlite_file_holds_no_plaintext(tmp_path: Path,
 async def test_start_keeps_a_live_state_that_another_instance_is_using(deps: Deps) -> None:
     """A starting instance must not rebuild a Redis that kept its state: a claim another
     instance made a moment ago (Redis first, SQL just after) would be undone."""
+    from hotline.cases import livesync
+    from hotline.cases.live import StaffProfile
     from hotline.domain.routing import Presence
-    from hotline.services import livesync
-    from hotline.stores.live.store import AgentProfile
 
     await livesync.rebuild(deps)  # the running instance's start
     stored = await receive(deps, inbound(ADDRESS, "help me", "p-1"))
-    await deps.live.put_agent(AgentProfile(7, 0, 2**50, 3, ("ko", "en"),
+    await deps.live.put_staff(StaffProfile(7, 0, 2**50, 3, ("ko", "en"),
                                            tuple(c.value for c in Channel), ()))
     await deps.live.set_status(7, Presence.AVAILABLE)
     await deps.live.heartbeat(7)
@@ -265,7 +265,7 @@ async def test_start_keeps_a_live_state_that_another_instance_is_using(deps: Dep
 
 
 async def test_start_rebuilds_a_redis_that_lost_its_state_once(deps: Deps) -> None:
-    from hotline.services import livesync
+    from hotline.cases import livesync
 
     stored = await receive(deps, inbound(ADDRESS, "help me", "p-1"))
     found = [k async for k in deps.redis.scan_iter(match=f"{{{deps.keys.prefix}}}:*")]

@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
+from hotline.cases import conversations as convs
+from hotline.cases import livesync, urgency
+from hotline.cases.live import StaffProfile
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
-from hotline.services import livesync, urgency
-from hotline.services.deps import Deps
-from hotline.stores.live.store import AgentProfile
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database, RedisProcess, make_config
 from tests.helpers import down_then_up, migration_module, schema_diffs, sqlite_plan, statements_seen
@@ -115,7 +115,7 @@ async def _counselor(deps: Deps) -> int:
     async with deps.engine.begin() as conn:
         sid = await staff_store.add(conn, name="c" + secrets.token_hex(3), role=Role.COUNSELOR,
                                     languages=("ko",), password_hash="-", at=datetime.now(UTC))
-    await deps.live.put_agent(AgentProfile(sid, 0, 2**50, 50, ("ko",),
+    await deps.live.put_staff(StaffProfile(sid, 0, 2**50, 50, ("ko",),
                                            tuple(c.value for c in Channel), ()))
     await deps.live.set_status(sid, Presence.AVAILABLE)
     await deps.live.heartbeat(sid)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from hotline.cases.handover import REASONS
 from hotline.config import Config
 from hotline.domain.staff import Role
-from hotline.services.handover import REASONS
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
     Staffer,

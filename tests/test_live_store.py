@@ -1,4 +1,4 @@
-"""hotline/stores/live/store.py against a real private redis-server: queue order, language
+"""hotline/cases/live.py against a real private redis-server: queue order, language
 matching, capacity, claims, release, rebuild, the Lua eligibility rule against the Python one,
 and atomicity under concurrent take_next."""
 
@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from hotline.cases.live import ClaimResult, LiveStore, StaffProfile, Waiting, now_ms
 from hotline.domain.conversation import Channel, Urgency
-from hotline.domain.routing import AgentState, Presence, RoutingRules, why_not
+from hotline.domain.routing import Presence, RoutingRules, StaffState, why_not
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import AgentProfile, ClaimResult, LiveStore, Waiting, now_ms
 from tests.conftest import RedisProcess
 
 C, H, N = Urgency.CRITICAL, Urgency.HIGH, Urgency.NORMAL
@@ -46,12 +46,12 @@ async def live(redis: Redis) -> AsyncIterator[LiveStore]:
     await _drop_prefix(redis, keys)
 
 
-async def agent(live: LiveStore, aid: int, langs: tuple[str, ...] = ("ko", "en"),
+async def person(live: LiveStore, aid: int, langs: tuple[str, ...] = ("ko", "en"),
                 max_chats: int = 3, channels: tuple[str, ...] = ALL_CHANNELS,
                 status: Presence = Presence.AVAILABLE, start: int = 0, end: int = FOREVER,
                 beat: bool = True, skills: tuple[str, ...] = ()) -> None:
     """Make counselor `aid` known to routing: window, skills, status and a fresh heartbeat."""
-    await live.put_agent(AgentProfile(aid, start, end, max_chats, langs, channels, skills))
+    await live.put_staff(StaffProfile(aid, start, end, max_chats, langs, channels, skills))
     await live.set_status(aid, status)
     if beat:
         await live.heartbeat(aid)
@@ -106,7 +106,7 @@ async def test_waiting_order(live: LiveStore, items: list[tuple[str, Urgency, in
 @pytest.mark.parametrize(("items", "expected"), ORDER_CASES)
 async def test_take_next_order(live: LiveStore, items: list[tuple[str, Urgency, int]],
                                expected: list[str]) -> None:
-    await agent(live, 1, max_chats=100)
+    await person(live, 1, max_chats=100)
     for cid, urg, at in items:
         await live.enqueue(w(cid, urg, at))
     got = []
@@ -119,7 +119,7 @@ async def test_take_next_order(live: LiveStore, items: list[tuple[str, Urgency, 
 
 
 async def test_take_next_returns_full_metadata(live: LiveStore) -> None:
-    await agent(live, 7)
+    await person(live, 7)
     item = w("abc", H, 12345, "en", Channel.SMS, frozenset({"minors"}))
     await live.enqueue(item)
     res = await live.take_next(7)
@@ -141,7 +141,7 @@ async def test_enqueue_is_idempotent(live: LiveStore) -> None:
 
 
 async def test_set_urgency_moves_only_waiting_cases(live: LiveStore) -> None:
-    await agent(live, 1)
+    await person(live, 1)
     await live.enqueue(w("a", N, 1))
     await live.enqueue(w("b", N, 2))
     await live.refresh_item(w("b", C, 2))
@@ -169,7 +169,7 @@ LANG_CASES = [
 @pytest.mark.parametrize(("items", "langs", "expected"), LANG_CASES)
 async def test_take_next_matches_language(live: LiveStore, items: list[tuple[str, str]],
                                           langs: tuple[str, ...], expected: str | None) -> None:
-    await agent(live, 1, langs=langs)
+    await person(live, 1, langs=langs)
     for i, (cid, lang) in enumerate(items):
         await live.enqueue(w(cid, N, i, lang))
     res = await live.take_next(1)
@@ -185,7 +185,7 @@ async def test_take_next_matches_language(live: LiveStore, items: list[tuple[str
 
 
 async def test_take_next_matches_channel(live: LiveStore) -> None:
-    await agent(live, 1, channels=("sms",))
+    await person(live, 1, channels=("sms",))
     await live.enqueue(w("web", N, 1, channel=Channel.WEBCHAT))
     await live.enqueue(w("sms", N, 2, channel=Channel.SMS))
     res = await live.take_next(1)
@@ -197,7 +197,7 @@ async def test_take_next_respects_scan_limit(redis: Redis) -> None:
     keys = Keys(f"t{secrets.token_hex(6)}")
     live = LiveStore(redis, keys, RoutingRules(scan_limit=5))
     try:
-        await agent(live, 1, langs=("en",))
+        await person(live, 1, langs=("en",))
         for i in range(5):
             await live.enqueue(w(f"k{i}", N, i, "ko"))
         await live.enqueue(w("e", N, 99, "en"))
@@ -214,8 +214,8 @@ async def test_take_next_respects_scan_limit(redis: Redis) -> None:
 
 @pytest.mark.parametrize("capacity", [1, 2, 3])
 async def test_capacity_limit(live: LiveStore, capacity: int) -> None:
-    await agent(live, 5, max_chats=capacity)
-    await agent(live, 6, max_chats=capacity)
+    await person(live, 5, max_chats=capacity)
+    await person(live, 6, max_chats=capacity)
     for i in range(capacity + 2):
         await live.enqueue(w(f"c{i}", N, i))
     for _ in range(capacity):
@@ -230,13 +230,13 @@ async def test_capacity_limit(live: LiveStore, capacity: int) -> None:
 
 
 async def test_capacity_zero_is_always_full(live: LiveStore) -> None:
-    await agent(live, 1, max_chats=0)
+    await person(live, 1, max_chats=0)
     await live.enqueue(w("a"))
     assert (await live.take_next(1)).reason == "capacity"
 
 
 async def test_claim_named(live: LiveStore) -> None:
-    await agent(live, 3)
+    await person(live, 3)
     await live.enqueue(w("a", N, 1))
     await live.enqueue(w("b", C, 2, "en"))
     res = await live.claim("a", 3)
@@ -248,8 +248,8 @@ async def test_claim_named(live: LiveStore) -> None:
 
 @pytest.mark.parametrize("setup", ["never-queued", "taken", "closed", "claimed", "offered"])
 async def test_claim_gone(live: LiveStore, setup: str) -> None:
-    await agent(live, 1)
-    await agent(live, 2)
+    await person(live, 1)
+    await person(live, 2)
     await live.enqueue(w("a"))
     if setup == "taken":
         assert (await live.take_next(1)).ok
@@ -265,7 +265,7 @@ async def test_claim_gone(live: LiveStore, setup: str) -> None:
 
 
 async def test_release_frees_load(live: LiveStore) -> None:
-    await agent(live, 9)
+    await person(live, 9)
     for i in range(3):
         await live.enqueue(w(f"r{i}", N, i))
     for _ in range(3):
@@ -289,7 +289,7 @@ async def test_release_frees_load(live: LiveStore) -> None:
 
 
 async def test_release_requeue_keeps_position(live: LiveStore) -> None:
-    await agent(live, 1)
+    await person(live, 1)
     await live.enqueue(w("old", N, 1))
     await live.enqueue(w("new", N, 2))
     assert (await live.take_next(1)).waiting == w("old", N, 1)
@@ -302,8 +302,8 @@ async def test_release_requeue_keeps_position(live: LiveStore) -> None:
 
 
 async def test_offer_accept_and_unoffer(live: LiveStore) -> None:
-    await agent(live, 1, max_chats=1)
-    await agent(live, 2)
+    await person(live, 1, max_chats=1)
+    await person(live, 2)
     await live.enqueue(w("a", N, 1))
     await live.enqueue(w("b", N, 2))
     assert (await live.offer("a", 1, 10)).ok
@@ -331,14 +331,14 @@ async def test_offer_accept_and_unoffer(live: LiveStore) -> None:
 async def test_rebuild_replaces_state_and_sets_epoch(live: LiveStore) -> None:
     assert await live.has_epoch() is False
     # Stale state that SQL no longer agrees with.
-    await agent(live, 8)
+    await person(live, 8)
     await live.enqueue(w("stale", C, 1))
     await live.enqueue(w("stale-active", C, 1))
     assert (await live.claim("stale-active", 8)).ok
     truth = [w("q2", N, 20, "en"), w("q1", H, 30), w("q0", N, 10),
              w("a1", N, 1), w("a2", N, 2), w("a3", N, 3)]
     owners = {"a1": 1, "a2": 1, "a3": 2}
-    profiles = [AgentProfile(i, 0, FOREVER, 3, ("ko", "en"), ALL_CHANNELS, ()) for i in (1, 2)]
+    profiles = [StaffProfile(i, 0, FOREVER, 3, ("ko", "en"), ALL_CHANNELS, ()) for i in (1, 2)]
     await live.rebuild(truth, {"q0", "q1", "q2"}, owners, profiles)
     assert await live.has_epoch() is True
     assert await _ids(live) == ["q1", "q0", "q2"]
@@ -348,12 +348,12 @@ async def test_rebuild_replaces_state_and_sets_epoch(live: LiveStore) -> None:
     assert await live.loads() == {1: 2, 2: 1}
     assert await live.claim("stale", 1) == ClaimResult(False, "gone")
     assert await live.release("stale-active") is None
-    assert {a.id for a in await live.agent_states()} == {1, 2}
-    assert await live.redis.exists(live.keys.agent(8)) == 0
+    assert {a.id for a in await live.staff_states()} == {1, 2}
+    assert await live.redis.exists(live.keys.staff_hash(8)) == 0
 
 
 async def test_rebuild_empty(live: LiveStore) -> None:
-    await agent(live, 1)
+    await person(live, 1)
     await live.enqueue(w("x"))
     await live.enqueue(w("y"))
     assert (await live.claim("y", 1)).ok
@@ -362,14 +362,14 @@ async def test_rebuild_empty(live: LiveStore) -> None:
     assert await live.waiting() == []
     assert await live.loads() == {}
     assert await live.owners() == {}
-    assert await live.agent_states() == []
+    assert await live.staff_states() == []
 
 
 async def test_rebuild_keeps_status_then_capacity_counts(live: LiveStore) -> None:
-    await agent(live, 1)
-    await agent(live, 2)
+    await person(live, 1)
+    await person(live, 2)
     items = [w("q"), w("a"), w("b"), w("c")]
-    profiles = [AgentProfile(i, 0, FOREVER, 3, ("ko",), ALL_CHANNELS, ()) for i in (1, 2)]
+    profiles = [StaffProfile(i, 0, FOREVER, 3, ("ko",), ALL_CHANNELS, ()) for i in (1, 2)]
     await live.rebuild(items, {"q"}, {"a": 1, "b": 1, "c": 1}, profiles)
     assert await live.status_of(1) == Presence.AVAILABLE
     assert (await live.take_next(1)).reason == "capacity"
@@ -379,7 +379,7 @@ async def test_rebuild_keeps_status_then_capacity_counts(live: LiveStore) -> Non
 async def test_prefixes_are_isolated(live: LiveStore, redis: Redis) -> None:
     other = LiveStore(redis, Keys(f"t{secrets.token_hex(6)}"), RULES)
     try:
-        await agent(other, 1)
+        await person(other, 1)
         await live.enqueue(w("mine"))
         assert await other.waiting() == []
         assert (await other.take_next(1)).reason == "empty"
@@ -393,7 +393,7 @@ async def test_prefixes_are_isolated(live: LiveStore, redis: Redis) -> None:
 NOW = 10_000_000_000
 HOUR = 3_600_000
 ELIGIBILITY = [
-    # (id, agent overrides, item language, item channel, load, expected reason)
+    # (id, person overrides, item language, item channel, load, expected reason)
     ("eligible", {}, "ko", Channel.WEBCHAT, 0, None),
     ("busy", {"status": Presence.BUSY}, "ko", Channel.WEBCHAT, 0, "status"),
     ("break", {"status": Presence.BREAK}, "ko", Channel.WEBCHAT, 0, "status"),
@@ -429,7 +429,7 @@ async def test_lua_eligibility_matches_python(live: LiveStore, over: dict[str, o
     o = {"status": Presence.AVAILABLE, "start": NOW - HOUR, "end": NOW + 10 * HOUR,
          "beat": NOW, "langs": ("ko", "en"), "chans": ALL_CHANNELS, "max": 3, **over}
     aid = 42
-    await live.put_agent(AgentProfile(aid, o["start"], o["end"], o["max"],  # type: ignore[arg-type]
+    await live.put_staff(StaffProfile(aid, o["start"], o["end"], o["max"],  # type: ignore[arg-type]
                                       o["langs"], o["chans"], ()))  # type: ignore[arg-type]
     await live.set_status(aid, o["status"])  # type: ignore[arg-type]
     await live.heartbeat(aid, at_ms=o["beat"])  # type: ignore[arg-type]
@@ -438,7 +438,7 @@ async def test_lua_eligibility_matches_python(live: LiveStore, over: dict[str, o
         await live.redis.hincrby(live.keys.load, str(aid), 1)
     item = w("target", N, 5, lang, channel)
     await live.enqueue(item)
-    state = AgentState(id=aid, status=o["status"], shift_start_ms=o["start"],  # type: ignore
+    state = StaffState(id=aid, status=o["status"], shift_start_ms=o["start"],  # type: ignore
                        shift_end_ms=o["end"], heartbeat_ms=o["beat"],  # type: ignore[arg-type]
                        max_chats=o["max"], languages=frozenset(o["langs"]),  # type: ignore
                        channels=frozenset(o["chans"]), skills=frozenset(),  # type: ignore
@@ -463,7 +463,7 @@ CONCURRENT = [
 @pytest.mark.parametrize(("counselors", "capacity"), CONCURRENT)
 async def test_concurrent_take_next(live: LiveStore, counselors: int, capacity: int) -> None:
     for c in range(counselors):
-        await agent(live, c, max_chats=capacity)
+        await person(live, c, max_chats=capacity)
     items = [w(f"conv{i:02d}", [C, H, N][i % 3], i) for i in range(20)]
     for item in items:
         await live.enqueue(item)
@@ -488,7 +488,7 @@ async def test_concurrent_take_next(live: LiveStore, counselors: int, capacity: 
 
 async def test_concurrent_claim_same_item(live: LiveStore) -> None:
     for c in range(50):
-        await agent(live, c)
+        await person(live, c)
     await live.enqueue(w("only"))
     results = await asyncio.gather(*(live.claim("only", c) for c in range(50)))
     assert [r.ok for r in results].count(True) == 1
@@ -498,7 +498,7 @@ async def test_concurrent_claim_same_item(live: LiveStore) -> None:
 
 async def test_concurrent_mixed_take_claim_offer(live: LiveStore) -> None:
     for c in range(7):
-        await agent(live, c)
+        await person(live, c)
     for i in range(20):
         await live.enqueue(w(f"m{i:02d}", N, i))
     calls = []
@@ -528,7 +528,7 @@ async def test_place_matches_the_unassigned_order(live: LiveStore, seed: int) ->
     agree with unassigned(), the full listing, for every case (offered ones included)."""
     rng = random.Random(seed)
     for aid in (1, 2, 3):
-        await agent(live, aid, max_chats=5)
+        await person(live, aid, max_chats=5)
     ids = [f"p{i:02d}" for i in range(25)]
     # Distinct arrival times: with equal scores the order of ties is not defined.
     times = rng.sample(range(1_000, 1_100), len(ids))
@@ -555,16 +555,16 @@ async def test_place_matches_the_unassigned_order(live: LiveStore, seed: int) ->
 async def test_a_full_resync_never_overwrites_a_newer_roster_edit(live: LiveStore) -> None:
     """agents.sync_all reads SQL, then writes every window; a roster edit in between bumps
     the version first and writes its own window, and the stale bulk write is refused."""
-    old = AgentProfile(5, 0, 1_000, 3, ("ko",), ALL_CHANNELS, ())
-    edited = AgentProfile(5, 0, 2_000, 3, ("ko",), ALL_CHANNELS, ())
+    old = StaffProfile(5, 0, 1_000, 3, ("ko",), ALL_CHANNELS, ())
+    edited = StaffProfile(5, 0, 2_000, 3, ("ko",), ALL_CHANNELS, ())
     version = await live.roster_version()
-    assert await live.put_agents_if([old], version)  # nothing changed since: written
+    assert await live.put_staff_if([old], version)  # nothing changed since: written
     version = await live.roster_version()
     # The edit: bump, then write its window.
     await live.bump_roster_version()
-    await live.put_agent(edited)
-    assert not await live.put_agents_if([old], version)
-    [state] = [a for a in await live.agent_states() if a.id == 5]
+    await live.put_staff(edited)
+    assert not await live.put_staff_if([old], version)
+    [state] = [a for a in await live.staff_states() if a.id == 5]
     assert state.shift_end_ms == 2_000
     # A re-sync that reads again after the edit is written.
-    assert await live.put_agents_if([edited], await live.roster_version())
+    assert await live.put_staff_if([edited], await live.roster_version())

@@ -76,3 +76,28 @@ async def test_no_personal_data_in_logs(app_runner: AppRunner,
     leaks = [(what, line) for line in lines for what, value in secrets_.items()
              if value and value in line]
     assert not leaks, "\n".join(f"{what}: {line}" for what, line in leaks[:10])
+
+
+def test_an_exception_is_logged_by_where_not_what() -> None:
+    """log.exception writes the error's type and frames, never its text or its cause's: a
+    provider's error can quote the number it refused."""
+
+    def refuse() -> None:
+        raise ValueError("invalid To number +821012345678")
+
+    record: logging.LogRecord | None = None
+    try:
+        try:
+            refuse()
+        except ValueError as e:
+            raise RuntimeError("send failed for +821012345678") from e
+    except RuntimeError:
+        import sys
+
+        record = logging.makeLogRecord({"msg": "sender raised", "levelno": logging.ERROR,
+                                        "levelname": "ERROR", "exc_info": sys.exc_info()})
+    assert record is not None
+    line = JsonFormatter().format(record)
+    assert "821012345678" not in line
+    assert "RuntimeError at test_log_privacy.py:" in line
+    assert "caused by ValueError at test_log_privacy.py:" in line and " refuse" in line

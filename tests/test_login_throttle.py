@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hotline.console.throttle import DEVICE_COOKIE
 from hotline.logs import JsonFormatter
+from hotline.staff.login_throttle import DEVICE_COOKIE
 from tests.conftest import AppRunner, RedisProcess, make_config
 from tests.helpers import PASSWORD, add_staff
 

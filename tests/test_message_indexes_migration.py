@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from hotline.cases import conversations as convs
+from hotline.cases import outbox
 from hotline.config import Config
 from hotline.domain.conversation import Channel, Direction, Urgency
-from hotline.services import outbox
-from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, sqlite_plan, statements_seen

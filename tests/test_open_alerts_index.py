@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, inspect
 from sqlalchemy.engine import Connection
 
+from hotline.cases import alerts as alert_service
+from hotline.cases.tables import alerts, conversations
 from hotline.config import Config
 from hotline.domain.staff import Role, Staff
-from hotline.services import alerts as alert_service
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import alerts, conversations
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, sqlite_plan, statements_seen
 from tests.service_deps import open_deps

@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
+from hotline.cases.tables import conversations
 from hotline.config import Config
-from hotline.services import evidence as ev
-from hotline.services import pdq_scan
-from hotline.services.deps import Deps
-from hotline.stores.sql.tables import conversations, evidence, evidence_matches
+from hotline.deps import Deps
+from hotline.evidence import pdq_scan
+from hotline.evidence import service as ev
+from hotline.evidence.tables import evidence, evidence_matches
 from tests.service_deps import open_deps
 
 A = "f" * 64

@@ -16,10 +16,10 @@ import asyncpg
 import pytest
 from sqlalchemy import select, text
 
+from hotline.cases import conversations as convs
+from hotline.cases.tables import conversations, intake_records
 from hotline.metrics import REGISTRY
-from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import direct
-from hotline.stores.sql.tables import conversations, intake_records
 from tests.conftest import AppRunner, Database, wait_for
 from tests.floor import GUARD_S, deps_of, staff, victim
 from tests.helpers import Victim

@@ -9,7 +9,7 @@ import jinja2
 import jinja2.meta
 import pytest
 
-from hotline.channels.webchat import PAGE_PROMPTS
+from hotline.channels.webchat.chat import PAGE_PROMPTS
 from hotline.config import LANG_CODES, load_config
 from hotline.domain.legal import LegalBasis, template_name
 from hotline.prompts import Prompts, prompts_dir

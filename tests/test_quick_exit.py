@@ -13,11 +13,12 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from hotline.audit.tables import audit_events
+from hotline.cases import conversations as convs
 from hotline.domain.staff import Role
 from hotline.events import id_after
-from hotline.services import quickexit
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql.tables import audit_events, chat_exits
+from hotline.victim import quickexit
+from hotline.victim.tables import chat_exits
 from tests.conftest import AppRunner
 from tests.floor import deps_of, stream_events
 from tests.helpers import Counselor, Victim, add_staff, cookie_value, row_counts

@@ -1,4 +1,4 @@
-"""The reconciler (hotline/services/livesync.py) on SQLite and PostgreSQL with a real Redis:
+"""The reconciler (hotline/cases/livesync.py) on SQLite and PostgreSQL with a real Redis:
 a case SQL has closed but whose Redis release failed (casework.close, callback.abandon,
 selfservice.stop and forget log "reconciler will fix it") is released in Redis once two
 passes in a row see it: its queue entry, offer or ownership goes, and the counselor's load and
@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
+from hotline.cases import conversations as convs
+from hotline.cases import livesync
+from hotline.cases.inbox import receive
+from hotline.cases.live import StaffProfile, Waiting
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
-from hotline.domain.routing import AgentState, Presence
+from hotline.domain.routing import Presence, StaffState
 from hotline.domain.staff import Role
-from hotline.services import livesync
-from hotline.services.deps import Deps
-from hotline.services.inbox import receive
-from hotline.stores.live.store import AgentProfile, Waiting
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
 from tests.conftest import Database, RedisProcess, make_config
 from tests.service_deps import inbound, open_deps
 
@@ -46,7 +46,7 @@ async def _counselor(deps: Deps, name: str) -> int:
     async with deps.engine.begin() as conn:
         sid = await staff_store.add(conn, name=name, role=Role.COUNSELOR, languages=("ko",),
                                     password_hash="-", at=now)
-    await deps.live.put_agent(AgentProfile(sid, 0, 2**50, 3, ("ko",),
+    await deps.live.put_staff(StaffProfile(sid, 0, 2**50, 3, ("ko",),
                                            tuple(c.value for c in Channel), ()))
     await deps.live.set_status(sid, Presence.AVAILABLE)
     await deps.live.heartbeat(sid)
@@ -82,8 +82,8 @@ async def _pass(reconciler: livesync.Reconciler) -> str:
     return await reconciler.once()
 
 
-async def _agent(deps: Deps, sid: int) -> AgentState:
-    [state] = [a for a in await deps.live.agent_states() if a.id == sid]
+async def _agent(deps: Deps, sid: int) -> StaffState:
+    [state] = [a for a in await deps.live.staff_states() if a.id == sid]
     return state
 
 

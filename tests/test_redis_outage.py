@@ -21,11 +21,11 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
+from hotline.cases.tables import alerts, conversations, messages
 from hotline.domain.conversation import Status
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
 from hotline.prompts import Prompts
-from hotline.stores.sql.tables import alerts, conversations, messages
 from tests import telegram_standin
 from tests.conftest import AppRunner, Database, RedisProcess, make_config, wait_for
 from tests.floor import Staffer, deps_of, staff

@@ -1,4 +1,4 @@
-"""hotline/services/retention.py: contact addresses and transcripts of closed conversations are
+"""hotline/cases/retention.py: contact addresses and transcripts of closed conversations are
 deleted when due (and audited), nothing before; on SQLite and PostgreSQL with a real Redis."""
 
 from __future__ import annotations
@@ -11,23 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
+from hotline.audit import log as audit
+from hotline.cases import casework, presence
+from hotline.cases.inbox import receive
+from hotline.cases.retention import sweep
+from hotline.cases.tables import conversations, intake_records, messages
+from hotline.deps import Deps
 from hotline.domain.conversation import Channel
 from hotline.domain.intake import parse_intake
 from hotline.domain.staff import Role, Staff
-from hotline.services import casework, presence
-from hotline.services.deps import Deps
-from hotline.services.evidence import purge_due
-from hotline.services.inbox import receive
-from hotline.services.retention import sweep
-from hotline.stores.sql import audit
-from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.tables import (
-    conversations,
-    evidence,
-    evidence_files,
-    intake_records,
-    messages,
-)
+from hotline.evidence.service import purge_due
+from hotline.evidence.tables import evidence, evidence_files
+from hotline.staff import accounts as staff_store
 from tests.conftest import Database, RedisProcess, make_config
 from tests.service_deps import inbound, open_deps, settle
 

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from hotline.cases.tables import shift_overrides, shifts
 from hotline.config import Config
 from hotline.domain.staff import Role
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import shift_overrides, shifts
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
     add_override,
@@ -468,7 +468,7 @@ async def test_leads_list_the_roster_entries_they_can_remove(app_runner: AppRunn
 async def test_one_profile_is_the_same_as_in_the_full_list(app_runner: AppRunner) -> None:
     """A login refreshes one counselor's routing profile from that person's roster rows only;
     it must be what the full resync computes for them."""
-    from hotline.services import agents
+    from hotline.cases import staffing
 
     lead = await staff(app_runner, "lead", role=Role.LEAD)
     people = [await staff(app_runner, n, login=False) for n in ("mina", "jun", "ara")]
@@ -485,6 +485,6 @@ async def test_one_profile_is_the_same_as_in_the_full_list(app_runner: AppRunner
     assert (await lead.post("/api/v1/roster/overrides", over)).status == 201
     deps = deps_of(app_runner)
     async with deps.engine.connect() as conn:
-        every = {p.id: p for p in await agents.profiles(conn, now)}
+        every = {p.id: p for p in await staffing.profiles(conn, now)}
         for who in (*people, lead):
-            assert await agents.profiles(conn, now, only=who.id) == [every[who.id]]
+            assert await staffing.profiles(conn, now, only=who.id) == [every[who.id]]

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from hotline.cases import handover
 from hotline.config import Config
 from hotline.domain.conversation import Status
 from hotline.domain.staff import Role
-from hotline.services import handover
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
     add_override,

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from hotline.cases import router
+from hotline.cases.live import now_ms
 from hotline.config import Config
 from hotline.domain.staff import Role
-from hotline.services import router
-from hotline.stores.live.store import now_ms
 from tests.conftest import AppRunner, Database, RedisProcess, make_config, wait_for
 from tests.floor import (
     GUARD_S,

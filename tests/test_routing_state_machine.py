@@ -10,7 +10,7 @@ rule (hotline.domain.routing.why_not) calls eligible at that moment of the model
 Hypothesis has no async rules: each machine owns an event loop (made in __init__, closed in
 teardown) and runs every store call with loop.run_until_complete. The store's clock is the
 model clock: `at_ms` where a call takes one, and the store module's `now_ms` patched for the
-calls that read the time themselves (accept, reassign, release, unoffer, put_agent).
+calls that read the time themselves (accept, reassign, release, unoffer, put_staff).
 """
 
 from __future__ import annotations
@@ -35,19 +35,19 @@ from hypothesis.stateful import (
 )
 from redis.asyncio import Redis
 
+from hotline.cases.live import ClaimResult, LiveStore, StaffProfile, Waiting
 from hotline.domain.conversation import Channel, Urgency, queue_score
 from hotline.domain.routing import (
     REASONS,
-    AgentState,
     Presence,
     RoutingRules,
+    StaffState,
     WaitingItem,
     full,
-    rank_agents,
+    rank_staff,
     why_not,
 )
 from hotline.stores.live.keys import Keys
-from hotline.stores.live.store import AgentProfile, ClaimResult, LiveStore, Waiting
 from tests.conftest import RedisProcess
 
 T = TypeVar("T")
@@ -62,7 +62,7 @@ HOUR = 3_600_000
 ALWAYS = (0, 2**50)
 OFFER_S = 30_000
 
-AGENT_IDS = (1, 2, 3)
+STAFF_IDS = (1, 2, 3)
 LANGS = ("ko", "en")
 CHANNELS = (Channel.WEBCHAT, Channel.SMS, Channel.VOICE)
 CHANNEL_NAMES = tuple(c.value for c in CHANNELS)
@@ -71,7 +71,7 @@ GHOST = "c-ghost"  # an id the store never saw
 
 WAITING, OFFERED, ACTIVE, CLOSED = "waiting", "offered", "active", "closed"
 
-agent_ids = st.sampled_from(AGENT_IDS)
+staff_ids = st.sampled_from(STAFF_IDS)
 # Mostly available: the interesting steps need someone who may take a case.
 statuses = st.sampled_from([Presence.AVAILABLE] * 3 + [Presence.BUSY, Presence.BREAK,
                                                           Presence.OFFLINE])
@@ -97,9 +97,9 @@ async def _drop_prefix(redis: Redis, keys: Keys) -> None:
 
 @dataclass
 class MAgent:
-    """What the model knows of one counselor (None profile: never written by put_agent)."""
+    """What the model knows of one counselor (None profile: never written by put_staff)."""
 
-    profile: AgentProfile | None = None
+    profile: StaffProfile | None = None
     status: Presence = Presence.OFFLINE
     heartbeat_ms: int = 0
 
@@ -118,7 +118,7 @@ class MConv:
 @dataclass
 class Model:
     now: int = T0
-    agents: dict[int, MAgent] = field(default_factory=lambda: {a: MAgent() for a in AGENT_IDS})
+    people: dict[int, MAgent] = field(default_factory=lambda: {a: MAgent() for a in STAFF_IDS})
     convs: dict[str, MConv] = field(default_factory=dict)
     declined: dict[str, set[int]] = field(default_factory=dict)
     misses: Counter[str] = field(default_factory=Counter)
@@ -131,12 +131,12 @@ class Model:
         return [c for c in self.convs.values() if c.state in (OFFERED, ACTIVE)
                 and c.holder == aid]
 
-    def agent_state(self, aid: int) -> AgentState:
+    def staff_state(self, aid: int) -> StaffState:
         """The counselor as routing should see them now (the model's truth)."""
-        a = self.agents[aid]
+        a = self.people[aid]
         p = a.profile
         held = self.holds(aid)
-        return AgentState(
+        return StaffState(
             id=aid, status=a.status,
             shift_start_ms=p.shift_start_ms if p else 0, shift_end_ms=p.shift_end_ms if p else 0,
             heartbeat_ms=a.heartbeat_ms, max_chats=p.max_chats if p else 0,
@@ -146,7 +146,7 @@ class Model:
             idle_since_ms=0)
 
     def why(self, aid: int, cid: str, skip_capacity: bool = False) -> str | None:
-        return why_not(self.agent_state(aid), self.convs[cid].waiting.item(), self.now, RULES,
+        return why_not(self.staff_state(aid), self.convs[cid].waiting.item(), self.now, RULES,
                        skip_capacity=skip_capacity)
 
     def queue(self) -> list[str]:
@@ -180,9 +180,9 @@ class RoutingMachine(RuleBasedStateMachine):
         self.live = LiveStore(self.redis, self.keys, RULES)
         self.model = Model()
         self.seq = 0
-        # The store reads the clock itself in accept, reassign, release, unoffer, put_agent:
+        # The store reads the clock itself in accept, reassign, release, unoffer, put_staff:
         # make that the model clock.
-        self._clock = mock.patch("hotline.stores.live.store.now_ms", lambda: self.model.now)
+        self._clock = mock.patch("hotline.cases.live.now_ms", lambda: self.model.now)
         self._clock.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -207,7 +207,7 @@ class RoutingMachine(RuleBasedStateMachine):
         pool = preferred if preferred and prefer else anything
         return data.draw(st.sampled_from(pool), label="conversation")
 
-    def _assert_eligible(self, what: str, aid: int, cid: str, state: AgentState,
+    def _assert_eligible(self, what: str, aid: int, cid: str, state: StaffState,
                          ignore: tuple[str, ...] = (), skip_capacity: bool = False) -> None:
         """A success went to someone the Python rule calls eligible at this model time."""
         reason = why_not(state, self.model.convs[cid].waiting.item(), self.model.now, RULES,
@@ -224,11 +224,11 @@ class RoutingMachine(RuleBasedStateMachine):
 
     @initialize(counselors=st.lists(st.tuples(st.integers(1, 3),
                                               st.sampled_from([LANGS, ("ko",), ("en",)])),
-                                    min_size=len(AGENT_IDS), max_size=len(AGENT_IDS)),
+                                    min_size=len(STAFF_IDS), max_size=len(STAFF_IDS)),
                 arrivals=st.lists(arrivals, max_size=6))
     def open_floor(self, counselors: list[tuple[int, tuple[str, ...]]],
                    arrivals: list[tuple[str, Channel, Urgency, int]]) -> None:
-        for aid, (max_chats, langs) in zip(AGENT_IDS, counselors, strict=False):
+        for aid, (max_chats, langs) in zip(STAFF_IDS, counselors, strict=False):
             self._sign_in(aid, max_chats, langs)
         for arrival in arrivals:
             self._arrive(*arrival)
@@ -249,21 +249,21 @@ class RoutingMachine(RuleBasedStateMachine):
 
     # --- counselors ---
 
-    def _put(self, profile: AgentProfile) -> None:
-        self.run(self.live.put_agent(profile))
-        self.model.agents[profile.id].profile = profile
+    def _put(self, profile: StaffProfile) -> None:
+        self.run(self.live.put_staff(profile))
+        self.model.people[profile.id].profile = profile
         if len(self.model.holds(profile.id)) > profile.max_chats:
             self.model.over_capacity_ok.add(profile.id)
 
     def _sign_in(self, aid: int, max_chats: int, langs: tuple[str, ...] = LANGS) -> None:
         """What a console login does: a profile (unscheduled), available, a heartbeat."""
-        self._put(AgentProfile(aid, *ALWAYS, max_chats, langs, CHANNEL_NAMES, ()))
+        self._put(StaffProfile(aid, *ALWAYS, max_chats, langs, CHANNEL_NAMES, ()))
         self.run(self.live.heartbeat(aid, at_ms=self.model.now))
         self.run(self.live.set_status(aid, Presence.AVAILABLE))
-        a = self.model.agents[aid]
+        a = self.model.people[aid]
         a.heartbeat_ms, a.status = self.model.now, Presence.AVAILABLE
 
-    @rule(data=st.data(), aid=agent_ids,
+    @rule(data=st.data(), aid=staff_ids,
           change=st.sampled_from(["profile", "profile", "status", "heartbeat", "sign_in"]))
     def counselor_changes(self, data: st.DataObject, aid: int, change: str) -> None:
         """A roster or account edit (shift window around now, skills, capacity), a status
@@ -276,33 +276,33 @@ class RoutingMachine(RuleBasedStateMachine):
             langs = data.draw(st.sets(st.sampled_from(LANGS)), label="languages")
             chans = data.draw(st.sets(st.sampled_from(CHANNEL_NAMES)), label="channels")
             max_chats = data.draw(st.integers(1, 3), label="max_chats")
-            self._put(AgentProfile(aid, window[0], window[1], max_chats, tuple(sorted(langs)),
+            self._put(StaffProfile(aid, window[0], window[1], max_chats, tuple(sorted(langs)),
                                    tuple(sorted(chans)), ()))
         elif change == "status":
             status = data.draw(statuses, label="status")
             self.run(self.live.set_status(aid, status))
-            self.model.agents[aid].status = status
+            self.model.people[aid].status = status
         elif change == "heartbeat":
             self.run(self.live.heartbeat(aid, at_ms=now))
-            self.model.agents[aid].heartbeat_ms = now
+            self.model.people[aid].heartbeat_ms = now
         else:
             self._sign_in(aid, data.draw(st.integers(1, 3), label="max_chats"))
 
-    @rule(ms=advances, beating=st.one_of(st.just(set(AGENT_IDS)), st.sets(agent_ids)))
+    @rule(ms=advances, beating=st.one_of(st.just(set(STAFF_IDS)), st.sets(staff_ids)))
     def advance(self, ms: int, beating: set[int]) -> None:
         """Time passes; the consoles in `beating` keep sending heartbeats, the others are
         silent (their presence expires after the TTL)."""
         self.model.now += ms
         for aid in sorted(beating):
             self.run(self.live.heartbeat(aid, at_ms=self.model.now))
-            self.model.agents[aid].heartbeat_ms = self.model.now
+            self.model.people[aid].heartbeat_ms = self.model.now
 
     # --- taking cases ---
 
-    @rule(aid=agent_ids)
+    @rule(aid=staff_ids)
     def take_next(self, aid: int) -> None:
         m = self.model
-        state = m.agent_state(aid)
+        state = m.staff_state(aid)
         expected: ClaimResult
         base = why_not(state, None, m.now, RULES, skip_capacity=True)
         if base is not None:
@@ -325,11 +325,11 @@ class RoutingMachine(RuleBasedStateMachine):
             self._assert_eligible("take_next", aid, cid, state)
             self._give(cid, aid, ACTIVE)
 
-    @rule(data=st.data(), aid=agent_ids)
+    @rule(data=st.data(), aid=staff_ids)
     def claim(self, data: st.DataObject, aid: int) -> None:
         m = self.model
         cid = self._pick_conv(data, WAITING)
-        state = m.agent_state(aid)
+        state = m.staff_state(aid)
         if cid not in m.convs or m.convs[cid].state != WAITING:
             expected = ClaimResult(False, "gone")
         else:
@@ -344,13 +344,13 @@ class RoutingMachine(RuleBasedStateMachine):
 
     # --- offers ---
 
-    @rule(data=st.data(), aid=agent_ids)
+    @rule(data=st.data(), aid=staff_ids)
     def offer(self, data: st.DataObject, aid: int) -> None:
         self._offer(self._pick_conv(data, WAITING), aid)
 
     def _offer(self, cid: str, aid: int) -> bool:
         m = self.model
-        state = m.agent_state(aid)
+        state = m.staff_state(aid)
         if cid not in m.convs or m.convs[cid].state != WAITING:
             expected = ClaimResult(False, "gone")
         elif aid in m.declined.get(cid, set()):
@@ -377,8 +377,8 @@ class RoutingMachine(RuleBasedStateMachine):
         for cid in due:
             self._unoffer(cid, None)
         for cid in m.queue()[: RULES.scan_limit]:
-            agents = [m.agent_state(aid) for aid in AGENT_IDS]
-            ranked = rank_agents(agents, m.convs[cid].waiting.item(), m.now, RULES,
+            people = [m.staff_state(aid) for aid in STAFF_IDS]
+            ranked = rank_staff(people, m.convs[cid].waiting.item(), m.now, RULES,
                                  exclude=frozenset(m.declined.get(cid, set())))
             if ranked:
                 assert self._offer(cid, ranked[0].id), (cid, ranked[0])
@@ -390,7 +390,7 @@ class RoutingMachine(RuleBasedStateMachine):
         if holder is not None and data.draw(st.sampled_from([True] * 3 + [False]),
                                             label="the offered counselor"):
             return cid, holder
-        return cid, data.draw(agent_ids, label="counselor")
+        return cid, data.draw(staff_ids, label="counselor")
 
     @precondition(lambda self: self.model.with_state(OFFERED))
     @rule(data=st.data(), after=st.sampled_from([0, 0, 5_000, OFFER_S, TTL + 1]),
@@ -404,8 +404,8 @@ class RoutingMachine(RuleBasedStateMachine):
         cid, aid = self._offered_and_who(data)
         if meanwhile is not None:
             self.run(self.live.set_status(aid, meanwhile))
-            m.agents[aid].status = meanwhile
-        state = m.agent_state(aid)
+            m.people[aid].status = meanwhile
+        state = m.staff_state(aid)
         c = m.convs.get(cid)
         if c is None or c.state != OFFERED or c.holder != aid:
             expected = ClaimResult(False, "gone")
@@ -473,12 +473,12 @@ class RoutingMachine(RuleBasedStateMachine):
             m.declined.pop(cid, None)
             m.misses.pop(cid, None)
 
-    @rule(data=st.data(), aid=agent_ids, override=st.booleans())
+    @rule(data=st.data(), aid=staff_ids, override=st.booleans())
     def reassign(self, data: st.DataObject, aid: int, override: bool) -> None:
         m = self.model
         cid = self._pick_conv(data, ACTIVE, OFFERED, WAITING)
         c = m.convs.get(cid)
-        state = m.agent_state(aid)
+        state = m.staff_state(aid)
         if c is None or c.state == CLOSED:
             expected = ClaimResult(False, "gone")
         elif c.state == ACTIVE and c.holder == aid:
@@ -505,7 +505,7 @@ class RoutingMachine(RuleBasedStateMachine):
         items = [m.convs[cid].waiting for cid in open_ids]
         waiting = set(m.with_state(WAITING, OFFERED))
         owners = {cid: m.convs[cid].holder for cid in m.with_state(ACTIVE)}
-        profiles = [a.profile for a in m.agents.values() if a.profile is not None]
+        profiles = [a.profile for a in m.people.values() if a.profile is not None]
         self.run(self.live.rebuild(items, waiting, owners, profiles))  # type: ignore[arg-type]
         for cid in m.with_state(OFFERED):
             c = m.convs[cid]
@@ -516,12 +516,12 @@ class RoutingMachine(RuleBasedStateMachine):
 
     @rule()
     def read_views(self) -> None:
-        """agent_states() and unassigned() show exactly the model's floor."""
+        """staff_states() and unassigned() show exactly the model's floor."""
         m = self.model
-        seen = {s.id: s for s in self.run(self.live.agent_states())}
-        assert set(seen) == {aid for aid, a in m.agents.items() if a.profile is not None}
+        seen = {s.id: s for s in self.run(self.live.staff_states())}
+        assert set(seen) == {aid for aid, a in m.people.items() if a.profile is not None}
         for aid, got in seen.items():
-            want = m.agent_state(aid)
+            want = m.staff_state(aid)
             assert (got.status, got.shift_start_ms, got.shift_end_ms, got.heartbeat_ms,
                     got.max_chats, got.languages, got.channels, got.load, got.on_call) == (
                 want.status, want.shift_start_ms, want.shift_end_ms, want.heartbeat_ms,
@@ -550,8 +550,8 @@ class RoutingMachine(RuleBasedStateMachine):
                 p.hgetall(k.load)
                 p.hkeys(k.queue_meta)
                 p.zrange(k.offers, 0, -1)
-                for aid in AGENT_IDS:
-                    p.hget(k.agent(aid), "call")
+                for aid in STAFF_IDS:
+                    p.hget(k.staff_hash(aid), "call")
                 return list(await p.execute())
 
         queue, offers, owners, loads, meta, deadlines, *calls = self.run(read())
@@ -577,14 +577,14 @@ class RoutingMachine(RuleBasedStateMachine):
         assert {int(a): int(n) for a, n in loads.items()} == dict(held)
         # The "on a call" flag is set exactly while a counselor holds a voice case (an
         # offered call included: it must keep other cases away until accepted or declined).
-        for aid, call in zip(AGENT_IDS, calls, strict=True):
-            assert (call == "1") == m.agent_state(aid).on_call, (
+        for aid, call in zip(STAFF_IDS, calls, strict=True):
+            assert (call == "1") == m.staff_state(aid).on_call, (
                 f"counselor {aid}: call flag {call!r}, holds {_describe(m.holds(aid))}")
         self._capacity_and_voice_rule()
 
     def _capacity_and_voice_rule(self) -> None:
         m = self.model
-        for aid, a in m.agents.items():
+        for aid, a in m.people.items():
             held = m.holds(aid)
             max_chats = a.profile.max_chats if a.profile else 0
             voice = [c for c in held if c.waiting.channel == Channel.VOICE]
@@ -628,8 +628,8 @@ class Case:
     on_call: bool
     item: Waiting
 
-    def agent(self, aid: int) -> AgentState:
-        return AgentState(
+    def person(self, aid: int) -> StaffState:
+        return StaffState(
             id=aid, status=self.status, shift_start_ms=self.window[0],
             shift_end_ms=self.window[1],
             heartbeat_ms=0 if self.beat is None else PARITY_NOW + self.beat,
@@ -687,17 +687,17 @@ EXPLICIT_CASES = [
 
 async def _write_case(live: LiveStore, aid: int, case: Case) -> None:
     """Counselor `aid` in the state `case` describes, written as the store and scripts would."""
-    await live.put_agent(AgentProfile(aid, case.window[0], case.window[1], case.max_chats,
+    await live.put_staff(StaffProfile(aid, case.window[0], case.window[1], case.max_chats,
                                       case.langs, case.chans, ()))
     k = live.keys
     async with live.redis.pipeline(transaction=True) as p:
-        p.hset(k.agent(aid), "status", case.status.value)
+        p.hset(k.staff_hash(aid), "status", case.status.value)
         if case.beat is not None:
             p.zadd(k.presence, {str(aid): PARITY_NOW + case.beat})
         for i in range(case.load):  # cases already held, as the scripts record them
             p.hset(k.owner, f"held{i}", str(aid))
             p.hincrby(k.load, str(aid), 1)
-        p.hset(k.agent(aid), "call", "1" if case.on_call else "0")
+        p.hset(k.staff_hash(aid), "call", "1" if case.on_call else "0")
         await p.execute()
     await live.enqueue(case.item)
 
@@ -727,11 +727,11 @@ def test_lua_eligibility_parity(redis_server: RedisProcess) -> None:
                 assert res.waiting == case.item
             return None if res.ok else res.reason
         finally:
-            await redis.delete(k.agent(aid), k.agents, k.presence, k.owner, k.load, k.queue,
+            await redis.delete(k.staff_hash(aid), k.staff_ids, k.presence, k.owner, k.load, k.queue,
                                k.queue_meta, k.offer, k.offers, k.declined("target"))
 
     async def observe(case: Case) -> dict[str, str | None]:
-        with mock.patch("hotline.stores.live.store.now_ms", lambda: PARITY_NOW):
+        with mock.patch("hotline.cases.live.now_ms", lambda: PARITY_NOW):
             got = await asyncio.gather(*(observe_one(case, c) for c in calls.values()))
         return dict(zip(calls, got, strict=True))
 
@@ -740,17 +740,17 @@ def test_lua_eligibility_parity(redis_server: RedisProcess) -> None:
     @settings(max_examples=120, deadline=None)
     @given(case=cases())
     def check(case: Case) -> None:
-        agent = case.agent(aid)
+        person = case.person(aid)
         item: WaitingItem = case.item.item()
-        rule = why_not(agent, item, PARITY_NOW, RULES)
+        rule = why_not(person, item, PARITY_NOW, RULES)
         seen.add(rule)
-        base = why_not(agent, None, PARITY_NOW, RULES, skip_capacity=True)
+        base = why_not(person, None, PARITY_NOW, RULES, skip_capacity=True)
         expected = {
             "claim": rule,
             "offer": rule,
-            "take_next": base if base is not None else "capacity" if full(agent) else rule,
+            "take_next": base if base is not None else "capacity" if full(person) else rule,
             "reassign": rule,
-            "reassign_override": why_not(agent, item, PARITY_NOW, RULES, skip_capacity=True),
+            "reassign_override": why_not(person, item, PARITY_NOW, RULES, skip_capacity=True),
         }
         assert loop.run_until_complete(observe(case)) == expected
 

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
 
+from hotline.cases import conversations as convs
+from hotline.cases.tables import conversations
 from hotline.config import Config
 from hotline.domain.conversation import Channel
-from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import conversations
 from tests.conftest import Database
 from tests.helpers import (
     down_then_up,

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hotline.cases.tables import case_signals
 from hotline.config import Config
 from hotline.domain import signal_terms
 from hotline.domain.signals import Certainty, Finding, Signal
 from hotline.domain.staff import Role
 from hotline.domain.triage import IntakeAnswers, default_rules, triage
-from hotline.stores.sql.tables import case_signals
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import alert_rows, audit, conv, deps_of, queue_ids, staff, victim
 

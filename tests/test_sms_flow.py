@@ -1,4 +1,4 @@
-"""The SMS intake dialogue (hotline.channels.sms_flow.plan) as a table: step, message, phone
+"""The SMS intake dialogue (hotline.channels.twilio.sms_flow.plan) as a table: step, message, phone
 channel on or off -> the step it moves to (in the message's transaction), the answer recorded,
 the call-back requested and the reply."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from twilio.twiml.messaging_response import MessagingResponse
 
-from hotline.channels import sms_text
-from hotline.channels.sms import reply_twiml
-from hotline.channels.sms_flow import Plan, Reply, plan
+from hotline.channels.twilio import sms_text
+from hotline.channels.twilio.sms import reply_twiml
+from hotline.channels.twilio.sms_flow import Plan, Reply, plan
 
 R = Reply
 

@@ -19,13 +19,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.cases import conversations as convs
+from hotline.cases import inbox
+from hotline.cases.tables import conversations
 from hotline.config import Config
 from hotline.domain.conversation import Channel, Urgency
-from hotline.services import inbox
-from hotline.stores.sql import conversations as convs
 from hotline.stores.sql import direct, sqlite_inline
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import conversations
 from tests.conftest import Database
 from tests.service_deps import inbound, open_deps
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.cases import conversations as convs
 from hotline.domain.conversation import Channel, Urgency
 from hotline.stores.sql import checkpoint, direct
-from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.engine import migrate, open_engine
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

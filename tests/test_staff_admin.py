@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import update
 
 from hotline.domain.staff import Role
+from hotline.staff.tables import password_resets
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import password_resets
 from tests.conftest import AppRunner
 from tests.floor import deps_of
 from tests.helpers import PASSWORD, Counselor, Victim, add_staff, row_counts
@@ -113,7 +113,7 @@ async def test_add_with_a_password_link_and_edit_every_field(app_runner: AppRunn
                                      ["sextortion", "minors"], 4)
     assert listed["last_login_at"] is not None
     # Routing sees the new skills at once.
-    states = {a.id: a for a in await deps_of(app_runner).live.agent_states()}
+    states = {a.id: a for a in await deps_of(app_runner).live.staff_states()}
     assert states[mina_id].max_chats == 4
     assert states[mina_id].skills == frozenset({"sextortion", "minors"})
     assert states[mina_id].channels == frozenset({"telegram"})
@@ -149,7 +149,7 @@ async def test_deactivate_ends_sessions_hands_over_cases_and_keeps_history(
     assert [m["text"] for m in case["messages"]][:2] == ["hello, I need help", "I am here"]
     listed = (await _staff(admin))["mina"]
     assert listed["active"] is False and listed["deactivated_at"] is not None
-    assert mina_id not in {a.id for a in await deps_of(app_runner).live.agent_states()}
+    assert mina_id not in {a.id for a in await deps_of(app_runner).live.staff_states()}
     # Deactivating oneself is refused; an unknown id is 404.
     root_id = (await _staff(admin))["root"]["id"]
     resp = await admin.post(f"/api/v1/staff/{root_id}/deactivate")

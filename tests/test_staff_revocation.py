@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from hotline.audit.tables import audit_events
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role
-from hotline.services import sessions
-from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.tables import audit_events
+from hotline.staff import accounts as staff_store
+from hotline.staff import sessions
 from tests.conftest import AppRunner, wait_for
 from tests.floor import deps_of
 from tests.helpers import Counselor, Victim, add_staff, cookie_value

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from hotline.cases import casework, livesync, presence, router, staffing
+from hotline.cases.inbox import receive
+from hotline.cases.live import now_ms
+from hotline.cases.tables import alerts
+from hotline.deps import Deps
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
-from hotline.services import agents, casework, livesync, presence, router
-from hotline.services.deps import Deps
-from hotline.services.inbox import receive
-from hotline.stores.live.store import now_ms
-from hotline.stores.sql import staff as staff_store
-from hotline.stores.sql.tables import alerts
+from hotline.staff import accounts as staff_store
 from tests.conftest import Database, RedisProcess, make_config, wait_for
 from tests.service_deps import inbound, open_deps
 
@@ -90,7 +90,7 @@ async def test_statuses_come_back_and_a_gone_console_is_swept(deps: Deps) -> Non
     await _lose_redis(deps)
     # A profile write between the loss and the rebuild (a shift edge, a roster edit) must not
     # stand in for anyone's status.
-    await agents.sync_all(deps)
+    await staffing.sync_all(deps)
     assert await deps.live.status_of(mina.id) == Presence.OFFLINE
     before = now_ms()
     assert await livesync.Reconciler(deps).once() == "rebuilt"

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from hotline.cases import roster
 from hotline.domain import shifts
 from hotline.domain.staff import Role
-from hotline.services import roster
 from tests.conftest import RedisProcess
 from tests.helpers import PASSWORD, add_staff
 from tests.takedown_support import DESK_DETAILS

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from hotline.config import load_config
-from hotline.console.auth import hash_password
 from hotline.domain.staff import Role, Staff
 from hotline.prompts import Prompts
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
+from hotline.staff.auth import hash_password
 from hotline.takedown import items, requests
 from hotline.takedown.desk import Desk
 from tests.conftest import RedisProcess

@@ -15,7 +15,7 @@ import pytest
 
 from hotline.config import Config
 from hotline.domain.staff import Role, Staff
-from hotline.services import evidence
+from hotline.evidence import service as evidence
 from hotline.takedown.desk import Desk
 from hotline.takedown.export import export_item
 from tests.conftest import AppRunner, Database, RedisProcess, make_config

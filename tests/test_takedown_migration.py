@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
+from hotline.schema import metadata
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.tables import metadata
 from hotline.takedown import tables as _tables  # noqa: F401  (registers them)
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs

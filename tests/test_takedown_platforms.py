@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hotline.domain.errors import ConfigError
 from hotline.domain.legal import LegalBasis, RequestField
 from hotline.domain.platforms import (
     PLATFORM_CODES,
@@ -19,7 +20,6 @@ from hotline.domain.platforms import (
     parse_directory,
 )
 from hotline.domain.takedown import ItemKind
-from hotline.errors import ConfigError
 
 SEED = Path(__file__).resolve().parent.parent / "platforms.toml"
 

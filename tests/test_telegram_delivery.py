@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from hotline.cases import conversations as convs
 from hotline.domain.conversation import Direction
 from hotline.prompts import Prompts
-from hotline.stores.sql import conversations as convs
 from hotline.stores.sql.engine import open_engine
 from tests import telegram_standin
 from tests.conftest import wait_for

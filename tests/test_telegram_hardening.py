@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from hotline.cases import urgency
 from hotline.metrics import REGISTRY
-from hotline.services import urgency
 from tests import telegram_standin
 from tests.conftest import Database
 from tests.floor import deps_of, staff

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hotline.services import casecode
+from hotline.victim import casecode
 from tests import telegram_standin
 from tests.conftest import wait_for
 from tests.helpers import Counselor, add_staff

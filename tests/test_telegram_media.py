@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from hotline.domain.staff import Role
-from hotline.services import evidence
+from hotline.evidence import service as evidence
 from tests import telegram_standin
 from tests.helpers import Counselor, add_staff
 from tests.service_deps import open_deps

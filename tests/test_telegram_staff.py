@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hotline.channels import telegram_cli
+from hotline.channels.telegram import cli as telegram_cli
 from hotline.config import Config
 from hotline.domain.staff import Role
 from tests import telegram_standin

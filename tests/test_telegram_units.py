@@ -13,14 +13,14 @@ import pytest
 from PIL import Image
 from telegram import Chat, Message, Update
 
-from bots import intake, media
-from bots.intake import Step
-from bots.processor import DONE, DUPLICATE, ChatOrderedProcessor
-from bots.runtime import labels_from
+from hotline.channels.telegram import intake, media
+from hotline.channels.telegram.intake import Step
+from hotline.channels.telegram.processor import DONE, DUPLICATE, ChatOrderedProcessor
+from hotline.channels.telegram.runtime import labels_from
 from hotline.domain.triage import IntakeAnswers, default_rules, triage
+from hotline.evidence.pdq_scan import pdq_distance
 from hotline.prompts import Prompts
-from hotline.services import casecode
-from hotline.services.pdq_scan import pdq_distance
+from hotline.victim import casecode
 from tests.test_telegram_media import picture
 
 LANGS = ("ko", "en")

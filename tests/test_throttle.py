@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from hotline.domain import throttle as rule
 from hotline.domain.throttle import Policy, Slot
-from hotline.stores.live.throttle import LocalThrottle, Throttle
+from hotline.staff.throttle_store import LocalThrottle, Throttle
 from tests.conftest import RedisProcess
 
 T = TypeVar("T")

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hotline.callbacks import service as callback
+from hotline.callbacks.tables import callbacks
+from hotline.cases import conversations as convs
+from hotline.cases.tables import conversations, intake_records
+from hotline.channels.twilio import store
 from hotline.domain.conversation import Channel, Status
 from hotline.prompts import Prompts
-from hotline.services import callback
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import twilio as store
-from hotline.stores.sql.tables import callbacks, conversations, intake_records
 from tests.floor import alert_rows, hold_jobs, presence, staff, victim
 from tests.helpers import Victim, row_counts
 from tests.twilio_support import (

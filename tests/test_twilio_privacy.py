@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hotline.cases.tables import intake_records
 from hotline.logs import JsonFormatter
-from hotline.stores.sql.tables import intake_records, metadata
+from hotline.schema import metadata
 from tests.conftest import wait_for
 from tests.floor import presence, staff
 from tests.twilio_support import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotline.channels import sms_text as t
+from hotline.channels.twilio import sms_text as t
 
 
 @pytest.mark.parametrize(("text", "encoding", "units", "segments"), [

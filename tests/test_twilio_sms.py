@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hotline.callbacks.tables import callbacks
+from hotline.cases import conversations as convs
+from hotline.cases.tables import messages
+from hotline.channels.twilio import store
+from hotline.channels.twilio.tables import sms_optouts, sms_parts
 from hotline.domain.conversation import Channel
 from hotline.prompts import Prompts
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import twilio as store
-from hotline.stores.sql.tables import callbacks, messages, sms_optouts, sms_parts
 from tests.conftest import wait_for
 from tests.floor import presence, staff, stream_events
 from tests.twilio_support import (

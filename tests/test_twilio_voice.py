@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hotline.callbacks.tables import callbacks
+from hotline.cases import conversations as convs
+from hotline.cases.tables import intake_records, messages
+from hotline.channels.twilio import store
 from hotline.domain.conversation import Status
 from hotline.prompts import Prompts
-from hotline.stores.sql import conversations as convs
-from hotline.stores.sql import twilio as store
-from hotline.stores.sql.tables import callbacks, intake_records, messages
 from tests.conftest import wait_for
 from tests.floor import presence, staff, stream_events
 from tests.twilio_support import (
@@ -152,8 +153,8 @@ async def test_counselor_accepts_and_the_call_is_bridged(env: Env) -> None:
     assert number.tag == "Number" and number.text == COUNSELOR_PHONE
     assert number.get("url") == PUBLIC_URL + f"{V}/whisper"
     # A call holds the counselor exclusively.
-    agent: Any = await env.deps.redis.hget(env.deps.keys.agent(mina.id), "call")
-    assert agent == "1"
+    person: Any = await env.deps.redis.hget(env.deps.keys.staff_hash(mina.id), "call")
+    assert person == "1"
     whisper = await env.hooks.twiml(f"{V}/whisper", call_params(new_sid("CA"),
                                                                  ParentCallSid=sid))
     assert says(whisper)[0].text == P.render("en", "voice_whisper", critical=True)

@@ -24,10 +24,11 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from hotline.audit.tables import audit_events
+from hotline.cases.tables import conversations
 from hotline.domain.conversation import Status
 from hotline.stores.live.keys import Keys
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import audit_events, conversations
 from tests.conftest import RedisProcess, make_config
 from tests.helpers import Counselor, Victim, add_staff
 from tests.local_servers import (

@@ -8,8 +8,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hotline.domain.staff import Role
+from hotline.staff.tables import counselors, staff_recovery_codes
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import counselors, staff_recovery_codes
 from tests.conftest import AppRunner
 from tests.helpers import add_staff
 from tests.staff_support import Person, audit_rows, code_at, tf_runner

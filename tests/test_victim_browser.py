@@ -35,9 +35,9 @@ from playwright.async_api import (
     expect,
 )
 
-from bots.media import fingerprint
 from hotline.app import create_app
-from hotline.services import pdq_scan
+from hotline.channels.telegram.media import fingerprint
+from hotline.evidence import pdq_scan
 from hotline.web.appkeys import DEPS
 from tests.conftest import RedisProcess, free_port
 from tests.test_browser import CHROMIUM_ARGS, WAIT_MS, Problems, Site, _chromium

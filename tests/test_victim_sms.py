@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from bots.media import fingerprint
+from hotline.channels.telegram.media import fingerprint
 from hotline.domain.conversation import Channel
-from hotline.services import casecode, selfservice
+from hotline.victim import casecode, selfservice
 from tests.conftest import Database, RedisProcess, wait_for
 from tests.floor import presence, staff
 from tests.telegram_standin import stored_anywhere

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hotline.config import Config
-from hotline.services import casecode
+from hotline.victim import casecode
 from tests.conftest import AppRunner, Database, RedisProcess
 from tests.floor import audit, deps_of
 from tests.takedown_support import (

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hotline.domain.conversation import Channel
-from hotline.services import selfservice
+from hotline.victim import selfservice
 from tests import telegram_standin
 from tests.conftest import AppRunner, Database, RedisProcess
 from tests.floor import deps_of

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from hotline.channels import sms_case
-from hotline.channels.voice_bridge import spell
+from hotline.channels.twilio import sms_case
+from hotline.channels.twilio.voice_bridge import spell
 from hotline.config import config_from_mapping
+from hotline.domain.errors import ConfigError
 from hotline.domain.referrals import for_case, offer, situations_of
-from hotline.errors import ConfigError
-from hotline.services import casecode
+from hotline.victim import casecode
 from tests.victim_support import REFERRALS
 
 ENTRIES = config_from_mapping({"referrals": REFERRALS}).referrals.entries

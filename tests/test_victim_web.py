@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hotline.services import casecode
+from hotline.victim import casecode
 from tests.conftest import AppRunner, Database, RedisProcess
 from tests.helpers import Counselor, Victim, add_staff
 from tests.telegram_standin import stored_anywhere

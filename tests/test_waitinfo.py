@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from hotline.cases.live import now_ms
 from hotline.config import Config
 from hotline.domain.staff import Role
 from hotline.prompts import Prompts
-from hotline.stores.live.store import now_ms
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
     add_override,

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from hotline.cases import roster, router
 from hotline.domain import exposure, holidays, shifts
 from hotline.domain.exposure import Caps, Totals
 from hotline.domain.staff import Role
-from hotline.services import roster, router
 from hotline.staff import upkeep
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import deps_of, hold_jobs, my_offers, staff, victim

@@ -25,9 +25,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
+from hotline.channels.twilio import store
 from hotline.config import Config
-from hotline.services.deps import Deps
-from hotline.stores.sql import twilio as store
+from hotline.deps import Deps
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import deps_of
 
@@ -297,7 +297,7 @@ def closed_window(config: Config) -> tuple[str, str]:
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from hotline.services import callback
+    from hotline.callbacks import service as callback
 
     now = datetime.now(UTC)
     tz = ZoneInfo(config.roster.timezone)

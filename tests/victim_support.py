@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from hotline.config import Config
+from hotline.schema import metadata
 from hotline.stores.sql.engine import open_engine
-from hotline.stores.sql.tables import metadata
 from tests.conftest import make_config
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
 """When a victim has left, and what then happens to their case: pure functions over the case's
-state, table-tested (tests/test_abandon.py). The job that applies them is services/abandon.py;
+state, table-tested (tests/test_abandon.py). The job that applies them is cases/abandon.py;
 the diagram is in docs/floor.md.
 
 Each open case may carry a deadline (`conversations.abandon_at`). A victim's own message moves
@@ -15,11 +15,35 @@ it passes, `step` says what to do:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from hotline.config_abandon import AbandonConfig
 from hotline.domain.conversation import Channel, Status
+from hotline.domain.errors import ConfigError
+
+
+# The [abandoned] section of config.toml: when a victim counts as gone, per channel.
+@dataclass(frozen=True)
+class AbandonConfig:
+    # Web chat: a waiting victim whose chat page has had no event stream open this long has
+    # left (closed the tab, lost the connection for good). Quick exit is at once.
+    webchat_gone_minutes: int = 5
+    # SMS and Telegram: no message from the victim for this long. 0: never by silence.
+    sms_silent_hours: int = 24
+    telegram_silent_hours: int = 24
+    # A case a counselor holds is never closed unannounced: the holder is told the victim
+    # left, and the case closes this long after unless the victim writes again or the holder
+    # closes it first.
+    holder_notice_minutes: int = 10
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            low = 0 if f.name.endswith("_hours") else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"abandoned.{f.name}: expected a whole number of at least "
+                                  f"{low}, got {value!r}")
 
 
 class Step(StrEnum):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from hotline.domain.errors import ConfigError
 from hotline.domain.intake import PLATFORMS
 from hotline.domain.legal import (
     DEADLINE_HOURS,
@@ -27,7 +28,6 @@ from hotline.domain.legal import (
 )
 from hotline.domain.takedown import ItemKind
 from hotline.domain.urls import LocationError, normalize_url
-from hotline.errors import ConfigError
 
 
 class PlatformType(StrEnum):

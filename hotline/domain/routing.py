@@ -43,7 +43,7 @@ class RoutingRules:
 
 
 @dataclass(frozen=True)
-class AgentState:
+class StaffState:
     """One counselor's live routing state (from Redis)."""
 
     id: int
@@ -73,61 +73,50 @@ class WaitingItem:
     needs: frozenset[str] = frozenset()
 
 
-# Why an agent cannot take an item; None means it can. The Lua `eligible` returns the same codes.
+# Why an person cannot take an item; None means it can. The Lua `eligible` returns the same codes.
 REASONS = ("status", "shift", "ending", "absent", "language", "channel", "on_call", "capacity")
 
 
-def why_not(agent: AgentState, item: WaitingItem | None, now_ms: int, rules: RoutingRules,
+def why_not(person: StaffState, item: WaitingItem | None, now_ms: int, rules: RoutingRules,
             skip_capacity: bool = False) -> str | None:
-    """The first reason `agent` may not take `item` now (item None: any item), or None."""
-    if agent.status != Presence.AVAILABLE:
+    """The first reason `person` may not take `item` now (item None: any item), or None."""
+    if person.status != Presence.AVAILABLE:
         return "status"
-    if not agent.shift_start_ms <= now_ms < agent.shift_end_ms:
+    if not person.shift_start_ms <= now_ms < person.shift_end_ms:
         return "shift"
-    if now_ms >= agent.shift_end_ms - rules.no_new_before_end_s * 1000:
+    if now_ms >= person.shift_end_ms - rules.no_new_before_end_s * 1000:
         return "ending"
-    if agent.heartbeat_ms < now_ms - rules.presence_ttl_s * 1000:
+    if person.heartbeat_ms < now_ms - rules.presence_ttl_s * 1000:
         return "absent"
-    if item is not None and item.language not in agent.languages:
+    if item is not None and item.language not in person.languages:
         return "language"
-    if item is not None and item.channel.value not in agent.channels:
+    if item is not None and item.channel.value not in person.channels:
         return "channel"
-    if agent.on_call:
+    if person.on_call:
         return "on_call"
     if skip_capacity:
         return None
     if item is not None and item.channel == Channel.VOICE:
-        return "capacity" if agent.load > 0 else None
-    return "capacity" if agent.load >= agent.max_chats else None
+        return "capacity" if person.load > 0 else None
+    return "capacity" if person.load >= person.max_chats else None
 
 
-def eligible(agent: AgentState, item: WaitingItem | None, now_ms: int,
+def eligible(person: StaffState, item: WaitingItem | None, now_ms: int,
              rules: RoutingRules) -> bool:
-    return why_not(agent, item, now_ms, rules) is None
+    return why_not(person, item, now_ms, rules) is None
 
 
-def rank_agents(agents: Iterable[AgentState], item: WaitingItem, now_ms: int,
+def rank_staff(people: Iterable[StaffState], item: WaitingItem, now_ms: int,
                 rules: RoutingRules, exclude: frozenset[int] = frozenset()
-                ) -> list[AgentState]:
-    """Eligible agents for `item`, best first: the right specialism, least loaded, longest idle."""
-    ok = [a for a in agents if a.id not in exclude and eligible(a, item, now_ms, rules)]
+                ) -> list[StaffState]:
+    """Eligible people for `item`, best first: the right specialism, least loaded, longest idle."""
+    ok = [a for a in people if a.id not in exclude and eligible(a, item, now_ms, rules)]
     return sorted(ok, key=lambda a: (len(item.needs - a.skills), a.load, a.idle_since_ms, a.id))
 
 
-def full(agent: AgentState) -> bool:
+def full(person: StaffState) -> bool:
     """No room for any case: a chat needs load < max_chats, a call needs load 0."""
-    return agent.load > 0 and agent.load >= agent.max_chats
-
-
-def pick_item(items: Sequence[WaitingItem], agent: AgentState, now_ms: int,
-              rules: RoutingRules) -> WaitingItem | None:
-    """Pull mode: the first item in queue order that `agent` may take."""
-    if full(agent):
-        return None
-    for item in items[: rules.scan_limit]:
-        if eligible(agent, item, now_ms, rules):
-            return item
-    return None
+    return person.load > 0 and person.load >= person.max_chats
 
 
 def needs_for(reasons: Iterable[str]) -> frozenset[str]:
@@ -151,11 +140,11 @@ class Coverage(StrEnum):
     GAP = "gap"
 
 
-def coverage(agents: Iterable[AgentState], language: str, channel: Channel, now_ms: int,
+def coverage(people: Iterable[StaffState], language: str, channel: Channel, now_ms: int,
              rules: RoutingRules) -> Coverage:
     """Whether a new case in this language and channel can be served now."""
     probe = WaitingItem("", channel, language, Urgency.NORMAL, now_ms)
-    present = [a for a in agents
+    present = [a for a in people
                if why_not(a, probe, now_ms, rules, skip_capacity=True) is None]
     if not present:
         return Coverage.GAP

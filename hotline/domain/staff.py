@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from hotline.domain.event_types import EventType
+
 
 class Role(StrEnum):
     COUNSELOR = "counselor"
@@ -58,17 +60,18 @@ def may_manage_bans(viewer: Staff) -> bool:
 
 # Events that move the queue as a whole. Staff who may not read the case still hear that the
 # queue moved (the type alone: no case, holder, urgency or reasons) and reload the listing.
-QUEUE_MOVES = frozenset({"queued", "assigned", "closed", "urgency", "language", "handover",
-                         "offered", "offer.expired", "offer.declined"})
+QUEUE_MOVES = frozenset({EventType.QUEUED, EventType.ASSIGNED, EventType.CLOSED,
+                         EventType.URGENCY, EventType.LANGUAGE, EventType.HANDOVER,
+                         EventType.OFFERED, EventType.OFFER_EXPIRED, EventType.OFFER_DECLINED})
 # An offer is also for the counselor it is made to, who sees it in full (their offer list
 # shows the same: the case, its urgency, the deadline).
-OFFERS = frozenset({"offered", "offer.expired", "offer.declined"})
+OFFERS = frozenset({EventType.OFFERED, EventType.OFFER_EXPIRED, EventType.OFFER_DECLINED})
 # Events about no one case that every console may hear as they are.
-STAFF_WIDE = frozenset({"roster", "reset"})
+STAFF_WIDE = frozenset({EventType.ROSTER, EventType.RESET})
 # The takedown desk's events (ids, states, codes): its staff hear them; leads hear all.
-TAKEDOWN_DESK = frozenset({"takedown", "takedown.alert"})
+TAKEDOWN_DESK = frozenset({EventType.TAKEDOWN, EventType.TAKEDOWN_ALERT})
 # Events between server instances only: never sent to a browser.
-INTERNAL = frozenset({"session.revoked", "chat.ended"})
+INTERNAL = frozenset({EventType.SESSION_REVOKED, EventType.CHAT_ENDED})
 
 
 def event_for(viewer: Staff, event: Mapping[str, Any], may_read: bool

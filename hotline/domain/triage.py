@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from hotline.config import ConfigError
 from hotline.domain import triage_words as words
 from hotline.domain.conversation import Urgency
+from hotline.domain.errors import ConfigError
 from hotline.domain.phrases import Prefilter, matcher, normalise
 from hotline.domain.signals import POSSIBLE_PREFIX as POSSIBLE_PREFIX
 from hotline.domain.signals import Certainty as Certainty

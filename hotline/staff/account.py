@@ -7,14 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from hotline.console.auth import hash_password, verify_password
+from hotline.audit import log as audit
 from hotline.crypto import new_token
+from hotline.deps import Deps
 from hotline.domain.accounts import FieldError, check_password
 from hotline.domain.staff import Role
-from hotline.services import sessions
-from hotline.services.deps import Deps
-from hotline.staff import store, totp
-from hotline.stores.sql import audit
+from hotline.staff import sessions, store, totp
+from hotline.staff.auth import hash_password, verify_password
 
 # A login challenge (password right, second factor to come) lasts this long and allows this
 # many codes; then the password must be given again (which the login throttle counts).

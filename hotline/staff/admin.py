@@ -11,15 +11,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from hotline.console.auth import hash_password
+from hotline.audit import log as audit
+from hotline.cases import handover, staffing
 from hotline.crypto import new_token
+from hotline.deps import Deps
 from hotline.domain.accounts import FieldError, Fields, check_name, check_password
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role, Staff
-from hotline.services import agents, handover, sessions
-from hotline.services.deps import Deps
-from hotline.staff import store
-from hotline.stores.sql import audit
-from hotline.stores.sql import staff as staff_store
+from hotline.staff import accounts as staff_store
+from hotline.staff import sessions, store
+from hotline.staff.auth import hash_password
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ async def _audit(deps: Deps, actor_id: int | None, action: str, target: int,
 
 
 async def _resync(deps: Deps, counselor_id: int) -> None:
-    await agents.sync_one(deps, counselor_id)
-    await deps.publish({"type": "roster", "counselor": counselor_id})
+    await staffing.sync_one(deps, counselor_id)
+    await deps.publish({"type": EventType.ROSTER, "counselor": counselor_id})
 
 
 async def add(deps: Deps, actor_id: int | None, name: object, role: Role, fields: Fields,

@@ -8,11 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from hotline.console.auth import require_staff
 from hotline.domain.accounts import FieldError, parse_fields
 from hotline.domain.staff import Role
-from hotline.services import sessions
-from hotline.staff import admin
+from hotline.staff import admin, sessions
+from hotline.staff.auth import require_staff
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import json_body, query_int
 from hotline.web.middleware import json_error

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from hotline.audit import log as audit
+from hotline.cases import staffing
+from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.domain.holidays import Holiday
-from hotline.services import agents
-from hotline.services.deps import Deps
 from hotline.staff import store
-from hotline.stores.sql import audit
 
 
 async def upcoming(deps: Deps) -> list[Holiday]:
@@ -41,5 +42,5 @@ async def remove(deps: Deps, actor_id: int, day: date) -> bool:
 async def _changed(deps: Deps) -> None:
     # As a roster edit: bump first so a sync that read before this change cannot land after.
     await deps.live.bump_roster_version()
-    await agents.sync_all(deps)
-    await deps.publish({"type": "roster"})
+    await staffing.sync_all(deps)
+    await deps.publish({"type": EventType.ROSTER})

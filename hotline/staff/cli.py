@@ -15,9 +15,9 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from hotline.config import LANG_CODES, Config
+from hotline.deps import Deps
 from hotline.domain.accounts import CHANNELS, SPECIALISMS, FieldError, parse_fields
 from hotline.domain.staff import Role
-from hotline.services.deps import Deps
 from hotline.staff import admin
 
 ACTIONS = ("list", "edit", "deactivate", "reactivate", "reset-password", "reset-2fa")
@@ -65,10 +65,10 @@ def fields_of(args: argparse.Namespace) -> dict[str, Any]:
 
 @asynccontextmanager
 async def _deps(cfg: Config) -> AsyncIterator[Deps]:
+    from hotline.cases.live import LiveStore
     from hotline.crypto import Keyring, load_master_key
     from hotline.stores.live.client import open_client
     from hotline.stores.live.keys import Keys
-    from hotline.stores.live.store import LiveStore
     from hotline.stores.sql.engine import migrate, open_engine
 
     url = cfg.storage.redis_url or f"unix://{cfg.data_path / 'redis' / 'redis.sock'}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from hotline.audit import log as audit
+from hotline.cases import casework
+from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Staff
-from hotline.services import casework
-from hotline.services.deps import Deps
 from hotline.staff import exposure_store as q
-from hotline.stores.sql import audit
 
 
 async def mark_hard(deps: Deps, staff: Staff, conversation_id: str) -> int:
@@ -21,7 +22,7 @@ async def mark_hard(deps: Deps, staff: Staff, conversation_id: str) -> int:
         flag = await q.add_debrief(conn, staff.id, conversation_id, now)
         await audit.record(conn, at=now, actor_id=staff.id, action="debrief.flagged",
                            target_kind="conversation", target_id=conversation_id, flag=flag)
-    await deps.publish({"type": "debrief", "counselor": staff.id, "flag": flag})
+    await deps.publish({"type": EventType.DEBRIEF, "counselor": staff.id, "flag": flag})
     return flag
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from hotline.cases import staffing
+from hotline.deps import Deps
 from hotline.domain import exposure, shifts
 from hotline.domain.exposure import Caps, Totals
-from hotline.services import agents
-from hotline.services.deps import Deps
 from hotline.staff import exposure_store as q
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ async def totals(deps: Deps, counselor_id: int, now: datetime | None = None) -> 
     """This shift's exposure of one person."""
     now = now or datetime.now(UTC)
     async with deps.engine.connect() as conn:
-        roster = await agents.load_roster(conn, since=now, staff_id=counselor_id)
+        roster = await staffing.load_roster(conn, since=now, staff_id=counselor_id)
         since = _shift_start(roster, counselor_id, now,
                              deps.config.wellbeing.unscheduled_shift_hours)
         return Totals.of(await q.sums_since(conn, counselor_id, since))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.stores.sql.tables import counselors, debrief_flags, exposure_events
+from hotline.staff.tables import counselors, debrief_flags, exposure_events
 
 
 async def add_event(conn: AsyncConnection, *, counselor_id: int, at: datetime, kind: str,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import aiohttp_jinja2
 from aiohttp import web
 
-from hotline.console import i18n
-from hotline.console.auth import Handler, current_staff
 from hotline.domain import policy
+from hotline.staff.auth import Handler, current_staff
+from hotline.web import i18n
 from hotline.web.middleware import json_error
 
 

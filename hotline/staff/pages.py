@@ -11,12 +11,12 @@ import aiohttp_jinja2
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from hotline.console import auth, i18n
+from hotline.cases import presence
 from hotline.crypto import tokens_equal
 from hotline.domain.accounts import CHANNELS, SPECIALISMS, FieldError
 from hotline.domain.staff import Role, Staff
-from hotline.services import presence
-from hotline.staff import account, admin
+from hotline.staff import account, admin, auth
+from hotline.web import i18n
 from hotline.web.appkeys import CONFIG, DEPS
 from hotline.web.inputs import form_body
 

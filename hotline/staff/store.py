@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.domain.holidays import Holiday
 from hotline.domain.staff import Role
-from hotline.stores.sql.tables import (
+from hotline.staff.tables import (
     counselors,
     holidays,
     login_challenges,

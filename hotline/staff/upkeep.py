@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
-from hotline.services.deps import Deps
-from hotline.services.jobs import pause
+from hotline.deps import Deps
+from hotline.jobs import pause
 from hotline.staff import exposure, store
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ from datetime import date
 
 from aiohttp import web
 
-from hotline.console.auth import require_staff
+from hotline.cases import casework
 from hotline.domain.holidays import KINDS, Holiday
 from hotline.domain.shifts import parse_hhmm
-from hotline.services import casework
 from hotline.staff import calendar, debriefs, exposure
+from hotline.staff.auth import require_staff
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import json_body
 from hotline.web.middleware import json_error

@@ -8,18 +8,17 @@ Handlers call the desk's services and never write SQL.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from hotline.console.auth import require_staff
+from hotline.cases import conversations as convs
 from hotline.domain.removal import RequestState
 from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
-from hotline.services.jobs import supervise
-from hotline.stores.sql import conversations as convs
+from hotline.jobs import JobSet
+from hotline.staff.auth import require_staff
 from hotline.takedown import deadlines, export, items, policy, queries, sending, views
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
@@ -251,17 +250,10 @@ async def ack_alert(request: web.Request) -> web.Response:
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     desk = Desk(app[DEPS], app[PROMPTS])
     app[DESK] = desk
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        supervise("takedown-deadlines", lambda: deadlines.run_deadlines(desk, stop), stop),
-        name="takedown-deadlines")
+    jobs = JobSet()
+    jobs.start("takedown-deadlines", lambda: deadlines.run_deadlines(desk, jobs.stop))
     yield
-    # Stop between passes (hotline/services/jobs.py); cancel only if stuck.
-    stop.set()
-    await asyncio.wait({task}, timeout=10)
-    if not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=10)
+    await jobs.close()
 
 
 def setup(app: web.Application) -> None:

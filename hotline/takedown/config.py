@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hotline.domain.errors import ConfigError
 from hotline.domain.platforms import Directory, parse_directory
-from hotline.errors import ConfigError
 
 DEFAULT_PLATFORMS_FILE = "platforms.toml"
 SMTP_SECURITY = ("none", "starttls", "tls")

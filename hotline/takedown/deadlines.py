@@ -2,7 +2,7 @@
 pages the takedown staff on shift one at a time and then the leads (as urgent alerts do),
 and so puts the next rung before them (the request page's one-click "draft next rung").
 
-Runs through the project's job runner (hotline.services.jobs.supervise) on one instance at a
+Runs through the project's job runner (hotline.jobs.supervise) on one instance at a
 time (a Redis lock per pass); its clock is the desk's, so tests move time themselves.
 See docs/takedown.md, "Deadlines and escalation".
 """
@@ -10,18 +10,18 @@ See docs/takedown.md, "Deadlines and escalation".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 
+from hotline.audit import log as audit
+from hotline.cases import alerts
+from hotline.domain.event_types import EventType
 from hotline.domain.removal import mark_overdue
 from hotline.domain.staff import Role, Staff
-from hotline.services import alerts
-from hotline.services.jobs import pause
-from hotline.stores.sql import audit
+from hotline.jobs import run_leased
 from hotline.takedown import policy, queries
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
@@ -91,7 +91,7 @@ async def deadline_pass(desk: Desk, now: datetime | None = None) -> Pass:
 
 def _event(alert_id: int, request_id: int, item_id: int | None, step: int,
            target: int | None) -> dict[str, object]:
-    return {"type": "takedown.alert", "alert": alert_id, "request": request_id,
+    return {"type": EventType.TAKEDOWN_ALERT, "alert": alert_id, "request": request_id,
             "item": item_id, "step": step, "target": target, "leads": target is None}
 
 
@@ -109,7 +109,7 @@ async def ack(desk: Desk, staff: Staff, alert_id: int) -> bool:
         await audit.record(conn, at=now, actor_id=staff.id, action="takedown.alert.acked",
                            target_kind="takedown_request", target_id=str(found.request_id),
                            alert=alert_id)
-    await desk.deps.publish({"type": "takedown.alert", "alert": alert_id,
+    await desk.deps.publish({"type": EventType.TAKEDOWN_ALERT, "alert": alert_id,
                              "request": found.request_id, "acked": True})
     return True
 
@@ -130,9 +130,5 @@ async def open_alerts(desk: Desk, staff: Staff) -> list[dict[str, object]]:
 async def run_deadlines(desk: Desk, stop: asyncio.Event) -> None:
     """Forever: one pass every takedown.check_seconds (one instance at a time)."""
     every = desk.config.check_seconds
-    while not stop.is_set():
-        with contextlib.suppress(RedisError, OSError):
-            if await desk.deps.redis.set(desk.deps.keys.job_lock("takedown-deadlines"), "1",
-                                         nx=True, px=int(every * 900)):
-                await deadline_pass(desk)
-        await pause(stop, every)
+    await run_leased(desk.deps.redis, desk.deps.keys.job_lock("takedown-deadlines"), every,
+                     lambda: deadline_pass(desk), stop)

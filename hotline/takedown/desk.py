@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.domain.platforms import Directory, Platform, Route
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
 from hotline.prompts import Prompts
-from hotline.services.deps import Deps
 from hotline.takedown.config import TakedownConfig
 from hotline.takedown.policy import DeskNotFound
 
@@ -56,7 +57,7 @@ class Desk:
     async def changed(self, item_id: int, request_id: int | None = None,
                       state: str | None = None) -> None:
         """Tell every console the desk changed (ids and the state only)."""
-        await self.deps.publish({"type": "takedown", "item": item_id, "request": request_id,
+        await self.deps.publish({"type": EventType.TAKEDOWN, "item": item_id, "request": request_id,
                                  "state": state})
 
 

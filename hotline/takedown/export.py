@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from hotline.audit import log as audit
 from hotline.domain.staff import Staff
 from hotline.domain.takedown import TakedownInputError
-from hotline.services import evidence
-from hotline.stores.sql import audit
+from hotline.evidence import service as evidence
 from hotline.takedown import items as items_svc
 from hotline.takedown import queries, views
 from hotline.takedown.desk import Desk, DeskConflict

@@ -14,6 +14,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.audit import log as audit
+from hotline.cases import alerts, casework
 from hotline.domain.locations import check_platform, parse_location
 from hotline.domain.staff import Staff
 from hotline.domain.takedown import (
@@ -25,8 +27,7 @@ from hotline.domain.takedown import (
     parse_new_item,
 )
 from hotline.domain.urls import LocationError
-from hotline.services import alerts, casework, evidence
-from hotline.stores.sql import audit
+from hotline.evidence import service as evidence
 from hotline.takedown import policy, queries
 from hotline.takedown.desk import Desk, DeskConflict
 from hotline.takedown.policy import DeskNotFound

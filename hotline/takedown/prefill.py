@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hotline.cases import alerts, casework
 from hotline.domain.conversation import Direction
 from hotline.domain.locations import Location, parse_location
 from hotline.domain.staff import Staff
 from hotline.domain.urls import LocationError
-from hotline.services import alerts, casework, evidence
+from hotline.evidence import service as evidence
 from hotline.takedown import policy
 from hotline.takedown.desk import Desk
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.audit import log as audit
 from hotline.domain.legal import (
     DEFAULT_TEXTS,
     REQUIRED,
@@ -40,7 +41,6 @@ from hotline.domain.removal import (
 )
 from hotline.domain.staff import Staff
 from hotline.domain.takedown import TakedownInputError
-from hotline.stores.sql import audit
 from hotline.takedown import items as items_svc
 from hotline.takedown import queries
 from hotline.takedown.desk import Desk, DeskConflict

@@ -16,10 +16,10 @@ from email.utils import format_datetime, make_msgid
 
 import aiosmtplib
 
+from hotline.audit import log as audit
 from hotline.domain.platforms import RouteKind
 from hotline.domain.removal import RequestState, Step, apply_step
 from hotline.domain.staff import Staff
-from hotline.stores.sql import audit
 from hotline.takedown import queries
 from hotline.takedown import requests as req_svc
 from hotline.takedown.config import ENV_SMTP_PASSWORD

@@ -22,7 +22,7 @@ from sqlalchemy import (
     text,
 )
 
-from hotline.stores.sql.tables import UTCDateTime, metadata
+from hotline.stores.sql.schema import UTCDateTime, metadata
 
 # One piece of content about one victim (or none: found by staff).
 takedown_items = Table(

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from hotline.audit import log as audit
+from hotline.deps import Deps
+from hotline.domain.event_types import EventType
 from hotline.domain.locations import parse_location
 from hotline.domain.removal import RequestState, is_overdue
 from hotline.domain.takedown import ImpossibleTransition, ItemEvent, next_item_status
-from hotline.services.case_takedown import ItemState
-from hotline.services.case_takedown import RequestState as VictimRequest
-from hotline.services.deps import Deps
-from hotline.stores.sql import audit
 from hotline.takedown import queries
 from hotline.takedown.items import CONSENT_PURPOSES
+from hotline.victim.case_takedown import ItemState
+from hotline.victim.case_takedown import RequestState as VictimRequest
 
 # The victim acted themselves, from the web case page (the desk's consent "via" words).
 VIA = "chat"
@@ -58,7 +59,7 @@ class VictimDesk:
                                    target_kind="takedown_item", target_id=str(item.id),
                                    location=loc_id, platform=loc.platform, via="victim",
                                    status_before=item.status.value, status=after.value)
-        await deps.publish({"type": "takedown", "item": item_id, "request": None,
+        await deps.publish({"type": EventType.TAKEDOWN, "item": item_id, "request": None,
                             "state": None})
         return True
 
@@ -83,7 +84,7 @@ class VictimDesk:
                                    purpose="all", given=False, via=VIA,
                                    drafts_stopped=drafts)
         for item in items:
-            await deps.publish({"type": "takedown", "item": item.id, "request": None,
+            await deps.publish({"type": EventType.TAKEDOWN, "item": item.id, "request": None,
                                 "state": None})
         return stopped
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.cases import conversations as convs
 from hotline.domain.conversation import Urgency
 from hotline.domain.removal import is_overdue
 from hotline.domain.takedown import ItemStatus
-from hotline.stores.sql import conversations as convs
 from hotline.takedown import queries
 
 # The state shown for an open item that has no request yet.

@@ -6,13 +6,13 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.cases.livesync import EmbeddedWatch
 from hotline.config import Config
 from hotline.crypto import Keyring
+from hotline.deps import Deps
 from hotline.events import Hub
 from hotline.prompts import Prompts
-from hotline.services.deps import Deps
-from hotline.services.livesync import EmbeddedWatch
-from hotline.stores.live.throttle import Throttle
+from hotline.staff.throttle_store import Throttle
 from hotline.web.streamgate import StreamGate
 from hotline.words import Words
 

@@ -20,8 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import metrics
+from hotline.cases import conversations as convs
 from hotline.crypto import tokens_equal
-from hotline.stores.sql import conversations as convs
 from hotline.web.appkeys import CONFIG, DEPS, EMBEDDED_REDIS
 
 routes = web.RouteTableDef()

@@ -13,6 +13,7 @@ import json
 from aiohttp import web
 
 from hotline.config_streams import StreamsConfig
+from hotline.domain.event_types import EventType
 from hotline.events import Event, Hub, ReplayGap, ReplayWindow, id_after, valid_event_id
 from hotline.web.streamgate import Admission
 
@@ -111,7 +112,7 @@ async def _replay(resp: web.StreamResponse, hub: Hub, last: str, view: StreamVie
             if frames:
                 await resp.write(b"".join(frames))  # one write a chunk, not one an event
     except ReplayGap:
-        await _send(resp, {"type": "reset"})
+        await _send(resp, {"type": EventType.RESET})
     return read_to
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# A console that stops sending heartbeats counts as gone after this; its tab sends one every 15 s.
-PRESENCE_TTL_S = 60
 # The event log keeps about this many entries: enough for a console to catch up after a short
 # disconnect; a longer gap gets a "reset" event and reloads from SQL.
 EVENT_LOG_MAXLEN = 10_000
@@ -52,10 +50,10 @@ class Keys:
 
     @property
     def base(self) -> str:
-        """The common key start; Lua scripts build per-agent key names from it."""
+        """The common key start; Lua scripts build per-person key names from it."""
         return self._k("")
 
-    def agent(self, counselor_id: int | str) -> str:
+    def staff_hash(self, counselor_id: int | str) -> str:
         """HASH of one counselor's routing state: status, shift window, skills, capacity.
 
         Rewritten from SQL (roster, account) at start, on every roster edit and at shift edges.
@@ -63,8 +61,8 @@ class Keys:
         return self._k(f"agent:{counselor_id}")
 
     @property
-    def agents(self) -> str:
-        """SET of counselor ids that have an agent hash."""
+    def staff_ids(self) -> str:
+        """SET of counselor ids that have an person hash."""
         return self._k("agents")
 
     @property
@@ -227,7 +225,7 @@ class Keys:
 
     def tg_callback(self, chat_ref: str) -> str:
         """STRING a Telegram call-back request under way: "number" while the number is asked
-        for, then the number sealed (bots/victim_callback.py)."""
+        for, then the number sealed (hotline/channels/telegram/victim_callback.py)."""
         return self._k(f"tg:callback:{chat_ref}")
 
     def forget_pending(self, pseudonym: str) -> str:

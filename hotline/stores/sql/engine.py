@@ -24,7 +24,7 @@ from hotline import datadir
 from hotline.metrics import REGISTRY
 from hotline.stores.sql import checkpoint, sqlite_inline
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 # aiosqlite logs every statement with its parameters (names, chat ids, hashes) at DEBUG; like
 # SQLAlchemy's own loggers, keep it at WARNING unless an operator set a level explicitly.

@@ -19,7 +19,7 @@ end
 
 -- One read of everything the eligibility rule needs about a counselor (one HMGET, one ZSCORE,
 -- one HGET), so a scan over many cases costs no more Redis calls per case.
-local function agent_of(aid)
+local function staff_of(aid)
   local a = redis.call('HMGET', k('agent:' .. aid), 'status', 'start', 'end', 'max', 'langs',
                        'chans', 'call')
   return {
@@ -30,9 +30,9 @@ local function agent_of(aid)
   }
 end
 
--- Same rule as hotline.domain.routing.why_not over a snapshot from agent_of; a reason code or
+-- Same rule as hotline.domain.routing.why_not over a snapshot from staff_of; a reason code or
 -- nil (eligible). Pure: no Redis calls.
-local function why_not_agent(a, chan, lang, skip_capacity)
+local function why_not_staff(a, chan, lang, skip_capacity)
   if a.status ~= 'available' then return 'status' end
   if NOW < a.s or NOW >= a.e then return 'shift' end
   if NOW >= a.e - NO_NEW then return 'ending' end
@@ -54,7 +54,7 @@ local function why_not_agent(a, chan, lang, skip_capacity)
 end
 
 local function why_not(aid, chan, lang, skip_capacity)
-  return why_not_agent(agent_of(aid), chan, lang, skip_capacity)
+  return why_not_staff(staff_of(aid), chan, lang, skip_capacity)
 end
 
 local function take_for(id, aid, chan)

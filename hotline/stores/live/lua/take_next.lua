@@ -4,8 +4,8 @@
 -- and a scan past 200 cases in other languages costs 8 Redis calls, not 2 per case.
 -- Returns {"ok", id, meta} | {"no", reason}
 local aid, limit = ARGV[5], tonumber(ARGV[6])
-local a = agent_of(aid)
-local base = why_not_agent(a, '', '', true)
+local a = staff_of(aid)
+local base = why_not_staff(a, '', '', true)
 if base then return {'no', base} end
 local last = 'empty'
 local seen = {}
@@ -25,7 +25,7 @@ while start < limit do
       local why = seen[cl]
       if why == nil then
         local chan, lang = string.match(cl, '^([^|]*)|([^|]*)|')
-        why = why_not_agent(a, chan, lang, false) or false
+        why = why_not_staff(a, chan, lang, false) or false
         seen[cl] = why
       end
       if not why then

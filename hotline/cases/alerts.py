@@ -1,0 +1,311 @@
+"""Urgent alerts that a person must acknowledge, with escalation.
+
+Takedown alerts (content spreading now) go to the takedown staff on shift one at a time: an
+alert not acknowledged within alerts.ack_timeout_seconds moves to the next person, and after the
+last one to the leads. Lead alerts (repeated missed offers, a lost console with open cases,
+nobody on shift) go to every lead. Alerts are SQL rows, so an acknowledgement is recorded like
+any other decision; events carry ids, kind and reason codes only. See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.audit import log as audit
+from hotline.cases import staffing
+from hotline.cases.tables import alerts, conversations
+from hotline.deps import Deps
+from hotline.domain.conversation import Status
+from hotline.domain.event_types import EventType
+from hotline.domain.staff import Role, Staff
+from hotline.jobs import run_leased
+from hotline.staff.tables import counselors
+
+log = logging.getLogger(__name__)
+
+TAKEDOWN = "takedown"
+LEAD = "lead"
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    conversation_id: str
+    kind: str
+    reasons: tuple[str, ...]
+    step: int
+    target_id: int | None
+    created_at: datetime
+    acked_at: datetime | None
+    acked_by: int | None
+    # "console", "telegram", or why it closed by itself ("case_closed", "coverage_back").
+    acked_via: str | None = None
+    acked_by_name: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "conversation": self.conversation_id, "kind": self.kind,
+                "reasons": list(self.reasons), "step": self.step, "target": self.target_id,
+                "created_at": self.created_at.isoformat(),
+                "acked_at": self.acked_at.isoformat() if self.acked_at else None,
+                "acked_by": self.acked_by, "acked_by_name": self.acked_by_name,
+                "acked_via": self.acked_via}
+
+
+def _alert(r: object) -> Alert:
+    m = r._mapping  # type: ignore[attr-defined]
+    return Alert(m["id"], m["conversation_id"], m["kind"],
+                 tuple(x for x in m["reasons"].split(",") if x), m["step"], m["target_id"],
+                 m["created_at"], m["acked_at"], m["acked_by"], m.get("acked_via"),
+                 m.get("acked_by_name"))
+
+
+async def on_shift_with_role(conn: AsyncConnection, role: Role, at: datetime,
+                             present: set[int]) -> list[int]:
+    """Staff of a role on shift now: those with a live console first, then by id."""
+    roster = await staffing.load_roster(conn, since=at)
+    ids = [r.id for r in await conn.execute(select(counselors.c.id).where(and_(
+        counselors.c.role == role.value, counselors.c.active.is_(True))))]
+    on = [i for i in ids if staffing.is_on_shift(roster, i, at)]
+    return sorted(on, key=lambda i: (i not in present, i))
+
+
+async def _open_alert(conn: AsyncConnection, conversation_id: str, kind: str,
+                      reason: str | None = None) -> bool:
+    """Whether an unacknowledged alert of this kind (and, given one, reason) is open."""
+    where = [alerts.c.conversation_id == conversation_id, alerts.c.kind == kind,
+             alerts.c.acked_at.is_(None)]
+    if reason is not None:
+        where.append(alerts.c.reasons == reason)
+    row = (await conn.execute(select(alerts.c.id).where(and_(*where)))).first()
+    return row is not None
+
+
+async def raise_takedown_alert(deps: Deps, conversation_id: str, reasons: tuple[str, ...],
+                               actor_id: int | None = None) -> int | None:
+    """Alert the takedown staff on shift that content is spreading; None if already alerted."""
+    now = datetime.now(UTC)
+    try:
+        present = await deps.live.present()
+    except (RedisError, OSError):
+        # Presence only orders who is alerted first; the alert must not wait for Redis.
+        present = set()
+    async with deps.engine.begin() as conn:
+        if await _open_alert(conn, conversation_id, TAKEDOWN):
+            return None
+        targets = await on_shift_with_role(conn, Role.TAKEDOWN, now, present)
+        target = targets[0] if targets else None
+        escalate = now + timedelta(seconds=deps.config.alerts.ack_timeout_seconds)
+        alert_id = int((await conn.execute(insert(alerts).values(
+            conversation_id=conversation_id, kind=TAKEDOWN, reasons=",".join(reasons),
+            created_at=now, step=0, target_id=target,
+            escalate_at=escalate if target is not None else None,
+        ).returning(alerts.c.id))).scalar_one())
+        await audit.record(conn, at=now, actor_id=actor_id, action="alert.raised",
+                           target_kind="conversation", target_id=conversation_id,
+                           alert=alert_id, kind=TAKEDOWN, to=target, reasons=list(reasons))
+    await _announce(deps, alert_id, conversation_id, TAKEDOWN, reasons, 0,
+                    target, to_leads=target is None)
+    return alert_id
+
+
+async def raise_lead_alert(deps: Deps, conversation_id: str, reason: str) -> int | None:
+    """Alert every lead about a case (repeated misses, lost console, no coverage)."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        # One open alert per case and reason: an older alert about something else (say, no
+        # coverage when it arrived) must not hide a new one (its counselor's console is lost).
+        if await _open_alert(conn, conversation_id, LEAD, reason):
+            return None
+        alert_id = int((await conn.execute(insert(alerts).values(
+            conversation_id=conversation_id, kind=LEAD, reasons=reason, created_at=now,
+            step=0, target_id=None, escalate_at=None).returning(alerts.c.id))).scalar_one())
+        await audit.record(conn, at=now, actor_id=None, action="alert.raised",
+                           target_kind="conversation", target_id=conversation_id,
+                           alert=alert_id, kind=LEAD, reasons=[reason])
+    await _announce(deps, alert_id, conversation_id, LEAD, (reason,), 0, None, to_leads=True)
+    return alert_id
+
+
+async def _announce(deps: Deps, alert_id: int, conversation_id: str, kind: str,
+                    reasons: tuple[str, ...], step: int, target: int | None,
+                    to_leads: bool) -> None:
+    log.warning("alert", extra={"alert": alert_id, "conversation": conversation_id,
+                                "kind": kind, "step": step, "target": target})
+    await deps.publish({"type": EventType.ALERT, "alert": alert_id, "conversation": conversation_id,
+                        "kind": kind, "reasons": list(reasons), "step": step,
+                        "target": target, "leads": to_leads})
+
+
+async def ack(deps: Deps, staff: Staff, alert_id: int, via: str = "console") -> bool:
+    """Acknowledge an alert; False if it was already acknowledged or is not for this person."""
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        row = (await conn.execute(select(alerts).where(alerts.c.id == alert_id))).first()
+        if row is None or not may_ack(staff, _alert(row)):
+            raise LookupError(alert_id)
+        result = await conn.execute(update(alerts).where(and_(
+            alerts.c.id == alert_id, alerts.c.acked_at.is_(None))).values(
+            acked_at=now, acked_by=staff.id, acked_via=via, escalate_at=None))
+        if result.rowcount != 1:
+            return False
+        await audit.record(conn, at=now, actor_id=staff.id, action="alert.acked",
+                           target_kind="conversation", target_id=row.conversation_id,
+                           alert=alert_id, via=via)
+    await deps.publish({"type": EventType.ALERT_ACKED, "alert": alert_id,
+                        "conversation": row.conversation_id, "by": staff.id})
+    return True
+
+
+async def withdraw_takedown(conn: AsyncConnection, conversation_id: str, actor_id: int,
+                            at: datetime) -> tuple[list[int], list[int]]:
+    """In the caller's transaction: end the case's open takedown alerts (the signal that
+    raised them was withdrawn as wrong), audited; (withdrawn ids, ids takedown had already
+    acknowledged). Announce with `announce_withdrawn` after the commit."""
+    rows = list(await conn.execute(select(alerts.c.id, alerts.c.acked_at).where(and_(
+        alerts.c.conversation_id == conversation_id, alerts.c.kind == TAKEDOWN))))
+    ended = []
+    for r in rows:
+        if r.acked_at is not None:
+            continue
+        # Closed by its cause ending, as resolve_ended closes alerts (no acked_by: nobody from
+        # takedown acknowledged it); who withdrew the signal is in the audit.
+        done = await conn.execute(update(alerts).where(and_(
+            alerts.c.id == r.id, alerts.c.acked_at.is_(None))).values(
+            acked_at=at, acked_via=SIGNAL_WITHDRAWN, escalate_at=None))
+        if done.rowcount == 1:
+            ended.append(r.id)
+            await audit.record(conn, at=at, actor_id=actor_id, action="alert.withdrawn",
+                               target_kind="conversation", target_id=conversation_id,
+                               alert=r.id)
+    return ended, [r.id for r in rows if r.acked_at is not None]
+
+
+async def announce_withdrawn(deps: Deps, conversation_id: str, ids: list[int],
+                             actor_id: int) -> None:
+    # As an acknowledgement (every console already drops it), marked as a withdrawal.
+    for alert_id in ids:
+        await deps.publish({"type": EventType.ALERT_ACKED, "alert": alert_id,
+                            "conversation": conversation_id, "by": None, "withdrawn": True,
+                            "withdrawn_by": actor_id})
+
+
+def may_ack(staff: Staff, alert: Alert) -> bool:
+    """Leads and admins may acknowledge anything; takedown staff their kind of alert."""
+    if staff.role in (Role.LEAD, Role.ADMIN):
+        return True
+    return alert.kind == TAKEDOWN and staff.role == Role.TAKEDOWN
+
+
+async def open_alerts(deps: Deps, staff: Staff, recent: timedelta | None = None
+                      ) -> list[Alert]:
+    """Unacknowledged alerts this person may act on, oldest first; with `recent`, also those
+    acknowledged (or closed by themselves) that long ago at most, with who acknowledged."""
+    since = datetime.now(UTC) - recent if recent is not None else None
+    shown = alerts.c.acked_at.is_(None) if since is None else or_(
+        alerts.c.acked_at.is_(None), alerts.c.acked_at > since)
+    async with deps.engine.connect() as conn:
+        rows = await conn.execute(
+            select(alerts, counselors.c.name.label("acked_by_name"))
+            .select_from(alerts.outerjoin(counselors, counselors.c.id == alerts.c.acked_by))
+            .where(shown).order_by(alerts.c.id))
+        found = [_alert(r) for r in rows]
+    return [a for a in found if may_ack(staff, a)]
+
+
+# Why an alert closed by itself (alerts.acked_via, with no acked_by).
+CASE_CLOSED = "case_closed"
+COVERAGE_BACK = "coverage_back"
+SIGNAL_WITHDRAWN = "signal_withdrawn"
+
+
+async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:
+    """Close by themselves the open alerts whose cause has ended: their case was closed (any
+    kind), or, for a coverage alert, cover is back for its language and channel (or its case
+    was taken). Audited as alert.resolved; consoles hear alert.acked."""
+    now = now or datetime.now(UTC)
+    cover: Any = await deps.redis.hgetall(deps.keys.coverage)
+    done: list[tuple[int, str]] = []
+    async with deps.engine.begin() as conn:
+        rows = await conn.execute(
+            select(alerts.c.id, alerts.c.conversation_id, alerts.c.kind, alerts.c.reasons,
+                   conversations.c.status, conversations.c.language, conversations.c.channel)
+            .join(conversations, conversations.c.id == alerts.c.conversation_id)
+            .where(alerts.c.acked_at.is_(None)))
+        for r in rows.all():
+            why = None
+            if r.status == Status.CLOSED.value:
+                why = CASE_CLOSED
+            elif r.kind == LEAD and r.reasons.startswith("coverage_") and (
+                    cover.get(f"{r.language}|{r.channel}") == "ok"
+                    or r.status != Status.WAITING.value):
+                why = COVERAGE_BACK
+            if why is None:
+                continue
+            moved = await conn.execute(update(alerts).where(and_(
+                alerts.c.id == r.id, alerts.c.acked_at.is_(None))).values(
+                acked_at=now, acked_via=why, escalate_at=None))
+            if moved.rowcount == 1:
+                await audit.record(conn, at=now, actor_id=None, action="alert.resolved",
+                                   target_kind="conversation", target_id=r.conversation_id,
+                                   alert=r.id, why=why)
+                done.append((r.id, r.conversation_id))
+    for alert_id, cid in done:
+        await deps.publish({"type": EventType.ALERT_ACKED, "alert": alert_id, "conversation": cid,
+                            "by": None})
+    return len(done)
+
+
+async def escalate_due(deps: Deps, now: datetime | None = None) -> int:
+    """Move every overdue takedown alert to the next person on shift, then to the leads."""
+    now = now or datetime.now(UTC)
+    present = await deps.live.present()
+    moved = []
+    async with deps.engine.begin() as conn:
+        due = [_alert(r) for r in await conn.execute(select(alerts).where(and_(
+            alerts.c.acked_at.is_(None), alerts.c.escalate_at.is_not(None),
+            alerts.c.escalate_at <= now)))]
+        targets = await on_shift_with_role(conn, Role.TAKEDOWN, now, present)
+        for a in due:
+            step = a.step + 1
+            nxt = targets[step] if step < len(targets) else None
+            escalate = (now + timedelta(seconds=deps.config.alerts.ack_timeout_seconds)
+                        if nxt is not None else None)
+            await conn.execute(update(alerts).where(alerts.c.id == a.id).values(
+                step=step, target_id=nxt, escalate_at=escalate))
+            await audit.record(conn, at=now, actor_id=None, action="alert.escalated",
+                               target_kind="conversation", target_id=a.conversation_id,
+                               alert=a.id, step=step, to=nxt)
+            moved.append((a, step, nxt))
+    for a, step, nxt in moved:
+        await _announce(deps, a.id, a.conversation_id, a.kind, a.reasons, step, nxt,
+                        to_leads=nxt is None)
+    return len(moved)
+
+
+async def run_alerts(deps: Deps, stop: asyncio.Event) -> None:
+    """Forever: escalate overdue alerts every alerts.check_seconds (one instance at a time)."""
+    async def one_pass() -> None:
+        await escalate_due(deps)
+        await resolve_ended(deps)
+
+    await run_leased(deps.redis, deps.keys.job_lock("alerts"), deps.config.alerts.check_seconds,
+                     one_pass, stop)
+
+
+async def of_case(deps: Deps, conversation_id: str, kind: str) -> list[Alert]:
+    """Every alert of one kind a case raised, oldest first, with who acknowledged each."""
+    async with deps.engine.connect() as conn:
+        rows = await conn.execute(
+            select(alerts, counselors.c.name.label("acked_by_name"))
+            .select_from(alerts.outerjoin(counselors, counselors.c.id == alerts.c.acked_by))
+            .where(and_(alerts.c.conversation_id == conversation_id, alerts.c.kind == kind))
+            .order_by(alerts.c.id))
+        return [_alert(r) for r in rows]

@@ -1,0 +1,56 @@
+"""Cover ahead: for each language and channel with cases waiting, the times from now to a few
+hours ahead when nobody who serves it is on shift (by the roster, not by who is signed in:
+routing's own coverage watch, services/router.py, covers the present floor). The roster and
+lead pages warn with it. See docs/floor.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.cases import staffing
+from hotline.cases.tables import conversations
+from hotline.domain import shifts
+from hotline.domain.conversation import Status
+from hotline.staff.tables import counselors
+
+
+@dataclass(frozen=True)
+class Gap:
+    language: str
+    channel: str
+    waiting: int
+    start: datetime
+    # None: uncovered to the end of the horizon asked about.
+    end: datetime | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"language": self.language, "channel": self.channel, "waiting": self.waiting,
+                "from": self.start.isoformat(), "until": self.end.isoformat() if self.end else None}
+
+
+async def gaps(conn: AsyncConnection, now: datetime, hours: int) -> list[Gap]:
+    """Uncovered times in [now, now + hours) of every language/channel with waiting cases."""
+    waiting = {(r.language, r.channel): int(r.n) for r in await conn.execute(
+        select(conversations.c.language, conversations.c.channel,
+               func.count().label("n"))
+        .where(conversations.c.status == Status.WAITING.value)
+        .group_by(conversations.c.language, conversations.c.channel))}
+    if not waiting:
+        return []
+    people = list(await conn.execute(select(counselors.c.id, counselors.c.languages,
+                                            counselors.c.channels)
+                                     .where(counselors.c.active.is_(True))))
+    roster = await staffing.load_roster(conn, since=now)
+    end = now + timedelta(hours=hours)
+    found = []
+    for (lang, chan), n in sorted(waiting.items()):
+        serving = [p.id for p in people
+                   if lang in p.languages.split(",") and chan in p.channels.split(",")]
+        for start, stop in shifts.uncovered(roster, serving, now, end):
+            found.append(Gap(lang, chan, n, start, None if stop >= end else stop))
+    return found

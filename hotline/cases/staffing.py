@@ -1,0 +1,135 @@
+"""Counselors as routing sees them: roster from SQL, shift windows and skills into Redis.
+
+The Lua eligibility check reads each counselor's shift window from Redis; this module writes
+it from the roster at start, on every roster or account change, and at every shift edge, so a
+stale window can only be as old as the last edge. Whether a person follows the roster is their
+own setting (`counselors.rostered`): one who does not is on shift whenever present, except
+their time off (small centres without rotas, a lead who backs up the floor). See
+docs/floor.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.cases.live import StaffProfile
+from hotline.cases.tables import shift_overrides
+from hotline.cases.tables import shifts as shifts_table
+from hotline.deps import Deps
+from hotline.domain import holidays, shifts
+from hotline.staff import store as staff_store
+from hotline.staff.tables import counselors
+
+log = logging.getLogger(__name__)
+
+# An open-ended window (someone not rostered, no time off near): the epoch to far ahead.
+ALWAYS = (0, 2**50)
+
+
+async def load_roster(conn: AsyncConnection, since: datetime | None = None,
+                      staff_id: int | None = None) -> shifts.Roster:
+    """Weekly shifts, overrides (those not ended before `since`), holidays and who does not
+    follow the roster, from SQL; only one staff member's when `staff_id` is given (a window
+    depends on that person's entries and the holidays alone)."""
+    wq = select(shifts_table)
+    q = select(shift_overrides)
+    aq = select(counselors.c.id).where(counselors.c.rostered.is_(False))
+    if staff_id is not None:
+        wq = wq.where(shifts_table.c.counselor_id == staff_id)
+        q = q.where(shift_overrides.c.counselor_id == staff_id)
+        aq = aq.where(counselors.c.id == staff_id)
+    weekly = tuple(
+        shifts.WeeklyShift(staff_id=r.counselor_id, weekday=r.weekday,
+                           start=minute(r.start_minute), end=minute(r.end_minute), tz=r.tz)
+        for r in await conn.execute(wq))
+    if since is not None:
+        q = q.where(shift_overrides.c.ends_at > since)
+    overrides = tuple(
+        shifts.Override(staff_id=r.counselor_id, start=r.starts_at, end=r.ends_at,
+                        on_shift=bool(r.on_shift), reason=r.reason)
+        for r in await conn.execute(q))
+    always = frozenset(int(r.id) for r in await conn.execute(aq))
+    # Holidays from a day before `since` (a local day starts up to 14 h before UTC's).
+    first = since.date() - timedelta(days=1) if since is not None else date(1970, 1, 1)
+    closed = holidays.closures(tuple(await staff_store.holidays_from(conn, first)))
+    return shifts.Roster(shifts=weekly, overrides=overrides, closures=closed, always=always)
+
+
+def minute(m: int) -> time:
+    """A time of day from minutes after midnight, as the shifts table stores it."""
+    return time((m // 60) % 24, m % 60)
+
+
+def window_ms(roster: shifts.Roster, staff_id: int, at: datetime) -> tuple[int, int]:
+    """The shift window that routing should see for one counselor at `at` (ms since epoch).
+
+    A window running past the roster's look-around either side (someone not rostered, with
+    no time off near) is open at that end: ALWAYS's start or end."""
+    win = shifts.next_window(roster, staff_id, at)
+    if win is None:
+        return (0, 0)
+    start = ALWAYS[0] if win[0] <= at - shifts.LOOKAROUND else int(win[0].timestamp() * 1000)
+    end = ALWAYS[1] if win[1] >= at + shifts.LOOKAROUND else int(win[1].timestamp() * 1000)
+    return start, end
+
+
+def is_on_shift(roster: shifts.Roster, staff_id: int, at: datetime) -> bool:
+    start, end = window_ms(roster, staff_id, at)
+    return start <= at.timestamp() * 1000 < end
+
+
+async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None
+                   ) -> list[StaffProfile]:
+    """Routing profiles of every active counselor (all roles can hold cases), or of `only`."""
+    roster = await load_roster(conn, since=at, staff_id=only)
+    q = select(counselors).where(counselors.c.active.is_(True))
+    if only is not None:
+        q = q.where(counselors.c.id == only)
+    rows = await conn.execute(q)
+    out = []
+    for r in rows:
+        start, end = window_ms(roster, r.id, at)
+        out.append(StaffProfile(
+            id=r.id, shift_start_ms=start, shift_end_ms=end, max_chats=r.max_chats,
+            languages=_split(r.languages), channels=_split(r.channels),
+            skills=_split(r.specialisms)))
+    return out
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(x for x in text.split(",") if x)
+
+
+async def sync_all(deps: Deps, at: datetime | None = None) -> list[StaffProfile]:
+    """Rewrite every counselor's window and skills in Redis; returns what was written.
+
+    A roster edit landing between our SQL read and our write bumps the roster version, and
+    the write is refused (the edit's own window stays): read again, a few times at most."""
+    at = at or datetime.now(UTC)
+    found: list[StaffProfile] = []
+    for _ in range(_SYNC_ATTEMPTS):
+        version = await deps.live.roster_version()
+        async with deps.engine.connect() as conn:
+            found = await profiles(conn, at)
+        if await deps.live.put_staff_if(found, version):
+            return found
+    log.warning("routing profiles not re-synced: the roster kept changing; next pass will")
+    return found
+
+
+_SYNC_ATTEMPTS = 3
+
+
+async def sync_one(deps: Deps, counselor_id: int, at: datetime | None = None) -> None:
+    """Rewrite one counselor's routing profile (after a login, roster or account change)."""
+    at = at or datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        found = await profiles(conn, at, only=counselor_id)
+    if found:
+        await deps.live.put_staff(found[0])
+    else:
+        await deps.live.drop_staff(counselor_id)

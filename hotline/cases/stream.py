@@ -1,0 +1,106 @@
+"""One staff member's console event stream: what it may carry, and what ends it.
+
+A counselor hears of the cases they may read (the one read rule: casework.CaseFacts, over
+domain.staff.may_read_case) and, for other cases, only that the queue moved; leads and admins
+hear everything; takedown staff also hear of cases that raised a takedown alert. The stream
+starts from SQL (the cases the person may read) and follows holder changes and takedown
+alerts from the events themselves, in order; at each heartbeat it reads SQL again, checks the
+session is still alive and keeps the person present. A `session.revoked` event for its session
+ends it on every instance. See docs/events.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from hotline.cases.casework import CaseFacts, readable_cases
+from hotline.deps import Deps
+from hotline.domain.event_types import EventType
+from hotline.domain.staff import Staff, event_for
+from hotline.events import Event
+from hotline.staff import accounts as staff_store
+from hotline.staff.sessions import revokes, session_ref
+from hotline.web.sse import StreamView
+
+log = logging.getLogger(__name__)
+
+# A stream starts from the cases open, or closed, within this window: later events of a case
+# closed before it (a late delivery receipt, evidence) are seldom; its page reloads anyway.
+SCOPE_WINDOW = timedelta(days=30)
+_UNKNOWN = CaseFacts(holder=None)
+
+
+class StaffStream(StreamView):
+    """The console stream of one staff session."""
+
+    def __init__(self, deps: Deps, staff: Staff, token_digest: str) -> None:
+        self.deps = deps
+        self.staff = staff
+        self.digest = token_digest
+        self.ref = session_ref(token_digest)
+        # The cases this person may read now, with what the rule needs to know of each.
+        self.cases: dict[str, CaseFacts] = {}
+        self._started = False
+
+    def ends(self, ev: Event) -> bool:
+        return revokes(ev, self.staff.id, self.ref)
+
+    def follow(self, ev: Event) -> None:
+        cid, kind = ev.get("conversation"), ev.get("type")
+        if not isinstance(cid, str):
+            return
+        facts = self.cases.get(cid, _UNKNOWN)
+        if kind == EventType.ASSIGNED:
+            counselor = ev.get("counselor")
+            facts = replace(facts, holder=counselor if isinstance(counselor, int) else None)
+        elif kind == EventType.QUEUED:
+            facts = replace(facts, holder=None)
+        elif kind == EventType.ALERT and ev.get("kind") == "takedown":
+            facts = replace(facts, takedown_alerted=True)
+        elif kind == EventType.ERASED:
+            facts = _UNKNOWN
+        else:
+            return
+        if facts.readable_by(self.staff):
+            self.cases[cid] = facts
+        else:
+            self.cases.pop(cid, None)
+
+    def show(self, ev: Event) -> Event | None:
+        cid = ev.get("conversation")
+        facts = self.cases.get(cid, _UNKNOWN) if isinstance(cid, str) else _UNKNOWN
+        return event_for(self.staff, ev, facts.readable_by(self.staff))
+
+    async def refresh(self) -> bool:
+        first, self._started = not self._started, True
+        try:
+            alive = await self._reload()
+        except (SQLAlchemyError, OSError) as e:
+            if first:
+                raise
+            # The database is away: keep the stream on what it knows; the next beat retries.
+            log.warning("console stream not refreshed", extra={"error": type(e).__name__})
+            alive = True
+        if alive:
+            # Presence is best effort: a Redis hiccup must not end the stream.
+            with contextlib.suppress(RedisError, OSError):
+                await self.deps.live.heartbeat(self.staff.id)
+        return alive
+
+    async def _reload(self) -> bool:
+        now = datetime.now(UTC)
+        idle = now - timedelta(hours=self.deps.config.retention.session_hours)
+        async with self.deps.engine.connect() as conn:
+            found = await staff_store.session(conn, self.digest, idle)
+            if found is None:
+                return False  # logged out, deactivated or idle: the stream ends
+            # The role may have changed since the stream opened.
+            self.staff = found[0]
+            self.cases = await readable_cases(conn, self.staff, now - SCOPE_WINDOW)
+        return True

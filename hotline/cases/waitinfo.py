@@ -1,0 +1,93 @@
+"""What a waiting victim is told, the same on every channel: their place in line, a wait
+estimate from recent handling times, whether anyone suitable is on duty at all, and emergency
+numbers when the case is critical. The words are the `wait_status` prompt. See docs/routing.md.
+
+With Redis unreachable the place and the estimate cannot be read: the wait is "unknown"
+(position None), which the prompt turns into a plain acknowledgement (the message is saved, a
+counselor will answer), still with the emergency numbers for a critical case (read from SQL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from hotline.cases.live import now_ms
+from hotline.cases.tables import conversations, intake_records
+from hotline.deps import Deps
+from hotline.domain.conversation import Urgency
+from hotline.domain.routing import Coverage, coverage, wait_estimate_s, why_not
+
+log = logging.getLogger(__name__)
+
+# Recent handling times are read from SQL at most this often per process.
+_HANDLING_CACHE_S = 60.0
+_RECENT = 50
+_cache: dict[int, tuple[float, list[int]]] = {}
+
+
+@dataclass(frozen=True)
+class WaitInfo:
+    position: int | None  # None: unknown (the live queue could not be read)
+    minutes: int | None
+    coverage: Coverage
+    critical: bool
+
+    def prompt_values(self, callback: bool = False) -> dict[str, object]:
+        """Values for the wait_status prompt; `callback`: the channel can take a call-back
+        request from here (SMS and phone, when the phone channel is on)."""
+        return {"position": self.position, "minutes": self.minutes,
+                "coverage": self.coverage.value, "critical": self.critical,
+                "callback": callback}
+
+
+async def _recent_handling(deps: Deps) -> list[int]:
+    key = id(deps.engine)
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < _HANDLING_CACHE_S:
+        return hit[1]
+    async with deps.engine.connect() as conn:
+        # A case closed because the victim left was never really handled.
+        rows = await conn.execute(select(intake_records.c.handling_seconds)
+                                  .where(intake_records.c.outcome != "abandoned")
+                                  .order_by(intake_records.c.id.desc()).limit(_RECENT))
+        found = [int(r[0]) for r in rows if r[0] > 0]
+    _cache[key] = (time.monotonic(), found)
+    return found
+
+
+async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
+    """The wait of one waiting (or offered) case; None if it is not waiting. An unknown wait
+    (position None) when Redis cannot be read: callers ask only about a case SQL has waiting."""
+    try:
+        # Both reads at once: on a quiet line every round trip is the victim's wait.
+        found, people = await asyncio.gather(deps.live.place(conversation_id),
+                                             deps.live.staff_states())
+    except (RedisError, OSError) as e:
+        log.warning("wait not readable; plain acknowledgement",
+                    extra={"conversation": conversation_id, "error": type(e).__name__})
+        return await _unknown(deps, conversation_id)
+    if found is None:
+        return None
+    mine, position = found
+    now = now_ms()
+    cov = coverage(people, mine.language, mine.channel, now, deps.rules)
+    serving = sum(1 for a in people
+                  if why_not(a, mine.item(), now, deps.rules, skip_capacity=True) is None)
+    est = wait_estimate_s(position, await _recent_handling(deps), serving)
+    minutes = None if est is None or cov == Coverage.GAP else max(1, round(est / 60))
+    return WaitInfo(position, minutes, cov, mine.urgency == Urgency.CRITICAL)
+
+
+async def _unknown(deps: Deps, conversation_id: str) -> WaitInfo | None:
+    async with deps.engine.connect() as conn:
+        level = (await conn.execute(select(conversations.c.urgency).where(
+            conversations.c.id == conversation_id))).scalar_one_or_none()
+    if level is None:
+        return None
+    return WaitInfo(None, None, Coverage.OK, level == Urgency.CRITICAL.value)

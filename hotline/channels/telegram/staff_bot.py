@@ -1,0 +1,208 @@
+"""The staff alert bot: urgent alerts posted to Telegram with an "Acknowledge" button.
+
+Alert events from the hub (see hotline/cases/alerts.py) go to telegram.staff_chat_id when it
+is set, else to the Telegram of the person the alert targets (the on-shift takedown person, or
+every lead when it reached the leads). One instance posts each alert step (a Redis claim). The
+post says only the case number (the console's short id), urgency, reason codes and platform,
+never anything the victim wrote. Pressing "Acknowledge" is recorded exactly like the console's
+button (alerts.ack, via="telegram") for the staff member linked to the pressing Telegram user
+(`hotline counselor telegram NAME ID`); every post of the alert is then marked acknowledged.
+Staff find their id with /whoami. Linked staff chats never reach the victim bot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, select
+from telegram import Update, User
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from hotline.cases import alerts
+from hotline.cases.tables import conversations
+from hotline.channels.telegram.runtime import BotRuntime
+from hotline.domain.event_types import EventType
+from hotline.domain.staff import Role, Staff
+from hotline.events import Event, Hub
+from hotline.staff import accounts as staff_store
+from hotline.staff.tables import counselors
+from hotline.stores.live.keys import TG_ALERT_TTL_S
+
+log = logging.getLogger("bots")
+
+Ctx = ContextTypes.DEFAULT_TYPE
+
+
+class StaffAlerts:
+    def __init__(self, rt: BotRuntime) -> None:
+        self.rt = rt
+        self.deps = rt.deps
+
+    def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        application.add_handler(CallbackQueryHandler(self.on_ack, pattern=r"^ack:[0-9]{1,9}$"))
+        application.add_handler(CommandHandler("whoami", self.whoami,
+                                               filters=filters.ChatType.PRIVATE), group=-1)
+        # Before the victim bot (group 0): a linked staff member's chat is not a victim's.
+        application.add_handler(MessageHandler(filters.ChatType.PRIVATE, self.staff_gate),
+                                group=-1)
+
+    # --- staff on Telegram ---------------------------------------------------------------
+
+    async def staff_by_telegram(self, user_id: int) -> Staff | None:
+        if not isinstance(user_id, int):
+            # Never compare with None: that matched every staff member with no Telegram.
+            return None
+        async with self.deps.engine.connect() as conn:
+            found = (await conn.execute(select(counselors.c.id).where(and_(
+                counselors.c.telegram_chat_id == user_id,
+                counselors.c.active.is_(True))))).scalar_one_or_none()
+            return await staff_store.by_id(conn, found) if found is not None else None
+
+    def _lang(self, staff: Staff | None, user: User | None = None) -> str:
+        supported = self.deps.config.languages.supported
+        for lang in staff.languages if staff else ():
+            if lang in supported:
+                return lang
+        return self.rt.language_of(user)
+
+    async def whoami(self, update: Update, context: Ctx) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        staff = await self.staff_by_telegram(user.id)
+        await self.rt.say(chat.id, self.rt.text(self._lang(staff, user), "tg_staff_whoami",
+                                                telegram_id=str(user.id)), track=False)
+        raise ApplicationHandlerStop
+
+    async def staff_gate(self, update: Update, context: Ctx) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        staff = await self.staff_by_telegram(user.id)
+        if staff is None:
+            return  # a victim: on to the victim bot
+        await self.rt.say(chat.id, self.rt.text(self._lang(staff), "tg_staff_hello"),
+                          track=False)
+        raise ApplicationHandlerStop
+
+    async def on_ack(self, update: Update, context: Ctx) -> None:
+        q, user = update.callback_query, update.effective_user
+        if q is None or user is None:
+            return
+        alert_id = int((q.data or "ack:0").split(":")[1])
+        staff = await self.staff_by_telegram(user.id)
+        lang = self._lang(staff, user)
+        if staff is None:
+            await self.rt.answer(q, self.rt.text(lang, "tg_staff_not_linked"), alert=True)
+            return
+        try:
+            ok = await alerts.ack(self.deps, staff, alert_id, via="telegram")
+        except LookupError:
+            await self.rt.answer(q, self.rt.text(lang, "tg_staff_not_allowed"), alert=True)
+            return
+        done = "tg_staff_ack_done" if ok else "tg_staff_ack_already"
+        await self.rt.answer(q, self.rt.text(lang, done), alert=True)
+
+    # --- posting -------------------------------------------------------------------------
+
+    async def run(self, hub: Hub) -> None:
+        """Forever: post alerts and mark acknowledged ones (errors logged, never fatal)."""
+        async def on_alert(ev: Event) -> None:
+            try:
+                if ev["type"] == EventType.ALERT:
+                    await self.post(ev)
+                else:
+                    await self.mark_acked(ev)
+            except Exception as e:  # one bad alert must not stop the others
+                log.warning("staff alert not posted", extra={"alert": ev.get("alert"),
+                                                             "error": type(e).__name__})
+
+        await hub.follow(lambda ev: ev.get("type") in (EventType.ALERT, EventType.ALERT_ACKED),
+                         on_alert)
+
+    async def _targets(self, ev: Event) -> list[tuple[int, str]]:
+        """(chat id, language) of everyone this alert step goes to on Telegram."""
+        cfg = self.deps.config
+        if cfg.telegram.staff_chat_id:
+            return [(cfg.telegram.staff_chat_id, cfg.languages.default)]
+        cond: ColumnElement[bool]
+        async with self.deps.engine.connect() as conn:
+            if ev.get("leads"):
+                cond = counselors.c.role.in_((Role.LEAD.value, Role.ADMIN.value))
+            elif ev.get("target") is not None:
+                cond = counselors.c.id == int(ev["target"])
+            else:
+                return []
+            rows = await conn.execute(select(counselors.c.telegram_chat_id,
+                                             counselors.c.languages).where(and_(
+                cond, counselors.c.active.is_(True),
+                counselors.c.telegram_chat_id.is_not(None))))
+            out = []
+            for r in rows:
+                langs = [x for x in r.languages.split(",") if x in cfg.languages.supported]
+                out.append((int(r.telegram_chat_id), langs[0] if langs else
+                            cfg.languages.default))
+            return out
+
+    async def post(self, ev: Event) -> None:
+        alert_id, step = int(ev["alert"]), int(ev.get("step", 0))
+        if not await self.deps.redis.set(self.deps.keys.tg_alert(alert_id, step), "1", nx=True,
+                                         ex=TG_ALERT_TTL_S):
+            return  # another instance posts this one
+        targets = await self._targets(ev)
+        if not targets:
+            return
+        cid = str(ev["conversation"])
+        async with self.deps.engine.connect() as conn:
+            row = (await conn.execute(select(conversations.c.urgency,
+                                             conversations.c.intake_answers).where(
+                conversations.c.id == cid))).first()
+        urgency = row.urgency if row else "?"
+        platform = _platform(row.intake_answers if row else "{}")
+        posts = self.deps.keys.tg_alert_posts(alert_id)
+        for chat_id, lang in targets:
+            text = self.rt.text(
+                lang, "tg_staff_alert", case_number=cid[:8], urgency=urgency,
+                reasons=", ".join(ev.get("reasons") or ()) or "-", kind=str(ev.get("kind")),
+                platform=platform or "-",
+                link=f"{self.deps.config.server.public_url}/console/cases/{cid}")
+            msg = await self.rt.say(chat_id, text, self.rt.markup(
+                lang, [[("ack", f"ack:{alert_id}")]]), track=False)
+            if msg is not None:
+                await self.deps.redis.sadd(posts, f"{chat_id}:{msg.message_id}:{lang}")
+                await self.deps.redis.expire(posts, TG_ALERT_TTL_S)
+        log.info("staff alert posted", extra={"alert": alert_id, "step": step,
+                                              "posts": len(targets)})
+
+    async def mark_acked(self, ev: Event) -> None:
+        alert_id = int(ev["alert"])
+        posts = self.deps.keys.tg_alert_posts(alert_id)
+        # Claimed like a post (step -1), so one instance edits the messages.
+        if not await self.deps.redis.set(self.deps.keys.tg_alert(alert_id, -1), "1", nx=True,
+                                         ex=TG_ALERT_TTL_S):
+            return
+        for entry in await self.deps.redis.smembers(posts):
+            chat, mid, lang = str(entry).split(":")
+            await self.rt.edit_in(int(chat), int(mid), self.rt.text(
+                lang, "tg_staff_acked", case_number=str(ev["conversation"])[:8],
+                by=str(ev.get("by"))))
+
+
+def _platform(raw: str) -> str | None:
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        value = json.loads(raw or "{}").get("platform")
+        return value if isinstance(value, str) else None
+    return None
+
+

@@ -1,0 +1,310 @@
+"""SQL access for the phone and SMS channels: counselor phones, SMS opt-outs, SMS intake state,
+sent SMS parts, voice calls and call-back requests. Callers own the transaction.
+
+Phone numbers are only ever stored sealed (AES-GCM, see hotline.crypto); lookups go by keyed
+pseudonym or by Twilio's ids. See docs/twilio.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from hotline.callbacks.tables import callbacks
+from hotline.cases.tables import conversations
+from hotline.channels.twilio.tables import sms_intake, sms_optouts, sms_parts, voice_calls
+from hotline.staff.tables import counselor_phones
+from hotline.stores.sql.direct import Prebuilt, Sql, first, run
+
+# --- counselor phones ---
+
+
+async def set_phone(conn: AsyncConnection, counselor_id: int, sealed: bytes | None,
+                    at: datetime) -> None:
+    """Store (or with None, remove) a counselor's sealed phone number."""
+    await conn.execute(delete(counselor_phones)
+                       .where(counselor_phones.c.counselor_id == counselor_id))
+    if sealed is not None:
+        await conn.execute(insert(counselor_phones).values(
+            counselor_id=counselor_id, phone_sealed=sealed, updated_at=at))
+
+
+async def phone_sealed(conn: AsyncConnection, counselor_id: int) -> bytes | None:
+    row = (await conn.execute(select(counselor_phones.c.phone_sealed).where(
+        counselor_phones.c.counselor_id == counselor_id))).first()
+    return bytes(row[0]) if row else None
+
+
+# --- SMS opt-outs (STOP / START) ---
+
+
+async def is_opted_out(conn: AsyncConnection, pseudonym: str) -> bool:
+    row = (await conn.execute(select(sms_optouts.c.pseudonym)
+                              .where(sms_optouts.c.pseudonym == pseudonym))).first()
+    return row is not None
+
+
+async def opt_out(conn: AsyncConnection, pseudonym: str, at: datetime) -> bool:
+    """Record a STOP; False if the sender had already opted out."""
+    if await is_opted_out(conn, pseudonym):
+        return False
+    await conn.execute(insert(sms_optouts).values(pseudonym=pseudonym, created_at=at))
+    return True
+
+
+async def opt_in(conn: AsyncConnection, pseudonym: str) -> bool:
+    """Record a START; False if the sender had not opted out."""
+    res = await conn.execute(delete(sms_optouts).where(sms_optouts.c.pseudonym == pseudonym))
+    return res.rowcount > 0
+
+
+# --- SMS intake state ---
+
+
+@dataclass(frozen=True)
+class SmsCase:
+    """What the SMS channel needs after storing a message, read in one statement."""
+
+    status: str
+    language: str
+    step: str | None
+    pending: str | None
+    opted_out: bool
+
+
+_SMS_CASE = Prebuilt(
+    select(conversations.c.status, conversations.c.language, sms_intake.c.step,
+           sms_intake.c.pending, sms_optouts.c.pseudonym)
+    .select_from(conversations
+                 .outerjoin(sms_intake, sms_intake.c.conversation_id == conversations.c.id)
+                 .outerjoin(sms_optouts, sms_optouts.c.pseudonym == bindparam("b_pseudonym")))
+    .where(conversations.c.id == bindparam("b_cid")))
+
+
+async def sms_case(conn: Sql, conversation_id: str, pseudonym: str) -> SmsCase | None:
+    """A conversation's status and language, its intake step, and whether its sender opted out
+    (one prebuilt statement: this runs for every inbound SMS)."""
+    row = await first(conn, _SMS_CASE, {"b_pseudonym": pseudonym, "b_cid": conversation_id})
+    if row is None:
+        return None
+    return SmsCase(row[0], row[1], row[2], row[3], row[4] is not None)
+
+
+async def intake_state(conn: AsyncConnection, conversation_id: str
+                       ) -> tuple[str, str | None] | None:
+    row = (await conn.execute(select(sms_intake.c.step, sms_intake.c.pending).where(
+        sms_intake.c.conversation_id == conversation_id))).first()
+    return (str(row[0]), row[1]) if row else None
+
+
+_START_INTAKE = Prebuilt(insert(sms_intake),
+                         keys=("conversation_id", "step", "pending", "updated_at"))
+
+
+async def start_intake(conn: Sql, conversation_id: str, step: str, at: datetime) -> None:
+    """The first intake step of a conversation just opened (it has no intake row yet)."""
+    await run(conn, _START_INTAKE, {"conversation_id": conversation_id, "step": step,
+                                    "pending": None, "updated_at": at})
+
+
+_SET_INTAKE = Prebuilt(update(sms_intake)
+                       .where(sms_intake.c.conversation_id == bindparam("b_cid"))
+                       .values(step=bindparam("b_step"), pending=bindparam("b_pending"),
+                               updated_at=bindparam("b_at", type_=sms_intake.c.updated_at.type)))
+
+
+async def set_intake(conn: Sql, conversation_id: str, step: str, pending: str | None,
+                     at: datetime) -> None:
+    """Move a conversation's intake to `step` (a row is added if it has none)."""
+    if await run(conn, _SET_INTAKE, {"b_cid": conversation_id, "b_step": step,
+                                     "b_pending": pending, "b_at": at}) == 0:
+        await run(conn, _START_INTAKE, {"conversation_id": conversation_id, "step": step,
+                                        "pending": pending, "updated_at": at})
+
+
+# --- SMS parts of a counselor's reply ---
+
+
+@dataclass(frozen=True)
+class Part:
+    message_sid: str
+    conversation_id: str
+    seq: int
+    part: int
+    parts: int
+    status: str
+    error: str | None
+
+
+async def sent_parts(conn: AsyncConnection, conversation_id: str, seq: int) -> dict[int, str]:
+    """Parts of one reply Twilio already accepted: part index -> MessageSid."""
+    rows = await conn.execute(select(sms_parts.c.part, sms_parts.c.message_sid).where(and_(
+        sms_parts.c.conversation_id == conversation_id, sms_parts.c.seq == seq)))
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+async def add_part(conn: AsyncConnection, *, message_sid: str, conversation_id: str, seq: int,
+                   part: int, parts: int, at: datetime) -> None:
+    await conn.execute(insert(sms_parts).values(
+        message_sid=message_sid, conversation_id=conversation_id, seq=seq, part=part,
+        parts=parts, status="sent", error=None, created_at=at))
+
+
+# Delivery reports for one part can arrive out of order: a later state is never overwritten
+# by an earlier one ("sent" arriving after "delivered").
+STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
+               "receiving": 3, "received": 3, "delivered": 4, "read": 5, "undelivered": 6,
+               "failed": 6, "canceled": 6}
+
+
+async def set_part_status(conn: AsyncConnection, message_sid: str, status: str,
+                          error: str | None) -> list[Part] | None:
+    """Record a status callback; returns every part of the same reply (None: unknown sid)."""
+    row = (await conn.execute(select(sms_parts.c.conversation_id, sms_parts.c.seq,
+                                     sms_parts.c.status)
+                              .where(sms_parts.c.message_sid == message_sid))).first()
+    if row is None:
+        return None
+    if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(row[2], 0):
+        await conn.execute(update(sms_parts).where(sms_parts.c.message_sid == message_sid)
+                           .values(status=status, error=error))
+    rows = await conn.execute(select(sms_parts).where(and_(
+        sms_parts.c.conversation_id == row[0], sms_parts.c.seq == row[1]))
+        .order_by(sms_parts.c.part))
+    return [Part(r.message_sid, r.conversation_id, r.seq, r.part, r.parts, r.status, r.error)
+            for r in rows]
+
+
+# --- voice calls ---
+
+
+@dataclass(frozen=True)
+class Call:
+    call_sid: str
+    direction: str
+    conversation_id: str | None
+    language: str | None
+    state: str
+    pending: str | None
+    counselor_id: int | None
+    created_at: datetime
+
+
+def _call(r: Any) -> Call:
+    return Call(r.call_sid, r.direction, r.conversation_id, r.language, r.state, r.pending,
+                r.counselor_id, r.created_at)
+
+
+async def get_call(conn: AsyncConnection, call_sid: str) -> Call | None:
+    row = (await conn.execute(select(voice_calls).where(voice_calls.c.call_sid == call_sid))
+           ).first()
+    return _call(row) if row else None
+
+
+async def add_call(conn: AsyncConnection, *, call_sid: str, direction: str, state: str,
+                   at: datetime, conversation_id: str | None = None,
+                   language: str | None = None, counselor_id: int | None = None) -> None:
+    await conn.execute(insert(voice_calls).values(
+        call_sid=call_sid, direction=direction, state=state, conversation_id=conversation_id,
+        language=language, counselor_id=counselor_id, created_at=at, updated_at=at))
+
+
+async def update_call(conn: AsyncConnection, call_sid: str, at: datetime,
+                      only_states: tuple[str, ...] | None = None, **values: Any) -> bool:
+    """Change a call; with `only_states`, only from one of those states (True if changed)."""
+    cond: ColumnElement[bool] = voice_calls.c.call_sid == call_sid
+    if only_states is not None:
+        cond = and_(cond, voice_calls.c.state.in_(only_states))
+    res = await conn.execute(update(voice_calls).where(cond).values(updated_at=at, **values))
+    return res.rowcount == 1
+
+
+async def calls_in_state(conn: AsyncConnection, state: str, limit: int = 100) -> list[Call]:
+    rows = await conn.execute(select(voice_calls).where(voice_calls.c.state == state)
+                              .order_by(voice_calls.c.created_at).limit(limit))
+    return [_call(r) for r in rows]
+
+
+async def inbound_call_for(conn: AsyncConnection, conversation_id: str) -> Call | None:
+    """The victim's live inbound call for a conversation (the newest one)."""
+    row = (await conn.execute(select(voice_calls).where(and_(
+        voice_calls.c.conversation_id == conversation_id, voice_calls.c.direction == "in"))
+        .order_by(voice_calls.c.created_at.desc()).limit(1))).first()
+    return _call(row) if row else None
+
+
+# --- call-back requests ---
+
+
+@dataclass(frozen=True)
+class Callback:
+    id: str
+    source_key: str
+    source_channel: str
+    pseudonym: str
+    contact_sealed: bytes | None
+    language: str
+    window_start: datetime
+    window_end: datetime
+    leave_message: bool
+    status: str
+    conversation_id: str | None
+    attempts: int
+
+
+def _callback(r: Any) -> Callback:
+    return Callback(r.id, r.source_key, r.source_channel, r.pseudonym,
+                    bytes(r.contact_sealed) if r.contact_sealed is not None else None,
+                    r.language, r.window_start, r.window_end, bool(r.leave_message), r.status,
+                    r.conversation_id, int(r.attempts))
+
+
+async def add_callback(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(callbacks).values(**values))
+
+
+async def callback_by_source(conn: AsyncConnection, source_key: str) -> Callback | None:
+    row = (await conn.execute(select(callbacks).where(callbacks.c.source_key == source_key))
+           ).first()
+    return _callback(row) if row else None
+
+
+async def callback_get(conn: AsyncConnection, callback_id: str) -> Callback | None:
+    row = (await conn.execute(select(callbacks).where(callbacks.c.id == callback_id))).first()
+    return _callback(row) if row else None
+
+
+async def callback_for_conversation(conn: AsyncConnection, conversation_id: str
+                                    ) -> Callback | None:
+    row = (await conn.execute(select(callbacks).where(
+        callbacks.c.conversation_id == conversation_id)
+        .order_by(callbacks.c.created_at.desc()).limit(1))).first()
+    return _callback(row) if row else None
+
+
+async def callbacks_in(conn: AsyncConnection, statuses: tuple[str, ...], *,
+                       start_before: datetime | None = None,
+                       end_before: datetime | None = None, limit: int = 100
+                       ) -> list[Callback]:
+    cond: ColumnElement[bool] = callbacks.c.status.in_(statuses)
+    if start_before is not None:
+        cond = and_(cond, callbacks.c.window_start <= start_before)
+    if end_before is not None:
+        cond = and_(cond, callbacks.c.window_end <= end_before)
+    rows = await conn.execute(select(callbacks).where(cond)
+                              .order_by(callbacks.c.window_start).limit(limit))
+    return [_callback(r) for r in rows]
+
+
+async def update_callback(conn: AsyncConnection, callback_id: str, at: datetime,
+                          only_statuses: tuple[str, ...] | None = None, **values: Any) -> bool:
+    cond: ColumnElement[bool] = callbacks.c.id == callback_id
+    if only_statuses is not None:
+        cond = and_(cond, callbacks.c.status.in_(only_statuses))
+    res = await conn.execute(update(callbacks).where(cond).values(updated_at=at, **values))
+    return res.rowcount == 1

@@ -1,0 +1,143 @@
+"""Queries of a victim's case file: the conversations of a case (the first and its returns),
+what the victim asked of takedown staff from the case page, referrals given, and the case
+page's display choice. Callers own transactions. See docs/victim.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hotline.cases.tables import conversations
+from hotline.victim.tables import case_codes, case_requests, referrals_made
+
+LINK = "link"
+CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
+@dataclass(frozen=True)
+class CaseConversation:
+    id: str
+    channel: str
+    status: str
+    language: str
+    created_at: datetime
+    last_activity_at: datetime
+    intake_answers: str
+    urgency_reasons: str
+
+
+async def case_conversations(conn: AsyncConnection, root_id: str
+                             ) -> list[CaseConversation]:
+    """The case's first conversation and its returns, oldest first."""
+    rows = await conn.execute(select(
+        conversations.c.id, conversations.c.channel, conversations.c.status,
+        conversations.c.language, conversations.c.created_at, conversations.c.last_activity_at,
+        conversations.c.intake_answers, conversations.c.urgency_reasons).where(
+        (conversations.c.id == root_id) | (conversations.c.return_of == root_id))
+        .order_by(conversations.c.created_at))
+    return [CaseConversation(*r) for r in rows]
+
+
+async def root_of(conn: AsyncConnection, conversation_id: str) -> str | None:
+    """The first conversation of the case this one belongs to (itself, if not a return)."""
+    found = (await conn.execute(select(conversations.c.return_of).where(
+        conversations.c.id == conversation_id))).first()
+    if found is None:
+        return None
+    return str(found[0]) if found[0] else conversation_id
+
+
+async def set_return_of(conn: AsyncConnection, conversation_id: str, root_id: str) -> bool:
+    """Mark a conversation as a return of `root_id` (only once, never to itself)."""
+    if conversation_id == root_id:
+        return False
+    result = await conn.execute(update(conversations).where(and_(
+        conversations.c.id == conversation_id, conversations.c.return_of.is_(None)))
+        .values(return_of=root_id))
+    return bool(result.rowcount)
+
+
+async def return_of(conn: AsyncConnection, conversation_id: str) -> str | None:
+    return (await conn.execute(select(conversations.c.return_of).where(
+        conversations.c.id == conversation_id))).scalar_one_or_none()
+
+
+async def hide_platforms(conn: AsyncConnection, root_id: str) -> bool:
+    found = (await conn.execute(select(case_codes.c.hide_platforms).where(
+        case_codes.c.conversation_id == root_id))).scalar_one_or_none()
+    return bool(found)
+
+
+async def set_hide_platforms(conn: AsyncConnection, root_id: str, hide: bool) -> None:
+    await conn.execute(update(case_codes).where(case_codes.c.conversation_id == root_id)
+                       .values(hide_platforms=hide))
+
+
+async def add_request(conn: AsyncConnection, root_id: str, kind: str, body: bytes | None,
+                      at: datetime) -> int:
+    return int((await conn.execute(insert(case_requests).values(
+        conversation_id=root_id, kind=kind, body_sealed=body, created_at=at)
+        .returning(case_requests.c.id))).scalar_one())
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    id: int
+    kind: str
+    body_sealed: bytes | None
+    created_at: datetime
+    done_at: datetime | None
+
+
+async def requests(conn: AsyncConnection, root_id: str) -> list[CaseRequest]:
+    rows = await conn.execute(select(
+        case_requests.c.id, case_requests.c.kind, case_requests.c.body_sealed,
+        case_requests.c.created_at, case_requests.c.done_at).where(
+        case_requests.c.conversation_id == root_id).order_by(case_requests.c.id))
+    return [CaseRequest(*r) for r in rows]
+
+
+async def consent_withdrawn(conn: AsyncConnection, root_id: str) -> bool:
+    found = (await conn.execute(select(func.count()).select_from(case_requests).where(and_(
+        case_requests.c.conversation_id == root_id,
+        case_requests.c.kind == CONSENT_WITHDRAWN)))).scalar_one()
+    return bool(found)
+
+
+async def erase_requests(conn: AsyncConnection, conversation_ids: Sequence[str]) -> int:
+    """Within an erasure: the links a victim sent go with everything else personal."""
+    if not conversation_ids:
+        return 0
+    result = await conn.execute(delete(case_requests).where(
+        case_requests.c.conversation_id.in_(list(conversation_ids))))
+    return int(result.rowcount)
+
+
+async def add_referrals(conn: AsyncConnection, conversation_id: str, codes: Sequence[str],
+                        via: str, at: datetime) -> None:
+    """Record referrals given (a code given twice counts once)."""
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    for code in codes:
+        await conn.execute(make(referrals_made).values(
+            conversation_id=conversation_id, code=code, via=via, made_at=at)
+            .on_conflict_do_nothing())
+
+
+async def referrals_of(conn: AsyncConnection, conversation_id: str) -> list[str]:
+    rows = await conn.execute(select(referrals_made.c.code).where(
+        referrals_made.c.conversation_id == conversation_id).order_by(referrals_made.c.code))
+    return [str(r[0]) for r in rows]
+
+
+async def intake_answers(conn: AsyncConnection, conversation_id: str) -> str:
+    """The intake answers stored with a conversation (JSON text)."""
+    found = (await conn.execute(select(conversations.c.intake_answers).where(
+        conversations.c.id == conversation_id))).scalar_one_or_none()
+    return str(found or "{}")
