@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hotline.domain.conversation import Channel, Urgency
 from hotline.cases import conversations as convs
+from hotline.cases.tables import conversations
+from hotline.domain.conversation import Channel, Urgency
 from hotline.stores.sql.direct import DirectTx
 from hotline.stores.sql.engine import migrate, open_engine
 from hotline.stores.sql.group import GroupCommit
-from hotline.cases.tables import conversations
 from tests.conftest import Database
 
 NOW = datetime(2026, 12, 5, 1, 2, 3, tzinfo=UTC)
