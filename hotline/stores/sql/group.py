@@ -60,6 +60,7 @@ class GroupCommit:
         self._savepoints = sqlite
         self._pending: list[_Item] = []
         self._running = 0
+        self._drains: set[asyncio.Task[None]] = set()
 
     async def run(self, body: Body[T], key: str = "") -> T:
         """Run `body` in a transaction shared with concurrent writers; its result once the
@@ -83,7 +84,10 @@ class GroupCommit:
         self._running -= 1
         if self._pending and self._running < self._lanes:
             self._running += 1
-            asyncio.get_running_loop().create_task(self._drain(), name="group-commit")
+            task = asyncio.get_running_loop().create_task(self._drain(), name="group-commit")
+            # The loop keeps only a weak reference to a task.
+            self._drains.add(task)
+            task.add_done_callback(self._drains.discard)
 
     async def _drain(self) -> None:
         try:
