@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import RedisProcess, percentile, summarize_ms
 
-from hotline.cases.live import ClaimResult, LiveStore, StaffProfile, Waiting, now_ms
+from hotline.cases.live import LiveStore, now_ms
+from hotline.cases.live_records import ClaimResult, StaffProfile, Waiting
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence, RoutingRules
 from hotline.stores.live.keys import Keys

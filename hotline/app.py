@@ -39,6 +39,7 @@ from hotline.cases import pages as console_pages
 from hotline.cases.live import LiveStore
 from hotline.channels.telegram import service as telegram
 from hotline.channels.twilio import sms, voice
+from hotline.channels.webchat import callback as webchat_callback
 from hotline.channels.webchat import case as webcase
 from hotline.channels.webchat import chat as webchat
 from hotline.channels.webchat import tools as webchat_tools
@@ -267,6 +268,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(webchat.routes)
     app.router.add_routes(webcase.routes)
     app.router.add_routes(webchat_tools.routes)
+    app.router.add_routes(webchat_callback.routes)
     app.router.add_routes(console_pages.routes)
     app.router.add_routes(console_api.routes)
     app.router.add_routes(floor_api.routes)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from hotline.audit import log as audit
-from hotline.cases import conversations as convs
+from hotline.cases import floor_queries
 from hotline.channels.telegram import cli as telegram_cli
 from hotline.config import Config, ConfigError, load_config
 from hotline.domain import shifts
@@ -312,8 +312,8 @@ async def _queue(cfg: Config, limit: int, after: tuple[Urgency, datetime, str] |
     try:
         await migrate(engine)
         async with engine.connect() as conn:
-            rows = await convs.waiting_page(conn, limit + 1, after)
-            total = sum(g.count for g in await convs.waiting_groups(conn))
+            rows = await floor_queries.waiting_page(conn, limit + 1, after)
+            total = sum(g.count for g in await floor_queries.waiting_groups(conn))
     finally:
         await engine.dispose()
     now = datetime.now(UTC)

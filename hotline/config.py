@@ -25,12 +25,14 @@ from hotline.config_console import (
     validate_wellbeing,
 )
 from hotline.config_limits import LimitsConfig
+from hotline.config_read import build_section
 from hotline.config_referrals import ReferralsConfig, parse_referrals
 from hotline.config_roster import RosterConfig, ShiftSeed, parse_roster
 from hotline.config_streams import StreamsConfig
 from hotline.domain.abandon import AbandonConfig
 from hotline.domain.errors import ConfigError
 from hotline.domain.routing import RoutingMode, RoutingRules
+from hotline.domain.triage import rules_from_mapping
 from hotline.takedown.config import TakedownConfig, parse_takedown
 
 if typing.TYPE_CHECKING:
@@ -195,66 +197,10 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
 }
 
 
-def _type_name(tp: Any) -> str:
-    if tp is int:
-        return "an integer"
-    if tp is float:
-        return "a number"
-    if tp is str:
-        return "a string"
-    if tp is bool:
-        return "true or false"
-    return "a list of strings"
-
-
-def _coerce(key: str, tp: Any, value: Any, from_env: bool) -> Any:
-    origin = typing.get_origin(tp)
-    if origin is tuple:
-        if from_env and isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-        return tuple(value)
-    if from_env and isinstance(value, str) and tp is not str:
-        try:
-            value = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}") from None
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if tp is int and isinstance(value, bool):
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if not isinstance(value, tp):
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    return value
-
-
 def _triage_rules(raw: Any) -> TriageRules:
-    # Imported here: triage raises this module's ConfigError.
-    from hotline.domain.triage import rules_from_mapping
-
     if not isinstance(raw, dict):
         raise ConfigError("triage: expected a table [triage]")
     return rules_from_mapping(raw)
-
-
-def _build_section(name: str, cls: type[Any], raw: Mapping[str, Any],
-                   env: Mapping[str, str]) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in known:
-            raise ConfigError(
-                f"{name}.{key}: unknown key (known keys: {', '.join(sorted(known))})"
-            )
-    values: dict[str, Any] = {}
-    for key in known:
-        if key in raw:
-            values[key] = _coerce(f"{name}.{key}", hints[key], raw[key], from_env=False)
-    for var, (section, key) in ENV_OVERRIDES.items():
-        if section == name and var in env:
-            values[key] = _coerce(f"{var} ({name}.{key})", hints[key], env[var], from_env=True)
-    return cls(**values)
 
 
 def _validate(cfg: Config) -> None:
@@ -369,7 +315,8 @@ def config_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str] | None = 
         if not isinstance(body, dict):
             raise ConfigError(f"{section}: expected a table [{section}]")
     parts = {
-        name: _build_section(name, cls, raw.get(name, {}), env) for name, cls in _SECTIONS.items()
+        name: build_section(name, cls, raw.get(name, {}), env, ENV_OVERRIDES)
+        for name, cls in _SECTIONS.items()
     }
     cfg = Config(**parts, roster=parse_roster(raw.get("roster", {})),
                  triage=_triage_rules(raw.get("triage", {})),

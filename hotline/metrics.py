@@ -6,7 +6,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from hotline.cases.conversations import WaitingGroup
+from hotline.cases.floor_queries import WaitingGroup
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

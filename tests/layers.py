@@ -71,10 +71,12 @@ _QUERY_LAYER = frozenset({"tables", "store", "queries"})
 
 
 def is_handler(name: str) -> bool:
-    """Channels and HTTP handlers: they call services, never the stores."""
+    """Channels and HTTP handlers: they call services, never the stores. A command-line entry
+    point (`cli`) opens the engine and runs migrations as the server does; its SQL still goes
+    through the rooms' services (the tables rule)."""
     parts = name.split(".")
     last = parts[-1]
-    if last in _QUERY_LAYER:
+    if last in _QUERY_LAYER or last == "cli":
         return False
     return (len(parts) > 1 and parts[1] in ("channels", "web")) or last in ("api", "pages") \
         or last.endswith("_api")

@@ -1,5 +1,5 @@
 """What each staff member's console stream carries: the cases that person may read (the one
-read rule, domain.staff.may_read_case), that the queue moved (type only) for the rest, and
+read rule, domain.policy.may_read_case), that the queue moved (type only) for the rest, and
 for leads and admins everything. Table-tested per role and event type on the pure policy,
 then over the real app with real streams, on both databases."""
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from hotline.domain.staff import Role, Staff, event_for
+from hotline.domain.policy import event_for
+from hotline.domain.staff import Role, Staff
 from tests.conftest import AppRunner
 from tests.floor import deps_of, hold_jobs
 from tests.helpers import Counselor, Victim, add_staff

@@ -13,7 +13,7 @@ from sqlalchemy import insert
 
 from hotline.cases import conversations as convs
 from hotline.cases import staffing as agent_sync
-from hotline.cases.live import Waiting
+from hotline.cases.live_records import Waiting
 from hotline.cases.tables import conversations
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency, queue_score

@@ -25,7 +25,7 @@ from hotline.cases import conversations as convs
 from hotline.cases import handover, livesync
 from hotline.cases.casework import CaseNotFound
 from hotline.cases.inbox import receive
-from hotline.cases.live import StaffProfile
+from hotline.cases.live_records import StaffProfile
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Status
 from hotline.domain.routing import Presence

@@ -250,7 +250,7 @@ async def test_start_keeps_a_live_state_that_another_instance_is_using(deps: Dep
     """A starting instance must not rebuild a Redis that kept its state: a claim another
     instance made a moment ago (Redis first, SQL just after) would be undone."""
     from hotline.cases import livesync
-    from hotline.cases.live import StaffProfile
+    from hotline.cases.live_records import StaffProfile
     from hotline.domain.routing import Presence
 
     await livesync.rebuild(deps)  # the running instance's start

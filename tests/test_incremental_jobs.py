@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from hotline.cases import conversations as convs
 from hotline.cases import livesync, urgency
-from hotline.cases.live import StaffProfile
+from hotline.cases.live_records import StaffProfile
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from hotline.cases.live import ClaimResult, LiveStore, StaffProfile, Waiting, now_ms
+from hotline.cases.live import LiveStore, now_ms
+from hotline.cases.live_records import ClaimResult, StaffProfile, Waiting
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence, RoutingRules, StaffState, why_not
 from hotline.stores.live.keys import Keys

@@ -21,7 +21,7 @@ import pytest
 from hotline.cases import conversations as convs
 from hotline.cases import livesync
 from hotline.cases.inbox import receive
-from hotline.cases.live import StaffProfile, Waiting
+from hotline.cases.live_records import StaffProfile, Waiting
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence, StaffState

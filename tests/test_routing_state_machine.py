@@ -35,7 +35,8 @@ from hypothesis.stateful import (
 )
 from redis.asyncio import Redis
 
-from hotline.cases.live import ClaimResult, LiveStore, StaffProfile, Waiting
+from hotline.cases.live import LiveStore
+from hotline.cases.live_records import ClaimResult, StaffProfile, Waiting
 from hotline.domain.conversation import Channel, Urgency, queue_score
 from hotline.domain.routing import (
     REASONS,

@@ -23,6 +23,7 @@ from hotline.audit import log as audit
 from hotline.cases import staffing
 from hotline.cases.tables import alerts, conversations
 from hotline.deps import Deps
+from hotline.domain import policy
 from hotline.domain.conversation import Status
 from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role, Staff
@@ -149,7 +150,7 @@ async def ack(deps: Deps, staff: Staff, alert_id: int, via: str = "console") -> 
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
         row = (await conn.execute(select(alerts).where(alerts.c.id == alert_id))).first()
-        if row is None or not may_ack(staff, _alert(row)):
+        if row is None or not policy.may_ack_alert(staff, _alert(row).kind):
             raise LookupError(alert_id)
         result = await conn.execute(update(alerts).where(and_(
             alerts.c.id == alert_id, alerts.c.acked_at.is_(None))).values(
@@ -197,13 +198,6 @@ async def announce_withdrawn(deps: Deps, conversation_id: str, ids: list[int],
                             "withdrawn_by": actor_id})
 
 
-def may_ack(staff: Staff, alert: Alert) -> bool:
-    """Leads and admins may acknowledge anything; takedown staff their kind of alert."""
-    if staff.role in (Role.LEAD, Role.ADMIN):
-        return True
-    return alert.kind == TAKEDOWN and staff.role == Role.TAKEDOWN
-
-
 async def open_alerts(deps: Deps, staff: Staff, recent: timedelta | None = None
                       ) -> list[Alert]:
     """Unacknowledged alerts this person may act on, oldest first; with `recent`, also those
@@ -217,7 +211,7 @@ async def open_alerts(deps: Deps, staff: Staff, recent: timedelta | None = None
             .select_from(alerts.outerjoin(counselors, counselors.c.id == alerts.c.acked_by))
             .where(shown).order_by(alerts.c.id))
         found = [_alert(r) for r in rows]
-    return [a for a in found if may_ack(staff, a)]
+    return [a for a in found if policy.may_ack_alert(staff, a.kind)]
 
 
 # Why an alert closed by itself (alerts.acked_via, with no acked_by).

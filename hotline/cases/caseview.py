@@ -15,8 +15,9 @@ from hotline.cases import conversations as convs
 from hotline.cases.live import now_ms
 from hotline.deps import Deps
 from hotline.domain import routing
+from hotline.domain.policy import may_act_on_case
 from hotline.domain.signals import Signal
-from hotline.domain.staff import Staff, may_act_on_case
+from hotline.domain.staff import Staff
 from hotline.staff import accounts as staff_store
 
 # The victim's answers the console shows, in this order (urgency.answers_from_json's keys).

@@ -26,8 +26,9 @@ from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Direction, Status, Urgency
 from hotline.domain.event_types import EventType
 from hotline.domain.intake import IntakeForm
+from hotline.domain.policy import may_act_on_case, may_read_case
 from hotline.domain.referrals import Referral, for_case
-from hotline.domain.staff import Role, Staff, may_act_on_case, may_read_case
+from hotline.domain.staff import Role, Staff
 from hotline.staff import exposure
 from hotline.stores.live.keys import CASE_VIEW_AUDIT_TTL_S
 from hotline.victim import casefile

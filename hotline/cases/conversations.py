@@ -52,9 +52,9 @@ class MessageRow:
 # "Not closed" written as the literal the partial index uq_conversations_open_sender is
 # defined with: SQLite re-prepares a statement on every execution when a bound parameter
 # might decide whether a partial index applies (measured: 21 us instead of 7 us an UPDATE).
-_NOT_CLOSED = conversations.c.status != literal_column("'closed'")
+NOT_CLOSED = conversations.c.status != literal_column("'closed'")
 
-_CONV_COLS = (
+CONV_COLS = (
     conversations.c.id, conversations.c.channel, conversations.c.pseudonym,
     conversations.c.language, conversations.c.status, conversations.c.urgency,
     conversations.c.counselor_id, conversations.c.created_at, conversations.c.enqueued_at,
@@ -66,8 +66,8 @@ _CONV_COLS = (
 )
 
 
-def _conv(r: Row) -> ConversationRow:
-    """A row of _CONV_COLS."""
+def row_of(r: Row) -> ConversationRow:
+    """A row of CONV_COLS."""
     return ConversationRow(
         id=r[0], channel=Channel(r[1]), pseudonym=r[2], language=r[3], status=Status(r[4]),
         urgency=Urgency(r[5]), counselor_id=r[6], created_at=r[7], enqueued_at=r[8],
@@ -83,17 +83,17 @@ def new_conversation_id() -> str:
 
 
 async def get(conn: AsyncConnection, conversation_id: str) -> ConversationRow | None:
-    row = (await conn.execute(select(*_CONV_COLS).where(conversations.c.id == conversation_id))
+    row = (await conn.execute(select(*CONV_COLS).where(conversations.c.id == conversation_id))
            ).first()
-    return _conv(row) if row else None
+    return row_of(row) if row else None
 
 
 async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
                     ) -> ConversationRow | None:
-    row = (await conn.execute(select(*_CONV_COLS).where(and_(
+    row = (await conn.execute(select(*CONV_COLS).where(and_(
         conversations.c.channel == channel.value, conversations.c.pseudonym == pseudonym,
-        _NOT_CLOSED)))).first()
-    return _conv(row) if row else None
+        NOT_CLOSED)))).first()
+    return row_of(row) if row else None
 
 
 # Built and compiled once: the inbound path runs these for every message, on the driver
@@ -101,7 +101,7 @@ async def find_open(conn: AsyncConnection, channel: Channel, pseudonym: str
 _BUMP = (
     update(conversations)
     .where(and_(conversations.c.channel == bindparam("b_channel"),
-                conversations.c.pseudonym == bindparam("b_pseudonym"), _NOT_CLOSED))
+                conversations.c.pseudonym == bindparam("b_pseudonym"), NOT_CLOSED))
     .returning(conversations.c.id, conversations.c.urgency, conversations.c.urgency_reasons,
                conversations.c.next_seq, conversations.c.signals_withdrawn))
 _BUMP_OPEN = Prebuilt(_BUMP.values(
@@ -308,145 +308,28 @@ async def close(conn: AsyncConnection, conversation_id: str, at: datetime,
 
 async def open_conversations(conn: AsyncConnection) -> list[ConversationRow]:
     """Every waiting or active conversation (the truth the live store is rebuilt from)."""
-    rows = await conn.execute(select(*_CONV_COLS)
+    rows = await conn.execute(select(*CONV_COLS)
                               .where(conversations.c.status != Status.CLOSED.value)
                               .order_by(conversations.c.enqueued_at))
-    return [_conv(r) for r in rows]
+    return [row_of(r) for r in rows]
 
 
 async def held_by(conn: AsyncConnection, counselor_id: int) -> list[ConversationRow]:
-    rows = await conn.execute(select(*_CONV_COLS).where(and_(
+    rows = await conn.execute(select(*CONV_COLS).where(and_(
         conversations.c.counselor_id == counselor_id,
         conversations.c.status == Status.ACTIVE.value)).order_by(conversations.c.assigned_at))
-    return [_conv(r) for r in rows]
+    return [row_of(r) for r in rows]
 
 
 async def latest_for(conn: AsyncConnection, channel: Channel, pseudonym: str
                      ) -> ConversationRow | None:
     """The sender's most recent conversation on a channel, open or closed."""
-    row = (await conn.execute(select(*_CONV_COLS).where(and_(
+    row = (await conn.execute(select(*CONV_COLS).where(and_(
         conversations.c.channel == channel.value, conversations.c.pseudonym == pseudonym))
         .order_by(conversations.c.created_at.desc()).limit(1))).first()
-    return _conv(row) if row else None
+    return row_of(row) if row else None
 
 
-# Written as the literals the partial indexes of migration 0020 are defined with (see
-# _NOT_CLOSED): with a bound parameter SQLite would not use them.
-_WAITING = conversations.c.status == literal_column("'waiting'")
-# SQLite's planner, without statistics, prefers the equality on ix_conversations_status and
-# reads every waiting row: these queries name their index there (PostgreSQL plans by cost).
-_BY_WAITING = "INDEXED BY ix_conversations_waiting"
-_BY_OPEN_ID = "INDEXED BY ix_conversations_open_id"
-
-
-@dataclass(frozen=True)
-class WaitingGroup:
-    """How many cases of one language, channel and urgency wait, and since when the oldest."""
-
-    language: str
-    channel: Channel
-    urgency: Urgency
-    count: int
-    oldest: datetime
-
-
-async def waiting_groups(conn: AsyncConnection) -> list[WaitingGroup]:
-    """Counts of waiting (and offered) cases per language, channel and urgency, read from
-    ix_conversations_waiting alone: a few rows whatever the queue's length."""
-    c = conversations.c
-    rows = await conn.execute(
-        select(c.language, c.channel, c.urgency, func.count(), func.min(c.enqueued_at))
-        .with_hint(conversations, _BY_WAITING, "sqlite")
-        .where(_WAITING).group_by(c.language, c.channel, c.urgency))
-    return [WaitingGroup(r[0], Channel(r[1]), Urgency(r[2]), int(r[3]), r[4]) for r in rows]
-
-
-async def oldest_waiting(conn: AsyncConnection, language: str, channel: Channel) -> str | None:
-    """The id of the longest-waiting case of one language and channel (any urgency)."""
-    c = conversations.c
-    row = (await conn.execute(select(c.id).where(and_(
-        _WAITING, c.language == language, c.channel == channel.value))
-        .order_by(c.enqueued_at, c.id).limit(1))).first()
-    return str(row[0]) if row else None
-
-
-async def overdue(conn: AsyncConnection, urgency: Urgency, enqueued_before: datetime,
-                  limit: int) -> list[ConversationRow]:
-    """Waiting cases of one urgency enqueued before a time, longest waiting first (aging's
-    work list, from ix_conversations_waiting)."""
-    rows = await conn.execute(select(*_CONV_COLS).with_hint(conversations, _BY_WAITING, "sqlite")
-                              .where(and_(_WAITING, conversations.c.urgency == urgency.value,
-                                          conversations.c.enqueued_at < enqueued_before))
-                              .order_by(conversations.c.enqueued_at).limit(limit))
-    return [_conv(r) for r in rows]
-
-
-async def active_page(conn: AsyncConnection, limit: int,
-                      after: tuple[datetime, str] | None = None
-                      ) -> tuple[list[ConversationRow], int]:
-    """Up to `limit` active cases, longest held first, after (assigned_at, id); and how many
-    are active in all."""
-    c = conversations.c
-    held = c.status == literal_column("'active'")
-    query = select(*_CONV_COLS).where(held)
-    if after is not None:
-        query = query.where((c.assigned_at > after[0])
-                            | and_(c.assigned_at == after[0], c.id > after[1]))
-    rows = await conn.execute(query.order_by(c.assigned_at, c.id).limit(limit))
-    total = (await conn.execute(select(func.count()).select_from(conversations)
-                                .where(held))).scalar_one()
-    return [_conv(r) for r in rows], int(total)
-
-
-async def open_in_range(conn: AsyncConnection, low: str, high: str | None
-                        ) -> list[ConversationRow]:
-    """Open conversations whose id is in [low, high) (high None: no end), from
-    ix_conversations_open_id: the reconciler's slice."""
-    c = conversations.c
-    query = select(*_CONV_COLS).with_hint(conversations, _BY_OPEN_ID, "sqlite").where(
-        and_(_NOT_CLOSED, c.id >= low))
-    if high is not None:
-        query = query.where(c.id < high)
-    return [_conv(r) for r in await conn.execute(query)]
-
-
-async def by_ids(conn: AsyncConnection, ids: list[str]) -> list[ConversationRow]:
-    """The conversations of these ids that exist (any status), 500 ids a statement."""
-    out: list[ConversationRow] = []
-    for start in range(0, len(ids), 500):
-        rows = await conn.execute(select(*_CONV_COLS).where(
-            conversations.c.id.in_(ids[start:start + 500])))
-        out += [_conv(r) for r in rows]
-    return out
-
-
-async def count_open(conn: AsyncConnection) -> int:
-    """How many conversations are open (counted in ix_conversations_open_id)."""
-    return int((await conn.execute(select(func.count()).select_from(conversations)
-                                   .with_hint(conversations, _BY_OPEN_ID, "sqlite")
-                                   .where(_NOT_CLOSED))).scalar_one())
-
-
-async def waiting_page(conn: AsyncConnection, limit: int,
-                       after: tuple[Urgency, datetime, str] | None = None
-                       ) -> list[ConversationRow]:
-    """Up to `limit` waiting cases in queue order (urgency, then longest wait) after the
-    (urgency, enqueued_at, id) of a previous page's last case: `hotline queue`, from SQL."""
-    c = conversations.c
-    out: list[ConversationRow] = []
-    for level in sorted(Urgency, key=lambda u: u.rank):
-        if after is not None and level.rank < after[0].rank:
-            continue
-        query = select(*_CONV_COLS).with_hint(conversations, _BY_WAITING, "sqlite").where(
-            and_(_WAITING, c.urgency == level.value))
-        if after is not None and level == after[0]:
-            query = query.where((c.enqueued_at > after[1])
-                                | and_(c.enqueued_at == after[1], c.id > after[2]))
-        rows = await conn.execute(query.order_by(c.enqueued_at, c.id).limit(limit - len(out)))
-        out += [_conv(r) for r in rows]
-        if len(out) >= limit:
-            break
-    return out
 async def reasons_of(conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, ...]]:
     """The urgency reason codes of each of `ids` (for the queue and offers: why urgent)."""
     if not ids:

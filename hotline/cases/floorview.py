@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hotline.cases import conversations as convs
-from hotline.cases import paging
+from hotline.cases import floor_queries, paging
 from hotline.cases import staffing as staff_profiles
-from hotline.cases.live import Waiting, now_ms
+from hotline.cases.live import now_ms
+from hotline.cases.live_records import Waiting
 from hotline.cases.paging import BadCursor, Cursor, QueuePage
 from hotline.deps import Deps
 from hotline.domain import shifts
@@ -70,7 +71,7 @@ async def summary(deps: Deps) -> dict[str, Any]:
     """Counts of waiting cases per urgency and per language and channel, with each group's
     longest wait (seconds) and its count per urgency."""
     async with deps.engine.connect() as conn:
-        found = await convs.waiting_groups(conn)
+        found = await floor_queries.waiting_groups(conn)
     now = datetime.now(UTC)
     by_urgency = {u.value: 0 for u in Urgency}
     groups: dict[tuple[str, str], dict[str, Any]] = {}
@@ -104,7 +105,7 @@ async def active(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
     """One page of the active cases, longest held first: {"items", "total", "next"}."""
     cut = _parse_active_cursor(after) if after else None
     async with deps.engine.connect() as conn:
-        rows, total = await convs.active_page(conn, limit, cut)
+        rows, total = await floor_queries.active_page(conn, limit, cut)
         unanswered = await convs.unanswered_since(conn, [c.id for c in rows])
     last = rows[-1] if len(rows) == limit and rows[-1].assigned_at else None
     return {"items": [{"id": c.id, "counselor": c.counselor_id, "urgency": c.urgency.value,

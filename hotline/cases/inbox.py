@@ -20,7 +20,7 @@ from hotline import metrics
 from hotline.audit import log as audit
 from hotline.cases import alerts, signals, urgency
 from hotline.cases import conversations as convs
-from hotline.cases.live import Waiting
+from hotline.cases.live_records import Waiting
 from hotline.deps import Deps
 from hotline.domain import abandon
 from hotline.domain.conversation import Direction, Inbound, Stored, Urgency

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -20,8 +19,16 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
-from hotline.domain.conversation import Channel, Urgency, queue_score
-from hotline.domain.routing import Presence, RoutingRules, StaffState, WaitingItem
+from hotline.cases.live_records import (
+    ClaimResult,
+    Held,
+    StaffProfile,
+    Waiting,
+    bar,
+    staff_state,
+)
+from hotline.domain.conversation import Channel, queue_score
+from hotline.domain.routing import Presence, RoutingRules, StaffState
 from hotline.stores.live.keys import DECLINED_TTL_S, Keys
 
 
@@ -31,84 +38,6 @@ def _lua(name: str) -> str:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _bar(values: tuple[str, ...] | frozenset[str]) -> str:
-    return "|" + "|".join(sorted(values)) + "|"
-
-
-def _unbar(text: str | None) -> frozenset[str]:
-    return frozenset(x for x in (text or "").split("|") if x)
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """One open conversation as the queue knows it (no text, no address)."""
-
-    conversation_id: str
-    channel: Channel
-    language: str
-    urgency: Urgency
-    enqueued_ms: int
-    needs: frozenset[str] = frozenset()
-
-    def encode(self) -> str:
-        return (f"{self.channel}|{self.language}|{self.urgency}|{self.enqueued_ms}|"
-                f"{','.join(sorted(self.needs))}")
-
-    @classmethod
-    def decode(cls, conversation_id: str, meta: str) -> Waiting:
-        channel, language, urgency, enqueued, needs = [*meta.split("|"), ""][:5]
-        return cls(conversation_id, Channel(channel), language, Urgency(urgency), int(enqueued),
-                   frozenset(x for x in needs.split(",") if x))
-
-    def item(self) -> WaitingItem:
-        return WaitingItem(self.conversation_id, self.channel, self.language, self.urgency,
-                           self.enqueued_ms, self.needs)
-
-
-@dataclass(frozen=True)
-class Held:
-    """The conversations the live state holds (LiveStore.held)."""
-
-    queued: frozenset[str]  # in the queue, with its entry
-    offered: frozenset[str]
-    owners: dict[str, int]  # conversation -> counselor
-    # Any trace at all: also a queue entry, metadata or offer time left on its own.
-    anywhere: frozenset[str]
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    ok: bool
-    reason: str = ""
-    waiting: Waiting | None = None
-
-
-@dataclass(frozen=True)
-class StaffProfile:
-    """The routing-relevant part of a counselor's account and roster, written to Redis."""
-
-    id: int
-    shift_start_ms: int
-    shift_end_ms: int
-    max_chats: int
-    languages: tuple[str, ...]
-    channels: tuple[str, ...]
-    skills: tuple[str, ...]
-
-
-def staff_state(aid: int, h: Mapping[str, str], beat_ms: int, load: int) -> StaffState:
-    """A counselor's routing state from their hash, heartbeat and load."""
-    status = h.get("status", "offline")
-    return StaffState(
-        id=aid,
-        status=Presence(status) if status in Presence.__members__.values() else Presence.OFFLINE,
-        shift_start_ms=int(h.get("start", 0)), shift_end_ms=int(h.get("end", 0)),
-        heartbeat_ms=beat_ms, max_chats=int(h.get("max", 0)),
-        languages=_unbar(h.get("langs")), channels=_unbar(h.get("chans")),
-        skills=_unbar(h.get("skills")), load=load,
-        on_call=h.get("call") == "1", idle_since_ms=int(h.get("idle", 0)))
 
 
 class LiveStore:
@@ -295,8 +224,8 @@ class LiveStore:
         k = self.keys
         p.hset(k.staff_hash(profile.id), mapping={
             "start": profile.shift_start_ms, "end": profile.shift_end_ms,
-            "max": profile.max_chats, "langs": _bar(profile.languages),
-            "chans": _bar(profile.channels), "skills": _bar(profile.skills)})
+            "max": profile.max_chats, "langs": bar(profile.languages),
+            "chans": bar(profile.channels), "skills": bar(profile.skills)})
         # No "status" placeholder: a missing status reads offline everywhere (status_of,
         # staff_states, lib.lua), and `rebuild` fills only a missing one from SQL, so a profile
         # written after Redis lost its data and before the rebuild must not pose as a choice.
@@ -418,8 +347,8 @@ class LiveStore:
             for a in people:
                 p.hset(k.staff_hash(a.id), mapping={
                     "start": a.shift_start_ms, "end": a.shift_end_ms, "max": a.max_chats,
-                    "langs": _bar(a.languages), "chans": _bar(a.channels),
-                    "skills": _bar(a.skills), "call": "1" if str(a.id) in on_call else "0"})
+                    "langs": bar(a.languages), "chans": bar(a.channels),
+                    "skills": bar(a.skills), "call": "1" if str(a.id) in on_call else "0"})
                 status = statuses.get(a.id, Presence.OFFLINE)
                 p.hsetnx(k.staff_hash(a.id), "status", status.value)
                 if status != Presence.OFFLINE:

@@ -17,8 +17,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.cases import conversations as convs
-from hotline.cases import staffing
-from hotline.cases.live import Held, Waiting
+from hotline.cases import floor_queries, staffing
+from hotline.cases.live_records import Held, Waiting
 from hotline.cases.scan import Walk, held_of
 from hotline.deps import Deps
 from hotline.domain.conversation import Status
@@ -190,14 +190,15 @@ class Reconciler:
         looks at, and what Redis holds of all of them."""
         deps = self.deps
         async with deps.engine.connect() as conn:
-            slices = min(_MAX_SLICES, -(-await convs.count_open(conn) // self.slice_rows))
+            slices = min(_MAX_SLICES, -(-await floor_queries.count_open(conn) // self.slice_rows))
             if slices <= 1:
                 found = await convs.open_conversations(conn)
             else:
-                found = await convs.open_in_range(conn, *id_range(self.turn % slices, slices))
+                found = await floor_queries.open_in_range(
+                    conn, *id_range(self.turn % slices, slices))
             rows = {r.id: r for r in found}
             again = sorted((self.suspects | self.strays) - set(rows))
-            rows.update((r.id, r) for r in await convs.by_ids(conn, again)
+            rows.update((r.id, r) for r in await floor_queries.by_ids(conn, again)
                         if r.status != Status.CLOSED)
         self.turn += 1
         if slices <= 1:
@@ -209,7 +210,7 @@ class Reconciler:
             # Redis holds them, the range did not cover them: open or not, SQL says (read
             # after Redis, like the full pass).
             extra = sorted(in_redis - set(rows))
-            rows.update((r.id, r) for r in await convs.by_ids(conn, extra)
+            rows.update((r.id, r) for r in await floor_queries.by_ids(conn, extra)
                         if r.status != Status.CLOSED)
         return rows, in_redis, await held_of(deps.redis, deps.keys, sorted(in_redis | set(rows)))
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from sqlalchemy import select
 
 from hotline.cases import caseview, casework, handover, urgency
 from hotline.domain import intake, shifts
@@ -16,9 +15,9 @@ from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
 from hotline.staff import account, auth
+from hotline.staff import accounts as staff_store
 from hotline.staff import login_throttle as throttle
 from hotline.staff import pages as staff_pages
-from hotline.staff.tables import counselors
 from hotline.web import i18n
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import form_body
@@ -117,10 +116,7 @@ def _forbidden(request: web.Request, ctx: dict[str, Any]) -> web.Response:
 async def _directory(request: web.Request) -> list[dict[str, Any]]:
     """Every active staff account (id, name, role) for the lead's pickers."""
     async with request.app[DEPS].engine.connect() as conn:
-        rows = await conn.execute(select(counselors.c.id, counselors.c.name, counselors.c.role)
-                                  .where(counselors.c.active.is_(True))
-                                  .order_by(counselors.c.name))
-        return [{"id": r.id, "name": r.name, "role": r.role} for r in rows]
+        return await staff_store.directory(conn)
 
 
 @routes.get("/console/lead")

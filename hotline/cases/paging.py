@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from hotline.cases.live import Waiting, staff_state
+from hotline.cases.live_records import Waiting, staff_state
 from hotline.domain.conversation import RANK_SPAN_MS, Urgency, queue_score
 from hotline.domain.routing import StaffState
 from hotline.stores.live.keys import Keys

@@ -17,8 +17,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
-from hotline.cases import alerts, casework, paging
-from hotline.cases import conversations as convs
+from hotline.cases import alerts, casework, floor_queries, paging
 from hotline.cases.live import now_ms
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
@@ -115,7 +114,7 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
     loop each time)."""
     async with deps.engine.connect() as conn:
         counts = Counter[tuple[str, Channel]]()
-        for g in await convs.waiting_groups(conn):
+        for g in await floor_queries.waiting_groups(conn):
             counts[(g.language, g.channel)] += g.count
     # A case out on offer is covered for now.
     counts.subtract((w.language, w.channel) for w in await paging.offered(deps.redis, deps.keys))
@@ -129,7 +128,7 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
         current[key] = state.value
         if state != Coverage.OK and previous.get(key) != state.value:
             async with deps.engine.connect() as conn:
-                oldest = await convs.oldest_waiting(conn, lang, chan)
+                oldest = await floor_queries.oldest_waiting(conn, lang, chan)
             if oldest is None:
                 continue  # taken meanwhile
             await deps.publish({"type": EventType.COVERAGE, "language": lang, "channel": chan.value,

@@ -10,7 +10,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from hotline.cases.live import Held
+from hotline.cases.live_records import Held
 from hotline.stores.live.keys import Keys
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.cases.live import StaffProfile
+from hotline.cases.live_records import StaffProfile
 from hotline.cases.tables import shift_overrides
 from hotline.cases.tables import shifts as shifts_table
 from hotline.deps import Deps

@@ -1,7 +1,7 @@
 """One staff member's console event stream: what it may carry, and what ends it.
 
 A counselor hears of the cases they may read (the one read rule: casework.CaseFacts, over
-domain.staff.may_read_case) and, for other cases, only that the queue moved; leads and admins
+domain.policy.may_read_case) and, for other cases, only that the queue moved; leads and admins
 hear everything; takedown staff also hear of cases that raised a takedown alert. The stream
 starts from SQL (the cases the person may read) and follows holder changes and takedown
 alerts from the events themselves, in order; at each heartbeat it reads SQL again, checks the
@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.cases.casework import CaseFacts, readable_cases
 from hotline.deps import Deps
 from hotline.domain.event_types import EventType
-from hotline.domain.staff import Staff, event_for
+from hotline.domain.policy import event_for
+from hotline.domain.staff import Staff
 from hotline.events import Event
 from hotline.staff import accounts as staff_store
 from hotline.staff.sessions import revokes, session_ref

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, bindparam, update
 
 from hotline.audit import log as audit
-from hotline.cases import alerts, signals
+from hotline.cases import alerts, floor_queries, signals
 from hotline.cases import conversations as convs
 from hotline.cases import signal_store as signals_store
 from hotline.cases.livesync import as_waiting
@@ -254,7 +254,7 @@ async def _age_batch(deps: Deps, level: Urgency, cut: datetime, now: datetime, b
     """Age up to `batch` cases of `level` enqueued before `cut`; (changes, rows read)."""
     changed = []
     async with deps.engine.begin() as conn:
-        due = await convs.overdue(conn, level, cut, batch)
+        due = await floor_queries.overdue(conn, level, cut, batch)
         for conv in due:
             waited = (now - conv.enqueued_at).total_seconds()
             target = aged(conv.urgency, waited, deps.config.triage)

@@ -1,4 +1,5 @@
-"""Who may do what: the one answer for every role and every console route. Pure.
+"""Who may do what: the one answer for every role, every console route and every record
+(cases, what an event stream carries, alerts, the takedown desk). Pure.
 
 Roles differ: an admin manages staff accounts and settings and reads the audit log; a lead
 runs the floor (reassignment, the roster, bans, the wellbeing view). An admin also holds the
@@ -10,8 +11,11 @@ role lacks with 404, as for a missing record (docs/staff.md, "Roles").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role, Staff
 
 
@@ -125,7 +129,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/holidays"): Action.SETTINGS,
     ("DELETE", "/api/v1/holidays/{day}"): Action.SETTINGS,
     ("GET", "/api/v1/audit"): Action.READ_AUDIT,
-    # The takedown desk: open to every console role here; hotline/takedown/policy.py decides
+    # The takedown desk: open to every console role here; the desk's rules below decide
     # per record (desk staff and leads act; a counselor on the items of a case they hold;
     # anyone else gets 404 there).
     **{(m, p): _C for m, p in (
@@ -164,3 +168,106 @@ def may_use_route(role: Role, method: str, path: str) -> bool:
     """Whether `role` may use the staff route (unknown staff routes: nobody)."""
     action = route_action(method, path)
     return action is not None and may(role, action)
+
+
+# --- cases -------------------------------------------------------------------------------
+
+def may_read_case(viewer: Staff, owner_id: int | None, takedown_alerted: bool = False) -> bool:
+    """Whether `viewer` may read a case's transcript: its holder, a lead/admin, or takedown
+    staff once the case raised a takedown alert (they need the platforms and links to file
+    deletion requests). Reading is not acting: replies and closing stay with the holder."""
+    return (viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)
+            or (viewer.role == Role.TAKEDOWN and takedown_alerted))
+
+
+def may_act_on_case(viewer: Staff, owner_id: int | None) -> bool:
+    """Whether `viewer` may change a case they can read (close it, record a call-back)."""
+    return viewer.sees_all_cases or (owner_id is not None and owner_id == viewer.id)
+
+
+def may_manage_bans(viewer: Staff) -> bool:
+    """Whether `viewer` may ban and unban senders and addresses: leads and admins."""
+    return viewer.sees_all_cases
+
+
+# Events that move the queue as a whole. Staff who may not read the case still hear that the
+# queue moved (the type alone: no case, holder, urgency or reasons) and reload the listing.
+QUEUE_MOVES = frozenset({EventType.QUEUED, EventType.ASSIGNED, EventType.CLOSED,
+                         EventType.URGENCY, EventType.LANGUAGE, EventType.HANDOVER,
+                         EventType.OFFERED, EventType.OFFER_EXPIRED, EventType.OFFER_DECLINED})
+# An offer is also for the counselor it is made to, who sees it in full (their offer list
+# shows the same: the case, its urgency, the deadline).
+OFFERS = frozenset({EventType.OFFERED, EventType.OFFER_EXPIRED, EventType.OFFER_DECLINED})
+# Events about no one case that every console may hear as they are.
+STAFF_WIDE = frozenset({EventType.ROSTER, EventType.RESET})
+# The takedown desk's events (ids, states, codes): its staff hear them; leads hear all.
+TAKEDOWN_DESK = frozenset({EventType.TAKEDOWN, EventType.TAKEDOWN_ALERT})
+# Events between server instances only: never sent to a browser.
+INTERNAL = frozenset({EventType.SESSION_REVOKED, EventType.CHAT_ENDED})
+
+
+def event_for(viewer: Staff, event: Mapping[str, Any], may_read: bool
+              ) -> dict[str, Any] | None:
+    """What `viewer`'s console stream carries of `event`: all of it, only its type ("the
+    queue moved"), or nothing. `may_read`: `may_read_case` for the event's case.
+
+    Anything not named here goes to leads and admins only, so a new kind of event is private
+    until someone decides otherwise."""
+    kind = event.get("type")
+    if kind in INTERNAL:
+        return None
+    if viewer.sees_all_cases or kind in STAFF_WIDE:
+        return dict(event)
+    if kind == "presence":
+        return dict(event) if event.get("counselor") == viewer.id else None
+    if kind in TAKEDOWN_DESK:
+        return dict(event) if viewer.role == Role.TAKEDOWN else None
+    if event.get("conversation") is None:
+        return None
+    if may_read or (kind in OFFERS and event.get("counselor") == viewer.id):
+        return dict(event)
+    if kind in QUEUE_MOVES:
+        return {"type": kind, "id": event["id"]} if "id" in event else {"type": kind}
+    return None
+
+
+def may_ack_alert(viewer: Staff, alert_kind: str) -> bool:
+    """Leads and admins may acknowledge any alert; takedown staff the takedown desk's."""
+    if viewer.sees_all_cases:
+        return True
+    return alert_kind == "takedown" and viewer.role == Role.TAKEDOWN
+
+
+# --- the takedown desk ------------------------------------------------------------------
+# Takedown staff and leads act on the desk. A counselor may create an item from a case they
+# hold and see the state of that case's items. Nobody else sees anything: missing and
+# forbidden look the same (404).
+
+DESK_ROLES = frozenset({Role.TAKEDOWN, Role.LEAD})
+
+
+class DeskNotFound(LookupError):
+    """No such record, or not one this person may see (HTTP 404 either way)."""
+
+
+def acts_on_desk(staff: Staff) -> bool:
+    """Takedown staff and leads: every item, request, consent, export and desk alert."""
+    return staff.role in DESK_ROLES
+
+
+def may_create_item(staff: Staff, case_holder: int | None, from_case: bool) -> bool:
+    """Desk staff always (a case, if named, must be one they may read); a counselor only
+    from a case they hold."""
+    if acts_on_desk(staff):
+        return True
+    return staff.role is Role.COUNSELOR and from_case and case_holder == staff.id
+
+
+def may_view_item(staff: Staff, case_holder: int | None, from_case: bool) -> bool:
+    """Desk staff see every item; a counselor the items of a case they hold (state only)."""
+    return may_create_item(staff, case_holder, from_case)
+
+
+def sees_request_text(staff: Staff) -> bool:
+    """Request texts, steps and consent records are the desk's: counselors see states."""
+    return acts_on_desk(staff)

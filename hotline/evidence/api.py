@@ -27,12 +27,14 @@ from hotline.evidence import service as evidence
 from hotline.jobs import JobSet
 from hotline.staff import exposure
 from hotline.staff.auth import require_staff
-from hotline.stores.live.keys import EVIDENCE_REVEAL_TTL_S
 from hotline.web.appkeys import DEPS
 from hotline.web.inputs import INT_LIMIT
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
+
+# A reveal link works once, within a minute.
+EVIDENCE_REVEAL_TTL_S = 60
 
 PREVIEW_SIDE = 320
 BLUR_RADIUS = 18

@@ -16,7 +16,8 @@ from aiohttp import web
 from hotline.cases import casework
 from hotline.domain.bans import LONGEST, REASONS, Ban, Kind
 from hotline.domain.conversation import Channel
-from hotline.domain.staff import Staff, may_manage_bans
+from hotline.domain.policy import may_manage_bans
+from hotline.domain.staff import Staff
 from hotline.limits import bans, flood
 from hotline.staff.auth import require_staff
 from hotline.web.appkeys import DEPS

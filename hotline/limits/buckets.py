@@ -17,9 +17,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hotline.config_limits import LimitsConfig
-from hotline.stores.live.keys import FLOOD_NOTICE_TTL_S, Keys
+from hotline.stores.live.keys import Keys
 
 log = logging.getLogger(__name__)
+
+# The calm answer to a refused sender goes out at most once in this long.
+FLOOD_NOTICE_TTL_S = 600
 
 # A limit check waits this long for Redis, then lets the action through.
 CHECK_TIMEOUT_S = 0.5

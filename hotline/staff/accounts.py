@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -129,3 +130,19 @@ async def names(conn: AsyncConnection, ids: list[int]) -> dict[int, str]:
     rows = await conn.execute(select(counselors.c.id, counselors.c.name)
                               .where(counselors.c.id.in_(ids)))
     return {int(r.id): str(r.name) for r in rows}
+
+
+async def directory(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Every active staff account (id, name, role), by name: the lead's pickers."""
+    rows = await conn.execute(select(counselors.c.id, counselors.c.name, counselors.c.role)
+                              .where(counselors.c.active.is_(True))
+                              .order_by(counselors.c.name))
+    return [{"id": r.id, "name": r.name, "role": r.role} for r in rows]
+
+
+async def set_telegram_chat(conn: AsyncConnection, name: str, chat_id: int | None) -> bool:
+    """Link (or with None unlink) a staff member's Telegram chat; False: no such name.
+    IntegrityError when the chat is already linked to someone else."""
+    result = await conn.execute(update(counselors).where(counselors.c.name == name)
+                                .values(telegram_chat_id=chat_id))
+    return int(result.rowcount) > 0

@@ -14,15 +14,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from hotline.cases import conversations as convs
+from hotline.domain import policy
+from hotline.domain.policy import DeskNotFound
 from hotline.domain.removal import RequestState
 from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
 from hotline.jobs import JobSet
 from hotline.staff.auth import require_staff
-from hotline.takedown import deadlines, export, items, policy, queries, sending, views
+from hotline.takedown import deadlines, export, items, queries, sending, views
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
-from hotline.takedown.policy import DeskNotFound
 from hotline.takedown.worklist import NO_REQUEST, worklist
 from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.inputs import INT_LIMIT, json_body

@@ -18,14 +18,15 @@ from redis.exceptions import RedisError
 
 from hotline.audit import log as audit
 from hotline.cases import alerts
+from hotline.domain import policy
 from hotline.domain.event_types import EventType
+from hotline.domain.policy import DeskNotFound
 from hotline.domain.removal import mark_overdue
 from hotline.domain.staff import Role, Staff
 from hotline.jobs import run_leased
-from hotline.takedown import policy, queries
+from hotline.takedown import queries
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
-from hotline.takedown.policy import DeskNotFound
 
 log = logging.getLogger(__name__)
 

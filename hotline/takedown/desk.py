@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from hotline.deps import Deps
 from hotline.domain.event_types import EventType
 from hotline.domain.platforms import Directory, Platform, Route
+from hotline.domain.policy import DeskNotFound
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
 from hotline.prompts import Prompts
 from hotline.takedown.config import TakedownConfig
-from hotline.takedown.policy import DeskNotFound
 
 
 def utcnow() -> datetime:

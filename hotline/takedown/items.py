@@ -1,7 +1,7 @@
 """Content items: creating one (from a case, an alert, or found by staff), adding locations,
 recording consent, and the item's status events. Every decision is audited.
 
-Access: hotline.takedown.policy decides; a case named by an item is checked with the one
+Access: hotline.domain.policy decides; a case named by an item is checked with the one
 case read rule (casework.load_case) first, so nobody reaches a case through the desk that
 they could not read on the floor. See docs/takedown.md.
 """
@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
 from hotline.cases import alerts, casework
+from hotline.domain import policy
 from hotline.domain.locations import check_platform, parse_location
+from hotline.domain.policy import DeskNotFound
 from hotline.domain.staff import Staff
 from hotline.domain.takedown import (
     Fingerprint,
@@ -28,9 +30,8 @@ from hotline.domain.takedown import (
 )
 from hotline.domain.urls import LocationError
 from hotline.evidence import service as evidence
-from hotline.takedown import policy, queries
+from hotline.takedown import queries
 from hotline.takedown.desk import Desk, DeskConflict
-from hotline.takedown.policy import DeskNotFound
 
 CONSENT_PURPOSES = ("platform_report", "police", "partner")
 CONSENT_VIA = ("chat", "phone", "in_person", "written", "partner")

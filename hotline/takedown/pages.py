@@ -10,15 +10,16 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from hotline.domain import policy
+from hotline.domain.policy import DeskNotFound
 from hotline.domain.removal import STAFF_STEPS
 from hotline.domain.takedown import ItemKind, ItemStatus, TakedownInputError
 from hotline.staff import auth
-from hotline.takedown import deadlines, items, policy, prefill, views
+from hotline.takedown import deadlines, items, prefill, views
 from hotline.takedown import requests as req_svc
 from hotline.takedown.api import DESK, REQUEST_STATES
 from hotline.takedown.desk import Desk
 from hotline.takedown.items import CONSENT_PURPOSES, CONSENT_VIA
-from hotline.takedown.policy import DeskNotFound
 from hotline.takedown.worklist import NO_REQUEST, worklist
 from hotline.web import i18n
 

@@ -9,12 +9,12 @@ import re
 from dataclasses import dataclass
 
 from hotline.cases import alerts, casework
+from hotline.domain import policy
 from hotline.domain.conversation import Direction
 from hotline.domain.locations import Location, parse_location
 from hotline.domain.staff import Staff
 from hotline.domain.urls import LocationError
 from hotline.evidence import service as evidence
-from hotline.takedown import policy
 from hotline.takedown.desk import Desk
 
 # Links a victim may paste: a URL, or a t.me link without a scheme.

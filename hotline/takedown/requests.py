@@ -28,6 +28,7 @@ from hotline.domain.legal import (
     template_name,
 )
 from hotline.domain.platforms import Route, RouteKind
+from hotline.domain.policy import DeskNotFound
 from hotline.domain.removal import (
     ImpossibleStep,
     RemovalRequest,
@@ -44,7 +45,6 @@ from hotline.domain.takedown import TakedownInputError
 from hotline.takedown import items as items_svc
 from hotline.takedown import queries
 from hotline.takedown.desk import Desk, DeskConflict
-from hotline.takedown.policy import DeskNotFound
 
 MAX_FIELD_CHARS = 4000
 # States whose text may still change: before it is sent, and when the platform asked for more.

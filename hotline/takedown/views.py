@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.domain import policy
 from hotline.domain.locations import parse_location
 from hotline.domain.removal import is_overdue, needs_escalation, next_rung
 from hotline.domain.staff import Staff
 from hotline.domain.urls import LocationError
 from hotline.takedown import items as items_svc
-from hotline.takedown import policy, queries
+from hotline.takedown import queries
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
 

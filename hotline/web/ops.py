@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import metrics
-from hotline.cases import conversations as convs
+from hotline.cases import floor_queries
 from hotline.crypto import tokens_equal
 from hotline.web.appkeys import CONFIG, DEPS, EMBEDDED_REDIS
 
@@ -81,7 +81,7 @@ async def _metrics(request: web.Request) -> web.Response:
     # Counts per group from SQL's index of the waiting cases: reading the live queue whole
     # stalled the loop at every scrape on a large floor.
     async with deps.engine.connect() as conn:
-        groups = await convs.waiting_groups(conn)
+        groups = await floor_queries.waiting_groups(conn)
     try:
         present = len(await deps.live.present())
     except (RedisError, OSError):

@@ -16,12 +16,11 @@ import secrets
 import sys
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from hotline.channels.telegram import ENV_SECRET, ENV_TOKEN
 from hotline.config import Config
-from hotline.staff.tables import counselors
+from hotline.staff import accounts as staff_store
 from hotline.stores.sql.engine import migrate, open_engine
 
 # Names of environment variables, not secrets.
@@ -102,14 +101,12 @@ def _link(cfg: Config, name: str, raw_id: str) -> int:
     else:
         return _fail("TELEGRAM_ID: expected the number /whoami shows, or none")
 
-    async def run() -> int:
+    async def run() -> bool:
         engine = open_engine(cfg.database_url)
         try:
             await migrate(engine)
             async with engine.begin() as conn:
-                result = await conn.execute(update(counselors).where(
-                    counselors.c.name == name).values(telegram_chat_id=telegram_id))
-                return int(result.rowcount)
+                return await staff_store.set_telegram_chat(conn, name, telegram_id)
         finally:
             await engine.dispose()
 

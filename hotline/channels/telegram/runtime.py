@@ -24,10 +24,13 @@ from hotline.deps import Deps
 from hotline.domain.conversation import Channel
 from hotline.limits import flood
 from hotline.prompts import Prompts
-from hotline.stores.live.keys import TG_DELETE_WINDOW_S, TG_INTAKE_TTL_S
 
 log = logging.getLogger("bots")
 
+# An unfinished intake is forgotten after a day; the victim can /start again.
+TG_INTAKE_TTL_S = 24 * 3600
+# Telegram refuses to delete private-chat messages older than 48 hours.
+TG_DELETE_WINDOW_S = 48 * 3600
 # Handler replies let the rate limiter wait out a 429 this many times before giving up; the
 # outbox (counselor replies) passes none and retries on its own schedule, visibly.
 REPLY_RETRIES = 3

@@ -43,11 +43,13 @@ from hotline.channels.telegram.victim_callback import CallbackFlow
 from hotline.channels.telegram.victim_media import MediaFlow
 from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel
-from hotline.stores.live.keys import TG_UPDATE_TTL_S
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS
 from hotline.web.middleware import json_error
 
 log = logging.getLogger(__name__)
+
+# How long an update id is remembered: Telegram gives up re-sending an update within 24 hours.
+TG_UPDATE_TTL_S = 24 * 3600
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 # The update kinds the bots handle; set-webhook and polling ask Telegram for these only.

@@ -37,7 +37,6 @@ from hotline.domain.staff import Role, Staff
 from hotline.events import Event, Hub
 from hotline.staff import accounts as staff_store
 from hotline.staff.tables import counselors
-from hotline.stores.live.keys import TG_ALERT_TTL_S
 
 log = logging.getLogger("bots")
 
@@ -206,3 +205,6 @@ def _platform(raw: str) -> str | None:
     return None
 
 
+
+# Alert posts are remembered for marking them acknowledged for a week.
+TG_ALERT_TTL_S = 7 * 24 * 3600

@@ -26,11 +26,13 @@ from hotline.channels.telegram.runtime import BotRuntime
 from hotline.channels.telegram.victim import VictimBot
 from hotline.domain.conversation import Channel
 from hotline.evidence import service as evidence
-from hotline.stores.live.keys import TG_FILE_CONSENT_TTL_S
 
 log = logging.getLogger("bots")
 
 Ctx = ContextTypes.DEFAULT_TYPE
+
+# The victim has this long to say whether we may keep a file; after that it is never fetched.
+TG_FILE_CONSENT_TTL_S = 24 * 3600
 _MB = 1024 * 1024
 _ID_LIMIT = 2**31  # evidence.id is a 32-bit integer in PostgreSQL
 

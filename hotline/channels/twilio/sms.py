@@ -57,7 +57,6 @@ from hotline.domain.event_types import EventType
 from hotline.domain.triage import IntakeAnswers
 from hotline.limits import flood
 from hotline.prompts import Prompts
-from hotline.stores.live.keys import SMS_EARLY_STATUS_TTL_S
 from hotline.stores.sql import direct
 from hotline.stores.sql.direct import Sql
 from hotline.victim import victimcase
@@ -65,6 +64,9 @@ from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.middleware import json_error
 
 log = logging.getLogger(__name__)
+
+# An early delivery report waits this long for its part to be stored (normally milliseconds).
+SMS_EARLY_STATUS_TTL_S = 600
 routes = web.RouteTableDef()
 
 SENDER = re.compile(r"^\+?[0-9]{3,15}$")

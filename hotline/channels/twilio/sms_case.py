@@ -32,10 +32,12 @@ from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound
 from hotline.evidence import service as evidence
 from hotline.prompts import Prompts
-from hotline.stores.live.keys import FORGET_CONFIRM_TTL_S
 from hotline.victim import casecode, forget, victimcase
 
 log = logging.getLogger(__name__)
+
+# An SMS erasure keyword waits this long for its confirmation.
+FORGET_CONFIRM_TTL_S = 15 * 60
 
 ISSUE_WORDS = frozenset({"case", "case number", "사건번호", "사건 번호"})
 LOOKUP_WORDS = ("case", "사건번호", "사건")

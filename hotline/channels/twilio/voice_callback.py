@@ -26,16 +26,18 @@ from hotline.channels.twilio.common import CALL_SID, Runtime, field_str, verifie
 from hotline.channels.twilio.voice_bridge import BASE, STATUS_PATH, runtime_on, say
 from hotline.domain.conversation import Channel
 from hotline.domain.phone import E164
-from hotline.domain.staff import may_act_on_case
+from hotline.domain.policy import may_act_on_case
 from hotline.prompts import Prompts
 from hotline.staff.auth import require_staff
-from hotline.stores.live.keys import CALLBACK_MACHINE_TTL_S
 from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.inputs import field_bool, json_body
 from hotline.web.inputs import field_str as body_str
 from hotline.web.middleware import json_error
 
 log = logging.getLogger(__name__)
+
+# The dial of a call-back ends seconds after its screen hung up on a machine.
+CALLBACK_MACHINE_TTL_S = 3600
 routes = web.RouteTableDef()
 
 CB_DIAL_PATH = f"{BASE}/callback/dial"

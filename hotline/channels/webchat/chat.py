@@ -14,12 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from hotline.callbacks import service as callback
 from hotline.cases import abandon, inbox, waitinfo
 from hotline.cases import conversations as convs
 from hotline.cases.casework import decrypt_lines
@@ -28,13 +26,12 @@ from hotline.crypto import tokens_equal
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.event_types import EventType
-from hotline.domain.phone import to_e164
 from hotline.events import Event
 from hotline.limits import flood
-from hotline.stores.live.keys import FLOOD_NOTICE_TTL_S
+from hotline.limits.buckets import FLOOD_NOTICE_TTL_S
 from hotline.victim import casefile, quickexit, victimcase
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS, STREAMS
-from hotline.web.inputs import field_bool, field_str, form_body, json_body, query_int
+from hotline.web.inputs import form_body, json_body, query_int
 from hotline.web.middleware import json_error
 from hotline.web.sse import StreamView, stream_events
 
@@ -93,18 +90,18 @@ def _require_chat(request: web.Request, unsafe: bool = False) -> str:
     ended the session is checked where the route reads the database anyway."""
     chat_id = _chat_id(request)
     if chat_id is None:
-        raise _no_session()
+        raise no_session()
     if unsafe and not tokens_equal(request.headers.get("X-CSRF-Token", ""),
                                    _csrf(request.app[DEPS], chat_id)):
         raise json_error(403, "missing or wrong CSRF token")
     return chat_id
 
 
-def _no_session() -> web.HTTPException:
+def no_session() -> web.HTTPException:
     return json_error(401, "no chat session; reload the page")
 
 
-async def _has_ended(deps: Deps, chat_id: str) -> bool:
+async def has_ended(deps: Deps, chat_id: str) -> bool:
     async with deps.engine.connect() as conn:
         return await quickexit.has_ended(conn, deps, chat_id)
 
@@ -136,7 +133,7 @@ def _busy_page(request: web.Request, lang: str, retry_after_s: int) -> web.Respo
     return resp
 
 
-def _busy(request: web.Request, lang: str, retry_after_s: int) -> web.HTTPException:
+def busy(request: web.Request, lang: str, retry_after_s: int) -> web.HTTPException:
     """The calm answer to a chat message or request refused by a flood limit or a ban: 429,
     the same words either way, nothing stored."""
     exc = json_error(429, "busy", text=request.app[PROMPTS].render(lang, "flood_calm"),
@@ -145,22 +142,22 @@ def _busy(request: web.Request, lang: str, retry_after_s: int) -> web.HTTPExcept
     return exc
 
 
-def _admit(request: web.Request, chat_id: str, lang: str) -> tuple[str, str | None]:
+def admit(request: web.Request, chat_id: str, lang: str) -> tuple[str, str | None]:
     """The chat's sender pseudonym and client address tag, unless the chat or the address is
     banned (then the calm 429)."""
     deps = request.app[DEPS]
     pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
     address = flood.address_tag(deps, request.remote)
     if flood.banned(deps, sender=pseudonym, address=address):
-        raise _busy(request, lang, FLOOD_NOTICE_TTL_S)
+        raise busy(request, lang, FLOOD_NOTICE_TTL_S)
     return pseudonym, address
 
 
-async def _new_case(request: web.Request, lang: str, address: str | None) -> None:
+async def new_case(request: web.Request, lang: str, address: str | None) -> None:
     """A new case from this client address, within its flood limit; else the calm 429."""
     verdict = await flood.new_case_from(request.app[DEPS], address)
     if not verdict.allowed:
-        raise _busy(request, lang, verdict.retry_after_s)
+        raise busy(request, lang, verdict.retry_after_s)
 
 
 @routes.get("/chat")
@@ -168,7 +165,7 @@ async def page(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     lang = _language(request, request.query.get("lang"))
     chat_id = _chat_id(request)
-    if chat_id is not None and await _has_ended(deps, chat_id):
+    if chat_id is not None and await has_ended(deps, chat_id):
         chat_id = None  # ended by Quick exit: a new, empty chat
     token = None
     if chat_id is None:
@@ -182,7 +179,7 @@ async def page(request: web.Request) -> web.Response:
         token = _issue_token(deps)
         chat_id = token.partition(".")[0]
     prompts = request.app[PROMPTS]
-    callback_on = _callbacks_on(request)
+    callback_on = callbacks_on(request)
     names = PAGE_PROMPTS + (CALLBACK_PROMPTS if callback_on else [])
     texts = {k.rpartition("/")[2]: v for k, v in prompts.bundle(
         lang, names, position="{position}", short="{short}",
@@ -203,7 +200,7 @@ async def _current(deps: Deps, chat_id: str) -> convs.ConversationRow | None:
     pseudonym = deps.keyring.pseudonymize(Channel.WEBCHAT.value, chat_id)
     async with deps.engine.connect() as conn:
         if await quickexit.has_ended(conn, deps, chat_id):
-            raise _no_session()
+            raise no_session()
         return await convs.latest_for(conn, Channel.WEBCHAT, pseudonym)
 
 
@@ -221,16 +218,16 @@ async def send(request: web.Request) -> web.Response:
         raise json_error(400, "client_id: expected a string of 8 to 64 characters")
     lang = body.get("language")
     lang = lang if lang in deps.config.languages.supported else deps.config.languages.default
-    pseudonym, address = _admit(request, chat_id, lang)
+    pseudonym, address = admit(request, chat_id, lang)
     msg = Inbound(channel=Channel.WEBCHAT, address=chat_id, text=text,
                   provider_id=f"{chat_id}:{client_id}", language=lang,
                   received_at=datetime.now(UTC), origin=address)
     try:
         stored = await inbox.receive(deps, msg, pseudonym=pseudonym,
                                      in_tx=quickexit.refuse_if_ended(deps, chat_id),
-                                     admit=lambda: _new_case(request, lang, address))
+                                     admit=lambda: new_case(request, lang, address))
     except quickexit.ChatEnded:
-        raise _no_session() from None
+        raise no_session() from None
     out: dict[str, Any] = {"seq": stored.seq, "duplicate": stored.duplicate}
     if stored.held:
         # Kept, but held back by this chat's own flood limit: the page shows the calm words.
@@ -238,52 +235,9 @@ async def send(request: web.Request) -> web.Response:
     return web.json_response(out, status=200 if stored.duplicate else 201)
 
 
-def _callbacks_on(request: web.Request) -> bool:
+def callbacks_on(request: web.Request) -> bool:
     rt = request.app.get(TWILIO)
     return rt is not None and rt.voice_on
-
-
-@routes.post("/chat/api/callback")
-async def request_callback(request: web.Request) -> web.Response:
-    """The victim asks to be called at a safe time: number, window choice 1-4, whether a
-    message may be left. Idempotent per client_id; the number is stored sealed."""
-    chat_id = _require_chat(request, unsafe=True)
-    if not _callbacks_on(request):
-        raise json_error(409, "call-backs are not available")
-    deps = request.app[DEPS]
-    if await _has_ended(deps, chat_id):
-        raise _no_session()
-    body = await json_body(request)
-    typed, client_id = body.get("number"), body.get("client_id")
-    number = (to_e164(typed, deps.config.twilio.home_country_code)
-              if isinstance(typed, str) else None)
-    if number is None:
-        raise json_error(400, "number: expected a phone number like +82 10 1234 5678")
-    window = field_str(body, "window", 1, choices=callback.CHOICES)
-    leave = field_bool(body, "leave_message")
-    if not isinstance(client_id, str) or not 8 <= len(client_id) <= 64:
-        raise json_error(400, "client_id: expected a string of 8 to 64 characters")
-    lang = body.get("language")
-    lang = lang if lang in deps.config.languages.supported else deps.config.languages.default
-    # A call-back becomes a case and a call placed by us: counted as a new case of the
-    # client's address, and never to a number whose caller is banned.
-    _pseudonym, address = _admit(request, chat_id, lang)
-    await _new_case(request, lang, address)
-    if flood.banned(deps, sender=deps.keyring.pseudonymize(Channel.VOICE.value, number)):
-        raise _busy(request, lang, FLOOD_NOTICE_TTL_S)
-    now = datetime.now(UTC)
-    tz = ZoneInfo(deps.config.roster.timezone)
-    span = callback.window_for(window, now, tz)
-    assert span is not None  # every choice in CHOICES has a window
-    made = await callback.request(
-        deps, number=number, language=lang, start=span[0], end=span[1], leave_message=leave,
-        source_channel=Channel.WEBCHAT, source_key=f"webchat:{chat_id}:{client_id}")
-    text = request.app[PROMPTS].render(
-        lang, "chat_callback_confirmed", leave_message=made.leave_message,
-        **callback.confirmation(made.window_start, made.window_end, now, tz))
-    return web.json_response({"window_start": made.window_start.isoformat(),
-                              "window_end": made.window_end.isoformat(),
-                              "leave_message": made.leave_message, "text": text}, status=201)
 
 
 @routes.get("/chat/api/state")
@@ -419,9 +373,9 @@ async def quick_exit(request: web.Request) -> web.Response:
 # Shared with the case page (webcase.py), which opens web chat conversations too.
 language = _language
 chat_of = _chat_id
-has_ended = _has_ended
+has_ended = has_ended
 issue_token = _issue_token
-admit = _admit
-new_case = _new_case
+admit = admit
+new_case = new_case
 set_cookie = _cookie
 require_chat = _require_chat

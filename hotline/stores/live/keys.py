@@ -1,4 +1,5 @@
-"""Every Redis key name and TTL, in one place. The prefix comes from config (storage.redis_prefix).
+"""Every Redis key name, in one place, and the TTLs the live store shares (a channel's own
+TTLs live with the channel). The prefix comes from config (storage.redis_prefix).
 
 All keys share one hash tag `{prefix}` so multi-key Lua scripts also work on Redis Cluster.
 Nothing here is the truth: SQL is, and `hotline.stores.live.rebuild` restores all of it.
@@ -233,33 +234,13 @@ class Keys:
         return self._k(f"forget:pending:{pseudonym}")
 
 
-# How long an update id is remembered: Telegram gives up re-sending an update within 24 hours.
-TG_UPDATE_TTL_S = 24 * 3600
-# An unfinished intake is forgotten after a day; the victim can /start again.
-TG_INTAKE_TTL_S = 24 * 3600
-# Telegram refuses to delete private-chat messages older than 48 hours.
-TG_DELETE_WINDOW_S = 48 * 3600
-# The victim has this long to say whether we may keep a file; after that it is never fetched.
-TG_FILE_CONSENT_TTL_S = 24 * 3600
-# Alert posts are remembered for marking them acknowledged for a week.
-TG_ALERT_TTL_S = 7 * 24 * 3600
-# An early delivery report waits this long for its part to be stored (normally milliseconds).
-SMS_EARLY_STATUS_TTL_S = 600
 # "Who saw a record" is audited once per reader and case within this time (about a shift).
 CASE_VIEW_AUDIT_TTL_S = 12 * 3600
-# The dial of a call-back ends seconds after its screen hung up on a machine.
-CALLBACK_MACHINE_TTL_S = 3600
-# A reveal link works once, within a minute.
-EVIDENCE_REVEAL_TTL_S = 60
 # A web chat case's address tag is kept this long: long enough to ban a flood's address by
 # one of its cases, short enough that no trace of where a victim wrote from outlives it.
 FLOOD_ORIGIN_TTL_S = 48 * 3600
-# The calm answer to a refused sender goes out at most once in this long.
-FLOOD_NOTICE_TTL_S = 600
 # A client's wrong case-number/PIN tries are counted over this window (services/casecode.py).
 CASE_GUESS_WINDOW_S = 3600
 # After a successful look-up on SMS or Telegram, the sender's next conversation within this
 # is a return of the case.
 CASE_RETURN_TTL_S = 24 * 3600
-# An SMS erasure keyword waits this long for its confirmation.
-FORGET_CONFIRM_TTL_S = 15 * 60
