@@ -55,6 +55,8 @@ from hotline.limits import api as bans_api
 from hotline.limits import bans
 from hotline.logs import ACCESS_LOG_FORMAT, scrub_library_logs
 from hotline.prompts import Prompts
+from hotline.reports import api as reports_api
+from hotline.reports import pages as reports_pages
 from hotline.staff import api as staff_api
 from hotline.staff import pages as staff_pages
 from hotline.staff import upkeep, wellbeing_api
@@ -287,6 +289,8 @@ def create_app(config: Config) -> web.Application:
     # The victim's case page sees and adds to the desk through this (docs/victim.md).
     case_takedown.use(VictimDesk())
     takedown_pages.setup(app)
+    reports_api.setup(app)
+    reports_pages.setup(app)
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
     # After every cleanup context has started (on_startup runs those first).

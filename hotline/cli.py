@@ -1,5 +1,5 @@
 """The `hotline` command: serve, migrate, check-config, staff (alias counselor), queue, roster,
-takedown list.
+takedown list, report.
 
 Configuration errors exit with status 2 and a message naming the bad key.
 """
@@ -26,6 +26,7 @@ from hotline.domain import shifts
 from hotline.domain.accounts import FieldError, parse_fields
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
+from hotline.reports import cli as reports_cli
 from hotline.staff import accounts as staff_store
 from hotline.staff import cli as staff_cli
 from hotline.staff import store as staff_admin_store
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     ph.add_argument("--config", metavar="PATH", dest="config_sub", help=argparse.SUPPRESS)
     telegram_cli.add_parsers(sub, co_sub)
     takedown_cli.add_parsers(sub)
+    reports_cli.add_parsers(sub)
     q = sub.add_parser("queue", help="list waiting conversations: id, channel, language, "
                                      "urgency, seconds waited (never a contact address)")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"hotline: configuration error: {e}", file=sys.stderr)
         return 2
-    except (UsageError, staff_cli.CliError) as e:
+    except (UsageError, staff_cli.CliError, reports_cli.ReportUsageError) as e:
         print(f"hotline: {e}", file=sys.stderr)
         return 2
 
@@ -119,6 +121,8 @@ def _dispatch(args: argparse.Namespace, cfg: Config) -> int:
         return tg
     if (td := takedown_cli.dispatch(args, cfg)) is not None:
         return td
+    if (rp := reports_cli.dispatch(args, cfg)) is not None:
+        return rp
     if args.command == "counselor":
         if args.counselor_command == "phone":
             return _counselor_phone(args, cfg)

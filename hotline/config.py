@@ -33,6 +33,7 @@ from hotline.domain.abandon import AbandonConfig
 from hotline.domain.errors import ConfigError
 from hotline.domain.routing import RoutingMode, RoutingRules
 from hotline.domain.triage import rules_from_mapping
+from hotline.reports.config import ReportsConfig
 from hotline.takedown.config import TakedownConfig, parse_takedown
 
 if typing.TYPE_CHECKING:
@@ -142,6 +143,7 @@ class Config:
     triage: TriageRules = field(default_factory=lambda: _triage_rules({}))
     takedown: TakedownConfig = field(default_factory=TakedownConfig)
     referrals: ReferralsConfig = field(default_factory=ReferralsConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     # The folder config.toml was read from; relative paths resolve against it.
     base_dir: str = "."
 
@@ -176,6 +178,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitsConfig,
     "wellbeing": WellbeingConfig,
     "abandoned": AbandonConfig,
+    "reports": ReportsConfig,
 }
 # Sections with nested tables, parsed by their own functions.
 _SPECIAL = ("roster", "triage", "takedown", "referrals")

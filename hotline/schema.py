@@ -10,12 +10,13 @@ from hotline.cases import tables as _cases
 from hotline.channels.twilio import tables as _twilio
 from hotline.evidence import tables as _evidence
 from hotline.limits import tables as _limits
+from hotline.reports import tables as _reports
 from hotline.staff import tables as _staff
 from hotline.stores.sql.schema import metadata
 from hotline.takedown import tables as _takedown
 from hotline.victim import tables as _victim
 
-ROOM_TABLES = (_audit, _callbacks, _cases, _twilio, _evidence, _limits, _staff, _takedown,
-               _victim)
+ROOM_TABLES = (_audit, _callbacks, _cases, _twilio, _evidence, _limits, _reports, _staff,
+               _takedown, _victim)
 
 __all__ = ["ROOM_TABLES", "metadata"]

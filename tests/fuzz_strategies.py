@@ -176,6 +176,12 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "target_kind": st.sampled_from(["conversation", "staff", "ban", ""]),
     "target_id": odd_text,
     "changed": st.just("1"),
+    # Reports (hotline/reports/).
+    "from": st.sampled_from(["2026-01-01", "2026-13-01", "2025-12-31", "2026-1-1", "",
+                             "9999-12-31"]),
+    "to": st.sampled_from(["2026-12-31", "2026-02-30", "2024-01-01", "0001-01-01", ""]),
+    "dimension": st.sampled_from(["harm_type", "relation", "records", "nope", ""]),
+    "table": st.sampled_from(["rows", "by_rung", "by_day", "totals", "nope"]),
     # A victim's own case.
     "pin": st.sampled_from(["1234", "000000", "12345678", "١٢٣٤", ""]),
     "link": st.sampled_from(["https://t.me/somechannel/123", "not a link", "http://[::1",
@@ -272,6 +278,9 @@ def path_param(name: str, pattern: str | None, world: World) -> st.SearchStrateg
     if pattern is not None:
         fitting = st.one_of(st.from_regex(f"\\A(?:{pattern})\\Z", fullmatch=True),
                             st.sampled_from([str(i) for i in world.small_ids] or ["1"]))
+    elif name == "name":  # a report's name
+        fitting = st.sampled_from(["takedown-platforms", "takedown-routes", "service",
+                                   "intake"])
     elif name == "id":  # a case id, or a number (takedown items, requests, alerts)
         fitting = st.one_of(st.sampled_from(world.case_ids),
                             st.sampled_from([str(i) for i in world.small_ids] or ["1"]))

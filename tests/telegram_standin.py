@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from hotline.channels.telegram.service import TELEGRAM
 from hotline.config import Config
 from hotline.logs import JsonFormatter
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
@@ -240,6 +241,9 @@ class Updates:
                         "text": "question"}}}
 
 
+# Only a guard against hanging: how long send() waits for an update's outcome.
+UPDATE_GUARD_S = 60.0
+
 @dataclass
 class TgEnv:
     """The app (with the Telegram channel on), an HTTP client, the stand-in, the victim."""
@@ -259,8 +263,20 @@ class TgEnv:
         return await self.client.post("/webhooks/telegram", data=body, headers=headers)
 
     async def send(self, update: dict[str, Any]) -> None:
+        """Post an update and wait until the bots have handled it. The webhook waits
+        ACK_WAIT_S for the outcome and then answers "pending"; on a loaded machine the reply
+        can come after that, and a test reading the last message would read the one before."""
+        channel = self.runner.server.app.get(TELEGRAM) if self.runner.server else None
+        outcome = (channel.processor.expect(int(update["update_id"]))
+                   if channel is not None and "update_id" in update else None)
         resp = await self.post(update)
         assert resp.status == 200, await resp.text()
+        if outcome is None or channel is None:
+            return
+        if "ignored" in await resp.json():  # refused before the bots: no outcome comes
+            channel.processor.forget(int(update["update_id"]), outcome)
+            return
+        await asyncio.wait_for(outcome, UPDATE_GUARD_S)
 
     def markup_of(self, text_part: str) -> tuple[int, list[str]]:
         """The last message containing `text_part` sent to the victim: id and button data."""

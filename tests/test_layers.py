@@ -16,21 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # its tables, a TTL to move out of the key module). The list may only shrink: a finding not
 # listed fails, and so does a listed one that is gone.
 KNOWN = frozenset({
-    "handler: hotline.channels.telegram.staff_bot imports hotline.cases.tables",
-    "handler: hotline.channels.telegram.staff_bot imports hotline.staff.tables",
     "handler: hotline.channels.twilio.sms imports hotline.cases.tables",
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql",
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql.direct",
-    "handler: hotline.channels.twilio.voice_bridge imports hotline.stores.live.keys",
     "tables: hotline.callbacks.service imports hotline.cases.tables",
-    "tables: hotline.cases.alerts imports hotline.staff.tables",
-    "tables: hotline.cases.cover imports hotline.staff.tables",
-    "tables: hotline.cases.retention imports hotline.evidence.tables",
-    "tables: hotline.cases.roster imports hotline.audit.tables",
     "tables: hotline.cases.roster imports hotline.staff.tables",
     "tables: hotline.cases.staffing imports hotline.staff.tables",
-    "tables: hotline.channels.telegram.staff_bot imports hotline.cases.tables",
-    "tables: hotline.channels.telegram.staff_bot imports hotline.staff.tables",
     "tables: hotline.channels.twilio.sms imports hotline.cases.tables",
     "tables: hotline.channels.twilio.store imports hotline.callbacks.tables",
     "tables: hotline.channels.twilio.store imports hotline.cases.tables",
@@ -40,6 +31,16 @@ KNOWN = frozenset({
     "tables: hotline.victim.forget imports hotline.cases.tables",
     "tables: hotline.victim.quickexit imports hotline.cases.tables",
     "tables: hotline.victim.selfservice imports hotline.cases.tables",
+})
+# Not debts: the reports read other rooms' tables (never write them) to count what happened,
+# in one statement per figure where the owners' services would read row by row
+# (docs/reports.md, "How the figures are kept"; issue 15).
+READERS = frozenset({
+    "tables: hotline.reports.fold imports hotline.cases.tables",
+    "tables: hotline.reports.fold imports hotline.takedown.tables",
+    "tables: hotline.reports.queries imports hotline.callbacks.tables",
+    "tables: hotline.reports.queries imports hotline.cases.tables",
+    "tables: hotline.reports.queries imports hotline.channels.twilio.tables",
 })
 # Modules over MAX_LINES lines today (each to split); the list may only shrink.
 KNOWN_LONG = frozenset({
@@ -51,7 +52,7 @@ KNOWN_LONG = frozenset({
 def test_the_project_keeps_its_layers() -> None:
     findings = check(ROOT)
     long = {f.split()[1] for f in findings if f.startswith("size:")}
-    rules = {f for f in findings if not f.startswith("size:")}
+    rules = {f for f in findings if not f.startswith("size:")} - READERS
     assert rules - KNOWN == set(), "new breaches of the layout"
     assert KNOWN - rules == set(), "paid debts: remove them from KNOWN"
     assert long - KNOWN_LONG == set(), f"modules over {MAX_LINES} lines"

@@ -10,6 +10,7 @@ policy guard: it records each request that got past every check before the handl
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from tests.helpers import Counselor, add_staff
 # A value for each path parameter that the route's pattern accepts and that names no record
 # (the handlers answer "not found" or a 400 after the policy let them run).
 SAMPLES = {"id": "999999", "eid": "999999", "kind": "shifts", "action": "reactivate",
-           "ref": "0" * 16, "day": "2030-01-01", "part": "agents", "signal": "minor"}
+           "ref": "0" * 16, "day": "2030-01-01", "part": "agents", "signal": "minor",
+           "name": "intake"}
 ACTIONS = {"/api/v1/offers/{id}/{action}": "decline"}
 
 
@@ -55,7 +57,7 @@ def test_roles_differ() -> None:
     for action in admin_only:
         assert [r for r in Role if policy.may(r, action)] == [Role.ADMIN]
     for action in (policy.Action.SUPERVISE, policy.Action.ROSTER, policy.Action.BANS,
-                   policy.Action.WELLBEING):
+                   policy.Action.WELLBEING, policy.Action.REPORTS):
         assert {r for r in Role if policy.may(r, action)} == {Role.LEAD, Role.ADMIN}
     assert all(policy.may(r, policy.Action.CONSOLE) for r in Role)
 
@@ -87,7 +89,7 @@ async def observed(tmp_path: Path, database: Database, redis_server: RedisProces
 def _url(path: str, resource: Any) -> str:
     if "{" not in path:
         return path
-    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    names = re.findall(r"\{(\w+)\}", path)
     values = {n: SAMPLES[n] for n in names}
     if path in ACTIONS:
         values["action"] = ACTIONS[path]

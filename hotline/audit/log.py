@@ -25,6 +25,13 @@ async def record(conn: Sql, *, at: datetime, actor_id: int | None, action: str,
                                                      separators=(",", ":"))})
 
 
+async def any_for(conn: AsyncConnection, target_kind: str, target_id: str) -> bool:
+    """Whether anything was ever recorded about this target."""
+    return (await conn.execute(select(audit_events.c.id).where(
+        (audit_events.c.target_kind == target_kind) & (audit_events.c.target_id == target_id))
+        .limit(1))).first() is not None
+
+
 async def for_target(conn: AsyncConnection, target_kind: str, target_id: str
                      ) -> list[dict[str, Any]]:
     rows = await conn.execute(select(audit_events).where(

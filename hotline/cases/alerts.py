@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
@@ -28,7 +28,7 @@ from hotline.domain.conversation import Status
 from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role, Staff
 from hotline.jobs import run_leased
-from hotline.staff.tables import counselors
+from hotline.staff import accounts as staff_store
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +60,28 @@ class Alert:
                 "acked_via": self.acked_via}
 
 
-def _alert(r: object) -> Alert:
+def _alert(r: object, names: dict[int, str] | None = None) -> Alert:
     m = r._mapping  # type: ignore[attr-defined]
     return Alert(m["id"], m["conversation_id"], m["kind"],
                  tuple(x for x in m["reasons"].split(",") if x), m["step"], m["target_id"],
                  m["created_at"], m["acked_at"], m["acked_by"], m.get("acked_via"),
-                 m.get("acked_by_name"))
+                 (names or {}).get(m["acked_by"]) if m["acked_by"] is not None else None)
+
+
+async def _named(conn: AsyncConnection, query: Select[Any]) -> list[Alert]:
+    """The alerts a query selects, each with the name of who acknowledged it (the staff
+    room's answer: one more read, of the few acknowledgers)."""
+    rows = list(await conn.execute(query))
+    names = await staff_store.names(conn, sorted({r.acked_by for r in rows
+                                                  if r.acked_by is not None}))
+    return [_alert(r, names) for r in rows]
 
 
 async def on_shift_with_role(conn: AsyncConnection, role: Role, at: datetime,
                              present: set[int]) -> list[int]:
     """Staff of a role on shift now: those with a live console first, then by id."""
     roster = await staffing.load_roster(conn, since=at)
-    ids = [r.id for r in await conn.execute(select(counselors.c.id).where(and_(
-        counselors.c.role == role.value, counselors.c.active.is_(True))))]
+    ids = await staff_store.active_with_role(conn, role)
     on = [i for i in ids if staffing.is_on_shift(roster, i, at)]
     return sorted(on, key=lambda i: (i not in present, i))
 
@@ -206,11 +214,7 @@ async def open_alerts(deps: Deps, staff: Staff, recent: timedelta | None = None
     shown = alerts.c.acked_at.is_(None) if since is None else or_(
         alerts.c.acked_at.is_(None), alerts.c.acked_at > since)
     async with deps.engine.connect() as conn:
-        rows = await conn.execute(
-            select(alerts, counselors.c.name.label("acked_by_name"))
-            .select_from(alerts.outerjoin(counselors, counselors.c.id == alerts.c.acked_by))
-            .where(shown).order_by(alerts.c.id))
-        found = [_alert(r) for r in rows]
+        found = await _named(conn, select(alerts).where(shown).order_by(alerts.c.id))
     return [a for a in found if policy.may_ack_alert(staff, a.kind)]
 
 
@@ -297,9 +301,6 @@ async def run_alerts(deps: Deps, stop: asyncio.Event) -> None:
 async def of_case(deps: Deps, conversation_id: str, kind: str) -> list[Alert]:
     """Every alert of one kind a case raised, oldest first, with who acknowledged each."""
     async with deps.engine.connect() as conn:
-        rows = await conn.execute(
-            select(alerts, counselors.c.name.label("acked_by_name"))
-            .select_from(alerts.outerjoin(counselors, counselors.c.id == alerts.c.acked_by))
-            .where(and_(alerts.c.conversation_id == conversation_id, alerts.c.kind == kind))
+        return await _named(conn, select(alerts).where(and_(
+            alerts.c.conversation_id == conversation_id, alerts.c.kind == kind))
             .order_by(alerts.c.id))
-        return [_alert(r) for r in rows]

@@ -322,7 +322,7 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
             harm_type=form.harm_type, platforms=",".join(form.platforms),
             age_band=form.age_band, urgency=form.urgency.value,
             referrals=",".join(form.referrals), outcome=form.outcome,
-            counselor_id=conv.counselor_id, referred_to=",".join(
+            relation=form.relation, counselor_id=conv.counselor_id, referred_to=",".join(
                 await _given(conn, conversation_id, [e.code for e in offered], now))))
         await audit.record(conn, at=now, actor_id=staff.id, action="case.closed",
                            target_kind="conversation", target_id=conversation_id,

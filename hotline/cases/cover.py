@@ -16,7 +16,7 @@ from hotline.cases import staffing
 from hotline.cases.tables import conversations
 from hotline.domain import shifts
 from hotline.domain.conversation import Status
-from hotline.staff.tables import counselors
+from hotline.staff import accounts as staff_store
 
 
 @dataclass(frozen=True)
@@ -42,15 +42,12 @@ async def gaps(conn: AsyncConnection, now: datetime, hours: int) -> list[Gap]:
         .group_by(conversations.c.language, conversations.c.channel))}
     if not waiting:
         return []
-    people = list(await conn.execute(select(counselors.c.id, counselors.c.languages,
-                                            counselors.c.channels)
-                                     .where(counselors.c.active.is_(True))))
+    people = await staff_store.active_skills(conn)
     roster = await staffing.load_roster(conn, since=now)
     end = now + timedelta(hours=hours)
     found = []
     for (lang, chan), n in sorted(waiting.items()):
-        serving = [p.id for p in people
-                   if lang in p.languages.split(",") and chan in p.channels.split(",")]
+        serving = [p.id for p in people if lang in p.languages and chan in p.channels]
         for start, stop in shifts.uncovered(roster, serving, now, end):
             found.append(Gap(lang, chan, n, start, None if stop >= end else stop))
     return found

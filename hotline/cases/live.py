@@ -166,6 +166,15 @@ class LiveStore:
             return None
         return int(res[1]), int(res[2])
 
+    async def not_again(self, conversation_id: str, counselor_id: int) -> None:
+        """Never offer this case to this counselor again (until it is back in the queue
+        anew): e.g. their phone did not answer a bridged call."""
+        key = self.keys.declined(conversation_id)
+        async with self.redis.pipeline(transaction=True) as p:
+            p.sadd(key, str(counselor_id))
+            p.expire(key, DECLINED_TTL_S)
+            await p.execute()
+
     async def release(self, conversation_id: str, requeue: bool = False) -> int | None:
         """The holder lets go: closed, or back to the queue at its old position."""
         holder = await self._run("release", conversation_id, "requeue" if requeue else "close")

@@ -153,7 +153,8 @@ async def case_page(request: web.Request) -> web.Response:
                                ) from None
     view = await caseview.view(deps, ctx["staff"], conv, 0)
     ctx.update(case=conv, harm_types=intake.HARM_TYPES, platforms=intake.PLATFORMS,
-               age_bands=intake.AGE_BANDS, referrals=intake.REFERRALS,
+               age_bands=intake.AGE_BANDS, relations=intake.RELATIONS,
+               referrals=intake.REFERRALS,
                outcomes=intake.OUTCOMES, urgencies=[u.value for u in Urgency],
                may_act=view.may_act, suggested_age=view.suggested_age_band)
     return aiohttp_jinja2.render_template("console/case.html", request, ctx)

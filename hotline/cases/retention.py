@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.audit import log as audit
 from hotline.cases.tables import conversations, messages
 from hotline.deps import Deps
-from hotline.evidence.tables import evidence
+from hotline.evidence import service as evidence_service
 from hotline.jobs import in_batches, run_leased
 from hotline.staff import accounts as staff_store
 
@@ -77,9 +77,7 @@ async def _transcripts(conn: AsyncConnection, now: datetime, batch: int) -> tupl
                        .values(purge_transcript_at=None))
     # The victim's note on where their evidence appeared is their words too: it goes with the
     # transcript (the evidence's fingerprints stay).
-    await conn.execute(update(evidence).where(and_(
-        evidence.c.conversation_id.in_(due), evidence.c.location_sealed.is_not(None)))
-        .values(location_sealed=None))
+    await evidence_service.forget_locations(conn, due)
     for cid in due:
         await audit.record(conn, at=now, actor_id=None, action="retention.transcript_deleted",
                            target_kind="conversation", target_id=cid)

@@ -18,11 +18,10 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TypeVar
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
-from hotline.audit.tables import audit_events
 from hotline.cases import conversations as convs
 from hotline.cases import handover, staffing
 from hotline.cases.tables import shift_overrides
@@ -52,10 +51,7 @@ async def seed(conn: AsyncConnection, cfg: RosterConfig, at: datetime) -> int:
     exists yet), every start tries again."""
     if (await conn.execute(select(func.count()).select_from(shifts_table))).scalar_one():
         return 0
-    seeded = (await conn.execute(select(audit_events.c.id).where(and_(
-        audit_events.c.target_kind == "roster", audit_events.c.target_id == "config"))
-        .limit(1))).first()
-    if seeded is not None:
+    if await audit.any_for(conn, "roster", "config"):
         return 0
     ids = {r.name: r.id for r in await conn.execute(select(counselors.c.id, counselors.c.name))}
     added = 0

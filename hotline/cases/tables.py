@@ -237,3 +237,7 @@ Index("ix_conversations_return_of", conversations.c.return_of)
 # counted in statistics with the rest of the anonymized record.
 intake_records.append_column(Column("referred_to", String(255), nullable=False,
                                     server_default=text("''")))
+# The perpetrator's relation to the victim, as the counselor records it at close (migration
+# 0021; hotline.domain.intake.RELATIONS): counted in the intake statistics.
+intake_records.append_column(Column("relation", String(24), nullable=False,
+                                    server_default=text("'unknown'")))

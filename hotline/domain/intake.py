@@ -26,6 +26,12 @@ PLATFORMS = (
     "search_engine", "messenger", "other", "unknown",
 )
 AGE_BANDS = ("under_14", "14_17", "18_24", "25_34", "35_49", "50_plus", "unknown")
+# The perpetrator's relation to the victim (the centre's intake asks it; "unknown" when the
+# victim did not say or the form came from a client that does not ask it yet).
+RELATIONS = (
+    "partner", "ex_partner", "spouse", "family", "acquaintance", "work_or_school",
+    "online_only", "stranger", "unknown",
+)
 REFERRALS = ("takedown", "police", "legal", "medical", "psychological", "none")
 OUTCOMES = ("counselled", "referred", "takedown_requested", "disconnected", "not_relevant")
 
@@ -46,6 +52,7 @@ class IntakeForm:
     urgency: Urgency
     referrals: tuple[str, ...]
     outcome: str
+    relation: str = "unknown"
 
 
 def _one(form: Mapping[str, object], name: str, allowed: tuple[str, ...]) -> str:
@@ -77,4 +84,5 @@ def parse_intake(form: Mapping[str, object]) -> IntakeForm:
         urgency=Urgency(urgency),
         referrals=_many(form, "referrals", REFERRALS),
         outcome=_one(form, "outcome", OUTCOMES),
+        relation=_one(form, "relation", RELATIONS) if "relation" in form else "unknown",
     )

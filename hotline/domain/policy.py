@@ -28,10 +28,12 @@ class Action(StrEnum):
     MANAGE_STAFF = "manage_staff"  # accounts, roles, sessions, password and 2FA resets
     SETTINGS = "settings"        # centre-wide settings: the holiday calendar
     READ_AUDIT = "read_audit"    # the audit log
+    REPORTS = "reports"          # statistics: the report pages, their JSON and CSV exports
 
 
 _FLOOR = frozenset({Action.CONSOLE})
-_LEAD = _FLOOR | {Action.SUPERVISE, Action.ROSTER, Action.BANS, Action.WELLBEING}
+_LEAD = _FLOOR | {Action.SUPERVISE, Action.ROSTER, Action.BANS, Action.WELLBEING,
+                  Action.REPORTS}
 GRANTS: dict[Role, frozenset[Action]] = {
     Role.COUNSELOR: _FLOOR,
     Role.TAKEDOWN: _FLOOR,
@@ -129,6 +131,11 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/holidays"): Action.SETTINGS,
     ("DELETE", "/api/v1/holidays/{day}"): Action.SETTINGS,
     ("GET", "/api/v1/audit"): Action.READ_AUDIT,
+    # Statistics (docs/reports.md): leads and admins.
+    ("GET", "/console/reports"): Action.REPORTS,
+    ("GET", "/console/reports/{name}"): Action.REPORTS,
+    ("GET", "/api/v1/reports/{name}"): Action.REPORTS,
+    ("GET", "/api/v1/reports/{name}.csv"): Action.REPORTS,
     # The takedown desk: open to every console role here; the desk's rules below decide
     # per record (desk staff and leads act; a counselor on the items of a case they hold;
     # anyone else gets 404 there).

@@ -234,6 +234,14 @@ async def original(deps: Deps, evidence_id: int) -> bytes | None:
     return deps.keyring.open_bytes(blob, file_context(evidence_id))
 
 
+async def forget_locations(conn: AsyncConnection, conversation_ids: list[str]) -> None:
+    """Delete the victim's notes on where their evidence appeared (their words, which go with
+    the transcript); the fingerprints stay."""
+    await conn.execute(update(evidence).where(and_(
+        evidence.c.conversation_id.in_(conversation_ids), evidence.c.location_sealed.is_not(None)))
+        .values(location_sealed=None))
+
+
 async def erase(conn: AsyncConnection, conversation_ids: list[str]) -> list[int]:
     """Within an erasure's transaction: delete the evidence (and kept files) of conversations;
     returns the erased ids."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.domain.routing import Presence
 from hotline.domain.staff import Role, Staff
@@ -132,6 +133,29 @@ async def names(conn: AsyncConnection, ids: list[int]) -> dict[int, str]:
     return {int(r.id): str(r.name) for r in rows}
 
 
+async def active_with_role(conn: AsyncConnection, role: Role) -> list[int]:
+    """The ids of the active staff of one role."""
+    return [int(r.id) for r in await conn.execute(select(counselors.c.id).where(and_(
+        counselors.c.role == role.value, counselors.c.active.is_(True))))]
+
+
+@dataclass(frozen=True)
+class Skills:
+    """What a staff member serves: languages and channels."""
+
+    id: int
+    languages: tuple[str, ...]
+    channels: tuple[str, ...]
+
+
+async def active_skills(conn: AsyncConnection) -> list[Skills]:
+    """The languages and channels of every active staff member."""
+    rows = await conn.execute(select(counselors.c.id, counselors.c.languages,
+                                     counselors.c.channels).where(counselors.c.active.is_(True)))
+    return [Skills(int(r.id), tuple(x for x in r.languages.split(",") if x),
+                   tuple(x for x in r.channels.split(",") if x)) for r in rows]
+
+
 async def directory(conn: AsyncConnection) -> list[dict[str, Any]]:
     """Every active staff account (id, name, role), by name: the lead's pickers."""
     rows = await conn.execute(select(counselors.c.id, counselors.c.name, counselors.c.role)
@@ -146,3 +170,28 @@ async def set_telegram_chat(conn: AsyncConnection, name: str, chat_id: int | Non
     result = await conn.execute(update(counselors).where(counselors.c.name == name)
                                 .values(telegram_chat_id=chat_id))
     return int(result.rowcount) > 0
+
+
+async def by_telegram_chat(conn: AsyncConnection, chat_id: int) -> Staff | None:
+    """The active staff member whose linked Telegram chat this is."""
+    found = (await conn.execute(select(counselors.c.id).where(and_(
+        counselors.c.telegram_chat_id == chat_id,
+        counselors.c.active.is_(True))))).scalar_one_or_none()
+    return await by_id(conn, int(found)) if found is not None else None
+
+
+async def telegram_chats(conn: AsyncConnection, *, leads: bool = False,
+                         staff_id: int | None = None) -> list[tuple[int, tuple[str, ...]]]:
+    """(linked Telegram chat, languages) of the active leads and admins, or of one person."""
+    cond: ColumnElement[bool]
+    if leads:
+        cond = counselors.c.role.in_((Role.LEAD.value, Role.ADMIN.value))
+    elif staff_id is not None:
+        cond = counselors.c.id == staff_id
+    else:
+        return []
+    rows = await conn.execute(select(counselors.c.telegram_chat_id, counselors.c.languages)
+                              .where(and_(cond, counselors.c.active.is_(True),
+                                          counselors.c.telegram_chat_id.is_not(None))))
+    return [(int(r.telegram_chat_id), tuple(x for x in r.languages.split(",") if x))
+            for r in rows]

@@ -246,7 +246,8 @@
       confirmBox.hidden = true;
       const f = new FormData(closeForm);
       const body = {harm_type: f.get("harm_type"), platforms: f.getAll("platforms"),
-                    age_band: f.get("age_band"), urgency: f.get("urgency"),
+                    age_band: f.get("age_band"), relation: f.get("relation") || "unknown",
+                    urgency: f.get("urgency"),
                     referrals: f.getAll("referrals"), outcome: f.get("outcome")};
       const r = await H.post("/api/v1/cases/" + id + "/close", body);
       if (r.ok) window.location = "/console";

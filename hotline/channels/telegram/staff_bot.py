@@ -17,7 +17,6 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
 from telegram import Update, User
 from telegram.ext import (
     Application,
@@ -30,13 +29,12 @@ from telegram.ext import (
 )
 
 from hotline.cases import alerts
-from hotline.cases.tables import conversations
+from hotline.cases import conversations as convs
 from hotline.channels.telegram.runtime import BotRuntime
 from hotline.domain.event_types import EventType
-from hotline.domain.staff import Role, Staff
+from hotline.domain.staff import Staff
 from hotline.events import Event, Hub
 from hotline.staff import accounts as staff_store
-from hotline.staff.tables import counselors
 
 log = logging.getLogger("bots")
 
@@ -63,10 +61,7 @@ class StaffAlerts:
             # Never compare with None: that matched every staff member with no Telegram.
             return None
         async with self.deps.engine.connect() as conn:
-            found = (await conn.execute(select(counselors.c.id).where(and_(
-                counselors.c.telegram_chat_id == user_id,
-                counselors.c.active.is_(True))))).scalar_one_or_none()
-            return await staff_store.by_id(conn, found) if found is not None else None
+            return await staff_store.by_telegram_chat(conn, user_id)
 
     def _lang(self, staff: Staff | None, user: User | None = None) -> str:
         supported = self.deps.config.languages.supported
@@ -135,24 +130,16 @@ class StaffAlerts:
         cfg = self.deps.config
         if cfg.telegram.staff_chat_id:
             return [(cfg.telegram.staff_chat_id, cfg.languages.default)]
-        cond: ColumnElement[bool]
+        target = ev.get("target")
         async with self.deps.engine.connect() as conn:
-            if ev.get("leads"):
-                cond = counselors.c.role.in_((Role.LEAD.value, Role.ADMIN.value))
-            elif ev.get("target") is not None:
-                cond = counselors.c.id == int(ev["target"])
-            else:
-                return []
-            rows = await conn.execute(select(counselors.c.telegram_chat_id,
-                                             counselors.c.languages).where(and_(
-                cond, counselors.c.active.is_(True),
-                counselors.c.telegram_chat_id.is_not(None))))
-            out = []
-            for r in rows:
-                langs = [x for x in r.languages.split(",") if x in cfg.languages.supported]
-                out.append((int(r.telegram_chat_id), langs[0] if langs else
-                            cfg.languages.default))
-            return out
+            chats = await staff_store.telegram_chats(
+                conn, leads=bool(ev.get("leads")),
+                staff_id=int(target) if target is not None else None)
+        out = []
+        for chat_id, languages in chats:
+            langs = [x for x in languages if x in cfg.languages.supported]
+            out.append((chat_id, langs[0] if langs else cfg.languages.default))
+        return out
 
     async def post(self, ev: Event) -> None:
         alert_id, step = int(ev["alert"]), int(ev.get("step", 0))
@@ -164,11 +151,10 @@ class StaffAlerts:
             return
         cid = str(ev["conversation"])
         async with self.deps.engine.connect() as conn:
-            row = (await conn.execute(select(conversations.c.urgency,
-                                             conversations.c.intake_answers).where(
-                conversations.c.id == cid))).first()
-        urgency = row.urgency if row else "?"
-        platform = _platform(row.intake_answers if row else "{}")
+            row = await convs.get(conn, cid)
+            answers = await convs.intake_answers_json(conn, cid) if row else "{}"
+        urgency = row.urgency.value if row else "?"
+        platform = _platform(answers)
         posts = self.deps.keys.tg_alert_posts(alert_id)
         for chat_id, lang in targets:
             text = self.rt.text(

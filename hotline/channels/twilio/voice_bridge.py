@@ -50,7 +50,6 @@ from hotline.domain.conversation import Status, Urgency
 from hotline.domain.event_types import EventType
 from hotline.events import Event, Hub
 from hotline.prompts import Prompts
-from hotline.stores.live.keys import DECLINED_TTL_S
 from hotline.victim import casecode
 from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.middleware import json_error
@@ -104,8 +103,7 @@ def _bridge_twiml(rt: Runtime, prompts: Prompts, lang: str, phone: str) -> Voice
 async def _not_again(deps: Deps, cid: str, counselor: int) -> None:
     # After the requeue: returning a case to the queue clears its "declined by" set.
     with contextlib.suppress(RedisError, OSError):
-        await deps.redis.sadd(deps.keys.declined(cid), str(counselor))
-        await deps.redis.expire(deps.keys.declined(cid), DECLINED_TTL_S)
+        await deps.live.not_again(cid, counselor)
 
 
 async def _no_phone(deps: Deps, cid: str, counselor: int) -> None:
