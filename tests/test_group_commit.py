@@ -68,15 +68,16 @@ async def test_a_failing_body_is_rolled_back_alone(engine: AsyncEngine) -> None:
         log.append(f"got {n}")
         return got
 
-    # The leader yields one turn of the loop: all six share its batch.
+    # On one lane the first runs alone at once (PostgreSQL) and the others share the next
+    # batch, or all six share the first after one turn of the loop (SQLite).
     results = await asyncio.gather(*(call(n) for n in range(1, 7)))
     assert results == [1, "refused", 3, 4, 5, 6]
     assert await _ids(engine) == {f"{n:032x}" for n in (1, 3, 4, 5, 6)}
     # Within each batch every body ran before any caller heard back (after the COMMIT).
     first_got = log.index(next(e for e in log if e.startswith("got")))
     assert all(e.startswith("ran") for e in log[:first_got])
-    # (On PostgreSQL the batch ran without savepoints first: the bodies before the one that
-    # raised ran again in the second pass.)
+    # (On PostgreSQL a batch runs without savepoints first: the bodies before the one that
+    # raised run again in the second pass.)
     assert {e for e in log if e.startswith("ran")} == {f"ran {n}" for n in range(1, 7)}
 
 
