@@ -414,12 +414,20 @@ async def test_wrong_password_is_401_and_rerenders_the_login_page(world: World) 
     html = await resp.text()
     assert 'action="/console/login"' in html and WRONG_KO in html
     assert "hl_staff" not in resp.cookies
-    assert await world.snapshot() == before
+    # Nothing changes but the audit log, which records the refused login (docs/audit.md).
+    assert _but_audit(await world.snapshot()) == _but_audit(before)
     # An unknown name answers exactly the same.
     unknown = await client.post("/console/login", allow_redirects=False, data={
         "name": "nobody-here", "password": PASSWORD, "csrf": csrf})
     assert unknown.status == 401 and WRONG_KO in await unknown.text()
-    assert await world.snapshot() == before
+    after = await world.snapshot()
+    assert _but_audit(after) == _but_audit(before)
+    assert after[0]["audit_events"] == before[0]["audit_events"] + 2
+
+
+def _but_audit(snap: tuple[dict[str, int], int, int]) -> tuple[dict[str, int], int, int]:
+    counts, waiting, events = snap
+    return {k: v for k, v in counts.items() if k != "audit_events"}, waiting, events
 
 
 FORGED_STAFF_COOKIES = ["forged", "x" * 43, "x" * 200, ""]

@@ -24,7 +24,12 @@ from hotline.reports.figures import Period
 from hotline.reports.service import Reports, to_csv, to_json
 from hotline.reports.tables import report_marks
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.takedown.tables import takedown_requests, takedown_steps
+from hotline.takedown.tables import (
+    takedown_locations,
+    takedown_requests,
+    takedown_reuploads,
+    takedown_steps,
+)
 from tests import reports_fixture as fx
 from tests.conftest import Database, make_config
 
@@ -315,3 +320,44 @@ async def test_monthly_rollups_agree_with_the_facts_and_follow_later_steps(
     assert (x.removed, x.median_seconds) == (4, 54 * 3600.0)  # 10, 36, 72, 80 h
     tg = dict(fast)[("telegram",)]
     assert (tg.removed, tg.within_24h, tg.median_seconds) == (2, 2, 4 * 3600.0)
+
+
+async def test_reuploads_per_item_and_per_cluster(engine: AsyncEngine, tmp_path: Path,
+                                                  database: Database) -> None:
+    """Re-uploads found in the range, per item and per cluster (by found_at): item 1 three
+    times (twice in one Telegram channel's cluster, once through evidence, no cluster), item 2
+    once in the same channel; one more of item 2 falls outside the range."""
+    async with engine.begin() as conn:
+        await conn.execute(insert(takedown_locations), [
+            {"id": 1, "item_id": 1, "url": "https://t.me/nightowls/5", "platform": "telegram",
+             "host": "t.me", "first_seen_at": fx.z(2), "cluster_key": "tg:nightowls"},
+            {"id": 2, "item_id": 2, "url": "https://t.me/nightowls/9", "platform": "telegram",
+             "host": "t.me", "first_seen_at": fx.z(2), "cluster_key": "tg:nightowls"},
+            {"id": 3, "item_id": 2, "url": "https://x.com/a/status/1", "platform": "x",
+             "host": "x.com", "first_seen_at": fx.z(2), "cluster_key": "x:a"}])
+        await conn.execute(insert(takedown_reuploads), [
+            {"item_id": 1, "location_id": 1, "cluster_key": "tg:nightowls", "via": "recheck",
+             "found_at": fx.z(5)},
+            {"item_id": 1, "location_id": 1, "cluster_key": "tg:nightowls", "via": "recheck",
+             "found_at": fx.z(9)},
+            {"item_id": 1, "location_id": None, "cluster_key": None, "via": "evidence",
+             "found_at": fx.z(10)},
+            {"item_id": 2, "location_id": 2, "cluster_key": "tg:nightowls", "via": "recheck",
+             "found_at": fx.z(12)},
+            {"item_id": 2, "location_id": 3, "cluster_key": "x:a", "via": "recheck",
+             "found_at": fx.z(2, month=4)}])
+    r = _reports(engine, tmp_path, database)
+    got = await _json(r, "takedown-routes", **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert _strip(got["tables"]["reuploads_by_item"]) == [
+        {"item": 1, "reuploads": 3}, {"item": 2, "reuploads": 1}]
+    assert _strip(got["tables"]["reuploads_by_cluster"]) == [
+        {"cluster": "tg:nightowls", "reuploads": 3, "items": 2}]
+    # On one platform: only those found at a location there (not through evidence).
+    tg = await _json(r, "takedown-routes", platform="telegram",
+                     **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert _strip(tg["tables"]["reuploads_by_item"]) == [
+        {"item": 1, "reuploads": 2}, {"item": 2, "reuploads": 1}]
+    # Exported, the small counts are hidden like every other count.
+    hidden = await _json(_reports(engine, tmp_path, database, below=5), "takedown-routes",
+                         **{"from": "2026-03-01", "to": "2026-03-31"})
+    assert hidden["tables"]["reuploads_by_cluster"][0]["reuploads"] is None

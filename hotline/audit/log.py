@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit.tables import audit_events
+from hotline.domain.audit_search import AuditQuery
 from hotline.stores.sql.direct import Prebuilt, Sql, run
 
 _INSERT = Prebuilt(insert(audit_events),
@@ -41,18 +42,37 @@ async def for_target(conn: AsyncConnection, target_kind: str, target_id: str
              "detail": json.loads(r.detail)} for r in rows]
 
 
-async def recent(conn: AsyncConnection, limit: int, before_id: int | None = None,
-                 target_kind: str | None = None, target_id: str | None = None
-                 ) -> list[dict[str, Any]]:
-    """The newest events first (the admin's audit view), optionally of one target."""
-    q = select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
-    if before_id is not None:
-        q = q.where(audit_events.c.id < before_id)
-    if target_kind is not None:
-        q = q.where(audit_events.c.target_kind == target_kind)
-    if target_id is not None:
-        q = q.where(audit_events.c.target_id == target_id)
-    rows = await conn.execute(q)
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search(conn: AsyncConnection, q: AuditQuery) -> list[dict[str, Any]]:
+    """Events matching `q`, newest first (hotline.domain.audit_search). The person and the
+    action are read through their indexes (migration 0023), the time through ix_..._at."""
+    c = audit_events.c
+    where: list[ColumnElement[bool]] = []
+    if q.kinds is not None:
+        where.append(c.target_kind.in_(sorted(q.kinds)))
+    if q.actor_id is not None:
+        where.append(c.actor_id == q.actor_id)
+    if q.case_id is not None:
+        where += [c.target_kind == "conversation", c.target_id == q.case_id]
+    if q.action is not None:
+        where.append(c.action.like(_escape_like(q.action) + "%", escape="\\")
+                     if q.action.endswith(".") else c.action == q.action)
+    if q.since is not None:
+        where.append(c.at >= q.since)
+    if q.until is not None:
+        where.append(c.at < q.until)
+    if q.target_kind is not None:
+        where.append(c.target_kind == q.target_kind)
+    if q.target_id is not None:
+        where.append(c.target_id == q.target_id)
+    if q.before_id is not None:
+        where.append(c.id < q.before_id)
+    stmt = select(audit_events).order_by(c.id.desc()).limit(q.limit)
+    if where:
+        stmt = stmt.where(and_(*where))
     return [{"id": r.id, "at": r.at.isoformat(), "actor_id": r.actor_id, "action": r.action,
              "target_kind": r.target_kind, "target_id": r.target_id,
-             "detail": json.loads(r.detail)} for r in rows]
+             "detail": json.loads(r.detail)} for r in await conn.execute(stmt)]

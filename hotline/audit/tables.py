@@ -28,4 +28,7 @@ audit_events = Table(
     # JSON with ids and enumerations only; never message text or addresses.
     Column("detail", Text, nullable=False, server_default=text("'{}'")),
     Index("ix_audit_events_target", "target_kind", "target_id"),
+    # The audit search (migration 0023): by person and by action, newest first.
+    Index("ix_audit_events_actor", "actor_id", "id"),
+    Index("ix_audit_events_action", "action", "id"),
 )

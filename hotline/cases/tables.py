@@ -68,6 +68,8 @@ conversations = Table(
     ),
     # A sender's conversations, newest first, closed ones too: a victim's chat page and status
     # check read the latest (conversations.latest_for) on every load; forget finds them all.
+    # Finding closed cases by day (migration 0023; hotline/cases/casefind.py).
+    Index("ix_conversations_closed_at", "closed_at"),
     Index("ix_conversations_sender", "channel", "pseudonym", "created_at"),
     # The waiting ones by group and wait (migration 0020): the floor's and the router's counts
     # per language/channel/urgency come from this index alone; aging finds overdue cases in it.

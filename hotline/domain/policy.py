@@ -27,13 +27,14 @@ class Action(StrEnum):
     WELLBEING = "wellbeing"      # exposure, breaks and debrief flags of everyone
     MANAGE_STAFF = "manage_staff"  # accounts, roles, sessions, password and 2FA resets
     SETTINGS = "settings"        # centre-wide settings: the holiday calendar
-    READ_AUDIT = "read_audit"    # the audit log
+    READ_AUDIT = "read_audit"    # the whole audit log
+    AUDIT_SEARCH = "audit_search"  # searching it: leads the floor's records (audit_search.py)
     REPORTS = "reports"          # statistics: the report pages, their JSON and CSV exports
 
 
 _FLOOR = frozenset({Action.CONSOLE})
 _LEAD = _FLOOR | {Action.SUPERVISE, Action.ROSTER, Action.BANS, Action.WELLBEING,
-                  Action.REPORTS}
+                  Action.AUDIT_SEARCH, Action.REPORTS}
 GRANTS: dict[Role, frozenset[Action]] = {
     Role.COUNSELOR: _FLOOR,
     Role.TAKEDOWN: _FLOOR,
@@ -67,7 +68,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("GET", "/console/account"): _C,
     ("POST", "/console/account/password"): _C,
     ("GET", "/console/staff"): Action.MANAGE_STAFF,
-    ("GET", "/console/audit"): Action.READ_AUDIT,
+    ("GET", "/console/audit"): Action.AUDIT_SEARCH,
     ("GET", "/api/v1/me"): _C,
     ("POST", "/api/v1/me/language"): _C,
     ("GET", "/api/v1/queue"): _C,
@@ -130,7 +131,11 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("GET", "/api/v1/holidays"): _R,
     ("POST", "/api/v1/holidays"): Action.SETTINGS,
     ("DELETE", "/api/v1/holidays/{day}"): Action.SETTINGS,
-    ("GET", "/api/v1/audit"): Action.READ_AUDIT,
+    ("GET", "/api/v1/audit"): Action.AUDIT_SEARCH,
+    ("GET", "/api/v1/audit.csv"): Action.AUDIT_SEARCH,
+    # Finding a case (closed ones too) by its number or day: each result passes the case
+    # read rule (cases/casework.py), as for open cases.
+    ("GET", "/api/v1/case-search"): _C,
     # Statistics (docs/reports.md): leads and admins.
     ("GET", "/console/reports"): Action.REPORTS,
     ("GET", "/console/reports/{name}"): Action.REPORTS,
@@ -155,6 +160,8 @@ ROUTES: dict[tuple[str, str], Action] = {
         ("POST", "/api/v1/takedown/requests/{id}/send"),
         ("POST", "/api/v1/takedown/requests/{id}/steps"),
         ("GET", "/api/v1/takedown/worklist"), ("GET", "/api/v1/takedown/alerts"),
+        ("GET", "/console/takedown/clusters"), ("GET", "/api/v1/takedown/clusters"),
+        ("GET", "/api/v1/takedown/clusters/items"),
         ("POST", "/api/v1/takedown/alerts/{id}/ack"))},
 }
 

@@ -20,6 +20,7 @@ from aiohttp import web
 from PIL import Image, ImageFilter
 
 from hotline.audit import log as audit
+from hotline.audit import search as audit_log
 from hotline.cases import casework
 from hotline.domain.exposure import EVIDENCE_REVEALED
 from hotline.domain.staff import Staff
@@ -79,6 +80,9 @@ async def list_evidence(request: web.Request) -> web.Response:
     except casework.CaseNotFound:
         raise json_error(404, "no such case") from None
     found = await evidence.list_for(deps, conv.id)
+    # The list decrypts each piece's location note: who read it is recorded.
+    await audit_log.note(deps, staff.id, "evidence.listed", "conversation", conv.id,
+                         evidence=[ev.id for ev in found])
     hits = await evidence.matches_for(deps, [ev.id for ev in found])
     items = [{**ev.as_json(), "matches": [
         {"evidence": other, "case": cid[:8], "distance": dist}
@@ -101,6 +105,8 @@ async def preview(request: web.Request) -> web.Response:
         jpeg = await asyncio.get_running_loop().run_in_executor(None, blurred_jpeg, data)
     except (OSError, ValueError, Image.DecompressionBombError):
         raise json_error(404, "no preview: the file is not a readable image") from None
+    await audit_log.note(request.app[DEPS], staff.id, "evidence.previewed", "conversation",
+                         found.conversation_id, evidence=found.id)
     return web.Response(body=jpeg, content_type="image/jpeg", headers=_NO_STORE)
 
 

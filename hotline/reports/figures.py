@@ -337,7 +337,7 @@ def service_rows(contacts: Iterable[Contact], tz: str, shift_minutes: Sequence[i
 COUNT_FIELDS = frozenset({
     "requests", "removed", "verified", "refused", "unanswered", "overdue", "escalated",
     "contacts", "answered", "abandoned", "abandoned_queue", "abandoned_ivr",
-    "abandoned_after_offer", "records"})
+    "abandoned_after_offer", "records", "reuploads", "items"})
 
 
 def small(n: int, below: int) -> bool:

@@ -32,6 +32,7 @@ from hotline.reports.tables import (
     report_takedown_hours,
     report_takedown_monthly,
 )
+from hotline.takedown.tables import takedown_locations, takedown_reuploads
 
 facts = report_takedown_facts
 _AWAITING = ("sent", "acknowledged")
@@ -293,3 +294,28 @@ async def intake_monthly(conn: AsyncConnection, period: figures.Period,
         select(month, d.c.dimension, d.c.value, func.sum(d.c.records).label("records"))
         .where(and_(*where)).group_by(month, d.c.dimension, d.c.value))]
 
+
+
+async def reuploads(conn: AsyncConnection, period: figures.Period, platform: str | None
+                    ) -> tuple[list[tuple[int, int]], list[tuple[str, int, int]]]:
+    """Re-uploads found in the range (by `found_at`): per item (item id, re-uploads) and per
+    cluster (key, re-uploads, items), most first. `platform` counts those whose location
+    is on that platform (re-uploads found through evidence have no location: never then)."""
+    r = takedown_reuploads.c
+    where: list[ColumnElement[bool]] = [r.found_at >= period.utc_start,
+                                        r.found_at < period.utc_end]
+    source: Any = takedown_reuploads
+    if platform is not None:
+        source = takedown_reuploads.join(takedown_locations,
+                                         takedown_locations.c.id == r.location_id)
+        where.append(takedown_locations.c.platform == platform)
+    n = func.count().label("n")
+    by_item = await conn.execute(select(r.item_id, n).select_from(source).where(and_(*where))
+                                 .group_by(r.item_id).order_by(n.desc(), r.item_id))
+    items = func.count(r.item_id.distinct()).label("items")
+    by_cluster = await conn.execute(
+        select(r.cluster_key, n, items).select_from(source)
+        .where(and_(*where, r.cluster_key.is_not(None)))
+        .group_by(r.cluster_key).order_by(n.desc(), r.cluster_key))
+    return ([(int(row.item_id), int(row.n)) for row in by_item],
+            [(str(row.cluster_key), int(row.n), int(row.items)) for row in by_cluster])

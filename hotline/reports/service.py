@@ -34,7 +34,9 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "takedown-routes": {
         "rows": ("route", "legal_basis", "requests", "removed", "refused", "overdue",
                  "escalated", "completion_rate", "median_hours_to_removal", "within_48h"),
-        "by_rung": ("platform", "rung", "requests", "removed", "overdue", "escalated")},
+        "by_rung": ("platform", "rung", "requests", "removed", "overdue", "escalated"),
+        "reuploads_by_item": ("item", "reuploads"),
+        "reuploads_by_cluster": ("cluster", "reuploads", "items")},
     "service": {"rows": ("day", "shift", "channel", *_SERVICE),
                 "by_day": ("day", *_SERVICE), "by_channel": ("channel", *_SERVICE),
                 "by_shift": ("shift", *_SERVICE)},
@@ -178,6 +180,10 @@ async def _takedown_routes(r: Reports, conn: Any, q: Query) -> dict[str, list[Ro
             named = dict(zip(keys, key, strict=True))
             out[table].append(({c: named[c] if c in named else values[c]
                                 for c in cols[table]}, made_of))
+    by_item, by_cluster = await queries.reuploads(conn, q.period, q.filters.get("platform"))
+    out["reuploads_by_item"] = [({"item": item, "reuploads": n}, {}) for item, n in by_item]
+    out["reuploads_by_cluster"] = [({"cluster": key, "reuploads": n, "items": items}, {})
+                                   for key, n, items in by_cluster]
     return out
 
 

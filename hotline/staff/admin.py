@@ -183,12 +183,9 @@ async def sessions_of(deps: Deps, counselor_id: int) -> list[dict[str, object]]:
         return list(await store.sessions_of(conn, counselor_id))
 
 
-async def audit_events(deps: Deps, limit: int, before: int | None = None,
-                       target_kind: str | None = None, target_id: str | None = None
-                       ) -> list[dict[str, object]]:
-    """The audit log, newest first (admins read it)."""
-    async with deps.engine.connect() as conn:
-        return await audit.recent(conn, limit, before, target_kind, target_id)
+async def names(deps: Deps) -> dict[int, str]:
+    """Every staff member's name by id (the audit log shows who acted)."""
+    return {m.id: m.name for m in await listing(deps)}
 
 
 async def member(deps: Deps, counselor_id: int) -> store.Member | None:

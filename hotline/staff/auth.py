@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hotline.audit import log as audit
+from hotline.audit import search as audit_log
 from hotline.crypto import new_token, tokens_equal
+from hotline.deps import Deps
 from hotline.domain.staff import Staff
 from hotline.staff import accounts as staff_store
 from hotline.staff import login_throttle as throttle
@@ -170,16 +174,26 @@ async def login(request: web.Request, name: str, password: str, csrf: str
         raise LoginRefused(400, "invalid")
     # Counted before the password is checked, so simultaneous guesses cannot pass together.
     attempt = await throttle.begin(request, name)
-    if attempt.wait_ms:
-        raise LoginRefused(429, "rate_limited", attempt.retry_after_s)
     deps = request.app[DEPS]
     async with deps.engine.connect() as conn:
         account = await staff_store.by_name(conn, name)
+    if attempt.wait_ms:
+        await _login_failed(deps, account, "rate_limited")
+        raise LoginRefused(429, "rate_limited", attempt.retry_after_s)
     ok = await verify_password(account.password_hash if account else None, password)
     if not ok or account is None or not account.active:
         await throttle.failed(request, attempt)
+        await _login_failed(deps, account, "wrong" if account is None or account.active
+                            else "inactive")
         raise LoginRefused(401, "wrong")
     return account.staff, attempt
+
+
+async def _login_failed(deps: Deps, account: Any, reason: str) -> None:
+    """Audit a refused login: the account's id when the name is one (never the name typed,
+    which may be a password in the wrong field; never the password or the address)."""
+    target = str(account.staff.id) if account is not None else "unknown"
+    await audit_log.note(deps, None, "staff.login_failed", "counselor", target, reason=reason)
 
 
 async def start_session(request: web.Request, response: web.StreamResponse, staff: Staff) -> None:
@@ -190,6 +204,9 @@ async def start_session(request: web.Request, response: web.StreamResponse, staf
                                          counselor_id=staff.id, csrf_token=new_token(),
                                          at=datetime.now(UTC))
         await staff_store.set_last_login(conn, staff.id, datetime.now(UTC))
+        await audit.record(conn, at=datetime.now(UTC), actor_id=staff.id,
+                           action="staff.login", target_kind="counselor",
+                           target_id=str(staff.id))
     max_age = deps.config.retention.session_hours * 3600
     response.set_cookie(COOKIE, token, max_age=max_age, **_cookie_args(request))  # type: ignore[arg-type]
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")

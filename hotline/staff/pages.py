@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from hotline.cases import presence
+from hotline.audit import search as audit_log
+from hotline.cases import casefind, presence
 from hotline.crypto import tokens_equal
 from hotline.domain.accounts import CHANNELS, SPECIALISMS, FieldError
+from hotline.domain.audit_search import PARAMS, AuditInputError
 from hotline.domain.staff import Role, Staff
 from hotline.staff import account, admin, auth
 from hotline.web import i18n
@@ -217,6 +220,23 @@ async def staff_page(request: web.Request) -> web.Response:
 
 @routes.get("/console/audit")
 async def audit_page(request: web.Request) -> web.Response:
+    """The audit search (admins all of it, leads the floor's) and the case finder."""
     ctx = await _session_ctx(request)
-    ctx.update(events=await admin.audit_events(request.app[DEPS], 200))
+    deps, q = request.app[DEPS], request.query
+    finder = {k: q[k] for k in ("number", "date") if q.get(k)}
+    search = {k: v for k, v in q.items() if k in PARAMS}
+    ctx.update(q=search, finder=finder, cases=None, error=None, events=[], next=None,
+               next_query=None,
+               csv_query=urlencode({k: v for k, v in search.items() if k not in
+                                    ("before", "limit")}))
+    try:
+        if finder:
+            ctx["cases"] = (await casefind.find(deps, ctx["staff"], finder))["cases"]
+        ctx.update(await audit_log.search(deps, ctx["staff"], search,
+                                            await admin.names(deps)))
+    except AuditInputError as e:
+        ctx["error"] = _word(request, "staff.audit_bad_field", ctx["staff"], field=e.field)
+        return _render(request, "audit.html", ctx, 400)
+    if ctx["next"] is not None:
+        ctx["next_query"] = urlencode({**search, "before": ctx["next"]})
     return _render(request, "audit.html", ctx)

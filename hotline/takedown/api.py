@@ -21,11 +21,21 @@ from hotline.domain.staff import Role, Staff
 from hotline.domain.takedown import ImpossibleTransition, TakedownInputError
 from hotline.jobs import JobSet
 from hotline.staff.auth import require_staff
-from hotline.takedown import deadlines, export, items, queries, sending, views
+from hotline.takedown import (
+    clusters,
+    deadlines,
+    export,
+    items,
+    monitor,
+    queries,
+    rematch,
+    sending,
+    views,
+)
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
 from hotline.takedown.worklist import NO_REQUEST, worklist
-from hotline.web.appkeys import DEPS, PROMPTS
+from hotline.web.appkeys import DEPS, HUB, PROMPTS
 from hotline.web.inputs import INT_LIMIT, json_body
 from hotline.web.middleware import json_error
 
@@ -248,11 +258,31 @@ async def ack_alert(request: web.Request) -> web.Response:
     return web.json_response({"acked": acked})
 
 
+@routes.get("/api/v1/takedown/clusters")
+@_answers
+async def list_clusters(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    return web.json_response(await clusters.list_clusters(request.app[DESK], staff,
+                                                          request.query))
+
+
+@routes.get("/api/v1/takedown/clusters/items")
+@_answers
+async def cluster_items(request: web.Request) -> web.Response:
+    staff = await require_staff(request)
+    return web.json_response(await clusters.cluster(request.app[DESK], staff,
+                                                    request.query.get("key")))
+
+
 async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     desk = Desk(app[DEPS], app[PROMPTS])
     app[DESK] = desk
     jobs = JobSet()
     jobs.start("takedown-deadlines", lambda: deadlines.run_deadlines(desk, jobs.stop))
+    if desk.config.monitor.enabled:
+        jobs.start("takedown-monitor", lambda: monitor.run_monitor(desk, jobs.stop))
+    jobs.start("takedown-rematch",
+               lambda: rematch.follow_evidence(app[HUB], desk.deps, jobs.stop))
     yield
     await jobs.close()
 

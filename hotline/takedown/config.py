@@ -52,6 +52,67 @@ def default_directory() -> Directory:
 
 
 @dataclass(frozen=True)
+class MonitorConfig:
+    """[takedown.monitor]: the recheck job (docs/takedown.md, "Monitoring")."""
+
+    enabled: bool = True
+    # How often the job looks for locations due a check.
+    check_seconds: float = 30.0
+    # Between checks of one location: while its item is open, and once it is removed.
+    active_minutes: int = 60
+    monitoring_hours: int = 24
+    # One check's whole time budget, and the user agent it announces.
+    timeout_seconds: float = 10.0
+    user_agent: str = "hotline-takedown-monitor/1 (+https://example.org/abuse)"
+    # Checks in flight at once, in all; per host at once; and starts per host per second.
+    concurrency: int = 32
+    per_host: int = 2
+    per_host_per_second: float = 2.0
+    # Locations taken per pass (a pass checks them, then records them in one transaction).
+    batch: int = 500
+    # Whether addresses on private networks (loopback, 10/8, ...) may be fetched: never in
+    # production (a typed link must not reach the centre's own network); tests turn it on.
+    allow_private: bool = False
+
+
+_MONITOR_RANGES: dict[str, tuple[float, float]] = {
+    "check_seconds": (1, 3600), "active_minutes": (1, 24 * 60),
+    "monitoring_hours": (1, 24 * 30), "timeout_seconds": (0.5, 120), "concurrency": (1, 1000),
+    "per_host": (1, 100), "per_host_per_second": (0.01, 1000), "batch": (1, 20000)}
+
+
+def _typed(where: str, fields: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        f = fields.get(key)
+        if f is None:
+            raise ConfigError(f"{where}.{key}: unknown key (known keys: "
+                              f"{', '.join(sorted(fields))})")
+        want = type(f.default)
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+            raise ConfigError(f"{where}.{key}: expected {want.__name__}, got {value!r}")
+        values[key] = value
+    return values
+
+
+def parse_monitor(raw: object) -> MonitorConfig:
+    """[takedown.monitor] checked key by key; a bad value names its key."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("takedown.monitor: expected a table [takedown.monitor]")
+    fields = {f.name: f for f in dataclasses.fields(MonitorConfig)}
+    cfg = MonitorConfig(**_typed("takedown.monitor", fields, raw))
+    for key, (low, high) in _MONITOR_RANGES.items():
+        if not low <= getattr(cfg, key) <= high:
+            raise ConfigError(f"takedown.monitor.{key}: expected {low:g}..{high:g}, "
+                              f"got {getattr(cfg, key)!r}")
+    if not cfg.user_agent.strip() or len(cfg.user_agent) > 200 or not cfg.user_agent.isprintable():
+        raise ConfigError("takedown.monitor.user_agent: expected 1..200 printable characters")
+    return cfg
+
+
+@dataclass(frozen=True)
 class TakedownConfig:
     # The platform directory (relative to config.toml's folder; the bundled one by default).
     platforms_file: str = DEFAULT_PLATFORMS_FILE
@@ -71,32 +132,25 @@ class TakedownConfig:
     smtp_from: str = ""
     smtp_timeout_seconds: float = 30.0
     directory: Directory = field(default_factory=default_directory, repr=False)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     @property
     def smtp_enabled(self) -> bool:
         return bool(self.smtp_host)
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(TakedownConfig) if f.name != "directory"}
+_FIELDS = {f.name: f for f in dataclasses.fields(TakedownConfig)
+           if f.name not in ("directory", "monitor")}
 
 
 def parse_takedown(raw: object, base_dir: str) -> TakedownConfig:
     """The section from its table, every key checked; the directory read from its file."""
     if not isinstance(raw, Mapping):
         raise ConfigError("takedown: expected a table [takedown]")
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        f = _FIELDS.get(key)
-        if f is None:
-            raise ConfigError(f"takedown.{key}: unknown key (known keys: "
-                              f"{', '.join(sorted(_FIELDS))})")
-        want = type(f.default)
-        if want is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, want) or isinstance(value, bool):
-            raise ConfigError(f"takedown.{key}: expected {want.__name__}, got {value!r}")
-        values[key] = value
-    cfg = TakedownConfig(**values, directory=_directory(values, base_dir))
+    body = {k: v for k, v in raw.items() if k != "monitor"}
+    values = _typed("takedown", _FIELDS, body)
+    cfg = TakedownConfig(**values, directory=_directory(values, base_dir),
+                         monitor=parse_monitor(raw.get("monitor", {})))
     if not 1 <= cfg.check_seconds <= 3600:
         raise ConfigError("takedown.check_seconds: expected 1..3600")
     if not 1 <= cfg.smtp_port <= 65535:

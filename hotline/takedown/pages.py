@@ -15,7 +15,7 @@ from hotline.domain.policy import DeskNotFound
 from hotline.domain.removal import STAFF_STEPS
 from hotline.domain.takedown import ItemKind, ItemStatus, TakedownInputError
 from hotline.staff import auth
-from hotline.takedown import deadlines, items, prefill, views
+from hotline.takedown import clusters, deadlines, items, prefill, views
 from hotline.takedown import requests as req_svc
 from hotline.takedown.api import DESK, REQUEST_STATES
 from hotline.takedown.desk import Desk
@@ -105,6 +105,23 @@ async def request_page(request: web.Request) -> web.Response:
                steps=[s.value for s in STAFF_STEPS],
                field_names=[f for f in view["required_fields"] if f != "urls"])
     return aiohttp_jinja2.render_template("console/takedown_request.html", request, ctx)
+
+
+@routes.get("/console/takedown/clusters")
+async def clusters_page(request: web.Request) -> web.Response:
+    ctx = await _context(request)
+    desk: Desk = request.app[DESK]
+    after = request.query.get("after") or None
+    try:
+        found = await clusters.list_clusters(desk, ctx["staff"],
+                                             {"after": after} if after else {})
+    except TakedownInputError:
+        raise _not_found(request, ctx) from None
+    for c in found["clusters"]:
+        detail = await clusters.cluster(desk, ctx["staff"], c["key"])
+        c["item_ids"] = sorted({r["item"] for r in detail["locations"]})
+    ctx.update(clusters=found["clusters"], next=found["next"])
+    return aiohttp_jinja2.render_template("console/takedown_clusters.html", request, ctx)
 
 
 def setup(app: web.Application) -> None:

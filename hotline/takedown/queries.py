@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.domain.clusters import cluster_key
 from hotline.domain.legal import LegalBasis
 from hotline.domain.locations import Location
 from hotline.domain.removal import AWAITING, RemovalRequest, RequestState, Step, StepRecord
@@ -54,6 +55,8 @@ class LocationRow:
     first_seen_at: datetime
     last_checked_at: datetime | None
     online: str
+    watch: str = "unchecked"
+    cluster_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def _location(m: object) -> LocationRow:
     r = m._mapping  # type: ignore[attr-defined]
     return LocationRow(r["id"], r["item_id"], r["url"], r["platform"], r["host"],
                        r["telegram_kind"], r["channel"], r["message_id"], r["first_seen_at"],
-                       r["last_checked_at"], r["online"])
+                       r["last_checked_at"], r["online"], r["watch"], r["cluster_key"])
 
 
 # --- items ---------------------------------------------------------------------------------
@@ -136,8 +139,16 @@ async def get_item(conn: AsyncConnection, item_id: int, *, lock: bool = False
 
 async def set_item_status(conn: AsyncConnection, item_id: int, status: ItemStatus,
                           at: datetime) -> None:
+    """The item's status; a closed item's locations are no longer watched, a reopened one's
+    are due a check at once (hotline.domain.monitoring)."""
     await conn.execute(update(items_t).where(items_t.c.id == item_id).values(
         status=status.value, updated_at=at))
+    closed = status is ItemStatus.CLOSED
+    await conn.execute(update(locations_t).where(and_(
+        locations_t.c.item_id == item_id,
+        locations_t.c.next_check_at.is_not(None) if closed
+        else locations_t.c.next_check_at.is_(None))).values(
+        next_check_at=None if closed else at))
 
 
 async def list_items(conn: AsyncConnection, *, status: str | None = None,
@@ -172,8 +183,10 @@ async def add_location(conn: AsyncConnection, item_id: int, loc: Location, at: d
     new_id = int((await conn.execute(insert(locations_t).values(
         item_id=item_id, url=loc.url, platform=loc.platform, host=loc.host,
         telegram_kind=tg.kind.value if tg else None, channel=channel,
-        message_id=tg.message_id if tg else None, first_seen_at=at,
-        online="unknown").returning(locations_t.c.id))).scalar_one())
+        message_id=tg.message_id if tg else None, first_seen_at=at, online="unknown",
+        next_check_at=at, cluster_key=cluster_key(loc.url, loc.host,
+                                                  tg.kind.value if tg else None, channel),
+        ).returning(locations_t.c.id))).scalar_one())
     return new_id, True
 
 

@@ -69,7 +69,47 @@ takedown_locations = Table(
     Column("last_checked_at", UTCDateTime, nullable=True),
     # online | offline | unknown (what the last check saw)
     Column("online", String(16), nullable=False, server_default=text("'unknown'")),
+    # Monitoring (migration 0022): the watch (unchecked | online | offline_once | verified),
+    # when the location is next due a check (NULL: not watched) and its cluster's key.
+    Column("watch", String(16), nullable=False, server_default=text("'unchecked'")),
+    Column("next_check_at", UTCDateTime, nullable=True),
+    Column("cluster_key", String(160), nullable=True),
     UniqueConstraint("item_id", "url", name="uq_takedown_locations_item_url"),
+    Index("ix_takedown_locations_next_check", "next_check_at"),
+    Index("ix_takedown_locations_cluster", "cluster_key"),
+)
+
+# Every check the monitoring job made: online | offline | unknown, with the HTTP status.
+takedown_checks = Table(
+    "takedown_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("location_id", Integer, ForeignKey("takedown_locations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("http_status", Integer, nullable=True),
+    Index("ix_takedown_checks_location_at", "location_id", "at"),
+)
+
+# Content found again after it was removed: online again at a verified location (recheck),
+# or new evidence whose PDQ matches the item's fingerprint (evidence).
+takedown_reuploads = Table(
+    "takedown_reuploads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("takedown_items.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("location_id", Integer, ForeignKey("takedown_locations.id", ondelete="SET NULL"),
+           nullable=True),
+    Column("evidence_id", Integer, ForeignKey("evidence.id", ondelete="SET NULL"),
+           nullable=True),
+    Column("cluster_key", String(160), nullable=True, index=True),
+    # recheck | evidence
+    Column("via", String(16), nullable=False),
+    Column("found_at", UTCDateTime, nullable=False),
+    # One piece of evidence is one re-upload of an item, however many instances see it.
+    UniqueConstraint("item_id", "evidence_id", name="uq_takedown_reuploads_item_evidence"),
 )
 
 # One request to one platform through one route (docs/takedown.md, "Removal requests").

@@ -14,6 +14,7 @@ from hotline.domain.removal import is_overdue, needs_escalation, next_rung
 from hotline.domain.staff import Staff
 from hotline.domain.urls import LocationError
 from hotline.takedown import items as items_svc
+from hotline.takedown import monitor_queries as mq
 from hotline.takedown import queries
 from hotline.takedown import requests as req_svc
 from hotline.takedown.desk import Desk
@@ -27,7 +28,8 @@ def location_json(loc: queries.LocationRow) -> dict[str, Any]:
     out: dict[str, Any] = {"id": loc.id, "url": loc.url, "platform": loc.platform,
                            "host": loc.host, "first_seen_at": _iso(loc.first_seen_at),
                            "last_checked_at": _iso(loc.last_checked_at),
-                           "online": loc.online}
+                           "online": loc.online, "watch": loc.watch,
+                           "cluster": loc.cluster_key}
     if loc.telegram_kind is not None:
         out.update(telegram_kind=loc.telegram_kind, channel=loc.channel,
                    message_id=loc.message_id)
@@ -94,6 +96,7 @@ async def item_json(desk: Desk, conn: AsyncConnection, staff: Staff, item: queri
         "evidence_id": item.evidence_id,
         "locations": [location_json(loc) for loc in locs],
         "requests": [request_summary(r, now) for r in reqs],
+        "reuploads": await mq.reuploads_of(conn, item.id),
     }
     if policy.sees_request_text(staff):
         consent = await items_svc.consent_of(conn, item)

@@ -141,3 +141,19 @@ async def intake_answers(conn: AsyncConnection, conversation_id: str) -> str:
     found = (await conn.execute(select(conversations.c.intake_answers).where(
         conversations.c.id == conversation_id))).scalar_one_or_none()
     return str(found or "{}")
+
+
+async def root_of_number(conn: AsyncConnection, number: str) -> str | None:
+    """The first conversation of the case with this (stored-form) case number."""
+    found = (await conn.execute(select(case_codes.c.conversation_id).where(
+        case_codes.c.case_number == number))).scalar_one_or_none()
+    return str(found) if found is not None else None
+
+
+async def closed_between(conn: AsyncConnection, start: datetime, end: datetime, limit: int
+                         ) -> list[str]:
+    """Conversations closed in [start, end), oldest first (ix_conversations_closed_at)."""
+    return [str(r) for r in (await conn.execute(
+        select(conversations.c.id).where(and_(conversations.c.closed_at >= start,
+                                              conversations.c.closed_at < end))
+        .order_by(conversations.c.closed_at).limit(limit))).scalars()]

@@ -1,0 +1,70 @@
+"""New evidence against removed items, through the real evidence path (a Telegram photo to the
+app, pdqhash on the server, the desk following the event stream): a resized copy of a removed
+item's picture reopens the item as a re-upload (audited with the distance and thresholds); a
+different picture changes nothing."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from hotline.domain.staff import Role
+from tests import telegram_standin
+from tests.conftest import wait_for
+from tests.floor import audit, staff
+from tests.takedown_support import call
+from tests.telegram_standin import TgEnv, table
+from tests.test_telegram_media import _send_photo, picture
+
+log_guard = telegram_standin.log_guard
+standin = telegram_standin.standin
+tg = telegram_standin.tg
+pytestmark = pytest.mark.usefixtures("log_guard")
+
+
+def other_picture() -> bytes:
+    im = Image.new("RGB", (256, 256), (240, 240, 240))
+    d = ImageDraw.Draw(im)
+    for i in range(0, 256, 16):
+        d.rectangle([i, 255 - i, i + 8, 255], fill=(30, i, 200))
+    out = io.BytesIO()
+    im.save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_resized_copy_of_a_removed_item_reopens_it(tg: TgEnv) -> None:
+    tk = await staff(tg.runner, "tk", role=Role.TAKEDOWN)
+    first = await _send_photo(tg, "ph-1", picture())
+    status, item = await call(tk, "POST", "/api/v1/takedown/items", {
+        "kind": "intimate", "platform": "other", "location": "https://bad.example/v/1",
+        "fingerprint": {"pdq": first["pdq"], "pdq_quality": first["pdq_quality"]}})
+    assert status == 201, item
+    status, _b = await call(tk, "POST", f"/api/v1/takedown/items/{item['id']}/status",
+                            {"event": "close"})
+    assert status == 200
+    # A different picture: nothing happens (its event is handled before the next one's).
+    await _send_photo(tg, "ph-2", other_picture())
+    _s, seen = await call(tk, "GET", f"/api/v1/takedown/items/{item['id']}")
+    assert seen["status"] == "closed" and seen["reuploads"] == []
+    # The same picture, resized and re-encoded: another file, a close PDQ hash.
+    again = await _send_photo(tg, "ph-3", picture(size=180, fmt="JPEG", quality=70))
+    assert again["sha256"] != first["sha256"]
+
+    async def reopened() -> dict[str, Any] | None:
+        _s, seen = await call(tk, "GET", f"/api/v1/takedown/items/{item['id']}")
+        return seen if seen["status"] == "open" else None
+
+    # The desk follows the event stream: the match lands a moment after the evidence.
+    seen = await wait_for(reopened)
+    assert [(r["via"], r["evidence"]) for r in seen["reuploads"]] == [("evidence", again["id"])]
+    rows = await audit(tg.runner, "takedown.reupload", str(item["id"]))
+    assert len(rows) == 1 and rows[0]["actor_id"] is None
+    detail = rows[0]["detail"]
+    assert detail["evidence"] == again["id"] and detail["distance"] <= detail["max_distance"]
+    statuses = await audit(tg.runner, "takedown.item.status", str(item["id"]))
+    assert [(s["detail"]["status"], s["detail"].get("via")) for s in statuses] == [
+        ("closed", None), ("open", "evidence")]
+    assert len(await table(tg.config, "takedown_reuploads")) == 1
