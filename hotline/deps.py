@@ -17,6 +17,7 @@ from hotline.events import Event, Publisher
 from hotline.limits.bancache import BanCache
 from hotline.limits.buckets import Buckets
 from hotline.stores.live.keys import Keys
+from hotline.stores.sql.group import GroupCommit
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,15 @@ class Deps:
     bans: BanCache = field(default_factory=BanCache)
     publisher: Publisher = field(init=False)
     flood: Buckets = field(init=False)
+    commits: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
         # Every service of the process shares one publisher, so concurrent requests' events
         # share round trips.
         object.__setattr__(self, "publisher", Publisher(self.redis, self.keys))
         object.__setattr__(self, "flood", Buckets(self.redis, self.keys, self.config.limits))
+        # Likewise inbound messages' SQL transactions share commits (group commit).
+        object.__setattr__(self, "commits", GroupCommit(self.engine))
 
     @property
     def rules(self) -> RoutingRules:

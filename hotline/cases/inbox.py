@@ -168,14 +168,19 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
                  admitted: bool) -> tuple[Stored, urgency.Change | None]:
     """One transaction, two statements on the common path: allocate the next number in the
     open conversation (or open one), insert the message unless its provider key exists. It
-    runs on the driver connection (direct.py): this is every inbound message's cost."""
+    runs on the driver connection (direct.py), its transaction shared with concurrent
+    messages' (group.py): this is every inbound message's cost."""
+    async def body(conn: Sql) -> tuple[Stored, urgency.Change | None]:
+        stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found,
+                                            held, limited, admitted)
+        if in_tx is not None:
+            await in_tx(conn, stored)
+        return stored, change
+
     try:
-        async with direct.begin(deps.engine) as conn:
-            stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found,
-                                                held, limited, admitted)
-            if in_tx is not None:
-                await in_tx(conn, stored)
-            return stored, change
+        # Shared with concurrent messages' transactions (group commit), keyed by sender so
+        # every batch locks conversations in one order; the result comes after the COMMIT.
+        return await deps.commits.run(body, key=f"{msg.channel.value}:{pseudonym}")
     except _Duplicate:
         pass
     async with direct.begin(deps.engine, write=False) as conn:

@@ -120,6 +120,11 @@ class DirectTx:
         """Execute; the number of rows changed."""
         raise NotImplementedError
 
+    async def command(self, *sql: str) -> None:
+        """Statements without parameters or rows (SAVEPOINT and its kin: group.py), in one
+        round trip where the database has round trips."""
+        raise NotImplementedError
+
 
 class _SqliteTx(DirectTx):
     def __init__(self, conn: sqlite3.Connection, dialect: Dialect) -> None:
@@ -150,6 +155,13 @@ class _SqliteTx(DirectTx):
         finally:
             cur.close()
 
+    async def command(self, *sql: str) -> None:
+        for one in sql:
+            try:
+                self.conn.execute(one).close()
+            except sqlite3.Error as e:
+                raise _sqlite_error(one, e) from e
+
 
 class _PgTx(DirectTx):
     def __init__(self, conn: asyncpg.Connection, dialect: Dialect) -> None:
@@ -171,6 +183,13 @@ class _PgTx(DirectTx):
             raise _pg_error(c.sql, e) from e
         last = status.rpartition(" ")[2]  # "UPDATE 1", "INSERT 0 1"
         return int(last) if last.isdigit() else 0
+
+    async def command(self, *sql: str) -> None:
+        query = "; ".join(sql)  # no arguments: the simple protocol, one query
+        try:
+            await self.conn.execute(query)
+        except asyncpg.PostgresError as e:
+            raise _pg_error(query, e) from e
 
 
 def _sqlite_error(sql: str, e: sqlite3.Error) -> exc.StatementError:
