@@ -29,17 +29,16 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
 from hotline.audit import log as audit
 from hotline.callbacks import service as callback
 from hotline.cases import conversations as convs
-from hotline.cases import inbox, outbox, urgency, waitinfo
+from hotline.cases import inbox, urgency, waitinfo
 from hotline.cases.senders import Outgoing, SendResult
 from hotline.cases.tables import conversations
-from hotline.channels.twilio import sms_case, sms_text, store
+from hotline.channels.twilio import sms_case, sms_status, sms_text, store
 from hotline.channels.twilio import sms_flow as flow
 from hotline.channels.twilio.common import (
     MESSAGE_SID,
@@ -65,12 +64,9 @@ from hotline.web.middleware import json_error
 
 log = logging.getLogger(__name__)
 
-# An early delivery report waits this long for its part to be stored (normally milliseconds).
-SMS_EARLY_STATUS_TTL_S = 600
 routes = web.RouteTableDef()
 
 SENDER = re.compile(r"^\+?[0-9]{3,15}$")
-STATUS_PATH = "/webhooks/twilio/sms/status"
 # The prompt asking each step of the dialogue (sms_flow).
 _ASK = {"spreading": "sms_q_spreading", "age": "sms_q_age", "safe": "sms_q_safe",
         flow.CB_WINDOW: "sms_callback_window", flow.CB_MESSAGE: "sms_callback_message"}
@@ -84,6 +80,7 @@ def setup(app: web.Application) -> None:
     """Add the SMS webhooks and, when Twilio is configured, the SMS sender."""
     add_runtime_ctx(app)
     app.router.add_routes(routes)
+    app.router.add_routes(sms_status.routes)
     app.cleanup_ctx.append(_sender_ctx)
 
 
@@ -114,7 +111,7 @@ class SmsSender:
             try:
                 msg = await self.rt.rest(self.rt.client.messages.create_async(
                     to=out.address, from_=self.rt.config.phone_number, body=body,
-                    status_callback=self.rt.url(STATUS_PATH)))
+                    status_callback=self.rt.url(sms_status.STATUS_PATH)))
             except TimeoutError:
                 return SendResult(False, error="timeout")
             except TwilioException as e:
@@ -127,7 +124,7 @@ class SmsSender:
                                      seq=out.seq, part=i, parts=len(parts),
                                      at=datetime.now(UTC))
             done[i] = sid
-            await _apply_early(self.deps, sid)
+            await sms_status.apply_early(self.deps, sid)
         return SendResult(True, provider_ref=done[0])
 
     async def _refused(self, e: TwilioException, pseudonym: str) -> SendResult:
@@ -352,60 +349,3 @@ async def _answer(deps: Deps, cid: str, step: str, digit: str) -> None:
     answers = dataclasses.replace(answers, **values)
     with contextlib.suppress(LookupError):  # closed meanwhile: the answer changes nothing
         await urgency.set_answers(deps, cid, answers)
-
-
-@routes.post(STATUS_PATH)
-async def status(request: web.Request) -> web.Response:
-    """Twilio's delivery report for one SMS part: the reply is delivered when every part is,
-    failed as soon as one part is (shown to the counselor)."""
-    form = await verified_form(request)
-    sid = field_str(form, "MessageSid", MESSAGE_SID, max_len=34)
-    state = field_str(form, "MessageStatus", max_len=16)
-    code = field_str(form, "ErrorCode", re.compile(r"^[0-9]{1,6}$"), required=False)
-    if state not in store.STATUS_RANK:  # Twilio's message statuses, each with its rank
-        raise json_error(400, "MessageStatus: malformed")
-    await apply_status(request.app[DEPS], sid, state, f"twilio_{code}" if code else None)
-    return web.Response(status=204)
-
-
-async def apply_status(deps: Deps, sid: str, state: str, error: str | None) -> None:
-    """One delivery report for one part: the reply is delivered when every part is, failed as
-    soon as one part is (shown to the counselor). A report for a part not stored yet is kept
-    in Redis and applied when it is (`_apply_early`)."""
-    async with deps.engine.begin() as conn:
-        parts = await store.set_part_status(conn, sid, state, error)
-    if parts is None:
-        await _keep_early(deps, sid, state, error)
-        return
-    if not parts:
-        return
-    if any(p.status in ("failed", "undelivered") for p in parts):
-        result, err = "failed", next(p.error or f"sms_{p.status}" for p in parts
-                                     if p.status in ("failed", "undelivered"))
-    elif len(parts) == parts[0].parts and all(p.status in ("delivered", "read") for p in parts):
-        result, err = "delivered", None
-    else:
-        return
-    await outbox.mark_seq(deps, parts[0].conversation_id, parts[0].seq, result, err)
-
-
-async def _keep_early(deps: Deps, sid: str, state: str, error: str | None) -> None:
-    key = deps.keys.sms_early_status(sid)
-    with contextlib.suppress(RedisError, OSError):
-        before = await deps.redis.get(key)
-        if before is not None and store.STATUS_RANK.get(str(before).split("|", 1)[0], 0) \
-                > store.STATUS_RANK.get(state, 0):
-            return
-        await deps.redis.set(key, f"{state}|{error or ''}", ex=SMS_EARLY_STATUS_TTL_S)
-        log.info("sms delivery report before its part was stored; kept")
-
-
-async def _apply_early(deps: Deps, sid: str) -> None:
-    """After a part is stored: the report Twilio may already have sent about it."""
-    try:
-        raw = await deps.redis.getdel(deps.keys.sms_early_status(sid))
-    except (RedisError, OSError):
-        return
-    if raw is not None:
-        state, _, error = str(raw).partition("|")
-        await apply_status(deps, sid, state, error or None)
