@@ -465,7 +465,7 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     await lead.get_by_role("link", name="Lead view").click()
     await expect(lead).to_have_url(site.url("/console/lead"))
     await expect(lead.locator("#live")).to_have_text("Live")
-    mina_row = lead.locator(f'#people tr[data-person="{mina_id}"]')
+    mina_row = lead.locator(f'#agents tr[data-agent="{mina_id}"]')
     await expect(mina_row).to_contain_text("mina")
     await expect(mina_row.locator("td.load")).to_have_text(re.compile(r"^1/\d+$"))
     await expect(lead.locator(f'#active tr[data-case="{case_id}"]')).to_contain_text("mina")

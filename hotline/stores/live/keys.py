@@ -63,7 +63,7 @@ class Keys:
 
     @property
     def staff_ids(self) -> str:
-        """SET of counselor ids that have an person hash."""
+        """SET of the ids of staff members that have a routing hash."""
         return self._k("agents")
 
     @property
