@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -24,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hotline.logs import error_place
 from hotline.metrics import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,9 @@ async def supervise(name: str, start: Callable[[], Awaitable[None]], stop: async
             return
         except Exception as e:
             JOB_FAILURES.labels(name).inc()
-            where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
             log.error("job failed; starting it again", extra={
                 "job": name, "error": type(e).__name__, "retry_in_s": delay,
-                "where": f"{where.filename.rsplit('/', 1)[-1]}:{where.lineno}" if where else ""})
+                "where": error_place(e)})
         if loop.time() - started >= restart_max_s:
             delay = restart_min_s
         await pause(stop, delay)

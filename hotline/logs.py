@@ -59,6 +59,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+def error_place(error: BaseException, depth: int = 1) -> str:
+    """Where an exception was raised: its innermost `depth` frames as "file.py:line",
+    innermost first ("" when it has no traceback). Where, not what."""
+    frames = traceback.extract_tb(error.__traceback__)[-depth:]
+    return " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+
+
 def where_not_what(error: BaseException) -> str:
     """An exception as its types and the frames it passed through, never its text: a
     provider's or a driver's error message can quote a phone number, an address or a row
@@ -109,9 +116,8 @@ class LibraryScrub(logging.Filter):
             delattr(record, key)
         if error is not None:
             record.error = type(error).__name__
-            frames = traceback.extract_tb(error.__traceback__)
-            if frames:
-                record.where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"
+            if place := error_place(error):
+                record.where = place
         record.exc_info = None
         record.exc_text = None
         record.stack_info = None

@@ -19,10 +19,8 @@ import contextlib
 import logging
 import os
 import time
-import traceback
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +41,7 @@ from hotline.channels.telegram.victim_callback import CallbackFlow
 from hotline.channels.telegram.victim_media import MediaFlow
 from hotline.crypto import tokens_equal
 from hotline.domain.conversation import Channel
+from hotline.logs import error_place
 from hotline.web.appkeys import CONFIG, DEPS, HUB, PROMPTS
 from hotline.web.middleware import json_error
 
@@ -200,11 +199,10 @@ def _build(app: web.Application, token: str) -> tuple[TelegramChannel, BotRuntim
         processor.mark_failed(update)
         err = getattr(context, "error", None)
         # Where, not what: an exception's message or locals may hold a victim's words.
-        frames = traceback.extract_tb(err.__traceback__) if err is not None else []
-        where = [f"{Path(f.filename).name}:{f.lineno}" for f in frames[-3:]]
         log.error("telegram update failed", extra={
             "update": update.update_id if isinstance(update, Update) else None,
-            "error": type(err).__name__, "where": " < ".join(reversed(where))})
+            "error": type(err).__name__,
+            "where": error_place(err, depth=3) if err is not None else ""})
 
     application.add_error_handler(on_error)
     channel = TelegramChannel(application, processor, cfg.mode,
