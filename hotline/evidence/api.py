@@ -14,12 +14,10 @@ import asyncio
 import io
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from aiohttp import web
 from PIL import Image, ImageFilter
 
-from hotline.audit import log as audit
 from hotline.audit import search as audit_log
 from hotline.cases import casework
 from hotline.domain.exposure import EVIDENCE_REVEALED
@@ -121,10 +119,8 @@ async def reveal(request: web.Request) -> web.Response:
     token = secrets.token_urlsafe(24)
     await deps.redis.set(deps.keys.evidence_reveal(token), f"{found.id}:{staff.id}",
                          ex=EVIDENCE_REVEAL_TTL_S)
-    async with deps.engine.begin() as conn:
-        await audit.record(conn, at=datetime.now(UTC), actor_id=staff.id,
-                           action="evidence.revealed", target_kind="conversation",
-                           target_id=found.conversation_id, evidence=found.id)
+    await audit_log.note(deps, staff.id, "evidence.revealed", "conversation",
+                         found.conversation_id, evidence=found.id)
     await exposure.record(deps, staff.id, EVIDENCE_REVEALED, 1, found.conversation_id)
     return web.json_response({"url": f"/api/v1/evidence/{found.id}/original?t={token}"})
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from hotline.audit import log as audit
+from hotline.audit import search as audit_log
 from hotline.crypto import new_token
 from hotline.deps import Deps
 from hotline.domain.accounts import FieldError, check_password
@@ -31,9 +32,7 @@ def _secret_context(counselor_id: int) -> str:
 
 async def _record(deps: Deps, actor: int | None, action: str, target: int,
                   **detail: object) -> None:
-    async with deps.engine.begin() as conn:
-        await audit.record(conn, at=datetime.now(UTC), actor_id=actor, action=action,
-                           target_kind="counselor", target_id=str(target), **detail)
+    await audit_log.note(deps, actor, action, "counselor", str(target), **detail)
 
 
 # Passwords.

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from hotline.audit import log as audit
+from hotline.audit import search as audit_log
 from hotline.cases import handover, staffing
 from hotline.crypto import new_token
 from hotline.deps import Deps
@@ -42,9 +43,7 @@ class Reset:
 
 async def _audit(deps: Deps, actor_id: int | None, action: str, target: int,
                  **detail: object) -> None:
-    async with deps.engine.begin() as conn:
-        await audit.record(conn, at=datetime.now(UTC), actor_id=actor_id, action=action,
-                           target_kind="counselor", target_id=str(target), **detail)
+    await audit_log.note(deps, actor_id, action, "counselor", str(target), **detail)
 
 
 async def _resync(deps: Deps, counselor_id: int) -> None:
