@@ -101,7 +101,7 @@ async def record(deps: Deps, *, conversation_id: str, message_seq: int | None, k
                                          "kind": kind, "pdq_quality": pdq_quality,
                                          "matches": len(found)})
     await deps.publish({"type": EventType.EVIDENCE, "conversation": conversation_id,
-                        "evidence": eid})
+                        "evidence": eid, "change": "recorded"})
     return eid
 
 
@@ -129,7 +129,8 @@ async def keep(deps: Deps, evidence_id: int, data: bytes) -> bool:
                            target_kind="conversation", target_id=cid or "",
                            evidence=evidence_id, purge_at=purge_at.isoformat())
     # The counselor's evidence panel shows the kept file (its preview) without a reload.
-    await deps.publish({"type": EventType.EVIDENCE, "conversation": cid, "evidence": evidence_id})
+    await deps.publish({"type": EventType.EVIDENCE, "conversation": cid, "evidence": evidence_id,
+                        "change": "kept"})
     return True
 
 
@@ -146,7 +147,8 @@ async def decline(deps: Deps, evidence_id: int) -> bool:
         await audit.record(conn, at=now, actor_id=None, action="evidence.declined",
                            target_kind="conversation", target_id=cid or "",
                            evidence=evidence_id)
-    await deps.publish({"type": EventType.EVIDENCE, "conversation": cid, "evidence": evidence_id})
+    await deps.publish({"type": EventType.EVIDENCE, "conversation": cid, "evidence": evidence_id,
+                        "change": "declined"})
     return True
 
 

@@ -4,7 +4,8 @@ telegram.pdq_match_distance and pdq_min_quality, the thresholds evidence matchin
 content found again. The evidence is linked to the item as a re-upload (via "evidence"), the
 item reopens and the desk and the case are paged, as a re-upload found by the recheck job is.
 
-Called by hotline.evidence.service.record once the evidence row is committed. The items
+Run for each `evidence` event of a newly recorded piece (the evidence room publishes it once
+the row is committed; following the event keeps evidence from importing the desk). The items
 compared are only those removed (all_removed, monitoring, closed) that carry a PDQ hash, at
 once (numpy, as the evidence scan does). See docs/takedown.md, "Monitoring".
 """
@@ -79,7 +80,9 @@ async def _on_evidence(deps: Deps, ev: Event) -> None:
 async def follow_evidence(hub: Hub, deps: Deps, stop: asyncio.Event) -> None:
     """Until `stop` (or the hub closes): match each new piece of evidence."""
     follow = asyncio.ensure_future(hub.follow(
-        lambda ev: ev.get("type") == EventType.EVIDENCE, lambda ev: _on_evidence(deps, ev)))
+        # Only a new piece: "kept" and "declined" are the same picture again.
+        lambda ev: ev.get("type") == EventType.EVIDENCE and ev.get("change") == "recorded",
+        lambda ev: _on_evidence(deps, ev)))
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({follow, stopped}, return_when=asyncio.FIRST_COMPLETED)
