@@ -339,6 +339,15 @@ async def reasons_of(conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[s
     return {r.id: tuple(x for x in r.urgency_reasons.split(",") if x) for r in rows}
 
 
+async def urgency_and_answers(conn: AsyncConnection, conversation_id: str
+                              ) -> tuple[str, str] | None:
+    """A case's urgency and its intake answers as stored (JSON text), in one read: what a
+    staff alert shows."""
+    row = (await conn.execute(select(conversations.c.urgency, conversations.c.intake_answers)
+                              .where(conversations.c.id == conversation_id))).first()
+    return (str(row.urgency), str(row.intake_answers or "{}")) if row else None
+
+
 async def intake_answers_json(conn: AsyncConnection, conversation_id: str) -> str:
     """The victim's answers to the first questions, as stored (JSON text)."""
     raw = (await conn.execute(select(conversations.c.intake_answers).where(

@@ -151,9 +151,8 @@ class StaffAlerts:
             return
         cid = str(ev["conversation"])
         async with self.deps.engine.connect() as conn:
-            row = await convs.get(conn, cid)
-            answers = await convs.intake_answers_json(conn, cid) if row else "{}"
-        urgency = row.urgency.value if row else "?"
+            found = await convs.urgency_and_answers(conn, cid)
+        urgency, answers = found if found else ("?", "{}")
         platform = _platform(answers)
         posts = self.deps.keys.tg_alert_posts(alert_id)
         for chat_id, lang in targets:
