@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hotline.audit import log as audit
+from hotline.audit import search as audit_log
 from hotline.cases import casework
 from hotline.cases import conversations as convs
 from hotline.deps import Deps
@@ -43,8 +43,9 @@ async def find(deps: Deps, staff: Staff, params: Mapping[str, str]) -> dict[str,
         raise AuditInputError(unknown[0], "unknown parameter")
     if ("number" in given) == ("date" in given):
         raise AuditInputError("number", "expected a case number or a date (one of them)")
-    now = datetime.now(ZoneInfo("UTC"))
-    async with deps.engine.begin() as conn:
+    # Read-only, then the audit row in a short transaction of its own: a day's search reads
+    # up to DAY_LIMIT cases, which on SQLite must not hold the write lock every message waits on.
+    async with deps.engine.connect() as conn:
         if "number" in given:
             number = normalise(given["number"][:40])
             if number is None:
@@ -63,9 +64,8 @@ async def find(deps: Deps, staff: Staff, params: Mapping[str, str]) -> dict[str,
             except casework.CaseNotFound:
                 continue
             found.append(conv)
-        await audit.record(conn, at=now, actor_id=staff.id, action="case.searched",
-                           target_kind="case_search", target_id=next(iter(how.values())),
-                           found=[c.id for c in found], **how)
+    await audit_log.note(deps, staff.id, "case.searched", "case_search",
+                         next(iter(how.values())), found=[c.id for c in found], **how)
     return {"cases": [_case(c) for c in found]}
 
 
