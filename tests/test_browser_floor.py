@@ -100,8 +100,9 @@ async def test_a_roster_edit_for_another_day_keeps_todays_chat(
     await expect(lead.locator("#override-entries tbody tr")).to_have_count(1)
 
     # Making her follow the roster (no shifts) would end her shift now: asked; declined,
-    # nothing changes.
-    await mina_switch.check()
+    # nothing changes. A click, not check(): check() fails when the page puts the box back
+    # (the declined question) before Playwright reads its state.
+    await mina_switch.click()
     await expect(lead.locator("#people-result")).to_have_text("Nothing changed.")
     assert len(dialogs) == 1 and "ends mina's shift now" in dialogs[0]
     await expect(mina_switch).not_to_be_checked()
