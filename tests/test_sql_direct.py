@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -75,6 +75,29 @@ async def test_same_rows_and_types_as_sqlalchemy(engine: AsyncEngine) -> None:
     assert tuple(fast) == tuple(slow) == (CID, 5, NOW, None, True, "minor")
     assert fast[2].tzinfo is not None
     assert row is not None and row.created_at == NOW and row.urgency == Urgency.HIGH
+
+
+def test_sqlite_datetime_text_is_sqlalchemys() -> None:
+    # The direct path's own bind processor for UTC datetimes on SQLite writes what
+    # SQLAlchemy's would, so both paths compare and sort stored times alike.
+    from sqlalchemy.dialects import sqlite
+
+    from hotline.stores.sql.schema import UTCDateTime
+
+    dialect = sqlite.dialect()
+    theirs = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    ours = _ROW.compiled(dialect).binds[0][3]  # b_id: plain text, no processor
+    assert ours is None and theirs is not None
+    seoul = timezone(timedelta(hours=9))
+    for when in (NOW, NOW.replace(microsecond=0), NOW.astimezone(seoul),
+                 datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(2026, 12, 31, 23, 59,
+                                                                     59, 999999, tzinfo=seoul)):
+        assert direct._sqlite_utc(when) == theirs(when)
+    with pytest.raises(ValueError):
+        direct._sqlite_utc(NOW.replace(tzinfo=None))
+    stmt = direct.Prebuilt(select(conversations.c.id)
+                           .where(conversations.c.created_at == bindparam("b_at")))
+    assert stmt.compiled(dialect).binds[0][3] is direct._sqlite_utc
 
 
 async def test_open_case_found_on_either_connection(engine: AsyncEngine) -> None:

@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
@@ -35,6 +36,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
 
 from hotline.stores.sql import sqlite_inline
+from hotline.stores.sql.schema import UTCDateTime
 
 Row = Sequence[Any]
 _Processor = Callable[[Any], Any] | None
@@ -99,12 +101,28 @@ class Prebuilt:
         binds = []
         for name in c.positiontup:
             bind = c.binds[name]
-            binds.append((name, bind.value, bind.required,
-                          bind.type.dialect_impl(dialect).bind_processor(dialect)))
+            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if dialect.name == "sqlite" and isinstance(bind.type, UTCDateTime):
+                proc = _sqlite_utc
+            binds.append((name, bind.value, bind.required, proc))
         columns = getattr(self.statement, "exported_columns", None) or ()
         results = tuple((i, proc) for i, col in enumerate(columns) if (
             proc := col.type.dialect_impl(dialect).result_processor(dialect, None)) is not None)
         return _Compiled(c.string, tuple(binds), results)
+
+
+def _sqlite_utc(value: datetime) -> str:
+    """UTCDateTime's bind processor on SQLite: the text SQLAlchemy's writes (a TypeDecorator
+    over DATETIME, which %-formats a dict), in half the time (3.5 to 1.8 us; an inbound
+    message binds three or four)."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime written to the database")
+        value = value.astimezone(UTC)
+    # %-format: 0.98 us against 1.67 us for the f-string of the same text.
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond)
 
 
 class DirectTx:
