@@ -51,6 +51,8 @@ class LiveStore:
         self._scripts = {name: redis.register_script(lib + "\n" + _lua(f"{name}.lua"))
                          for name in ("take_next", "claim", "offer", "accept", "unoffer",
                                       "release", "reassign", "place")}
+        self._scripts["wait"] = redis.register_script(
+            f"{lib}\nlocal function place()\n{_lua('place.lua')}\nend\n{_lua('wait.lua')}")
 
     def _base(self, at_ms: int | None) -> list[EncodableT]:
         return [self.keys.base, at_ms if at_ms is not None else now_ms(),
@@ -111,6 +113,21 @@ class LiveStore:
         if not found:
             return None
         return Waiting.decode(conversation_id, str(found[0])), int(found[1])
+
+    async def wait(self, conversation_id: str
+                   ) -> tuple[Waiting, int, list[StaffState]] | None:
+        """`place` and `staff_states` in one script call (a wait status needs both: two
+        round trips before, each the victim's wait and 90 us of this process's CPU)."""
+        found = await self._run("wait", conversation_id)
+        if not found:
+            return None
+        meta, place, ids, hashes, presence, loads = found
+        beats = {m: int(float(s)) for m, s in zip(presence[::2], presence[1::2], strict=True)}
+        load = dict(zip(loads[::2], loads[1::2], strict=True))
+        people = sorted(zip(ids, hashes, strict=True), key=lambda p: int(p[0]))
+        return Waiting.decode(conversation_id, str(meta)), int(place), [
+            staff_state(int(aid), dict(zip(h[::2], h[1::2], strict=True)), beats.get(aid, 0),
+                        int(load.get(aid, 0))) for aid, h in people]
 
     async def unassigned(self) -> list[tuple[Waiting, int | None]]:
         """Waiting and offered cases, best first, with the counselor an offer is out to."""

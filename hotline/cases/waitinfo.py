@@ -9,7 +9,6 @@ counselor will answer), still with the emergency numbers for a critical case (re
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -65,16 +64,16 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     """The wait of one waiting (or offered) case; None if it is not waiting. An unknown wait
     (position None) when Redis cannot be read: callers ask only about a case SQL has waiting."""
     try:
-        # Both reads at once: on a quiet line every round trip is the victim's wait.
-        found, people = await asyncio.gather(deps.live.place(conversation_id),
-                                             deps.live.staff_states())
+        # The case's place and the counselors in one round trip: on a quiet line every round
+        # trip is the victim's wait.
+        found = await deps.live.wait(conversation_id)
     except (RedisError, OSError) as e:
         log.warning("wait not readable; plain acknowledgement",
                     extra={"conversation": conversation_id, "error": type(e).__name__})
         return await _unknown(deps, conversation_id)
     if found is None:
         return None
-    mine, position = found
+    mine, position, people = found
     now = now_ms()
     cov = coverage(people, mine.language, mine.channel, now, deps.rules)
     serving = sum(1 for a in people
