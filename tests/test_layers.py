@@ -19,8 +19,6 @@ KNOWN = frozenset({
     "handler: hotline.channels.twilio.sms imports hotline.cases.tables",
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql",
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql.direct",
-    "tables: hotline.cases.roster imports hotline.staff.tables",
-    "tables: hotline.cases.staffing imports hotline.staff.tables",
     "tables: hotline.channels.twilio.sms imports hotline.cases.tables",
     "tables: hotline.channels.twilio.store imports hotline.callbacks.tables",
     "tables: hotline.channels.twilio.store imports hotline.cases.tables",
