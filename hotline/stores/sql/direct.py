@@ -101,7 +101,7 @@ class Prebuilt:
         binds = []
         for name in c.positiontup:
             bind = c.binds[name]
-            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            proc: _Processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if dialect.name == "sqlite" and isinstance(bind.type, UTCDateTime):
                 proc = _sqlite_utc
             binds.append((name, bind.value, bind.required, proc))
