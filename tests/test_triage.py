@@ -222,6 +222,12 @@ def test_escalate_takes_the_higher(a: Urgency, b: Urgency) -> None:
     assert got == escalate(Triage(b), Triage(a)).urgency
 
 
+@pytest.mark.parametrize("u", list(Urgency))
+def test_nothing_found_leaves_a_case_without_reasons_as_it_is(u: Urgency) -> None:
+    # cases/urgency.raised answers "no change" for this without calling escalate.
+    assert escalate(Triage(u), Triage(N)) == Triage(u)
+
+
 def test_escalate_orders_by_given_rules() -> None:
     rules = rules_from_mapping({"levels": {"minor": "critical", "content_spreading": "high"}})
     got = escalate(Triage(H, (S.CONTENT_SPREADING,)), Triage(C, (S.MINOR,)), rules=rules)

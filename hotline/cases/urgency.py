@@ -87,6 +87,11 @@ def raised(deps: Deps, conv: convs.ConversationRow | convs.OpenCase, found: Tria
            ) -> tuple[Urgency, tuple[str, ...]] | None:
     """The case's urgency and reason codes once raised to what triage found; None if that
     changes nothing (never lower). Signals staff withdrew from the case are not raised."""
+    if not (conv.reasons or found.reasons or found.possible) \
+            and found.urgency is Urgency.NORMAL:
+        # Nothing found in a case with no reasons (most messages): escalate would give the
+        # case back as it is, at 10 us a message.
+        return None
     if conv.withdrawn:
         found = without(found, conv.withdrawn, deps.config.triage)
     after = escalate(current_triage(conv), found, rules=deps.config.triage)
