@@ -144,6 +144,18 @@ def test_missing_variable_is_an_error(lang: str, name: str) -> None:
         Prompts().render(lang, name)
 
 
+def test_a_prompt_without_values_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = Prompts()
+    first = p.render("en", "sms_welcome")
+    with monkeypatch.context() as m:
+        m.setattr(p, "_render", lambda *_a: pytest.fail("rendered again"))
+        assert p.render("en", "sms_welcome") == first
+    # A prompt that needs values still fails without them, every time (nothing kept).
+    for _ in range(2):
+        with pytest.raises(jinja2.UndefinedError):
+            p.render("en", "chat_waiting")
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_chat_waiting_position(lang: str) -> None:
     p = Prompts()
