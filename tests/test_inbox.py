@@ -92,6 +92,19 @@ async def test_same_provider_id_twice_is_one_message(deps: Deps, channel: Channe
     assert await _count(deps, messages) == 2
 
 
+async def test_a_claim_is_read_with_a_new_conversations_queue_entry(deps: Deps) -> None:
+    key = deps.keys.case_return("p" * 64)
+    await deps.redis.set(key, "root-case")
+    first = await receive(deps, inbound(ADDRESS), claim=key)
+    assert first.new_conversation and first.claim_read and first.claimed == "root-case"
+    assert await deps.redis.get(key) is None  # read and deleted
+    # A later message of the conversation queues nothing: the claim is not read.
+    await deps.redis.set(key, "other")
+    later = await receive(deps, inbound(ADDRESS), claim=key)
+    assert not later.new_conversation and not later.claim_read and later.claimed is None
+    assert await deps.redis.get(key) == "other"
+
+
 async def test_provider_ids_are_per_channel(deps: Deps) -> None:
     a = await receive(deps, inbound(channel=Channel.SMS, provider_id="42"))
     b = await receive(deps, inbound(channel=Channel.TELEGRAM, provider_id="42"))

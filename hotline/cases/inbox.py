@@ -55,14 +55,17 @@ Admit = Callable[[], Awaitable[None]]
 
 async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None,
                   in_tx: InTx | None = None, pseudonym: str | None = None,
-                  limited: bool = True, admit: Admit | None = None) -> Stored:
+                  limited: bool = True, admit: Admit | None = None,
+                  claim: str | None = None) -> Stored:
     """Store one inbound message durably and announce it; idempotent per provider id.
 
     The text (and, for a new conversation, the channel's intake answers) is triaged on the way:
     a case only ever moves up automatically. `in_tx` runs last in the same transaction.
     `pseudonym`: the sender's, when the channel has already computed it. With `limited`, the
     sender's flood limits apply (docs/limits.md): past them the message is still stored, but
-    its triage does not move the case up, and a new case is held (closed, never queued)."""
+    its triage does not move the case up, and a new case is held (closed, never queued).
+    `claim`: a Redis key a new conversation reads and deletes in its queue round trip
+    (`Stored.claimed`), instead of a round trip of the channel's own."""
     if len(msg.text) > deps.config.privacy.max_message_chars:
         raise MessageTooLong(f"message longer than {deps.config.privacy.max_message_chars}")
     if pseudonym is None:
@@ -123,7 +126,8 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
         queued = {"type": EventType.QUEUED, "conversation": stored.conversation_id,
                   "language": msg.language, "channel": msg.channel.value,
                   "urgency": found.urgency.value, "reasons": list(reasons)}
-        # The case joins the queue and both events go out in one round trip.
+        # The case joins the queue and both events go out (the channel's `claim` read) in one
+        # round trip.
         try:
             async with deps.redis.pipeline(transaction=True) as p:
                 deps.live.enqueue_on(p, Waiting(
@@ -134,7 +138,11 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
                 if msg.origin is not None:
                     p.set(deps.keys.origin(stored.conversation_id), msg.origin,
                           ex=FLOOD_ORIGIN_TTL_S)
-                await p.execute()
+                if claim is not None:
+                    p.getdel(claim)
+                replies = await p.execute()
+            if claim is not None:
+                stored = dataclasses.replace(stored, claim_read=True, claimed=replies[-1])
         except (RedisError, OSError) as e:
             log.warning("queue or events not updated; reconciler will queue it",
                         extra={"conversation": stored.conversation_id,

@@ -90,3 +90,7 @@ class Stored:
     held: bool = False
     # Whether the sender is due the calm answer now (the first refusal of a flood, not each).
     calm_due: bool = False
+    # With inbox.receive's `claim`: whether the new conversation's queue round trip read and
+    # deleted that key, and its value (a victim's case return: victimcase.claim_return).
+    claim_read: bool = False
+    claimed: str | None = None

@@ -21,7 +21,7 @@ from hotline.audit import log as audit
 from hotline.cases import case_rows, casework, inbox
 from hotline.cases.conversations import intake_answers_json
 from hotline.deps import Deps
-from hotline.domain.conversation import Channel, Inbound, Status
+from hotline.domain.conversation import Channel, Inbound, Status, Stored
 from hotline.domain.event_types import EventType
 from hotline.domain.locations import parse_location
 from hotline.domain.referrals import Referral, for_case
@@ -200,14 +200,20 @@ async def remember_return(deps: Deps, channel: Channel, address: str, root_id: s
 
 
 async def claim_return(deps: Deps, msg: Inbound, conversation_id: str,
-                       marker: Callable[[str], str]) -> bool:
+                       marker: Callable[[str], str], stored: Stored | None = None) -> bool:
     """A new conversation from a sender who looked their case up: it becomes the return,
-    with `marker(case number)` for the counselor."""
-    pseudonym = deps.keyring.pseudonymize(msg.channel.value, msg.address)
-    try:
-        root = await deps.redis.getdel(deps.keys.case_return(pseudonym))
-    except (RedisError, OSError):
-        return False
+    with `marker(case number)` for the counselor. `stored`: the inbox's answer, when the
+    channel passed the sender's `keys.case_return` as its `claim` (read with the queue entry:
+    one round trip less); otherwise the key is read here."""
+    root: object
+    if stored is not None and stored.claim_read:
+        root = stored.claimed
+    else:
+        pseudonym = deps.keyring.pseudonymize(msg.channel.value, msg.address)
+        try:
+            root = await deps.redis.getdel(deps.keys.case_return(pseudonym))
+        except (RedisError, OSError):
+            return False
     if root is None:
         return False
     # A case erased since the look-up has no number any more: nothing links to it.

@@ -135,9 +135,12 @@ class VictimBot:
                           provider_id=f"{self.rt.chat_ref(chat_id.id)}:{msg.message_id}",
                           # Our clock, never the sender's `date` (webhook: telegram_update).
                           language=lang, received_at=datetime.now(UTC), keep_contact=True)
+        pseudonym = self.deps.keyring.pseudonymize(Channel.TELEGRAM.value, inbound.address)
         try:
             stored = await inbox.receive(self.deps, inbound,
-                                         answers=state.answers() if state else None)
+                                         answers=state.answers() if state else None,
+                                         pseudonym=pseudonym,
+                                         claim=self.deps.keys.case_return(pseudonym))
         except inbox.MessageTooLong:
             await self.rt.reply(chat_id.id, lang, self.rt.text(
                 lang, "tg_too_long", max_chars=self.deps.config.privacy.max_message_chars))
@@ -150,7 +153,7 @@ class VictimBot:
         if stored.new_conversation:
             # After /case NUMBER PIN the chat's next conversation is a return of that case.
             await victimcase.claim_return(self.deps, inbound, stored.conversation_id, lambda n: (
-                self.rt.text(lang, "victim/marker_return", number=n)))
+                self.rt.text(lang, "victim/marker_return", number=n)), stored)
         if stored.new_conversation and state is not None and state.answered:
             # Keep the answers with the case (the console and the intake record read them).
             await urgency.set_answers(self.deps, stored.conversation_id, state.answers())

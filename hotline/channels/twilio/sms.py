@@ -203,12 +203,13 @@ async def inbound(request: web.Request) -> web.Response:
                 await store.set_intake(conn, stored.conversation_id, *step.move_to, now)
 
         try:
-            stored = await inbox.receive(deps, msg, in_tx=in_tx, pseudonym=pseudonym)
+            stored = await inbox.receive(deps, msg, in_tx=in_tx, pseudonym=pseudonym,
+                                         claim=deps.keys.case_return(pseudonym))
         except inbox.MessageTooLong:
             raise json_error(400, "Body: too long") from None
         if stored.new_conversation:
             await victimcase.claim_return(deps, msg, stored.conversation_id, lambda n: (
-                prompts.render(msg.language, "victim/marker_return", number=n)))
+                prompts.render(msg.language, "victim/marker_return", number=n)), stored)
         fingerprinted = [] if stored.duplicate else [
             m for m in media if await sms_case.fingerprint_mms(
                 deps, rt, sid, m[0], m[1], stored.conversation_id, stored.seq)]
