@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.cases.inbound_sql import Guesses
 from hotline.cases.live import LiveStore
 from hotline.cases.senders import Outbox
 from hotline.config import Config
@@ -30,6 +31,8 @@ class Deps:
     keyring: Keyring
     outbox: Outbox = field(default_factory=Outbox)
     bans: BanCache = field(default_factory=BanCache)
+    # PostgreSQL: each recent sender's next message number, guessed (cases/inbound_sql.py).
+    guesses: Guesses = field(default_factory=Guesses)
     publisher: Publisher = field(init=False)
     flood: Buckets = field(init=False)
     commits: GroupCommit = field(init=False)
