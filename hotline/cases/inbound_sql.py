@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Integer,
     LargeBinary,
     String,
     and_,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,7 +44,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from hotline.cases.conversations import NOT_CLOSED, OpenCase
 from hotline.cases.tables import conversations, messages
 from hotline.domain.conversation import Urgency
-from hotline.stores.sql.direct import Prebuilt, Sql, first
+from hotline.stores.sql.direct import Prebuilt, Row
+from hotline.stores.sql.group import Ahead
 
 # A channel's reads of its own state, as columns of the conversation id (scalar subqueries);
 # they may use the statement's "b_pseudonym" parameter (the sender's pseudonym).
@@ -105,10 +108,14 @@ def _statement(victim: bool, reads: Reads | None) -> Prebuilt:
         .on_conflict_do_nothing(index_elements=[messages.c.provider_key])
         .returning(messages.c.id)
         .cte("ins"))
-    stmt = select(bumped.c.id, bumped.c.urgency, bumped.c.urgency_reasons, bumped.c.next_seq,
-                  bumped.c.signals_withdrawn, bumped.c.status, bumped.c.language,
-                  exists(select(ins.c.id)).label("inserted"),
-                  *(reads(bumped.c.id) if reads is not None else ()))
+    # Exactly one row, NULLs when nothing was bumped: a batch runs this statement for several
+    # messages in one round trip and tells their rows apart by their order (group.Ahead).
+    one = select(literal(1, Integer).label("one")).subquery("one")
+    stmt = (select(bumped.c.id, bumped.c.urgency, bumped.c.urgency_reasons, bumped.c.next_seq,
+                   bumped.c.signals_withdrawn, bumped.c.status, bumped.c.language,
+                   exists(select(ins.c.id)).label("inserted"),
+                   *(reads(bumped.c.id) if reads is not None else ()))
+            .select_from(one.outerjoin(bumped, true())))
     built = _BUILT[(victim, reads)] = Prebuilt(stmt)
     return built
 
@@ -126,20 +133,23 @@ class Bumped:
     read: tuple[Any, ...] | None
 
 
-async def bump_insert(conn: Sql, *, channel: str, pseudonym: str, at: datetime,
-                      deadline: datetime | None, victim: bool, guess: tuple[str, int],
-                      direction: str, body_sealed: bytes, provider_key: str,
-                      reads: Reads | None) -> Bumped | None:
-    """Bump the sender's open conversation and, if `guess` is its number, insert the message
-    sealed for it, in one statement. None: no open conversation, nothing written."""
+def ahead(*, channel: str, pseudonym: str, at: datetime, deadline: datetime | None,
+          victim: bool, guess: tuple[str, int], direction: str, body_sealed: bytes,
+          provider_key: str, reads: Reads | None) -> Ahead:
+    """The statement that bumps the sender's open conversation and, if `guess` is its next
+    number, inserts the message sealed for it; for GroupCommit.run (`bumped` reads its row)."""
     params: dict[str, Any] = {
         "b_channel": channel, "b_pseudonym": pseudonym, "b_at": at,
         "b_guess_id": guess[0], "b_guess_seq": guess[1], "b_direction": direction,
         "b_body": body_sealed, "b_key": provider_key}
     if victim:
         params["b_deadline"] = deadline
-    row = await first(conn, _statement(victim, reads), params)
-    if row is None:
+    return Ahead(_statement(victim, reads), params)
+
+
+def bumped(row: Row | None, guess: tuple[str, int]) -> Bumped | None:
+    """What the statement of `ahead` did; None: no open conversation, nothing written."""
+    if row is None or row[0] is None:
         return None
     case = OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x),
                     tuple(x for x in row[4].split(",") if x))

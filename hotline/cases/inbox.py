@@ -176,10 +176,21 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
     inbound_sql.py). It runs on the driver connection (direct.py), its transaction shared
     with concurrent messages' (group.py): this is every inbound message's cost."""
     sender = f"{msg.channel.value}:{pseudonym}"
+    guess = deps.guesses.get(sender) if deps.engine.dialect.name == "postgresql" else None
+    ahead = None if guess is None else inbound_sql.ahead(
+        channel=msg.channel.value, pseudonym=pseudonym, at=msg.received_at,
+        deadline=abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned),
+        victim=not msg.system, guess=guess,
+        direction=(Direction.SYSTEM if msg.system else Direction.IN).value,
+        provider_key=provider_key, reads=reads,
+        body_sealed=deps.keyring.seal_text(msg.text, f"msg:{guess[0]}:{guess[1]}"))
 
     async def body(conn: Sql) -> tuple[Stored, urgency.Change | None]:
+        did = None
+        if ahead is not None and guess is not None:
+            did = inbound_sql.bumped(await ahead.first(conn), guess)
         stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found,
-                                            held, limited, admitted, sender, reads)
+                                            held, limited, admitted, ahead is not None, did)
         if in_tx is not None:
             await in_tx(conn, stored)
         return stored, change
@@ -187,7 +198,7 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
     try:
         # Shared with concurrent messages' transactions (group commit), keyed by sender so
         # every batch locks conversations in one order; the result comes after the COMMIT.
-        stored, change = await deps.commits.run(body, key=sender)
+        stored, change = await deps.commits.run(body, key=sender, ahead=ahead)
     except _Duplicate:
         pass
     else:
@@ -210,28 +221,20 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
 
 async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
                        provider_key: str, found: Triage, held: tuple[str, ...], limited: bool,
-                       admitted: bool, sender: str, reads: inbound_sql.Reads | None
+                       admitted: bool, guessed: bool, did: inbound_sql.Bumped | None
                        ) -> tuple[Stored, urgency.Change | None]:
+    """`guessed`: the bump already ran, with the outcome `did` (inbound_sql.py)."""
     change = None
     held_case = False
     deadline = abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned)
     direction = Direction.SYSTEM if msg.system else Direction.IN
-    guess = deps.guesses.get(sender) if conn.dialect.name == "postgresql" else None
-    inserted: bool | None = None
-    read: tuple[object, ...] | None = None
     bumped: tuple[convs.OpenCase, int] | None
-    if guess is None:
+    inserted, read = (None, None) if did is None else (did.inserted, did.read)
+    if guessed:
+        bumped = None if did is None else (did.case, did.seq)
+    else:
         bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at,
                                        victim=not msg.system, deadline=deadline)
-    else:
-        did = await inbound_sql.bump_insert(
-            conn, channel=msg.channel.value, pseudonym=pseudonym, at=msg.received_at,
-            deadline=deadline, victim=not msg.system, guess=guess,
-            direction=direction.value, provider_key=provider_key, reads=reads,
-            body_sealed=deps.keyring.seal_text(msg.text, f"msg:{guess[0]}:{guess[1]}"))
-        bumped = None if did is None else (did.case, did.seq)
-        if did is not None:
-            inserted, read = did.inserted, did.read
     if bumped is None and not admitted:
         raise _NewCase  # nothing written yet: the UPDATE above found no open conversation
     if bumped is None:
