@@ -37,7 +37,7 @@ Body = Callable[[direct.DirectTx], Awaitable[T]]
 # another, each statement a round trip that waits a turn of the loop; on a saturated loop an
 # unbounded batch made its last message wait for every other's statements (measured: p99 of
 # inbound over 40 s in the surge bench). SQLite has one writer, inline: one lane, no bound.
-_PG_LANES = 16
+_PG_LANES = 4
 _PG_BATCH = 8
 
 
