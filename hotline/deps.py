@@ -32,7 +32,7 @@ class Deps:
     outbox: Outbox = field(default_factory=Outbox)
     bans: BanCache = field(default_factory=BanCache)
     # PostgreSQL: each recent sender's next message number, guessed (cases/inbound_sql.py).
-    guesses: Guesses = field(default_factory=Guesses)
+    guesses: Guesses = field(init=False)
     publisher: Publisher = field(init=False)
     flood: Buckets = field(init=False)
     commits: GroupCommit = field(init=False)
@@ -44,6 +44,8 @@ class Deps:
         object.__setattr__(self, "flood", Buckets(self.redis, self.keys, self.config.limits))
         # Likewise inbound messages' SQL transactions share commits (group commit).
         object.__setattr__(self, "commits", GroupCommit(self.engine))
+        object.__setattr__(self, "guesses",
+                           Guesses(on=self.engine.dialect.name == "postgresql"))
 
     @property
     def rules(self) -> RoutingRules:

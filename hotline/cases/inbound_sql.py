@@ -57,17 +57,24 @@ _GUESSES = 20_000
 
 class Guesses:
     """The conversation and next number of recent senders, as this process last committed
-    them. A guess is only a guess: the statement checks it."""
+    them (inbound messages and counselors' replies). A guess is only a guess: the statement
+    checks it. Kept on PostgreSQL only (`on`); SQLite has no round trips to save."""
 
-    def __init__(self, most: int = _GUESSES) -> None:
+    def __init__(self, on: bool, most: int = _GUESSES) -> None:
+        self._on = on
         self._most = most
         self._next: dict[str, tuple[str, int]] = {}
 
-    def get(self, sender: str) -> tuple[str, int] | None:
-        return self._next.get(sender)
+    def get(self, channel: str, pseudonym: str) -> tuple[str, int] | None:
+        return self._next.get(f"{channel}:{pseudonym}") if self._on else None
 
-    def stored(self, sender: str, conversation_id: str, seq: int) -> None:
-        """`seq` was committed in the sender's conversation: the next is seq + 1."""
+    def stored(self, channel: str, pseudonym: str, conversation_id: str, seq: int) -> None:
+        """Call after the COMMIT that stored number `seq` in the sender's conversation (a guess
+        taken from a number not yet committed could let the reads be older than the row lock
+        waited for): the next is seq + 1."""
+        if not self._on:
+            return
+        sender = f"{channel}:{pseudonym}"
         self._next.pop(sender, None)
         self._next[sender] = (conversation_id, seq + 1)
         if len(self._next) > self._most:

@@ -176,7 +176,7 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
     inbound_sql.py). It runs on the driver connection (direct.py), its transaction shared
     with concurrent messages' (group.py): this is every inbound message's cost."""
     sender = f"{msg.channel.value}:{pseudonym}"
-    guess = deps.guesses.get(sender) if deps.engine.dialect.name == "postgresql" else None
+    guess = deps.guesses.get(msg.channel.value, pseudonym)
     ahead = None if guess is None else inbound_sql.ahead(
         channel=msg.channel.value, pseudonym=pseudonym, at=msg.received_at,
         deadline=abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned),
@@ -202,10 +202,7 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
     except _Duplicate:
         pass
     else:
-        if deps.engine.dialect.name == "postgresql":
-            # Only now: a guess taken from a number not yet committed could let the channel's
-            # reads be older than the row lock waited for (inbound_sql.py).
-            deps.guesses.stored(sender, stored.conversation_id, stored.seq)
+        deps.guesses.stored(msg.channel.value, pseudonym, stored.conversation_id, stored.seq)
         return stored, change
     async with direct.begin(deps.engine, write=False) as conn:
         dup = await convs.find_by_provider_key(conn, provider_key)
