@@ -18,9 +18,10 @@ group commit) 0.6x on SQLite and 0.5x on PostgreSQL, and p99 at c=1 at most 3 ms
 SQLite. The CPU time of this process per message is printed too (medians of rounds): on a
 loaded machine it is much steadier than the rates, which also count time spent waiting for a
 core; so are the pooled connections taken per message (one per transaction: below 1 when
-messages share transactions). With --log-level the server logs as `hotline serve` does.
-With --profile, the hotline phase at 50 connections runs under cProfile and the top
-functions are printed.
+messages share transactions), and on PostgreSQL the direct path's round trips per message
+(asyncpg's execute, fetchrow and fetchmany calls: BEGIN, statements, COMMIT). With
+--log-level the server logs as `hotline serve` does. With --profile, the hotline phase at 50
+connections runs under cProfile (CPU time) and the top functions are printed.
 With --count, a last phase at c=1 counts the work per message instead of timing it: Python
 function calls (cProfile, the load generator's included) and Redis commands by name (the
 private redis-server's commandstats, background jobs included): figures that a loaded machine
@@ -377,7 +378,7 @@ def _pg_query_counter() -> list[int]:
     import asyncpg
 
     count = [0]
-    for name in ("execute", "fetchrow"):
+    for name in ("execute", "fetchrow", "fetchmany"):
         original = getattr(asyncpg.Connection, name)
 
         def counted(self: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
