@@ -40,6 +40,9 @@ async def test_migration_matches_tables_and_reverses(database: Database) -> None
         await migrate(engine)
         async with engine.connect() as conn:
             assert await conn.run_sync(schema_diffs, *NAMES) == []
+            # The re-upload matching starts after the newest evidence (none here).
+            marks = (await conn.execute(text("SELECT name, position FROM takedown_marks"))).all()
+            assert [tuple(m) for m in marks] == [("rematch", 0)]
         async with engine.begin() as conn:
             await conn.run_sync(_run, rev24.downgrade)
             assert "takedown_marks" not in await conn.run_sync(

@@ -50,7 +50,8 @@ SETTLE_S = 30.0
 
 async def catch_up(deps: Deps) -> list[int]:
     """Compare the evidence recorded since the last pass with the removed items; the ids of
-    the items reopened. The first pass ever only sets the mark to the newest evidence."""
+    the items reopened. Without a mark (migration 0024 sets one), a pass only sets it to the
+    newest evidence."""
     async with deps.engine.connect() as conn:
         mark = await mq.mark(conn, MARK)
     if mark is None:
