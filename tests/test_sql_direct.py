@@ -82,7 +82,7 @@ def test_sqlite_datetime_text_is_sqlalchemys() -> None:
     # SQLAlchemy's would, so both paths compare and sort stored times alike.
     from sqlalchemy.dialects import sqlite
 
-    from hotline.stores.sql.schema import UTCDateTime
+    from hotline.stores.sql.schema import UTCDateTime, sqlite_utc_text
 
     dialect = sqlite.dialect()
     theirs = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
@@ -92,12 +92,12 @@ def test_sqlite_datetime_text_is_sqlalchemys() -> None:
     for when in (NOW, NOW.replace(microsecond=0), NOW.astimezone(seoul),
                  datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(2026, 12, 31, 23, 59,
                                                                      59, 999999, tzinfo=seoul)):
-        assert direct._sqlite_utc(when) == theirs(when)
+        assert sqlite_utc_text(when) == theirs(when)
     with pytest.raises(ValueError):
-        direct._sqlite_utc(NOW.replace(tzinfo=None))
+        sqlite_utc_text(NOW.replace(tzinfo=None))
     stmt = direct.Prebuilt(select(conversations.c.id)
                            .where(conversations.c.created_at == bindparam("b_at")))
-    assert stmt.compiled(dialect).binds[0][3] is direct._sqlite_utc
+    assert stmt.compiled(dialect).binds[0][3] is sqlite_utc_text
 
 
 async def test_open_case_found_on_either_connection(engine: AsyncEngine) -> None:

