@@ -75,14 +75,15 @@ class LiveStore:
         pipe.zadd(self.keys.queue,
                   {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)})
 
-    async def refresh_item(self, item: Waiting) -> None:
-        """Rewrite a case's routing metadata (urgency, language, needs); a waiting case moves
-        to its new place, keeping its wait."""
+    async def refresh_item(self, *items: Waiting) -> None:
+        """Rewrite cases' routing metadata (urgency, language, needs), in one round trip; a
+        waiting case moves to its new place, keeping its wait."""
         k = self.keys
         async with self.redis.pipeline(transaction=True) as p:
-            p.hset(k.queue_meta, item.conversation_id, item.encode())
-            p.zadd(k.queue, {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)},
-                   xx=True)
+            for item in items:
+                p.hset(k.queue_meta, item.conversation_id, item.encode())
+                p.zadd(k.queue, {item.conversation_id: queue_score(item.urgency,
+                                                                   item.enqueued_ms)}, xx=True)
             await p.execute()
 
     async def waiting(self) -> list[Waiting]:
@@ -298,6 +299,20 @@ class LiveStore:
 
     async def forget_presence(self, counselor_id: int) -> None:
         await self.redis.zrem(self.keys.presence, str(counselor_id))
+
+    async def staff_state_of(self, counselor_id: int) -> StaffState | None:
+        """One counselor's routing state (as in `staff_states`); None if routing knows no
+        such counselor."""
+        k, aid = self.keys, str(counselor_id)
+        async with self.redis.pipeline(transaction=True) as p:
+            p.sismember(k.staff_ids, aid)
+            p.hgetall(k.staff_hash(aid))
+            p.zscore(k.presence, aid)
+            p.hget(k.load, aid)
+            known, h, beat, load = await p.execute()
+        if not known:
+            return None
+        return staff_state(counselor_id, h, int(beat or 0), int(load or 0))
 
     async def staff_states(self) -> list[StaffState]:
         """A snapshot of every counselor's routing state."""

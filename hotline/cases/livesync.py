@@ -111,6 +111,9 @@ async def release_closed(deps: Deps, conversation_id: str, when: str) -> None:
 # many, and a chunk of what Redis holds (a full turn takes open/SLICE_ROWS passes).
 SLICE_ROWS = 1000
 _MAX_SLICES = 256
+# A range is read in this many parts (id_range's ranges nest: the parts are its k*P..k*P+P-1
+# of n*P).
+_PARTS = 4
 
 
 def id_range(k: int, n: int) -> tuple[str, str | None]:
@@ -194,8 +197,13 @@ class Reconciler:
             if slices <= 1:
                 found = await convs.open_conversations(conn)
             else:
-                found = await floor_queries.open_in_range(
-                    conn, *id_range(self.turn % slices, slices))
+                # The range in parts, the loop let go between them: on SQLite each read runs
+                # on the loop's thread, and 1,000 rows at once stalled it for tens of ms.
+                found = []
+                for part in range(_PARTS):
+                    found += await floor_queries.open_in_range(conn, *id_range(
+                        self.turn % slices * _PARTS + part, slices * _PARTS))
+                    await asyncio.sleep(0)
             rows = {r.id: r for r in found}
             again = sorted((self.suspects | self.strays) - set(rows))
             rows.update((r.id, r) for r in await floor_queries.by_ids(conn, again)
