@@ -8,6 +8,7 @@ shift. SQL stays the truth; `rebuild` restores this state from it. See docs/stor
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -31,6 +32,9 @@ from hotline.domain.conversation import Channel, queue_score
 from hotline.domain.routing import Presence, RoutingRules, StaffState
 from hotline.stores.live.keys import DECLINED_TTL_S, Keys
 
+# Counselors' states decoded at once by staff_states before it lets the loop go.
+_DECODE_PART = 250
+
 
 def _lua(name: str) -> str:
     return resources.files("hotline.stores.live").joinpath("lua", name).read_text()
@@ -50,7 +54,7 @@ class LiveStore:
         lib = _lua("lib.lua")
         self._scripts = {name: redis.register_script(lib + "\n" + _lua(f"{name}.lua"))
                          for name in ("take_next", "claim", "offer", "accept", "unoffer",
-                                      "release", "reassign", "place")}
+                                      "release", "reassign", "place", "staff")}
 
     def _base(self, at_ms: int | None) -> list[EncodableT]:
         return [self.keys.base, at_ms if at_ms is not None else now_ms(),
@@ -315,22 +319,18 @@ class LiveStore:
         return staff_state(counselor_id, h, int(beat or 0), int(load or 0))
 
     async def staff_states(self) -> list[StaffState]:
-        """A snapshot of every counselor's routing state."""
-        k = self.keys
-        members: Any = await self.redis.smembers(k.staff_ids)
-        ids: list[str] = sorted(members, key=int)
-        if not ids:
-            return []
-        async with self.redis.pipeline(transaction=True) as p:
-            for aid in ids:
-                p.hgetall(k.staff_hash(aid))
-            p.zrange(k.presence, 0, -1, withscores=True)
-            p.hgetall(k.load)
-            res: Any = await p.execute()
-        beats = {m: int(s) for m, s in res[-2]}
-        loads = res[-1]
-        return [staff_state(int(aid), h, beats.get(aid, 0), int(loads.get(aid, 0)))
-                for aid, h in zip(ids, res[:-2], strict=True)]
+        """A snapshot of every counselor's routing state (one script: staff.lua), decoded a
+        part at a time with the loop let go between parts (1,000 took 7 ms at once)."""
+        found: Any = await self._run("staff")
+        rows = sorted(found, key=lambda r: int(r[0]))
+        out: list[StaffState] = []
+        for start in range(0, len(rows), _DECODE_PART):
+            if start:
+                await asyncio.sleep(0)
+            out += [staff_state(int(aid), dict(zip(flat[::2], flat[1::2], strict=True)),
+                                int(float(beat)), int(load))
+                    for aid, flat, beat, load in rows[start:start + _DECODE_PART]]
+        return out
 
     # --- rebuild from SQL ---
 

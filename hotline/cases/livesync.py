@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.cases import conversations as convs
 from hotline.cases import floor_queries, staffing
@@ -114,6 +115,7 @@ _MAX_SLICES = 256
 # A range is read in this many parts (id_range's ranges nest: the parts are its k*P..k*P+P-1
 # of n*P).
 _PARTS = 4
+_PART_ROWS = SLICE_ROWS // _PARTS
 
 
 def id_range(k: int, n: int) -> tuple[str, str | None]:
@@ -206,7 +208,7 @@ class Reconciler:
                     await asyncio.sleep(0)
             rows = {r.id: r for r in found}
             again = sorted((self.suspects | self.strays) - set(rows))
-            rows.update((r.id, r) for r in await floor_queries.by_ids(conn, again)
+            rows.update((r.id, r) for r in await _by_ids(conn, again)
                         if r.status != Status.CLOSED)
         self.turn += 1
         if slices <= 1:
@@ -218,7 +220,7 @@ class Reconciler:
             # Redis holds them, the range did not cover them: open or not, SQL says (read
             # after Redis, like the full pass).
             extra = sorted(in_redis - set(rows))
-            rows.update((r.id, r) for r in await floor_queries.by_ids(conn, extra)
+            rows.update((r.id, r) for r in await _by_ids(conn, extra)
                         if r.status != Status.CLOSED)
         return rows, in_redis, await held_of(deps.redis, deps.keys, sorted(in_redis | set(rows)))
 
@@ -240,6 +242,16 @@ class Reconciler:
         if lost or closed:
             return f"repaired:{len(lost) + len(closed)}"
         return "ok"
+
+
+async def _by_ids(conn: AsyncConnection, ids: list[str]) -> list[convs.ConversationRow]:
+    """floor_queries.by_ids a part at a time, the loop let go between parts (what Redis holds
+    outside the pass's range of ids is about 1,000 rows a pass on a large floor)."""
+    out: list[convs.ConversationRow] = []
+    for start in range(0, len(ids), _PART_ROWS):
+        out += await floor_queries.by_ids(conn, ids[start:start + _PART_ROWS])
+        await asyncio.sleep(0)
+    return out
 
 
 async def run_reconciler(deps: Deps, stop: asyncio.Event) -> None:

@@ -129,6 +129,8 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport,
         key = f"{lang}|{chan.value}"
         state = coverage(people, lang, chan, at_ms, deps.rules)
         current[key] = state.value
+        # Each group looks at every counselor (1,000: a few ms): the loop goes on between.
+        await asyncio.sleep(0)
         if state != Coverage.OK and previous.get(key) != state.value:
             async with deps.engine.connect() as conn:
                 oldest = await floor_queries.oldest_waiting(conn, lang, chan)
