@@ -114,7 +114,7 @@ SLICE_ROWS = 1000
 _MAX_SLICES = 256
 # A range is read in this many parts (id_range's ranges nest: the parts are its k*P..k*P+P-1
 # of n*P).
-_PARTS = 4
+_PARTS = 8
 _PART_ROWS = SLICE_ROWS // _PARTS
 
 

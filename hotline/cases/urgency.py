@@ -228,7 +228,7 @@ async def lead_set(deps: Deps, conversation_id: str, urgency: Urgency, reason: s
 # a transaction runs on the loop's thread without a break (the announcements between batches
 # let the loop go), and at 10,000 waiting about 150 cases cross a limit between two passes,
 # which in one transaction of 200 stalled the loop for tens of ms.
-AGING_BATCH = 20
+AGING_BATCH = 10
 
 
 async def age_waiting(deps: Deps, now: datetime | None = None, batch: int = AGING_BATCH) -> int:
