@@ -260,7 +260,8 @@ def create_app(config: Config) -> web.Application:
     app[WORDS] = Words()
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(_HERE / "templates"),
                                undefined=jinja2.StrictUndefined, autoescape=True)
-    console_i18n.install(env, app[WORDS], config.console.default_language)
+    console_i18n.install(env, app[WORDS], config.console.default_language,
+                         config.roster.timezone)
     env.globals.update(may=policy.may_named)
     app[aiohttp_jinja2.static_root_key] = "/static"
     app.cleanup_ctx.extend([_keyring_ctx, _embedded_redis_ctx, _redis_ctx, _sql_ctx,

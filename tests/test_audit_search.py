@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -110,6 +111,11 @@ async def test_search_pages_and_csv(desk_floor: Floor) -> None:
     # The page: the search form, the results, the CSV link; a bad field is a 400 page.
     status, page = await call(f.lead, "GET", f"/console/audit?case={f.case_id}")
     assert status == 200 and b"evidence.listed" in page and b"/api/v1/audit.csv" in page
+    # Times in the centre's zone (roster.timezone), the target's kind in words.
+    text = page.decode()
+    assert re.search(r"<time datetime=\"[^\"]+\">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d KST</time>",
+                     text), text
+    assert f"상담 건 {f.case_id}" in text or f"case {f.case_id}" in text
     assert (await call(f.lead, "GET", "/console/audit?actor=x"))[0] == 400
     assert (await call(f.counselor, "GET", "/console/audit"))[0] in (403, 404)
 

@@ -19,18 +19,10 @@ KNOWN = frozenset({
     "handler: hotline.channels.twilio.sms imports hotline.cases.tables",
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql",
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql.direct",
-    "tables: hotline.callbacks.service imports hotline.cases.tables",
-    "tables: hotline.cases.roster imports hotline.staff.tables",
-    "tables: hotline.cases.staffing imports hotline.staff.tables",
     "tables: hotline.channels.twilio.sms imports hotline.cases.tables",
     "tables: hotline.channels.twilio.store imports hotline.callbacks.tables",
     "tables: hotline.channels.twilio.store imports hotline.cases.tables",
     "tables: hotline.channels.twilio.store imports hotline.staff.tables",
-    "tables: hotline.victim.casecode imports hotline.cases.tables",
-    "tables: hotline.victim.casefile imports hotline.cases.tables",
-    "tables: hotline.victim.forget imports hotline.cases.tables",
-    "tables: hotline.victim.quickexit imports hotline.cases.tables",
-    "tables: hotline.victim.selfservice imports hotline.cases.tables",
 })
 # Not debts: the reports read other rooms' tables (never write them) to count what happened,
 # in one statement per figure where the owners' services would read row by row

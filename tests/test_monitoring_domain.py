@@ -141,6 +141,10 @@ def test_monitor_config_defaults_and_errors() -> None:
                      ({"timeout_seconds": 0.1}, "takedown.monitor.timeout_seconds"),
                      ({"user_agent": ""}, "takedown.monitor.user_agent"),
                      ({"nope": 1}, "takedown.monitor.nope"),
-                     ({"concurrency": True}, "takedown.monitor.concurrency")]:
+                     ({"concurrency": True}, "takedown.monitor.concurrency"),
+                     ({"telegram_hosts": "t.me"}, "takedown.monitor.telegram_hosts"),
+                     ({"telegram_hosts": ["T.me"]}, "takedown.monitor.telegram_hosts"),
+                     ({"telegram_hosts": [""]}, "takedown.monitor.telegram_hosts")]:
         with pytest.raises(ConfigError, match=f"^{key}:"):
             parse_monitor(raw)
+    assert parse_monitor({"telegram_hosts": ["127.0.0.1"]}).telegram_hosts == ("127.0.0.1",)

@@ -63,6 +63,11 @@ NEEDS: dict[str, dict[str, object]] = {
                        "reasons": "content_spreading", "platform": "telegram",
                        "link": "https://hotline.example/console/cases/3f2a9c1b"},
     "tg_staff_acked": {"case_number": "3f2a9c1b", "by": "12"},
+    "tg_desk_alert_overdue": {"request": "41", "item": "17", "platform": "X", "route": "form",
+                              "due": "2026-12-06 18:00 KST", "link": "https://h/r/41"},
+    "tg_desk_alert_reupload": {"request": "41", "item": "17", "platform": "X", "route": "form",
+                               "link": "https://h/r/41"},
+    "tg_desk_alert_acked": {"request": "41"},
     # Takedown request texts (docs/takedown.md): one variable per field of the legal basis.
     **{template_name(b): dict(sample_values(b)) for b in LegalBasis},
     # The desk's default identification of an item (hotline/takedown/requests.py).

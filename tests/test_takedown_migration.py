@@ -1,6 +1,6 @@
-"""Migrations 0015 and 0022 (hand-written) on SQLite and PostgreSQL: the takedown tables match
-hotline.takedown.tables exactly, each revision reverses, and 0022 fills in the cluster keys and
-first checks of locations that existed before it."""
+"""Migrations 0015, 0022 and 0024 (hand-written) on SQLite and PostgreSQL: the takedown tables
+match hotline.takedown.tables exactly, each revision reverses, and 0022 fills in the cluster
+keys and first checks of locations that existed before it."""
 
 from __future__ import annotations
 
@@ -24,23 +24,33 @@ NAMES = tuple(t for t in metadata.tables if t.startswith("takedown_"))
 def _has_tables(sync: Connection) -> bool:
     present = set(inspect(sync).get_table_names())
     return all(n in present for n in NAMES if n not in ("takedown_checks",
-                                                         "takedown_reuploads"))
+                                                         "takedown_reuploads",
+                                                         "takedown_marks"))
 
 
 async def test_migration_matches_tables_and_reverses(database: Database) -> None:
     rev = migration_module("0015_takedown.py")
     assert rev.revision == "0015"
     rev22 = migration_module("0022_takedown_monitor.py")
-    assert len(NAMES) == 9
+    rev24 = migration_module("0024_takedown_marks.py")
+    assert (rev24.revision, rev24.down_revision) == ("0024", "0023")
+    assert len(NAMES) == 10
     engine = open_engine(database.url)
     try:
         await migrate(engine)
         async with engine.connect() as conn:
             assert await conn.run_sync(schema_diffs, *NAMES) == []
+            # The re-upload matching starts after the newest evidence (none here).
+            marks = (await conn.execute(text("SELECT name, position FROM takedown_marks"))).all()
+            assert [tuple(m) for m in marks] == [("rematch", 0)]
         async with engine.begin() as conn:
+            await conn.run_sync(_run, rev24.downgrade)
+            assert "takedown_marks" not in await conn.run_sync(
+                lambda sync: inspect(sync).get_table_names())
             await conn.run_sync(_run, rev22.downgrade)
             assert await conn.run_sync(down_then_up, rev, _has_tables) == (False, True)
             await conn.run_sync(_run, rev22.upgrade)
+            await conn.run_sync(_run, rev24.upgrade)
         async with engine.connect() as conn:
             assert await conn.run_sync(schema_diffs, *NAMES) == []
     finally:

@@ -51,6 +51,9 @@ class Site:
     hits: int = 0
     in_flight: dict[int, int] = field(default_factory=dict)
     most: dict[int, int] = field(default_factory=dict)
+    # Telegram's stand-in: whether each post is there; every page answers 200, as t.me does.
+    posts: dict[str, bool] = field(default_factory=dict)
+    embeds: list[str] = field(default_factory=list)
 
     def url(self, path: str, port: int | None = None) -> str:
         return f"http://127.0.0.1:{port or self.ports[0]}{path}"
@@ -67,9 +70,25 @@ class Site:
                 await asyncio.sleep(self.delay)
             if request.path == "/moved":
                 raise web.HTTPFound("/v/1")
+            if request.path in self.posts:
+                return self._telegram(request)
             return web.Response(status=self.answers.get(request.path, 404), text="x")
         finally:
             self.in_flight[port] -= 1
+
+
+    def _telegram(self, request: web.Request) -> web.Response:
+        if request.query.get("embed") != "1" or request.query.get("mode") != "tme":
+            return web.Response(text="<html>a post page: 200 whether or not it exists</html>",
+                                content_type="text/html")
+        self.embeds.append(request.path)
+        channel, post = request.path.strip("/").split("/")
+        widget = (f'<div class="tgme_widget_message js-widget_message" '
+                  f'data-post="{channel}/{post}">a picture</div>'
+                  if self.posts[request.path] else
+                  '<div class="tgme_widget_message_error">Post not found</div>')
+        return web.Response(text=f"<html><body>{widget}</body></html>",
+                            content_type="text/html")
 
 
 @pytest.fixture
@@ -91,6 +110,9 @@ def config(tmp_path: Path, database: Database, redis_server: RedisProcess) -> Co
                        routing={"mode": "pull"},
                        takedown={**DESK_DETAILS, "monitor": {
                            "enabled": False, "allow_private": True, "user_agent": AGENT,
+                           # The Telegram stand-in answers as "localhost", the others as
+                           # 127.0.0.1 (the same site).
+                           "telegram_hosts": ["localhost"],
                            "timeout_seconds": 5.0, "per_host": 2,
                            "per_host_per_second": 1000.0, "concurrency": 8}})
 
@@ -190,6 +212,34 @@ async def test_unknown_and_redirects(desk_floor: Floor, site: Site) -> None:
         now[0] += timedelta(minutes=61)
         assert list((await monitor_pass(desk, http)).checked.values()) == ["unknown"]
     assert await _state(f, item_id, req_id) == ("open", "removed", "unknown")
+
+
+async def test_telegram_posts_are_read_from_their_embed_page(desk_floor: Floor,
+                                                             site: Site) -> None:
+    """t.me answers 200 for a deleted post: its embed page's "Post not found" is what counts.
+    A private channel's link cannot be checked from outside: unknown, and not fetched."""
+    f = desk_floor
+    port = site.ports[0]
+    site.posts["/leakroom/812"] = True
+    item_id, req_id = await _removed_item(f, f"http://localhost:{port}/s/leakroom/812")
+    private_id, _r = await _removed_item(f, f"http://localhost:{port}/c/1234567/9")
+    now = [datetime.now(UTC) + timedelta(seconds=1)]
+    desk = _clocked(f, now)
+    async with fetch.session(desk.config.monitor) as http:
+        first = await monitor_pass(desk, http)
+        assert sorted(first.checked.values()) == ["online", "unknown"]
+        site.posts["/leakroom/812"] = False  # deleted; the post's own page still answers 200
+        for _ in range(2):
+            now[0] += timedelta(minutes=61)
+            last = await monitor_pass(desk, http)
+    assert last.verified_requests == [req_id] and last.items == {item_id: "all_removed"}
+    assert await _state(f, item_id, req_id) == ("all_removed", "verified", "offline")
+    _s, private = await call(f.tk, "GET", f"/api/v1/takedown/items/{private_id}")
+    assert private["status"] == "open" and private["locations"][0]["online"] == "unknown"
+    assert site.embeds == ["/leakroom/812"] * 3
+    watch = await audit(f.runner, "takedown.location.watch", str(item_id))
+    assert [(w["detail"]["watch"], w["detail"]["http_status"]) for w in watch] == [
+        ("online", 200), ("offline_once", 200), ("verified", 200)]
 
 
 async def test_private_addresses_are_not_fetched(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ different picture changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 
@@ -12,9 +13,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from hotline.domain.staff import Role
+from hotline.evidence import service as evidence
+from hotline.takedown import rematch
 from tests import telegram_standin
 from tests.conftest import wait_for
-from tests.floor import audit, staff
+from tests.floor import audit, deps_of, staff
+from tests.service_deps import open_deps
 from tests.takedown_support import call
 from tests.telegram_standin import TgEnv, table
 from tests.test_telegram_media import _send_photo, picture
@@ -68,3 +72,47 @@ async def test_resized_copy_of_a_removed_item_reopens_it(tg: TgEnv) -> None:
     assert [(s["detail"]["status"], s["detail"].get("via")) for s in statuses] == [
         ("closed", None), ("open", "evidence")]
     assert len(await table(tg.config, "takedown_reuploads")) == 1
+
+
+def _near(pdq: str, bits: int) -> str:
+    """The hash with its first `bits` bits flipped (distance `bits`)."""
+    value = int(pdq, 16) ^ (((1 << bits) - 1) << 252)
+    return f"{value:064x}"
+
+
+async def test_evidence_whose_event_was_lost_is_matched_by_the_next_pass(tg: TgEnv) -> None:
+    """The event stream is at most once (a Redis outage loses events): a piece recorded
+    with nobody hearing of it is compared by the periodic pass, once; the item it was made
+    from, and pieces older than the item, are never its re-uploads."""
+    tk = await staff(tg.runner, "tk", role=Role.TAKEDOWN)
+    first = await _send_photo(tg, "ph-1", picture())
+    status, item = await call(tk, "POST", "/api/v1/takedown/items", {
+        "kind": "intimate", "platform": "other", "location": "https://bad.example/v/1",
+        "fingerprint": {"pdq": first["pdq"], "pdq_quality": first["pdq_quality"]}})
+    assert status == 201, item
+    status, _b = await call(tk, "POST", f"/api/v1/takedown/items/{item['id']}/status",
+                            {"event": "close"})
+    assert status == 200
+    deps = deps_of(tg.runner)
+    # What was there before the item (its own picture) is no re-upload.
+    assert await rematch.catch_up(deps) == []
+    # A near copy recorded where no desk hears its event (another instance's stream).
+    quiet = dataclasses.replace(tg.config, storage=dataclasses.replace(
+        tg.config.storage, redis_prefix="elsewhere"))
+    async with open_deps(quiet) as other:
+        eid = await evidence.record(
+            other, conversation_id=first["conversation_id"], message_seq=None, kind="photo",
+            mime="image/jpeg", size_bytes=1000, sha256="ab" * 32,
+            pdq=_near(first["pdq"], 3), pdq_quality=first["pdq_quality"])
+    _s, seen = await call(tk, "GET", f"/api/v1/takedown/items/{item['id']}")
+    assert seen["status"] == "closed"
+    # The pass the job runs every minute: matched, paged once; the next pass finds nothing.
+    assert await rematch.catch_up(deps) == [item["id"]]
+    assert await rematch.catch_up(deps) == []
+    _s, seen = await call(tk, "GET", f"/api/v1/takedown/items/{item['id']}")
+    assert seen["status"] == "open"
+    assert [(r["via"], r["evidence"]) for r in seen["reuploads"]] == [("evidence", eid)]
+    rows = await audit(tg.runner, "takedown.reupload", str(item["id"]))
+    assert [r["detail"]["evidence"] for r in rows] == [eid]
+    marks = await table(tg.config, "takedown_marks")
+    assert marks == [{"name": "rematch", "position": eid}]

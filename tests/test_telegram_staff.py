@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,14 @@ import pytest
 from hotline.channels.telegram import cli as telegram_cli
 from hotline.config import Config
 from hotline.domain.staff import Role
+from hotline.takedown.api import DESK
+from hotline.takedown.deadlines import deadline_pass
+from hotline.takedown.desk import Desk
 from tests import telegram_standin
 from tests.conftest import AppRunner, Database, RedisProcess, wait_for
+from tests.floor import add_override, deps_of, hold_jobs, staff
 from tests.helpers import add_staff
+from tests.takedown_support import DESK_DETAILS, EXPLANATION, call, new_item, new_request, step
 from tests.telegram_standin import (
     CHAT,
     SECRET,
@@ -135,5 +141,64 @@ async def test_alert_to_staff_group(tmp_path: Path, database: Database,
         await env.send(env.victim.press(buttons[0], mid, user=_staff_user(), chat=GROUP))
         [acked] = [a for a in await table(cfg, "alerts") if a["id"] == alert_id]
         assert acked["acked_via"] == "telegram"
+    finally:
+        await runner.stop()
+
+
+async def test_desk_alert_to_takedown_person_and_ack_from_telegram(
+        tmp_path: Path, database: Database, redis_server: RedisProcess,
+        standin: BotApiStandin, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An overdue removal request pages the takedown person on shift on Telegram too (the
+    request, platform, route and due time; no location), and their press acknowledges it as
+    the desk's console button does; the post is then marked acknowledged."""
+    monkeypatch.setenv("HOTLINE_TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("HOTLINE_TELEGRAM_WEBHOOK_SECRET", SECRET)
+    cfg = telegram_config(tmp_path, database, redis_server, standin, takedown=DESK_DETAILS)
+    runner = AppRunner(cfg)
+    await runner.start()
+    try:
+        env = TgEnv(runner, await runner.client(), standin, cfg)
+        await hold_jobs(deps_of(runner), "takedown-deadlines")
+        tk = await staff(runner, "tk", role=Role.TAKEDOWN)
+        lead = await staff(runner, "lead", role=Role.LEAD)
+        now = datetime.now(UTC)
+        await add_override(lead, tk.id, now - timedelta(hours=1), now + timedelta(hours=30),
+                           True, "cover")
+        assert await _link(cfg, "tk", STAFF_USER) == 0
+        item = await new_item(tk)
+        req = await new_request(tk, item["id"], route="kcsc", fields=EXPLANATION)
+        status, sent = await step(tk, req["id"], "sent",
+                                  at=(now - timedelta(hours=1)).isoformat())
+        assert status == 200, sent
+        due = datetime.fromisoformat(sent["due_at"])
+        desk = runner.server.app[DESK] if runner.server else None
+        assert desk is not None
+        passed = await deadline_pass(Desk(desk.deps, desk.prompts,
+                                          clock=lambda: due + timedelta(seconds=1)))
+        [alert_id] = passed.raised
+
+        async def posted() -> list[tuple[int, str, list[str]]]:
+            return await _alert_posts(standin, STAFF_USER)
+
+        [(mid, text, buttons)] = await wait_for(posted, timeout=10)
+        assert buttons == [f"dack:{alert_id}"]
+        # In the person's first language (Korean).
+        assert f"요청 #{req['id']}" in text and "기한 초과" in text
+        assert "X" in text and "kcsc" in text and "x.com" not in text, text
+        assert f"/console/takedown/requests/{req['id']}" in text
+        await env.send(env.victim.press(f"dack:{alert_id}", mid, user=_staff_user(),
+                                        chat=STAFF_USER))
+        assert "확인" in str(standin.of("answerCallbackQuery")[-1]["text"])
+        _s, listed = await call(tk, "GET", "/api/v1/takedown/alerts")
+        assert listed["alerts"] == []
+        acked = [a for a in await table(cfg, "audit_events")
+                 if a["action"] == "takedown.alert.acked"]
+        assert len(acked) == 1 and acked[0]["actor_id"] == tk.id
+
+        async def marked() -> bool:
+            return any(f"#{req['id']}: 알림이 확인되었습니다" in str(p["text"])
+                       and int(p["message_id"]) == mid for p in standin.of("editMessageText"))
+
+        await wait_for(marked, timeout=10)
     finally:
         await runner.stop()

@@ -19,15 +19,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
-from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hotline import metrics
 from hotline.audit import log as audit
-from hotline.cases import alerts, inbox, livesync
+from hotline.cases import alerts, case_rows, inbox, intake_store, livesync
 from hotline.cases import conversations as convs
 from hotline.cases.casework import CaseConflict, load_case
-from hotline.cases.tables import conversations, intake_records
 from hotline.channels.twilio import store
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status
@@ -152,9 +150,7 @@ async def open_due(deps: Deps, now: datetime | None = None) -> int:
         async with deps.engine.begin() as conn:
             conv = await convs.get(conn, stored.conversation_id)
             if conv is not None and REASON not in conv.reasons:
-                await conn.execute(update(conversations)
-                                   .where(conversations.c.id == conv.id)
-                                   .values(urgency_reasons=",".join((*conv.reasons, REASON))))
+                await case_rows.add_reason(conn, conv.id, (*conv.reasons, REASON))
             moved = await store.update_callback(conn, cb.id, now, only_statuses=("scheduled",),
                                                 status="queued", contact_sealed=None,
                                                 conversation_id=stored.conversation_id)
@@ -204,17 +200,11 @@ async def abandon(deps: Deps, conversation_id: str, at: datetime, action: str) -
                                      days=retention.transcript_days)):
             return False
         waited = max(0, int((at - conv.enqueued_at).total_seconds()))
-        exists = (await conn.execute(select(intake_records.c.id).where(
-            intake_records.c.conversation_id == conversation_id))).first()
-        if exists is None:
+        if not await intake_store.exists(conn, conversation_id):
             # Nothing is known of the harm: "unknown" keeps these out of the harm statistics.
-            await conn.execute(insert(intake_records).values(
-                conversation_id=conversation_id, pseudonym=conv.pseudonym,
-                channel=conv.channel.value, language=conv.language,
-                opened_at=conv.created_at, closed_at=at, wait_seconds=waited,
-                handling_seconds=0, harm_type="unknown", platforms="", age_band="unknown",
-                urgency=conv.urgency.value, referrals="", outcome="disconnected",
-                counselor_id=None))
+            await intake_store.write(conn, intake_store.record_of(
+                conv, closed_at=at, wait_seconds=waited, handling_seconds=0,
+                harm_type="unknown", outcome="disconnected", counselor_id=None))
         await audit.record(conn, at=at, actor_id=None, action=action,
                            target_kind="conversation", target_id=conversation_id,
                            waited_s=waited)
@@ -255,8 +245,7 @@ async def place_call(deps: Deps, staff: Staff, conversation_id: str, dial: Diale
         if cb.status not in CALLABLE:
             raise CaseConflict(f"call-back is {cb.status}")
         phone = await store.phone_sealed(conn, staff.id)
-        contact = (await conn.execute(select(conversations.c.contact_sealed).where(
-            conversations.c.id == conversation_id))).scalar_one_or_none()
+        contact = await case_rows.contact_sealed(conn, conversation_id)
     if phone is None:
         raise CaseConflict("no phone number on file for you (hotline counselor phone NAME)")
     if contact is None:

@@ -16,14 +16,14 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline import metrics
 from hotline.audit import log as audit
 from hotline.cases import conversations as convs
-from hotline.cases import livesync
-from hotline.cases.tables import conversations, intake_records
+from hotline.cases import intake_store, livesync
+from hotline.cases.tables import conversations
 from hotline.deps import Deps
 from hotline.domain import abandon as rule
 from hotline.domain.conversation import Channel, Direction, Status
@@ -143,13 +143,11 @@ async def _close(conn: AsyncConnection, deps: Deps, conv: convs.ConversationRow,
     # case still waiting, so it has no handling time and no counselor.
     gone = conv.victim_left_at or now
     started = conv.assigned_at
-    await conn.execute(insert(intake_records).values(
-        conversation_id=conv.id, pseudonym=conv.pseudonym, channel=conv.channel.value,
-        language=conv.language, opened_at=conv.created_at, closed_at=now,
-        wait_seconds=max(0, int(((started or gone) - conv.enqueued_at).total_seconds())),
-        handling_seconds=max(0, int((now - started).total_seconds())) if started else 0,
-        harm_type="unknown", platforms="", age_band="unknown", urgency=conv.urgency.value,
-        referrals="", outcome=OUTCOME,
+    await intake_store.write(conn, intake_store.record_of(
+        conv, closed_at=now,
+        wait_seconds=int(((started or gone) - conv.enqueued_at).total_seconds()),
+        handling_seconds=int((now - started).total_seconds()) if started else 0,
+        harm_type="unknown", outcome=OUTCOME,
         counselor_id=conv.counselor_id if conv.status is Status.ACTIVE else None))
     await audit.record(conn, at=now, actor_id=None, action="case.abandoned",
                        target_kind="conversation", target_id=conv.id, how=how.value,

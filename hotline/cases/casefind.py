@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hotline.audit import search as audit_log
-from hotline.cases import casework
+from hotline.cases import case_rows, casework
 from hotline.cases import conversations as convs
 from hotline.deps import Deps
 from hotline.domain.audit_search import AuditInputError
@@ -51,11 +51,11 @@ async def find(deps: Deps, staff: Staff, params: Mapping[str, str]) -> dict[str,
             if number is None:
                 raise AuditInputError("number", "expected a case number like HL-ABCD-1234")
             root = await casefile.root_of_number(conn, number)
-            ids = [c.id for c in await casefile.case_conversations(conn, root)] if root else []
+            ids = [c.id for c in await case_rows.case_conversations(conn, root)] if root else []
             how = {"number": display(number)}
         else:
             start, end = _day(given["date"], ZoneInfo(deps.config.roster.timezone))
-            ids = await casefile.closed_between(conn, start, end, DAY_LIMIT)
+            ids = await case_rows.closed_between(conn, start, end, DAY_LIMIT)
             how = {"date": given["date"]}
         found = []
         for cid in ids:

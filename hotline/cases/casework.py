@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline import metrics
 from hotline.audit import log as audit
 from hotline.cases import conversations as convs
-from hotline.cases import livesync, outbox
+from hotline.cases import intake_store, livesync, outbox
 from hotline.cases.conversations import ConversationRow
-from hotline.cases.tables import alerts, conversations, intake_records
+from hotline.cases.tables import alerts, conversations
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Direction, Status, Urgency
 from hotline.domain.event_types import EventType
@@ -314,10 +314,8 @@ async def close(deps: Deps, staff: Staff, conversation_id: str, form: IntakeForm
             raise CaseConflict("already closed" if after is None or after.status == Status.CLOSED
                                else "only the counselor holding the case or a lead can close it")
         started = conv.assigned_at or now
-        await conn.execute(insert(intake_records).values(
-            conversation_id=conversation_id, pseudonym=conv.pseudonym,
-            channel=conv.channel.value, language=conv.language, opened_at=conv.created_at,
-            closed_at=now, wait_seconds=int((started - conv.enqueued_at).total_seconds()),
+        await intake_store.write(conn, intake_store.record_of(
+            conv, closed_at=now, wait_seconds=int((started - conv.enqueued_at).total_seconds()),
             handling_seconds=int((now - started).total_seconds()),
             harm_type=form.harm_type, platforms=",".join(form.platforms),
             age_band=form.age_band, urgency=form.urgency.value,

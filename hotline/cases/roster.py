@@ -18,7 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TypeVar
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
@@ -31,7 +31,7 @@ from hotline.deps import Deps
 from hotline.domain import shifts
 from hotline.domain.event_types import EventType
 from hotline.jobs import pause, take_lease
-from hotline.staff.tables import counselors
+from hotline.staff import roster_people
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ async def seed(conn: AsyncConnection, cfg: RosterConfig, at: datetime) -> int:
         return 0
     if await audit.any_for(conn, "roster", "config"):
         return 0
-    ids = {r.name: r.id for r in await conn.execute(select(counselors.c.id, counselors.c.name))}
+    ids = {name: sid for sid, name in (await roster_people.all_names(conn)).items()}
     added = 0
     for s in cfg.shifts:
         cid = ids.get(s.counselor)
@@ -61,8 +61,7 @@ async def seed(conn: AsyncConnection, cfg: RosterConfig, at: datetime) -> int:
             log.warning("roster seed names an unknown counselor; skipped")
             continue
         # Named in the config's rota: that is the choice to follow the roster.
-        await conn.execute(update(counselors).where(counselors.c.id == cid)
-                           .values(rostered=True))
+        await roster_people.set_rostered(conn, cid, True)
         for day in s.days:
             await conn.execute(insert(shifts_table).values(
                 counselor_id=cid, weekday=day, start_minute=_minutes(s.start),
@@ -106,15 +105,12 @@ async def _guard(conn: AsyncConnection, counselor_id: int, change: Change, now: 
     if confirm or not shifts.on_shift(before, counselor_id, now) \
             or shifts.on_shift(change(before), counselor_id, now):
         return
-    name = (await conn.execute(select(counselors.c.name).where(
-        counselors.c.id == counselor_id))).scalar_one()
+    name = await roster_people.name_of(conn, counselor_id)
     raise WouldEnd(counselor_id, name, len(await convs.held_by(conn, counselor_id)))
 
 
 async def _require_rostered(conn: AsyncConnection, counselor_id: int) -> None:
-    rostered = (await conn.execute(select(counselors.c.rostered).where(
-        counselors.c.id == counselor_id))).scalar_one_or_none()
-    if not rostered:
+    if not await roster_people.rostered(conn, counselor_id):
         raise NotRostered(counselor_id)
 
 
@@ -212,17 +208,15 @@ async def set_rostered(deps: Deps, counselor_id: int, rostered: bool, actor_id: 
     """Choose whether a person follows the roster; False if that was already so."""
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
-        current = (await conn.execute(select(counselors.c.rostered).where(
-            counselors.c.id == counselor_id))).scalar_one_or_none()
+        current = await roster_people.rostered(conn, counselor_id)
         if current is None:
             raise LookupError(counselor_id)
-        if bool(current) == rostered:
+        if current == rostered:
             return False
         await _guard(conn, counselor_id, lambda r: replace(
             r, always=r.always - {counselor_id} if rostered else r.always | {counselor_id}),
             now, confirm)
-        await conn.execute(update(counselors).where(counselors.c.id == counselor_id)
-                           .values(rostered=rostered))
+        await roster_people.set_rostered(conn, counselor_id, rostered)
         await audit.record(conn, at=now, actor_id=actor_id, action="roster.rostered_set",
                            target_kind="counselor", target_id=str(counselor_id),
                            rostered=rostered, confirmed=confirm)
@@ -254,8 +248,7 @@ def _hhmm(minutes: int) -> str:
 async def entries(conn: AsyncConnection, now: datetime) -> dict[str, list[dict[str, object]]]:
     """Every weekly shift, and the overrides that have not ended, with the staff member's
     name: what a lead needs to see to change the roster (removal is by these ids)."""
-    names = {r.id: r.name for r in await conn.execute(select(counselors.c.id,
-                                                             counselors.c.name))}
+    names = await roster_people.all_names(conn)
     weekly = [{"id": r.id, "counselor_id": r.counselor_id, "name": names.get(r.counselor_id),
                "day": shifts.DAY_NAMES[r.weekday], "start": _hhmm(r.start_minute),
                "end": _hhmm(r.end_minute), "tz": r.tz}
@@ -268,11 +261,8 @@ async def entries(conn: AsyncConnection, now: datetime) -> dict[str, list[dict[s
              for r in await conn.execute(select(shift_overrides)
                                          .where(shift_overrides.c.ends_at > now)
                                          .order_by(shift_overrides.c.starts_at))]
-    people = [{"id": r.id, "name": r.name, "role": r.role, "rostered": bool(r.rostered)}
-              for r in await conn.execute(select(counselors.c.id, counselors.c.name,
-                                                 counselors.c.role, counselors.c.rostered)
-                                          .where(counselors.c.active.is_(True))
-                                          .order_by(counselors.c.name))]
+    people = [{"id": p.id, "name": p.name, "role": p.role, "rostered": p.rostered}
+              for p in await roster_people.active(conn)]
     return {"shifts": weekly, "overrides": dated, "people": people}
 
 
@@ -285,16 +275,12 @@ def _iso_or_open(at: datetime, edge: datetime, later: bool) -> str | None:
 async def who_is_on(conn: AsyncConnection, at: datetime) -> OnShift:
     """Who is on shift at `at` (with their window; None ends are open) and the next edge."""
     roster = await staffing.load_roster(conn, since=at - timedelta(days=1))
-    rows = list(await conn.execute(select(counselors.c.id, counselors.c.name, counselors.c.role,
-                                          counselors.c.languages, counselors.c.rostered)
-                                   .where(counselors.c.active.is_(True))
-                                   .order_by(counselors.c.name)))
     out = []
-    for r in rows:
-        win = shifts.current_window(roster, r.id, at)
+    for p in await roster_people.active(conn):
+        win = shifts.current_window(roster, p.id, at)
         if win is not None:
-            out.append({"id": r.id, "name": r.name, "role": r.role,
-                        "languages": r.languages.split(","), "rostered": bool(r.rostered),
+            out.append({"id": p.id, "name": p.name, "role": p.role,
+                        "languages": list(p.languages), "rostered": p.rostered,
                         "from": _iso_or_open(at, win[0], False),
                         "until": _iso_or_open(at, win[1], True)})
     return OnShift(at, out, shifts.next_edge(roster, at))

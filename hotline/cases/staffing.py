@@ -21,8 +21,8 @@ from hotline.cases.tables import shift_overrides
 from hotline.cases.tables import shifts as shifts_table
 from hotline.deps import Deps
 from hotline.domain import holidays, shifts
+from hotline.staff import roster_people
 from hotline.staff import store as staff_store
-from hotline.staff.tables import counselors
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,9 @@ async def load_roster(conn: AsyncConnection, since: datetime | None = None,
     depends on that person's entries and the holidays alone)."""
     wq = select(shifts_table)
     q = select(shift_overrides)
-    aq = select(counselors.c.id).where(counselors.c.rostered.is_(False))
     if staff_id is not None:
         wq = wq.where(shifts_table.c.counselor_id == staff_id)
         q = q.where(shift_overrides.c.counselor_id == staff_id)
-        aq = aq.where(counselors.c.id == staff_id)
     weekly = tuple(
         shifts.WeeklyShift(staff_id=r.counselor_id, weekday=r.weekday,
                            start=minute(r.start_minute), end=minute(r.end_minute), tz=r.tz)
@@ -52,7 +50,7 @@ async def load_roster(conn: AsyncConnection, since: datetime | None = None,
         shifts.Override(staff_id=r.counselor_id, start=r.starts_at, end=r.ends_at,
                         on_shift=bool(r.on_shift), reason=r.reason)
         for r in await conn.execute(q))
-    always = frozenset(int(r.id) for r in await conn.execute(aq))
+    always = await roster_people.not_rostered(conn, staff_id)
     # Holidays from a day before `since` (a local day starts up to 14 h before UTC's).
     first = since.date() - timedelta(days=1) if since is not None else date(1970, 1, 1)
     closed = holidays.closures(tuple(await staff_store.holidays_from(conn, first)))
@@ -86,22 +84,13 @@ async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None
                    ) -> list[StaffProfile]:
     """Routing profiles of every active counselor (all roles can hold cases), or of `only`."""
     roster = await load_roster(conn, since=at, staff_id=only)
-    q = select(counselors).where(counselors.c.active.is_(True))
-    if only is not None:
-        q = q.where(counselors.c.id == only)
-    rows = await conn.execute(q)
     out = []
-    for r in rows:
-        start, end = window_ms(roster, r.id, at)
+    for p in await roster_people.active(conn, only):
+        start, end = window_ms(roster, p.id, at)
         out.append(StaffProfile(
-            id=r.id, shift_start_ms=start, shift_end_ms=end, max_chats=r.max_chats,
-            languages=_split(r.languages), channels=_split(r.channels),
-            skills=_split(r.specialisms)))
+            id=p.id, shift_start_ms=start, shift_end_ms=end, max_chats=p.max_chats,
+            languages=p.languages, channels=p.channels, skills=p.specialisms))
     return out
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(x for x in text.split(",") if x)
 
 
 async def sync_all(deps: Deps, at: datetime | None = None) -> list[StaffProfile]:

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
@@ -191,6 +191,32 @@ async def list_for(deps: Deps, conversation_id: str) -> list[Evidence]:
         kept = set((await conn.execute(select(evidence_files.c.evidence_id).where(
             evidence_files.c.evidence_id.in_([r.id for r in rows])))).scalars())
     return [_row(deps, r, r.id in kept) for r in rows]
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A piece of evidence's PDQ hash (None: not an image) and when it was recorded."""
+
+    id: int
+    pdq: str | None
+    pdq_quality: int | None
+    created_at: datetime
+
+
+async def fingerprints_after(deps: Deps, after_id: int, limit: int) -> list[Fingerprint]:
+    """Evidence with an id over `after_id`, oldest first: what a follower that keeps its own
+    mark (the desk's re-upload matching) has not compared yet."""
+    async with deps.engine.connect() as conn:
+        rows = await conn.execute(
+            select(evidence.c.id, evidence.c.pdq, evidence.c.pdq_quality, evidence.c.created_at)
+            .where(evidence.c.id > after_id).order_by(evidence.c.id).limit(limit))
+        return [Fingerprint(int(r.id), r.pdq, r.pdq_quality, r.created_at) for r in rows]
+
+
+async def newest_id(deps: Deps) -> int:
+    """The newest evidence id (0: none yet)."""
+    async with deps.engine.connect() as conn:
+        return int((await conn.execute(select(func.max(evidence.c.id)))).scalar_one() or 0)
 
 
 async def matches(deps: Deps, evidence_id: int) -> list[tuple[int, str, int]]:

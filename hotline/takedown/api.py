@@ -282,7 +282,7 @@ async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
     if desk.config.monitor.enabled:
         jobs.start("takedown-monitor", lambda: monitor.run_monitor(desk, jobs.stop))
     jobs.start("takedown-rematch",
-               lambda: rematch.follow_evidence(app[HUB], desk.deps, jobs.stop))
+               lambda: rematch.run_rematch(app[HUB], desk.deps, jobs.stop))
     yield
     await jobs.close()
 

@@ -73,6 +73,9 @@ class MonitorConfig:
     # Whether addresses on private networks (loopback, 10/8, ...) may be fetched: never in
     # production (a typed link must not reach the centre's own network); tests turn it on.
     allow_private: bool = False
+    # More hosts read as Telegram's, besides t.me, telegram.me, telegram.dog and *.t.me (a
+    # test's stand-in): a post there is checked through its embed page. Lower case.
+    telegram_hosts: tuple[str, ...] = ()
 
 
 _MONITOR_RANGES: dict[str, tuple[float, float]] = {
@@ -102,6 +105,14 @@ def parse_monitor(raw: object) -> MonitorConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError("takedown.monitor: expected a table [takedown.monitor]")
     fields = {f.name: f for f in dataclasses.fields(MonitorConfig)}
+    raw = dict(raw)
+    if "telegram_hosts" in raw:
+        hosts = raw["telegram_hosts"]
+        if not isinstance(hosts, list) or not all(
+                isinstance(h, str) and h.strip() and h == h.strip().lower() for h in hosts):
+            raise ConfigError("takedown.monitor.telegram_hosts: expected a list of host names "
+                              f"in lower case, got {hosts!r}")
+        raw["telegram_hosts"] = tuple(hosts)
     cfg = MonitorConfig(**_typed("takedown.monitor", fields, raw))
     for key, (low, high) in _MONITOR_RANGES.items():
         if not low <= getattr(cfg, key) <= high:

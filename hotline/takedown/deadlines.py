@@ -133,3 +133,27 @@ async def run_deadlines(desk: Desk, stop: asyncio.Event) -> None:
     every = desk.config.check_seconds
     await run_leased(desk.deps.redis, desk.deps.keys.job_lock("takedown-deadlines"), every,
                      lambda: deadline_pass(desk), stop)
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """What a desk alert's post says: the request's platform and route, its due time."""
+
+    request_id: int
+    item_id: int
+    platform: str
+    route: str
+    due_at: datetime | None
+
+
+async def alert_facts(desk: Desk, request_id: int) -> AlertFacts | None:
+    """The facts a Telegram post of a desk alert shows (no content, no victim detail)."""
+    async with desk.deps.engine.connect() as conn:
+        row = await queries.get_request(conn, request_id)
+    if row is None:
+        return None
+    r = row.request
+    name = desk.directory.get(r.platform)
+    return AlertFacts(row.id, row.item_id, name.name if name else r.platform, r.route,
+                      r.due_at)
+

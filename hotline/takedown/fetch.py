@@ -2,8 +2,9 @@
 agent, redirects followed by hand (each hop through the same gates), bounded in all and per
 host, and never to a private address unless the configuration allows it.
 
-The answer is only an HTTP status (hotline.domain.monitoring.classify reads it); the body is
-never read. Nothing here logs a URL. See docs/takedown.md, "Monitoring".
+The answer is an HTTP status (hotline.domain.monitoring.classify reads it) and, for a
+Telegram post only, the start of its embed page (hotline.domain.telegram_post); no other body
+is read. Nothing here logs a URL. See docs/takedown.md, "Monitoring".
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import ipaddress
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -20,6 +22,15 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from hotline.domain.monitoring import classify
+from hotline.domain.takedown import OnlineState
+from hotline.domain.telegram_post import (
+    EMBED_QUERY,
+    PAGE_BYTES,
+    embed_state,
+    is_telegram,
+    telegram_post,
+)
 from hotline.takedown.config import MonitorConfig
 
 MAX_REDIRECTS = 5
@@ -100,11 +111,46 @@ def _allowed(url: URL, cfg: MonitorConfig) -> bool:
         return True
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One check of a location: the final HTTP status (None: no answer) and what it means."""
+
+    status: int | None
+    state: OnlineState
+
+
+async def check(http: aiohttp.ClientSession, gate: HostGate, everyone: asyncio.Semaphore,
+                cfg: MonitorConfig, url: str) -> Answer:
+    """Check one location. A Telegram address is read through its post's embed page, whose
+    text says whether the post is there (its own page answers 200 either way); any other
+    address by its status alone."""
+    at = URL(url, encoded=True)
+    if not is_telegram(at.host or "", cfg.telegram_hosts):
+        status = await fetch_status(http, gate, everyone, cfg, url)
+        return Answer(status, classify(status))
+    post = telegram_post(at.host or "", at.path, at.query_string)
+    if post is None:
+        return Answer(None, OnlineState.UNKNOWN)  # nothing a page can tell: not fetched
+    embed = at.with_path(post.embed_path()).with_query(EMBED_QUERY)
+    seen = await _get(http, gate, everyone, cfg, embed, PAGE_BYTES)
+    if seen is None:
+        return Answer(None, OnlineState.UNKNOWN)
+    status, page = seen
+    return Answer(status, embed_state(status, page, post))
+
+
 async def fetch_status(http: aiohttp.ClientSession, gate: HostGate, everyone: asyncio.Semaphore,
                        cfg: MonitorConfig, url: str) -> int | None:
     """The final HTTP status of `url` (redirects followed), or None when there was no
     answer (timeout, refused, a private address, too many redirects)."""
-    at = URL(url, encoded=True)
+    seen = await _get(http, gate, everyone, cfg, URL(url, encoded=True), 0)
+    return None if seen is None else seen[0]
+
+
+async def _get(http: aiohttp.ClientSession, gate: HostGate, everyone: asyncio.Semaphore,
+               cfg: MonitorConfig, at: URL, read: int) -> tuple[int, str] | None:
+    """The final status and the first `read` bytes of its body (as text), redirects
+    followed by hand; None when there was no answer."""
     for _hop in range(MAX_REDIRECTS + 1):
         if not _allowed(at, cfg):
             return None
@@ -113,10 +159,13 @@ async def fetch_status(http: aiohttp.ClientSession, gate: HostGate, everyone: as
                 kw: dict[str, Any] = {"allow_redirects": False}
                 async with http.get(at, **kw) as resp:
                     status, location = resp.status, resp.headers.get("Location")
+                    redirect = status in (301, 302, 303, 307, 308) and location
+                    body = (await resp.content.read(read) if read and not redirect
+                            else b"")
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
             return None
-        if status not in (301, 302, 303, 307, 308) or not location:
-            return status
+        if not redirect or not location:
+            return status, body.decode("utf-8", "replace")
         try:
             at = at.join(URL(location))
         except ValueError:

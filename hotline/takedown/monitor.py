@@ -28,7 +28,6 @@ from hotline.domain.monitoring import (
     Intervals,
     Watch,
     WatchEvent,
-    classify,
     item_event,
     next_check,
     next_watch,
@@ -70,12 +69,12 @@ def intervals(desk: Desk) -> Intervals:
 
 
 async def check_all(http: aiohttp.ClientSession, desk: Desk, urls: list[mq.Due]
-                    ) -> dict[int, int | None]:
-    """Each location's HTTP status (None: no answer), concurrently within the limits."""
+                    ) -> dict[int, fetch.Answer]:
+    """Each location's answer, concurrently within the limits."""
     cfg = desk.config.monitor
     gate = fetch.HostGate(cfg.per_host, cfg.per_host_per_second)
     everyone = asyncio.Semaphore(cfg.concurrency)
-    statuses = await asyncio.gather(*(fetch.fetch_status(http, gate, everyone, cfg, d.url)
+    statuses = await asyncio.gather(*(fetch.check(http, gate, everyone, cfg, d.url)
                                       for d in urls))
     return {d.id: s for d, s in zip(urls, statuses, strict=True)}
 
@@ -89,10 +88,10 @@ async def monitor_pass(desk: Desk, http: aiohttp.ClientSession, now: datetime | 
     done = Pass()
     if not due:
         return done
-    statuses = await check_all(http, desk, due)
+    answers = await check_all(http, desk, due)
     at = desk.clock()
     async with desk.deps.engine.begin() as conn:
-        await _apply(desk, conn, at, statuses, done)
+        await _apply(desk, conn, at, answers, done)
     await announce(desk.deps, done)
     log.info("monitor pass", extra={"checked": len(done.checked),
                                     "verified": len(done.verified_locations),
@@ -101,19 +100,19 @@ async def monitor_pass(desk: Desk, http: aiohttp.ClientSession, now: datetime | 
 
 
 async def _apply(desk: Desk, conn: AsyncConnection, at: datetime,
-                 statuses: dict[int, int | None], done: Pass) -> None:
-    rows = await mq.watched(conn, list(statuses))
+                 answers: dict[int, fetch.Answer], done: Pass) -> None:
+    rows = await mq.watched(conn, list(answers))
     every = intervals(desk)
     checked: list[mq.Checked] = []
     reappeared: list[mq.Watched] = []
     # Only these items' status can change: a location just verified, or one online on an
     # item that is not open (hotline.domain.monitoring.item_event).
     touched: set[int] = set()
-    for lid, status in statuses.items():
+    for lid, answer in answers.items():
         row = rows.get(lid)
         if row is None:
             continue  # deleted with its item meanwhile
-        result = classify(status)
+        result, status = answer.state, answer.status
         watch, event = next_watch(row.watch, result)
         checked.append(mq.Checked(lid, result.value, status, watch,
                                   next_check(at, row.item_status, every)))

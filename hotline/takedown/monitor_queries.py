@@ -169,14 +169,27 @@ async def checks_of(conn: AsyncConnection, location_id: int, limit: int = 20
             for r in rows]
 
 
+@dataclass(frozen=True)
+class Fingerprinted:
+    """A removed item's PDQ fingerprint, and where it came from."""
+
+    id: int
+    pdq: str
+    quality: int
+    created_at: datetime
+    evidence_id: int | None
+
+
 async def items_with_pdq(conn: AsyncConnection, statuses: Sequence[ItemStatus]
-                         ) -> list[tuple[int, str, int, str]]:
-    """(item id, pdq, quality, status) of items in these statuses with a PDQ fingerprint."""
+                         ) -> list[Fingerprinted]:
+    """Items in these statuses with a PDQ fingerprint."""
     rows = await conn.execute(
-        select(items_t.c.id, items_t.c.pdq, items_t.c.pdq_quality, items_t.c.status)
+        select(items_t.c.id, items_t.c.pdq, items_t.c.pdq_quality, items_t.c.created_at,
+               items_t.c.evidence_id)
         .where(and_(items_t.c.status.in_([s.value for s in statuses]),
                     items_t.c.pdq.is_not(None))).order_by(items_t.c.id))
-    return [(int(r.id), r.pdq, int(r.pdq_quality or 0), r.status) for r in rows]
+    return [Fingerprinted(int(r.id), str(r.pdq), int(r.pdq_quality or 0), r.created_at,
+                          r.evidence_id) for r in rows]
 
 
 # --- clusters ------------------------------------------------------------------------------
@@ -235,3 +248,22 @@ async def cluster_victims_of_items(conn: AsyncConnection, item_ids: Iterable[int
                               .join(counts, counts.c.key == keys.c.cluster_key)
                               .group_by(keys.c.item_id))
     return {int(i): int(v) for i, v in rows}
+
+
+# --- marks -----------------------------------------------------------------------------------
+
+async def mark(conn: AsyncConnection, name: str) -> int | None:
+    """How far the job `name` has read (None: it never ran)."""
+    found = (await conn.execute(select(tables.takedown_marks.c.position).where(
+        tables.takedown_marks.c.name == name))).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+async def advance_mark(conn: AsyncConnection, name: str, position: int) -> None:
+    """Move the mark forward to `position` (never back: two passes may overlap)."""
+    marks = tables.takedown_marks
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = make(marks).values(name=name, position=position)
+    await conn.execute(stmt.on_conflict_do_update(
+        index_elements=[marks.c.name], set_={"position": stmt.excluded.position},
+        where=marks.c.position < stmt.excluded.position))

@@ -112,6 +112,16 @@ takedown_reuploads = Table(
     UniqueConstraint("item_id", "evidence_id", name="uq_takedown_reuploads_item_evidence"),
 )
 
+# How far the desk's jobs have read another room's rows (migration 0024): "rematch" is the
+# newest evidence id compared with removed items, so evidence whose event was lost (a Redis
+# outage) is still compared on the next pass.
+takedown_marks = Table(
+    "takedown_marks",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
 # One request to one platform through one route (docs/takedown.md, "Removal requests").
 takedown_requests = Table(
     "takedown_requests",

@@ -33,8 +33,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
+from hotline.cases import case_rows
 from hotline.cases import conversations as convs
-from hotline.cases.tables import conversations
 from hotline.crypto import tokens_equal
 from hotline.deps import Deps
 from hotline.domain.conversation import Status
@@ -224,11 +224,7 @@ async def _trusted(conn: AsyncConnection, deps: Deps, row: Any, sender: str | No
         return True
     if sender is None:
         return False
-    found = (await conn.execute(select(conversations.c.id).where(
-        conversations.c.pseudonym == sender,
-        (conversations.c.id == row.conversation_id)
-        | (conversations.c.return_of == row.conversation_id)).limit(1))).first()
-    return found is not None
+    return await case_rows.sender_in_case(conn, sender, row.conversation_id)
 
 
 async def _failed(deps: Deps, row: Any, now: datetime) -> None:

@@ -1,6 +1,6 @@
-"""Queries of a victim's case file: the conversations of a case (the first and its returns),
-what the victim asked of takedown staff from the case page, referrals given, and the case
-page's display choice. Callers own transactions. See docs/victim.md.
+"""Queries of a victim's case file: what the victim asked of takedown staff from the case
+page, referrals given, and the case page's display choice (the victim room's tables; a case's
+conversations are hotline.cases.case_rows'). Callers own transactions. See docs/victim.md.
 """
 
 from __future__ import annotations
@@ -14,59 +14,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.cases.tables import conversations
 from hotline.victim.tables import case_codes, case_requests, referrals_made
 
 LINK = "link"
 CONSENT_WITHDRAWN = "consent_withdrawn"
-
-
-@dataclass(frozen=True)
-class CaseConversation:
-    id: str
-    channel: str
-    status: str
-    language: str
-    created_at: datetime
-    last_activity_at: datetime
-    intake_answers: str
-    urgency_reasons: str
-
-
-async def case_conversations(conn: AsyncConnection, root_id: str
-                             ) -> list[CaseConversation]:
-    """The case's first conversation and its returns, oldest first."""
-    rows = await conn.execute(select(
-        conversations.c.id, conversations.c.channel, conversations.c.status,
-        conversations.c.language, conversations.c.created_at, conversations.c.last_activity_at,
-        conversations.c.intake_answers, conversations.c.urgency_reasons).where(
-        (conversations.c.id == root_id) | (conversations.c.return_of == root_id))
-        .order_by(conversations.c.created_at))
-    return [CaseConversation(*r) for r in rows]
-
-
-async def root_of(conn: AsyncConnection, conversation_id: str) -> str | None:
-    """The first conversation of the case this one belongs to (itself, if not a return)."""
-    found = (await conn.execute(select(conversations.c.return_of).where(
-        conversations.c.id == conversation_id))).first()
-    if found is None:
-        return None
-    return str(found[0]) if found[0] else conversation_id
-
-
-async def set_return_of(conn: AsyncConnection, conversation_id: str, root_id: str) -> bool:
-    """Mark a conversation as a return of `root_id` (only once, never to itself)."""
-    if conversation_id == root_id:
-        return False
-    result = await conn.execute(update(conversations).where(and_(
-        conversations.c.id == conversation_id, conversations.c.return_of.is_(None)))
-        .values(return_of=root_id))
-    return bool(result.rowcount)
-
-
-async def return_of(conn: AsyncConnection, conversation_id: str) -> str | None:
-    return (await conn.execute(select(conversations.c.return_of).where(
-        conversations.c.id == conversation_id))).scalar_one_or_none()
 
 
 async def hide_platforms(conn: AsyncConnection, root_id: str) -> bool:
@@ -136,24 +87,8 @@ async def referrals_of(conn: AsyncConnection, conversation_id: str) -> list[str]
     return [str(r[0]) for r in rows]
 
 
-async def intake_answers(conn: AsyncConnection, conversation_id: str) -> str:
-    """The intake answers stored with a conversation (JSON text)."""
-    found = (await conn.execute(select(conversations.c.intake_answers).where(
-        conversations.c.id == conversation_id))).scalar_one_or_none()
-    return str(found or "{}")
-
-
 async def root_of_number(conn: AsyncConnection, number: str) -> str | None:
     """The first conversation of the case with this (stored-form) case number."""
     found = (await conn.execute(select(case_codes.c.conversation_id).where(
         case_codes.c.case_number == number))).scalar_one_or_none()
     return str(found) if found is not None else None
-
-
-async def closed_between(conn: AsyncConnection, start: datetime, end: datetime, limit: int
-                         ) -> list[str]:
-    """Conversations closed in [start, end), oldest first (ix_conversations_closed_at)."""
-    return [str(r) for r in (await conn.execute(
-        select(conversations.c.id).where(and_(conversations.c.closed_at >= start,
-                                              conversations.c.closed_at < end))
-        .order_by(conversations.c.closed_at).limit(limit))).scalars()]

@@ -23,14 +23,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, select, update
-
 from hotline.audit import log as audit
+from hotline.cases import case_rows, intake_store, livesync
 from hotline.cases import conversations as convs
-from hotline.cases import livesync
-from hotline.cases.tables import conversations, handovers, intake_records, messages
 from hotline.deps import Deps
-from hotline.domain.conversation import Channel, Direction, Status
+from hotline.domain.conversation import Channel, Status
 from hotline.domain.event_types import EventType
 from hotline.evidence import service as evidence
 from hotline.victim import casecode, casefile, selfservice
@@ -58,42 +55,21 @@ async def erase_sender(deps: Deps, channel: Channel, address: str,
     pseudonym = deps.keyring.pseudonymize(channel.value, address)
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
-        rows = list(await conn.execute(select(
-            conversations.c.id, conversations.c.status, conversations.c.counselor_id).where(and_(
-                conversations.c.channel == channel.value,
-                conversations.c.pseudonym == pseudonym))))
+        rows = await case_rows.of_sender(conn, channel, pseudonym)
         if not rows:
             return Erased((), (), 0)
         cids = [r.id for r in rows]
-        opened = [(r.id, r.counselor_id) for r in rows if r.status != Status.CLOSED.value]
+        opened = [(r.id, r.counselor_id) for r in rows if r.status is not Status.CLOSED]
         for cid, _holder in opened:
             # Every contact leaves its anonymized record, an erased one too (written before
             # the answers and the pseudonym go; the record's pseudonym is unlinked below).
             conv = await convs.get(conn, cid)
-            raw = (await conn.execute(select(conversations.c.intake_answers).where(
-                conversations.c.id == cid))).scalar_one()
-            await conn.execute(update(conversations).where(conversations.c.id == cid).values(
-                status=Status.CLOSED.value, closed_at=now, last_activity_at=now))
+            raw = await convs.intake_answers_json(conn, cid)
+            await case_rows.close_now(conn, cid, now)
             if conv is not None:
                 await selfservice.write_left_record(conn, conv, raw, now)
-        for cid in cids:
-            await conn.execute(update(conversations).where(conversations.c.id == cid).values(
-                pseudonym=_unlinkable(), contact_sealed=None, purge_contact_at=None,
-                purge_transcript_at=None, intake_answers="{}"))
-        # Undelivered replies are cancelled (their text is going); the console shows why.
-        await conn.execute(update(messages).where(and_(
-            messages.c.conversation_id.in_(cids), messages.c.direction == Direction.OUT.value,
-            messages.c.delivery.in_(("pending", "retrying")))).values(
-            delivery="failed", last_error="erased", next_attempt_at=None))
-        result = await conn.execute(update(messages).where(
-            messages.c.conversation_id.in_(cids)).values(body_sealed=None, provider_key=None))
-        erased_messages = int(result.rowcount)
-        await conn.execute(update(handovers).where(handovers.c.conversation_id.in_(cids))
-                           .values(note_sealed=None))
-        for rec in list(await conn.execute(select(intake_records.c.id).where(
-                intake_records.c.conversation_id.in_(cids)))):
-            await conn.execute(update(intake_records).where(intake_records.c.id == rec.id)
-                               .values(pseudonym=_unlinkable()))
+        erased_messages = await case_rows.erase(conn, cids, _unlinkable)
+        await intake_store.unlink(conn, cids, _unlinkable)
         erased_evidence = await evidence.erase(conn, cids)
         await casecode.drop(conn, cids)
         await casefile.erase_requests(conn, cids)

@@ -14,14 +14,13 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hotline.audit import log as audit
+from hotline.cases import case_rows, inbox
 from hotline.cases import conversations as convs
-from hotline.cases import inbox
-from hotline.cases.tables import conversations
 from hotline.deps import Deps
 from hotline.domain import abandon as abandon_rule
 from hotline.domain.conversation import Channel, Inbound, Stored
@@ -78,11 +77,8 @@ async def leave(deps: Deps, chat_id: str, marker: Callable[[str], str]) -> str |
         if conv is not None:
             # The rule on abandoned contacts takes it from here (services/abandon.py): a
             # waiting case closes at once, a held one after its holder's notice time.
-            marked = await conn.execute(update(conversations).where(and_(
-                conversations.c.id == conv.id, conversations.c.victim_left_at.is_(None)))
-                .values(victim_left_at=now, abandon_at=abandon_rule.after_quick_exit(
-                    conv.status, now, deps.config.abandoned)))
-            if marked.rowcount != 1:
+            if not await case_rows.mark_left(conn, conv.id, now, abandon_rule.after_quick_exit(
+                    conv.status, now, deps.config.abandoned)):
                 conv = None  # already marked: nothing new to say
             else:
                 await audit.record(conn, at=now, actor_id=None, action="case.victim_left",

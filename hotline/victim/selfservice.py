@@ -15,15 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
+from hotline.cases import case_rows, intake_store, livesync, waitinfo
 from hotline.cases import conversations as convs
-from hotline.cases import livesync, waitinfo
-from hotline.cases.tables import conversations, intake_records, messages
 from hotline.deps import Deps
-from hotline.domain.conversation import Channel, Direction, Status
+from hotline.domain.conversation import Channel, Status
 from hotline.domain.event_types import EventType
 from hotline.domain.intake import PLATFORMS
 from hotline.victim import casefile
@@ -52,10 +50,7 @@ async def status(deps: Deps, channel: Channel, address: str) -> VictimStatus:
         conv = await convs.latest_for(conn, channel, pseudonym)
         if conv is None:
             return VictimStatus("none")
-        last = (await conn.execute(select(messages.c.delivery).where(and_(
-            messages.c.conversation_id == conv.id,
-            messages.c.direction == Direction.OUT.value)).order_by(messages.c.seq.desc())
-            .limit(1))).scalar_one_or_none()
+        last = await case_rows.last_reply_delivery(conn, conv.id)
     reply = {None: "none", "pending": "sending", "retrying": "sending",
              "failed": "failed"}.get(last, "sent")
     wait = await waitinfo.wait_info(deps, conv.id) if conv.status == Status.WAITING else None
@@ -71,8 +66,7 @@ async def stop(deps: Deps, channel: Channel, address: str) -> str | None:
         conv = await convs.find_open(conn, channel, pseudonym)
         if conv is None:
             return None
-        raw = (await conn.execute(select(conversations.c.intake_answers).where(
-            conversations.c.id == conv.id))).scalar_one()
+        raw = await convs.intake_answers_json(conn, conv.id)
         if not await convs.close(conn, conv.id, now,
                                  purge_contact_at=now + timedelta(days=retention.contact_days),
                                  purge_transcript_at=now + timedelta(
@@ -101,8 +95,7 @@ async def set_language(deps: Deps, channel: Channel, address: str, language: str
         conv = await convs.find_open(conn, channel, pseudonym)
         if conv is None or conv.language == language:
             return False
-        await conn.execute(update(conversations).where(conversations.c.id == conv.id)
-                           .values(language=language))
+        await case_rows.set_language(conn, conv.id, language)
         await audit.record(conn, at=now, actor_id=None, action="case.language_changed",
                            target_kind="conversation", target_id=conv.id, language=language)
     try:
@@ -122,15 +115,12 @@ async def write_left_record(conn: AsyncConnection, conv: convs.ConversationRow, 
     age band and platform the victim gave; the referrals they were given."""
     answers = _answers(raw_answers)
     started = conv.assigned_at or now
-    await conn.execute(insert(intake_records).values(
-        conversation_id=conv.id, pseudonym=conv.pseudonym, channel=conv.channel.value,
-        language=conv.language, opened_at=conv.created_at, closed_at=now,
-        wait_seconds=int((started - conv.enqueued_at).total_seconds()),
+    await intake_store.write(conn, intake_store.record_of(
+        conv, closed_at=now, wait_seconds=int((started - conv.enqueued_at).total_seconds()),
         handling_seconds=int((now - started).total_seconds()) if conv.assigned_at else 0,
         harm_type="other", platforms=_platform(answers),
         age_band=_AGE_BANDS.get(str(answers.get("age_group")), "unknown"),
-        urgency=conv.urgency.value, referrals="", outcome="disconnected",
-        counselor_id=conv.counselor_id,
+        outcome="disconnected", counselor_id=conv.counselor_id,
         referred_to=",".join(await casefile.referrals_of(conn, conv.id))))
 
 

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from redis.exceptions import RedisError
 
 from hotline.audit import log as audit
-from hotline.cases import casework, inbox
+from hotline.cases import case_rows, casework, inbox
+from hotline.cases.conversations import intake_answers_json
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.event_types import EventType
@@ -61,7 +62,7 @@ class Summary:
 
 async def summary(deps: Deps, view: CaseView) -> Summary:
     async with deps.engine.connect() as conn:
-        convs = await casefile.case_conversations(conn, view.conversation_id)
+        convs = await case_rows.case_conversations(conn, view.conversation_id)
         reqs = await casefile.requests(conn, view.conversation_id)
         hide = await casefile.hide_platforms(conn, view.conversation_id)
     items = await case_takedown.desk().items_for_case(deps, [c.id for c in convs])
@@ -119,7 +120,7 @@ async def add_link(deps: Deps, root_id: str, text: str, field: str = "link") -> 
         raise BadLink(field) from None
     now = datetime.now(UTC)
     async with deps.engine.connect() as conn:
-        ids = [c.id for c in await casefile.case_conversations(conn, root_id)]
+        ids = [c.id for c in await case_rows.case_conversations(conn, root_id)]
     items = await case_takedown.desk().items_for_case(deps, ids)
     if items and await case_takedown.desk().add_location(deps, items[0].id, location.url):
         how = "location"
@@ -145,7 +146,7 @@ async def withdraw_consent(deps: Deps, root_id: str) -> int:
     many were stopped."""
     now = datetime.now(UTC)
     async with deps.engine.connect() as conn:
-        ids = [c.id for c in await casefile.case_conversations(conn, root_id)]
+        ids = [c.id for c in await case_rows.case_conversations(conn, root_id)]
         already = await casefile.consent_withdrawn(conn, root_id)
     stopped = await case_takedown.desk().withdraw_consent(deps, ids)
     if not already:
@@ -168,7 +169,7 @@ async def mark_return(deps: Deps, conversation_id: str, root_id: str) -> bool:
     """Make a new conversation a return of the case (once); the counselor sees it as such."""
     now = datetime.now(UTC)
     async with deps.engine.begin() as conn:
-        if not await casefile.set_return_of(conn, conversation_id, root_id):
+        if not await case_rows.set_return_of(conn, conversation_id, root_id):
             return False
         await audit.record(conn, at=now, actor_id=None, action="case.returned",
                            target_kind="conversation", target_id=conversation_id,
@@ -248,7 +249,7 @@ async def referral_options(deps: Deps, staff: Staff, conversation_id: str
     the entries that fit its situation first."""
     async with deps.engine.connect() as conn:
         conv = await casework.load_case(conn, staff, conversation_id)
-        answers = await casefile.intake_answers(conn, conv.id)
+        answers = await intake_answers_json(conn, conv.id)
         given = set(await casefile.referrals_of(conn, conv.id))
     fitting = for_case(deps.config.referrals.entries, answers, conv.reasons)
     rest = [e for e in deps.config.referrals.entries if e not in fitting]

@@ -7,8 +7,11 @@ on the login page, `?lang=` or the browser's Accept-Language. See docs/console.m
 
 from __future__ import annotations
 
+import functools
 import json
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -27,8 +30,9 @@ def _script_json(data: object) -> Markup:
     return Markup(text)  # noqa: S704 - escaped above for a script element
 
 
-def install(env: jinja2.Environment, words: Words, default_language: str) -> None:
-    """Make `t`, `lang`, `languages` and `words_json(lang)` available to every template.
+def install(env: jinja2.Environment, words: Words, default_language: str, zone: str) -> None:
+    """Make `t`, `lang`, `languages` and `words_json(lang)` available to every template, and
+    the filter `local_time` (a stored UTC time in the centre's zone, `zone`).
 
     `lang` defaults to the centre's language; page handlers put the page's own in context."""
     bundles = {lang: _script_json(dict(words.bundle(lang))) for lang in words.languages}
@@ -45,6 +49,18 @@ def install(env: jinja2.Environment, words: Words, default_language: str) -> Non
 
     env.globals.update(t=t, code=code, lang=default_language, languages=words.languages,
                        words_json=lambda lang: bundles[lang])
+    env.filters["local_time"] = functools.partial(local_time, zone=ZoneInfo(zone))
+
+
+def local_time(value: str | datetime | None, zone: tzinfo) -> str:
+    """A stored time (ISO text or datetime; naive is UTC) as `2026-12-06 11:52:03 KST` in the
+    centre's zone: staff read the audit trail in their own clock, not UTC."""
+    if not value:
+        return "—"
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def staff_language(request: web.Request, staff: Staff) -> str:

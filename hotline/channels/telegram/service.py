@@ -33,6 +33,7 @@ from hotline import metrics
 from hotline.cases.senders import Outgoing, SendResult
 from hotline.channels.telegram import ENV_SECRET, ENV_TOKEN
 from hotline.channels.telegram import update as telegram_update
+from hotline.channels.telegram.desk_alerts import DeskAlerts
 from hotline.channels.telegram.processor import DONE, FAILED, ChatOrderedProcessor
 from hotline.channels.telegram.runtime import BotRuntime, use_timedelta_durations
 from hotline.channels.telegram.staff_bot import StaffAlerts
@@ -162,7 +163,8 @@ def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_telegram_ctx)
 
 
-def _build(app: web.Application, token: str) -> tuple[TelegramChannel, BotRuntime, StaffAlerts]:
+def _build(app: web.Application, token: str
+           ) -> tuple[TelegramChannel, BotRuntime, StaffAlerts, DeskAlerts]:
     use_timedelta_durations()
     cfg = app[CONFIG].telegram
     deps = app[DEPS]
@@ -189,6 +191,8 @@ def _build(app: web.Application, token: str) -> tuple[TelegramChannel, BotRuntim
     rt = BotRuntime(deps, app[PROMPTS], application.bot)
     staff = StaffAlerts(rt)
     staff.register(application)
+    desk = DeskAlerts(rt, staff)
+    desk.register(application)
     victim = VictimBot(rt)
     victim.callbacks = CallbackFlow(rt)
     victim.callbacks.register(application)
@@ -207,7 +211,7 @@ def _build(app: web.Application, token: str) -> tuple[TelegramChannel, BotRuntim
     application.add_error_handler(on_error)
     channel = TelegramChannel(application, processor, cfg.mode,
                               os.environ.get(ENV_SECRET, "").strip() or None)
-    return channel, rt, staff
+    return channel, rt, staff, desk
 
 
 async def _telegram_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -216,14 +220,14 @@ async def _telegram_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("telegram channel off (no bot token)")
         yield
         return
-    channel, rt, staff = _build(app, token)
+    channel, rt, staff, desk = _build(app, token)
     if channel.mode == "webhook" and channel.secret is None:
         log.warning("telegram webhook secret not set: every webhook call is refused; run "
                     "`hotline telegram set-webhook`")
     app[TELEGRAM] = channel
     deps = app[DEPS]
     deps.outbox.register(Channel.TELEGRAM, TelegramSender(channel, rt))
-    tasks: list[asyncio.Task[None]] = [asyncio.create_task(staff.run(app[HUB]),
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(staff.run(app[HUB], desk.on_event),
                                                            name="telegram-staff-alerts")]
     try:
         await channel.start()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update, User
@@ -63,7 +64,7 @@ class StaffAlerts:
         async with self.deps.engine.connect() as conn:
             return await staff_store.by_telegram_chat(conn, user_id)
 
-    def _lang(self, staff: Staff | None, user: User | None = None) -> str:
+    def language(self, staff: Staff | None, user: User | None = None) -> str:
         supported = self.deps.config.languages.supported
         for lang in staff.languages if staff else ():
             if lang in supported:
@@ -75,7 +76,7 @@ class StaffAlerts:
         if user is None or chat is None:
             return
         staff = await self.staff_by_telegram(user.id)
-        await self.rt.say(chat.id, self.rt.text(self._lang(staff, user), "tg_staff_whoami",
+        await self.rt.say(chat.id, self.rt.text(self.language(staff, user), "tg_staff_whoami",
                                                 telegram_id=str(user.id)), track=False)
         raise ApplicationHandlerStop
 
@@ -86,7 +87,7 @@ class StaffAlerts:
         staff = await self.staff_by_telegram(user.id)
         if staff is None:
             return  # a victim: on to the victim bot
-        await self.rt.say(chat.id, self.rt.text(self._lang(staff), "tg_staff_hello"),
+        await self.rt.say(chat.id, self.rt.text(self.language(staff), "tg_staff_hello"),
                           track=False)
         raise ApplicationHandlerStop
 
@@ -96,7 +97,7 @@ class StaffAlerts:
             return
         alert_id = int((q.data or "ack:0").split(":")[1])
         staff = await self.staff_by_telegram(user.id)
-        lang = self._lang(staff, user)
+        lang = self.language(staff, user)
         if staff is None:
             await self.rt.answer(q, self.rt.text(lang, "tg_staff_not_linked"), alert=True)
             return
@@ -110,22 +111,29 @@ class StaffAlerts:
 
     # --- posting -------------------------------------------------------------------------
 
-    async def run(self, hub: Hub) -> None:
-        """Forever: post alerts and mark acknowledged ones (errors logged, never fatal)."""
+    async def run(self, hub: Hub, desk: Callable[[Event], Awaitable[None]] | None = None
+                  ) -> None:
+        """Forever: post alerts and mark acknowledged ones (errors logged, never fatal); the
+        takedown desk's alert events go to `desk` (desk_alerts.py)."""
+        kinds = {EventType.ALERT, EventType.ALERT_ACKED}
+        if desk is not None:
+            kinds.add(EventType.TAKEDOWN_ALERT)
+
         async def on_alert(ev: Event) -> None:
             try:
                 if ev["type"] == EventType.ALERT:
                     await self.post(ev)
+                elif ev["type"] == EventType.TAKEDOWN_ALERT and desk is not None:
+                    await desk(ev)
                 else:
                     await self.mark_acked(ev)
             except Exception as e:  # one bad alert must not stop the others
                 log.warning("staff alert not posted", extra={"alert": ev.get("alert"),
                                                              "error": type(e).__name__})
 
-        await hub.follow(lambda ev: ev.get("type") in (EventType.ALERT, EventType.ALERT_ACKED),
-                         on_alert)
+        await hub.follow(lambda ev: ev.get("type") in kinds, on_alert)
 
-    async def _targets(self, ev: Event) -> list[tuple[int, str]]:
+    async def targets(self, ev: Event) -> list[tuple[int, str]]:
         """(chat id, language) of everyone this alert step goes to on Telegram."""
         cfg = self.deps.config
         if cfg.telegram.staff_chat_id:
@@ -146,7 +154,7 @@ class StaffAlerts:
         if not await self.deps.redis.set(self.deps.keys.tg_alert(alert_id, step), "1", nx=True,
                                          ex=TG_ALERT_TTL_S):
             return  # another instance posts this one
-        targets = await self._targets(ev)
+        targets = await self.targets(ev)
         if not targets:
             return
         cid = str(ev["conversation"])

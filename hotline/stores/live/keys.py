@@ -165,6 +165,14 @@ class Keys:
         """SET "chat:message" of an alert's Telegram posts, to mark them acknowledged."""
         return self._k(f"tg:alertposts:{alert_id}")
 
+    def tg_desk_alert(self, alert_id: int, step: int) -> str:
+        """STRING claim, as tg_alert, for the takedown desk's alerts (ids of another table)."""
+        return self._k(f"tg:deskalert:{alert_id}:{step}")
+
+    def tg_desk_alert_posts(self, alert_id: int) -> str:
+        """SET "chat:message:lang" of a desk alert's Telegram posts."""
+        return self._k(f"tg:deskalertposts:{alert_id}")
+
     def sms_early_status(self, message_sid: str) -> str:
         """STRING "status|error" of a Twilio delivery report that arrived before we stored the
         part it is about (Twilio can call back before create() has returned to us, and does
