@@ -90,7 +90,7 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
 
 async def _staff(live: LiveStore) -> list[StaffState]:
     """Every counselor's state, one read at a time: a caller that asks while a read is on its
-    way shares that read's snapshot. Every new case's estimate asks; under load a hundred
+    way shares that read's snapshot. An SMS answered with the wait asks; under load a hundred
     reads of 1,000 hashes at once held 200 MB and most of the loop."""
     read = _staff_reads.get(live)
     if read is None or read.done():
