@@ -18,9 +18,10 @@ group commit) 0.6x on SQLite and 0.5x on PostgreSQL, and p99 at c=1 at most 3 ms
 SQLite. The CPU time of this process per message is printed too (medians of rounds): on a
 loaded machine it is much steadier than the rates, which also count time spent waiting for a
 core; so are the pooled connections taken per message (one per transaction: below 1 when
-messages share transactions). With --log-level the server logs as `hotline serve` does.
-With --profile, the hotline phase at 50 connections runs under cProfile and the top
-functions are printed.
+messages share transactions), and on PostgreSQL the direct path's round trips per message
+(asyncpg's execute, fetchrow and fetchmany calls: BEGIN, statements, COMMIT). With
+--log-level the server logs as `hotline serve` does. With --profile, the hotline phase at 50
+connections runs under cProfile (CPU time) and the top functions are printed.
 With --count, a last phase at c=1 counts the work per message instead of timing it: Python
 function calls (cProfile, the load generator's included) and Redis commands by name (the
 private redis-server's commandstats, background jobs included): figures that a loaded machine
@@ -206,6 +207,7 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     sql_time = _sql_timer(deps.engine) if args.profile else None
     opened = _connection_counter(deps.engine)
     taken = _connection_counter(deps.engine, "checkout")
+    trips = _pg_query_counter() if args.database == "postgresql" else None
     seen = {"events": 0}
     sub = app[HUB].subscribe(lambda ev: ev.get("type") == "message")
 
@@ -218,6 +220,7 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
     ratios = {}
     churn: dict[int, list[float]] = {}
     checkouts: dict[int, list[float]] = {}
+    queries: dict[int, list[float]] = {}
     try:
         await drive(app_url, bodies(args.warmup, 20), 5, "warmup")
         for c in (1, 50):
@@ -228,17 +231,24 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
                 work = {k: bodies(args.messages, args.senders) for k in by_label}
                 by_label["bare"].append(await drive(bare_url, work["bare"], c, "bare"))
                 by_label["redis"].append(await drive(redis_url, work["redis"], c, "redis"))
-                prof = cProfile.Profile() if args.profile and c == 50 and rnd == 0 else None
+                # CPU time: with the wall clock a socket send charged for the moments the
+                # process lost the CPU to the database it woke (a quarter of the profile).
+                prof = (cProfile.Profile(time.process_time)
+                        if args.profile and c == 50 and rnd == 0 else None)
                 if prof:
                     if sql_time is not None:
                         sql_time.clear()
                     prof.enable()
                 before, before_taken = opened[0], taken[0]
+                before_trips = trips[0] if trips is not None else 0
                 by_label["hotline"].append(await drive(app_url, work["hotline"], c, "hotline"))
                 churn.setdefault(c, []).append(
                     (opened[0] - before) / by_label["hotline"][-1].wall_s * 10)
                 checkouts.setdefault(c, []).append(
                     (taken[0] - before_taken) / max(1, len(by_label["hotline"][-1].latencies)))
+                if trips is not None:
+                    queries.setdefault(c, []).append(
+                        (trips[0] - before_trips) / max(1, len(by_label["hotline"][-1].latencies)))
                 if prof:
                     prof.disable()
                     _print_profile(prof, sql_time)
@@ -260,6 +270,10 @@ async def _phases(args: argparse.Namespace, cfg: Any, redis_proc: RedisProcess) 
             # share a transaction share one (background jobs' transactions counted too).
             per_msg = sorted(checkouts[c])[len(checkouts[c]) // 2]
             print(f"  pooled connections taken per message at c={c}: median {per_msg:.2f}")
+            if queries:
+                q = sorted(queries[c])[len(queries[c]) // 2]
+                print(f"  PostgreSQL round trips of the direct path per message at c={c}: "
+                      f"median {q:.2f}")
             print(f"  hotline / one-Redis-call handler at c={c}: median {ratios[c]:.2f}x over "
                   f"{len(rounds)} rounds ({', '.join(f'{x:.2f}' for x in rounds)}; target "
                   f">= {target}x: {verdict})")
@@ -354,6 +368,24 @@ def _connection_counter(engine: Any, what: str = "connect") -> list[int]:
         count[0] += 1
 
     event.listen(engine.sync_engine.pool, what, _count)
+    return count
+
+
+def _pg_query_counter() -> list[int]:
+    """A one-item list counting queries sent by asyncpg's `execute` and `fetchrow`: the
+    direct path's (stores/sql/direct.py) BEGIN, statements, savepoints and COMMIT, each a
+    round trip. SQLAlchemy's own statements go through prepared statements: not counted."""
+    import asyncpg
+
+    count = [0]
+    for name in ("execute", "fetchrow", "fetchmany"):
+        original = getattr(asyncpg.Connection, name)
+
+        def counted(self: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            count[0] += 1
+            return _original(self, *args, **kw)
+
+        setattr(asyncpg.Connection, name, counted)
     return count
 
 

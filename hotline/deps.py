@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hotline.cases.inbound_sql import Guesses
 from hotline.cases.live import LiveStore
 from hotline.cases.senders import Outbox
 from hotline.config import Config
@@ -30,6 +31,8 @@ class Deps:
     keyring: Keyring
     outbox: Outbox = field(default_factory=Outbox)
     bans: BanCache = field(default_factory=BanCache)
+    # PostgreSQL: each recent sender's next message number, guessed (cases/inbound_sql.py).
+    guesses: Guesses = field(init=False)
     publisher: Publisher = field(init=False)
     flood: Buckets = field(init=False)
     commits: GroupCommit = field(init=False)
@@ -41,6 +44,8 @@ class Deps:
         object.__setattr__(self, "flood", Buckets(self.redis, self.keys, self.config.limits))
         # Likewise inbound messages' SQL transactions share commits (group commit).
         object.__setattr__(self, "commits", GroupCommit(self.engine))
+        object.__setattr__(self, "guesses",
+                           Guesses(on=self.engine.dialect.name == "postgresql"))
 
     @property
     def rules(self) -> RoutingRules:

@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.cases import conversations as convs
 from hotline.cases.tables import conversations
 from hotline.domain.conversation import Channel, Urgency
-from hotline.stores.sql.direct import DirectTx
+from hotline.stores.sql.direct import DirectTx, Prebuilt
 from hotline.stores.sql.engine import migrate, open_engine
-from hotline.stores.sql.group import GroupCommit
+from hotline.stores.sql.group import Ahead, GroupCommit
 from tests.conftest import Database
 
 NOW = datetime(2026, 12, 5, 1, 2, 3, tzinfo=UTC)
@@ -119,3 +121,43 @@ async def test_a_conflict_fails_only_its_own_caller(engine: AsyncEngine) -> None
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(conversations))
                 ).scalar_one() == 2
+
+
+async def test_a_batch_shares_its_bodies_first_statement(engine: AsyncEngine,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bodies with the same first statement (Ahead) each get their own row; on PostgreSQL a
+    batch runs it for all of them at once. A batch rolled back and run again (a body raised)
+    never hands out a row of the rolled-back transaction."""
+    group = GroupCommit(engine, lanes=1)
+    shared = Prebuilt(select(bindparam("b_n", type_=Integer).label("n")))
+    at_once: list[int] = []
+    fetchmany = asyncpg.Connection.fetchmany
+
+    async def counted(self: asyncpg.Connection, query: str, args: Any, **kw: Any) -> Any:
+        at_once.append(len(args))
+        return await fetchmany(self, query, args, **kw)
+    monkeypatch.setattr(asyncpg.Connection, "fetchmany", counted)
+
+    def body(n: int, ahead: Ahead) -> Callable[[DirectTx], Awaitable[int]]:
+        async def run(tx: DirectTx) -> int:
+            row = await ahead.first(tx)
+            assert row is not None
+            await _add(tx, 100 + n)
+            if n == 3:
+                raise Refused
+            return int(row[0])
+        return run
+
+    async def call(n: int) -> int | str:
+        ahead = Ahead(shared, {"b_n": n})
+        try:
+            return await group.run(body(n, ahead), key=f"k{n}", ahead=ahead)
+        except Refused:
+            return "refused"
+
+    results = await asyncio.gather(*(call(n) for n in range(1, 7)))
+    assert results == [1, 2, "refused", 4, 5, 6]
+    assert await _ids(engine) == {f"{100 + n:032x}" for n in (1, 2, 4, 5, 6)}
+    if engine.dialect.name == "postgresql":
+        # The first body ran alone; the other five shared one round trip.
+        assert at_once == [5]

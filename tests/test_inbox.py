@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,43 @@ async def test_concurrent_duplicates_store_once(deps: Deps) -> None:
     assert len({(r.conversation_id, r.seq) for r in results}) == 1
     assert sum(not r.duplicate for r in results) == 1
     assert await _count(deps, messages) == 1
+
+
+# --- the guessed number (PostgreSQL's one-statement path; the same outcome on SQLite) ------
+
+
+async def test_a_number_taken_meanwhile_stores_the_message_under_the_next(deps: Deps) -> None:
+    first = await receive(deps, inbound(address=ADDRESS, provider_id="g1", text="one"))
+    cid = first.conversation_id
+    # A counselor's reply takes number 2 meanwhile: on PostgreSQL the guess (2) is wrong.
+    async with deps.engine.begin() as conn:
+        assert await convs.next_seq(conn, cid, datetime.now(UTC)) == 2
+    second = await receive(deps, inbound(address=ADDRESS, provider_id="g2", text="two"))
+    third = await receive(deps, inbound(address=ADDRESS, provider_id="g3", text="three"))
+    again = await receive(deps, inbound(address=ADDRESS, provider_id="g3", text="three"))
+    assert [(r.conversation_id, r.seq) for r in (second, third, again)] == [(cid, 3), (cid, 4),
+                                                                            (cid, 4)]
+    assert again.duplicate and not third.duplicate
+    # Each body opens only with its own number as associated data.
+    assert await _message_texts(deps, cid) == {1: "one", 3: "two", 4: "three"}
+
+
+async def test_concurrent_follow_ups_of_many_senders_are_each_stored_once(deps: Deps) -> None:
+    """Follow-ups share batches (and, on PostgreSQL, one round trip for their statements);
+    each copy posted twice."""
+    addresses = [f"+8210555{i:05d}" for i in range(12)]
+    firsts = await asyncio.gather(*(
+        receive(deps, inbound(address=a, provider_id=f"f{i}", text=f"first {i}"))
+        for i, a in enumerate(addresses)))
+    follow = [inbound(address=a, provider_id=f"n{i}-{k}", text=f"next {i} {k}")
+              for k in range(3) for i, a in enumerate(addresses)]
+    results = await asyncio.gather(*(receive(deps, m) for m in follow + follow))
+    assert sum(not r.duplicate for r in results) == len(follow)
+    for i, first in enumerate(firsts):
+        texts = await _message_texts(deps, first.conversation_id)
+        assert sorted(texts) == [1, 2, 3, 4]
+        assert sorted(texts.values()) == [f"first {i}", *(f"next {i} {k}" for k in range(3))]
+    assert await _count(deps, messages) == len(addresses) * 4
 
 
 # --- one conversation per sender ---------------------------------------------------------------

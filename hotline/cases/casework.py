@@ -260,6 +260,8 @@ async def reply(deps: Deps, staff: Staff, conversation_id: str, text: str, clien
         if dup is None:
             raise
         return dup[1]
+    # The victim's next message is guessed right (cases/inbound_sql.py: one statement).
+    deps.guesses.stored(conv.channel.value, conv.pseudonym, conversation_id, seq)
     metrics.MESSAGES_OUT.labels(conv.channel.value).inc()
     await deps.publish({"type": EventType.MESSAGE, "conversation": conversation_id, "seq": seq,
                         "direction": Direction.OUT.value})

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hotline import metrics
 from hotline.audit import log as audit
-from hotline.cases import alerts, signals, urgency
+from hotline.cases import alerts, inbound_sql, signals, urgency
 from hotline.cases import conversations as convs
 from hotline.cases.live_records import Waiting
 from hotline.deps import Deps
@@ -55,14 +55,17 @@ Admit = Callable[[], Awaitable[None]]
 
 async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None,
                   in_tx: InTx | None = None, pseudonym: str | None = None,
-                  limited: bool = True, admit: Admit | None = None) -> Stored:
+                  limited: bool = True, admit: Admit | None = None,
+                  reads: inbound_sql.Reads | None = None) -> Stored:
     """Store one inbound message durably and announce it; idempotent per provider id.
 
     The text (and, for a new conversation, the channel's intake answers) is triaged on the way:
     a case only ever moves up automatically. `in_tx` runs last in the same transaction.
     `pseudonym`: the sender's, when the channel has already computed it. With `limited`, the
     sender's flood limits apply (docs/limits.md): past them the message is still stored, but
-    its triage does not move the case up, and a new case is held (closed, never queued)."""
+    its triage does not move the case up, and a new case is held (closed, never queued).
+    `reads`: the channel's state, read with the message's own statement where that saves a
+    round trip (PostgreSQL: `Stored.read`)."""
     if len(msg.text) > deps.config.privacy.max_message_chars:
         raise MessageTooLong(f"message longer than {deps.config.privacy.max_message_chars}")
     if pseudonym is None:
@@ -85,13 +88,13 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
         try:
             try:
                 stored, change = await _store(deps, msg, pseudonym, provider_key, found,
-                                              in_tx, held, limited, admitted)
+                                              in_tx, held, limited, admitted, reads)
             except _NewCase:
                 assert admit is not None
                 await admit()
                 admitted = True
                 stored, change = await _store(deps, msg, pseudonym, provider_key, found,
-                                              in_tx, held, limited, admitted)
+                                              in_tx, held, limited, admitted, reads)
             break
         except IntegrityError:
             if attempt == _ATTEMPTS - 1:
@@ -165,14 +168,29 @@ class _NewCase(Exception):
 
 async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
                  found: Triage, in_tx: InTx | None, held: tuple[str, ...], limited: bool,
-                 admitted: bool) -> tuple[Stored, urgency.Change | None]:
+                 admitted: bool, reads: inbound_sql.Reads | None
+                 ) -> tuple[Stored, urgency.Change | None]:
     """One transaction, two statements on the common path: allocate the next number in the
-    open conversation (or open one), insert the message unless its provider key exists. It
-    runs on the driver connection (direct.py), its transaction shared with concurrent
-    messages' (group.py): this is every inbound message's cost."""
+    open conversation (or open one), insert the message unless its provider key exists (on
+    PostgreSQL one statement, with the channel's `reads`, when the number is guessed right:
+    inbound_sql.py). It runs on the driver connection (direct.py), its transaction shared
+    with concurrent messages' (group.py): this is every inbound message's cost."""
+    sender = f"{msg.channel.value}:{pseudonym}"
+    guess = deps.guesses.get(msg.channel.value, pseudonym)
+    ahead = None if guess is None else inbound_sql.ahead(
+        channel=msg.channel.value, pseudonym=pseudonym, at=msg.received_at,
+        deadline=abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned),
+        victim=not msg.system, guess=guess,
+        direction=(Direction.SYSTEM if msg.system else Direction.IN).value,
+        provider_key=provider_key, reads=reads,
+        body_sealed=deps.keyring.seal_text(msg.text, f"msg:{guess[0]}:{guess[1]}"))
+
     async def body(conn: Sql) -> tuple[Stored, urgency.Change | None]:
+        did = None
+        if ahead is not None and guess is not None:
+            did = inbound_sql.bumped(await ahead.first(conn), guess)
         stored, change = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found,
-                                            held, limited, admitted)
+                                            held, limited, admitted, ahead is not None, did)
         if in_tx is not None:
             await in_tx(conn, stored)
         return stored, change
@@ -180,9 +198,12 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
     try:
         # Shared with concurrent messages' transactions (group commit), keyed by sender so
         # every batch locks conversations in one order; the result comes after the COMMIT.
-        return await deps.commits.run(body, key=f"{msg.channel.value}:{pseudonym}")
+        stored, change = await deps.commits.run(body, key=sender, ahead=ahead)
     except _Duplicate:
         pass
+    else:
+        deps.guesses.stored(msg.channel.value, pseudonym, stored.conversation_id, stored.seq)
+        return stored, change
     async with direct.begin(deps.engine, write=False) as conn:
         dup = await convs.find_by_provider_key(conn, provider_key)
         if dup is None:
@@ -197,12 +218,20 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
 
 async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
                        provider_key: str, found: Triage, held: tuple[str, ...], limited: bool,
-                       admitted: bool) -> tuple[Stored, urgency.Change | None]:
+                       admitted: bool, guessed: bool, did: inbound_sql.Bumped | None
+                       ) -> tuple[Stored, urgency.Change | None]:
+    """`guessed`: the bump already ran, with the outcome `did` (inbound_sql.py)."""
     change = None
     held_case = False
     deadline = abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned)
-    bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at,
-                                   victim=not msg.system, deadline=deadline)
+    direction = Direction.SYSTEM if msg.system else Direction.IN
+    bumped: tuple[convs.OpenCase, int] | None
+    inserted, read = (None, None) if did is None else (did.inserted, did.read)
+    if guessed:
+        bumped = None if did is None else (did.case, did.seq)
+    else:
+        bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at,
+                                       victim=not msg.system, deadline=deadline)
     if bumped is None and not admitted:
         raise _NewCase  # nothing written yet: the UPDATE above found no open conversation
     if bumped is None:
@@ -217,11 +246,11 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
     else:
         conv, seq = bumped
         cid = conv.id
-    inserted = await convs.insert_inbound(
-        conn, conversation_id=cid, seq=seq,
-        direction=Direction.SYSTEM if msg.system else Direction.IN,
-        body_sealed=deps.keyring.seal_text(msg.text, f"msg:{cid}:{seq}"),
-        at=msg.received_at, provider_key=provider_key)
+    if inserted is None:
+        inserted = await convs.insert_inbound(
+            conn, conversation_id=cid, seq=seq, direction=direction,
+            body_sealed=deps.keyring.seal_text(msg.text, f"msg:{cid}:{seq}"),
+            at=msg.received_at, provider_key=provider_key)
     if not inserted:
         raise _Duplicate
     if bumped is None:
@@ -249,7 +278,7 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
                            action="case.escalation_held", target_kind="conversation",
                            target_id=cid, reasons=list(held))
     return Stored(cid, seq, new_conversation=bumped is None, duplicate=False,
-                  held=held_case), change
+                  held=held_case, read=read), change
 
 
 async def _over_case_limit(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str) -> bool:

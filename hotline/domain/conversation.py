@@ -90,3 +90,7 @@ class Stored:
     held: bool = False
     # Whether the sender is due the calm answer now (the first refusal of a flood, not each).
     calm_due: bool = False
+    # PostgreSQL, a message in an open conversation: the conversation's status and language,
+    # then the columns of the caller's `reads`, read with the message's own statement
+    # (cases/inbound_sql.py). None: not read; the channel reads them itself.
+    read: tuple[object, ...] | None = None

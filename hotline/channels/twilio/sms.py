@@ -190,9 +190,13 @@ async def inbound(request: web.Request) -> web.Response:
             # state the next step depends on is read, and the dialogue moves on, all without
             # a second transaction.
             nonlocal case, step
-            if stored.new_conversation:
-                await store.start_intake(conn, stored.conversation_id, flow.QUESTIONS[0], now)
-            case = await store.sms_case(conn, stored.conversation_id, pseudonym)
+            if stored.read is not None:  # read with the message's statement (PostgreSQL)
+                case = store.sms_case_of(stored.read)
+            else:
+                if stored.new_conversation:
+                    await store.start_intake(conn, stored.conversation_id, flow.QUESTIONS[0],
+                                             now)
+                case = await store.sms_case(conn, stored.conversation_id, pseudonym)
             if case is None or case.opted_out:
                 return
             step = flow.plan(case.step, case.pending, case.status == Status.WAITING.value,
@@ -203,7 +207,8 @@ async def inbound(request: web.Request) -> web.Response:
                 await store.set_intake(conn, stored.conversation_id, *step.move_to, now)
 
         try:
-            stored = await inbox.receive(deps, msg, in_tx=in_tx, pseudonym=pseudonym)
+            stored = await inbox.receive(deps, msg, in_tx=in_tx, pseudonym=pseudonym,
+                                         reads=store.sms_reads)
         except inbox.MessageTooLong:
             raise json_error(400, "Body: too long") from None
         if stored.new_conversation:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -93,6 +93,23 @@ async def sms_case(conn: Sql, conversation_id: str, pseudonym: str) -> SmsCase |
     if row is None:
         return None
     return SmsCase(row[0], row[1], row[2], row[3], row[4] is not None)
+
+
+def sms_reads(conversation_id: ColumnElement[str]) -> tuple[ColumnElement[Any], ...]:
+    """The rest of SmsCase (intake step and pending choice, opted out), as columns the inbox
+    reads with the message's own statement on PostgreSQL (inbox.receive's `reads`)."""
+    def of(col: ColumnElement[Any]) -> ColumnElement[Any]:
+        return select(col).where(sms_intake.c.conversation_id == conversation_id) \
+            .scalar_subquery()
+    return (of(sms_intake.c.step), of(sms_intake.c.pending),
+            exists().where(sms_optouts.c.pseudonym == bindparam("b_pseudonym")))
+
+
+def sms_case_of(read: tuple[object, ...]) -> SmsCase:
+    """The SmsCase in what the inbox read with `sms_reads` (Stored.read)."""
+    status, language, step, pending, opted_out = read
+    return SmsCase(str(status), str(language), None if step is None else str(step),
+                   None if pending is None else str(pending), bool(opted_out))
 
 
 async def intake_state(conn: AsyncConnection, conversation_id: str

@@ -125,6 +125,12 @@ class DirectTx:
         round trip where the database has round trips."""
         raise NotImplementedError
 
+    async def each_first(self, stmt: Prebuilt, params: Sequence[Mapping[str, Any]]
+                         ) -> list[Row | None]:
+        """`first` for each set of parameters, in order (PostgreSQL: one round trip; the
+        statement must return exactly one row per set)."""
+        return [await self.first(stmt, p) for p in params]
+
 
 class _SqliteTx(DirectTx):
     def __init__(self, conn: sqlite3.Connection, dialect: Dialect) -> None:
@@ -183,6 +189,17 @@ class _PgTx(DirectTx):
             raise _pg_error(c.sql, e) from e
         last = status.rpartition(" ")[2]  # "UPDATE 1", "INSERT 0 1"
         return int(last) if last.isdigit() else 0
+
+    async def each_first(self, stmt: Prebuilt, params: Sequence[Mapping[str, Any]]
+                         ) -> list[Row | None]:
+        c = stmt.compiled(self.dialect)
+        try:
+            rows = await self.conn.fetchmany(c.sql, [c.args(p) for p in params])
+        except asyncpg.PostgresError as e:
+            raise _pg_error(c.sql, e) from e
+        if len(rows) != len(params):
+            raise TypeError("each_first: a statement must return one row per execution")
+        return [c.row(r) for r in rows]
 
     async def command(self, *sql: str) -> None:
         query = "; ".join(sql)  # no arguments: the simple protocol, one query

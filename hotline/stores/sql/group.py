@@ -16,13 +16,14 @@ over theirs: inline SQLite never suspends inside a transaction, so nobody could 
 PostgreSQL runs up to `_PG_LANES` batches at once, so a batch waiting for a row lock does not
 hold up every inbound message. Bodies run in the order of their keys (stable): every batch
 takes row locks in the same order, so two batches (or two processes) never deadlock on each
-other. See docs/stores.md.
+other. A body may name its first statement (`Ahead`): on PostgreSQL consecutive bodies of a
+batch that share it have it run for all of them in one round trip. See docs/stores.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import exc
@@ -36,18 +37,50 @@ Body = Callable[[direct.DirectTx], Awaitable[T]]
 # PostgreSQL: batches in flight at once, and bodies per batch. A batch's bodies run one after
 # another, each statement a round trip that waits a turn of the loop; on a saturated loop an
 # unbounded batch made its last message wait for every other's statements (measured: p99 of
-# inbound over 40 s in the surge bench). SQLite has one writer, inline: one lane, no bound.
-_PG_LANES = 16
+# inbound over 40 s in the surge bench). With 16 lanes the SMS bench's batches at c=50 held
+# 1.5 messages and each paid most of a BEGIN and a COMMIT; with 4, 0.2 transactions a
+# message. SQLite has one writer, inline: one lane, no bound.
+_PG_LANES = 4
 _PG_BATCH = 8
 
 
-class _Item:
-    __slots__ = ("body", "done", "error", "key", "result")
+class Ahead:
+    """The statement a body runs first (returning exactly one row), told to `run` ahead: in
+    a PostgreSQL batch, consecutive bodies with the same first statement have it run for all
+    of them in one round trip before the first of them starts. The body gets its row from
+    `first` either way."""
 
-    def __init__(self, body: Body[Any], key: str, done: asyncio.Future[Any]) -> None:
+    __slots__ = ("_ready", "_row", "params", "stmt")
+
+    def __init__(self, stmt: direct.Prebuilt, params: Mapping[str, Any]) -> None:
+        self.stmt = stmt
+        self.params = params
+        self._row: direct.Row | None = None
+        self._ready = False
+
+    async def first(self, tx: direct.Sql) -> direct.Row | None:
+        """The statement's row: the one the batch fetched, or fetched now."""
+        if self._ready:
+            self._ready = False
+            return self._row
+        return await direct.first(tx, self.stmt, self.params)
+
+    def _fill(self, row: direct.Row | None) -> None:
+        self._row, self._ready = row, True
+
+    def _clear(self) -> None:
+        self._row, self._ready = None, False
+
+
+class _Item:
+    __slots__ = ("ahead", "body", "done", "error", "key", "result")
+
+    def __init__(self, body: Body[Any], key: str, done: asyncio.Future[Any],
+                 ahead: Ahead | None) -> None:
         self.body = body
         self.key = key
         self.done = done
+        self.ahead = ahead
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -68,11 +101,12 @@ class GroupCommit:
         self._running = 0
         self._drains: set[asyncio.Task[None]] = set()
 
-    async def run(self, body: Body[T], key: str = "") -> T:
+    async def run(self, body: Body[T], key: str = "", ahead: Ahead | None = None) -> T:
         """Run `body` in a transaction shared with concurrent writers; its result once the
         transaction is committed. What it raises rolls back its own work only and is raised
-        here; if the COMMIT (or the connection) fails, every body's caller gets that error."""
-        item = _Item(body, key, asyncio.get_running_loop().create_future())
+        here; if the COMMIT (or the connection) fails, every body's caller gets that error.
+        `ahead`: the body's first statement (see Ahead)."""
+        item = _Item(body, key, asyncio.get_running_loop().create_future(), ahead)
         self._pending.append(item)
         if self._running < self._lanes:
             self._running += 1
@@ -140,10 +174,12 @@ class GroupCommit:
 
     async def _at_once(self, batch: list[_Item]) -> bool:
         """Every body in one transaction, without savepoints (each costs PostgreSQL a round
-        trip); False, all rolled back and the body that raised given its error, if one did."""
+        trip); False, all rolled back and the body that raised given its error, if one did
+        (none, if a shared first statement did: the rest then runs each on its own)."""
         try:
             async with direct.begin(self.engine) as tx:
-                for item in batch:
+                for at, item in enumerate(batch):
+                    await _fetch_ahead(tx, batch, at)
                     try:
                         item.result = await item.body(tx)
                     except exc.DBAPIError as e:
@@ -156,7 +192,35 @@ class GroupCommit:
                         raise _OneFailed from e
         except _OneFailed:
             return False
+        finally:
+            for item in batch:
+                if item.ahead is not None:
+                    item.ahead._clear()  # rows of a transaction that may be rolled back
         return True
+
+
+async def _fetch_ahead(tx: direct.DirectTx, batch: list[_Item], at: int) -> None:
+    """Before batch[at] runs: the first statement of it and of the bodies right after it
+    that share it, in one round trip. Only consecutive bodies, so row locks are still taken
+    in the order of the keys."""
+    ahead = batch[at].ahead
+    if ahead is None or ahead._ready:  # none, or fetched with a body before it
+        return
+    run = [ahead]
+    for item in batch[at + 1:]:
+        if item.ahead is None or item.ahead.stmt is not ahead.stmt:
+            break
+        run.append(item.ahead)
+    if len(run) < 2:
+        return
+    try:
+        rows = await tx.each_first(ahead.stmt, [a.params for a in run])
+    except exc.DBAPIError as e:
+        if e.connection_invalidated:
+            raise
+        raise _OneFailed from e  # which body's statement failed is not known
+    for a, row in zip(run, rows, strict=True):
+        a._fill(row)
 
 
 class _OneFailed(Exception):
