@@ -93,7 +93,5 @@ async def view(deps: Deps, viewer: Staff, conv: convs.ConversationRow, after: in
 async def blocked(deps: Deps, staff_id: int) -> str | None:
     """The first routing reason `staff_id` gets no new case now (None: they may get one)."""
     now = now_ms()
-    for person in await deps.live.staff_states():
-        if person.id == staff_id:
-            return routing.why_not(person, None, now, deps.rules)
-    return "status"
+    person = await deps.live.staff_state_of(staff_id)
+    return "status" if person is None else routing.why_not(person, None, now, deps.rules)

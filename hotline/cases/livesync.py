@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.cases import conversations as convs
 from hotline.cases import floor_queries, staffing
@@ -111,6 +112,10 @@ async def release_closed(deps: Deps, conversation_id: str, when: str) -> None:
 # many, and a chunk of what Redis holds (a full turn takes open/SLICE_ROWS passes).
 SLICE_ROWS = 1000
 _MAX_SLICES = 256
+# A range is read in this many parts (id_range's ranges nest: the parts are its k*P..k*P+P-1
+# of n*P).
+_PARTS = 8
+_PART_ROWS = SLICE_ROWS // _PARTS
 
 
 def id_range(k: int, n: int) -> tuple[str, str | None]:
@@ -194,11 +199,16 @@ class Reconciler:
             if slices <= 1:
                 found = await convs.open_conversations(conn)
             else:
-                found = await floor_queries.open_in_range(
-                    conn, *id_range(self.turn % slices, slices))
+                # The range in parts, the loop let go between them: on SQLite each read runs
+                # on the loop's thread, and 1,000 rows at once stalled it for tens of ms.
+                found = []
+                for part in range(_PARTS):
+                    found += await floor_queries.open_in_range(conn, *id_range(
+                        self.turn % slices * _PARTS + part, slices * _PARTS))
+                    await asyncio.sleep(0)
             rows = {r.id: r for r in found}
             again = sorted((self.suspects | self.strays) - set(rows))
-            rows.update((r.id, r) for r in await floor_queries.by_ids(conn, again)
+            rows.update((r.id, r) for r in await _by_ids(conn, again)
                         if r.status != Status.CLOSED)
         self.turn += 1
         if slices <= 1:
@@ -210,7 +220,7 @@ class Reconciler:
             # Redis holds them, the range did not cover them: open or not, SQL says (read
             # after Redis, like the full pass).
             extra = sorted(in_redis - set(rows))
-            rows.update((r.id, r) for r in await floor_queries.by_ids(conn, extra)
+            rows.update((r.id, r) for r in await _by_ids(conn, extra)
                         if r.status != Status.CLOSED)
         return rows, in_redis, await held_of(deps.redis, deps.keys, sorted(in_redis | set(rows)))
 
@@ -232,6 +242,16 @@ class Reconciler:
         if lost or closed:
             return f"repaired:{len(lost) + len(closed)}"
         return "ok"
+
+
+async def _by_ids(conn: AsyncConnection, ids: list[str]) -> list[convs.ConversationRow]:
+    """floor_queries.by_ids a part at a time, the loop let go between parts (what Redis holds
+    outside the pass's range of ids is about 1,000 rows a pass on a large floor)."""
+    out: list[convs.ConversationRow] = []
+    for start in range(0, len(ids), _PART_ROWS):
+        out += await floor_queries.by_ids(conn, ids[start:start + _PART_ROWS])
+        await asyncio.sleep(0)
+    return out
 
 
 async def run_reconciler(deps: Deps, stop: asyncio.Event) -> None:

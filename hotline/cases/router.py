@@ -69,12 +69,14 @@ async def _after_miss(deps: Deps, cid: str, counselor: int, misses: int, kind: s
         await alerts.raise_lead_alert(deps, cid, "repeated_misses")
 
 
-async def make_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
-    """Offer each waiting case, best first, to the best eligible counselor not yet tried."""
+async def make_offers(deps: Deps, at_ms: int, report: RouteReport, staff: list[StaffState]
+                      ) -> None:
+    """Offer each waiting case, best first, to the best eligible counselor not yet tried
+    (`staff`: every counselor's state, read at the start of the pass)."""
     rules = deps.rules
     # Counselors first: with nobody free (the common state of a busy night) the queue is not
     # read at all.
-    people = {a.id: a for a in await deps.live.staff_states()
+    people = {a.id: a for a in staff
               if why_not(a, None, at_ms, rules, skip_capacity=True) is None and not full(a)}
     if not people:
         return
@@ -105,8 +107,10 @@ async def make_offers(deps: Deps, at_ms: int, report: RouteReport) -> None:
                 break
 
 
-async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
-    """Alert the leads when a language/channel with waiting cases loses its cover.
+async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport,
+                         people: list[StaffState]) -> None:
+    """Alert the leads when a language/channel with waiting cases loses its cover (`people`:
+    every counselor's state now).
 
     Which groups have cases waiting comes from SQL's count per group (an index of the waiting
     cases, a few rows whatever the queue's length) less the cases out on offer: before, the
@@ -119,13 +123,14 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
     # A case out on offer is covered for now.
     counts.subtract((w.language, w.channel) for w in await paging.offered(deps.redis, deps.keys))
     groups = {g for g, n in counts.items() if n > 0}
-    people: list[StaffState] = await deps.live.staff_states()
     previous: Any = await deps.redis.hgetall(deps.keys.coverage)
     current: dict[FieldT, EncodableT] = {}
     for lang, chan in sorted(groups):
         key = f"{lang}|{chan.value}"
         state = coverage(people, lang, chan, at_ms, deps.rules)
         current[key] = state.value
+        # Each group looks at every counselor (1,000: a few ms): the loop goes on between.
+        await asyncio.sleep(0)
         if state != Coverage.OK and previous.get(key) != state.value:
             async with deps.engine.connect() as conn:
                 oldest = await floor_queries.oldest_waiting(conn, lang, chan)
@@ -150,10 +155,16 @@ async def route_once(deps: Deps, at_ms: int | None = None,
     at = now_ms() if at_ms is None else at_ms
     report = RouteReport()
     await expire_offers(deps, at, report)
-    if deps.rules.mode == RoutingMode.OFFER:
-        await make_offers(deps, at, report)
+    offering = deps.rules.mode == RoutingMode.OFFER
+    # One read of every counselor's state for both steps (1,000 hashes: a stall of the loop
+    # each time they are read and decoded).
+    people = await deps.live.staff_states() if offering or with_coverage else []
+    if offering:
+        await make_offers(deps, at, report, people)
     if with_coverage:
-        await watch_coverage(deps, at, report)
+        # Offers made just now changed their counselors' loads: read those again.
+        await watch_coverage(deps, at, report,
+                             await deps.live.staff_states() if report.offered else people)
     return report
 
 
