@@ -37,10 +37,13 @@ Body = Callable[[direct.DirectTx], Awaitable[T]]
 # PostgreSQL: batches in flight at once, and bodies per batch. A batch's bodies run one after
 # another, each statement a round trip that waits a turn of the loop; on a saturated loop an
 # unbounded batch made its last message wait for every other's statements (measured: p99 of
-# inbound over 40 s in the surge bench). With 16 lanes the SMS bench's batches at c=50 held
-# 1.5 messages and each paid most of a BEGIN and a COMMIT; with 4, 0.2 transactions a
-# message. SQLite has one writer, inline: one lane, no bound.
-_PG_LANES = 4
+# inbound over 40 s in the surge bench). Fewer lanes make fuller batches (SMS bench at c=50:
+# 4 lanes 0.2 transactions a message and 0.41x, 16 lanes 0.58 and 0.34x), but under the surge
+# bench's load (500 a second beside 205 consoles' reads, a saturated loop) every round trip
+# waits for the loop, and the lanes bound the messages in flight: 4 lanes took 1,295 of 30,000
+# in the minute, 8 took 7,828-15,980, 16 took all 30,000 (PostgreSQL, load 2-3, one run each;
+# bench/README.md). A surge is what this is for. SQLite has one writer, inline: one lane.
+_PG_LANES = 16
 _PG_BATCH = 8
 
 
