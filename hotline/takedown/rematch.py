@@ -65,9 +65,11 @@ async def catch_up(deps: Deps) -> list[int]:
         if not pieces or pieces[-1].id <= mark:
             return reopened
         recent = datetime.now(UTC) - timedelta(seconds=SETTLE_S)
-        for p in pieces:
-            if p.id > mark or p.created_at > recent:
-                reopened += await match_removed(deps, p)
+        due = [p for p in pieces if p.id > mark or p.created_at > recent]
+        # The removed items once a batch, not once a piece.
+        items = await _removed_items(deps) if any(p.pdq is not None for p in due) else []
+        for p in due:
+            reopened += await match_removed(deps, p, items)
         mark = pieces[-1].id
         async with deps.engine.begin() as conn:
             await mq.advance_mark(conn, MARK, mark)
@@ -75,18 +77,24 @@ async def catch_up(deps: Deps) -> list[int]:
             return reopened
 
 
-async def match_removed(deps: Deps, piece: evidence.Fingerprint) -> list[int]:
-    """Reopen every removed item the piece of evidence matches and it was not linked to
-    before; their ids. Only items created before the piece was recorded, and not from it: a
-    picture that was there before the item is the spread the item is about, not a re-upload."""
+async def _removed_items(deps: Deps) -> list[mq.Fingerprinted]:
+    """Removed items whose fingerprint is good enough to match."""
+    async with deps.engine.connect() as conn:
+        return [i for i in await mq.items_with_pdq(conn, REMOVED)
+                if i.quality >= deps.config.telegram.pdq_min_quality]
+
+
+async def match_removed(deps: Deps, piece: evidence.Fingerprint,
+                        removed: list[mq.Fingerprinted]) -> list[int]:
+    """Reopen every removed item (of `removed`) the piece of evidence matches and it was not
+    linked to before; their ids. Only items created before the piece was recorded, and not
+    from it: a picture that was there before the item is the spread the item is about, not a
+    re-upload."""
     cfg = deps.config.telegram
     if piece.pdq is None or piece.pdq_quality is None \
             or piece.pdq_quality < cfg.pdq_min_quality:
         return []
-    async with deps.engine.connect() as conn:
-        items = [i for i in await mq.items_with_pdq(conn, REMOVED)
-                 if i.quality >= cfg.pdq_min_quality and i.created_at < piece.created_at
-                 and i.evidence_id != piece.id]
+    items = [i for i in removed if i.created_at < piece.created_at and i.evidence_id != piece.id]
     if not items:
         return []
     dist = distances(piece.pdq, [i.pdq for i in items])
