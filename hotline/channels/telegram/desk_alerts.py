@@ -10,7 +10,6 @@ victim sent. One instance posts each step (a Redis claim). See docs/telegram.md.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +22,7 @@ from hotline.domain.policy import DeskNotFound
 from hotline.events import Event
 from hotline.takedown import deadlines
 from hotline.takedown.desk import Desk
+from hotline.web.i18n import local_time
 
 log = logging.getLogger("bots")
 
@@ -55,28 +55,18 @@ class DeskAlerts:
         facts = await deadlines.alert_facts(self.desk, int(ev["request"]))
         if not targets or facts is None:
             return
-        posts = self.deps.keys.tg_desk_alert_posts(alert_id)
         reason = "reupload" if ev.get("reason") == "reupload" else "overdue"
-        for chat_id, lang in targets:
-            text = self.rt.text(
+        link = (f"{self.deps.config.server.public_url}/console/takedown/requests/"
+                f"{facts.request_id}")
+        due = local_time(facts.due_at, ZoneInfo(self.deps.config.roster.timezone))
+        await self.staff.post_each(
+            targets, self.deps.keys.tg_desk_alert_posts(alert_id), f"{ACK}{alert_id}",
+            lambda lang: self.rt.text(
                 lang, f"tg_desk_alert_{reason}", request=str(facts.request_id),
-                item=str(facts.item_id), platform=facts.platform, route=facts.route,
-                due=self._local(facts.due_at),
-                link=f"{self.deps.config.server.public_url}/console/takedown/requests/"
-                     f"{facts.request_id}")
-            msg = await self.rt.say(chat_id, text, self.rt.markup(
-                lang, [[("ack", f"{ACK}{alert_id}")]]), track=False)
-            if msg is not None:
-                await self.deps.redis.sadd(posts, f"{chat_id}:{msg.message_id}:{lang}")
-                await self.deps.redis.expire(posts, TG_ALERT_TTL_S)
+                item=str(facts.item_id), platform=facts.platform, route=facts.route, due=due,
+                link=link))
         log.info("desk alert posted", extra={"alert": alert_id, "step": step,
                                              "posts": len(targets)})
-
-    def _local(self, at: datetime | None) -> str:
-        if at is None:
-            return "-"
-        return at.astimezone(ZoneInfo(self.deps.config.roster.timezone)).strftime(
-            "%Y-%m-%d %H:%M %Z")
 
     async def mark_acked(self, ev: Event) -> None:
         alert_id = int(ev["alert"])

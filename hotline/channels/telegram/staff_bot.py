@@ -162,20 +162,25 @@ class StaffAlerts:
             found = await convs.urgency_and_answers(conn, cid)
         urgency, answers = found if found else ("?", "{}")
         platform = _platform(answers)
-        posts = self.deps.keys.tg_alert_posts(alert_id)
+        await self.post_each(targets, self.deps.keys.tg_alert_posts(alert_id), f"ack:{alert_id}",
+                             lambda lang: self.rt.text(
+                                 lang, "tg_staff_alert", case_number=cid[:8], urgency=urgency,
+                                 reasons=", ".join(ev.get("reasons") or ()) or "-",
+                                 kind=str(ev.get("kind")), platform=platform or "-",
+                                 link=f"{self.deps.config.server.public_url}/console/cases/{cid}"))
+        log.info("staff alert posted", extra={"alert": alert_id, "step": step,
+                                              "posts": len(targets)})
+
+    async def post_each(self, targets: list[tuple[int, str]], posts: str, button: str,
+                        text_in: Callable[[str], str]) -> None:
+        """Post to each (chat, language) with an "Acknowledge" button sending `button`, and
+        remember each post in the set `posts`, so it can be marked acknowledged later."""
         for chat_id, lang in targets:
-            text = self.rt.text(
-                lang, "tg_staff_alert", case_number=cid[:8], urgency=urgency,
-                reasons=", ".join(ev.get("reasons") or ()) or "-", kind=str(ev.get("kind")),
-                platform=platform or "-",
-                link=f"{self.deps.config.server.public_url}/console/cases/{cid}")
-            msg = await self.rt.say(chat_id, text, self.rt.markup(
-                lang, [[("ack", f"ack:{alert_id}")]]), track=False)
+            msg = await self.rt.say(chat_id, text_in(lang), self.rt.markup(
+                lang, [[("ack", button)]]), track=False)
             if msg is not None:
                 await self.deps.redis.sadd(posts, f"{chat_id}:{msg.message_id}:{lang}")
                 await self.deps.redis.expire(posts, TG_ALERT_TTL_S)
-        log.info("staff alert posted", extra={"alert": alert_id, "step": step,
-                                              "posts": len(targets)})
 
     async def mark_acked(self, ev: Event) -> None:
         alert_id = int(ev["alert"])
