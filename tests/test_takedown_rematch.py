@@ -39,7 +39,8 @@ def other_picture() -> bytes:
     return out.getvalue()
 
 
-async def test_resized_copy_of_a_removed_item_reopens_it(tg: TgEnv) -> None:
+async def _closed_item(tg: TgEnv) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Takedown staff, a victim's photo, and a closed item made from its fingerprint."""
     tk = await staff(tg.runner, "tk", role=Role.TAKEDOWN)
     first = await _send_photo(tg, "ph-1", picture())
     status, item = await call(tk, "POST", "/api/v1/takedown/items", {
@@ -49,6 +50,11 @@ async def test_resized_copy_of_a_removed_item_reopens_it(tg: TgEnv) -> None:
     status, _b = await call(tk, "POST", f"/api/v1/takedown/items/{item['id']}/status",
                             {"event": "close"})
     assert status == 200
+    return tk, first, item
+
+
+async def test_resized_copy_of_a_removed_item_reopens_it(tg: TgEnv) -> None:
+    tk, first, item = await _closed_item(tg)
     # A different picture: nothing happens (its event is handled before the next one's).
     await _send_photo(tg, "ph-2", other_picture())
     _s, seen = await call(tk, "GET", f"/api/v1/takedown/items/{item['id']}")
@@ -84,15 +90,7 @@ async def test_evidence_whose_event_was_lost_is_matched_by_the_next_pass(tg: TgE
     """The event stream is at most once (a Redis outage loses events): a piece recorded
     with nobody hearing of it is compared by the periodic pass, once; the item it was made
     from, and pieces older than the item, are never its re-uploads."""
-    tk = await staff(tg.runner, "tk", role=Role.TAKEDOWN)
-    first = await _send_photo(tg, "ph-1", picture())
-    status, item = await call(tk, "POST", "/api/v1/takedown/items", {
-        "kind": "intimate", "platform": "other", "location": "https://bad.example/v/1",
-        "fingerprint": {"pdq": first["pdq"], "pdq_quality": first["pdq_quality"]}})
-    assert status == 201, item
-    status, _b = await call(tk, "POST", f"/api/v1/takedown/items/{item['id']}/status",
-                            {"event": "close"})
-    assert status == 200
+    tk, first, item = await _closed_item(tg)
     deps = deps_of(tg.runner)
     # What was there before the item (its own picture) is no re-upload.
     assert await rematch.catch_up(deps) == []
