@@ -4,6 +4,7 @@ has a word in every language; links in a victim's message become locations to st
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,11 @@ def test_links_in_a_message(text: str, urls: list[str]) -> None:
 
 async def test_pages_for_the_desk_and_404_for_the_rest(desk_floor: Floor) -> None:
     f = desk_floor
+    waiting = await (await f.tk.client.get("/console/takedown")).text()
+    # The waiting case's reasons and the platforms in words of the page's language, not codes.
+    shown = re.sub(r'<script[^>]*id="words">.*?</script>', "", waiting, flags=re.S)
+    assert "지금 유포 중" in shown and "content_spreading" not in shown
+    assert "기타 웹사이트" in shown and "Other website" not in shown
     item = await new_item(f.tk, case_id=f.case_id, alert_id=f.alert_id)
     req = await new_request(f.tk, item["id"], fields=EXPLANATION)
     pages = ("/console/takedown", f"/console/takedown/items/{item['id']}",

@@ -89,12 +89,25 @@ def test_seed_lists_the_addresses_the_operator_must_fill() -> None:
 def test_public_view() -> None:
     view = _seed().public()
     x = next(p for p in view if p["code"] == "x")
-    assert set(x) == {"code", "name", "type", "country", "routes"}
+    assert set(x) == {"code", "name", "names", "type", "country", "routes"}
+    assert x["name"] == "X" and x["names"] == {}
     tida = next(r for r in x["routes"] if r["code"] == "take_it_down")
     assert tida == {"code": "take_it_down", "kind": "web_form",
                     "legal_basis": "take_it_down_us", "deadline_hours": 48,
                     "required_fields": ["signature", "content_identification", "urls",
                                         "good_faith_statement", "explanation", "contact"]}
+
+
+def test_names_are_a_brand_or_words_in_each_language() -> None:
+    d = _seed()
+    x, other = d.get("x"), d.get("other")
+    assert x is not None and other is not None
+    assert (x.name_in("ko"), x.name_in("en")) == ("X", "X")  # a brand reads the same
+    assert (other.name, other.name_in("ko"), other.name_in("ja")) == (
+        "Other website", "기타 웹사이트", "Other website")  # English is the default
+    assert d.names("ko")["other"] == "기타 웹사이트" and d.names("ko")["telegram"] == "Telegram"
+    only_ko = parse_directory(_with("other.name", {"ko": "기타"})).get("other")
+    assert only_ko is not None and only_ko.name == "기타"  # no English: the first is default
 
 
 def test_route_fields_add_to_the_basis() -> None:
@@ -173,6 +186,10 @@ BAD = [
     ("x.routes", None, "platforms.x.routes: expected"),
     ("x.name", "", "platforms.x.name: expected a non-empty string"),
     ("x.name", None, "platforms.x.name: expected a non-empty string"),
+    ("x.name", {}, "platforms.x.name: expected a name or a table of names by language"),
+    ("x.name", {"korean": "엑스"}, "platforms.x.name: 'korean' is not a language code"),
+    ("x.name", {"ko": ""}, "platforms.x.name.ko: expected a non-empty string"),
+    ("x.name", {"ko": 5}, "platforms.x.name.ko: expected a non-empty string"),
     ("x.type", "forum", "platforms.x.type: expected one of social"),
     ("x.country", "usa", "platforms.x.country: expected a two-letter country code"),
     ("x.owner", "Musk", "platforms.x.owner: unknown key"),

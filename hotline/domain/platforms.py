@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -53,6 +53,7 @@ MAX_DEADLINE_HOURS = 24 * 90
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 _PLATFORM_KEYS = frozenset({"name", "type", "country", "routes"})
 _ROUTE_KEYS = frozenset({"kind", "legal_basis", "url", "email", "address_per_request",
                          "deadline_hours", "required_fields", "escalate_to", "kinds",
@@ -100,6 +101,12 @@ class Platform:
     type: PlatformType
     country: str  # ISO 3166-1 alpha-2, or "" when not known
     routes: tuple[Route, ...]
+    # The name in other languages, where it is a word rather than a brand ("Other website").
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def name_in(self, lang: str) -> str:
+        """The name a reader of `lang` sees (the default `name` when it has none of its own)."""
+        return self.names.get(lang, self.name)
 
     def route(self, code: str) -> Route | None:
         return next((r for r in self.routes if r.code == code), None)
@@ -135,9 +142,14 @@ class Directory:
         return tuple(f"{where}.{p.code}.routes.{r.code}"
                      for p in self.platforms for r in p.routes if r.unfilled)
 
+    def names(self, lang: str) -> dict[str, str]:
+        """Every platform's name in `lang`, by code."""
+        return {p.code: p.name_in(lang) for p in self.platforms}
+
     def public(self) -> list[dict[str, Any]]:
         """The shape of `GET /api/v1/takedown/platforms`."""
-        return [{"code": p.code, "name": p.name, "type": p.type.value, "country": p.country,
+        return [{"code": p.code, "name": p.name, "names": dict(p.names), "type": p.type.value,
+                 "country": p.country,
                  "routes": [{"code": r.code, "kind": r.kind.value,
                              "legal_basis": r.legal_basis.value,
                              "deadline_hours": r.due_hours,
@@ -178,6 +190,21 @@ def _text(value: object, key: str, pattern: re.Pattern[str] | None = None,
             pattern is not None and not pattern.fullmatch(value)):
         raise ConfigError(f"{key}: expected {what}, got {value!r}")
     return value
+
+
+def _names(value: object, key: str) -> tuple[str, Mapping[str, str]]:
+    """A name: one string for every language (a brand), or a table by language code whose
+    English entry (else its first) is the default."""
+    if not isinstance(value, Mapping):
+        return _text(value, key), {}
+    if not value:
+        raise ConfigError(f"{key}: expected a name or a table of names by language, got {{}}")
+    names = {}
+    for lang, text in value.items():
+        if not isinstance(lang, str) or not _LANGUAGE.fullmatch(lang):
+            raise ConfigError(f"{key}: {lang!r} is not a language code like ko or en")
+        names[lang] = _text(text, f"{key}.{lang}")
+    return names.get("en", next(iter(names.values()))), names
 
 
 def _bool(value: object, key: str) -> bool:
@@ -268,8 +295,9 @@ def _platform(code: str, raw: object, key: str) -> Platform:
         raise ConfigError(f"{key}.routes: expected at least one route")
     routes = tuple(_route(c, r, f"{key}.routes.{c}") for c, r in routes_raw.items())
     _check_ladder(routes, f"{key}.routes")
+    name, names = _names(t.get("name"), f"{key}.name")
     return Platform(
-        code=code, name=_text(t.get("name"), f"{key}.name"),
+        code=code, name=name, names=names,
         type=_enum(t.get("type"), PlatformType, f"{key}.type"),
         country=(_text(t["country"], f"{key}.country", _COUNTRY,
                        "a two-letter country code like KR") if t.get("country") else ""),

@@ -62,7 +62,7 @@ def show(field: str, text: str) -> str:
 
 def _chart(report: Report, reports: Reports, words: Words, lang: str) -> chart.Chart:
     below = report.suppress_below
-    names = {p.code: p.name for p in reports.config.takedown.directory.platforms}
+    names = reports.config.takedown.directory.names(lang)
 
     def point(label: str, cell: Any, field: str) -> tuple[str, float | None, str]:
         text = cell_text(cell, below)
@@ -102,8 +102,7 @@ async def report_page(request: web.Request) -> web.Response:
                        "to": today.isoformat()})
     ctx.update(name=name, params=params, filters=FILTERS[name], columns=COLUMNS[name],
                choices={f: reports.choices(f) for f in FILTERS[name]},
-               platform_names={p.code: p.name
-                               for p in reports.config.takedown.directory.platforms},
+               platform_names=reports.config.takedown.directory.names(ctx["lang"]),
                show=show, cell_text=cell_text, value_words=value_words, words=words,
                report=None, error=None, chart=None)
     status = 200

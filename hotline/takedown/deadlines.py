@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -141,9 +142,12 @@ class AlertFacts:
 
     request_id: int
     item_id: int
-    platform: str
+    platform: Mapping[str, str]  # its name by language; "" for the default
     route: str
     due_at: datetime | None
+
+    def platform_in(self, lang: str) -> str:
+        return self.platform.get(lang, self.platform[""])
 
 
 async def alert_facts(desk: Desk, request_id: int) -> AlertFacts | None:
@@ -153,7 +157,7 @@ async def alert_facts(desk: Desk, request_id: int) -> AlertFacts | None:
     if row is None:
         return None
     r = row.request
-    name = desk.directory.get(r.platform)
-    return AlertFacts(row.id, row.item_id, name.name if name else r.platform, r.route,
-                      r.due_at)
+    p = desk.directory.get(r.platform)
+    names = {"": p.name, **p.names} if p else {"": r.platform}
+    return AlertFacts(row.id, row.item_id, names, r.route, r.due_at)
 

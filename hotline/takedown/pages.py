@@ -33,7 +33,7 @@ async def _context(request: web.Request) -> dict[str, Any]:
         raise web.HTTPNotFound(text=i18n.words_for(request, lang, "common.not_found"))
     desk = request.app[DESK]
     return {"staff": staff, "csrf": csrf, "lang": lang, "directory": desk.directory,
-            "platform_names": {p.code: p.name for p in desk.directory.platforms}}
+            "platform_names": desk.directory.names(lang)}
 
 
 def _not_found(request: web.Request, ctx: dict[str, Any]) -> web.HTTPNotFound:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +33,8 @@ def _script_json(data: object) -> Markup:
 
 def install(env: jinja2.Environment, words: Words, default_language: str, zone: str) -> None:
     """Make `t`, `lang`, `languages` and `words_json(lang)` available to every template, and
-    the filter `local_time` (a stored UTC time in the centre's zone, `zone`).
+    the filters `codes` (a list of codes in words) and `local_time` (a stored UTC time in the
+    centre's zone, `zone`).
 
     `lang` defaults to the centre's language; page handlers put the page's own in context."""
     bundles = {lang: _script_json(dict(words.bundle(lang))) for lang in words.languages}
@@ -47,8 +49,14 @@ def install(env: jinja2.Environment, words: Words, default_language: str, zone: 
         lang, key = str(context.get("lang")), f"codes.{prefix}_{value}"
         return words.get(lang, key) if words.has(lang, key) else value.replace("_", " ")
 
+    @jinja2.pass_context
+    def codes(context: jinja2.runtime.Context, values: Iterable[str], prefix: str) -> list[str]:
+        """Each code of a list in words (the filter `codes`)."""
+        return [code(context, prefix, v) for v in values]
+
     env.globals.update(t=t, code=code, lang=default_language, languages=words.languages,
                        words_json=lambda lang: bundles[lang])
+    env.filters["codes"] = codes
     env.filters["local_time"] = functools.partial(local_time, zone=ZoneInfo(zone))
 
 

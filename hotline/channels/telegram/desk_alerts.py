@@ -63,8 +63,8 @@ class DeskAlerts:
             targets, self.deps.keys.tg_desk_alert_posts(alert_id), f"{ACK}{alert_id}",
             lambda lang: self.rt.text(
                 lang, f"tg_desk_alert_{reason}", request=str(facts.request_id),
-                item=str(facts.item_id), platform=facts.platform, route=facts.route, due=due,
-                link=link))
+                item=str(facts.item_id), platform=facts.platform_in(lang), route=facts.route,
+                due=due, link=link))
         log.info("desk alert posted", extra={"alert": alert_id, "step": step,
                                              "posts": len(targets)})
 
