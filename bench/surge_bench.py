@@ -228,8 +228,8 @@ async def keep_present(redis: Redis, keys: Keys, ids: list[int], stop: asyncio.E
 
 
 async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, seconds: float,
-                consoles: list[Console], load: tuple[float, list[dict[str, str]]] | None
-                ) -> dict[str, Any]:
+                consoles: list[Console], load: tuple[float, list[dict[str, str]]] | None,
+                spy: Path | None = None) -> dict[str, Any]:
     assert inst.proc is not None
     pid = inst.proc.pid
     stats = Stats()
@@ -239,6 +239,10 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
     poller = asyncio.create_task(poll_healthz(session, inst.url, stats, stop))
     before = await lag_buckets(session, inst.url, METRICS_TOKEN)
     cpu0, t0, peak = cpu_s(pid), time.perf_counter(), rss_mb(pid)
+    own0 = time.process_time()
+    # Sampling the load phase itself (the idle phase is sampled after it, not during).
+    spying = (asyncio.create_task(profile(pid, seconds, spy))
+              if spy is not None and load is not None else None)
     if load is None:
         end = t0 + seconds
         while time.perf_counter() < end:
@@ -252,14 +256,17 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
             peak = max(peak, rss_mb(pid))
     wall = time.perf_counter() - t0
     cpu = (cpu_s(pid) - cpu0) / wall
+    client = (time.process_time() - own0) / wall
+    top = await spying if spying is not None else []
     after = await lag_buckets(session, inst.url, METRICS_TOKEN)
     for c in consoles:
         c.recording = False
     stop.set()
     await poller
-    p99, top, n = lag_figures(before, after)
-    return {"name": name, "stats": stats, "lag_p99": p99, "lag_max": top, "lag_n": n,
-            "cpu": cpu, "rss": rss_mb(pid), "rss_peak": peak, "wall": wall,
+    p99, lag_max, n = lag_figures(before, after)
+    return {"name": name, "stats": stats, "lag_p99": p99, "lag_max": lag_max, "lag_n": n,
+            "cpu": cpu, "client_cpu": client, "spy": top, "rss": rss_mb(pid),
+            "rss_peak": peak, "wall": wall,
             "load": os.getloadavg()}
 
 
@@ -306,8 +313,13 @@ async def floor(args: argparse.Namespace, waiting: int) -> list[dict[str, Any]]:
             tasks = [asyncio.create_task(c.run()) for c in consoles]
             chats = await open_chats(session, inst.url, VICTIMS)
             await asyncio.sleep(3)
+            spy = Path(args.profile) / f"load-{waiting}.txt" if args.profile else None
             out.append(await phase("load", inst, session, args.seconds, list(consoles),
-                                   (args.rate, chats)))
+                                   (args.rate, chats), spy))
+            if spy is not None:
+                print(f"  py-spy, load at {waiting} waiting, own samples (stacks in {spy}):")
+                for n, func in out[-1]["spy"]:
+                    print(f"    {n:6} {func[:110]}")
             stop.set()
             await keeper
             return out
@@ -350,6 +362,7 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
         "counselor fetch KB (max)": f"{max(fb['counselor']) / 1024:.1f}" if fb["counselor"]
                                     else "-",
         "server CPU cores": f"{r['cpu']:.2f}",
+        "bench client CPU cores": f"{r['client_cpu']:.2f}",
         "server RSS MB (peak)": f"{r['rss']:.0f} ({r['rss_peak']:.0f})",
         "load average": " ".join(f"{x:.1f}" for x in r["load"]),
     }
@@ -366,7 +379,8 @@ async def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--idle", type=float, default=20.0)
     ap.add_argument("--profile", metavar="DIR",
-                    help="after each idle phase, sample the server with py-spy as long again")
+                    help="sample the server with py-spy after each idle phase (as long "
+                         "again) and during each load phase")
     args = ap.parse_args()
     print(f"surge bench: {args.database}; {args.counselors} counselors at capacity, "
           f"{args.leads} lead + {args.consoles} counselor consoles, {args.rate:.0f} msg/s for "

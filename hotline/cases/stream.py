@@ -22,12 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.cases.casework import CaseFacts, readable_cases
 from hotline.deps import Deps
 from hotline.domain.event_types import EventType
-from hotline.domain.policy import event_for
+from hotline.domain.policy import event_for, event_form, shaped
 from hotline.domain.staff import Staff
 from hotline.events import Event
 from hotline.staff import accounts as staff_store
 from hotline.staff.sessions import revokes, session_ref
-from hotline.web.sse import StreamView
+from hotline.web.sse import Frames, StreamView
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,18 @@ class StaffStream(StreamView):
         else:
             self.cases.pop(cid, None)
 
-    def show(self, ev: Event) -> Event | None:
+    def _may_read(self, ev: Event) -> bool:
         cid = ev.get("conversation")
         facts = self.cases.get(cid, _UNKNOWN) if isinstance(cid, str) else _UNKNOWN
-        return event_for(self.staff, ev, facts.readable_by(self.staff))
+        return facts.readable_by(self.staff)
+
+    def show(self, ev: Event) -> Event | None:
+        return event_for(self.staff, ev, self._may_read(ev))
+
+    def frame(self, ev: Event, frames: Frames) -> bytes | None:
+        # Every console shows an event in one of two forms: encoded once for all of them.
+        form = event_form(self.staff, ev, self._may_read(ev))
+        return None if form is None else frames.get(ev, form, lambda: shaped(ev, form))
 
     async def refresh(self) -> bool:
         first, self._started = not self._started, True

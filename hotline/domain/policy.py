@@ -220,10 +220,16 @@ TAKEDOWN_DESK = frozenset({EventType.TAKEDOWN, EventType.TAKEDOWN_ALERT})
 INTERNAL = frozenset({EventType.SESSION_REVOKED, EventType.CHAT_ENDED})
 
 
-def event_for(viewer: Staff, event: Mapping[str, Any], may_read: bool
-              ) -> dict[str, Any] | None:
+class EventForm(StrEnum):
+    """How much of an event a console stream carries."""
+
+    FULL = "full"  # all of it
+    MOVED = "moved"  # only its type and id: the queue moved
+
+
+def event_form(viewer: Staff, event: Mapping[str, Any], may_read: bool) -> EventForm | None:
     """What `viewer`'s console stream carries of `event`: all of it, only its type ("the
-    queue moved"), or nothing. `may_read`: `may_read_case` for the event's case.
+    queue moved"), or nothing (None). `may_read`: `may_read_case` for the event's case.
 
     Anything not named here goes to leads and admins only, so a new kind of event is private
     until someone decides otherwise."""
@@ -231,18 +237,33 @@ def event_for(viewer: Staff, event: Mapping[str, Any], may_read: bool
     if kind in INTERNAL:
         return None
     if viewer.sees_all_cases or kind in STAFF_WIDE:
-        return dict(event)
+        return EventForm.FULL
     if kind == "presence":
-        return dict(event) if event.get("counselor") == viewer.id else None
+        return EventForm.FULL if event.get("counselor") == viewer.id else None
     if kind in TAKEDOWN_DESK:
-        return dict(event) if viewer.role == Role.TAKEDOWN else None
+        return EventForm.FULL if viewer.role == Role.TAKEDOWN else None
     if event.get("conversation") is None:
         return None
     if may_read or (kind in OFFERS and event.get("counselor") == viewer.id):
-        return dict(event)
+        return EventForm.FULL
     if kind in QUEUE_MOVES:
-        return {"type": kind, "id": event["id"]} if "id" in event else {"type": kind}
+        return EventForm.MOVED
     return None
+
+
+def shaped(event: Mapping[str, Any], form: EventForm) -> dict[str, Any]:
+    """The event in `form` (a copy: the Hub hands one event to every stream)."""
+    if form is EventForm.FULL:
+        return dict(event)
+    return {"type": event.get("type"), "id": event["id"]} if "id" in event else {
+        "type": event.get("type")}
+
+
+def event_for(viewer: Staff, event: Mapping[str, Any], may_read: bool
+              ) -> dict[str, Any] | None:
+    """`event` as `viewer`'s console stream carries it (event_form), or None."""
+    form = event_form(viewer, event, may_read)
+    return None if form is None else shaped(event, form)
 
 
 def may_ack_alert(viewer: Staff, alert_kind: str) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
+from collections.abc import Callable, Hashable
 
 from aiohttp import web
 
@@ -16,6 +18,42 @@ from hotline.config_streams import StreamsConfig
 from hotline.domain.event_types import EventType
 from hotline.events import Event, Hub, ReplayGap, ReplayWindow, id_after, valid_event_id
 from hotline.web.streamgate import Admission
+
+# Live events taken off a stream's queue and written at once, at most: one socket write a
+# batch instead of one an event when the floor is busy.
+_BATCH = 64
+# Encoded frames kept per Hub, by (event id, form): enough for the events of the last moments.
+_FRAMES_KEPT = 2048
+
+
+class Frames:
+    """Frames encoded once per process for every stream showing an event in the same form
+    (with 200 consoles, each event was encoded and JSON-dumped 200 times)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, Hashable], bytes] = {}
+
+    def get(self, ev: Event, form: Hashable, shape: Callable[[], Event]) -> bytes:
+        eid = ev.get("id")
+        if not isinstance(eid, str) or eid in ("", "0-0"):
+            return _frame(shape())  # no id to know it by (a reset)
+        key = (eid, form)
+        frame = self._kept.get(key)
+        if frame is None:
+            frame = self._kept[key] = _frame(shape())
+            if len(self._kept) > _FRAMES_KEPT:
+                del self._kept[next(iter(self._kept))]  # the oldest
+        return frame
+
+
+_HUB_FRAMES: weakref.WeakKeyDictionary[Hub, Frames] = weakref.WeakKeyDictionary()
+
+
+def frames_of(hub: Hub) -> Frames:
+    frames = _HUB_FRAMES.get(hub)
+    if frames is None:
+        frames = _HUB_FRAMES[hub] = Frames()
+    return frames
 
 
 class StreamView:
@@ -36,6 +74,12 @@ class StreamView:
     def ends(self, ev: Event) -> bool:
         """Whether `ev` ends this stream (it is not sent)."""
         return False
+
+    def frame(self, ev: Event, frames: Frames) -> bytes | None:
+        """The live event's frame, or None to leave it out. A view whose forms are shared by
+        every stream of the process (the staff consoles') takes its frame from `frames`."""
+        shown = self.show(ev)
+        return None if shown is None else _frame(shown)
 
     async def refresh(self) -> bool:
         """Before the first event and at every heartbeat: False ends the stream."""
@@ -65,28 +109,34 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
         await resp.write(b"retry: 2000\n\n")
         replayed = await _replay(resp, hub, last, view, window) if last else ""
         loop = asyncio.get_running_loop()
+        frames = frames_of(hub)
         # Beats keep their pace while events flow too: the session check must not wait for
         # a quiet moment on a busy floor.
         due = loop.time() + cfg.heartbeat_seconds
         while True:
-            try:
-                ev: Event | None = await asyncio.wait_for(sub.queue.get(),
-                                                          max(0.0, due - loop.time()))
-            except TimeoutError:
+            if sub.queue.empty():
+                try:
+                    async with asyncio.timeout_at(due):
+                        first = await sub.queue.get()
+                except TimeoutError:
+                    first = _BEAT
+            else:
+                first = sub.queue.get_nowait()
+            if first is _BEAT or loop.time() >= due:
                 await resp.write(b": beat\n\n")
                 if not await view.refresh():
                     break
                 due = loop.time() + cfg.heartbeat_seconds
-                continue
-            if ev is None or view.ends(ev):
+                if first is _BEAT:
+                    continue
+            batch = [first]
+            while len(batch) < _BATCH and not sub.queue.empty():
+                batch.append(sub.queue.get_nowait())
+            out, ended = _live(batch, view, frames, replayed)
+            if out:
+                await resp.write(b"".join(out))
+            if ended:
                 break
-            view.follow(ev)
-            eid = ev.get("id", "")
-            if replayed and eid and eid != "0-0" and not id_after(eid, replayed):
-                continue  # already sent by the replay
-            shown = view.show(ev)
-            if shown is not None:
-                await _send(resp, shown)
         return resp
     except ConnectionResetError:
         # The browser left (navigated away, closed the tab): the normal end of a stream, not
@@ -95,6 +145,27 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
     finally:
         hub.unsubscribe(sub)
         admission.release()
+
+
+# What a timed-out wait for the queue stands for (the queue carries events and None).
+_BEAT: Event = {"type": "beat"}
+
+
+def _live(batch: list[Event | None], view: StreamView, frames: Frames, replayed: str
+          ) -> tuple[list[bytes], bool]:
+    """The frames of a batch of live events, in order, and whether the stream ends at one."""
+    out: list[bytes] = []
+    for ev in batch:
+        if ev is None or view.ends(ev):
+            return out, True
+        view.follow(ev)
+        eid = ev.get("id", "")
+        if replayed and eid and eid != "0-0" and not id_after(eid, replayed):
+            continue  # already sent by the replay
+        frame = view.frame(ev, frames)
+        if frame is not None:
+            out.append(frame)
+    return out, False
 
 
 async def _replay(resp: web.StreamResponse, hub: Hub, last: str, view: StreamView,

@@ -1,0 +1,124 @@
+"""A busy floor's console streams: live events taken off the queue in batches and written at
+once, each event encoded once per form for every stream of the process, heartbeats kept while
+events flow (hotline.web.sse; issue 18's surge, where 200 consoles each encoded and wrote every
+event on its own)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hotline.config import Config
+from hotline.domain.policy import EventForm
+from hotline.domain.staff import Role
+from hotline.web import sse
+from hotline.web.sse import Frames
+from tests.conftest import AppRunner, Database, RedisProcess, make_config
+from tests.floor import deps_of
+from tests.helpers import Counselor, add_staff
+from tests.test_sse import SSE
+
+
+def test_a_frame_is_encoded_once_per_event_and_form() -> None:
+    frames, made = Frames(), []
+    ev = {"type": "queued", "id": "1700000000000-0", "conversation": "c"}
+
+    def shape(form: EventForm) -> Any:
+        def make() -> dict[str, Any]:
+            made.append(form)
+            return dict(ev) if form is EventForm.FULL else {"type": ev["type"], "id": ev["id"]}
+        return make
+
+    full = frames.get(ev, EventForm.FULL, shape(EventForm.FULL))
+    assert frames.get(ev, EventForm.FULL, shape(EventForm.FULL)) is full  # the same bytes
+    moved = frames.get(ev, EventForm.MOVED, shape(EventForm.MOVED))
+    assert made == [EventForm.FULL, EventForm.MOVED]
+    assert full.startswith(b"id: 1700000000000-0\nevent: queued\ndata: {") and b'"c"' in full
+    assert moved == b'id: 1700000000000-0\nevent: queued\ndata: {"type":"queued","id":' \
+                    b'"1700000000000-0"}\n\n'
+    # A reset has no id to know it by: encoded each time, never kept.
+    reset = {"type": "reset"}
+    frames.get(reset, EventForm.FULL, lambda: reset)
+    frames.get(reset, EventForm.FULL, lambda: reset)
+    assert len(frames._kept) == 2
+
+
+def test_frames_kept_are_bounded() -> None:
+    frames = Frames()
+    for i in range(sse._FRAMES_KEPT + 10):
+        ev = {"type": "message", "id": f"{i}-0"}
+        frames.get(ev, EventForm.FULL, lambda ev=ev: ev)  # type: ignore[misc]
+    assert len(frames._kept) == sse._FRAMES_KEPT
+    assert ("0-0", EventForm.FULL) not in frames._kept  # the oldest went first
+    assert (f"{sse._FRAMES_KEPT + 9}-0", EventForm.FULL) in frames._kept
+
+
+@pytest.fixture
+def config(tmp_path: Path, database: Database, redis_server: RedisProcess) -> Config:
+    return make_config(tmp_path / "data", database.url, redis_server.url,
+                       streams={"heartbeat_seconds": 0.3})
+
+
+async def _comments_and_events(resp: aiohttp.ClientResponse, until: int) -> tuple[int, list[str]]:
+    """Heartbeat comments and event ids of a stream, until the event `until` (a roster event
+    whose counselor field is `until`) has been read."""
+    beats, ids, current, kind = 0, [], "", ""
+    while True:
+        line = (await resp.content.readline()).decode().rstrip("\n")
+        if line.startswith(": beat"):
+            beats += 1
+        elif line.startswith("id: "):
+            current = line[4:]
+        elif line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: ") and kind == "roster":
+            ids.append(current)
+            if f'"counselor":{until}' in line:
+                return beats, ids
+
+
+async def test_a_burst_reaches_every_console_in_order_with_beats(app_runner: AppRunner) -> None:
+    deps = deps_of(app_runner)
+    await add_staff(app_runner.config, "lead", Role.LEAD)
+    await add_staff(app_runner.config, "kim", Role.COUNSELOR)
+    consoles = []
+    for name in ("lead", "kim"):
+        c = Counselor(await app_runner.client())
+        assert await c.login(name) == 303
+        consoles.append(await c.client.get("/api/v1/events"))
+    # Events for 1.2 s without a pause (four heartbeat periods), 600 in all.
+    published = []
+    for i in range(600):
+        published.append(await deps.publish({"type": "roster", "counselor": i}))
+        if i % 10 == 9:
+            await asyncio.sleep(0.02)
+    for resp in consoles:
+        beats, ids = await asyncio.wait_for(_comments_and_events(resp, 599), 20)
+        assert ids == published  # every event, once, in order
+        assert beats >= 2  # the session is still checked while events flow
+        resp.close()
+
+
+async def test_the_two_forms_reach_their_readers(app_runner: AppRunner) -> None:
+    """A lead hears a case's urgency in full; a counselor who may not read the case hears only
+    that the queue moved: the same event, two shared frames."""
+    deps = deps_of(app_runner)
+    await add_staff(app_runner.config, "lead", Role.LEAD)
+    await add_staff(app_runner.config, "kim", Role.COUNSELOR)
+    streams = []
+    for name in ("lead", "kim"):
+        c = Counselor(await app_runner.client())
+        assert await c.login(name) == 303
+        streams.append(SSE(await c.client.get("/api/v1/events")))
+    eid = await deps.publish({"type": "urgency", "conversation": "c1", "urgency": "high",
+                              "reasons": ["content_spreading"]})
+    lead, kim = [await s.until(lambda e: e["id"] == eid) for s in streams]
+    assert lead["id"] == kim["id"] == eid
+    assert lead["data"]["reasons"] == ["content_spreading"]
+    assert kim["data"] == {"type": "urgency", "id": eid}
+    for s in streams:
+        s.resp.close()
