@@ -20,9 +20,7 @@ KNOWN = frozenset({
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql",
     "handler: hotline.channels.twilio.sms imports hotline.stores.sql.direct",
     "tables: hotline.channels.twilio.sms imports hotline.cases.tables",
-    "tables: hotline.channels.twilio.store imports hotline.callbacks.tables",
     "tables: hotline.channels.twilio.store imports hotline.cases.tables",
-    "tables: hotline.channels.twilio.store imports hotline.staff.tables",
 })
 # Not debts: the reports read other rooms' tables (never write them) to count what happened,
 # in one statement per figure where the owners' services would read row by row

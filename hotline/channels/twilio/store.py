@@ -1,8 +1,10 @@
-"""SQL access for the phone and SMS channels: counselor phones, SMS opt-outs, SMS intake state,
-sent SMS parts, voice calls and call-back requests. Callers own the transaction.
+"""SQL access for the phone and SMS channels: SMS opt-outs, SMS intake state, sent SMS parts
+and voice calls (the twilio room's tables; counselors' phones are the staff room's,
+hotline.staff.store, call-back requests the callbacks room's, hotline.callbacks.store).
+Callers own the transaction.
 
-Phone numbers are only ever stored sealed (AES-GCM, see hotline.crypto); lookups go by keyed
-pseudonym or by Twilio's ids. See docs/twilio.md.
+No phone number is stored here: opt-outs go by the sender's keyed pseudonym, texts and
+calls by Twilio's ids. See docs/twilio.md.
 """
 
 from __future__ import annotations
@@ -15,30 +17,9 @@ from sqlalchemy import and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from hotline.callbacks.tables import callbacks
 from hotline.cases.tables import conversations
 from hotline.channels.twilio.tables import sms_intake, sms_optouts, sms_parts, voice_calls
-from hotline.staff.tables import counselor_phones
 from hotline.stores.sql.direct import Prebuilt, Sql, first, run
-
-# --- counselor phones ---
-
-
-async def set_phone(conn: AsyncConnection, counselor_id: int, sealed: bytes | None,
-                    at: datetime) -> None:
-    """Store (or with None, remove) a counselor's sealed phone number."""
-    await conn.execute(delete(counselor_phones)
-                       .where(counselor_phones.c.counselor_id == counselor_id))
-    if sealed is not None:
-        await conn.execute(insert(counselor_phones).values(
-            counselor_id=counselor_id, phone_sealed=sealed, updated_at=at))
-
-
-async def phone_sealed(conn: AsyncConnection, counselor_id: int) -> bytes | None:
-    row = (await conn.execute(select(counselor_phones.c.phone_sealed).where(
-        counselor_phones.c.counselor_id == counselor_id))).first()
-    return bytes(row[0]) if row else None
-
 
 # --- SMS opt-outs (STOP / START) ---
 
@@ -253,75 +234,3 @@ async def inbound_call_for(conn: AsyncConnection, conversation_id: str) -> Call 
         voice_calls.c.conversation_id == conversation_id, voice_calls.c.direction == "in"))
         .order_by(voice_calls.c.created_at.desc()).limit(1))).first()
     return _call(row) if row else None
-
-
-# --- call-back requests ---
-
-
-@dataclass(frozen=True)
-class Callback:
-    id: str
-    source_key: str
-    source_channel: str
-    pseudonym: str
-    contact_sealed: bytes | None
-    language: str
-    window_start: datetime
-    window_end: datetime
-    leave_message: bool
-    status: str
-    conversation_id: str | None
-    attempts: int
-
-
-def _callback(r: Any) -> Callback:
-    return Callback(r.id, r.source_key, r.source_channel, r.pseudonym,
-                    bytes(r.contact_sealed) if r.contact_sealed is not None else None,
-                    r.language, r.window_start, r.window_end, bool(r.leave_message), r.status,
-                    r.conversation_id, int(r.attempts))
-
-
-async def add_callback(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(insert(callbacks).values(**values))
-
-
-async def callback_by_source(conn: AsyncConnection, source_key: str) -> Callback | None:
-    row = (await conn.execute(select(callbacks).where(callbacks.c.source_key == source_key))
-           ).first()
-    return _callback(row) if row else None
-
-
-async def callback_get(conn: AsyncConnection, callback_id: str) -> Callback | None:
-    row = (await conn.execute(select(callbacks).where(callbacks.c.id == callback_id))).first()
-    return _callback(row) if row else None
-
-
-async def callback_for_conversation(conn: AsyncConnection, conversation_id: str
-                                    ) -> Callback | None:
-    row = (await conn.execute(select(callbacks).where(
-        callbacks.c.conversation_id == conversation_id)
-        .order_by(callbacks.c.created_at.desc()).limit(1))).first()
-    return _callback(row) if row else None
-
-
-async def callbacks_in(conn: AsyncConnection, statuses: tuple[str, ...], *,
-                       start_before: datetime | None = None,
-                       end_before: datetime | None = None, limit: int = 100
-                       ) -> list[Callback]:
-    cond: ColumnElement[bool] = callbacks.c.status.in_(statuses)
-    if start_before is not None:
-        cond = and_(cond, callbacks.c.window_start <= start_before)
-    if end_before is not None:
-        cond = and_(cond, callbacks.c.window_end <= end_before)
-    rows = await conn.execute(select(callbacks).where(cond)
-                              .order_by(callbacks.c.window_start).limit(limit))
-    return [_callback(r) for r in rows]
-
-
-async def update_callback(conn: AsyncConnection, callback_id: str, at: datetime,
-                          only_statuses: tuple[str, ...] | None = None, **values: Any) -> bool:
-    cond: ColumnElement[bool] = callbacks.c.id == callback_id
-    if only_statuses is not None:
-        cond = and_(cond, callbacks.c.status.in_(only_statuses))
-    res = await conn.execute(update(callbacks).where(cond).values(updated_at=at, **values))
-    return res.rowcount == 1
