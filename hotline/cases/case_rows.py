@@ -1,8 +1,8 @@
 """Statements on cases' rows that other rooms need: the victim's way back (hotline.victim: a
 case's conversations, status, language, Quick exit, erasure), call-backs, and a channel's
-read of a conversation with its own state (SMS: `with_reads`). The cases room
-owns these tables (one owner per table), so the statements live here; callers own the
-transaction. See docs/victim.md and docs/privacy.md.
+read of a conversation with its own state (SMS: `with_reads`). The cases room owns these
+tables (one owner per table), so the statements live here; callers own the transaction. See
+docs/victim.md and docs/privacy.md.
 """
 
 from __future__ import annotations
