@@ -205,7 +205,6 @@ def _counselor_add(args: argparse.Namespace, cfg: Config) -> int:
 
 def _counselor_phone(args: argparse.Namespace, cfg: Config) -> int:
     """Seal and store the number a counselor's calls are bridged to (never printed)."""
-    from hotline.channels.twilio import store as twilio_store
     from hotline.crypto import Keyring, load_master_key
     from hotline.domain.phone import E164
 
@@ -226,7 +225,7 @@ def _counselor_phone(args: argparse.Namespace, cfg: Config) -> int:
                     return False
                 cid = account.staff.id
                 sealed = keyring.seal_text(number, f"counselor_phone:{cid}") if number else None
-                await twilio_store.set_phone(conn, cid, sealed, datetime.now(UTC))
+                await staff_admin_store.set_phone(conn, cid, sealed, datetime.now(UTC))
                 return True
         finally:
             await engine.dispose()

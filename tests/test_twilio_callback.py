@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from hotline.callbacks import service as callback
+from hotline.callbacks import store
 from hotline.callbacks.tables import callbacks
 from hotline.cases import conversations as convs
 from hotline.cases.tables import conversations, intake_records
-from hotline.channels.twilio import store
 from hotline.domain.conversation import Channel, Status
 from hotline.prompts import Prompts
 from tests.floor import alert_rows, hold_jobs, presence, staff, victim

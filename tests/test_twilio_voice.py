@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hotline.callbacks import store as callbacks_store
 from hotline.callbacks.tables import callbacks
 from hotline.cases import conversations as convs
 from hotline.cases.tables import intake_records, messages
@@ -265,7 +266,7 @@ async def test_press_2_asks_for_a_callback_window(env: Env) -> None:
     assert [el.tag for el in done] == ["Say", "Hangup"]
     assert "between" in (says(done)[0].text or "")
     async with env.deps.engine.connect() as conn:
-        cb = await store.callback_by_source(conn, f"voice:{sid}")
+        cb = await callbacks_store.callback_by_source(conn, f"voice:{sid}")
         assert await convs.open_conversations(conn) == []
     assert cb is not None and cb.leave_message and cb.status == "scheduled"
     # Twilio retries the request: the same confirmation, not "cancelled" and back in line.

@@ -25,9 +25,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from twilio.request_validator import RequestValidator
 
-from hotline.channels.twilio import store
 from hotline.config import Config
 from hotline.deps import Deps
+from hotline.staff import store
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import deps_of
 

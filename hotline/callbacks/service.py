@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 
 from hotline import metrics
 from hotline.audit import log as audit
+from hotline.callbacks import store
 from hotline.cases import alerts, case_rows, inbox, intake_store, livesync
 from hotline.cases import conversations as convs
 from hotline.cases.casework import CaseConflict, load_case
-from hotline.channels.twilio import store
+from hotline.channels.twilio import store as calls
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status
 from hotline.domain.event_types import EventType
@@ -34,6 +35,7 @@ from hotline.domain.phone import E164
 from hotline.domain.staff import Staff
 from hotline.jobs import run_leased
 from hotline.prompts import Prompts
+from hotline.staff import store as staff_store
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,12 @@ async def request(deps: Deps, *, number: str, language: str, start: datetime, en
     if made.window_start <= now:
         await open_due(deps, now)
     return made
+
+
+async def by_source(deps: Deps, source_key: str) -> store.Callback | None:
+    """The request a provider's message or call made (`source_key`), if it made one."""
+    async with deps.engine.connect() as conn:
+        return await store.callback_by_source(conn, source_key)
 
 
 def confirmation(start: datetime, end: datetime, now: datetime, tz: ZoneInfo
@@ -244,7 +252,7 @@ async def place_call(deps: Deps, staff: Staff, conversation_id: str, dial: Diale
             raise CaseConflict("outside the safe window the victim chose")
         if cb.status not in CALLABLE:
             raise CaseConflict(f"call-back is {cb.status}")
-        phone = await store.phone_sealed(conn, staff.id)
+        phone = await staff_store.phone_sealed(conn, staff.id)
         contact = await case_rows.contact_sealed(conn, conversation_id)
     if phone is None:
         raise CaseConflict("no phone number on file for you (hotline counselor phone NAME)")
@@ -263,7 +271,7 @@ async def place_call(deps: Deps, staff: Staff, conversation_id: str, dial: Diale
             await store.update_callback(conn, cb.id, datetime.now(UTC), status=cb.status)
         raise
     async with deps.engine.begin() as conn:
-        await store.add_call(conn, call_sid=sid, direction="callback", state="callback",
+        await calls.add_call(conn, call_sid=sid, direction="callback", state="callback",
                              at=now, conversation_id=conversation_id, language=cb.language,
                              counselor_id=staff.id)
         await audit.record(conn, at=now, actor_id=staff.id, action="callback.placed",
@@ -278,7 +286,7 @@ async def may_leave_message(deps: Deps, call_sid: str) -> bool:
     """Whether the victim of the call-back placed as `call_sid` allowed a voice message
     (False when unknown: no voicemail unless chosen)."""
     async with deps.engine.connect() as conn:
-        call = await store.get_call(conn, call_sid)
+        call = await calls.get_call(conn, call_sid)
         if call is None or call.direction != "callback" or call.conversation_id is None:
             return False
         cb = await store.callback_for_conversation(conn, call.conversation_id)
@@ -290,7 +298,7 @@ async def call_result(deps: Deps, call_sid: str, answered: bool) -> None:
     now = datetime.now(UTC)
     state = "done" if answered else "unanswered"
     async with deps.engine.begin() as conn:
-        call = await store.get_call(conn, call_sid)
+        call = await calls.get_call(conn, call_sid)
         if call is None or call.direction != "callback" or call.conversation_id is None:
             return
         cb = await store.callback_for_conversation(conn, call.conversation_id)
@@ -298,7 +306,7 @@ async def call_result(deps: Deps, call_sid: str, answered: bool) -> None:
                                                          only_statuses=("calling",),
                                                          status=state):
             return
-        await store.update_call(conn, call_sid, now, state="ended")
+        await calls.update_call(conn, call_sid, now, state="ended")
         await audit.record(conn, at=now, actor_id=None, action=f"callback.{state}",
                            target_kind="conversation", target_id=call.conversation_id,
                            callback=cb.id)

@@ -1,7 +1,8 @@
 """Statements on cases' rows that other rooms need: the victim's way back (hotline.victim: a
-case's conversations, status, language, Quick exit, erasure) and call-backs. The cases room
-owns these tables (one owner per table), so the statements live here; callers own the
-transaction. See docs/victim.md and docs/privacy.md.
+case's conversations, status, language, Quick exit, erasure), call-backs, and a channel's
+read of a conversation with its own state (SMS: `with_reads`). The cases room owns these
+tables (one owner per table), so the statements live here; callers own the transaction. See
+docs/victim.md and docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.cases.inbound_sql import Reads
 from hotline.cases.tables import conversations, handovers, messages
 from hotline.domain.conversation import Channel, Direction, Status
+from hotline.stores.sql.direct import Prebuilt, Row, Sql, first
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,24 @@ class CaseConversation:
     last_activity_at: datetime
     intake_answers: str
     urgency_reasons: str
+
+
+_WITH_READS: dict[Reads, Prebuilt] = {}
+
+
+async def with_reads(conn: Sql, conversation_id: str, pseudonym: str, reads: Reads
+                     ) -> Row | None:
+    """A conversation's status and language followed by the columns of a channel's `reads`
+    (inbox.receive's, given the sender's pseudonym as "b_pseudonym"), in one prebuilt
+    statement: what `Stored.read` holds when the message's own statement did not read them
+    (SQLite; on PostgreSQL a new conversation or a wrong guess). None: no such conversation."""
+    stmt = _WITH_READS.get(reads)
+    if stmt is None:
+        stmt = _WITH_READS[reads] = Prebuilt(
+            select(conversations.c.status, conversations.c.language,
+                   *reads(conversations.c.id))
+            .where(conversations.c.id == bindparam("b_cid")))
+    return await first(conn, stmt, {"b_cid": conversation_id, "b_pseudonym": pseudonym})
 
 
 async def case_conversations(conn: AsyncConnection, root_id: str

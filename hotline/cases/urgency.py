@@ -13,9 +13,10 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, bindparam, update
+from sqlalchemy import and_, bindparam, select, update
 
 from hotline.audit import log as audit
 from hotline.cases import alerts, floor_queries, signals
@@ -179,6 +180,18 @@ async def set_answers(deps: Deps, conversation_id: str, answers: IntakeAnswers) 
     if change:
         await announce(deps, change)
     return change
+
+
+async def set_answer(deps: Deps, conversation_id: str, name: str, value: object
+                     ) -> Change | None:
+    """One intake answer (`name`: an IntakeAnswers field; None skips it) with those the case
+    has already, recorded and re-triaged as `set_answers` does (LookupError as there)."""
+    async with deps.engine.connect() as conn:
+        raw = (await conn.execute(select(conversations.c.intake_answers)
+                                  .where(conversations.c.id == conversation_id))).scalar_one()
+    values: dict[str, Any] = {name: value}
+    answers = dataclasses.replace(answers_from_json(raw), **values)
+    return await set_answers(deps, conversation_id, answers)
 
 
 async def flag_spreading(deps: Deps, conversation_id: str, actor_id: int) -> Change | None:

@@ -1,5 +1,6 @@
 """SQL for staff administration: account fields, second factor, recovery codes, password
-resets, login challenges and the holiday calendar (migration 0017)."""
+resets, login challenges, the holiday calendar (migration 0017) and the counselors' sealed
+phone numbers their calls are bridged to (docs/twilio.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hotline.domain.holidays import Holiday
 from hotline.domain.staff import Role
 from hotline.staff.tables import (
+    counselor_phones,
     counselors,
     holidays,
     login_challenges,
@@ -280,3 +282,22 @@ async def put_holiday(conn: AsyncConnection, h: Holiday) -> None:
 async def remove_holiday(conn: AsyncConnection, day: date) -> bool:
     result = await conn.execute(delete(holidays).where(holidays.c.day == day))
     return int(result.rowcount) > 0
+
+
+# --- counselor phones ---
+
+
+async def set_phone(conn: AsyncConnection, counselor_id: int, sealed: bytes | None,
+                    at: datetime) -> None:
+    """Store (or with None, remove) a counselor's sealed phone number."""
+    await conn.execute(delete(counselor_phones)
+                       .where(counselor_phones.c.counselor_id == counselor_id))
+    if sealed is not None:
+        await conn.execute(insert(counselor_phones).values(
+            counselor_id=counselor_id, phone_sealed=sealed, updated_at=at))
+
+
+async def phone_sealed(conn: AsyncConnection, counselor_id: int) -> bytes | None:
+    row = (await conn.execute(select(counselor_phones.c.phone_sealed).where(
+        counselor_phones.c.counselor_id == counselor_id))).first()
+    return bytes(row[0]) if row else None

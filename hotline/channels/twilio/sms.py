@@ -18,18 +18,15 @@ reply delivered or failed. Automatic replies go back in the webhook's TwiML. See
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
 from hotline.audit import log as audit
@@ -37,7 +34,6 @@ from hotline.callbacks import service as callback
 from hotline.cases import conversations as convs
 from hotline.cases import inbox, urgency, waitinfo
 from hotline.cases.senders import Outgoing, SendResult
-from hotline.cases.tables import conversations
 from hotline.channels.twilio import sms_case, sms_status, sms_text, store
 from hotline.channels.twilio import sms_flow as flow
 from hotline.channels.twilio.common import (
@@ -53,11 +49,8 @@ from hotline.channels.twilio.common import (
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound, Status, Stored
 from hotline.domain.event_types import EventType
-from hotline.domain.triage import IntakeAnswers
 from hotline.limits import flood
 from hotline.prompts import Prompts
-from hotline.stores.sql import direct
-from hotline.stores.sql.direct import Sql
 from hotline.victim import victimcase
 from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.middleware import json_error
@@ -185,27 +178,21 @@ async def inbound(request: web.Request) -> web.Response:
         case: store.SmsCase | None = None
         step: flow.Plan | None = None
 
-        async def in_tx(conn: Sql, stored: Stored) -> None:
-            # In the inbox's transaction: a new conversation starts its intake questions, the
-            # state the next step depends on is read, and the dialogue moves on, all without
-            # a second transaction.
+        def decide(found: store.SmsCase | None, stored: Stored) -> tuple[str, str | None] | None:
+            # In the inbox's transaction (store.intake_in_tx: a new conversation starts its
+            # intake questions there, and the state read there is `found`): the dialogue's
+            # next step, written in the same transaction.
             nonlocal case, step
-            if stored.read is not None:  # read with the message's statement (PostgreSQL)
-                case = store.sms_case_of(stored.read)
-            else:
-                if stored.new_conversation:
-                    await store.start_intake(conn, stored.conversation_id, flow.QUESTIONS[0],
-                                             now)
-                case = await store.sms_case(conn, stored.conversation_id, pseudonym)
-            if case is None or case.opted_out:
-                return
-            step = flow.plan(case.step, case.pending, case.status == Status.WAITING.value,
+            case = found
+            if found is None or found.opted_out:
+                return None
+            step = flow.plan(found.step, found.pending, found.status == Status.WAITING.value,
                              folded, voice_on=rt.voice_on,
                              new_conversation=stored.new_conversation,
                              duplicate=stored.duplicate)
-            if step.move_to is not None:
-                await store.set_intake(conn, stored.conversation_id, *step.move_to, now)
+            return step.move_to
 
+        in_tx = store.intake_in_tx(pseudonym, flow.QUESTIONS[0], now, decide)
         try:
             stored = await inbox.receive(deps, msg, in_tx=in_tx, pseudonym=pseudonym,
                                          reads=store.sms_reads,
@@ -334,24 +321,13 @@ async def _respond(deps: Deps, rt: Runtime, prompts: Prompts, cid: str, msg: Inb
                                end=window[1], leave_message=leave_message,
                                source_channel=Channel.SMS,
                                source_key=f"sms:{msg.provider_id}")
-        await _set(deps, cid, flow.DONE, None, now)
+        await store.move_intake(deps.engine, cid, flow.DONE, None, now)
         return prompts.render(lang, "sms_callback_confirmed", leave_message=leave_message,
                               **callback.confirmation(window[0], window[1], now, tz))
     return None
 
 
-async def _set(deps: Deps, cid: str, step: str, pending: str | None, at: datetime) -> None:
-    async with direct.begin(deps.engine) as conn:
-        await store.set_intake(conn, cid, step, pending, at)
-
-
 async def _answer(deps: Deps, cid: str, step: str, digit: str) -> None:
     """Record one intake answer (0 or an unknown digit skips) and re-triage the case."""
-    async with deps.engine.connect() as conn:
-        raw = (await conn.execute(select(conversations.c.intake_answers)
-                                  .where(conversations.c.id == cid))).scalar_one()
-    answers: IntakeAnswers = urgency.answers_from_json(raw)
-    values: dict[str, Any] = {flow.FIELD[step]: flow.ANSWERS[step].get(digit)}
-    answers = dataclasses.replace(answers, **values)
     with contextlib.suppress(LookupError):  # closed meanwhile: the answer changes nothing
-        await urgency.set_answers(deps, cid, answers)
+        await urgency.set_answer(deps, cid, flow.FIELD[step], flow.ANSWERS[step].get(digit))

@@ -1,44 +1,28 @@
-"""SQL access for the phone and SMS channels: counselor phones, SMS opt-outs, SMS intake state,
-sent SMS parts, voice calls and call-back requests. Callers own the transaction.
+"""SQL access for the phone and SMS channels: SMS opt-outs, SMS intake state, sent SMS parts
+and voice calls (the twilio room's tables; counselors' phones are the staff room's,
+hotline.staff.store, call-back requests the callbacks room's, hotline.callbacks.store).
+Callers own the transaction.
 
-Phone numbers are only ever stored sealed (AES-GCM, see hotline.crypto); lookups go by keyed
-pseudonym or by Twilio's ids. See docs/twilio.md.
+No phone number is stored here: opt-outs go by the sender's keyed pseudonym, texts and
+calls by Twilio's ids. See docs/twilio.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from hotline.callbacks.tables import callbacks
-from hotline.cases.tables import conversations
+from hotline.cases import case_rows
 from hotline.channels.twilio.tables import sms_intake, sms_optouts, sms_parts, voice_calls
-from hotline.staff.tables import counselor_phones
-from hotline.stores.sql.direct import Prebuilt, Sql, first, run
-
-# --- counselor phones ---
-
-
-async def set_phone(conn: AsyncConnection, counselor_id: int, sealed: bytes | None,
-                    at: datetime) -> None:
-    """Store (or with None, remove) a counselor's sealed phone number."""
-    await conn.execute(delete(counselor_phones)
-                       .where(counselor_phones.c.counselor_id == counselor_id))
-    if sealed is not None:
-        await conn.execute(insert(counselor_phones).values(
-            counselor_id=counselor_id, phone_sealed=sealed, updated_at=at))
-
-
-async def phone_sealed(conn: AsyncConnection, counselor_id: int) -> bytes | None:
-    row = (await conn.execute(select(counselor_phones.c.phone_sealed).where(
-        counselor_phones.c.counselor_id == counselor_id))).first()
-    return bytes(row[0]) if row else None
-
+from hotline.domain.conversation import Stored
+from hotline.stores.sql import direct
+from hotline.stores.sql.direct import Prebuilt, Sql, run
 
 # --- SMS opt-outs (STOP / START) ---
 
@@ -77,24 +61,6 @@ class SmsCase:
     opted_out: bool
 
 
-_SMS_CASE = Prebuilt(
-    select(conversations.c.status, conversations.c.language, sms_intake.c.step,
-           sms_intake.c.pending, sms_optouts.c.pseudonym)
-    .select_from(conversations
-                 .outerjoin(sms_intake, sms_intake.c.conversation_id == conversations.c.id)
-                 .outerjoin(sms_optouts, sms_optouts.c.pseudonym == bindparam("b_pseudonym")))
-    .where(conversations.c.id == bindparam("b_cid")))
-
-
-async def sms_case(conn: Sql, conversation_id: str, pseudonym: str) -> SmsCase | None:
-    """A conversation's status and language, its intake step, and whether its sender opted out
-    (one prebuilt statement: this runs for every inbound SMS)."""
-    row = await first(conn, _SMS_CASE, {"b_pseudonym": pseudonym, "b_cid": conversation_id})
-    if row is None:
-        return None
-    return SmsCase(row[0], row[1], row[2], row[3], row[4] is not None)
-
-
 def sms_reads(conversation_id: ColumnElement[str]) -> tuple[ColumnElement[Any], ...]:
     """The rest of SmsCase (intake step and pending choice, opted out), as columns the inbox
     reads with the message's own statement on PostgreSQL (inbox.receive's `reads`)."""
@@ -105,11 +71,45 @@ def sms_reads(conversation_id: ColumnElement[str]) -> tuple[ColumnElement[Any], 
             exists().where(sms_optouts.c.pseudonym == bindparam("b_pseudonym")))
 
 
-def sms_case_of(read: tuple[object, ...]) -> SmsCase:
+def sms_case_of(read: Sequence[object]) -> SmsCase:
     """The SmsCase in what the inbox read with `sms_reads` (Stored.read)."""
     status, language, step, pending, opted_out = read
     return SmsCase(str(status), str(language), None if step is None else str(step),
                    None if pending is None else str(pending), bool(opted_out))
+
+
+async def sms_case(conn: Sql, conversation_id: str, pseudonym: str) -> SmsCase | None:
+    """A conversation's status and language, its intake step, and whether its sender opted out,
+    when the inbox's statement did not read them: `sms_reads` with the conversation's row, in
+    one prebuilt statement of the cases room (case_rows.with_reads)."""
+    row = await case_rows.with_reads(conn, conversation_id, pseudonym, sms_reads)
+    return None if row is None else sms_case_of(row)
+
+
+# What the dialogue decides from the case's state: the intake step to move to (step, pending
+# choice), or None to stay.
+Decide = Callable[[SmsCase | None, Stored], tuple[str, str | None] | None]
+
+
+def intake_in_tx(pseudonym: str, first_step: str, at: datetime, decide: Decide
+                 ) -> Callable[[Sql, Stored], Awaitable[None]]:
+    """The SMS dialogue's part of the inbox's transaction (inbox.receive's `in_tx`): a new
+    conversation starts its intake questions at `first_step`, the state the next step depends
+    on is read (or taken from what the message's own statement read), and the step `decide`
+    returns is written, all without a second transaction (`decide` is given None when the
+    conversation is not found)."""
+    async def in_tx(conn: Sql, stored: Stored) -> None:
+        case: SmsCase | None
+        if stored.read is not None:  # read with the message's statement (PostgreSQL)
+            case = sms_case_of(stored.read)
+        else:
+            if stored.new_conversation:
+                await start_intake(conn, stored.conversation_id, first_step, at)
+            case = await sms_case(conn, stored.conversation_id, pseudonym)
+        move = decide(case, stored)
+        if move is not None:
+            await set_intake(conn, stored.conversation_id, *move, at)
+    return in_tx
 
 
 async def intake_state(conn: AsyncConnection, conversation_id: str
@@ -142,6 +142,14 @@ async def set_intake(conn: Sql, conversation_id: str, step: str, pending: str | 
                                      "b_pending": pending, "b_at": at}) == 0:
         await run(conn, _START_INTAKE, {"conversation_id": conversation_id, "step": step,
                                         "pending": pending, "updated_at": at})
+
+
+async def move_intake(engine: AsyncEngine, conversation_id: str, step: str,
+                      pending: str | None, at: datetime) -> None:
+    """`set_intake` in a transaction of its own (after the message's transaction: the last
+    call-back answer, once the request is recorded)."""
+    async with direct.begin(engine) as conn:
+        await set_intake(conn, conversation_id, step, pending, at)
 
 
 # --- SMS parts of a counselor's reply ---
@@ -253,75 +261,3 @@ async def inbound_call_for(conn: AsyncConnection, conversation_id: str) -> Call 
         voice_calls.c.conversation_id == conversation_id, voice_calls.c.direction == "in"))
         .order_by(voice_calls.c.created_at.desc()).limit(1))).first()
     return _call(row) if row else None
-
-
-# --- call-back requests ---
-
-
-@dataclass(frozen=True)
-class Callback:
-    id: str
-    source_key: str
-    source_channel: str
-    pseudonym: str
-    contact_sealed: bytes | None
-    language: str
-    window_start: datetime
-    window_end: datetime
-    leave_message: bool
-    status: str
-    conversation_id: str | None
-    attempts: int
-
-
-def _callback(r: Any) -> Callback:
-    return Callback(r.id, r.source_key, r.source_channel, r.pseudonym,
-                    bytes(r.contact_sealed) if r.contact_sealed is not None else None,
-                    r.language, r.window_start, r.window_end, bool(r.leave_message), r.status,
-                    r.conversation_id, int(r.attempts))
-
-
-async def add_callback(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(insert(callbacks).values(**values))
-
-
-async def callback_by_source(conn: AsyncConnection, source_key: str) -> Callback | None:
-    row = (await conn.execute(select(callbacks).where(callbacks.c.source_key == source_key))
-           ).first()
-    return _callback(row) if row else None
-
-
-async def callback_get(conn: AsyncConnection, callback_id: str) -> Callback | None:
-    row = (await conn.execute(select(callbacks).where(callbacks.c.id == callback_id))).first()
-    return _callback(row) if row else None
-
-
-async def callback_for_conversation(conn: AsyncConnection, conversation_id: str
-                                    ) -> Callback | None:
-    row = (await conn.execute(select(callbacks).where(
-        callbacks.c.conversation_id == conversation_id)
-        .order_by(callbacks.c.created_at.desc()).limit(1))).first()
-    return _callback(row) if row else None
-
-
-async def callbacks_in(conn: AsyncConnection, statuses: tuple[str, ...], *,
-                       start_before: datetime | None = None,
-                       end_before: datetime | None = None, limit: int = 100
-                       ) -> list[Callback]:
-    cond: ColumnElement[bool] = callbacks.c.status.in_(statuses)
-    if start_before is not None:
-        cond = and_(cond, callbacks.c.window_start <= start_before)
-    if end_before is not None:
-        cond = and_(cond, callbacks.c.window_end <= end_before)
-    rows = await conn.execute(select(callbacks).where(cond)
-                              .order_by(callbacks.c.window_start).limit(limit))
-    return [_callback(r) for r in rows]
-
-
-async def update_callback(conn: AsyncConnection, callback_id: str, at: datetime,
-                          only_statuses: tuple[str, ...] | None = None, **values: Any) -> bool:
-    cond: ColumnElement[bool] = callbacks.c.id == callback_id
-    if only_statuses is not None:
-        cond = and_(cond, callbacks.c.status.in_(only_statuses))
-    res = await conn.execute(update(callbacks).where(cond).values(updated_at=at, **values))
-    return res.rowcount == 1

@@ -328,8 +328,7 @@ async def callback_message(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     tz = ZoneInfo(deps.config.roster.timezone)
     if call.state == "ended":
-        async with deps.engine.connect() as conn:
-            done = await store.callback_by_source(conn, f"voice:{sid}")
+        done = await callback.by_source(deps, f"voice:{sid}")
         if done is not None:
             # Twilio retried a request we had answered: the same answer, nothing changed (not
             # "cancelled" and back in a queue the case has already left).

@@ -50,6 +50,7 @@ from hotline.domain.conversation import Status, Urgency
 from hotline.domain.event_types import EventType
 from hotline.events import Event, Hub
 from hotline.prompts import Prompts
+from hotline.staff import store as staff_store
 from hotline.victim import casecode
 from hotline.web.appkeys import DEPS, PROMPTS
 from hotline.web.middleware import json_error
@@ -128,7 +129,7 @@ async def bridge(deps: Deps, rt: Runtime, prompts: Prompts, cid: str) -> str:
         conv = await convs.get(conn, cid)
         if conv is None or conv.status != Status.ACTIVE or conv.counselor_id is None:
             return "not_active"
-        sealed = await store.phone_sealed(conn, conv.counselor_id)
+        sealed = await staff_store.phone_sealed(conn, conv.counselor_id)
     counselor = conv.counselor_id
     if sealed is None:
         await _no_phone(deps, cid, counselor)

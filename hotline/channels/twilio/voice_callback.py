@@ -20,8 +20,8 @@ from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from hotline.callbacks import service as callback
+from hotline.callbacks.store import Callback
 from hotline.cases.casework import CaseConflict, CaseNotFound, load_case
-from hotline.channels.twilio import store
 from hotline.channels.twilio.common import CALL_SID, Runtime, field_str, verified_form, xml
 from hotline.channels.twilio.voice_bridge import BASE, STATUS_PATH, runtime_on, say
 from hotline.domain.conversation import Channel
@@ -48,7 +48,7 @@ _MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine
 
 
 async def dial_callback(rt: Runtime, prompts: Prompts, counselor_phone: str, victim: str,
-                        cb: store.Callback) -> str:
+                        cb: Callback) -> str:
     """Ring the counselor; when they answer, tell them the victim's voicemail rule and dial
     the victim from our number. Returns the new call's sid."""
     vr = VoiceResponse()
@@ -109,7 +109,7 @@ async def callback_dialled(request: web.Request) -> web.Response:
 # --- console: call-back requests and the call button ---
 
 
-def _cb_json(cb: store.Callback) -> dict[str, object]:
+def _cb_json(cb: Callback) -> dict[str, object]:
     return {"id": cb.id, "status": cb.status, "window_start": cb.window_start.isoformat(),
             "window_end": cb.window_end.isoformat(), "leave_message": cb.leave_message,
             "attempts": cb.attempts, "conversation": cb.conversation_id}
@@ -134,7 +134,7 @@ async def place_call(request: web.Request) -> web.Response:
     rt = runtime_on(request)
     deps, prompts = request.app[DEPS], request.app[PROMPTS]
 
-    async def dial(phone: str, victim: str, cb: store.Callback) -> str:
+    async def dial(phone: str, victim: str, cb: Callback) -> str:
         return await dial_callback(rt, prompts, phone, victim, cb)
 
     try:
