@@ -9,8 +9,12 @@ from SQL by assignment time. Used by the lead's floor, /api/v1/queue, `hotline q
 
 from __future__ import annotations
 
+import functools
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from redis.asyncio import Redis
 
 from hotline.cases import conversations as convs
 from hotline.cases import floor_queries, paging
@@ -22,6 +26,7 @@ from hotline.deps import Deps
 from hotline.domain import shifts
 from hotline.domain.conversation import Urgency
 from hotline.domain.routing import why_not
+from hotline.shared_read import NextRead
 from hotline.staff import accounts as staff_store
 
 DEFAULT_LIMIT = 50
@@ -55,9 +60,23 @@ async def offers_to(deps: Deps, counselor_id: int
 
 async def queue(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
     """One page of the unassigned cases, best first: {"waiting", "total", "by_urgency",
-    "next"}. BadCursor if `after` is not a cursor this wrote."""
-    page: QueuePage = await paging.page(deps.redis, deps.keys, limit,
-                                        Cursor.decode(after) if after else None)
+    "next"}. BadCursor if `after` is not a cursor this wrote. Every console asks for the same
+    first page after the queue moves: asked together, it is read once (shared_read)."""
+    cursor = Cursor.decode(after) if after else None
+    reads = _queue_reads.get(deps.redis)
+    if reads is None:
+        reads = _queue_reads[deps.redis] = NextRead(functools.partial(_queue, deps))
+    return await reads.get((limit, cursor))
+
+
+# The queue's shared reads, per Redis client (one per app).
+_queue_reads: weakref.WeakKeyDictionary[
+    Redis, NextRead[tuple[int, Cursor | None], dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+async def _queue(deps: Deps, key: tuple[int, Cursor | None]) -> dict[str, Any]:
+    limit, cursor = key
+    page: QueuePage = await paging.page(deps.redis, deps.keys, limit, cursor)
     now = now_ms()
     async with deps.engine.connect() as conn:
         reasons = await convs.reasons_of(conn, [w.conversation_id for w, _ in page.items])

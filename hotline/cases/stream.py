@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # closed before it (a late delivery receipt, evidence) are seldom; its page reloads anyway.
 SCOPE_WINDOW = timedelta(days=30)
 _UNKNOWN = CaseFacts(holder=None)
+# The events that change who may read a case (the rest leave `cases` as it is).
+_FOLLOWED = frozenset({EventType.ASSIGNED, EventType.QUEUED, EventType.ALERT,
+                       EventType.ERASED})
 
 
 class StaffStream(StreamView):
@@ -53,7 +56,10 @@ class StaffStream(StreamView):
         return revokes(ev, self.staff.id, self.ref)
 
     def follow(self, ev: Event) -> None:
-        cid, kind = ev.get("conversation"), ev.get("type")
+        kind = ev.get("type")
+        if kind not in _FOLLOWED or self.staff.sees_all_cases:
+            return  # leads and admins read every case: nothing to keep
+        cid = ev.get("conversation")
         if not isinstance(cid, str):
             return
         facts = self.cases.get(cid, _UNKNOWN)
@@ -74,9 +80,8 @@ class StaffStream(StreamView):
             self.cases.pop(cid, None)
 
     def _may_read(self, ev: Event) -> bool:
-        cid = ev.get("conversation")
-        facts = self.cases.get(cid, _UNKNOWN) if isinstance(cid, str) else _UNKNOWN
-        return facts.readable_by(self.staff)
+        # `cases` holds only what the person may read now (follow drops the rest).
+        return self.staff.sees_all_cases or ev.get("conversation") in self.cases
 
     def show(self, ev: Event) -> Event | None:
         return event_for(self.staff, ev, self._may_read(ev))

@@ -1,0 +1,57 @@
+"""Reads many callers ask for at once, done once for all of them, never older than the ask.
+
+Under a surge two hundred consoles ask for the same queue page within moments of each other;
+each read costs Redis and SQL round trips and a few milliseconds of the loop. `NextRead` lets
+callers that ask while a read is on its way wait for the next one, which starts after every one
+of them asked and is shared by all: nobody gets an answer read before their question (a
+counselor who just took a case never sees it still waiting), and at most one read a key runs,
+with one more gathering callers behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+
+class NextRead(Generic[K, T]):
+    """`get(key)`: the result of a `read(key)` that started after the call."""
+
+    def __init__(self, read: Callable[[K], Awaitable[T]]) -> None:
+        self._read = read
+        self._running: dict[K, asyncio.Task[T]] = {}
+        self._gathering: dict[K, asyncio.Task[T]] = {}
+
+    async def get(self, key: K) -> T:
+        task = self._gathering.get(key)
+        if task is None:
+            task = self._gathering[key] = asyncio.create_task(self._next(key))
+            task.add_done_callback(_retrieved)
+        # Shielded: one caller leaving (a client gone) does not cancel the others' read.
+        return await asyncio.shield(task)
+
+    async def _next(self, key: K) -> T:
+        before = self._running.get(key)
+        if before is not None:
+            await asyncio.wait([before])  # its outcome is its own callers'
+        # From here on, a new caller asked after this read starts: it gathers for the next.
+        del self._gathering[key]
+        me = asyncio.current_task()
+        assert me is not None
+        self._running[key] = me
+        try:
+            return await self._read(key)
+        finally:
+            if self._running.get(key) is me:
+                del self._running[key]
+
+
+def _retrieved(task: asyncio.Task[object]) -> None:
+    # Every caller may have left (shielded, the read went on): its error is theirs, not a
+    # "never retrieved" warning.
+    if not task.cancelled():
+        task.exception()
