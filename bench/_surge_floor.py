@@ -137,7 +137,7 @@ async def profile(pid: int, seconds: float, out: Path) -> list[tuple[int, str]]:
     import sys
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     proc = await asyncio.create_subprocess_exec(
-        spy, "record", "--format", "raw", "-o", str(out), "-d", str(int(seconds)), "-r", "200",
+        spy, "record", "--format", "raw", "-o", str(out), "-d", str(int(seconds)), "-r", "200", "--nonblocking",
         "-p", str(pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     await proc.wait()
     own: dict[str, int] = {}

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
 
+from hotline.cases import stream as stream_module
+from hotline.cases.stream import StaffStream
 from hotline.config import Config
+from hotline.deps import Deps
 from hotline.domain.policy import EventForm
-from hotline.domain.staff import Role
+from hotline.domain.staff import Role, Staff
 from hotline.web import sse
 from hotline.web.sse import Frames
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
@@ -122,3 +125,47 @@ async def test_the_two_forms_reach_their_readers(app_runner: AppRunner) -> None:
     assert kim["data"] == {"type": "urgency", "id": eid}
     for s in streams:
         s.resp.close()
+
+
+def _stream(role: Role) -> StaffStream:
+    # wants and frame read only the person and the cases kept: no database is involved.
+    return StaffStream(cast(Deps, None), Staff(id=7, name="kim", role=role, languages=("ko",)),
+                       "digest")
+
+
+def _ev(n: int, kind: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "id": f"{n}-0", "conversation": "c", **fields}
+
+
+def test_a_counselor_stream_decides_each_event_on_the_hub_in_order() -> None:
+    view, frames = _stream(Role.COUNSELOR), Frames()
+    assert not view.wants(_ev(1, "message", seq=1))  # another's case: never queued
+    mine, msg = _ev(2, "assigned", counselor=7), _ev(3, "message", seq=2)
+    taken_away, later = _ev(4, "assigned", counselor=9), _ev(5, "message", seq=3)
+    assert view.wants(mine) and view.wants(msg)  # queued: the case was mine then
+    assert view.wants(taken_away) and not view.wants(later)  # the queue moved; then nothing
+    # Written after the case went to someone else: the message keeps the form it had.
+    assert b'"seq":2' in (view.frame(msg, frames) or b"")
+    assert view.frame(taken_away, frames) == (
+        b'id: 4-0\nevent: assigned\ndata: {"type":"assigned","id":"4-0"}\n\n')
+    assert view._forms == {"2-0": EventForm.FULL}  # the one not written yet
+
+
+def test_events_during_a_reload_are_followed_again_and_decided_when_written() -> None:
+    view, frames = _stream(Role.COUNSELOR), Frames()
+    view._reloading = []  # a heartbeat's SQL read is on its way
+    mine, msg = _ev(1, "assigned", counselor=7), _ev(2, "message", seq=1)
+    assert view.wants(mine) and view.wants(msg)  # queued undecided
+    assert view._reloading == [mine] and view._forms == {}
+    view.cases = {}  # what the read found (from before the assignment) ...
+    for ev in view._reloading:
+        stream_module._follow(view.cases, view.staff, ev)  # ... and the event again
+    view._reloading = None
+    assert b'"seq":1' in (view.frame(msg, frames) or b"")
+
+
+def test_a_lead_hears_everything_and_keeps_no_cases() -> None:
+    view = _stream(Role.LEAD)
+    assert view.wants(_ev(1, "assigned", counselor=9)) and view.wants(_ev(2, "message"))
+    assert view.cases == {}
+    assert not view.wants({"type": "chat.ended", "id": "3-0"})  # internal: nobody hears it

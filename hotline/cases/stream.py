@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.cases.casework import CaseFacts, readable_cases
 from hotline.deps import Deps
 from hotline.domain.event_types import EventType
-from hotline.domain.policy import event_for, event_form, shaped
+from hotline.domain.policy import EventForm, event_for, event_form, shaped
 from hotline.domain.staff import Staff
 from hotline.events import Event
 from hotline.staff import accounts as staff_store
@@ -41,7 +41,12 @@ _FOLLOWED = frozenset({EventType.ASSIGNED, EventType.QUEUED, EventType.ALERT,
 
 
 class StaffStream(StreamView):
-    """The console stream of one staff session."""
+    """The console stream of one staff session.
+
+    Who may read a case is followed, and each event's form decided, on the Hub's reader
+    (`wants`), in the order events happened: an event this person may not hear is never queued
+    for the stream (on a busy floor most are victims' messages on others' cases), and what the
+    stream writes of an event is what the read rule said when it happened."""
 
     def __init__(self, deps: Deps, staff: Staff, token_digest: str) -> None:
         self.deps = deps
@@ -51,45 +56,46 @@ class StaffStream(StreamView):
         # The cases this person may read now, with what the rule needs to know of each.
         self.cases: dict[str, CaseFacts] = {}
         self._started = False
+        # Forms decided on the Hub's reader for events queued and not yet written, by id.
+        self._forms: dict[str, EventForm] = {}
+        # While SQL is read at a (re)load: the events followed meanwhile, to apply again.
+        self._reloading: list[Event] | None = None
 
     def ends(self, ev: Event) -> bool:
         return revokes(ev, self.staff.id, self.ref)
 
-    def follow(self, ev: Event) -> None:
-        kind = ev.get("type")
-        if kind not in _FOLLOWED or self.staff.sees_all_cases:
-            return  # leads and admins read every case: nothing to keep
-        cid = ev.get("conversation")
-        if not isinstance(cid, str):
-            return
-        facts = self.cases.get(cid, _UNKNOWN)
-        if kind == EventType.ASSIGNED:
-            counselor = ev.get("counselor")
-            facts = replace(facts, holder=counselor if isinstance(counselor, int) else None)
-        elif kind == EventType.QUEUED:
-            facts = replace(facts, holder=None)
-        elif kind == EventType.ALERT and ev.get("kind") == "takedown":
-            facts = replace(facts, takedown_alerted=True)
-        elif kind == EventType.ERASED:
-            facts = _UNKNOWN
-        else:
-            return
-        if facts.readable_by(self.staff):
-            self.cases[cid] = facts
-        else:
-            self.cases.pop(cid, None)
+    def wants(self, ev: Event) -> bool:
+        if ev.get("type") in _FOLLOWED:
+            _follow(self.cases, self.staff, ev)
+            if self._reloading is not None:
+                self._reloading.append(ev)
+                return True  # decided when written, against what the load found
+        elif self._reloading is not None:
+            return True
+        form = event_form(self.staff, ev, self._may_read(ev))
+        if form is None:
+            return False
+        eid = ev.get("id")
+        if isinstance(eid, str):
+            self._forms[eid] = form
+        return True
 
     def _may_read(self, ev: Event) -> bool:
-        # `cases` holds only what the person may read now (follow drops the rest).
+        # `cases` holds only what the person may read now (_follow drops the rest).
         return self.staff.sees_all_cases or ev.get("conversation") in self.cases
 
     def show(self, ev: Event) -> Event | None:
         return event_for(self.staff, ev, self._may_read(ev))
 
     def frame(self, ev: Event, frames: Frames) -> bytes | None:
+        eid = ev.get("id")
+        form = self._forms.pop(eid, None) if isinstance(eid, str) else None
+        if form is None:
+            form = event_form(self.staff, ev, self._may_read(ev))
+            if form is None:
+                return None
         # Every console shows an event in one of two forms: encoded once for all of them.
-        form = event_form(self.staff, ev, self._may_read(ev))
-        return None if form is None else frames.get(ev, form, lambda: shaped(ev, form))
+        return frames.get(ev, form, lambda: shaped(ev, form))
 
     async def refresh(self) -> bool:
         first, self._started = not self._started, True
@@ -116,5 +122,37 @@ class StaffStream(StreamView):
                 return False  # logged out, deactivated or idle: the stream ends
             # The role may have changed since the stream opened.
             self.staff = found[0]
-            self.cases = await readable_cases(conn, self.staff, now - SCOPE_WINDOW)
+            self._reloading = []
+            try:
+                cases = await readable_cases(conn, self.staff, now - SCOPE_WINDOW)
+                for ev in self._reloading:  # happened while SQL was read: maybe not in it
+                    _follow(cases, self.staff, ev)
+                self.cases = cases
+            finally:
+                self._reloading = None
         return True
+
+
+def _follow(cases: dict[str, CaseFacts], staff: Staff, ev: Event) -> None:
+    """Keep `cases` (what `staff` may read) up to date with one event of _FOLLOWED."""
+    if staff.sees_all_cases:
+        return  # leads and admins read every case: nothing to keep
+    cid, kind = ev.get("conversation"), ev.get("type")
+    if not isinstance(cid, str):
+        return
+    facts = cases.get(cid, _UNKNOWN)
+    if kind == EventType.ASSIGNED:
+        counselor = ev.get("counselor")
+        facts = replace(facts, holder=counselor if isinstance(counselor, int) else None)
+    elif kind == EventType.QUEUED:
+        facts = replace(facts, holder=None)
+    elif kind == EventType.ALERT and ev.get("kind") == "takedown":
+        facts = replace(facts, takedown_alerted=True)
+    elif kind == EventType.ERASED:
+        facts = _UNKNOWN
+    else:
+        return
+    if facts.readable_by(staff):
+        cases[cid] = facts
+    else:
+        cases.pop(cid, None)

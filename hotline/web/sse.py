@@ -61,11 +61,9 @@ class StreamView:
 
     def wants(self, ev: Event) -> bool:
         """Whether the Hub should queue `ev` for this stream at all (called on the Hub's
-        reader for every event: keep it cheap). Events that end the stream must pass."""
+        reader for every live event, in order: keep it cheap; a view that tracks what its
+        client may hear follows events here). Events that end the stream must pass."""
         return True
-
-    def follow(self, ev: Event) -> None:
-        """Track a live event (in order, before `show`); replayed events are not followed."""
 
     def show(self, ev: Event) -> Event | None:
         """The event as this client may see it, or None to leave it out."""
@@ -158,13 +156,11 @@ def _live(batch: list[Event | None], view: StreamView, frames: Frames, replayed:
     for ev in batch:
         if ev is None or view.ends(ev):
             return out, True
-        view.follow(ev)
-        eid = ev.get("id", "")
-        if replayed and eid and eid != "0-0" and not id_after(eid, replayed):
-            continue  # already sent by the replay
         frame = view.frame(ev, frames)
-        if frame is not None:
-            out.append(frame)
+        eid = ev.get("id", "")
+        if frame is None or (replayed and eid and eid != "0-0" and not id_after(eid, replayed)):
+            continue  # not for this client, or already sent by the replay
+        out.append(frame)
     return out, False
 
 
