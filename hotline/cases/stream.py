@@ -22,7 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from hotline.cases.casework import CaseFacts, readable_cases
 from hotline.deps import Deps
 from hotline.domain.event_types import EventType
-from hotline.domain.policy import EventForm, event_for, event_form, shaped
+from hotline.domain.policy import (
+    HEARD_WITHOUT_READING,
+    EventForm,
+    event_for,
+    event_form,
+    shaped,
+)
 from hotline.domain.staff import Staff
 from hotline.events import Event
 from hotline.staff import accounts as staff_store
@@ -65,13 +71,17 @@ class StaffStream(StreamView):
         return revokes(ev, self.staff.id, self.ref)
 
     def wants(self, ev: Event) -> bool:
-        if ev.get("type") in _FOLLOWED:
+        kind = ev.get("type")
+        if kind in _FOLLOWED:
             _follow(self.cases, self.staff, ev)
             if self._reloading is not None:
                 self._reloading.append(ev)
                 return True  # decided when written, against what the load found
         elif self._reloading is not None:
             return True
+        elif (kind not in HEARD_WITHOUT_READING and not self.staff.sees_all_cases
+              and ev.get("conversation") not in self.cases):
+            return False  # the most of a busy floor: a message on someone else's case
         form = event_form(self.staff, ev, self._may_read(ev))
         if form is None:
             return False

@@ -218,6 +218,10 @@ STAFF_WIDE = frozenset({EventType.ROSTER, EventType.RESET})
 TAKEDOWN_DESK = frozenset({EventType.TAKEDOWN, EventType.TAKEDOWN_ALERT})
 # Events between server instances only: never sent to a browser.
 INTERNAL = frozenset({EventType.SESSION_REVOKED, EventType.CHAT_ENDED})
+# The kinds someone who may not read the event's case may still hear something of
+# (event_form); of any other kind they hear nothing. A quick test for a busy floor's streams.
+HEARD_WITHOUT_READING = (STAFF_WIDE | TAKEDOWN_DESK | QUEUE_MOVES
+                         | frozenset({EventType.PRESENCE}))
 
 
 class EventForm(StrEnum):

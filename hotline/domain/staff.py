@@ -13,6 +13,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+_SEE_ALL = frozenset({Role.LEAD, Role.ADMIN})
+
+
 @dataclass(frozen=True)
 class Staff:
     """A logged-in staff member as the console sees them."""
@@ -33,4 +36,4 @@ class Staff:
     @property
     def sees_all_cases(self) -> bool:
         """Leads and admins supervise the whole floor; others see their own cases only."""
-        return self.role in (Role.LEAD, Role.ADMIN)
+        return self.role in _SEE_ALL
