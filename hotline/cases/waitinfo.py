@@ -21,8 +21,8 @@ from sqlalchemy import select
 from hotline.cases.live import LiveStore, now_ms
 from hotline.cases.tables import conversations, intake_records
 from hotline.deps import Deps
-from hotline.domain.conversation import Urgency
-from hotline.domain.routing import Coverage, StaffState, coverage, wait_estimate_s, why_not
+from hotline.domain.conversation import Channel, Urgency
+from hotline.domain.routing import Coverage, StaffState, serving, wait_estimate_s
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 _HANDLING_CACHE_S = 60.0
 _RECENT = 50
 _cache: dict[int, tuple[float, list[int]]] = {}
+# The last staff snapshot's coverage and servers by language and channel (see _serving).
+_served: weakref.WeakKeyDictionary[
+    LiveStore, tuple[list[StaffState], dict[tuple[str, Channel], tuple[Coverage, int]]]] = (
+    weakref.WeakKeyDictionary())
 # The staff read on its way, per live store (see _staff).
 _staff_reads: weakref.WeakKeyDictionary[LiveStore, asyncio.Future[list[StaffState]]] = (
     weakref.WeakKeyDictionary())
@@ -79,13 +83,24 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     if found is None:
         return None
     mine, position = found
-    now = now_ms()
-    cov = coverage(people, mine.language, mine.channel, now, deps.rules)
-    serving = sum(1 for a in people
-                  if why_not(a, mine.item(), now, deps.rules, skip_capacity=True) is None)
-    est = wait_estimate_s(position, await _recent_handling(deps), serving)
+    cov, servers = _serving(people, mine.language, mine.channel, deps)
+    est = wait_estimate_s(position, await _recent_handling(deps), servers)
     minutes = None if est is None or cov == Coverage.GAP else max(1, round(est / 60))
     return WaitInfo(position, minutes, cov, mine.urgency == Urgency.CRITICAL)
+
+
+def _serving(people: list[StaffState], language: str, channel: Channel, deps: Deps
+             ) -> tuple[Coverage, int]:
+    """routing.serving, once per staff snapshot and language and channel: the estimates that
+    share a snapshot (_staff) share this too (1,000 counselors each time, for every SMS)."""
+    last = _served.get(deps.live)
+    if last is None or last[0] is not people:
+        last = _served[deps.live] = (people, {})
+    key = (language, channel)
+    found = last[1].get(key)
+    if found is None:
+        found = last[1][key] = serving(people, language, channel, now_ms(), deps.rules)
+    return found
 
 
 async def _staff(live: LiveStore) -> list[StaffState]:

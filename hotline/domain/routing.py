@@ -143,14 +143,21 @@ class Coverage(StrEnum):
 def coverage(people: Iterable[StaffState], language: str, channel: Channel, now_ms: int,
              rules: RoutingRules) -> Coverage:
     """Whether a new case in this language and channel can be served now."""
+    return serving(people, language, channel, now_ms, rules)[0]
+
+
+def serving(people: Iterable[StaffState], language: str, channel: Channel, now_ms: int,
+            rules: RoutingRules) -> tuple[Coverage, int]:
+    """The coverage of this language and channel, and how many people serve it now (on
+    shift, present, speaking the language; whether or not at capacity)."""
     probe = WaitingItem("", channel, language, Urgency.NORMAL, now_ms)
     present = [a for a in people
                if why_not(a, probe, now_ms, rules, skip_capacity=True) is None]
     if not present:
-        return Coverage.GAP
+        return Coverage.GAP, 0
     if any(eligible(a, probe, now_ms, rules) for a in present):
-        return Coverage.OK
-    return Coverage.FULL
+        return Coverage.OK, len(present)
+    return Coverage.FULL, len(present)
 
 
 def wait_estimate_s(position: int, recent_handling_s: Sequence[int], servers: int) -> int | None:
