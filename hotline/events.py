@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +203,11 @@ class Subscription:
     accept: EventFilter
     queue: asyncio.Queue[Event | None] = field(
         default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
+    # A client that hears of a case only while it may read it: an event about a case, of a
+    # kind not in `heard`, is offered only if its case is in `cases` (None: offer all). On a
+    # busy floor the Hub then skips most consoles for most events without calling `accept`.
+    cases: Container[str] | None = None
+    heard: frozenset[str] = frozenset()
 
     def offer(self, event: Event) -> None:
         if self.accept(event):
@@ -344,8 +349,11 @@ class Hub:
                 for entry in entries:
                     event = _decode(entry)
                     self._last_id = event["id"]
+                    kind, case = event.get("type"), event.get("conversation")
                     for sub in list(self.subs):
-                        sub.offer(event)
+                        cases = sub.cases
+                        if cases is None or kind in sub.heard or case in cases:
+                            sub.offer(event)
             if resp is None or not resp:
                 await self._detect_reset()
             else:

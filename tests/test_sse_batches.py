@@ -19,6 +19,7 @@ from hotline.deps import Deps
 from hotline.domain.policy import EventForm
 from hotline.domain.staff import Role, Staff
 from hotline.web import sse
+from hotline.web.appkeys import HUB
 from hotline.web.sse import Frames
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import deps_of
@@ -169,3 +170,37 @@ def test_a_lead_hears_everything_and_keeps_no_cases() -> None:
     assert view.wants(_ev(1, "assigned", counselor=9)) and view.wants(_ev(2, "message"))
     assert view.cases == {}
     assert not view.wants({"type": "chat.ended", "id": "3-0"})  # internal: nobody hears it
+
+
+async def test_the_hub_offers_a_narrowed_stream_only_what_may_matter(
+        app_runner: AppRunner) -> None:
+    deps = deps_of(app_runner)
+    assert app_runner.server is not None
+    hub = app_runner.server.app[HUB]
+    asked: list[str] = []
+
+    def accept(ev: dict[str, Any]) -> bool:
+        asked.append(ev["id"])
+        return True
+
+    async def offered(eid: str | None) -> None:
+        for _ in range(500):
+            if eid in asked:
+                return
+            await asyncio.sleep(0.01)
+
+    sub = hub.subscribe(accept)
+    sub.cases, sub.heard = {"mine"}, frozenset({"queued"})
+    ids = await deps.publish_all([
+        {"type": "message", "conversation": "other"},  # not read, not heard: skipped
+        {"type": "message", "conversation": "mine"},
+        {"type": "roster", "counselor": 1},  # about no case, not heard: skipped
+        {"type": "queued", "conversation": "other"},  # heard without reading
+    ])
+    await offered(ids[3])
+    sub.cases = None  # not narrowed (a stream loading): everything is offered
+    last = await deps.publish({"type": "message", "conversation": "other"})
+    await offered(last)
+    hub.unsubscribe(sub)
+    assert asked == [ids[1], ids[3], last]
+    assert [sub.queue.get_nowait()["id"] for _ in range(3)] == asked  # type: ignore[index]

@@ -24,13 +24,14 @@ from hotline.deps import Deps
 from hotline.domain.event_types import EventType
 from hotline.domain.policy import (
     HEARD_WITHOUT_READING,
+    INTERNAL,
     EventForm,
     event_for,
     event_form,
     shaped,
 )
 from hotline.domain.staff import Staff
-from hotline.events import Event
+from hotline.events import Event, Subscription
 from hotline.staff import accounts as staff_store
 from hotline.staff.sessions import revokes, session_ref
 from hotline.web.sse import Frames, StreamView
@@ -66,6 +67,19 @@ class StaffStream(StreamView):
         self._forms: dict[str, EventForm] = {}
         # While SQL is read at a (re)load: the events followed meanwhile, to apply again.
         self._reloading: list[Event] | None = None
+        self._sub: Subscription | None = None
+
+    def subscribed(self, sub: Subscription) -> None:
+        # The Hub offers an event about a case only when it may matter to this person: a kind
+        # they hear of without reading the case, one that changes who reads it, one that may
+        # end the stream, or one about a case they read. Not narrowed until the first load.
+        sub.heard = HEARD_WITHOUT_READING | _FOLLOWED | INTERNAL
+        self._sub = sub
+
+    def _narrow(self) -> None:
+        if self._sub is not None:
+            loading = self._reloading is not None or self.staff.sees_all_cases
+            self._sub.cases = None if loading else self.cases
 
     def ends(self, ev: Event) -> bool:
         return revokes(ev, self.staff.id, self.ref)
@@ -133,6 +147,7 @@ class StaffStream(StreamView):
             # The role may have changed since the stream opened.
             self.staff = found[0]
             self._reloading = []
+            self._narrow()  # every event offered while SQL is read
             try:
                 cases = await readable_cases(conn, self.staff, now - SCOPE_WINDOW)
                 for ev in self._reloading:  # happened while SQL was read: maybe not in it
@@ -140,6 +155,7 @@ class StaffStream(StreamView):
                 self.cases = cases
             finally:
                 self._reloading = None
+                self._narrow()
         return True
 
 

@@ -16,7 +16,15 @@ from aiohttp import web
 
 from hotline.config_streams import StreamsConfig
 from hotline.domain.event_types import EventType
-from hotline.events import Event, Hub, ReplayGap, ReplayWindow, id_after, valid_event_id
+from hotline.events import (
+    Event,
+    Hub,
+    ReplayGap,
+    ReplayWindow,
+    Subscription,
+    id_after,
+    valid_event_id,
+)
 from hotline.web.streamgate import Admission
 
 # Live events taken off a stream's queue and written at once, at most: one socket write a
@@ -73,6 +81,10 @@ class StreamView:
         """Whether `ev` ends this stream (it is not sent)."""
         return False
 
+    def subscribed(self, sub: Subscription) -> None:
+        """The stream's subscription, once made: a view may narrow what the Hub offers it
+        (Subscription.cases)."""
+
     def frame(self, ev: Event, frames: Frames) -> bytes | None:
         """The live event's frame, or None to leave it out. A view whose forms are shared by
         every stream of the process (the staff consoles') takes its frame from `frames`."""
@@ -95,6 +107,7 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
         admission.release()
         raise web.HTTPBadRequest(text="Last-Event-ID: expected a stream id like 1700000000-0")
     sub = hub.subscribe(lambda ev: view.wants(ev) or view.ends(ev))
+    view.subscribed(sub)
     resp = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-store",
         "X-Accel-Buffering": "no"})
