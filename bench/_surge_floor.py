@@ -130,15 +130,17 @@ def lag_figures(before: list[tuple[float, float]], after: list[tuple[float, floa
 
 
 async def profile(pid: int, seconds: float, out: Path) -> list[tuple[int, str]]:
-    """py-spy samples of a process for `seconds` (idle threads left out), written to `out` as
+    """py-spy samples of a process for `seconds` (idle threads left out; not pausing it, so
+    the figures of a phase it samples stay near the unsampled ones), written to `out` as
     collapsed stacks; the 12 functions seen most at the top of a stack (own time)."""
     import asyncio
     import shutil
     import sys
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     proc = await asyncio.create_subprocess_exec(
-        spy, "record", "--format", "raw", "-o", str(out), "-d", str(int(seconds)), "-r", "200", "--nonblocking",
-        "-p", str(pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        spy, "record", "--format", "raw", "-o", str(out), "-d", str(int(seconds)), "-r", "200",
+        "--nonblocking", "-p", str(pid), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
     await proc.wait()
     own: dict[str, int] = {}
     if not out.exists():

@@ -78,6 +78,7 @@ class Stats:
     fetch: dict[str, list[float]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     fetch_bytes: dict[str, list[int]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     healthz: list[float] = field(default_factory=list)
+    client_lag: list[float] = field(default_factory=list)
 
 
 class Console:
@@ -218,6 +219,16 @@ async def poll_healthz(session: aiohttp.ClientSession, base: str, stats: Stats,
         await asyncio.sleep(0.005)
 
 
+async def client_lag(stats: Stats, stop: asyncio.Event) -> None:
+    """This process's own loop lag (a task waking every 10 ms): every latency the bench
+    measures includes it, so it is printed beside them."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        t0 = loop.time()
+        await asyncio.sleep(0.01)
+        stats.client_lag.append(loop.time() - t0 - 0.01)
+
+
 async def keep_present(redis: Redis, keys: Keys, ids: list[int], stop: asyncio.Event) -> None:
     """Every counselor's console beats (what the heartbeat API writes), every 10 s."""
     while not stop.is_set():
@@ -237,6 +248,7 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
         c.stats, c.recording = stats, True
     stop = asyncio.Event()
     poller = asyncio.create_task(poll_healthz(session, inst.url, stats, stop))
+    lagger = asyncio.create_task(client_lag(stats, stop))
     before = await lag_buckets(session, inst.url, METRICS_TOKEN)
     cpu0, t0, peak = cpu_s(pid), time.perf_counter(), rss_mb(pid)
     own0 = time.process_time()
@@ -263,6 +275,7 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
         c.recording = False
     stop.set()
     await poller
+    await lagger
     p99, lag_max, n = lag_figures(before, after)
     return {"name": name, "stats": stats, "lag_p99": p99, "lag_max": lag_max, "lag_n": n,
             "cpu": cpu, "client_cpu": client, "spy": top, "rss": rss_mb(pid),
@@ -363,6 +376,8 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
                                     else "-",
         "server CPU cores": f"{r['cpu']:.2f}",
         "bench client CPU cores": f"{r['client_cpu']:.2f}",
+        "bench client loop lag p99 / max ms": f"{_ms(s.client_lag, 'p99')} / "
+                                              f"{_ms(s.client_lag, 'max')}",
         "server RSS MB (peak)": f"{r['rss']:.0f} ({r['rss_peak']:.0f})",
         "load average": " ".join(f"{x:.1f}" for x in r["load"]),
     }
