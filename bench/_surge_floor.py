@@ -105,16 +105,18 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-_BUCKET = re.compile(r'^hotline_loop_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$', re.M)
+_BUCKET = r'^{}_bucket\{{le="([^"]+)"\}} ([0-9.e+]+)$'
 
 
-async def lag_buckets(session: aiohttp.ClientSession, base: str, token: str
-                      ) -> list[tuple[float, float]]:
-    """The loop-lag histogram's cumulative buckets (upper bound in s, count) from /metrics."""
+async def lag_buckets(session: aiohttp.ClientSession, base: str, token: str,
+                      metric: str = "hotline_loop_lag_seconds") -> list[tuple[float, float]]:
+    """A histogram's cumulative buckets (upper bound in s, count) from /metrics: by default
+    the loop's lag."""
     async with session.get(f"{base}/metrics",
                            headers={"Authorization": f"Bearer {token}"}) as resp:
         text = await resp.text()
-    return [(float(le), float(n)) for le, n in _BUCKET.findall(text)]
+    pattern = re.compile(_BUCKET.format(metric), re.M)
+    return [(float(le), float(n)) for le, n in pattern.findall(text)]
 
 
 def lag_figures(before: list[tuple[float, float]], after: list[tuple[float, float]]

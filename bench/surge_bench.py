@@ -57,6 +57,8 @@ OUR_NUMBER = "+15005550006"
 SMS_PATH = "/webhooks/twilio/sms"
 TEXT = "hello, I found an old picture of me on a phone and I do not know what to do. #{i}"
 VICTIMS = 1000  # per channel
+# The server's own measure of event to console (hotline.web.sse).
+DELIVERY = "hotline_event_delivery_seconds"
 EXTRA_TOML = f"""[limits]
 address_sessions_burst = 100000
 address_sessions_per_hour = 1000000
@@ -250,6 +252,7 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
     poller = asyncio.create_task(poll_healthz(session, inst.url, stats, stop))
     lagger = asyncio.create_task(client_lag(stats, stop))
     before = await lag_buckets(session, inst.url, METRICS_TOKEN)
+    sent0 = await lag_buckets(session, inst.url, METRICS_TOKEN, DELIVERY)
     cpu0, t0, peak = cpu_s(pid), time.perf_counter(), rss_mb(pid)
     own0 = time.process_time()
     # Sampling the load phase itself (the idle phase is sampled after it, not during).
@@ -271,15 +274,18 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
     client = (time.process_time() - own0) / wall
     top = await spying if spying is not None else []
     after = await lag_buckets(session, inst.url, METRICS_TOKEN)
+    sent1 = await lag_buckets(session, inst.url, METRICS_TOKEN, DELIVERY)
     for c in consoles:
         c.recording = False
     stop.set()
     await poller
     await lagger
     p99, lag_max, n = lag_figures(before, after)
+    nan = float("nan")
+    d99, d_max, d_n = lag_figures(sent0, sent1) if sent0 and sent1 else (nan, nan, 0)
     return {"name": name, "stats": stats, "lag_p99": p99, "lag_max": lag_max, "lag_n": n,
-            "cpu": cpu, "client_cpu": client, "spy": top, "rss": rss_mb(pid),
-            "rss_peak": peak, "wall": wall,
+            "delivery": (d99, d_max, d_n), "cpu": cpu, "client_cpu": client, "spy": top,
+            "rss": rss_mb(pid), "rss_peak": peak, "wall": wall,
             "load": os.getloadavg()}
 
 
@@ -365,6 +371,8 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
         "/healthz p99 / max ms": f"{_ms(s.healthz, 'p99')} / {_ms(s.healthz, 'max')}",
         "inbound p50 / p99 ms": f"{_ms(inbound, 'p50')} / {_ms(inbound, 'p99')}",
         "inbound ok / errors / unsent": f"{len(inbound)} / {len(s.errors)} / {s.unsent}",
+        "event written, in the server: p99 / max ms": "{:.0f} / {:.0f}".format(
+            *r["delivery"][:2]),
         "event to lead p99 ms": _plain_ms(s.event_lag["lead"], "p99"),
         "event to counselor p99 ms": _plain_ms(s.event_lag["counselor"], "p99"),
         "lead fetch n / p50 / p99 ms": f"{len(s.fetch['lead'])} / {_ms(s.fetch['lead'], 'p50')}"

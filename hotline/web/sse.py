@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
 from collections.abc import Callable, Hashable
 
 from aiohttp import web
+from prometheus_client import Histogram
 
 from hotline.config_streams import StreamsConfig
 from hotline.domain.event_types import EventType
@@ -25,7 +27,15 @@ from hotline.events import (
     id_after,
     valid_event_id,
 )
+from hotline.loopwatch import BUCKETS_S
+from hotline.metrics import REGISTRY
 from hotline.web.streamgate import Admission
+
+# How long live events took from the event log to a console's socket: the id's millisecond
+# (Redis's clock) to the write (ours); a batch counts once, by its oldest event.
+DELIVERY = Histogram("hotline_event_delivery_seconds",
+                     "From an event's entry in the log to its write to a console stream",
+                     buckets=BUCKETS_S, registry=REGISTRY)
 
 # Live events taken off a stream's queue and written at once, at most: one socket write a
 # batch instead of one an event when the floor is busy.
@@ -145,6 +155,7 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
                 batch.append(sub.queue.get_nowait())
             out, ended = _live(batch, view, frames, replayed)
             if out:
+                _delivered(batch)
                 await resp.write(b"".join(out))
             if ended:
                 break
@@ -159,7 +170,15 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
 
 
 # What a timed-out wait for the queue stands for (the queue carries events and None).
-_BEAT: Event = {"type": "beat"}
+_BEAT: Event = {}  # compared by identity
+
+
+def _delivered(batch: list[Event | None]) -> None:
+    first = batch[0]
+    eid = first.get("id") if first is not None else None
+    if isinstance(eid, str) and eid != "0-0":
+        ms, _, _ = eid.partition("-")
+        DELIVERY.observe(max(0.0, time.time() - int(ms) / 1000))
 
 
 def _live(batch: list[Event | None], view: StreamView, frames: Frames, replayed: str
