@@ -37,6 +37,8 @@ _READ_BLOCK_MS = 2000
 # arriving close together are read in one call: at a few hundred messages a second, one read
 # per event cost as much as publishing it. Consoles see events at most this much later.
 _BATCH_WINDOW_S = 0.02
+# Events fanned out to the subscribers in one step of the loop, at most.
+_FAN_OUT_CHUNK = 50
 # Replay reads the log this many entries at a time, at most this many replays at once.
 REPLAY_CHUNK = 100
 _REPLAY_READERS = 4
@@ -346,18 +348,27 @@ class Hub:
                 await asyncio.sleep(0.5)
                 continue
             for _stream, entries in resp or []:
-                for entry in entries:
-                    event = _decode(entry)
-                    self._last_id = event["id"]
-                    kind, case = event.get("type"), event.get("conversation")
-                    for sub in list(self.subs):
-                        cases = sub.cases
-                        if cases is None or kind in sub.heard or case in cases:
-                            sub.offer(event)
+                for at in range(0, len(entries), _FAN_OUT_CHUNK):
+                    if at:
+                        # Let the loop go between chunks: fanning 500 events out to 200
+                        # consoles in one step held it for 100-160 ms under the surge.
+                        await asyncio.sleep(0)
+                    self._fan_out(entries[at:at + _FAN_OUT_CHUNK])
             if resp is None or not resp:
                 await self._detect_reset()
             else:
                 await asyncio.sleep(_BATCH_WINDOW_S)
+
+    def _fan_out(self, entries: list[Any]) -> None:
+        subs = list(self.subs)
+        for entry in entries:
+            event = _decode(entry)
+            self._last_id = event["id"]
+            kind, case = event.get("type"), event.get("conversation")
+            for sub in subs:
+                cases = sub.cases
+                if cases is None or kind in sub.heard or case in cases:
+                    sub.offer(event)
 
     async def _detect_reset(self) -> None:
         # A restarted Redis without our stream starts ids from scratch; follow it from 0.

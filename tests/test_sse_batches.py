@@ -204,3 +204,20 @@ async def test_the_hub_offers_a_narrowed_stream_only_what_may_matter(
     hub.unsubscribe(sub)
     assert asked == [ids[1], ids[3], last]
     assert [sub.queue.get_nowait()["id"] for _ in range(3)] == asked  # type: ignore[index]
+
+
+def test_the_queue_moved_once_until_written() -> None:
+    """Of "the queue moved" a console needs one of each kind on its way: the page reads the
+    queue after it, and that read sees the changes of those left out (all happened before)."""
+    view, frames = _stream(Role.COUNSELOR), Frames()
+    q1, q2 = _ev(1, "queued", conversation="a"), _ev(2, "queued", conversation="b")
+    u1 = _ev(3, "urgency", conversation="a", urgency="high")
+    assert view.wants(q1) and not view.wants(q2)  # one "queued" is on its way already
+    assert view.wants(u1)  # another kind: its handler may differ
+    assert view.frame(q1, frames) is not None  # written ...
+    q3 = _ev(4, "queued", conversation="c")
+    assert view.wants(q3)  # ... so the next one goes
+    assert not view.wants(_ev(5, "urgency", conversation="b"))
+    # A lead hears each in full.
+    lead = _stream(Role.LEAD)
+    assert lead.wants(q1) and lead.wants(q2)

@@ -65,6 +65,10 @@ class StaffStream(StreamView):
         self._started = False
         # Forms decided on the Hub's reader for events queued and not yet written, by id.
         self._forms: dict[str, EventForm] = {}
+        # The kinds of "the queue moved" queued and not yet written: another of a kind already
+        # on its way adds nothing (the page reads the queue after it, and sees this one's
+        # change too); under a surge each console was sent hundreds a second.
+        self._moved: set[str] = set()
         # While SQL is read at a (re)load: the events followed meanwhile, to apply again.
         self._reloading: list[Event] | None = None
         self._sub: Subscription | None = None
@@ -101,6 +105,10 @@ class StaffStream(StreamView):
             return False
         eid = ev.get("id")
         if isinstance(eid, str):
+            if form is EventForm.MOVED:
+                if kind in self._moved:
+                    return False
+                self._moved.add(str(kind))
             self._forms[eid] = form
         return True
 
@@ -114,7 +122,9 @@ class StaffStream(StreamView):
     def frame(self, ev: Event, frames: Frames) -> bytes | None:
         eid = ev.get("id")
         form = self._forms.pop(eid, None) if isinstance(eid, str) else None
-        if form is None:
+        if form is EventForm.MOVED:
+            self._moved.discard(str(ev.get("type")))
+        elif form is None:
             form = event_form(self.staff, ev, self._may_read(ev))
             if form is None:
                 return None
