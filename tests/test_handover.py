@@ -34,6 +34,7 @@ from tests.floor import (
     utc_now,
     victim,
 )
+from tests.helpers import statements_seen
 
 NOTE = "Prefers to be called Jay. Takedown form for the second site is half done."
 
@@ -218,4 +219,24 @@ async def test_unscheduled_and_on_shift_holders_keep_their_cases(floor: Floor) -
     # jun has no shifts at all: never handed over. mina only after her shift.
     assert await handover.at_shift_edge(deps_of(runner), floor.now) == []
     assert await floor.edge() == [minas]
+    assert (await conv(runner, juns)).counselor_id == jun.id
+
+
+async def test_the_edge_pass_reads_only_the_cases_of_people_off_shift(floor: Floor) -> None:
+    """Issue 18: each minute's pass read every open case (10,000 waiting in a surge); now it
+    reads who holds active cases, then only the cases of those whose shift ended."""
+    runner, mina, jun = floor.runner, floor.mina, floor.jun
+    _v1, minas = await victim(runner, "first")
+    _v2, juns = await victim(runner, "second")
+    for _ in range(3):
+        await victim(runner, "waiting")
+    assert await mina.take_next() == minas
+    assert await jun.take_next() == juns
+    engine = deps_of(runner).engine
+    with statements_seen(engine, "FROM conversations") as seen:
+        assert await floor.edge() == [minas]  # jun is unscheduled: always on
+    reads = [s[0] for s in seen if s[0].lstrip().upper().startswith("SELECT")]
+    assert reads and not any("status !=" in s or "<>" in s for s in reads), reads
+    holders = [s for s in reads if "counselor_id IN" in s or "counselor_id = ANY" in s]
+    assert holders, reads  # the cases read are those of the people off shift
     assert (await conv(runner, juns)).counselor_id == jun.id
