@@ -176,7 +176,12 @@ def _follow(cases: dict[str, CaseFacts], staff: Staff, ev: Event) -> None:
     cid, kind = ev.get("conversation"), ev.get("type")
     if not isinstance(cid, str):
         return
-    facts = cases.get(cid, _UNKNOWN)
+    facts = cases.get(cid)
+    if facts is None:
+        if kind == EventType.QUEUED or (kind == EventType.ASSIGNED
+                                        and ev.get("counselor") != staff.id):
+            return  # a case nobody lets this person read stays so (most of a busy floor)
+        facts = _UNKNOWN
     if kind == EventType.ASSIGNED:
         counselor = ev.get("counselor")
         facts = replace(facts, holder=counselor if isinstance(counselor, int) else None)
