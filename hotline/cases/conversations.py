@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -312,26 +311,6 @@ async def open_conversations(conn: AsyncConnection) -> list[ConversationRow]:
     rows = await conn.execute(select(*CONV_COLS)
                               .where(conversations.c.status != Status.CLOSED.value)
                               .order_by(conversations.c.enqueued_at))
-    return [row_of(r) for r in rows]
-
-
-async def active_holders(conn: AsyncConnection) -> set[int]:
-    """Everyone who holds an active case (from the status index: ids, not rows)."""
-    rows = await conn.execute(select(conversations.c.counselor_id).distinct().where(and_(
-        conversations.c.status == Status.ACTIVE.value,
-        conversations.c.counselor_id.is_not(None))))
-    return {int(r[0]) for r in rows}
-
-
-async def active_held_by_any(conn: AsyncConnection, counselor_ids: Iterable[int]
-                             ) -> list[ConversationRow]:
-    """The active cases these people hold, oldest assignment first."""
-    ids = sorted(set(counselor_ids))
-    if not ids:
-        return []
-    rows = await conn.execute(select(*CONV_COLS).where(and_(
-        conversations.c.counselor_id.in_(ids),
-        conversations.c.status == Status.ACTIVE.value)).order_by(conversations.c.assigned_at))
     return [row_of(r) for r in rows]
 
 

@@ -6,10 +6,12 @@ recorded in SQL, audited, and announced to everyone affected. See docs/routing.m
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
 from hotline.cases import conversations as convs
@@ -155,9 +157,9 @@ async def at_shift_edge(deps: Deps, now: datetime | None = None) -> list[str]:
         roster = await staffing.load_roster(conn, since=now)
         # Only the cases of people off shift are read: each minute's pass reading every open
         # case (10,000 waiting in a surge) held the loop for 200 ms.
-        off = [h for h in await convs.active_holders(conn)
+        off = [h for h in await _active_holders(conn)
                if not staffing.is_on_shift(roster, h, now)]
-        active = await convs.active_held_by_any(conn, off)
+        active = await _active_held_by_any(conn, off)
         # Plans of these cases only: a plan whose case closed first is never carried out,
         # and reading every such plan ever made, each minute, grew without end.
         plans = {r.conversation_id: r for r in await conn.execute(
@@ -211,3 +213,23 @@ async def _hand_over(deps: Deps, cid: str, holder: int, planned: Any, reason: st
     await deps.publish({"type": EventType.HANDOVER, "conversation": cid, "from": holder,
                         "to_queue": not done})
     return True
+
+
+async def _active_holders(conn: AsyncConnection) -> set[int]:
+    """Everyone who holds an active case (from the status index: ids, not rows)."""
+    rows = await conn.execute(select(conversations.c.counselor_id).distinct().where(and_(
+        conversations.c.status == Status.ACTIVE.value,
+        conversations.c.counselor_id.is_not(None))))
+    return {int(r[0]) for r in rows}
+
+
+async def _active_held_by_any(conn: AsyncConnection, counselor_ids: Iterable[int]
+                             ) -> list[convs.ConversationRow]:
+    """The active cases these people hold, oldest assignment first."""
+    ids = sorted(set(counselor_ids))
+    if not ids:
+        return []
+    rows = await conn.execute(select(*convs.CONV_COLS).where(and_(
+        conversations.c.counselor_id.in_(ids),
+        conversations.c.status == Status.ACTIVE.value)).order_by(conversations.c.assigned_at))
+    return [convs.row_of(r) for r in rows]
