@@ -85,15 +85,21 @@ async def _comments_and_events(resp: aiohttp.ClientResponse, until: int) -> tupl
                 return beats, ids
 
 
+async def _lead_and_counselor_streams(runner: AppRunner) -> list[aiohttp.ClientResponse]:
+    """The event streams of a lead and of a counselor ("lead", "kim"), logged in."""
+    await add_staff(runner.config, "lead", Role.LEAD)
+    await add_staff(runner.config, "kim", Role.COUNSELOR)
+    out = []
+    for name in ("lead", "kim"):
+        c = Counselor(await runner.client())
+        assert await c.login(name) == 303
+        out.append(await c.client.get("/api/v1/events"))
+    return out
+
+
 async def test_a_burst_reaches_every_console_in_order_with_beats(app_runner: AppRunner) -> None:
     deps = deps_of(app_runner)
-    await add_staff(app_runner.config, "lead", Role.LEAD)
-    await add_staff(app_runner.config, "kim", Role.COUNSELOR)
-    consoles = []
-    for name in ("lead", "kim"):
-        c = Counselor(await app_runner.client())
-        assert await c.login(name) == 303
-        consoles.append(await c.client.get("/api/v1/events"))
+    consoles = await _lead_and_counselor_streams(app_runner)
     # Events for 1.2 s without a pause (four heartbeat periods), 600 in all.
     published = []
     for i in range(600):
@@ -111,13 +117,7 @@ async def test_the_two_forms_reach_their_readers(app_runner: AppRunner) -> None:
     """A lead hears a case's urgency in full; a counselor who may not read the case hears only
     that the queue moved: the same event, two shared frames."""
     deps = deps_of(app_runner)
-    await add_staff(app_runner.config, "lead", Role.LEAD)
-    await add_staff(app_runner.config, "kim", Role.COUNSELOR)
-    streams = []
-    for name in ("lead", "kim"):
-        c = Counselor(await app_runner.client())
-        assert await c.login(name) == 303
-        streams.append(SSE(await c.client.get("/api/v1/events")))
+    streams = [SSE(r) for r in await _lead_and_counselor_streams(app_runner)]
     eid = await deps.publish({"type": "urgency", "conversation": "c1", "urgency": "high",
                               "reasons": ["content_spreading"]})
     lead, kim = [await s.until(lambda e: e["id"] == eid) for s in streams]

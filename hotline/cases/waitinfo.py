@@ -23,6 +23,7 @@ from hotline.cases.tables import conversations, intake_records
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Coverage, StaffState, serving, wait_estimate_s
+from hotline.shared_read import NextRead
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ _cache: dict[int, tuple[float, list[int]]] = {}
 _served: weakref.WeakKeyDictionary[
     LiveStore, tuple[list[StaffState], dict[tuple[str, Channel], tuple[Coverage, int]]]] = (
     weakref.WeakKeyDictionary())
-# The staff read on its way, per live store (see _staff).
-_staff_reads: weakref.WeakKeyDictionary[LiveStore, asyncio.Future[list[StaffState]]] = (
+# The staff reads, shared by the estimates asked together, per live store (see _staff).
+_staff_reads: weakref.WeakKeyDictionary[LiveStore, NextRead[None, list[StaffState]]] = (
     weakref.WeakKeyDictionary())
 
 
@@ -104,16 +105,13 @@ def _serving(people: list[StaffState], language: str, channel: Channel, deps: De
 
 
 async def _staff(live: LiveStore) -> list[StaffState]:
-    """Every counselor's state, one read at a time: a caller that asks while a read is on its
-    way shares that read's snapshot. An SMS answered with the wait asks; under load a hundred
+    """Every counselor's state, one read at a time, shared by the callers that asked for it
+    together (shared_read.NextRead). An SMS answered with the wait asks; under load a hundred
     reads of 1,000 hashes at once held 200 MB and most of the loop."""
-    read = _staff_reads.get(live)
-    if read is None or read.done():
-        read = _staff_reads[live] = asyncio.ensure_future(live.staff_states())
-        # Retrieved even when every caller was cancelled meanwhile (no "never retrieved").
-        read.add_done_callback(lambda f: f.cancelled() or f.exception())
-    # A caller cancelled (its client gone) does not cancel the others' read.
-    return await asyncio.shield(read)
+    reads = _staff_reads.get(live)
+    if reads is None:
+        reads = _staff_reads[live] = NextRead(lambda _: live.staff_states())
+    return await reads.get(None)
 
 
 async def _unknown(deps: Deps, conversation_id: str) -> WaitInfo | None:

@@ -142,12 +142,13 @@ class AlertFacts:
 
     request_id: int
     item_id: int
-    platform: Mapping[str, str]  # its name by language; "" for the default
+    platform: str  # its name, or its code when the directory no longer has it
     route: str
     due_at: datetime | None
+    platform_names: Mapping[str, str]  # by language, where its name is words
 
     def platform_in(self, lang: str) -> str:
-        return self.platform.get(lang, self.platform[""])
+        return self.platform_names.get(lang, self.platform)
 
 
 async def alert_facts(desk: Desk, request_id: int) -> AlertFacts | None:
@@ -158,6 +159,6 @@ async def alert_facts(desk: Desk, request_id: int) -> AlertFacts | None:
         return None
     r = row.request
     p = desk.directory.get(r.platform)
-    names = {"": p.name, **p.names} if p else {"": r.platform}
-    return AlertFacts(row.id, row.item_id, names, r.route, r.due_at)
+    return AlertFacts(row.id, row.item_id, p.name if p else r.platform, r.route, r.due_at,
+                      p.names if p else {})
 
