@@ -160,12 +160,14 @@ async def at_shift_edge(deps: Deps, now: datetime | None = None) -> list[str]:
         off = [h for h in await _active_holders(conn)
                if not staffing.is_on_shift(roster, h, now)]
         active = await _active_held_by_any(conn, off)
+        if not active:
+            return []
         # Plans of these cases only: a plan whose case closed first is never carried out,
         # and reading every such plan ever made, each minute, grew without end.
         plans = {r.conversation_id: r for r in await conn.execute(
             select(handovers).where(and_(
                 handovers.c.done_at.is_(None),
-                handovers.c.conversation_id.in_([c.id for c in active]))))} if active else {}
+                handovers.c.conversation_id.in_([c.id for c in active]))))}
     moved = []
     for conv in active:
         if conv.counselor_id is None:
