@@ -105,6 +105,41 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_delay_s(pid: int) -> float:
+    """Seconds the process's main thread (its event loop) has spent runnable but waiting for
+    a core (the kernel's schedstat): a stall of the loop that is no work of the server's."""
+    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
+# A bare event loop doing nothing but the server's loop-lag probe: its stalls are the
+# machine's (a busy core, the hypervisor), the floor under the server's own.
+_BARE_LOOP = """
+import asyncio, sys, time
+async def main(seconds):
+    loop = asyncio.get_running_loop()
+    lags, end = [], loop.time() + seconds
+    while loop.time() < end:
+        asked = loop.time() + 0.01
+        await asyncio.sleep(0.01)
+        lags.append(max(0.0, loop.time() - asked))
+    lags.sort()
+    print(lags[int(len(lags) * 0.99)] * 1000, lags[-1] * 1000)
+asyncio.run(main(float(sys.argv[1])))
+"""
+
+
+async def bare_loop(seconds: float) -> tuple[float, float]:
+    """p99 and max (ms) of the stalls of a bare loop in a process of its own, run for
+    `seconds` beside the server: the baseline for the server's loop stalls."""
+    import asyncio
+    import sys
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _BARE_LOOP, str(seconds), stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    p99, top = out.split()
+    return float(p99), float(top)
+
+
 _BUCKET = r'^{}_bucket\{{le="([^"]+)"\}} ([0-9.e+]+)$'
 
 

@@ -18,10 +18,13 @@ cases (a busy night: nobody is free, so nothing waiting is taken), and the leads
     pages now do), and --rate inbound messages a second (half web chat, half signed Twilio SMS,
     from 1,000 victims each) for --seconds, sent on a fixed schedule.
 Printed for each phase: the loop's stalls measured inside the server (`hotline_loop_lag_seconds`,
-a task waking every 10 ms; p99 and max as the histogram's bucket bounds), /healthz latency
+a task waking every 10 ms; p99 and max as the histogram's bucket bounds) next to those of a
+bare loop in a process of its own running beside it (the machine's share), /healthz latency
 (polled every 5 ms), inbound p50/p99, event to console p99 (arrival at the console less the
 time in the event's stream id, when it entered the log), the console fetches, server CPU
-(cores) and RSS. The server logs at INFO, as deployed. Figures only: nothing asserts on timing.
+(cores), how long the server's loop thread was runnable but waiting for a core (the kernel's
+schedstat: a stall that is the machine's, not the server's work) and RSS. The server logs at
+INFO, as deployed. Figures only: nothing asserts on timing.
 """
 
 from __future__ import annotations
@@ -46,7 +49,17 @@ from twilio.request_validator import RequestValidator
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import NoDatabase, bench_servers, summarize_ms
-from _surge_floor import cpu_s, lag_buckets, lag_figures, login, profile, rss_mb, seed
+from _surge_floor import (
+    bare_loop,
+    cpu_s,
+    lag_buckets,
+    lag_figures,
+    login,
+    profile,
+    rss_mb,
+    run_delay_s,
+    seed,
+)
 
 from hotline.stores.live.keys import Keys
 from tests.serve import Instance
@@ -255,6 +268,8 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
     before = await lag_buckets(session, inst.url, METRICS_TOKEN)
     sent0 = await lag_buckets(session, inst.url, METRICS_TOKEN, DELIVERY)
     cpu0, t0, peak = cpu_s(pid), time.perf_counter(), rss_mb(pid)
+    waited0 = run_delay_s(pid)
+    bare = asyncio.create_task(bare_loop(seconds))
     own0 = time.process_time()
     # Sampling the load phase itself (the idle phase is sampled after it, not during).
     spying = (asyncio.create_task(profile(pid, seconds, spy))
@@ -272,8 +287,10 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
             peak = max(peak, rss_mb(pid))
     wall = time.perf_counter() - t0
     cpu = (cpu_s(pid) - cpu0) / wall
+    waited = (run_delay_s(pid) - waited0) / wall
     client = (time.process_time() - own0) / wall
     top = await spying if spying is not None else []
+    bare_p99, bare_max = await bare
     after = await lag_buckets(session, inst.url, METRICS_TOKEN)
     sent1 = await lag_buckets(session, inst.url, METRICS_TOKEN, DELIVERY)
     for c in consoles:
@@ -285,7 +302,8 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
     nan = float("nan")
     d99, d_max, d_n = lag_figures(sent0, sent1) if sent0 and sent1 else (nan, nan, 0)
     return {"name": name, "stats": stats, "lag_p99": p99, "lag_max": lag_max, "lag_n": n,
-            "delivery": (d99, d_max, d_n), "cpu": cpu, "client_cpu": client, "spy": top,
+            "bare": (bare_p99, bare_max), "delivery": (d99, d_max, d_n), "cpu": cpu,
+            "waited": waited, "client_cpu": client, "spy": top,
             "rss": rss_mb(pid), "rss_peak": peak, "wall": wall,
             "load": os.getloadavg()}
 
@@ -373,6 +391,7 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
     fb = s.fetch_bytes
     return {
         "loop stall p99 / max ms (<= bucket)": f"{r['lag_p99']:.1f} / {r['lag_max']:.1f}",
+        "bare loop beside it: stall p99 / max ms": "{:.1f} / {:.1f}".format(*r["bare"]),
         "/healthz p99 / max ms": f"{_ms(s.healthz, 'p99')} / {_ms(s.healthz, 'max')}",
         "inbound p50 / p99 ms": f"{_ms(inbound, 'p50')} / {_ms(inbound, 'p99')}",
         "inbound ok / errors / unsent": f"{len(inbound)} / {len(s.errors)} / {s.unsent}",
@@ -388,6 +407,7 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
         "counselor fetch KB (max)": f"{max(fb['counselor']) / 1024:.1f}" if fb["counselor"]
                                     else "-",
         "server CPU cores": f"{r['cpu']:.2f}",
+        "loop thread waiting for a core, ms/s": f"{r['waited'] * 1000:.0f}",
         "bench client CPU cores": f"{r['client_cpu']:.2f}",
         "bench client loop lag p99 / max ms": f"{_ms(s.client_lag, 'p99')} / "
                                               f"{_ms(s.client_lag, 'max')}",
