@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from hotline.cases import roster, router
 from hotline.domain import exposure, holidays, shifts
 from hotline.domain.exposure import Caps, Totals
 from hotline.domain.staff import Role
-from hotline.staff import upkeep
+from hotline.staff import exposure as staff_exposure
+from hotline.staff import exposure_store, upkeep
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import deps_of, hold_jobs, my_offers, staff, victim
 from tests.staff_support import audit_rows
@@ -201,3 +203,57 @@ async def test_holidays_set_by_admins_and_honoured_by_the_roster(app_runner: App
     actions = [r.action for r in await audit_rows(app_runner.config.database_url)
                if r.action.startswith("holiday.")]
     assert actions == ["holiday.set", "holiday.removed"]
+
+
+async def test_each_shifts_exposure_is_read_for_everyone_at_once(app_runner: AppRunner
+                                                                 ) -> None:
+    """The upkeep pass and the lead's view count each person's exposure since their own shift
+    began (on the roster with no shift now: the unscheduled hours), in statements whose
+    number does not grow with the floor (they were two per person: 2,000 a minute for
+    1,000 staff)."""
+    deps = deps_of(app_runner)
+    lead = await staff(app_runner, "lee", Role.LEAD)
+    now = datetime.now(UTC)
+    on = await staff(app_runner, "mina", login=False)
+    await roster.set_rostered(deps, on.id, True, lead.id, confirm=True)
+    await roster.add_override(deps, shifts.Override(
+        staff_id=on.id, start=now - timedelta(hours=2), end=now + timedelta(hours=2),
+        on_shift=True, reason="cover"), lead.id, confirm=True)
+    off = [await staff(app_runner, f"c{i}", login=False) for i in range(3)]
+    # On the roster with no shift now: the unscheduled hours count. Not on it (the rest):
+    # always on shift, as the router sees them.
+    await roster.set_rostered(deps, off[0].id, True, lead.id, confirm=True)
+    events = [(on.id, 3, exposure.CRITICAL_CASE, 1),       # before her shift: not counted
+              (on.id, 1, exposure.CRITICAL_CASE, 1),
+              (on.id, 1, exposure.CRITICAL_MINUTES, 25),
+              (off[0].id, 9, exposure.CRITICAL_CASE, 1),   # beyond the 8 unscheduled hours
+              (off[0].id, 7, exposure.CRITICAL_CASE, 1),
+              (off[0].id, 1, exposure.EVIDENCE_REVEALED, 2),
+              (off[1].id, 1, exposure.CRITICAL_CASE, 1),
+              (off[1].id, 0, exposure.CRITICAL_CASE, 1)]
+    async with deps.engine.begin() as conn:
+        for cid, hours_ago, kind, amount in events:
+            await exposure_store.add_event(conn, counselor_id=cid, kind=kind, amount=amount,
+                                           at=now - timedelta(hours=hours_ago, minutes=1),
+                                           conversation_id=None)
+    statements: list[str] = []
+
+    def counted(_conn: Any, _cur: Any, sql: str, *_: Any) -> None:
+        if "exposure_events" in sql:
+            statements.append(sql)
+    event.listen(deps.engine.sync_engine, "before_cursor_execute", counted)
+    try:
+        few = await staff_exposure.totals_of(deps, [on.id, off[0].id, off[1].id], now)
+        n_few = len(statements)
+        everyone = await staff_exposure.totals_of(
+            deps, [on.id, *(p.id for p in off), lead.id], now)
+        n_all = len(statements) - n_few
+    finally:
+        event.remove(deps.engine.sync_engine, "before_cursor_execute", counted)
+    assert everyone == {on.id: Totals(1, 25, 0), off[0].id: Totals(1, 0, 2),
+                        off[1].id: Totals(2, 0, 0), off[2].id: Totals(), lead.id: Totals()}
+    assert few == {p: everyone[p] for p in (on.id, off[0].id, off[1].id)}
+    # One read of the events per distinct shift start (here three), whoever shares it.
+    assert n_few == n_all == 3
+    # One person alone is read as before (her own roster only), with the same answer.
+    assert await staff_exposure.totals(deps, on.id, now) == Totals(1, 25, 0)
