@@ -161,3 +161,39 @@ async def test_a_batch_shares_its_bodies_first_statement(engine: AsyncEngine,
     if engine.dialect.name == "postgresql":
         # The first body ran alone; the other five shared one round trip.
         assert at_once == [5]
+
+
+async def test_more_lanes_open_only_while_a_full_batch_waits(engine: AsyncEngine) -> None:
+    """PostgreSQL: four lanes take batches at once; a fifth opens only once a full batch (8)
+    waits for a lane, and commits it while the four are still busy."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one lane (one writer)")
+    group = GroupCommit(engine)
+    gate = asyncio.Event()
+
+    async def held(tx: DirectTx, n: int) -> int:
+        await _add(tx, n)
+        await gate.wait()  # its lane stays busy, transaction open
+        return n
+
+    async def quick(tx: DirectTx, n: int) -> int:
+        await _add(tx, n)
+        return n
+
+    def call(body: Callable[[DirectTx, int], Awaitable[int]], n: int) -> asyncio.Task[int]:
+        async def run(tx: DirectTx) -> int:
+            return await body(tx, n)
+        return asyncio.create_task(group.run(run, key=f"k{n:03}"))
+
+    busy = [call(held, n) for n in range(1, 5)]
+    await asyncio.sleep(0.2)
+    waiting = [call(quick, n) for n in range(11, 18)]  # seven: not yet a full batch
+    await asyncio.sleep(0.2)
+    assert not any(t.done() for t in busy + waiting)
+    assert await _ids(engine) == set()
+    waiting.append(call(quick, 18))  # the eighth: a lane opens for the batch
+    assert await asyncio.wait_for(asyncio.gather(*waiting), 10) == list(range(11, 19))
+    assert await _ids(engine) == {f"{n:032x}" for n in range(11, 19)}
+    assert not any(t.done() for t in busy)
+    gate.set()
+    assert await asyncio.gather(*busy) == [1, 2, 3, 4]

@@ -11,13 +11,14 @@ COMMIT that makes it durable: a webhook is never acknowledged for a message that
 stored. A body alone in its batch is a transaction of its own with no savepoint, run in the
 caller's own task (as the event Publisher appends to Redis).
 
-On SQLite a leader first yields one turn of the loop, letting writers that are ready hand
-over theirs: inline SQLite never suspends inside a transaction, so nobody could join later.
-PostgreSQL runs up to `_PG_LANES` batches at once, so a batch waiting for a row lock does not
-hold up every inbound message. Bodies run in the order of their keys (stable): every batch
-takes row locks in the same order, so two batches (or two processes) never deadlock on each
-other. A body may name its first statement (`Ahead`): on PostgreSQL consecutive bodies of a
-batch that share it have it run for all of them in one round trip. See docs/stores.md.
+On SQLite a leader first yields one turn of the loop, letting writers that are ready hand over
+theirs: inline SQLite never suspends inside a transaction, so nobody could join later.
+PostgreSQL runs `_PG_LANES` batches at once, and up to `_PG_MAX_LANES` while full batches wait
+for a lane, so a batch waiting for a row lock does not hold up every inbound message. Bodies
+run in the order of their keys (stable): every batch takes row locks in the same order, so two
+batches (or two processes) never deadlock on each other. A body may name its first statement
+(`Ahead`): on PostgreSQL consecutive bodies of a batch that share it have it run for all of
+them in one round trip. See docs/stores.md.
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ Body = Callable[[direct.DirectTx], Awaitable[T]]
 # another, each statement a round trip that waits a turn of the loop; on a saturated loop an
 # unbounded batch made its last message wait for every other's statements (measured: p99 of
 # inbound over 40 s in the surge bench). Fewer lanes make fuller batches (SMS bench at c=50:
-# 4 lanes 0.2 transactions a message and 0.41x, 16 lanes 0.58 and 0.34x), but under the surge
-# bench's load (500 a second beside 205 consoles' reads, a saturated loop) every round trip
-# waits for the loop, and the lanes bound the messages in flight: 4 lanes took 1,295 of 30,000
-# in the minute, 8 took 7,828-15,980, 16 took all 30,000 (PostgreSQL, load 2-3, one run each;
-# bench/README.md). A surge is what this is for. SQLite has one writer, inline: one lane.
-_PG_LANES = 16
+# 4 lanes 0.2 transactions a message and 0.41x, 16 lanes 0.58 and 0.34x), but on a saturated
+# loop every round trip waits for the loop, and a fixed 4 lanes bounded the messages in
+# flight: the surge bench took 1,295 of 30,000 in the minute, 16 lanes all 30,000
+# (bench/README.md). So _PG_LANES lanes take batches at once, and more, up to _PG_MAX_LANES,
+# open only while a full batch waits for one: a surge gets the lanes it needs, a busy but
+# keeping-up line gets full batches. SQLite has one writer, inline: one lane.
+_PG_LANES = 4
+_PG_MAX_LANES = 16
 _PG_BATCH = 8
 
 
@@ -95,6 +98,8 @@ class GroupCommit:
         self.engine = engine
         sqlite = engine.dialect.name == "sqlite"
         self._lanes = 1 if sqlite else lanes or _PG_LANES
+        # Lanes beyond _lanes open only while a full batch waits (see _PG_MAX_LANES).
+        self._max_lanes = self._lanes if sqlite or lanes else _PG_MAX_LANES
         self._most = 1 << 30 if sqlite else _PG_BATCH
         # SQLite's savepoints are in-process and cheap; PostgreSQL first tries a batch without
         # them and falls back to them only when a body raises.
@@ -111,7 +116,7 @@ class GroupCommit:
         `ahead`: the body's first statement (see Ahead)."""
         item = _Item(body, key, asyncio.get_running_loop().create_future(), ahead)
         self._pending.append(item)
-        if self._running < self._lanes:
+        if self._lane_free():
             self._running += 1
             try:
                 if self._gather:
@@ -128,13 +133,17 @@ class GroupCommit:
                 self._spread()
         return cast(T, await item.done)
 
+    def _lane_free(self) -> bool:
+        return self._running < self._lanes or (
+            self._running < self._max_lanes and len(self._pending) >= self._most)
+
     def _take(self) -> list[_Item]:
         batch, self._pending = self._pending[:self._most], self._pending[self._most:]
         return batch
 
     def _spread(self) -> None:
         """Free lanes take what is left waiting, each in a task of its own."""
-        while self._pending and self._running < self._lanes:
+        while self._pending and self._lane_free():
             self._running += 1
             task = asyncio.get_running_loop().create_task(self._drain(), name="group-commit")
             # The loop keeps only a weak reference to a task.
