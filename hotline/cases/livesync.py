@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.cases import conversations as convs
 from hotline.cases import floor_queries, staffing
@@ -196,32 +196,32 @@ class Reconciler:
         deps = self.deps
         async with deps.engine.connect() as conn:
             slices = min(_MAX_SLICES, -(-await floor_queries.count_open(conn) // self.slice_rows))
-            if slices <= 1:
-                found = await convs.open_conversations(conn)
-            else:
-                # The range in parts, the loop let go between them: on SQLite each read runs
-                # on the loop's thread, and 1,000 rows at once stalled it for tens of ms.
-                found = []
-                for part in range(_PARTS):
-                    found += await floor_queries.open_in_range(conn, *id_range(
-                        self.turn % slices * _PARTS + part, slices * _PARTS))
-                    await asyncio.sleep(0)
-            rows = {r.id: r for r in found}
-            again = sorted((self.suspects | self.strays) - set(rows))
-            rows.update((r.id, r) for r in await _by_ids(conn, again)
-                        if r.status != Status.CLOSED)
+            found = await convs.open_conversations(conn) if slices <= 1 else []
+        # The range in parts, each on a connection of its own, the loop let go between them:
+        # on SQLite each read runs on the loop's thread (1,000 rows at once stalled it for tens
+        # of ms), and its one connection, held across the pauses, kept every inbound message
+        # waiting for the whole range.
+        for part in range(_PARTS if slices > 1 else 0):
+            if part:
+                await asyncio.sleep(0)
+            async with deps.engine.connect() as conn:
+                found += await floor_queries.open_in_range(conn, *id_range(
+                    self.turn % slices * _PARTS + part, slices * _PARTS))
+        rows = {r.id: r for r in found}
+        again = sorted((self.suspects | self.strays) - set(rows))
+        rows.update((r.id, r) for r in await _by_ids(deps.engine, again)
+                    if r.status != Status.CLOSED)
         self.turn += 1
         if slices <= 1:
             held = await deps.live.held()
             return rows, set(held.anywhere), held
         in_redis = await self.walk.step(deps.redis, deps.keys, self.slice_rows)
         in_redis |= self.strays
-        async with deps.engine.connect() as conn:
-            # Redis holds them, the range did not cover them: open or not, SQL says (read
-            # after Redis, like the full pass).
-            extra = sorted(in_redis - set(rows))
-            rows.update((r.id, r) for r in await _by_ids(conn, extra)
-                        if r.status != Status.CLOSED)
+        # Redis holds them, the range did not cover them: open or not, SQL says (read after
+        # Redis, like the full pass).
+        extra = sorted(in_redis - set(rows))
+        rows.update((r.id, r) for r in await _by_ids(deps.engine, extra)
+                    if r.status != Status.CLOSED)
         return rows, in_redis, await held_of(deps.redis, deps.keys, sorted(in_redis | set(rows)))
 
     async def _repair(self, lost: list[convs.ConversationRow], closed: list[str],
@@ -244,13 +244,16 @@ class Reconciler:
         return "ok"
 
 
-async def _by_ids(conn: AsyncConnection, ids: list[str]) -> list[convs.ConversationRow]:
-    """floor_queries.by_ids a part at a time, the loop let go between parts (what Redis holds
-    outside the pass's range of ids is about 1,000 rows a pass on a large floor)."""
+async def _by_ids(engine: AsyncEngine, ids: list[str]) -> list[convs.ConversationRow]:
+    """floor_queries.by_ids a part at a time, each on a connection of its own, the loop let go
+    between parts (what Redis holds outside the pass's range of ids is about 1,000 rows a pass
+    on a large floor)."""
     out: list[convs.ConversationRow] = []
     for start in range(0, len(ids), _PART_ROWS):
-        out += await floor_queries.by_ids(conn, ids[start:start + _PART_ROWS])
-        await asyncio.sleep(0)
+        if start:
+            await asyncio.sleep(0)
+        async with engine.connect() as conn:
+            out += await floor_queries.by_ids(conn, ids[start:start + _PART_ROWS])
     return out
 
 
