@@ -20,7 +20,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from hotline.cases import conversations as convs
-from hotline.cases import livesync, urgency
+from hotline.cases import floor_queries, livesync, urgency
 from hotline.cases.live_records import StaffProfile
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
@@ -207,6 +207,24 @@ async def test_a_sliced_reconciler_rebuilds_on_drift_and_after_redis_loss(deps: 
     assert await _queued(deps) == set(waiting) - set(held)
     assert await deps.live.owners() == {cid: sid for cid in held}
     assert {await _pass(reconciler) for _ in range(6)} == {"ok"}
+
+
+async def test_sqlite_reads_of_open_cases_keep_to_their_index(deps: Deps) -> None:
+    """The reconciler's count of open cases (every pass) and its range read name their
+    index on SQLite, and the hint reaches SQLite: without it the count scanned the status
+    index, every closed case of the history included."""
+    if deps.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans by cost, with statistics")
+    await _waiting(deps, 3)
+    async with deps.engine.connect() as conn:
+        with statements_seen(deps.engine, "conversations") as seen:
+            assert await floor_queries.count_open(conn) == 3
+            await floor_queries.open_in_range(conn, "", None)
+    assert len(seen) == 2
+    for statement, params in seen:
+        assert "INDEXED BY ix_conversations_open_id" in statement
+        plan = await sqlite_plan(deps.engine, statement, params)
+        assert "ix_conversations_open_id" in plan, plan
 
 
 def test_id_ranges_cover_every_id_once() -> None:
