@@ -351,13 +351,19 @@ async def floor(args: argparse.Namespace, waiting: int) -> list[dict[str, Any]]:
             tasks = [asyncio.create_task(c.run()) for c in consoles]
             chats = await open_chats(session, inst.url, VICTIMS)
             # The client's own full collections stalled it 120-170 ms under load: what it
-            # built so far lives to the end.
+            # built so far lives to the end, and nothing is collected during the load (a
+            # minute's garbage is a few hundred MB at most; every latency measured here
+            # includes the client's stalls).
             gc.collect()
             gc.freeze()
             await asyncio.sleep(3)
             spy = Path(args.profile) / f"load-{waiting}.txt" if args.profile else None
-            out.append(await phase("load", inst, session, args.seconds, list(consoles),
-                                   (args.rate, chats), spy))
+            gc.disable()
+            try:
+                out.append(await phase("load", inst, session, args.seconds, list(consoles),
+                                       (args.rate, chats), spy))
+            finally:
+                gc.enable()
             if spy is not None:
                 print(f"  py-spy, load at {waiting} waiting, own samples (stacks in {spy}):")
                 for n, func in out[-1]["spy"]:
