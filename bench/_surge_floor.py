@@ -4,10 +4,12 @@ clients' small helpers: logging in, /proc figures, the loop-lag histogram from /
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import re
 import secrets
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,8 +133,6 @@ asyncio.run(main(float(sys.argv[1])))
 async def bare_loop(seconds: float) -> tuple[float, float]:
     """p99 and max (ms) of the stalls of a bare loop in a process of its own, run for
     `seconds` beside the server: the baseline for the server's loop stalls."""
-    import asyncio
-    import sys
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _BARE_LOOP, str(seconds), stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
@@ -170,9 +170,7 @@ async def profile(pid: int, seconds: float, out: Path) -> list[tuple[int, str]]:
     """py-spy samples of a process for `seconds` (idle threads left out; not pausing it, so
     the figures of a phase it samples stay near the unsampled ones), written to `out` as
     collapsed stacks; the 12 functions seen most at the top of a stack (own time)."""
-    import asyncio
     import shutil
-    import sys
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     proc = await asyncio.create_subprocess_exec(
         spy, "record", "--format", "raw", "-o", str(out), "-d", str(int(seconds)), "-r", "200",

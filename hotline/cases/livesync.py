@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.cases import conversations as convs
 from hotline.cases import floor_queries, staffing
@@ -196,17 +198,14 @@ class Reconciler:
         deps = self.deps
         async with deps.engine.connect() as conn:
             slices = min(_MAX_SLICES, -(-await floor_queries.count_open(conn) // self.slice_rows))
-            found = await convs.open_conversations(conn) if slices <= 1 else []
-        # The range in parts, each on a connection of its own, the loop let go between them:
-        # on SQLite each read runs on the loop's thread (1,000 rows at once stalled it for tens
-        # of ms), and its one connection, held across the pauses, kept every inbound message
-        # waiting for the whole range.
-        for part in range(_PARTS if slices > 1 else 0):
-            if part:
-                await asyncio.sleep(0)
-            async with deps.engine.connect() as conn:
-                found += await floor_queries.open_in_range(conn, *id_range(
-                    self.turn % slices * _PARTS + part, slices * _PARTS))
+            if slices <= 1:
+                found = await convs.open_conversations(conn)
+        if slices > 1:
+            ranges = [id_range(self.turn % slices * _PARTS + part, slices * _PARTS)
+                      for part in range(_PARTS)]
+            found = await _apart(deps.engine, [
+                functools.partial(floor_queries.open_in_range, low=low, high=high)
+                for low, high in ranges])
         rows = {r.id: r for r in found}
         again = sorted((self.suspects | self.strays) - set(rows))
         rows.update((r.id, r) for r in await _by_ids(deps.engine, again)
@@ -245,15 +244,27 @@ class Reconciler:
 
 
 async def _by_ids(engine: AsyncEngine, ids: list[str]) -> list[convs.ConversationRow]:
-    """floor_queries.by_ids a part at a time, each on a connection of its own, the loop let go
-    between parts (what Redis holds outside the pass's range of ids is about 1,000 rows a pass
-    on a large floor)."""
+    """floor_queries.by_ids a part at a time (what Redis holds outside the pass's range of ids
+    is about 1,000 rows a pass on a large floor), see _apart."""
+    return await _apart(engine, [
+        functools.partial(floor_queries.by_ids, ids=ids[start:start + _PART_ROWS])
+        for start in range(0, len(ids), _PART_ROWS)])
+
+
+_Read = Callable[[AsyncConnection], Awaitable[list[convs.ConversationRow]]]
+
+
+async def _apart(engine: AsyncEngine, reads: list[_Read]) -> list[convs.ConversationRow]:
+    """The reads one after another, each on a connection of its own, the loop let go between
+    them: on SQLite each read runs on the loop's thread (1,000 rows at once stalled it for tens
+    of ms), and its one connection, held across the pauses, kept every inbound message
+    waiting for them all."""
     out: list[convs.ConversationRow] = []
-    for start in range(0, len(ids), _PART_ROWS):
-        if start:
+    for at, read in enumerate(reads):
+        if at:
             await asyncio.sleep(0)
         async with engine.connect() as conn:
-            out += await floor_queries.by_ids(conn, ids[start:start + _PART_ROWS])
+            out += await read(conn)
     return out
 
 
