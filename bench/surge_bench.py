@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/surge_bench.py [--database sqlite|postgresql] [--waiting 10000]
         [--counselors 1000] [--leads 5] [--consoles 200] [--rate 500] [--seconds 60] [--idle 20]
-        [--profile DIR]
+        [--instances 1] [--profile DIR]
 
 Two floors, each on a fresh database and private redis-server, the same in everything but the
 queue: the baseline with nothing waiting, then the surge with W waiting (urgency as aging would
@@ -17,6 +17,11 @@ cases (a busy night: nobody is free, so nothing waiting is taken), and the leads
     lead and 2 s for a counselor, and no read for a message event on the lead page, as the
     pages now do), and --rate inbound messages a second (half web chat, half signed Twilio SMS,
     from 1,000 victims each) for --seconds, sent on a fixed schedule.
+With --instances N (PostgreSQL; the deployed shape, design.md: several instances behind a
+proxy sharing Redis and the database), N `hotline serve` processes share the floor: console k
+and message i go to instance k mod N and i mod N, as a round-robin proxy would send them; the
+loop's stalls, /healthz and events are those of every instance together, CPU their sum, RSS
+the largest instance's.
 Printed for each phase: the loop's stalls measured inside the server (`hotline_loop_lag_seconds`,
 a task waking every 10 ms; p99 and max as the histogram's bucket bounds) next to those of a
 bare loop in a process of its own running beside it (the machine's share), /healthz latency
@@ -73,6 +78,7 @@ TEXT = "hello, I found an old picture of me on a phone and I do not know what to
 VICTIMS = 1000  # per channel
 # The server's own measure of event to console (hotline.web.sse).
 DELIVERY = "hotline_event_delivery_seconds"
+LAG = "hotline_loop_lag_seconds"
 EXTRA_TOML = f"""[limits]
 address_sessions_burst = 100000
 address_sessions_per_hour = 1000000
@@ -150,25 +156,30 @@ class Console:
             await asyncio.sleep(self.gap)
 
 
-async def open_chats(session: aiohttp.ClientSession, base: str, n: int) -> list[dict[str, str]]:
-    """n web chat sessions: each one's cookie and CSRF header."""
-    out: list[dict[str, str]] = []
+# A web chat session: the instance it was opened on, and its cookie and CSRF header.
+Chat = tuple[str, dict[str, str]]
+
+
+async def open_chats(session: aiohttp.ClientSession, bases: list[str], n: int) -> list[Chat]:
+    """n web chat sessions, the k-th opened on bases[k mod N]."""
+    out: list[Chat] = []
     sem = asyncio.Semaphore(20)
 
-    async def one() -> None:
+    async def one(base: str) -> None:
         async with sem, session.get(f"{base}/chat?lang=en") as resp:
             html = await resp.text()
             csrf = html.split('name="csrf-token" content="')[1].split('"')[0]
-            out.append({"Cookie": f"hl_chat={resp.cookies['hl_chat'].value}",
-                        "X-CSRF-Token": csrf})
-    await asyncio.gather(*(one() for _ in range(n)))
+            out.append((base, {"Cookie": f"hl_chat={resp.cookies['hl_chat'].value}",
+                               "X-CSRF-Token": csrf}))
+    await asyncio.gather(*(one(bases[k % len(bases)]) for k in range(n)))
     return out
 
 
-async def inbound(session: aiohttp.ClientSession, base: str, rate: float, seconds: float,
-                  chats: list[dict[str, str]], stats: Stats) -> None:
-    """rate messages a second on a fixed schedule; a message due while 256 are in flight
-    waits (counted as late), and those still waiting at the end are not sent (unsent)."""
+async def inbound(session: aiohttp.ClientSession, bases: list[str], rate: float,
+                  seconds: float, chats: list[Chat], stats: Stats) -> None:
+    """rate messages a second on a fixed schedule (an SMS to bases[i mod N], a chat message
+    to the instance its chat was opened on); a message due while 256 are in flight waits
+    (counted as late), and those still waiting at the end are not sent (unsent)."""
     validator = RequestValidator(TOKEN)
     numbers = 821000000000 + int(secrets.token_hex(3), 16) * 1000
     locks = [asyncio.Lock() for _ in chats]
@@ -179,6 +190,7 @@ async def inbound(session: aiohttp.ClientSession, base: str, rate: float, second
     async def one(i: int) -> None:
         try:
             if i % 2:
+                base = bases[(i // 2) % len(bases)]
                 form = {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": ACCOUNT,
                         "From": f"+{numbers + (i // 2) % VICTIMS}", "To": OUR_NUMBER,
                         "Body": TEXT.format(i=i), "NumMedia": "0"}
@@ -191,10 +203,11 @@ async def inbound(session: aiohttp.ClientSession, base: str, rate: float, second
             else:
                 v = (i // 2) % len(chats)
                 body = {"text": TEXT.format(i=i), "client_id": f"s{i:015d}", "language": "en"}
+                chat_base, headers = chats[v]
                 async with locks[v]:
                     t0 = time.perf_counter()
-                    async with session.post(f"{base}/chat/api/messages", json=body,
-                                            headers=chats[v]) as r:
+                    async with session.post(f"{chat_base}/chat/api/messages", json=body,
+                                            headers=headers) as r:
                         await r.read()
                         status, kind = r.status, "webchat"
             if status >= 300:
@@ -254,49 +267,57 @@ async def keep_present(redis: Redis, keys: Keys, ids: list[int], stop: asyncio.E
             await asyncio.wait_for(stop.wait(), 10)
 
 
-async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, seconds: float,
-                consoles: list[Console], load: tuple[float, list[dict[str, str]]] | None,
+async def buckets(session: aiohttp.ClientSession, insts: list[Instance],
+                  metric: str = LAG) -> list[tuple[float, float]]:
+    """A histogram of every instance together (counts per bucket added)."""
+    each = [await lag_buckets(session, i.url, METRICS_TOKEN, metric) for i in insts]
+    return [(le, sum(b[k][1] for b in each)) for k, (le, _) in enumerate(each[0])]
+
+
+async def phase(name: str, insts: list[Instance], session: aiohttp.ClientSession,
+                seconds: float, consoles: list[Console], load: tuple[float, list[Chat]] | None,
                 spy: Path | None = None) -> dict[str, Any]:
-    assert inst.proc is not None
-    pid = inst.proc.pid
+    pids = [i.proc.pid for i in insts if i.proc is not None]
     stats = Stats()
     for c in consoles:
         c.stats, c.recording = stats, True
     stop = asyncio.Event()
-    poller = asyncio.create_task(poll_healthz(session, inst.url, stats, stop))
+    pollers = [asyncio.create_task(poll_healthz(session, i.url, stats, stop)) for i in insts]
     lagger = asyncio.create_task(client_lag(stats, stop))
-    before = await lag_buckets(session, inst.url, METRICS_TOKEN)
-    sent0 = await lag_buckets(session, inst.url, METRICS_TOKEN, DELIVERY)
-    cpu0, t0, peak = cpu_s(pid), time.perf_counter(), rss_mb(pid)
-    waited0 = run_delay_s(pid)
+    before = await buckets(session, insts)
+    sent0 = await buckets(session, insts, DELIVERY)
+    cpu0, t0 = sum(map(cpu_s, pids)), time.perf_counter()
+    peak = max(map(rss_mb, pids))
+    waited0 = sum(map(run_delay_s, pids))
     bare = asyncio.create_task(bare_loop(seconds))
     own0 = time.process_time()
-    # Sampling the load phase itself (the idle phase is sampled after it, not during).
-    spying = (asyncio.create_task(profile(pid, seconds, spy))
+    # Sampling the load phase itself (the idle phase is sampled after it, not during); of
+    # several instances, the first.
+    spying = (asyncio.create_task(profile(pids[0], seconds, spy))
               if spy is not None and load is not None else None)
     if load is None:
         end = t0 + seconds
         while time.perf_counter() < end:
             await asyncio.sleep(1)
-            peak = max(peak, rss_mb(pid))
+            peak = max(peak, *map(rss_mb, pids))
     else:
-        sender = asyncio.create_task(inbound(session, inst.url, load[0], seconds, load[1],
-                                             stats))
+        sender = asyncio.create_task(inbound(session, [i.url for i in insts], load[0],
+                                             seconds, load[1], stats))
         while not sender.done():
             await asyncio.sleep(1)
-            peak = max(peak, rss_mb(pid))
+            peak = max(peak, *map(rss_mb, pids))
     wall = time.perf_counter() - t0
-    cpu = (cpu_s(pid) - cpu0) / wall
-    waited = (run_delay_s(pid) - waited0) / wall
+    cpu = (sum(map(cpu_s, pids)) - cpu0) / wall
+    waited = (sum(map(run_delay_s, pids)) - waited0) / wall
     client = (time.process_time() - own0) / wall
     top = await spying if spying is not None else []
     bare_p99, bare_max = await bare
-    after = await lag_buckets(session, inst.url, METRICS_TOKEN)
-    sent1 = await lag_buckets(session, inst.url, METRICS_TOKEN, DELIVERY)
+    after = await buckets(session, insts)
+    sent1 = await buckets(session, insts, DELIVERY)
     for c in consoles:
         c.recording = False
     stop.set()
-    await poller
+    await asyncio.gather(*pollers)
     await lagger
     p99, lag_max, n = lag_figures(before, after)
     nan = float("nan")
@@ -304,7 +325,7 @@ async def phase(name: str, inst: Instance, session: aiohttp.ClientSession, secon
     return {"name": name, "stats": stats, "lag_p99": p99, "lag_max": lag_max, "lag_n": n,
             "bare": (bare_p99, bare_max), "delivery": (d99, d_max, d_n), "cpu": cpu,
             "waited": waited, "client_cpu": client, "spy": top,
-            "rss": rss_mb(pid), "rss_peak": peak, "wall": wall,
+            "rss": max(map(rss_mb, pids)), "rss_peak": peak, "wall": wall,
             "load": os.getloadavg()}
 
 
@@ -314,28 +335,32 @@ async def floor(args: argparse.Namespace, waiting: int) -> list[dict[str, Any]]:
         await seed(servers.database_url, args.counselors, args.leads, waiting)
         prefix = f"b{secrets.token_hex(5)}"
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-        inst = Instance(servers.tmp, "surge", servers.database_url, servers.redis.url, prefix,
-                        secret, extra_toml=EXTRA_TOML, log_level="INFO")
-        inst.env.update(HOTLINE_TWILIO_ACCOUNT_SID=ACCOUNT, HOTLINE_TWILIO_AUTH_TOKEN=TOKEN,
-                        HOTLINE_METRICS_TOKEN=METRICS_TOKEN)
+        insts = [Instance(servers.tmp, f"surge{k}", servers.database_url, servers.redis.url,
+                          prefix, secret, extra_toml=EXTRA_TOML, log_level="INFO")
+                 for k in range(args.instances)]
+        for inst in insts:
+            inst.env.update(HOTLINE_TWILIO_ACCOUNT_SID=ACCOUNT, HOTLINE_TWILIO_AUTH_TOKEN=TOKEN,
+                            HOTLINE_METRICS_TOKEN=METRICS_TOKEN)
         redis = Redis.from_url(servers.redis.url, decode_responses=True)
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
                                         cookie_jar=aiohttp.DummyCookieJar())
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         try:
-            inst.start()
-            await inst.wait_ready(session)
+            for inst in insts:
+                inst.start()
+                await inst.wait_ready(session)
             keeper = asyncio.create_task(keep_present(
                 redis, Keys(prefix), list(range(1, args.counselors + 1)), stop))
             print(f"  floor of {waiting} waiting ready in {time.perf_counter() - t0:.0f} s",
                   flush=True)
             await asyncio.sleep(5)  # the first reconcile and aging passes
-            out = [await phase("idle", inst, session, args.idle, [], None)]
-            if args.profile and inst.proc is not None:
+            out = [await phase("idle", insts, session, args.idle, [], None)]
+            first = insts[0].proc
+            if args.profile and first is not None:
                 # After the idle phase: the profiler's own sampling is not in its figures.
                 path = Path(args.profile) / f"idle-{waiting}.txt"
-                top = await profile(inst.proc.pid, args.idle, path)
+                top = await profile(first.pid, args.idle, path)
                 print(f"  py-spy, idle at {waiting} waiting, own samples (stacks in {path}):")
                 for n, func in top:
                     print(f"    {n:6} {func[:110]}")
@@ -343,13 +368,15 @@ async def floor(args: argparse.Namespace, waiting: int) -> list[dict[str, Any]]:
                      + [(f"c{i}", "counselor") for i in range(args.consoles)])
             sem = asyncio.Semaphore(4)
 
-            async def console(name: str, kind: str) -> Console:
+            async def console(name: str, kind: str, base: str) -> Console:
                 async with sem:
-                    return Console(session, inst.url, await login(session, inst.url, name),
-                                   kind, Stats())
-            consoles = await asyncio.gather(*(console(n, k) for n, k in names))
+                    return Console(session, base, await login(session, base, name), kind,
+                                   Stats())
+            bases = [i.url for i in insts]
+            consoles = await asyncio.gather(*(console(n, kind, bases[k % len(bases)])
+                                              for k, (n, kind) in enumerate(names)))
             tasks = [asyncio.create_task(c.run()) for c in consoles]
-            chats = await open_chats(session, inst.url, VICTIMS)
+            chats = await open_chats(session, bases, VICTIMS)
             # The client's own full collections stalled it 120-170 ms under load: what it
             # built so far lives to the end, and nothing is collected during the load (a
             # minute's garbage is a few hundred MB at most; every latency measured here
@@ -360,7 +387,7 @@ async def floor(args: argparse.Namespace, waiting: int) -> list[dict[str, Any]]:
             spy = Path(args.profile) / f"load-{waiting}.txt" if args.profile else None
             gc.disable()
             try:
-                out.append(await phase("load", inst, session, args.seconds, list(consoles),
+                out.append(await phase("load", insts, session, args.seconds, list(consoles),
                                        (args.rate, chats), spy))
             finally:
                 gc.enable()
@@ -377,7 +404,8 @@ async def floor(args: argparse.Namespace, waiting: int) -> list[dict[str, Any]]:
             await asyncio.gather(*tasks, return_exceptions=True)
             await session.close()
             await redis.aclose()
-            inst.kill()
+            for inst in insts:
+                inst.kill()
 
 
 def _ms(values: list[float], p: str) -> str:
@@ -432,13 +460,21 @@ async def main() -> int:
     ap.add_argument("--rate", type=float, default=500.0)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--idle", type=float, default=20.0)
+    ap.add_argument("--instances", type=int, default=1,
+                    help="hotline serve processes sharing the floor (PostgreSQL only)")
     ap.add_argument("--profile", metavar="DIR",
                     help="sample the server with py-spy after each idle phase (as long "
                          "again) and during each load phase")
     args = ap.parse_args()
+    if args.instances < 1:
+        ap.error("--instances: expected 1 or more")
+    if args.instances > 1 and args.database != "postgresql":
+        ap.error("--instances: several instances share PostgreSQL; SQLite is one process's "
+                 "database (use --database postgresql)")
     print(f"surge bench: {args.database}; {args.counselors} counselors at capacity, "
           f"{args.leads} lead + {args.consoles} counselor consoles, {args.rate:.0f} msg/s for "
-          f"{args.seconds:.0f} s; load average {os.getloadavg()[0]:.1f}", flush=True)
+          f"{args.seconds:.0f} s; {args.instances} instance(s); "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     try:
         results = {}
         for label, waiting in (("0 waiting", 0), (f"{args.waiting} waiting", args.waiting)):
