@@ -84,7 +84,8 @@ class TwilioConfig:
                 raise ConfigError(f"twilio.{name}: expected {low}..{high}, got {value}")
         if not 0.5 <= self.rest_timeout_seconds <= 60:
             raise ConfigError("twilio.rest_timeout_seconds: expected 0.5..60")
-        if not (self.home_country_code.isdigit() and 1 <= len(self.home_country_code) <= 3
+        if not (self.home_country_code.isascii() and self.home_country_code.isdigit()
+                and 1 <= len(self.home_country_code) <= 3
                 and not self.home_country_code.startswith("0")):
             raise ConfigError("twilio.home_country_code: expected 1-3 digits like 82")
         if not self.queue_name or len(self.queue_name) > 64:

@@ -190,6 +190,8 @@ BAD = [
      "twilio.home_country_code"),
     ("twilio-home-country-plus", _with("twilio", "home_country_code", "+82"),
      "twilio.home_country_code"),
+    ("twilio-home-country-full-width", _with("twilio", "home_country_code", "\uff18\uff12"),
+     "twilio.home_country_code"),
     ("routing-scan-limit-huge", _with("routing", "scan_limit", 5001), "routing.scan_limit"),
     ("routing-no-new-negative", _with("routing", "no_new_offers_minutes", -1),
      "routing.no_new_offers_minutes"),

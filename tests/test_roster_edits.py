@@ -205,5 +205,7 @@ async def test_leads_see_waiting_languages_nobody_covers_now_and_ahead(
     # Leads only; hours bounded and named.
     co = await staff(app_runner, "co", languages=("en",))
     assert (await co.client.get("/api/v1/roster/cover")).status == 404
-    resp = await lead.client.get("/api/v1/roster/cover", params={"hours": "99"})
-    assert resp.status == 400 and (await resp.json())["field"] == "hours"
+    # A superscript or full-width digit is a digit to str.isdigit, not to int(): was a 500.
+    for hours in ("99", "\u00b9", "\uff13"):
+        resp = await lead.client.get("/api/v1/roster/cover", params={"hours": hours})
+        assert resp.status == 400 and (await resp.json())["field"] == "hours", hours

@@ -202,3 +202,14 @@ async def test_desk_alert_to_takedown_person_and_ack_from_telegram(
         await wait_for(marked, timeout=10)
     finally:
         await runner.stop()
+
+
+@pytest.mark.parametrize("raw", ["\u00b9", "\uff11\uff12", "12a", "-", ""])
+def test_linking_refuses_what_is_not_an_id_naming_the_argument(
+        config: Config, raw: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A superscript or full-width digit is a digit to str.isdigit, not to int(): it was a
+    traceback; now it is the same clear error as any other bad id."""
+    code = telegram_cli.dispatch(argparse.Namespace(
+        command="counselor", counselor_command="telegram", name="tk", telegram_id=raw), config)
+    assert code == 2
+    assert "TELEGRAM_ID: expected the number /whoami shows" in capsys.readouterr().err

@@ -220,7 +220,8 @@ async def floor_page(request: web.Request) -> web.Response:
         elif part == "active":
             page = await floorview.active(deps, limit, after)
         else:
-            if after is not None and not (after.isdigit() and len(after) <= 9):
+            if after is not None and not (after.isascii() and after.isdigit()
+                                              and len(after) <= 9):
                 raise floorview.BadCursor(after)
             page = await floorview.agents_json(deps, limit, int(after or 0))
     except floorview.BadCursor:

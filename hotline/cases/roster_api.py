@@ -91,7 +91,7 @@ async def roster_cover(request: web.Request) -> web.Response:
     _require_lead(await require_staff(request))
     deps = request.app[DEPS]
     raw = request.query.get("hours", str(deps.config.roster.cover_hours))
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_COVER_HOURS:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_COVER_HOURS:
         raise json_error(400, f"hours: expected 1 to {_MAX_COVER_HOURS}", field="hours")
     now = datetime.now(UTC)
     async with deps.engine.connect() as conn:

@@ -96,7 +96,7 @@ def _set_webhook(cfg: Config) -> int:
 def _link(cfg: Config, name: str, raw_id: str) -> int:
     if raw_id.lower() == "none":
         telegram_id: int | None = None
-    elif raw_id.lstrip("-").isdigit() and len(raw_id) <= 20:
+    elif raw_id.isascii() and raw_id.lstrip("-").isdigit() and len(raw_id) <= 20:
         telegram_id = int(raw_id)
     else:
         return _fail("TELEGRAM_ID: expected the number /whoami shows, or none")
