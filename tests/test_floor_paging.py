@@ -5,6 +5,8 @@ their place); the counts are the whole floor's; bad paging input is a 400 naming
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from hotline.cases import conversations as convs
+from hotline.cases import floorview
 from hotline.cases import staffing as agent_sync
 from hotline.cases.live_records import Waiting
 from hotline.cases.tables import conversations
@@ -98,6 +101,19 @@ async def test_queue_pages_give_every_case_once_in_queue_order(app_runner: AppRu
     assert [w["id"] for w in first["waiting"]] == _order(made)[:50]
 
 
+async def test_consoles_asking_together_get_the_page_encoded_once(app_runner: AppRunner
+                                                                   ) -> None:
+    """Two hundred consoles read the queue after the same event: the page is read once and
+    encoded as JSON once, every console sent the same bytes (one loop turn wakes them all)."""
+    deps, _lead, mina, made = await _floor_world(app_runner)
+    bodies = await asyncio.gather(*(floorview.queue_json(deps, 50, None) for _ in range(20)))
+    assert all(b is bodies[0] for b in bodies)
+    assert [w["id"] for w in json.loads(bodies[0])["waiting"]] == _order(made)[:50]
+    resp = await mina.client.get("/api/v1/queue")
+    assert resp.content_type == "application/json"
+    assert (await resp.json())["total"] == WAITING
+
+
 async def test_the_floor_is_a_summary_and_first_pages(app_runner: AppRunner) -> None:
     deps, lead, mina, made = await _floor_world(app_runner)
     floor = await _get(lead, "/api/v1/floor?limit=10")
@@ -156,6 +172,9 @@ async def test_bad_paging_input_is_a_400_naming_the_field(app_runner: AppRunner)
                         ("/api/v1/floor?limit=500", "limit"),
                         ("/api/v1/floor/active?after=abc.def", "after"),
                         ("/api/v1/floor/agents?after=1.2", "after"),
+                        # Digits to str.isdigit, not to int(): was a 500.
+                        ("/api/v1/floor/agents?after=%C2%B9", "after"),
+                        ("/api/v1/floor/agents?after=%EF%BC%93", "after"),
                         ("/api/v1/floor/unassigned?after=" + "a" * 101, "after")]:
         body = await _get(lead, path, 400)
         assert body["error"].startswith(field), (path, body)

@@ -71,11 +71,11 @@ async def queue(request: web.Request) -> web.Response:
     waited, offer (no text); with the total and the count per urgency."""
     await require_staff(request)
     try:
-        page = await floorview.queue(request.app[DEPS], page_limit(request),
-                                     page_after(request))
+        body = await floorview.queue_json(request.app[DEPS], page_limit(request),
+                                          page_after(request))
     except floorview.BadCursor:
         raise json_error(400, "after: not a cursor of this list", field="after") from None
-    return web.json_response(page)
+    return web.Response(body=body, content_type="application/json")
 
 
 @routes.get("/api/v1/cases/mine")

@@ -10,7 +10,9 @@ from SQL by assignment time. Used by the lead's floor, /api/v1/queue, `hotline q
 from __future__ import annotations
 
 import functools
+import json
 import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,7 +36,7 @@ MAX_LIMIT = paging.MAX_LIMIT
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "BadCursor", "Cursor", "active", "agents_json",
-           "floor", "queue", "summary", "waiting_json"]
+           "floor", "queue", "queue_json", "summary", "waiting_json"]
 
 
 def waiting_json(w: Waiting, offered_to: int | None, now: int, reasons: tuple[str, ...]
@@ -58,10 +60,29 @@ async def offers_to(deps: Deps, counselor_id: int
     return [(w, deadline, reasons.get(w.conversation_id, ())) for w, deadline in mine]
 
 
+@dataclass(frozen=True)
+class _SharedPage:
+    """A queue page as read once for every console that asked, and as JSON, encoded once:
+    two hundred consoles sent the same 9 KB, each encoding it in the one loop turn that woke
+    them all."""
+
+    data: dict[str, Any]
+    body: bytes
+
+
 async def queue(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
     """One page of the unassigned cases, best first: {"waiting", "total", "by_urgency",
     "next"}. BadCursor if `after` is not a cursor this wrote. Every console asks for the same
     first page after the queue moves: asked together, it is read once (shared_read)."""
+    return (await _shared_queue(deps, limit, after)).data
+
+
+async def queue_json(deps: Deps, limit: int, after: str | None) -> bytes:
+    """`queue` as JSON: the same bytes for every caller of the same read."""
+    return (await _shared_queue(deps, limit, after)).body
+
+
+async def _shared_queue(deps: Deps, limit: int, after: str | None) -> _SharedPage:
     cursor = Cursor.decode(after) if after else None
     reads = _queue_reads.get(deps.redis)
     if reads is None:
@@ -71,19 +92,20 @@ async def queue(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
 
 # The queue's shared reads, per Redis client (one per app).
 _queue_reads: weakref.WeakKeyDictionary[
-    Redis, NextRead[tuple[int, Cursor | None], dict[str, Any]]] = weakref.WeakKeyDictionary()
+    Redis, NextRead[tuple[int, Cursor | None], _SharedPage]] = weakref.WeakKeyDictionary()
 
 
-async def _queue(deps: Deps, key: tuple[int, Cursor | None]) -> dict[str, Any]:
+async def _queue(deps: Deps, key: tuple[int, Cursor | None]) -> _SharedPage:
     limit, cursor = key
     page: QueuePage = await paging.page(deps.redis, deps.keys, limit, cursor)
     now = now_ms()
     async with deps.engine.connect() as conn:
         reasons = await convs.reasons_of(conn, [w.conversation_id for w, _ in page.items])
-    return {"waiting": [waiting_json(w, to, now, reasons.get(w.conversation_id, ()))
+    data = {"waiting": [waiting_json(w, to, now, reasons.get(w.conversation_id, ()))
                         for w, to in page.items],
             "total": page.total, "by_urgency": page.by_urgency,
             "next": page.next.encode() if page.next else None}
+    return _SharedPage(data, json.dumps(data).encode())
 
 
 async def summary(deps: Deps) -> dict[str, Any]:
