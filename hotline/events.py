@@ -39,6 +39,10 @@ _READ_BLOCK_MS = 2000
 _BATCH_WINDOW_S = 0.02
 # Events fanned out to the subscribers in one step of the loop, at most.
 _FAN_OUT_CHUNK = 50
+# Subscribers offered those events in one step of the loop, at most: each stream an offer
+# wakes writes to its client in the next step, and two hundred consoles woken by one event
+# held that step for 15-30 ms (about 75 us a stream) under the surge.
+_WAKE_PER_STEP = 40
 # Replay reads the log this many entries at a time, at most this many replays at once.
 REPLAY_CHUNK = 100
 _REPLAY_READERS = 4
@@ -227,6 +231,15 @@ class Subscription:
             self.queue.put_nowait(None)
 
 
+def _offer(events: list[Event], subs: list[Subscription]) -> None:
+    for event in events:
+        kind, case = event.get("type"), event.get("conversation")
+        for sub in subs:
+            cases = sub.cases
+            if cases is None or kind in sub.heard or case in cases:
+                sub.offer(event)
+
+
 class Hub:
     """One stream reader per process, fanning out to every connected client in it."""
 
@@ -349,26 +362,23 @@ class Hub:
                 continue
             for _stream, entries in resp or []:
                 for at in range(0, len(entries), _FAN_OUT_CHUNK):
-                    if at:
-                        # Let the loop go between chunks: fanning 500 events out to 200
-                        # consoles in one step held it for 100-160 ms under the surge.
-                        await asyncio.sleep(0)
-                    self._fan_out(entries[at:at + _FAN_OUT_CHUNK])
+                    await self._fan_out(entries[at:at + _FAN_OUT_CHUNK], first=not at)
             if resp is None or not resp:
                 await self._detect_reset()
             else:
                 await asyncio.sleep(_BATCH_WINDOW_S)
 
-    def _fan_out(self, entries: list[Any]) -> None:
+    async def _fan_out(self, entries: list[Any], first: bool) -> None:
+        """Offer `entries` to every subscriber, each in order, letting the loop go between
+        slices (fanning 500 events out to 200 consoles in one step held it for 100-160 ms
+        under the surge; each slice's streams then write in a step of their own)."""
+        events = [_decode(entry) for entry in entries]
         subs = list(self.subs)
-        for entry in entries:
-            event = _decode(entry)
-            self._last_id = event["id"]
-            kind, case = event.get("type"), event.get("conversation")
-            for sub in subs:
-                cases = sub.cases
-                if cases is None or kind in sub.heard or case in cases:
-                    sub.offer(event)
+        for at in range(0, len(subs), _WAKE_PER_STEP):
+            if at or not first:
+                await asyncio.sleep(0)
+            _offer(events, subs[at:at + _WAKE_PER_STEP])
+        self._last_id = events[-1]["id"]
 
     async def _detect_reset(self) -> None:
         # A restarted Redis without our stream starts ids from scratch; follow it from 0.
