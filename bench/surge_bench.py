@@ -43,6 +43,7 @@ import os
 import secrets
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,8 @@ class Stats:
     late: int = 0
     unsent: int = 0
     event_lag: dict[str, list[float]] = field(default_factory=lambda: {"lead": [], "counselor": []})
+    event_kinds: dict[str, Counter[str]] = field(
+        default_factory=lambda: {"lead": Counter(), "counselor": Counter()})
     fetch: dict[str, list[float]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     fetch_bytes: dict[str, list[int]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     healthz: list[float] = field(default_factory=list)
@@ -130,6 +133,8 @@ class Console:
                         sent_ms = int(line[4:].split("-", 1)[0])
                         self.stats.event_lag[self.kind].append(time.time() * 1000 - sent_ms)
                     elif line.startswith("event: "):
+                        if self.recording:
+                            self.stats.event_kinds[self.kind][line[7:].strip()] += 1
                         if not (self.skip_messages and line.startswith("event: message")):
                             self.dirty.set()
         finally:
@@ -431,8 +436,12 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
         "inbound ok / errors / unsent": f"{len(inbound)} / {len(s.errors)} / {s.unsent}",
         "event written, in the server: p99 / max ms": "{:.0f} / {:.0f}".format(
             *r["delivery"][:2]),
-        "event to lead p99 ms": _plain_ms(s.event_lag["lead"], "p99"),
-        "event to counselor p99 ms": _plain_ms(s.event_lag["counselor"], "p99"),
+        "events to leads n / p99 ms": f"{len(s.event_lag['lead'])} / "
+                                      f"{_plain_ms(s.event_lag['lead'], 'p99')}",
+        "events to counselors n / p99 ms": f"{len(s.event_lag['counselor'])} / "
+                                           f"{_plain_ms(s.event_lag['counselor'], 'p99')}",
+        "counselors' events, most common": ", ".join(
+            f"{k} {n}" for k, n in s.event_kinds["counselor"].most_common(3)) or "-",
         "lead fetch n / p50 / p99 ms": f"{len(s.fetch['lead'])} / {_ms(s.fetch['lead'], 'p50')}"
                                        f" / {_ms(s.fetch['lead'], 'p99')}",
         "lead fetch KB (max)": f"{max(fb['lead']) / 1024:.1f}" if fb["lead"] else "-",
