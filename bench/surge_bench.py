@@ -91,6 +91,15 @@ phone_number = "{OUR_NUMBER}"
 """
 
 
+# The kinds each page's stream asks for (H.events sends the kinds it has handlers for: lead.js,
+# console.js with its offers bar).
+LEAD_KINDS = ("alert,alert.acked,assigned,bans,closed,coverage,handover,handover.planned,"
+              "lead.attention,offer.declined,offer.expired,offered,presence,queued,reset,roster,"
+              "urgency,victim.left")
+COUNSELOR_KINDS = ("alert,alert.acked,assigned,closed,handover,message,offer.declined,"
+                   "offer.expired,offered,presence,queued,reset,roster,urgency,victim.left")
+
+
 @dataclass
 class Stats:
     inbound: dict[str, list[float]] = field(default_factory=lambda: {"webchat": [], "sms": []})
@@ -124,7 +133,9 @@ class Console:
     async def run(self) -> None:
         fetcher = asyncio.create_task(self._fetcher())
         try:
-            async with self.session.get(f"{self.base}/api/v1/events", headers=self.headers,
+            kinds = LEAD_KINDS if self.kind == "lead" else COUNSELOR_KINDS
+            async with self.session.get(f"{self.base}/api/v1/events?types={kinds}",
+                                        headers=self.headers,
                                         timeout=aiohttp.ClientTimeout(total=None)) as resp:
                 self.dirty.set()
                 async for raw in resp.content:

@@ -244,3 +244,49 @@ async def test_streams_follow_a_case_to_its_new_holder(app_runner: AppRunner) ->
     assert await said(4) == {"mina": [], "jun": []}
     for s in streams.values():
         s.resp.close()
+
+
+async def test_a_stream_carries_only_the_kinds_its_page_listens_for(app_runner: AppRunner
+                                                                    ) -> None:
+    """`?types=` (what H.events sends: the kinds the page has handlers for) narrows a stream,
+    live and replayed: the lead's page takes no victims' messages, which were most of its
+    stream on a busy floor. What is left out is still followed: a counselor whose page does
+    not listen for `assigned` still hears the messages of the case she was given."""
+    deps = deps_of(app_runner)
+    await hold_jobs(deps, "router")
+    cfg = app_runner.config
+    ids = {name: await add_staff(cfg, name, role) for name, role in (
+        ("mina", Role.COUNSELOR), ("lee", Role.LEAD))}
+    people = {name: Counselor(await app_runner.client()) for name in ids}
+    for name, who in people.items():
+        assert await who.login(name) == 303
+    # A bad kind is a 400 naming the field, and opens no stream.
+    resp = await people["lee"].client.get("/api/v1/events?types=queued,nonsense")
+    assert resp.status == 400
+    assert (await resp.json())["field"] == "types"
+    lead_all = SSE(await people["lee"].client.get("/api/v1/events"))
+    lead_page = SSE(await people["lee"].client.get("/api/v1/events?types=queued,roster"))
+    mina = SSE(await people["mina"].client.get("/api/v1/events?types=message,roster"))
+    victim = Victim(await app_runner.client())
+    await victim.open()
+    assert (await victim.send("one")).status == 201
+    cid = await _waiting_case(people["lee"])
+    resp = await people["lee"].post(f"/api/v1/cases/{cid}/reassign", {
+        "counselor_id": ids["mina"], "reason": "workload", "override_capacity": True})
+    assert resp.status == 200, await resp.text()
+    assert (await victim.send("two")).status == 201
+    marker = await deps.publish({"type": "roster", "counselor": ids["lee"]})
+    for s in (lead_all, lead_page, mina):
+        await s.until(lambda e: e["id"] == marker)
+        s.resp.close()
+    assert {"queued", "message", "assigned"} <= {e["type"] for e in lead_all.seen}
+    assert {e["type"] for e in lead_page.seen} == {"queued", "roster"}
+    assert [e["data"]["seq"] for e in mina.seen if e["type"] == "message"] == [2]
+    assert {e["type"] for e in mina.seen} == {"message", "roster"}
+    # A replay from the first event is narrowed the same way.
+    first = lead_all.seen[0]["id"]
+    replay = SSE(await people["lee"].client.get(
+        "/api/v1/events?types=queued,roster", headers={"Last-Event-ID": first}))
+    await replay.until(lambda e: e["id"] == marker)
+    replay.resp.close()
+    assert {e["type"] for e in replay.seen} == {"roster"}

@@ -13,6 +13,7 @@ from aiohttp import web
 from hotline.cases import caseview, casework, floorview, handover, presence
 from hotline.cases import conversations as convs
 from hotline.cases.stream import StaffStream
+from hotline.domain.event_types import EventType
 from hotline.domain.intake import IntakeError, parse_intake
 from hotline.staff import accounts as staff_store
 from hotline.staff.auth import require_staff, session_digest
@@ -170,6 +171,20 @@ async def close(request: web.Request) -> web.Response:
     return web.json_response({"closed": request.match_info["id"]})
 
 
+_KNOWN_KINDS = frozenset(t.value for t in EventType)
+
+
+def _event_kinds(raw: str | None) -> frozenset[str] | None:
+    if raw is None:
+        return None
+    kinds = frozenset(k for k in raw.split(",") if k)
+    unknown = sorted(kinds - _KNOWN_KINDS)
+    if unknown or len(raw) > 1000:
+        raise json_error(400, f"types: not event types: {', '.join(unknown)[:200]}",
+                         field="types")
+    return kinds
+
+
 @routes.post("/api/v1/presence/heartbeat")
 async def heartbeat(request: web.Request) -> web.Response:
     staff = await require_staff(request)
@@ -179,11 +194,13 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    """SSE: live queue and case events this person may hear of, with Last-Event-ID replay."""
+    """SSE: live queue and case events this person may hear of, with Last-Event-ID replay;
+    `types` (comma-separated): only these kinds, as the page listens (and `reset`)."""
     staff = await require_staff(request)
     digest = session_digest(request)
     assert digest is not None  # require_staff found the session
+    kinds = _event_kinds(request.query.get("types"))
     admission = request.app[STREAMS].admit_staff(session_ref(digest))
-    view = StaffStream(request.app[DEPS], staff, digest)
+    view = StaffStream(request.app[DEPS], staff, digest, kinds)
     return await stream_events(request, request.app[HUB], view, admission,
                                request.app[CONFIG].streams)

@@ -55,11 +55,15 @@ class StaffStream(StreamView):
     for the stream (on a busy floor most are victims' messages on others' cases), and what the
     stream writes of an event is what the read rule said when it happened."""
 
-    def __init__(self, deps: Deps, staff: Staff, token_digest: str) -> None:
+    def __init__(self, deps: Deps, staff: Staff, token_digest: str,
+                 kinds: frozenset[str] | None = None) -> None:
         self.deps = deps
         self.staff = staff
         self.digest = token_digest
         self.ref = session_ref(token_digest)
+        # The kinds the page listens for (None: all). The lead's page has no use for the
+        # victims' messages, which were most of what its stream carried on a busy floor.
+        self.kinds = None if kinds is None else kinds | {EventType.RESET.value}
         # The cases this person may read now, with what the rule needs to know of each.
         self.cases: dict[str, CaseFacts] = {}
         self._started = False
@@ -100,6 +104,8 @@ class StaffStream(StreamView):
         elif (kind not in HEARD_WITHOUT_READING and not self.staff.sees_all_cases
               and ev.get("conversation") not in self.cases):
             return False  # the most of a busy floor: a message on someone else's case
+        if not self._listens(ev):
+            return False  # followed above all the same
         form = event_form(self.staff, ev, self._may_read(ev))
         if form is None:
             return False
@@ -112,11 +118,16 @@ class StaffStream(StreamView):
             self._forms[eid] = form
         return True
 
+    def _listens(self, ev: Event) -> bool:
+        return self.kinds is None or ev.get("type") in self.kinds
+
     def _may_read(self, ev: Event) -> bool:
         # `cases` holds only what the person may read now (_follow drops the rest).
         return self.staff.sees_all_cases or ev.get("conversation") in self.cases
 
     def show(self, ev: Event) -> Event | None:
+        if not self._listens(ev):
+            return None
         return event_for(self.staff, ev, self._may_read(ev))
 
     def frame(self, ev: Event, frames: Frames) -> bytes | None:
@@ -125,6 +136,9 @@ class StaffStream(StreamView):
         if form is EventForm.MOVED:
             self._moved.discard(str(ev.get("type")))
         elif form is None:
+            # Queued while SQL was read (wants decided nothing then): decided here.
+            if not self._listens(ev):
+                return None
             form = event_form(self.staff, ev, self._may_read(ev))
             if form is None:
                 return None

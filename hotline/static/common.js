@@ -192,8 +192,12 @@ window.Hotline = (function () {
 
   // The console event stream: `handlers` maps event types to functions of the parsed event.
   function events(handlers, liveEl, onOpen) {
-    const source = new EventSource("/api/v1/events");
     const types = new Set(Object.keys(handlers).concat(Object.keys(extra)));
+    types.delete("open");  // the stream's own, not an event type
+    // Only the kinds this page listens for: on a busy floor most events are victims'
+    // messages, which the lead's page has no use for (the server adds "reset").
+    const source = new EventSource("/api/v1/events?types=" +
+                                   encodeURIComponent(Array.from(types).sort().join(",")));
     types.forEach(function (t) {
       source.addEventListener(t, function (ev) {
         let data = {};
