@@ -138,14 +138,22 @@ class Console:
                                         headers=self.headers,
                                         timeout=aiohttp.ClientTimeout(total=None)) as resp:
                 self.dirty.set()
+                # An id is an event's only when an event line follows (an `id:` alone moves
+                # the page's cursor, hotline.web.sse._Cursor).
+                sent_ms: int | None = None
                 async for raw in resp.content:
                     line = raw.decode()
-                    if line.startswith("id: ") and self.recording:
+                    if line.startswith("id: "):
                         sent_ms = int(line[4:].split("-", 1)[0])
-                        self.stats.event_lag[self.kind].append(time.time() * 1000 - sent_ms)
+                    elif not line.strip():
+                        sent_ms = None  # the end of a frame
                     elif line.startswith("event: "):
                         if self.recording:
                             self.stats.event_kinds[self.kind][line[7:].strip()] += 1
+                            if sent_ms is not None:
+                                self.stats.event_lag[self.kind].append(
+                                    time.time() * 1000 - sent_ms)
+                        sent_ms = None
                         if not (self.skip_messages and line.startswith("event: message")):
                             self.dirty.set()
         finally:

@@ -254,6 +254,12 @@ class Hub:
         # every console reconnects together after a restart).
         self._reading = asyncio.Semaphore(_REPLAY_READERS)
 
+    @property
+    def last_id(self) -> str:
+        """The id up to which every event has been offered to every subscriber ("" before
+        the first)."""
+        return "" if self._last_id in ("$", "0-0") else self._last_id
+
     async def start(self) -> None:
         try:
             info: Any = await self.redis.xinfo_stream(self.keys.events)

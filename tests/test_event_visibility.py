@@ -290,3 +290,35 @@ async def test_a_stream_carries_only_the_kinds_its_page_listens_for(app_runner: 
     await replay.until(lambda e: e["id"] == marker)
     replay.resp.close()
     assert {e["type"] for e in replay.seen} == {"roster"}
+
+
+async def test_the_client_cursor_keeps_up_with_what_the_stream_leaves_out(
+        app_runner: AppRunner) -> None:
+    """A stream leaves out most events; after a write that empties its queue it also sends
+    an `id:` with no data, so the page's Last-Event-ID is the log's, not that of the last
+    event it was sent: a reconnect replays nothing it left out, and loses nothing."""
+    deps = deps_of(app_runner)
+    await hold_jobs(deps, "router")
+    await add_staff(app_runner.config, "lee", Role.LEAD)
+    lee = Counselor(await app_runner.client())
+    assert await lee.login("lee") == 303
+    page = "/api/v1/events?types=queued,roster"
+    stream = SSE(await lee.client.get(page))
+    victim = Victim(await app_runner.client())
+    await victim.open()
+    # A new case's `queued` and first `message` are appended together: the stream sends the
+    # one, and then the id of the other as its cursor.
+    assert (await victim.send("one")).status == 201
+    newest = await deps.redis.xrevrange(deps.keys.events, count=1)
+    message_id = str(newest[0][0].decode() if isinstance(newest[0][0], bytes)
+                     else newest[0][0])
+    got = await stream.until_cursor(message_id)
+    assert [e["type"] for e in got] == ["queued"]
+    assert got[0]["id"] != message_id
+    stream.resp.close()
+    # Reconnecting from there replays nothing, and what comes next arrives.
+    again = SSE(await lee.client.get(page, headers={"Last-Event-ID": stream.last_id}))
+    marker = await deps.publish({"type": "roster", "counselor": 1})
+    await again.until(lambda e: e["id"] == marker)
+    again.resp.close()
+    assert [e["type"] for e in again.seen] == ["roster"]

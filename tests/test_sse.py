@@ -28,8 +28,10 @@ class SSE:
         self.seen: list[Event] = []
         self.last_id = ""
 
-    async def next(self) -> Event | None:
-        """The next event, or None when the server ended the stream."""
+    async def next(self, cursors: bool = False) -> Event | None:
+        """The next event, or None when the server ended the stream. An `id:` with no data
+        moves `last_id` without an event, as in EventSource; with `cursors`, it is returned
+        as {"type": None, "id": ...}."""
         fields: dict[str, str] = {}
         while True:
             raw = await self.resp.content.readline()
@@ -37,14 +39,16 @@ class SSE:
                 return None
             line = raw.decode().rstrip("\r\n")
             if not line:
+                if "id" in fields:
+                    self.last_id = fields["id"]
                 if "data" in fields:
                     ev: Event = {"type": fields.get("event", "message"),
                                  "data": json.loads(fields["data"]),
                                  "id": fields.get("id")}
-                    if ev["id"]:
-                        self.last_id = ev["id"]
                     self.seen.append(ev)
                     return ev
+                if cursors and "id" in fields:
+                    return {"type": None, "id": fields["id"]}
                 fields = {}
                 continue
             if line.startswith(":"):
@@ -73,6 +77,20 @@ class SSE:
                 assert ev is not None, f"stream ended; saw {self.seen}"
                 if pred(ev):
                     return ev
+        return await asyncio.wait_for(_read(), READ_TIMEOUT_S)
+
+
+    async def until_cursor(self, eid: str) -> list[Event]:
+        """Read until the client's last event id is `eid`, with an event or without; the
+        events read on the way."""
+        async def _read() -> list[Event]:
+            got = []
+            while self.last_id != eid:
+                ev = await self.next(cursors=True)
+                assert ev is not None, f"stream ended; saw {self.seen}"
+                if ev["type"] is not None:
+                    got.append(ev)
+            return got
         return await asyncio.wait_for(_read(), READ_TIMEOUT_S)
 
 

@@ -129,6 +129,7 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
         replayed = await _replay(resp, hub, last, view, window) if last else ""
+        cursor = _Cursor(hub, sub, replayed or last)
         loop = asyncio.get_running_loop()
         frames = frames_of(hub)
         # Beats keep their pace while events flow too: the session check must not wait for
@@ -144,7 +145,7 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
             else:
                 first = sub.queue.get_nowait()
             if first is _BEAT or loop.time() >= due:
-                await resp.write(b": beat\n\n")
+                await resp.write(b": beat\n\n" + cursor.frame())
                 if not await view.refresh():
                     break
                 due = loop.time() + cfg.heartbeat_seconds
@@ -156,7 +157,8 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
             out, ended = _live(batch, view, frames, replayed)
             if out:
                 _delivered(batch)
-                await resp.write(b"".join(out))
+                cursor.wrote(batch)
+                await resp.write(b"".join(out) + cursor.frame())
             if ended:
                 break
         return resp
@@ -167,6 +169,38 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
     finally:
         hub.unsubscribe(sub)
         admission.release()
+
+
+class _Cursor:
+    """The client's Last-Event-ID kept up with the log, not only with what it was sent.
+
+    A stream leaves out most events (others' cases, kinds the page does not listen for), so
+    the id of the last one it sent falls far behind: a reconnect then replays, and filters,
+    everything since, or finds the gap too long and resets the page. With a write that leaves
+    its queue empty (and at a heartbeat), the stream also sends an `id:` line with no data:
+    EventSource takes it as its last event id without firing an event. Safe because every
+    event up to the Hub's `last_id` has been offered to this stream, and what it accepted was
+    in the queue, now empty."""
+
+    def __init__(self, hub: Hub, sub: Subscription, sent: str) -> None:
+        self.hub, self.sub = hub, sub
+        self.sent = sent if sent and valid_event_id(sent) else ""
+
+    def wrote(self, batch: list[Event | None]) -> None:
+        for ev in batch:
+            eid = ev.get("id") if ev is not None else None
+            if isinstance(eid, str) and eid != "0-0" and self._after(eid):
+                self.sent = eid
+
+    def frame(self) -> bytes:
+        head = self.hub.last_id
+        if not head or not self.sub.queue.empty() or not self._after(head):
+            return b""
+        self.sent = head
+        return f"id: {head}\n\n".encode()
+
+    def _after(self, eid: str) -> bool:
+        return not self.sent or id_after(eid, self.sent)
 
 
 # What a timed-out wait for the queue stands for (the queue carries events and None).
