@@ -494,6 +494,8 @@ async def main() -> int:
                     help="sample the server with py-spy after each idle phase (as long "
                          "again) and during each load phase")
     args = ap.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     if args.instances < 1:
         ap.error("--instances: expected 1 or more")
     if args.instances > 1 and args.database != "postgresql":
