@@ -18,6 +18,7 @@ from hotline.config import Config
 from hotline.deps import Deps
 from hotline.domain.policy import EventForm
 from hotline.domain.staff import Role, Staff
+from hotline.events import id_after
 from hotline.web import sse
 from hotline.web.appkeys import HUB
 from hotline.web.sse import Frames
@@ -111,6 +112,52 @@ async def test_a_burst_reaches_every_console_in_order_with_beats(app_runner: App
         assert ids == published  # every event, once, in order
         assert beats >= 2  # the session is still checked while events flow
         resp.close()
+
+
+async def test_a_cursor_never_passes_an_event_not_yet_sent(app_runner: AppRunner) -> None:
+    """A narrowed stream in a burst with beats: every `id:` it sends without data (the page's
+    cursor, sse._Cursor) comes after every event it carries up to that id, so a reconnect
+    from any cursor loses nothing."""
+    deps = deps_of(app_runner)
+    await add_staff(app_runner.config, "lead", Role.LEAD)
+    c = Counselor(await app_runner.client())
+    assert await c.login("lead") == 303
+    resp = await c.client.get("/api/v1/events?types=roster")
+    published: list[str] = []
+    for i in range(600):  # 1.2 s of a roster event and a message event each 2 ms
+        eid = await deps.publish({"type": "roster", "counselor": i})
+        assert eid is not None
+        published.append(eid)
+        await deps.publish({"type": "message", "conversation": "c", "seq": i})
+        if i % 10 == 9:
+            await asyncio.sleep(0.02)
+
+    async def read() -> tuple[list[str], list[str], int]:
+        got: list[str] = []
+        cursors: list[str] = []
+        beats, fields = 0, {}
+        while len(got) < len(published):
+            line = (await resp.content.readline()).decode().rstrip("\n")
+            if line.startswith(": beat"):
+                beats += 1
+            elif line:
+                name, _, value = line.partition(": ")
+                fields[name] = value
+            else:
+                if "data" in fields:
+                    got.append(fields["id"])
+                elif "id" in fields:
+                    cursor = fields["id"]
+                    cursors.append(cursor)
+                    due = [e for e in published if not id_after(e, cursor)]
+                    assert got[:len(due)] == due, f"cursor {cursor} passed an unsent event"
+                fields = {}
+        return got, cursors, beats
+
+    got, cursors, beats = await asyncio.wait_for(read(), 20)
+    resp.close()
+    assert got == published
+    assert cursors and beats >= 2
 
 
 async def test_the_two_forms_reach_their_readers(app_runner: AppRunner) -> None:

@@ -145,7 +145,9 @@ async def stream_events(request: web.Request, hub: Hub, view: StreamView, admiss
             else:
                 first = sub.queue.get_nowait()
             if first is _BEAT or loop.time() >= due:
-                await resp.write(b": beat\n\n" + cursor.frame())
+                # A beat due while events flow has taken one from the queue, not yet sent:
+                # no cursor past it.
+                await resp.write(b": beat\n\n" + (cursor.frame() if first is _BEAT else b""))
                 if not await view.refresh():
                     break
                 due = loop.time() + cfg.heartbeat_seconds
