@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
+from hotline.domain.event_ids import id_tuple
 from hotline.domain.event_types import EventType
 from hotline.stores.live.keys import EVENT_LOG_MAXLEN, Keys
 
@@ -171,24 +172,6 @@ def _decode(entry: Any) -> Event:
     return event
 
 
-def _id_tuple(eid: str) -> tuple[int, int]:
-    ms, _, seq = eid.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def id_after(eid: str, other: str) -> bool:
-    """Whether stream id `eid` comes after `other` (both valid ids)."""
-    return _id_tuple(eid) > _id_tuple(other)
-
-
-def valid_event_id(eid: str) -> bool:
-    """Whether a client-supplied Last-Event-ID has the stream id form ms-seq."""
-    ms, sep, seq = eid.partition("-")
-    # isascii: str.isdigit() also accepts superscript and full-width digits.
-    return (bool(sep) and eid.isascii() and ms.isdigit() and seq.isdigit()
-            and len(eid) <= 40)
-
-
 class ReplayGap(Exception):
     """The events a client missed cannot be replayed: it must get "reset" and reload."""
 
@@ -325,8 +308,8 @@ class Hub:
             if after == "0-0":
                 return
             raise ReplayGap("lost")  # Redis lost its log: the client must reload
-        start, end = _id_tuple(str(first[0][0])), _id_tuple(str(newest[0][0]))
-        cursor = _id_tuple(after)
+        start, end = id_tuple(str(first[0][0])), id_tuple(str(newest[0][0]))
+        cursor = id_tuple(after)
         if cursor < start:
             raise ReplayGap("trimmed")  # the client missed events we no longer have
         if cursor > end:
@@ -350,7 +333,7 @@ class Hub:
             sent += len(chunk)
             if sent > window.max_events:
                 raise ReplayGap("too long")
-            cursor = _id_tuple(chunk[-1]["id"])
+            cursor = id_tuple(chunk[-1]["id"])
             yield chunk
 
     async def _run(self) -> None:
@@ -392,7 +375,7 @@ class Hub:
             return
         try:
             info: Any = await self.redis.xinfo_stream(self.keys.events)
-            if _id_tuple(str(info["last-generated-id"])) < _id_tuple(self._last_id):
+            if id_tuple(str(info["last-generated-id"])) < id_tuple(self._last_id):
                 self._last_id = "0-0"
                 self._broadcast_reset()
         except RedisError:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from hotline.domain.event_ids import valid_event_id
 from hotline.events import (
     CLIENT_QUEUE_SIZE,
     Event,
@@ -22,7 +23,6 @@ from hotline.events import (
     ReplayWindow,
     Subscription,
     publish,
-    valid_event_id,
 )
 from hotline.stores.live.keys import Keys
 from tests.conftest import RedisProcess, free_port

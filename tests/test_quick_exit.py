@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from hotline.audit.tables import audit_events
 from hotline.cases import conversations as convs
+from hotline.domain.event_ids import id_after
 from hotline.domain.staff import Role
-from hotline.events import id_after
 from hotline.victim import quickexit
 from hotline.victim.tables import chat_exits
 from tests.conftest import AppRunner

@@ -16,9 +16,9 @@ from hotline.cases import stream as stream_module
 from hotline.cases.stream import StaffStream
 from hotline.config import Config
 from hotline.deps import Deps
+from hotline.domain.event_ids import id_after
 from hotline.domain.policy import EventForm
 from hotline.domain.staff import Role, Staff
-from hotline.events import id_after
 from hotline.web import sse
 from hotline.web.appkeys import HUB
 from hotline.web.sse import Frames

@@ -17,16 +17,9 @@ from aiohttp import web
 from prometheus_client import Histogram
 
 from hotline.config_streams import StreamsConfig
+from hotline.domain.event_ids import id_after, valid_event_id
 from hotline.domain.event_types import EventType
-from hotline.events import (
-    Event,
-    Hub,
-    ReplayGap,
-    ReplayWindow,
-    Subscription,
-    id_after,
-    valid_event_id,
-)
+from hotline.events import Event, Hub, ReplayGap, ReplayWindow, Subscription
 from hotline.loopwatch import BUCKETS_S
 from hotline.metrics import REGISTRY
 from hotline.web.streamgate import Admission
