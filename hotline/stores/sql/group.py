@@ -12,9 +12,7 @@ stored. A body alone in its batch is a transaction of its own with no savepoint,
 caller's own task (as the event Publisher appends to Redis).
 
 On SQLite a leader first yields one turn of the loop, letting writers that are ready hand over
-theirs: inline SQLite never suspends inside a transaction, so nobody could join later. A
-batch there takes at most `_SQLITE_BATCH` bodies (it runs in one step of the loop); the rest
-go in the next batch, a step later.
+theirs: inline SQLite never suspends inside a transaction, so nobody could join later.
 PostgreSQL runs `_PG_LANES` batches at once, and up to `_PG_MAX_LANES` while full batches wait
 for a lane, so a batch waiting for a row lock does not hold up every inbound message. Bodies
 run in the order of their keys (stable): every batch takes row locks in the same order, so two
@@ -50,10 +48,6 @@ Body = Callable[[direct.DirectTx], Awaitable[T]]
 _PG_LANES = 4
 _PG_MAX_LANES = 16
 _PG_BATCH = 8
-# SQLite: bodies per batch. Inline SQLite runs a whole batch in one step of the loop; on a
-# saturated loop an unbounded batch ran 25-36 ms in one step (the surge bench, a probe timing
-# each step). Bounded, the rest waits a step, and joins writers that were ready meanwhile.
-_SQLITE_BATCH = 16
 
 
 class Ahead:
@@ -106,7 +100,7 @@ class GroupCommit:
         self._lanes = 1 if sqlite else lanes or _PG_LANES
         # Lanes beyond _lanes open only while a full batch waits (see _PG_MAX_LANES).
         self._max_lanes = self._lanes if sqlite or lanes else _PG_MAX_LANES
-        self._most = _SQLITE_BATCH if sqlite else _PG_BATCH
+        self._most = 1 << 30 if sqlite else _PG_BATCH
         # SQLite's savepoints are in-process and cheap; PostgreSQL first tries a batch without
         # them and falls back to them only when a body raises.
         self._savepoints = sqlite
@@ -159,8 +153,6 @@ class GroupCommit:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                if self._gather:
-                    await asyncio.sleep(0)  # as in run(): a step between inline batches
                 await self._commit(self._take())
         finally:
             self._running -= 1
