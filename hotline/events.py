@@ -351,20 +351,22 @@ class Hub:
                 continue
             for _stream, entries in resp or []:
                 for at in range(0, len(entries), _FAN_OUT_CHUNK):
-                    await self._fan_out(entries[at:at + _FAN_OUT_CHUNK], first=not at)
+                    if at:
+                        await asyncio.sleep(0)  # a step between chunks, as between slices
+                    await self._fan_out(entries[at:at + _FAN_OUT_CHUNK])
             if resp is None or not resp:
                 await self._detect_reset()
             else:
                 await asyncio.sleep(_BATCH_WINDOW_S)
 
-    async def _fan_out(self, entries: list[Any], first: bool) -> None:
+    async def _fan_out(self, entries: list[Any]) -> None:
         """Offer `entries` to every subscriber, each in order, letting the loop go between
         slices (fanning 500 events out to 200 consoles in one step held it for 100-160 ms
         under the surge; each slice's streams then write in a step of their own)."""
         events = [_decode(entry) for entry in entries]
         subs = list(self.subs)
         for at in range(0, len(subs), _WAKE_PER_STEP):
-            if at or not first:
+            if at:
                 await asyncio.sleep(0)
             _offer(events, subs[at:at + _WAKE_PER_STEP])
         self._last_id = events[-1]["id"]
