@@ -179,7 +179,7 @@ class _Cursor:
 
     def __init__(self, hub: Hub, sub: Subscription, sent: str) -> None:
         self.hub, self.sub = hub, sub
-        self.sent = sent if sent and valid_event_id(sent) else ""
+        self.sent = sent  # a checked Last-Event-ID or one of the log's, or ""
 
     def wrote(self, batch: list[Event | None]) -> None:
         for ev in batch:
