@@ -12,11 +12,13 @@ cases (a busy night: nobody is free, so nothing waiting is taken), and the leads
   - idle:  no client but the /healthz probe, for --idle seconds;
   - load:  the leads' and the first counselors' consoles on their event streams, each doing what
     its page does on an event (the lead page: GET /api/v1/floor; a counselor's: GET
-    /api/v1/queue and /api/v1/cases/mine; one request at a time per console, a later event
-    coalesced into the next; once the answers are the bounded ones, at most every 3 s for a
-    lead and 2 s for a counselor, and no read for a message event on the lead page, as the
-    pages now do), and --rate inbound messages a second (half web chat, half signed Twilio SMS,
-    from 1,000 victims each) for --seconds, sent on a fixed schedule.
+    /api/v1/queue and /api/v1/cases/mine, or once its stream pushes the queue's page
+    (`queue.page`), only /api/v1/cases/mine after any other event; one request at a time
+    per console, a later event coalesced into the next; once the answers are the bounded
+    ones, at most every 3 s for a lead and 2 s for a counselor, and no read for a message
+    event on the lead page, as the pages now do), and --rate inbound messages a second (half
+    web chat, half signed Twilio SMS, from 1,000 victims each) for --seconds, sent on a fixed
+    schedule.
 With --instances N (PostgreSQL; the deployed shape, design.md: several instances behind a
 proxy sharing Redis and the database), N `hotline serve` processes share the floor: console k
 and message i go to instance k mod N and i mod N, as a round-robin proxy would send them; the
@@ -96,8 +98,8 @@ phone_number = "{OUR_NUMBER}"
 LEAD_KINDS = ("alert,alert.acked,assigned,bans,closed,coverage,handover,handover.planned,"
               "lead.attention,offer.declined,offer.expired,offered,presence,queued,reset,roster,"
               "urgency,victim.left")
-COUNSELOR_KINDS = ("alert,alert.acked,assigned,closed,handover,message,offer.declined,"
-                   "offer.expired,offered,presence,queued,reset,roster,urgency,victim.left")
+COUNSELOR_KINDS = ("alert,alert.acked,assigned,closed,handover,language,offer.declined,"
+                   "offer.expired,offered,presence,queue.page,queued,reset,roster,urgency")
 
 
 @dataclass
@@ -110,6 +112,9 @@ class Stats:
     event_kinds: dict[str, Counter[str]] = field(
         default_factory=lambda: {"lead": Counter(), "counselor": Counter()})
     fetch: dict[str, list[float]] = field(default_factory=lambda: {"lead": [], "counselor": []})
+    # The queue's pages pushed to the counselors' streams: how many, and their largest.
+    pages: int = 0
+    page_bytes: int = 0
     fetch_bytes: dict[str, list[int]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     healthz: list[float] = field(default_factory=list)
     client_lag: list[float] = field(default_factory=list)
@@ -129,6 +134,9 @@ class Console:
         # (counselor), and the lead page ignores "message" events.
         self.gap = 0.0
         self.skip_messages = False
+        # Whether the stream pushes the queue's pages: the page then reads only its own cases
+        # after an event, and the queue only when it opens.
+        self.pushed = False
 
     async def run(self) -> None:
         fetcher = asyncio.create_task(self._fetcher())
@@ -141,21 +149,31 @@ class Console:
                 # An id is an event's only when an event line follows (an `id:` alone moves
                 # the page's cursor, hotline.web.sse._Cursor).
                 sent_ms: int | None = None
+                page = False
                 async for raw in resp.content:
                     line = raw.decode()
                     if line.startswith("id: "):
                         sent_ms = int(line[4:].split("-", 1)[0])
                     elif not line.strip():
-                        sent_ms = None  # the end of a frame
+                        sent_ms, page = None, False  # the end of a frame
                     elif line.startswith("event: "):
+                        kind = line[7:].strip()
                         if self.recording:
-                            self.stats.event_kinds[self.kind][line[7:].strip()] += 1
+                            self.stats.event_kinds[self.kind][kind] += 1
                             if sent_ms is not None:
                                 self.stats.event_lag[self.kind].append(
                                     time.time() * 1000 - sent_ms)
                         sent_ms = None
-                        if not (self.skip_messages and line.startswith("event: message")):
+                        # The counselor's page renders a pushed queue page; it reads its own
+                        # cases after any other event it is sent (console.js).
+                        page = kind == "queue.page"
+                        if page:
+                            self.pushed = True
+                        elif not (self.skip_messages and kind == "message"):
                             self.dirty.set()
+                    elif page and line.startswith("data: ") and self.recording:
+                        self.stats.pages += 1
+                        self.stats.page_bytes = max(self.stats.page_bytes, len(raw))
         finally:
             fetcher.cancel()
 
@@ -168,6 +186,8 @@ class Console:
             t0 = time.perf_counter()
             size = 0
             for path in paths:
+                if self.pushed and path == "/api/v1/queue":
+                    continue
                 async with self.session.get(self.base + path, headers=self.headers) as r:
                     body = await r.read()
                     size += len(body)
@@ -468,6 +488,7 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
                                       f"{_ms(s.fetch['counselor'], 'p99')}",
         "counselor fetch KB (max)": f"{max(fb['counselor']) / 1024:.1f}" if fb["counselor"]
                                     else "-",
+        "queue pages pushed n / KB (max)": f"{s.pages} / {s.page_bytes / 1024:.1f}",
         "server CPU cores": f"{r['cpu']:.2f}",
         "loop thread waiting for a core, ms/s": f"{r['waited'] * 1000:.0f}",
         "bench client CPU cores": f"{r['client_cpu']:.2f}",

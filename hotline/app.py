@@ -27,6 +27,7 @@ from hotline.cases import (
     livesync,
     outbox,
     presence,
+    queue_feed,
     retention,
     roster,
     roster_api,
@@ -225,6 +226,7 @@ async def _jobs_ctx(app: web.Application) -> AsyncIterator[None]:
         "staff": lambda: upkeep.run_upkeep(deps, stop),
         "abandon": lambda: abandon.run_abandon(deps, app[PROMPTS], stop),
         "wake": lambda: _wake_on_events(app[HUB], router_wake, roster_wake, bans_wake),
+        "queue-feed": lambda: queue_feed.run_queue_feed(deps, app[HUB], stop),
         "loop-watch": lambda: loopwatch.run(stop),
     }
     if EMBEDDED_REDIS in app:

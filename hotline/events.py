@@ -360,16 +360,21 @@ class Hub:
                 await asyncio.sleep(_BATCH_WINDOW_S)
 
     async def _fan_out(self, entries: list[Any]) -> None:
-        """Offer `entries` to every subscriber, each in order, letting the loop go between
-        slices (fanning 500 events out to 200 consoles in one step held it for 100-160 ms
-        under the surge; each slice's streams then write in a step of their own)."""
         events = [_decode(entry) for entry in entries]
+        await self.offer(events)
+        self._last_id = events[-1]["id"]
+
+    async def offer(self, events: list[Event]) -> None:
+        """Offer `events` to every subscriber, each in order, letting the loop go between
+        slices (fanning 500 events out to 200 consoles in one step held it for 100-160 ms
+        under the surge; each slice's streams then write in a step of their own). Besides the
+        log's, a process offers views of its own this way (cases/queue_feed.py): never
+        logged, never replayed."""
         subs = list(self.subs)
         for at in range(0, len(subs), _WAKE_PER_STEP):
             if at:
                 await asyncio.sleep(0)
             _offer(events, subs[at:at + _WAKE_PER_STEP])
-        self._last_id = events[-1]["id"]
 
     async def _detect_reset(self) -> None:
         # A restarted Redis without our stream starts ids from scratch; follow it from 0.

@@ -272,6 +272,9 @@ async def test_victim_and_counselor_in_real_browsers(site: Site, browser: Browse
     await expect(row.locator("td").nth(2)).to_have_text("English")
     await expect(counselor.locator("#waiting-count")).to_have_text("1")
     await expect(counselor.locator("#queue")).not_to_contain_text(SECRET_TEXT)
+    # It came as the page pushed on the stream (queue.page), not read again.
+    await expect(counselor.locator("#floor")).to_have_attribute("data-queue-pages",
+                                                                   re.compile(r"^[1-9]"))
     await _still_marked(counselor)
 
     # Take next: the case page shows the victim's words.

@@ -26,7 +26,6 @@ from hotline.domain.policy import (
     HEARD_WITHOUT_READING,
     INTERNAL,
     EventForm,
-    event_for,
     event_form,
     shaped,
 )
@@ -34,7 +33,7 @@ from hotline.domain.staff import Staff
 from hotline.events import Event, Subscription
 from hotline.staff import accounts as staff_store
 from hotline.staff.sessions import revokes, session_ref
-from hotline.web.sse import Frames, StreamView
+from hotline.web.sse import Frames, StreamView, view_frame
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,9 @@ _UNKNOWN = CaseFacts(holder=None)
 # The events that change who may read a case (the rest leave `cases` as it is).
 _FOLLOWED = frozenset({EventType.ASSIGNED, EventType.QUEUED, EventType.ALERT,
                        EventType.ERASED})
+# The events that end an offer made to someone.
+_ENDS_OFFER = frozenset({EventType.ASSIGNED, EventType.CLOSED, EventType.OFFER_EXPIRED,
+                         EventType.OFFER_DECLINED, EventType.QUEUED})
 
 
 class StaffStream(StreamView):
@@ -64,6 +66,10 @@ class StaffStream(StreamView):
         # The kinds the page listens for (None: all). The lead's page has no use for the
         # victims' messages, which were most of what its stream carried on a busy floor.
         self.kinds = None if kinds is None else kinds | {EventType.RESET.value}
+        # A page that takes the queue's first page as it is pushed (cases/queue_feed.py) has
+        # no use for "the queue moved": it read the queue again after each. Only asked for by
+        # name: the page is a frame of some 10 KB every two seconds.
+        self.pages = kinds is not None and EventType.QUEUE_PAGE.value in kinds
         # The cases this person may read now, with what the rule needs to know of each.
         self.cases: dict[str, CaseFacts] = {}
         self._started = False
@@ -73,6 +79,9 @@ class StaffStream(StreamView):
         # on its way adds nothing (the page reads the queue after it, and sees this one's
         # change too); under a surge each console was sent hundreds a second.
         self._moved: set[str] = set()
+        # The cases offered to this person now, as the stream has seen them offered (an offer
+        # made before it opened is not known: a page reads its offers when it opens).
+        self._offers: set[str] = set()
         # While SQL is read at a (re)load: the events followed meanwhile, to apply again.
         self._reloading: list[Event] | None = None
         self._sub: Subscription | None = None
@@ -94,6 +103,9 @@ class StaffStream(StreamView):
 
     def wants(self, ev: Event) -> bool:
         kind = ev.get("type")
+        cid = ev.get("conversation")
+        # Whether this person had the case (to read, or offered) until this event.
+        was_theirs = cid in self.cases or self._offered_here(ev)
         if kind in _FOLLOWED:
             _follow(self.cases, self.staff, ev)
             if self._reloading is not None:
@@ -102,11 +114,11 @@ class StaffStream(StreamView):
         elif self._reloading is not None:
             return True
         elif (kind not in HEARD_WITHOUT_READING and not self.staff.sees_all_cases
-              and ev.get("conversation") not in self.cases):
+              and cid not in self.cases):
             return False  # the most of a busy floor: a message on someone else's case
         if not self._listens(ev):
             return False  # followed above all the same
-        form = event_form(self.staff, ev, self._may_read(ev))
+        form = self._form(ev, was_theirs)
         if form is None:
             return False
         eid = ev.get("id")
@@ -119,7 +131,31 @@ class StaffStream(StreamView):
         return True
 
     def _listens(self, ev: Event) -> bool:
-        return self.kinds is None or ev.get("type") in self.kinds
+        kind = ev.get("type")
+        if kind == EventType.QUEUE_PAGE:
+            return self.pages
+        return self.kinds is None or kind in self.kinds
+
+    def _offered_here(self, ev: Event) -> bool:
+        """Whether the event's case was offered to this person until it; keeps that up to
+        date (an offer ends with its own event, or when the case is taken or closed)."""
+        cid, kind = ev.get("conversation"), ev.get("type")
+        was = cid in self._offers
+        if kind == EventType.OFFERED and ev.get("counselor") == self.staff.id:
+            self._offers.add(str(cid))
+        elif was and kind in _ENDS_OFFER:
+            self._offers.discard(str(cid))
+        return was
+
+    def _form(self, ev: Event, was_theirs: bool = True) -> EventForm | None:
+        """event_form, less what a page taking the queue's pages has no use for: of "the
+        queue moved", only what concerns a case this person had until then (theirs to read,
+        now taken, closed or requeued; or offered to them, now taken or closed: their lists
+        change). `was_theirs` unknown, as on a replay: kept."""
+        form = event_form(self.staff, ev, self._may_read(ev))
+        if form is EventForm.MOVED and self.pages and not was_theirs:
+            return None
+        return form
 
     def _may_read(self, ev: Event) -> bool:
         # `cases` holds only what the person may read now (_follow drops the rest).
@@ -128,7 +164,8 @@ class StaffStream(StreamView):
     def show(self, ev: Event) -> Event | None:
         if not self._listens(ev):
             return None
-        return event_for(self.staff, ev, self._may_read(ev))
+        form = self._form(ev)
+        return None if form is None else shaped(ev, form)
 
     def frame(self, ev: Event, frames: Frames) -> bytes | None:
         eid = ev.get("id")
@@ -139,9 +176,11 @@ class StaffStream(StreamView):
             # Queued while SQL was read (wants decided nothing then): decided here.
             if not self._listens(ev):
                 return None
-            form = event_form(self.staff, ev, self._may_read(ev))
+            form = self._form(ev)
             if form is None:
                 return None
+        if ev.get("type") == EventType.QUEUE_PAGE:
+            return view_frame(ev)  # encoded once by the feed for every stream
         # Every console shows an event in one of two forms: encoded once for all of them.
         return frames.get(ev, form, lambda: shaped(ev, form))
 

@@ -26,6 +26,9 @@ class EventType(StrEnum):
     VICTIM_LEFT = "victim.left"
     # The victim's chat hears this for every other case: the queue moved.
     QUEUE = "queue"
+    # The queue's first page, pushed by each process to the consoles that show it (never
+    # logged: not a change, a view; cases/queue_feed.py).
+    QUEUE_PAGE = "queue.page"
     # The live state was lost or a replay gap is too large: reload from the API.
     RESET = "reset"
     # Routing, presence and the floor

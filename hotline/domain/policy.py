@@ -216,11 +216,14 @@ OFFERS = frozenset({EventType.OFFERED, EventType.OFFER_EXPIRED, EventType.OFFER_
 STAFF_WIDE = frozenset({EventType.ROSTER, EventType.RESET})
 # The takedown desk's events (ids, states, codes): its staff hear them; leads hear all.
 TAKEDOWN_DESK = frozenset({EventType.TAKEDOWN, EventType.TAKEDOWN_ALERT})
+# The queue's first page (cases/queue_feed.py): for whoever may read GET /api/v1/queue, as
+# that route shows it.
+QUEUE_VIEW = frozenset({EventType.QUEUE_PAGE})
 # Events between server instances only: never sent to a browser.
 INTERNAL = frozenset({EventType.SESSION_REVOKED, EventType.CHAT_ENDED})
 # The kinds someone who may not read the event's case may still hear something of
 # (event_form); of any other kind they hear nothing. A quick test for a busy floor's streams.
-HEARD_WITHOUT_READING = (STAFF_WIDE | TAKEDOWN_DESK | QUEUE_MOVES
+HEARD_WITHOUT_READING = (STAFF_WIDE | TAKEDOWN_DESK | QUEUE_MOVES | QUEUE_VIEW
                          | frozenset({EventType.PRESENCE}))
 
 
@@ -246,6 +249,8 @@ def event_form(viewer: Staff, event: Mapping[str, Any], may_read: bool) -> Event
         return EventForm.FULL if event.get("counselor") == viewer.id else None
     if kind in TAKEDOWN_DESK:
         return EventForm.FULL if viewer.role == Role.TAKEDOWN else None
+    if kind in QUEUE_VIEW:
+        return EventForm.FULL if may_use_route(viewer.role, "GET", "/api/v1/queue") else None
     if event.get("conversation") is None:
         return None
     if may_read or (kind in OFFERS and event.get("counselor") == viewer.id):

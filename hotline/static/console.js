@@ -68,15 +68,16 @@
     else takeResult.textContent = H.failure(r);
   }
 
-  async function loadQueue() {
-    const [q, m] = await Promise.all([H.get("/api/v1/queue"), H.get("/api/v1/cases/mine")]);
-    if (!q.ok || !m.ok) return;
-    H.learnSkew(q);
+  // The queue's first page comes pushed on the stream (`queue.page`: after the queue moved,
+  // at most every 2 s, the same page for every console; cases/queue_feed.py). It is read
+  // here only when the page opens or its stream (re)connects.
+  let pushed = 0;
+  function showQueue(page) {
     const now = H.serverNow();
-    const queue = q.data.waiting;
+    const queue = page.waiting;
     // The first page only (the best 50): the count is the whole queue's.
-    document.getElementById("waiting-count").textContent = q.data.total;
-    document.getElementById("queue-more").hidden = q.data.next === null;
+    document.getElementById("waiting-count").textContent = page.total;
+    document.getElementById("queue-more").hidden = page.next === null;
     document.getElementById("queue-empty").hidden = queue.length > 0;
     tbody.innerHTML = "";
     queue.forEach(function (w) {
@@ -95,6 +96,19 @@
       cell(tr, H.button(T("floor.take"), function () { take(w.id); }));
       tbody.appendChild(tr);
     });
+  }
+
+  async function loadQueue() {
+    const before = pushed;
+    const q = await H.get("/api/v1/queue");
+    if (!q.ok) return;
+    H.learnSkew(q);
+    if (pushed === before) showQueue(q.data);  // else a newer page came meanwhile
+  }
+
+  async function loadMine() {
+    const m = await H.get("/api/v1/cases/mine");
+    if (!m.ok) return;
     mine.innerHTML = "";
     m.data.cases.forEach(function (c) {
       const li = document.createElement("li");
@@ -107,8 +121,11 @@
     });
     document.getElementById("mine-empty").hidden = m.data.cases.length > 0;
   }
-  // In a surge every console hears of every new case: reload at most every 2 s.
-  const refreshQueue = H.throttle(loadQueue, 2000);
+  const reloadQueue = H.coalesce(loadQueue);
+  // My cases change when one is given to me, taken from me, closed or re-rated. The stream
+  // carries only such events: in full for my cases, as their type alone for a case taken
+  // from me or an offer of mine that ended with the case taken or closed elsewhere.
+  const refreshMine = H.throttle(loadMine, 2000);
 
   document.getElementById("take-next").addEventListener("click", async function () {
     const r = await H.post("/api/v1/queue/take-next");
@@ -116,13 +133,18 @@
     else { takeResult.textContent = H.failure(r); refreshMe(); }
   });
 
-  function everything() { refreshQueue(); refreshAlerts(); refreshMe(); }
+  function everything() { reloadQueue(); refreshMine(); refreshAlerts(); refreshMe(); }
 
   H.events({
-    queued: refreshQueue, closed: refreshQueue, message: refreshQueue, urgency: refreshQueue,
-    handover: refreshQueue, reset: everything, assigned: everything, offered: refreshQueue,
-    "offer.expired": refreshQueue, "offer.declined": refreshQueue, roster: refreshMe,
-    alert: refreshAlerts, "alert.acked": refreshAlerts, "victim.left": refreshQueue,
+    "queue.page": function (page) {
+      pushed += 1;
+      root.dataset.queuePages = String(pushed);
+      showQueue(page);
+    },
+    queued: refreshMine, assigned: function () { refreshMine(); refreshAlerts(); refreshMe(); },
+    closed: function () { refreshMine(); H.refreshOffers(); }, urgency: refreshMine, language: refreshMine, handover: refreshMine,
+    reset: everything,
+    roster: refreshMe, alert: refreshAlerts, "alert.acked": refreshAlerts,
     presence: function (e) { if (e.counselor === me) refreshMe(); },
   }, live, everything);
 

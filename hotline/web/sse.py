@@ -248,6 +248,23 @@ async def _send(resp: web.StreamResponse, ev: Event) -> None:
     await resp.write(_frame(ev))
 
 
+# Where a view's event keeps its frame (view_event).
+_VIEW_FRAME = "frame"
+
+
+def view_event(kind: str, data: bytes) -> Event:
+    """A view of this process's own as an event the Hub can offer (Hub.offer; not a logged
+    event: no id, never replayed), with `data`, its JSON, framed once for every stream."""
+    return {"type": kind, _VIEW_FRAME: f"event: {kind}\ndata: ".encode() + data + b"\n\n"}
+
+
+def view_frame(ev: Event) -> bytes:
+    """The frame of a view_event."""
+    frame = ev[_VIEW_FRAME]
+    assert isinstance(frame, bytes)
+    return frame
+
+
 def _frame(ev: Event) -> bytes:
     eid = ev.get("id", "")
     # A reset carries no id: the client keeps its cursor until the next real event moves it.
