@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import secrets
 from collections.abc import Callable
@@ -30,11 +29,10 @@ from hotline.domain.conversation import Channel
 from hotline.domain.shifts import DAY_NAMES
 from hotline.domain.staff import Role
 from hotline.staff import accounts as staff_store
-from hotline.staff.auth import hash_password
 from hotline.staff.tables import counselors
 from hotline.web.appkeys import DEPS
 from tests.conftest import AppRunner, wait_for
-from tests.helpers import PASSWORD, Counselor, Victim
+from tests.helpers import Counselor, Victim, cheap_password_hash
 
 # A guard against hanging only; never an assertion about speed.
 GUARD_S = 10.0
@@ -93,10 +91,6 @@ class Staffer(Counselor):
     name: str
 
 
-@functools.cache
-def _password_hash() -> str:
-    # argon2 is deliberately slow: hash the shared test password once per session.
-    return hash_password(PASSWORD)
 
 
 async def staff(runner: AppRunner, name: str, role: Role = Role.COUNSELOR,
@@ -107,7 +101,7 @@ async def staff(runner: AppRunner, name: str, role: Role = Role.COUNSELOR,
     deps = deps_of(runner)
     async with deps.engine.begin() as conn:
         sid = await staff_store.add(conn, name=name, role=role, languages=languages,
-                                    password_hash=_password_hash(), at=datetime.now(UTC))
+                                    password_hash=cheap_password_hash(), at=datetime.now(UTC))
     if max_chats is not None:
         async with deps.engine.begin() as conn:
             await conn.execute(update(counselors).where(counselors.c.id == sid)

@@ -14,10 +14,10 @@ from hotline.config import load_config
 from hotline.domain.staff import Role, Staff
 from hotline.prompts import Prompts
 from hotline.staff import accounts as staff_store
-from hotline.staff.auth import hash_password
 from hotline.takedown import items, requests
 from hotline.takedown.desk import Desk
 from tests.conftest import RedisProcess
+from tests.helpers import cheap_password_hash
 from tests.service_deps import open_deps
 from tests.test_cli import run
 
@@ -40,7 +40,7 @@ async def test_list_overdue_first(cfg_path: Path) -> None:
     async with open_deps(cfg) as deps:
         async with deps.engine.begin() as conn:
             sid = await staff_store.add(conn, name="tk", role=Role.TAKEDOWN,
-                                        languages=("ko",), password_hash=hash_password("x"),
+                                        languages=("ko",), password_hash=cheap_password_hash("x"),
                                         at=now)
         tk = Staff(sid, "tk", Role.TAKEDOWN, ("ko",))
         desk = Desk(deps, Prompts())
