@@ -6,7 +6,9 @@ hear everything; takedown staff also hear of cases that raised a takedown alert.
 starts from SQL (the cases the person may read) and follows holder changes and takedown
 alerts from the events themselves, in order; at each heartbeat it reads SQL again, checks the
 session is still alive and keeps the person present. A `session.revoked` event for its session
-ends it on every instance. See docs/events.md.
+ends it on every instance. A page that takes the queue's pushed first page (`queue.page`,
+cases/queue_feed.py) is sent "the queue moved" only for cases that were the person's until
+then. See docs/events.md.
 """
 
 from __future__ import annotations
@@ -105,7 +107,8 @@ class StaffStream(StreamView):
         kind = ev.get("type")
         cid = ev.get("conversation")
         # Whether this person had the case (to read, or offered) until this event.
-        was_theirs = cid in self.cases or self._offered_here(ev)
+        offered = self._offered_here(ev)
+        was_theirs = offered or cid in self.cases
         if kind in _FOLLOWED:
             _follow(self.cases, self.staff, ev)
             if self._reloading is not None:
