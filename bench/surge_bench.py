@@ -109,6 +109,8 @@ class Stats:
     late: int = 0
     unsent: int = 0
     event_lag: dict[str, list[float]] = field(default_factory=lambda: {"lead": [], "counselor": []})
+    # When each lead event arrived (time.monotonic()), beside its lag: the lag over the phase.
+    lead_at: list[float] = field(default_factory=list)
     event_kinds: dict[str, Counter[str]] = field(
         default_factory=lambda: {"lead": Counter(), "counselor": Counter()})
     fetch: dict[str, list[float]] = field(default_factory=lambda: {"lead": [], "counselor": []})
@@ -163,6 +165,8 @@ class Console:
                             if sent_ms is not None:
                                 self.stats.event_lag[self.kind].append(
                                     time.time() * 1000 - sent_ms)
+                                if self.kind == "lead":
+                                    self.stats.lead_at.append(time.monotonic())
                         sent_ms = None
                         # The counselor's page renders a pushed queue page; it reads its own
                         # cases after any other event it is sent (console.js).
@@ -463,6 +467,17 @@ def _plain_ms(values: list[float], p: str) -> str:
     return f"{s[min(len(s) - 1, int(len(s) * (0.99 if p == 'p99' else 0.5)))]:.0f}"
 
 
+def _by_sixth(at: list[float], lags: list[float]) -> str:
+    """p99 of `lags` in each sixth of the time they span: whether delivery falls behind."""
+    if len(at) < 60:
+        return "-"
+    start, span = at[0], (at[-1] - at[0]) / 6 or 1.0
+    parts: list[list[float]] = [[] for _ in range(6)]
+    for t, lag in zip(at, lags, strict=True):
+        parts[min(5, int((t - start) / span))].append(lag)
+    return " ".join(_plain_ms(p, "p99") for p in parts)
+
+
 def rows(r: dict[str, Any]) -> dict[str, str]:
     s: Stats = r["stats"]
     inbound = s.inbound["webchat"] + s.inbound["sms"]
@@ -479,6 +494,8 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
                                       f"{_plain_ms(s.event_lag['lead'], 'p99')}",
         "events to counselors n / p99 ms": f"{len(s.event_lag['counselor'])} / "
                                            f"{_plain_ms(s.event_lag['counselor'], 'p99')}",
+        "events to leads p99 ms by sixth of the phase": _by_sixth(s.lead_at,
+                                                                 s.event_lag["lead"]),
         "counselors' events, most common": ", ".join(
             f"{k} {n}" for k, n in s.event_kinds["counselor"].most_common(3)) or "-",
         "lead fetch n / p50 / p99 ms": f"{len(s.fetch['lead'])} / {_ms(s.fetch['lead'], 'p50')}"
