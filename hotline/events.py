@@ -32,14 +32,13 @@ Event = dict[str, Any]
 EventFilter = Callable[[Event], bool]
 
 # Per-client buffer: a browser this far behind is cut off and reconnects with replay.
-CLIENT_QUEUE_SIZE = 1000
-_READ_BLOCK_MS = 2000
+CLIENT_QUEUE_SIZE, _READ_BLOCK_MS = 1000, 2000
 # After a read that found events, the reader waits this long before the next, so events close
-# together are read in one call (at a few hundred messages a second, one read per event cost
-# as much as publishing it).
+# together are read in one call (one read per event cost as much as publishing it).
 _BATCH_WINDOW_S = 0.02
-# Events fanned out to the subscribers in one step of the loop, at most.
-_FAN_OUT_CHUNK = 50
+# Events fanned out at a time; the loop goes on between chunks once a read's fan-out held it
+# this long (a step after each chunk, 10 a read, kept the reader behind on a busy loop).
+_FAN_OUT_CHUNK, _FAN_OUT_STEP_S = 50, 0.005
 # Streams woken in one step of the loop, at most: each writes in the next step (about 75 us a
 # stream; 200 woken at once held a step 15-30 ms). Those an event does not wake cost no step:
 # a slice of 40 subscribers a step kept the reader seconds behind the log on a busy loop.
@@ -63,8 +62,8 @@ async def publish_all(redis: Redis, keys: Keys, events: Sequence[Event]) -> list
     """Append several events in order, in one round trip; their ids ([] if Redis is
     unreachable, logged, not raised)."""
     try:
-        # The command itself: redis-py's xadd() wrapper inspects its arguments on every call
-        # (deprecation checks), which cost as much as the round trip.
+        # The command itself: redis-py's xadd() checks its arguments on every call, which
+        # cost as much as the round trip.
         if len(events) == 1:
             return [str(await redis.execute_command(  # type: ignore[no-untyped-call]
                 *_xadd(keys, events[0])))]
@@ -91,8 +90,7 @@ class Publisher:
         self.keys = keys
         self._pending: list[tuple[Sequence[Event], asyncio.Future[list[str]]]] = []
         self._sender: asyncio.Task[None] | None = None
-        # A caller is appending its own events in its own task (see publish_all) while this
-        # is clear.
+        # Clear while a caller appends its own events in its own task (see publish_all).
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -118,8 +116,7 @@ class Publisher:
         return await done
 
     async def drain(self) -> None:
-        """Wait until everything handed over has been appended (at shutdown, before the Redis
-        client closes)."""
+        """Wait until everything handed over is appended (at shutdown, before Redis closes)."""
         await self._idle.wait()
         while self._sender is not None:
             # A failure was handed to the waiters already; shutdown goes on.
@@ -344,6 +341,7 @@ class Hub:
     async def _run(self) -> None:
         # Not `while True`: on Python 3.11 asyncio.wait_for (used by redis-py for socket writes)
         # can swallow a cancel that lands as the write completes; `closed` still ends the loop.
+        loop = asyncio.get_running_loop()
         while not self.closed:
             try:
                 resp: Any = await self.redis.xread({self.keys.events: self._last_id},
@@ -355,9 +353,11 @@ class Hub:
                 await asyncio.sleep(0.5)
                 continue
             for _stream, entries in resp or []:
+                since = loop.time()
                 for at in range(0, len(entries), _FAN_OUT_CHUNK):
-                    if at:
-                        await asyncio.sleep(0)  # a step between chunks, as between slices
+                    if at and loop.time() - since > _FAN_OUT_STEP_S:
+                        await asyncio.sleep(0)
+                        since = loop.time()
                     await self._fan_out(entries[at:at + _FAN_OUT_CHUNK])
             if resp is None or not resp:
                 await self._detect_reset()
