@@ -94,7 +94,7 @@ phone_number = "{OUR_NUMBER}"
 
 
 # The kinds each page's stream asks for (H.events sends the kinds it has handlers for: lead.js,
-# console.js with its offers bar).
+# console.js with its offers bar; tests/test_bench_kinds.py holds these to the pages).
 LEAD_KINDS = ("alert,alert.acked,assigned,bans,closed,coverage,handover,handover.planned,"
               "lead.attention,offer.declined,offer.expired,offered,presence,queued,reset,roster,"
               "urgency,victim.left")
