@@ -358,23 +358,18 @@ class Hub:
                     if at and loop.time() - since > _FAN_OUT_STEP_S:
                         await asyncio.sleep(0)
                         since = loop.time()
-                    await self._fan_out(entries[at:at + _FAN_OUT_CHUNK])
+                    events = [_decode(entry) for entry in entries[at:at + _FAN_OUT_CHUNK]]
+                    await self.offer(events)
+                    self._last_id = events[-1]["id"]
             if resp is None or not resp:
                 await self._detect_reset()
             else:
                 await asyncio.sleep(_BATCH_WINDOW_S)
 
-    async def _fan_out(self, entries: list[Any]) -> None:
-        await self.offer(events := [_decode(entry) for entry in entries])
-        self._last_id = events[-1]["id"]
-
     async def offer(self, events: list[Event]) -> None:
         """Offer `events` to every subscriber, each in order, letting the loop go after every
-        _WAKE_PER_STEP streams woken (fanning 500 events out to 200 consoles in one step held
-        it for 100-160 ms under the surge; each step's streams then write in one of their
-        own). Besides the
-        log's, a process offers views of its own this way (cases/queue_feed.py): never
-        logged, never replayed."""
+        _WAKE_PER_STEP streams woken. Besides the log's, a process offers views of its own
+        this way (cases/queue_feed.py): never logged, never replayed."""
         woken = 0
         for sub in list(self.subs):
             if woken >= _WAKE_PER_STEP:

@@ -35,7 +35,7 @@ from hotline.domain.staff import Staff
 from hotline.events import Event, Subscription
 from hotline.staff import accounts as staff_store
 from hotline.staff.sessions import revokes, session_ref
-from hotline.web.sse import Frames, StreamView, view_frame
+from hotline.web.sse import Frames, StreamView
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +182,6 @@ class StaffStream(StreamView):
             form = self._form(ev)
             if form is None:
                 return None
-        if ev.get("type") == EventType.QUEUE_PAGE:
-            return view_frame(ev)  # encoded once by the feed for every stream
         # Every console shows an event in one of two forms: encoded once for all of them.
         return frames.get(ev, form, lambda: shaped(ev, form))
 

@@ -45,6 +45,8 @@ class Frames:
         self._kept: dict[tuple[str, Hashable], bytes] = {}
 
     def get(self, ev: Event, form: Hashable, shape: Callable[[], Event]) -> bytes:
+        if _VIEW_FRAME in ev:
+            return view_frame(ev)  # a view, framed once by whoever made it (view_event)
         eid = ev.get("id")
         if not isinstance(eid, str) or eid in ("", "0-0"):
             return _frame(shape())  # no id to know it by (a reset)
