@@ -91,8 +91,6 @@ class Staffer(Counselor):
     name: str
 
 
-
-
 async def staff(runner: AppRunner, name: str, role: Role = Role.COUNSELOR,
                 languages: tuple[str, ...] = ("ko", "en"), max_chats: int | None = None,
                 login: bool = True) -> Staffer:

@@ -141,10 +141,10 @@
       root.dataset.queuePages = String(pushed);
       showQueue(page);
     },
-    queued: refreshMine, assigned: function () { refreshMine(); refreshAlerts(); refreshMe(); },
-    closed: function () { refreshMine(); H.refreshOffers(); }, urgency: refreshMine, language: refreshMine, handover: refreshMine,
-    reset: everything,
-    roster: refreshMe, alert: refreshAlerts, "alert.acked": refreshAlerts,
+    queued: refreshMine, urgency: refreshMine, language: refreshMine, handover: refreshMine,
+    assigned: function () { refreshMine(); refreshAlerts(); refreshMe(); },
+    closed: function () { refreshMine(); H.refreshOffers(); },
+    reset: everything, roster: refreshMe, alert: refreshAlerts, "alert.acked": refreshAlerts,
     presence: function (e) { if (e.counselor === me) refreshMe(); },
   }, live, everything);
 
