@@ -20,7 +20,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from hotline.cases import conversations as convs
-from hotline.cases import floor_queries, livesync, urgency
+from hotline.cases import floor_queries, livesync, scan, urgency
+from hotline.cases.live import now_ms
 from hotline.cases.live_records import StaffProfile
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
@@ -207,6 +208,27 @@ async def test_a_sliced_reconciler_rebuilds_on_drift_and_after_redis_loss(deps: 
     assert await _queued(deps) == set(waiting) - set(held)
     assert await deps.live.owners() == {cid: sid for cid in held}
     assert {await _pass(reconciler) for _ in range(6)} == {"ok"}
+
+
+async def test_what_redis_holds_read_in_parts_is_what_it_holds(deps: Deps) -> None:
+    """held_of reads a transaction per part of the ids (a reply for thousands at once held
+    the loop 40-150 ms): whatever the part's size, the answer is LiveStore.held's, for those
+    ids, with ids Redis does not hold left out."""
+    waiting = await _waiting(deps, 7)
+    sid = await _counselor(deps)
+    for cid in waiting[:2]:
+        assert (await deps.live.claim(cid, sid)).ok
+    deadline = now_ms() + 60_000
+    assert (await deps.live.offer(waiting[2], sid, deadline, at_ms=now_ms())).ok
+    unknown = [secrets.token_hex(16) for _ in range(3)]
+    ids = sorted([*waiting, *unknown])
+    whole = await deps.live.held()
+    for part in (1, 2, 3, 250):
+        held = await scan.held_of(deps.redis, deps.keys, ids, part_ids=part)
+        assert held == whole, part
+    assert held.owners == {cid: sid for cid in waiting[:2]}
+    assert held.offered == {waiting[2]}
+    assert held.queued == set(waiting[3:])
 
 
 async def test_sqlite_reads_of_open_cases_keep_to_their_index(deps: Deps) -> None:
