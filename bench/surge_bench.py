@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/surge_bench.py [--database sqlite|postgresql] [--waiting 10000]
         [--counselors 1000] [--leads 5] [--consoles 200] [--rate 500] [--seconds 60] [--idle 20]
-        [--instances 1] [--profile DIR]
+        [--instances 1] [--profile DIR] [--slow-steps DIR]
 
 Two floors, each on a fresh database and private redis-server, the same in everything but the
 queue: the baseline with nothing waiting, then the surge with W waiting (urgency as aging would
@@ -32,6 +32,9 @@ time in the event's stream id, when it entered the log), the console fetches, se
 (cores), how long the server's loop thread was runnable but waiting for a core (the kernel's
 schedstat: a stall that is the machine's, not the server's work) and RSS. The server logs at
 INFO, as deployed. Figures only: nothing asserts on timing.
+With --slow-steps DIR each server counts the loop's steps over 15 ms by the code that held the
+loop (bench/slow_steps: the task's stack where the step ended), its whole life, start-up and
+the consoles' logins included, in DIR/steps-<pid>.txt.
 """
 
 from __future__ import annotations
@@ -531,7 +534,18 @@ async def main() -> int:
     ap.add_argument("--profile", metavar="DIR",
                     help="sample the server with py-spy after each idle phase (as long "
                          "again) and during each load phase")
+    ap.add_argument("--slow-steps", metavar="DIR",
+                    help="count the servers' long loop steps by the code that held the loop "
+                         "(bench/slow_steps), into DIR/steps-<pid>.txt")
     args = ap.parse_args()
+    if args.slow_steps:
+        out = Path(args.slow_steps).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        # The servers inherit the environment: Python imports the folder's sitecustomize.
+        os.environ["BENCH_SLOW_STEPS"] = str(out)
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parent / "slow_steps"),
+                        os.environ.get("PYTHONPATH")) if p)
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     if args.instances < 1:
