@@ -11,7 +11,8 @@ their presence in Redis as their consoles' heartbeats would) and each at capacit
 cases (a busy night: nobody is free, so nothing waiting is taken), and the leads. On each floor:
   - idle:  no client but the /healthz probe, for --idle seconds;
   - load:  the leads' and the first counselors' consoles on their event streams, each doing what
-    its page does on an event (the lead page: GET /api/v1/floor; a counselor's: GET
+    its page does on an event (the lead page: GET /api/v1/floor, and GET /api/v1/roster/cover
+    after a case was queued, assigned or closed, or the roster moved; a counselor's: GET
     /api/v1/queue and /api/v1/cases/mine, or once its stream pushes the queue's page
     (`queue.page`), only /api/v1/cases/mine after any other event; one request at a time
     per console, a later event coalesced into the next; once the answers are the bounded
@@ -103,6 +104,10 @@ LEAD_KINDS = ("alert,alert.acked,assigned,bans,closed,coverage,handover,handover
               "urgency,victim.left")
 COUNSELOR_KINDS = ("alert,alert.acked,assigned,closed,handover,language,offer.declined,"
                    "offer.expired,offered,presence,queue.page,queued,reset,roster,urgency")
+# After these the lead page also reads the roster's cover (lead.js, Cover.load), at most
+# every 3 s (cover.js) as it reads its floor.
+LEAD_COVER_KINDS = "assigned,closed,queued,reset,roster"
+COVER = "/api/v1/roster/cover"
 
 
 @dataclass
@@ -119,6 +124,7 @@ class Stats:
     fetch: dict[str, list[float]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     # The queue's pages pushed to the counselors' streams: how many, and their largest.
     pages: int = 0
+    cover_reads: int = 0
     page_bytes: int = 0
     fetch_bytes: dict[str, list[int]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     healthz: list[float] = field(default_factory=list)
@@ -142,6 +148,8 @@ class Console:
         # Whether the stream pushes the queue's pages: the page then reads only its own cases
         # after an event, and the queue only when it opens.
         self.pushed = False
+        # A lead page reads the roster's cover too once an event of LEAD_COVER_KINDS came.
+        self.cover = kind == "lead"
 
     async def run(self) -> None:
         fetcher = asyncio.create_task(self._fetcher())
@@ -178,6 +186,8 @@ class Console:
                             self.pushed = True
                         elif not (self.skip_messages and kind == "message"):
                             self.dirty.set()
+                            if self.kind == "lead" and kind in LEAD_COVER_KINDS.split(","):
+                                self.cover = True
                     elif page and line.startswith("data: ") and self.recording:
                         self.stats.pages += 1
                         self.stats.page_bytes = max(self.stats.page_bytes, len(raw))
@@ -192,12 +202,15 @@ class Console:
             self.dirty.clear()
             t0 = time.perf_counter()
             size = 0
-            for path in paths:
+            cover, self.cover = self.cover, False
+            for path in paths + ([COVER] if cover else []):
                 if self.pushed and path == "/api/v1/queue":
                     continue
                 async with self.session.get(self.base + path, headers=self.headers) as r:
                     body = await r.read()
                     size += len(body)
+                if path == COVER and self.recording:
+                    self.stats.cover_reads += 1
                 if path == paths[0] and (b'"summary":' in body or b'"next":' in body):
                     self.gap = 3.0 if self.kind == "lead" else 2.0
                     self.skip_messages = self.kind == "lead"
@@ -503,6 +516,7 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
             f"{k} {n}" for k, n in s.event_kinds["counselor"].most_common(3)) or "-",
         "lead fetch n / p50 / p99 ms": f"{len(s.fetch['lead'])} / {_ms(s.fetch['lead'], 'p50')}"
                                        f" / {_ms(s.fetch['lead'], 'p99')}",
+        "lead cover reads n": f"{s.cover_reads}",
         "lead fetch KB (max)": f"{max(fb['lead']) / 1024:.1f}" if fb["lead"] else "-",
         "counselor fetch n / p99 ms": f"{len(s.fetch['counselor'])} / "
                                       f"{_ms(s.fetch['counselor'], 'p99')}",

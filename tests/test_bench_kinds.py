@@ -1,7 +1,8 @@
 """bench/surge_bench.py's consoles ask for the event kinds the pages ask for: its
 LEAD_KINDS and COUNSELOR_KINDS are copied by hand from lead.js and console.js (with the
-offers bar every console page has, common.js), and a page that gains a handler must not
-leave the bench measuring a stream the page no longer opens."""
+offers bar every console page has, common.js), and LEAD_COVER_KINDS from the kinds after which
+lead.js reads the roster's cover. A page that gains a handler must not leave the bench
+measuring a stream, or reads, the page no longer makes."""
 
 from __future__ import annotations
 
@@ -48,3 +49,11 @@ def test_the_lead_consoles_ask_for_what_lead_js_asks_for() -> None:
     assert listed, "lead.js's kinds were not found"
     page = set(re.findall(r'"([^"]+)"', listed.group(1)))
     assert _bench_kinds("LEAD_KINDS") == page | _offers_bar_kinds()
+
+
+def test_the_lead_consoles_read_the_cover_after_what_lead_js_reads_it_after() -> None:
+    text = (STATIC / "lead.js").read_text()
+    listed = re.search(r"if \(\[([^\]]*)\]\.indexOf\(t\) >= 0\) \{\s*window\.Cover\.load\(\)",
+                       text)
+    assert listed, "the kinds after which lead.js reads the cover were not found"
+    assert _bench_kinds("LEAD_COVER_KINDS") == set(re.findall(r'"([^"]+)"', listed.group(1)))

@@ -6,14 +6,19 @@ withdraws a wrong one. Helpers and fixtures are those of tests/test_browser.py."
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
 
+from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role
 from tests.conftest import RedisProcess
 from tests.helpers import add_staff
@@ -163,4 +168,35 @@ async def test_a_wrong_signal_is_withdrawn_from_the_case_page(
                           full_page=True)
     for ctx in (victim_ctx, mina_ctx):
         await ctx.close()
+    assert problems.seen == []
+
+
+async def test_in_a_burst_of_new_cases_the_lead_page_reads_its_floor_and_cover_every_3_s(
+        site: Site, browser: Browser) -> None:
+    """In a surge every new case is a `queued` event. The lead page reads its floor after
+    events at most every 3 s; it read the roster's cover (every waiting case counted, every
+    counselor's skills) after each one, back to back: dozens of reads a second from each
+    lead."""
+    await add_staff(site.config, "lee", role=Role.LEAD)
+    problems = Problems()
+    lead_ctx, lead = await _log_in(browser, site, problems, "lee")
+    await lead.get_by_role("link", name="Lead view").click()
+    await expect(lead.locator("#live")).to_have_text("Live")
+    # The pages' clocks stand still in these tests (a throttle's gap then never ends: every
+    # call runs); here the page's time moves, as in a lead's browser.
+    await lead_ctx.clock.resume()
+    reads: Counter[str] = Counter()
+    lead.on("request", lambda r: reads.update([urlsplit(r.url).path]))
+    await asyncio.sleep(3.5)  # past the opening reads' 3 s
+    reads.clear()
+    # 40 new cases in 2 s, each read in about a millisecond by the page before.
+    for _ in range(40):
+        await site.deps.publish({"type": EventType.QUEUED, "conversation": uuid.uuid4().hex,
+                                 "language": "en", "channel": "webchat", "urgency": "normal",
+                                 "reasons": []})
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.5)
+    assert 1 <= reads["/api/v1/floor"] <= 3, reads
+    assert 1 <= reads["/api/v1/roster/cover"] <= 3, reads
+    await lead_ctx.close()
     assert problems.seen == []

@@ -23,6 +23,7 @@ from hotline.domain.conversation import Channel, Urgency, queue_score
 from hotline.domain.staff import Role
 from tests.conftest import AppRunner
 from tests.floor import Staffer, deps_of, hold_jobs, staff
+from tests.helpers import statements_seen
 
 WAITING = 120
 
@@ -112,6 +113,33 @@ async def test_consoles_asking_together_get_the_page_encoded_once(app_runner: Ap
     resp = await mina.client.get("/api/v1/queue")
     assert resp.content_type == "application/json"
     assert (await resp.json())["total"] == WAITING
+
+
+def _stable(answer: dict[str, Any]) -> str:
+    """What two reads a moment apart agree on: the counts, and which groups lack cover (the
+    waits and the cover's times move with the clock)."""
+    if "summary" in answer:
+        return json.dumps(answer["summary"]["by_urgency"], sort_keys=True)
+    return json.dumps(sorted((g["language"], g["channel"]) for g in answer["gaps"]))
+
+
+async def test_leads_asking_together_share_one_read_of_the_floor_and_of_the_cover(
+        app_runner: AppRunner) -> None:
+    """Every lead page reads its floor and the roster's cover after the same events (in a
+    surge, every new case): asked together, each is read at most twice for the five (one read
+    for those who asked first, one for those who asked while it ran), and each lead gets the
+    same answer; a case queued before the next ask is in the next answer."""
+    deps, lead, _mina, _made = await _floor_world(app_runner)
+    leads = [lead] + [await staff(app_runner, f"lead{i}", Role.LEAD) for i in range(4)]
+    for path, counted in (("/api/v1/floor", "GROUP BY"), ("/api/v1/roster/cover", "GROUP BY")):
+        with statements_seen(deps.engine, counted) as seen:
+            answers = await asyncio.gather(*(_get(who, path) for who in leads))
+        assert 1 <= len(seen) <= 2, path
+        assert len({_stable(a) for a in answers}) == 1, path
+    more = await _seed(deps, 1, seed=8)
+    floor = await _get(leads[1], "/api/v1/floor")
+    assert floor["summary"]["waiting"] == WAITING + 1
+    assert more[0].language in {g["language"] for g in floor["summary"]["groups"]}
 
 
 async def test_the_floor_is_a_summary_and_first_pages(app_runner: AppRunner) -> None:

@@ -6,16 +6,22 @@ lead pages warn with it. See docs/floor.md.
 
 from __future__ import annotations
 
+import functools
+import json
+import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.cases import staffing
 from hotline.cases.tables import conversations
+from hotline.deps import Deps
 from hotline.domain import shifts
 from hotline.domain.conversation import Status
+from hotline.shared_read import NextRead
 from hotline.staff import accounts as staff_store
 
 
@@ -31,6 +37,28 @@ class Gap:
     def as_json(self) -> dict[str, object]:
         return {"language": self.language, "channel": self.channel, "waiting": self.waiting,
                 "from": self.start.isoformat(), "until": self.end.isoformat() if self.end else None}
+
+
+async def gaps_json(deps: Deps, hours: int) -> bytes:
+    """{"at", "hours", "gaps"} as JSON, from now. The lead pages read it after the same
+    events (every new case, in a surge): asked together, it is read once (shared_read), never
+    older than the ask."""
+    reads = _reads.get(deps.redis)
+    if reads is None:
+        reads = _reads[deps.redis] = NextRead(functools.partial(_gaps_body, deps))
+    return await reads.get(hours)
+
+
+async def _gaps_body(deps: Deps, hours: int) -> bytes:
+    now = datetime.now(UTC)
+    async with deps.engine.connect() as conn:
+        found = await gaps(conn, now, hours)
+    return json.dumps({"at": now.isoformat(), "hours": hours,
+                       "gaps": [g.as_json() for g in found]}).encode()
+
+
+# The shared reads, per Redis client (one per app), by hours ahead.
+_reads: weakref.WeakKeyDictionary[Redis, NextRead[int, bytes]] = weakref.WeakKeyDictionary()
 
 
 async def gaps(conn: AsyncConnection, now: datetime, hours: int) -> list[Gap]:

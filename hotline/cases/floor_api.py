@@ -200,7 +200,8 @@ async def floor(request: web.Request) -> web.Response:
     list with the cursor of its next page (GET /api/v1/floor/{list})."""
     staff = await require_staff(request)
     _require(staff, Action.SUPERVISE)
-    return web.json_response(await floorview.floor(request.app[DEPS], page_limit(request)))
+    return web.Response(body=await floorview.floor_json(request.app[DEPS], page_limit(request)),
+                        content_type="application/json")
 
 
 @routes.get("/api/v1/floor/unassigned")

@@ -36,7 +36,7 @@ MAX_LIMIT = paging.MAX_LIMIT
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "BadCursor", "Cursor", "active", "agents_json",
-           "floor", "queue", "queue_json", "summary", "waiting_json"]
+           "floor", "floor_json", "queue", "queue_json", "summary", "waiting_json"]
 
 
 def waiting_json(w: Waiting, offered_to: int | None, now: int, reasons: tuple[str, ...]
@@ -177,6 +177,25 @@ async def agents_json(deps: Deps, limit: int, after: int) -> dict[str, Any]:
         "may_take": why_not(a, None, now, deps.rules, skip_capacity=True) is None}
         for a in page.people],
         "total": page.total, "present": page.present, "next": page.next}
+
+
+async def floor_json(deps: Deps, limit: int) -> bytes:
+    """`floor` as JSON. Every lead page reads its floor after the same events, so the leads'
+    reads come together: asked together, it is read and encoded once (shared_read), never
+    older than the ask."""
+    reads = _floor_reads.get(deps.redis)
+    if reads is None:
+        reads = _floor_reads[deps.redis] = NextRead(functools.partial(_floor_body, deps))
+    return await reads.get(limit)
+
+
+async def _floor_body(deps: Deps, limit: int) -> bytes:
+    return json.dumps(await floor(deps, limit)).encode()
+
+
+# The floor's shared reads, per Redis client (one per app), by page size.
+_floor_reads: weakref.WeakKeyDictionary[Redis, NextRead[int, bytes]] = (
+    weakref.WeakKeyDictionary())
 
 
 async def floor(deps: Deps, limit: int) -> dict[str, Any]:

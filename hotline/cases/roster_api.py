@@ -93,11 +93,8 @@ async def roster_cover(request: web.Request) -> web.Response:
     raw = request.query.get("hours", str(deps.config.roster.cover_hours))
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_COVER_HOURS:
         raise json_error(400, f"hours: expected 1 to {_MAX_COVER_HOURS}", field="hours")
-    now = datetime.now(UTC)
-    async with deps.engine.connect() as conn:
-        found = await cover.gaps(conn, now, int(raw))
-    return web.json_response({"at": now.isoformat(), "hours": int(raw),
-                              "gaps": [g.as_json() for g in found]})
+    return web.Response(body=await cover.gaps_json(deps, int(raw)),
+                        content_type="application/json")
 
 
 # "mon".."sun" and the three groups: a longer list can only repeat them.

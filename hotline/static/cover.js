@@ -36,5 +36,8 @@ window.Cover = (function () {
   load();
   // The hours ahead move on while nothing happens: look again every minute.
   setInterval(load, 60000);
-  return {load: load};
+  // The pages call this on every queued, assigned and closed event: in a surge, back to back
+  // (each read counts every waiting case and every counselor's skills). At most every 3 s,
+  // as the lead page reads its floor.
+  return {load: H.throttle(load, 3000)};
 })();
