@@ -194,6 +194,8 @@ class Subscription:
     # busy floor the Hub then skips most consoles for most events without calling `accept`.
     cases: Container[str] | None = None
     heard: frozenset[str] = frozenset()
+    # And an event naming this counselor (`counselor`), whatever its case.
+    counselor: int | None = None
 
     def offer(self, event: Event) -> bool:
         """Queue `event` if the filter takes it; whether that woke the client."""
@@ -218,9 +220,10 @@ class Subscription:
 def _offer(events: list[Event], sub: Subscription) -> bool:
     """Offer `events` to one subscriber, in order; whether that woke it."""
     woke = False
-    cases, heard = sub.cases, sub.heard
+    cases, heard, me = sub.cases, sub.heard, sub.counselor
     for event in events:
-        if cases is None or event.get("type") in heard or event.get("conversation") in cases:
+        if (cases is None or event.get("type") in heard or event.get("conversation") in cases
+                or (me is not None and event.get("counselor") == me)):
             woke = sub.offer(event) or woke
     return woke
 

@@ -13,7 +13,7 @@ from hotline.cases.queue_feed import run_queue_feed
 from hotline.cases.stream import StaffStream
 from hotline.deps import Deps
 from hotline.domain.staff import Role, Staff
-from hotline.events import Hub
+from hotline.events import Hub, Subscription, _offer
 from hotline.web.sse import view_frame
 from tests.conftest import AppRunner
 from tests.floor import deps_of, hold_jobs, stream_events
@@ -158,6 +158,58 @@ def test_a_page_taking_the_queue_is_sent_only_moves_of_cases_that_were_its_own()
     assert _sent(old, {"type": "queued", "conversation": "new"},
                  {"type": "offered", "conversation": "o3", "counselor": OTHER}
                  ) == ["queued", "offered"]
+
+
+def test_the_hub_offers_a_counselor_page_only_what_was_theirs_or_names_them() -> None:
+    """The same events through the Hub's test of a subscriber (events._offer): a counselor's
+    page taking the queue's pages is sent the same, and the moves of cases that were never
+    theirs (a surge's every new case, every console) never reach its stream at all."""
+    page = _stream(PAGE_TYPES + ",offered,urgency,presence")
+    reached: list[tuple[str, str]] = []
+
+    def accept(ev: dict[str, Any]) -> bool:
+        reached.append((ev["type"], ev.get("conversation", "")))
+        return page.wants(ev)
+    sub = Subscription(accept)
+    page.subscribed(sub)
+    page.cases["mine"] = CaseFacts(holder=ME)
+    page._narrow()  # as the first load leaves it
+    sent = []
+    events: tuple[dict[str, Any], ...] = (
+            {"type": "queued", "conversation": "new"},
+            {"type": "assigned", "conversation": "new", "counselor": OTHER},
+            {"type": "queued", "conversation": "mine"},
+            {"type": "offered", "conversation": "o1", "counselor": ME},
+            {"type": "assigned", "conversation": "o1", "counselor": OTHER},
+            {"type": "offered", "conversation": "o2", "counselor": ME},
+            {"type": "closed", "conversation": "o2"},
+            {"type": "closed", "conversation": "o1"},
+            {"type": "offered", "conversation": "o3", "counselor": OTHER},
+            {"type": "assigned", "conversation": "o4", "counselor": ME},  # a lead gave me o4
+            {"type": "urgency", "conversation": "o4", "urgency": "high"},
+            {"type": "roster"},
+            {"type": "presence", "counselor": ME, "status": "away"})
+    for n, ev in enumerate(events):
+        _offer([{**ev, "id": f"1700000000000-{n}"}], sub)
+        while not sub.queue.empty():
+            got = sub.queue.get_nowait()
+            assert got is not None
+            if page.frame(got, _NO_FRAMES) is not None:
+                sent.append(got["type"])
+    assert sent == ["queued", "offered", "assigned", "offered", "closed", "assigned",
+                    "urgency", "roster", "presence"]
+    assert ("queued", "new") not in reached and ("assigned", "new") not in reached
+    assert ("offered", "o3") not in reached and ("closed", "o1") not in reached
+    # Leads and pages that do not take the queue's pages are offered every move, as before.
+    lead = StaffStream(cast(Deps, None), Staff(id=1, name="lee", role=Role.LEAD,
+                                               languages=("ko",)), "0" * 64,
+                       frozenset(PAGE_TYPES.split(",")))
+    for stream in (lead, _stream("queued,assigned,closed,offered")):
+        sub = Subscription(stream.wants)
+        stream.subscribed(sub)
+        stream._narrow()
+        _offer([{"type": "queued", "conversation": "new", "id": "1700000000000-0"}], sub)
+        assert not sub.queue.empty()
 
 
 def test_only_a_page_that_names_it_is_sent_the_queue() -> None:
