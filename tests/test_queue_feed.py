@@ -200,16 +200,25 @@ def test_the_hub_offers_a_counselor_page_only_what_was_theirs_or_names_them() ->
                     "urgency", "roster", "presence"]
     assert ("queued", "new") not in reached and ("assigned", "new") not in reached
     assert ("offered", "o3") not in reached and ("closed", "o1") not in reached
-    # Leads and pages that do not take the queue's pages are offered every move, as before.
+    # Leads and pages that do not take the queue's pages are offered every move, as before;
+    # a lead's page, only the kinds it asked for (not the victims' messages).
     lead = StaffStream(cast(Deps, None), Staff(id=1, name="lee", role=Role.LEAD,
                                                languages=("ko",)), "0" * 64,
                        frozenset(PAGE_TYPES.split(",")))
     for stream in (lead, _stream("queued,assigned,closed,offered")):
-        sub = Subscription(stream.wants)
+        reached.clear()
+
+        def took(ev: dict[str, Any], stream: StaffStream = stream) -> bool:
+            reached.append((ev["type"], ev.get("conversation", "")))
+            return stream.wants(ev)
+        sub = Subscription(took)
         stream.subscribed(sub)
         stream._narrow()
-        _offer([{"type": "queued", "conversation": "new", "id": "1700000000000-0"}], sub)
-        assert not sub.queue.empty()
+        _offer([{"type": "message", "conversation": "new", "id": "1700000000000-0"},
+                {"type": "queued", "conversation": "new", "id": "1700000000000-1"}], sub)
+        assert sub.queue.qsize() == 1
+        if stream is lead:
+            assert reached == [("queued", "new")]
 
 
 def test_only_a_page_that_names_it_is_sent_the_queue() -> None:

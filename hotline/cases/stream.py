@@ -52,6 +52,10 @@ _ENDS_OFFER = frozenset({EventType.ASSIGNED, EventType.CLOSED, EventType.OFFER_E
                          EventType.OFFER_DECLINED, EventType.QUEUED})
 
 
+# The kinds a stream hears of without reading the event's case (and those it follows, and
+# those that may end it).
+_HEARD = HEARD_WITHOUT_READING | _FOLLOWED | INTERNAL
+_NO_CASES: frozenset[str] = frozenset()
 # What a counselor's page taking the queue's pages hears of cases that are not theirs: no
 # move ("the queue moved" comes as the page itself), only what names no case or ends the stream.
 _HEARD_BESIDE_PAGES = HEARD_WITHOUT_READING - QUEUE_MOVES | INTERNAL
@@ -106,28 +110,36 @@ class StaffStream(StreamView):
         self._sub: Subscription | None = None
 
     def subscribed(self, sub: Subscription) -> None:
-        # The Hub offers an event about a case only when it may matter to this person: a kind
-        # they hear of without reading the case, one that changes who reads it, one that may
-        # end the stream, or one about a case they read. Not narrowed until the first load.
-        sub.heard = HEARD_WITHOUT_READING | _FOLLOWED | INTERNAL
-        if self._theirs_only():
-            # A counselor's page taking the queue's pages hears of a case's moves only while
-            # the case is theirs or offered to them, or when one names them (assigned or
-            # offered to them): the rest of a surge's moves (every console was offered each,
-            # 8.7% of the server's CPU) are not offered at all.
-            sub.heard = _HEARD_BESIDE_PAGES
-            sub.counselor = self.staff.id
+        # Not narrowed until the first load (_narrow).
+        sub.heard = _HEARD
         self._sub = sub
 
     def _theirs_only(self) -> bool:
         return self.pages and self.staff.role == Role.COUNSELOR
 
     def _narrow(self) -> None:
-        if self._sub is not None:
-            loading = self._reloading is not None or self.staff.sees_all_cases
-            self._sub.cases = (None if loading
-                               else _Theirs(self.cases, self._offers) if self._theirs_only()
-                               else self.cases)
+        """What the Hub offers this stream, set at each load (the role may have changed): an
+        event about a case only when it may matter to this person (a kind they hear of
+        without reading the case, one that changes who reads it, one that may end the
+        stream, or one about a case they read); everything while SQL is read."""
+        sub = self._sub
+        if sub is None:
+            return
+        sub.heard, sub.counselor, sub.cases = _HEARD, None, self.cases
+        if self._reloading is not None:
+            sub.cases = None
+        elif self.staff.sees_all_cases:
+            # Leads and admins may read every case: offered the kinds their page asked for
+            # (the lead's page has no use for the victims' messages, most of a busy floor).
+            sub.heard, sub.cases = (_HEARD, None) if self.kinds is None else (
+                self.kinds | INTERNAL, _NO_CASES)
+        elif self._theirs_only():
+            # A counselor's page taking the queue's pages hears of a case's moves only while
+            # the case is theirs or offered to them, or when one names them (assigned or
+            # offered to them): the rest of a surge's moves (every console was offered each,
+            # 8.7% of the server's CPU) are not offered at all.
+            sub.heard, sub.counselor = _HEARD_BESIDE_PAGES, self.staff.id
+            sub.cases = _Theirs(self.cases, self._offers)
 
     def ends(self, ev: Event) -> bool:
         return revokes(ev, self.staff.id, self.ref)
