@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Container, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,14 +25,15 @@ from redis.exceptions import RedisError
 from hotline.domain.event_ids import id_tuple
 from hotline.domain.event_types import EventType
 from hotline.stores.live.keys import EVENT_LOG_MAXLEN, Keys
+from hotline.subscriptions import Event, EventFilter, Subscription, offer_to
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
-EventFilter = Callable[[Event], bool]
+# The subscriber's side lives in subscriptions.py; its names are the Hub's API too.
+__all__ = ["Event", "EventFilter", "Hub", "Publisher", "ReplayGap", "ReplayWindow",
+           "Subscription", "publish", "publish_all", "publish_on"]
 
-# Per-client buffer: a browser this far behind is cut off and reconnects with replay.
-CLIENT_QUEUE_SIZE, _READ_BLOCK_MS = 1000, 2000
+_READ_BLOCK_MS = 2000
 # After a read that found events, the reader waits this long before the next, so events close
 # together are read in one call (one read per event cost as much as publishing it).
 _BATCH_WINDOW_S = 0.02
@@ -182,52 +183,6 @@ class ReplayWindow:
     chunk: int = REPLAY_CHUNK
 
 
-@dataclass(eq=False)
-class Subscription:
-    """One connected client: its filter and its queue (None in the queue means: close)."""
-
-    accept: EventFilter
-    queue: asyncio.Queue[Event | None] = field(
-        default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
-    # A client that hears of a case only while it may read it: an event about a case, of a
-    # kind not in `heard`, is offered only if its case is in `cases` (None: offer all). On a
-    # busy floor the Hub then skips most consoles for most events without calling `accept`.
-    cases: Container[str] | None = None
-    heard: frozenset[str] = frozenset()
-    # And an event naming this counselor (`counselor`), whatever its case.
-    counselor: int | None = None
-
-    def offer(self, event: Event) -> bool:
-        """Queue `event` if the filter takes it; whether that woke the client."""
-        if not self.accept(event):
-            return False
-        woke = self.queue.empty()
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.close()
-        return woke
-
-    def close(self) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(None)
-        if self.queue.full():
-            # Make room for the close marker: the client reconnects and replays anyway.
-            self.queue.get_nowait()
-            self.queue.put_nowait(None)
-
-
-def _offer(events: list[Event], sub: Subscription) -> bool:
-    """Offer `events` to one subscriber, in order; whether that woke it."""
-    woke = False
-    cases, heard, me = sub.cases, sub.heard, sub.counselor
-    for event in events:
-        if (cases is None or event.get("type") in heard or event.get("conversation") in cases
-                or (me is not None and event.get("counselor") == me)):
-            woke = sub.offer(event) or woke
-    return woke
-
-
 class Hub:
     """One stream reader per process, fanning out to every connected client in it."""
 
@@ -372,13 +327,21 @@ class Hub:
     async def offer(self, events: list[Event]) -> None:
         """Offer `events` to every subscriber, each in order, letting the loop go after every
         _WAKE_PER_STEP streams woken. Besides the log's, a process offers views of its own
-        this way (cases/queue_feed.py): never logged, never replayed."""
+        this way (cases/queue_feed.py): never logged, never replayed. A subscriber no event
+        is for (its `heard`, `cases`, `counselor`) costs a few set operations: a surge's
+        events are mostly messages, each tested against every console before."""
+        types = {e.get("type") for e in events}
+        cases = {e.get("conversation") for e in events}
+        named = {e.get("counselor") for e in events}
         woken = 0
         for sub in list(self.subs):
             if woken >= _WAKE_PER_STEP:
                 await asyncio.sleep(0)
                 woken = 0
-            woken += _offer(events, sub)
+            if not (sub.cases is not None and sub.heard.isdisjoint(types)
+                    and cases.isdisjoint(sub.cases)
+                    and (sub.counselor is None or sub.counselor not in named)):
+                woken += offer_to(events, sub)
 
     async def _detect_reset(self) -> None:
         # A restarted Redis without our stream starts ids from scratch; follow it from 0.

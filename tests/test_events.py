@@ -15,7 +15,6 @@ from redis.asyncio import Redis
 
 from hotline.domain.event_ids import valid_event_id
 from hotline.events import (
-    CLIENT_QUEUE_SIZE,
     Event,
     Hub,
     Publisher,
@@ -25,6 +24,7 @@ from hotline.events import (
     publish,
 )
 from hotline.stores.live.keys import Keys
+from hotline.subscriptions import CLIENT_QUEUE_SIZE
 from tests.conftest import RedisProcess, free_port
 
 GUARD_S = 10.0  # only a guard against hanging, never an assertion about speed
@@ -278,6 +278,46 @@ async def test_subscribers_an_event_does_not_wake_cost_no_step(
     finally:
         ticker.cancel()
     assert {eid: len(steps_of[str(eid)]) for eid in ids} == {eid: 1 for eid in ids}
+
+
+async def test_the_hub_asks_a_narrowed_subscriber_only_about_what_may_be_its_own(
+        hub: Hub, redis: Redis, keys: Keys) -> None:
+    """A subscriber with `cases` is asked only about events of a kind it hears, of a case in
+    `cases`, or naming its `counselor` (a read of other cases' messages skips it whole); and
+    none of those is missed."""
+    asked: list[tuple[str, str]] = []
+
+    def refuse(e: Event) -> bool:
+        asked.append((str(e.get("type")), str(e.get("conversation"))))
+        return False
+
+    for _ in range(50):
+        other = hub.subscribe(refuse)
+        other.cases, other.heard = {"theirs"}, frozenset({"roster"})
+    mine = hub.subscribe(_everything)
+    mine.cases = {"c1"}
+    named = hub.subscribe(_everything)
+    named.cases, named.counselor = set(), 7
+    last = hub.subscribe(lambda e: e.get("type") == "roster")
+    for i in range(3):
+        await publish(redis, keys, {"type": "message", "conversation": f"c{i}"})
+    await publish(redis, keys, {"type": "offered", "conversation": "c9", "counselor": 7})
+    await publish(redis, keys, {"type": "message", "conversation": "theirs"})
+    marker = await publish(redis, keys, {"type": "roster"})
+    assert (await _get(last) or {}).get("id") == marker
+    assert sorted(set(asked)) == [("message", "theirs"), ("roster", "None")]
+    assert len(asked) == 100
+    assert [e.get("conversation") for e in await _all(mine)] == ["c1"]
+    assert [e.get("type") for e in await _all(named)] == ["offered"]
+
+
+async def _all(sub: Subscription) -> list[Event]:
+    out = []
+    while not sub.queue.empty():
+        e = sub.queue.get_nowait()
+        assert e is not None
+        out.append(e)
+    return out
 
 
 # --- replay ------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from hotline.cases.queue_feed import run_queue_feed
 from hotline.cases.stream import StaffStream
 from hotline.deps import Deps
 from hotline.domain.staff import Role, Staff
-from hotline.events import Hub, Subscription, _offer
+from hotline.events import Hub, Subscription
+from hotline.subscriptions import offer_to
 from hotline.web.sse import view_frame
 from tests.conftest import AppRunner
 from tests.floor import deps_of, hold_jobs, stream_events
@@ -190,7 +191,7 @@ def test_the_hub_offers_a_counselor_page_only_what_was_theirs_or_names_them() ->
             {"type": "roster"},
             {"type": "presence", "counselor": ME, "status": "away"})
     for n, ev in enumerate(events):
-        _offer([{**ev, "id": f"1700000000000-{n}"}], sub)
+        offer_to([{**ev, "id": f"1700000000000-{n}"}], sub)
         while not sub.queue.empty():
             got = sub.queue.get_nowait()
             assert got is not None
@@ -214,7 +215,7 @@ def test_the_hub_offers_a_counselor_page_only_what_was_theirs_or_names_them() ->
         sub = Subscription(took)
         stream.subscribed(sub)
         stream._narrow()
-        _offer([{"type": "message", "conversation": "new", "id": "1700000000000-0"},
+        offer_to([{"type": "message", "conversation": "new", "id": "1700000000000-0"},
                 {"type": "queued", "conversation": "new", "id": "1700000000000-1"}], sub)
         assert sub.queue.qsize() == 1
         if stream is lead:

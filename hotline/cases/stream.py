@@ -14,7 +14,9 @@ then. See docs/events.md.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -70,6 +72,12 @@ class _Theirs:
 
     def __contains__(self, cid: object) -> bool:
         return cid in self.cases or cid in self.offers
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain(self.cases, self.offers)
+
+    def __len__(self) -> int:
+        return len(self.cases) + len(self.offers)
 
 
 class StaffStream(StreamView):
