@@ -200,3 +200,28 @@ async def test_in_a_burst_of_new_cases_the_lead_page_reads_its_floor_and_cover_e
     assert 1 <= reads["/api/v1/roster/cover"] <= 3, reads
     await lead_ctx.close()
     assert problems.seen == []
+
+
+async def test_in_a_burst_of_alerts_the_lead_page_reads_them_once_a_second(
+        site: Site, browser: Browser) -> None:
+    """Every "spreading now" report raises an alert, and the alerts panel read the list after
+    each one, back to back; now at most once a second."""
+    await add_staff(site.config, "lee", role=Role.LEAD)
+    problems = Problems()
+    lead_ctx, lead = await _log_in(browser, site, problems, "lee")
+    await lead.get_by_role("link", name="Lead view").click()
+    await expect(lead.locator("#live")).to_have_text("Live")
+    await lead_ctx.clock.resume()  # the page's time moves (see above)
+    reads: Counter[str] = Counter()
+    lead.on("request", lambda r: reads.update([urlsplit(r.url).path]))
+    await asyncio.sleep(1.5)
+    reads.clear()
+    for _ in range(30):  # 30 alerts in 1.5 s
+        await site.deps.publish({"type": EventType.ALERT, "conversation": uuid.uuid4().hex,
+                                 "kind": "takedown", "alert": 1})
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.2)
+    assert 1 <= reads["/api/v1/alerts"] <= 4, reads
+    await lead_ctx.close()
+    assert problems.seen == []
+

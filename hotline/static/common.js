@@ -294,7 +294,9 @@ window.Hotline = (function () {
       if (empty) empty.hidden = open > 0;
       return open;
     }
-    return coalesce(refresh);
+    // Called on every alert event: in a surge of "spreading now" reports, back to back. At
+    // most once a second (an alert shows at most a second late).
+    return throttle(refresh, 1000);
   }
 
   // --- The offers bar ------------------------------------------------------------------------
