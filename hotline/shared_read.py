@@ -11,11 +11,13 @@ with one more gathering callers behind it.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
+Owner = TypeVar("Owner")
 
 
 class NextRead(Generic[K, T]):
@@ -48,6 +50,21 @@ class NextRead(Generic[K, T]):
         finally:
             if self._running.get(key) is me:
                 del self._running[key]
+
+
+class NextReads(Generic[Owner, K, T]):
+    """A NextRead for each owner (an app's Redis client, say), forgotten with it: a module's
+    shared reads, for whichever app calls."""
+
+    def __init__(self) -> None:
+        self._of: weakref.WeakKeyDictionary[Owner, NextRead[K, T]] = weakref.WeakKeyDictionary()
+
+    def of(self, owner: Owner, read: Callable[[K], Awaitable[T]]) -> NextRead[K, T]:
+        """The owner's NextRead, made with `read` on its first use."""
+        found = self._of.get(owner)
+        if found is None:
+            found = self._of[owner] = NextRead(read)
+        return found
 
 
 def _retrieved(task: asyncio.Task[object]) -> None:

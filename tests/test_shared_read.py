@@ -4,10 +4,11 @@ read that started before they asked."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
-from hotline.shared_read import NextRead
+from hotline.shared_read import NextRead, NextReads
 
 
 class Source:
@@ -89,3 +90,21 @@ async def test_an_error_reaches_every_caller_and_the_next_read_tries_again() -> 
     calls = 0  # fails again: nothing of the last good read is kept
     with pytest.raises(ConnectionError):
         await reads.get("q")
+
+
+async def test_each_owner_has_its_reads_forgotten_with_it() -> None:
+    """NextReads: a module's shared reads, one NextRead per app (its client), held weakly."""
+
+    class Owner:
+        pass
+
+    reads: NextReads[Owner, str, tuple[str, int]] = NextReads()
+    a, b = Owner(), Owner()
+    src_a, src_b = Source(), Source()
+    assert reads.of(a, src_a.read) is reads.of(a, src_b.read)  # made on its first use
+    got = await asyncio.gather(reads.of(a, src_a.read).get("q"),
+                               reads.of(b, src_b.read).get("q"))
+    assert list(got) == [("q", 0), ("q", 0)] and (src_a.reads, src_b.reads) == (1, 1)
+    del a
+    gc.collect()
+    assert len(reads._of) == 1

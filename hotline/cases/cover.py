@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +20,7 @@ from hotline.cases.tables import conversations
 from hotline.deps import Deps
 from hotline.domain import shifts
 from hotline.domain.conversation import Status
-from hotline.shared_read import NextRead
+from hotline.shared_read import NextReads
 from hotline.staff import accounts as staff_store
 
 
@@ -43,10 +42,7 @@ async def gaps_json(deps: Deps, hours: int) -> bytes:
     """{"at", "hours", "gaps"} as JSON, from now. The lead pages read it after the same
     events (every new case, in a surge): asked together, it is read once (shared_read), never
     older than the ask."""
-    reads = _reads.get(deps.redis)
-    if reads is None:
-        reads = _reads[deps.redis] = NextRead(functools.partial(_gaps_body, deps))
-    return await reads.get(hours)
+    return await _reads.of(deps.redis, functools.partial(_gaps_body, deps)).get(hours)
 
 
 async def _gaps_body(deps: Deps, hours: int) -> bytes:
@@ -58,7 +54,7 @@ async def _gaps_body(deps: Deps, hours: int) -> bytes:
 
 
 # The shared reads, per Redis client (one per app), by hours ahead.
-_reads: weakref.WeakKeyDictionary[Redis, NextRead[int, bytes]] = weakref.WeakKeyDictionary()
+_reads: NextReads[Redis, int, bytes] = NextReads()
 
 
 async def gaps(conn: AsyncConnection, now: datetime, hours: int) -> list[Gap]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +27,7 @@ from hotline.deps import Deps
 from hotline.domain import shifts
 from hotline.domain.conversation import Urgency
 from hotline.domain.routing import why_not
-from hotline.shared_read import NextRead
+from hotline.shared_read import NextReads
 from hotline.staff import accounts as staff_store
 
 DEFAULT_LIMIT = 50
@@ -84,15 +83,12 @@ async def queue_json(deps: Deps, limit: int, after: str | None) -> bytes:
 
 async def _shared_queue(deps: Deps, limit: int, after: str | None) -> _SharedPage:
     cursor = Cursor.decode(after) if after else None
-    reads = _queue_reads.get(deps.redis)
-    if reads is None:
-        reads = _queue_reads[deps.redis] = NextRead(functools.partial(_queue, deps))
-    return await reads.get((limit, cursor))
+    return await _queue_reads.of(deps.redis, functools.partial(_queue, deps)).get(
+        (limit, cursor))
 
 
 # The queue's shared reads, per Redis client (one per app).
-_queue_reads: weakref.WeakKeyDictionary[
-    Redis, NextRead[tuple[int, Cursor | None], _SharedPage]] = weakref.WeakKeyDictionary()
+_queue_reads: NextReads[Redis, tuple[int, Cursor | None], _SharedPage] = NextReads()
 
 
 async def _queue(deps: Deps, key: tuple[int, Cursor | None]) -> _SharedPage:
@@ -183,10 +179,7 @@ async def floor_json(deps: Deps, limit: int) -> bytes:
     """`floor` as JSON. Every lead page reads its floor after the same events, so the leads'
     reads come together: asked together, it is read and encoded once (shared_read), never
     older than the ask."""
-    reads = _floor_reads.get(deps.redis)
-    if reads is None:
-        reads = _floor_reads[deps.redis] = NextRead(functools.partial(_floor_body, deps))
-    return await reads.get(limit)
+    return await _floor_reads.of(deps.redis, functools.partial(_floor_body, deps)).get(limit)
 
 
 async def _floor_body(deps: Deps, limit: int) -> bytes:
@@ -194,8 +187,7 @@ async def _floor_body(deps: Deps, limit: int) -> bytes:
 
 
 # The floor's shared reads, per Redis client (one per app), by page size.
-_floor_reads: weakref.WeakKeyDictionary[Redis, NextRead[int, bytes]] = (
-    weakref.WeakKeyDictionary())
+_floor_reads: NextReads[Redis, int, bytes] = NextReads()
 
 
 async def floor(deps: Deps, limit: int) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from hotline.cases.tables import conversations, intake_records
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Coverage, StaffState, serving, wait_estimate_s
-from hotline.shared_read import NextRead
+from hotline.shared_read import NextReads
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ _served: weakref.WeakKeyDictionary[
     LiveStore, tuple[list[StaffState], dict[tuple[str, Channel], tuple[Coverage, int]]]] = (
     weakref.WeakKeyDictionary())
 # The staff reads, shared by the estimates asked together, per live store (see _staff).
-_staff_reads: weakref.WeakKeyDictionary[LiveStore, NextRead[None, list[StaffState]]] = (
-    weakref.WeakKeyDictionary())
+_staff_reads: NextReads[LiveStore, None, list[StaffState]] = NextReads()
 
 
 @dataclass(frozen=True)
@@ -108,10 +107,7 @@ async def _staff(live: LiveStore) -> list[StaffState]:
     """Every counselor's state, one read at a time, shared by the callers that asked for it
     together (shared_read.NextRead). An SMS answered with the wait asks; under load a hundred
     reads of 1,000 hashes at once held 200 MB and most of the loop."""
-    reads = _staff_reads.get(live)
-    if reads is None:
-        reads = _staff_reads[live] = NextRead(lambda _: live.staff_states())
-    return await reads.get(None)
+    return await _staff_reads.of(live, lambda _: live.staff_states()).get(None)
 
 
 async def _unknown(deps: Deps, conversation_id: str) -> WaitInfo | None:
