@@ -107,6 +107,7 @@ COUNSELOR_KINDS = ("alert,alert.acked,assigned,closed,handover,language,offer.de
 # After these the lead page also reads the roster's cover (lead.js, Cover.load), at most
 # every 3 s (cover.js) as it reads its floor.
 LEAD_COVER_KINDS = "assigned,closed,queued,reset,roster"
+_COVER_AFTER = frozenset(LEAD_COVER_KINDS.split(","))
 COVER = "/api/v1/roster/cover"
 
 
@@ -124,8 +125,9 @@ class Stats:
     fetch: dict[str, list[float]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     # The queue's pages pushed to the counselors' streams: how many, and their largest.
     pages: int = 0
-    cover_reads: int = 0
     page_bytes: int = 0
+    # The leads' reads of the roster's cover.
+    cover_reads: int = 0
     fetch_bytes: dict[str, list[int]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     healthz: list[float] = field(default_factory=list)
     client_lag: list[float] = field(default_factory=list)
@@ -186,7 +188,7 @@ class Console:
                             self.pushed = True
                         elif not (self.skip_messages and kind == "message"):
                             self.dirty.set()
-                            if self.kind == "lead" and kind in LEAD_COVER_KINDS.split(","):
+                            if self.kind == "lead" and kind in _COVER_AFTER:
                                 self.cover = True
                     elif page and line.startswith("data: ") and self.recording:
                         self.stats.pages += 1

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from hotline.domain.event_ids import id_tuple
 from hotline.domain.event_types import EventType
 from hotline.stores.live.keys import EVENT_LOG_MAXLEN, Keys
-from hotline.subscriptions import Event, EventFilter, Subscription, offer_to
+from hotline.subscriptions import Batch, Event, EventFilter, Subscription, offer_to
 
 log = logging.getLogger(__name__)
 
@@ -327,21 +327,14 @@ class Hub:
     async def offer(self, events: list[Event]) -> None:
         """Offer `events` to every subscriber, each in order, letting the loop go after every
         _WAKE_PER_STEP streams woken. Besides the log's, a process offers views of its own
-        this way (cases/queue_feed.py): never logged, never replayed. A subscriber no event
-        is for (its `heard`, `cases`, `counselor`) costs a few set operations: a surge's
-        events are mostly messages, each tested against every console before."""
-        types = {e.get("type") for e in events}
-        cases = {e.get("conversation") for e in events}
-        named = {e.get("counselor") for e in events}
+        this way (cases/queue_feed.py): never logged, never replayed."""
+        batch = Batch.of(events)
         woken = 0
         for sub in list(self.subs):
             if woken >= _WAKE_PER_STEP:
                 await asyncio.sleep(0)
                 woken = 0
-            if not (sub.cases is not None and sub.heard.isdisjoint(types)
-                    and cases.isdisjoint(sub.cases)
-                    and (sub.counselor is None or sub.counselor not in named)):
-                woken += offer_to(events, sub)
+            woken += offer_to(batch, sub)
 
     async def _detect_reset(self) -> None:
         # A restarted Redis without our stream starts ids from scratch; follow it from 0.

@@ -51,11 +51,33 @@ class Subscription:
             self.queue.put_nowait(None)
 
 
-def offer_to(events: list[Event], sub: Subscription) -> bool:
-    """Offer `events` to one subscriber, in order; whether that woke it."""
-    woke = False
+@dataclass(frozen=True)
+class Batch:
+    """Events offered together, with what the quick test looks at in them, gathered once for
+    every subscriber."""
+
+    events: list[Event]
+    types: frozenset[object]
+    cases: frozenset[object]
+    named: frozenset[object]
+
+    @classmethod
+    def of(cls, events: list[Event]) -> Batch:
+        return cls(events, frozenset(e.get("type") for e in events),
+                   frozenset(e.get("conversation") for e in events),
+                   frozenset(e.get("counselor") for e in events))
+
+
+def offer_to(batch: Batch, sub: Subscription) -> bool:
+    """Offer the batch's events to one subscriber, in order; whether that woke it. A
+    subscriber none of them is for costs a few set operations: a surge's events are mostly
+    messages, each tested against every console before."""
     cases, heard, me = sub.cases, sub.heard, sub.counselor
-    for event in events:
+    if (cases is not None and heard.isdisjoint(batch.types) and batch.cases.isdisjoint(cases)
+            and (me is None or me not in batch.named)):
+        return False
+    woke = False
+    for event in batch.events:
         if (cases is None or event.get("type") in heard or event.get("conversation") in cases
                 or (me is not None and event.get("counselor") == me)):
             woke = sub.offer(event) or woke

@@ -14,7 +14,7 @@ from hotline.cases.stream import StaffStream
 from hotline.deps import Deps
 from hotline.domain.staff import Role, Staff
 from hotline.events import Hub, Subscription
-from hotline.subscriptions import offer_to
+from hotline.subscriptions import Batch, offer_to
 from hotline.web.sse import view_frame
 from tests.conftest import AppRunner
 from tests.floor import deps_of, hold_jobs, stream_events
@@ -162,7 +162,7 @@ def test_a_page_taking_the_queue_is_sent_only_moves_of_cases_that_were_its_own()
 
 
 def test_the_hub_offers_a_counselor_page_only_what_was_theirs_or_names_them() -> None:
-    """The same events through the Hub's test of a subscriber (events._offer): a counselor's
+    """The same events through the Hub's test of a subscriber (offer_to): a counselor's
     page taking the queue's pages is sent the same, and the moves of cases that were never
     theirs (a surge's every new case, every console) never reach its stream at all."""
     page = _stream(PAGE_TYPES + ",offered,urgency,presence")
@@ -191,7 +191,7 @@ def test_the_hub_offers_a_counselor_page_only_what_was_theirs_or_names_them() ->
             {"type": "roster"},
             {"type": "presence", "counselor": ME, "status": "away"})
     for n, ev in enumerate(events):
-        offer_to([{**ev, "id": f"1700000000000-{n}"}], sub)
+        offer_to(Batch.of([{**ev, "id": f"1700000000000-{n}"}]), sub)
         while not sub.queue.empty():
             got = sub.queue.get_nowait()
             assert got is not None
@@ -215,8 +215,9 @@ def test_the_hub_offers_a_counselor_page_only_what_was_theirs_or_names_them() ->
         sub = Subscription(took)
         stream.subscribed(sub)
         stream._narrow()
-        offer_to([{"type": "message", "conversation": "new", "id": "1700000000000-0"},
-                {"type": "queued", "conversation": "new", "id": "1700000000000-1"}], sub)
+        offer_to(Batch.of([{"type": "message", "conversation": "new", "id": "1700000000000-0"},
+                           {"type": "queued", "conversation": "new", "id": "1700000000000-1"}]),
+                 sub)
         assert sub.queue.qsize() == 1
         if stream is lead:
             assert reached == [("queued", "new")]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -77,7 +77,7 @@ class _Theirs:
         return itertools.chain(self.cases, self.offers)
 
     def __len__(self) -> int:
-        return len(self.cases) + len(self.offers)
+        return len(self.cases.keys() | self.offers)
 
 
 class StaffStream(StreamView):
@@ -130,24 +130,25 @@ class StaffStream(StreamView):
         event about a case only when it may matter to this person (a kind they hear of
         without reading the case, one that changes who reads it, one that may end the
         stream, or one about a case they read); everything while SQL is read."""
-        sub = self._sub
-        if sub is None:
-            return
-        sub.heard, sub.counselor, sub.cases = _HEARD, None, self.cases
+        if self._sub is not None:
+            self._sub.heard, self._sub.cases, self._sub.counselor = self._offered()
+
+    def _offered(self) -> tuple[frozenset[str], Collection[str] | None, int | None]:
+        """(heard, cases, counselor) for the Hub's test (Subscription)."""
         if self._reloading is not None:
-            sub.cases = None
-        elif self.staff.sees_all_cases:
+            return _HEARD, None, None
+        if self.staff.sees_all_cases:
             # Leads and admins may read every case: offered the kinds their page asked for
             # (the lead's page has no use for the victims' messages, most of a busy floor).
-            sub.heard, sub.cases = (_HEARD, None) if self.kinds is None else (
-                self.kinds | INTERNAL, _NO_CASES)
-        elif self._theirs_only():
+            return (_HEARD, None, None) if self.kinds is None else (
+                self.kinds | INTERNAL, _NO_CASES, None)
+        if self._theirs_only():
             # A counselor's page taking the queue's pages hears of a case's moves only while
             # the case is theirs or offered to them, or when one names them (assigned or
             # offered to them): the rest of a surge's moves (every console was offered each,
             # 8.7% of the server's CPU) are not offered at all.
-            sub.heard, sub.counselor = _HEARD_BESIDE_PAGES, self.staff.id
-            sub.cases = _Theirs(self.cases, self._offers)
+            return _HEARD_BESIDE_PAGES, _Theirs(self.cases, self._offers), self.staff.id
+        return _HEARD, self.cases, None
 
     def ends(self, ev: Event) -> bool:
         return revokes(ev, self.staff.id, self.ref)
