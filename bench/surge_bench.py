@@ -34,8 +34,9 @@ time in the event's stream id, when it entered the log), the console fetches, se
 schedstat: a stall that is the machine's, not the server's work) and RSS. The server logs at
 INFO, as deployed. Figures only: nothing asserts on timing.
 With --slow-steps DIR each server counts the loop's steps over 15 ms by the code that held the
-loop (bench/slow_steps: the task's stack where the step ended), its whole life, start-up and
-the consoles' logins included, in DIR/steps-<pid>.txt.
+loop (bench/slow_steps: the task's stack where the step ended) and its iterations by length,
+with the code that ran in those over 20 ms: up to the load phase (start-up and the consoles'
+logins included) in DIR/steps-<pid>.txt, the load phase alone in DIR/steps-<pid>-phase.txt.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import contextlib
 import gc
 import os
 import secrets
+import signal
 import sys
 import time
 from collections import Counter
@@ -357,6 +359,11 @@ async def phase(name: str, insts: list[Instance], session: aiohttp.ClientSession
     waited0 = sum(map(run_delay_s, pids))
     bare = asyncio.create_task(bare_loop(seconds))
     own0 = time.process_time()
+    # The slow-steps tables (--slow-steps) count this load phase on their own.
+    marking = load is not None and "BENCH_SLOW_STEPS" in os.environ
+    if marking:
+        for pid in pids:
+            os.kill(pid, signal.SIGUSR1)
     # Sampling the load phase itself (the idle phase is sampled after it, not during); of
     # several instances, the first.
     spying = (asyncio.create_task(profile(pids[0], seconds, spy))
@@ -373,6 +380,9 @@ async def phase(name: str, insts: list[Instance], session: aiohttp.ClientSession
             await asyncio.sleep(1)
             peak = max(peak, *map(rss_mb, pids))
     wall = time.perf_counter() - t0
+    if marking:
+        for pid in pids:
+            os.kill(pid, signal.SIGUSR2)
     cpu = (sum(map(cpu_s, pids)) - cpu0) / wall
     waited = (sum(map(run_delay_s, pids)) - waited0) / wall
     client = (time.process_time() - own0) / wall

@@ -6,9 +6,13 @@ loop runs is timed (asyncio's Handle._run); one that holds the loop longer than 
 counted under its task's coroutine stack where the step ended (the await it stopped at), so
 the table answers "which code keeps the loop": steps per stack, their total and longest. A
 step's time is the loop's, not only the step's own work: a step the kernel took the core from
-is as long as it was kept off it. Written to DIR/steps-<pid>.txt every few seconds and at
-exit, with the garbage collector's pauses by generation. Bench-only: the server never imports
-this folder.
+is as long as it was kept off it. A timer is as late as the iteration it fell due in, so the
+loop's iterations (the callbacks run between two polls of the selector) are counted by how
+long they held the loop, and in those over LONG_ITERATION_S the time of each callback over
+0.5 ms is added up by its code. Written to DIR/steps-<pid>.txt every few seconds and at exit,
+with the garbage collector's pauses by generation; SIGUSR1 starts the counts afresh in
+DIR/steps-<pid>-phase.txt and SIGUSR2 writes them (surge_bench marks its load phase so).
+Bench-only: the server never imports this folder.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import asyncio
 import atexit
 import gc
 import os
+import selectors
+import signal
 import sys
 import time
 from typing import Any
@@ -24,6 +30,13 @@ from typing import Any
 THRESHOLD_S = 0.015
 WRITE_EVERY_S = 5.0
 _FRAMES = 12
+# Iterations (the callbacks run between two polls of the selector) by how long they held the
+# loop: a timer is as late as the iteration it fell due in. Upper bounds in ms.
+ITERATION_BOUNDS_MS = (5, 10, 20, 50, 100, float("inf"))
+LONG_ITERATION_S = 0.020
+# Frames that say nothing about which code: the server's request plumbing and job supervisor.
+_PLUMBING = ("RequestHandler._handle_request", "Application._handle", "impl", "security_headers",
+             "errors", "RealAddress.middleware", "guard", "supervise")
 
 
 def _stack(handle: asyncio.Handle) -> str:
@@ -43,28 +56,76 @@ def _stack(handle: asyncio.Handle) -> str:
     return " > ".join(parts) or repr(task)
 
 
+def _label(stack: str) -> str:
+    """A step's code in two frames: the first ones past the plumbing, line numbers dropped."""
+    frames = [f.rsplit(":", 1)[0] for f in stack.split(" > ")]
+    rest = [f for f in frames if f not in _PLUMBING] or frames
+    return " > ".join(rest[:2])
+
+
 def _install(out_dir: str) -> None:
     steps: dict[str, list[float]] = {}
     pauses: dict[int, list[float]] = {}
     gc_began = [0.0]
     written = [time.monotonic()]
-    out = os.path.join(out_dir, f"steps-{os.getpid()}.txt")
+    out = [os.path.join(out_dir, f"steps-{os.getpid()}.txt")]
     run = asyncio.Handle._run
+    iterations = [0] * len(ITERATION_BOUNDS_MS)
+    # Within the iterations over LONG_ITERATION_S: their callbacks, and time by code.
+    long_steps: list[float] = [0, 0, 0.0]  # iterations, callbacks, seconds
+    long_by: dict[str, list[float]] = {}  # code: seconds, callbacks
+    current: list[tuple[float, asyncio.Handle]] = []
+    polled = [time.perf_counter()]
+    select = selectors.EpollSelector.select
 
     def write() -> None:
-        with open(out, "w") as f:
+        with open(out[0], "w") as f:
             for gen, (n, total, longest) in sorted(pauses.items()):
                 f.write(f"gc generation {gen}: {int(n)} collections, {total * 1000:.0f} ms, "
                         f"longest {longest * 1000:.1f} ms\n")
+            counts = zip(ITERATION_BOUNDS_MS, iterations, strict=True)
+            f.write("loop iterations by the time their callbacks held the loop (ms, upper bound): "
+                    + ", ".join(f"<={b:g}: {n}" for b, n in counts) + "\n")
+            if long_steps[0]:
+                f.write(f"iterations over {LONG_ITERATION_S * 1000:.0f} ms: {long_steps[0]}, "
+                        f"{long_steps[1] / long_steps[0]:.0f} callbacks over 0.5 ms each, "
+                        f"{long_steps[2] * 1000:.0f} ms in all; their time by code "
+                        "(ms, callbacks):\n")
+                top = sorted(long_by.items(), key=lambda kv: -kv[1][0])[:25]
+                for where, (took, n) in top:
+                    f.write(f"  {took * 1000:8.0f} {int(n):7d}  {where}\n")
             f.write(f"steps over {THRESHOLD_S * 1000:.0f} ms: count, total ms, longest ms, "
                     "where the step ended\n")
             for where, (n, total, longest) in sorted(steps.items(), key=lambda kv: -kv[1][1]):
                 f.write(f"{int(n):6d} {total * 1000:8.0f} {longest * 1000:7.1f}  {where}\n")
 
+    def polled_again(self: selectors.EpollSelector, timeout: float | None = None) -> Any:
+        now = time.perf_counter()
+        held = now - polled[0]
+        for at, bound in enumerate(ITERATION_BOUNDS_MS):
+            if held * 1000 <= bound:
+                iterations[at] += 1
+                break
+        if held > LONG_ITERATION_S:
+            long_steps[0] += 1
+            long_steps[1] += len(current)
+            long_steps[2] += held
+            for took, handle in current:
+                row = long_by.setdefault(_label(_stack(handle)), [0.0, 0])
+                row[0] += took
+                row[1] += 1
+        current.clear()
+        try:
+            return select(self, timeout)
+        finally:
+            polled[0] = time.perf_counter()
+
     def timed(handle: asyncio.Handle) -> None:
         began = time.perf_counter()
         run(handle)
         took = time.perf_counter() - began
+        if took > 0.0005:
+            current.append((took, handle))
         if took > THRESHOLD_S:
             row = steps.setdefault(_stack(handle), [0, 0.0, 0.0])
             row[0] += 1
@@ -84,7 +145,23 @@ def _install(out_dir: str) -> None:
         row[1] += took
         row[2] = max(row[2], took)
 
+    def phase(signum: int, _frame: Any) -> None:
+        """SIGUSR1: a phase begins, count from zero into steps-<pid>-phase.txt; SIGUSR2: it
+        ended, write that file."""
+        if signum == signal.SIGUSR2:
+            write()
+            return
+        write()
+        out[0] = os.path.join(out_dir, f"steps-{os.getpid()}-phase.txt")
+        for table in (steps, pauses, long_by):
+            table.clear()
+        iterations[:] = [0] * len(iterations)
+        long_steps[:] = [0, 0, 0.0]
+
+    signal.signal(signal.SIGUSR1, phase)
+    signal.signal(signal.SIGUSR2, phase)
     asyncio.Handle._run = timed  # type: ignore[method-assign,assignment]
+    selectors.EpollSelector.select = polled_again  # type: ignore[method-assign,assignment]
     gc.callbacks.append(collected)
     atexit.register(write)
 
