@@ -5,6 +5,7 @@ body alone is its own transaction."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -197,3 +198,43 @@ async def test_more_lanes_open_only_while_a_full_batch_waits(engine: AsyncEngine
     assert not any(t.done() for t in busy)
     gate.set()
     assert await asyncio.gather(*busy) == [1, 2, 3, 4]
+
+
+async def test_sqlite_batches_hold_at_most_eight_and_the_loop_turns_between(
+        engine: AsyncEngine) -> None:
+    """Inline SQLite runs a batch in one step of the loop: 20 writers at once make batches of
+    at most 8 with the loop turning between them (a ticker counts its turns), and every
+    body is stored."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's bodies suspend at every statement")
+    group = GroupCommit(engine)
+    turns = 0
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal turns
+        while not stop.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    seen: list[int] = []
+
+    async def body(tx: DirectTx, n: int) -> int:
+        await _add(tx, n)
+        seen.append(turns)
+        return n
+
+    def call(n: int) -> Awaitable[int]:
+        async def run(tx: DirectTx) -> int:
+            return await body(tx, n)
+        return group.run(run, key=f"k{n:03}")
+
+    tick = asyncio.create_task(ticker())
+    assert await asyncio.gather(*(call(n) for n in range(1, 21))) == list(range(1, 21))
+    stop.set()
+    await tick
+    batches = Counter(seen)
+    assert sum(batches.values()) == 20
+    assert max(batches.values()) <= 8
+    assert len(batches) >= 3
+    assert await _ids(engine) == {f"{n:032x}" for n in range(1, 21)}
