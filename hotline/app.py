@@ -67,7 +67,7 @@ from hotline.stores.live.client import open_client
 from hotline.stores.live.embedded import EmbeddedRedis
 from hotline.stores.live.keys import Keys
 from hotline.stores.sql import checkpoint
-from hotline.stores.sql.engine import migrate, open_engine
+from hotline.stores.sql.engine import migrate, open_engine, open_reader
 from hotline.takedown import api as takedown_api
 from hotline.takedown import pages as takedown_pages
 from hotline.takedown.victim import VictimDesk
@@ -83,6 +83,7 @@ from hotline.web.appkeys import (
     KEYRING,
     LOGIN_THROTTLE,
     PROMPTS,
+    READER,
     REDIS,
     REDIS_URL,
     STREAMS,
@@ -145,12 +146,16 @@ async def _sql_ctx(app: web.Application) -> AsyncIterator[None]:
                          pool_size=app[CONFIG].storage.sql_pool_size)
     await migrate(engine)
     app[ENGINE] = engine
+    reader = open_reader(url)
+    app[READER] = reader
     stop = asyncio.Event()
     task = asyncio.create_task(checkpointer.run(stop)) if checkpointer else None
     yield
     stop.set()
     if task is not None:
         await task
+    if reader is not None:
+        await reader.dispose()
     await engine.dispose()
 
 
@@ -159,7 +164,8 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
     keys = Keys(cfg.storage.redis_prefix)
     redis = app[REDIS]
     deps = Deps(config=cfg, engine=app[ENGINE], redis=redis, keys=keys,
-                live=LiveStore(redis, keys, cfg.routing.rules()), keyring=app[KEYRING])
+                live=LiveStore(redis, keys, cfg.routing.rules()), keyring=app[KEYRING],
+                reader=app[READER])
     app[DEPS] = deps
     app[LOGIN_THROTTLE] = Throttle(redis, cfg.console.login_policy())
     async with deps.engine.begin() as conn:

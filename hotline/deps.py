@@ -29,6 +29,8 @@ class Deps:
     keys: Keys
     live: LiveStore
     keyring: Keyring
+    # SQLite: an engine for the floor's large reads, off the loop's thread (see `reads`).
+    reader: AsyncEngine | None = None
     outbox: Outbox = field(default_factory=Outbox)
     bans: BanCache = field(default_factory=BanCache)
     # PostgreSQL: each recent sender's next message number, guessed (cases/inbound_sql.py).
@@ -46,6 +48,13 @@ class Deps:
         object.__setattr__(self, "commits", GroupCommit(self.engine))
         object.__setattr__(self, "guesses",
                            Guesses(on=self.engine.dialect.name == "postgresql"))
+
+    @property
+    def reads(self) -> AsyncEngine:
+        """The engine for reads that scan many rows (counts of the waiting, the roster, the
+        active cases): on SQLite the reader, whose statements run on a worker thread
+        (stores/sql/engine.open_reader); elsewhere the one engine."""
+        return self.reader or self.engine
 
     @property
     def rules(self) -> RoutingRules:

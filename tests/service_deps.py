@@ -20,12 +20,13 @@ from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Inbound
 from hotline.schema import metadata
 from hotline.stores.live.keys import Keys
-from hotline.stores.sql.engine import migrate, open_engine
+from hotline.stores.sql.engine import migrate, open_engine, open_reader
 
 
 @contextlib.asynccontextmanager
 async def open_deps(config: Config, master_key: bytes | None = None) -> AsyncIterator[Deps]:
     engine = open_engine(config.database_url)
+    reader = open_reader(config.database_url)
     redis = Redis.from_url(config.storage.redis_url, decode_responses=True)
     keys = Keys(config.storage.redis_prefix)
     deps: Deps | None = None
@@ -33,7 +34,8 @@ async def open_deps(config: Config, master_key: bytes | None = None) -> AsyncIte
         await migrate(engine)
         deps = Deps(config=config, engine=engine, redis=redis, keys=keys,
                     live=LiveStore(redis, keys, config.routing.rules()),
-                    keyring=Keyring.from_master(master_key or secrets.token_bytes(32)))
+                    keyring=Keyring.from_master(master_key or secrets.token_bytes(32)),
+                    reader=reader)
         yield deps
     finally:
         if deps is not None:
@@ -42,6 +44,8 @@ async def open_deps(config: Config, master_key: bytes | None = None) -> AsyncIte
         if found:
             await redis.delete(*found)
         await redis.aclose()
+        if reader is not None:
+            await reader.dispose()
         await engine.dispose()
 
 

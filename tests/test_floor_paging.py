@@ -132,7 +132,7 @@ async def test_leads_asking_together_share_one_read_of_the_floor_and_of_the_cove
     deps, lead, _mina, _made = await _floor_world(app_runner)
     leads = [lead] + [await staff(app_runner, f"lead{i}", Role.LEAD) for i in range(4)]
     for path, counted in (("/api/v1/floor", "GROUP BY"), ("/api/v1/roster/cover", "GROUP BY")):
-        with statements_seen(deps.engine, counted) as seen:
+        with statements_seen(deps.reads, counted) as seen:
             answers = await asyncio.gather(*(_get(who, path) for who in leads))
         assert 1 <= len(seen) <= 2, path
         assert len({_stable(a) for a in answers}) == 1, path

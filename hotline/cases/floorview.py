@@ -107,7 +107,7 @@ async def _queue(deps: Deps, key: tuple[int, Cursor | None]) -> _SharedPage:
 async def summary(deps: Deps) -> dict[str, Any]:
     """Counts of waiting cases per urgency and per language and channel, with each group's
     longest wait (seconds) and its count per urgency."""
-    async with deps.engine.connect() as conn:
+    async with deps.reads.connect() as conn:
         found = await floor_queries.waiting_groups(conn)
     now = datetime.now(UTC)
     by_urgency = {u.value: 0 for u in Urgency}
@@ -141,7 +141,7 @@ def _parse_active_cursor(text: str) -> tuple[datetime, str]:
 async def active(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
     """One page of the active cases, longest held first: {"items", "total", "next"}."""
     cut = _parse_active_cursor(after) if after else None
-    async with deps.engine.connect() as conn:
+    async with deps.reads.connect() as conn:
         rows, total = await floor_queries.active_page(conn, limit, cut)
         unanswered = await convs.unanswered_since(conn, [c.id for c in rows])
     last = rows[-1] if len(rows) == limit and rows[-1].assigned_at else None
@@ -196,7 +196,7 @@ async def floor(deps: Deps, limit: int) -> dict[str, Any]:
     staff = await agents_json(deps, limit, 0)
     held = await active(deps, limit, None)
     now = datetime.now(UTC)
-    async with deps.engine.connect() as conn:
+    async with deps.reads.connect() as conn:
         roster = await staff_profiles.load_roster(conn, since=now - timedelta(days=1))
     edge = shifts.next_edge(roster, now)
     counts = await summary(deps)

@@ -196,19 +196,19 @@ class Reconciler:
         """The open cases this pass looks at (SQL, first), the ids Redis holds among those it
         looks at, and what Redis holds of all of them."""
         deps = self.deps
-        async with deps.engine.connect() as conn:
+        async with deps.reads.connect() as conn:
             slices = min(_MAX_SLICES, -(-await floor_queries.count_open(conn) // self.slice_rows))
             if slices <= 1:
                 found = await convs.open_conversations(conn)
         if slices > 1:
             ranges = [id_range(self.turn % slices * _PARTS + part, slices * _PARTS)
                       for part in range(_PARTS)]
-            found = await _apart(deps.engine, [
+            found = await _apart(deps.reads, [
                 functools.partial(floor_queries.open_in_range, low=low, high=high)
                 for low, high in ranges])
         rows = {r.id: r for r in found}
         again = sorted((self.suspects | self.strays) - set(rows))
-        rows.update((r.id, r) for r in await _by_ids(deps.engine, again)
+        rows.update((r.id, r) for r in await _by_ids(deps.reads, again)
                     if r.status != Status.CLOSED)
         self.turn += 1
         if slices <= 1:
@@ -219,7 +219,7 @@ class Reconciler:
         # Redis holds them, the range did not cover them: open or not, SQL says (read after
         # Redis, like the full pass).
         extra = sorted(in_redis - set(rows))
-        rows.update((r.id, r) for r in await _by_ids(deps.engine, extra)
+        rows.update((r.id, r) for r in await _by_ids(deps.reads, extra)
                     if r.status != Status.CLOSED)
         return rows, in_redis, await held_of(deps.redis, deps.keys, sorted(in_redis | set(rows)))
 

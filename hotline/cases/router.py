@@ -116,7 +116,7 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport,
     cases, a few rows whatever the queue's length) less the cases out on offer: before, the
     whole live queue was read and decoded every second (at 10,000 waiting, a stall of the
     loop each time)."""
-    async with deps.engine.connect() as conn:
+    async with deps.reads.connect() as conn:
         counts = Counter[tuple[str, Channel]]()
         for g in await floor_queries.waiting_groups(conn):
             counts[(g.language, g.channel)] += g.count
@@ -132,7 +132,7 @@ async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport,
         # Each group looks at every counselor (1,000: a few ms): the loop goes on between.
         await asyncio.sleep(0)
         if state != Coverage.OK and previous.get(key) != state.value:
-            async with deps.engine.connect() as conn:
+            async with deps.reads.connect() as conn:
                 oldest = await floor_queries.oldest_waiting(conn, lang, chan)
             if oldest is None:
                 continue  # taken meanwhile

@@ -23,6 +23,8 @@ REDIS = web.AppKey("redis", Redis)
 # The watch over the redis-server `hotline serve` started (absent with storage.redis_url).
 EMBEDDED_REDIS = web.AppKey("embedded_redis", EmbeddedWatch)
 ENGINE = web.AppKey("engine", AsyncEngine)
+# SQLite: the engine for large reads off the loop's thread (stores/sql/engine.open_reader).
+READER: web.AppKey[AsyncEngine | None] = web.AppKey("reader")
 DEPS = web.AppKey("deps", Deps)
 HUB = web.AppKey("hub", Hub)
 PROMPTS = web.AppKey("prompts", Prompts)

@@ -80,7 +80,7 @@ async def _metrics(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     # Counts per group from SQL's index of the waiting cases: reading the live queue whole
     # stalled the loop at every scrape on a large floor.
-    async with deps.engine.connect() as conn:
+    async with deps.reads.connect() as conn:
         groups = await floor_queries.waiting_groups(conn)
     try:
         present = len(await deps.live.present())
