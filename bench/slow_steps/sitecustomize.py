@@ -147,12 +147,11 @@ def _install(out_dir: str) -> None:
 
     def phase(signum: int, _frame: Any) -> None:
         """SIGUSR1: a phase begins, count from zero into steps-<pid>-phase.txt; SIGUSR2: it
-        ended, write that file."""
-        if signum == signal.SIGUSR2:
-            write()
-            return
+        ended, write that file and count what follows in steps-<pid>-after.txt."""
         write()
-        out[0] = os.path.join(out_dir, f"steps-{os.getpid()}-phase.txt")
+        # After the phase (SIGUSR2) the counts go on in a file of their own.
+        part = "phase" if signum == signal.SIGUSR1 else "after"
+        out[0] = os.path.join(out_dir, f"steps-{os.getpid()}-{part}.txt")
         for table in (steps, pauses, long_by):
             table.clear()
         iterations[:] = [0] * len(iterations)
