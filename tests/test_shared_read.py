@@ -108,3 +108,26 @@ async def test_each_owner_has_its_reads_forgotten_with_it() -> None:
     del a
     gc.collect()
     assert len(reads._of) == 1
+
+
+async def test_a_fresh_enough_answer_serves_later_callers_until_it_is_too_old() -> None:
+    """With fresh_s, a caller asking within that many seconds of a read's start gets its
+    answer without a read; later, a read of its own. A failed read is never reused."""
+    src = Source()
+    reads = NextRead(src.read, fresh_s=0.2)
+    assert await reads.get("q") == ("q", 0) and src.reads == 1
+    src.value = 1
+    assert await reads.get("q") == ("q", 0) and src.reads == 1
+    assert await reads.get("other") == ("other", 1) and src.reads == 2
+    await asyncio.sleep(0.25)
+    assert await reads.get("q") == ("q", 1) and src.reads == 3
+    calls: list[str] = []
+
+    async def fails(key: str) -> int:
+        calls.append(key)
+        raise LookupError(key)
+    failing = NextRead(fails, fresh_s=10)
+    for _ in range(2):
+        with pytest.raises(LookupError):
+            await failing.get("q")
+    assert calls == ["q", "q"]

@@ -7,12 +7,14 @@ Pull mode: the waiting case stays in the queue while the test looks."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hotline.cases import waitinfo
 from hotline.cases.live import now_ms
 from hotline.config import Config
 from hotline.domain.staff import Role
@@ -55,6 +57,13 @@ async def app_runner(app_runner: AppRunner) -> AppRunner:
 def _expected(lang: str, position: int, coverage: str, critical: bool = False) -> str:
     return Prompts().render(lang, "wait_status", position=position, minutes=None,
                             coverage=coverage, critical=critical, callback=False)
+
+
+async def _waiting_now(v: Victim) -> dict[str, Any]:
+    """The victim's state once the floor's change is in every estimate: an estimate may use
+    the counselors' states of up to STAFF_FRESH_S ago (waitinfo._staff)."""
+    await asyncio.sleep(waitinfo.STAFF_FRESH_S + 0.05)
+    return await _waiting(v)
 
 
 async def _waiting(v: Victim) -> dict[str, Any]:
@@ -100,7 +109,7 @@ async def test_full_when_everyone_suitable_is_at_capacity(app_runner: AppRunner)
     _v1, first = await victim(app_runner, "first", lang="en")
     assert await mina.take_next() == first
     v2, _ = await victim(app_runner, "second", lang="en")
-    state = await _waiting(v2)
+    state = await _waiting_now(v2)
     assert state["position"] == 1
     assert state["wait"]["coverage"] == "full"
     # "Full" is still an honest "we are connecting you", not "nobody is on duty".
@@ -108,7 +117,7 @@ async def test_full_when_everyone_suitable_is_at_capacity(app_runner: AppRunner)
     assert CONNECTING_WORDS["en"] in state["status_text"]
 
     assert (await mina.close(first)).status == 200
-    state = await _waiting(v2)
+    state = await _waiting_now(v2)
     assert state["wait"]["coverage"] == "ok"
 
 
@@ -125,34 +134,37 @@ async def test_coverage_follows_status_presence_language_and_roster(
     kv, _ = await victim(app_runner, "도와주세요", lang="ko")
 
     # English: kim does not speak it, mina is off shift.
-    assert (await _waiting(v))["wait"]["coverage"] == "gap"
+    assert (await _waiting_now(v))["wait"]["coverage"] == "gap"
     assert (await _waiting(kv))["wait"]["coverage"] == "ok"
 
     # A cover override puts mina on duty.
     oid = await add_override(lead, mina.id, now - timedelta(minutes=5), now + timedelta(hours=1),
                              on_shift=True, reason="cover")
-    state = await _waiting(v)
+    state = await _waiting_now(v)
     assert state["wait"]["coverage"] == "ok"
     assert state["status_text"] == _expected("en", 1, "ok")
 
     # On a break she does not count.
     await presence(mina, "break")
-    assert (await _waiting(v))["wait"]["coverage"] == "gap"
+    assert (await _waiting_now(v))["wait"]["coverage"] == "gap"
     await presence(mina, "available")
-    assert (await _waiting(v))["wait"]["coverage"] == "ok"
+    assert (await _waiting_now(v))["wait"]["coverage"] == "ok"
 
     # Her console gone quiet (no heartbeat within the presence timeout): she does not count.
     ttl_ms = app_runner.config.routing.presence_timeout_seconds * 1000
+    # (Quiet only for a moment: the presence job would set her away meanwhile.)
+    await asyncio.sleep(waitinfo.STAFF_FRESH_S + 0.05)
     await deps.live.heartbeat(mina.id, at_ms=now_ms() - ttl_ms - 5_000)
-    assert (await _waiting(v))["wait"]["coverage"] == "gap"
+    quiet = (await _waiting(v))["wait"]["coverage"]
     await deps.live.heartbeat(mina.id)
-    assert (await _waiting(v))["wait"]["coverage"] == "ok"
+    assert quiet == "gap"
+    assert (await _waiting_now(v))["wait"]["coverage"] == "ok"
 
     # The override removed (it ends her shift now: confirmed): off shift again.
     resp = await lead.client.delete(f"/api/v1/roster/overrides/{oid}?confirm=true",
                                     headers={"X-CSRF-Token": lead.csrf})
     assert resp.status == 200
-    state = await _waiting(v)
+    state = await _waiting_now(v)
     assert state["wait"]["coverage"] == "gap"
     assert state["status_text"] == _expected("en", 1, "gap")
 
