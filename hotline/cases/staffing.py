@@ -102,7 +102,8 @@ async def sync_all(deps: Deps, at: datetime | None = None) -> list[StaffProfile]
     found: list[StaffProfile] = []
     for _ in range(_SYNC_ATTEMPTS):
         version = await deps.live.roster_version()
-        async with deps.engine.connect() as conn:
+        # Every counselor and the roster: read on the reader (SQLite: off the loop's thread).
+        async with deps.reads.connect() as conn:
             found = await profiles(conn, at)
         if await deps.live.put_staff_if(found, version):
             return found
