@@ -24,6 +24,7 @@ them in one round trip. See docs/stores.md.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -48,11 +49,13 @@ Body = Callable[[direct.DirectTx], Awaitable[T]]
 _PG_LANES = 4
 _PG_MAX_LANES = 16
 _PG_BATCH = 8
-# SQLite: bodies per batch. Inline SQLite runs a whole batch in one step of the loop, and its
-# callers all resume in the next: unbounded, a batch grew with the loop's own backlog (what
-# arrived during the last long iteration), and in the surge bench its step held the loop up
-# to 87 ms. A batch of 8 runs in a few ms; the loop turns between batches.
-_SQLITE_BATCH = 8
+# SQLite: a batch's time on the loop. Inline SQLite runs a whole batch in one step of the
+# loop: unbounded, a batch grew with the loop's own backlog (what arrived during the last long
+# iteration), and in the surge bench its step held the loop up to 87 ms. A batch ends once its
+# bodies have taken this long; the rest wait for the next, the loop turning in between. A
+# fixed 8 bodies a batch did as well in the surge but cost a seventh of the rate at 50
+# connections (bench/sms_bench.py: 0.52x -> 0.45x), where batches of ~17 took a few ms.
+_SQLITE_SLICE_S = 0.005
 
 
 class Ahead:
@@ -105,7 +108,7 @@ class GroupCommit:
         self._lanes = 1 if sqlite else lanes or _PG_LANES
         # Lanes beyond _lanes open only while a full batch waits (see _PG_MAX_LANES).
         self._max_lanes = self._lanes if sqlite or lanes else _PG_MAX_LANES
-        self._most = _SQLITE_BATCH if sqlite else _PG_BATCH
+        self._most = 1 << 30 if sqlite else _PG_BATCH
         # SQLite's savepoints are in-process and cheap; PostgreSQL first tries a batch without
         # them and falls back to them only when a body raises.
         self._savepoints = sqlite
@@ -177,10 +180,19 @@ class GroupCommit:
                     batch[0].result = await batch[0].body(tx)
             elif self._savepoints or not await self._at_once(batch):
                 rest = [i for i in batch if i.error is None]
+                began = time.perf_counter()
                 async with direct.begin(self.engine) as tx:
                     await tx.command(_SAVEPOINT)
                     for at, item in enumerate(rest):
                         await _isolated(tx, item, last=at == len(rest) - 1)
+                        if self._gather and time.perf_counter() - began >= _SQLITE_SLICE_S \
+                                and at < len(rest) - 1:
+                            # Out of time: the bodies not run go first in the next batch (the
+                            # savepoint left open is empty; COMMIT ends it).
+                            later = rest[at + 1:]
+                            self._pending[:0] = later
+                            batch[:] = [i for i in batch if i not in later]
+                            break
         except BaseException as e:
             failed = e if isinstance(e, Exception) else exc.OperationalError(
                 "group commit", None, e, hide_parameters=True, connection_invalidated=True)
