@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import exc, func, select, text
@@ -92,3 +93,27 @@ async def test_a_long_read_never_holds_back_a_writer(deps: Deps) -> None:
         assert await _count(conn) == 2
         groups = await floor_queries.waiting_groups(conn)
     assert sum(g.count for g in groups) == 2
+
+
+async def test_a_reader_statement_is_one_trip_to_the_worker_thread(deps: Deps) -> None:
+    """Through SQLAlchemy's aiosqlite adapter a statement was four trips (cursor, execute,
+    fetchall, close), each waiting for a turn of a busy loop to hear back: the statement and
+    its rows are one trip, the cursor made and closed inline."""
+    if deps.reader is None:
+        pytest.skip("no reader but the engine itself")
+    await _add(deps, 1)
+    await _add(deps, 2)
+    async with deps.reads.connect() as conn:
+        assert await _count(conn) == 2  # the transaction begun
+        aio: Any = (await conn.get_raw_connection()).driver_connection
+        trips: list[str] = []
+        own = aio._execute
+
+        async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            trips.append(getattr(fn, "__name__", "?"))
+            return await own(fn, *args, **kwargs)
+        aio._execute = counted
+        rows = (await conn.execute(select(conversations.c.id).order_by(conversations.c.id))).all()
+        del aio._execute
+    assert [r[0] for r in rows] == [f"{n:032x}" for n in (1, 2)]
+    assert len(trips) == 1, trips

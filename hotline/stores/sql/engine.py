@@ -23,7 +23,7 @@ from sqlalchemy.util import await_only
 
 from hotline import datadir
 from hotline.metrics import REGISTRY
-from hotline.stores.sql import checkpoint, sqlite_inline
+from hotline.stores.sql import checkpoint, sqlite_inline, sqlite_reader
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -86,8 +86,10 @@ def open_reader(url: str) -> AsyncEngine | None:
     transaction one snapshot of the WAL that never holds back a writer."""
     if checkpoint.for_url(url) is None:
         return None
-    engine = create_async_engine(url, hide_parameters=True, pool_size=READER_POOL,
-                                 max_overflow=0, pool_timeout=60)
+    path = make_url(url).database or ""
+    engine = create_async_engine(
+        url, async_creator=sqlite_reader.creator(path, uri=path.startswith("file:")),
+        hide_parameters=True, pool_size=READER_POOL, max_overflow=0, pool_timeout=60)
     engine.dialect.statement_compiler = _SqliteWithHints
 
     @event.listens_for(engine.sync_engine, "connect")
