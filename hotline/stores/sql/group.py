@@ -12,7 +12,9 @@ stored. A body alone in its batch is a transaction of its own with no savepoint,
 caller's own task (as the event Publisher appends to Redis).
 
 On SQLite a leader first yields one turn of the loop, letting writers that are ready hand over
-theirs: inline SQLite never suspends inside a transaction, so nobody could join later.
+theirs: inline SQLite never suspends inside a transaction, so nobody could join later; and a
+batch ends once its bodies have held the loop `_SQLITE_SLICE_S`, the rest going first in the
+next one.
 PostgreSQL runs `_PG_LANES` batches at once, and up to `_PG_MAX_LANES` while full batches wait
 for a lane, so a batch waiting for a row lock does not hold up every inbound message. Bodies
 run in the order of their keys (stable): every batch takes row locks in the same order, so two
