@@ -9,6 +9,7 @@ from SQL by assignment time. Used by the lead's floor, /api/v1/queue, `hotline q
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from dataclasses import dataclass
@@ -190,16 +191,20 @@ async def _floor_body(deps: Deps, limit: int) -> bytes:
 _floor_reads: NextReads[Redis, int, bytes] = NextReads()
 
 
+async def _roster(deps: Deps, now: datetime) -> shifts.Roster:
+    async with deps.reads.connect() as conn:
+        return await staff_profiles.load_roster(conn, since=now - timedelta(days=1))
+
+
 async def floor(deps: Deps, limit: int) -> dict[str, Any]:
     """The lead's floor: the summary and the first page of each list."""
-    waiting = await queue(deps, limit, None)
-    staff = await agents_json(deps, limit, 0)
-    held = await active(deps, limit, None)
     now = datetime.now(UTC)
-    async with deps.reads.connect() as conn:
-        roster = await staff_profiles.load_roster(conn, since=now - timedelta(days=1))
+    # Independent reads, at once: the floor waits for the slowest, not for their sum (on a
+    # busy loop each of the reader's statements waits for a turn of it to hear back).
+    waiting, staff, held, roster, counts = await asyncio.gather(
+        queue(deps, limit, None), agents_json(deps, limit, 0), active(deps, limit, None),
+        _roster(deps, now), summary(deps))
     edge = shifts.next_edge(roster, now)
-    counts = await summary(deps)
     counts.update(unassigned=waiting["total"], active=held["total"],
                   staff=staff["total"], present=staff["present"])
     return {"summary": counts,

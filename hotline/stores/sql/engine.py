@@ -100,7 +100,10 @@ def open_reader(url: str) -> AsyncEngine | None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")  # deferred: a read snapshot, no lock
+        # Deferred (a read snapshot, no lock), sent with the first statement.
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, sqlite_reader.ReaderConnection)
+        raw.begin_with_next()
 
     return engine
 

@@ -5,7 +5,8 @@ Through SQLAlchemy's aiosqlite adapter a statement is four trips to the worker t
 execute, fetchall, close), and each waits for a turn of the loop to hear back: on a saturated
 loop the lead's floor read (about ten statements and their BEGINs and ROLLBACKs) took 1.6-2.8 s
 at p50 in the surge bench. Here only the statement goes to the thread, its rows fetched there
-with it; making and closing the cursor touch nothing SQLite must work at, and run inline.
+with it, and a transaction's BEGIN with its first statement; making and closing the cursor,
+and ending a transaction that only read, touch nothing SQLite must work at, and run inline.
 Everything else is aiosqlite's own. See docs/stores.md.
 """
 
@@ -33,8 +34,13 @@ class _OneTripCursor(aiosqlite.Cursor):
                       ) -> _OneTripCursor:
         cursor = self._cursor
         args = () if parameters is None else parameters
+        conn = self._conn
+        assert isinstance(conn, ReaderConnection)
+        begin, conn.begin_deferred = conn.begin_deferred, False
 
         def run() -> list[Any]:
+            if begin:
+                cursor.execute("BEGIN")
             cursor.execute(sql, args)  # type: ignore[arg-type]
             return cursor.fetchall() if cursor.description else []
 
@@ -57,7 +63,24 @@ class _OneTripCursor(aiosqlite.Cursor):
 
 
 class ReaderConnection(aiosqlite.Connection):
-    """aiosqlite's connection, its cursors made inline (`_OneTripCursor`)."""
+    """aiosqlite's connection, its cursors made inline (`_OneTripCursor`); a transaction's
+    BEGIN goes with its first statement (`begin_with_next`), and its end (a read's: nothing
+    to write) runs inline."""
+
+    begin_deferred = False
+
+    def begin_with_next(self) -> None:
+        """BEGIN (deferred: the snapshot starts at the first read) in the next statement's
+        trip to the thread."""
+        self.begin_deferred = True
+
+    async def rollback(self) -> None:
+        self.begin_deferred = False
+        self._conn.rollback()
+
+    async def commit(self) -> None:
+        self.begin_deferred = False
+        self._conn.commit()
 
     @contextmanager  # aiosqlite's: awaitable, and an async context manager
     async def cursor(self) -> _OneTripCursor:  # type: ignore[override]
