@@ -5,6 +5,7 @@ one engine serves them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -116,3 +117,28 @@ async def test_a_one_statement_read_is_one_trip_to_the_worker_thread(deps: Deps)
     del aio._execute
     assert [r[0] for r in rows] == [f"{n:032x}" for n in (1, 2)]
     assert len(trips) == 1, trips
+
+
+async def test_a_read_cancelled_mid_statement_leaves_the_reader_sound(deps: Deps) -> None:
+    """A caller cancelled while its statement runs on the worker thread (a client gone, a
+    stop) leaves the statement running there: SQLAlchemy discards that connection, whose
+    close queues behind the statement, and the next reads answer right."""
+    if deps.reader is None:
+        pytest.skip("no reader but the engine itself")
+    await _add(deps, 1)
+    slow = text("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                "WHERE i < 2000000) SELECT count(*) FROM n")
+
+    async def long_read() -> None:
+        async with deps.reads.connect() as conn:
+            await conn.execute(slow)
+
+    for _ in range(2):  # each of the reader's two connections, likely
+        task = asyncio.create_task(long_read())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for _ in range(4):
+        async with deps.reads.connect() as conn:
+            assert await _count(conn) == 1

@@ -65,7 +65,11 @@ class _OneTripCursor(aiosqlite.Cursor):
 class ReaderConnection(aiosqlite.Connection):
     """aiosqlite's connection, its cursors made inline (`_OneTripCursor`); a transaction's
     BEGIN goes with its first statement (`begin_with_next`), and its end (a read's: nothing
-    to write) runs inline."""
+    to write) runs inline.
+
+    Inline, nothing meets a statement still running on the thread: a connection's statements
+    are awaited one at a time, and SQLAlchemy discards a connection whose caller was cancelled
+    mid-statement (its close queues behind the statement; tests/test_sql_reader.py)."""
 
     begin_deferred = False
 
