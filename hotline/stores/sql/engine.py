@@ -80,10 +80,10 @@ def open_reader(url: str) -> AsyncEngine | None:
 
     On SQLite the server's engine runs statements on the loop's thread, one connection, the
     write lock taken at every BEGIN: a count of 10,000 waiting cases held the loop 8-10 ms
-    (up to 87 ms while inbound messages queued behind it). This one is aiosqlite as
-    published: each statement on a worker thread (sqlite3 releases the GIL while SQLite
-    works), connections that may only read (`query_only`) and take no lock at BEGIN, each
-    transaction one snapshot of the WAL that never holds back a writer."""
+    (up to 87 ms while inbound messages queued behind it). This one runs each statement on
+    aiosqlite's worker thread, in one trip (sqlite_reader; sqlite3 releases the GIL while
+    SQLite works), on connections that may only read (`query_only`) and take no lock at
+    BEGIN: each transaction one snapshot of the WAL that never holds back a writer."""
     if checkpoint.for_url(url) is None:
         return None
     path = make_url(url).database or ""
@@ -94,7 +94,7 @@ def open_reader(url: str) -> AsyncEngine | None:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi: Any, _record: Any) -> None:
-        dbapi.isolation_level = None  # SQLAlchemy's BEGIN below, for SELECTs too
+        dbapi.isolation_level = None  # the driver's own BEGINs off: ours below
         for pragma in ("query_only=ON", f"busy_timeout={int(sqlite_inline.BUSY_TIMEOUT_S * 1000)}"):
             dbapi.execute(f"PRAGMA {pragma}")
 
