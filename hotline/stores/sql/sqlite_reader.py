@@ -4,9 +4,10 @@ it a statement.
 Through SQLAlchemy's aiosqlite adapter a statement is four trips to the worker thread (cursor,
 execute, fetchall, close), and each waits for a turn of the loop to hear back: on a saturated
 loop the leads' reads (the floor's ten statements, the cover's six, their BEGINs and
-ROLLBACKs) took 1.6-2.8 s at p50 in the surge bench. Here only the statement goes to the thread, its rows fetched there
-with it, and a transaction's BEGIN with its first statement; making and closing the cursor,
-and ending a transaction that only read, touch nothing SQLite must work at, and run inline.
+ROLLBACKs) took 1.6-2.8 s at p50 in the surge bench. Here only the statement goes to the
+thread, its rows fetched there with it, and a transaction's BEGIN with its first statement;
+making and closing the cursor, and ending a transaction that only read, touch nothing SQLite
+must work at, and run inline.
 Everything else is aiosqlite's own. See docs/stores.md.
 """
 
