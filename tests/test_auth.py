@@ -61,6 +61,17 @@ async def test_failures_below_the_limit_do_not_lock_out(app_runner: AppRunner) -
     assert resp.status == 303 and resp.headers["Location"] == "/console"
 
 
+async def test_a_name_with_a_nul_is_refused_as_invalid(app_runner: AppRunner) -> None:
+    """No staff name holds a NUL, and PostgreSQL refuses one in text: the lookup answered 500
+    (found by the routes' fuzzer). It is a 400, like a name too long; the real name logs in."""
+    await add_staff(app_runner.config, "mina")
+    client = await app_runner.client()
+    csrf = await _login_form(client)
+    for name in ("\x00", "mi\x00na"):
+        assert (await _login(client, name, PASSWORD, csrf)).status == 400
+    assert (await _login(client, "mina", PASSWORD, csrf)).status == 303
+
+
 async def test_staff_cookie_flags_on_http(app_runner: AppRunner) -> None:
     await add_staff(app_runner.config, "mina")
     client = await app_runner.client()

@@ -170,7 +170,8 @@ async def login(request: web.Request, name: str, password: str, csrf: str
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not tokens_equal(csrf, cookie) or not origin_ok(request):
         raise LoginRefused(403, "csrf")
-    if not name or len(name) > 64 or len(password) > 1024:
+    # A NUL is in no staff name (PostgreSQL refuses it in text: the lookup answered 500).
+    if not name or len(name) > 64 or len(password) > 1024 or "\x00" in name:
         raise LoginRefused(400, "invalid")
     # Counted before the password is checked, so simultaneous guesses cannot pass together.
     attempt = await throttle.begin(request, name)
