@@ -5,9 +5,11 @@ contact addresses."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +18,7 @@ from hotline.cases import conversations as convs
 from hotline.cases.inbox import MessageTooLong, receive
 from hotline.cases.tables import conversations, messages
 from hotline.deps import Deps
-from hotline.domain.conversation import Channel, Status
+from hotline.domain.conversation import Channel, Inbound, Status
 from tests.conftest import Database, RedisProcess, make_config
 from tests.service_deps import all_rows, contains, inbound, open_deps
 
@@ -180,6 +182,35 @@ async def test_concurrent_first_messages_make_one_conversation(deps: Deps) -> No
     stored = await _message_texts(deps, cid)
     assert stored == {r.seq: t for r, t in zip(results, texts, strict=True)}
     assert [w.conversation_id for w in await deps.live.waiting()] == [cid]
+
+
+async def test_new_cases_leave_no_garbage_for_the_collector(deps: Deps) -> None:
+    """A message that opens a case (asked to `admit` first, as the web chat does) is freed
+    when it is done: none of its frames or objects waits in a reference cycle for the
+    collector, whose passes held the server's loop up to 15 ms in a surge (bench/README.md)."""
+    admitted: list[int] = []
+
+    async def admit() -> None:
+        admitted.append(1)
+
+    async def senders(first: int) -> None:
+        await asyncio.gather(*(
+            receive(deps, inbound(address=f"+82105551{i:04d}"), admit=admit)
+            for i in range(first, first + 10)))
+
+    await senders(0)  # statements compiled and caches filled outside the count
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        await senders(10)
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, (Inbound, FrameType))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert len(admitted) == 20
+    assert len(await deps.live.waiting()) == 20
+    assert left == []
 
 
 async def test_concurrent_senders_get_their_own_conversations(deps: Deps) -> None:

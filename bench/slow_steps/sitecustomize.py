@@ -12,6 +12,9 @@ long they held the loop, and in those over LONG_ITERATION_S the time of each cal
 0.5 ms is added up by its code. Written to DIR/steps-<pid>.txt every few seconds and at exit,
 with the garbage collector's pauses by generation; SIGUSR1 starts the counts afresh in
 DIR/steps-<pid>-phase.txt and SIGUSR2 writes them (surge_bench marks its load phase so).
+With BENCH_GARBAGE=1 the phase's cyclic garbage is kept instead of freed (gc.DEBUG_SAVEALL)
+and counted at its end, by type and the frames by code, into DIR/garbage-<pid>.txt: what
+made the collector's work (the pauses it measures are then not the real ones).
 Bench-only: the server never imports this folder.
 """
 
@@ -19,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import gc
 import os
 import selectors
 import signal
 import sys
 import time
+import types
 from typing import Any
 
 THRESHOLD_S = 0.015
@@ -67,6 +72,7 @@ def _install(out_dir: str) -> None:
     steps: dict[str, list[float]] = {}
     pauses: dict[int, list[float]] = {}
     gc_began = [0.0]
+    young = [0]
     written = [time.monotonic()]
     out = [os.path.join(out_dir, f"steps-{os.getpid()}.txt")]
     run = asyncio.Handle._run
@@ -80,9 +86,10 @@ def _install(out_dir: str) -> None:
 
     def write() -> None:
         with open(out[0], "w") as f:
-            for gen, (n, total, longest) in sorted(pauses.items()):
+            for gen, (n, total, longest, most, freed) in sorted(pauses.items()):
                 f.write(f"gc generation {gen}: {int(n)} collections, {total * 1000:.0f} ms, "
-                        f"longest {longest * 1000:.1f} ms\n")
+                        f"longest {longest * 1000:.1f} ms; at most {int(most)} objects in "
+                        f"the generation, {int(freed)} collected in all\n")
             counts = zip(ITERATION_BOUNDS_MS, iterations, strict=True)
             f.write("loop iterations by the time their callbacks held the loop (ms, upper bound): "
                     + ", ".join(f"<={b:g}: {n}" for b, n in counts) + "\n")
@@ -120,6 +127,23 @@ def _install(out_dir: str) -> None:
         finally:
             polled[0] = time.perf_counter()
 
+    def tally() -> None:
+        """The phase's cyclic garbage by type, and its frames by code."""
+        gc.collect(0)
+        gc.set_debug(0)
+        kinds = collections.Counter(
+            f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+        frames = collections.Counter(
+            f"{o.f_code.co_filename}:{o.f_lineno}:{o.f_code.co_name}" for o in gc.garbage
+            if isinstance(o, types.FrameType))
+        gc.garbage.clear()
+        with open(os.path.join(out_dir, f"garbage-{os.getpid()}.txt"), "w") as f:
+            for kind, n in kinds.most_common(40):
+                f.write(f"{n:8d}  {kind}\n")
+            f.write("frames:\n")
+            for code, n in frames.most_common(40):
+                f.write(f"{n:8d}  {code}\n")
+
     def timed(handle: asyncio.Handle) -> None:
         began = time.perf_counter()
         run(handle)
@@ -137,13 +161,16 @@ def _install(out_dir: str) -> None:
 
     def collected(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            young[0] = len(gc.get_objects(info["generation"]))
             gc_began[0] = time.perf_counter()
             return
         took = time.perf_counter() - gc_began[0]
-        row = pauses.setdefault(info["generation"], [0, 0.0, 0.0])
+        row = pauses.setdefault(info["generation"], [0, 0.0, 0.0, 0, 0])
         row[0] += 1
         row[1] += took
         row[2] = max(row[2], took)
+        row[3] = max(row[3], young[0])
+        row[4] += info["collected"]
 
     def phase(signum: int, _frame: Any) -> None:
         """SIGUSR1: a phase begins, count from zero into steps-<pid>-phase.txt; SIGUSR2: it
@@ -151,6 +178,12 @@ def _install(out_dir: str) -> None:
         write()
         # After the phase (SIGUSR2) the counts go on in a file of their own.
         part = "phase" if signum == signal.SIGUSR1 else "after"
+        if os.environ.get("BENCH_GARBAGE"):
+            # The phase's cyclic garbage is kept (gc.garbage) and counted at its end.
+            if signum == signal.SIGUSR1:
+                gc.set_debug(gc.DEBUG_SAVEALL)
+            else:
+                tally()
         out[0] = os.path.join(out_dir, f"steps-{os.getpid()}-{part}.txt")
         for table in (steps, pauses, long_by):
             table.clear()

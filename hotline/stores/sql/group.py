@@ -91,7 +91,7 @@ class Ahead:
 class _Item:
     __slots__ = ("ahead", "body", "done", "error", "key", "result")
 
-    def __init__(self, body: Body[Any], key: str, done: asyncio.Future[Any],
+    def __init__(self, body: Body[Any], key: str, done: asyncio.Future[None],
                  ahead: Ahead | None) -> None:
         self.body = body
         self.key = key
@@ -141,7 +141,8 @@ class GroupCommit:
             finally:
                 self._running -= 1
                 self._spread()
-        return cast(T, await item.done)
+        await item.done
+        return cast(T, _outcome_of(item))
 
     def _lane_free(self) -> bool:
         return self._running < self._lanes or (
@@ -178,15 +179,15 @@ class GroupCommit:
         batch.sort(key=lambda i: i.key)
         try:
             if len(batch) == 1:
-                async with direct.begin(self.engine) as tx:
-                    batch[0].result = await batch[0].body(tx)
+                batch[0].result, batch[0].error = await _alone(self.engine, batch[0].body)
             elif self._savepoints or not await self._at_once(batch):
                 rest = [i for i in batch if i.error is None]
                 began = time.perf_counter()
                 async with direct.begin(self.engine) as tx:
                     await tx.command(_SAVEPOINT)
                     for at, item in enumerate(rest):
-                        await _isolated(tx, item, last=at == len(rest) - 1)
+                        item.result, item.error = await _isolated(
+                            tx, item.body, last=at == len(rest) - 1)
                         if self._gather and time.perf_counter() - began >= _SQLITE_SLICE_S \
                                 and at < len(rest) - 1:
                             # Out of time: the bodies not run go first in the next batch (the
@@ -215,16 +216,13 @@ class GroupCommit:
             async with direct.begin(self.engine) as tx:
                 for at, item in enumerate(batch):
                     await _fetch_ahead(tx, batch, at)
-                    try:
-                        item.result = await item.body(tx)
-                    except exc.DBAPIError as e:
-                        if e.connection_invalidated:
-                            raise  # the batch's connection is gone: every caller tries again
-                        item.error = e
-                        raise _OneFailed from e
-                    except Exception as e:
-                        item.error = e
-                        raise _OneFailed from e
+                    item.result, error = await _outcome(item.body, tx)
+                    if error is None:
+                        continue
+                    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+                        raise error  # the batch's connection is gone: every caller tries again
+                    item.error = error
+                    raise _OneFailed
         except _OneFailed:
             return False
         finally:
@@ -270,23 +268,53 @@ _SAVEPOINT = "SAVEPOINT hl_item"
 _NEXT = ("RELEASE SAVEPOINT hl_item", _SAVEPOINT)
 
 
-async def _isolated(tx: direct.DirectTx, item: _Item, *, last: bool) -> None:
+async def _isolated(tx: direct.DirectTx, body: Body[Any], *, last: bool
+                    ) -> tuple[Any, Exception | None]:
     """One body of a batch, inside the savepoint: rolled back alone if it raises."""
-    try:
-        item.result = await item.body(tx)
-    except Exception as e:
-        item.error = e
+    result, error = await _outcome(body, tx)
+    if error is not None:
         await tx.command("ROLLBACK TO SAVEPOINT hl_item")
-        return
-    if not last:  # the COMMIT keeps the last one's work
+    elif not last:  # the COMMIT keeps the last one's work
         await tx.command(*_NEXT)
+    return result, error
+
+
+async def _alone(engine: AsyncEngine, body: Body[Any]) -> tuple[Any, Exception | None]:
+    """A body in a transaction of its own: its result, or what it (or its COMMIT) raised."""
+    try:
+        async with direct.begin(engine) as tx:
+            return await body(tx), None
+    except Exception as e:
+        return None, e
+
+
+async def _outcome(body: Body[Any], tx: direct.DirectTx) -> tuple[Any, Exception | None]:
+    """What `body` returned, or what it raised. Handed back, never kept on the item by a
+    function the error passed through: its traceback holds that function's frame, and the
+    frame the item, a reference cycle that kept the failed message's whole request (every
+    frame's locals) until the collector's next pass, each pass then holding the loop for
+    milliseconds (bench/README.md)."""
+    try:
+        return await body(tx), None
+    except Exception as e:
+        return None, e
 
 
 def _hand_over(batch: list[_Item]) -> None:
     for item in batch:
-        if item.done.done():  # its caller was cancelled while it waited
-            continue
-        if item.error is not None:
-            item.done.set_exception(item.error)
-        else:
-            item.done.set_result(item.result)
+        if not item.done.done():  # else its caller was cancelled while it waited
+            item.done.set_result(None)
+
+
+def _outcome_of(item: _Item) -> Any:
+    """A committed item's result, or its error raised. The error is taken off the item and,
+    once raised, out of this frame (as concurrent.futures does): the frames it passes
+    through are in its traceback, and any of them still holding it would make a cycle. A
+    future's exception would do the same: its waiter's frame holds the future."""
+    error, item.error = item.error, None
+    if error is None:
+        return item.result
+    try:
+        raise error
+    finally:
+        del error
