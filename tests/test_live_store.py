@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from hotline.cases.live import LiveStore, now_ms
+from hotline.cases.live import STAFF_CHUNK, LiveStore, now_ms
 from hotline.cases.live_records import ClaimResult, StaffProfile, Waiting
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence, RoutingRules, StaffState, why_not
@@ -551,6 +551,24 @@ async def test_place_matches_the_unassigned_order(live: LiveStore, seed: int) ->
         assert item.conversation_id == cid
         assert listing[place - 1] == cid, (cid, place, listing)
     assert await live.place("nope") is None
+
+
+async def _execs(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_exec", {}).get("calls", 0))
+
+
+async def test_a_full_resync_writes_in_transactions_of_a_hundred(live: LiveStore,
+                                                                 redis: Redis) -> None:
+    """A thousand counselors' profiles are written in ten transactions, each checking the
+    roster version (one of a thousand held the loop 16-20 ms), and every one lands."""
+    profiles = [StaffProfile(i, 0, 1_000 + i, 3, ("ko",), ALL_CHANNELS, ())
+                for i in range(1, 1 + 10 * STAFF_CHUNK)]
+    before = await _execs(redis)
+    assert await live.put_staff_if(profiles, await live.roster_version())
+    assert await _execs(redis) - before == 10
+    ends = {a.id: a.shift_end_ms for a in await live.staff_states()}
+    assert ends == {p.id: p.shift_end_ms for p in profiles}
 
 
 async def test_a_full_resync_never_overwrites_a_newer_roster_edit(live: LiveStore) -> None:

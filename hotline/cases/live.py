@@ -34,6 +34,8 @@ from hotline.stores.live.keys import DECLINED_TTL_S, Keys
 
 # Counselors' states decoded at once by staff_states before it lets the loop go.
 _DECODE_PART = 250
+# Counselors' profiles written in one transaction by put_staff_if.
+STAFF_CHUNK = 100
 
 
 def _lua(name: str) -> str:
@@ -254,20 +256,26 @@ class LiveStore:
         await self.redis.incr(self.keys.roster_version)
 
     async def put_staff_if(self, profiles: list[StaffProfile], version: str) -> bool:
-        """Write many profiles at once, only if no roster edit came since `version` was read
-        (False then: the caller reads SQL again)."""
+        """Write many profiles, only while no roster edit has come since `version` was read
+        (False then: the caller reads SQL again and writes them all).
+
+        In transactions of STAFF_CHUNK profiles, each checking the version: one transaction
+        of a thousand counselors' commands was packed and its replies parsed in one step of
+        the loop, 16-20 ms every minute in the surge bench. A chunk written before an edit
+        is overwritten by the edit's own write, which follows its bump."""
         k = self.keys
-        async with self.redis.pipeline(transaction=True) as p:
-            await p.watch(k.roster_version)
-            if str(await p.get(k.roster_version) or "0") != version:
-                return False
-            p.multi()  # type: ignore[no-untyped-call]
-            for profile in profiles:
-                self._queue_staff(p, profile)
-            try:
-                await p.execute()
-            except WatchError:
-                return False
+        for first in range(0, len(profiles), STAFF_CHUNK):
+            async with self.redis.pipeline(transaction=True) as p:
+                await p.watch(k.roster_version)
+                if str(await p.get(k.roster_version) or "0") != version:
+                    return False
+                p.multi()  # type: ignore[no-untyped-call]
+                for profile in profiles[first:first + STAFF_CHUNK]:
+                    self._queue_staff(p, profile)
+                try:
+                    await p.execute()
+                except WatchError:
+                    return False
         return True
 
     async def drop_staff(self, counselor_id: int) -> None:
