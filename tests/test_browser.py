@@ -491,6 +491,14 @@ async def test_offer_flag_alert_and_lead_view_in_real_browsers(
     await expect(alert).to_contain_text(f"case {case_id[:8]}")
     await expect(alert.locator("a")).to_have_attribute("href", f"/console/cases/{case_id}")
     await expect(takedown.locator("#alerts")).not_to_contain_text(SECRET_TEXT)
+    # Its age keeps counting between events (it froze at the first render: "7 s ago" for an
+    # hour on a quiet panel). The page's clock is paused: 5 s pass for it.
+    age = alert.locator(".alert-item .muted").first
+    first_age = await age.inner_text()
+    assert re.fullmatch(r"\d+ s ago", first_age), first_age
+    await takedown.clock.fast_forward(5000)
+    await expect(age).to_have_text(re.compile(r"^\d+ s ago$"))
+    await expect(age).not_to_have_text(first_age)
     await expect(lead.locator("#alerts li.alert")).to_have_count(1)
     await takedown.screenshot(path=str(shots / "browser-takedown-alert.png"), full_page=True)
     await alert.get_by_role("button", name="Acknowledge").click()

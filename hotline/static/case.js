@@ -63,8 +63,8 @@
     }
     document.getElementById("fact-victim").textContent = data.victim_left_at
       ? T("case.victim_left", {at: H.time(data.victim_left_at)}) : T("case.victim_here");
-    document.getElementById("fact-last").textContent = data.last_victim_at
-      ? T("case.victim_last", {ago: H.since(data.last_victim_at)}) : "";
+    document.getElementById("fact-last").replaceChildren(...(data.last_victim_at
+      ? [H.agoEl(data.last_victim_at, "", "case.victim_last")] : []));
     const td = data.takedown || [];
     const last = td[td.length - 1];
     const takedown = document.getElementById("fact-takedown");

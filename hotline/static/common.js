@@ -158,9 +158,25 @@ window.Hotline = (function () {
       : T("case.duration_hours", {h: Math.floor(m / 60), m: m % 60});
   }
 
-  function since(iso) {
-    const s = Math.max(0, Math.floor((serverNow() - Date.parse(iso)) / 1000));
-    return s < 60 ? T("case.ago_seconds", {n: s}) : T("case.ago_minutes", {n: Math.floor(s / 60)});
+  function ago(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const m = Math.floor(s / 60);
+    return s < 60 ? T("case.ago_seconds", {n: s}) : m < 60 ? T("case.ago_minutes", {n: m})
+      : T("case.ago_hours", {h: Math.floor(m / 60), m: m % 60});
+  }
+
+  // An element that keeps saying how long ago `iso` was (the clocks' tick), alone or as the
+  // {ago} of `key`'s words with `args`: an alert's age must not freeze at "7 s ago".
+  function agoEl(iso, cls, key, args) {
+    const e = el("span", cls);
+    e.dataset.sinceMs = String(Date.parse(iso));
+    e.dataset.clock = "ago";
+    if (key) {
+      e.dataset.clockKey = key;
+      e.dataset.clockArgs = JSON.stringify(args || {});
+    }
+    showClock(e);
+    return e;
   }
 
   function time(iso) {
@@ -169,13 +185,21 @@ window.Hotline = (function () {
 
   // Elements with data-since-ms (a server time) show the time since, every second: the wait
   // clocks never freeze between events.
-  function tickClocks() {
-    document.querySelectorAll("[data-since-ms]").forEach(function (e) {
-      const s = (serverNow() - Number(e.dataset.sinceMs)) / 1000;
+  function showClock(e) {
+    const s = (serverNow() - Number(e.dataset.sinceMs)) / 1000;
+    if (e.dataset.clock === "ago") {
+      e.textContent = e.dataset.clockKey
+        ? T(e.dataset.clockKey, Object.assign(JSON.parse(e.dataset.clockArgs), {ago: ago(s)}))
+        : ago(s);
+    } else {
       e.textContent = e.dataset.clock === "minutes"
         ? T(e.dataset.clockKey || "case.duration_minutes", {n: Math.max(0, Math.floor(s / 60))})
         : minSec(s);
-    });
+    }
+  }
+
+  function tickClocks() {
+    document.querySelectorAll("[data-since-ms]").forEach(showClock);
   }
   setInterval(tickClocks, 1000);
 
@@ -267,8 +291,8 @@ window.Hotline = (function () {
             return g.kind === "lead" ? code("alert", r) : reason(r);
           }).join(", ") || "—";
           item.appendChild(el("span", "", why));
-          item.appendChild(el("span", "muted", since(a.created_at) +
-            (a.step ? " · " + T("alerts.escalated", {n: a.step}) : "")));
+          item.appendChild(agoEl(a.created_at, "muted"));
+          if (a.step) item.appendChild(el("span", "muted", T("alerts.escalated", {n: a.step})));
           if (a.acked_at === null) {
             item.appendChild(button(T("alerts.acknowledge"), async function () {
               const r = await post("/api/v1/alerts/" + a.id + "/ack");
@@ -277,10 +301,12 @@ window.Hotline = (function () {
             }));
           } else {
             item.classList.add("acked");
-            item.appendChild(el("span", "acked-by", a.acked_by_name || a.acked_by !== null
-              ? T("alerts.acked_by", {who: a.acked_by_name || "#" + a.acked_by, ago: since(a.acked_at)})
-              : T("alerts.resolved", {why: T.has("alerts.resolved_" + a.acked_via)
-                  ? T("alerts.resolved_" + a.acked_via) : String(a.acked_via)})));
+            item.appendChild(a.acked_by_name || a.acked_by !== null
+              ? agoEl(a.acked_at, "acked-by", "alerts.acked_by",
+                      {who: a.acked_by_name || "#" + a.acked_by})
+              : el("span", "acked-by", T("alerts.resolved", {
+                  why: T.has("alerts.resolved_" + a.acked_via)
+                    ? T("alerts.resolved_" + a.acked_via) : String(a.acked_via)})));
           }
           ul.appendChild(item);
         });
@@ -438,8 +464,8 @@ window.Hotline = (function () {
 
   return {csrf: csrf, lang: lang, T: window.T, code: code, reason: reason, reasons: reasons,
           words: words, get: get, post: post, send: send, failure: failure, el: el,
-          button: button, coalesce: coalesce, throttle: throttle, events: events, since: since,
-          time: time,
+          button: button, coalesce: coalesce, throttle: throttle, events: events,
+          agoEl: agoEl, time: time,
           minSec: minSec, duration: duration, clockEl: clockEl, learnSkew: learnSkew,
           serverNow: serverNow, alertsPanel: alertsPanel, refreshOffers: refreshOffers};
 })();
