@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hotline.cases import alerts
+from hotline.cases import alerts, floor_queries
 from hotline.cases import conversations as convs
 from hotline.cases.live import now_ms
 from hotline.deps import Deps
@@ -66,7 +66,7 @@ async def view(deps: Deps, viewer: Staff, conv: convs.ConversationRow, after: in
     async with deps.engine.connect() as conn:
         raw = await convs.intake_answers_json(conn, conv.id)
         last_in = await convs.last_inbound_at(conn, conv.id)
-        unanswered = (await convs.unanswered_since(conn, [conv.id])).get(conv.id)
+        unanswered = (await floor_queries.unanswered_since(conn, [conv.id])).get(conv.id)
         errors = await convs.delivery_errors(conn, conv.id, after)
         holder = (await staff_store.by_id(conn, conv.counselor_id)
                   if conv.counselor_id is not None else None)

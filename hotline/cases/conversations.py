@@ -5,19 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import (
-    BindParameter,
-    Select,
-    and_,
-    bindparam,
-    func,
-    insert,
-    literal_column,
-    select,
-    update,
-)
+from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -364,35 +353,6 @@ async def intake_answers_json(conn: AsyncConnection, conversation_id: str) -> st
     raw = (await conn.execute(select(conversations.c.intake_answers).where(
         conversations.c.id == conversation_id))).scalar_one_or_none()
     return str(raw or "{}")
-
-
-def _unanswered_query() -> Select[Any]:
-    ids: BindParameter[str] = bindparam("ids", expanding=True)
-    last_out = (select(messages.c.conversation_id, func.max(messages.c.seq).label("seq"))
-                .where(and_(messages.c.conversation_id.in_(ids),
-                            messages.c.direction == Direction.OUT.value))
-                .group_by(messages.c.conversation_id).subquery())
-    return (select(messages.c.conversation_id, func.min(messages.c.created_at))
-            .select_from(messages.outerjoin(
-                last_out, last_out.c.conversation_id == messages.c.conversation_id))
-            .where(and_(messages.c.conversation_id.in_(ids),
-                        messages.c.direction == Direction.IN.value,
-                        messages.c.seq > func.coalesce(last_out.c.seq, 0)))
-            .group_by(messages.c.conversation_id))
-
-
-# Built once: built for every floor and case read, its subquery's copied columns made
-# reference cycles, left for the garbage collector (bench/README.md).
-_UNANSWERED = _unanswered_query()
-
-
-async def unanswered_since(conn: AsyncConnection, ids: list[str]) -> dict[str, datetime]:
-    """For each of `ids` whose victim wrote after the last reply (or was never answered),
-    when the first such message came: how long the victim has waited for a reply."""
-    if not ids:
-        return {}
-    rows = await conn.execute(_UNANSWERED, {"ids": ids})
-    return {r[0]: r[1] for r in rows}
 
 
 async def delivery_errors(conn: AsyncConnection, conversation_id: str, after_seq: int

@@ -1,18 +1,20 @@
 """The floor's bounded reads of conversations: counts per group, pages in queue or holding
 order, aging's overdue cases and the reconciler's slices, each served by a partial index of
-migration 0020 (docs/stores.md, "The waiting and the open"). Callers own the transaction."""
+migration 0020 (docs/stores.md, "The waiting and the open"), and how long the victims of a
+page of cases have waited for a reply. Callers own the transaction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.cases.conversations import CONV_COLS, NOT_CLOSED, ConversationRow, row_of
-from hotline.cases.tables import conversations
-from hotline.domain.conversation import Channel, Urgency
+from hotline.cases.tables import conversations, messages
+from hotline.domain.conversation import Channel, Direction, Urgency
 
 # Written as the literals the partial indexes of migration 0020 are defined with (see
 # NOT_CLOSED): with a bound parameter SQLite would not use them.
@@ -131,3 +133,32 @@ async def waiting_page(conn: AsyncConnection, limit: int,
         if len(out) >= limit:
             break
     return out
+
+
+def _unanswered_query() -> Select[Any]:
+    ids: BindParameter[str] = bindparam("ids", expanding=True)
+    last_out = (select(messages.c.conversation_id, func.max(messages.c.seq).label("seq"))
+                .where(and_(messages.c.conversation_id.in_(ids),
+                            messages.c.direction == Direction.OUT.value))
+                .group_by(messages.c.conversation_id).subquery())
+    return (select(messages.c.conversation_id, func.min(messages.c.created_at))
+            .select_from(messages.outerjoin(
+                last_out, last_out.c.conversation_id == messages.c.conversation_id))
+            .where(and_(messages.c.conversation_id.in_(ids),
+                        messages.c.direction == Direction.IN.value,
+                        messages.c.seq > func.coalesce(last_out.c.seq, 0)))
+            .group_by(messages.c.conversation_id))
+
+
+# Built once: built for every floor and case read, its subquery's copied columns made
+# reference cycles, left for the garbage collector (bench/README.md).
+_UNANSWERED = _unanswered_query()
+
+
+async def unanswered_since(conn: AsyncConnection, ids: list[str]) -> dict[str, datetime]:
+    """For each of `ids` whose victim wrote after the last reply (or was never answered),
+    when the first such message came: how long the victim has waited for a reply."""
+    if not ids:
+        return {}
+    rows = await conn.execute(_UNANSWERED, {"ids": ids})
+    return {r[0]: r[1] for r in rows}

@@ -144,7 +144,7 @@ async def active(deps: Deps, limit: int, after: str | None) -> dict[str, Any]:
     cut = _parse_active_cursor(after) if after else None
     async with deps.reads.connect() as conn:
         rows, total = await floor_queries.active_page(conn, limit, cut)
-        unanswered = await convs.unanswered_since(conn, [c.id for c in rows])
+        unanswered = await floor_queries.unanswered_since(conn, [c.id for c in rows])
     last = rows[-1] if len(rows) == limit and rows[-1].assigned_at else None
     return {"items": [{"id": c.id, "counselor": c.counselor_id, "urgency": c.urgency.value,
                        "channel": c.channel.value, "language": c.language,
