@@ -207,7 +207,7 @@ window.Hotline = (function () {
   function clockEl(ms, tag) {
     const e = el(tag || "span", "clock");
     e.dataset.sinceMs = String(ms);
-    e.textContent = minSec((serverNow() - ms) / 1000);
+    showClock(e);
     return e;
   }
 

@@ -179,7 +179,8 @@ class GroupCommit:
         batch.sort(key=lambda i: i.key)
         try:
             if len(batch) == 1:
-                batch[0].result, batch[0].error = await _alone(self.engine, batch[0].body)
+                batch[0].result, batch[0].error = await _outcome(
+                    _own_transaction(self.engine, batch[0].body))
             elif self._savepoints or not await self._at_once(batch):
                 rest = [i for i in batch if i.error is None]
                 began = time.perf_counter()
@@ -216,7 +217,7 @@ class GroupCommit:
             async with direct.begin(self.engine) as tx:
                 for at, item in enumerate(batch):
                     await _fetch_ahead(tx, batch, at)
-                    item.result, error = await _outcome(item.body, tx)
+                    item.result, error = await _outcome(item.body(tx))
                     if error is None:
                         continue
                     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
@@ -271,7 +272,7 @@ _NEXT = ("RELEASE SAVEPOINT hl_item", _SAVEPOINT)
 async def _isolated(tx: direct.DirectTx, body: Body[Any], *, last: bool
                     ) -> tuple[Any, Exception | None]:
     """One body of a batch, inside the savepoint: rolled back alone if it raises."""
-    result, error = await _outcome(body, tx)
+    result, error = await _outcome(body(tx))
     if error is not None:
         await tx.command("ROLLBACK TO SAVEPOINT hl_item")
     elif not last:  # the COMMIT keeps the last one's work
@@ -279,23 +280,20 @@ async def _isolated(tx: direct.DirectTx, body: Body[Any], *, last: bool
     return result, error
 
 
-async def _alone(engine: AsyncEngine, body: Body[Any]) -> tuple[Any, Exception | None]:
-    """A body in a transaction of its own: its result, or what it (or its COMMIT) raised."""
-    try:
-        async with direct.begin(engine) as tx:
-            return await body(tx), None
-    except Exception as e:
-        return None, e
+async def _own_transaction(engine: AsyncEngine, body: Body[T]) -> T:
+    """A body in a transaction of its own."""
+    async with direct.begin(engine) as tx:
+        return await body(tx)
 
 
-async def _outcome(body: Body[Any], tx: direct.DirectTx) -> tuple[Any, Exception | None]:
-    """What `body` returned, or what it raised. Handed back, never kept on the item by a
+async def _outcome(work: Awaitable[Any]) -> tuple[Any, Exception | None]:
+    """What `work` returned, or what it raised. Handed back, never kept on the item by a
     function the error passed through: its traceback holds that function's frame, and the
     frame the item, a reference cycle that kept the failed message's whole request (every
     frame's locals) until the collector's next pass, each pass then holding the loop for
     milliseconds (bench/README.md)."""
     try:
-        return await body(tx), None
+        return await work, None
     except Exception as e:
         return None, e
 
