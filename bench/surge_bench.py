@@ -12,7 +12,8 @@ cases (a busy night: nobody is free, so nothing waiting is taken), and the leads
   - idle:  no client but the /healthz probe, for --idle seconds;
   - load:  the leads' and the first counselors' consoles on their event streams, each doing what
     its page does on an event (the lead page: GET /api/v1/floor, and GET /api/v1/roster/cover
-    after a case was queued, assigned or closed, or the roster moved; a counselor's: GET
+    after a case was queued, assigned or closed, or the roster moved, and GET
+    /api/v1/wellbeing's first page when it opens and every minute; a counselor's: GET
     /api/v1/queue and /api/v1/cases/mine, or once its stream pushes the queue's page
     (`queue.page`), only /api/v1/cases/mine after any other event; one request at a time
     per console, a later event coalesced into the next; once the answers are the bounded
@@ -111,6 +112,10 @@ COUNSELOR_KINDS = ("alert,alert.acked,assigned,closed,handover,language,offer.de
 LEAD_COVER_KINDS = "assigned,closed,queued,reset,roster"
 _COVER_AFTER = frozenset(LEAD_COVER_KINDS.split(","))
 COVER = "/api/v1/roster/cover"
+# The lead page's wellbeing panel (wellbeing.js) reads its first page when it opens and then
+# every minute, whatever the events.
+WELLBEING = "/api/v1/wellbeing?limit=50"
+WELLBEING_S = 60.0
 
 
 @dataclass
@@ -130,6 +135,8 @@ class Stats:
     page_bytes: int = 0
     # The leads' reads of the roster's cover.
     cover_reads: int = 0
+    # The leads' wellbeing reads: seconds and bytes of each.
+    wellbeing: list[tuple[float, int]] = field(default_factory=list)
     fetch_bytes: dict[str, list[int]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     healthz: list[float] = field(default_factory=list)
     client_lag: list[float] = field(default_factory=list)
@@ -157,6 +164,7 @@ class Console:
 
     async def run(self) -> None:
         fetcher = asyncio.create_task(self._fetcher())
+        minutely = asyncio.create_task(self._wellbeing()) if self.kind == "lead" else None
         try:
             kinds = LEAD_KINDS if self.kind == "lead" else COUNSELOR_KINDS
             async with self.session.get(f"{self.base}/api/v1/events?types={kinds}",
@@ -197,6 +205,17 @@ class Console:
                         self.stats.page_bytes = max(self.stats.page_bytes, len(raw))
         finally:
             fetcher.cancel()
+            if minutely is not None:
+                minutely.cancel()
+
+    async def _wellbeing(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            async with self.session.get(self.base + WELLBEING, headers=self.headers) as r:
+                body = await r.read()
+            if self.recording:
+                self.stats.wellbeing.append((time.perf_counter() - t0, len(body)))
+            await asyncio.sleep(WELLBEING_S)
 
     async def _fetcher(self) -> None:
         paths = (["/api/v1/floor"] if self.kind == "lead"
@@ -506,6 +525,13 @@ def _by_sixth(at: list[float], lags: list[float]) -> str:
     return " ".join(_plain_ms(p, "p99") for p in parts)
 
 
+def _wellbeing_reads(reads: list[tuple[float, int]]) -> str:
+    if not reads:
+        return "0 / - / -"
+    return (f"{len(reads)} / {max(t for t, _ in reads) * 1000:.1f} / "
+            f"{max(n for _, n in reads) / 1024:.1f}")
+
+
 def rows(r: dict[str, Any]) -> dict[str, str]:
     s: Stats = r["stats"]
     inbound = s.inbound["webchat"] + s.inbound["sms"]
@@ -530,6 +556,7 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
                                        f" / {_ms(s.fetch['lead'], 'p99')}",
         "lead cover reads n": f"{s.cover_reads}",
         "lead fetch KB (max)": f"{max(fb['lead']) / 1024:.1f}" if fb["lead"] else "-",
+        "lead wellbeing reads n / max ms / KB (max)": _wellbeing_reads(s.wellbeing),
         "counselor fetch n / p99 ms": f"{len(s.fetch['counselor'])} / "
                                       f"{_ms(s.fetch['counselor'], 'p99')}",
         "counselor fetch KB (max)": f"{max(fb['counselor']) / 1024:.1f}" if fb["counselor"]

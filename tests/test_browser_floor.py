@@ -11,15 +11,18 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+from sqlalchemy import update
 
 from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role
+from hotline.staff import accounts as staff_store
+from hotline.staff.tables import counselors
 from tests.conftest import RedisProcess
 from tests.helpers import add_staff
 from tests.test_browser import (
@@ -225,3 +228,40 @@ async def test_in_a_burst_of_alerts_the_lead_page_reads_them_once_a_second(
     await lead_ctx.close()
     assert problems.seen == []
 
+
+
+async def test_the_wellbeing_panel_shows_a_page_and_whoever_needs_a_word_first(
+        site: Site, browser: Browser) -> None:
+    """Issue 18: with a thousand people present the panel listed every one of them (188 KB a
+    minute). Now 50 rows, whoever needs a word first, the floor's counts above; "More"
+    appends the rest, none twice."""
+    await add_staff(site.config, "lee", role=Role.LEAD)
+    deps = site.deps
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        ids = [await staff_store.add(conn, name=f"w{i:02d}", role=Role.COUNSELOR,
+                                     languages=("ko",), password_hash="-", at=now)
+               for i in range(60)]
+        await conn.execute(update(counselors).where(counselors.c.id.in_(ids))
+                           .values(last_login_at=now - timedelta(minutes=10)))
+        await conn.execute(update(counselors).where(counselors.c.id == ids[42])
+                           .values(last_login_at=now - timedelta(hours=3)))
+    for sid in ids:
+        await deps.live.heartbeat(sid)
+    problems = Problems()
+    lead_ctx, lead = await _log_in(browser, site, problems, "lee")
+    await lead.get_by_role("link", name="Lead view").click()
+    rows = lead.locator("#wellbeing-people tr")
+    await expect(rows).to_have_count(50)
+    await expect(lead.locator("#wellbeing-counts")).to_have_text(
+        re.compile(r"Present 6[01] · break due 1 · at a cap 0"))
+    await expect(rows.first).to_have_class("attention")
+    await expect(rows.first.locator("td").first).to_have_text("w42")
+    await expect(lead.locator("#wellbeing .attention")).to_have_count(1)
+    await lead.get_by_role("button", name="More").last.click()
+    await expect(lead.locator("#wellbeing-more")).to_be_hidden()
+    names = await lead.locator("#wellbeing-people tr td:first-child").all_inner_texts()
+    assert len(names) == len(set(names)) >= 60
+    assert {f"w{i:02d}" for i in range(60)} <= set(names)
+    await lead_ctx.close()
+    assert problems.seen == []

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from hotline.cases import roster, router
 from hotline.domain import exposure, holidays, shifts
@@ -21,6 +21,7 @@ from hotline.domain.exposure import Caps, Totals
 from hotline.domain.staff import Role
 from hotline.staff import exposure as staff_exposure
 from hotline.staff import exposure_store, upkeep
+from hotline.staff.tables import counselors
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import deps_of, hold_jobs, my_offers, staff, victim
 from tests.staff_support import audit_rows
@@ -51,6 +52,42 @@ def test_minutes_since_break() -> None:
     assert exposure.minutes_since_break(login - timedelta(hours=9), login, now) == 200
     assert exposure.break_due(120, 120) and not exposure.break_due(119, 120)
     assert not exposure.break_due(None, 120)
+
+
+Standing = exposure.Standing
+
+
+def test_the_wellbeing_list_puts_whoever_needs_a_word_first() -> None:
+    # (id, minutes since a break, needs attention), in the order the lead reads them.
+    rows = [(7, 200, True), (3, 130, True), (9, 5, True), (4, 300, False), (2, 50, False),
+            (5, 50, False), (1, None, False)]
+    standings = [Standing.of(pid, m, a) for pid, m, a in reversed(rows)]
+    assert [s.id for s in sorted(standings)] == [pid for pid, _m, _a in rows]
+
+
+def test_the_wellbeing_list_pages_with_a_cursor_that_stays_in_place() -> None:
+    everyone = [Standing.of(pid, m, a) for pid, m, a in
+                [(1, 10, False), (2, 200, True), (3, 30, False), (4, 50, False), (5, 0, True)]]
+    first, cursor = exposure.page_of(everyone, 2, None)
+    assert [s.id for s in first] == [2, 5] and cursor == "0.1.5"
+    after = Standing.parse(cursor)
+    assert after == first[-1]
+    # A minute later everyone's count moved and one more person arrived: the next page goes on
+    # after the last row shown, and shows none of the first page again.
+    later = [Standing.of(s.id, -s.fresh, s.settled == 0) for s in everyone]
+    later.append(Standing.of(6, 400, True))  # needs a word: the first page's next read has her
+    second, cursor = exposure.page_of(later, 2, after)
+    assert [s.id for s in second] == [4, 3] and cursor is not None
+    third, cursor = exposure.page_of(later, 2, Standing.parse(cursor))
+    assert [s.id for s in third] == [1] and cursor is None
+    assert exposure.page_of([], 50, None) == ([], None)
+
+
+@pytest.mark.parametrize("raw", ["", "1.2", "2.0.1", "0.1.2.3", "0.-1.2", "a.b.c", "0.1.",
+                                 "0.1.1234567890", "\uff10.1.2"])
+def test_a_wellbeing_cursor_it_did_not_write_is_refused(raw: str) -> None:
+    with pytest.raises(ValueError):
+        Standing.parse(raw)
 
 
 def _seoul(d: date, hh: int, mm: int = 0) -> datetime:
@@ -257,3 +294,63 @@ async def test_each_shifts_exposure_is_read_for_everyone_at_once(app_runner: App
     assert n_few == n_all == 3
     # One person alone is read as before (her own roster only), with the same answer.
     assert await staff_exposure.totals(deps, on.id, now) == Totals(1, 25, 0)
+
+
+async def test_the_lead_reads_the_wellbeing_list_a_page_at_a_time(capped_app: AppRunner
+                                                                  ) -> None:
+    """Issue 18: a floor of a thousand present came back whole (188 KB a minute for each
+    lead page). Now a page: whoever needs a word first (a break due, at a cap), then the
+    longest without a break; the floor's counts; every present person once over the pages;
+    bad paging is a 400 naming the field."""
+    app = capped_app
+    deps = deps_of(app)
+    lead = await staff(app, "lee", Role.LEAD)
+    now = datetime.now(UTC)
+    # (name, minutes on the floor since logging in, at a cap)
+    plan = [("p0", 10, False), ("p1", 200, False), ("p2", 30, False), ("p3", 50, False),
+            ("p4", 130, False), ("p5", 5, True), ("p6", 1, False)]
+    people = {name: await staff(app, name, login=False) for name, _m, _c in plan}
+    async with deps.engine.begin() as conn:
+        for name, minutes, _c in plan:
+            await conn.execute(update(counselors).where(counselors.c.id == people[name].id)
+                               .values(last_login_at=now - timedelta(minutes=minutes, seconds=5)))
+    for name, _m, capped in plan:
+        await deps.live.heartbeat(people[name].id)
+        if capped:  # one critical case closed: at the cap of 1
+            await staff_exposure.record(deps, people[name].id, exposure.CRITICAL_CASE, 1, None)
+    ours = {p.id: name for name, p in people.items()}
+
+    async def read(query: str) -> Any:
+        resp = await lead.client.get("/api/v1/wellbeing" + query)
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    seen: list[dict[str, Any]] = []
+    view = await read("?limit=3")
+    first = view
+    while True:
+        assert len(view["people"]) <= 3
+        seen.extend(view["people"])
+        if view["next"] is None:
+            break
+        view = await read("?limit=3&after=" + view["next"])
+    names = [ours[p["id"]] for p in seen if p["id"] in ours]
+    assert names == ["p1", "p4", "p5", "p3", "p2", "p0", "p6"]
+    assert len({p["id"] for p in seen}) == len(seen) == first["present"]
+    assert (first["break_due"], first["capped"]) == (2, 1)
+    by_name = {ours[p["id"]]: p for p in seen if p["id"] in ours}
+    assert by_name["p5"]["caps_reached"] == ["critical_case"]
+    assert by_name["p5"]["critical_cases"] == 1 and not by_name["p5"]["break_due"]
+    assert by_name["p1"]["break_due"] and by_name["p1"]["minutes_since_break"] == 200
+    assert by_name["p0"]["caps_reached"] == [] and not by_name["p0"]["break_due"]
+    assert [n for n, p in by_name.items() if p["attention"]] == ["p1", "p4", "p5"]
+    # The default page holds everyone here; debrief flags and the break rule come with each.
+    whole = await read("")
+    assert [p["id"] for p in whole["people"]] == [p["id"] for p in seen]
+    assert whole["next"] is None and whole["break_after_minutes"] == 120
+    for bad, field in (("?after=1.2", "after"), ("?after=2.0.1", "after"),
+                       ("?after=0.1.2.3", "after"), ("?limit=0", "limit"),
+                       ("?limit=201", "limit"), ("?after=0-1", "after")):
+        resp = await lead.client.get("/api/v1/wellbeing" + bad)
+        assert resp.status == 400, bad
+        assert (await resp.json())["field"] == field

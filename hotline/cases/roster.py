@@ -101,7 +101,7 @@ _T = TypeVar("_T")
 async def _guard(conn: AsyncConnection, counselor_id: int, change: Change, now: datetime,
                  confirm: bool) -> None:
     """Raise WouldEnd if `change` ends the person's shift at `now` and was not confirmed."""
-    before = await staffing.load_roster(conn, since=now, staff_id=counselor_id)
+    before = await staffing.load_roster(conn, since=now, staff=(counselor_id,))
     if confirm or not shifts.on_shift(before, counselor_id, now) \
             or shifts.on_shift(change(before), counselor_id, now):
         return

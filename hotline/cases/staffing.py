@@ -11,6 +11,7 @@ docs/floor.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -31,15 +32,15 @@ ALWAYS = (0, 2**50)
 
 
 async def load_roster(conn: AsyncConnection, since: datetime | None = None,
-                      staff_id: int | None = None) -> shifts.Roster:
+                      staff: Collection[int] | None = None) -> shifts.Roster:
     """Weekly shifts, overrides (those not ended before `since`), holidays and who does not
-    follow the roster, from SQL; only one staff member's when `staff_id` is given (a window
-    depends on that person's entries and the holidays alone)."""
+    follow the roster, from SQL; only these staff members' when `staff` is given (a window
+    depends on the person's own entries and the holidays alone)."""
     wq = select(shifts_table)
     q = select(shift_overrides)
-    if staff_id is not None:
-        wq = wq.where(shifts_table.c.counselor_id == staff_id)
-        q = q.where(shift_overrides.c.counselor_id == staff_id)
+    if staff is not None:
+        wq = wq.where(shifts_table.c.counselor_id.in_(staff))
+        q = q.where(shift_overrides.c.counselor_id.in_(staff))
     weekly = tuple(
         shifts.WeeklyShift(staff_id=r.counselor_id, weekday=r.weekday,
                            start=minute(r.start_minute), end=minute(r.end_minute), tz=r.tz)
@@ -50,7 +51,7 @@ async def load_roster(conn: AsyncConnection, since: datetime | None = None,
         shifts.Override(staff_id=r.counselor_id, start=r.starts_at, end=r.ends_at,
                         on_shift=bool(r.on_shift), reason=r.reason)
         for r in await conn.execute(q))
-    always = await roster_people.not_rostered(conn, staff_id)
+    always = await roster_people.not_rostered(conn, staff)
     # Holidays from a day before `since` (a local day starts up to 14 h before UTC's).
     first = since.date() - timedelta(days=1) if since is not None else date(1970, 1, 1)
     closed = holidays.closures(tuple(await staff_store.holidays_from(conn, first)))
@@ -83,7 +84,7 @@ def is_on_shift(roster: shifts.Roster, staff_id: int, at: datetime) -> bool:
 async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None
                    ) -> list[StaffProfile]:
     """Routing profiles of every active counselor (all roles can hold cases), or of `only`."""
-    roster = await load_roster(conn, since=at, staff_id=only)
+    roster = await load_roster(conn, since=at, staff=None if only is None else (only,))
     out = []
     for p in await roster_people.active(conn, only):
         start, end = window_ms(roster, p.id, at)

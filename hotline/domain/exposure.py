@@ -67,3 +67,40 @@ def critical_minutes(assigned_at: datetime | None, closed_at: datetime) -> int:
     if assigned_at is None:
         return 1
     return max(1, int((closed_at - assigned_at).total_seconds() // 60))
+
+
+@dataclass(frozen=True, order=True)
+class Standing:
+    """A person's place in the lead's wellbeing list, and the list's cursor: whoever needs a
+    word (at a cap or a break due) first, then the longest without a break, then by id. With
+    a thousand people present the list is read a page at a time; a cursor, unlike a count of
+    rows skipped, stays in place while the minutes move (a row is shown at most once)."""
+
+    settled: int  # 0: needs attention, 1: does not
+    fresh: int  # -(minutes since the last break + 1); 0 for someone never logged in
+    id: int
+
+    @classmethod
+    def of(cls, person_id: int, minutes: int | None, attention: bool) -> Standing:
+        return cls(0 if attention else 1, 0 if minutes is None else -(minutes + 1), person_id)
+
+    def cursor(self) -> str:
+        return f"{self.settled}.{-self.fresh}.{self.id}"
+
+    @classmethod
+    def parse(cls, raw: str) -> Standing:
+        """A cursor `cursor` wrote; ValueError for anything else."""
+        parts = raw.split(".")
+        if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 9
+                                      for p in parts) or parts[0] not in ("0", "1"):
+            raise ValueError(raw)
+        return cls(int(parts[0]), -int(parts[1]), int(parts[2]))
+
+
+def page_of(standings: list[Standing], limit: int, after: Standing | None
+            ) -> tuple[list[Standing], str | None]:
+    """The `limit` standings after `after`, in order, and the cursor of the next page (None
+    when this is the last)."""
+    rest = sorted(s for s in standings if after is None or s > after)
+    page = rest[:limit]
+    return page, page[-1].cursor() if len(rest) > limit else None

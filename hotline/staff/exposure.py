@@ -41,23 +41,29 @@ async def totals(deps: Deps, counselor_id: int, now: datetime | None = None) -> 
 
 
 async def totals_of(deps: Deps, counselor_ids: list[int], now: datetime) -> dict[int, Totals]:
-    """This shift's exposure of each person: one roster read, then one grouped read per
-    distinct shift start (people share shift boundaries; everyone off the roster shares
-    now less the unscheduled hours). Read a person at a time, the upkeep pass cost two
-    statements per person: 2,000 a minute for 1,000 staff."""
+    """This shift's exposure of each person: one roster read (only these people's entries,
+    for a page of them), then one grouped read per distinct shift start (people share shift
+    boundaries; everyone off the roster shares now less the unscheduled hours). Read a
+    person at a time, the upkeep pass cost two statements per person: 2,000 a minute for
+    1,000 staff."""
     if not counselor_ids:
         return {}
     hours = deps.config.wellbeing.unscheduled_shift_hours
-    one = counselor_ids[0] if len(counselor_ids) == 1 else None
+    few = counselor_ids if len(counselor_ids) <= _BY_ID_MOST else None
     by_start: dict[datetime, list[int]] = {}
     async with deps.engine.connect() as conn:
-        roster = await staffing.load_roster(conn, since=now, staff_id=one)
+        roster = await staffing.load_roster(conn, since=now, staff=few)
         for cid in counselor_ids:
             by_start.setdefault(_shift_start(roster, cid, now, hours), []).append(cid)
         sums: dict[int, dict[str, int]] = {}
         for since, ids in by_start.items():
             sums.update(await q.sums_of_since(conn, ids, since))
     return {cid: Totals.of(sums.get(cid, {})) for cid in counselor_ids}
+
+
+# Up to this many people, the roster is read for them alone (a page of the lead's view, one
+# person); beyond, whole (the upkeep pass: everyone).
+_BY_ID_MOST = 200
 
 
 async def record(deps: Deps, counselor_id: int, kind: str, amount: int,
@@ -96,7 +102,7 @@ async def _mark(deps: Deps, counselor_id: int, reached: tuple[str, ...]) -> None
 async def refresh(deps: Deps) -> dict[int, tuple[str, ...]]:
     """Work out every active person's caps again; the ones reached, by person."""
     now = datetime.now(UTC)
-    async with deps.engine.connect() as conn:
+    async with deps.reads.connect() as conn:
         people = [r.id for r in await q.floor_times(conn)]
     reached = {pid: exposure.over_caps(t, caps(deps))
                for pid, t in (await totals_of(deps, people, now)).items()}
@@ -109,29 +115,46 @@ async def refresh(deps: Deps) -> dict[int, tuple[str, ...]]:
     return reached
 
 
-async def wellbeing(deps: Deps) -> dict[str, Any]:
-    """The lead's view: everyone present, longest without a break first, with this shift's
-    exposure and the caps reached; and open debrief flags."""
+async def wellbeing(deps: Deps, limit: int = 50, after: str | None = None) -> dict[str, Any]:
+    """The lead's view, a page at a time: everyone present, whoever needs a word (at a cap
+    or a break due) first, then the longest without a break (`exposure.Standing`), with
+    this shift's exposure and the caps reached; the counts of the whole floor; and open
+    debrief flags. Who is at a cap is the set the router reads (kept by `record` and the
+    upkeep pass), so the shift's sums are read for the page's people only: a floor of a
+    thousand costs one read of the accounts, not a thousand people's sums.
+    ValueError if `after` is not a cursor of this list."""
+    cursor = exposure.Standing.parse(after) if after is not None else None
     now = datetime.now(UTC)
     present = await deps.live.present()
-    after = deps.config.wellbeing.break_after_minutes
-    async with deps.engine.connect() as conn:
-        people = [r for r in await q.floor_times(conn) if r.id in present]
+    capped = {int(x) for x in await deps.redis.smembers(deps.keys.exposure_capped)
+              if x.isdigit()}
+    due_after = deps.config.wellbeing.break_after_minutes
+    # Every account's times: on SQLite off the loop's thread (a thousand rows).
+    async with deps.reads.connect() as conn:
+        people = {r.id: r for r in await q.floor_times(conn) if r.id in present}
         debriefs = await q.open_debriefs(conn)
+    minutes = {pid: exposure.minutes_since_break(r.last_break_at, r.last_login_at, now)
+               for pid, r in people.items()}
+    due = {pid for pid, m in minutes.items() if exposure.break_due(m, due_after)}
+    page, following = exposure.page_of(
+        [exposure.Standing.of(pid, minutes[pid], pid in due or pid in capped)
+         for pid in people], limit, cursor)
+    totals_now = await totals_of(deps, [s.id for s in page], now)
     out = []
-    totals_now = await totals_of(deps, [r.id for r in people], now)
-    for r in people:
-        t = totals_now[r.id]
-        minutes = exposure.minutes_since_break(r.last_break_at, r.last_login_at, now)
+    for s in page:
+        r, t = people[s.id], totals_now[s.id]
         out.append({"id": r.id, "name": r.name, "role": r.role,
                     "critical_cases": t.critical_cases,
                     "critical_minutes": t.critical_minutes,
                     "evidence_revealed": t.evidence_revealed,
                     "caps_reached": list(exposure.over_caps(t, caps(deps))),
-                    "minutes_since_break": minutes,
-                    "break_due": exposure.break_due(minutes, after)})
-    out.sort(key=lambda p: -(p["minutes_since_break"] or 0))
-    return {"people": out, "debriefs": debriefs, "break_after_minutes": after}
+                    "minutes_since_break": minutes[s.id],
+                    "break_due": s.id in due,
+                    # As ordered: a break due, or in the set the router reads.
+                    "attention": s.settled == 0})
+    return {"people": out, "next": following, "present": len(people),
+            "break_due": len(due), "capped": len(capped & people.keys()),
+            "debriefs": debriefs, "break_after_minutes": due_after}
 
 
 async def my_break(deps: Deps, counselor_id: int) -> dict[str, Any]:

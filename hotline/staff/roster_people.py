@@ -5,6 +5,7 @@ names, who follows the roster, and what each active person serves. The staff roo
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -66,10 +67,11 @@ async def set_rostered(conn: AsyncConnection, staff_id: int, value: bool) -> Non
                        .values(rostered=value))
 
 
-async def not_rostered(conn: AsyncConnection, staff_id: int | None = None) -> frozenset[int]:
-    """Who does not follow the roster (on shift whenever present); only `staff_id`'s entry
-    when given."""
+async def not_rostered(conn: AsyncConnection, staff: Collection[int] | None = None
+                       ) -> frozenset[int]:
+    """Who does not follow the roster (on shift whenever present); only among `staff` when
+    given."""
     q = select(counselors.c.id).where(counselors.c.rostered.is_(False))
-    if staff_id is not None:
-        q = q.where(counselors.c.id == staff_id)
+    if staff is not None:
+        q = q.where(counselors.c.id.in_(staff))
     return frozenset(int(r.id) for r in await conn.execute(q))

@@ -14,7 +14,7 @@ from hotline.domain.shifts import parse_hhmm
 from hotline.staff import calendar, debriefs, exposure
 from hotline.staff.auth import require_staff
 from hotline.web.appkeys import DEPS
-from hotline.web.inputs import json_body
+from hotline.web.inputs import json_body, page_after, page_limit
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
@@ -22,9 +22,16 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/wellbeing")
 async def wellbeing(request: web.Request) -> web.Response:
-    """Everyone present, longest without a break first; exposure and caps; debrief flags."""
+    """Everyone present a page at a time (`limit`, `after`: the `next` of the page before),
+    whoever needs a word first, then the longest without a break; exposure and caps; the
+    floor's counts; debrief flags."""
     await require_staff(request)
-    return web.json_response(await exposure.wellbeing(request.app[DEPS]))
+    limit, after = page_limit(request), page_after(request)
+    try:
+        view = await exposure.wellbeing(request.app[DEPS], limit, after)
+    except ValueError:
+        raise json_error(400, "after: not a cursor of this list", field="after") from None
+    return web.json_response(view)
 
 
 @routes.get("/api/v1/me/wellbeing")

@@ -30,29 +30,53 @@
     });
   }
 
-  // The lead view.
+  // The lead view: a page at a time (a floor may have a thousand people present), whoever
+  // needs a word first; "More" appends the next page, and the minute's refresh reads as many
+  // rows as are shown (up to 200).
   const people = document.getElementById("wellbeing-people");
   if (!people) return;
   const debriefs = document.getElementById("debriefs");
+  const more = document.getElementById("wellbeing-more");
+  const counts = document.getElementById("wellbeing-counts");
   const names = {};
+  let next = null;
+  let shown = 0;
+  function draw(p) {
+    names[p.id] = p.name;
+    const tr = document.createElement("tr");
+    if (p.attention) tr.className = "attention";
+    const caps = p.caps_reached.map(function (c) { return T("staff.cap_" + c); }).join(", ");
+    [p.name, p.minutes_since_break === null ? "—" : String(p.minutes_since_break),
+     String(p.critical_cases), String(p.critical_minutes), String(p.evidence_revealed),
+     caps || "—"].forEach(function (text) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    });
+    people.appendChild(tr);
+    shown += 1;
+  }
+  function setNext(cursor) {
+    next = cursor;
+    more.hidden = next === null;
+  }
+  more.addEventListener("click", async function () {
+    if (next === null) return;
+    const r = await H.get("/api/v1/wellbeing?limit=50&after=" + encodeURIComponent(next));
+    if (!r.ok) return;
+    r.data.people.forEach(draw);
+    setNext(r.data.next);
+  });
   async function refresh() {
-    const r = await H.get("/api/v1/wellbeing");
+    const r = await H.get("/api/v1/wellbeing?limit=" + Math.min(200, Math.max(50, shown)));
     if (!r.ok) return;
     people.textContent = "";
-    r.data.people.forEach(function (p) {
-      names[p.id] = p.name;
-      const tr = document.createElement("tr");
-      if (p.break_due || p.caps_reached.length) tr.className = "attention";
-      const caps = p.caps_reached.map(function (c) { return T("staff.cap_" + c); }).join(", ");
-      [p.name, p.minutes_since_break === null ? "—" : String(p.minutes_since_break),
-       String(p.critical_cases), String(p.critical_minutes), String(p.evidence_revealed),
-       caps || "—"].forEach(function (text) {
-        const td = document.createElement("td");
-        td.textContent = text;
-        tr.appendChild(td);
-      });
-      people.appendChild(tr);
-    });
+    shown = 0;
+    r.data.people.forEach(draw);
+    setNext(r.data.next);
+    counts.textContent = T("staff.wellbeing_counts", {present: r.data.present,
+                                                      break_due: r.data.break_due,
+                                                      capped: r.data.capped});
     debriefs.textContent = "";
     r.data.debriefs.forEach(function (d) {
       const li = document.createElement("li");
