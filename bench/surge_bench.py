@@ -13,8 +13,9 @@ cases (a busy night: nobody is free, so nothing waiting is taken), and the leads
   - load:  the leads' and the first counselors' consoles on their event streams, each doing what
     its page does on an event (the lead page: GET /api/v1/floor, and GET /api/v1/roster/cover
     after a case was queued, assigned or closed, or the roster moved, and GET
-    /api/v1/wellbeing's first page when it opens and every minute; a counselor's: GET
-    /api/v1/queue and /api/v1/cases/mine, or once its stream pushes the queue's page
+    /api/v1/wellbeing's first page when it opens and every minute; every page GET
+    /api/v1/alerts when it opens and after an alert event, at most once a second; a
+    counselor's: GET /api/v1/queue and /api/v1/cases/mine, or once its stream pushes the queue's page
     (`queue.page`), only /api/v1/cases/mine after any other event; one request at a time
     per console, a later event coalesced into the next; once the answers are the bounded
     ones, at most every 3 s for a lead and 2 s for a counselor, and no read for a message
@@ -116,6 +117,10 @@ COVER = "/api/v1/roster/cover"
 # every minute, whatever the events.
 WELLBEING = "/api/v1/wellbeing?limit=50"
 WELLBEING_S = 60.0
+# Every console page reads its alerts panel when it opens and after `alert` and `alert.acked`
+# events, at most once a second (common.js, alertsPanel).
+ALERTS = "/api/v1/alerts"
+_ALERTS_AFTER = frozenset(("alert", "alert.acked"))
 
 
 @dataclass
@@ -135,8 +140,9 @@ class Stats:
     page_bytes: int = 0
     # The leads' reads of the roster's cover.
     cover_reads: int = 0
-    # The leads' wellbeing reads: seconds and bytes of each.
+    # The leads' wellbeing reads, and every console's alerts reads: seconds and bytes of each.
     wellbeing: list[tuple[float, int]] = field(default_factory=list)
+    alerts: list[tuple[float, int]] = field(default_factory=list)
     fetch_bytes: dict[str, list[int]] = field(default_factory=lambda: {"lead": [], "counselor": []})
     healthz: list[float] = field(default_factory=list)
     client_lag: list[float] = field(default_factory=list)
@@ -161,9 +167,11 @@ class Console:
         self.pushed = False
         # A lead page reads the roster's cover too once an event of LEAD_COVER_KINDS came.
         self.cover = kind == "lead"
+        self.alerted = asyncio.Event()
 
     async def run(self) -> None:
         fetcher = asyncio.create_task(self._fetcher())
+        panel = asyncio.create_task(self._alerts())
         minutely = asyncio.create_task(self._wellbeing()) if self.kind == "lead" else None
         try:
             kinds = LEAD_KINDS if self.kind == "lead" else COUNSELOR_KINDS
@@ -171,6 +179,7 @@ class Console:
                                         headers=self.headers,
                                         timeout=aiohttp.ClientTimeout(total=None)) as resp:
                 self.dirty.set()
+                self.alerted.set()
                 # An id is an event's only when an event line follows (an `id:` alone moves
                 # the page's cursor, hotline.web.sse._Cursor).
                 sent_ms: int | None = None
@@ -194,6 +203,8 @@ class Console:
                         # The counselor's page renders a pushed queue page; it reads its own
                         # cases after any other event it is sent (console.js).
                         page = kind == "queue.page"
+                        if kind in _ALERTS_AFTER:
+                            self.alerted.set()
                         if page:
                             self.pushed = True
                         elif not (self.skip_messages and kind == "message"):
@@ -205,8 +216,20 @@ class Console:
                         self.stats.page_bytes = max(self.stats.page_bytes, len(raw))
         finally:
             fetcher.cancel()
+            panel.cancel()
             if minutely is not None:
                 minutely.cancel()
+
+    async def _alerts(self) -> None:
+        while True:
+            await self.alerted.wait()
+            self.alerted.clear()
+            t0 = time.perf_counter()
+            async with self.session.get(self.base + ALERTS, headers=self.headers) as r:
+                body = await r.read()
+            if self.recording:
+                self.stats.alerts.append((time.perf_counter() - t0, len(body)))
+            await asyncio.sleep(1.0)
 
     async def _wellbeing(self) -> None:
         while True:
@@ -525,7 +548,7 @@ def _by_sixth(at: list[float], lags: list[float]) -> str:
     return " ".join(_plain_ms(p, "p99") for p in parts)
 
 
-def _wellbeing_reads(reads: list[tuple[float, int]]) -> str:
+def _reads(reads: list[tuple[float, int]]) -> str:
     if not reads:
         return "0 / - / -"
     return (f"{len(reads)} / {max(t for t, _ in reads) * 1000:.1f} / "
@@ -556,7 +579,8 @@ def rows(r: dict[str, Any]) -> dict[str, str]:
                                        f" / {_ms(s.fetch['lead'], 'p99')}",
         "lead cover reads n": f"{s.cover_reads}",
         "lead fetch KB (max)": f"{max(fb['lead']) / 1024:.1f}" if fb["lead"] else "-",
-        "lead wellbeing reads n / max ms / KB (max)": _wellbeing_reads(s.wellbeing),
+        "lead wellbeing reads n / max ms / KB (max)": _reads(s.wellbeing),
+        "alerts panel reads n / max ms / KB (max)": _reads(s.alerts),
         "counselor fetch n / p99 ms": f"{len(s.fetch['counselor'])} / "
                                       f"{_ms(s.fetch['counselor'], 'p99')}",
         "counselor fetch KB (max)": f"{max(fb['counselor']) / 1024:.1f}" if fb["counselor"]

@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
+from hotline.cases.tables import alerts, conversations
 from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role
 from hotline.staff import accounts as staff_store
@@ -263,5 +264,30 @@ async def test_the_wellbeing_panel_shows_a_page_and_whoever_needs_a_word_first(
     names = await lead.locator("#wellbeing-people tr td:first-child").all_inner_texts()
     assert len(names) == len(set(names)) >= 60
     assert {f"w{i:02d}" for i in range(60)} <= set(names)
+    await lead_ctx.close()
+    assert problems.seen == []
+
+
+async def test_the_alerts_panel_draws_the_first_50_and_counts_the_rest(
+        site: Site, browser: Browser) -> None:
+    """Issue 18: every console dropping at once raised an alert per open case, and the panel
+    drew every one (3,000 in a try-out). Now the first 50, and a line counting them all."""
+    await add_staff(site.config, "lee", role=Role.LEAD)
+    now = datetime.now(UTC)
+    async with site.deps.engine.begin() as conn:
+        for i in range(60):
+            cid = f"{i:032x}"
+            await conn.execute(insert(conversations).values(
+                id=cid, channel="webchat", pseudonym=f"p{i}", language="en",
+                status="active", urgency="normal", created_at=now, enqueued_at=now,
+                last_activity_at=now))
+            await conn.execute(insert(alerts).values(
+                conversation_id=cid, kind="lead", reasons="presence_lost", created_at=now))
+    problems = Problems()
+    lead_ctx, lead = await _log_in(browser, site, problems, "lee")
+    await lead.get_by_role("link", name="Lead view").click()
+    await expect(lead.locator("#alerts .alert-item")).to_have_count(50)
+    await expect(lead.locator("#alerts .alerts-more")).to_have_text(
+        "Showing 50 of 60 open alerts. All open: console went quiet 60.")
     await lead_ctx.close()
     assert problems.seen == []

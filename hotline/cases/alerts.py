@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import Select, and_, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.audit import log as audit
@@ -206,16 +206,55 @@ async def announce_withdrawn(deps: Deps, conversation_id: str, ids: list[int],
                             "withdrawn_by": actor_id})
 
 
-async def open_alerts(deps: Deps, staff: Staff, recent: timedelta | None = None
-                      ) -> list[Alert]:
-    """Unacknowledged alerts this person may act on, oldest first; with `recent`, also those
-    acknowledged (or closed by themselves) that long ago at most, with who acknowledged."""
-    since = datetime.now(UTC) - recent if recent is not None else None
-    shown = alerts.c.acked_at.is_(None) if since is None else or_(
-        alerts.c.acked_at.is_(None), alerts.c.acked_at > since)
+async def open_alerts(deps: Deps, staff: Staff) -> list[Alert]:
+    """Every unacknowledged alert this person may act on, oldest first (the takedown desk's
+    prefill; the panels read `panel`)."""
     async with deps.engine.connect() as conn:
-        found = await _named(conn, select(alerts).where(shown).order_by(alerts.c.id))
+        found = await _named(conn, select(alerts).where(alerts.c.acked_at.is_(None))
+                             .order_by(alerts.c.id))
     return [a for a in found if policy.may_ack_alert(staff, a.kind)]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """What an alerts panel shows: the first open alerts this person may act on (the takedown
+    desk's first, then the leads', oldest first), how many are open in all and of which kind
+    and reasons, and those closed lately (newest first)."""
+
+    open: list[Alert]
+    closed: list[Alert]
+    total: int
+    counts: list[tuple[str, tuple[str, ...], int]]
+
+
+async def panel(deps: Deps, staff: Staff, limit: int, recent: timedelta,
+                closed_most: int = 20) -> Panel:
+    """The panel, bounded: a floor whose consoles all dropped at once raised an alert for
+    every open case (3,000 in a try-out at 10,000 waiting), and every lead page read and drew
+    all of them on each alert event (800 KB a read). Each kind's open alerts come through
+    ix_alerts_open in id order, up to `limit` in all; the counts from the same index; the
+    closed ones through ix_alerts_acked."""
+    kinds = [k for k in (TAKEDOWN, LEAD) if policy.may_ack_alert(staff, k)]
+    if not kinds:
+        return Panel([], [], 0, [])
+    since = datetime.now(UTC) - recent
+    shown: list[Alert] = []
+    async with deps.engine.connect() as conn:
+        for kind in kinds:
+            if len(shown) < limit:
+                shown += await _named(conn, select(alerts).where(and_(
+                    alerts.c.acked_at.is_(None), alerts.c.kind == kind))
+                    .order_by(alerts.c.id).limit(limit - len(shown)))
+        counts = [(r.kind, tuple(x for x in r.reasons.split(",") if x), int(r.n))
+                  for r in await conn.execute(
+                      select(alerts.c.kind, alerts.c.reasons, func.count().label("n"))
+                      .where(and_(alerts.c.acked_at.is_(None), alerts.c.kind.in_(kinds)))
+                      .group_by(alerts.c.kind, alerts.c.reasons)
+                      .order_by(func.count().desc(), alerts.c.kind, alerts.c.reasons))]
+        closed = await _named(conn, select(alerts).where(and_(
+            alerts.c.acked_at > since, alerts.c.kind.in_(kinds)))
+            .order_by(alerts.c.acked_at.desc()).limit(closed_most))
+    return Panel(shown, closed, sum(n for _k, _r, n in counts), counts)
 
 
 # Why an alert closed by itself (alerts.acked_via, with no acked_by).

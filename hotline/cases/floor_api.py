@@ -175,10 +175,16 @@ async def plan_handover(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/alerts")
 async def list_alerts(request: web.Request) -> web.Response:
+    """The first `limit` (default 50) open alerts this person may act on, takedown first,
+    oldest first; how many are open in all, by kind and reasons; then the last ones closed
+    (acknowledged, or closed by themselves) with who acknowledged them."""
     staff = await require_staff(request)
-    # Acknowledged ones stay listed a while, with who acknowledged them (or why they closed).
-    found = await alerts.open_alerts(request.app[DEPS], staff, recent=_RECENT_ALERTS)
-    return web.json_response({"alerts": [a.as_json() for a in found]})
+    found = await alerts.panel(request.app[DEPS], staff, page_limit(request),
+                               recent=_RECENT_ALERTS)
+    return web.json_response({
+        "alerts": [a.as_json() for a in (*found.open, *found.closed)],
+        "open": found.total,
+        "counts": [{"kind": k, "reasons": list(r), "n": n} for k, r, n in found.counts]})
 
 
 @routes.post("/api/v1/alerts/{id:[0-9]{1,9}}/ack")

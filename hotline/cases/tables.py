@@ -224,6 +224,9 @@ alerts = Table(
     # alert event; without it they scanned every alert ever raised (migration 0011).
     Index("ix_alerts_open", "id", sqlite_where=text("acked_at IS NULL"),
           postgresql_where=text("acked_at IS NULL")),
+    # Those closed lately, newest first: the panels list the last few (migration 0025).
+    Index("ix_alerts_acked", "acked_at", sqlite_where=text("acked_at IS NOT NULL"),
+          postgresql_where=text("acked_at IS NOT NULL")),
 )
 
 

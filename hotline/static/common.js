@@ -314,6 +314,21 @@ window.Hotline = (function () {
         list.appendChild(li);
       });
       const open = alerts.filter(function (a) { return a.acked_at === null; }).length;
+      // The panel holds the first open alerts only: the rest are counted by what they are.
+      let more = section.querySelector(".alerts-more");
+      if (!more) {
+        more = el("p", "alerts-more");
+        list.after(more);
+      }
+      more.hidden = res.data.open <= open;
+      more.textContent = more.hidden ? "" : T("alerts.more", {
+        shown: open, open: res.data.open,
+        counts: res.data.counts.map(function (c) {
+          const what = c.reasons.map(function (r) {
+            return c.kind === "lead" ? code("alert", r) : reason(r);
+          }).join(", ") || code("alert", c.kind);
+          return T("alerts.more_item", {what: what, n: c.n});
+        }).join(", ")});
       section.hidden = alerts.length === 0 && !section.dataset.alwaysShown;
       section.classList.toggle("all-acked", open === 0);
       const empty = section.querySelector(".alerts-empty");

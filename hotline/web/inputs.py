@@ -57,7 +57,7 @@ def query_int(request: web.Request, name: str, default: int = 0) -> int:
     raw = request.query.get(name, str(default))
     # isdigit alone is true for "²" or "١٢": only ASCII digits are a number here.
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise json_error(400, f"{name}: expected a non-negative integer")
+        raise json_error(400, f"{name}: expected a non-negative integer", field=name)
     return int(raw)
 
 
