@@ -15,9 +15,9 @@ cases (a busy night: nobody is free, so nothing waiting is taken), and the leads
     after a case was queued, assigned or closed, or the roster moved, and GET
     /api/v1/wellbeing's first page when it opens and every minute; every page GET
     /api/v1/alerts when it opens and after an alert event, at most once a second; a
-    counselor's: GET /api/v1/queue and /api/v1/cases/mine, or once its stream pushes the queue's page
-    (`queue.page`), only /api/v1/cases/mine after any other event; one request at a time
-    per console, a later event coalesced into the next; once the answers are the bounded
+    counselor's: GET /api/v1/queue and /api/v1/cases/mine, or once its stream pushes the
+    queue's page (`queue.page`), only /api/v1/cases/mine after any other event; one request
+    at a time per console, a later event coalesced into the next; once the answers are the bounded
     ones, at most every 3 s for a lead and 2 s for a counselor, and no read for a message
     event on the lead page, as the pages now do), and --rate inbound messages a second (half
     web chat, half signed Twilio SMS, from 1,000 victims each) for --seconds, sent on a fixed
