@@ -323,9 +323,19 @@ async def test_a_quiet_console_goes_offline_and_its_cases_are_flagged(held: AppR
         [c1, c2])
     # Nobody else was lost; a second sweep finds nothing.
     assert await presence.sweep_lost(deps) == []
+    # While she is away the alerts stay open.
+    assert await alerts.resolve_ended(deps) == 0
     # Mina back at her desk: a heartbeat and "available" make her routable again.
+    await presence.beat(deps, mina.id)
     assert (await mina.post("/api/v1/presence", {"status": "available"})).status == 200
     assert await deps.live.status_of(mina.id) == Presence.AVAILABLE
+    # Her console is back, so are her cases' holder: both alerts close by themselves (a
+    # dropped network at a centre raised one per open case, each to acknowledge by hand).
+    assert await alerts.resolve_ended(deps) == 2
+    assert await alerts_for(lead) == []
+    gone = await alerts_for(lead, acked=True)
+    assert sorted((a["conversation"], a["acked_via"], a["acked_by"]) for a in gone) == sorted(
+        [(c1, "presence_back", None), (c2, "presence_back", None)])
 
 
 async def test_lost_console_alerts_even_after_an_earlier_lead_alert_on_the_case(

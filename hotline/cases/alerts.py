@@ -260,20 +260,28 @@ async def panel(deps: Deps, staff: Staff, limit: int, recent: timedelta,
 # Why an alert closed by itself (alerts.acked_via, with no acked_by).
 CASE_CLOSED = "case_closed"
 COVERAGE_BACK = "coverage_back"
+PRESENCE_BACK = "presence_back"
 SIGNAL_WITHDRAWN = "signal_withdrawn"
+# The lead alert raised for each open case of a counselor whose console went quiet.
+PRESENCE_LOST = "presence_lost"
 
 
 async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:
     """Close by themselves the open alerts whose cause has ended: their case was closed (any
-    kind), or, for a coverage alert, cover is back for its language and channel (or its case
-    was taken). Audited as alert.resolved; consoles hear alert.acked."""
+    kind); for a coverage alert, cover is back for its language and channel (or its case
+    was taken); for a lost console's, whoever holds the case now has a live console (the
+    same counselor back, or a colleague it was given to). A centre whose network dropped for
+    a minute raised one for every open case, and a lead had to acknowledge thousands of
+    them by hand. Audited as alert.resolved; consoles hear alert.acked."""
     now = now or datetime.now(UTC)
     cover: Any = await deps.redis.hgetall(deps.keys.coverage)
+    present = await deps.live.present()
     done: list[tuple[int, str]] = []
     async with deps.engine.begin() as conn:
         rows = await conn.execute(
             select(alerts.c.id, alerts.c.conversation_id, alerts.c.kind, alerts.c.reasons,
-                   conversations.c.status, conversations.c.language, conversations.c.channel)
+                   conversations.c.status, conversations.c.language, conversations.c.channel,
+                   conversations.c.counselor_id)
             .join(conversations, conversations.c.id == alerts.c.conversation_id)
             .where(alerts.c.acked_at.is_(None)))
         for r in rows.all():
@@ -284,6 +292,9 @@ async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:
                     cover.get(f"{r.language}|{r.channel}") == "ok"
                     or r.status != Status.WAITING.value):
                 why = COVERAGE_BACK
+            elif r.kind == LEAD and r.reasons == PRESENCE_LOST and \
+                    r.status == Status.ACTIVE.value and r.counselor_id in present:
+                why = PRESENCE_BACK
             if why is None:
                 continue
             moved = await conn.execute(update(alerts).where(and_(

@@ -70,7 +70,7 @@ async def sweep_lost(deps: Deps) -> list[int]:
             await deps.publish({"type": EventType.LEAD_ATTENTION, "reason": "presence_lost",
                                 "counselor": cid, "conversations": held})
             for conv_id in held:
-                await alerts.raise_lead_alert(deps, conv_id, "presence_lost")
+                await alerts.raise_lead_alert(deps, conv_id, alerts.PRESENCE_LOST)
     return lost
 
 

@@ -254,7 +254,8 @@ window.Hotline = (function () {
     const status = section.querySelector("[role=status]");
     let known = null;
     async function refresh() {
-      const res = await get("/api/v1/alerts");
+      // The first 20 open ones: a lead's page also holds the floor below them.
+      const res = await get("/api/v1/alerts?limit=20");
       if (!res.ok) return 0;
       learnSkew(res);
       const alerts = res.data.alerts;
@@ -322,12 +323,12 @@ window.Hotline = (function () {
       }
       more.hidden = res.data.open <= open;
       more.textContent = more.hidden ? "" : T("alerts.more", {
-        shown: open, open: res.data.open,
+        shown: open, open: res.data.open.toLocaleString(lang),
         counts: res.data.counts.map(function (c) {
           const what = c.reasons.map(function (r) {
             return c.kind === "lead" ? code("alert", r) : reason(r);
           }).join(", ") || code("alert", c.kind);
-          return T("alerts.more_item", {what: what, n: c.n});
+          return T("alerts.more_item", {what: what, n: c.n.toLocaleString(lang)});
         }).join(", ")});
       section.hidden = alerts.length === 0 && !section.dataset.alwaysShown;
       section.classList.toggle("all-acked", open === 0);
