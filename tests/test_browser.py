@@ -171,8 +171,6 @@ class Problems:
 
         def on_console(msg: ConsoleMessage) -> None:
             text = msg.text
-            if msg.location.get("url", "").endswith("/favicon.ico"):
-                return  # the app has no icon; the browser asks anyway
             if msg.type == "error" or "Content Security Policy" in text:
                 self.seen.append(f"{who}: console {msg.type}: {text}")
 
