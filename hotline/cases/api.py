@@ -129,6 +129,20 @@ async def case(request: web.Request) -> web.Response:
          "delivery_error": facts.delivery_errors.get(ln.seq)} for ln in lines]})
 
 
+@routes.get("/api/v1/cases/{id}/colleagues")
+async def colleagues(request: web.Request) -> web.Response:
+    """Whom the case may be handed to at the holder's shift end: the first `limit` (default
+    50) colleagues on shift for its language and channel, present first, then whoever stays
+    longest; and how many there are."""
+    staff = await require_staff(request)
+    try:
+        found = await handover.colleagues(request.app[DEPS], staff, request.match_info["id"],
+                                          page_limit(request))
+    except casework.CaseNotFound:
+        raise json_error(404, "no such case") from None
+    return web.json_response(found)
+
+
 @routes.post("/api/v1/cases/{id}/messages")
 async def reply(request: web.Request) -> web.Response:
     staff = await require_staff(request)

@@ -35,7 +35,7 @@ _cache: dict[int, tuple[float, list[int]]] = {}
 _served: weakref.WeakKeyDictionary[
     LiveStore, tuple[list[StaffState], dict[tuple[str, Channel], tuple[Coverage, int]]]] = (
     weakref.WeakKeyDictionary())
-# The staff reads, shared by the estimates asked together, per live store (see _staff).
+# The staff reads, shared by the estimates asked together, per live store (see staff_now).
 # An estimate may use who was on the floor a second ago: under a surge every SMS answered
 # with its wait asked, and the reads of 1,000 counselors' states ran back to back (in the
 # surge bench 3% of the server's samples, 6% of its loop's), now at most one a second.
@@ -79,7 +79,7 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     try:
         # Both reads at once: on a quiet line every round trip is the victim's wait.
         found, people = await asyncio.gather(deps.live.place(conversation_id),
-                                             _staff(deps.live))
+                                             staff_now(deps.live))
     except (RedisError, OSError) as e:
         log.warning("wait not readable; plain acknowledgement",
                     extra={"conversation": conversation_id, "error": type(e).__name__})
@@ -96,7 +96,7 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
 def _serving(people: list[StaffState], language: str, channel: Channel, deps: Deps
              ) -> tuple[Coverage, int]:
     """routing.serving, once per staff snapshot and language and channel: the estimates that
-    share a snapshot (_staff) share this too (1,000 counselors each time, for every SMS)."""
+    share a snapshot (staff_now) share this too (1,000 counselors each time, for every SMS)."""
     last = _served.get(deps.live)
     if last is None or last[0] is not people:
         last = _served[deps.live] = (people, {})
@@ -107,11 +107,11 @@ def _serving(people: list[StaffState], language: str, channel: Channel, deps: De
     return found
 
 
-async def _staff(live: LiveStore) -> list[StaffState]:
+async def staff_now(live: LiveStore) -> list[StaffState]:
     """Every counselor's state, one read at a time, shared by the callers that asked for it
-    together or within STAFF_FRESH_S of its start (shared_read.NextRead). An SMS answered
-    with the wait asks; under load a hundred reads of 1,000 hashes at once held 200 MB and
-    most of the loop."""
+    together or within STAFF_FRESH_S of its start (shared_read.NextRead): the wait estimates
+    and the case page's colleagues. An SMS answered with the wait asks; under load a hundred
+    reads of 1,000 hashes at once held 200 MB and most of the loop."""
     return await _staff_reads.of(live, lambda _: live.staff_states()).get(None)
 
 

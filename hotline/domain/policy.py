@@ -76,6 +76,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("POST", "/api/v1/queue/take-next"): _C,
     ("POST", "/api/v1/cases/{id}/take"): _C,
     ("GET", "/api/v1/cases/{id}"): _C,
+    ("GET", "/api/v1/cases/{id}/colleagues"): _C,
     ("POST", "/api/v1/cases/{id}/messages"): _C,
     ("POST", "/api/v1/cases/{id}/close"): _C,
     ("POST", "/api/v1/cases/{id}/hard"): _C,

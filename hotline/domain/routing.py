@@ -114,6 +114,20 @@ def rank_staff(people: Iterable[StaffState], item: WaitingItem, now_ms: int,
     return sorted(ok, key=lambda a: (len(item.needs - a.skills), a.load, a.idle_since_ms, a.id))
 
 
+def handover_candidates(people: Iterable[StaffState], me: int, language: str, channel: str,
+                        now_ms: int, rules: RoutingRules, limit: int
+                        ) -> tuple[list[StaffState], int]:
+    """Colleagues a case may be handed to at its holder's shift end: on shift now, speaking
+    its language and serving its channel; those with a live console first, then whoever
+    stays on longest, then by id. The first `limit`, and how many there are in all (a
+    thousand on shift made a select nobody could use)."""
+    fresh = now_ms - rules.presence_ttl_s * 1000
+    ok = [p for p in people if p.id != me and p.shift_start_ms <= now_ms < p.shift_end_ms
+          and language in p.languages and channel in p.channels]
+    ok.sort(key=lambda p: (p.heartbeat_ms < fresh, -p.shift_end_ms, p.id))
+    return ok[:limit], len(ok)
+
+
 def full(person: StaffState) -> bool:
     """No room for any case: a chat needs load < max_chats, a call needs load 0."""
     return person.load > 0 and person.load >= person.max_chats

@@ -199,13 +199,13 @@
       else actionResult.textContent = H.failure(r);
     });
 
-    // Colleagues on shift now, for the handover.
+    // Colleagues on shift now for this case's language and channel, for the handover: the
+    // first 50 (present first, then whoever stays longest), not the whole roster.
     (async function loadColleagues() {
-      const r = await H.get("/api/v1/roster");
+      const r = await H.get("/api/v1/cases/" + id + "/colleagues");
       if (!r.ok) return;
       const select = document.getElementById("handover-to");
-      r.data.on_shift.forEach(function (p) {
-        if (p.id === me) return;
+      r.data.colleagues.forEach(function (p) {
         const values = {name: p.name + " (#" + p.id + ")",
                         languages: p.languages.map(function (l) { return H.code("lang", l); }).join(", ")};
         if (p.until) values.until = H.time(p.until);
