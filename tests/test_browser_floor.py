@@ -292,3 +292,24 @@ async def test_the_alerts_panel_draws_the_first_20_and_counts_the_rest(
         "Showing 20 of 1,200 open alerts. All open: console went quiet 1,200.")
     await lead_ctx.close()
     assert problems.seen == []
+
+
+async def test_a_case_with_no_message_from_the_victim_shows_no_empty_fact(
+        site: Site, browser: Browser) -> None:
+    """Found in the Korean try-out: a case the victim never wrote in (a phone call, say)
+    showed an empty bullet where "the victim last wrote" goes."""
+    mina_id = await add_staff(site.config, "mina")
+    now = datetime.now(UTC)
+    cid = "f" * 32
+    async with site.deps.engine.begin() as conn:
+        await conn.execute(insert(conversations).values(
+            id=cid, channel="webchat", pseudonym="p", language="en", status="active",
+            urgency="normal", created_at=now, enqueued_at=now, last_activity_at=now,
+            assigned_at=now, counselor_id=mina_id))
+    problems = Problems()
+    ctx, mina = await _log_in(browser, site, problems, "mina")
+    await mina.goto(f"/console/cases/{cid}")
+    await expect(mina.locator("#fact-victim")).to_have_text("The victim has not left")
+    await expect(mina.locator("#fact-last")).to_be_hidden()
+    await ctx.close()
+    assert problems.seen == []

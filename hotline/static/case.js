@@ -63,7 +63,10 @@
     }
     document.getElementById("fact-victim").textContent = data.victim_left_at
       ? T("case.victim_left", {at: H.time(data.victim_left_at)}) : T("case.victim_here");
-    document.getElementById("fact-last").replaceChildren(...(data.last_victim_at
+    // A case with no message from the victim (a phone call) has no such line, not an empty one.
+    const lastLine = document.getElementById("fact-last");
+    lastLine.hidden = !data.last_victim_at;
+    lastLine.replaceChildren(...(data.last_victim_at
       ? [H.agoEl(data.last_victim_at, "", "case.victim_last")] : []));
     const td = data.takedown || [];
     const last = td[td.length - 1];
