@@ -3,24 +3,22 @@ lead alert for every open case (3,000 in a try-out at 10,000 waiting), and each 
 read and drew every one of them on each alert event (800 KB a read). Now the first `limit`
 open alerts (the takedown desk's first, then the leads', oldest first), the counts of all
 that are open by kind and reasons, and the last ones closed; each read through an index, on
-SQLite and PostgreSQL; migration 0025 reverses."""
+SQLite and PostgreSQL (migration 0025: tests/test_open_alerts_index.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy import insert
 
 from hotline.cases import alerts as alert_service
 from hotline.cases.tables import alerts, conversations
 from hotline.config import Config
 from hotline.domain.staff import Role, Staff
-from hotline.stores.sql.engine import migrate, open_engine
-from tests.conftest import AppRunner, Database
+from tests.conftest import AppRunner
 from tests.floor import deps_of, staff
-from tests.helpers import down_then_up, migration_module, schema_diffs, sqlite_plan, statements_seen
+from tests.helpers import sqlite_plan, statements_seen
 from tests.service_deps import open_deps
 
 LEAD = Staff(1, "lead", Role.LEAD, ("ko",))
@@ -94,23 +92,3 @@ async def test_the_api_pages_the_panel_and_names_a_bad_limit(app_runner: AppRunn
     for bad in ("0", "201", "x"):
         resp = await lead.client.get(f"/api/v1/alerts?limit={bad}")
         assert resp.status == 400 and (await resp.json())["field"] == "limit"
-
-
-def _has_index(sync: Connection) -> bool:
-    return "ix_alerts_acked" in {ix["name"] for ix in inspect(sync).get_indexes("alerts")}
-
-
-async def test_migration_0025_matches_tables_and_reverses(database: Database) -> None:
-    rev = migration_module("0025_alerts_closed_index.py")
-    assert (rev.revision, rev.down_revision) == ("0025", "0024")
-    engine = open_engine(database.url)
-    try:
-        await migrate(engine)
-        async with engine.connect() as conn:
-            assert await conn.run_sync(schema_diffs, "alerts") == []
-        async with engine.begin() as conn:
-            assert await conn.run_sync(down_then_up, rev, _has_index) == (False, True)
-        async with engine.connect() as conn:
-            assert await conn.run_sync(schema_diffs, "alerts") == []
-    finally:
-        await engine.dispose()

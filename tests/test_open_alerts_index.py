@@ -1,5 +1,5 @@
-"""Migration 0011 (hand-written) on SQLite and PostgreSQL: the alerts table matches
-hotline.stores.sql.tables exactly, the revision reverses, and the open alerts a console lists
+"""Migrations 0011 and 0025 (hand-written) on SQLite and PostgreSQL: the alerts table matches
+hotline.stores.sql.tables exactly, each revision reverses, and the open alerts a console lists
 are exactly the unacknowledged ones, read (on SQLite, the plan of open_alerts' own statement,
 caught as it runs) through the partial index."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import insert, inspect
 from sqlalchemy.engine import Connection
 
@@ -20,20 +21,25 @@ from tests.helpers import down_then_up, migration_module, schema_diffs, sqlite_p
 from tests.service_deps import open_deps
 
 
-def _has_index(sync: Connection) -> bool:
-    return "ix_alerts_open" in {ix["name"] for ix in inspect(sync).get_indexes("alerts")}
+@pytest.mark.parametrize(("filename", "revision", "index"), [
+    ("0011_open_alerts_index.py", ("0011", "0010"), "ix_alerts_open"),
+    ("0025_alerts_closed_index.py", ("0025", "0024"), "ix_alerts_acked")])
+async def test_migration_matches_tables_and_reverses(database: Database, filename: str,
+                                                     revision: tuple[str, str], index: str
+                                                     ) -> None:
+    rev = migration_module(filename)
+    assert (rev.revision, rev.down_revision) == revision
 
+    def has_index(sync: Connection) -> bool:
+        return index in {ix["name"] for ix in inspect(sync).get_indexes("alerts")}
 
-async def test_migration_matches_tables_and_reverses(database: Database) -> None:
-    rev = migration_module("0011_open_alerts_index.py")
-    assert (rev.revision, rev.down_revision) == ("0011", "0010")
     engine = open_engine(database.url)
     try:
         await migrate(engine)
         async with engine.connect() as conn:
             assert await conn.run_sync(schema_diffs, "alerts") == []
         async with engine.begin() as conn:
-            assert await conn.run_sync(down_then_up, rev, _has_index) == (False, True)
+            assert await conn.run_sync(down_then_up, rev, has_index) == (False, True)
         async with engine.connect() as conn:
             assert await conn.run_sync(schema_diffs, "alerts") == []
     finally:
