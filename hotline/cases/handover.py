@@ -145,12 +145,11 @@ async def colleagues(deps: Deps, viewer: Staff, conversation_id: str, limit: int
     counselors' live states shared with the wait estimates (at most a second old): the case
     page read the whole roster for this, 121 KB and 40 ms a case opened at 1,000 on shift.
     CaseNotFound unless `viewer` may read the case."""
+    people = await waitinfo.staff_now(deps.live)
     async with deps.engine.connect() as conn:
         conv = await casework.load_case(conn, viewer, conversation_id)
-    people = await waitinfo.staff_now(deps.live)
-    found, total = routing.handover_candidates(
-        people, viewer.id, conv.language, conv.channel.value, now_ms(), deps.rules, limit)
-    async with deps.engine.connect() as conn:
+        found, total = routing.handover_candidates(
+            people, viewer.id, conv.language, conv.channel.value, now_ms(), deps.rules, limit)
         names = await staff_store.names(conn, [p.id for p in found])
     return {"colleagues": [
         {"id": p.id, "name": names.get(p.id, f"#{p.id}"), "languages": sorted(p.languages),

@@ -33,6 +33,7 @@ from hotline.domain.routing import (
 )
 from hotline.domain.staff import Staff
 from hotline.jobs import pause, release_lease, take_lease
+from hotline.staff import exposure
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ async def make_offers(deps: Deps, at_ms: int, report: RouteReport, staff: list[S
     # Counselors at an exposure cap get no new critical offers (docs/staff.md).
     capped: frozenset[int] = frozenset()
     if any(w.urgency == Urgency.CRITICAL for w in waiting):
-        capped = frozenset(int(x) for x in await deps.redis.smembers(deps.keys.exposure_capped))
+        capped = await exposure.capped(deps)
     for w, declined in zip(waiting, declined_sets, strict=True):
         exclude = frozenset(int(x) for x in declined)
         if w.urgency == Urgency.CRITICAL:

@@ -99,6 +99,11 @@ async def _mark(deps: Deps, counselor_id: int, reached: tuple[str, ...]) -> None
         log.warning("exposure cap not stored", extra={"error": type(e).__name__})
 
 
+async def capped(deps: Deps) -> frozenset[int]:
+    """Who is at a cap now: the set `record` and `refresh` keep, which the router reads."""
+    return frozenset(int(x) for x in await deps.redis.smembers(deps.keys.exposure_capped))
+
+
 async def refresh(deps: Deps) -> dict[int, tuple[str, ...]]:
     """Work out every active person's caps again; the ones reached, by person."""
     now = datetime.now(UTC)
@@ -115,19 +120,18 @@ async def refresh(deps: Deps) -> dict[int, tuple[str, ...]]:
     return reached
 
 
-async def wellbeing(deps: Deps, limit: int = 50, after: str | None = None) -> dict[str, Any]:
+async def wellbeing(deps: Deps, limit: int = 50, after: exposure.Standing | None = None
+                    ) -> dict[str, Any]:
     """The lead's view, a page at a time: everyone present, whoever needs a word (at a cap
     or a break due) first, then the longest without a break (`exposure.Standing`), with
     this shift's exposure and the caps reached; the counts of the whole floor; and open
     debrief flags. Who is at a cap is the set the router reads (kept by `record` and the
     upkeep pass), so the shift's sums are read for the page's people only: a floor of a
-    thousand costs one read of the accounts, not a thousand people's sums.
-    ValueError if `after` is not a cursor of this list."""
-    cursor = exposure.Standing.parse(after) if after is not None else None
+    thousand costs one read of the accounts, not a thousand people's sums. `after`: the
+    last row of the page before."""
     now = datetime.now(UTC)
     present = await deps.live.present()
-    capped = {int(x) for x in await deps.redis.smembers(deps.keys.exposure_capped)
-              if x.isdigit()}
+    at_cap = await capped(deps)
     due_after = deps.config.wellbeing.break_after_minutes
     # Every account's times: on SQLite off the loop's thread (a thousand rows).
     async with deps.reads.connect() as conn:
@@ -137,9 +141,10 @@ async def wellbeing(deps: Deps, limit: int = 50, after: str | None = None) -> di
                for pid, r in people.items()}
     due = {pid for pid, m in minutes.items() if exposure.break_due(m, due_after)}
     page, following = exposure.page_of(
-        [exposure.Standing.of(pid, minutes[pid], pid in due or pid in capped)
-         for pid in people], limit, cursor)
+        [exposure.Standing.of(pid, minutes[pid], pid in due or pid in at_cap)
+         for pid in people], limit, after)
     totals_now = await totals_of(deps, [s.id for s in page], now)
+    limits = caps(deps)
     out = []
     for s in page:
         r, t = people[s.id], totals_now[s.id]
@@ -147,13 +152,13 @@ async def wellbeing(deps: Deps, limit: int = 50, after: str | None = None) -> di
                     "critical_cases": t.critical_cases,
                     "critical_minutes": t.critical_minutes,
                     "evidence_revealed": t.evidence_revealed,
-                    "caps_reached": list(exposure.over_caps(t, caps(deps))),
+                    "caps_reached": list(exposure.over_caps(t, limits)),
                     "minutes_since_break": minutes[s.id],
                     "break_due": s.id in due,
                     # As ordered: a break due, or in the set the router reads.
                     "attention": s.settled == 0})
     return {"people": out, "next": following, "present": len(people),
-            "break_due": len(due), "capped": len(capped & people.keys()),
+            "break_due": len(due), "capped": len(at_cap & people.keys()),
             "debriefs": debriefs, "break_after_minutes": due_after}
 
 

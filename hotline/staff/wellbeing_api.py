@@ -9,6 +9,7 @@ from datetime import date
 from aiohttp import web
 
 from hotline.cases import casework
+from hotline.domain.exposure import Standing
 from hotline.domain.holidays import KINDS, Holiday
 from hotline.domain.shifts import parse_hhmm
 from hotline.staff import calendar, debriefs, exposure
@@ -28,10 +29,10 @@ async def wellbeing(request: web.Request) -> web.Response:
     await require_staff(request)
     limit, after = page_limit(request), page_after(request)
     try:
-        view = await exposure.wellbeing(request.app[DEPS], limit, after)
+        cursor = Standing.parse(after) if after is not None else None
     except ValueError:
         raise json_error(400, "after: not a cursor of this list", field="after") from None
-    return web.json_response(view)
+    return web.json_response(await exposure.wellbeing(request.app[DEPS], limit, cursor))
 
 
 @routes.get("/api/v1/me/wellbeing")
