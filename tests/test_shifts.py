@@ -535,3 +535,27 @@ def test_uncovered_is_the_time_nobody_of_a_group_is_on() -> None:
         span("2025-01-06T08:00", "2025-01-06T09:00")]
     always = Roster((), (), always=frozenset({4}))
     assert uncovered(always, (4,), z("2025-01-06T08:00"), z("2025-01-06T20:00")) == []
+
+
+@pytest.mark.parametrize(("staff", "gaps"), [
+    # Someone on for the whole time answers at once, wherever they come in the group.
+    ((5, 1, 2), []),
+    ((1, 2, 5), []),
+    # ... unless their time off falls inside it: then the others' shifts count.
+    ((6, 1, 2), [("2025-01-06T08:00", "2025-01-06T09:00"),
+                 ("2025-01-06T16:00", "2025-01-06T20:00")]),
+    ((6,), [("2025-01-06T08:00", "2025-01-06T20:00")]),
+    # Partial shifts that together cover it all leave no gap either.
+    ((1, 7), []),
+    # People with no plan at all are skipped.
+    ((99, 1), [("2025-01-06T08:00", "2025-01-06T09:00"), ("2025-01-06T12:00", "2025-01-06T20:00")]),
+])
+def test_uncovered_with_someone_on_throughout(staff: tuple[int, ...],
+                                              gaps: list[tuple[str, str]]) -> None:
+    roster = Roster((shift(MON, "09:00", "12:00", staff=1), shift(MON, "11:00", "16:00", staff=2),
+                     shift(MON, "00:00", "23:59", staff=6), shift(MON, "00:00", "09:00", staff=7),
+                     shift(MON, "12:00", "23:59", staff=7)),
+                    (sick(z("2025-01-06T08:00"), z("2025-01-06T20:00"), staff=6),),
+                    always=frozenset({5}))
+    assert uncovered(roster, staff, z("2025-01-06T08:00"), z("2025-01-06T20:00")) == [
+        span(a, b) for a, b in gaps]

