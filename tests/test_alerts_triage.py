@@ -321,6 +321,8 @@ async def test_a_quiet_console_goes_offline_and_its_cases_are_flagged(held: AppR
     [attention] = await stream_events(runner, "lead.attention")
     assert attention["counselor"] == mina.id and sorted(attention["conversations"]) == sorted(
         [c1, c2])
+    # Named, for the lead's banner (the lead page holds no directory of every account).
+    assert attention["name"] == "mina"
     # Nobody else was lost; a second sweep finds nothing.
     assert await presence.sweep_lost(deps) == []
     # While she is away the alerts stay open.

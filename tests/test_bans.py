@@ -83,6 +83,9 @@ async def test_ban_the_sender_of_a_case_then_lift_it(app_runner: AppRunner) -> N
         # Neither the pseudonym nor anything of the address is shown.
         listed = await _listed(lead)
         assert listed == [ban]
+        # The list names who made each ban (the lead page has no directory of every account).
+        names = (await (await lead.client.get("/api/v1/bans")).json())["names"]
+        assert names == {str(lead.id): "lena"}
         assert "subject" not in ban and "pseudonym" not in str(listed)
 
         before, events_before = await _messages(app_runner), len(await stream_events(app_runner))

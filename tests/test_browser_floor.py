@@ -313,3 +313,34 @@ async def test_a_case_with_no_message_from_the_victim_shows_no_empty_fact(
     await expect(mina.locator("#fact-last")).to_be_hidden()
     await ctx.close()
     assert problems.seen == []
+
+
+async def test_the_lead_page_names_a_cases_holder_without_a_directory_of_every_account(
+        site: Site, browser: Browser) -> None:
+    """Issue 18: the lead page carried every account as a <datalist> to name people (124 KB
+    of HTML on each load at 1,000 staff). Now the floor's answer names whoever it mentions:
+    here a holder far past the first page of staff."""
+    await add_staff(site.config, "lee", role=Role.LEAD)
+    now = datetime.now(UTC)
+    async with site.deps.engine.begin() as conn:
+        await conn.execute(insert(counselors), [
+            {"name": f"c{i}", "role": "counselor", "languages": "en", "password_hash": "x",
+             "created_at": now, "max_chats": 3} for i in range(120)])
+        await conn.execute(insert(counselors).values(
+            name="zed", role="counselor", languages="en", password_hash="x", created_at=now,
+            max_chats=3))
+        found = await staff_store.by_name(conn, "zed")
+        assert found is not None
+        zed = found.staff.id
+        await conn.execute(insert(conversations).values(
+            id="e" * 32, channel="webchat", pseudonym="p", language="en", status="active",
+            urgency="normal", created_at=now, enqueued_at=now, last_activity_at=now,
+            assigned_at=now, counselor_id=zed))
+    problems = Problems()
+    ctx, lead = await _log_in(browser, site, problems, "lee")
+    await lead.get_by_role("link", name="Lead view").click()
+    await expect(lead.locator("#active tbody tr td:nth-child(2)")).to_have_text(
+        [f"zed (#{zed})"])
+    assert await lead.locator("#directory").count() == 0
+    await ctx.close()
+    assert problems.seen == []

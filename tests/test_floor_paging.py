@@ -189,6 +189,12 @@ async def test_the_floor_is_a_summary_and_first_pages(app_runner: AppRunner) -> 
     floor = await _get(lead, "/api/v1/floor?limit=10")
     assert floor["summary"]["active"] == 5
     assert floor["summary"]["waiting"] == WAITING - 5
+    # Whoever holds a case is named in the answer itself (the page has no directory); nobody
+    # else is.
+    assert floor["names"] == {str(mina.id): "mina"}
+    assert {a["counselor"] for a in floor["active"]} == {mina.id}
+    assert page["names"] == {str(mina.id): "mina"}
+    assert (await _get(lead, "/api/v1/floor/unassigned?limit=3"))["names"] == {}
 
 
 async def test_bad_paging_input_is_a_400_naming_the_field(app_runner: AppRunner) -> None:

@@ -223,9 +223,13 @@ async def floor_page(request: web.Request) -> web.Response:
     try:
         if part == "unassigned":
             found = await floorview.queue(deps, limit, after)
-            page = {"items": found["waiting"], "total": found["total"], "next": found["next"]}
+            page = {"items": found["waiting"], "total": found["total"], "next": found["next"],
+                    "names": await floorview.staff_names(
+                        deps, [w["offered_to"] for w in found["waiting"]])}
         elif part == "active":
             page = await floorview.active(deps, limit, after)
+            page["names"] = await floorview.staff_names(
+                deps, [a["counselor"] for a in page["items"]])
         else:
             if after is not None and not (after.isascii() and after.isdigit()
                                               and len(after) <= 9):

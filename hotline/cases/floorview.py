@@ -36,7 +36,8 @@ MAX_LIMIT = paging.MAX_LIMIT
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "BadCursor", "Cursor", "active", "agents_json",
-           "floor", "floor_json", "queue", "queue_json", "summary", "waiting_json"]
+           "floor", "floor_json", "queue", "queue_json", "staff_names", "summary",
+           "waiting_json"]
 
 
 def waiting_json(w: Waiting, offered_to: int | None, now: int, reasons: tuple[str, ...]
@@ -205,10 +206,23 @@ async def floor(deps: Deps, limit: int) -> dict[str, Any]:
         queue(deps, limit, None), agents_json(deps, limit, 0), active(deps, limit, None),
         _roster(deps, now), summary(deps))
     edge = shifts.next_edge(roster, now)
+    names = await staff_names(deps, [a["counselor"] for a in held["items"]]
+                              + [w["offered_to"] for w in waiting["waiting"]])
     counts.update(unassigned=waiting["total"], active=held["total"],
                   staff=staff["total"], present=staff["present"])
     return {"summary": counts,
             "agents": staff["items"], "agents_next": staff["next"],
             "unassigned": waiting["waiting"], "unassigned_next": waiting["next"],
-            "active": held["items"], "active_next": held["next"],
+            "active": held["items"], "active_next": held["next"], "names": names,
             "next_shift_edge": edge.isoformat() if edge else None}
+
+
+async def staff_names(deps: Deps, ids: list[int | None]) -> dict[str, str]:
+    """The names of the staff a floor list mentions (who holds a case, who it is offered
+    to), by id: the lead page names them from these, not from a directory of every account
+    (124 KB on every load at 1,000 staff)."""
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    async with deps.engine.connect() as conn:
+        return {str(i): n for i, n in (await staff_store.names(conn, wanted)).items()}

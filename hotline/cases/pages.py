@@ -114,7 +114,7 @@ def _forbidden(request: web.Request, ctx: dict[str, Any]) -> web.Response:
 
 
 async def _directory(request: web.Request) -> list[dict[str, Any]]:
-    """Every active staff account (id, name, role) for the lead's pickers."""
+    """Every active staff account (id, name, role) for the roster page's pickers."""
     async with request.app[DEPS].engine.connect() as conn:
         return await staff_store.directory(conn)
 
@@ -124,7 +124,7 @@ async def lead_page(request: web.Request) -> web.Response:
     ctx = await _page_context(request)
     if not _is_lead(ctx):
         return _forbidden(request, ctx)
-    ctx.update(directory=await _directory(request), reasons=handover.REASONS,
+    ctx.update(reasons=handover.REASONS,
                urgencies=[u.value for u in Urgency], ban_reasons=BAN_REASONS,
                urgency_reasons=urgency.LEAD_REASONS)
     return aiohttp_jinja2.render_template("console/lead.html", request, ctx)

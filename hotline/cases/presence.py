@@ -64,11 +64,13 @@ async def sweep_lost(deps: Deps) -> list[int]:
         await set_status(deps, cid, Presence.OFFLINE)
         async with deps.engine.connect() as conn:
             held = [c.id for c in await convs.held_by(conn, cid)]
+            # For the lead's banner, which knows only the names of the floor it shows.
+            name = (await staff_store.names(conn, [cid])).get(cid) if held else None
         log.warning("counselor console lost", extra={"counselor": cid, "open_cases": len(held),
                                                       "was": was.value})
         if held:
             await deps.publish({"type": EventType.LEAD_ATTENTION, "reason": "presence_lost",
-                                "counselor": cid, "conversations": held})
+                                "counselor": cid, "name": name, "conversations": held})
             for conv_id in held:
                 await alerts.raise_lead_alert(deps, conv_id, alerts.PRESENCE_LOST)
     return lost

@@ -59,10 +59,12 @@ def _expiry(body: dict[str, Any]) -> datetime:
 
 @routes.get("/api/v1/bans")
 async def list_bans(request: web.Request) -> web.Response:
-    """The bans in force (no pseudonym, no address: what, why, until when, by whom)."""
+    """The bans in force (no pseudonym, no address: what, why, until when, by whom), with
+    the names of whoever made them (`names`, by id)."""
     await _lead(request)
-    found = await bans.listing(request.app[DEPS])
-    return web.json_response({"bans": [b.as_json() for b in found]})
+    found, names = await bans.listing(request.app[DEPS])
+    return web.json_response({"bans": [b.as_json() for b in found],
+                              "names": {str(i): n for i, n in names.items()}})
 
 
 @routes.post("/api/v1/bans")

@@ -24,6 +24,7 @@ from hotline.domain.event_types import EventType
 from hotline.domain.staff import Staff
 from hotline.jobs import pause
 from hotline.limits import ban_store as store
+from hotline.staff import accounts as staff_store
 
 if TYPE_CHECKING:
     from hotline.deps import Deps
@@ -101,10 +102,13 @@ async def lift(deps: Deps, ban_id: int, actor_id: int) -> bool:
     return True
 
 
-async def listing(deps: Deps) -> list[Ban]:
-    """The bans in force, oldest first."""
+async def listing(deps: Deps) -> tuple[list[Ban], dict[int, str]]:
+    """The bans in force, oldest first, and the names of the staff who made them."""
     async with deps.engine.connect() as conn:
-        return await store.active(conn, datetime.now(UTC))
+        found = await store.active(conn, datetime.now(UTC))
+        names = await staff_store.names(
+            conn, sorted({b.created_by for b in found if b.created_by is not None}))
+    return found, names
 
 
 async def _changed(deps: Deps) -> None:

@@ -9,10 +9,6 @@ window.HotlineBans = (function () {
   document.querySelectorAll("#ban-reason option").forEach(function (o) {
     reasons[o.value] = o.textContent;
   });
-  const names = {};
-  document.querySelectorAll("#directory option").forEach(function (o) {
-    names[o.value] = o.label;
-  });
 
   function until(hours) {
     return new Date(Date.now() + Number(hours) * 3600 * 1000).toISOString();
@@ -31,6 +27,7 @@ window.HotlineBans = (function () {
   async function load() {
     const r = await H.get("/api/v1/bans");
     if (!r.ok) { show(result, r); return; }
+    const names = r.data.names || {};
     tbody.innerHTML = "";
     r.data.bans.forEach(function (b) {
       const tr = document.createElement("tr");

@@ -13,10 +13,12 @@
   const manage = document.getElementById("manage");
   const result = document.getElementById("manage-result");
   const reassignTo = document.getElementById("reassign-to");
+  // Staff names by id, as the floor's answers give them (its agents, and `names` for whoever
+  // holds or is offered a case) and lost-console events: no directory of every account.
   const names = {};
-  document.querySelectorAll("#directory option").forEach(function (o) {
-    names[o.value] = o.label;
-  });
+  function learn(found) {
+    Object.keys(found || {}).forEach(function (id) { names[id] = found[id]; });
+  }
   let agents = [];
   let selected = null;  // {id, counselor, urgency, channel, language} of the managed case
 
@@ -169,6 +171,7 @@
       if (next === null || next === undefined) return;
       const r = await H.get("/api/v1/floor/" + part + "?after=" + encodeURIComponent(next));
       if (!r.ok) { live.textContent = H.failure(r); return; }
+      learn(r.data.names);
       r.data.items.forEach(lists[part].draw);
       lists[part].shown = (lists[part].shown || 0) + r.data.items.length;
       setNext(part, r.data.next);
@@ -184,6 +187,7 @@
     if (!r.ok) { live.textContent = H.failure(r); return; }
     H.learnSkew(r);
     const now = H.serverNow();
+    learn(r.data.names);
     agents = r.data.agents;
     const un = document.querySelector("#unassigned tbody");
     un.innerHTML = "";
@@ -299,6 +303,7 @@
 
   function onAttention(e) {
     const n = (e.conversations || []).length;
+    if (e.name) names[e.counselor] = e.name;
     banner(e.reason === "presence_lost"
       ? T("lead.presence_lost", {who: who(e.counselor), n: n})
       : T("lead.attention", {why: H.code("alert", e.reason)}));
