@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -267,38 +268,63 @@ PRESENCE_LOST = "presence_lost"
 
 
 async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:
-    """Close by themselves the open alerts whose cause has ended: their case was closed (any
-    kind); for a coverage alert, cover is back for its language and channel (or its case
-    was taken); for a lost console's, whoever holds the case now has a live console (the
-    same counselor back, or a colleague it was given to). A centre whose network dropped for
-    a minute raised one for every open case, and a lead had to acknowledge thousands of
-    them by hand. Audited as alert.resolved; consoles hear alert.acked."""
+    """Close by themselves the open alerts whose cause has ended (`why_ended`). A centre
+    whose network dropped for a minute raised one for every open case, and a lead had to
+    acknowledge thousands of them by hand. Read on the reader and closed _RESOLVE_PART a
+    transaction, the loop let go between: thousands closed in one transaction held the loop
+    about a second. Audited as alert.resolved; consoles hear alert.acked."""
     now = now or datetime.now(UTC)
     cover: Any = await deps.redis.hgetall(deps.keys.coverage)
     present = await deps.live.present()
-    done: list[tuple[int, str]] = []
-    async with deps.engine.begin() as conn:
-        rows = await conn.execute(
+    async with deps.reads.connect() as conn:
+        rows = (await conn.execute(
             select(alerts.c.id, alerts.c.conversation_id, alerts.c.kind, alerts.c.reasons,
                    conversations.c.status, conversations.c.language, conversations.c.channel,
                    conversations.c.counselor_id)
             .join(conversations, conversations.c.id == alerts.c.conversation_id)
-            .where(alerts.c.acked_at.is_(None)))
-        for r in rows.all():
-            why = None
-            if r.status == Status.CLOSED.value:
-                why = CASE_CLOSED
-            elif r.kind == LEAD and r.reasons.startswith("coverage_") and (
-                    cover.get(f"{r.language}|{r.channel}") == "ok"
-                    or r.status != Status.WAITING.value):
-                why = COVERAGE_BACK
-            elif r.kind == LEAD and r.reasons == PRESENCE_LOST and \
-                    r.status == Status.ACTIVE.value and r.counselor_id in present:
-                why = PRESENCE_BACK
-            if why is None:
-                continue
+            .where(alerts.c.acked_at.is_(None)))).all()
+    ended = [(r, why) for r in rows if (why := why_ended(
+        r.kind, r.reasons, r.status, f"{r.language}|{r.channel}", r.counselor_id, cover,
+        present)) is not None]
+    closed = 0
+    for start in range(0, len(ended), _RESOLVE_PART):
+        if start:
+            await asyncio.sleep(0)
+        closed += await _resolve(deps, ended[start:start + _RESOLVE_PART], now)
+    return closed
+
+
+_RESOLVE_PART = 100
+
+
+def why_ended(kind: str, reasons: str, status: str, group: str, holder: int | None,
+              cover: Mapping[str, str], present: Collection[int]) -> str | None:
+    """Why an open alert's cause has ended, or None while it goes on: its case was closed
+    (any kind); for a coverage alert, cover is back for its language and channel (`group`,
+    "ko|sms"; or its case was taken); for a lost console's, whoever holds the case now has a
+    live console (the same counselor back, or a colleague it was given to)."""
+    if status == Status.CLOSED.value:
+        return CASE_CLOSED
+    if kind == LEAD and reasons.startswith("coverage_") and (
+            cover.get(group) == "ok" or status != Status.WAITING.value):
+        return COVERAGE_BACK
+    if kind == LEAD and reasons == PRESENCE_LOST and status == Status.ACTIVE.value \
+            and holder in present:
+        return PRESENCE_BACK
+    return None
+
+
+async def _resolve(deps: Deps, ended: list[tuple[Any, str]], now: datetime) -> int:
+    done: list[tuple[int, str]] = []
+    async with deps.engine.begin() as conn:
+        for r, why in ended:
+            # Only while its case is as it was read: a holder or status that moved since is
+            # the next pass's to judge.
+            same = select(conversations.c.id).where(and_(
+                conversations.c.id == r.conversation_id, conversations.c.status == r.status,
+                conversations.c.counselor_id.is_not_distinct_from(r.counselor_id))).exists()
             moved = await conn.execute(update(alerts).where(and_(
-                alerts.c.id == r.id, alerts.c.acked_at.is_(None))).values(
+                alerts.c.id == r.id, alerts.c.acked_at.is_(None), same)).values(
                 acked_at=now, acked_via=why, escalate_at=None))
             if moved.rowcount == 1:
                 await audit.record(conn, at=now, actor_id=None, action="alert.resolved",
