@@ -294,8 +294,8 @@ async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:
     return closed
 
 
-# An alert closed (its update and audit row) costs about 1 ms on the loop (SQLite inline):
-# 100 a part held it 63 ms, 10 a part 13-15 ms (3,000 closed in 1.7-1.9 s in all).
+# Alerts closed a transaction (an update and an audit row each, on the loop's thread on
+# SQLite): 100 a part held the loop 63 ms, 10 a part 13-15 ms (bench/resolve_bench.py).
 _RESOLVE_PART = 10
 
 
