@@ -317,9 +317,9 @@ async def test_a_case_with_no_message_from_the_victim_shows_no_empty_fact(
 
 async def test_the_lead_page_names_a_cases_holder_without_a_directory_of_every_account(
         site: Site, browser: Browser) -> None:
-    """Issue 18: the lead page carried every account as a <datalist> to name people (124 KB
-    of HTML on each load at 1,000 staff). Now the floor's answer names whoever it mentions:
-    here a holder far past the first page of staff."""
+    """Issue 18: the lead page carried every account as a <datalist> to name people (64 KB
+    of the page's 124 on each load at 1,000 staff). Now the floor's answer names whoever it
+    mentions: here a holder far past the first page of staff."""
     await add_staff(site.config, "lee", role=Role.LEAD)
     now = datetime.now(UTC)
     async with site.deps.engine.begin() as conn:
