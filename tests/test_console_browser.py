@@ -151,6 +151,8 @@ async def test_an_offer_is_accepted_from_a_case_page_and_a_reassignment_locks_th
     await expect(row.locator("td.warn")).to_have_text(w("lead.victim_waiting_for", n=0))
     await row.get_by_role("button", name=w("lead.manage")).click()
     picker = lead.locator("#reassign-to")
+    # Whoever may take the case, from everyone (GET .../takers, read when the panel opens).
+    await expect(picker.locator("option", has_text="jun")).to_have_count(1)
     # Nobody is preselected, and the current holder is not offered.
     await expect(picker).to_have_value("")
     options = await picker.locator("option").all_text_contents()

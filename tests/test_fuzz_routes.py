@@ -84,6 +84,7 @@ SPECS: dict[str, Spec] = {
     "POST /api/v1/cases/{id}/take": Spec(_J),
     "GET /api/v1/cases/{id}": Spec(query=("after",)),
     "GET /api/v1/cases/{id}/colleagues": Spec(query=("limit",)),
+    "GET /api/v1/cases/{id}/takers": Spec(query=("limit",)),
     "POST /api/v1/cases/{id}/messages": Spec(_J, ("text", "client_id")),
     "POST /api/v1/cases/{id}/close": Spec(_J, ("harm_type", "platforms", "age_band", "urgency",
                                                "referrals", "outcome")),

@@ -8,6 +8,7 @@ app's own handover job off; pull mode, so no offer moves a case meanwhile."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ from sqlalchemy import select
 from hotline.cases import handover
 from hotline.cases.tables import handovers
 from hotline.config import Config
-from hotline.domain.routing import Presence, RoutingRules, StaffState, handover_candidates
+from hotline.domain.routing import (
+    Presence,
+    RoutingRules,
+    StaffState,
+    handover_candidates,
+    reassign_candidates,
+)
 from hotline.domain.staff import Role
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.floor import (
@@ -294,4 +301,46 @@ async def test_the_case_page_lists_colleagues_for_its_case_a_page_at_a_time(
     assert (await jun.client.get(f"/api/v1/cases/{cid}/colleagues")).status == 404
     assert (await mina.client.get(f"/api/v1/cases/{'0' * 32}/colleagues")).status == 404
     resp = await mina.client.get(f"/api/v1/cases/{cid}/colleagues?limit=0")
+    assert resp.status == 400 and (await resp.json())["field"] == "limit"
+
+
+def test_a_lead_may_give_a_case_to_whoever_may_take_it_now() -> None:
+    """The lead page's reassign picker listed only the staff on the floor's first page (50
+    by id): at 1,000 staff, whoever could take the case was usually not among them."""
+    now = 1_000_000
+    people = [
+        _person(1),                                             # the holder: never
+        dataclasses.replace(_person(2), load=1),                # room, load 1
+        dataclasses.replace(_person(3), load=0),                # room, load 0: first
+        _person(4),                                             # full: a lead may override
+        dataclasses.replace(_person(5), status=Presence.BREAK),  # on a break
+        _person(6, heartbeat=now - 61_000),                     # console quiet
+        _person(7, languages=("ko",)),                          # not the case's language
+        _person(8, channels=("sms",)),                          # not the case's channel
+        dataclasses.replace(_person(9), on_call=True),          # on a call
+        _person(10, end=now + 60_000),                          # in the shift's last minutes
+        dataclasses.replace(_person(11), load=0),               # as 3: by id
+    ]
+    found, total = reassign_candidates(people, 1, "en", "webchat", now, RoutingRules(), 50)
+    assert [p.id for p in found] == [3, 11, 2, 4] and total == 4
+    first, total = reassign_candidates(people, None, "en", "webchat", now, RoutingRules(), 2)
+    assert [p.id for p in first] == [3, 11] and total == 5
+
+
+async def test_the_lead_picks_from_everyone_who_may_take_the_case(floor: Floor) -> None:
+    runner, lead, mina, jun = floor.runner, floor.lead, floor.mina, floor.jun
+    sora = await staff(runner, "sora", languages=("ko",))
+    for who in (mina, jun, sora):
+        await presence(who, "available")
+    _v, cid = await victim(runner)  # in English
+    assert await mina.take_next() == cid
+    resp = await lead.client.get(f"/api/v1/cases/{cid}/takers")
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body == {"takers": [{"id": jun.id, "name": "jun", "status": "available", "load": 0,
+                                "max_chats": body["takers"][0]["max_chats"]}], "total": 1}
+    # Only who runs the floor; a missing case and bad paging as everywhere.
+    assert (await mina.client.get(f"/api/v1/cases/{cid}/takers")).status == 404
+    assert (await lead.client.get(f"/api/v1/cases/{'0' * 32}/takers")).status == 404
+    resp = await lead.client.get(f"/api/v1/cases/{cid}/takers?limit=0")
     assert resp.status == 400 and (await resp.json())["field"] == "limit"

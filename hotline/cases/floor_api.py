@@ -105,6 +105,21 @@ async def reassign(request: web.Request) -> web.Response:
     return web.json_response({"conversation": cid, "counselor": to, "previous": previous})
 
 
+@routes.get("/api/v1/cases/{id}/takers")
+async def takers(request: web.Request) -> web.Response:
+    """Whom the lead may give the case to now: the first `limit` (default 50) routable
+    people for its language and channel, those with room first; and how many there are.
+    The reassign picker lists these, not the floor's first page of staff."""
+    staff = await require_staff(request)
+    _require(staff, Action.SUPERVISE)
+    try:
+        found = await handover.takers(request.app[DEPS], staff, request.match_info["id"],
+                                      page_limit(request))
+    except casework.CaseNotFound:
+        raise json_error(404, "no such case") from None
+    return web.json_response(found)
+
+
 @routes.post("/api/v1/cases/{id}/requeue")
 async def requeue(request: web.Request) -> web.Response:
     staff = await require_staff(request)

@@ -171,7 +171,7 @@ async def agents_json(deps: Deps, limit: int, after: int) -> dict[str, Any]:
         "load": a.load, "max_chats": a.max_chats, "on_call": a.on_call,
         "languages": sorted(a.languages), "channels": sorted(a.channels),
         # Whether a case could be given to them now at all (capacity aside, which a lead may
-        # override): the reassign picker lists only these.
+        # override), as the reassign picker's own list (handover.takers) judges it.
         "may_take": why_not(a, None, now, deps.rules, skip_capacity=True) is None}
         for a in page.people],
         "total": page.total, "present": page.present, "next": page.next}

@@ -158,6 +158,22 @@ async def colleagues(deps: Deps, viewer: Staff, conversation_id: str, limit: int
         "total": total}
 
 
+async def takers(deps: Deps, viewer: Staff, conversation_id: str, limit: int
+                 ) -> dict[str, Any]:
+    """Whom a lead may give the case to now (`routing.reassign_candidates`), from the same
+    shared live states as `colleagues`. CaseNotFound unless `viewer` may read the case."""
+    people = await waitinfo.staff_now(deps.live)
+    async with deps.engine.connect() as conn:
+        conv = await casework.load_case(conn, viewer, conversation_id)
+        found, total = routing.reassign_candidates(
+            people, conv.counselor_id, conv.language, conv.channel.value, now_ms(), deps.rules,
+            limit)
+        names = await staff_store.names(conn, [p.id for p in found])
+    return {"takers": [
+        {"id": p.id, "name": names.get(p.id, f"#{p.id}"), "status": p.status.value,
+         "load": p.load, "max_chats": p.max_chats} for p in found], "total": total}
+
+
 async def notes(deps: Deps, conversation_id: str) -> list[dict[str, object]]:
     """Handover notes of a case, decrypted, oldest first (the caller has checked access)."""
     async with deps.engine.connect() as conn:

@@ -86,6 +86,7 @@ ROUTES: dict[tuple[str, str], Action] = {
     ("GET", "/api/v1/offers/mine"): _C,
     ("POST", "/api/v1/offers/{id}/{action}"): _C,
     ("POST", "/api/v1/cases/{id}/reassign"): _S,
+    ("GET", "/api/v1/cases/{id}/takers"): _S,
     ("POST", "/api/v1/cases/{id}/requeue"): _C,
     ("POST", "/api/v1/cases/{id}/urgency"): _S,
     ("POST", "/api/v1/cases/{id}/flag-spreading"): _C,

@@ -128,6 +128,19 @@ def handover_candidates(people: Iterable[StaffState], me: int, language: str, ch
     return ok[:limit], len(ok)
 
 
+def reassign_candidates(people: Iterable[StaffState], holder: int | None, language: str,
+                        channel: str, now_ms: int, rules: RoutingRules, limit: int
+                        ) -> tuple[list[StaffState], int]:
+    """Whom a lead may give a case to now: routable (`why_not`, capacity aside: a lead may
+    override it), speaking its language and serving its channel, not its holder; those with
+    room first, then the least loaded, then by id. The first `limit`, and how many in all
+    (the lead page's picker had only the staff of its first floor page, by id)."""
+    ok = [p for p in people if p.id != holder and language in p.languages
+          and channel in p.channels and why_not(p, None, now_ms, rules, skip_capacity=True) is None]
+    ok.sort(key=lambda p: (p.load >= p.max_chats, p.load, p.id))
+    return ok[:limit], len(ok)
+
+
 def full(person: StaffState) -> bool:
     """No room for any case: a chat needs load < max_chats, a call needs load 0."""
     return person.load > 0 and person.load >= person.max_chats

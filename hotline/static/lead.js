@@ -88,20 +88,31 @@
 
   // The reassign picker: only people who may take the selected case now (on shift, present,
   // available, its language and channel; capacity the lead may override), never its holder,
-  // and nobody preselected. It keeps the lead's choice across reloads.
-  function picker() {
-    const keep = reassignTo.value;
+  // and nobody preselected; the server picks them from everyone (GET .../takers), least
+  // loaded first, not from the floor's first page of staff. It keeps the lead's choice across
+  // reloads.
+  let picking = 0;
+  let drawnFor = null;
+  function emptyPicker() {
     reassignTo.innerHTML = "";
     const none = H.el("option", "", T("lead.reassign_choose"));
     none.value = "";
     reassignTo.appendChild(none);
-    if (!selected) return;
-    const fit = agents.filter(function (a) {
-      return a.may_take && a.id !== selected.counselor &&
-        a.languages.indexOf(selected.language) >= 0 &&
-        (a.channels || []).indexOf(selected.channel) >= 0;
-    });
+  }
+  async function picker() {
+    const asked = ++picking;
+    const c = selected;
+    // Another case: nobody from the last one's list stays pickable while this one's loads.
+    if (!c || drawnFor !== c.id) emptyPicker();
+    drawnFor = c ? c.id : null;
+    if (!c) return;
+    const r = await H.get("/api/v1/cases/" + c.id + "/takers?limit=50");
+    if (asked !== picking) return;  // a later call draws the picker
+    const keep = reassignTo.value;  // this case's choice, if the lead made one
+    emptyPicker();
+    const fit = r && r.ok ? r.data.takers : [];
     fit.forEach(function (a) {
+      names[a.id] = a.name;
       const o = H.el("option", "", T("lead.reassign_option", {
         who: who(a.id), status: H.code("presence", a.status), load: a.load, max: a.max_chats}));
       o.value = a.id;
