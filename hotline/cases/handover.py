@@ -6,7 +6,7 @@ recorded in SQL, audited, and announced to everyone affected. See docs/routing.m
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,16 +141,13 @@ async def plan(deps: Deps, conversation_id: str, from_id: int, to_id: int | None
 
 async def colleagues(deps: Deps, viewer: Staff, conversation_id: str, limit: int
                      ) -> dict[str, Any]:
-    """Whom the holder may plan to hand a case to (`routing.handover_candidates`), from the
-    counselors' live states shared with the wait estimates (at most a second old): the case
+    """Whom the holder may plan to hand a case to (`routing.handover_candidates`): the case
     page read the whole roster for this, 121 KB and 40 ms a case opened at 1,000 on shift.
     CaseNotFound unless `viewer` may read the case."""
-    people = await waitinfo.staff_now(deps.live)
-    async with deps.engine.connect() as conn:
-        conv = await casework.load_case(conn, viewer, conversation_id)
-        found, total = routing.handover_candidates(
-            people, viewer.id, conv.language, conv.channel.value, now_ms(), deps.rules, limit)
-        names = await staff_store.names(conn, [p.id for p in found])
+    found, total, names = await _candidates(
+        deps, viewer, conversation_id,
+        lambda people, conv: routing.handover_candidates(
+            people, viewer.id, conv.language, conv.channel.value, now_ms(), deps.rules, limit))
     return {"colleagues": [
         {"id": p.id, "name": names.get(p.id, f"#{p.id}"), "languages": sorted(p.languages),
          "until": None if p.shift_end_ms >= staffing.ALWAYS[1] else
@@ -160,18 +157,32 @@ async def colleagues(deps: Deps, viewer: Staff, conversation_id: str, limit: int
 
 async def takers(deps: Deps, viewer: Staff, conversation_id: str, limit: int
                  ) -> dict[str, Any]:
-    """Whom a lead may give the case to now (`routing.reassign_candidates`), from the same
-    shared live states as `colleagues`. CaseNotFound unless `viewer` may read the case."""
-    people = await waitinfo.staff_now(deps.live)
-    async with deps.engine.connect() as conn:
-        conv = await casework.load_case(conn, viewer, conversation_id)
-        found, total = routing.reassign_candidates(
+    """Whom a lead may give the case to now (`routing.reassign_candidates`). CaseNotFound
+    unless `viewer` may read the case."""
+    found, total, names = await _candidates(
+        deps, viewer, conversation_id,
+        lambda people, conv: routing.reassign_candidates(
             people, conv.counselor_id, conv.language, conv.channel.value, now_ms(), deps.rules,
-            limit)
-        names = await staff_store.names(conn, [p.id for p in found])
+            limit))
     return {"takers": [
         {"id": p.id, "name": names.get(p.id, f"#{p.id}"), "status": p.status.value,
          "load": p.load, "max_chats": p.max_chats} for p in found], "total": total}
+
+
+_Choose = Callable[[list[routing.StaffState], convs.ConversationRow],
+                   tuple[list[routing.StaffState], int]]
+
+
+async def _candidates(deps: Deps, viewer: Staff, conversation_id: str, choose: _Choose
+                      ) -> tuple[list[routing.StaffState], int, dict[int, str]]:
+    """People for a case, chosen from the counselors' live states shared with the wait
+    estimates (at most a second old), after the access check; with their names."""
+    people = await waitinfo.staff_now(deps.live)
+    async with deps.engine.connect() as conn:
+        conv = await casework.load_case(conn, viewer, conversation_id)
+        found, total = choose(people, conv)
+        names = await staff_store.names(conn, [p.id for p in found])
+    return found, total, names
 
 
 async def notes(deps: Deps, conversation_id: str) -> list[dict[str, object]]:
