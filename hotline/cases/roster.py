@@ -292,12 +292,10 @@ async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) 
         delay = _RESYNC_S
         with contextlib.suppress(RedisError, OSError):
             now = datetime.now(UTC)
-            await staffing.sync_all(deps, now)
+            roster = await staffing.sync_all(deps, now)
             if await take_lease(deps.redis, deps.keys.job_lock("handover"), 5000):
                 await handover.at_shift_edge(deps, now)
-            # On the reader (SQLite: off the loop's thread), as sync_all reads the roster.
-            async with deps.reads.connect() as conn:
-                edge = shifts.next_edge(await staffing.load_roster(conn, since=now), now)
+            edge = shifts.next_edge(roster, now)
             if edge is not None:
                 delay = min(delay, max(0.05, (edge - datetime.now(UTC)).total_seconds()))
         await pause(stop, delay, wake)

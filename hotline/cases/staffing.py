@@ -85,10 +85,12 @@ def is_on_shift(roster: shifts.Roster, staff_id: int, at: datetime) -> bool:
     return start <= at.timestamp() * 1000 < end
 
 
-async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None
-                   ) -> list[StaffProfile]:
-    """Routing profiles of every active counselor (all roles can hold cases), or of `only`."""
-    roster = await load_roster(conn, since=at, staff=None if only is None else (only,))
+async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None,
+                   roster: shifts.Roster | None = None) -> list[StaffProfile]:
+    """Routing profiles of every active counselor (all roles can hold cases), or of `only`;
+    from `roster` when the caller has read it already."""
+    if roster is None:
+        roster = await load_roster(conn, since=at, staff=None if only is None else (only,))
     out = []
     for n, p in enumerate(await roster_people.active(conn, only)):
         if n and not n % _PART:
@@ -101,22 +103,25 @@ async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None
     return out
 
 
-async def sync_all(deps: Deps, at: datetime | None = None) -> list[StaffProfile]:
-    """Rewrite every counselor's window and skills in Redis; returns what was written.
+async def sync_all(deps: Deps, at: datetime | None = None) -> shifts.Roster:
+    """Rewrite every counselor's window and skills in Redis; returns the roster they were
+    worked out from (the shift-edge job finds its next edge in it, instead of reading it
+    again).
 
     A roster edit landing between our SQL read and our write bumps the roster version, and
     the write is refused (the edit's own window stays): read again, a few times at most."""
     at = at or datetime.now(UTC)
-    found: list[StaffProfile] = []
+    roster = shifts.Roster()
     for _ in range(_SYNC_ATTEMPTS):
         version = await deps.live.roster_version()
         # Every counselor and the roster: read on the reader (SQLite: off the loop's thread).
         async with deps.reads.connect() as conn:
-            found = await profiles(conn, at)
+            roster = await load_roster(conn, since=at)
+            found = await profiles(conn, at, roster=roster)
         if await deps.live.put_staff_if(found, version):
-            return found
+            return roster
     log.warning("routing profiles not re-synced: the roster kept changing; next pass will")
-    return found
+    return roster
 
 
 _SYNC_ATTEMPTS = 3
