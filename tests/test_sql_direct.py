@@ -11,6 +11,7 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import asyncpg
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.cases import conversations as convs
 from hotline.cases import inbox
@@ -106,8 +108,28 @@ async def test_open_case_found_on_either_connection(engine: AsyncEngine) -> None
         fast = await convs.bump_open(tx, Channel.SMS, "p" + CID[:63], NOW)
     async with engine.begin() as conn:
         slow = await convs.bump_open(conn, Channel.SMS, "p" + CID[:63], NOW)
-    assert fast == (convs.OpenCase(CID, Urgency.HIGH, ("minor",)), 5)
-    assert slow == (convs.OpenCase(CID, Urgency.HIGH, ("minor",)), 6)
+    assert fast == (convs.OpenCase(CID, Urgency.HIGH, ("minor",)), 5, None)
+    assert slow == (convs.OpenCase(CID, Urgency.HIGH, ("minor",)), 6, None)
+
+
+def _reads(cid: ColumnElement[str]) -> tuple[ColumnElement[Any], ...]:
+    """A channel's reads: of a row by the case's id, and of the statement's pseudonym."""
+    return (select(conversations.c.urgency_reasons).where(conversations.c.id == cid)
+            .scalar_subquery(), bindparam("b_pseudonym") == "p" + CID[:63])
+
+
+async def test_the_bump_returns_the_channels_reads(engine: AsyncEngine) -> None:
+    """SQLite's inbound path reads the channel's state with the bump (one statement less a
+    message)."""
+    await _add(engine)
+    async with direct.begin(engine) as tx:
+        bumped = await convs.bump_open(tx, Channel.SMS, "p" + CID[:63], NOW, reads=_reads)
+        again = await convs.bump_open(tx, Channel.SMS, "p" + CID[:63], NOW, victim=True,
+                                      deadline=NOW, reads=_reads)
+        none = await convs.bump_open(tx, Channel.SMS, "nobody", NOW, reads=_reads)
+    assert bumped is not None and again is not None and none is None
+    assert bumped[1:] == (5, ("waiting", "ko", "minor", True))
+    assert again[1:] == (6, ("waiting", "ko", "minor", True))
 
 
 async def test_rolled_back_when_the_block_raises(engine: AsyncEngine) -> None:

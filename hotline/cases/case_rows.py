@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hotline.cases.inbound_sql import Reads
+from hotline.cases.conversations import Reads
 from hotline.cases.tables import conversations, handovers, messages
 from hotline.domain.conversation import Channel, Direction, Status
 from hotline.stores.sql.direct import Prebuilt, Row, Sql, first

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from hotline.cases.tables import conversations, messages
 from hotline.domain.conversation import Channel, Direction, Status, Urgency
@@ -104,16 +107,18 @@ _BUMP = (
                 conversations.c.pseudonym == bindparam("b_pseudonym"), NOT_CLOSED))
     .returning(conversations.c.id, conversations.c.urgency, conversations.c.urgency_reasons,
                conversations.c.next_seq, conversations.c.signals_withdrawn))
-_BUMP_OPEN = Prebuilt(_BUMP.values(
+_BUMPED_OPEN = _BUMP.values(
     next_seq=conversations.c.next_seq + 1,
-    last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type)))
+    last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type))
 # A victim's own message also moves the rule on abandoned contacts on (domain/abandon.py) and
 # undoes a "victim left" their silence had set.
-_BUMP_BY_VICTIM = Prebuilt(_BUMP.values(
+_BUMPED_BY_VICTIM = _BUMP.values(
     next_seq=conversations.c.next_seq + 1,
     last_activity_at=bindparam("b_at", type_=conversations.c.last_activity_at.type),
     abandon_at=bindparam("b_deadline", type_=conversations.c.abandon_at.type),
-    victim_left_at=None))
+    victim_left_at=None)
+_BUMP_OPEN = Prebuilt(_BUMPED_OPEN)
+_BUMP_BY_VICTIM = Prebuilt(_BUMPED_BY_VICTIM)
 
 
 @dataclass(frozen=True)
@@ -126,21 +131,45 @@ class OpenCase:
     withdrawn: tuple[str, ...] = ()
 
 
+# A channel's reads of its own state, as columns of the conversation id (scalar subqueries);
+# they may use the statement's "b_pseudonym" parameter (the sender's pseudonym).
+Reads = Callable[[ColumnElement[str]], tuple[ColumnElement[Any], ...]]
+_BUMP_READING: dict[tuple[bool, Reads], Prebuilt] = {}
+
+
+def _bump_reading(victim: bool, reads: Reads) -> Prebuilt:
+    """The bump returning, after its own columns, the status, the language and `reads`."""
+    found = _BUMP_READING.get((victim, reads))
+    if found is None:
+        base = _BUMPED_BY_VICTIM if victim else _BUMPED_OPEN
+        found = _BUMP_READING[(victim, reads)] = Prebuilt(base.returning(
+            conversations.c.status, conversations.c.language, *reads(conversations.c.id)))
+    return found
+
+
 async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime,
-                    victim: bool = False, deadline: datetime | None = None
-                    ) -> tuple[OpenCase, int] | None:
+                    victim: bool = False, deadline: datetime | None = None,
+                    reads: Reads | None = None
+                    ) -> tuple[OpenCase, int, tuple[object, ...] | None] | None:
     """The sender's open conversation with its next message number allocated, in one
     statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none.
-    A `victim`'s message also sets the abandonment `deadline`."""
+    A `victim`'s message also sets the abandonment `deadline`. With `reads`, the third item
+    is the conversation's status and language followed by their columns, read by the same
+    statement (only where nothing can change them between its snapshot and its write: on
+    SQLite, whose writer holds the database; on PostgreSQL an UPDATE that waited for the row
+    lock returns subqueries of the snapshot before the wait)."""
     params: dict[str, object] = {"b_channel": channel.value, "b_pseudonym": pseudonym,
                                  "b_at": at}
     if victim:
         params["b_deadline"] = deadline
-    row = await first(conn, _BUMP_BY_VICTIM if victim else _BUMP_OPEN, params)
+    stmt = (_BUMP_BY_VICTIM if victim else _BUMP_OPEN) if reads is None \
+        else _bump_reading(victim, reads)
+    row = await first(conn, stmt, params)
     if row is None:
         return None
-    return OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x),
-                    tuple(x for x in row[4].split(",") if x)), int(row[3])
+    return (OpenCase(row[0], Urgency(row[1]), tuple(x for x in row[2].split(",") if x),
+                     tuple(x for x in row[4].split(",") if x)), int(row[3]),
+            None if reads is None else tuple(row[5:]))
 
 
 _INSERT_CONVERSATION = Prebuilt(insert(conversations), keys=(

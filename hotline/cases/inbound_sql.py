@@ -20,7 +20,6 @@ have waited for; after a wrong guess the channel reads afresh. See docs/inbox.md
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,17 +38,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.sql.elements import ColumnElement
 
-from hotline.cases.conversations import NOT_CLOSED, OpenCase
+from hotline.cases.conversations import NOT_CLOSED, OpenCase, Reads
 from hotline.cases.tables import conversations, messages
 from hotline.domain.conversation import Urgency
 from hotline.stores.sql.direct import Prebuilt, Row
 from hotline.stores.sql.group import Ahead
-
-# A channel's reads of its own state, as columns of the conversation id (scalar subqueries);
-# they may use the statement's "b_pseudonym" parameter (the sender's pseudonym).
-Reads = Callable[[ColumnElement[str]], tuple[ColumnElement[Any], ...]]
 
 # Senders whose next number is remembered (about 200 bytes each); the oldest go first.
 _GUESSES = 20_000

@@ -56,7 +56,7 @@ Admit = Callable[[], Awaitable[None]]
 async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None,
                   in_tx: InTx | None = None, pseudonym: str | None = None,
                   limited: bool = True, admit: Admit | None = None,
-                  reads: inbound_sql.Reads | None = None,
+                  reads: convs.Reads | None = None,
                   claim: str | None = None) -> Stored:
     """Store one inbound message durably and announce it; idempotent per provider id.
 
@@ -176,7 +176,7 @@ class _NewCase(Exception):
 
 async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
                  found: Triage, in_tx: InTx | None, held: tuple[str, ...], limited: bool,
-                 admitted: bool, reads: inbound_sql.Reads | None
+                 admitted: bool, reads: convs.Reads | None
                  ) -> tuple[Stored, urgency.Change | None]:
     """One transaction, two statements on the common path: allocate the next number in the
     open conversation (or open one), insert the message unless its provider key exists (on
@@ -185,6 +185,9 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
     with concurrent messages' (group.py): this is every inbound message's cost."""
     sender = f"{msg.channel.value}:{pseudonym}"
     guess = deps.guesses.get(msg.channel.value, pseudonym)
+    # SQLite: the channel's reads ride on the bump (a statement less for each message in an
+    # open conversation); PostgreSQL reads them in `ahead`'s statement, when its guess holds.
+    bump_reads = deps.engine.dialect.name == "sqlite"
     ahead = None if guess is None else inbound_sql.ahead(
         channel=msg.channel.value, pseudonym=pseudonym, at=msg.received_at,
         deadline=abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned),
@@ -198,7 +201,8 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
         if ahead is not None and guess is not None:
             did = inbound_sql.bumped(await ahead.first(conn), guess)
         done = await _store_in_tx(conn, deps, msg, pseudonym, provider_key, found,
-                                  held, limited, admitted, ahead is not None, did)
+                                  held, limited, admitted, ahead is not None, did,
+                                  reads if bump_reads else None)
         if done is not None and in_tx is not None:
             await in_tx(conn, done[0])
         return done
@@ -229,10 +233,12 @@ async def _store(deps: Deps, msg: Inbound, pseudonym: str, provider_key: str,
 
 async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
                        provider_key: str, found: Triage, held: tuple[str, ...], limited: bool,
-                       admitted: bool, guessed: bool, did: inbound_sql.Bumped | None
+                       admitted: bool, guessed: bool, did: inbound_sql.Bumped | None,
+                       reads: convs.Reads | None
                        ) -> tuple[Stored, urgency.Change | None] | None:
-    """`guessed`: the bump already ran, with the outcome `did` (inbound_sql.py). None, with
-    nothing written, when the message would open a conversation not admitted yet."""
+    """`guessed`: the bump already ran, with the outcome `did` (inbound_sql.py). `reads`:
+    the channel's, for the bump to return (Stored.read). None, with nothing written, when
+    the message would open a conversation not admitted yet."""
     change = None
     held_case = False
     deadline = abandon.deadline(msg.channel, msg.received_at, deps.config.abandoned)
@@ -242,8 +248,10 @@ async def _store_in_tx(conn: Sql, deps: Deps, msg: Inbound, pseudonym: str,
     if guessed:
         bumped = None if did is None else (did.case, did.seq)
     else:
-        bumped = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at,
-                                       victim=not msg.system, deadline=deadline)
+        bump = await convs.bump_open(conn, msg.channel, pseudonym, msg.received_at,
+                                     victim=not msg.system, deadline=deadline, reads=reads)
+        bumped = None if bump is None else bump[:2]
+        read = None if bump is None else bump[2]
     if bumped is None and not admitted:
         # Nothing written yet: the UPDATE above found no open conversation. Returned, not
         # raised: an exception raised in a body is kept on its group-commit item, which the
