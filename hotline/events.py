@@ -158,8 +158,12 @@ def publish_on(pipe: Pipeline, keys: Keys, event: Event) -> None:
 
 
 def _xadd(keys: Keys, event: Event) -> tuple[Any, ...]:
-    return ("XADD", keys.events, "MAXLEN", "~", EVENT_LOG_MAXLEN, "*",
-            "e", json.dumps(event, separators=(",", ":")))
+    return ("XADD", keys.events, "MAXLEN", "~", EVENT_LOG_MAXLEN, "*", "e", encode(event))
+
+
+def encode(event: Event) -> str:
+    """An event as the stream keeps it (its field "e")."""
+    return json.dumps(event, separators=(",", ":"))
 
 
 def _decode(entry: Any) -> Event:

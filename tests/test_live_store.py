@@ -9,6 +9,7 @@ import random
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -17,7 +18,7 @@ from hotline.cases.live import STAFF_CHUNK, LiveStore, now_ms
 from hotline.cases.live_records import ClaimResult, StaffProfile, Waiting
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence, RoutingRules, StaffState, why_not
-from hotline.stores.live.keys import Keys
+from hotline.stores.live.keys import FLOOD_ORIGIN_TTL_S, Keys
 from tests.conftest import RedisProcess
 
 C, H, N = Urgency.CRITICAL, Urgency.HIGH, Urgency.NORMAL
@@ -139,6 +140,31 @@ async def test_enqueue_is_idempotent(live: LiveStore) -> None:
     await live.enqueue(w("b", C, 6))
     assert await _ids(live) == ["b", "a"]
     assert (await live.waiting())[0].urgency == C
+
+
+async def test_admit_queues_publishes_keeps_origin_and_claims(live: LiveStore,
+                                                              redis: Redis) -> None:
+    """A new case in one script call: it joins the queue in its place, its events go out in
+    order, the address tag is kept for its TTL, and the claim key is read and deleted."""
+    k = live.keys
+    await live.enqueue(w("old", N, 5))
+    await redis.set(k.case_return("p1"), "case-7")
+    item = w("new", C, 9, "en", Channel.SMS, frozenset({"minors"}))
+    claimed = await live.admit(item, ['{"type":"queued"}', '{"type":"message"}'],
+                               origin="tag-1", claim=k.case_return("p1"))
+    assert claimed == "case-7"
+    assert await redis.exists(k.case_return("p1")) == 0
+    assert await live.waiting() == [item, w("old", N, 5)]
+    entries: Any = await redis.xrange(k.events)
+    assert [f["e"] for _id, f in entries] == [
+        '{"type":"queued"}', '{"type":"message"}']
+    assert await redis.get(k.origin("new")) == "tag-1"
+    assert 0 < await redis.ttl(k.origin("new")) <= FLOOD_ORIGIN_TTL_S
+    # Nothing to claim, no origin: nothing read, nothing kept.
+    assert await live.admit(w("third", N, 11), [], claim=k.case_return("p2")) is None
+    assert await live.admit(w("fourth", N, 12), []) is None
+    assert await redis.exists(k.origin("third"), k.origin("fourth")) == 0
+    assert await _ids(live) == ["new", "old", "third", "fourth"]
 
 
 async def test_set_urgency_moves_only_waiting_cases(live: LiveStore) -> None:

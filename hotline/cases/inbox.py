@@ -27,9 +27,8 @@ from hotline.domain.conversation import Direction, Inbound, Stored, Urgency
 from hotline.domain.event_types import EventType
 from hotline.domain.routing import needs_for
 from hotline.domain.triage import IntakeAnswers, Signal, Triage, triage
-from hotline.events import publish_on
+from hotline.events import encode as encode_event
 from hotline.limits import flood
-from hotline.stores.live.keys import FLOOD_ORIGIN_TTL_S
 from hotline.stores.sql import direct
 from hotline.stores.sql.direct import Sql
 
@@ -130,22 +129,15 @@ async def receive(deps: Deps, msg: Inbound, answers: IntakeAnswers | None = None
                   "language": msg.language, "channel": msg.channel.value,
                   "urgency": found.urgency.value, "reasons": list(reasons)}
         # The case joins the queue and both events go out (the channel's `claim` read) in one
-        # round trip.
+        # script call.
         try:
-            async with deps.redis.pipeline(transaction=True) as p:
-                deps.live.enqueue_on(p, Waiting(
-                    stored.conversation_id, msg.channel, msg.language, found.urgency,
-                    int(msg.received_at.timestamp() * 1000), needs_for(reasons)))
-                publish_on(p, deps.keys, queued)
-                publish_on(p, deps.keys, announced)
-                if msg.origin is not None:
-                    p.set(deps.keys.origin(stored.conversation_id), msg.origin,
-                          ex=FLOOD_ORIGIN_TTL_S)
-                if claim is not None:
-                    p.getdel(claim)
-                replies = await p.execute()
+            claimed = await deps.live.admit(
+                Waiting(stored.conversation_id, msg.channel, msg.language, found.urgency,
+                        int(msg.received_at.timestamp() * 1000), needs_for(reasons)),
+                [encode_event(queued), encode_event(announced)], origin=msg.origin,
+                claim=claim)
             if claim is not None:
-                stored = dataclasses.replace(stored, claim_read=True, claimed=replies[-1])
+                stored = dataclasses.replace(stored, claim_read=True, claimed=claimed)
         except (RedisError, OSError) as e:
             log.warning("queue or events not updated; reconciler will queue it",
                         extra={"conversation": stored.conversation_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
@@ -30,7 +30,12 @@ from hotline.cases.live_records import (
 )
 from hotline.domain.conversation import Channel, queue_score
 from hotline.domain.routing import Presence, RoutingRules, StaffState
-from hotline.stores.live.keys import DECLINED_TTL_S, Keys
+from hotline.stores.live.keys import (
+    DECLINED_TTL_S,
+    EVENT_LOG_MAXLEN,
+    FLOOD_ORIGIN_TTL_S,
+    Keys,
+)
 
 # Counselors' states decoded at once by staff_states before it lets the loop go.
 _DECODE_PART = 250
@@ -55,7 +60,7 @@ class LiveStore:
         lib = _lua("lib.lua")
         self._scripts = {name: redis.register_script(lib + "\n" + _lua(f"{name}.lua"))
                          for name in ("take_next", "claim", "offer", "accept", "unoffer",
-                                      "release", "reassign", "place", "staff")}
+                                      "release", "reassign", "place", "staff", "admit")}
 
     def _base(self, at_ms: int | None) -> list[EncodableT]:
         return [self.keys.base, at_ms if at_ms is not None else now_ms(),
@@ -72,6 +77,19 @@ class LiveStore:
         async with self.redis.pipeline(transaction=True) as p:
             self.enqueue_on(p, item)
             await p.execute()
+
+    async def admit(self, item: Waiting, events: Sequence[str], origin: str | None = None,
+                    claim: str | None = None) -> str | None:
+        """A new conversation: `enqueue` it and append `events` (encoded, events.encode) to
+        the event stream in one script call (admit.lua), also keeping the address tag it was
+        opened from (`origin`) and reading and deleting the key `claim`: its value, if any."""
+        k = self.keys
+        found: Any = await self._run(
+            "admit", item.conversation_id, item.encode(),
+            queue_score(item.urgency, item.enqueued_ms), EVENT_LOG_MAXLEN,
+            "" if origin is None else k.origin(item.conversation_id), origin or "",
+            FLOOD_ORIGIN_TTL_S, claim or "", *events)
+        return None if found is None else str(found)
 
     def enqueue_on(self, pipe: Pipeline, item: Waiting) -> None:
         """`enqueue` as commands of the caller's MULTI pipeline (sent when it executes), so
