@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from hotline.domain.event_ids import id_tuple
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # The subscriber's side lives in subscriptions.py; its names are the Hub's API too.
 __all__ = ["Event", "EventFilter", "Hub", "Publisher", "ReplayGap", "ReplayWindow",
-           "Subscription", "publish", "publish_all", "publish_on"]
+           "Subscription", "publish", "publish_all"]
 
 _READ_BLOCK_MS = 2000
 # After a read that found events, the reader waits this long before the next, so events close
@@ -59,6 +60,13 @@ async def publish(redis: Redis, keys: Keys, event: Event) -> str | None:
     return ids[0] if ids else None
 
 
+# Several events in one call: a pipeline of N XADDs costs redis-py N packs and N parses (10
+# events: 185-195 us of this process's CPU), one script call one of each (70-90 us).
+_XADD_ALL = ("local ids = {} for i = 2, #ARGV do ids[i - 1] = redis.call('XADD', KEYS[1], "
+             "'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i]) end return ids")
+_xadd_all: weakref.WeakKeyDictionary[Redis, AsyncScript] = weakref.WeakKeyDictionary()
+
+
 async def publish_all(redis: Redis, keys: Keys, events: Sequence[Event]) -> list[str]:
     """Append several events in order, in one round trip; their ids ([] if Redis is
     unreachable, logged, not raised)."""
@@ -68,10 +76,12 @@ async def publish_all(redis: Redis, keys: Keys, events: Sequence[Event]) -> list
         if len(events) == 1:
             return [str(await redis.execute_command(  # type: ignore[no-untyped-call]
                 *_xadd(keys, events[0])))]
-        async with redis.pipeline(transaction=False) as p:
-            for event in events:
-                publish_on(p, keys, event)
-            return [str(eid) for eid in await p.execute()]
+        script = _xadd_all.get(redis)
+        if script is None:
+            script = _xadd_all[redis] = redis.register_script(_XADD_ALL)
+        ids: Any = await script(keys=[keys.events],
+                                args=[EVENT_LOG_MAXLEN, *(encode(e) for e in events)])
+        return [str(eid) for eid in ids]
     except (RedisError, OSError) as e:
         log.warning("event not published", extra={"event_type": events[0].get("type"),
                                                   "error": type(e).__name__})
@@ -150,11 +160,6 @@ class Publisher:
             raise
         finally:
             self._sender = None
-
-
-def publish_on(pipe: Pipeline, keys: Keys, event: Event) -> None:
-    """`publish` as one more command of the caller's pipeline (sent when it executes)."""
-    pipe.execute_command(*_xadd(keys, event))
 
 
 def _xadd(keys: Keys, event: Event) -> tuple[Any, ...]:
