@@ -237,7 +237,7 @@ def _counselor_phone(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def _roster(args: argparse.Namespace, cfg: Config) -> int:
-    from hotline.cases.roster import who_is_on
+    from hotline.cases.roster_lists import who_is_on
 
     at = datetime.now(UTC)
     if args.at:

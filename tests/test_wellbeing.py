@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
-from hotline.cases import roster, router
+from hotline.cases import roster, roster_lists, router
 from hotline.domain import exposure, holidays, shifts
 from hotline.domain.exposure import Caps, Totals
 from hotline.domain.staff import Role
@@ -227,15 +227,15 @@ async def test_holidays_set_by_admins_and_honoured_by_the_roster(app_runner: App
     assert listed == [{"day": "2026-12-28", "kind": "reduced", "opens": "10:00",
                        "closes": "14:00", "label": "year end", "tz": SEOUL}]
     async with deps.engine.connect() as conn:
-        early = await roster.who_is_on(conn, _seoul(MONDAY, 9, 30))
-        midday = await roster.who_is_on(conn, _seoul(MONDAY, 11))
+        early = await roster_lists.who_is_on(conn, _seoul(MONDAY, 9, 30))
+        midday = await roster_lists.who_is_on(conn, _seoul(MONDAY, 11))
     assert mina.id not in [p["id"] for p in early.on_shift if p["from"]]
     assert mina.id in [p["id"] for p in midday.on_shift if p["from"]]
     delete = await admin.client.delete(f"/api/v1/holidays/{MONDAY.isoformat()}",
                                        headers={"X-CSRF-Token": admin.csrf})
     assert delete.status == 200
     async with deps.engine.connect() as conn:
-        early = await roster.who_is_on(conn, _seoul(MONDAY, 9, 30))
+        early = await roster_lists.who_is_on(conn, _seoul(MONDAY, 9, 30))
     assert mina.id in [p["id"] for p in early.on_shift if p["from"]]
     actions = [r.action for r in await audit_rows(app_runner.config.database_url)
                if r.action.startswith("holiday.")]

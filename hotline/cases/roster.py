@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from typing import TypeVar
 
 from redis.exceptions import RedisError
@@ -232,58 +232,6 @@ async def _changed(deps: Deps, counselor_id: int) -> None:
     await deps.publish({"type": EventType.ROSTER, "counselor": counselor_id})
     # That event wakes the shift-edge job on every instance (app._wake_on_events): a confirmed
     # edit that ended a shift is handed over by its rules at once.
-
-
-@dataclass(frozen=True)
-class OnShift:
-    at: datetime
-    on_shift: list[dict[str, object]]
-    next_edge: datetime | None
-
-
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-async def entries(conn: AsyncConnection, now: datetime) -> dict[str, list[dict[str, object]]]:
-    """Every weekly shift, and the overrides that have not ended, with the staff member's
-    name: what a lead needs to see to change the roster (removal is by these ids)."""
-    names = await roster_people.all_names(conn)
-    weekly = [{"id": r.id, "counselor_id": r.counselor_id, "name": names.get(r.counselor_id),
-               "day": shifts.DAY_NAMES[r.weekday], "start": _hhmm(r.start_minute),
-               "end": _hhmm(r.end_minute), "tz": r.tz}
-              for r in await conn.execute(select(shifts_table).order_by(
-                  shifts_table.c.counselor_id, shifts_table.c.weekday,
-                  shifts_table.c.start_minute))]
-    dated = [{"id": r.id, "counselor_id": r.counselor_id, "name": names.get(r.counselor_id),
-              "start": r.starts_at.isoformat(), "end": r.ends_at.isoformat(),
-              "on_shift": r.on_shift, "reason": r.reason}
-             for r in await conn.execute(select(shift_overrides)
-                                         .where(shift_overrides.c.ends_at > now)
-                                         .order_by(shift_overrides.c.starts_at))]
-    people = [{"id": p.id, "name": p.name, "role": p.role, "rostered": p.rostered}
-              for p in await roster_people.active(conn)]
-    return {"shifts": weekly, "overrides": dated, "people": people}
-
-
-def _iso_or_open(at: datetime, edge: datetime, later: bool) -> str | None:
-    """An edge as ISO text; None when it lies past the roster's look-around (open-ended)."""
-    far = edge >= at + shifts.LOOKAROUND if later else edge <= at - shifts.LOOKAROUND
-    return None if far else edge.isoformat()
-
-
-async def who_is_on(conn: AsyncConnection, at: datetime) -> OnShift:
-    """Who is on shift at `at` (with their window; None ends are open) and the next edge."""
-    roster = await staffing.load_roster(conn, since=at - timedelta(days=1))
-    out = []
-    for p in await roster_people.active(conn):
-        win = shifts.current_window(roster, p.id, at)
-        if win is not None:
-            out.append({"id": p.id, "name": p.name, "role": p.role,
-                        "languages": list(p.languages), "rostered": p.rostered,
-                        "from": _iso_or_open(at, win[0], False),
-                        "until": _iso_or_open(at, win[1], True)})
-    return OnShift(at, out, shifts.next_edge(roster, at))
 
 
 async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) -> None:

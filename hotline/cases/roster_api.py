@@ -1,7 +1,8 @@
 """The roster's JSON API: who is on shift, the entries, their edits (leads), whether each
-person follows the roster, and the cover ahead. An edit that would end someone's shift now
-answers 409 with what it would end unless sent with confirm; a combination that cannot be
-meant answers 400 naming the field. See docs/floor.md.
+person follows the roster, and the cover ahead. Lists come a page at a time, filtered by a name
+or #id (`q`), with `total` and the `next` page's cursor (`after`). An edit that would end
+someone's shift now answers 409 with what it would end unless sent with confirm; a combination
+that cannot be meant answers 400 naming the field. See docs/floor.md.
 """
 
 from __future__ import annotations
@@ -10,13 +11,24 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from hotline.cases import cover, roster
+from hotline.cases import cover, roster, roster_lists
+from hotline.cases.paging import BadCursor
 from hotline.domain import policy, shifts
 from hotline.domain.staff import Staff
 from hotline.staff import accounts as staff_store
+from hotline.staff import roster_people
 from hotline.staff.auth import require_staff
 from hotline.web.appkeys import DEPS
-from hotline.web.inputs import field_bool, field_int, field_str, json_body, parse_time
+from hotline.web.inputs import (
+    field_bool,
+    field_int,
+    field_str,
+    json_body,
+    page_after,
+    page_limit,
+    parse_time,
+    query_text,
+)
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
@@ -64,24 +76,66 @@ def _confirmed(request: web.Request) -> bool:
     return raw == "true"
 
 
+def _search(request: web.Request) -> str:
+    return query_text(request, "q", roster_people.MAX_QUERY)
+
+
+def _bad_cursor() -> web.HTTPException:
+    return json_error(400, "after: not a cursor of this list", field="after")
+
+
 @routes.get("/api/v1/roster")
 async def get_roster(request: web.Request) -> web.Response:
+    """Who is on shift at `at` (default now), by name: `limit` (default 50) of those matching
+    `q`, after the cursor `after`, with `total` and `next`."""
     await require_staff(request)
     at = _parse_at(request)
-    async with request.app[DEPS].engine.connect() as conn:
-        on = await roster.who_is_on(conn, at)
+    q, limit, after = _search(request), page_limit(request), page_after(request)
+    try:
+        async with request.app[DEPS].engine.connect() as conn:
+            on = await roster_lists.who_is_on(conn, at, q, limit, after)
+    except BadCursor:
+        raise _bad_cursor() from None
     return web.json_response({"at": at.isoformat(), "on_shift": on.on_shift,
-                              "next_edge": on.next_edge.isoformat() if on.next_edge else None})
+                              "next_edge": on.next_edge.isoformat() if on.next_edge else None,
+                              "total": on.total, "next": on.next})
 
 
 @routes.get("/api/v1/roster/entries")
 async def roster_entries(request: web.Request) -> web.Response:
-    """Leads: every weekly shift and every override not yet over, with their ids, and who
-    follows the roster."""
+    """Leads: the first `limit` (default 50) weekly shifts, overrides not yet over and people
+    (whether each follows the roster) of those matching `q`, each list with its total and the
+    cursor of its next page (GET /api/v1/roster/{shifts,overrides,people})."""
     _require_lead(await require_staff(request))
+    q, limit = _search(request), page_limit(request)
     async with request.app[DEPS].engine.connect() as conn:
-        found = await roster.entries(conn, datetime.now(UTC))
+        found = await roster_lists.entries(conn, datetime.now(UTC), q, limit)
     return web.json_response(found)
+
+
+@routes.get("/api/v1/roster/shifts")
+@routes.get("/api/v1/roster/overrides")
+@routes.get("/api/v1/roster/people")
+async def roster_list(request: web.Request) -> web.Response:
+    """Leads: one page of a roster list, {<list>: [...], "total", "next"}, of those matching
+    `q` (a name's part or #id); `after` is the `next` of the page before. People are also the
+    person pickers' lookup: `limit` defaults to 20 for them (at most 100), else 50."""
+    _require_lead(await require_staff(request))
+    part = request.path.rsplit("/", 1)[1]
+    q, after = _search(request), page_after(request)
+    limit = page_limit(request, 20, 100) if part == "people" else page_limit(request)
+    try:
+        async with request.app[DEPS].engine.connect() as conn:
+            if part == "shifts":
+                found = await roster_lists.shift_page(conn, q, limit, after)
+            elif part == "overrides":
+                found = await roster_lists.override_page(conn, datetime.now(UTC), q, limit,
+                                                         after)
+            else:
+                found = await roster_lists.people_page(conn, q, limit, after)
+    except BadCursor:
+        raise _bad_cursor() from None
+    return web.json_response({part: found.items, "total": found.total, "next": found.next})
 
 
 @routes.get("/api/v1/roster/cover")

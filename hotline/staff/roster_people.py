@@ -6,10 +6,11 @@ names, who follows the roster, and what each active person serves. The staff roo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.staff.tables import counselors
@@ -37,23 +38,84 @@ class Person:
     max_chats: int
 
 
-async def active(conn: AsyncConnection, only: int | None = None) -> list[Person]:
-    """Every active staff member by name (or only `only`)."""
-    q = select(counselors.c.id, counselors.c.name, counselors.c.role, counselors.c.rostered,
-               counselors.c.languages, counselors.c.channels, counselors.c.specialisms,
-               counselors.c.max_chats).where(counselors.c.active.is_(True))
+# A search's longest text: no name is longer.
+MAX_QUERY = 64
+
+_COLUMNS = (counselors.c.id, counselors.c.name, counselors.c.role, counselors.c.rostered,
+            counselors.c.languages, counselors.c.channels, counselors.c.specialisms,
+            counselors.c.max_chats)
+
+
+def _person(row: Sequence[Any]) -> Person:
+    i, name, role, rostered, langs, chans, specs, most = row
+    return Person(int(i), str(name), str(role), bool(rostered), _split(langs), _split(chans),
+                  _split(specs), int(most))
+
+
+def _matches(q: str) -> ColumnElement[bool]:
+    """The name contains `q` in any case, or the id is `q` ("12" or "#12")."""
+    found = counselors.c.name.icontains(q, autoescape=True)
+    digits = q.removeprefix("#")
+    if digits.isascii() and digits.isdigit() and len(digits) <= 9:
+        found = or_(found, counselors.c.id == int(digits))
+    return found
+
+
+def ids_matching(q: str) -> Select[tuple[int]]:
+    """The ids of the accounts matching `q`, deactivated ones too (a roster entry may outlive
+    one): a subquery for the roster's own tables."""
+    return select(counselors.c.id).where(_matches(q))
+
+
+async def active(conn: AsyncConnection, only: int | None = None, q: str = "") -> list[Person]:
+    """Every active staff member by name (or only `only`, or those matching `q`)."""
+    query = select(*_COLUMNS).where(counselors.c.active.is_(True))
     if only is not None:
-        q = q.where(counselors.c.id == only)
-    rows = (await conn.execute(q.order_by(counselors.c.name))).all()
+        query = query.where(counselors.c.id == only)
+    if q:
+        query = query.where(_matches(q))
+    rows = (await conn.execute(query.order_by(counselors.c.name))).all()
     out = []
     for at in range(0, len(rows), _PART):
         if at:
             # 1,000 people built in one step held the loop 6 ms, twice that under load.
             await asyncio.sleep(0)
-        out += [Person(int(i), str(name), str(role), bool(rostered), _split(langs),
-                       _split(chans), _split(specs), int(most))
-                for i, name, role, rostered, langs, chans, specs, most in rows[at:at + _PART]]
+        out += [_person(r) for r in rows[at:at + _PART]]
     return out
+
+
+@dataclass(frozen=True)
+class Page:
+    people: list[Person]
+    total: int  # everyone matching
+    next: int | None  # the last id of this page when there are more
+
+
+async def page(conn: AsyncConnection, q: str, limit: int, after: int | None) -> Page:
+    """Up to `limit` active staff matching `q` (everyone when empty) by name, after the
+    person `after` (the `next` of the page before; LookupError for no such account).
+    Names are unique, so the name alone orders and resumes the list."""
+    where: list[ColumnElement[bool]] = [counselors.c.active.is_(True)]
+    if q:
+        where.append(_matches(q))
+    total = (await conn.execute(select(func.count()).select_from(counselors).where(*where))
+             ).scalar_one()
+    if after is not None:
+        name = await known_name(conn, after)
+        if name is None:
+            raise LookupError(after)
+        where.append(counselors.c.name > name)
+    rows = (await conn.execute(select(*_COLUMNS).where(*where).order_by(counselors.c.name)
+                               .limit(limit + 1))).all()
+    found = [_person(r) for r in rows[:limit]]
+    return Page(found, int(total), found[-1].id if len(rows) > limit else None)
+
+
+async def known_name(conn: AsyncConnection, staff_id: int) -> str | None:
+    """The account's name; None: no such account."""
+    found = (await conn.execute(select(counselors.c.name).where(
+        counselors.c.id == staff_id))).scalar_one_or_none()
+    return None if found is None else str(found)
 
 
 async def all_names(conn: AsyncConnection) -> dict[int, str]:

@@ -79,6 +79,16 @@ def page_after(request: web.Request, name: str = "after") -> str | None:
     return raw
 
 
+def query_text(request: web.Request, name: str, max_len: int) -> str:
+    """A search's text from the query string, stripped ("" when absent): at most `max_len`
+    printable characters (a NUL or a lone surrogate would fail in the database, not here)."""
+    raw = request.query.get(name, "").strip()
+    if len(raw) > max_len or not raw.isprintable():
+        raise json_error(400, f"{name}: expected at most {max_len} printable characters",
+                         field=name)
+    return raw
+
+
 def field_str(body: dict[str, Any], name: str, max_len: int, *, required: bool = True,
               choices: tuple[str, ...] | None = None) -> str:
     value = body.get(name, "" if not required else None)
