@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
-from hotline.cases.tables import alerts, conversations
+from hotline.cases.tables import alerts, conversations, shifts
 from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role
 from hotline.staff import accounts as staff_store
@@ -80,9 +80,8 @@ async def test_a_roster_edit_for_another_day_keeps_todays_chat(
     # Time off tomorrow, 09:00-17:00 in the page's zone: saved, nothing asked.
     tomorrow = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%d")
     form = lead.locator("#override")
-    mina_id = await lead.locator("#people tr", has_text="mina").get_attribute("data-staff")
-    assert mina_id is not None
-    await form.get_by_label("Staff member").select_option(mina_id)
+    await form.get_by_label("Staff member").press_sequentially("min")
+    await form.get_by_role("option").filter(has_text="mina").click()
     await form.get_by_label("From").fill(f"{tomorrow}T09:00")
     await form.get_by_label("Until").fill(f"{tomorrow}T17:00")
     await form.get_by_label("Then they are").select_option("false")
@@ -343,4 +342,92 @@ async def test_the_lead_page_names_a_cases_holder_without_a_directory_of_every_a
         [f"zed (#{zed})"])
     assert await lead.locator("#directory").count() == 0
     await ctx.close()
+    assert problems.seen == []
+
+
+async def test_a_lead_with_hundreds_of_staff_finds_one_by_name_and_pages_the_lists(
+        site: Site, browser: Browser, tmp_path: Path) -> None:
+    """At 1,000 staff the Roster page carried every account twice (two <select>s) and drew
+    every shift, override and person. Now a person is found by typing part of their name, and
+    each list shows 50 rows, how many there are, and "Show more"."""
+    await add_staff(site.config, "lee", role=Role.LEAD)
+    now = datetime.now(UTC)
+    later = (now.hour + 3) % 24 * 60  # the seeded shifts start 3 h from now: nobody on now
+    async with site.deps.engine.begin() as conn:
+        await conn.execute(insert(counselors), [
+            {"name": f"상담원{i:03d}", "role": "counselor", "languages": "ko",
+             "password_hash": "x", "created_at": now, "max_chats": 3, "rostered": i < 150}
+            for i in range(300)])
+        await conn.execute(insert(counselors).values(
+            name="박서연", role="counselor", languages="ko", password_hash="x", created_at=now,
+            max_chats=3, rostered=True))
+        seo = await staff_store.by_name(conn, "박서연")
+        assert seo is not None
+        ids = [s.staff.id for s in [await staff_store.by_name(conn, f"상담원{i:03d}")
+                                    for i in range(150)] if s is not None]
+        await conn.execute(insert(shifts), [
+            {"counselor_id": cid, "weekday": 2, "start_minute": later,
+             "end_minute": (later + 60) % 1440, "tz": "UTC", "created_at": now} for cid in ids])
+    problems = Problems()
+    ctx, lead = await _log_in(browser, site, problems, "lee")
+    html = await (await lead.request.get("/console/roster")).text()
+    assert "상담원" not in html and "<option value=\"" + str(seo.staff.id) not in html
+    await lead.get_by_role("link", name="Roster").click()
+    await expect(lead.locator("#live")).to_have_text("Live")
+
+    # Each list: its first 50, how many in all, and the next 50 on "Show more".
+    for table, count, total in (("people", "people", "Showing 50 of 302 people"),
+                                ("on-shift", "on-shift", "Showing 50 of 151 people"),
+                                ("shift-entries", "shift-entries", "Showing 50 of 150")):
+        await expect(lead.locator(f"#{table} tbody tr")).to_have_count(50)
+        await expect(lead.locator(f"#{count}-count")).to_have_text(total)
+    await lead.locator("#people-more").click()
+    await expect(lead.locator("#people tbody tr")).to_have_count(100)
+    await expect(lead.locator("#people-count")).to_have_text("Showing 100 of 302 people")
+    await expect(lead.locator("#people tbody tr").nth(99)).to_have_attribute(
+        "data-staff", str(ids[97]))  # lee, 박서연, then 상담원000…: by name
+
+    # Found by part of her name, chosen with the keyboard, given a shift.
+    form = lead.locator("#shift")
+    who = form.get_by_label("Staff member")
+    hint = form.locator(".picker-hint")
+    await who.press_sequentially("상담원")
+    await expect(form.get_by_role("option")).to_have_count(20)
+    await expect(hint).to_have_text(
+        "Showing 20 of 300 matches: type more of the name to narrow it down.")
+    await who.fill("")
+    await who.press_sequentially("서연")
+    await expect(form.get_by_role("option")).to_have_text([f"박서연 (#{seo.staff.id}, counselor)"])
+    await who.press("ArrowDown")
+    await who.press("Enter")
+    await expect(who).to_have_value(f"박서연 (#{seo.staff.id}, counselor)")
+    await form.get_by_label("Friday").check()
+    await form.get_by_role("button", name="Add shift").click()
+    await expect(form.locator(".result")).to_have_text("Saved.")
+    # Read again as one: each list as long as the longest shown (the people's 100).
+    await expect(lead.locator("#shift-entries-count")).to_have_text("Showing 100 of 151")
+
+    # The filter box narrows every list to her.
+    await lead.get_by_label("Find people").fill("서연")
+    await lead.get_by_label("Find people").press("Enter")
+    await expect(lead.locator("#shift-entries tbody tr")).to_have_count(1)
+    await expect(lead.locator("#shift-entries tbody tr")).to_contain_text("박서연")
+    await expect(lead.locator("#shift-entries-count")).to_have_text("Showing 1 of 1")
+    await expect(lead.locator("#people tbody tr")).to_have_count(1)
+    await expect(lead.locator("#shift-entries-more")).to_be_hidden()
+
+    # A name that matches nobody: said at once and on sending; nothing is sent.
+    await who.fill("")
+    await who.press_sequentially("없는사람")
+    none = "Nobody matches “없는사람”. Try part of the name, or #number."
+    await expect(hint).to_have_text(none)
+    await form.get_by_role("button", name="Add shift").click()
+    await expect(form.locator(".result")).to_have_text(none)
+    await lead.screenshot(path=str(_screenshot_dir(tmp_path) / "browser-roster-picker.png"),
+                          full_page=True)
+    await ctx.close()
+    async with site.deps.engine.connect() as conn:
+        rows = (await conn.execute(select(shifts.c.counselor_id).where(
+            shifts.c.counselor_id == seo.staff.id))).all()
+    assert len(rows) == 1
     assert problems.seen == []

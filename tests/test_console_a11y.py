@@ -1,9 +1,9 @@
 """axe-core (tests/vendor/axe-core, from the npm registry) finds no violation on any console
 page, in Korean and in English, each with something on it: the login page, a counselor's floor
 with an offer and a waiting case, a case page, the page a counselor may not open, the lead view
-with its manage panel open and an alert, the roster, the takedown staff's floor with an alert,
-the read-only case page they open from it and their desk, one's account, the staff and audit
-pages of an admin; and the victim's chat page.
+with its manage panel open and an alert, the roster with a person picker's matches open, the
+takedown staff's floor with an alert, the read-only case page they open from it and their
+desk, one's account, the staff and audit pages of an admin; and the victim's chat page.
 
 Real chromium on the real app (tests/test_browser.py's server and fixtures). The pages run with
 their Content-Security-Policy bypassed so that axe's script can be added to them: what axe checks
@@ -137,6 +137,9 @@ async def test_every_console_page_passes_axe(lang_site: tuple[Site, str], browse
     found["lead"] = await _violations(lee)
     await lee.goto("/console/roster")
     await expect(lee.locator("#on-shift tbody tr")).not_to_have_count(0)
+    # With the person picker's matches open.
+    await lee.locator("#shift-who").press_sequentially("e")
+    await expect(lee.locator("#shift-who-list [role=option]")).not_to_have_count(0)
     found["roster"] = await _violations(lee)
 
     admins = await _context(browser, site)

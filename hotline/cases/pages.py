@@ -15,7 +15,6 @@ from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
 from hotline.staff import account, auth
-from hotline.staff import accounts as staff_store
 from hotline.staff import login_throttle as throttle
 from hotline.staff import pages as staff_pages
 from hotline.web import i18n
@@ -113,12 +112,6 @@ def _forbidden(request: web.Request, ctx: dict[str, Any]) -> web.Response:
     return aiohttp_jinja2.render_template("console/forbidden.html", request, ctx, status=403)
 
 
-async def _directory(request: web.Request) -> list[dict[str, Any]]:
-    """Every active staff account (id, name, role) for the roster page's pickers."""
-    async with request.app[DEPS].engine.connect() as conn:
-        return await staff_store.directory(conn)
-
-
 @routes.get("/console/lead")
 async def lead_page(request: web.Request) -> web.Response:
     ctx = await _page_context(request)
@@ -135,9 +128,8 @@ async def roster_page(request: web.Request) -> web.Response:
     ctx = await _page_context(request)
     if not _is_lead(ctx):
         return _forbidden(request, ctx)
-    ctx.update(directory=await _directory(request), override_reasons=shifts.OVERRIDE_REASONS,
-               default_tz=request.app[DEPS].config.roster.timezone,
-               weekdays=shifts.DAY_NAMES)
+    ctx.update(override_reasons=shifts.OVERRIDE_REASONS,
+               default_tz=request.app[DEPS].config.roster.timezone, weekdays=shifts.DAY_NAMES)
     return aiohttp_jinja2.render_template("console/roster.html", request, ctx)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -154,14 +153,6 @@ async def active_skills(conn: AsyncConnection) -> list[Skills]:
                                      counselors.c.channels).where(counselors.c.active.is_(True)))
     return [Skills(int(r.id), tuple(x for x in r.languages.split(",") if x),
                    tuple(x for x in r.channels.split(",") if x)) for r in rows]
-
-
-async def directory(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """Every active staff account (id, name, role), by name: the lead's pickers."""
-    rows = await conn.execute(select(counselors.c.id, counselors.c.name, counselors.c.role)
-                              .where(counselors.c.active.is_(True))
-                              .order_by(counselors.c.name))
-    return [{"id": r.id, "name": r.name, "role": r.role} for r in rows]
 
 
 async def set_telegram_chat(conn: AsyncConnection, name: str, chat_id: int | None) -> bool:

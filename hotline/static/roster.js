@@ -1,5 +1,7 @@
-// The roster: who is on shift at a chosen time (in a chosen time zone), and forms to add a
-// weekly shift or a dated override. Reloads on roster events.
+// The roster: who is on shift at a chosen time (in a chosen time zone), who follows the roster,
+// the weekly shifts and overrides, and forms to add a shift or an override for a person found
+// by name (picker.js). Each list is a page at a time of the people matching the filter box,
+// with "Show more"; it reloads on roster events.
 "use strict";
 (function () {
   const H = window.Hotline;
@@ -85,96 +87,176 @@
     });
   }
 
-  // Who follows the roster: one switch each, asked about when it ends a shift now.
-  function people(rows) {
-    const tbody = document.querySelector("#people tbody");
-    const out = document.getElementById("people-result");
-    tbody.innerHTML = "";
-    rows.forEach(function (p) {
-      const tr = document.createElement("tr");
-      tr.dataset.staff = p.id;
-      tr.appendChild(H.el("td", "", T("roster.named", {name: p.name, id: p.id})));
-      tr.appendChild(H.el("td", "", T("common.role_" + p.role)));
-      const td = H.el("td", "", null);
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.checked = p.rostered;
-      box.setAttribute("aria-label", T("floor.rostered_follows") + ": " + p.name);
-      box.addEventListener("change", async function () {
-        const want = box.checked;
-        const r = await confirming(function (sure) {
-          return H.send("PUT", "/api/v1/roster/people/" + p.id, {rostered: want, confirm: sure});
-        });
-        out.textContent = r.ok ? T("floor.rostered_saved") : why(r);
-        if (!r.ok) box.checked = !want;
-        refresh();
-      });
-      td.appendChild(box);
-      tr.appendChild(td);
-      tbody.appendChild(tr);
-    });
+  // The lists: 50 rows first, "Show more" appends the next 50 (GET the list's own route with
+  // the cursor); a reload keeps as many rows as were shown, up to 200.
+  const PAGE = 50;
+  const MOST = 200;
+  let q = "";  // the filter box's text
+  const entriesError = document.getElementById("entries-error");
+
+  function query(params) {
+    const parts = Object.keys(params).filter(function (k) {
+      return params[k] !== null && params[k] !== "";
+    }).map(function (k) { return k + "=" + encodeURIComponent(params[k]); });
+    return parts.length ? "?" + parts.join("&") : "";
   }
+
+  function cells(tr, texts) {
+    texts.forEach(function (t) { tr.appendChild(H.el("td", "", t)); });
+    return tr;
+  }
+
+  function onShiftRow(p) {
+    const tz = zone() || "UTC";
+    const tr = document.createElement("tr");
+    tr.dataset.staff = p.id;
+    return cells(tr, [T("roster.named", {name: p.name, id: p.id}), T("common.role_" + p.role),
+      p.languages.map(function (l) { return H.code("lang", l); }).join(", "),
+      p.from ? show(p.from, tz) : T("floor.on_open_ended"), p.until ? show(p.until, tz) : ""]);
+  }
+
+  // Who follows the roster: one switch each, asked about when it ends a shift now.
+  function personRow(p) {
+    const out = document.getElementById("people-result");
+    const tr = document.createElement("tr");
+    tr.dataset.staff = p.id;
+    cells(tr, [T("roster.named", {name: p.name, id: p.id}), T("common.role_" + p.role)]);
+    const td = H.el("td", "", null);
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = p.rostered;
+    box.setAttribute("aria-label", T("floor.rostered_follows") + ": " + p.name);
+    box.addEventListener("change", async function () {
+      const want = box.checked;
+      const r = await confirming(function (sure) {
+        return H.send("PUT", "/api/v1/roster/people/" + p.id, {rostered: want, confirm: sure});
+      });
+      out.textContent = r.ok ? T("floor.rostered_saved") : why(r);
+      if (!r.ok) box.checked = !want;
+      refresh();
+    });
+    td.appendChild(box);
+    tr.appendChild(td);
+    return tr;
+  }
+
+  // A weekly shift or an override, removable (the lists are the roster itself).
+  function entryRow(kind, e, texts) {
+    const tr = cells(document.createElement("tr"), texts);
+    tr.dataset.entry = e.id;
+    const td = H.el("td", "", null);
+    td.appendChild(H.button(T("roster.remove"), async function () {
+      const d = await remove(kind, e.id);
+      if (!d.ok && d.status !== 404) { entriesError.textContent = why(d); return; }
+      refresh();
+    }));
+    tr.appendChild(td);
+    return tr;
+  }
+
+  function shiftRow(e) {
+    return entryRow("shifts", e, [T("roster.named", {name: e.name, id: e.counselor_id}),
+      H.code("day", e.day), e.start, e.end, e.tz]);
+  }
+
+  function overrideRow(e) {
+    const tz = zone() || "UTC";
+    return entryRow("overrides", e, [T("roster.named", {name: e.name, id: e.counselor_id}),
+      show(e.start, tz), show(e.end, tz), e.on_shift ? T("roster.on") : T("roster.off"),
+      H.code("override", e.reason)]);
+  }
+
+  const lists = {
+    "on-shift": {key: "on_shift", path: "/api/v1/roster", row: onShiftRow, people: true,
+                 error: whenError},
+    "people": {key: "people", path: "/api/v1/roster/people", row: personRow, people: true,
+               error: entriesError},
+    "shift-entries": {key: "shifts", path: "/api/v1/roster/shifts", row: shiftRow,
+                      error: entriesError},
+    "override-entries": {key: "overrides", path: "/api/v1/roster/overrides", row: overrideRow,
+                         error: entriesError},
+  };
+
+  function counted(id) {
+    const l = lists[id];
+    const words = {shown: l.shown, total: l.total};
+    document.getElementById(id + "-count").textContent =
+      l.total === 0 ? (q ? T("roster.no_match", {q: q}) : "")
+      : l.people ? T("roster.showing_people", words) : T("roster.showing_entries", words);
+  }
+
+  function fill(id, rows, total, next, append) {
+    const l = lists[id];
+    const tbody = document.querySelector("#" + id + " tbody");
+    if (!append) { tbody.innerHTML = ""; l.shown = 0; }
+    rows.forEach(function (x) { tbody.appendChild(l.row(x)); });
+    l.shown += rows.length;
+    l.total = total;
+    l.next = next;
+    document.getElementById(id + "-more").hidden = next === null;
+    counted(id);
+  }
+
+  // How many rows a reload asks for: as many as these lists show now.
+  function keep() {
+    const shown = Array.prototype.map.call(arguments, function (id) { return lists[id].shown || 0; });
+    return Math.min(MOST, Math.max(PAGE, ...shown));
+  }
+
+  Object.keys(lists).forEach(function (id) {
+    document.getElementById(id + "-more").addEventListener("click", async function () {
+      const l = lists[id];
+      if (l.next === null || l.next === undefined) return;
+      const r = await H.get(l.path + query({at: id === "on-shift" ? viewing : null, q: q,
+                                            limit: PAGE, after: l.next}));
+      if (!r.ok) { l.error.textContent = H.failure(r); return; }
+      fill(id, r.data[l.key], r.data.total, r.data.next, true);
+    });
+  });
 
   async function load() {
     const tz = zone();
     if (!tz) { whenError.textContent = T("roster.unknown_tz"); return; }
     whenError.textContent = "";
-    const r = await H.get("/api/v1/roster" + (viewing ? "?at=" + encodeURIComponent(viewing) : ""));
+    const r = await H.get("/api/v1/roster" + query({at: viewing, q: q, limit: keep("on-shift")}));
     if (!r.ok) { whenError.textContent = H.failure(r); return; }
     document.getElementById("on-at").textContent = viewing ? show(r.data.at, tz) : T("roster.now_word");
-    const tbody = document.querySelector("#on-shift tbody");
-    tbody.innerHTML = "";
-    r.data.on_shift.forEach(function (p) {
-      const tr = document.createElement("tr");
-      tr.dataset.staff = p.id;
-      [T("roster.named", {name: p.name, id: p.id}), T("common.role_" + p.role),
-       p.languages.map(function (l) { return H.code("lang", l); }).join(", "),
-       p.from ? show(p.from, tz) : T("floor.on_open_ended"),
-       p.until ? show(p.until, tz) : ""].forEach(function (t) {
-        tr.appendChild(H.el("td", "", t));
-      });
-      tbody.appendChild(tr);
-    });
+    fill("on-shift", r.data.on_shift, r.data.total, r.data.next, false);
     document.getElementById("next-edge").textContent = r.data.next_edge
       ? T("roster.next_edge", {at: show(r.data.next_edge, tz)}) : T("roster.no_edge");
   }
-  // Every weekly shift and current override, each removable (the list is the roster itself).
+
   async function loadEntries() {
-    const tz = zone() || "UTC";
-    const err = document.getElementById("entries-error");
-    const r = await H.get("/api/v1/roster/entries");
-    if (!r.ok) { err.textContent = H.failure(r); return; }
-    err.textContent = "";
-    function fill(tableId, rows, cells, kind) {
-      const tbody = document.querySelector("#" + tableId + " tbody");
-      tbody.innerHTML = "";
-      rows.forEach(function (e) {
-        const tr = document.createElement("tr");
-        tr.dataset.entry = e.id;
-        cells(e).forEach(function (t) { tr.appendChild(H.el("td", "", t)); });
-        const td = H.el("td", "", null);
-        td.appendChild(H.button(T("roster.remove"), async function () {
-          const d = await remove(kind, e.id);
-          if (!d.ok && d.status !== 404) { err.textContent = why(d); return; }
-          refresh();
-        }));
-        tr.appendChild(td);
-        tbody.appendChild(tr);
-      });
-    }
-    fill("shift-entries", r.data.shifts, function (e) {
-      return [T("roster.named", {name: e.name, id: e.counselor_id}), H.code("day", e.day),
-              e.start, e.end, e.tz];
-    }, "shifts");
-    fill("override-entries", r.data.overrides, function (e) {
-      return [T("roster.named", {name: e.name, id: e.counselor_id}), show(e.start, tz),
-              show(e.end, tz), e.on_shift ? T("roster.on") : T("roster.off"),
-              H.code("override", e.reason)];
-    }, "overrides");
-    people(r.data.people);
+    const r = await H.get("/api/v1/roster/entries" + query({
+      q: q, limit: keep("people", "shift-entries", "override-entries")}));
+    if (!r.ok) { entriesError.textContent = H.failure(r); return; }
+    entriesError.textContent = "";
+    fill("shift-entries", r.data.shifts, r.data.shifts_total, r.data.shifts_next, false);
+    fill("override-entries", r.data.overrides, r.data.overrides_total, r.data.overrides_next,
+         false);
+    fill("people", r.data.people, r.data.people_total, r.data.people_next, false);
   }
   const refresh = H.coalesce(async function () {
     await load(); await loadEntries(); window.Cover.load();
+  });
+
+  // The filter box: every list shows the people matching it, from their first page.
+  const filterBox = document.getElementById("filter-q");
+  let filterTimer = null;
+  function filter() {
+    clearTimeout(filterTimer);
+    if (filterBox.value.trim() === q) return;
+    q = filterBox.value.trim();
+    Object.keys(lists).forEach(function (id) { lists[id].shown = 0; });
+    refresh();
+  }
+  filterBox.addEventListener("input", function () {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(filter, 250);
+  });
+  document.getElementById("filter").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    filter();
   });
 
   document.getElementById("when").addEventListener("submit", function (ev) {
@@ -210,39 +292,38 @@
     document.getElementById("changes").appendChild(li);
   }
 
+  const pickers = {shift: window.PersonPicker(document.querySelector("#shift .picker")),
+                   override: window.PersonPicker(document.querySelector("#override .picker"))};
+
   function submitter(formId, build, send) {
     const form = document.getElementById(formId);
     const out = form.querySelector(".result");
+    const picker = pickers[formId];
     form.addEventListener("submit", async function (ev) {
       ev.preventDefault();
       out.textContent = "";
       const tz = zone();
       if (!tz) { out.textContent = T("roster.choose_tz"); out.className = "result error"; return; }
-      const body = build(new FormData(form), tz);
+      const body = picker.problem() || build(new FormData(form), tz);
       if (typeof body === "string") { out.textContent = body; out.className = "result error"; return; }
       const r = await confirming(function (sure) {
         return H.post(send, Object.assign({}, body, {confirm: sure}));
       });
       out.className = "result " + (r.ok ? "ok" : "error");
       out.textContent = r.ok ? T("roster.saved") : why(r);
-      if (r.ok) { remember(describe(formId, form, body, tz), formId + "s", ids(r.data)); refresh(); }
+      if (r.ok) { remember(describe(formId, picker, body, tz), formId + "s", ids(r.data)); refresh(); }
     });
   }
 
   function ids(data) { return data.shifts || [data.override]; }
 
-  function who(form) {
-    const s = form.querySelector("select[name=counselor_id]");
-    return s.options[s.selectedIndex].textContent;
-  }
-
-  function describe(kind, form, body, tz) {
+  function describe(kind, picker, body, tz) {
     if (kind === "shift") {
-      return T("roster.shift_done", {who: who(form),
+      return T("roster.shift_done", {who: picker.label(),
         days: body.days.map(function (d) { return H.code("day", d); }).join(", "),
         start: body.start, end: body.end, tz: tz});
     }
-    return T("roster.override_done", {who: who(form),
+    return T("roster.override_done", {who: picker.label(),
       state: body.on_shift ? T("roster.on") : T("roster.off"), start: show(body.start, tz),
       end: show(body.end, tz), reason: H.code("override", body.reason)});
   }
