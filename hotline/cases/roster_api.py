@@ -32,6 +32,8 @@ from hotline.web.inputs import (
 from hotline.web.middleware import json_error
 
 routes = web.RouteTableDef()
+# The lists' reads scan the roster and every account: on SQLite they run on the reader's
+# thread (deps.reads), not the loop's.
 
 # How far ahead the cover may be asked about: a day's rota at most.
 _MAX_COVER_HOURS = 24
@@ -92,7 +94,7 @@ async def get_roster(request: web.Request) -> web.Response:
     at = _parse_at(request)
     q, limit, after = _search(request), page_limit(request), page_after(request)
     try:
-        async with request.app[DEPS].engine.connect() as conn:
+        async with request.app[DEPS].reads.connect() as conn:
             on = await roster_lists.who_is_on(conn, at, q, limit, after)
     except BadCursor:
         raise _bad_cursor() from None
@@ -108,7 +110,7 @@ async def roster_entries(request: web.Request) -> web.Response:
     cursor of its next page (GET /api/v1/roster/{shifts,overrides,people})."""
     _require_lead(await require_staff(request))
     q, limit = _search(request), page_limit(request)
-    async with request.app[DEPS].engine.connect() as conn:
+    async with request.app[DEPS].reads.connect() as conn:
         found = await roster_lists.entries(conn, datetime.now(UTC), q, limit)
     return web.json_response(found)
 
@@ -125,7 +127,7 @@ async def roster_list(request: web.Request) -> web.Response:
     q, after = _search(request), page_after(request)
     limit = page_limit(request, 20, 100) if part == "people" else page_limit(request)
     try:
-        async with request.app[DEPS].engine.connect() as conn:
+        async with request.app[DEPS].reads.connect() as conn:
             if part == "shifts":
                 found = await roster_lists.shift_page(conn, q, limit, after)
             elif part == "overrides":

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 ALWAYS = (0, 2**50)
 # Routing profiles worked out in one step of the loop (each a shift window: ~4 us, more with
 # a rota).
-_PART = 200
+WINDOWS_PART = 200
 
 
 async def load_roster(conn: AsyncConnection, since: datetime | None = None,
@@ -93,7 +93,7 @@ async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None,
         roster = await load_roster(conn, since=at, staff=None if only is None else (only,))
     out = []
     for n, p in enumerate(await roster_people.active(conn, only)):
-        if n and not n % _PART:
+        if n and not n % WINDOWS_PART:
             # 1,000 windows in one step held the loop 15-22 ms at a surge (bench/README.md).
             await asyncio.sleep(0)
         start, end = window_ms(roster, p.id, at)
