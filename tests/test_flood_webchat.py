@@ -18,6 +18,7 @@ from hotline.prompts import Prompts
 from tests.conftest import AppRunner, Database, RedisProcess, make_config
 from tests.flood_support import URGENT, Address, Chat, Refill, Reply
 from tests.floor import alert_rows, audit, deps_of, stream_events
+from tests.live_reads import unassigned
 
 P = Prompts()
 CALM = P.render("en", "flood_calm")
@@ -63,7 +64,7 @@ async def test_a_flood_of_new_cases_from_one_address_is_refused_calmly(
         assert 1 <= len(critical) <= limits.address_escalations_burst \
             + refill.tokens(limits.address_escalations_per_hour)
         assert len(await _paged(app_runner)) == len(critical)
-        assert len(await deps.live.unassigned()) == len(served)
+        assert len(await unassigned(deps.live)) == len(served)
         held = await audit(app_runner, "case.escalation_held")
         assert len(held) == len(served) - len(critical)
         assert all(h["detail"] == {"reasons": ["content_spreading"]} for h in held)

@@ -20,6 +20,7 @@ from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence, RoutingRules, StaffState, why_not
 from hotline.stores.live.keys import FLOOD_ORIGIN_TTL_S, Keys
 from tests.conftest import RedisProcess
+from tests.live_reads import unassigned
 
 C, H, N = Urgency.CRITICAL, Urgency.HIGH, Urgency.NORMAL
 ALL_CHANNELS = tuple(c.value for c in Channel)
@@ -566,7 +567,7 @@ async def test_place_matches_the_unassigned_order(live: LiveStore, seed: int) ->
     taken = rng.sample(ids, 3)
     for cid in taken:
         await live.claim(cid, 1)
-    listing = [x.conversation_id for x, _to in await live.unassigned()]
+    listing = [x.conversation_id for x, _to in await unassigned(live)]
     for cid in ids:
         got = await live.place(cid)
         if cid not in listing:

@@ -28,6 +28,7 @@ from hotline.domain.routing import Presence, StaffState
 from hotline.domain.staff import Role
 from hotline.staff import accounts as staff_store
 from tests.conftest import Database, RedisProcess, make_config
+from tests.live_reads import unassigned
 from tests.service_deps import inbound, open_deps
 
 
@@ -122,7 +123,7 @@ async def test_closed_cases_are_released_after_two_passes(deps: Deps) -> None:
     assert await deps.live.loads() == {bo: 1}
     ann_now = await _agent(deps, ann)
     assert (ann_now.load, ann_now.on_call) == (0, False)
-    assert {w.conversation_id for w, _ in await deps.live.unassigned()} == {waiting}
+    assert {w.conversation_id for w, _ in await unassigned(deps.live)} == {waiting}
     # Nothing of the closed cases is left behind, not even their queue metadata.
     left: Any = await deps.redis.hgetall(deps.keys.queue_meta)
     assert set(left) == {waiting, held}

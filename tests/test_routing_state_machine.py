@@ -50,6 +50,7 @@ from hotline.domain.routing import (
 )
 from hotline.stores.live.keys import Keys
 from tests.conftest import RedisProcess
+from tests.live_reads import unassigned
 
 T = TypeVar("T")
 
@@ -527,7 +528,7 @@ class RoutingMachine(RuleBasedStateMachine):
                     got.max_chats, got.languages, got.channels, got.load, got.on_call) == (
                 want.status, want.shift_start_ms, want.shift_end_ms, want.heartbeat_ms,
                 want.max_chats, want.languages, want.channels, want.load, want.on_call), aid
-        listed = self.run(self.live.unassigned())
+        listed = self.run(unassigned(self.live))
         assert {(w.conversation_id, a) for w, a in listed} == {
             (cid, m.convs[cid].holder if m.convs[cid].state == OFFERED else None)
             for cid in m.with_state(WAITING, OFFERED)}

@@ -153,11 +153,9 @@ async def bump_open(conn: Sql, channel: Channel, pseudonym: str, at: datetime,
                     ) -> tuple[OpenCase, int, tuple[object, ...] | None] | None:
     """The sender's open conversation with its next message number allocated, in one
     statement (row-locked on PostgreSQL, write-locked on SQLite); None if there is none.
-    A `victim`'s message also sets the abandonment `deadline`. With `reads`, the third item
-    is the conversation's status and language followed by their columns, read by the same
-    statement (only where nothing can change them between its snapshot and its write: on
-    SQLite, whose writer holds the database; on PostgreSQL an UPDATE that waited for the row
-    lock returns subqueries of the snapshot before the wait)."""
+    A `victim`'s message also sets the abandonment `deadline`. With `reads` (SQLite only:
+    on PostgreSQL an UPDATE that waited for the row lock returns subqueries of its snapshot
+    from before the wait), the third item is the status, the language and their columns."""
     params: dict[str, object] = {"b_channel": channel.value, "b_pseudonym": pseudonym,
                                  "b_at": at}
     if victim:

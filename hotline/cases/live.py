@@ -16,7 +16,6 @@ from importlib import resources
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
@@ -74,15 +73,13 @@ class LiveStore:
 
     async def enqueue(self, item: Waiting) -> None:
         """Put a conversation in the queue (idempotent: re-adding keeps one entry)."""
-        async with self.redis.pipeline(transaction=True) as p:
-            self.enqueue_on(p, item)
-            await p.execute()
+        await self.admit(item, ())
 
     async def admit(self, item: Waiting, events: Sequence[str], origin: str | None = None,
                     claim: str | None = None) -> str | None:
-        """A new conversation: `enqueue` it and append `events` (encoded, events.encode) to
-        the event stream in one script call (admit.lua), also keeping the address tag it was
-        opened from (`origin`) and reading and deleting the key `claim`: its value, if any."""
+        """`enqueue` a new conversation and append `events` (events.encode) to the stream in
+        one script call (admit.lua), keeping the address tag it came from (`origin`), and
+        reading and deleting the key `claim`: its value, if any."""
         k = self.keys
         found: Any = await self._run(
             "admit", item.conversation_id, item.encode(),
@@ -90,13 +87,6 @@ class LiveStore:
             "" if origin is None else k.origin(item.conversation_id), origin or "",
             FLOOD_ORIGIN_TTL_S, claim or "", *events)
         return None if found is None else str(found)
-
-    def enqueue_on(self, pipe: Pipeline, item: Waiting) -> None:
-        """`enqueue` as commands of the caller's MULTI pipeline (sent when it executes), so
-        other commands can share its round trip."""
-        pipe.hset(self.keys.queue_meta, item.conversation_id, item.encode())
-        pipe.zadd(self.keys.queue,
-                  {item.conversation_id: queue_score(item.urgency, item.enqueued_ms)})
 
     async def refresh_item(self, *items: Waiting) -> None:
         """Rewrite cases' routing metadata (urgency, language, needs), in one round trip; a
@@ -129,25 +119,12 @@ class LiveStore:
                 if m is not None]
 
     async def place(self, conversation_id: str) -> tuple[Waiting, int] | None:
-        """A waiting or offered case and its 1-based place among all unassigned ones (the
-        order of `unassigned`), in one script call; None if it is neither."""
+        """A waiting or offered case and its 1-based place among all unassigned ones (queue
+        order, offered ones by their rank too), in one script call; None if it is neither."""
         found = await self._run("place", conversation_id)
         if not found:
             return None
         return Waiting.decode(conversation_id, str(found[0])), int(found[1])
-
-    async def unassigned(self) -> list[tuple[Waiting, int | None]]:
-        """Waiting and offered cases, best first, with the counselor an offer is out to."""
-        k = self.keys
-        async with self.redis.pipeline(transaction=True) as p:
-            p.zrange(k.queue, 0, -1)
-            p.hgetall(k.offer)
-            p.hgetall(k.queue_meta)
-            ids, offered, meta = await p.execute()
-        items: list[tuple[Waiting, int | None]] = [
-            (Waiting.decode(c, meta[c]), None) for c in ids if c in meta]
-        items += [(Waiting.decode(c, meta[c]), int(a)) for c, a in offered.items() if c in meta]
-        return sorted(items, key=lambda x: queue_score(x[0].urgency, x[0].enqueued_ms))
 
     # --- claims, offers, releases (atomic scripts) ---
 
