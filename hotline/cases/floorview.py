@@ -25,7 +25,6 @@ from hotline.cases.live import now_ms
 from hotline.cases.live_records import Waiting
 from hotline.cases.paging import BadCursor, Cursor, QueuePage
 from hotline.deps import Deps
-from hotline.domain import shifts
 from hotline.domain.conversation import Urgency
 from hotline.domain.routing import why_not
 from hotline.shared_read import NextReads
@@ -192,20 +191,14 @@ async def _floor_body(deps: Deps, limit: int) -> bytes:
 _floor_reads: NextReads[Redis, int, bytes] = NextReads()
 
 
-async def _roster(deps: Deps, now: datetime) -> shifts.Roster:
-    async with deps.reads.connect() as conn:
-        return await staff_profiles.load_roster(conn, since=now - timedelta(days=1))
-
-
 async def floor(deps: Deps, limit: int) -> dict[str, Any]:
     """The lead's floor: the summary and the first page of each list."""
     now = datetime.now(UTC)
     # Independent reads, at once: the floor waits for the slowest, not for their sum (on a
     # busy loop each of the reader's statements waits for a turn of it to hear back).
-    waiting, staff, held, roster, counts = await asyncio.gather(
+    waiting, staff, held, edge, counts = await asyncio.gather(
         queue(deps, limit, None), agents_json(deps, limit, 0), active(deps, limit, None),
-        _roster(deps, now), summary(deps))
-    edge = shifts.next_edge(roster, now)
+        staff_profiles.next_edge(deps, now), summary(deps))
     names = await staff_names(deps, [a["counselor"] for a in held["items"]]
                               + [w["offered_to"] for w in waiting["waiting"]])
     counts.update(unassigned=waiting["total"], active=held["total"],

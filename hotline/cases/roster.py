@@ -225,6 +225,8 @@ async def set_rostered(deps: Deps, counselor_id: int, rostered: bool, actor_id: 
 
 
 async def _changed(deps: Deps, counselor_id: int) -> None:
+    # This process's floor works the next edge out itself until the job has found it again.
+    staffing.forget_edge(deps)
     # Before the write: a full re-sync that read the roster before this edit must not land
     # after it (staffing.sync_all).
     await deps.live.bump_roster_version()
@@ -244,6 +246,7 @@ async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) 
             if await take_lease(deps.redis, deps.keys.job_lock("handover"), 5000):
                 await handover.at_shift_edge(deps, now)
             edge = shifts.next_edge(roster, now)
+            staffing.edge_found(deps, now, edge)
             if edge is not None:
                 delay = min(delay, max(0.05, (edge - datetime.now(UTC)).total_seconds()))
         await pause(stop, delay, wake)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hotline.cases.live import LiveStore
 from hotline.cases.live_records import StaffProfile
 from hotline.cases.tables import shift_overrides
 from hotline.cases.tables import shifts as shifts_table
@@ -33,6 +35,13 @@ ALWAYS = (0, 2**50)
 # Routing profiles worked out in one step of the loop (each a shift window: ~4 us, more with
 # a rota).
 WINDOWS_PART = 200
+# The roster's next edge as this process's shift-edge job last found it (roster.py: at every
+# edge, every minute, at once on a roster edit), and when: the floor names the edge on every
+# read, and finding it again read every shift and override. Trusted for two of the job's
+# minutes (a job that stopped finding it, Redis down, leaves it to be worked out afresh).
+_edges: weakref.WeakKeyDictionary[LiveStore, tuple[datetime, datetime | None]] = (
+    weakref.WeakKeyDictionary())
+EDGE_KEPT = timedelta(minutes=2)
 
 
 async def load_roster(conn: AsyncConnection, since: datetime | None = None,
@@ -136,3 +145,25 @@ async def sync_one(deps: Deps, counselor_id: int, at: datetime | None = None) ->
         await deps.live.put_staff(found[0])
     else:
         await deps.live.drop_staff(counselor_id)
+
+
+def edge_found(deps: Deps, at: datetime, edge: datetime | None) -> None:
+    """The shift-edge job found the roster's next edge after `at` to be `edge` (None: none)."""
+    _edges[deps.live] = (at, edge)
+
+
+def forget_edge(deps: Deps) -> None:
+    """The roster changed here: the edge last found may be wrong until the job's next pass."""
+    _edges.pop(deps.live, None)
+
+
+async def next_edge(deps: Deps, now: datetime) -> datetime | None:
+    """The roster's next edge after `now`: as the shift-edge job last found it, while that is
+    recent and still ahead; otherwise from the roster, read on the reader."""
+    known = _edges.get(deps.live)
+    if known is not None and now - known[0] < EDGE_KEPT and (known[1] is None
+                                                             or known[1] > now):
+        return known[1]
+    async with deps.reads.connect() as conn:
+        roster = await load_roster(conn, since=now - timedelta(days=1))
+    return shifts.next_edge(roster, now)

@@ -1,0 +1,103 @@
+"""The lead's floor read with a real roster: 1,000 staff, 700 following the roster (five weekly
+shifts each) and 150 dated overrides. Prints the read's time and the event loop's longest stall
+meanwhile (a ticker waking every 1 ms), with the next shift edge taken from the shift-edge
+job's last pass (what the floor does) and worked out from every shift and override (what it
+did before, and still does for a minute after this instance's roster edit); next to the same
+ticker with nothing else running (the baseline, same process).
+
+    .venv/bin/python bench/floor_bench.py [--database sqlite|postgresql] [--reads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+from _support import bench_servers, make_config, percentile
+from sqlalchemy import insert, select
+
+from hotline.cases import floorview, staffing
+from hotline.cases.tables import shift_overrides, shifts
+from hotline.deps import Deps
+from hotline.staff.tables import counselors
+from tests.service_deps import open_deps
+
+STAFF, ROSTERED, OVERRIDES = 1_000, 700, 150
+
+
+async def _seed(deps: Deps) -> None:
+    now = datetime.now(UTC)
+    async with deps.engine.begin() as conn:
+        await conn.execute(insert(counselors), [
+            {"name": f"p{i:04d}", "role": "counselor", "languages": "ko,en",
+             "password_hash": "x", "created_at": now, "max_chats": 3, "rostered": i < ROSTERED}
+            for i in range(STAFF)])
+        ids = [r.id for r in await conn.execute(
+            select(counselors.c.id).where(counselors.c.rostered.is_(True)))]
+        # Eight-hour shifts starting through the day, five days a week each.
+        await conn.execute(insert(shifts), [
+            {"counselor_id": cid, "weekday": (k + d) % 7, "start_minute": (k * 37) % 1200,
+             "end_minute": ((k * 37) % 1200 + 480) % 1440, "tz": "Asia/Seoul",
+             "created_at": now} for k, cid in enumerate(ids) for d in range(5)])
+        await conn.execute(insert(shift_overrides), [
+            {"counselor_id": cid, "starts_at": now + timedelta(hours=k % 48),
+             "ends_at": now + timedelta(hours=k % 48 + 8), "on_shift": False,
+             "reason": "holiday", "created_by": ids[0], "created_at": now}
+            for k, cid in enumerate(ids[:OVERRIDES])])
+
+
+async def main(database: str, reads: int) -> None:
+    async with bench_servers("floor_bench_", database) as servers:
+        config = make_config(servers.tmp / "data", servers.database_url, servers.redis.url)
+        async with open_deps(config) as deps:
+            await _seed(deps)
+            worst = [0.0]
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+            async def tick() -> None:
+                while not stop.is_set():
+                    asked = loop.time() + 0.001
+                    await asyncio.sleep(0.001)
+                    worst[0] = max(worst[0], loop.time() - asked)
+
+            ticker = asyncio.create_task(tick())
+            print(f"{database}, load average {os.getloadavg()[0]:.1f}: {STAFF} staff, "
+                  f"{ROSTERED} on the roster (5 shifts each), {OVERRIDES} overrides; "
+                  f"{reads} floor reads each")
+            # The baseline sleeps 20 ms instead of reading: its stall is the loop's own.
+            for label in ("baseline: a sleep", "edge worked out", "edge from the job") * 2:
+                took, stalls = [], []
+                for _ in range(reads):
+                    now = datetime.now(UTC)
+                    if label == "edge from the job":
+                        staffing.edge_found(deps, now, now + timedelta(minutes=30))
+                    else:
+                        staffing.forget_edge(deps)
+                    await asyncio.sleep(0.01)
+                    worst[0] = 0.0
+                    began = time.perf_counter()
+                    if label == "baseline: a sleep":
+                        await asyncio.sleep(0.02)
+                    else:
+                        await floorview.floor(deps, 50)
+                    took.append((time.perf_counter() - began) * 1000)
+                    stalls.append(worst[0] * 1000)
+                took.sort()
+                stalls.sort()
+                print(f"  {label:17} read p50 {percentile(took, 50):6.1f} ms  "
+                      f"max {took[-1]:6.1f} ms   loop's longest stall p50 "
+                      f"{percentile(stalls, 50):5.1f} ms  max {stalls[-1]:5.1f} ms")
+            stop.set()
+            await ticker
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    p.add_argument("--reads", type=int, default=15)
+    args = p.parse_args()
+    asyncio.run(main(args.database, args.reads))
