@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import insert
 
-from hotline.cases.tables import conversations
+from hotline.cases.tables import conversations, shifts
 from hotline.config import config_from_mapping
 from hotline.domain.conversation import Urgency
 from hotline.domain.triage import aged
@@ -36,8 +36,10 @@ def _languages(i: int) -> str:
     return ("ko", "en", "ko,en")[0 if i % 10 < 4 else 1 if i % 10 < 7 else 2]
 
 
-async def seed(database_url: str, counselors_n: int, leads: int, waiting: int) -> None:
-    """Counselors (available, each holding MAX_CHATS active cases), leads, waiting cases."""
+async def seed(database_url: str, counselors_n: int, leads: int, waiting: int,
+               rostered: bool = False) -> None:
+    """Counselors (available, each holding MAX_CHATS active cases), leads, waiting cases;
+    with `rostered`, the counselors follow the roster, with five weekly shifts each."""
     rng = random.Random(1)
     now = datetime.now(UTC)
     rules = config_from_mapping({}).triage
@@ -48,12 +50,15 @@ async def seed(database_url: str, counselors_n: int, leads: int, waiting: int) -
         async with engine.begin() as conn:
             staff = [{"name": f"c{i}", "role": "counselor", "languages": _languages(i),
                       "password_hash": pw, "created_at": now, "max_chats": MAX_CHATS,
-                      "presence_status": "available"} for i in range(counselors_n)]
+                      "presence_status": "available", "rostered": rostered}
+                     for i in range(counselors_n)]
             staff += [{"name": f"lead{i}", "role": "lead", "languages": "ko,en",
                        "password_hash": pw, "created_at": now, "max_chats": MAX_CHATS,
                        "presence_status": "busy"}
                       for i in range(leads)]
             await conn.execute(insert(counselors), staff)
+            if rostered:
+                await conn.execute(insert(shifts), _week(counselors_n, now))
         rows = []
         for cid in range(1, counselors_n + 1):
             langs = _languages(cid - 1).split(",")
@@ -73,6 +78,21 @@ async def seed(database_url: str, counselors_n: int, leads: int, waiting: int) -
                 await conn.execute(insert(conversations), rows[start:start + 2000])
     finally:
         await engine.dispose()
+
+
+def _week(counselors_n: int, now: datetime) -> list[dict[str, object]]:
+    """Five eight-hour weekly shifts for each counselor (ids 1..n), today's under way: it
+    began 1-6 hours ago (starts spread by the minute, so edges come one by one), and ends
+    hours after the bench."""
+    rows: list[dict[str, object]] = []
+    for i in range(counselors_n):
+        start = (now - timedelta(hours=1 + i % 5, minutes=(i * 7) % 60)).replace(
+            second=0, microsecond=0)
+        first = start.hour * 60 + start.minute
+        rows += [{"counselor_id": i + 1, "weekday": (start.weekday() + d) % 7,
+                  "start_minute": first, "end_minute": (first + 480) % 1440, "tz": "UTC",
+                  "created_at": now} for d in range(5)]
+    return rows
 
 
 def _conv(status: str, channel: str, language: str, urgency: Urgency, at: datetime,

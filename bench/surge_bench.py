@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/surge_bench.py [--database sqlite|postgresql] [--waiting 10000]
         [--counselors 1000] [--leads 5] [--consoles 200] [--rate 500] [--seconds 60] [--idle 20]
-        [--instances 1] [--profile DIR] [--slow-steps DIR]
+        [--instances 1] [--rostered] [--profile DIR] [--slow-steps DIR]
 
 Two floors, each on a fresh database and private redis-server, the same in everything but the
 queue: the baseline with nothing waiting, then the surge with W waiting (urgency as aging would
 have left it, waits up to 30 min). Both have C counselors, available, present (the bench stamps
 their presence in Redis as their consoles' heartbeats would) and each at capacity with 3 active
-cases (a busy night: nobody is free, so nothing waiting is taken), and the leads. On each floor:
+cases (a busy night: nobody is free, so nothing waiting is taken), and the leads. With
+--rostered the counselors follow the roster, five eight-hour weekly shifts each (today's under
+way all through the bench), as on a real floor: the roster's reads then cost what they would.
+On each floor:
   - idle:  no client but the /healthz probe, for --idle seconds;
   - load:  the leads' and the first counselors' consoles on their event streams, each doing what
     its page does on an event (the lead page: GET /api/v1/floor, and GET /api/v1/roster/cover
@@ -450,7 +453,7 @@ async def phase(name: str, insts: list[Instance], session: aiohttp.ClientSession
 async def floor(args: argparse.Namespace, waiting: int) -> list[dict[str, Any]]:
     async with bench_servers("surge-bench-", args.database) as servers:
         t0 = time.perf_counter()
-        await seed(servers.database_url, args.counselors, args.leads, waiting)
+        await seed(servers.database_url, args.counselors, args.leads, waiting, args.rostered)
         prefix = f"b{secrets.token_hex(5)}"
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         insts = [Instance(servers.tmp, f"surge{k}", servers.database_url, servers.redis.url,
@@ -602,6 +605,8 @@ async def main() -> int:
     ap.add_argument("--waiting", type=int, default=10_000)
     ap.add_argument("--counselors", type=int, default=1000)
     ap.add_argument("--leads", type=int, default=5)
+    ap.add_argument("--rostered", action="store_true",
+                    help="the counselors follow the roster, five weekly shifts each")
     ap.add_argument("--consoles", type=int, default=200)
     ap.add_argument("--rate", type=float, default=500.0)
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -630,7 +635,8 @@ async def main() -> int:
     if args.instances > 1 and args.database != "postgresql":
         ap.error("--instances: several instances share PostgreSQL; SQLite is one process's "
                  "database (use --database postgresql)")
-    print(f"surge bench: {args.database}; {args.counselors} counselors at capacity, "
+    print(f"surge bench: {args.database}; {args.counselors} counselors at capacity"
+          f"{' on the roster' if args.rostered else ''}, "
           f"{args.leads} lead + {args.consoles} counselor consoles, {args.rate:.0f} msg/s for "
           f"{args.seconds:.0f} s; {args.instances} instance(s); "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
