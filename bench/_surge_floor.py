@@ -54,7 +54,7 @@ async def seed(database_url: str, counselors_n: int, leads: int, waiting: int,
                      for i in range(counselors_n)]
             staff += [{"name": f"lead{i}", "role": "lead", "languages": "ko,en",
                        "password_hash": pw, "created_at": now, "max_chats": MAX_CHATS,
-                       "presence_status": "busy"}
+                       "presence_status": "busy", "rostered": False}
                       for i in range(leads)]
             await conn.execute(insert(counselors), staff)
             if rostered:
