@@ -438,9 +438,11 @@ async def test_leads_list_the_roster_entries_they_can_remove(app_runner: AppRunn
                                                      "start": "22:00", "end": "06:00"})
     assert resp.status == 201, await resp.text()
     now = datetime.now(UTC)
+    # Confirmed: on a Monday or Wednesday night it ends the shift she is on (without it the
+    # test failed then, 409 would_end_shift).
     over = {"counselor_id": mina.id, "start": (now - timedelta(hours=1)).isoformat(),
             "end": (now + timedelta(hours=5)).isoformat(), "on_shift": False,
-            "reason": "sick"}
+            "reason": "sick", "confirm": True}
     resp = await lead.post("/api/v1/roster/overrides", over)
     assert resp.status == 201, await resp.text()
     past = {**over, "start": (now - timedelta(days=3)).isoformat(),
