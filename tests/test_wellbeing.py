@@ -278,7 +278,8 @@ async def test_each_shifts_exposure_is_read_for_everyone_at_once(app_runner: App
     def counted(_conn: Any, _cur: Any, sql: str, *_: Any) -> None:
         if "exposure_events" in sql:
             statements.append(sql)
-    event.listen(deps.engine.sync_engine, "before_cursor_execute", counted)
+    # Read on the reader (SQLite: its own engine, off the loop's thread).
+    event.listen(deps.reads.sync_engine, "before_cursor_execute", counted)
     try:
         few = await staff_exposure.totals_of(deps, [on.id, off[0].id, off[1].id], now)
         n_few = len(statements)
@@ -286,7 +287,7 @@ async def test_each_shifts_exposure_is_read_for_everyone_at_once(app_runner: App
             deps, [on.id, *(p.id for p in off), lead.id], now)
         n_all = len(statements) - n_few
     finally:
-        event.remove(deps.engine.sync_engine, "before_cursor_execute", counted)
+        event.remove(deps.reads.sync_engine, "before_cursor_execute", counted)
     assert everyone == {on.id: Totals(1, 25, 0), off[0].id: Totals(1, 0, 2),
                         off[1].id: Totals(2, 0, 0), off[2].id: Totals(), lead.id: Totals()}
     assert few == {p: everyone[p] for p in (on.id, off[0].id, off[1].id)}

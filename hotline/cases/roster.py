@@ -244,7 +244,7 @@ async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) 
             now = datetime.now(UTC)
             roster = await staffing.sync_all(deps, now)
             if await take_lease(deps.redis, deps.keys.job_lock("handover"), 5000):
-                await handover.at_shift_edge(deps, now)
+                await handover.at_shift_edge(deps, now, roster)
             edge = shifts.next_edge(roster, now)
             staffing.edge_found(deps, now, edge)
             if edge is not None:

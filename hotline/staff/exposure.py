@@ -51,7 +51,9 @@ async def totals_of(deps: Deps, counselor_ids: list[int], now: datetime) -> dict
     hours = deps.config.wellbeing.unscheduled_shift_hours
     few = counselor_ids if len(counselor_ids) <= _BY_ID_MOST else None
     by_start: dict[datetime, list[int]] = {}
-    async with deps.engine.connect() as conn:
+    # On the reader (SQLite: off the loop's thread): on the server's own engine the upkeep
+    # pass's read of everyone held the loop 95 ms in one step at 1,000 on the roster.
+    async with deps.reads.connect() as conn:
         roster = await staffing.load_roster(conn, since=now, staff=few)
         for cid in counselor_ids:
             by_start.setdefault(_shift_start(roster, cid, now, hours), []).append(cid)
