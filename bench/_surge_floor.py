@@ -82,12 +82,12 @@ async def seed(database_url: str, counselors_n: int, leads: int, waiting: int,
 
 def _week(counselors_n: int, now: datetime) -> list[dict[str, object]]:
     """Five eight-hour weekly shifts for each counselor (ids 1..n), today's under way: it
-    began 1-6 hours ago (starts spread by the minute, so edges come one by one), and ends
+    began on one of the last ten half hours but one (as a rota staggers its starts), and ends
     hours after the bench."""
     rows: list[dict[str, object]] = []
+    half = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
     for i in range(counselors_n):
-        start = (now - timedelta(hours=1 + i % 5, minutes=(i * 7) % 60)).replace(
-            second=0, microsecond=0)
+        start = half - timedelta(minutes=30 * (1 + i % 10))
         first = start.hour * 60 + start.minute
         rows += [{"counselor_id": i + 1, "weekday": (start.weekday() + d) % 7,
                   "start_minute": first, "end_minute": (first + 480) % 1440, "tz": "UTC",
