@@ -5,10 +5,11 @@ once after a lead's edit on this instance (the job may not have run again yet)."
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from hotline.cases import staffing
+from hotline.domain import shifts
 from hotline.domain.staff import Role
 from tests.conftest import AppRunner
 from tests.floor import add_shift, deps_of, hold_jobs, staff, utc_now
@@ -72,3 +73,18 @@ async def test_the_running_job_keeps_the_edge(app_runner: AppRunner) -> None:
     else:
         raise AssertionError(f"the job did not find the new edge: {found}")
     assert await _edge(lead) == start.isoformat()
+
+
+async def test_the_jobs_edge_worked_out_in_parts_is_the_whole_rosters() -> None:
+    """staffing.edge_of goes through 450 people 200 a step: the same edge as at once, here
+    the last person's (everyone else starts on a later day)."""
+    at = datetime(2030, 1, 7, 3, 0, tzinfo=UTC)  # Monday, 12:00 in Seoul
+    later = tuple(shifts.WeeklyShift(staff_id=i, weekday=1 + i % 6, start=time(i % 24),
+                                     end=time((i + 8) % 24), tz="Asia/Seoul")
+                  for i in range(449))
+    last = shifts.WeeklyShift(staff_id=449, weekday=0, start=time(12, 1), end=time(20),
+                              tz="Asia/Seoul")
+    roster = shifts.Roster((*later, last))
+    assert shifts.next_edge(roster, at) == at + timedelta(minutes=1)
+    assert await staffing.edge_of(roster, at) == at + timedelta(minutes=1)
+    assert await staffing.edge_of(shifts.Roster(), at) is None

@@ -489,6 +489,16 @@ def test_property_next_edge(roster: Roster, at: datetime, quarters: int) -> None
             assert not on_shift(roster, staff, upcoming[0] - TICK)
 
 
+@settings(max_examples=200, deadline=None)
+@given(rosters, moments, st.integers(1, 3))
+def test_property_next_edge_in_parts(roster: Roster, at: datetime, parts: int) -> None:
+    """The shift-edge job asks about a part of the people at a time (staffing.edge_of): the
+    earliest of the parts' edges is the whole roster's."""
+    ids = sorted(staff_ids(roster))
+    found = [next_edge(roster, at, among=ids[k::parts]) for k in range(parts)]
+    assert next_edge(roster, at) == min((f for f in found if f is not None), default=None)
+
+
 # --- not rostered: on shift at all times except time off (issue 13) ---
 
 def test_an_off_override_tomorrow_takes_someone_not_rostered_off_only_tomorrow() -> None:

@@ -245,7 +245,7 @@ async def run_shift_edges(deps: Deps, stop: asyncio.Event, wake: asyncio.Event) 
             roster = await staffing.sync_all(deps, now)
             if await take_lease(deps.redis, deps.keys.job_lock("handover"), 5000):
                 await handover.at_shift_edge(deps, now, roster)
-            edge = shifts.next_edge(roster, now)
+            edge = await staffing.edge_of(roster, now)
             staffing.edge_found(deps, now, edge)
             if edge is not None:
                 delay = min(delay, max(0.05, (edge - datetime.now(UTC)).total_seconds()))

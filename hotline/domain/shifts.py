@@ -361,11 +361,15 @@ def uncovered(roster: Roster, staff: Iterable[int], start: datetime, end: dateti
     return _subtract([(lo, hi)], _merge(covered)) if hi > lo else []
 
 
-def next_edge(roster: Roster, at: datetime, horizon: timedelta = HORIZON) -> datetime | None:
-    """The first instant after `at`, up to `at + horizon`, when anyone goes on or off shift."""
+def next_edge(roster: Roster, at: datetime, horizon: timedelta = HORIZON,
+              among: Iterable[int] | None = None) -> datetime | None:
+    """The first instant after `at`, up to `at + horizon`, when anyone (of `among`, when
+    given) goes on or off shift."""
     at = _aware_utc(at, "at")
     best: datetime | None = None
-    for plan in roster._plans.values():
+    plans = roster._plans
+    for plan in (plans.values() if among is None
+                 else (plans[i] for i in among if i in plans)):
         limit = at + horizon if best is None else best
         # Clipping at `at` yields starts equal to `at`, never after it, and clipping at the far
         # end yields an end past `limit`; neither is a real edge, and both are skipped below.
