@@ -5,6 +5,7 @@ Redis: the server is started on a free loopback port.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import secrets
@@ -86,6 +87,27 @@ def make_config(data_dir: Path, database_url: str, redis_url: str) -> Config:
                     "reconcile_seconds": 5.0},
     }
     return config_from_mapping(raw)
+
+
+@contextlib.asynccontextmanager
+async def stall_ticker() -> AsyncIterator[list[float]]:
+    """A task waking every 1 ms while the block runs. Yields a one-item list: the loop's
+    longest stall so far, in seconds (set it to 0 to start over)."""
+    loop = asyncio.get_running_loop()
+    worst, stop = [0.0], asyncio.Event()
+
+    async def tick() -> None:
+        while not stop.is_set():
+            asked = loop.time() + 0.001
+            await asyncio.sleep(0.001)
+            worst[0] = max(worst[0], loop.time() - asked)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield worst
+    finally:
+        stop.set()
+        await ticker
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

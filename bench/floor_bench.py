@@ -16,7 +16,7 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 
-from _support import bench_servers, make_config, percentile
+from _support import bench_servers, make_config, percentile, stall_ticker
 from sqlalchemy import insert, select
 
 from hotline.cases import floorview, staffing
@@ -54,45 +54,38 @@ async def main(database: str, reads: int) -> None:
         config = make_config(servers.tmp / "data", servers.database_url, servers.redis.url)
         async with open_deps(config) as deps:
             await _seed(deps)
-            worst = [0.0]
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-
-            async def tick() -> None:
-                while not stop.is_set():
-                    asked = loop.time() + 0.001
-                    await asyncio.sleep(0.001)
-                    worst[0] = max(worst[0], loop.time() - asked)
-
-            ticker = asyncio.create_task(tick())
             print(f"{database}, load average {os.getloadavg()[0]:.1f}: {STAFF} staff, "
                   f"{ROSTERED} on the roster (5 shifts each), {OVERRIDES} overrides; "
                   f"{reads} floor reads each")
-            # The baseline sleeps 20 ms instead of reading: its stall is the loop's own.
-            for label in ("baseline: a sleep", "edge worked out", "edge from the job") * 2:
-                took, stalls = [], []
-                for _ in range(reads):
-                    now = datetime.now(UTC)
-                    if label == "edge from the job":
-                        staffing.edge_found(deps, now, now + timedelta(minutes=30))
-                    else:
-                        staffing.forget_edge(deps)
-                    await asyncio.sleep(0.01)
-                    worst[0] = 0.0
-                    began = time.perf_counter()
-                    if label == "baseline: a sleep":
-                        await asyncio.sleep(0.02)
-                    else:
-                        await floorview.floor(deps, 50)
-                    took.append((time.perf_counter() - began) * 1000)
-                    stalls.append(worst[0] * 1000)
-                took.sort()
-                stalls.sort()
-                print(f"  {label:17} read p50 {percentile(took, 50):6.1f} ms  "
-                      f"max {took[-1]:6.1f} ms   loop's longest stall p50 "
-                      f"{percentile(stalls, 50):5.1f} ms  max {stalls[-1]:5.1f} ms")
-            stop.set()
-            await ticker
+            async with stall_ticker() as worst:
+                await _reads(deps, reads, worst)
+
+
+async def _reads(deps: Deps, reads: int, worst: list[float]) -> None:
+    """Each way of reading the floor, `reads` times, twice, alternating. The baseline sleeps
+    20 ms instead of reading: its stall is the loop's own."""
+    for label in ("baseline: a sleep", "edge worked out", "edge from the job") * 2:
+        took, stalls = [], []
+        for _ in range(reads):
+            now = datetime.now(UTC)
+            if label == "edge from the job":
+                staffing.edge_found(deps, now, now + timedelta(minutes=30))
+            else:
+                staffing.forget_edge(deps)
+            await asyncio.sleep(0.01)
+            worst[0] = 0.0
+            began = time.perf_counter()
+            if label == "baseline: a sleep":
+                await asyncio.sleep(0.02)
+            else:
+                await floorview.floor(deps, 50)
+            took.append((time.perf_counter() - began) * 1000)
+            stalls.append(worst[0] * 1000)
+        took.sort()
+        stalls.sort()
+        print(f"  {label:17} read p50 {percentile(took, 50):6.1f} ms  "
+              f"max {took[-1]:6.1f} ms   loop's longest stall p50 "
+              f"{percentile(stalls, 50):5.1f} ms  max {stalls[-1]:5.1f} ms")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 
-from _support import bench_servers, make_config
+from _support import bench_servers, make_config, stall_ticker
 from sqlalchemy import insert
 
 from hotline.cases import alerts as alert_service
@@ -28,22 +28,11 @@ from tests.service_deps import open_deps
 async def _longest_stall(work: Awaitable[object] | None, seconds: float) -> tuple[float, float]:
     """(seconds the work took, the loop's longest stall meanwhile); without work, a sleep of
     `seconds`."""
-    loop = asyncio.get_running_loop()
-    worst, stop = [0.0], asyncio.Event()
-
-    async def tick() -> None:
-        while not stop.is_set():
-            asked = loop.time() + 0.001
-            await asyncio.sleep(0.001)
-            worst[0] = max(worst[0], loop.time() - asked)
-
-    ticker = asyncio.create_task(tick())
-    await asyncio.sleep(0.05)
-    began = time.perf_counter()
-    await (work if work is not None else asyncio.sleep(seconds))
-    took = time.perf_counter() - began
-    stop.set()
-    await ticker
+    async with stall_ticker() as worst:
+        await asyncio.sleep(0.05)
+        began = time.perf_counter()
+        await (work if work is not None else asyncio.sleep(seconds))
+        took = time.perf_counter() - began
     return took, worst[0]
 
 
