@@ -28,6 +28,7 @@ from hotline.domain.shifts import (
     reason_fits,
     staff_ids,
     uncovered,
+    uncovered_by,
 )
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
@@ -497,6 +498,22 @@ def test_property_next_edge_in_parts(roster: Roster, at: datetime, parts: int) -
     ids = sorted(staff_ids(roster))
     found = [next_edge(roster, at, among=ids[k::parts]) for k in range(parts)]
     assert next_edge(roster, at) == min((f for f in found if f is not None), default=None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rosters, moments, st.integers(1, 3 * 96), st.sets(st.integers(1, 5)))
+def test_property_uncovered_from_each_persons_intervals(
+        roster: Roster, at: datetime, quarters: int, staff: set[int]) -> None:
+    """The cover-ahead read works each person's intervals out once and asks about every
+    language and channel from them (uncovered_by): the same gaps as from the roster, and
+    exactly the times when none of the group is on shift."""
+    end = at + quarters * QUARTER
+    gaps = uncovered(roster, sorted(staff), at, end)
+    assert uncovered_by([intervals(roster, i, at, end) for i in sorted(staff)], at, end) == gaps
+    samples = [at + (end - at) * k / 11 for k in range(11)]
+    for t in samples:
+        nobody = not any(on_shift(roster, i, t) for i in staff)
+        assert nobody == any(s <= t < e for s, e in gaps)
 
 
 # --- not rostered: on shift at all times except time off (issue 13) ---

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from hotline.domain.event_types import EventType
 from hotline.domain.staff import Role, Staff
 from hotline.jobs import run_leased
 from hotline.staff import accounts as staff_store
+from hotline.steps import in_parts
 
 log = logging.getLogger(__name__)
 
@@ -289,10 +290,8 @@ async def resolve_ended(deps: Deps, now: datetime | None = None) -> int:
         r.kind, r.reasons, r.status, f"{r.language}|{r.channel}", r.counselor_id, cover,
         present)) is not None]
     closed = 0
-    for start in range(0, len(ended), _RESOLVE_PART):
-        if start:
-            await asyncio.sleep(0)
-        closed += await _resolve(deps, ended[start:start + _RESOLVE_PART], now)
+    async for part in in_parts(ended, _RESOLVE_PART):
+        closed += await _resolve(deps, part, now)
     return closed
 
 
@@ -318,7 +317,7 @@ def why_ended(kind: str, reasons: str, status: str, group: str, holder: int | No
     return None
 
 
-async def _resolve(deps: Deps, ended: list[tuple[Any, str]], now: datetime) -> int:
+async def _resolve(deps: Deps, ended: Sequence[tuple[Any, str]], now: datetime) -> int:
     done: list[tuple[int, str]] = []
     async with deps.engine.begin() as conn:
         for r, why in ended:

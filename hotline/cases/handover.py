@@ -5,7 +5,6 @@ recorded in SQL, audited, and announced to everyone affected. See docs/routing.m
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from hotline.domain.conversation import Status
 from hotline.domain.event_types import EventType
 from hotline.domain.staff import Staff
 from hotline.staff import accounts as staff_store
+from hotline.steps import in_parts
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +214,9 @@ async def at_shift_edge(deps: Deps, now: datetime | None = None,
         # Only the cases of people off shift are read: each minute's pass reading every open
         # case (10,000 waiting in a surge) held the loop for 200 ms.
         off = []
-        for n, h in enumerate(sorted(await _active_holders(conn))):
-            if n and not n % staffing.WINDOWS_PART:
-                await asyncio.sleep(0)  # 1,000 holders' windows held the loop 40 ms at once
-            if not staffing.is_on_shift(roster, h, now):
-                off.append(h)
+        # 1,000 holders' windows held the loop 40 ms at once.
+        async for part in in_parts(sorted(await _active_holders(conn)), staffing.WINDOWS_PART):
+            off += [h for h in part if not staffing.is_on_shift(roster, h, now)]
         active = await _active_held_by_any(conn, off)
         if not active:
             return []

@@ -10,11 +10,10 @@ docs/floor.md.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import weakref
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -28,6 +27,7 @@ from hotline.deps import Deps
 from hotline.domain import holidays, shifts
 from hotline.staff import roster_people
 from hotline.staff import store as staff_store
+from hotline.steps import in_parts
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +62,11 @@ async def load_roster(conn: AsyncConnection, since: datetime | None = None,
     if staff is not None:
         wq = wq.where(shifts_table.c.counselor_id.in_(staff))
         q = q.where(shift_overrides.c.counselor_id.in_(staff))
-    rows = (await conn.execute(wq)).all()
     weekly: list[shifts.WeeklyShift] = []
-    for at in range(0, len(rows), _SHIFTS_PART):
-        if at:
-            await asyncio.sleep(0)
+    async for part in in_parts((await conn.execute(wq)).all(), _SHIFTS_PART):
         weekly += [shifts.WeeklyShift(staff_id=r.counselor_id, weekday=r.weekday,
                                       start=minute(r.start_minute), end=minute(r.end_minute),
-                                      tz=r.tz) for r in rows[at:at + _SHIFTS_PART]]
+                                      tz=r.tz) for r in part]
     if since is not None:
         q = q.where(shift_overrides.c.ends_at > since)
     overrides = tuple(
@@ -115,14 +112,22 @@ async def profiles(conn: AsyncConnection, at: datetime, only: int | None = None,
     if roster is None:
         roster = await load_roster(conn, since=at, staff=None if only is None else (only,))
     out = []
-    for n, p in enumerate(await roster_people.active(conn, only)):
-        if n and not n % WINDOWS_PART:
-            # 1,000 windows in one step held the loop 15-22 ms at a surge (bench/README.md).
-            await asyncio.sleep(0)
-        start, end = window_ms(roster, p.id, at)
-        out.append(StaffProfile(
-            id=p.id, shift_start_ms=start, shift_end_ms=end, max_chats=p.max_chats,
-            languages=p.languages, channels=p.channels, skills=p.specialisms))
+    # 1,000 windows in one step held the loop 15-22 ms at a surge (bench/README.md).
+    async for part in in_parts(await roster_people.active(conn, only), WINDOWS_PART):
+        for p in part:
+            start, end = window_ms(roster, p.id, at)
+            out.append(StaffProfile(
+                id=p.id, shift_start_ms=start, shift_end_ms=end, max_chats=p.max_chats,
+                languages=p.languages, channels=p.channels, skills=p.specialisms))
+    return out
+
+
+async def intervals_of(roster: shifts.Roster, ids: Sequence[int], start: datetime,
+                       end: datetime) -> dict[int, list[shifts.Interval]]:
+    """Each of `ids`' on-shift intervals within [start, end), WINDOWS_PART people a step."""
+    out: dict[int, list[shifts.Interval]] = {}
+    async for part in in_parts(ids, WINDOWS_PART):
+        out.update((i, shifts.intervals(roster, i, start, end)) for i in part)
     return out
 
 
@@ -169,13 +174,10 @@ def edge_found(deps: Deps, at: datetime, edge: datetime | None) -> None:
 async def edge_of(roster: shifts.Roster, at: datetime) -> datetime | None:
     """shifts.next_edge, WINDOWS_PART people a step (700 on the roster took 13-14 ms in one:
     the shift-edge job's every pass)."""
-    ids = sorted(shifts.staff_ids(roster))
     best: datetime | None = None
-    for n in range(0, len(ids), WINDOWS_PART):
-        if n:
-            await asyncio.sleep(0)
+    async for part in in_parts(sorted(shifts.staff_ids(roster)), WINDOWS_PART):
         found = shifts.next_edge(roster, at, shifts.HORIZON if best is None else best - at,
-                                 among=ids[n:n + WINDOWS_PART])
+                                 among=part)
         if found is not None:
             best = found  # never later than best: the horizon ended there
     return best

@@ -348,16 +348,22 @@ def uncovered(roster: Roster, staff: Iterable[int], start: datetime, end: dateti
     """The parts of [start, end) when none of `staff` is on shift: sorted, merged."""
     lo, hi = _aware_utc(start, "start"), _aware_utc(end, "end")
     plans = roster._plans
+    return uncovered_by((_effective(plans[i], lo, hi) for i in staff if i in plans), lo, hi)
+
+
+def uncovered_by(spans: Iterable[Sequence[Interval]], start: datetime, end: datetime
+                 ) -> list[Interval]:
+    """The parts of [start, end) in none of `spans`, each one person's on-shift intervals
+    within it (as `intervals` gives them): a caller asking about many groups of the same
+    people works each person's intervals out once."""
+    lo, hi = _aware_utc(start, "start"), _aware_utc(end, "end")
     covered: list[Interval] = []
-    for i in staff:
-        if (plan := plans.get(i)) is None:
-            continue
-        spans = _effective(plan, lo, hi)
-        if spans and spans[0] == (lo, hi):
+    for one in spans:
+        if one and one[0] == (lo, hi):
             # One person on for all of it: nobody else can change the answer (the cover-ahead
             # read asks this for 1,000 people per language and channel).
             return []
-        covered += spans
+        covered += one
     return _subtract([(lo, hi)], _merge(covered)) if hi > lo else []
 
 

@@ -5,7 +5,6 @@ names, who follows the roster, and what each active person serves. The staff roo
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hotline.staff.tables import counselors
+from hotline.steps import in_parts
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -74,13 +74,11 @@ async def active(conn: AsyncConnection, only: int | None = None, q: str = "") ->
         query = query.where(counselors.c.id == only)
     if q:
         query = query.where(_matches(q))
-    rows = (await conn.execute(query.order_by(counselors.c.name))).all()
     out = []
-    for at in range(0, len(rows), _PART):
-        if at:
-            # 1,000 people built in one step held the loop 6 ms, twice that under load.
-            await asyncio.sleep(0)
-        out += [_person(r) for r in rows[at:at + _PART]]
+    # 1,000 people built in one step held the loop 6 ms, twice that under load.
+    async for part in in_parts((await conn.execute(query.order_by(counselors.c.name))).all(),
+                               _PART):
+        out += [_person(r) for r in part]
     return out
 
 
