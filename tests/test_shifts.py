@@ -500,6 +500,30 @@ def test_property_next_edge_in_parts(roster: Roster, at: datetime, parts: int) -
     assert next_edge(roster, at) == min((f for f in found if f is not None), default=None)
 
 
+def _next_window_by_steps(roster: Roster, staff: int, at: datetime,
+                          horizon: timedelta) -> Interval | None:
+    """next_window as the definition reads: the window now, else the window of the first start
+    within the horizon."""
+    now = current_window(roster, staff, at)
+    if now is not None:
+        return now
+    ahead = intervals(roster, staff, at, at + horizon + TICK)
+    return current_window(roster, staff, ahead[0][0]) if ahead else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(rosters, moments, st.integers(1, 10 * 96), st.sets(st.integers(1, 5)))
+def test_property_next_window_in_one_pass(roster: Roster, at: datetime, quarters: int,
+                                          always: set[int]) -> None:
+    """next_window reads the roster once over all the time either answer can reach (routing
+    asks it of every counselor at every re-sync): the same window as step by step."""
+    roster = Roster(roster.shifts, roster.overrides, always=frozenset(always))
+    horizon = quarters * QUARTER
+    for staff in range(1, 6):
+        assert next_window(roster, staff, at, horizon) == _next_window_by_steps(
+            roster, staff, at, horizon)
+
+
 @settings(max_examples=200, deadline=None)
 @given(rosters, moments, st.integers(1, 3 * 96), st.sets(st.integers(1, 5)))
 def test_property_uncovered_from_each_persons_intervals(

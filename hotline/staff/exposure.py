@@ -17,6 +17,7 @@ from hotline.deps import Deps
 from hotline.domain import exposure, shifts
 from hotline.domain.exposure import Caps, Totals
 from hotline.staff import exposure_store as q
+from hotline.steps import in_parts
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,10 @@ async def totals_of(deps: Deps, counselor_ids: list[int], now: datetime) -> dict
     # pass's read of everyone held the loop 95 ms in one step at 1,000 on the roster.
     async with deps.reads.connect() as conn:
         roster = await staffing.load_roster(conn, since=now, staff=few)
-        for cid in counselor_ids:
-            by_start.setdefault(_shift_start(roster, cid, now, hours), []).append(cid)
+        # 1,000 windows in one step held the loop 88-140 ms in the rostered surge bench.
+        async for part in in_parts(counselor_ids, staffing.WINDOWS_PART):
+            for cid in part:
+                by_start.setdefault(_shift_start(roster, cid, now, hours), []).append(cid)
         sums: dict[int, dict[str, int]] = {}
         for since, ids in by_start.items():
             sums.update(await q.sums_of_since(conn, ids, since))
