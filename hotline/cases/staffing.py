@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 
 # An open-ended window (someone not rostered, no time off near): the epoch to far ahead.
 ALWAYS = (0, 2**50)
-# Routing profiles worked out in one step of the loop (each a shift window: ~4 us, more with
-# a rota).
-WINDOWS_PART = 200
+# Shift windows worked out in one step of the loop: someone on a weekly rota costs 25-75 us
+# (a few us off it), twice that on a loaded machine, where 200 a step held the loop 20-50 ms
+# in the rostered surge bench (bench/roster_bench.py measures each read alone).
+WINDOWS_PART = 50
 # Weekly shifts built in one step of the loop (5,000, a floor of 1,000 on the roster, took
 # 25-30 ms in one).
 _SHIFTS_PART = 500
