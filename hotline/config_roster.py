@@ -7,7 +7,7 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hotline.domain import shifts
+from hotline.domain import shift_text
 from hotline.domain.errors import ConfigError
 
 
@@ -66,14 +66,14 @@ def parse_roster(raw: Any) -> RosterConfig:
         if not isinstance(days, list) or not all(isinstance(d, str) for d in days):
             raise ConfigError(f"{where}.days: expected a list like [\"mon\", \"tue\"]")
         try:
-            parsed_days = shifts.parse_weekdays(days)
+            parsed_days = shift_text.parse_weekdays(days)
         except ValueError as err:
             raise ConfigError(f"{where}.days: {err}") from None
         times = []
         for key in ("start", "end"):
             value = e.get(key)
             try:
-                times.append(shifts.parse_hhmm(value if isinstance(value, str) else "",
+                times.append(shift_text.parse_hhmm(value if isinstance(value, str) else "",
                                                as_end=key == "end"))
             except ValueError:
                 raise ConfigError(f"{where}.{key}: expected HH:MM, got {value!r}") from None

@@ -26,7 +26,7 @@ from hotline.cases import staffing
 from hotline.cases.tables import alerts
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel
-from hotline.domain.shifts import DAY_NAMES
+from hotline.domain.shift_text import DAY_NAMES
 from hotline.domain.staff import Role
 from hotline.staff import accounts as staff_store
 from hotline.staff.tables import counselors

@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from hotline.callbacks import service as callback
 from hotline.cases import handover
-from hotline.domain import intake, shifts
+from hotline.domain import intake, shift_text, shifts
 from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Channel, Urgency
 from hotline.domain.routing import Presence
@@ -102,7 +102,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "reason": st.sampled_from([*handover.REASONS, *shifts.OVERRIDE_REASONS, *BAN_REASONS]),
     "urgency": st.sampled_from([u.value for u in Urgency]),
     "override_capacity": st.booleans(),
-    "days": st.one_of(st.lists(st.sampled_from([*shifts.DAY_NAMES, "daily", "weekdays",
+    "days": st.one_of(st.lists(st.sampled_from([*shift_text.DAY_NAMES, "daily", "weekdays",
                                                 "weekends", "MON", "mon "]), max_size=11),
                       st.lists(any_json, max_size=3)),
     "start": st.one_of(st.sampled_from(["09:00", "00:00", "23:59", "24:00", "9:00"]), times),

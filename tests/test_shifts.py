@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hotline.domain.shift_text import parse_hhmm, parse_weekdays
 from hotline.domain.shifts import (
     LOOKAROUND,
     OVERRIDE_REASONS,
@@ -23,8 +24,6 @@ from hotline.domain.shifts import (
     next_window,
     on_shift,
     on_shift_at,
-    parse_hhmm,
-    parse_weekdays,
     reason_fits,
     staff_ids,
     uncovered,

@@ -10,7 +10,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from hotline.cases import caseview, casework, handover, urgency
-from hotline.domain import intake, shifts
+from hotline.domain import intake, shift_text, shifts
 from hotline.domain.bans import REASONS as BAN_REASONS
 from hotline.domain.conversation import Urgency
 from hotline.domain.staff import Role
@@ -129,7 +129,7 @@ async def roster_page(request: web.Request) -> web.Response:
     if not _is_lead(ctx):
         return _forbidden(request, ctx)
     ctx.update(override_reasons=shifts.OVERRIDE_REASONS,
-               default_tz=request.app[DEPS].config.roster.timezone, weekdays=shifts.DAY_NAMES)
+               default_tz=request.app[DEPS].config.roster.timezone, weekdays=shift_text.DAY_NAMES)
     return aiohttp_jinja2.render_template("console/roster.html", request, ctx)
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from hotline.cases import cover, roster, roster_lists
 from hotline.cases.paging import BadCursor
-from hotline.domain import policy, shifts
+from hotline.domain import policy, shift_text, shifts
 from hotline.domain.staff import Staff
 from hotline.staff import accounts as staff_store
 from hotline.staff import roster_people
@@ -170,13 +170,13 @@ async def add_shift(request: web.Request) -> web.Response:
         raise json_error(400, "days: expected a list of mon..sun, daily, weekdays or weekends",
                          field="days")
     try:
-        weekdays = shifts.parse_weekdays(days)
+        weekdays = shift_text.parse_weekdays(days)
     except ValueError as e:
         raise json_error(400, f"days: {e}", field="days") from None
     times = []
     for name in ("start", "end"):
         try:
-            times.append(shifts.parse_hhmm(field_str(body, name, 5), as_end=name == "end"))
+            times.append(shift_text.parse_hhmm(field_str(body, name, 5), as_end=name == "end"))
         except ValueError as e:
             raise json_error(400, f"{name}: {e}", field=name) from None
     start, end = times

@@ -19,7 +19,7 @@ from hotline.cases import staffing
 from hotline.cases.paging import BadCursor
 from hotline.cases.tables import shift_overrides
 from hotline.cases.tables import shifts as shifts_table
-from hotline.domain import shifts
+from hotline.domain import shift_text, shifts
 from hotline.staff import accounts as staff_store
 from hotline.staff import roster_people
 from hotline.steps import in_parts
@@ -78,7 +78,7 @@ async def shift_page(conn: AsyncConnection, q: str, limit: int, after: str | Non
     names = await staff_store.names(conn, sorted({r.counselor_id for r in page}))
     last = page[-1] if len(rows) > limit else None
     return Rows([{"id": r.id, "counselor_id": r.counselor_id, "name": names.get(r.counselor_id),
-                  "day": shifts.DAY_NAMES[r.weekday], "start": _hhmm(r.start_minute),
+                  "day": shift_text.DAY_NAMES[r.weekday], "start": _hhmm(r.start_minute),
                   "end": _hhmm(r.end_minute), "tz": r.tz} for r in page], int(total),
                 None if last is None else
                 f"{last.counselor_id}.{last.weekday}.{last.start_minute}.{last.id}")

@@ -11,7 +11,7 @@ from aiohttp import web
 from hotline.cases import casework
 from hotline.domain.exposure import Standing
 from hotline.domain.holidays import KINDS, Holiday
-from hotline.domain.shifts import parse_hhmm
+from hotline.domain.shift_text import parse_hhmm
 from hotline.staff import calendar, debriefs, exposure
 from hotline.staff.auth import require_staff
 from hotline.web.appkeys import DEPS
