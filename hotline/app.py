@@ -59,8 +59,8 @@ from hotline.prompts import Prompts
 from hotline.reports import api as reports_api
 from hotline.reports import pages as reports_pages
 from hotline.staff import api as staff_api
+from hotline.staff import auth, upkeep, wellbeing_api
 from hotline.staff import pages as staff_pages
-from hotline.staff import upkeep, wellbeing_api
 from hotline.staff.guard import guard
 from hotline.staff.throttle_store import Throttle
 from hotline.stores.live.client import open_client
@@ -304,6 +304,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/", _root)
     # After every cleanup context has started (on_startup runs those first).
     app.on_startup.append(_freeze_heap)
+    app.on_startup.append(_ready_for_logins)
     return app
 
 
@@ -323,6 +324,11 @@ async def _freeze_heap(_app: web.Application) -> None:
     # almost all they allocate without cycles, so a larger threshold collects rarely, each
     # collection a few ms at most.
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)
+
+
+async def _ready_for_logins(_app: web.Application) -> None:
+    # Before the first login, so that the first unknown name is not slower than the rest.
+    await asyncio.get_running_loop().run_in_executor(None, auth.dummy_hash)
 
 
 async def _root(_request: web.Request) -> web.StreamResponse:

@@ -9,6 +9,7 @@ one, an Origin equal to ours. See docs/console.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,9 +32,6 @@ from hotline.web.appkeys import CONFIG, DEPS
 COOKIE = "hl_staff"
 LOGIN_CSRF_COOKIE = "hl_login"
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
-# A hash of a random password, verified against when the name is unknown, so timing does not
-# tell which names exist.
-_DUMMY_HASH = _HASHER.hash(new_token())
 # Sessions are touched at most this often (one UPDATE per minute, not per request).
 _TOUCH_EVERY = timedelta(seconds=60)
 
@@ -45,11 +43,19 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
+@functools.cache
+def dummy_hash() -> str:
+    """A hash of a random password, verified against when the name is unknown, so timing does
+    not tell which names exist. Made when the server starts (app.py), not at import: every
+    CLI command imports this module, and one argon2 hash takes 170 ms."""
+    return _HASHER.hash(new_token())
+
+
 async def verify_password(stored_hash: str | None, password: str) -> bool:
     """Check a password off the event loop (argon2 is deliberately slow)."""
     def _check() -> bool:
         try:
-            return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+            return _HASHER.verify(stored_hash or dummy_hash(), password) and stored_hash is not None
         except (VerificationError, InvalidHashError):
             return False
     return await asyncio.get_running_loop().run_in_executor(None, _check)
