@@ -11,7 +11,8 @@ import math
 import secrets
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,28 @@ async def stall_ticker() -> AsyncIterator[list[float]]:
     finally:
         stop.set()
         await ticker
+
+
+async def measure_reads(label: str, read: Callable[[], Awaitable[object]], reads: int,
+                        worst: list[float], before: Callable[[], object] | None = None
+                        ) -> None:
+    """Run `read` `reads` times beside stall_ticker's `worst` (`before` each time, untimed)
+    and print its time and the loop's longest stall meanwhile: p50 and max."""
+    took, stalls = [], []
+    for _ in range(reads):
+        if before is not None:
+            before()
+        await asyncio.sleep(0.01)
+        worst[0] = 0.0
+        began = time.perf_counter()
+        await read()
+        took.append((time.perf_counter() - began) * 1000)
+        stalls.append(worst[0] * 1000)
+    took.sort()
+    stalls.sort()
+    print(f"  {label:19} p50 {percentile(took, 50):6.1f} ms  max {took[-1]:6.1f} ms   "
+          f"loop's longest stall p50 {percentile(stalls, 50):5.1f} ms  "
+          f"max {stalls[-1]:5.1f} ms")
 
 
 def percentile(sorted_values: list[float], p: float) -> float:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import time
 from datetime import UTC, datetime, timedelta
 
-from _support import bench_servers, make_config, percentile, stall_ticker
+from _support import bench_servers, make_config, measure_reads, stall_ticker
 from sqlalchemy import insert, select
 
 from hotline.cases import floorview, staffing
@@ -64,28 +63,22 @@ async def main(database: str, reads: int) -> None:
 async def _reads(deps: Deps, reads: int, worst: list[float]) -> None:
     """Each way of reading the floor, `reads` times, twice, alternating. The baseline sleeps
     20 ms instead of reading: its stall is the loop's own."""
-    for label in ("baseline: a sleep", "edge worked out", "edge from the job") * 2:
-        took, stalls = [], []
-        for _ in range(reads):
-            now = datetime.now(UTC)
-            if label == "edge from the job":
-                staffing.edge_found(deps, now, now + timedelta(minutes=30))
-            else:
-                staffing.forget_edge(deps)
-            await asyncio.sleep(0.01)
-            worst[0] = 0.0
-            began = time.perf_counter()
-            if label == "baseline: a sleep":
-                await asyncio.sleep(0.02)
-            else:
-                await floorview.floor(deps, 50)
-            took.append((time.perf_counter() - began) * 1000)
-            stalls.append(worst[0] * 1000)
-        took.sort()
-        stalls.sort()
-        print(f"  {label:17} read p50 {percentile(took, 50):6.1f} ms  "
-              f"max {took[-1]:6.1f} ms   loop's longest stall p50 "
-              f"{percentile(stalls, 50):5.1f} ms  max {stalls[-1]:5.1f} ms")
+    def from_job() -> None:
+        now = datetime.now(UTC)
+        staffing.edge_found(deps, now, now + timedelta(minutes=30))
+
+    async def sleep() -> None:
+        await asyncio.sleep(0.02)
+
+    async def floor() -> None:
+        await floorview.floor(deps, 50)
+
+    for _ in range(2):
+        await measure_reads("baseline: a sleep", sleep, reads, worst,
+                            lambda: staffing.forget_edge(deps))
+        await measure_reads("edge worked out", floor, reads, worst,
+                            lambda: staffing.forget_edge(deps))
+        await measure_reads("edge from the job", floor, reads, worst, from_job)
 
 
 if __name__ == "__main__":

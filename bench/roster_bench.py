@@ -21,11 +21,10 @@ import argparse
 import asyncio
 import gc
 import os
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from _support import bench_servers, make_config, percentile, stall_ticker
+from _support import bench_servers, make_config, measure_reads, stall_ticker
 from _surge_floor import seed
 
 from hotline.app import GC_YOUNG_THRESHOLD
@@ -79,24 +78,7 @@ async def main(database: str, reads: int) -> None:
             async with stall_ticker() as worst:
                 for _ in range(2):
                     for label, read in _reads(deps).items():
-                        await _measure(label, read, reads, worst)
-
-
-async def _measure(label: str, read: Callable[[], Awaitable[object]], reads: int,
-                   worst: list[float]) -> None:
-    took, stalls = [], []
-    for _ in range(reads):
-        await asyncio.sleep(0.01)
-        worst[0] = 0.0
-        began = time.perf_counter()
-        await read()
-        took.append((time.perf_counter() - began) * 1000)
-        stalls.append(worst[0] * 1000)
-    took.sort()
-    stalls.sort()
-    print(f"  {label:19} p50 {percentile(took, 50):6.1f} ms  max {took[-1]:6.1f} ms   "
-          f"loop's longest stall p50 {percentile(stalls, 50):5.1f} ms  "
-          f"max {stalls[-1]:5.1f} ms")
+                        await measure_reads(label, read, reads, worst)
 
 
 if __name__ == "__main__":
