@@ -8,7 +8,6 @@ shift. SQL stays the truth; `rebuild` restores this state from it. See docs/stor
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from hotline.cases.live_records import (
 )
 from hotline.domain.conversation import Channel, queue_score
 from hotline.domain.routing import Presence, RoutingRules, StaffState
+from hotline.steps import in_parts
 from hotline.stores.live.keys import (
     DECLINED_TTL_S,
     EVENT_LOG_MAXLEN,
@@ -323,12 +323,10 @@ class LiveStore:
         found: Any = await self._run("staff")
         rows = sorted(found, key=lambda r: int(r[0]))
         out: list[StaffState] = []
-        for start in range(0, len(rows), _DECODE_PART):
-            if start:
-                await asyncio.sleep(0)
+        async for part in in_parts(rows, _DECODE_PART):
             out += [staff_state(int(aid), dict(zip(flat[::2], flat[1::2], strict=True)),
                                 int(float(beat)), int(load))
-                    for aid, flat, beat, load in rows[start:start + _DECODE_PART]]
+                    for aid, flat, beat, load in part]
         return out
 
     # --- rebuild from SQL ---
