@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
 
@@ -14,6 +15,9 @@ from hotline.cases.tables import conversations
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
+
+# Each test migrates from nothing to an older revision before the one it checks.
+pytestmark = pytest.mark.empty_database
 
 
 def _revision() -> Any:

@@ -197,6 +197,7 @@ def _has_column(sync: Connection) -> bool:
     return "ui_language" in {c["name"] for c in inspect(sync).get_columns("counselors")}
 
 
+@pytest.mark.empty_database
 async def test_migration_0018_adds_ui_language_and_reverses(database: Database) -> None:
     rev = migration_module("0018_staff_ui_language.py")
     assert rev.revision == "0018"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +20,9 @@ from hotline.staff.tables import counselor_phones, counselors, staff_sessions
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
+
+# Each test migrates from nothing to an older revision before the one it checks.
+pytestmark = pytest.mark.empty_database
 
 
 def _revision() -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
@@ -16,6 +17,9 @@ from hotline.evidence.tables import evidence, evidence_matches
 from hotline.stores.sql.engine import _alembic_config, migrate, open_engine
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
+
+# Each test migrates from nothing to an older revision before the one it checks.
+pytestmark = pytest.mark.empty_database
 
 A = "f" * 64
 NEAR = "f" * 63 + "0"  # 4 bits from A

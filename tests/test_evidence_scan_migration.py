@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection
 
@@ -15,6 +16,9 @@ from hotline.evidence.tables import evidence
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
+
+# Each test migrates from nothing to an older revision before the one it checks.
+pytestmark = pytest.mark.empty_database
 
 
 def _revision() -> Any:

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 
 from hotline.stores.sql.engine import migrate, open_engine
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
+
+# Each test migrates from nothing to an older revision before the one it checks.
+pytestmark = pytest.mark.empty_database
 
 
 def _shape(sync: Connection) -> tuple[bool, bool, bool]:

@@ -9,6 +9,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.engine import Connection
 
@@ -27,6 +28,9 @@ from tests.helpers import (
     upgrade_to,
 )
 from tests.service_deps import open_deps
+
+# Each test migrates from nothing to an older revision before the one it checks.
+pytestmark = pytest.mark.empty_database
 
 
 def _revision() -> Any:

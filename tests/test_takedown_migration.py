@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -17,6 +18,9 @@ from hotline.stores.sql.engine import migrate, open_engine
 from hotline.takedown import tables as _tables  # noqa: F401  (registers them)
 from tests.conftest import Database
 from tests.helpers import down_then_up, migration_module, schema_diffs, upgrade_to
+
+# Each test migrates from nothing to an older revision before the one it checks.
+pytestmark = pytest.mark.empty_database
 
 NAMES = tuple(t for t in metadata.tables if t.startswith("takedown_"))
 
