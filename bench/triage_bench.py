@@ -85,7 +85,7 @@ def _per_message_us(fn: Callable[[str], object], texts: Sequence[str], rounds: i
 def cost(examples: Sequence[tc.Example], rules: TriageRules, rounds: int) -> None:
     def prefilter(text: str) -> bool:
         t = normalise(text)
-        return rules.prefilter.may_match(t, t.replace(" ", ""))
+        return rules.compiled.prefilter.may_match(t, t.replace(" ", ""))
 
     def full(text: str) -> object:
         return triage(NONE, (text,), rules)

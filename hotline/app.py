@@ -303,6 +303,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
     # After every cleanup context has started (on_startup runs those first).
+    app.on_startup.append(_ready_for_messages)
     app.on_startup.append(_freeze_heap)
     app.on_startup.append(_ready_for_logins)
     return app
@@ -324,6 +325,13 @@ async def _freeze_heap(_app: web.Application) -> None:
     # almost all they allocate without cycles, so a larger threshold collects rarely, each
     # collection a few ms at most.
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)
+
+
+async def _ready_for_messages(app: web.Application) -> None:
+    # Triage's phrases are compiled on first use (0.2-0.3 s): here, not on a victim's first
+    # message, and before the heap is frozen, since they live as long as the process.
+    triage = app[CONFIG].triage
+    await asyncio.get_running_loop().run_in_executor(None, lambda: triage.compiled)
 
 
 async def _ready_for_logins(_app: web.Application) -> None:

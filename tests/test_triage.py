@@ -402,7 +402,7 @@ _PIECES = [
 def test_the_prefilter_never_changes_the_result(pieces: list[str], sep: str) -> None:
     text = sep.join(pieces)
     quick = triage(IntakeAnswers(), (text,), RULES)
-    slow = findings([normalise(text)], RULES.index)
+    slow = findings([normalise(text)], RULES.compiled.index)
     assert {(f.signal, f.certainty) for f in quick.findings} == {
         (f.signal, f.certainty) for f in slow}
 
@@ -417,4 +417,4 @@ def test_the_prefilter_never_changes_the_result(pieces: list[str], sep: str) -> 
 ])
 def test_prefilter(text: str, fires: bool) -> None:
     t = normalise(text)
-    assert RULES.prefilter.may_match(t, t.replace(" ", "")) == fires
+    assert RULES.compiled.prefilter.may_match(t, t.replace(" ", "")) == fires
