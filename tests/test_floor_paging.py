@@ -87,6 +87,9 @@ async def test_queue_pages_give_every_case_once_in_queue_order(app_runner: AppRu
         assert len(page["waiting"]) <= 50
         assert page["total"] == WAITING
         assert sum(page["by_urgency"].values()) == WAITING
+        # Whom the page's offers are out to, by name (the console shows the name).
+        assert page["names"] == {str(w["offered_to"]): "mina"
+                                 for w in page["waiting"] if w["offered_to"]}
         seen += page["waiting"]
         if page["next"] is None:
             break

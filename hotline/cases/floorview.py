@@ -96,12 +96,16 @@ async def _queue(deps: Deps, key: tuple[int, Cursor | None]) -> _SharedPage:
     limit, cursor = key
     page: QueuePage = await paging.page(deps.redis, deps.keys, limit, cursor)
     now = now_ms()
+    # Who each offer is out to, by name: a counselor reads "offered to Mina", not "#12".
+    offered = sorted({to for _, to in page.items if to is not None})
     async with deps.engine.connect() as conn:
         reasons = await convs.reasons_of(conn, [w.conversation_id for w, _ in page.items])
+        names = await staff_store.names(conn, offered)
     data = {"waiting": [waiting_json(w, to, now, reasons.get(w.conversation_id, ()))
                         for w, to in page.items],
             "total": page.total, "by_urgency": page.by_urgency,
-            "next": page.next.encode() if page.next else None}
+            "next": page.next.encode() if page.next else None,
+            "names": {str(i): n for i, n in names.items()}}
     return _SharedPage(data, json.dumps(data).encode())
 
 

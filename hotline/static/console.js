@@ -92,7 +92,7 @@
       cell(tr, H.clockEl(now - w.waited_seconds * 1000)).className = "waited";
       cell(tr, w.offered_to === null || w.offered_to === undefined ? ""
         : w.offered_to === me ? T("floor.offered_to_you")
-        : T("floor.offered_to", {who: "#" + w.offered_to}));
+        : T("floor.offered_to", {who: (page.names || {})[w.offered_to] || "#" + w.offered_to}));
       cell(tr, H.button(T("floor.take"), function () { take(w.id); }));
       tbody.appendChild(tr);
     });
