@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import AppRunner
@@ -110,6 +111,7 @@ async def test_an_open_data_folder_is_made_private_at_start(tmp_path: Path,
     assert s.terminate() == 0, s.output()
 
 
+@pytest.mark.empty_database  # the app creates the database file: that is what is checked
 async def test_the_app_in_process_creates_its_database_private(app_runner: AppRunner) -> None:
     """Without `hotline serve`'s umask too (the app as the tests and other hosts run it)."""
     data = app_runner.config.data_path
