@@ -126,6 +126,9 @@ async def test_an_offer_is_accepted_from_a_case_page_and_a_reassignment_locks_th
     second = await _victim_writes(browser, site, problems, "누가 제 영상을 올렸어요", "v2")
     offer = mina.locator("#offers-list li")
     await expect(offer).to_have_count(1)
+    # Jun's queue names whom the case is offered to (it said "#<id>" for a colleague).
+    await expect(jun.locator("#queue tbody tr")).to_contain_text(
+        [w("floor.offered_to", who="mina")])
     await expect(offer.locator(".countdown")).to_have_text(re.compile(r"\d"))
     await expect(mina).to_have_title(re.compile(re.escape(w("floor.new_offer_title", n=1,
                                                              title=""))))
