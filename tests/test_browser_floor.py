@@ -96,6 +96,9 @@ async def test_a_roster_edit_for_another_day_keeps_todays_chat(
     await form.get_by_role("button", name="Add override").click()
     await expect(form.locator(".result")).to_have_text("Saved.")
     assert dialogs == []
+    # Listed once the page has read the roster again. Waiting for it also lets the page settle
+    # before the next click: a run under load once saw that click submit nothing.
+    await expect(lead.locator("#override-entries tbody tr")).to_have_count(1)
     # Today's chat stays hers, on both sides.
     await expect(mina.locator("#case-status")).to_have_text("in conversation")
     await _still_marked(mina)
