@@ -239,8 +239,7 @@ async def floor_page(request: web.Request) -> web.Response:
         if part == "unassigned":
             found = await floorview.queue(deps, limit, after)
             page = {"items": found["waiting"], "total": found["total"], "next": found["next"],
-                    "names": await floorview.staff_names(
-                        deps, [w["offered_to"] for w in found["waiting"]])}
+                    "names": found["names"]}
         elif part == "active":
             page = await floorview.active(deps, limit, after)
             page["names"] = await floorview.staff_names(

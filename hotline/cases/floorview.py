@@ -105,7 +105,7 @@ async def _queue(deps: Deps, key: tuple[int, Cursor | None]) -> _SharedPage:
                         for w, to in page.items],
             "total": page.total, "by_urgency": page.by_urgency,
             "next": page.next.encode() if page.next else None,
-            "names": {str(i): n for i, n in names.items()}}
+            "names": _by_id(names)}
     return _SharedPage(data, json.dumps(data).encode())
 
 
@@ -203,8 +203,9 @@ async def floor(deps: Deps, limit: int) -> dict[str, Any]:
     waiting, staff, held, edge, counts = await asyncio.gather(
         queue(deps, limit, None), agents_json(deps, limit, 0), active(deps, limit, None),
         staff_profiles.next_edge(deps, now), summary(deps))
-    names = await staff_names(deps, [a["counselor"] for a in held["items"]]
-                              + [w["offered_to"] for w in waiting["waiting"]])
+    # Whom the waiting cases are offered to, the queue page names already.
+    names = {**waiting["names"],
+             **await staff_names(deps, [a["counselor"] for a in held["items"]])}
     counts.update(unassigned=waiting["total"], active=held["total"],
                   staff=staff["total"], present=staff["present"])
     return {"summary": counts,
@@ -222,4 +223,9 @@ async def staff_names(deps: Deps, ids: list[int | None]) -> dict[str, str]:
     if not wanted:
         return {}
     async with deps.engine.connect() as conn:
-        return {str(i): n for i, n in (await staff_store.names(conn, wanted)).items()}
+        return _by_id(await staff_store.names(conn, wanted))
+
+
+def _by_id(names: dict[int, str]) -> dict[str, str]:
+    """Names keyed as JSON keys them (the pages look them up by id as text)."""
+    return {str(i): n for i, n in names.items()}
