@@ -303,9 +303,8 @@ def create_app(config: Config) -> web.Application:
     app.router.add_static("/static", _HERE / "static")
     app.router.add_get("/", _root)
     # After every cleanup context has started (on_startup runs those first).
-    app.on_startup.append(_ready_for_messages)
+    app.on_startup.append(_warm_up)
     app.on_startup.append(_freeze_heap)
-    app.on_startup.append(_ready_for_logins)
     return app
 
 
@@ -327,16 +326,16 @@ async def _freeze_heap(_app: web.Application) -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 10)
 
 
-async def _ready_for_messages(app: web.Application) -> None:
-    # Triage's phrases are compiled on first use (0.2-0.3 s): here, not on a victim's first
-    # message, and before the heap is frozen, since they live as long as the process.
+async def _warm_up(app: web.Application) -> None:
+    # What is made on first use and then lives as long as the process, made here (off the
+    # loop, and before the heap is frozen): triage's phrases (0.2-0.3 s), not on a victim's
+    # first message; the unknown-name hash (170 ms), so that the first unknown name at login
+    # is not slower than the rest.
     triage = app[CONFIG].triage
-    await asyncio.get_running_loop().run_in_executor(None, lambda: triage.compiled)
 
-
-async def _ready_for_logins(_app: web.Application) -> None:
-    # Before the first login, so that the first unknown name is not slower than the rest.
-    await asyncio.get_running_loop().run_in_executor(None, auth.dummy_hash)
+    def make() -> tuple[object, str]:
+        return triage.compiled, auth.dummy_hash()
+    await asyncio.get_running_loop().run_in_executor(None, make)
 
 
 async def _root(_request: web.Request) -> web.StreamResponse:

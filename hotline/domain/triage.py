@@ -73,9 +73,8 @@ class IntakeAnswers:
 class Compiled:
     """A rule set's phrases, compiled once: triage runs on every inbound message."""
 
-    # Each signal's phrase matchers (fired, possible).
-    matchers: Matchers
-    # All of them (and the built-in companions and blockers) found in one pass per clause.
+    # Each signal's phrase matchers (fired, possible), all of them (and the built-in
+    # companions and blockers) found in one pass per clause.
     index: Index
     # Whether any phrase of any signal (or a sum of money) occurs at all (one regex each for
     # the normalised and the squeezed text, and one for money): most messages contain none
@@ -92,7 +91,7 @@ def _compile(keywords: tuple[tuple[Signal, tuple[str, ...]], ...],
         (s, matcher(fired.get(s, ()), _FINALS.get(s, "")),
          matcher(maybe.get(s, ()), _FINALS.get(s, "")))
         for s in Signal)
-    return Compiled(matchers, index(matchers), Prefilter.of(
+    return Compiled(index(matchers), Prefilter.of(
         (*(m for _s, *ms in matchers for m in ms), *PAIRED), (words.MONEY_ANCHOR,)))
 
 
