@@ -15,7 +15,10 @@ DIR/steps-<pid>-phase.txt and SIGUSR2 writes them (surge_bench marks its load ph
 With BENCH_GARBAGE=1 the phase's cyclic garbage is kept instead of freed (gc.DEBUG_SAVEALL)
 and counted at its end, by type and the frames by code, into DIR/garbage-<pid>.txt: what
 made the collector's work (the pauses it measures are then not the real ones).
-Bench-only: the server never imports this folder.
+With BENCH_GC_CENSUS=1 each collection first writes what it is about to walk (objects and the
+references they hold, by type) into DIR/census-<pid>.txt (its pauses then include that).
+BENCH_GC_THRESHOLD="5000,100,10" runs the server with those collector thresholds instead of
+its own. Bench-only: the server never imports this folder.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def _install(out_dir: str) -> None:
     steps: dict[str, list[float]] = {}
     pauses: dict[int, list[float]] = {}
     gc_began = [0.0]
+    gc_cpu = [0.0]
     young = [0]
     written = [time.monotonic()]
     out = [os.path.join(out_dir, f"steps-{os.getpid()}.txt")]
@@ -86,9 +90,10 @@ def _install(out_dir: str) -> None:
 
     def write() -> None:
         with open(out[0], "w") as f:
-            for gen, (n, total, longest, most, freed) in sorted(pauses.items()):
+            for gen, (n, total, longest, most, freed, cpu) in sorted(pauses.items()):
                 f.write(f"gc generation {gen}: {int(n)} collections, {total * 1000:.0f} ms, "
-                        f"longest {longest * 1000:.1f} ms; at most {int(most)} objects in "
+                        f"longest {longest * 1000:.1f} ms (the thread's CPU in it "
+                        f"{cpu * 1000:.1f} ms); at most {int(most)} objects in "
                         f"the generation, {int(freed)} collected in all\n")
             counts = zip(ITERATION_BOUNDS_MS, iterations, strict=True)
             f.write("loop iterations by the time their callbacks held the loop (ms, upper bound): "
@@ -127,6 +132,27 @@ def _install(out_dir: str) -> None:
         finally:
             polled[0] = time.perf_counter()
 
+    def census(generation: int, objects: list[Any]) -> None:
+        """What a collection is about to walk: its objects by type, and the references they
+        hold (a container's walk visits each), by type and for the largest ones."""
+        kinds: collections.Counter[str] = collections.Counter()
+        refs: collections.Counter[str] = collections.Counter()
+        largest: list[tuple[int, str]] = []
+        for o in objects:
+            kind = f"{type(o).__module__}.{type(o).__qualname__}"
+            n = len(gc.get_referents(o))
+            kinds[kind] += 1
+            refs[kind] += n
+            if n > 500:
+                largest.append((n, kind))
+        largest.sort(reverse=True)
+        with open(os.path.join(out_dir, f"census-{os.getpid()}.txt"), "a") as f:
+            f.write(f"generation {generation}: {len(objects)} objects, "
+                    f"{sum(refs.values())} references\n")
+            for kind, n in refs.most_common(15):
+                f.write(f"  {n:8d} refs {kinds[kind]:7d} objects  {kind}\n")
+            f.write("  largest: " + ", ".join(f"{k} {n}" for n, k in largest[:10]) + "\n")
+
     def tally() -> None:
         """The phase's cyclic garbage by type, and its frames by code."""
         gc.collect(0)
@@ -161,14 +187,21 @@ def _install(out_dir: str) -> None:
 
     def collected(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            young[0] = len(gc.get_objects(info["generation"]))
+            objects = gc.get_objects(info["generation"])
+            young[0] = len(objects)
+            if os.environ.get("BENCH_GC_CENSUS"):
+                census(info["generation"], objects)
+            del objects
             gc_began[0] = time.perf_counter()
+            gc_cpu[0] = time.thread_time()
             return
         took = time.perf_counter() - gc_began[0]
-        row = pauses.setdefault(info["generation"], [0, 0.0, 0.0, 0, 0])
+        cpu = time.thread_time() - gc_cpu[0]
+        row = pauses.setdefault(info["generation"], [0, 0.0, 0.0, 0, 0, 0.0])
         row[0] += 1
         row[1] += took
-        row[2] = max(row[2], took)
+        if took > row[2]:
+            row[2], row[5] = took, cpu
         row[3] = max(row[3], young[0])
         row[4] += info["collected"]
 
@@ -198,5 +231,19 @@ def _install(out_dir: str) -> None:
     atexit.register(write)
 
 
+def _thresholds(spec: str) -> None:
+    """BENCH_GC_THRESHOLD: the collector's thresholds to try ("5000,100,10"), in place of
+    those the server sets at start-up."""
+    values = tuple(int(x) for x in spec.split(","))
+    set_threshold = gc.set_threshold
+
+    def fixed(*_asked: int) -> None:
+        set_threshold(*values)
+
+    gc.set_threshold = fixed
+
+
 if (_dir := os.environ.get("BENCH_SLOW_STEPS")) and "serve" in sys.argv:
     _install(_dir)
+    if _spec := os.environ.get("BENCH_GC_THRESHOLD"):
+        _thresholds(_spec)
