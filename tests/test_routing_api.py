@@ -198,15 +198,19 @@ async def test_offer_timeout_returns_case_to_its_old_place_then_alerts_lead(
     assert await alerts_for(mina) == []
 
 
+# A pass with its coverage check reads every counselor; a wake between two (with_coverage
+# False) reads only those who could take a case (LiveStore.staff_states(free_only=True)).
+@pytest.mark.parametrize("with_coverage", [True, False], ids=["coverage-pass", "wake-pass"])
 @pytest.mark.parametrize("status", ["busy", "break"])
 async def test_busy_or_on_break_gets_no_offers_and_cannot_take(app_runner: AppRunner,
-                                                               status: str) -> None:
+                                                               status: str,
+                                                               with_coverage: bool) -> None:
     deps = deps_of(app_runner)
     await hold_jobs(deps, "router")
     mina = await staff(app_runner, "mina")
     await presence(mina, status)
     _v, cid = await victim(app_runner)
-    assert (await router.route_once(deps)).offered == []
+    assert (await router.route_once(deps, with_coverage=with_coverage)).offered == []
     assert await my_offers(mina) == []
     code, body = await take_next_status(mina)
     assert code == 409 and body["reason"] == "status"
@@ -216,7 +220,8 @@ async def test_busy_or_on_break_gets_no_offers_and_cannot_take(app_runner: AppRu
 
     # Back to available: the next pass offers it.
     await presence(mina, "available")
-    assert (await router.route_once(deps)).offered == [(cid, mina.id)]
+    assert (await router.route_once(deps, with_coverage=with_coverage)).offered == [
+        (cid, mina.id)]
 
 
 async def test_presence_rejects_unknown_status(app_runner: AppRunner) -> None:

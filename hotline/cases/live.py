@@ -317,10 +317,15 @@ class LiveStore:
             return None
         return staff_state(counselor_id, h, int(beat or 0), int(load or 0))
 
-    async def staff_states(self) -> list[StaffState]:
+    async def staff_states(self, free_only: bool = False, at_ms: int | None = None
+                           ) -> list[StaffState]:
         """A snapshot of every counselor's routing state (one script: staff.lua), decoded a
-        part at a time with the loop let go between parts (1,000 took 7 ms at once)."""
-        found: Any = await self._run("staff")
+        part at a time with the loop let go between parts (1,000 took 7 ms at once).
+        `free_only`: only those who could take some case at `at_ms` (routing.why_not with no
+        case and room left: `routing.full`), sifted in Redis, so a pass that only offers does
+        not read and decode a floor of counselors at capacity."""
+        found: Any = await (self._run("staff", "free", at_ms=at_ms) if free_only
+                            else self._run("staff"))
         rows = sorted(found, key=lambda r: int(r[0]))
         out: list[StaffState] = []
         async for part in in_parts(rows, _DECODE_PART):

@@ -158,8 +158,15 @@ async def route_once(deps: Deps, at_ms: int | None = None,
     await expire_offers(deps, at, report)
     offering = deps.rules.mode == RoutingMode.OFFER
     # One read of every counselor's state for both steps (1,000 hashes: a stall of the loop
-    # each time they are read and decoded).
-    people = await deps.live.staff_states() if offering or with_coverage else []
+    # each time they are read and decoded). A pass that only offers (every wake between two
+    # coverage checks: at a surge, several a second) reads only who could take a case, most
+    # often nobody.
+    if with_coverage:
+        people = await deps.live.staff_states()
+    elif offering:
+        people = await deps.live.staff_states(free_only=True, at_ms=at)
+    else:
+        people = []
     if offering:
         await make_offers(deps, at, report, people)
     if with_coverage:
