@@ -5,9 +5,10 @@ coverage. For each, its time and the event loop's longest stall meanwhile (a tic
 every 1 ms), next to the same ticker while the loop sleeps 20 ms (the baseline, same process):
 
 - a wake pass (`route_once` without coverage: offers only);
-- the counselors' read such a pass made before it read only the free (`staff_states()`), and
-  the read it makes now (`staff_states(free_only=True)`);
-- a pass with its coverage check (every counselor read).
+- a pass with its coverage check;
+- the read of every counselor that each pass made before (`staff_states()`), and the reads
+  they make now: the offers' (`staff_states(free_only=True)`) and the coverage worked out in
+  Redis for the floor's six language/channel groups (`coverage`).
 
 Then the same with one counselor in ten given room (a case closed), where the wake pass has
 people to offer to: the free read then returns 100 counselors.
@@ -26,15 +27,17 @@ import time
 from collections.abc import Awaitable, Callable
 
 from _support import bench_servers, make_config, measure_reads, stall_ticker
-from _surge_floor import MAX_CHATS, seed
+from _surge_floor import CHANNELS, MAX_CHATS, seed
 
 from hotline.app import GC_YOUNG_THRESHOLD
 from hotline.cases import router
 from hotline.cases.livesync import rebuild
 from hotline.deps import Deps
+from hotline.domain.conversation import Channel
 from tests.service_deps import open_deps
 
 COUNSELORS, LEADS, WAITING = 1_000, 5, 10_000
+GROUPS = [(lang, Channel(chan)) for lang in ("ko", "en") for chan in sorted(set(CHANNELS))]
 
 
 def _reads(deps: Deps) -> dict[str, Callable[[], Awaitable[object]]]:
@@ -44,9 +47,10 @@ def _reads(deps: Deps) -> dict[str, Callable[[], Awaitable[object]]]:
     return {
         "baseline: a sleep": sleep,
         "wake pass": lambda: router.route_once(deps, with_coverage=False),
+        "coverage pass": lambda: router.route_once(deps),
         "every counselor": deps.live.staff_states,
         "the free only": lambda: deps.live.staff_states(free_only=True),
-        "coverage pass": lambda: router.route_once(deps),
+        "coverage in Redis": lambda: deps.live.coverage(GROUPS),
     }
 
 

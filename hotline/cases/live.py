@@ -18,23 +18,11 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
-from hotline.cases.live_records import (
-    ClaimResult,
-    Held,
-    StaffProfile,
-    Waiting,
-    bar,
-    staff_state,
-)
+from hotline.cases.live_records import ClaimResult, Held, StaffProfile, Waiting, bar, staff_state
 from hotline.domain.conversation import Channel, queue_score
-from hotline.domain.routing import Presence, RoutingRules, StaffState
+from hotline.domain.routing import Coverage, Presence, RoutingRules, StaffState
 from hotline.steps import in_parts
-from hotline.stores.live.keys import (
-    DECLINED_TTL_S,
-    EVENT_LOG_MAXLEN,
-    FLOOD_ORIGIN_TTL_S,
-    Keys,
-)
+from hotline.stores.live.keys import DECLINED_TTL_S, EVENT_LOG_MAXLEN, FLOOD_ORIGIN_TTL_S, Keys
 
 # Counselors' states decoded at once by staff_states before it lets the loop go.
 _DECODE_PART = 250
@@ -59,7 +47,8 @@ class LiveStore:
         lib = _lua("lib.lua")
         self._scripts = {name: redis.register_script(lib + "\n" + _lua(f"{name}.lua"))
                          for name in ("take_next", "claim", "offer", "accept", "unoffer",
-                                      "release", "reassign", "place", "staff", "admit")}
+                                      "release", "reassign", "place", "staff", "admit",
+                                      "coverage")}
 
     def _base(self, at_ms: int | None) -> list[EncodableT]:
         return [self.keys.base, at_ms if at_ms is not None else now_ms(),
@@ -319,19 +308,29 @@ class LiveStore:
 
     async def staff_states(self, free_only: bool = False, at_ms: int | None = None
                            ) -> list[StaffState]:
-        """A snapshot of every counselor's routing state (one script: staff.lua), decoded a
-        part at a time with the loop let go between parts (1,000 took 7 ms at once).
-        `free_only`: only those who could take some case at `at_ms` (routing.why_not with no
-        case and room left: `routing.full`), sifted in Redis, so a pass that only offers does
-        not read and decode a floor of counselors at capacity."""
-        found: Any = await (self._run("staff", "free", at_ms=at_ms) if free_only
-                            else self._run("staff"))
+        """Every counselor's routing state (staff.lua), decoded a part at a time (1,000 took
+        7 ms at once); `free_only`: those who could take some case at `at_ms` (routing.why_not
+        with no case, and not routing.full), sifted in Redis."""
+        found: Any = await self._run("staff", *(["free"] if free_only else []), at_ms=at_ms)
         rows = sorted(found, key=lambda r: int(r[0]))
         out: list[StaffState] = []
         async for part in in_parts(rows, _DECODE_PART):
             out += [staff_state(int(aid), dict(zip(flat[::2], flat[1::2], strict=True)),
                                 int(float(beat)), int(load))
                     for aid, flat, beat, load in part]
+        return out
+
+    async def coverage(self, groups: Sequence[tuple[str, Channel]], at_ms: int | None = None
+                       ) -> dict[tuple[str, Channel], tuple[Coverage, int]]:
+        """routing.serving for each language/channel group, over every counselor, worked out
+        in Redis (coverage.lua): a few rows back, not every counselor to read and decode."""
+        found: Any = await self._run(
+            "coverage", *(f"{lang}|{chan.value}" for lang, chan in groups), at_ms=at_ms)
+        out = {}
+        for group, n, ok in found:
+            lang, chan = group.split("|", 1)
+            state = Coverage.OK if ok else Coverage.FULL if n else Coverage.GAP
+            out[(lang, Channel(chan))] = (state, int(n))
         return out
 
     # --- rebuild from SQL ---

@@ -26,7 +26,6 @@ from hotline.domain.routing import (
     Coverage,
     RoutingMode,
     StaffState,
-    coverage,
     full,
     rank_staff,
     why_not,
@@ -108,30 +107,28 @@ async def make_offers(deps: Deps, at_ms: int, report: RouteReport, staff: list[S
                 break
 
 
-async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport,
-                         people: list[StaffState]) -> None:
-    """Alert the leads when a language/channel with waiting cases loses its cover (`people`:
-    every counselor's state now).
+async def watch_coverage(deps: Deps, at_ms: int, report: RouteReport) -> None:
+    """Alert the leads when a language/channel with waiting cases loses its cover.
 
     Which groups have cases waiting comes from SQL's count per group (an index of the waiting
     cases, a few rows whatever the queue's length) less the cases out on offer: before, the
     whole live queue was read and decoded every second (at 10,000 waiting, a stall of the
-    loop each time)."""
+    loop each time). Their coverage is worked out in Redis (LiveStore.coverage): before, every
+    counselor's state was read and decoded here each second."""
     async with deps.reads.connect() as conn:
         counts = Counter[tuple[str, Channel]]()
         for g in await floor_queries.waiting_groups(conn):
             counts[(g.language, g.channel)] += g.count
     # A case out on offer is covered for now.
     counts.subtract((w.language, w.channel) for w in await paging.offered(deps.redis, deps.keys))
-    groups = {g for g, n in counts.items() if n > 0}
+    groups = sorted(g for g, n in counts.items() if n > 0)
+    states = await deps.live.coverage(groups, at_ms) if groups else {}
     previous: Any = await deps.redis.hgetall(deps.keys.coverage)
     current: dict[FieldT, EncodableT] = {}
-    for lang, chan in sorted(groups):
+    for lang, chan in groups:
         key = f"{lang}|{chan.value}"
-        state = coverage(people, lang, chan, at_ms, deps.rules)
+        state = states[(lang, chan)][0]
         current[key] = state.value
-        # Each group looks at every counselor (1,000: a few ms): the loop goes on between.
-        await asyncio.sleep(0)
         if state != Coverage.OK and previous.get(key) != state.value:
             async with deps.reads.connect() as conn:
                 oldest = await floor_queries.oldest_waiting(conn, lang, chan)
@@ -156,23 +153,15 @@ async def route_once(deps: Deps, at_ms: int | None = None,
     at = now_ms() if at_ms is None else at_ms
     report = RouteReport()
     await expire_offers(deps, at, report)
-    offering = deps.rules.mode == RoutingMode.OFFER
-    # One read of every counselor's state for both steps (1,000 hashes: a stall of the loop
-    # each time they are read and decoded). A pass that only offers (every wake between two
-    # coverage checks: at a surge, several a second) reads only who could take a case, most
-    # often nobody.
+    if deps.rules.mode == RoutingMode.OFFER:
+        # Only who could take a case is read (at a surge, with everyone at capacity, nobody):
+        # every counselor's state was read and decoded on each pass, several a second when
+        # new cases wake the router (1,000 counselors: a stall of the loop each time).
+        await make_offers(deps, at, report,
+                          await deps.live.staff_states(free_only=True, at_ms=at))
     if with_coverage:
-        people = await deps.live.staff_states()
-    elif offering:
-        people = await deps.live.staff_states(free_only=True, at_ms=at)
-    else:
-        people = []
-    if offering:
-        await make_offers(deps, at, report, people)
-    if with_coverage:
-        # Offers made just now changed their counselors' loads: read those again.
-        await watch_coverage(deps, at, report,
-                             await deps.live.staff_states() if report.offered else people)
+        # After the offers: their counselors' loads count.
+        await watch_coverage(deps, at, report)
     return report
 
 

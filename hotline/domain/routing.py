@@ -167,16 +167,11 @@ class Coverage(StrEnum):
     GAP = "gap"
 
 
-def coverage(people: Iterable[StaffState], language: str, channel: Channel, now_ms: int,
-             rules: RoutingRules) -> Coverage:
-    """Whether a new case in this language and channel can be served now."""
-    return serving(people, language, channel, now_ms, rules)[0]
-
-
 def serving(people: Iterable[StaffState], language: str, channel: Channel, now_ms: int,
             rules: RoutingRules) -> tuple[Coverage, int]:
-    """The coverage of this language and channel, and how many people serve it now (on
-    shift, present, speaking the language; whether or not at capacity)."""
+    """The coverage of this language and channel (whether a new case in it can be served
+    now), and how many people serve it now (on shift, present, speaking the language; whether
+    or not at capacity). coverage.lua works out the same in Redis for the router."""
     probe = WaitingItem("", channel, language, Urgency.NORMAL, now_ms)
     present = [a for a in people
                if why_not(a, probe, now_ms, rules, skip_capacity=True) is None]

@@ -1,6 +1,7 @@
-"""The routing pass that only offers reads only the counselors who could take a case: staff.lua's
-"free" sift keeps exactly those Python's rule keeps (routing.why_not with no case, skipping
-capacity, and not routing.full), and every row it keeps is the one the full read gives."""
+"""The router's reads of the counselors, worked out in Redis, agree with Python's rules: the
+offers' read keeps exactly the counselors routing.why_not (no case, capacity skipped) and
+routing.full let take a case, each row as the full read gives it (staff.lua "free"); the
+coverage check's states and counts are routing.serving's for every group (coverage.lua)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 from hotline.cases.live import LiveStore
 from hotline.cases.live_records import StaffProfile
 from hotline.domain.conversation import Channel
-from hotline.domain.routing import Presence, RoutingRules, full, why_not
+from hotline.domain.routing import Coverage, Presence, RoutingRules, full, serving, why_not
 from hotline.stores.live.keys import Keys
 from tests.conftest import RedisProcess
 
@@ -74,10 +75,14 @@ async def live(redis_server: RedisProcess) -> AsyncIterator[LiveStore]:
     await redis.aclose()
 
 
-async def _floor(live: LiveStore) -> dict[int, str]:
-    """Every FLOOR counselor made known to routing; their names by id."""
+# Everyone who serves at all is at capacity (and voice wants load 0): FULL, not OK.
+AT_CAPACITY = [p for p in FLOOR if p.name in ("at-capacity", "over-capacity", "busy", "on-a-call")]
+
+
+async def _floor(live: LiveStore, floor: list[Person] = FLOOR) -> dict[int, str]:
+    """Every counselor of `floor` made known to routing; their names by id."""
     names = {}
-    for aid, p in enumerate(FLOOR, start=1):
+    for aid, p in enumerate(floor, start=1):
         await live.put_staff(StaffProfile(aid, p.start, p.end, p.max_chats, p.langs, p.chans, ()))
         await live.set_status(aid, p.status)
         await live.heartbeat(aid, at_ms=p.beat)
@@ -111,3 +116,18 @@ async def test_free_sift_follows_the_time_asked(live: LiveStore) -> None:
     # are still within the presence window.
     later = {names[s.id] for s in await live.staff_states(free_only=True, at_ms=NOW + 60_000)}
     assert "before-shift" in later and "free" in later
+
+
+@pytest.mark.parametrize("floor", [FLOOR, AT_CAPACITY, []], ids=["mixed", "at-capacity", "empty"])
+async def test_coverage_in_redis_is_routing_serving(live: LiveStore, floor: list[Person]) -> None:
+    await _floor(live, floor)
+    everyone = await live.staff_states()
+    groups = [(lang, chan) for lang in ("ko", "en", "ja") for chan in Channel]
+    found = await live.coverage(groups, at_ms=NOW)
+    assert found == {(lang, chan): serving(everyone, lang, chan, NOW, RULES)
+                     for lang, chan in groups}
+    states = {state for state, _n in found.values()}
+    assert states == {"mixed": {Coverage.OK, Coverage.GAP}, "at-capacity": {Coverage.FULL,
+                      Coverage.GAP}, "empty": {Coverage.GAP}}[
+        "mixed" if floor is FLOOR else "at-capacity" if floor else "empty"]
+    assert await live.coverage([], at_ms=NOW) == {}
