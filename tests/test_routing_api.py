@@ -198,8 +198,8 @@ async def test_offer_timeout_returns_case_to_its_old_place_then_alerts_lead(
     assert await alerts_for(mina) == []
 
 
-# A pass with its coverage check reads every counselor; a wake between two (with_coverage
-# False) reads only those who could take a case (LiveStore.staff_states(free_only=True)).
+# A pass with its coverage check (once a second) and a wake between two (with_coverage False)
+# both offer from the read of those who could take a case (staff_states(free_only=True)).
 @pytest.mark.parametrize("with_coverage", [True, False], ids=["coverage-pass", "wake-pass"])
 @pytest.mark.parametrize("status", ["busy", "break"])
 async def test_busy_or_on_break_gets_no_offers_and_cannot_take(app_runner: AppRunner,

@@ -72,7 +72,8 @@ async def _after_miss(deps: Deps, cid: str, counselor: int, misses: int, kind: s
 async def make_offers(deps: Deps, at_ms: int, report: RouteReport, staff: list[StaffState]
                       ) -> None:
     """Offer each waiting case, best first, to the best eligible counselor not yet tried
-    (`staff`: every counselor's state, read at the start of the pass)."""
+    (`staff`: the state of those who could take a case, read at the start of the pass; the
+    rule is applied here again, case by case)."""
     rules = deps.rules
     # Counselors first: with nobody free (the common state of a busy night) the queue is not
     # read at all.
