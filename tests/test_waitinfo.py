@@ -61,7 +61,7 @@ def _expected(lang: str, position: int, coverage: str, critical: bool = False) -
 
 async def _waiting_now(v: Victim) -> dict[str, Any]:
     """The victim's state once the floor's change is in every estimate: an estimate may use
-    the counselors' states of up to STAFF_FRESH_S ago (waitinfo.staff_now)."""
+    the floor's coverage of up to STAFF_FRESH_S ago (waitinfo._coverage_now)."""
     await asyncio.sleep(waitinfo.STAFF_FRESH_S + 0.05)
     return await _waiting(v)
 

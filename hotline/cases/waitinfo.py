@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from hotline.cases.live import LiveStore, now_ms
+from hotline.cases.live import LiveStore
 from hotline.cases.tables import conversations, intake_records
 from hotline.deps import Deps
 from hotline.domain.conversation import Channel, Urgency
-from hotline.domain.routing import Coverage, StaffState, serving, wait_estimate_s
+from hotline.domain.routing import Coverage, StaffState, wait_estimate_s
 from hotline.shared_read import NextReads
 
 log = logging.getLogger(__name__)
@@ -31,15 +30,15 @@ log = logging.getLogger(__name__)
 _HANDLING_CACHE_S = 60.0
 _RECENT = 50
 _cache: dict[int, tuple[float, list[int]]] = {}
-# The last staff snapshot's coverage and servers by language and channel (see _serving).
-_served: weakref.WeakKeyDictionary[
-    LiveStore, tuple[list[StaffState], dict[tuple[str, Channel], tuple[Coverage, int]]]] = (
-    weakref.WeakKeyDictionary())
-# The staff reads, shared by the estimates asked together, per live store (see staff_now).
-# An estimate may use who was on the floor a second ago: under a surge every SMS answered
-# with its wait asked, and the reads of 1,000 counselors' states ran back to back (in the
-# surge bench 3% of the server's samples, 6% of its loop's), now at most one a second.
+# The staff reads, shared by the callers asking together, per live store (see staff_now), and
+# the coverage of every language and channel the estimates use (see _coverage_now). An
+# estimate may use who was on the floor a second ago: under a surge every SMS answered with
+# its wait asked, and the reads of 1,000 counselors' states ran back to back (in the surge
+# bench 3% of the server's samples, 6% of its loop's), then at most one a second, now worked
+# out in Redis (LiveStore.coverage): no counselor read or decoded on the loop.
 STAFF_FRESH_S = 1.0
+Covered = dict[tuple[str, Channel], tuple[Coverage, int]]
+_coverage_reads: NextReads[LiveStore, None, Covered] = NextReads(STAFF_FRESH_S)
 _staff_reads: NextReads[LiveStore, None, list[StaffState]] = NextReads(STAFF_FRESH_S)
 
 
@@ -78,8 +77,8 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     (position None) when Redis cannot be read: callers ask only about a case SQL has waiting."""
     try:
         # Both reads at once: on a quiet line every round trip is the victim's wait.
-        found, people = await asyncio.gather(deps.live.place(conversation_id),
-                                             staff_now(deps.live))
+        found, covered = await asyncio.gather(deps.live.place(conversation_id),
+                                              _coverage_now(deps))
     except (RedisError, OSError) as e:
         log.warning("wait not readable; plain acknowledgement",
                     extra={"conversation": conversation_id, "error": type(e).__name__})
@@ -87,31 +86,26 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
     if found is None:
         return None
     mine, position = found
-    cov, servers = _serving(people, mine.language, mine.channel, deps)
+    group = (mine.language, mine.channel)
+    if group not in covered:  # a language no longer among languages.supported
+        covered = await deps.live.coverage([group])
+    cov, servers = covered[group]
     est = wait_estimate_s(position, await _recent_handling(deps), servers)
     minutes = None if est is None or cov == Coverage.GAP else max(1, round(est / 60))
     return WaitInfo(position, minutes, cov, mine.urgency == Urgency.CRITICAL)
 
 
-def _serving(people: list[StaffState], language: str, channel: Channel, deps: Deps
-             ) -> tuple[Coverage, int]:
-    """routing.serving, once per staff snapshot and language and channel: the estimates that
-    share a snapshot (staff_now) share this too (1,000 counselors each time, for every SMS)."""
-    last = _served.get(deps.live)
-    if last is None or last[0] is not people:
-        last = _served[deps.live] = (people, {})
-    key = (language, channel)
-    found = last[1].get(key)
-    if found is None:
-        found = last[1][key] = serving(people, language, channel, now_ms(), deps.rules)
-    return found
+async def _coverage_now(deps: Deps) -> Covered:
+    """routing.serving of every supported language and channel, one read (in Redis) shared by
+    the estimates asked together or within STAFF_FRESH_S of its start."""
+    groups = [(lang, chan) for lang in deps.config.languages.supported for chan in Channel]
+    return await _coverage_reads.of(deps.live, lambda _: deps.live.coverage(groups)).get(None)
 
 
 async def staff_now(live: LiveStore) -> list[StaffState]:
     """Every counselor's state, one read at a time, shared by the callers that asked for it
-    together or within STAFF_FRESH_S of its start (shared_read.NextRead): the wait estimates
-    and the case page's colleagues. An SMS answered with the wait asks; under load a hundred
-    reads of 1,000 hashes at once held 200 MB and most of the loop."""
+    together or within STAFF_FRESH_S of its start (shared_read.NextRead): the case page's
+    colleagues (a hundred reads of 1,000 hashes at once held 200 MB and most of the loop)."""
     return await _staff_reads.of(live, lambda _: live.staff_states()).get(None)
 
 

@@ -171,7 +171,8 @@ def serving(people: Iterable[StaffState], language: str, channel: Channel, now_m
             rules: RoutingRules) -> tuple[Coverage, int]:
     """The coverage of this language and channel (whether a new case in it can be served
     now), and how many people serve it now (on shift, present, speaking the language; whether
-    or not at capacity). coverage.lua works out the same in Redis for the router."""
+    or not at capacity). The rule coverage.lua applies in Redis, for the router and the wait
+    estimates: stated here, held to it by tests/test_live_sifted_reads.py."""
     probe = WaitingItem("", channel, language, Urgency.NORMAL, now_ms)
     present = [a for a in people
                if why_not(a, probe, now_ms, rules, skip_capacity=True) is None]
