@@ -98,8 +98,9 @@ async def wait_info(deps: Deps, conversation_id: str) -> WaitInfo | None:
 async def _coverage_now(deps: Deps) -> Covered:
     """routing.serving of every supported language and channel, one read (in Redis) shared by
     the estimates asked together or within STAFF_FRESH_S of its start."""
-    groups = [(lang, chan) for lang in deps.config.languages.supported for chan in Channel]
-    return await _coverage_reads.of(deps.live, lambda _: deps.live.coverage(groups)).get(None)
+    return await _coverage_reads.of(deps.live, lambda _: deps.live.coverage(
+        [(lang, chan) for lang in deps.config.languages.supported for chan in Channel])
+    ).get(None)
 
 
 async def staff_now(live: LiveStore) -> list[StaffState]:
